@@ -1,0 +1,60 @@
+import type { Command } from 'commander';
+import { withCommandContext } from '../action.js';
+import { collectKeyValue } from '../options.js';
+
+interface CreateOptions {
+  name?: string;
+  plan?: string;
+  set?: Record<string, string>;
+  seed: boolean;
+}
+
+const STEP_LABELS = {
+  cleanup: 'Cleaning up an earlier attempt',
+  database: 'Creating database',
+  user: 'Creating database user',
+  migrations: 'Running migrations',
+  seeds: 'Running seeds',
+} as const;
+
+export function registerCreate(program: Command): void {
+  program
+    .command('create')
+    .description('create a tenant: database, user, migrations, seeds; undone on failure')
+    .argument('<slug>', 'the tenant slug: lower-case letters, digits, "-" and "_", starting with a letter')
+    .option('--name <name>', 'display name (default: the slug)')
+    .option('--plan <plan>', 'plan name, free text')
+    .option('--set <key=value>', 'metadata entry, repeatable', collectKeyValue)
+    .option('--no-seed', 'skip the seeds')
+    .action(async (slug: string, options: CreateOptions, command: Command) => {
+      const { createTenant } = await import('../../lifecycle/create-tenant.js');
+      await withCommandContext(command, async (ctx, out) => {
+        let spinner: ReturnType<typeof out.spinner> | undefined;
+        const result = await createTenant(
+          ctx,
+          { slug, name: options.name, plan: options.plan, metadata: options.set, seed: options.seed },
+          ({ step, phase }) => {
+            if (phase === 'start') spinner = out.spinner(`${STEP_LABELS[step]}…`);
+            else if (phase === 'done') spinner?.succeed();
+          },
+        ).catch((error: unknown) => {
+          spinner?.fail();
+          throw error;
+        });
+        const { tenant } = result;
+        out.result(result, () =>
+          [
+            `${out.color.green('✔')} Created tenant ${out.color.bold(tenant.slug)}${result.retried ? ' (retried)' : ''} in ${(result.durationMs / 1000).toFixed(1)}s`,
+            out.fields([
+              ['server', `${tenant.server} (${result.serverVersion})`],
+              ['database', tenant.database],
+              ['user', tenant.user ?? '(server credentials)'],
+              ['migrations', result.migrations.length ? result.migrations.join(', ') : 'none'],
+              ['seeds', result.seeds.length ? result.seeds.join(', ') : 'none'],
+              ['status', out.status(tenant.status)],
+            ]),
+          ].join('\n'),
+        );
+      });
+    });
+}

@@ -1,0 +1,35 @@
+import type { Command } from 'commander';
+import { withCommandContext } from '../action.js';
+
+export function registerShow(program: Command): void {
+  program
+    .command('show')
+    .description("show a tenant's record (never its password)")
+    .argument('<slug>', 'the tenant slug')
+    .action(async (slug: string, _options: unknown, command: Command) => {
+      const { showTenant } = await import('../../lifecycle/read-tenants.js');
+      await withCommandContext(command, async (ctx, out) => {
+        const tenant = await showTenant(ctx, slug);
+        out.result(tenant, () =>
+          [
+            out.color.bold(tenant.slug),
+            out.fields([
+              ['name', tenant.name],
+              ['status', out.status(tenant.status) + (tenant.statusReason ? ` (${tenant.statusReason})` : '')],
+              ['status since', tenant.statusChangedAt],
+              ['step', tenant.step],
+              ['server', `${tenant.server} (${tenant.serverUrl})`],
+              ['engine', tenant.engine],
+              ['database', tenant.database],
+              ['user', tenant.user ?? '(server credentials)'],
+              ['plan', tenant.plan],
+              ['metadata', tenant.metadata],
+              ['last error', tenant.lastError],
+              ['created', tenant.createdAt],
+              ['updated', tenant.updatedAt],
+            ].filter(([, v]) => v !== null && v !== undefined) as Array<[string, unknown]>),
+          ].join('\n'),
+        );
+      });
+    });
+}

@@ -1,0 +1,54 @@
+import { Command, CommanderError, Option } from 'commander';
+import { ExitCode, TenantctlError, errorMessage } from '../core/errors.js';
+import { registerConfig } from './commands/config.js';
+import { registerCreate } from './commands/create.js';
+import { registerInit } from './commands/init.js';
+import { registerList } from './commands/list.js';
+import { registerShow } from './commands/show.js';
+
+/** Command modules declare their options here; their heavy code is imported only when run. */
+function buildProgram(): Command {
+  const program = new Command('tenantctl')
+    .description('Operate SaaS fleets with a database per tenant.')
+    .version(process.env.npm_package_version ?? '0.1.0')
+    .option('--json', 'print only the result, as JSON, on stdout')
+    .option('-v, --verbose', 'show stack traces on errors')
+    .option('-c, --config <file>', 'config file (default: ./tenantctl.config.json)')
+    .addOption(new Option('--home <dir>', 'directory for the embedded registry, SQLite tenants and key'))
+    .addOption(new Option('--registry-url <url>', 'registry database URL'))
+    .addOption(new Option('--server-url <url>', 'server new tenants are created on'))
+    .addOption(new Option('--server-name <name>', "the registry's name for that server"))
+    .addOption(new Option('--migrations-dir <dir>', 'tenant schema migrations'))
+    .addOption(new Option('--seeds-dir <dir>', 'tenant seeds'))
+    .showHelpAfterError('(run with --help for usage)')
+    .exitOverride();
+  for (const register of [registerInit, registerCreate, registerList, registerShow, registerConfig]) register(program);
+  for (const command of program.commands) command.exitOverride();
+  return program;
+}
+
+/** The only place that decides exit codes and prints errors. */
+export async function main(argv: string[]): Promise<number> {
+  const program = buildProgram();
+  const json = argv.includes('--json');
+  const verbose = argv.includes('--verbose') || argv.includes('-v');
+  try {
+    await program.parseAsync(argv);
+    return ExitCode.ok;
+  } catch (error) {
+    if (error instanceof CommanderError) {
+      // Commander has already printed its message; help and version are not errors.
+      return error.exitCode === 0 ? ExitCode.ok : ExitCode.usage;
+    }
+    const known = error instanceof TenantctlError;
+    const code = known ? error.exitCode : ExitCode.failed;
+    if (json) {
+      const payload = { ok: false, error: { code: known ? error.code : 'internal', message: errorMessage(error) } };
+      process.stdout.write(`${JSON.stringify(payload, null, 2)}\n`);
+    }
+    process.stderr.write(`tenantctl: ${errorMessage(error)}\n`);
+    if (verbose && error instanceof Error && error.stack) process.stderr.write(`${error.stack}\n`);
+    else if (!known) process.stderr.write('(run with --verbose for details; if this looks like a bug in tenantctl, please report it)\n');
+    return code;
+  }
+}

@@ -1,0 +1,25 @@
+import { InvalidArgumentError } from 'commander';
+import { TENANT_STATUSES, type TenantStatus } from '../registry/tenants-repo.js';
+
+/** `--set key=value`, repeatable: collected into one object. */
+export function collectKeyValue(value: string, previous: Record<string, string> = {}): Record<string, string> {
+  const match = /^([A-Za-z0-9_.-]{1,64})=(.*)$/s.exec(value);
+  if (!match) throw new InvalidArgumentError(`expected key=value with a key of letters, digits, "_", "-" or "." (got "${value}")`);
+  return { ...previous, [match[1]!]: match[2]! };
+}
+
+/** `--status active,suspended` or repeated `--status`. */
+export function collectStatuses(value: string, previous: TenantStatus[] = []): TenantStatus[] {
+  const statuses = value.split(',').map((s) => s.trim()).filter(Boolean);
+  for (const status of statuses) {
+    if (!(TENANT_STATUSES as readonly string[]).includes(status)) {
+      throw new InvalidArgumentError(`unknown status "${status}" (one of ${TENANT_STATUSES.join(', ')})`);
+    }
+  }
+  return [...previous, ...(statuses as TenantStatus[])];
+}
+
+/** Comma-separated or repeated values. */
+export function collectList(value: string, previous: string[] = []): string[] {
+  return [...previous, ...value.split(',').map((s) => s.trim()).filter(Boolean)];
+}

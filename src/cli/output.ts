@@ -1,0 +1,68 @@
+import { Chalk, type ChalkInstance } from 'chalk';
+import Table from 'cli-table3';
+import ora, { type Ora } from 'ora';
+
+/**
+ * How this run talks: a person at a terminal gets colour and spinners on stderr; `--json` or a
+ * piped stdout gets only the result on stdout, and progress nowhere.
+ */
+export class Output {
+  readonly color: ChalkInstance;
+  /** Spinners and progress lines are shown (stderr is a terminal and JSON was not asked for). */
+  readonly interactive: boolean;
+
+  constructor(
+    readonly json: boolean,
+    readonly verbose: boolean,
+    env: NodeJS.ProcessEnv = process.env,
+  ) {
+    const noColor = (env.NO_COLOR !== undefined && env.NO_COLOR !== '') || json;
+    this.color = new Chalk({ level: noColor || !process.stdout.isTTY ? 0 : 1 });
+    this.interactive = !json && Boolean(process.stderr.isTTY) && env.CI === undefined;
+  }
+
+  /** The command's result: JSON with --json, else the human rendering. Always on stdout. */
+  result(data: unknown, human: () => string): void {
+    process.stdout.write(this.json ? `${JSON.stringify(data, null, 2)}\n` : `${human()}\n`);
+  }
+
+  /** A remark for a person (a generated key file, a warning); stderr, so stdout stays clean. */
+  notice(message: string): void {
+    if (!this.json) process.stderr.write(`${message}\n`);
+  }
+
+  /** A spinner on stderr when interactive; otherwise a silent stand-in with the same calls. */
+  spinner(text: string): Ora {
+    return ora({ text, stream: process.stderr, isEnabled: this.interactive, isSilent: !this.interactive, discardStdin: false }).start();
+  }
+
+  table(head: string[], rows: Array<Array<string | number | null>>): string {
+    const table = new Table({
+      head: head.map((h) => this.color.bold(h)),
+      style: { head: [], border: [] },
+      chars: { mid: '', 'left-mid': '', 'mid-mid': '', 'right-mid': '' },
+    });
+    for (const row of rows) table.push(row.map((cell) => (cell === null ? '' : String(cell))));
+    return table.toString();
+  }
+
+  /** Aligned `key  value` lines, for one record. */
+  fields(pairs: Array<[string, unknown]>): string {
+    const width = Math.max(...pairs.map(([k]) => k.length));
+    return pairs
+      .map(([key, value]) => `  ${this.color.dim(key.padEnd(width))}  ${value === null || value === undefined ? '' : typeof value === 'object' ? JSON.stringify(value) : String(value)}`)
+      .join('\n');
+  }
+
+  status(status: string): string {
+    const paint: Record<string, (s: string) => string> = {
+      active: this.color.green,
+      suspended: this.color.yellow,
+      provisioning: this.color.cyan,
+      deleting: this.color.magenta,
+      failed: this.color.red,
+      deleted: this.color.dim,
+    };
+    return (paint[status] ?? ((s: string) => s))(status);
+  }
+}

@@ -1,0 +1,81 @@
+import { validateTemplate } from '../core/naming.js';
+
+/** Where an effective configuration value came from, in order of precedence. */
+export type ConfigSource = 'flag' | 'env' | 'file' | 'default';
+
+/** The effective configuration every command runs with; see README.md "Configuration". */
+export interface Config {
+  /** Working directory for the embedded defaults (registry, SQLite tenants, secret key). Default `.tenantctl`. */
+  home: string;
+  /** Registry database URL. Default `sqlite:<home>/registry.sqlite`. */
+  registryUrl: string;
+  /** The server new tenants are created on. Default `sqlite:<home>/tenants` (one file per tenant). */
+  serverUrl: string;
+  /** The registry's name for that server. Default derived from the URL, e.g. `postgres-127.0.0.1-5432`. */
+  serverName: string | undefined;
+  /** 32-byte key (hex or base64) that encrypts passwords at rest. Default: read from `secretKeyFile`. */
+  secretKey: string | undefined;
+  /** File holding the key when `secretKey` is unset; the embedded default generates it. Default `<home>/secret.key`. */
+  secretKeyFile: string;
+  /** Directory of the tenant schema's Knex migrations. Default `migrations`. */
+  migrationsDir: string;
+  /** Directory of the tenant seeds. Default `seeds`. */
+  seedsDir: string;
+  /** Template for tenant database names. Default `tenant_{slug}`. */
+  databaseNameTemplate: string;
+  /** Template for tenant database users. Default `tenant_{slug}`. */
+  userNameTemplate: string;
+  /** Give each tenant its own least-privilege database user. Default true; false shares the server's credentials. */
+  tenantUsers: boolean;
+  /** MySQL/MariaDB host part of tenant accounts (`'user'@'host'`). Default `%`. */
+  mysqlUserHost: string;
+}
+
+type KeyType = 'string' | 'boolean' | 'path';
+
+export interface ConfigKeyDefinition {
+  key: keyof Config;
+  env: string;
+  type: KeyType;
+  secret?: boolean;
+  description: string;
+  /** Returns an error text for a bad value, or undefined. */
+  validate?: (value: string) => string | undefined;
+}
+
+const urlSchemes = /^(postgres|postgresql|mysql|mariadb|sqlite):/;
+const validateUrl = (value: string) =>
+  urlSchemes.test(value) ? undefined : 'must start with postgres://, mysql://, mariadb:// or sqlite:';
+
+export const CONFIG_KEYS: readonly ConfigKeyDefinition[] = [
+  { key: 'home', env: 'TENANTCTL_HOME', type: 'path', description: 'directory for the embedded registry, SQLite tenants and the generated key' },
+  { key: 'registryUrl', env: 'TENANTCTL_REGISTRY_URL', type: 'string', secret: true, validate: validateUrl, description: 'registry database URL' },
+  { key: 'serverUrl', env: 'TENANTCTL_SERVER_URL', type: 'string', secret: true, validate: validateUrl, description: 'server new tenants are created on' },
+  { key: 'serverName', env: 'TENANTCTL_SERVER_NAME', type: 'string', description: "the registry's name for that server" },
+  { key: 'secretKey', env: 'TENANTCTL_SECRET_KEY', type: 'string', secret: true, description: 'key that encrypts tenant passwords at rest (hex or base64, 32 bytes)' },
+  { key: 'secretKeyFile', env: 'TENANTCTL_SECRET_KEY_FILE', type: 'path', description: 'file holding the key when secretKey is unset' },
+  { key: 'migrationsDir', env: 'TENANTCTL_MIGRATIONS_DIR', type: 'path', description: 'tenant schema migrations (Knex)' },
+  { key: 'seedsDir', env: 'TENANTCTL_SEEDS_DIR', type: 'path', description: 'tenant seeds' },
+  { key: 'databaseNameTemplate', env: 'TENANTCTL_DATABASE_NAME_TEMPLATE', type: 'string', validate: validateTemplate, description: 'tenant database name template' },
+  { key: 'userNameTemplate', env: 'TENANTCTL_USER_NAME_TEMPLATE', type: 'string', validate: validateTemplate, description: 'tenant database user template' },
+  { key: 'tenantUsers', env: 'TENANTCTL_TENANT_USERS', type: 'boolean', description: 'create a database user per tenant' },
+  { key: 'mysqlUserHost', env: 'TENANTCTL_MYSQL_USER_HOST', type: 'string', description: "host part of MySQL tenant accounts" },
+];
+
+/** Defaults depend on `home`, so they are computed after every other source is read. */
+export function defaultFor(key: keyof Config, home: string): Config[keyof Config] {
+  switch (key) {
+    case 'home': return '.tenantctl';
+    case 'registryUrl': return `sqlite:${home}/registry.sqlite`;
+    case 'serverUrl': return `sqlite:${home}/tenants`;
+    case 'serverName': return undefined;
+    case 'secretKey': return undefined;
+    case 'secretKeyFile': return `${home}/secret.key`;
+    case 'migrationsDir': return 'migrations';
+    case 'seedsDir': return 'seeds';
+    case 'databaseNameTemplate': return 'tenant_{slug}';
+    case 'userNameTemplate': return 'tenant_{slug}';
+    case 'tenantUsers': return true;
+    case 'mysqlUserHost': return '%';
+  }
+}

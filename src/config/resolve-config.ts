@@ -1,0 +1,132 @@
+import { existsSync, readFileSync } from 'node:fs';
+import { isAbsolute, resolve } from 'node:path';
+import { UsageError } from '../core/errors.js';
+import { CONFIG_KEYS, defaultFor, type Config, type ConfigKeyDefinition, type ConfigSource } from './config-keys.js';
+
+/** The file read from the working directory when `--config` is not given. */
+export const CONFIG_FILE_NAME = 'tenantctl.config.json';
+
+export interface ResolvedConfig {
+  config: Config;
+  sources: Record<keyof Config, ConfigSource>;
+  /** The config file that was read, if any. */
+  file: string | undefined;
+  cwd: string;
+}
+
+export interface ConfigInputs {
+  /** Values given as command-line flags; undefined means "not passed". */
+  flags: Partial<Record<keyof Config, string | boolean | undefined>>;
+  env: NodeJS.ProcessEnv;
+  cwd: string;
+  /** `--config FILE`; a named file that does not exist is an error. */
+  configFile?: string;
+}
+
+/**
+ * Precedence: flags > environment (TENANTCTL_*) > config file > defaults. Every problem is
+ * collected and reported together, each naming its key.
+ */
+export function resolveConfig(inputs: ConfigInputs): ResolvedConfig {
+  const errors: string[] = [];
+  const { values: fileValues, file } = readConfigFile(inputs, errors);
+  const raw: Partial<Record<keyof Config, unknown>> = {};
+  const sources = {} as Record<keyof Config, ConfigSource>;
+
+  for (const def of CONFIG_KEYS) {
+    const flag = inputs.flags[def.key];
+    const env = inputs.env[def.env];
+    const fromFile = fileValues[def.key];
+    let value: unknown;
+    let source: ConfigSource;
+    if (flag !== undefined) [value, source] = [flag, 'flag'];
+    else if (env !== undefined && env !== '') [value, source] = [env, 'env'];
+    else if (fromFile !== undefined) [value, source] = [fromFile, 'file'];
+    else continue;
+    const label = source === 'env' ? def.env : source === 'file' ? `${file}: "${def.key}"` : def.key;
+    const parsed = parseValue(def, value, label, errors);
+    if (parsed !== undefined) {
+      raw[def.key] = parsed;
+      sources[def.key] = source;
+    }
+  }
+  if (errors.length > 0) throw new UsageError(`invalid configuration:\n  ${errors.join('\n  ')}`);
+
+  const home = resolvePath(inputs.cwd, (raw.home as string | undefined) ?? '.tenantctl');
+  const config = {} as Record<keyof Config, unknown>;
+  for (const def of CONFIG_KEYS) {
+    if (raw[def.key] === undefined) sources[def.key] = 'default';
+    let value = raw[def.key] ?? defaultFor(def.key, home);
+    if (def.type === 'path' && typeof value === 'string') value = resolvePath(inputs.cwd, value);
+    if (def.key === 'registryUrl' || def.key === 'serverUrl') value = resolveSqliteUrl(inputs.cwd, value as string);
+    config[def.key] = value;
+  }
+  return { config: config as unknown as Config, sources, file, cwd: inputs.cwd };
+}
+
+function readConfigFile(inputs: ConfigInputs, errors: string[]): { values: Record<string, unknown>; file?: string } {
+  const file = inputs.configFile ? resolve(inputs.cwd, inputs.configFile) : resolve(inputs.cwd, CONFIG_FILE_NAME);
+  if (!existsSync(file)) {
+    if (inputs.configFile) throw new UsageError(`config file ${file} does not exist`);
+    return { values: {} };
+  }
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(readFileSync(file, 'utf8'));
+  } catch (error) {
+    throw new UsageError(`config file ${file} is not valid JSON: ${(error as Error).message}`);
+  }
+  if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) {
+    throw new UsageError(`config file ${file} must hold a JSON object`);
+  }
+  const known = new Set<string>(CONFIG_KEYS.map((d) => d.key));
+  for (const key of Object.keys(parsed)) {
+    if (!known.has(key)) errors.push(`${file}: unknown key "${key}"`);
+  }
+  return { values: parsed as Record<string, unknown>, file };
+}
+
+function parseValue(def: ConfigKeyDefinition, value: unknown, label: string, errors: string[]): unknown {
+  if (def.type === 'boolean') {
+    if (typeof value === 'boolean') return value;
+    if (typeof value === 'string' && /^(true|1|yes|on)$/i.test(value)) return true;
+    if (typeof value === 'string' && /^(false|0|no|off)$/i.test(value)) return false;
+    errors.push(`${label}: expected true or false, got ${JSON.stringify(value)}`);
+    return undefined;
+  }
+  if (typeof value !== 'string' || value === '') {
+    errors.push(`${label}: expected a non-empty string, got ${JSON.stringify(value)}`);
+    return undefined;
+  }
+  const problem = def.validate?.(value);
+  if (problem) {
+    errors.push(`${label}: ${problem}`);
+    return undefined;
+  }
+  return value;
+}
+
+function resolvePath(cwd: string, path: string): string {
+  return isAbsolute(path) ? path : resolve(cwd, path);
+}
+
+/** `sqlite:relative/path` is relative to the working directory; made absolute once, here. */
+function resolveSqliteUrl(cwd: string, url: string): string {
+  if (!url.startsWith('sqlite:')) return url;
+  const path = url.slice('sqlite:'.length).replace(/^\/\/(?=\/)/, '');
+  return `sqlite:${resolvePath(cwd, path)}`;
+}
+
+/** The configuration as `config` shows it: secrets masked, passwords removed from URLs. */
+export function maskedConfig(resolved: ResolvedConfig): Array<{ key: string; value: string; source: ConfigSource; env: string }> {
+  return CONFIG_KEYS.map((def) => {
+    const value = resolved.config[def.key];
+    let shown = value === undefined ? '' : String(value);
+    if (def.secret && typeof value === 'string') shown = def.key.endsWith('Url') ? maskUrlPassword(value) : '********';
+    return { key: def.key, value: shown, source: resolved.sources[def.key], env: def.env };
+  });
+}
+
+export function maskUrlPassword(url: string): string {
+  return url.replace(/^([a-z]+:\/\/[^:/@]*):[^@]*@/, '$1:********@');
+}

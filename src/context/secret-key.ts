@@ -1,0 +1,46 @@
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { dirname } from 'node:path';
+import { UsageError } from '../core/errors.js';
+import { generateSecretKey, keyFingerprint, parseSecretKey } from '../core/secrets.js';
+import type { Config } from '../config/config-keys.js';
+import { getSetting, putSetting, type Registry } from '../registry/registry.js';
+
+export interface LoadedKey {
+  key: Buffer;
+  /** Set when this call generated the key file, so the CLI can say so. */
+  generatedFile?: string;
+}
+
+/**
+ * The key from `secretKey`, else from `secretKeyFile`. With neither, an embedded (SQLite)
+ * registry gets a new key file (mode 0600); a shared registry refuses, because a key made on one
+ * machine would leave every other machine unable to read its secrets.
+ */
+export async function loadSecretKey(config: Config, registry: Registry): Promise<LoadedKey> {
+  let loaded: LoadedKey;
+  if (config.secretKey) {
+    loaded = { key: parseSecretKey(config.secretKey) };
+  } else if (existsSync(config.secretKeyFile)) {
+    loaded = { key: parseSecretKey(readFileSync(config.secretKeyFile, 'utf8')) };
+  } else if (registry.spec.engine === 'sqlite') {
+    const key = generateSecretKey();
+    mkdirSync(dirname(config.secretKeyFile), { recursive: true, mode: 0o700 });
+    // 'wx': never overwrite a key another process wrote a moment ago.
+    writeFileSync(config.secretKeyFile, `${key.toString('hex')}\n`, { mode: 0o600, flag: 'wx' });
+    loaded = { key, generatedFile: config.secretKeyFile };
+  } else {
+    throw new UsageError('no secret key: set TENANTCTL_SECRET_KEY (32 bytes, hex or base64) for a shared registry');
+  }
+  await checkFingerprint(registry, loaded.key);
+  return loaded;
+}
+
+/** The registry remembers a fingerprint of its key, so a wrong key fails before it writes. */
+async function checkFingerprint(registry: Registry, key: Buffer): Promise<void> {
+  const fingerprint = keyFingerprint(key);
+  const stored = await getSetting(registry.knex, 'secret_key_fingerprint');
+  if (stored === undefined) await putSetting(registry.knex, 'secret_key_fingerprint', fingerprint);
+  else if (stored !== fingerprint) {
+    throw new UsageError('the secret key is not the one this registry was set up with (TENANTCTL_SECRET_KEY / secretKeyFile)');
+  }
+}

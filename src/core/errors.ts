@@ -1,0 +1,81 @@
+/**
+ * Typed errors and the exit codes they map to. Core code throws these; only the CLI entry point
+ * turns them into an exit code. The codes are a contract for scripts: see README.md.
+ */
+export const ExitCode = {
+  ok: 0,
+  /** An operation ran and failed (a migration threw, a dump tool failed, …). */
+  failed: 1,
+  /** Bad usage or input: an invalid slug, an unknown flag, a bad configuration value. */
+  usage: 2,
+  /** The named tenant is not in the registry. */
+  notFound: 3,
+  /** The tenant's state forbids it: the slug is taken, the database already exists, … */
+  conflict: 4,
+  /** A database server or the registry could not be reached. */
+  unreachable: 5,
+  /** Another tenantctl holds the lock this command needs. */
+  locked: 6,
+} as const;
+
+export type ExitCodeValue = (typeof ExitCode)[keyof typeof ExitCode];
+
+export class TenantctlError extends Error {
+  /** Machine-readable error code, stable across releases (shown in --json output). */
+  readonly code: string = 'failed';
+  readonly exitCode: ExitCodeValue = ExitCode.failed;
+}
+
+export class UsageError extends TenantctlError {
+  override readonly code = 'usage';
+  override readonly exitCode = ExitCode.usage;
+}
+
+export class NotFoundError extends TenantctlError {
+  override readonly code = 'not_found';
+  override readonly exitCode = ExitCode.notFound;
+}
+
+export class ConflictError extends TenantctlError {
+  override readonly code = 'conflict';
+  override readonly exitCode = ExitCode.conflict;
+}
+
+export class UnreachableError extends TenantctlError {
+  override readonly code = 'unreachable';
+  override readonly exitCode = ExitCode.unreachable;
+}
+
+export class LockedError extends TenantctlError {
+  override readonly code = 'locked';
+  override readonly exitCode = ExitCode.locked;
+}
+
+/** A step of an operation on one tenant failed; carries the slug, the step and the cause. */
+export class OperationError extends TenantctlError {
+  override readonly code = 'operation_failed';
+  override readonly exitCode = ExitCode.failed;
+  constructor(
+    readonly slug: string,
+    readonly step: string,
+    cause: unknown,
+    detail?: string,
+  ) {
+    super(`${slug}: ${step} failed: ${errorMessage(cause)}${detail ? ` (${detail})` : ''}`, { cause });
+  }
+}
+
+/** The message of anything thrown, without a stack. */
+export function errorMessage(error: unknown): string {
+  if (error instanceof Error) return error.message;
+  return String(error);
+}
+
+/** True for the errors drivers raise when a server cannot be reached at all. */
+export function isConnectionError(error: unknown): boolean {
+  const code = (error as { code?: unknown } | null)?.code;
+  return (
+    typeof code === 'string' &&
+    ['ECONNREFUSED', 'ENOTFOUND', 'ETIMEDOUT', 'EHOSTUNREACH', 'ECONNRESET', 'EAI_AGAIN'].includes(code)
+  );
+}

@@ -1,0 +1,48 @@
+import { createHash } from 'node:crypto';
+import type { Knex } from 'knex';
+import type { HeldLock } from './engine-driver.js';
+
+/** A stable signed 64-bit key for a lock name (PostgreSQL advisory locks take a bigint). */
+export function lockKey64(name: string): string {
+  return createHash('sha256').update(name).digest().readBigInt64BE(0).toString();
+}
+
+export const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
+
+/**
+ * Holds one pooled connection for the lifetime of a session-scoped lock: `attempt` runs on it
+ * until it succeeds or `waitMs` runs out; `unlock` runs on the same connection before it returns
+ * to the pool.
+ */
+export async function lockOnDedicatedConnection(
+  knex: Knex,
+  waitMs: number,
+  attempt: (connection: unknown) => Promise<boolean>,
+  unlock: (connection: unknown) => Promise<void>,
+): Promise<HeldLock | undefined> {
+  const client = knex.client as { acquireConnection(): Promise<unknown>; releaseConnection(c: unknown): Promise<void> };
+  const connection = await client.acquireConnection();
+  const deadline = Date.now() + waitMs;
+  try {
+    for (;;) {
+      if (await attempt(connection)) {
+        return {
+          release: async () => {
+            try {
+              await unlock(connection);
+            } finally {
+              await client.releaseConnection(connection);
+            }
+          },
+        };
+      }
+      if (Date.now() >= deadline) break;
+      await sleep(Math.min(200, Math.max(1, deadline - Date.now())));
+    }
+  } catch (error) {
+    await client.releaseConnection(connection);
+    throw error;
+  }
+  await client.releaseConnection(connection);
+  return undefined;
+}

@@ -1,0 +1,120 @@
+import knexFactory, { type Knex } from 'knex';
+import { UnreachableError, errorMessage } from '../core/errors.js';
+import { redact } from '../core/secrets.js';
+import type { EngineDriver, ServerConnection, TenantConnectionOptions } from './engine-driver.js';
+import { lockKey64, lockOnDedicatedConnection } from './lock-helpers.js';
+import type { ServerSpec } from './server-spec.js';
+
+const quote = (name: string) => `\`${name.replaceAll('`', '``')}\``;
+
+/** In GRANT, `_` and `%` in a database name are wildcards: escape them, or `tenant_a` also grants `tenantXa`. */
+const grantPattern = (database: string) => quote(database.replace(/[_%]/g, (c) => `\\${c}`));
+
+function connection(spec: ServerSpec, database?: string, user = spec.user, password = spec.password): Knex.MySql2ConnectionConfig {
+  return { host: spec.host, port: spec.port, user, password, database, charset: 'utf8mb4' };
+}
+
+export const mysqlDriver: EngineDriver = {
+  engine: 'mysql',
+  knexClient: 'mysql2',
+  supportsUsers: true,
+  limits: { database: 64, user: 32 },
+  reservedNames: new Set(['mysql', 'sys', 'information_schema', 'performance_schema', 'root', 'mariadb.sys', 'mysql.sys', 'mysql.session', 'mysql.infoschema']),
+  quoteIdentifier: quote,
+
+  adminKnexConfig(spec) {
+    return { client: 'mysql2', connection: connection(spec, spec.database), pool: { min: 0, max: 4 } };
+  },
+
+  tryLock(knex, name, waitMs) {
+    // GET_LOCK names are limited to 64 characters; the hash keeps long names distinct.
+    const lockName = `tenantctl:${lockKey64(name)}`;
+    return lockOnDedicatedConnection(
+      knex,
+      waitMs,
+      async (conn) => {
+        const [rows] = await knex.raw('select get_lock(?, 0) as ok', [lockName]).connection(conn);
+        return Number(rows[0].ok) === 1;
+      },
+      async (conn) => {
+        await knex.raw('select release_lock(?)', [lockName]).connection(conn);
+      },
+    );
+  },
+
+  connect(spec) {
+    return new MysqlServer(spec);
+  },
+};
+
+class MysqlServer implements ServerConnection {
+  readonly driver = mysqlDriver;
+  private readonly admin: Knex;
+
+  constructor(private readonly spec: ServerSpec) {
+    this.admin = knexFactory(mysqlDriver.adminKnexConfig(spec));
+  }
+
+  private get host(): string {
+    return this.spec.userHost ?? '%';
+  }
+
+  async ping(): Promise<string> {
+    try {
+      const [rows] = await this.admin.raw('select version() as version');
+      const version = String(rows[0].version);
+      return /mariadb/i.test(version) ? `MariaDB ${version}` : `MySQL ${version}`;
+    } catch (error) {
+      throw new UnreachableError(`cannot reach MySQL/MariaDB at ${this.spec.host}:${this.spec.port}: ${errorMessage(error)}`, { cause: error });
+    }
+  }
+
+  async databaseExists(name: string): Promise<boolean> {
+    const [rows] = await this.admin.raw('select schema_name from information_schema.schemata where schema_name = ?', [name]);
+    return rows.length > 0;
+  }
+
+  async createDatabase(name: string): Promise<void> {
+    await this.admin.raw(`create database ${quote(name)} character set utf8mb4 collate utf8mb4_unicode_ci`);
+  }
+
+  async dropDatabase(name: string): Promise<void> {
+    // A DROP waits behind open transactions' metadata locks: end the tenant's sessions first.
+    const [rows] = await this.admin.raw('select id from information_schema.processlist where db = ? and id <> connection_id()', [name]);
+    for (const row of rows as Array<{ id: number }>) {
+      await this.admin.raw(`kill ${Number(row.id)}`).catch(() => undefined); // it may have ended already
+    }
+    await this.admin.raw(`drop database if exists ${quote(name)}`);
+  }
+
+  async userExists(name: string): Promise<boolean> {
+    const [rows] = await this.admin.raw('select 1 from mysql.user where user = ? and host = ?', [name, this.host]);
+    return rows.length > 0;
+  }
+
+  async createUser(name: string, password: string, database: string): Promise<void> {
+    try {
+      await this.admin.raw('create user ?@? identified by ?', [name, this.host, password]);
+    } catch (error) {
+      // knex puts the bound values into its error text: take the password out again.
+      throw new Error(redact(errorMessage(error), [password]));
+    }
+    await this.admin.raw(`grant all privileges on ${grantPattern(database)}.* to ?@?`, [name, this.host]);
+  }
+
+  async dropUser(name: string): Promise<void> {
+    await this.admin.raw('drop user if exists ?@?', [name, this.host]);
+  }
+
+  tenantKnexConfig({ database }: TenantConnectionOptions): Knex.Config {
+    return { client: 'mysql2', connection: connection(this.spec, database), pool: { min: 0, max: 1 } };
+  }
+
+  tenantUserKnexConfig(database: string, user: string, password: string): Knex.Config {
+    return { client: 'mysql2', connection: connection(this.spec, database, user, password), pool: { min: 0, max: 1 } };
+  }
+
+  async close(): Promise<void> {
+    await this.admin.destroy();
+  }
+}

@@ -1,0 +1,124 @@
+import knexFactory, { type Knex } from 'knex';
+import { UnreachableError, errorMessage } from '../core/errors.js';
+import { redact } from '../core/secrets.js';
+import type { EngineDriver, ServerConnection, TenantConnectionOptions } from './engine-driver.js';
+import { lockKey64, lockOnDedicatedConnection } from './lock-helpers.js';
+import { scramSha256Verifier } from './postgres-scram.js';
+import type { ServerSpec } from './server-spec.js';
+
+const quote = (name: string) => `"${name.replaceAll('"', '""')}"`;
+
+function connection(spec: ServerSpec, database: string, user = spec.user, password = spec.password): Knex.PgConnectionConfig {
+  return { host: spec.host, port: spec.port, user, password, database };
+}
+
+export const postgresDriver: EngineDriver = {
+  engine: 'postgres',
+  knexClient: 'pg',
+  supportsUsers: true,
+  limits: { database: 63, user: 63 },
+  reservedNames: new Set(['postgres', 'template0', 'template1', 'public', 'pg_signal_backend', 'pg_monitor']),
+  quoteIdentifier: quote,
+
+  adminKnexConfig(spec) {
+    return { client: 'pg', connection: connection(spec, spec.database ?? 'postgres'), pool: { min: 0, max: 4 } };
+  },
+
+  tryLock(knex, name, waitMs) {
+    const key = lockKey64(name);
+    return lockOnDedicatedConnection(
+      knex,
+      waitMs,
+      async (conn) => {
+        const result = await knex.raw('select pg_try_advisory_lock(?::bigint) as ok', [key]).connection(conn);
+        return result.rows[0].ok === true;
+      },
+      async (conn) => {
+        await knex.raw('select pg_advisory_unlock(?::bigint)', [key]).connection(conn);
+      },
+    );
+  },
+
+  connect(spec) {
+    return new PostgresServer(spec);
+  },
+};
+
+class PostgresServer implements ServerConnection {
+  readonly driver = postgresDriver;
+  private readonly admin: Knex;
+
+  constructor(private readonly spec: ServerSpec) {
+    this.admin = knexFactory(postgresDriver.adminKnexConfig(spec));
+  }
+
+  async ping(): Promise<string> {
+    try {
+      const result = await this.admin.raw('show server_version');
+      return `PostgreSQL ${result.rows[0].server_version}`;
+    } catch (error) {
+      throw new UnreachableError(`cannot reach PostgreSQL at ${this.spec.host}:${this.spec.port}: ${errorMessage(error)}`, { cause: error });
+    }
+  }
+
+  async databaseExists(name: string): Promise<boolean> {
+    const result = await this.admin.raw('select 1 from pg_database where datname = ?', [name]);
+    return result.rows.length > 0;
+  }
+
+  async createDatabase(name: string): Promise<void> {
+    await this.admin.raw(`create database ${quote(name)}`);
+    // Only the owner (set when the user is created) may connect; PUBLIC may not.
+    await this.admin.raw(`revoke connect, temporary on database ${quote(name)} from public`);
+  }
+
+  async dropDatabase(name: string): Promise<void> {
+    // WITH (FORCE) ends the tenant's open sessions first (PostgreSQL 13+).
+    await this.admin.raw(`drop database if exists ${quote(name)} with (force)`);
+  }
+
+  async userExists(name: string): Promise<boolean> {
+    const result = await this.admin.raw('select 1 from pg_roles where rolname = ?', [name]);
+    return result.rows.length > 0;
+  }
+
+  async createUser(name: string, password: string, database: string): Promise<void> {
+    // The verifier, not the password, goes over the wire: nothing to leak into the server log.
+    const verifier = scramSha256Verifier(password);
+    try {
+      await this.admin.raw(`create role ${quote(name)} login password '${verifier}'`);
+    } catch (error) {
+      throw new Error(redact(errorMessage(error), [verifier, password]));
+    }
+    await this.admin.raw(`alter database ${quote(database)} owner to ${quote(name)}`);
+    await this.admin.raw(`grant connect, temporary on database ${quote(database)} to ${quote(name)}`);
+  }
+
+  async dropUser(name: string): Promise<void> {
+    await this.admin.raw(`drop role if exists ${quote(name)}`);
+  }
+
+  tenantKnexConfig({ database, role }: TenantConnectionOptions): Knex.Config {
+    const setRole = role ? `set role ${quote(role)}` : undefined;
+    return {
+      client: 'pg',
+      connection: connection(this.spec, database),
+      pool: {
+        min: 0,
+        max: 1,
+        afterCreate: (conn: { query(sql: string, cb: (error?: Error) => void): void }, done: (error: Error | undefined, conn: unknown) => void) => {
+          if (!setRole) return done(undefined, conn);
+          conn.query(setRole, (error) => done(error, conn));
+        },
+      },
+    };
+  }
+
+  tenantUserKnexConfig(database: string, user: string, password: string): Knex.Config {
+    return { client: 'pg', connection: connection(this.spec, database, user, password), pool: { min: 0, max: 1 } };
+  }
+
+  async close(): Promise<void> {
+    await this.admin.destroy();
+  }
+}

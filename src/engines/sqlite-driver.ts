@@ -1,0 +1,151 @@
+import { mkdirSync, existsSync, rmSync } from 'node:fs';
+import { hostname } from 'node:os';
+import { dirname, join } from 'node:path';
+import Database from 'better-sqlite3';
+import type { Knex } from 'knex';
+import { UnreachableError, errorMessage } from '../core/errors.js';
+import type { EngineDriver, HeldLock, ServerConnection, TenantConnectionOptions } from './engine-driver.js';
+import { sleep } from './lock-helpers.js';
+import type { ServerSpec } from './server-spec.js';
+
+const quote = (name: string) => `"${name.replaceAll('"', '""')}"`;
+const LOCK_TABLE = 'tenantctl_locks';
+
+function fileConfig(filename: string): Knex.Config {
+  return { client: 'better-sqlite3', connection: { filename }, useNullAsDefault: true, pool: { min: 1, max: 1 } };
+}
+
+/** True if a process with this pid runs on this machine. */
+function processAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+export const sqliteDriver: EngineDriver = {
+  engine: 'sqlite',
+  knexClient: 'better-sqlite3',
+  supportsUsers: false,
+  limits: { database: 200, user: 200 },
+  reservedNames: new Set(['registry']),
+  quoteIdentifier: quote,
+
+  adminKnexConfig(spec) {
+    if (!spec.path) throw new Error('SQLite spec without a path');
+    mkdirSync(dirname(spec.path), { recursive: true });
+    return fileConfig(spec.path);
+  },
+
+  /**
+   * SQLite has no session locks: a row names the owner (host and pid). A row whose owner is a
+   * dead process on this host is stale and taken over, so a killed run never needs an unlock.
+   */
+  async tryLock(knex, name, waitMs): Promise<HeldLock | undefined> {
+    await knex.raw(
+      `create table if not exists ${LOCK_TABLE} (name varchar(255) primary key, host varchar(255) not null, pid integer not null, acquired_at varchar(32) not null)`,
+    );
+    const me = { host: hostname(), pid: process.pid };
+    const deadline = Date.now() + waitMs;
+    for (;;) {
+      const acquired = await knex
+        .transaction(async (trx) => {
+        const holder = await trx(LOCK_TABLE).where({ name }).first();
+        if (holder) {
+          const stale = holder.host === me.host && !processAlive(Number(holder.pid));
+          if (!stale) return false;
+          await trx(LOCK_TABLE).where({ name }).delete();
+        }
+          await trx(LOCK_TABLE).insert({ name, ...me, acquired_at: new Date().toISOString() });
+          return true;
+        })
+        // Another process inserted the row first, or holds the write lock: not ours this time.
+        .catch((error: { code?: string }) => {
+          if (error.code?.startsWith('SQLITE_CONSTRAINT') || error.code === 'SQLITE_BUSY') return false;
+          throw error;
+        });
+      if (acquired) {
+        return { release: async () => void (await knex(LOCK_TABLE).where({ name, ...me }).delete()) };
+      }
+      if (Date.now() >= deadline) return undefined;
+      await sleep(Math.min(200, Math.max(1, deadline - Date.now())));
+    }
+  },
+
+  connect(spec) {
+    return new SqliteServer(spec);
+  },
+};
+
+/** A "server" is a directory with one database file per tenant; users do not apply. */
+class SqliteServer implements ServerConnection {
+  readonly driver = sqliteDriver;
+  private readonly directory: string;
+
+  constructor(spec: ServerSpec) {
+    if (!spec.path) throw new Error('SQLite spec without a path');
+    this.directory = spec.path;
+  }
+
+  fileFor(database: string): string {
+    return join(this.directory, `${database}.sqlite`);
+  }
+
+  async ping(): Promise<string> {
+    try {
+      mkdirSync(this.directory, { recursive: true, mode: 0o700 });
+    } catch (error) {
+      throw new UnreachableError(`cannot use SQLite directory ${this.directory}: ${errorMessage(error)}`, { cause: error });
+    }
+    const db = new Database(':memory:');
+    try {
+      return `SQLite ${(db.prepare('select sqlite_version() as v').get() as { v: string }).v}`;
+    } finally {
+      db.close();
+    }
+  }
+
+  async databaseExists(name: string): Promise<boolean> {
+    return existsSync(this.fileFor(name));
+  }
+
+  async createDatabase(name: string): Promise<void> {
+    mkdirSync(this.directory, { recursive: true, mode: 0o700 });
+    const file = this.fileFor(name);
+    if (existsSync(file)) throw new Error(`database file ${file} already exists`);
+    const db = new Database(file);
+    try {
+      // WAL lets readers (stats, backups) work while the application writes.
+      db.pragma('journal_mode = WAL');
+    } finally {
+      db.close();
+    }
+  }
+
+  async dropDatabase(name: string): Promise<void> {
+    const file = this.fileFor(name);
+    for (const suffix of ['', '-wal', '-shm', '-journal']) rmSync(`${file}${suffix}`, { force: true });
+  }
+
+  async userExists(): Promise<boolean> {
+    return false;
+  }
+
+  async createUser(): Promise<void> {
+    throw new Error('SQLite has no database users');
+  }
+
+  async dropUser(): Promise<void> {}
+
+  tenantKnexConfig({ database }: TenantConnectionOptions): Knex.Config {
+    return fileConfig(this.fileFor(database));
+  }
+
+  tenantUserKnexConfig(database: string): Knex.Config {
+    return fileConfig(this.fileFor(database));
+  }
+
+  async close(): Promise<void> {}
+}

@@ -1,0 +1,216 @@
+import type { AppContext, ServerHandle } from '../context/app-context.js';
+import { ConflictError, OperationError, errorMessage } from '../core/errors.js';
+import { generatePassword, redact } from '../core/secrets.js';
+import { validateSlug } from '../core/slug.js';
+import { driverFor } from '../engines/drivers.js';
+import {
+  findTenantByDatabase,
+  findTenantRow,
+  insertTenantRow,
+  toTenant,
+  updateTenantRow,
+  type Tenant,
+  type TenantRow,
+} from '../registry/tenants-repo.js';
+import { DirectoryMigrationSource } from '../tenant-schema/migration-source.js';
+import { migrateToLatest } from '../tenant-schema/run-migrations.js';
+import { runSeeds } from '../tenant-schema/run-seeds.js';
+import { withTenantLock } from './tenant-lock.js';
+import { dropTenantDatabase, withTenantKnex } from './tenant-database.js';
+import { tenantNames } from './tenant-names.js';
+
+export interface CreateTenantInput {
+  slug: string;
+  /** Display name; defaults to the slug. */
+  name?: string;
+  plan?: string;
+  /** Free-form metadata, merged over what a retried tenant already had. */
+  metadata?: Record<string, string>;
+  /** Run the seeds after the migrations. Default true. */
+  seed?: boolean;
+}
+
+/** The steps of `create`, in order; each is recorded in the registry (`step`) before it runs. */
+export const CREATE_STEPS = ['database', 'user', 'migrations', 'seeds'] as const;
+export type CreateStep = (typeof CREATE_STEPS)[number];
+
+export interface CreateProgress {
+  step: CreateStep | 'cleanup';
+  phase: 'start' | 'done' | 'skipped';
+}
+
+export interface CreateTenantResult {
+  tenant: Tenant;
+  /** True when this run took over a tenant left `failed` or `provisioning` by an earlier one. */
+  retried: boolean;
+  serverVersion: string;
+  migrations: string[];
+  seeds: string[];
+  durationMs: number;
+}
+
+/**
+ * Creates a tenant: registry row (`provisioning`) → database → user → migrations → seeds →
+ * `active`. Any failure drops what was created and leaves the row `failed` with the error; a
+ * `failed` or killed (`provisioning`) tenant is cleaned up and created afresh by running it again.
+ */
+export async function createTenant(
+  ctx: AppContext,
+  input: CreateTenantInput,
+  onProgress: (event: CreateProgress) => void = () => {},
+): Promise<CreateTenantResult> {
+  const started = Date.now();
+  const slug = validateSlug(input.slug);
+  // Names are checked against the target engine before anything is opened.
+  tenantNames(ctx.config, driverFor(ctx.defaultServerSpec().engine), slug);
+
+  const registry = await ctx.registry();
+  return withTenantLock(ctx, slug, async () => {
+    const existing = await findTenantRow(registry.knex, slug);
+    if (existing) assertRetryable(existing);
+    const server = existing ? { ...(await ctx.server(existing.server_id)), version: '' } : await ctx.defaultServer();
+    const serverVersion = server.version || (await server.connection.ping());
+    const names = tenantNames(ctx.config, server.connection.driver, slug);
+
+    let row: TenantRow;
+    const password = names.user ? generatePassword() : null;
+    const passwordEnc = password ? await ctx.encrypt(password) : null;
+    if (existing) {
+      onProgress({ step: 'cleanup', phase: 'start' });
+      // Undo what the earlier attempt recorded it had started, under the names it used; what
+      // it never reached is not ours to drop.
+      const reached = existing.step ? CREATE_STEPS.indexOf(existing.step as CreateStep) : -1;
+      const problems = await dropTenantDatabase(
+        server.connection,
+        reached >= 0 ? existing.database_name : null,
+        reached >= 1 ? existing.database_user : null,
+      );
+      if (problems.length) throw new OperationError(slug, 'cleanup', problems[0]);
+      await assertNamesFree(ctx, server, names.database, names.user, existing.id);
+      onProgress({ step: 'cleanup', phase: 'done' });
+      await updateTenantRow(registry.knex, existing.id, {
+        status: 'provisioning',
+        step: null,
+        name: input.name ?? existing.name,
+        plan: input.plan ?? existing.plan,
+        metadata: JSON.stringify({ ...JSON.parse(existing.metadata), ...input.metadata }),
+        database_name: names.database,
+        database_user: names.user,
+        password_enc: passwordEnc,
+        last_error: null,
+      });
+      row = (await findTenantRow(registry.knex, slug))!;
+    } else {
+      await assertNamesFree(ctx, server, names.database, names.user);
+      row = await insertTenantRow(registry.knex, {
+        slug,
+        name: input.name ?? slug,
+        status: 'provisioning',
+        step: null,
+        server_id: server.row.id,
+        database_name: names.database,
+        database_user: names.user,
+        password_enc: passwordEnc,
+        plan: input.plan ?? null,
+        metadata: JSON.stringify(input.metadata ?? {}),
+        last_error: null,
+        status_reason: null,
+      });
+    }
+
+    const migrations: string[] = [];
+    const seeds: string[] = [];
+    const steps: Record<CreateStep, (() => Promise<unknown>) | undefined> = {
+      database: () => server.connection.createDatabase(names.database),
+      user: names.user ? () => server.connection.createUser(names.user!, password!, names.database) : undefined,
+      migrations: () =>
+        withTenantKnex(server.connection, names.database, names.user, async (knex) => {
+          migrations.push(...(await migrateToLatest(knex, new DirectoryMigrationSource(ctx.config.migrationsDir))));
+        }),
+      seeds:
+        input.seed === false
+          ? undefined
+          : () =>
+              withTenantKnex(server.connection, names.database, names.user, async (knex) => {
+                const tenant = { slug, name: row.name, plan: row.plan, metadata: JSON.parse(row.metadata) };
+                seeds.push(...(await runSeeds(knex, ctx.config.seedsDir, tenant)));
+              }),
+    };
+
+    for (const step of CREATE_STEPS) {
+      const action = steps[step];
+      if (!action) {
+        onProgress({ step, phase: 'skipped' });
+        continue;
+      }
+      await updateTenantRow(registry.knex, row.id, { step });
+      onProgress({ step, phase: 'start' });
+      try {
+        await action();
+      } catch (error) {
+        throw await failCreate(ctx, server, row.id, slug, names, step, error, password);
+      }
+      onProgress({ step, phase: 'done' });
+    }
+
+    await updateTenantRow(registry.knex, row.id, { status: 'active', step: null, last_error: null });
+    const created = (await findTenantRow(registry.knex, slug))!;
+    return {
+      tenant: toTenant(created, server.row.name),
+      retried: existing !== undefined,
+      serverVersion,
+      migrations,
+      seeds,
+      durationMs: Date.now() - started,
+    };
+  });
+}
+
+function assertRetryable(row: TenantRow): void {
+  if (row.status === 'failed' || row.status === 'provisioning') return;
+  if (row.status === 'deleted') {
+    throw new ConflictError(`tenant "${row.slug}" was deleted; its record is kept for history (purge it to reuse the slug)`);
+  }
+  if (row.status === 'deleting') throw new ConflictError(`tenant "${row.slug}" is being deleted; run delete again to finish`);
+  throw new ConflictError(`tenant "${row.slug}" already exists (${row.status})`);
+}
+
+/** A new tenant must not take over a database or user that something else already owns. */
+async function assertNamesFree(
+  ctx: AppContext,
+  server: ServerHandle,
+  database: string,
+  user: string | null,
+  ownId?: number,
+): Promise<void> {
+  const registry = await ctx.registry();
+  const owner = await findTenantByDatabase(registry.knex, server.row.id, database);
+  if (owner && owner.id !== ownId) throw new ConflictError(`database "${database}" already belongs to tenant "${owner.slug}"`);
+  if (await server.connection.databaseExists(database)) {
+    throw new ConflictError(`database "${database}" already exists on server "${server.row.name}" but belongs to no tenant; it is left alone`);
+  }
+  if (user && (await server.connection.userExists(user))) {
+    throw new ConflictError(`database user "${user}" already exists on server "${server.row.name}" but belongs to no tenant; it is left alone`);
+  }
+}
+
+/** Undoes a failed create and records why; returns the error to throw. */
+async function failCreate(
+  ctx: AppContext,
+  server: ServerHandle,
+  id: number,
+  slug: string,
+  names: { database: string; user: string | null },
+  step: CreateStep,
+  error: unknown,
+  password: string | null,
+): Promise<OperationError> {
+  const problems = await dropTenantDatabase(server.connection, names.database, names.user);
+  const cleanup = problems.length
+    ? `cleanup incomplete, run create again to finish it: ${problems.map(errorMessage).join('; ')}`
+    : undefined;
+  const message = redact(`${step}: ${errorMessage(error)}${cleanup ? ` (${cleanup})` : ''}`, [password ?? undefined]);
+  const registry = await ctx.registry();
+  await updateTenantRow(registry.knex, id, { status: 'failed', last_error: message });
+  return new OperationError(slug, step, new Error(redact(errorMessage(error), [password ?? undefined])), cleanup);
+}

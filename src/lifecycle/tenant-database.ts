@@ -1,0 +1,44 @@
+import knexFactory, { type Knex } from 'knex';
+import type { ServerConnection } from '../engines/engine-driver.js';
+
+/**
+ * Opens a knex pool on one tenant database for schema work (admin credentials; on PostgreSQL
+ * as the tenant's role), runs `fn`, and always destroys the pool: no connection outlives its use.
+ */
+export async function withTenantKnex<T>(
+  server: ServerConnection,
+  database: string,
+  role: string | null,
+  fn: (knex: Knex) => Promise<T>,
+): Promise<T> {
+  const knex = knexFactory(server.tenantKnexConfig({ database, role: role ?? undefined }));
+  try {
+    return await fn(knex);
+  } finally {
+    await knex.destroy();
+  }
+}
+
+/**
+ * Removes whatever a tenant may have on its server: database first (it may be owned by the
+ * user), then the user. Both are "if exists", so it is safe on a half-created tenant and safe to
+ * repeat. Returns the problems met rather than stopping at the first.
+ */
+export async function dropTenantDatabase(server: ServerConnection, database: string | null, user: string | null): Promise<Error[]> {
+  const problems: Error[] = [];
+  if (database) {
+    try {
+      await server.dropDatabase(database);
+    } catch (error) {
+      problems.push(error as Error);
+    }
+  }
+  if (user) {
+    try {
+      await server.dropUser(user);
+    } catch (error) {
+      problems.push(error as Error);
+    }
+  }
+  return problems;
+}

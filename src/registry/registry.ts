@@ -1,0 +1,90 @@
+import knexFactory, { type Knex } from 'knex';
+import { UnreachableError, UsageError, errorMessage, isConnectionError } from '../core/errors.js';
+import type { EngineDriver, HeldLock } from '../engines/engine-driver.js';
+import { driverFor } from '../engines/drivers.js';
+import { parseServerUrl, type ServerSpec } from '../engines/server-spec.js';
+import { LATEST_REGISTRY_MIGRATION, REGISTRY_MIGRATIONS_TABLE, registryMigrationSource } from './schema/index.js';
+
+/** The open registry database: one knex pool, the engine's driver, and its lock primitive. */
+export interface Registry {
+  readonly knex: Knex;
+  readonly driver: EngineDriver;
+  readonly spec: ServerSpec;
+  /** Takes a named lock held in the registry database itself; undefined if busy after `waitMs`. */
+  tryLock(name: string, waitMs?: number): Promise<HeldLock | undefined>;
+  close(): Promise<void>;
+}
+
+const MIGRATE_CONFIG: Knex.MigratorConfig = {
+  migrationSource: registryMigrationSource,
+  tableName: REGISTRY_MIGRATIONS_TABLE,
+};
+
+/** Opens the registry and brings its schema up to date (the automatic `init`). */
+export async function openRegistry(url: string): Promise<Registry> {
+  const spec = parseServerUrl(url);
+  if (spec.engine !== 'sqlite' && !spec.database) {
+    throw new UsageError('the registry URL must name a database, e.g. postgres://postgres@127.0.0.1:5432/tenantctl');
+  }
+  const driver = driverFor(spec.engine);
+  const knex = knexFactory(driver.adminKnexConfig(spec));
+  const registry: Registry = {
+    knex,
+    driver,
+    spec,
+    tryLock: (name, waitMs = 0) => driver.tryLock(knex, name, waitMs),
+    close: () => knex.destroy(),
+  };
+  try {
+    await migrateRegistry(registry);
+  } catch (error) {
+    await knex.destroy();
+    if (isConnectionError(error) || isLoginError(error)) {
+      throw new UnreachableError(`cannot reach the registry database: ${errorMessage(error)}`, { cause: error });
+    }
+    throw error;
+  }
+  return registry;
+}
+
+/** Applies pending registry migrations; returns their names. Costs one query when there are none. */
+export async function migrateRegistry(registry: Registry): Promise<string[]> {
+  if (await registryIsCurrent(registry.knex)) return [];
+  // Our own session lock serialises concurrent first runs; knex's lock row is then only ever
+  // ours, so a stale one left by a killed run is freed instead of blocking forever.
+  const lock = await registry.tryLock('tenantctl:registry-migrations', 60_000);
+  if (!lock) throw new UnreachableError('timed out waiting for another tenantctl to migrate the registry');
+  try {
+    await registry.knex.migrate.forceFreeMigrationsLock(MIGRATE_CONFIG);
+    const [, applied] = (await registry.knex.migrate.latest(MIGRATE_CONFIG)) as [number, string[]];
+    return applied;
+  } finally {
+    await lock.release();
+  }
+}
+
+async function registryIsCurrent(knex: Knex): Promise<boolean> {
+  try {
+    const row = await knex(REGISTRY_MIGRATIONS_TABLE).max('name as name').first();
+    return row?.name === LATEST_REGISTRY_MIGRATION;
+  } catch (error) {
+    if (isConnectionError(error) || isLoginError(error)) throw error;
+    return false; // no migrations table yet
+  }
+}
+
+function isLoginError(error: unknown): boolean {
+  const code = (error as { code?: unknown } | null)?.code;
+  // PostgreSQL: invalid password / authorization, unknown database; MySQL: access denied, unknown database.
+  return ['28P01', '28000', '3D000', 'ER_ACCESS_DENIED_ERROR', 'ER_BAD_DB_ERROR', 'ER_DBACCESS_DENIED_ERROR'].includes(String(code));
+}
+
+export async function getSetting(knex: Knex, key: string): Promise<string | undefined> {
+  const row = await knex('tenantctl_settings').where({ key }).first();
+  return row?.value;
+}
+
+export async function putSetting(knex: Knex, key: string, value: string): Promise<void> {
+  const updated = await knex('tenantctl_settings').where({ key }).update({ value });
+  if (updated === 0) await knex('tenantctl_settings').insert({ key, value });
+}

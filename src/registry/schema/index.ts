@@ -1,0 +1,16 @@
+import type { Knex } from 'knex';
+import * as initial from './001-initial.js';
+
+/** The registry's own migrations, in order. Names are stored; never rename one. */
+const MIGRATIONS: ReadonlyArray<[string, Knex.Migration]> = [['001-initial', initial]];
+
+export const LATEST_REGISTRY_MIGRATION = MIGRATIONS[MIGRATIONS.length - 1]![0];
+
+/** Serves the migrations compiled into tenantctl, so the registry needs no files on disk. */
+export const registryMigrationSource: Knex.MigrationSource<[string, Knex.Migration]> = {
+  getMigrations: async () => [...MIGRATIONS],
+  getMigrationName: ([name]) => name,
+  getMigration: async ([, migration]) => migration,
+};
+
+export const REGISTRY_MIGRATIONS_TABLE = 'tenantctl_migrations';

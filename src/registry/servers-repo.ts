@@ -1,0 +1,58 @@
+import type { Knex } from 'knex';
+import type { Engine, ServerSpec } from '../engines/server-spec.js';
+import { now } from './tenants-repo.js';
+
+const TABLE = 'tenantctl_servers';
+
+export interface ServerRow {
+  id: number;
+  name: string;
+  engine: Engine;
+  host: string | null;
+  port: number | null;
+  admin_user: string | null;
+  admin_password_enc: string | null;
+  admin_database: string | null;
+  user_host: string | null;
+  path: string | null;
+  created_at: string;
+  updated_at: string;
+}
+
+export async function findServerRow(knex: Knex, where: { id: number } | { name: string }): Promise<ServerRow | undefined> {
+  return knex<ServerRow>(TABLE).where(where).first();
+}
+
+export async function listServerRows(knex: Knex): Promise<ServerRow[]> {
+  return knex<ServerRow>(TABLE).orderBy('name');
+}
+
+/**
+ * Records a server under its name, or refreshes its connection details (credentials rotate).
+ * `encryptedPassword` is already encrypted: this module never sees a plaintext secret.
+ */
+export async function upsertServerRow(knex: Knex, name: string, spec: ServerSpec, encryptedPassword: string | null): Promise<ServerRow> {
+  const fields = {
+    engine: spec.engine,
+    host: spec.host ?? null,
+    port: spec.port ?? null,
+    admin_user: spec.user ?? null,
+    admin_password_enc: encryptedPassword,
+    admin_database: spec.database ?? null,
+    user_host: spec.userHost ?? null,
+    path: spec.path ?? null,
+  };
+  const existing = await findServerRow(knex, { name });
+  if (existing && existing.engine !== spec.engine) {
+    throw new Error(`server "${name}" is recorded as ${existing.engine}, not ${spec.engine}: give this one another name`);
+  }
+  if (existing) {
+    await knex(TABLE).where({ id: existing.id }).update({ ...fields, updated_at: now() });
+  } else {
+    const at = now();
+    await knex(TABLE).insert({ name, ...fields, created_at: at, updated_at: at });
+  }
+  const row = await findServerRow(knex, { name });
+  if (!row) throw new Error(`registry lost server ${name} just recorded`);
+  return row;
+}

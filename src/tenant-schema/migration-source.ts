@@ -1,0 +1,35 @@
+import { existsSync, readdirSync } from 'node:fs';
+import { join } from 'node:path';
+import type { Knex } from 'knex';
+import { importUserModule, isLoadableFile } from './load-module.js';
+
+/**
+ * Knex migrations from one directory, listed once per run and loaded through
+ * importUserModule (CommonJS, ES modules and TypeScript alike). Names are the file names, as
+ * the knex CLI stores them, so databases migrated by either tool agree.
+ */
+export class DirectoryMigrationSource implements Knex.MigrationSource<string> {
+  private files?: string[];
+
+  constructor(readonly directory: string) {}
+
+  /** Migration names in order; an absent directory means "no migrations". */
+  list(): string[] {
+    this.files ??= existsSync(this.directory) ? readdirSync(this.directory).filter(isLoadableFile).sort() : [];
+    return this.files;
+  }
+
+  async getMigrations(): Promise<string[]> {
+    return this.list();
+  }
+
+  getMigrationName(file: string): string {
+    return file;
+  }
+
+  async getMigration(file: string): Promise<Knex.Migration> {
+    const migration = await importUserModule<Partial<Knex.Migration>>(join(this.directory, file));
+    if (typeof migration.up !== 'function') throw new Error(`migration ${file} exports no up() function`);
+    return migration as Knex.Migration;
+  }
+}
