@@ -4,6 +4,7 @@ import { redact } from '../core/secrets.js';
 import type { EngineDriver, ServerConnection, TenantConnectionOptions } from './engine-driver.js';
 import { lockKey64, lockOnDedicatedConnection } from './lock-helpers.js';
 import type { ServerSpec } from './server-spec.js';
+import { QUIET_KNEX_LOG } from './knex-log.js';
 
 const quote = (name: string) => `\`${name.replaceAll('`', '``')}\``;
 
@@ -23,7 +24,7 @@ export const mysqlDriver: EngineDriver = {
   quoteIdentifier: quote,
 
   adminKnexConfig(spec) {
-    return { client: 'mysql2', connection: connection(spec, spec.database), pool: { min: 0, max: 4 } };
+    return { client: 'mysql2', log: QUIET_KNEX_LOG, connection: connection(spec, spec.database), pool: { min: 0, max: 4 } };
   },
 
   tryLock(knex, name, waitMs) {
@@ -107,11 +108,11 @@ class MysqlServer implements ServerConnection {
   }
 
   tenantKnexConfig({ database }: TenantConnectionOptions): Knex.Config {
-    return { client: 'mysql2', connection: connection(this.spec, database), pool: { min: 0, max: 1 } };
+    return { client: 'mysql2', log: QUIET_KNEX_LOG, connection: connection(this.spec, database), pool: { min: 0, max: 1 } };
   }
 
   tenantUserKnexConfig(database: string, user: string, password: string): Knex.Config {
-    return { client: 'mysql2', connection: connection(this.spec, database, user, password), pool: { min: 0, max: 1 } };
+    return { client: 'mysql2', log: QUIET_KNEX_LOG, connection: connection(this.spec, database, user, password), pool: { min: 0, max: 1 } };
   }
 
   async close(): Promise<void> {

@@ -5,6 +5,7 @@ import type { EngineDriver, ServerConnection, TenantConnectionOptions } from './
 import { lockKey64, lockOnDedicatedConnection } from './lock-helpers.js';
 import { scramSha256Verifier } from './postgres-scram.js';
 import type { ServerSpec } from './server-spec.js';
+import { QUIET_KNEX_LOG } from './knex-log.js';
 
 const quote = (name: string) => `"${name.replaceAll('"', '""')}"`;
 
@@ -21,7 +22,7 @@ export const postgresDriver: EngineDriver = {
   quoteIdentifier: quote,
 
   adminKnexConfig(spec) {
-    return { client: 'pg', connection: connection(spec, spec.database ?? 'postgres'), pool: { min: 0, max: 4 } };
+    return { client: 'pg', log: QUIET_KNEX_LOG, connection: connection(spec, spec.database ?? 'postgres'), pool: { min: 0, max: 4 } };
   },
 
   tryLock(knex, name, waitMs) {
@@ -102,6 +103,7 @@ class PostgresServer implements ServerConnection {
     const setRole = role ? `set role ${quote(role)}` : undefined;
     return {
       client: 'pg',
+      log: QUIET_KNEX_LOG,
       connection: connection(this.spec, database),
       pool: {
         min: 0,
@@ -115,7 +117,7 @@ class PostgresServer implements ServerConnection {
   }
 
   tenantUserKnexConfig(database: string, user: string, password: string): Knex.Config {
-    return { client: 'pg', connection: connection(this.spec, database, user, password), pool: { min: 0, max: 1 } };
+    return { client: 'pg', log: QUIET_KNEX_LOG, connection: connection(this.spec, database, user, password), pool: { min: 0, max: 1 } };
   }
 
   async close(): Promise<void> {

@@ -7,12 +7,13 @@ import { UnreachableError, errorMessage } from '../core/errors.js';
 import type { EngineDriver, HeldLock, ServerConnection, TenantConnectionOptions } from './engine-driver.js';
 import { sleep } from './lock-helpers.js';
 import type { ServerSpec } from './server-spec.js';
+import { QUIET_KNEX_LOG } from './knex-log.js';
 
 const quote = (name: string) => `"${name.replaceAll('"', '""')}"`;
 const LOCK_TABLE = 'tenantctl_locks';
 
 function fileConfig(filename: string): Knex.Config {
-  return { client: 'better-sqlite3', connection: { filename }, useNullAsDefault: true, pool: { min: 1, max: 1 } };
+  return { client: 'better-sqlite3', log: QUIET_KNEX_LOG, connection: { filename }, useNullAsDefault: true, pool: { min: 1, max: 1 } };
 }
 
 /** True if a process with this pid runs on this machine. */

@@ -15,10 +15,12 @@ export interface TenantDetail extends Tenant {
   engine: string;
   /** The server's URL without credentials. */
   serverUrl: string;
+  /** The tenant user's password: present only when asked for. */
+  password?: string | null;
 }
 
-/** One tenant's full record, without secrets. Throws NotFoundError. */
-export async function showTenant(ctx: AppContext, slug: string): Promise<TenantDetail> {
+/** One tenant's full record; the password only with `revealPassword`. Throws NotFoundError. */
+export async function showTenant(ctx: AppContext, slug: string, options: { revealPassword?: boolean } = {}): Promise<TenantDetail> {
   validateSlug(slug);
   const registry = await ctx.registry();
   const row = await findTenantRow(registry.knex, slug);
@@ -33,5 +35,7 @@ export async function showTenant(ctx: AppContext, slug: string): Promise<TenantD
     database: server.admin_database ?? undefined,
     path: server.path ?? undefined,
   };
-  return { ...toTenant(row, server.name), engine: server.engine, serverUrl: describeServer(spec) };
+  const detail: TenantDetail = { ...toTenant(row, server.name), engine: server.engine, serverUrl: describeServer(spec) };
+  if (options.revealPassword) detail.password = row.password_enc ? await ctx.decrypt(row.password_enc) : null;
+  return detail;
 }

@@ -6,10 +6,11 @@ export function registerShow(program: Command): void {
     .command('show')
     .description("show a tenant's record (never its password)")
     .argument('<slug>', 'the tenant slug')
-    .action(async (slug: string, _options: unknown, command: Command) => {
+    .option('--show-password', "include the tenant database user's password")
+    .action(async (slug: string, options: { showPassword?: boolean }, command: Command) => {
       const { showTenant } = await import('../../lifecycle/read-tenants.js');
       await withCommandContext(command, async (ctx, out) => {
-        const tenant = await showTenant(ctx, slug);
+        const tenant = await showTenant(ctx, slug, { revealPassword: options.showPassword });
         out.result(tenant, () =>
           [
             out.color.bold(tenant.slug),
@@ -22,6 +23,7 @@ export function registerShow(program: Command): void {
               ['engine', tenant.engine],
               ['database', tenant.database],
               ['user', tenant.user ?? '(server credentials)'],
+              ['password', tenant.password],
               ['plan', tenant.plan],
               ['metadata', tenant.metadata],
               ['last error', tenant.lastError],
