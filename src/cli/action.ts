@@ -15,6 +15,7 @@ export interface GlobalOptions {
   serverName?: string;
   migrationsDir?: string;
   seedsDir?: string;
+  concurrency?: string;
 }
 
 export function outputFor(command: Command): Output {
@@ -31,6 +32,7 @@ export function configFor(command: Command): ResolvedConfig {
     serverName: opts.serverName,
     migrationsDir: opts.migrationsDir,
     seedsDir: opts.seedsDir,
+    concurrency: opts.concurrency,
   };
   return resolveConfig({ flags, env: process.env, cwd: process.cwd(), configFile: opts.config });
 }

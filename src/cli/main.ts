@@ -4,6 +4,8 @@ import { registerConfig } from './commands/config.js';
 import { registerCreate } from './commands/create.js';
 import { registerInit } from './commands/init.js';
 import { registerList } from './commands/list.js';
+import { registerMigrate } from './commands/migrate.js';
+import { registerMigrateStatus } from './commands/migrate-status.js';
 import { registerShow } from './commands/show.js';
 
 /** Command modules declare their options here; their heavy code is imported only when run. */
@@ -22,7 +24,7 @@ function buildProgram(): Command {
     .addOption(new Option('--seeds-dir <dir>', 'tenant seeds'))
     .showHelpAfterError('(run with --help for usage)')
     .exitOverride();
-  for (const register of [registerInit, registerCreate, registerList, registerShow, registerConfig]) register(program);
+  for (const register of [registerInit, registerCreate, registerList, registerShow, registerMigrate, registerMigrateStatus, registerConfig]) register(program);
   for (const command of program.commands) command.exitOverride();
   return program;
 }

@@ -29,9 +29,11 @@ export interface Config {
   tenantUsers: boolean;
   /** MySQL/MariaDB host part of tenant accounts (`'user'@'host'`). Default `%`. */
   mysqlUserHost: string;
+  /** Tenants worked on at once by fleet commands (migrate-all, …). Default 4. */
+  concurrency: number;
 }
 
-type KeyType = 'string' | 'boolean' | 'path';
+type KeyType = 'string' | 'boolean' | 'path' | 'count';
 
 export interface ConfigKeyDefinition {
   key: keyof Config;
@@ -60,6 +62,7 @@ export const CONFIG_KEYS: readonly ConfigKeyDefinition[] = [
   { key: 'userNameTemplate', env: 'TENANTCTL_USER_NAME_TEMPLATE', type: 'string', validate: validateTemplate, description: 'tenant database user template' },
   { key: 'tenantUsers', env: 'TENANTCTL_TENANT_USERS', type: 'boolean', description: 'create a database user per tenant' },
   { key: 'mysqlUserHost', env: 'TENANTCTL_MYSQL_USER_HOST', type: 'string', description: "host part of MySQL tenant accounts" },
+  { key: 'concurrency', env: 'TENANTCTL_CONCURRENCY', type: 'count', description: 'tenants worked on at once by fleet commands' },
 ];
 
 /** Defaults depend on `home`, so they are computed after every other source is read. */
@@ -77,5 +80,6 @@ export function defaultFor(key: keyof Config, home: string): Config[keyof Config
     case 'userNameTemplate': return 'tenant_{slug}';
     case 'tenantUsers': return true;
     case 'mysqlUserHost': return '%';
+    case 'concurrency': return 4;
   }
 }

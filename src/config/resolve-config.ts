@@ -16,7 +16,7 @@ export interface ResolvedConfig {
 
 export interface ConfigInputs {
   /** Values given as command-line flags; undefined means "not passed". */
-  flags: Partial<Record<keyof Config, string | boolean | undefined>>;
+  flags: Partial<Record<keyof Config, string | number | boolean | undefined>>;
   env: NodeJS.ProcessEnv;
   cwd: string;
   /** `--config FILE`; a named file that does not exist is an error. */
@@ -92,6 +92,12 @@ function parseValue(def: ConfigKeyDefinition, value: unknown, label: string, err
     if (typeof value === 'string' && /^(true|1|yes|on)$/i.test(value)) return true;
     if (typeof value === 'string' && /^(false|0|no|off)$/i.test(value)) return false;
     errors.push(`${label}: expected true or false, got ${JSON.stringify(value)}`);
+    return undefined;
+  }
+  if (def.type === 'count') {
+    const n = typeof value === 'number' ? value : typeof value === 'string' && /^\d+$/.test(value) ? Number(value) : NaN;
+    if (Number.isInteger(n) && n >= 1 && n <= 256) return n;
+    errors.push(`${label}: expected a whole number from 1 to 256, got ${JSON.stringify(value)}`);
     return undefined;
   }
   if (typeof value !== 'string' || value === '') {

@@ -51,9 +51,21 @@ export interface ServerConnection {
   createUser(name: string, password: string, database: string): Promise<void>;
   /** Drops the user if it exists. */
   dropUser(name: string): Promise<void>;
+  /**
+   * Reads the migration table of many databases with as few round trips as the engine allows
+   * (MySQL: one UNION per batch over the admin connection; PostgreSQL: one short connection per
+   * database, `concurrency` at a time; SQLite: each file).
+   */
+  readAppliedMigrations(databases: string[], table: string, concurrency: number): Promise<AppliedMigrations>;
   /** Knex config for tenant schema work over the admin credentials. */
   tenantKnexConfig(options: TenantConnectionOptions): Knex.Config;
   /** Knex config as the tenant's own user would connect (what the application uses). */
   tenantUserKnexConfig(database: string, user: string, password: string): Knex.Config;
   close(): Promise<void>;
 }
+
+/**
+ * What each tenant database's migration table holds: the applied names in order, or null where
+ * the table (or the database) does not exist.
+ */
+export type AppliedMigrations = Map<string, string[] | null>;

@@ -1,10 +1,13 @@
 import knexFactory, { type Knex } from 'knex';
 import { UnreachableError, errorMessage } from '../core/errors.js';
 import { redact } from '../core/secrets.js';
-import type { EngineDriver, ServerConnection, TenantConnectionOptions } from './engine-driver.js';
+import type { AppliedMigrations, EngineDriver, ServerConnection, TenantConnectionOptions } from './engine-driver.js';
 import { lockKey64, lockOnDedicatedConnection } from './lock-helpers.js';
 import type { ServerSpec } from './server-spec.js';
 import { QUIET_KNEX_LOG } from './knex-log.js';
+
+/** Tenants read per UNION query: well inside packet and table-open limits. */
+const BATCH = 250;
 
 const quote = (name: string) => `\`${name.replaceAll('`', '``')}\``;
 
@@ -24,7 +27,7 @@ export const mysqlDriver: EngineDriver = {
   quoteIdentifier: quote,
 
   adminKnexConfig(spec) {
-    return { client: 'mysql2', log: QUIET_KNEX_LOG, connection: connection(spec, spec.database), pool: { min: 0, max: 4 } };
+    return { client: 'mysql2', log: QUIET_KNEX_LOG, connection: connection(spec, spec.database), pool: { min: 0, max: 2 } };
   },
 
   tryLock(knex, name, waitMs) {
@@ -105,6 +108,25 @@ class MysqlServer implements ServerConnection {
 
   async dropUser(name: string): Promise<void> {
     await this.admin.raw('drop user if exists ?@?', [name, this.host]);
+  }
+
+  async readAppliedMigrations(databases: string[], table: string): Promise<AppliedMigrations> {
+    // One server sees every database: a batch of tenants costs two queries, not two per tenant.
+    const applied: AppliedMigrations = new Map(databases.map((db) => [db, null]));
+    for (let start = 0; start < databases.length; start += BATCH) {
+      const batch = databases.slice(start, start + BATCH);
+      const [present] = await this.admin.raw(
+        `select table_schema as db from information_schema.tables where table_name = ? and table_schema in (${batch.map(() => '?').join(',')})`,
+        [table, ...batch],
+      );
+      const withTable = (present as Array<{ db: string }>).map((row) => row.db);
+      if (withTable.length === 0) continue;
+      for (const db of withTable) applied.set(db, []);
+      const union = withTable.map((db) => `select ? as db, id, name from ${quote(db)}.${quote(table)}`).join(' union all ');
+      const [rows] = await this.admin.raw(`${union} order by db, id`, withTable);
+      for (const row of rows as Array<{ db: string; name: string }>) applied.get(row.db)!.push(row.name);
+    }
+    return applied;
   }
 
   tenantKnexConfig({ database }: TenantConnectionOptions): Knex.Config {

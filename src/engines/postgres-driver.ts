@@ -1,7 +1,8 @@
 import knexFactory, { type Knex } from 'knex';
 import { UnreachableError, errorMessage } from '../core/errors.js';
 import { redact } from '../core/secrets.js';
-import type { EngineDriver, ServerConnection, TenantConnectionOptions } from './engine-driver.js';
+import { runPool } from '../core/run-pool.js';
+import type { AppliedMigrations, EngineDriver, ServerConnection, TenantConnectionOptions } from './engine-driver.js';
 import { lockKey64, lockOnDedicatedConnection } from './lock-helpers.js';
 import { scramSha256Verifier } from './postgres-scram.js';
 import type { ServerSpec } from './server-spec.js';
@@ -22,7 +23,7 @@ export const postgresDriver: EngineDriver = {
   quoteIdentifier: quote,
 
   adminKnexConfig(spec) {
-    return { client: 'pg', log: QUIET_KNEX_LOG, connection: connection(spec, spec.database ?? 'postgres'), pool: { min: 0, max: 4 } };
+    return { client: 'pg', log: QUIET_KNEX_LOG, connection: connection(spec, spec.database ?? 'postgres'), pool: { min: 0, max: 2 } };
   },
 
   tryLock(knex, name, waitMs) {
@@ -97,6 +98,25 @@ class PostgresServer implements ServerConnection {
 
   async dropUser(name: string): Promise<void> {
     await this.admin.raw(`drop role if exists ${quote(name)}`);
+  }
+
+  async readAppliedMigrations(databases: string[], table: string, concurrency: number): Promise<AppliedMigrations> {
+    // PostgreSQL cannot query across databases: one short connection each, a few at a time.
+    const applied: AppliedMigrations = new Map();
+    await runPool(databases, concurrency, async (database) => {
+      const knex = knexFactory({ client: 'pg', log: QUIET_KNEX_LOG, connection: connection(this.spec, database), pool: { min: 0, max: 1 } });
+      try {
+        const result = await knex.raw(`select name from ${quote(table)} order by id`);
+        applied.set(database, result.rows.map((row: { name: string }) => row.name));
+      } catch (error) {
+        const code = (error as { code?: string }).code;
+        if (code !== '42P01' && code !== '3D000') throw error; // no such table / database
+        applied.set(database, null);
+      } finally {
+        await knex.destroy();
+      }
+    });
+    return applied;
   }
 
   tenantKnexConfig({ database, role }: TenantConnectionOptions): Knex.Config {

@@ -4,7 +4,7 @@ import { dirname, join } from 'node:path';
 import Database from 'better-sqlite3';
 import type { Knex } from 'knex';
 import { UnreachableError, errorMessage } from '../core/errors.js';
-import type { EngineDriver, HeldLock, ServerConnection, TenantConnectionOptions } from './engine-driver.js';
+import type { AppliedMigrations, EngineDriver, HeldLock, ServerConnection, TenantConnectionOptions } from './engine-driver.js';
 import { sleep } from './lock-helpers.js';
 import type { ServerSpec } from './server-spec.js';
 import { QUIET_KNEX_LOG } from './knex-log.js';
@@ -139,6 +139,25 @@ class SqliteServer implements ServerConnection {
   }
 
   async dropUser(): Promise<void> {}
+
+  async readAppliedMigrations(databases: string[], table: string): Promise<AppliedMigrations> {
+    const applied: AppliedMigrations = new Map();
+    for (const database of databases) {
+      const file = this.fileFor(database);
+      if (!existsSync(file)) {
+        applied.set(database, null);
+        continue;
+      }
+      const db = new Database(file, { readonly: true, fileMustExist: true });
+      try {
+        const exists = db.prepare("select 1 from sqlite_master where type = 'table' and name = ?").get(table);
+        applied.set(database, exists ? (db.prepare(`select name from ${quote(table)} order by id`).pluck().all() as string[]) : null);
+      } finally {
+        db.close();
+      }
+    }
+    return applied;
+  }
 
   tenantKnexConfig({ database }: TenantConnectionOptions): Knex.Config {
     return fileConfig(this.fileFor(database));

@@ -1,8 +1,12 @@
 import type { Knex } from 'knex';
 import * as initial from './001-initial.js';
+import * as runs from './002-runs.js';
 
 /** The registry's own migrations, in order. Names are stored; never rename one. */
-const MIGRATIONS: ReadonlyArray<[string, Knex.Migration]> = [['001-initial', initial]];
+const MIGRATIONS: ReadonlyArray<[string, Knex.Migration]> = [
+  ['001-initial', initial],
+  ['002-runs', runs],
+];
 
 export const LATEST_REGISTRY_MIGRATION = MIGRATIONS[MIGRATIONS.length - 1]![0];
 

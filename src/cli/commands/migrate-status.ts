@@ -1,0 +1,55 @@
+import type { Command } from 'commander';
+import type { TenantStatus } from '../../registry/tenants-repo.js';
+import { withCommandContext } from '../action.js';
+import { collectList, collectStatuses } from '../options.js';
+
+const MAX_ROWS = 25;
+
+export function registerMigrateStatus(program: Command): void {
+  program
+    .command('migrate-status')
+    .description('applied and pending migrations per tenant, and a fleet summary')
+    .argument('[slug]', 'one tenant only')
+    .option('--tenants <slugs>', 'only these tenants (comma-separated or repeated)', collectList)
+    .option('--status <status>', 'only tenants with this status: active, suspended (default both)', collectStatuses)
+    .option('--plan <plan>', 'only tenants on this plan', collectList)
+    .option('--server <name>', 'only tenants on this server', collectList)
+    .option('--concurrency <n>', 'PostgreSQL databases read at once (default 4)')
+    .option('--all', 'list every tenant, not only those that need attention')
+    .action(async (slug: string | undefined, flags: { tenants?: string[]; status?: TenantStatus[]; plan?: string[]; server?: string[]; all?: boolean }, command: Command) => {
+      const { migrationStatus } = await import('../../lifecycle/migration-status.js');
+      await withCommandContext(command, async (ctx, out) => {
+        const result = await migrationStatus(
+          ctx,
+          { slugs: slug ? [slug] : flags.tenants, statuses: flags.status, plans: flags.plan, servers: flags.server },
+          ctx.config.concurrency,
+        );
+        out.result(result, () => {
+          const s = result.summary;
+          const attention = result.tenants.filter((t) => flags.all || slug || t.pending.length || t.unknown.length || t.lastRun?.outcome === 'failed');
+          const shown = flags.all || slug ? attention : attention.slice(0, MAX_ROWS);
+          const lines: string[] = [];
+          if (shown.length) {
+            lines.push(
+              out.table(
+                ['tenant', 'status', 'applied', 'latest', 'pending', 'last run'],
+                shown.map((t) => [
+                  t.slug,
+                  out.status(t.status),
+                  t.applied ?? 'none',
+                  t.latest,
+                  t.pending.length ? `${t.pending.length}: ${t.pending.join(', ')}` : t.unknown.length ? out.color.red(`unknown: ${t.unknown.join(', ')}`) : '0',
+                  t.lastRun ? `${t.lastRun.outcome === 'failed' ? out.color.red('failed') : t.lastRun.outcome} (run #${t.lastRun.runId}, ${t.lastRun.at.slice(0, 19).replace('T', ' ')})` : null,
+                ]),
+              ),
+            );
+            if (attention.length > shown.length) lines.push(out.color.dim(`… and ${attention.length - shown.length} more (--all, or --json)`));
+          }
+          lines.push(`${s.total} tenants · ${s.upToDate} up to date · ${s.withPending} with pending migrations · ${s.failedLastRun} failed last run`);
+          lines.push(`${result.available.length} migrations available${result.available.length ? `, latest ${result.available.at(-1)}` : ''}`);
+          for (const group of s.byLatest) lines.push(`  ${String(group.tenants).padStart(6)} at ${group.migration ?? '(none applied)'}`);
+          return lines.join('\n');
+        });
+      });
+    });
+}

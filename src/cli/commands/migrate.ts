@@ -1,0 +1,100 @@
+import { InvalidArgumentError, type Command } from 'commander';
+import { ExitCode, UsageError } from '../../core/errors.js';
+import type { MigrateFleetOptions } from '../../lifecycle/migrate-fleet.js';
+import type { TenantStatus } from '../../registry/tenants-repo.js';
+import { withCommandContext } from '../action.js';
+import { collectList, collectStatuses } from '../options.js';
+import { progressLine, renderFleetResult } from '../render/fleet-result.js';
+
+interface FleetFlags {
+  tenants?: string[];
+  status?: TenantStatus[];
+  plan?: string[];
+  server?: string[];
+  dryRun?: boolean;
+  failFast?: boolean;
+  retryFailed?: boolean;
+  wait?: number | true;
+  all?: boolean;
+}
+
+/** `--wait` alone waits up to an hour; `--wait 120` up to two minutes. */
+const DEFAULT_WAIT_SECONDS = 3600;
+
+function parseSeconds(value: string): number {
+  if (!/^\d+$/.test(value)) throw new InvalidArgumentError('expected a number of seconds');
+  return Number(value);
+}
+
+function addFleetOptions(command: Command): Command {
+  return command
+    .option('--tenants <slugs>', 'only these tenants (comma-separated or repeated)', collectList)
+    .option('--status <status>', 'only tenants with this status: active, suspended (default both)', collectStatuses)
+    .option('--plan <plan>', 'only tenants on this plan (comma-separated or repeated)', collectList)
+    .option('--server <name>', 'only tenants on this server (comma-separated or repeated)', collectList)
+    .option('--concurrency <n>', 'tenants worked on at once (default 4, or TENANTCTL_CONCURRENCY)');
+}
+
+function addRunOptions(command: Command): Command {
+  return command
+    .option('--dry-run', 'show what would run; change nothing, take no lock')
+    .option('--wait [seconds]', `wait for a running migration to finish (default ${DEFAULT_WAIT_SECONDS}s) instead of exiting 6`, parseSeconds);
+}
+
+async function run(command: Command, direction: 'up' | 'down', flags: FleetFlags, slugs: string[] | undefined): Promise<void> {
+  const { migrateFleet } = await import('../../lifecycle/migrate-fleet.js');
+  await withCommandContext(command, async (ctx, out) => {
+    const options: MigrateFleetOptions = {
+      direction,
+      concurrency: ctx.config.concurrency,
+      slugs: slugs ?? flags.tenants,
+      statuses: flags.status,
+      plans: flags.plan,
+      servers: flags.server,
+      dryRun: flags.dryRun,
+      failFast: flags.failFast,
+      retryFailed: flags.retryFailed,
+      waitMs: flags.wait === undefined ? 0 : (flags.wait === true ? DEFAULT_WAIT_SECONDS : flags.wait) * 1000,
+    };
+    const spinner = out.spinner(direction === 'up' ? 'Migrating…' : 'Rolling back…');
+    const result = await migrateFleet(ctx, options, (p) => {
+      spinner.text = progressLine(p);
+    }).finally(() => spinner.stop());
+    out.result(result, () => renderFleetResult(out, result));
+    if (!result.ok) process.exitCode = ExitCode.failed;
+  });
+}
+
+export function registerMigrate(program: Command): void {
+  addRunOptions(
+    program
+      .command('migrate')
+      .description("bring one tenant's database to the latest migration")
+      .argument('<slug>', 'the tenant slug'),
+  ).action(async (slug: string, flags: FleetFlags, command: Command) => run(command, 'up', flags, [slug]));
+
+  addRunOptions(
+    addFleetOptions(
+      program
+        .command('migrate-all')
+        .description('migrate every tenant whose database exists (active and suspended), concurrently')
+        .option('--fail-fast', 'stop starting tenants after the first failure')
+        .option('--retry-failed', 'only the tenants that failed in the last migrate run'),
+    ),
+  ).action(async (flags: FleetFlags, command: Command) => run(command, 'up', flags, undefined));
+
+  addRunOptions(
+    addFleetOptions(
+      program
+        .command('rollback')
+        .description("roll back the last batch of migrations of one tenant, or of every tenant with --all")
+        .argument('[slug]', 'the tenant slug')
+        .option('--all', 'every tenant (filters apply)')
+        .option('--fail-fast', 'stop starting tenants after the first failure'),
+    ),
+  ).action(async (slug: string | undefined, flags: FleetFlags, command: Command) => {
+    if (!slug && !flags.all) throw new UsageError('rollback: name a tenant, or use --all');
+    if (slug && flags.all) throw new UsageError('rollback: name a tenant or use --all, not both');
+    await run(command, 'down', flags, slug ? [slug] : undefined);
+  });
+}

@@ -1,0 +1,46 @@
+import type { FleetProgress, MigrateFleetResult } from '../../lifecycle/migrate-fleet.js';
+import type { Output } from '../output.js';
+
+/** Rows shown per outcome before the table says "… and N more" (JSON always has every tenant). */
+const MAX_ROWS = 25;
+
+export function progressLine(p: FleetProgress): string {
+  const seconds = p.elapsedMs / 1000;
+  const rate = seconds > 0 ? (p.done / seconds).toFixed(1) : '0.0';
+  return `${p.done}/${p.total} tenants · ${p.failed} failed · ${seconds.toFixed(1)}s · ${rate}/s`;
+}
+
+export function renderFleetResult(out: Output, result: MigrateFleetResult): string {
+  const c = result.counts;
+  const verb = result.kind === 'migrate' ? 'Migrated' : 'Rolled back';
+  const lines: string[] = [];
+  const rows = result.tenants.filter((t) => t.outcome !== 'up_to_date');
+  if (rows.length) {
+    const shown = [...rows.filter((t) => t.outcome === 'failed'), ...rows.filter((t) => t.outcome !== 'failed')].slice(0, Math.max(MAX_ROWS, c.failed));
+    lines.push(
+      out.table(
+        ['tenant', 'server', 'outcome', result.dryRun ? 'would run' : 'migrations', 'error'],
+        shown.map((t) => [t.slug, t.server, paint(out, t.outcome), t.migrations.join(', '), t.error ?? null]),
+      ),
+    );
+    if (rows.length > shown.length) lines.push(out.color.dim(`… and ${rows.length - shown.length} more (--json lists every tenant)`));
+  }
+  const parts = [
+    result.dryRun ? `${c.pending} with pending migrations` : `${result.kind === 'migrate' ? c.migrated : c.rolled_back} ${result.kind === 'migrate' ? 'migrated' : 'rolled back'}`,
+    `${c.up_to_date} ${result.kind === 'migrate' ? 'up to date' : 'with nothing to roll back'}`,
+    c.failed ? out.color.red(`${c.failed} failed`) : '0 failed',
+    c.skipped ? out.color.yellow(`${c.skipped} skipped`) : undefined,
+  ].filter(Boolean);
+  const mark = result.ok ? out.color.green('✔') : out.color.red('✖');
+  const title = result.dryRun ? 'Dry run' : `${verb} run #${result.runId}`;
+  lines.push(`${mark} ${title}: ${result.total} tenants in ${(result.durationMs / 1000).toFixed(1)}s: ${parts.join(', ')}`);
+  if (!result.ok && !result.dryRun && result.kind === 'migrate') lines.push(out.color.dim('Fix the cause, then: tenantctl migrate-all --retry-failed'));
+  return lines.join('\n');
+}
+
+function paint(out: Output, outcome: string): string {
+  if (outcome === 'failed') return out.color.red(outcome);
+  if (outcome === 'skipped') return out.color.yellow(outcome);
+  if (outcome === 'pending') return out.color.cyan(outcome);
+  return out.color.green(outcome);
+}

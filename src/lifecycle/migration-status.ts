@@ -1,0 +1,73 @@
+import type { AppContext } from '../context/app-context.js';
+import { latestOutcomes } from '../registry/runs-repo.js';
+import { DirectoryMigrationSource } from '../tenant-schema/migration-source.js';
+import { planMigrations, readApplied } from './migrate-fleet.js';
+import { selectTenants, type TenantSelection } from './select-tenants.js';
+
+export interface TenantMigrationStatus {
+  slug: string;
+  server: string;
+  status: string;
+  /** How many migrations are applied; null where the database has no migration table. */
+  applied: number | null;
+  /** The last applied migration. */
+  latest: string | null;
+  pending: string[];
+  /** Applied migrations no longer in the migrations directory. */
+  unknown: string[];
+  /** This tenant's outcome in the last migrate run that included it. */
+  lastRun: { runId: number; outcome: string; at: string; error: string | null } | null;
+}
+
+export interface MigrationStatusResult {
+  available: string[];
+  tenants: TenantMigrationStatus[];
+  summary: {
+    total: number;
+    upToDate: number;
+    withPending: number;
+    failedLastRun: number;
+    /** How many tenants stand at each latest migration, newest first. */
+    byLatest: Array<{ migration: string | null; tenants: number }>;
+  };
+}
+
+/** Applied and pending migrations of every selected tenant, read in bulk per server. */
+export async function migrationStatus(ctx: AppContext, selection: TenantSelection, concurrency: number): Promise<MigrationStatusResult> {
+  const available = new DirectoryMigrationSource(ctx.config.migrationsDir).list();
+  const tenants = await selectTenants(ctx, selection, 'migrate');
+  const registry = await ctx.registry();
+  const [applied, outcomes] = await Promise.all([readApplied(ctx, tenants, concurrency), latestOutcomes(registry.knex, 'migrate')]);
+
+  const rows: TenantMigrationStatus[] = tenants.map((t) => {
+    const names = applied.get(t.server_id)?.get(t.database_name) ?? null;
+    const plan = planMigrations(available, names);
+    const last = outcomes.get(t.id);
+    return {
+      slug: t.slug,
+      server: t.server_name,
+      status: t.status,
+      applied: names ? names.length : null,
+      latest: names?.at(-1) ?? null,
+      pending: plan.pending,
+      unknown: plan.unknown,
+      lastRun: last ? { runId: Number(last.run_id), outcome: last.outcome, at: last.finished_at, error: last.error } : null,
+    };
+  });
+
+  const byLatest = new Map<string | null, number>();
+  for (const row of rows) byLatest.set(row.latest, (byLatest.get(row.latest) ?? 0) + 1);
+  return {
+    available,
+    tenants: rows,
+    summary: {
+      total: rows.length,
+      upToDate: rows.filter((r) => r.pending.length === 0 && r.unknown.length === 0).length,
+      withPending: rows.filter((r) => r.pending.length > 0).length,
+      failedLastRun: rows.filter((r) => r.lastRun?.outcome === 'failed').length,
+      byLatest: [...byLatest.entries()]
+        .map(([migration, count]) => ({ migration, tenants: count }))
+        .sort((a, b) => (b.migration ?? '').localeCompare(a.migration ?? '')),
+    },
+  };
+}

@@ -1,0 +1,89 @@
+import { hostname } from 'node:os';
+import type { Knex } from 'knex';
+import { now } from './tenants-repo.js';
+
+const RUNS = 'tenantctl_runs';
+const OUTCOMES = 'tenantctl_run_tenants';
+
+export type RunKind = 'migrate' | 'rollback';
+export type RunStatus = 'running' | 'succeeded' | 'failed' | 'interrupted';
+export type Outcome = 'migrated' | 'rolled_back' | 'up_to_date' | 'failed' | 'skipped';
+
+export interface RunRow {
+  id: number;
+  kind: RunKind;
+  status: RunStatus;
+  options: string;
+  host: string;
+  pid: number;
+  total: number;
+  succeeded: number;
+  failed: number;
+  skipped: number;
+  started_at: string;
+  finished_at: string | null;
+}
+
+export interface OutcomeRow {
+  run_id: number;
+  tenant_id: number;
+  slug: string;
+  outcome: Outcome;
+  /** JSON: e.g. the migrations applied. */
+  detail: string | null;
+  error: string | null;
+  duration_ms: number;
+  finished_at: string;
+}
+
+/** Records a run before it acts, so a killed run is visible afterwards. */
+export async function startRun(knex: Knex, kind: RunKind, options: object, total: number): Promise<number> {
+  const row = { kind, status: 'running', options: JSON.stringify(options), host: hostname(), pid: process.pid, total, started_at: now() };
+  const [inserted] = await knex(RUNS).insert(row, ['id']);
+  const id = typeof inserted === 'object' ? (inserted as { id: number }).id : inserted;
+  return Number(id);
+}
+
+export async function finishRun(knex: Knex, id: number, counts: { succeeded: number; failed: number; skipped: number }): Promise<RunStatus> {
+  const status: RunStatus = counts.failed > 0 ? 'failed' : 'succeeded';
+  await knex(RUNS).where({ id }).update({ ...counts, status, finished_at: now() });
+  return status;
+}
+
+/**
+ * Runs still marked `running` when the caller holds the lock every such run holds cannot be
+ * running: they were killed. Marks them so.
+ */
+export async function markInterruptedRuns(knex: Knex, kind: RunKind): Promise<number> {
+  return knex(RUNS).where({ kind, status: 'running' }).update({ status: 'interrupted', finished_at: now() });
+}
+
+/** Stores outcomes in one statement per chunk: a thousand tenants cost a handful of writes. */
+export async function recordOutcomes(knex: Knex, rows: OutcomeRow[]): Promise<void> {
+  if (rows.length) await knex.batchInsert(OUTCOMES, rows, 200);
+}
+
+export async function lastRun(knex: Knex, kind: RunKind): Promise<RunRow | undefined> {
+  return knex<RunRow>(RUNS).where({ kind }).whereNot({ status: 'running' }).orderBy('id', 'desc').first();
+}
+
+/** Tenant ids whose outcome in the given run was `failed`. */
+export async function failedTenantIds(knex: Knex, runId: number): Promise<number[]> {
+  return (await knex(OUTCOMES).where({ run_id: runId, outcome: 'failed' }).pluck('tenant_id')).map(Number);
+}
+
+/** Each tenant's outcome in its most recent run of a kind, with that run's time. */
+export async function latestOutcomes(knex: Knex, kind: RunKind): Promise<Map<number, OutcomeRow>> {
+  const latest = knex(OUTCOMES)
+    .join(RUNS, `${RUNS}.id`, `${OUTCOMES}.run_id`)
+    .where(`${RUNS}.kind`, kind)
+    .groupBy(`${OUTCOMES}.tenant_id`)
+    .select(`${OUTCOMES}.tenant_id`)
+    .max({ run_id: `${OUTCOMES}.run_id` });
+  const rows = (await knex(OUTCOMES)
+    .join(latest.as('l'), function on() {
+      this.on('l.tenant_id', '=', `${OUTCOMES}.tenant_id`).andOn('l.run_id', '=', `${OUTCOMES}.run_id`);
+    })
+    .select(`${OUTCOMES}.*`)) as OutcomeRow[];
+  return new Map(rows.map((row) => [Number(row.tenant_id), row]));
+}
