@@ -36,7 +36,8 @@ export async function main(argv: string[]): Promise<number> {
   const verbose = argv.includes('--verbose') || argv.includes('-v');
   try {
     await program.parseAsync(argv);
-    return ExitCode.ok;
+    // A command that ran and reported failures (e.g. migrate-all with a failed tenant) sets it.
+    return Number(process.exitCode ?? ExitCode.ok);
   } catch (error) {
     if (error instanceof CommanderError) {
       // Commander has already printed its message; help and version are not errors.

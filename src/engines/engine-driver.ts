@@ -11,6 +11,8 @@ export interface EngineDriver {
   readonly engine: Engine;
   /** The knex client name. */
   readonly knexClient: string;
+  /** Whether DDL rolls back with its transaction (MySQL: no, a failed migration may be half applied). */
+  readonly transactionalDdl: boolean;
   /** Whether tenants can get database users of their own. */
   readonly supportsUsers: boolean;
   /** Longest database and user name, and the unit (PostgreSQL counts bytes, MySQL characters). */

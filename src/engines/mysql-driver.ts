@@ -21,6 +21,7 @@ function connection(spec: ServerSpec, database?: string, user = spec.user, passw
 export const mysqlDriver: EngineDriver = {
   engine: 'mysql',
   knexClient: 'mysql2',
+  transactionalDdl: false,
   supportsUsers: true,
   limits: { database: 64, user: 32 },
   reservedNames: new Set(['mysql', 'sys', 'information_schema', 'performance_schema', 'root', 'mariadb.sys', 'mysql.sys', 'mysql.session', 'mysql.infoschema']),

@@ -17,6 +17,7 @@ function connection(spec: ServerSpec, database: string, user = spec.user, passwo
 export const postgresDriver: EngineDriver = {
   engine: 'postgres',
   knexClient: 'pg',
+  transactionalDdl: true,
   supportsUsers: true,
   limits: { database: 63, user: 63 },
   reservedNames: new Set(['postgres', 'template0', 'template1', 'public', 'pg_signal_backend', 'pg_monitor']),

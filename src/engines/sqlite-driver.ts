@@ -29,6 +29,7 @@ function processAlive(pid: number): boolean {
 export const sqliteDriver: EngineDriver = {
   engine: 'sqlite',
   knexClient: 'better-sqlite3',
+  transactionalDdl: true,
   supportsUsers: false,
   limits: { database: 200, user: 200 },
   reservedNames: new Set(['registry']),

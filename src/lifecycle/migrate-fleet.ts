@@ -199,8 +199,9 @@ async function migrateOne(
   direction: 'up' | 'down',
 ): Promise<Omit<TenantMigrationOutcome, 'slug' | 'server'>> {
   const started = Date.now();
+  let server: ServerHandle | undefined;
   try {
-    const server: ServerHandle = await ctx.server(tenant.server_id);
+    server = await ctx.server(tenant.server_id);
     const migrations = await withTenantKnex(server.connection, tenant.database_name, tenant.database_user, async (knex: Knex) => {
       const config = migratorConfig(source);
       // Every tenantctl migration holds the fleet lock, so a knex lock row found set now was
@@ -212,7 +213,8 @@ async function migrateOne(
     const outcome: TenantOutcomeKind = migrations.length === 0 ? 'up_to_date' : direction === 'up' ? 'migrated' : 'rolled_back';
     return { outcome, migrations, durationMs: Date.now() - started };
   } catch (error) {
-    return { outcome: 'failed', migrations: [], error: errorMessage(error), durationMs: Date.now() - started };
+    const hint = server && !server.connection.driver.transactionalDdl ? ` [${server.connection.driver.engine} cannot roll back DDL: the failed migration may be partly applied]` : '';
+    return { outcome: 'failed', migrations: [], error: `${errorMessage(error)}${hint}`, durationMs: Date.now() - started };
   }
 }
 
