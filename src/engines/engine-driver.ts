@@ -13,6 +13,8 @@ export interface EngineDriver {
   readonly knexClient: string;
   /** Whether DDL rolls back with its transaction (MySQL: no, a failed migration may be half applied). */
   readonly transactionalDdl: boolean;
+  /** Whether one admin connection can read every database (MySQL), so fleet reads batch per server. */
+  readonly crossDatabaseReads: boolean;
   /** Whether tenants can get database users of their own. */
   readonly supportsUsers: boolean;
   /** Longest database and user name, and the unit (PostgreSQL counts bytes, MySQL characters). */
@@ -20,6 +22,8 @@ export interface EngineDriver {
   /** Names the engine keeps for itself; tenant names must not take them. */
   readonly reservedNames: ReadonlySet<string>;
   quoteIdentifier(name: string): string;
+  /** True for the driver's "no such table" error. */
+  isMissingTableError(error: unknown): boolean;
   /** Knex configuration for the admin connection to a server (or the registry). */
   adminKnexConfig(spec: ServerSpec): Knex.Config;
   /**

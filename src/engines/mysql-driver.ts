@@ -22,10 +22,12 @@ export const mysqlDriver: EngineDriver = {
   engine: 'mysql',
   knexClient: 'mysql2',
   transactionalDdl: false,
+  crossDatabaseReads: true,
   supportsUsers: true,
   limits: { database: 64, user: 32 },
   reservedNames: new Set(['mysql', 'sys', 'information_schema', 'performance_schema', 'root', 'mariadb.sys', 'mysql.sys', 'mysql.session', 'mysql.infoschema']),
   quoteIdentifier: quote,
+  isMissingTableError: (error) => (error as { code?: string } | null)?.code === 'ER_NO_SUCH_TABLE',
 
   adminKnexConfig(spec) {
     return { client: 'mysql2', log: QUIET_KNEX_LOG, connection: connection(spec, spec.database), pool: { min: 0, max: 2 } };

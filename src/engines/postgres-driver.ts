@@ -18,10 +18,12 @@ export const postgresDriver: EngineDriver = {
   engine: 'postgres',
   knexClient: 'pg',
   transactionalDdl: true,
+  crossDatabaseReads: false,
   supportsUsers: true,
   limits: { database: 63, user: 63 },
   reservedNames: new Set(['postgres', 'template0', 'template1', 'public', 'pg_signal_backend', 'pg_monitor']),
   quoteIdentifier: quote,
+  isMissingTableError: (error) => (error as { code?: string } | null)?.code === '42P01',
 
   adminKnexConfig(spec) {
     return { client: 'pg', log: QUIET_KNEX_LOG, connection: connection(spec, spec.database ?? 'postgres'), pool: { min: 0, max: 2 } };

@@ -30,10 +30,12 @@ export const sqliteDriver: EngineDriver = {
   engine: 'sqlite',
   knexClient: 'better-sqlite3',
   transactionalDdl: true,
+  crossDatabaseReads: false,
   supportsUsers: false,
   limits: { database: 200, user: 200 },
   reservedNames: new Set(['registry']),
   quoteIdentifier: quote,
+  isMissingTableError: (error) => /no such table/.test(String((error as Error | null)?.message)),
 
   adminKnexConfig(spec) {
     if (!spec.path) throw new Error('SQLite spec without a path');

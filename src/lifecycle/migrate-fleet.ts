@@ -2,11 +2,11 @@ import type { Knex } from 'knex';
 import type { AppContext, ServerHandle } from '../context/app-context.js';
 import { errorMessage } from '../core/errors.js';
 import { runPool } from '../core/run-pool.js';
-import type { AppliedMigrations } from '../engines/engine-driver.js';
+import type { AppliedMigrations, EngineDriver } from '../engines/engine-driver.js';
 import { finishRun, markInterruptedRuns, recordOutcomes, startRun, type OutcomeRow, type RunKind } from '../registry/runs-repo.js';
 import { now, type TenantWithServer } from '../registry/tenants-repo.js';
 import { DirectoryMigrationSource } from '../tenant-schema/migration-source.js';
-import { migratorConfig, TENANT_MIGRATIONS_TABLE } from '../tenant-schema/run-migrations.js';
+import { planMigrations, readAppliedWith, runMigrator, TENANT_MIGRATIONS_TABLE } from '../tenant-schema/run-migrations.js';
 import { MIGRATIONS_LOCK, withFleetLock } from './fleet-lock.js';
 import { selectTenants, type TenantSelection } from './select-tenants.js';
 import { withTenantKnex } from './tenant-database.js';
@@ -59,9 +59,10 @@ export interface MigrateFleetResult {
 
 /**
  * Migrates (or rolls back) every selected tenant, `concurrency` at a time from one queue. A
- * failing tenant does not stop the others unless `failFast`. Tenants already up to date are found
- * with one bulk read per server and never opened. Returns every tenant's outcome; the run and the
- * outcomes are stored in the registry.
+ * failing tenant does not stop the others unless `failFast`. A tenant already up to date costs one
+ * query: on MySQL one bulk read per server finds them all without opening any; elsewhere the
+ * worker asks on the connection it would migrate with. Returns every tenant's outcome; the run
+ * and the outcomes are stored in the registry.
  */
 export async function migrateFleet(
   ctx: AppContext,
@@ -110,34 +111,21 @@ export async function migrateFleet(
     };
 
     try {
-      // Up: one bulk read per server finds the tenants with nothing to do, without opening them.
-      const applied = options.direction === 'up' ? await readApplied(ctx, tenants, options.concurrency) : undefined;
-      const work: Array<{ tenant: TenantWithServer; index: number; pending: string[] }> = [];
+      // Where one connection sees every database (MySQL), a bulk read per server finds the
+      // tenants with nothing to do without opening them; elsewhere each worker checks first.
+      const known = options.direction === 'up' ? await readAppliedInBulk(ctx, tenants, options.concurrency, true) : new Map();
+      const work: Array<{ tenant: TenantWithServer; index: number; applied: string[] | null | undefined }> = [];
       for (const [index, tenant] of tenants.entries()) {
-        if (!applied) {
-          work.push({ tenant, index, pending: [] });
-          continue;
-        }
-        const names = applied.get(tenant.server_id)?.get(tenant.database_name) ?? null;
-        const plan = planMigrations(available, names);
-        if (plan.unknown.length) {
-          await settle(index, tenant, { outcome: 'failed', migrations: [], durationMs: 0, error: `applied migrations missing from ${ctx.config.migrationsDir}: ${plan.unknown.join(', ')}` });
-        } else if (plan.pending.length === 0) {
-          await settle(index, tenant, { outcome: 'up_to_date', migrations: [], durationMs: 0 });
-        } else if (options.dryRun) {
-          await settle(index, tenant, { outcome: 'pending', migrations: plan.pending, durationMs: 0 });
-        } else {
-          work.push({ tenant, index, pending: plan.pending });
-        }
-      }
-      if (options.dryRun && options.direction === 'down') {
-        for (const { tenant, index } of work.splice(0)) await settle(index, tenant, await plannedRollback(ctx, tenant));
+        const applied = known.get(tenant.server_id)?.get(tenant.database_name);
+        const settled = applied === undefined ? undefined : judge(available, applied, options, ctx.config.migrationsDir);
+        if (settled) await settle(index, tenant, settled);
+        else work.push({ tenant, index, applied });
       }
 
       await runPool(
         work,
         options.concurrency,
-        async ({ tenant, index }) => settle(index, tenant, await migrateOne(ctx, tenant, source, options.direction)),
+        async ({ tenant, index, applied }) => settle(index, tenant, await migrateOne(ctx, tenant, source, available, applied, options)),
         {
           shouldStop: () => Boolean(options.failFast) && failed > 0,
           onSkipped: ({ tenant, index }) => void settle(index, tenant, { outcome: 'skipped', migrations: [], durationMs: 0, error: 'skipped after an earlier failure (--fail-fast)' }),
@@ -173,65 +161,84 @@ export async function migrateFleet(
   return withFleetLock(ctx, MIGRATIONS_LOCK, options.waitMs ?? 0, 'migration run', body);
 }
 
-/** Pending = available but not applied; unknown = applied but no longer in the directory. */
-export function planMigrations(available: string[], applied: string[] | null): { pending: string[]; unknown: string[] } {
-  const done = new Set(applied ?? []);
-  const known = new Set(available);
-  return { pending: available.filter((n) => !done.has(n)), unknown: (applied ?? []).filter((n) => !known.has(n)) };
+type Settled = Omit<TenantMigrationOutcome, 'slug' | 'server'>;
+
+/**
+ * What a tenant's applied migrations already decide, without touching its database: up to date,
+ * a corrupt history, or (dry run) what would run. Undefined when there is work to do.
+ */
+function judge(available: string[], applied: string[] | null, options: MigrateFleetOptions, directory: string): Settled | undefined {
+  const plan = planMigrations(available, applied);
+  if (plan.unknown.length) {
+    return { outcome: 'failed', migrations: [], durationMs: 0, error: `applied migrations missing from ${directory}: ${plan.unknown.join(', ')}` };
+  }
+  if (plan.pending.length === 0) return { outcome: 'up_to_date', migrations: [], durationMs: 0 };
+  if (options.dryRun) return { outcome: 'pending', migrations: plan.pending, durationMs: 0 };
+  return undefined;
 }
 
-/** Each server's tenants' applied migrations, read in bulk. */
-export async function readApplied(ctx: AppContext, tenants: TenantWithServer[], concurrency: number): Promise<Map<number, AppliedMigrations>> {
+/**
+ * Each server's tenants' applied migrations. With `crossDatabaseOnly`, only servers whose engine
+ * reads them all over one connection are asked (the others are checked per tenant, on the
+ * connection that migrates it).
+ */
+export async function readAppliedInBulk(
+  ctx: AppContext,
+  tenants: TenantWithServer[],
+  concurrency: number,
+  crossDatabaseOnly = false,
+): Promise<Map<number, AppliedMigrations>> {
   const byServer = new Map<number, string[]>();
   for (const t of tenants) byServer.set(t.server_id, [...(byServer.get(t.server_id) ?? []), t.database_name]);
   const result = new Map<number, AppliedMigrations>();
   for (const [serverId, databases] of byServer) {
     const server = await ctx.server(serverId);
+    if (crossDatabaseOnly && !server.connection.driver.crossDatabaseReads) continue;
     result.set(serverId, await server.connection.readAppliedMigrations(databases, TENANT_MIGRATIONS_TABLE, concurrency));
   }
   return result;
 }
 
+/** One tenant on one connection: check what is applied (unless known), then migrate or roll back. */
 async function migrateOne(
   ctx: AppContext,
   tenant: TenantWithServer,
   source: DirectoryMigrationSource,
-  direction: 'up' | 'down',
-): Promise<Omit<TenantMigrationOutcome, 'slug' | 'server'>> {
+  available: string[],
+  knownApplied: string[] | null | undefined,
+  options: MigrateFleetOptions,
+): Promise<Settled> {
   const started = Date.now();
   let server: ServerHandle | undefined;
   try {
     server = await ctx.server(tenant.server_id);
-    const migrations = await withTenantKnex(server.connection, tenant.database_name, tenant.database_user, async (knex: Knex) => {
-      const config = migratorConfig(source);
-      // Every tenantctl migration holds the fleet lock, so a knex lock row found set now was
-      // left by a killed run: free it rather than fail until someone unlocks by hand.
-      await knex.migrate.forceFreeMigrationsLock(config);
-      const [, names] = (direction === 'up' ? await knex.migrate.latest(config) : await knex.migrate.rollback(config)) as [number, string[]];
-      return names;
+    const driver = server.connection.driver;
+    return await withTenantKnex(server.connection, tenant.database_name, tenant.database_user, async (knex: Knex): Promise<Settled> => {
+      if (options.direction === 'down') {
+        if (options.dryRun) return plannedRollback(knex, driver);
+        const names = await runMigrator(knex, source, 'down');
+        return { outcome: names.length ? 'rolled_back' : 'up_to_date', migrations: names, durationMs: Date.now() - started };
+      }
+      const applied = knownApplied === undefined ? await readAppliedWith(knex, driver) : knownApplied;
+      const settled = judge(available, applied, options, ctx.config.migrationsDir);
+      if (settled) return { ...settled, durationMs: Date.now() - started };
+      const names = await runMigrator(knex, source, 'up');
+      return { outcome: names.length ? 'migrated' : 'up_to_date', migrations: names, durationMs: Date.now() - started };
     });
-    const outcome: TenantOutcomeKind = migrations.length === 0 ? 'up_to_date' : direction === 'up' ? 'migrated' : 'rolled_back';
-    return { outcome, migrations, durationMs: Date.now() - started };
   } catch (error) {
-    const hint = server && !server.connection.driver.transactionalDdl ? ` [${server.connection.driver.engine} cannot roll back DDL: the failed migration may be partly applied]` : '';
+    const driver = server?.connection.driver;
+    const hint = driver && !driver.transactionalDdl ? ` [${driver.engine} cannot roll back DDL: the failed migration may be partly applied]` : '';
     return { outcome: 'failed', migrations: [], error: `${errorMessage(error)}${hint}`, durationMs: Date.now() - started };
   }
 }
 
 /** Dry run of a rollback: the last batch, read from the tenant's migration table. */
-async function plannedRollback(ctx: AppContext, tenant: TenantWithServer): Promise<Omit<TenantMigrationOutcome, 'slug' | 'server'>> {
-  try {
-    const server = await ctx.server(tenant.server_id);
-    const names = await withTenantKnex(server.connection, tenant.database_name, tenant.database_user, async (knex) => {
-      if (!(await knex.schema.hasTable(TENANT_MIGRATIONS_TABLE))) return [];
-      const last = await knex(TENANT_MIGRATIONS_TABLE).max({ batch: 'batch' }).first();
-      if (!last?.batch) return [];
-      return knex(TENANT_MIGRATIONS_TABLE).where({ batch: last.batch }).orderBy('id', 'desc').pluck('name');
-    });
-    return { outcome: names.length ? 'pending' : 'up_to_date', migrations: names, durationMs: 0 };
-  } catch (error) {
-    return { outcome: 'failed', migrations: [], error: errorMessage(error), durationMs: 0 };
-  }
+async function plannedRollback(knex: Knex, driver: EngineDriver): Promise<Settled> {
+  const applied = await readAppliedWith(knex, driver);
+  if (!applied?.length) return { outcome: 'up_to_date', migrations: [], durationMs: 0 };
+  const last = await knex(TENANT_MIGRATIONS_TABLE).max({ batch: 'batch' }).first();
+  const names = await knex(TENANT_MIGRATIONS_TABLE).where({ batch: last!.batch }).orderBy('id', 'desc').pluck('name');
+  return { outcome: 'pending', migrations: names, durationMs: 0 };
 }
 
 function countOutcomes(outcomes: TenantMigrationOutcome[]): Record<TenantOutcomeKind, number> {

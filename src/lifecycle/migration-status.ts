@@ -1,7 +1,8 @@
 import type { AppContext } from '../context/app-context.js';
 import { latestOutcomes } from '../registry/runs-repo.js';
 import { DirectoryMigrationSource } from '../tenant-schema/migration-source.js';
-import { planMigrations, readApplied } from './migrate-fleet.js';
+import { planMigrations } from '../tenant-schema/run-migrations.js';
+import { readAppliedInBulk } from './migrate-fleet.js';
 import { selectTenants, type TenantSelection } from './select-tenants.js';
 
 export interface TenantMigrationStatus {
@@ -37,7 +38,7 @@ export async function migrationStatus(ctx: AppContext, selection: TenantSelectio
   const available = new DirectoryMigrationSource(ctx.config.migrationsDir).list();
   const tenants = await selectTenants(ctx, selection, 'migrate');
   const registry = await ctx.registry();
-  const [applied, outcomes] = await Promise.all([readApplied(ctx, tenants, concurrency), latestOutcomes(registry.knex, 'migrate')]);
+  const [applied, outcomes] = await Promise.all([readAppliedInBulk(ctx, tenants, concurrency), latestOutcomes(registry.knex, 'migrate')]);
 
   const rows: TenantMigrationStatus[] = tenants.map((t) => {
     const names = applied.get(t.server_id)?.get(t.database_name) ?? null;

@@ -1,4 +1,5 @@
 import type { Knex } from 'knex';
+import type { EngineDriver } from '../engines/engine-driver.js';
 import type { DirectoryMigrationSource } from './migration-source.js';
 
 /** The table Knex keeps in every tenant database; the default name, so the knex CLI agrees. */
@@ -10,6 +11,40 @@ export function migratorConfig(source: DirectoryMigrationSource): Knex.MigratorC
 
 /** Brings one tenant database to the latest migration; returns the names applied. */
 export async function migrateToLatest(knex: Knex, source: DirectoryMigrationSource): Promise<string[]> {
-  const [, applied] = (await knex.migrate.latest(migratorConfig(source))) as [number, string[]];
-  return applied;
+  return runMigrator(knex, source, 'up');
+}
+
+/**
+ * Runs knex's migrator up (latest) or down (rollback of the last batch); returns the names.
+ * Callers hold tenantctl's own lock, so a knex lock row found set was left by a killed run: it
+ * is freed and the run retried once, instead of failing until someone unlocks by hand. Costs
+ * nothing when the lock is free.
+ */
+export async function runMigrator(knex: Knex, source: DirectoryMigrationSource, direction: 'up' | 'down'): Promise<string[]> {
+  const config = migratorConfig(source);
+  const run = async () => ((direction === 'up' ? await knex.migrate.latest(config) : await knex.migrate.rollback(config)) as [number, string[]])[1];
+  try {
+    return await run();
+  } catch (error) {
+    if ((error as Error).name !== 'MigrationLocked') throw error;
+    await knex.migrate.forceFreeMigrationsLock(config);
+    return run();
+  }
+}
+
+/** The applied migrations of one tenant database, in order; null if it has no migration table. */
+export async function readAppliedWith(knex: Knex, driver: EngineDriver): Promise<string[] | null> {
+  try {
+    return await knex(TENANT_MIGRATIONS_TABLE).orderBy('id').pluck('name');
+  } catch (error) {
+    if (driver.isMissingTableError(error)) return null;
+    throw error;
+  }
+}
+
+/** Pending = available but not applied; unknown = applied but no longer in the directory. */
+export function planMigrations(available: string[], applied: string[] | null): { pending: string[]; unknown: string[] } {
+  const done = new Set(applied ?? []);
+  const known = new Set(available);
+  return { pending: available.filter((n) => !done.has(n)), unknown: (applied ?? []).filter((n) => !known.has(n)) };
 }

@@ -1,0 +1,75 @@
+// A benchmark fleet: N tenants on one engine, created through tenantctl's own library (in
+// process, concurrently, so setup does not dominate the run), and dropped afterwards.
+import { cpSync, mkdtempSync, rmSync, symlinkSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { pool } from './measure.mjs';
+
+export const REPO = fileURLToPath(new URL('../..', import.meta.url));
+export const BIN = join(REPO, 'bin', 'tenantctl');
+
+const { resolveConfig } = await import(join(REPO, 'dist/config/resolve-config.js'));
+const { AppContext } = await import(join(REPO, 'dist/context/app-context.js'));
+const { createTenant } = await import(join(REPO, 'dist/lifecycle/create-tenant.js'));
+const { listTenantRows } = await import(join(REPO, 'dist/registry/tenants-repo.js'));
+const { dropTenantDatabase } = await import(join(REPO, 'dist/lifecycle/tenant-database.js'));
+
+export const SERVER_URLS = {
+  postgres: process.env.TENANTCTL_TEST_PG_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres',
+  mysql: process.env.TENANTCTL_TEST_MYSQL_URL ?? 'mysql://root@127.0.0.1:3306',
+};
+
+export class BenchFleet {
+  constructor(engine, count) {
+    this.engine = engine;
+    this.count = count;
+    this.dir = mkdtempSync(join(tmpdir(), `tenantctl-bench-${engine}-`));
+    cpSync(join(REPO, 'migrations'), join(this.dir, 'migrations'), { recursive: true });
+    cpSync(join(REPO, 'seeds'), join(this.dir, 'seeds'), { recursive: true });
+    // Laid out like an application: the knex CLI of the naive baseline finds knex here.
+    symlinkSync(join(REPO, 'node_modules'), join(this.dir, 'node_modules'));
+    this.env = {
+      TENANTCTL_SERVER_URL: SERVER_URLS[engine],
+      TENANTCTL_DATABASE_NAME_TEMPLATE: 'bench_{slug}',
+      TENANTCTL_USER_NAME_TEMPLATE: 'bench_{slug}',
+    };
+    this.slugs = Array.from({ length: count }, (_, i) => `t${String(i).padStart(5, '0')}`);
+  }
+
+  /** A context on this fleet's registry, as the CLI would build it. */
+  context() {
+    const { config } = resolveConfig({ flags: {}, env: { ...process.env, ...this.env }, cwd: this.dir });
+    return new AppContext(config);
+  }
+
+  async create(concurrency = 8) {
+    const ctx = this.context();
+    try {
+      await pool(this.slugs, concurrency, async (slug) => {
+        await createTenant(ctx, { slug });
+      });
+    } finally {
+      await ctx.close();
+    }
+  }
+
+  database(slug) {
+    return `bench_${slug}`;
+  }
+
+  async destroy() {
+    const ctx = this.context();
+    try {
+      const registry = await ctx.registry();
+      const rows = await listTenantRows(registry.knex);
+      await pool(rows, 8, async (row) => {
+        const server = await ctx.server(row.server_id);
+        await dropTenantDatabase(server.connection, row.database_name, row.database_user);
+      });
+    } finally {
+      await ctx.close();
+      rmSync(this.dir, { recursive: true, force: true });
+    }
+  }
+}

@@ -1,0 +1,60 @@
+#!/usr/bin/env node
+// npm run bench [-- --tenants 1000 --engines postgres,mysql --naive-sample 100 --only migrate]
+// Creates a fleet per engine, measures, prints a table and writes bench/results/<time>.json.
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { parseArgs } from 'node:util';
+import { BenchFleet, REPO } from './lib/fleet.mjs';
+import { fmtMs, timeIt } from './lib/measure.mjs';
+import { benchMigrate } from './sections/migrate.mjs';
+
+const { values } = parseArgs({
+  options: {
+    tenants: { type: 'string', default: '200' },
+    engines: { type: 'string', default: 'postgres,mysql' },
+    'naive-sample': { type: 'string' },
+    concurrency: { type: 'string', default: '8' },
+    only: { type: 'string', default: 'migrate' },
+    keep: { type: 'boolean', default: false },
+  },
+});
+
+const tenants = Number(values.tenants);
+const concurrency = Number(values.concurrency);
+const sections = new Set(values.only.split(','));
+const results = { startedAt: new Date().toISOString(), tenants, concurrency, machine: { cpus: (await import('node:os')).cpus().length, node: process.version }, engines: {} };
+
+for (const engine of values.engines.split(',')) {
+  const fleet = new BenchFleet(engine, tenants);
+  console.error(`\n[${engine}] creating ${tenants} tenants…`);
+  const setup = await timeIt(() => fleet.create(concurrency));
+  console.error(`[${engine}] created in ${fmtMs(setup.ms)}`);
+  const engineResults = { setupMs: setup.ms };
+  try {
+    if (sections.has('migrate')) {
+      console.error(`[${engine}] migrations…`);
+      engineResults.migrate = await benchMigrate(fleet, { naiveSample: values['naive-sample'] ? Number(values['naive-sample']) : undefined, concurrency });
+      printTable(`${engine}: migrating ${tenants} tenants`, engineResults.migrate.rows);
+      const r = engineResults.migrate.ratios;
+      console.log(`  migrate-all (concurrency ${concurrency}) is ${r.speedupOverNaive.toFixed(1)}× faster than the naive loop, ${r.versusBareKnex.toFixed(2)}× the bare knex loop; nothing pending: ${fmtMs(r.nothingPendingMs)}`);
+    }
+  } finally {
+    if (!values.keep) await fleet.destroy();
+  }
+  results.engines[engine] = engineResults;
+}
+
+mkdirSync(join(REPO, 'bench', 'results'), { recursive: true });
+const file = join(REPO, 'bench', 'results', `${results.startedAt.replace(/[:.]/g, '-')}.json`);
+writeFileSync(file, `${JSON.stringify(results, null, 2)}\n`);
+console.log(`\nresults: ${file}`);
+
+function printTable(title, rows) {
+  console.log(`\n${title}`);
+  const width = Math.max(...rows.map((r) => r.label.length));
+  console.log(`  ${'measurement'.padEnd(width)}  ${'total'.padStart(10)}  ${'per tenant'.padStart(10)}  ${'peak RSS'.padStart(9)}`);
+  for (const r of rows) {
+    const peak = r.peakMb ? `${r.peakMb.toFixed(0)} MB` : '';
+    console.log(`  ${r.label.padEnd(width)}  ${fmtMs(r.ms).padStart(10)}  ${fmtMs(r.perTenantMs).padStart(10)}  ${peak.padStart(9)}`);
+  }
+}
