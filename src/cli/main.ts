@@ -1,11 +1,13 @@
 import { Command, CommanderError, Option } from 'commander';
 import { ExitCode, TenantctlError, errorMessage } from '../core/errors.js';
+import { registerBackup, registerBackups } from './commands/backup.js';
 import { registerConfig } from './commands/config.js';
 import { registerCreate } from './commands/create.js';
 import { registerInit } from './commands/init.js';
 import { registerList } from './commands/list.js';
 import { registerMigrate } from './commands/migrate.js';
 import { registerMigrateStatus } from './commands/migrate-status.js';
+import { registerRestore } from './commands/restore.js';
 import { registerShow } from './commands/show.js';
 
 /** Command modules declare their options here; their heavy code is imported only when run. */
@@ -24,8 +26,9 @@ function buildProgram(): Command {
     .addOption(new Option('--seeds-dir <dir>', 'tenant seeds'))
     .showHelpAfterError('(run with --help for usage)')
     .exitOverride();
-  for (const register of [registerInit, registerCreate, registerList, registerShow, registerMigrate, registerMigrateStatus, registerConfig]) register(program);
-  for (const command of program.commands) command.exitOverride();
+  for (const register of [registerInit, registerCreate, registerList, registerShow, registerMigrate, registerMigrateStatus, registerBackup, registerBackups, registerRestore, registerConfig]) register(program);
+  const all = (c: Command): Command[] => [c, ...c.commands.flatMap(all)];
+  for (const command of all(program)) command.exitOverride();
   return program;
 }
 

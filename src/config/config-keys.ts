@@ -31,6 +31,15 @@ export interface Config {
   mysqlUserHost: string;
   /** Tenants worked on at once by fleet commands (migrate-all, …). Default 4. */
   concurrency: number;
+  /** Where backups are written: `<backupDir>/<slug>/<slug>-<UTC time>.<ext>`. Default `<home>/backups`. */
+  backupDir: string;
+  /** The dump and restore tools; a bare name is looked up on PATH. */
+  pgDump: string;
+  pgRestore: string;
+  /** MySQL/MariaDB dump tool; default: `mariadb-dump` or `mysqldump`, whichever is installed. */
+  mysqlDump: string | undefined;
+  /** MySQL/MariaDB client for restores; default: `mariadb` or `mysql`, whichever is installed. */
+  mysqlClient: string | undefined;
 }
 
 type KeyType = 'string' | 'boolean' | 'path' | 'count';
@@ -63,6 +72,11 @@ export const CONFIG_KEYS: readonly ConfigKeyDefinition[] = [
   { key: 'tenantUsers', env: 'TENANTCTL_TENANT_USERS', type: 'boolean', description: 'create a database user per tenant' },
   { key: 'mysqlUserHost', env: 'TENANTCTL_MYSQL_USER_HOST', type: 'string', description: "host part of MySQL tenant accounts" },
   { key: 'concurrency', env: 'TENANTCTL_CONCURRENCY', type: 'count', description: 'tenants worked on at once by fleet commands' },
+  { key: 'backupDir', env: 'TENANTCTL_BACKUP_DIR', type: 'path', description: 'where backups are written' },
+  { key: 'pgDump', env: 'TENANTCTL_PG_DUMP', type: 'string', description: 'pg_dump executable' },
+  { key: 'pgRestore', env: 'TENANTCTL_PG_RESTORE', type: 'string', description: 'pg_restore executable' },
+  { key: 'mysqlDump', env: 'TENANTCTL_MYSQL_DUMP', type: 'string', description: 'mysqldump / mariadb-dump executable' },
+  { key: 'mysqlClient', env: 'TENANTCTL_MYSQL_CLIENT', type: 'string', description: 'mysql / mariadb client executable (restores)' },
 ];
 
 /** Defaults depend on `home`, so they are computed after every other source is read. */
@@ -81,5 +95,10 @@ export function defaultFor(key: keyof Config, home: string): Config[keyof Config
     case 'tenantUsers': return true;
     case 'mysqlUserHost': return '%';
     case 'concurrency': return 4;
+    case 'backupDir': return `${home}/backups`;
+    case 'pgDump': return 'pg_dump';
+    case 'pgRestore': return 'pg_restore';
+    case 'mysqlDump': return undefined;
+    case 'mysqlClient': return undefined;
   }
 }

@@ -1,3 +1,4 @@
+import type { Writable } from 'node:stream';
 import type { Knex } from 'knex';
 import type { Engine, ServerSpec } from './server-spec.js';
 
@@ -13,6 +14,8 @@ export interface EngineDriver {
   readonly knexClient: string;
   /** Whether DDL rolls back with its transaction (MySQL: no, a failed migration may be half applied). */
   readonly transactionalDdl: boolean;
+  /** File name extension of this engine's backups: `pgdump` (pg_dump custom format), `sql.gz`, `sqlite.gz`. */
+  readonly backupExtension: string;
   /** Whether one admin connection can read every database (MySQL), so fleet reads batch per server. */
   readonly crossDatabaseReads: boolean;
   /** Whether tenants can get database users of their own. */
@@ -32,6 +35,8 @@ export interface EngineDriver {
    * elsewhere and `waitMs` runs out.
    */
   tryLock(knex: Knex, name: string, waitMs: number): Promise<HeldLock | undefined>;
+  /** Dumps the database a spec itself names (the registry's): like ServerConnection.dump. */
+  dumpAt(spec: ServerSpec, output: Writable, tools: DumpTools): Promise<void>;
   /** Opens the admin side of one server. */
   connect(spec: ServerSpec): ServerConnection;
 }
@@ -57,12 +62,37 @@ export interface ServerConnection {
   createUser(name: string, password: string, database: string): Promise<void>;
   /** Drops the user if it exists. */
   dropUser(name: string): Promise<void>;
+  /** Gives an existing user its (re-created) database: ownership on PostgreSQL, grants on MySQL. */
+  grantDatabase(user: string, database: string): Promise<void>;
+  /**
+   * Stops a user logging in (PostgreSQL NOLOGIN, MySQL ACCOUNT LOCK) and ends its open
+   * sessions. Data is untouched. Idempotent.
+   */
+  lockUser(user: string): Promise<void>;
+  /** Reverses lockUser. Idempotent. */
+  unlockUser(user: string): Promise<void>;
+  /** Whether the user exists and may log in; null where the engine has no users. */
+  userCanLogin(user: string): Promise<boolean | null>;
   /**
    * Reads the migration table of many databases with as few round trips as the engine allows
    * (MySQL: one UNION per batch over the admin connection; PostgreSQL: one short connection per
    * database, `concurrency` at a time; SQLite: each file).
    */
   readAppliedMigrations(databases: string[], table: string, concurrency: number): Promise<AppliedMigrations>;
+  /**
+   * Streams a consistent, compressed dump of `database` into `output`. Throws if the tool fails
+   * or the dump is incomplete. Credentials reach the tool through its environment or an option
+   * file, never its command line.
+   */
+  dump(database: string, output: Writable, tools: DumpTools): Promise<void>;
+  /** Checks that a dump file is complete and readable, as the engine's restore tool would read it. */
+  checkDump(file: string, tools: DumpTools): Promise<void>;
+  /** Restores a dump into an existing, empty database; objects owned by `owner` where the engine has owners. */
+  restore(database: string, file: string, owner: string | null, tools: DumpTools): Promise<void>;
+  /** The tables of a database, schema-qualified where the engine has schemas. */
+  listTables(database: string): Promise<string[]>;
+  /** Exact row count of every table. */
+  rowCounts(database: string): Promise<Record<string, number>>;
   /** Knex config for tenant schema work over the admin credentials. */
   tenantKnexConfig(options: TenantConnectionOptions): Knex.Config;
   /** Knex config as the tenant's own user would connect (what the application uses). */
@@ -75,3 +105,13 @@ export interface ServerConnection {
  * the table (or the database) does not exist.
  */
 export type AppliedMigrations = Map<string, string[] | null>;
+
+/** The dump and restore executables, as configured (bare names are looked up on PATH). */
+export interface DumpTools {
+  pgDump: string;
+  pgRestore: string;
+  /** Undefined: `mariadb-dump` or `mysqldump`, whichever is installed. */
+  mysqlDump?: string;
+  /** Undefined: `mariadb` or `mysql`, whichever is installed. */
+  mysqlClient?: string;
+}

@@ -1,7 +1,9 @@
 import knexFactory, { type Knex } from 'knex';
 import { UnreachableError, errorMessage } from '../core/errors.js';
 import { redact } from '../core/secrets.js';
-import type { AppliedMigrations, EngineDriver, ServerConnection, TenantConnectionOptions } from './engine-driver.js';
+import type { Writable } from 'node:stream';
+import type { AppliedMigrations, DumpTools, EngineDriver, ServerConnection, TenantConnectionOptions } from './engine-driver.js';
+import { mysqlCheckDump, mysqlDumpTo, mysqlRestoreFrom } from './mysql-dump.js';
 import { lockKey64, lockOnDedicatedConnection } from './lock-helpers.js';
 import type { ServerSpec } from './server-spec.js';
 import { QUIET_KNEX_LOG } from './knex-log.js';
@@ -22,6 +24,7 @@ export const mysqlDriver: EngineDriver = {
   engine: 'mysql',
   knexClient: 'mysql2',
   transactionalDdl: false,
+  backupExtension: 'sql.gz',
   crossDatabaseReads: true,
   supportsUsers: true,
   limits: { database: 64, user: 32 },
@@ -47,6 +50,15 @@ export const mysqlDriver: EngineDriver = {
         await knex.raw('select release_lock(?)', [lockName]).connection(conn);
       },
     );
+  },
+
+  async dumpAt(spec, output, tools) {
+    const server = this.connect(spec);
+    try {
+      await server.dump(spec.database!, output, tools);
+    } finally {
+      await server.close();
+    }
   },
 
   connect(spec) {
@@ -106,7 +118,30 @@ class MysqlServer implements ServerConnection {
       // knex puts the bound values into its error text: take the password out again.
       throw new Error(redact(errorMessage(error), [password]));
     }
-    await this.admin.raw(`grant all privileges on ${grantPattern(database)}.* to ?@?`, [name, this.host]);
+    await this.grantDatabase(name, database);
+  }
+
+  async grantDatabase(user: string, database: string): Promise<void> {
+    await this.admin.raw(`grant all privileges on ${grantPattern(database)}.* to ?@?`, [user, this.host]);
+  }
+
+  async lockUser(user: string): Promise<void> {
+    await this.admin.raw('alter user ?@? account lock', [user, this.host]);
+    const [rows] = await this.admin.raw('select id from information_schema.processlist where user = ? and id <> connection_id()', [user]);
+    for (const row of rows as Array<{ id: number }>) {
+      await this.admin.raw(`kill ${Number(row.id)}`).catch(() => undefined); // it may have ended already
+    }
+  }
+
+  async unlockUser(user: string): Promise<void> {
+    await this.admin.raw('alter user ?@? account unlock', [user, this.host]);
+  }
+
+  async userCanLogin(user: string): Promise<boolean | null> {
+    if (!(await this.userExists(user))) return false;
+    // SHOW CREATE USER says ACCOUNT LOCK on both MySQL and MariaDB, whose catalogs differ.
+    const [rows] = await this.admin.raw('show create user ?@?', [user, this.host]);
+    return !/ACCOUNT LOCK/i.test(String(Object.values(rows[0] as object)[0]));
   }
 
   async dropUser(name: string): Promise<void> {
@@ -130,6 +165,34 @@ class MysqlServer implements ServerConnection {
       for (const row of rows as Array<{ db: string; name: string }>) applied.get(row.db)!.push(row.name);
     }
     return applied;
+  }
+
+  dump(database: string, output: Writable, tools: DumpTools): Promise<void> {
+    return mysqlDumpTo(this.spec, database, output, tools);
+  }
+
+  checkDump(file: string): Promise<void> {
+    return mysqlCheckDump(file);
+  }
+
+  restore(database: string, file: string, _owner: string | null, tools: DumpTools): Promise<void> {
+    return mysqlRestoreFrom(this.spec, database, file, tools);
+  }
+
+  async listTables(database: string): Promise<string[]> {
+    const [rows] = await this.admin.raw(
+      "select table_name as name from information_schema.tables where table_schema = ? and table_type = 'BASE TABLE' order by 1",
+      [database],
+    );
+    return (rows as Array<{ name: string }>).map((row) => row.name);
+  }
+
+  async rowCounts(database: string): Promise<Record<string, number>> {
+    const tables = await this.listTables(database);
+    if (tables.length === 0) return {};
+    const union = tables.map((t) => `select ? as name, count(*) as n from ${quote(database)}.${quote(t)}`).join(' union all ');
+    const [rows] = await this.admin.raw(union, tables);
+    return Object.fromEntries((rows as Array<{ name: string; n: number }>).map((row) => [row.name, Number(row.n)]));
   }
 
   tenantKnexConfig({ database }: TenantConnectionOptions): Knex.Config {

@@ -2,7 +2,9 @@ import knexFactory, { type Knex } from 'knex';
 import { UnreachableError, errorMessage } from '../core/errors.js';
 import { redact } from '../core/secrets.js';
 import { runPool } from '../core/run-pool.js';
-import type { AppliedMigrations, EngineDriver, ServerConnection, TenantConnectionOptions } from './engine-driver.js';
+import type { Writable } from 'node:stream';
+import type { AppliedMigrations, DumpTools, EngineDriver, ServerConnection, TenantConnectionOptions } from './engine-driver.js';
+import { pgCheckDump, pgDumpTo, pgRestoreFrom } from './postgres-dump.js';
 import { lockKey64, lockOnDedicatedConnection } from './lock-helpers.js';
 import { scramSha256Verifier } from './postgres-scram.js';
 import type { ServerSpec } from './server-spec.js';
@@ -18,6 +20,7 @@ export const postgresDriver: EngineDriver = {
   engine: 'postgres',
   knexClient: 'pg',
   transactionalDdl: true,
+  backupExtension: 'pgdump',
   crossDatabaseReads: false,
   supportsUsers: true,
   limits: { database: 63, user: 63 },
@@ -42,6 +45,15 @@ export const postgresDriver: EngineDriver = {
         await knex.raw('select pg_advisory_unlock(?::bigint)', [key]).connection(conn);
       },
     );
+  },
+
+  async dumpAt(spec, output, tools) {
+    const server = this.connect(spec);
+    try {
+      await server.dump(spec.database!, output, tools);
+    } finally {
+      await server.close();
+    }
   },
 
   connect(spec) {
@@ -95,8 +107,26 @@ class PostgresServer implements ServerConnection {
     } catch (error) {
       throw new Error(redact(errorMessage(error), [verifier, password]));
     }
-    await this.admin.raw(`alter database ${quote(database)} owner to ${quote(name)}`);
-    await this.admin.raw(`grant connect, temporary on database ${quote(database)} to ${quote(name)}`);
+    await this.grantDatabase(name, database);
+  }
+
+  async grantDatabase(user: string, database: string): Promise<void> {
+    await this.admin.raw(`alter database ${quote(database)} owner to ${quote(user)}`);
+    await this.admin.raw(`grant connect, temporary on database ${quote(database)} to ${quote(user)}`);
+  }
+
+  async lockUser(user: string): Promise<void> {
+    await this.admin.raw(`alter role ${quote(user)} nologin`);
+    await this.admin.raw('select pg_terminate_backend(pid) from pg_stat_activity where usename = ? and pid <> pg_backend_pid()', [user]);
+  }
+
+  async unlockUser(user: string): Promise<void> {
+    await this.admin.raw(`alter role ${quote(user)} login`);
+  }
+
+  async userCanLogin(user: string): Promise<boolean | null> {
+    const result = await this.admin.raw('select rolcanlogin from pg_roles where rolname = ?', [user]);
+    return result.rows.length > 0 && result.rows[0].rolcanlogin === true;
   }
 
   async dropUser(name: string): Promise<void> {
@@ -120,6 +150,52 @@ class PostgresServer implements ServerConnection {
       }
     });
     return applied;
+  }
+
+  dump(database: string, output: Writable, tools: DumpTools): Promise<void> {
+    return pgDumpTo(this.spec, this.admin, database, output, tools);
+  }
+
+  checkDump(file: string, tools: DumpTools): Promise<void> {
+    return pgCheckDump(file, tools);
+  }
+
+  restore(database: string, file: string, owner: string | null, tools: DumpTools): Promise<void> {
+    return pgRestoreFrom(this.spec, database, file, owner, tools);
+  }
+
+  async listTables(database: string): Promise<string[]> {
+    return this.onDatabase(database, async (knex) => {
+      const result = await knex.raw(
+        "select table_schema || '.' || table_name as name from information_schema.tables where table_type = 'BASE TABLE' and table_schema not in ('pg_catalog', 'information_schema') order by 1",
+      );
+      return result.rows.map((row: { name: string }) => row.name);
+    });
+  }
+
+  async rowCounts(database: string): Promise<Record<string, number>> {
+    const tables = await this.listTables(database);
+    if (tables.length === 0) return {};
+    return this.onDatabase(database, async (knex) => {
+      const union = tables
+        .map((t) => {
+          const [schema, table] = t.split('.') as [string, string];
+          return `select ${knex.raw('?', [t]).toQuery()} as name, count(*) as n from ${quote(schema)}.${quote(table)}`;
+        })
+        .join(' union all ');
+      const result = await knex.raw(union);
+      return Object.fromEntries(result.rows.map((row: { name: string; n: string }) => [row.name, Number(row.n)]));
+    });
+  }
+
+  /** A short-lived admin connection to one database (PostgreSQL cannot reach across). */
+  private async onDatabase<T>(database: string, fn: (knex: Knex) => Promise<T>): Promise<T> {
+    const knex = knexFactory({ client: 'pg', log: QUIET_KNEX_LOG, connection: connection(this.spec, database), pool: { min: 0, max: 1 } });
+    try {
+      return await fn(knex);
+    } finally {
+      await knex.destroy();
+    }
   }
 
   tenantKnexConfig({ database, role }: TenantConnectionOptions): Knex.Config {

@@ -4,7 +4,9 @@ import { dirname, join } from 'node:path';
 import Database from 'better-sqlite3';
 import type { Knex } from 'knex';
 import { UnreachableError, errorMessage } from '../core/errors.js';
+import type { Writable } from 'node:stream';
 import type { AppliedMigrations, EngineDriver, HeldLock, ServerConnection, TenantConnectionOptions } from './engine-driver.js';
+import { sqliteCheckDump, sqliteDumpTo, sqliteRestoreFrom } from './sqlite-dump.js';
 import { sleep } from './lock-helpers.js';
 import type { ServerSpec } from './server-spec.js';
 import { QUIET_KNEX_LOG } from './knex-log.js';
@@ -30,6 +32,7 @@ export const sqliteDriver: EngineDriver = {
   engine: 'sqlite',
   knexClient: 'better-sqlite3',
   transactionalDdl: true,
+  backupExtension: 'sqlite.gz',
   crossDatabaseReads: false,
   supportsUsers: false,
   limits: { database: 200, user: 200 },
@@ -76,6 +79,10 @@ export const sqliteDriver: EngineDriver = {
       if (Date.now() >= deadline) return undefined;
       await sleep(Math.min(200, Math.max(1, deadline - Date.now())));
     }
+  },
+
+  dumpAt(spec, output) {
+    return sqliteDumpTo(spec.path!, output);
   },
 
   connect(spec) {
@@ -143,6 +150,16 @@ class SqliteServer implements ServerConnection {
 
   async dropUser(): Promise<void> {}
 
+  async grantDatabase(): Promise<void> {}
+
+  async lockUser(): Promise<void> {}
+
+  async unlockUser(): Promise<void> {}
+
+  async userCanLogin(): Promise<boolean | null> {
+    return null;
+  }
+
   async readAppliedMigrations(databases: string[], table: string): Promise<AppliedMigrations> {
     const applied: AppliedMigrations = new Map();
     for (const database of databases) {
@@ -160,6 +177,40 @@ class SqliteServer implements ServerConnection {
       }
     }
     return applied;
+  }
+
+  dump(database: string, output: Writable): Promise<void> {
+    return sqliteDumpTo(this.fileFor(database), output);
+  }
+
+  checkDump(file: string): Promise<void> {
+    return sqliteCheckDump(file, `${file}.check-${process.pid}`);
+  }
+
+  restore(database: string, file: string): Promise<void> {
+    return sqliteRestoreFrom(file, this.fileFor(database));
+  }
+
+  async listTables(database: string): Promise<string[]> {
+    return this.readFile(database, (db) =>
+      db.prepare("select name from sqlite_master where type = 'table' and name not like 'sqlite_%' order by 1").pluck().all() as string[],
+    );
+  }
+
+  async rowCounts(database: string): Promise<Record<string, number>> {
+    return this.readFile(database, (db) => {
+      const tables = db.prepare("select name from sqlite_master where type = 'table' and name not like 'sqlite_%' order by 1").pluck().all() as string[];
+      return Object.fromEntries(tables.map((t) => [t, Number(db.prepare(`select count(*) from ${quote(t)}`).pluck().get())]));
+    });
+  }
+
+  private readFile<T>(database: string, fn: (db: Database.Database) => T): T {
+    const db = new Database(this.fileFor(database), { readonly: true, fileMustExist: true });
+    try {
+      return fn(db);
+    } finally {
+      db.close();
+    }
   }
 
   tenantKnexConfig({ database }: TenantConnectionOptions): Knex.Config {

@@ -15,6 +15,7 @@ import {
 import { DirectoryMigrationSource } from '../tenant-schema/migration-source.js';
 import { migrateToLatest } from '../tenant-schema/run-migrations.js';
 import { runSeeds } from '../tenant-schema/run-seeds.js';
+import { dumpTools } from './backup-tenants.js';
 import { withTenantLock } from './tenant-lock.js';
 import { dropTenantDatabase, withTenantKnex } from './tenant-database.js';
 import { tenantNames } from './tenant-names.js';
@@ -28,10 +29,18 @@ export interface CreateTenantInput {
   metadata?: Record<string, string>;
   /** Run the seeds after the migrations. Default true. */
   seed?: boolean;
+  /**
+   * A verified backup file to fill the database from, instead of migrations and seeds (the
+   * `restore --as` clone). It must be of the target server's engine.
+   */
+  restoreFrom?: string;
 }
 
-/** The steps of `create`, in order; each is recorded in the registry (`step`) before it runs. */
-export const CREATE_STEPS = ['database', 'user', 'migrations', 'seeds'] as const;
+/**
+ * The steps of `create`, in the order they can run; each is recorded in the registry (`step`)
+ * before it runs. A clone runs `restore` in place of `migrations` and `seeds`.
+ */
+export const CREATE_STEPS = ['database', 'user', 'migrations', 'seeds', 'restore'] as const;
 export type CreateStep = (typeof CREATE_STEPS)[number];
 
 export interface CreateProgress {
@@ -123,12 +132,17 @@ export async function createTenant(
     const steps: Record<CreateStep, (() => Promise<unknown>) | undefined> = {
       database: () => server.connection.createDatabase(names.database),
       user: names.user ? () => server.connection.createUser(names.user!, password!, names.database) : undefined,
-      migrations: () =>
+      migrations: input.restoreFrom
+        ? undefined
+        : () =>
         withTenantKnex(server.connection, names.database, names.user, async (knex) => {
           migrations.push(...(await migrateToLatest(knex, new DirectoryMigrationSource(ctx.config.migrationsDir))));
         }),
+      restore: input.restoreFrom
+        ? () => server.connection.restore(names.database, input.restoreFrom!, names.user, dumpTools(ctx.config))
+        : undefined,
       seeds:
-        input.seed === false
+        input.seed === false || input.restoreFrom
           ? undefined
           : () =>
               withTenantKnex(server.connection, names.database, names.user, async (knex) => {

@@ -20,7 +20,10 @@ export interface TenantSelection {
 /** Statuses whose database exists, so fleet commands can work on it. */
 export const WITH_DATABASE: TenantStatus[] = ['active', 'suspended'];
 
-export async function selectTenants(ctx: AppContext, selection: TenantSelection, kind: RunKind): Promise<TenantWithServer[]> {
+/** What a selection is for: a recorded run kind (`--retry-failed` looks up its last run), or a read. */
+export type SelectionPurpose = RunKind | 'backup' | 'stats';
+
+export async function selectTenants(ctx: AppContext, selection: TenantSelection, kind: SelectionPurpose): Promise<TenantWithServer[]> {
   for (const slug of selection.slugs ?? []) validateSlug(slug);
   const outside = (selection.statuses ?? []).filter((s) => !WITH_DATABASE.includes(s));
   if (outside.length) {
@@ -49,6 +52,7 @@ export async function selectTenants(ctx: AppContext, selection: TenantSelection,
     }
   }
   if (selection.retryFailed) {
+    if (kind !== 'migrate' && kind !== 'rollback') throw new UsageError(`--retry-failed does not apply to ${kind}`);
     const run = await lastRun(registry.knex, kind);
     const failed = new Set(run ? await failedTenantIds(registry.knex, run.id) : []);
     rows = rows.filter((r) => failed.has(r.id));

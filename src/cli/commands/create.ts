@@ -15,6 +15,7 @@ const STEP_LABELS = {
   user: 'Creating database user',
   migrations: 'Running migrations',
   seeds: 'Running seeds',
+  restore: 'Restoring the backup',
 } as const;
 
 export function registerCreate(program: Command): void {

@@ -1,0 +1,139 @@
+import type { Command } from 'commander';
+import { ExitCode, UsageError } from '../../core/errors.js';
+import type { TenantStatus } from '../../registry/tenants-repo.js';
+import { withCommandContext } from '../action.js';
+import { collectList, collectStatuses } from '../options.js';
+import { formatBytes } from '../render/format.js';
+
+interface BackupFlags {
+  all?: boolean;
+  status?: TenantStatus[];
+  plan?: string[];
+  server?: string[];
+  registry?: boolean;
+  keep?: string;
+  keepDays?: string;
+}
+
+function positiveInt(value: string | undefined, flag: string): number | undefined {
+  if (value === undefined) return undefined;
+  if (!/^\d+$/.test(value)) throw new UsageError(`${flag} expects a whole number, got "${value}"`);
+  return Number(value);
+}
+
+export function registerBackup(program: Command): void {
+  const backup = program
+    .command('backup')
+    .description('dump tenant databases (pg_dump / mysqldump / SQLite online backup), verified and recorded')
+    .argument('[slugs...]', 'tenants to back up')
+    .option('--all', 'every tenant whose database exists (filters apply)')
+    .option('--status <status>', 'with --all: only active or only suspended tenants', collectStatuses)
+    .option('--plan <plan>', 'with --all: only tenants on these plans', collectList)
+    .option('--server <name>', 'with --all: only tenants on these servers', collectList)
+    .option('--concurrency <n>', 'tenants dumped at once (default 4)')
+    .option('--registry', 'also back up the registry database itself')
+    .option('--keep <n>', 'then keep only the newest N good backups of each tenant backed up')
+    .option('--keep-days <days>', 'then remove good backups older than D days (the newest good one always stays)')
+    .action(async (slugs: string[], flags: BackupFlags, command: Command) => {
+      if (!flags.all && slugs.length === 0 && !flags.registry) throw new UsageError('backup: name tenants, or use --all (or --registry)');
+      if (flags.all && slugs.length) throw new UsageError('backup: name tenants or use --all, not both');
+      const policy = { keep: positiveInt(flags.keep, '--keep'), keepDays: positiveInt(flags.keepDays, '--keep-days') };
+      const { backupTenants, backupRegistry } = await import('../../lifecycle/backup-tenants.js');
+      const { pruneBackups } = await import('../../lifecycle/prune-backups.js');
+
+      await withCommandContext(command, async (ctx, out) => {
+        const spinner = out.spinner('Backing up…');
+        const tenants =
+          flags.all || slugs.length
+            ? await backupTenants(ctx, { slugs: flags.all ? undefined : slugs, statuses: flags.status, plans: flags.plan, servers: flags.server }, ctx.config.concurrency, (done, total, failed) => {
+                spinner.text = `${done}/${total} tenants backed up · ${failed} failed`;
+              }).finally(() => spinner.stop())
+            : undefined;
+        spinner.stop();
+        const registry = flags.registry
+          ? await backupRegistry(ctx).then(
+              (b) => ({ status: 'ok', file: b.file, bytes: b.bytes, error: undefined as string | undefined }),
+              (error: Error) => ({ status: 'failed', file: null, bytes: null, error: error.message }),
+            )
+          : undefined;
+        const backedUp = tenants?.tenants.filter((t) => t.outcome === 'ok').map((t) => t.slug) ?? [];
+        const pruned = await pruneBackups(ctx, backedUp, policy);
+        const ok = (tenants?.ok ?? true) && (registry?.status ?? 'ok') === 'ok';
+        out.result({ ok, tenants, registry, pruned }, () => {
+          const lines: string[] = [];
+          if (tenants?.total) {
+            lines.push(
+              out.table(
+                ['tenant', 'outcome', 'file', 'size', 'time'],
+                tenants.tenants.map((t) => [
+                  t.slug,
+                  t.outcome === 'ok' ? out.color.green('ok') : out.color.red('failed'),
+                  t.backup?.file ?? t.error ?? '',
+                  t.backup ? formatBytes(t.backup.bytes ?? 0) : null,
+                  t.backup ? `${((t.backup.durationMs ?? 0) / 1000).toFixed(1)}s` : null,
+                ]),
+              ),
+            );
+          }
+          if (tenants) lines.push(`${tenants.ok ? out.color.green('✔') : out.color.red('✖')} ${tenants.succeeded} of ${tenants.total} tenants backed up (${formatBytes(tenants.bytes)}) in ${(tenants.durationMs / 1000).toFixed(1)}s${tenants.failed ? out.color.red(`, ${tenants.failed} failed`) : ''}`);
+          if (registry) lines.push(`${registry.status === 'ok' ? out.color.green('✔') : out.color.red('✖')} registry: ${registry.error ?? `${registry.file} ${formatBytes(registry.bytes ?? 0)}`}`);
+          if (pruned.removed.length) lines.push(`Pruned ${pruned.removed.length} old backups`);
+          return lines.join('\n');
+        });
+        if (!ok) process.exitCode = ExitCode.failed;
+      });
+    });
+
+  backup
+    .command('verify')
+    .description('re-read backups: checksum, completeness; --restore-test restores each into a scratch database')
+    .argument('[slugs...]', 'tenants whose latest backup to verify (default: every tenant)')
+    .option('--all-backups', 'verify every recorded backup, not only the latest of each tenant')
+    .option('--restore-test', 'restore into a scratch database and compare every table\'s row count with the tenant\'s')
+    .action(async (slugs: string[], flags: { allBackups?: boolean; restoreTest?: boolean }, command: Command) => {
+      const { verifyBackups } = await import('../../lifecycle/verify-backups.js');
+      await withCommandContext(command, async (ctx, out) => {
+        const spinner = out.spinner('Verifying…');
+        const result = await verifyBackups(ctx, { slugs, allBackups: flags.allBackups, restoreTest: flags.restoreTest }).finally(() => spinner.stop());
+        out.result(result, () =>
+          [
+            out.table(
+              ['tenant', 'backup', 'result', 'detail'],
+              result.backups.map((b) => [b.slug, b.file, b.ok ? out.color.green('ok') : out.color.red('failed'), b.problem ?? b.detail ?? '']),
+            ),
+            `${result.ok ? out.color.green('✔') : out.color.red('✖')} ${result.backups.filter((b) => b.ok).length} of ${result.backups.length} backups verified`,
+          ].join('\n'),
+        );
+        if (!result.ok) process.exitCode = ExitCode.failed;
+      });
+    });
+}
+
+export function registerBackups(program: Command): void {
+  program
+    .command('backups')
+    .description('list recorded backups, newest first')
+    .argument('[slug]', 'one tenant only')
+    .option('--limit <n>', 'at most this many (default 50)')
+    .action(async (slug: string | undefined, flags: { limit?: string }, command: Command) => {
+      const { listBackups } = await import('../../lifecycle/list-backups.js');
+      await withCommandContext(command, async (ctx, out) => {
+        const backups = await listBackups(ctx, slug, positiveInt(flags.limit, '--limit') ?? 50);
+        out.result(backups, () =>
+          backups.length === 0
+            ? out.color.dim('No backups.')
+            : out.table(
+                ['id', 'tenant', 'status', 'taken', 'age', 'size', 'migration', 'file'],
+                backups.map((b) => [b.id, b.slug, b.status === 'ok' ? out.color.green('ok') : b.status === 'failed' ? out.color.red('failed') : b.status, b.startedAt.slice(0, 19).replace('T', ' '), age(b.startedAt), b.bytes === null ? null : formatBytes(b.bytes), b.migration, b.status === 'failed' ? b.error : b.file]),
+              ),
+        );
+      });
+    });
+}
+
+function age(iso: string): string {
+  const minutes = Math.floor((Date.now() - Date.parse(iso)) / 60_000);
+  if (minutes < 60) return `${minutes}m`;
+  if (minutes < 48 * 60) return `${Math.floor(minutes / 60)}h`;
+  return `${Math.floor(minutes / 1440)}d`;
+}

@@ -1,0 +1,52 @@
+import type { Command } from 'commander';
+import { UsageError } from '../../core/errors.js';
+import { withCommandContext } from '../action.js';
+
+const LABELS = {
+  verify: 'Checking the backup',
+  suspend: 'Suspending the tenant',
+  replace: 'Replacing the database',
+  restore: 'Restoring',
+  reactivate: 'Reactivating',
+} as const;
+
+export function registerRestore(program: Command): void {
+  program
+    .command('restore')
+    .description("restore a tenant's database from a backup (checksum checked first)")
+    .argument('<slug>', 'the tenant whose backup to restore')
+    .option('--from <file>', 'this backup file')
+    .option('--latest', "the tenant's latest good backup (the default)")
+    .option('--force', 'replace a database that has tables')
+    .option('--as <new-slug>', 'restore into a new tenant instead: a clone with its own database and user')
+    .action(async (slug: string, flags: { from?: string; latest?: boolean; force?: boolean; as?: string }, command: Command) => {
+      if (flags.from && flags.latest) throw new UsageError('restore: --from and --latest exclude each other');
+      const { restoreTenant } = await import('../../lifecycle/restore-tenant.js');
+      await withCommandContext(command, async (ctx, out) => {
+        let spinner: ReturnType<typeof out.spinner> | undefined;
+        const result = await restoreTenant(ctx, { slug, from: flags.from, force: flags.force, as: flags.as }, (step) => {
+          spinner?.succeed();
+          spinner = out.spinner(`${LABELS[step]}…`);
+        }).then(
+          (r) => {
+            spinner?.succeed();
+            return r;
+          },
+          (error: unknown) => {
+            spinner?.fail();
+            throw error;
+          },
+        );
+        out.result(result, () =>
+          [
+            `${out.color.green('✔')} Restored ${out.color.bold(result.tenant.slug)}${result.cloned ? ` (a clone of ${slug})` : ''} from ${result.backup.file} in ${(result.durationMs / 1000).toFixed(1)}s`,
+            out.fields([
+              ['backup taken', result.backup.takenAt || '(unrecorded file)'],
+              ['database', result.tenant.database],
+              ['status', out.status(result.tenant.status)],
+            ]),
+          ].join('\n'),
+        );
+      });
+    });
+}

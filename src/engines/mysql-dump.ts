@@ -1,0 +1,73 @@
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { createReadStream } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { Writable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import { createGunzip, createGzip } from 'node:zlib';
+import type { DumpTools } from './engine-driver.js';
+import { requireTrailer, sink } from './dump-checks.js';
+import { resolveTool, runTool } from './run-tool.js';
+import type { ServerSpec } from './server-spec.js';
+
+/** mysqldump writes this as its last line when, and only when, the dump is complete. */
+const TRAILER = '-- Dump completed';
+
+const quoteOption = (value: string) => `"${value.replace(/\\/g, '\\\\').replace(/"/g, '\\"')}"`;
+
+/**
+ * Runs `fn` with a temporary option file holding the credentials: mode 0600 in a private
+ * directory, removed afterwards. The password never reaches a command line.
+ */
+async function withOptionFile<T>(spec: ServerSpec, fn: (file: string) => Promise<T>): Promise<T> {
+  const dir = mkdtempSync(join(tmpdir(), 'tenantctl-'));
+  const file = join(dir, 'client.cnf');
+  try {
+    const lines = ['[client]', `host=${quoteOption(spec.host ?? '127.0.0.1')}`, `port=${spec.port ?? 3306}`, `user=${quoteOption(spec.user ?? 'root')}`];
+    if (spec.password) lines.push(`password=${quoteOption(spec.password)}`);
+    writeFileSync(file, `${lines.join('\n')}\n`, { mode: 0o600 });
+    return await fn(file);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+/** A consistent, compressed SQL dump with routines, triggers and events, streamed to `output`. */
+export async function mysqlDumpTo(spec: ServerSpec, database: string, output: Writable, tools: DumpTools): Promise<void> {
+  const dump = resolveTool(tools.mysqlDump ? [tools.mysqlDump] : ['mariadb-dump', 'mysqldump'], 'mariadb-client or mysql-client (Debian: apt-get install mariadb-client)');
+  const trailer = requireTrailer(TRAILER, 'the dump');
+  const downstream = pipeline(trailer, createGzip(), output);
+  const dumped = withOptionFile(spec, (options) =>
+    runTool({
+      command: dump,
+      // --defaults-extra-file must come first.
+      args: [`--defaults-extra-file=${options}`, '--single-transaction', '--routines', '--triggers', '--events', '--hex-blob', '--default-character-set=utf8mb4', '--no-tablespaces', database],
+      stdout: trailer,
+      secrets: [spec.password],
+    }),
+  ).catch((error: Error) => {
+    trailer.destroy(error); // so the compressed side settles too
+    throw error;
+  });
+  const [tool, rest] = await Promise.allSettled([dumped, downstream]);
+  if (tool.status === 'rejected') throw tool.reason;
+  if (rest.status === 'rejected') throw rest.reason;
+}
+
+/** The file decompresses and ends with mysqldump's completion line. */
+export async function mysqlCheckDump(file: string): Promise<void> {
+  await pipeline(createReadStream(file), createGunzip(), requireTrailer(TRAILER, file), sink());
+}
+
+/** Restores a dump into an existing, empty database through the mysql client's stdin. */
+export async function mysqlRestoreFrom(spec: ServerSpec, database: string, file: string, tools: DumpTools): Promise<void> {
+  const client = resolveTool(tools.mysqlClient ? [tools.mysqlClient] : ['mariadb', 'mysql'], 'mariadb-client or mysql-client');
+  await withOptionFile(spec, (options) =>
+    runTool({
+      command: client,
+      args: [`--defaults-extra-file=${options}`, '--default-character-set=utf8mb4', database],
+      stdin: createReadStream(file).pipe(createGunzip()),
+      secrets: [spec.password],
+    }),
+  );
+}

@@ -1,0 +1,73 @@
+import { spawn } from 'node:child_process';
+import { accessSync, constants } from 'node:fs';
+import { delimiter, isAbsolute, join } from 'node:path';
+import type { Readable, Writable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import { UsageError } from '../core/errors.js';
+import { redact } from '../core/secrets.js';
+
+/** A dump or restore tool failed; the message carries the end of its stderr, secrets removed. */
+export class ToolError extends Error {}
+
+/**
+ * Finds the first of `candidates` that is executable (a path, or a name on PATH). None: a
+ * UsageError that says what to install.
+ */
+export function resolveTool(candidates: string[], install: string): string {
+  for (const candidate of candidates) {
+    const paths = isAbsolute(candidate) || candidate.includes('/') ? [candidate] : (process.env.PATH ?? '').split(delimiter).map((dir) => join(dir, candidate));
+    for (const path of paths) {
+      try {
+        accessSync(path, constants.X_OK);
+        return path;
+      } catch {
+        // not here
+      }
+    }
+  }
+  throw new UsageError(`${candidates.join(' or ')} not found: install ${install}`);
+}
+
+export interface ToolRun {
+  command: string;
+  args: string[];
+  /** Extra environment (e.g. PGPASSWORD): passed to the child only, never on its command line. */
+  env?: Record<string, string | undefined>;
+  /** Streamed into the tool's stdin. */
+  stdin?: Readable;
+  /** Receives the tool's stdout. Without it stdout is discarded. */
+  stdout?: Writable;
+  /** Removed from any error text. */
+  secrets?: Array<string | undefined>;
+}
+
+/**
+ * Runs a tool with its output streamed (never buffered), and resolves only if it exited 0 and
+ * every stream finished. Keeps the last 4 KB of stderr for the error.
+ */
+export async function runTool(run: ToolRun): Promise<void> {
+  const child = spawn(run.command, run.args, {
+    env: { ...process.env, ...run.env },
+    stdio: [run.stdin ? 'pipe' : 'ignore', run.stdout ? 'pipe' : 'ignore', 'pipe'],
+  });
+  let stderr = '';
+  child.stderr!.setEncoding('utf8').on('data', (chunk: string) => {
+    stderr = (stderr + chunk).slice(-4096);
+  });
+  const exited = new Promise<number | null>((resolve, reject) => {
+    child.on('error', reject);
+    child.on('close', (code, signal) => resolve(signal ? null : code));
+  });
+  const streams: Array<Promise<void>> = [];
+  if (run.stdin) streams.push(pipeline(run.stdin, child.stdin!));
+  if (run.stdout) streams.push(pipeline(child.stdout!, run.stdout));
+  const failure = (message: string) => new ToolError(redact(`${run.command.split('/').pop()} ${message}${stderr.trim() ? `: ${stderr.trim().split('\n').slice(-5).join(' | ')}` : ''}`, run.secrets ?? []));
+  let streamError: unknown;
+  await Promise.all(streams).catch((error) => {
+    streamError = error;
+    child.kill('SIGTERM');
+  });
+  const code = await exited;
+  if (code !== 0) throw failure(code === null ? 'was killed' : `exited with code ${code}`);
+  if (streamError) throw failure(`output failed: ${(streamError as Error).message}`);
+}

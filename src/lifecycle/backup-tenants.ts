@@ -1,0 +1,191 @@
+import { createWriteStream, existsSync, mkdirSync, renameSync, rmSync } from 'node:fs';
+import { join } from 'node:path';
+import { pipeline } from 'node:stream/promises';
+import type { Config } from '../config/config-keys.js';
+import type { AppContext } from '../context/app-context.js';
+import { OperationError, errorMessage } from '../core/errors.js';
+import { HashingStream } from '../core/hashing-stream.js';
+import { runPool } from '../core/run-pool.js';
+import type { DumpTools } from '../engines/engine-driver.js';
+import { finishBackupRow, findBackupRow, startBackupRow, type BackupRow } from '../registry/backups-repo.js';
+import type { TenantRow } from '../registry/tenants-repo.js';
+import { TENANT_MIGRATIONS_TABLE } from '../tenant-schema/run-migrations.js';
+import { selectTenants, type TenantSelection } from './select-tenants.js';
+
+export function dumpTools(config: Config): DumpTools {
+  return { pgDump: config.pgDump, pgRestore: config.pgRestore, mysqlDump: config.mysqlDump, mysqlClient: config.mysqlClient };
+}
+
+/** A backup as commands return it. */
+export interface Backup {
+  id: number;
+  slug: string;
+  status: string;
+  file: string;
+  bytes: number | null;
+  sha256: string | null;
+  engine: string;
+  serverVersion: string | null;
+  migration: string | null;
+  startedAt: string;
+  finishedAt: string | null;
+  durationMs: number | null;
+  error: string | null;
+}
+
+export function toBackup(row: BackupRow): Backup {
+  return {
+    id: row.id,
+    slug: row.slug,
+    status: row.status,
+    file: row.file,
+    bytes: row.bytes,
+    sha256: row.sha256,
+    engine: row.engine,
+    serverVersion: row.server_version,
+    migration: row.migration,
+    startedAt: row.started_at,
+    finishedAt: row.finished_at,
+    durationMs: row.duration_ms,
+    error: row.error,
+  };
+}
+
+/** `20261123T164501Z`: sortable, and safe in a file name everywhere. */
+function fileTimestamp(date = new Date()): string {
+  return date.toISOString().replace(/[-:]/g, '').replace(/\.\d+Z$/, 'Z');
+}
+
+/** Where a backup of `slug` goes: `<backupDir>/<slug>/<slug>-<UTC time>.<ext>`, never an existing name. */
+async function backupFileFor(ctx: AppContext, slug: string, extension: string): Promise<string> {
+  const registry = await ctx.registry();
+  const directory = join(ctx.config.backupDir, slug);
+  mkdirSync(directory, { recursive: true, mode: 0o700 });
+  const base = join(directory, `${slug}-${fileTimestamp()}`);
+  // Two backups of one tenant in the same second (a retry, a script): never overwrite.
+  let file = `${base}.${extension}`;
+  for (let n = 2; existsSync(file) || (await findBackupRow(registry.knex, { file })); n++) file = `${base}-${n}.${extension}`;
+  return file;
+}
+
+/**
+ * Runs a dump into `file` (mode 0600): it streams through a hash into a temporary name that is
+ * renamed only when the dump finished completely; on any failure the temporary file is removed.
+ * The backup's record is written before the dump starts and completed after it.
+ */
+async function recordedDump(
+  ctx: AppContext,
+  record: Parameters<typeof startBackupRow>[1],
+  dump: (output: HashingStream) => Promise<void>,
+): Promise<Backup> {
+  const registry = await ctx.registry();
+  const started = Date.now();
+  const id = await startBackupRow(registry.knex, record);
+  const partial = `${record.file}.partial`;
+  try {
+    const hashing = new HashingStream();
+    const written = pipeline(hashing, createWriteStream(partial, { mode: 0o600, flags: 'wx' }));
+    const dumped = dump(hashing).catch((error: Error) => {
+      hashing.destroy(error); // so the file side settles too
+      throw error;
+    });
+    const [tool, file] = await Promise.allSettled([dumped, written]);
+    if (tool.status === 'rejected') throw tool.reason;
+    if (file.status === 'rejected') throw file.reason;
+    renameSync(partial, record.file);
+    await finishBackupRow(registry.knex, id, { status: 'ok', bytes: hashing.bytes, sha256: hashing.digest(), duration_ms: Date.now() - started });
+  } catch (error) {
+    rmSync(partial, { force: true });
+    await finishBackupRow(registry.knex, id, { status: 'failed', error: errorMessage(error), duration_ms: Date.now() - started });
+    throw new OperationError(record.slug, 'backup', error);
+  }
+  return toBackup((await findBackupRow(registry.knex, { id }))!);
+}
+
+/**
+ * Dumps one tenant's database into its backup directory (0700), recorded with its size, sha256,
+ * server version and latest migration. A failed dump leaves no file and a `failed` record.
+ */
+export async function backupTenant(ctx: AppContext, tenant: TenantRow): Promise<Backup> {
+  const server = await ctx.server(tenant.server_id);
+  const driver = server.connection.driver;
+  const [serverVersion, applied] = await Promise.all([
+    server.connection.ping(),
+    server.connection.readAppliedMigrations([tenant.database_name], TENANT_MIGRATIONS_TABLE, 1).catch(() => undefined),
+  ]);
+  const record = {
+    tenant_id: tenant.id,
+    slug: tenant.slug,
+    file: await backupFileFor(ctx, tenant.slug, driver.backupExtension),
+    engine: driver.engine,
+    server_version: serverVersion,
+    migration: applied?.get(tenant.database_name)?.at(-1) ?? null,
+  };
+  return recordedDump(ctx, record, (output) => server.connection.dump(tenant.database_name, output, dumpTools(ctx.config)));
+}
+
+/** The slug under which registry backups are recorded; no tenant can have it (slugs start with a letter). */
+export const REGISTRY_SLUG = '_registry';
+
+/** Backs up the registry database itself, with its own engine's tool. */
+export async function backupRegistry(ctx: AppContext): Promise<Backup> {
+  const registry = await ctx.registry();
+  const record = {
+    tenant_id: null,
+    slug: REGISTRY_SLUG,
+    file: await backupFileFor(ctx, REGISTRY_SLUG, registry.driver.backupExtension),
+    engine: registry.driver.engine,
+    server_version: null,
+    migration: null,
+  };
+  return recordedDump(ctx, record, (output) => registry.driver.dumpAt(registry.spec, output, dumpTools(ctx.config)));
+}
+
+export interface BackupOutcome {
+  slug: string;
+  outcome: 'ok' | 'failed';
+  backup?: Backup;
+  error?: string;
+}
+
+export interface BackupManyResult {
+  ok: boolean;
+  total: number;
+  succeeded: number;
+  failed: number;
+  bytes: number;
+  durationMs: number;
+  tenants: BackupOutcome[];
+}
+
+/** Backs up the selected tenants, `concurrency` at a time; a failure does not stop the others. */
+export async function backupTenants(
+  ctx: AppContext,
+  selection: TenantSelection,
+  concurrency: number,
+  onProgress: (done: number, total: number, failed: number) => void = () => {},
+): Promise<BackupManyResult> {
+  const started = Date.now();
+  const tenants = await selectTenants(ctx, selection, 'backup');
+  const outcomes: BackupOutcome[] = new Array(tenants.length);
+  let done = 0;
+  let failed = 0;
+  await runPool(tenants, concurrency, async (tenant, index) => {
+    try {
+      outcomes[index] = { slug: tenant.slug, outcome: 'ok', backup: await backupTenant(ctx, tenant) };
+    } catch (error) {
+      failed++;
+      outcomes[index] = { slug: tenant.slug, outcome: 'failed', error: errorMessage((error as Error).cause ?? error) };
+    }
+    onProgress(++done, tenants.length, failed);
+  });
+  return {
+    ok: failed === 0,
+    total: tenants.length,
+    succeeded: tenants.length - failed,
+    failed,
+    bytes: outcomes.reduce((sum, o) => sum + (o.backup?.bytes ?? 0), 0),
+    durationMs: Date.now() - started,
+    tenants: outcomes,
+  };
+}

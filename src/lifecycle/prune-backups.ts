@@ -1,0 +1,51 @@
+import { rmSync } from 'node:fs';
+import type { AppContext } from '../context/app-context.js';
+import { UsageError } from '../core/errors.js';
+import { deleteBackupRows, listBackupRows, type BackupRow } from '../registry/backups-repo.js';
+
+export interface RetentionPolicy {
+  /** Keep this many newest good backups per tenant. */
+  keep?: number;
+  /** Keep good backups younger than this many days. */
+  keepDays?: number;
+}
+
+export interface PruneResult {
+  /** Backup files removed, with their records. */
+  removed: Array<{ slug: string; file: string; startedAt: string }>;
+  /** Records of failed backups removed (they have no file). */
+  failedRecordsRemoved: number;
+}
+
+/**
+ * Applies a retention policy to each of the given tenants' backups. A good backup goes only if
+ * every given rule lets it go (beyond the newest `keep`, older than `keepDays`); the newest good
+ * one always stays. Failed records older than the newest good backup go too.
+ */
+export async function pruneBackups(ctx: AppContext, slugs: string[], policy: RetentionPolicy, at = new Date()): Promise<PruneResult> {
+  if (policy.keep === undefined && policy.keepDays === undefined) return { removed: [], failedRecordsRemoved: 0 };
+  if (policy.keep !== undefined && policy.keep < 1) throw new UsageError('--keep must be at least 1: the newest good backup is never pruned');
+  const registry = await ctx.registry();
+  const cutoff = policy.keepDays === undefined ? undefined : new Date(at.getTime() - policy.keepDays * 86_400_000).toISOString();
+  const result: PruneResult = { removed: [], failedRecordsRemoved: 0 };
+  const rows = await listBackupRows(registry.knex, { slugs });
+  const bySlug = new Map<string, BackupRow[]>();
+  for (const row of rows) bySlug.set(row.slug, [...(bySlug.get(row.slug) ?? []), row]);
+
+  for (const backups of bySlug.values()) {
+    const good = backups.filter((b) => b.status === 'ok'); // newest first
+    const doomed = good.filter((b, index) => {
+      if (index === 0) return false;
+      const beyondCount = policy.keep === undefined || index >= policy.keep;
+      const tooOld = cutoff === undefined || b.started_at < cutoff;
+      return beyondCount && tooOld;
+    });
+    const newestGood = good[0];
+    const staleFailures = backups.filter((b) => b.status === 'failed' && newestGood && b.id < newestGood.id);
+    for (const b of doomed) rmSync(b.file, { force: true });
+    await deleteBackupRows(registry.knex, [...doomed, ...staleFailures].map((b) => b.id));
+    result.removed.push(...doomed.map((b) => ({ slug: b.slug, file: b.file, startedAt: b.started_at })));
+    result.failedRecordsRemoved += staleFailures.length;
+  }
+  return result;
+}

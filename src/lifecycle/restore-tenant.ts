@@ -1,0 +1,133 @@
+import { existsSync } from 'node:fs';
+import { resolve } from 'node:path';
+import type { AppContext } from '../context/app-context.js';
+import { ConflictError, NotFoundError, OperationError, UsageError, errorMessage } from '../core/errors.js';
+import { validateSlug } from '../core/slug.js';
+import { findBackupRow, latestGoodBackup, type BackupRow } from '../registry/backups-repo.js';
+import { findTenantRow, toTenant, updateTenantRow, type Tenant, type TenantRow } from '../registry/tenants-repo.js';
+import { findServerRow } from '../registry/servers-repo.js';
+import { dumpTools } from './backup-tenants.js';
+import { createTenant } from './create-tenant.js';
+import { withTenantLock } from './tenant-lock.js';
+import { checkFile } from './verify-backups.js';
+
+export interface RestoreInput {
+  slug: string;
+  /** A backup file; default the tenant's latest good backup. */
+  from?: string;
+  /** Replace a database that has tables. */
+  force?: boolean;
+  /** Restore into a new tenant with this slug instead (a clone), created like `create`. */
+  as?: string;
+}
+
+export interface RestoreResult {
+  tenant: Tenant;
+  /** The backup restored. */
+  backup: { id: number; file: string; sha256: string | null; takenAt: string };
+  /** True when a database with tables was replaced. */
+  replaced: boolean;
+  cloned: boolean;
+  durationMs: number;
+}
+
+export type RestoreProgress = (step: 'verify' | 'suspend' | 'replace' | 'restore' | 'reactivate') => void;
+
+/**
+ * Restores a tenant's database from a backup after checking the backup's checksum and that it
+ * is complete. The tenant is kept out of use (suspended, its user locked) while its database is
+ * replaced; a failure leaves it suspended with the error, and running restore again finishes.
+ */
+export async function restoreTenant(ctx: AppContext, input: RestoreInput, onStep: RestoreProgress = () => {}): Promise<RestoreResult> {
+  const started = Date.now();
+  const slug = validateSlug(input.slug);
+  if (input.as !== undefined) validateSlug(input.as);
+  const registry = await ctx.registry();
+  const source = await findTenantRow(registry.knex, slug);
+  if (!source && !input.from) throw new NotFoundError(`no tenant "${slug}" in the registry`);
+
+  onStep('verify');
+  const backup = await chooseBackup(ctx, slug, input.from);
+  const problem = await checkFile(ctx, backup);
+  if (problem) throw new OperationError(slug, 'verify', new Error(`${backup.file}: ${problem}; refusing to restore it`));
+  const summary = { id: backup.id, file: backup.file, sha256: backup.sha256, takenAt: backup.started_at };
+
+  if (input.as !== undefined) {
+    const created = await createTenant(ctx, {
+      slug: input.as,
+      plan: source?.plan ?? undefined,
+      metadata: source ? (JSON.parse(source.metadata) as Record<string, string>) : undefined,
+      restoreFrom: await engineChecked(ctx, backup),
+    });
+    return { tenant: created.tenant, backup: summary, replaced: false, cloned: true, durationMs: Date.now() - started };
+  }
+
+  if (!source) throw new NotFoundError(`no tenant "${slug}" in the registry`);
+  if (!['active', 'suspended'].includes(source.status)) {
+    throw new ConflictError(`tenant "${slug}" is ${source.status}: only an active or suspended tenant can be restored (use --as to restore into a new tenant)`);
+  }
+  return withTenantLock(ctx, slug, async () => {
+    const server = (await ctx.server(source.server_id)).connection;
+    await engineChecked(ctx, backup, source);
+    // A restore interrupted earlier recorded itself: its half-restored database may be replaced.
+    const resuming = source.step === 'restore';
+    const tables = (await server.databaseExists(source.database_name)) ? await server.listTables(source.database_name) : [];
+    if (tables.length > 0 && !input.force && !resuming) {
+      throw new ConflictError(`database "${source.database_name}" has ${tables.length} tables; use --force to replace it with the backup`);
+    }
+    // The status to return to: an interrupted restore recorded the original in status_reason.
+    const returnTo = resuming ? (source.status_reason?.match(/was (active|suspended)/)?.[1] ?? 'suspended') : source.status;
+
+    onStep('suspend');
+    await updateTenantRow(registry.knex, source.id, { status: 'suspended', step: 'restore', status_reason: `restoring from backup (was ${returnTo})`, last_error: null });
+    try {
+      if (source.database_user) await server.lockUser(source.database_user);
+      onStep('replace');
+      await server.dropDatabase(source.database_name);
+      await server.createDatabase(source.database_name);
+      if (source.database_user) await server.grantDatabase(source.database_user, source.database_name);
+      onStep('restore');
+      await server.restore(source.database_name, backup.file, source.database_user, dumpTools(ctx.config));
+      onStep('reactivate');
+      if (source.database_user && returnTo === 'active') await server.unlockUser(source.database_user);
+    } catch (error) {
+      await updateTenantRow(registry.knex, source.id, { last_error: `restore: ${errorMessage(error)}` });
+      throw new OperationError(slug, 'restore', error, 'the tenant stays suspended; run restore again to finish');
+    }
+    await updateTenantRow(registry.knex, source.id, {
+      status: returnTo as TenantRow['status'],
+      step: null,
+      status_reason: returnTo === 'suspended' ? source.status_reason : null,
+    });
+    const row = (await findTenantRow(registry.knex, slug))!;
+    const serverRow = await findServerRow(registry.knex, { id: row.server_id });
+    return { tenant: toTenant(row, serverRow!.name), backup: summary, replaced: tables.length > 0, cloned: false, durationMs: Date.now() - started };
+  });
+}
+
+/** The backup named by --from (recorded or not), else the tenant's latest good one. */
+async function chooseBackup(ctx: AppContext, slug: string, from: string | undefined): Promise<BackupRow> {
+  const registry = await ctx.registry();
+  if (!from) {
+    const latest = await latestGoodBackup(registry.knex, slug);
+    if (!latest) throw new NotFoundError(`tenant "${slug}" has no good backup; take one with: tenantctl backup ${slug}`);
+    return latest;
+  }
+  const file = resolve(from);
+  if (!existsSync(file)) throw new UsageError(`backup file ${file} does not exist`);
+  const recorded = await findBackupRow(registry.knex, { file });
+  if (recorded) return { ...recorded, bytes: recorded.bytes === null ? null : Number(recorded.bytes) };
+  // A file from elsewhere (another registry, an off-site copy): no checksum to compare, but it
+  // must still read back completely.
+  const engine = file.endsWith('.pgdump') ? 'postgres' : file.endsWith('.sql.gz') ? 'mysql' : file.endsWith('.sqlite.gz') ? 'sqlite' : undefined;
+  if (!engine) throw new UsageError(`${file}: not a tenantctl backup (expected .pgdump, .sql.gz or .sqlite.gz)`);
+  const tenant = await findTenantRow(registry.knex, slug);
+  return { id: 0, tenant_id: tenant?.id ?? null, slug, status: 'ok', file, bytes: null, sha256: null, engine, server_version: null, migration: null, started_at: '', finished_at: null, duration_ms: null, error: null };
+}
+
+/** A backup restores only onto its own engine; returns its file. */
+async function engineChecked(ctx: AppContext, backup: BackupRow, target?: TenantRow): Promise<string> {
+  const engine = target ? (await ctx.server(target.server_id)).connection.driver.engine : ctx.defaultServerSpec().engine;
+  if (backup.engine !== engine) throw new UsageError(`${backup.file} is a ${backup.engine} backup; it cannot be restored onto ${engine}`);
+  return backup.file;
+}

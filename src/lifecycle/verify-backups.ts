@@ -1,0 +1,98 @@
+import { createReadStream, existsSync } from 'node:fs';
+import { randomBytes } from 'node:crypto';
+import { pipeline } from 'node:stream/promises';
+import type { AppContext } from '../context/app-context.js';
+import { errorMessage } from '../core/errors.js';
+import { HashingStream } from '../core/hashing-stream.js';
+import { runPool } from '../core/run-pool.js';
+import { sink } from '../engines/dump-checks.js';
+import { listBackupRows, type BackupRow } from '../registry/backups-repo.js';
+import { findTenantRow } from '../registry/tenants-repo.js';
+import { dumpTools } from './backup-tenants.js';
+
+export interface VerifyOptions {
+  /** Tenants whose backups to verify; default every tenant with a backup. */
+  slugs?: string[];
+  /** Every good backup, not only each tenant's latest. */
+  allBackups?: boolean;
+  /** Restore into a scratch database and compare row counts with the tenant's database. */
+  restoreTest?: boolean;
+}
+
+export interface VerifiedBackup {
+  id: number;
+  slug: string;
+  file: string;
+  ok: boolean;
+  /** What is wrong, if anything. */
+  problem?: string;
+  /** For a restore test: tables and rows compared. */
+  detail?: string;
+}
+
+export interface VerifyResult {
+  ok: boolean;
+  backups: VerifiedBackup[];
+}
+
+/** Re-reads backup files: present, same sha256 as recorded, complete; optionally restorable. */
+export async function verifyBackups(ctx: AppContext, options: VerifyOptions): Promise<VerifyResult> {
+  const registry = await ctx.registry();
+  let rows = await listBackupRows(registry.knex, { slugs: options.slugs?.length ? options.slugs : undefined, status: 'ok' });
+  if (!options.allBackups) {
+    const seen = new Set<string>();
+    rows = rows.filter((row) => !seen.has(row.slug) && seen.add(row.slug));
+  }
+  const backups: VerifiedBackup[] = new Array(rows.length);
+  await runPool(rows, ctx.config.concurrency, async (row, index) => {
+    const problem = await checkFile(ctx, row).catch((error) => errorMessage(error));
+    let detail: string | undefined;
+    let restoreProblem: string | undefined;
+    if (!problem && options.restoreTest && row.tenant_id !== null) {
+      [restoreProblem, detail] = await restoreTest(ctx, row).catch((error) => [`restore test: ${errorMessage(error)}`, undefined]);
+    }
+    const failure = problem ?? restoreProblem;
+    backups[index] = { id: row.id, slug: row.slug, file: row.file, ok: !failure, ...(failure ? { problem: failure } : {}), ...(detail ? { detail } : {}) };
+  });
+  return { ok: backups.every((b) => b.ok), backups };
+}
+
+/** Returns what is wrong with a backup file, or undefined. */
+export async function checkFile(ctx: AppContext, row: BackupRow): Promise<string | undefined> {
+  if (!existsSync(row.file)) return 'file is missing';
+  const hashing = new HashingStream();
+  await pipeline(createReadStream(row.file), hashing, sink());
+  if (row.sha256 && hashing.digest() !== row.sha256) return `checksum mismatch: the file changed since it was written (${hashing.bytes} bytes, ${row.bytes} recorded)`;
+  const registry = await ctx.registry();
+  const tenant = row.tenant_id !== null ? await findTenantRow(registry.knex, row.slug) : undefined;
+  const driver = tenant ? (await ctx.server(tenant.server_id)).connection : undefined;
+  if (driver) await driver.checkDump(row.file, dumpTools(ctx.config)).catch((error) => {
+    throw new Error(`unreadable: ${errorMessage(error)}`);
+  });
+  return undefined;
+}
+
+/**
+ * Restores the backup into a scratch database on the tenant's server, compares every table's row
+ * count with the tenant's database, and drops the scratch database whatever happens.
+ */
+async function restoreTest(ctx: AppContext, row: BackupRow): Promise<[string | undefined, string]> {
+  const registry = await ctx.registry();
+  const tenant = await findTenantRow(registry.knex, row.slug);
+  if (!tenant) return ['the tenant is no longer in the registry', ''];
+  const server = (await ctx.server(tenant.server_id)).connection;
+  const scratch = `tenantctl_verify_${randomBytes(4).toString('hex')}`;
+  await server.createDatabase(scratch);
+  try {
+    await server.restore(scratch, row.file, null, dumpTools(ctx.config));
+    const [restored, source] = await Promise.all([server.rowCounts(scratch), server.rowCounts(tenant.database_name)]);
+    const differences = Object.keys({ ...restored, ...source })
+      .filter((table) => restored[table] !== source[table])
+      .map((table) => `${table}: ${restored[table] ?? 'missing'} in backup, ${source[table] ?? 'missing'} in database`);
+    const rows = Object.values(restored).reduce((a, b) => a + b, 0);
+    const detail = `${Object.keys(restored).length} tables, ${rows} rows restored`;
+    return [differences.length ? `row counts differ: ${differences.join('; ')}` : undefined, detail];
+  } finally {
+    await server.dropDatabase(scratch);
+  }
+}
