@@ -37,10 +37,13 @@ export async function pgDumpTo(spec: ServerSpec, admin: Knex, database: string, 
   await runTool({ command: pgDump, args: [...args, '--format=custom', '--dbname', database], env, stdout: output, secrets: [spec.password] });
 }
 
-/** pg_restore reads the archive's table of contents: a truncated or corrupt file fails. */
+/**
+ * pg_restore reads the whole archive and writes the SQL it would run to nowhere: a truncated or
+ * corrupt file fails (reading only the table of contents would not notice missing data).
+ */
 export async function pgCheckDump(file: string, tools: DumpTools): Promise<void> {
   const pgRestore = resolveTool([tools.pgRestore], 'postgresql-client');
-  await runTool({ command: pgRestore, args: ['--list', file] });
+  await runTool({ command: pgRestore, args: ['--file', '/dev/null', file] });
 }
 
 /**

@@ -66,10 +66,11 @@ export async function checkFile(ctx: AppContext, row: BackupRow): Promise<string
   const registry = await ctx.registry();
   const tenant = row.tenant_id !== null ? await findTenantRow(registry.knex, row.slug) : undefined;
   const driver = tenant ? (await ctx.server(tenant.server_id)).connection : undefined;
-  if (driver) await driver.checkDump(row.file, dumpTools(ctx.config)).catch((error) => {
-    throw new Error(`unreadable: ${errorMessage(error)}`);
-  });
-  return undefined;
+  if (!driver) return undefined;
+  return driver.checkDump(row.file, dumpTools(ctx.config)).then(
+    () => undefined,
+    (error) => `unreadable: ${errorMessage(error)}`,
+  );
 }
 
 /**

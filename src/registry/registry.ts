@@ -66,8 +66,13 @@ export async function migrateRegistry(registry: Registry): Promise<string[]> {
 async function registryIsCurrent(knex: Knex): Promise<boolean> {
   try {
     const row = await knex(REGISTRY_MIGRATIONS_TABLE).max('name as name').first();
+    if (row?.name && row.name > LATEST_REGISTRY_MIGRATION) {
+      // Another machine's newer tenantctl upgraded it: downgrading it here would lose data.
+      throw new UsageError(`the registry schema (${row.name}) is newer than this tenantctl knows (${LATEST_REGISTRY_MIGRATION}): upgrade tenantctl`);
+    }
     return row?.name === LATEST_REGISTRY_MIGRATION;
   } catch (error) {
+    if (error instanceof UsageError) throw error;
     if (isConnectionError(error) || isLoginError(error)) throw error;
     return false; // no migrations table yet
   }
