@@ -6,6 +6,7 @@ import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { BenchFleet, REPO } from './lib/fleet.mjs';
 import { fmtMs, timeIt } from './lib/measure.mjs';
+import { benchBackup } from './sections/backup.mjs';
 import { benchMigrate } from './sections/migrate.mjs';
 
 const { values } = parseArgs({
@@ -14,7 +15,8 @@ const { values } = parseArgs({
     engines: { type: 'string', default: 'postgres,mysql' },
     'naive-sample': { type: 'string' },
     concurrency: { type: 'string', default: '8' },
-    only: { type: 'string', default: 'migrate' },
+    only: { type: 'string', default: 'migrate,backup' },
+    'large-gb': { type: 'string', default: '1' },
     keep: { type: 'boolean', default: false },
   },
 });
@@ -37,6 +39,13 @@ for (const engine of values.engines.split(',')) {
       printTable(`${engine}: migrating ${tenants} tenants`, engineResults.migrate.rows);
       const r = engineResults.migrate.ratios;
       console.log(`  migrate-all (concurrency ${concurrency}) is ${r.speedupOverNaive.toFixed(1)}× faster than the naive loop, ${r.versusBareKnex.toFixed(2)}× the bare knex loop; nothing pending: ${fmtMs(r.nothingPendingMs)}`);
+    }
+    if (sections.has('backup')) {
+      console.error(`[${engine}] backups…`);
+      engineResults.backup = await benchBackup(fleet, { concurrency: Math.min(concurrency, 4), largeGb: Number(values['large-gb']) });
+      printTable(`${engine}: backing up ${tenants} tenants`, engineResults.backup.rows);
+      const r = engineResults.backup.ratios;
+      console.log(`  backup --all is ${r.speedupOverShellLoop.toFixed(1)}× faster than the shell loop${r.largePeakMb ? `; peak memory on the large tenant: ${r.largePeakMb.toFixed(0)} MB` : ''}`);
     }
   } finally {
     if (!values.keep) await fleet.destroy();

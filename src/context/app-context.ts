@@ -13,6 +13,13 @@ export interface ServerHandle {
   row: ServerRow;
   spec: ServerSpec;
   connection: ServerConnection;
+  /** The server's version string, asked once per run. */
+  version(): Promise<string>;
+}
+
+function handle(row: ServerRow, spec: ServerSpec, connection: ServerConnection, known?: string): ServerHandle {
+  let version: Promise<string> | undefined = known === undefined ? undefined : Promise.resolve(known);
+  return { row, spec, connection, version: () => (version ??= connection.ping()) };
 }
 
 /**
@@ -53,7 +60,7 @@ export class AppContext {
    * The configured server for new tenants: reached first (an unreachable server records
    * nothing), then recorded, or refreshed, in the registry.
    */
-  async defaultServer(): Promise<ServerHandle & { version: string }> {
+  async defaultServer(): Promise<ServerHandle> {
     const spec = this.defaultServerSpec();
     const connection = driverFor(spec.engine).connect(spec);
     let version: string;
@@ -69,11 +76,11 @@ export class AppContext {
     const existing = this.servers.get(row.id);
     if (existing) {
       await connection.close();
-      return { ...(await existing), version };
+      return existing;
     }
-    const handle = { row, spec, connection };
-    this.servers.set(row.id, Promise.resolve(handle));
-    return { ...handle, version };
+    const opened = handle(row, spec, connection, version);
+    this.servers.set(row.id, Promise.resolve(opened));
+    return opened;
   }
 
   /** The key file this run generated, if it did, so the CLI can say so. */
@@ -106,7 +113,7 @@ export class AppContext {
       userHost: row.user_host ?? undefined,
       path: row.path ?? undefined,
     };
-    return { row, spec, connection: driverFor(spec.engine).connect(spec) };
+    return handle(row, spec, driverFor(spec.engine).connect(spec));
   }
 
   async close(): Promise<void> {

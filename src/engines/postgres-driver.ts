@@ -4,7 +4,7 @@ import { redact } from '../core/secrets.js';
 import { runPool } from '../core/run-pool.js';
 import type { Writable } from 'node:stream';
 import type { AppliedMigrations, DumpTools, EngineDriver, ServerConnection, TenantConnectionOptions } from './engine-driver.js';
-import { pgCheckDump, pgDumpTo, pgRestoreFrom } from './postgres-dump.js';
+import { checkedPgDump, pgCheckDump, pgDumpTo, pgRestoreFrom } from './postgres-dump.js';
 import { lockKey64, lockOnDedicatedConnection } from './lock-helpers.js';
 import { scramSha256Verifier } from './postgres-scram.js';
 import type { ServerSpec } from './server-spec.js';
@@ -152,8 +152,17 @@ class PostgresServer implements ServerConnection {
     return applied;
   }
 
-  dump(database: string, output: Writable, tools: DumpTools): Promise<void> {
-    return pgDumpTo(this.spec, this.admin, database, output, tools);
+  /** The version check of pg_dump against this server, done once per tool and run. */
+  private readonly checkedTools = new Map<string, Promise<string>>();
+
+  async dump(database: string, output: Writable, tools: DumpTools): Promise<void> {
+    let checked = this.checkedTools.get(tools.pgDump);
+    if (!checked) {
+      checked = checkedPgDump(tools, this.admin);
+      this.checkedTools.set(tools.pgDump, checked);
+      checked.catch(() => this.checkedTools.delete(tools.pgDump));
+    }
+    return pgDumpTo(this.spec, await checked, database, output);
   }
 
   checkDump(file: string, tools: DumpTools): Promise<void> {

@@ -30,9 +30,8 @@ export async function checkedPgDump(tools: DumpTools, admin: Knex): Promise<stri
   return pgDump;
 }
 
-/** A custom-format dump (compressed, restorable with pg_restore) streamed to `output`. */
-export async function pgDumpTo(spec: ServerSpec, admin: Knex, database: string, output: Writable, tools: DumpTools): Promise<void> {
-  const pgDump = await checkedPgDump(tools, admin);
+/** A custom-format dump (compressed, restorable with pg_restore) streamed to `output`, by a checked pg_dump. */
+export async function pgDumpTo(spec: ServerSpec, pgDump: string, database: string, output: Writable): Promise<void> {
   const { args, env } = toolConnection(spec);
   await runTool({ command: pgDump, args: [...args, '--format=custom', '--dbname', database], env, stdout: output, secrets: [spec.password] });
 }

@@ -18,6 +18,30 @@ function fileConfig(filename: string): Knex.Config {
   return { client: 'better-sqlite3', log: QUIET_KNEX_LOG, connection: { filename }, useNullAsDefault: true, pool: { min: 1, max: 1 } };
 }
 
+/**
+ * The embedded registry: WAL, so readers never wait for a writer and a commit costs one sync of
+ * the log. synchronous stays FULL: the registry records each step before it acts, and that
+ * record must survive a power cut. Writers wait up to 10 s for each other instead of failing.
+ */
+function registryConfig(filename: string): Knex.Config {
+  return {
+    ...fileConfig(filename),
+    pool: {
+      min: 1,
+      max: 1,
+      afterCreate: (db: Database.Database, done: (error: Error | null, db: unknown) => void) => {
+        try {
+          db.pragma('journal_mode = WAL');
+          db.pragma('busy_timeout = 10000');
+          done(null, db);
+        } catch (error) {
+          done(error as Error, db);
+        }
+      },
+    },
+  };
+}
+
 /** True if a process with this pid runs on this machine. */
 function processAlive(pid: number): boolean {
   try {
@@ -43,7 +67,7 @@ export const sqliteDriver: EngineDriver = {
   adminKnexConfig(spec) {
     if (!spec.path) throw new Error('SQLite spec without a path');
     mkdirSync(dirname(spec.path), { recursive: true });
-    return fileConfig(spec.path);
+    return registryConfig(spec.path);
   },
 
   /**

@@ -110,7 +110,7 @@ export async function backupTenant(ctx: AppContext, tenant: TenantRow): Promise<
   const server = await ctx.server(tenant.server_id);
   const driver = server.connection.driver;
   const [serverVersion, applied] = await Promise.all([
-    server.connection.ping(),
+    server.version(),
     server.connection.readAppliedMigrations([tenant.database_name], TENANT_MIGRATIONS_TABLE, 1).catch(() => undefined),
   ]);
   const record = {

@@ -77,8 +77,8 @@ export async function createTenant(
   return withTenantLock(ctx, slug, async () => {
     const existing = await findTenantRow(registry.knex, slug);
     if (existing) assertRetryable(existing);
-    const server = existing ? { ...(await ctx.server(existing.server_id)), version: '' } : await ctx.defaultServer();
-    const serverVersion = server.version || (await server.connection.ping());
+    const server = existing ? await ctx.server(existing.server_id) : await ctx.defaultServer();
+    const serverVersion = await server.version();
     const names = tenantNames(ctx.config, server.connection.driver, slug);
 
     let row: TenantRow;

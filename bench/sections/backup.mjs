@@ -1,0 +1,103 @@
+// backup --all against the obvious shell loop, and one large tenant to show memory stays flat.
+import { mkdirSync, rmSync } from 'node:fs';
+import { join } from 'node:path';
+import knexFactory from 'knex';
+import { BIN } from '../lib/fleet.mjs';
+import { pool, runMeasured } from '../lib/measure.mjs';
+
+function adminKnex(fleet, database) {
+  const url = new URL(fleet.env.TENANTCTL_SERVER_URL);
+  return knexFactory({
+    client: fleet.engine === 'postgres' ? 'pg' : 'mysql2',
+    connection: { host: url.hostname, port: Number(url.port), user: decodeURIComponent(url.username), password: decodeURIComponent(url.password), database },
+    pool: { min: 0, max: 1 },
+  });
+}
+
+/** Gives every tenant some rows: 200 users, as a small real tenant might have. */
+async function addRows(fleet, concurrency) {
+  await pool(fleet.slugs, concurrency, async (slug) => {
+    const knex = adminKnex(fleet, fleet.database(slug));
+    try {
+      await knex('users').insert(Array.from({ length: 200 }, (_, i) => ({ email: `user${i}@${slug}.test`, name: `User ${i} of ${slug}` })));
+    } finally {
+      await knex.destroy();
+    }
+  });
+}
+
+/** The shell loop an operator would write: one dump after another, into files. */
+function shellLoop(fleet, outDir) {
+  const url = new URL(fleet.env.TENANTCTL_SERVER_URL);
+  const dbs = fleet.slugs.map((s) => fleet.database(s)).join(' ');
+  const script =
+    fleet.engine === 'postgres'
+      ? `for db in ${dbs}; do pg_dump -Fc -h ${url.hostname} -p ${url.port} -U ${url.username} "$db" > "${outDir}/$db.pgdump" || exit 1; done`
+      : `DUMP=$(command -v mariadb-dump || command -v mysqldump); for db in ${dbs}; do "$DUMP" --single-transaction --routines --triggers --events -h ${url.hostname} -P ${url.port} -u ${url.username} "$db" | gzip > "${outDir}/$db.sql.gz" || exit 1; done`;
+  return runMeasured('bash', ['-c', script]);
+}
+
+/** One tenant with at least `gigabytes` GB of rows (random text, so it does not compress to nothing). */
+async function makeLargeTenant(fleet, gigabytes) {
+  const slug = fleet.slugs[0];
+  const knex = adminKnex(fleet, fleet.database(slug));
+  const rows = Math.ceil((gigabytes * 1024 ** 3) / 300);
+  try {
+    await knex.schema.createTable('big_payload', (t) => {
+      t.bigIncrements('id');
+      t.text('payload');
+    });
+    if (fleet.engine === 'postgres') {
+      await knex.raw(
+        "insert into big_payload (payload) select md5(random()::text) || md5(random()::text) || md5(random()::text) || md5(random()::text) || md5(random()::text) || md5(random()::text) || md5(random()::text) || md5(random()::text) from generate_series(1, ?)",
+        [rows],
+      );
+      const size = await knex.raw('select pg_total_relation_size(?) as bytes', ['big_payload']);
+      return { slug, rows, bytes: Number(size.rows[0].bytes) };
+    }
+    await knex.raw('create table seq500 (n int primary key)');
+    await knex.raw('insert into seq500 with recursive s(n) as (select 1 union all select n + 1 from s where n < 500) select n from s');
+    const blocks = Math.ceil(rows / 250_000);
+    for (let i = 0; i < blocks; i++) {
+      await knex.raw(
+        "insert into big_payload (payload) select concat(md5(rand()), md5(rand()), md5(rand()), md5(rand()), md5(rand()), md5(rand()), md5(rand()), md5(rand())) from seq500 a cross join seq500 b where b.n <= 500",
+      );
+    }
+    await knex.raw('drop table seq500');
+    await knex.raw('analyze table big_payload');
+    const [size] = await knex.raw('select data_length + index_length as bytes from information_schema.tables where table_schema = database() and table_name = ?', ['big_payload']);
+    return { slug, rows: blocks * 250_000, bytes: Number(size[0].bytes) };
+  } finally {
+    await knex.destroy();
+  }
+}
+
+export async function benchBackup(fleet, { concurrency, largeGb }) {
+  await addRows(fleet, concurrency);
+  const rows = [];
+  const outDir = join(fleet.dir, 'shell-backups');
+  mkdirSync(outDir, { recursive: true });
+  const shell = await shellLoop(fleet, outDir);
+  if (shell.code !== 0) throw new Error(`shell loop failed: ${shell.stderr}`);
+  rows.push({ label: `shell loop: ${fleet.engine === 'postgres' ? 'pg_dump -Fc db > file' : 'mysqldump db | gzip > file'}, one after another`, ms: shell.ms, tenants: fleet.count, perTenantMs: shell.ms / fleet.count, peakMb: shell.peakMb });
+  rmSync(outDir, { recursive: true, force: true });
+
+  for (const c of [1, concurrency]) {
+    const run = await runMeasured(process.execPath, [BIN, 'backup', '--all', '--concurrency', String(c), '--json'], { cwd: fleet.dir, env: fleet.env });
+    if (run.code !== 0) throw new Error(`backup --all failed: ${run.stderr}`);
+    rows.push({ label: `tenantctl backup --all --concurrency ${c} (verified, recorded)`, ms: run.ms, tenants: fleet.count, perTenantMs: run.ms / fleet.count, peakMb: run.peakMb });
+  }
+
+  let large;
+  if (largeGb > 0) {
+    console.error(`[${fleet.engine}] filling one tenant with ${largeGb} GB of rows…`);
+    large = await makeLargeTenant(fleet, largeGb);
+    const run = await runMeasured(process.execPath, [BIN, 'backup', large.slug, '--json'], { cwd: fleet.dir, env: fleet.env });
+    if (run.code !== 0) throw new Error(`large backup failed: ${run.stderr}`);
+    const backup = JSON.parse(run.stdout).tenants.tenants[0].backup;
+    large = { ...large, backupBytes: backup.bytes, ms: run.ms, peakMb: run.peakMb };
+    rows.push({ label: `tenantctl backup of one tenant with ${(large.bytes / 1024 ** 3).toFixed(2)} GB of rows (dump ${(backup.bytes / 1024 ** 2).toFixed(0)} MB)`, ms: run.ms, tenants: 1, perTenantMs: run.ms, peakMb: run.peakMb });
+  }
+  const best = rows.find((r) => r.label.includes(`--concurrency ${concurrency}`));
+  return { rows, ratios: { speedupOverShellLoop: shell.ms / best.ms, largePeakMb: large?.peakMb ?? null }, large };
+}
