@@ -37,22 +37,49 @@ export function configFor(command: Command): ResolvedConfig {
   return resolveConfig({ flags, env: process.env, cwd: process.cwd(), configFile: opts.config });
 }
 
+/** What a command that changes tenants records in the audit log. */
+export interface AuditSpec {
+  command: string;
+  /** The tenant it is about, if it is about one. */
+  tenant?: string | null;
+}
+
+/** A body may refine its audit entry: a harmless repeat is `noop`; detail is kept as JSON. */
+export interface AuditNote {
+  outcome?: 'ok' | 'noop';
+  detail?: unknown;
+}
+
 /**
  * Runs a command body with the resolved configuration, an open context and the output; closes
- * the context whatever happens. Errors go to the entry point, which picks the exit code.
+ * the context whatever happens. With `audit`, the command is recorded in the audit log however it
+ * ends. Errors go on to the entry point, which picks the exit code.
  */
 export async function withCommandContext(
   command: Command,
-  body: (ctx: AppContext, out: Output) => Promise<void>,
+  body: (ctx: AppContext, out: Output) => Promise<void | AuditNote>,
+  audit?: AuditSpec,
 ): Promise<void> {
   const out = outputFor(command);
   const { config } = configFor(command);
   const ctx = new AppContext(config);
   try {
-    await body(ctx, out);
+    const note = await body(ctx, out);
+    if (audit) await writeAudit(ctx, audit, { outcome: process.exitCode ? 'failed' : (note?.outcome ?? 'ok'), detail: note?.detail });
+  } catch (error) {
+    if (audit) await writeAudit(ctx, audit, { outcome: 'failed', error: (error as Error).message }).catch(() => undefined);
+    throw error;
   } finally {
     const generated = await ctx.generatedKeyFile();
     if (generated) out.notice(`Generated a new secret key in ${generated} (mode 0600). Back it up: without it, stored tenant passwords cannot be read.`);
     await ctx.close();
   }
+}
+
+async function writeAudit(ctx: AppContext, audit: AuditSpec, result: { outcome: 'ok' | 'noop' | 'failed'; detail?: unknown; error?: string }): Promise<void> {
+  // A command refused before it opened the registry (bad input, unreachable registry) changed
+  // nothing, and opening the registry just to say so would create one: not recorded.
+  if (result.outcome === 'failed' && !(await ctx.registryIsOpen())) return;
+  const { recordAudit } = await import('../lifecycle/audit-log.js');
+  await recordAudit(ctx, { command: audit.command, arguments: process.argv.slice(2), tenant: audit.tenant, ...result });
 }

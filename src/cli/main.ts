@@ -3,6 +3,10 @@ import { ExitCode, TenantctlError, errorMessage } from '../core/errors.js';
 import { registerBackup, registerBackups } from './commands/backup.js';
 import { registerConfig } from './commands/config.js';
 import { registerCreate } from './commands/create.js';
+import { registerDelete } from './commands/delete.js';
+import { registerLog } from './commands/log.js';
+import { registerSuspend } from './commands/suspend.js';
+import { registerUpdate } from './commands/update.js';
 import { registerInit } from './commands/init.js';
 import { registerList } from './commands/list.js';
 import { registerMigrate } from './commands/migrate.js';
@@ -26,7 +30,7 @@ function buildProgram(): Command {
     .addOption(new Option('--seeds-dir <dir>', 'tenant seeds'))
     .showHelpAfterError('(run with --help for usage)')
     .exitOverride();
-  for (const register of [registerInit, registerCreate, registerList, registerShow, registerMigrate, registerMigrateStatus, registerBackup, registerBackups, registerRestore, registerConfig]) register(program);
+  for (const register of [registerInit, registerCreate, registerList, registerShow, registerUpdate, registerSuspend, registerDelete, registerMigrate, registerMigrateStatus, registerBackup, registerBackups, registerRestore, registerLog, registerConfig]) register(program);
   const all = (c: Command): Command[] => [c, ...c.commands.flatMap(all)];
   for (const command of all(program)) command.exitOverride();
   return program;

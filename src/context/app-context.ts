@@ -38,6 +38,11 @@ export class AppContext {
     return this.registryPromise;
   }
 
+  /** Whether this run has opened the registry (successfully). */
+  async registryIsOpen(): Promise<boolean> {
+    return this.registryPromise ? this.registryPromise.then(() => true, () => false) : false;
+  }
+
   secretKey(): Promise<LoadedKey> {
     this.keyPromise ??= this.registry().then((registry) => loadSecretKey(this.config, registry));
     return this.keyPromise;

@@ -65,14 +65,16 @@ export interface ServerConnection {
   /** Gives an existing user its (re-created) database: ownership on PostgreSQL, grants on MySQL. */
   grantDatabase(user: string, database: string): Promise<void>;
   /**
-   * Stops a user logging in (PostgreSQL NOLOGIN, MySQL ACCOUNT LOCK) and ends its open
-   * sessions. Data is untouched. Idempotent.
+   * Takes a tenant's access away, in the database itself: PostgreSQL NOLOGIN and its sessions
+   * ended; MySQL ACCOUNT LOCK and its connections killed; SQLite the file made read-only. The
+   * data is untouched. Idempotent. Without a tenant user (shared credentials) there is nothing
+   * to lock on PostgreSQL and MySQL: returns false.
    */
-  lockUser(user: string): Promise<void>;
-  /** Reverses lockUser. Idempotent. */
-  unlockUser(user: string): Promise<void>;
-  /** Whether the user exists and may log in; null where the engine has no users. */
-  userCanLogin(user: string): Promise<boolean | null>;
+  suspendAccess(database: string, user: string | null): Promise<boolean>;
+  /** Reverses suspendAccess. Idempotent. */
+  resumeAccess(database: string, user: string | null): Promise<void>;
+  /** Whether the tenant's access is suspended in the database (false where it cannot be). */
+  accessSuspended(database: string, user: string | null): Promise<boolean>;
   /**
    * Reads the migration table of many databases with as few round trips as the engine allows
    * (MySQL: one UNION per batch over the admin connection; PostgreSQL: one short connection per

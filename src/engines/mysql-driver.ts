@@ -125,27 +125,29 @@ class MysqlServer implements ServerConnection {
     await this.admin.raw(`grant all privileges on ${grantPattern(database)}.* to ?@?`, [user, this.host]);
   }
 
-  async lockUser(user: string): Promise<void> {
+  async dropUser(name: string): Promise<void> {
+    await this.admin.raw('drop user if exists ?@?', [name, this.host]);
+  }
+
+  async suspendAccess(_database: string, user: string | null): Promise<boolean> {
+    if (!user) return false;
     await this.admin.raw('alter user ?@? account lock', [user, this.host]);
     const [rows] = await this.admin.raw('select id from information_schema.processlist where user = ? and id <> connection_id()', [user]);
     for (const row of rows as Array<{ id: number }>) {
       await this.admin.raw(`kill ${Number(row.id)}`).catch(() => undefined); // it may have ended already
     }
+    return true;
   }
 
-  async unlockUser(user: string): Promise<void> {
-    await this.admin.raw('alter user ?@? account unlock', [user, this.host]);
+  async resumeAccess(_database: string, user: string | null): Promise<void> {
+    if (user) await this.admin.raw('alter user ?@? account unlock', [user, this.host]);
   }
 
-  async userCanLogin(user: string): Promise<boolean | null> {
-    if (!(await this.userExists(user))) return false;
+  async accessSuspended(_database: string, user: string | null): Promise<boolean> {
+    if (!user || !(await this.userExists(user))) return false;
     // SHOW CREATE USER says ACCOUNT LOCK on both MySQL and MariaDB, whose catalogs differ.
     const [rows] = await this.admin.raw('show create user ?@?', [user, this.host]);
-    return !/ACCOUNT LOCK/i.test(String(Object.values(rows[0] as object)[0]));
-  }
-
-  async dropUser(name: string): Promise<void> {
-    await this.admin.raw('drop user if exists ?@?', [name, this.host]);
+    return /ACCOUNT LOCK/i.test(String(Object.values(rows[0] as object)[0]));
   }
 
   async readAppliedMigrations(databases: string[], table: string): Promise<AppliedMigrations> {

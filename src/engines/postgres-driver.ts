@@ -115,22 +115,25 @@ class PostgresServer implements ServerConnection {
     await this.admin.raw(`grant connect, temporary on database ${quote(database)} to ${quote(user)}`);
   }
 
-  async lockUser(user: string): Promise<void> {
-    await this.admin.raw(`alter role ${quote(user)} nologin`);
-    await this.admin.raw('select pg_terminate_backend(pid) from pg_stat_activity where usename = ? and pid <> pg_backend_pid()', [user]);
-  }
-
-  async unlockUser(user: string): Promise<void> {
-    await this.admin.raw(`alter role ${quote(user)} login`);
-  }
-
-  async userCanLogin(user: string): Promise<boolean | null> {
-    const result = await this.admin.raw('select rolcanlogin from pg_roles where rolname = ?', [user]);
-    return result.rows.length > 0 && result.rows[0].rolcanlogin === true;
-  }
-
   async dropUser(name: string): Promise<void> {
     await this.admin.raw(`drop role if exists ${quote(name)}`);
+  }
+
+  async suspendAccess(_database: string, user: string | null): Promise<boolean> {
+    if (!user) return false;
+    await this.admin.raw(`alter role ${quote(user)} nologin`);
+    await this.admin.raw('select pg_terminate_backend(pid) from pg_stat_activity where usename = ? and pid <> pg_backend_pid()', [user]);
+    return true;
+  }
+
+  async resumeAccess(_database: string, user: string | null): Promise<void> {
+    if (user) await this.admin.raw(`alter role ${quote(user)} login`);
+  }
+
+  async accessSuspended(_database: string, user: string | null): Promise<boolean> {
+    if (!user) return false;
+    const result = await this.admin.raw('select rolcanlogin from pg_roles where rolname = ?', [user]);
+    return result.rows.length > 0 && result.rows[0].rolcanlogin === false;
   }
 
   async readAppliedMigrations(databases: string[], table: string, concurrency: number): Promise<AppliedMigrations> {

@@ -1,4 +1,4 @@
-import { mkdirSync, existsSync, rmSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, rmSync, statSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { dirname, join } from 'node:path';
 import Database from 'better-sqlite3';
@@ -176,12 +176,38 @@ class SqliteServer implements ServerConnection {
 
   async grantDatabase(): Promise<void> {}
 
-  async lockUser(): Promise<void> {}
+  /**
+   * The file becomes read-only (0444). First the WAL is folded back into the file: a read-only
+   * WAL database cannot be opened by the application at all.
+   */
+  async suspendAccess(database: string): Promise<boolean> {
+    const file = this.fileFor(database);
+    if ((statSync(file).mode & 0o222) !== 0) {
+      const db = new Database(file);
+      try {
+        db.pragma('journal_mode = DELETE');
+      } finally {
+        db.close();
+      }
+    }
+    chmodSync(file, 0o444);
+    return true;
+  }
 
-  async unlockUser(): Promise<void> {}
+  async resumeAccess(database: string): Promise<void> {
+    const file = this.fileFor(database);
+    chmodSync(file, 0o600);
+    const db = new Database(file);
+    try {
+      db.pragma('journal_mode = WAL');
+    } finally {
+      db.close();
+    }
+  }
 
-  async userCanLogin(): Promise<boolean | null> {
-    return null;
+  async accessSuspended(database: string): Promise<boolean> {
+    const file = this.fileFor(database);
+    return existsSync(file) && (statSync(file).mode & 0o222) === 0;
   }
 
   async readAppliedMigrations(databases: string[], table: string): Promise<AppliedMigrations> {

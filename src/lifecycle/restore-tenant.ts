@@ -81,7 +81,7 @@ export async function restoreTenant(ctx: AppContext, input: RestoreInput, onStep
     onStep('suspend');
     await updateTenantRow(registry.knex, source.id, { status: 'suspended', step: 'restore', status_reason: `restoring from backup (was ${returnTo})`, last_error: null });
     try {
-      if (source.database_user) await server.lockUser(source.database_user);
+      await server.suspendAccess(source.database_name, source.database_user);
       onStep('replace');
       await server.dropDatabase(source.database_name);
       await server.createDatabase(source.database_name);
@@ -89,7 +89,7 @@ export async function restoreTenant(ctx: AppContext, input: RestoreInput, onStep
       onStep('restore');
       await server.restore(source.database_name, backup.file, source.database_user, dumpTools(ctx.config));
       onStep('reactivate');
-      if (source.database_user && returnTo === 'active') await server.unlockUser(source.database_user);
+      if (returnTo === 'active') await server.resumeAccess(source.database_name, source.database_user);
     } catch (error) {
       await updateTenantRow(registry.knex, source.id, { last_error: `restore: ${errorMessage(error)}` });
       throw new OperationError(slug, 'restore', error, 'the tenant stays suspended; run restore again to finish');

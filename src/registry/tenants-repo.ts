@@ -92,6 +92,11 @@ export async function updateTenantRow(knex: Knex, id: number, patch: Partial<Omi
   await knex(TABLE).where({ id }).update({ ...stamped, updated_at: at });
 }
 
+/** Removes a tenant's row (`delete --purge`); its history stays in the audit log and backup records. */
+export async function deleteTenantRow(knex: Knex, id: number): Promise<void> {
+  await knex(TABLE).where({ id }).delete();
+}
+
 export interface TenantFilter {
   statuses?: TenantStatus[];
   plans?: string[];

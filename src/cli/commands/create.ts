@@ -56,6 +56,7 @@ export function registerCreate(program: Command): void {
             ]),
           ].join('\n'),
         );
-      });
+        return { detail: { retried: result.retried, migrations: result.migrations.length } };
+      }, { command: 'create', tenant: slug });
     });
 }

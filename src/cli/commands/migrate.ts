@@ -41,7 +41,7 @@ function addRunOptions(command: Command): Command {
     .option('--wait [seconds]', `wait for a running migration to finish (default ${DEFAULT_WAIT_SECONDS}s) instead of exiting 6`, parseSeconds);
 }
 
-async function run(command: Command, direction: 'up' | 'down', flags: FleetFlags, slugs: string[] | undefined): Promise<void> {
+async function run(command: Command, direction: 'up' | 'down', flags: FleetFlags, slugs: string[] | undefined, name: string): Promise<void> {
   const { migrateFleet } = await import('../../lifecycle/migrate-fleet.js');
   await withCommandContext(command, async (ctx, out) => {
     const options: MigrateFleetOptions = {
@@ -62,7 +62,8 @@ async function run(command: Command, direction: 'up' | 'down', flags: FleetFlags
     }).finally(() => spinner.stop());
     out.result(result, () => renderFleetResult(out, result));
     if (!result.ok) process.exitCode = ExitCode.failed;
-  });
+    return { detail: { runId: result.runId, counts: result.counts, dryRun: result.dryRun } };
+  }, { command: name, tenant: slugs?.length === 1 ? slugs[0] : null });
 }
 
 export function registerMigrate(program: Command): void {
@@ -71,7 +72,7 @@ export function registerMigrate(program: Command): void {
       .command('migrate')
       .description("bring one tenant's database to the latest migration")
       .argument('<slug>', 'the tenant slug'),
-  ).action(async (slug: string, flags: FleetFlags, command: Command) => run(command, 'up', flags, [slug]));
+  ).action(async (slug: string, flags: FleetFlags, command: Command) => run(command, 'up', flags, [slug], 'migrate'));
 
   addRunOptions(
     addFleetOptions(
@@ -81,7 +82,7 @@ export function registerMigrate(program: Command): void {
         .option('--fail-fast', 'stop starting tenants after the first failure')
         .option('--retry-failed', 'only the tenants that failed in the last migrate run'),
     ),
-  ).action(async (flags: FleetFlags, command: Command) => run(command, 'up', flags, undefined));
+  ).action(async (flags: FleetFlags, command: Command) => run(command, 'up', flags, undefined, 'migrate-all'));
 
   addRunOptions(
     addFleetOptions(
@@ -95,6 +96,6 @@ export function registerMigrate(program: Command): void {
   ).action(async (slug: string | undefined, flags: FleetFlags, command: Command) => {
     if (!slug && !flags.all) throw new UsageError('rollback: name a tenant, or use --all');
     if (slug && flags.all) throw new UsageError('rollback: name a tenant or use --all, not both');
-    await run(command, 'down', flags, slug ? [slug] : undefined);
+    await run(command, 'down', flags, slug ? [slug] : undefined, 'rollback');
   });
 }

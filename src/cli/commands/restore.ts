@@ -47,6 +47,7 @@ export function registerRestore(program: Command): void {
             ]),
           ].join('\n'),
         );
-      });
+        return { detail: { backup: result.backup.file, clone: result.cloned ? result.tenant.slug : null } };
+      }, { command: 'restore', tenant: flags.as ?? slug });
     });
 }

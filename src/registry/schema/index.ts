@@ -2,12 +2,14 @@ import type { Knex } from 'knex';
 import * as initial from './001-initial.js';
 import * as runs from './002-runs.js';
 import * as backups from './003-backups.js';
+import * as audit from './004-audit.js';
 
 /** The registry's own migrations, in order. Names are stored; never rename one. */
 const MIGRATIONS: ReadonlyArray<[string, Knex.Migration]> = [
   ['001-initial', initial],
   ['002-runs', runs],
   ['003-backups', backups],
+  ['004-audit', audit],
 ];
 
 export const LATEST_REGISTRY_MIGRATION = MIGRATIONS[MIGRATIONS.length - 1]![0];

@@ -1,0 +1,34 @@
+import type { Command } from 'commander';
+import { UsageError } from '../../core/errors.js';
+import { withCommandContext } from '../action.js';
+
+export function registerLog(program: Command): void {
+  program
+    .command('log')
+    .description('the audit log, newest first: who changed which tenant, when, and how it ended')
+    .argument('[slug]', 'one tenant only')
+    .option('--limit <n>', 'at most this many entries (default 50)')
+    .action(async (slug: string | undefined, flags: { limit?: string }, command: Command) => {
+      if (flags.limit !== undefined && !/^\d+$/.test(flags.limit)) throw new UsageError('--limit expects a whole number');
+      const { readAuditLog } = await import('../../lifecycle/audit-log.js');
+      await withCommandContext(command, async (ctx, out) => {
+        const entries = await readAuditLog(ctx, slug, Number(flags.limit ?? 50));
+        out.result(entries, () =>
+          entries.length === 0
+            ? out.color.dim('No entries.')
+            : out.table(
+                ['when', 'command', 'tenant', 'outcome', 'who', 'arguments', 'error'],
+                entries.map((e) => [
+                  e.at.slice(0, 19).replace('T', ' '),
+                  e.command,
+                  e.tenant,
+                  e.outcome === 'failed' ? out.color.red(e.outcome) : e.outcome === 'noop' ? out.color.dim(e.outcome) : out.color.green(e.outcome),
+                  `${e.user}@${e.host}`,
+                  e.arguments.join(' '),
+                  e.error,
+                ]),
+              ),
+        );
+      });
+    });
+}

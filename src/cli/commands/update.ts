@@ -1,0 +1,34 @@
+import type { Command } from 'commander';
+import { withCommandContext } from '../action.js';
+import { collectKeyValue, collectList } from '../options.js';
+
+export function registerUpdate(program: Command): void {
+  program
+    .command('update')
+    .description("change a tenant's display name, plan or metadata (its database is not touched)")
+    .argument('<slug>', 'the tenant slug')
+    .option('--name <name>', 'new display name')
+    .option('--plan <plan>', 'new plan')
+    .option('--set <key=value>', 'set a metadata entry; repeatable', collectKeyValue)
+    .option('--unset <key>', 'remove a metadata entry; repeatable', collectList)
+    .action(async (slug: string, flags: { name?: string; plan?: string; set?: Record<string, string>; unset?: string[] }, command: Command) => {
+      const { updateTenant } = await import('../../lifecycle/update-tenant.js');
+      await withCommandContext(
+        command,
+        async (ctx, out) => {
+          const result = await updateTenant(ctx, slug, flags);
+          out.result(result, () =>
+            result.changed.length
+              ? `${out.color.green('✔')} Updated ${result.changed.join(', ')} of tenant ${slug}\n${out.fields([
+                  ['name', result.tenant.name],
+                  ['plan', result.tenant.plan],
+                  ['metadata', result.tenant.metadata],
+                ])}`
+              : `${out.color.dim('•')} Nothing changed: tenant ${slug} already has these values`,
+          );
+          return { outcome: result.changed.length ? 'ok' : 'noop', detail: { changed: result.changed } };
+        },
+        { command: 'update', tenant: slug },
+      );
+    });
+}
