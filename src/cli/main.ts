@@ -4,6 +4,7 @@ import { registerBackup, registerBackups } from './commands/backup.js';
 import { registerConfig } from './commands/config.js';
 import { registerCreate } from './commands/create.js';
 import { registerDelete } from './commands/delete.js';
+import { registerDoctor } from './commands/doctor.js';
 import { registerLog } from './commands/log.js';
 import { registerSuspend } from './commands/suspend.js';
 import { registerUpdate } from './commands/update.js';
@@ -13,6 +14,7 @@ import { registerMigrate } from './commands/migrate.js';
 import { registerMigrateStatus } from './commands/migrate-status.js';
 import { registerRestore } from './commands/restore.js';
 import { registerShow } from './commands/show.js';
+import { registerStats } from './commands/stats.js';
 
 /** Command modules declare their options here; their heavy code is imported only when run. */
 function buildProgram(): Command {
@@ -30,7 +32,7 @@ function buildProgram(): Command {
     .addOption(new Option('--seeds-dir <dir>', 'tenant seeds'))
     .showHelpAfterError('(run with --help for usage)')
     .exitOverride();
-  for (const register of [registerInit, registerCreate, registerList, registerShow, registerUpdate, registerSuspend, registerDelete, registerMigrate, registerMigrateStatus, registerBackup, registerBackups, registerRestore, registerLog, registerConfig]) register(program);
+  for (const register of [registerInit, registerCreate, registerList, registerShow, registerUpdate, registerSuspend, registerDelete, registerMigrate, registerMigrateStatus, registerBackup, registerBackups, registerRestore, registerStats, registerDoctor, registerLog, registerConfig]) register(program);
   const all = (c: Command): Command[] => [c, ...c.commands.flatMap(all)];
   for (const command of all(program)) command.exitOverride();
   return program;

@@ -95,6 +95,19 @@ export interface ServerConnection {
   listTables(database: string): Promise<string[]>;
   /** Exact row count of every table. */
   rowCounts(database: string): Promise<Record<string, number>>;
+  /**
+   * Size, tables, rows and open connections of many databases, plus their applied migrations,
+   * with as few round trips as the engine allows: sizes and connections in one query per server
+   * where the engine can (PostgreSQL, MySQL); tables, rows and migrations in one query per server
+   * on MySQL, one short connection per database on PostgreSQL. Rows are the engine's estimate
+   * unless `exact`. Databases that do not exist are missing from the map.
+   */
+  databaseStats(databases: string[], options: { exact: boolean; concurrency: number; migrationsTable: string }): Promise<Map<string, DatabaseStats>>;
+  /** What is wrong with this machine's dump tools for this server (missing, too old), or undefined. */
+  checkDumpTools(tools: DumpTools): Promise<string | undefined>;
+  /** Every database and every user on the server (for finding orphans). */
+  listDatabases(): Promise<string[]>;
+  listUsers(): Promise<string[]>;
   /** Knex config for tenant schema work over the admin credentials. */
   tenantKnexConfig(options: TenantConnectionOptions): Knex.Config;
   /** Knex config as the tenant's own user would connect (what the application uses). */
@@ -116,4 +129,16 @@ export interface DumpTools {
   mysqlDump?: string;
   /** Undefined: `mariadb` or `mysql`, whichever is installed. */
   mysqlClient?: string;
+}
+
+export interface DatabaseStats {
+  sizeBytes: number;
+  tables: number;
+  rows: number;
+  /** Whether `rows` was counted rather than estimated. */
+  rowsExact: boolean;
+  /** Open connections now; null where the engine cannot tell (SQLite). */
+  connections: number | null;
+  /** Applied migrations in order; null without a migration table. */
+  applied: string[] | null;
 }

@@ -2,11 +2,13 @@ import knexFactory, { type Knex } from 'knex';
 import { UnreachableError, errorMessage } from '../core/errors.js';
 import { redact } from '../core/secrets.js';
 import type { Writable } from 'node:stream';
-import type { AppliedMigrations, DumpTools, EngineDriver, ServerConnection, TenantConnectionOptions } from './engine-driver.js';
+import type { AppliedMigrations, DatabaseStats, DumpTools, EngineDriver, ServerConnection, TenantConnectionOptions } from './engine-driver.js';
 import { mysqlCheckDump, mysqlDumpTo, mysqlRestoreFrom } from './mysql-dump.js';
+import { resolveTool } from './run-tool.js';
 import { lockKey64, lockOnDedicatedConnection } from './lock-helpers.js';
 import type { ServerSpec } from './server-spec.js';
 import { QUIET_KNEX_LOG } from './knex-log.js';
+import { runPool } from '../core/run-pool.js';
 
 /** Tenants read per UNION query: well inside packet and table-open limits. */
 const BATCH = 250;
@@ -195,6 +197,60 @@ class MysqlServer implements ServerConnection {
     const union = tables.map((t) => `select ? as name, count(*) as n from ${quote(database)}.${quote(t)}`).join(' union all ');
     const [rows] = await this.admin.raw(union, tables);
     return Object.fromEntries((rows as Array<{ name: string; n: number }>).map((row) => [row.name, Number(row.n)]));
+  }
+
+  async databaseStats(databases: string[], options: { exact: boolean; concurrency: number; migrationsTable: string }): Promise<Map<string, DatabaseStats>> {
+    const stats = new Map<string, DatabaseStats>();
+    if (databases.length === 0) return stats;
+    const marks = databases.map(() => '?').join(',');
+    // One server sees every database: tables, estimated rows and sizes in one query.
+    const [schemata] = await this.admin.raw(`select schema_name as db from information_schema.schemata where schema_name in (${marks})`, databases);
+    const [tables] = await this.admin.raw(
+      `select table_schema as db, count(*) as tables, coalesce(sum(table_rows), 0) as \`rows\`, coalesce(sum(data_length + index_length), 0) as bytes from information_schema.tables where table_type = 'BASE TABLE' and table_schema in (${marks}) group by table_schema`,
+      databases,
+    );
+    const [sessions] = await this.admin.raw(`select db, count(*) as n from information_schema.processlist where db in (${marks}) group by db`, databases);
+    const applied = await this.readAppliedMigrations(databases, options.migrationsTable);
+    const byDb = new Map((tables as Array<{ db: string; tables: number; rows: number; bytes: number }>).map((r) => [r.db, r]));
+    const connections = new Map((sessions as Array<{ db: string; n: number }>).map((r) => [r.db, Number(r.n)]));
+    for (const { db } of schemata as Array<{ db: string }>) {
+      const t = byDb.get(db);
+      stats.set(db, {
+        sizeBytes: Number(t?.bytes ?? 0),
+        tables: Number(t?.tables ?? 0),
+        rows: Number(t?.rows ?? 0),
+        rowsExact: false,
+        connections: connections.get(db) ?? 0,
+        applied: applied.get(db) ?? null,
+      });
+    }
+    if (options.exact) {
+      await runPool([...stats.keys()], options.concurrency, async (db) => {
+        stats.get(db)!.rows = Object.values(await this.rowCounts(db)).reduce((a, b) => a + b, 0);
+        stats.get(db)!.rowsExact = true;
+      });
+    }
+    return stats;
+  }
+
+  async checkDumpTools(tools: DumpTools): Promise<string | undefined> {
+    try {
+      resolveTool(tools.mysqlDump ? [tools.mysqlDump] : ['mariadb-dump', 'mysqldump'], 'mariadb-client or mysql-client');
+      resolveTool(tools.mysqlClient ? [tools.mysqlClient] : ['mariadb', 'mysql'], 'mariadb-client or mysql-client');
+      return undefined;
+    } catch (error) {
+      return errorMessage(error);
+    }
+  }
+
+  async listDatabases(): Promise<string[]> {
+    const [rows] = await this.admin.raw('select schema_name as name from information_schema.schemata order by 1');
+    return (rows as Array<{ name: string }>).map((r) => r.name);
+  }
+
+  async listUsers(): Promise<string[]> {
+    const [rows] = await this.admin.raw('select user as name from mysql.user where host = ? order by 1', [this.host]);
+    return (rows as Array<{ name: string }>).map((r) => r.name);
   }
 
   tenantKnexConfig({ database }: TenantConnectionOptions): Knex.Config {

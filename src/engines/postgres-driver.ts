@@ -3,8 +3,9 @@ import { UnreachableError, errorMessage } from '../core/errors.js';
 import { redact } from '../core/secrets.js';
 import { runPool } from '../core/run-pool.js';
 import type { Writable } from 'node:stream';
-import type { AppliedMigrations, DumpTools, EngineDriver, ServerConnection, TenantConnectionOptions } from './engine-driver.js';
+import type { AppliedMigrations, DatabaseStats, DumpTools, EngineDriver, ServerConnection, TenantConnectionOptions } from './engine-driver.js';
 import { checkedPgDump, pgCheckDump, pgDumpTo, pgRestoreFrom } from './postgres-dump.js';
+import { resolveTool } from './run-tool.js';
 import { lockKey64, lockOnDedicatedConnection } from './lock-helpers.js';
 import { scramSha256Verifier } from './postgres-scram.js';
 import type { ServerSpec } from './server-spec.js';
@@ -186,18 +187,71 @@ class PostgresServer implements ServerConnection {
   }
 
   async rowCounts(database: string): Promise<Record<string, number>> {
-    const tables = await this.listTables(database);
+    return this.onDatabase(database, (knex) => this.rowCountsWith(knex));
+  }
+
+  /** Exact row counts of every table, in one UNION query on a connection to that database. */
+  private async rowCountsWith(knex: Knex): Promise<Record<string, number>> {
+    const listed = await knex.raw(
+      "select table_schema as schema, table_name as name from information_schema.tables where table_type = 'BASE TABLE' and table_schema not in ('pg_catalog', 'information_schema') order by 1, 2",
+    );
+    const tables = listed.rows as Array<{ schema: string; name: string }>;
     if (tables.length === 0) return {};
-    return this.onDatabase(database, async (knex) => {
-      const union = tables
-        .map((t) => {
-          const [schema, table] = t.split('.') as [string, string];
-          return `select ${knex.raw('?', [t]).toQuery()} as name, count(*) as n from ${quote(schema)}.${quote(table)}`;
-        })
-        .join(' union all ');
-      const result = await knex.raw(union);
-      return Object.fromEntries(result.rows.map((row: { name: string; n: string }) => [row.name, Number(row.n)]));
+    const union = tables.map((t) => `select ? as name, count(*) as n from ${quote(t.schema)}.${quote(t.name)}`).join(' union all ');
+    const result = await knex.raw(union, tables.map((t) => `${t.schema}.${t.name}`));
+    return Object.fromEntries(result.rows.map((row: { name: string; n: string }) => [row.name, Number(row.n)]));
+  }
+
+  async databaseStats(databases: string[], options: { exact: boolean; concurrency: number; migrationsTable: string }): Promise<Map<string, DatabaseStats>> {
+    // Sizes and sessions for the whole server in two queries; the rest lives inside each database.
+    const sizes = await this.admin.raw('select datname, pg_database_size(datname) as bytes from pg_database where datname = any(?)', [databases]);
+    const sessions = await this.admin.raw('select datname, count(*) as n from pg_stat_activity where datname = any(?) group by datname', [databases]);
+    const connections = new Map<string, number>(sessions.rows.map((r: { datname: string; n: string }) => [r.datname, Number(r.n)]));
+    const present: string[] = sizes.rows.map((r: { datname: string }) => r.datname);
+    const stats = new Map<string, DatabaseStats>();
+    await runPool(present, options.concurrency, async (database) => {
+      await this.onDatabase(database, async (knex) => {
+        // n_live_tup is kept by the statistics collector: an estimate that needs no ANALYZE.
+        const tables = await knex.raw("select count(*) as tables, coalesce(sum(n_live_tup), 0) as rows from pg_stat_user_tables");
+        let rows = Number(tables.rows[0].rows);
+        if (options.exact) rows = Object.values(await this.rowCountsWith(knex)).reduce((a, b) => a + b, 0);
+        let applied: string[] | null = null;
+        try {
+          applied = (await knex.raw(`select name from ${quote(options.migrationsTable)} order by id`)).rows.map((r: { name: string }) => r.name);
+        } catch (error) {
+          if (!postgresDriver.isMissingTableError(error)) throw error;
+        }
+        stats.set(database, {
+          sizeBytes: Number(sizes.rows.find((r: { datname: string }) => r.datname === database).bytes),
+          tables: Number(tables.rows[0].tables),
+          rows,
+          rowsExact: options.exact,
+          connections: connections.get(database) ?? 0,
+          applied,
+        });
+      });
     });
+    return stats;
+  }
+
+  async checkDumpTools(tools: DumpTools): Promise<string | undefined> {
+    try {
+      await checkedPgDump(tools, this.admin);
+      resolveTool([tools.pgRestore], 'postgresql-client');
+      return undefined;
+    } catch (error) {
+      return errorMessage(error);
+    }
+  }
+
+  async listDatabases(): Promise<string[]> {
+    const result = await this.admin.raw('select datname from pg_database where not datistemplate order by 1');
+    return result.rows.map((r: { datname: string }) => r.datname);
+  }
+
+  async listUsers(): Promise<string[]> {
+    const result = await this.admin.raw("select rolname from pg_roles where rolname !~ '^pg_' order by 1");
+    return result.rows.map((r: { rolname: string }) => r.rolname);
   }
 
   /** A short-lived admin connection to one database (PostgreSQL cannot reach across). */

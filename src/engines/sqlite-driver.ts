@@ -1,11 +1,11 @@
-import { chmodSync, existsSync, mkdirSync, rmSync, statSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, readdirSync, rmSync, statSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { dirname, join } from 'node:path';
 import Database from 'better-sqlite3';
 import type { Knex } from 'knex';
 import { UnreachableError, errorMessage } from '../core/errors.js';
 import type { Writable } from 'node:stream';
-import type { AppliedMigrations, EngineDriver, HeldLock, ServerConnection, TenantConnectionOptions } from './engine-driver.js';
+import type { AppliedMigrations, DatabaseStats, EngineDriver, HeldLock, ServerConnection, TenantConnectionOptions } from './engine-driver.js';
 import { sqliteCheckDump, sqliteDumpTo, sqliteRestoreFrom } from './sqlite-dump.js';
 import { sleep } from './lock-helpers.js';
 import type { ServerSpec } from './server-spec.js';
@@ -252,6 +252,43 @@ class SqliteServer implements ServerConnection {
       const tables = db.prepare("select name from sqlite_master where type = 'table' and name not like 'sqlite_%' order by 1").pluck().all() as string[];
       return Object.fromEntries(tables.map((t) => [t, Number(db.prepare(`select count(*) from ${quote(t)}`).pluck().get())]));
     });
+  }
+
+  async databaseStats(databases: string[], options: { exact: boolean; concurrency: number; migrationsTable: string }): Promise<Map<string, DatabaseStats>> {
+    const stats = new Map<string, DatabaseStats>();
+    for (const database of databases) {
+      const file = this.fileFor(database);
+      if (!existsSync(file)) continue;
+      const sizeBytes = ['', '-wal'].reduce((sum, suffix) => sum + (existsSync(file + suffix) ? statSync(file + suffix).size : 0), 0);
+      // Counting is exact and cheap at the sizes SQLite tenants have.
+      const counts = await this.rowCounts(database);
+      const applied = (await this.readAppliedMigrations([database], options.migrationsTable)).get(database) ?? null;
+      stats.set(database, {
+        sizeBytes,
+        tables: Object.keys(counts).length,
+        rows: Object.values(counts).reduce((a, b) => a + b, 0),
+        rowsExact: true,
+        connections: null,
+        applied,
+      });
+    }
+    return stats;
+  }
+
+  async checkDumpTools(): Promise<string | undefined> {
+    return undefined; // SQLite backups need no external tool
+  }
+
+  async listDatabases(): Promise<string[]> {
+    if (!existsSync(this.directory)) return [];
+    return readdirSync(this.directory)
+      .filter((f) => f.endsWith('.sqlite'))
+      .map((f) => f.slice(0, -'.sqlite'.length))
+      .sort();
+  }
+
+  async listUsers(): Promise<string[]> {
+    return [];
   }
 
   private readFile<T>(database: string, fn: (db: Database.Database) => T): T {

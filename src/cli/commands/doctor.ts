@@ -1,0 +1,68 @@
+import type { Command } from 'commander';
+import { ExitCode, UsageError } from '../../core/errors.js';
+import { withCommandContext } from '../action.js';
+
+/** `36h`, `2d`, `90m`; a bare number is hours. */
+function parseAge(value: string): number {
+  const match = /^(\d+(?:\.\d+)?)([dhm]?)$/.exec(value.trim());
+  if (!match) throw new UsageError(`--backup-max-age expects e.g. 1d, 36h or 90m (got "${value}")`);
+  const n = Number(match[1]);
+  return match[2] === 'd' ? n * 24 : match[2] === 'm' ? n / 60 : n;
+}
+
+export function registerDoctor(program: Command): void {
+  program
+    .command('doctor')
+    .description('compare the registry with the servers and this machine; report every problem with the command that fixes it')
+    .option('--fix', 'repair what is safe unattended: finish interrupted creates and deletes, re-lock suspended users')
+    .option('--drop-orphans', 'with --fix: also drop databases and users that follow the naming template but belong to no tenant (asks first)')
+    .option('-y, --yes', 'with --drop-orphans: do not ask (required without a terminal)')
+    .option('--backup-max-age <age>', 'a tenant whose last backup is older is a finding (default 1d)')
+    .action(async (flags: { fix?: boolean; dropOrphans?: boolean; yes?: boolean; backupMaxAge?: string }, command: Command) => {
+      if (flags.dropOrphans && !flags.fix) throw new UsageError('--drop-orphans goes with --fix');
+      const backupMaxAgeHours = parseAge(flags.backupMaxAge ?? '1d');
+      const { runDoctor } = await import('../../lifecycle/doctor.js');
+      await withCommandContext(
+        command,
+        async (ctx, out) => {
+          let dropOrphans = false;
+          if (flags.dropOrphans) {
+            const preview = await runDoctor(ctx, { backupMaxAgeHours });
+            const orphans = preview.findings.filter((f) => f.kind.startsWith('orphan_'));
+            if (orphans.length) dropOrphans = flags.yes || (await confirmDrop(orphans.map((o) => o.message), out.json));
+          }
+          const spinner = out.spinner('Examining the fleet…');
+          const result = await runDoctor(ctx, { backupMaxAgeHours, fix: flags.fix, dropOrphans }).finally(() => spinner.stop());
+          out.result(result, () => {
+            if (result.findings.length === 0) return `${out.color.green('✔')} All is well.`;
+            const lines = [
+              out.table(
+                ['finding', 'tenant', 'server', 'detail', flags.fix ? 'fixed' : 'fix'],
+                result.findings.map((f) => [
+                  f.kind,
+                  f.tenant,
+                  f.server,
+                  f.message,
+                  flags.fix ? (f.fixed ? out.color.green('yes') : f.fixError ? out.color.red(`no: ${f.fixError}`) : f.fix) : f.fix,
+                ]),
+              ),
+            ];
+            lines.push(`${result.ok ? out.color.green('✔') : out.color.red('✖')} ${result.findings.length} findings${flags.fix ? `, ${result.fixed} fixed` : ''}`);
+            return lines.join('\n');
+          });
+          if (!result.ok) process.exitCode = ExitCode.failed;
+          return { outcome: flags.fix ? 'ok' : 'noop', detail: { findings: result.findings.length, fixed: result.fixed } };
+        },
+        flags.fix ? { command: 'doctor --fix', tenant: null } : undefined,
+      );
+    });
+}
+
+async function confirmDrop(messages: string[], json: boolean): Promise<boolean> {
+  if (!process.stdin.isTTY || !process.stderr.isTTY || json) {
+    throw new UsageError('refusing to drop orphans without confirmation: no terminal to ask at; pass --yes');
+  }
+  const { confirm } = await import('@inquirer/prompts');
+  process.stderr.write(`${messages.join('\n')}\n`);
+  return confirm({ message: `Drop these ${messages.length} databases/users? Their data is lost.`, default: false }, { output: process.stderr });
+}

@@ -1,0 +1,88 @@
+import { renameSync, writeFileSync } from 'node:fs';
+import type { Command } from 'commander';
+import { UsageError } from '../../core/errors.js';
+import type { StatsSort } from '../../lifecycle/tenant-stats.js';
+import type { TenantStatus } from '../../registry/tenants-repo.js';
+import { withCommandContext } from '../action.js';
+import { collectList, collectStatuses } from '../options.js';
+import { formatBytes } from '../render/format.js';
+
+interface StatsFlags {
+  exact?: boolean;
+  sort?: string;
+  format?: string;
+  output?: string;
+  status?: TenantStatus[];
+  plan?: string[];
+  server?: string[];
+}
+
+const MAX_ROWS = 50;
+
+function age(seconds: number): string {
+  if (seconds < 3600) return `${Math.floor(seconds / 60)}m`;
+  if (seconds < 172_800) return `${Math.floor(seconds / 3600)}h`;
+  return `${Math.floor(seconds / 86_400)}d`;
+}
+
+export function registerStats(program: Command): void {
+  program
+    .command('stats')
+    .description('size, tables, rows, migrations, connections and last backup, per tenant and for the fleet')
+    .argument('[slug]', 'one tenant only')
+    .option('--exact', 'count rows exactly (default: the engine\'s estimate)')
+    .option('--sort <key>', 'size, rows or name (default name)')
+    .option('--format <format>', 'table (default), json, or prometheus (node_exporter textfile)')
+    .option('--output <file>', 'write to this file instead of stdout, atomically (for the textfile collector)')
+    .option('--status <status>', 'only active or only suspended tenants', collectStatuses)
+    .option('--plan <plan>', 'only tenants on these plans', collectList)
+    .option('--server <name>', 'only tenants on these servers', collectList)
+    .action(async (slug: string | undefined, flags: StatsFlags, command: Command) => {
+      const sort = flags.sort ?? 'name';
+      if (!['size', 'rows', 'name'].includes(sort)) throw new UsageError(`--sort must be size, rows or name (got "${sort}")`);
+      const format = flags.format ?? (command.optsWithGlobals().json ? 'json' : 'table');
+      if (!['table', 'json', 'prometheus'].includes(format)) throw new UsageError(`--format must be table, json or prometheus (got "${format}")`);
+      const { tenantStats, toPrometheus } = await import('../../lifecycle/tenant-stats.js');
+      await withCommandContext(command, async (ctx, out) => {
+        const result = await tenantStats(ctx, { slugs: slug ? [slug] : undefined, statuses: flags.status, plans: flags.plan, servers: flags.server }, { exact: flags.exact, sort: sort as StatsSort });
+        const text =
+          format === 'prometheus'
+            ? toPrometheus(result)
+            : format === 'json'
+              ? `${JSON.stringify(result, null, 2)}\n`
+              : `${renderTable(out, result, Boolean(slug))}\n`;
+        if (flags.output) {
+          // Written beside the target and renamed: a collector never reads half a file.
+          const temporary = `${flags.output}.tmp-${process.pid}`;
+          writeFileSync(temporary, text);
+          renameSync(temporary, flags.output);
+        } else process.stdout.write(text);
+      });
+    });
+}
+
+function renderTable(out: import('../output.js').Output, result: import('../../lifecycle/tenant-stats.js').StatsResult, single: boolean): string {
+  const shown = single ? result.tenants : result.tenants.slice(0, MAX_ROWS);
+  const lines = [
+    out.table(
+      ['tenant', 'status', 'server', 'size', 'tables', 'rows', 'migration', 'pending', 'conns', 'last backup'],
+      shown.map((t) => [
+        t.slug,
+        out.status(t.status),
+        t.server,
+        t.sizeBytes === null ? out.color.red('missing') : formatBytes(t.sizeBytes),
+        t.tables,
+        t.rows === null ? null : `${t.rowsExact ? '' : '~'}${t.rows}`,
+        t.migration,
+        t.pendingMigrations ? out.color.yellow(String(t.pendingMigrations)) : t.pendingMigrations,
+        t.connections,
+        t.lastBackup ? `${age(t.lastBackup.ageSeconds)} ago` : out.color.yellow('never'),
+      ]),
+    ),
+  ];
+  if (result.tenants.length > shown.length) lines.push(out.color.dim(`… and ${result.tenants.length - shown.length} more (--json or --format prometheus for all)`));
+  const t = result.totals;
+  lines.push(`${t.tenants} tenants · ${formatBytes(t.sizeBytes)} · ${t.tables} tables · ${t.rows} rows · ${t.connections} connections · ${t.withPendingMigrations} with pending migrations · ${t.withoutBackup} never backed up`);
+  if (!single && result.largest.length) lines.push(`largest: ${result.largest.map((l) => `${l.slug} (${formatBytes(l.sizeBytes)})`).join(', ')}`);
+  return lines.join('\n');
+}

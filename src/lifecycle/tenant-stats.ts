@@ -1,0 +1,142 @@
+import type { AppContext } from '../context/app-context.js';
+import type { DatabaseStats } from '../engines/engine-driver.js';
+import { listBackupRows, type BackupRow } from '../registry/backups-repo.js';
+import { DirectoryMigrationSource } from '../tenant-schema/migration-source.js';
+import { planMigrations, TENANT_MIGRATIONS_TABLE } from '../tenant-schema/run-migrations.js';
+import { selectTenants, type TenantSelection } from './select-tenants.js';
+
+export interface TenantStats {
+  slug: string;
+  status: string;
+  server: string;
+  engine: string;
+  database: string;
+  /** Null where the database does not exist (a finding for `doctor`). */
+  sizeBytes: number | null;
+  tables: number | null;
+  rows: number | null;
+  /** Whether rows were counted (`--exact`, always on SQLite) rather than estimated. */
+  rowsExact: boolean;
+  /** The latest applied migration. */
+  migration: string | null;
+  pendingMigrations: number | null;
+  /** Open connections to the tenant's database now; null where the engine cannot tell. */
+  connections: number | null;
+  lastBackup: { at: string; ageSeconds: number; bytes: number | null; file: string } | null;
+}
+
+export type StatsSort = 'size' | 'rows' | 'name';
+
+export interface StatsResult {
+  generatedAt: string;
+  tenants: TenantStats[];
+  totals: { tenants: number; sizeBytes: number; tables: number; rows: number; connections: number; withPendingMigrations: number; withoutBackup: number };
+  /** The five largest tenants by size. */
+  largest: Array<{ slug: string; sizeBytes: number }>;
+}
+
+/**
+ * What every selected tenant costs, gathered per server in as few queries as the engine allows
+ * (see ServerConnection.databaseStats), with backup information from the registry.
+ */
+export async function tenantStats(ctx: AppContext, selection: TenantSelection, options: { exact?: boolean; sort?: StatsSort }): Promise<StatsResult> {
+  const at = new Date();
+  const tenants = await selectTenants(ctx, selection, 'stats');
+  const available = new DirectoryMigrationSource(ctx.config.migrationsDir).list();
+  const registry = await ctx.registry();
+
+  const byServer = new Map<number, string[]>();
+  for (const t of tenants) byServer.set(t.server_id, [...(byServer.get(t.server_id) ?? []), t.database_name]);
+  const stats = new Map<number, { engine: string; stats: Map<string, DatabaseStats> }>();
+  await Promise.all(
+    [...byServer].map(async ([serverId, databases]) => {
+      const server = await ctx.server(serverId);
+      const gathered = await server.connection.databaseStats(databases, {
+        exact: Boolean(options.exact),
+        concurrency: Math.max(ctx.config.concurrency, 8),
+        migrationsTable: TENANT_MIGRATIONS_TABLE,
+      });
+      stats.set(serverId, { engine: server.connection.driver.engine, stats: gathered });
+    }),
+  );
+
+  const latestBackups = new Map<string, BackupRow>();
+  for (const row of await listBackupRows(registry.knex, { status: 'ok', slugs: selection.slugs })) {
+    if (!latestBackups.has(row.slug)) latestBackups.set(row.slug, row);
+  }
+
+  const rows: TenantStats[] = tenants.map((t) => {
+    const server = stats.get(t.server_id)!;
+    const s = server.stats.get(t.database_name);
+    const backup = latestBackups.get(t.slug);
+    return {
+      slug: t.slug,
+      status: t.status,
+      server: t.server_name,
+      engine: server.engine,
+      database: t.database_name,
+      sizeBytes: s?.sizeBytes ?? null,
+      tables: s?.tables ?? null,
+      rows: s?.rows ?? null,
+      rowsExact: s?.rowsExact ?? false,
+      migration: s?.applied?.at(-1) ?? null,
+      pendingMigrations: s ? planMigrations(available, s.applied).pending.length : null,
+      connections: s?.connections ?? null,
+      lastBackup: backup
+        ? { at: backup.started_at, ageSeconds: Math.max(0, Math.round((at.getTime() - Date.parse(backup.started_at)) / 1000)), bytes: backup.bytes, file: backup.file }
+        : null,
+    };
+  });
+
+  const sort = options.sort ?? 'name';
+  if (sort === 'size') rows.sort((a, b) => (b.sizeBytes ?? -1) - (a.sizeBytes ?? -1) || a.slug.localeCompare(b.slug));
+  if (sort === 'rows') rows.sort((a, b) => (b.rows ?? -1) - (a.rows ?? -1) || a.slug.localeCompare(b.slug));
+  const sum = (pick: (t: TenantStats) => number | null) => rows.reduce((total, t) => total + (pick(t) ?? 0), 0);
+  return {
+    generatedAt: at.toISOString(),
+    tenants: rows,
+    totals: {
+      tenants: rows.length,
+      sizeBytes: sum((t) => t.sizeBytes),
+      tables: sum((t) => t.tables),
+      rows: sum((t) => t.rows),
+      connections: sum((t) => t.connections),
+      withPendingMigrations: rows.filter((t) => (t.pendingMigrations ?? 0) > 0).length,
+      withoutBackup: rows.filter((t) => !t.lastBackup).length,
+    },
+    largest: [...rows]
+      .filter((t) => t.sizeBytes !== null)
+      .sort((a, b) => b.sizeBytes! - a.sizeBytes!)
+      .slice(0, 5)
+      .map((t) => ({ slug: t.slug, sizeBytes: t.sizeBytes! })),
+  };
+}
+
+const label = (value: string) => value.replace(/\\/g, '\\\\').replace(/"/g, '\\"').replace(/\n/g, '\\n');
+
+/** The Prometheus text exposition format, for node_exporter's textfile collector. */
+export function toPrometheus(result: StatsResult): string {
+  const metrics: Array<[string, string, (t: TenantStats) => number | null]> = [
+    ['tenantctl_tenant_database_size_bytes', 'Size of the tenant database in bytes.', (t) => t.sizeBytes],
+    ['tenantctl_tenant_tables', 'Tables in the tenant database.', (t) => t.tables],
+    ['tenantctl_tenant_rows', 'Rows in the tenant database (estimated unless counted).', (t) => t.rows],
+    ['tenantctl_tenant_pending_migrations', 'Migrations not yet applied to the tenant database.', (t) => t.pendingMigrations],
+    ['tenantctl_tenant_connections', 'Open connections to the tenant database.', (t) => t.connections],
+    ['tenantctl_tenant_last_backup_timestamp_seconds', 'When the last good backup was taken (Unix time).', (t) => (t.lastBackup ? Math.floor(Date.parse(t.lastBackup.at) / 1000) : null)],
+  ];
+  const lines: string[] = [];
+  for (const [name, help, pick] of metrics) {
+    lines.push(`# HELP ${name} ${help}`, `# TYPE ${name} gauge`);
+    for (const t of result.tenants) {
+      const value = pick(t);
+      if (value !== null) lines.push(`${name}{tenant="${label(t.slug)}",server="${label(t.server)}",status="${t.status}"} ${value}`);
+    }
+  }
+  const byStatus = new Map<string, number>();
+  for (const t of result.tenants) byStatus.set(t.status, (byStatus.get(t.status) ?? 0) + 1);
+  lines.push('# HELP tenantctl_tenants Tenants by status.', '# TYPE tenantctl_tenants gauge');
+  for (const [status, count] of byStatus) lines.push(`tenantctl_tenants{status="${status}"} ${count}`);
+  lines.push('# HELP tenantctl_stats_generated_timestamp_seconds When these statistics were gathered.', '# TYPE tenantctl_stats_generated_timestamp_seconds gauge');
+  lines.push(`tenantctl_stats_generated_timestamp_seconds ${Math.floor(Date.parse(result.generatedAt) / 1000)}`);
+  return `${lines.join('\n')}\n`;
+}
