@@ -3,6 +3,9 @@ import { join } from 'node:path';
 import knexFactory, { type Knex } from 'knex';
 import { SERVER_URLS, type TestEngine } from './engines.js';
 
+/** Probes expect failures (a locked user, a dropped session): knex need not print them. */
+const log = { warn() {}, error() {}, deprecate() {}, debug() {} };
+
 /**
  * Looks at a server directly, with plain queries independent of tenantctl's drivers, so a test
  * checks what is really there.
@@ -35,7 +38,7 @@ function netConnection(engine: 'postgres' | 'mysql', database?: string, user?: s
 export function probeFor(engine: TestEngine, sqliteDirectory: string): ServerProbe {
   if (engine === 'sqlite') {
     const file = (db: string) => join(sqliteDirectory, `${db}.sqlite`);
-    const open = (db: string) => knexFactory({ client: 'better-sqlite3', connection: { filename: file(db) }, useNullAsDefault: true });
+    const open = (db: string) => knexFactory({ client: 'better-sqlite3', connection: { filename: file(db) }, useNullAsDefault: true, log });
     return {
       databaseExists: async (db) => existsSync(file(db)),
       userExists: async () => false,
@@ -53,7 +56,7 @@ export function probeFor(engine: TestEngine, sqliteDirectory: string): ServerPro
     };
   }
   const client = engine === 'postgres' ? 'pg' : 'mysql2';
-  const admin = knexFactory({ client, connection: netConnection(engine), pool: { min: 0, max: 2 } });
+  const admin = knexFactory({ client, connection: netConnection(engine), pool: { min: 0, max: 2 }, log });
   const rows = (result: { rows?: unknown[] } | unknown[][]) => (Array.isArray(result) ? result[0]! : result.rows!);
   return {
     async databaseExists(db) {
@@ -65,8 +68,8 @@ export function probeFor(engine: TestEngine, sqliteDirectory: string): ServerPro
       return rows(await admin.raw(sql, [user])).length > 0;
     },
     connectAs: (db, user, password) =>
-      knexFactory({ client, connection: netConnection(engine, db, user ?? undefined, password ?? undefined), pool: { min: 0, max: 1 } }),
-    admin: (db) => knexFactory({ client, connection: netConnection(engine, db), pool: { min: 0, max: 1 } }),
+      knexFactory({ client, connection: netConnection(engine, db, user ?? undefined, password ?? undefined), pool: { min: 0, max: 1 }, log }),
+    admin: (db) => knexFactory({ client, connection: netConnection(engine, db), pool: { min: 0, max: 1 }, log }),
     async createDatabase(db) {
       await admin.raw(engine === 'postgres' ? `create database "${db}"` : `create database \`${db}\``);
     },

@@ -1,0 +1,196 @@
+import { randomBytes } from 'node:crypto';
+import { chmodSync, readFileSync, statSync } from 'node:fs';
+import { join } from 'node:path';
+import knexFactory from 'knex';
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { SERVER_URLS, selectedEngines } from '../helpers/engines.js';
+import { FIXTURES, Workspace } from '../helpers/workspace.js';
+
+const reachable = inject('reachableEngines');
+
+interface Finding {
+  kind: string;
+  tenant: string | null;
+  message: string;
+  fixed?: boolean;
+}
+
+async function waitFor(condition: () => Promise<boolean>, timeoutMs = 30_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    if (await condition().catch(() => false)) return;
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+  throw new Error('condition not met in time');
+}
+
+for (const engine of selectedEngines()) {
+  describe.skipIf(!reachable.includes(engine))(`stats and doctor on ${engine}`, () => {
+    // A naming template of its own, so tenants of other tests on the same server are not this
+    // registry's orphans.
+    const prefix = `d${randomBytes(3).toString('hex')}`;
+    let ws: Workspace;
+    beforeAll(() => {
+      ws = new Workspace(engine, { env: { TENANTCTL_DATABASE_NAME_TEMPLATE: `${prefix}_{slug}`, TENANTCTL_USER_NAME_TEMPLATE: `${prefix}_{slug}` } });
+    });
+    afterAll(async () => {
+      for (const slug of created) await ws.probe.drop(`${prefix}_${slug}`, engine === 'sqlite' ? null : `${prefix}_${slug}`).catch(() => undefined);
+      await ws.probe.drop(`${prefix}_orphan`, engine === 'sqlite' ? null : `${prefix}_orphan`).catch(() => undefined);
+      await ws.cleanup();
+    });
+    const created: string[] = [];
+    const names = (slug: string) => ({ database: `${prefix}_${slug}`, user: engine === 'sqlite' ? null : `${prefix}_${slug}` });
+    const create = async (...extra: string[]) => {
+      const slug = ws.slug();
+      created.push(slug);
+      const result = await ws.run(['create', slug, ...extra]);
+      expect(result.code, result.stderr).toBe(0);
+      return slug;
+    };
+    const findings = async (...args: string[]) => {
+      const { result, data } = await ws.json(['doctor', ...args]);
+      return { code: result.code, findings: data.findings as Finding[], stderr: result.stderr };
+    };
+
+    it('reports what the server reports: size, tables, exact rows, migrations, last backup', async () => {
+      const big = await create();
+      const small = await create();
+      const db = ws.probe.admin(names(big).database);
+      try {
+        await db('users').insert(Array.from({ length: 300 }, (_, i) => ({ email: `s${i}@t.test`, name: `S ${i}` })));
+      } finally {
+        await db.destroy();
+      }
+      expect((await ws.run(['backup', big])).code).toBe(0);
+      const { result, data } = await ws.json(['stats', '--exact', '--sort', 'rows']);
+      expect(result.code, result.stderr).toBe(0);
+      const bySlug = Object.fromEntries(data.tenants.map((t: { slug: string }) => [t.slug, t]));
+      const counted = async (slug: string) => {
+        const k = ws.probe.admin(names(slug).database);
+        try {
+          const tables = engine === 'postgres'
+            ? (await k.raw("select tablename from pg_tables where schemaname = 'public'")).rows.map((r: { tablename: string }) => r.tablename)
+            : engine === 'mysql'
+              ? (await k.raw("select table_name as t from information_schema.tables where table_schema = database() and table_type = 'BASE TABLE'"))[0].map((r: { t: string }) => r.t)
+              : (await k.raw("select name from sqlite_master where type = 'table' and name not like 'sqlite_%'")).map((r: { name: string }) => r.name);
+          let rows = 0;
+          for (const t of tables) rows += Number(Object.values((await k(t).count({ n: '*' }))[0]!)[0]);
+          return { tables: tables.length, rows };
+        } finally {
+          await k.destroy();
+        }
+      };
+      for (const slug of [big, small]) {
+        const truth = await counted(slug);
+        expect(bySlug[slug]).toMatchObject({ tables: truth.tables, rows: truth.rows, rowsExact: true, migration: '20240101000100_create_audit_log.js', pendingMigrations: 0 });
+      }
+      expect(data.tenants.map((t: { slug: string }) => t.slug).slice(0, 2)).toEqual([big, small]); // sorted by rows
+      expect(bySlug[big].lastBackup).toMatchObject({ ageSeconds: expect.any(Number) });
+      expect(bySlug[small].lastBackup).toBeNull();
+
+      // Sizes as the server itself reports them.
+      if (engine === 'postgres') {
+        const admin = knexFactory({ client: 'pg', connection: SERVER_URLS.postgres, pool: { min: 0, max: 1 } });
+        try {
+          const size = Number((await admin.raw('select pg_database_size(?) as s', [names(big).database])).rows[0].s);
+          expect(Math.abs(bySlug[big].sizeBytes - size) / size).toBeLessThan(0.05);
+        } finally {
+          await admin.destroy();
+        }
+      } else if (engine === 'sqlite') {
+        expect(bySlug[big].sizeBytes).toBeGreaterThanOrEqual(statSync(join(ws.dir, '.tenantctl', 'tenants', `${names(big).database}.sqlite`)).size);
+      } else {
+        expect(bySlug[big].sizeBytes).toBeGreaterThan(0);
+      }
+      expect(data.totals.tenants).toBe(data.tenants.length);
+      expect(data.largest.length).toBeGreaterThan(0);
+    });
+
+    it('writes Prometheus text a textfile collector can read, atomically', async () => {
+      const slug = await create();
+      const file = join(ws.dir, 'tenantctl.prom');
+      const result = await ws.run(['stats', '--format', 'prometheus', '--output', file]);
+      expect(result.code, result.stderr).toBe(0);
+      expect(result.stdout).toBe('');
+      const text = readFileSync(file, 'utf8');
+      expect(text).toMatch(new RegExp(`^tenantctl_tenant_database_size_bytes\\{tenant="${slug}",server="[^"]+",status="active"\\} \\d+$`, 'm'));
+      expect(text).toMatch(/^# TYPE tenantctl_tenant_pending_migrations gauge$/m);
+      expect(text).toMatch(/^tenantctl_tenants\{status="active"\} \d+$/m);
+      for (const line of text.trim().split('\n')) expect(line).toMatch(/^(# (HELP|TYPE) \w+ .+|\w+(\{[^}]*\})? -?\d+(\.\d+)?)$/);
+    });
+
+    it('finds an orphan database made by hand, and drops it only with --drop-orphans', async () => {
+      await ws.probe.createDatabase(`${prefix}_orphan`);
+      const found = await findings();
+      expect(found.code).toBe(1);
+      expect(found.findings).toContainEqual(expect.objectContaining({ kind: 'orphan_database', message: expect.stringContaining(`${prefix}_orphan`) }));
+      await findings('--fix');
+      expect(await ws.probe.databaseExists(`${prefix}_orphan`)).toBe(true);
+      expect((await ws.run(['doctor', '--fix', '--drop-orphans'])).code).toBe(2); // no terminal, no --yes
+      const dropped = await findings('--fix', '--drop-orphans', '--yes');
+      expect(dropped.findings.find((f) => f.kind === 'orphan_database')?.fixed).toBe(true);
+      expect(await ws.probe.databaseExists(`${prefix}_orphan`)).toBe(false);
+    });
+
+    it('finds a suspended tenant whose access was restored by hand, and --fix locks it again', async () => {
+      const slug = await create();
+      expect((await ws.run(['suspend', slug, '--reason', 'test'])).code).toBe(0);
+      const { database, user } = names(slug);
+      if (engine === 'sqlite') chmodSync(join(ws.dir, '.tenantctl', 'tenants', `${database}.sqlite`), 0o600);
+      else {
+        const admin = knexFactory({ client: engine === 'postgres' ? 'pg' : 'mysql2', connection: SERVER_URLS[engine], pool: { min: 0, max: 1 } });
+        try {
+          await admin.raw(engine === 'postgres' ? `alter role "${user}" login` : `alter user '${user}'@'%' account unlock`);
+        } finally {
+          await admin.destroy();
+        }
+      }
+      const found = await findings();
+      expect(found.findings).toContainEqual(expect.objectContaining({ kind: 'suspended_can_login', tenant: slug }));
+      const fixed = await findings('--fix');
+      expect(fixed.findings.find((f) => f.kind === 'suspended_can_login' && f.tenant === slug)?.fixed).toBe(true);
+      expect((await findings()).findings.filter((f) => f.tenant === slug && f.kind === 'suspended_can_login')).toEqual([]);
+    });
+
+    it('finds a tenant stuck in provisioning after a killed create, and --fix finishes it', async () => {
+      const slug = ws.slug();
+      created.push(slug);
+      const slow = ws.start(['create', slug, '--no-seed'], { TENANTCTL_MIGRATIONS_DIR: join(FIXTURES, 'slow-migrations') });
+      await waitFor(async () => (await ws.json(['show', slug])).data?.step === 'migrations');
+      slow.child.kill('SIGKILL');
+      await slow.done;
+      const found = await findings();
+      expect(found.findings).toContainEqual(expect.objectContaining({ kind: 'interrupted', tenant: slug, message: expect.stringMatching(/create was interrupted at step "migrations"/) }));
+      const fixed = await findings('--fix');
+      expect(fixed.findings.find((f) => f.kind === 'interrupted' && f.tenant === slug)?.fixed).toBe(true);
+      expect((await ws.json(['show', slug])).data.status).toBe('active');
+    });
+
+    it('finds a tenant whose database vanished, and pending migrations', async () => {
+      const gone = await create();
+      await ws.probe.drop(names(gone).database, null);
+      const found = await findings();
+      expect(found.findings).toContainEqual(expect.objectContaining({ kind: 'missing_database', tenant: gone }));
+      expect((await ws.run(['delete', gone, '--yes', '--no-backup'])).code).toBe(0);
+    });
+
+    it('says all is well, exit 0, when every tenant is backed up and up to date', async () => {
+      const fresh = new Workspace(engine, { env: { TENANTCTL_DATABASE_NAME_TEMPLATE: `${prefix}w_{slug}`, TENANTCTL_USER_NAME_TEMPLATE: `${prefix}w_{slug}` } });
+      const slug = fresh.slug();
+      try {
+        expect((await fresh.run(['create', slug])).code).toBe(0);
+        const before = await fresh.json(['doctor']);
+        expect(before.result.code).toBe(1);
+        expect(before.data.findings.map((f: Finding) => f.kind)).toEqual(['no_backup']);
+        expect((await fresh.run(['backup', slug])).code).toBe(0);
+        const after = await fresh.json(['doctor']);
+        expect(after.result.code, JSON.stringify(after.data.findings)).toBe(0);
+        expect(after.data).toMatchObject({ ok: true, findings: [] });
+      } finally {
+        await fresh.probe.drop(`${prefix}w_${slug}`, engine === 'sqlite' ? null : `${prefix}w_${slug}`);
+        await fresh.cleanup();
+      }
+    });
+  });
+}
+
