@@ -8,6 +8,7 @@ import { BenchFleet, REPO } from './lib/fleet.mjs';
 import { fmtMs, timeIt } from './lib/measure.mjs';
 import { benchBackup } from './sections/backup.mjs';
 import { benchMigrate } from './sections/migrate.mjs';
+import { benchStats } from './sections/stats.mjs';
 
 const { values } = parseArgs({
   options: {
@@ -15,7 +16,7 @@ const { values } = parseArgs({
     engines: { type: 'string', default: 'postgres,mysql' },
     'naive-sample': { type: 'string' },
     concurrency: { type: 'string', default: '8' },
-    only: { type: 'string', default: 'migrate,backup' },
+    only: { type: 'string', default: 'migrate,stats,backup' },
     'large-gb': { type: 'string', default: '1' },
     keep: { type: 'boolean', default: false },
   },
@@ -39,6 +40,12 @@ for (const engine of values.engines.split(',')) {
       printTable(`${engine}: migrating ${tenants} tenants`, engineResults.migrate.rows);
       const r = engineResults.migrate.ratios;
       console.log(`  migrate-all (concurrency ${concurrency}) is ${r.speedupOverNaive.toFixed(1)}× faster than the naive loop, ${r.versusBareKnex.toFixed(2)}× the bare knex loop; nothing pending: ${fmtMs(r.nothingPendingMs)}`);
+    }
+    if (sections.has('stats')) {
+      console.error(`[${engine}] stats…`);
+      engineResults.stats = await benchStats(fleet, { concurrency });
+      printTable(`${engine}: stats over ${tenants} tenants`, engineResults.stats.rows);
+      console.log(`  stats took ${fmtMs(engineResults.stats.ratios.statsMs)}, ${engineResults.stats.ratios.speedupOverPerTenant.toFixed(1)}× the per-tenant-connection script`);
     }
     if (sections.has('backup')) {
       console.error(`[${engine}] backups…`);

@@ -1,0 +1,39 @@
+// stats over the fleet against the per-tenant-connection approach a script would take.
+import knexFactory from 'knex';
+import { BIN } from '../lib/fleet.mjs';
+import { pool, runMeasured, timeIt } from '../lib/measure.mjs';
+
+/** What a hand-written script does: connect to every tenant database and ask it. */
+async function perTenantConnections(fleet, concurrency) {
+  const url = new URL(fleet.env.TENANTCTL_SERVER_URL);
+  const client = fleet.engine === 'postgres' ? 'pg' : 'mysql2';
+  return timeIt(() =>
+    pool(fleet.slugs, concurrency, async (slug) => {
+      const database = fleet.database(slug);
+      const knex = knexFactory({ client, connection: { host: url.hostname, port: Number(url.port), user: decodeURIComponent(url.username), password: decodeURIComponent(url.password), database }, pool: { min: 0, max: 1 } });
+      try {
+        if (fleet.engine === 'postgres') {
+          await knex.raw('select pg_database_size(current_database())');
+          await knex.raw('select count(*), sum(n_live_tup) from pg_stat_user_tables');
+        } else {
+          await knex.raw("select count(*), sum(table_rows), sum(data_length + index_length) from information_schema.tables where table_schema = database()");
+        }
+        await knex('knex_migrations').orderBy('id').pluck('name');
+      } finally {
+        await knex.destroy();
+      }
+    }),
+  );
+}
+
+export async function benchStats(fleet, { concurrency }) {
+  const rows = [];
+  const naive = await perTenantConnections(fleet, concurrency);
+  rows.push({ label: `per-tenant connections (size, tables, rows, migrations), concurrency ${concurrency}`, ms: naive.ms, tenants: fleet.count, perTenantMs: naive.ms / fleet.count });
+  const run = await runMeasured(process.execPath, [BIN, 'stats', '--json'], { cwd: fleet.dir, env: fleet.env });
+  if (run.code !== 0) throw new Error(`stats failed: ${run.stderr}`);
+  const result = JSON.parse(run.stdout);
+  if (result.tenants.length !== fleet.count) throw new Error(`stats saw ${result.tenants.length} of ${fleet.count} tenants`);
+  rows.push({ label: 'tenantctl stats --json (whole process)', ms: run.ms, tenants: fleet.count, perTenantMs: run.ms / fleet.count, peakMb: run.peakMb });
+  return { rows, ratios: { statsMs: run.ms, speedupOverPerTenant: naive.ms / run.ms } };
+}
