@@ -1,3 +1,4 @@
+import { createRequire } from 'node:module';
 import { Command, CommanderError, Option } from 'commander';
 import { ExitCode, TenantctlError, errorMessage } from '../core/errors.js';
 import { registerBackup, registerBackups } from './commands/backup.js';
@@ -20,7 +21,7 @@ import { registerStats } from './commands/stats.js';
 function buildProgram(): Command {
   const program = new Command('tenantctl')
     .description('Operate SaaS fleets with a database per tenant.')
-    .version(process.env.npm_package_version ?? '0.1.0')
+    .version((createRequire(import.meta.url)('../../package.json') as { version: string }).version)
     .option('--json', 'print only the result, as JSON, on stdout')
     .option('-v, --verbose', 'show stack traces on errors')
     .option('-c, --config <file>', 'config file (default: ./tenantctl.config.json)')

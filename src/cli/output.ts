@@ -36,6 +36,31 @@ export class Output {
     return ora({ text, stream: process.stderr, isEnabled: this.interactive, isSilent: !this.interactive, discardStdin: false }).start();
   }
 
+  /**
+   * A spinner per step: each new step marks the previous one done. `track` marks the last
+   * step done or failed when the operation settles, and passes its result or error on.
+   */
+  steps(): { step(text: string): void; track<T>(operation: Promise<T>): Promise<T> } {
+    let current: Ora | undefined;
+    return {
+      step: (text) => {
+        current?.succeed();
+        current = this.spinner(text);
+      },
+      track: (operation) =>
+        operation.then(
+          (value) => {
+            current?.succeed();
+            return value;
+          },
+          (error: unknown) => {
+            current?.fail();
+            throw error;
+          },
+        ),
+    };
+  }
+
   table(head: string[], rows: Array<Array<string | number | null>>): string {
     const table = new Table({
       head: head.map((h) => this.color.bold(h)),

@@ -142,3 +142,13 @@ export interface DatabaseStats {
   /** Applied migrations in order; null without a migration table. */
   applied: string[] | null;
 }
+
+/** dumpAt for engines whose spec names a database on a server: connect, dump it, close. */
+export async function dumpNamedDatabase(driver: EngineDriver, spec: ServerSpec, output: Writable, tools: DumpTools): Promise<void> {
+  const server = driver.connect(spec);
+  try {
+    await server.dump(spec.database!, output, tools);
+  } finally {
+    await server.close();
+  }
+}

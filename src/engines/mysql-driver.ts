@@ -2,7 +2,7 @@ import knexFactory, { type Knex } from 'knex';
 import { UnreachableError, errorMessage } from '../core/errors.js';
 import { redact } from '../core/secrets.js';
 import type { Writable } from 'node:stream';
-import type { AppliedMigrations, DatabaseStats, DumpTools, EngineDriver, ServerConnection, TenantConnectionOptions } from './engine-driver.js';
+import { dumpNamedDatabase, type AppliedMigrations, type DatabaseStats, type DumpTools, type EngineDriver, type ServerConnection, type TenantConnectionOptions } from './engine-driver.js';
 import { mysqlCheckDump, mysqlDumpTo, mysqlRestoreFrom } from './mysql-dump.js';
 import { resolveTool } from './run-tool.js';
 import { lockKey64, lockOnDedicatedConnection } from './lock-helpers.js';
@@ -54,13 +54,8 @@ export const mysqlDriver: EngineDriver = {
     );
   },
 
-  async dumpAt(spec, output, tools) {
-    const server = this.connect(spec);
-    try {
-      await server.dump(spec.database!, output, tools);
-    } finally {
-      await server.close();
-    }
+  dumpAt(spec, output, tools) {
+    return dumpNamedDatabase(this, spec, output, tools);
   },
 
   connect(spec) {

@@ -3,6 +3,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { selectedEngines } from '../helpers/engines.js';
 import { canQuery } from '../helpers/server-probe.js';
+import { waitFor } from '../helpers/wait-for.js';
 import { FIXTURES, Workspace } from '../helpers/workspace.js';
 
 const reachable = inject('reachableEngines');
@@ -238,11 +239,3 @@ describe('the embedded default', () => {
   });
 });
 
-async function waitFor(condition: () => Promise<boolean>, timeoutMs = 30_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (Date.now() < deadline) {
-    if (await condition().catch(() => false)) return;
-    await new Promise((resolve) => setTimeout(resolve, 100));
-  }
-  throw new Error('condition not met in time');
-}

@@ -6,6 +6,7 @@ import knexFactory from 'knex';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { selectedEngines } from '../helpers/engines.js';
 import { canQuery } from '../helpers/server-probe.js';
+import { waitFor } from '../helpers/wait-for.js';
 import { FIXTURES, Workspace } from '../helpers/workspace.js';
 
 const reachable = inject('reachableEngines');
@@ -14,14 +15,6 @@ const BETTER_SQLITE = createRequire(import.meta.url).resolve('better-sqlite3');
 const REAL_DUMP = { postgres: 'pg_dump', mysql: existsSync('/usr/bin/mariadb-dump') ? '/usr/bin/mariadb-dump' : 'mysqldump' } as const;
 const DUMP_ENV = { postgres: 'TENANTCTL_PG_DUMP', mysql: 'TENANTCTL_MYSQL_DUMP' } as const;
 
-async function waitFor(condition: () => Promise<boolean>, timeoutMs = 30_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (Date.now() < deadline) {
-    if (await condition().catch(() => false)) return;
-    await new Promise((resolve) => setTimeout(resolve, 50));
-  }
-  throw new Error('condition not met in time');
-}
 
 for (const engine of selectedEngines()) {
   describe.skipIf(!reachable.includes(engine))(`tenant lifecycle on ${engine}`, () => {

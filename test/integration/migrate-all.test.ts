@@ -3,6 +3,7 @@ import { join } from 'node:path';
 import type { Knex } from 'knex';
 import { afterEach, describe, expect, inject, it } from 'vitest';
 import { selectedEngines } from '../helpers/engines.js';
+import { waitFor } from '../helpers/wait-for.js';
 import { Workspace } from '../helpers/workspace.js';
 
 const reachable = inject('reachableEngines');
@@ -50,14 +51,6 @@ async function withTenantDb<T>(ws: Workspace, slug: string, fn: (db: Knex) => Pr
   }
 }
 
-async function waitFor(condition: () => Promise<boolean>, timeoutMs = 30_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (Date.now() < deadline) {
-    if (await condition().catch(() => false)) return;
-    await new Promise((resolve) => setTimeout(resolve, 50));
-  }
-  throw new Error('condition not met in time');
-}
 
 for (const engine of selectedEngines()) {
   describe.skipIf(!reachable.includes(engine))(`migrate-all on ${engine}`, () => {

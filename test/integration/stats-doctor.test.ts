@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import knexFactory from 'knex';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { SERVER_URLS, selectedEngines } from '../helpers/engines.js';
+import { waitFor } from '../helpers/wait-for.js';
 import { FIXTURES, Workspace } from '../helpers/workspace.js';
 
 const reachable = inject('reachableEngines');
@@ -15,14 +16,6 @@ interface Finding {
   fixed?: boolean;
 }
 
-async function waitFor(condition: () => Promise<boolean>, timeoutMs = 30_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (Date.now() < deadline) {
-    if (await condition().catch(() => false)) return;
-    await new Promise((resolve) => setTimeout(resolve, 50));
-  }
-  throw new Error('condition not met in time');
-}
 
 for (const engine of selectedEngines()) {
   describe.skipIf(!reachable.includes(engine))(`stats and doctor on ${engine}`, () => {

@@ -30,18 +30,12 @@ export function registerCreate(program: Command): void {
     .action(async (slug: string, options: CreateOptions, command: Command) => {
       const { createTenant } = await import('../../lifecycle/create-tenant.js');
       await withCommandContext(command, async (ctx, out) => {
-        let spinner: ReturnType<typeof out.spinner> | undefined;
-        const result = await createTenant(
-          ctx,
-          { slug, name: options.name, plan: options.plan, metadata: options.set, seed: options.seed },
-          ({ step, phase }) => {
-            if (phase === 'start') spinner = out.spinner(`${STEP_LABELS[step]}…`);
-            else if (phase === 'done') spinner?.succeed();
-          },
-        ).catch((error: unknown) => {
-          spinner?.fail();
-          throw error;
-        });
+        const progress = out.steps();
+        const result = await progress.track(
+          createTenant(ctx, { slug, name: options.name, plan: options.plan, metadata: options.set, seed: options.seed }, ({ step, phase }) => {
+            if (phase === 'start') progress.step(`${STEP_LABELS[step]}…`);
+          }),
+        );
         const { tenant } = result;
         out.result(result, () =>
           [

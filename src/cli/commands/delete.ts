@@ -32,19 +32,9 @@ export function registerDelete(program: Command): void {
         command,
         async (ctx, out) => {
           if (!flags.dryRun && !flags.yes) await confirm(slug, out.json);
-          let spinner: ReturnType<typeof out.spinner> | undefined;
-          const result = await deleteTenant(ctx, slug, { backup: flags.backup, purge: flags.purge, dryRun: flags.dryRun }, (step) => {
-            spinner?.succeed();
-            spinner = out.spinner(`${LABELS[step]}…`);
-          }).then(
-            (r) => {
-              spinner?.succeed();
-              return r;
-            },
-            (error: unknown) => {
-              spinner?.fail();
-              throw error;
-            },
+          const progress = out.steps();
+          const result = await progress.track(
+            deleteTenant(ctx, slug, { backup: flags.backup, purge: flags.purge, dryRun: flags.dryRun }, (step) => progress.step(`${LABELS[step]}…`)),
           );
           out.result(result, () => {
             if (result.dryRun) return [`Would delete tenant ${out.color.bold(slug)}:`, ...result.steps.map((s) => `  - ${LABELS[s].toLowerCase()}`)].join('\n');

@@ -23,19 +23,9 @@ export function registerRestore(program: Command): void {
       if (flags.from && flags.latest) throw new UsageError('restore: --from and --latest exclude each other');
       const { restoreTenant } = await import('../../lifecycle/restore-tenant.js');
       await withCommandContext(command, async (ctx, out) => {
-        let spinner: ReturnType<typeof out.spinner> | undefined;
-        const result = await restoreTenant(ctx, { slug, from: flags.from, force: flags.force, as: flags.as }, (step) => {
-          spinner?.succeed();
-          spinner = out.spinner(`${LABELS[step]}…`);
-        }).then(
-          (r) => {
-            spinner?.succeed();
-            return r;
-          },
-          (error: unknown) => {
-            spinner?.fail();
-            throw error;
-          },
+        const progress = out.steps();
+        const result = await progress.track(
+          restoreTenant(ctx, { slug, from: flags.from, force: flags.force, as: flags.as }, (step) => progress.step(`${LABELS[step]}…`)),
         );
         out.result(result, () =>
           [
