@@ -1,6 +1,7 @@
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { LATEST_REGISTRY_MIGRATION } from '../../src/registry/schema/index.js';
 import { Workspace } from '../helpers/workspace.js';
 
 // How the CLI behaves for a person and for scripts: exit codes, clean stdout, one-line errors.
@@ -50,7 +51,7 @@ describe('tenantctl as a script sees it', () => {
     const { result, data } = await ws.json(['init']);
     expect(result.code).toBe(0);
     expect(data.registry).toBe(`sqlite:${join(ws.dir, '.tenantctl', 'registry.sqlite')}`);
-    expect(data.schemaVersion).toBe('001-initial');
+    expect(data.schemaVersion).toBe(LATEST_REGISTRY_MIGRATION);
   });
 
   it('shows the effective configuration with the source of each value, secrets masked', async () => {
