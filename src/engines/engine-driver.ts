@@ -108,6 +108,13 @@ export interface ServerConnection {
   /** Every database and every user on the server (for finding orphans). */
   listDatabases(): Promise<string[]>;
   listUsers(): Promise<string[]>;
+  /**
+   * Fingerprints (see migrationFingerprint) of many databases' applied migrations that the server
+   * keeps itself, read in one query; undefined where the engine keeps none.
+   */
+  readMigrationFingerprints(databases: string[]): Promise<Map<string, string | null> | undefined>;
+  /** Has the server keep that fingerprint from now on (PostgreSQL: a trigger); a no-op elsewhere. */
+  keepMigrationFingerprint(knex: Knex, table: string): Promise<void>;
   /** Knex config for tenant schema work over the admin credentials. */
   tenantKnexConfig(options: TenantConnectionOptions): Knex.Config;
   /** Knex config as the tenant's own user would connect (what the application uses). */

@@ -228,6 +228,12 @@ class MysqlServer implements ServerConnection {
     return stats;
   }
 
+  async readMigrationFingerprints(): Promise<undefined> {
+    return undefined; // MySQL reads every migration table in one query; SQLite reads files
+  }
+
+  async keepMigrationFingerprint(): Promise<void> {}
+
   async checkDumpTools(tools: DumpTools): Promise<string | undefined> {
     try {
       resolveTool(tools.mysqlDump ? [tools.mysqlDump] : ['mariadb-dump', 'mysqldump'], 'mariadb-client or mysql-client');

@@ -6,6 +6,7 @@ import type { Writable } from 'node:stream';
 import { dumpNamedDatabase, type AppliedMigrations, type DatabaseStats, type DumpTools, type EngineDriver, type ServerConnection, type TenantConnectionOptions } from './engine-driver.js';
 import { checkedPgDump, pgCheckDump, pgDumpTo, pgRestoreFrom } from './postgres-dump.js';
 import { resolveTool } from './run-tool.js';
+import { installStamp, readStamps } from './postgres-stamp.js';
 import { lockKey64, lockOnDedicatedConnection } from './lock-helpers.js';
 import { scramSha256Verifier } from './postgres-scram.js';
 import type { ServerSpec } from './server-spec.js';
@@ -227,6 +228,14 @@ class PostgresServer implements ServerConnection {
       });
     });
     return stats;
+  }
+
+  readMigrationFingerprints(databases: string[]): Promise<Map<string, string | null>> {
+    return readStamps(this.admin, databases);
+  }
+
+  keepMigrationFingerprint(knex: Knex, table: string): Promise<void> {
+    return installStamp(knex, table);
   }
 
   async checkDumpTools(tools: DumpTools): Promise<string | undefined> {

@@ -275,6 +275,12 @@ class SqliteServer implements ServerConnection {
     return stats;
   }
 
+  async readMigrationFingerprints(): Promise<undefined> {
+    return undefined; // MySQL reads every migration table in one query; SQLite reads files
+  }
+
+  async keepMigrationFingerprint(): Promise<void> {}
+
   async checkDumpTools(): Promise<string | undefined> {
     return undefined; // SQLite backups need no external tool
   }

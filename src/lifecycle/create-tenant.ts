@@ -13,7 +13,7 @@ import {
   type TenantRow,
 } from '../registry/tenants-repo.js';
 import { DirectoryMigrationSource } from '../tenant-schema/migration-source.js';
-import { migrateToLatest } from '../tenant-schema/run-migrations.js';
+import { migrateToLatest, TENANT_MIGRATIONS_TABLE } from '../tenant-schema/run-migrations.js';
 import { runSeeds } from '../tenant-schema/run-seeds.js';
 import { dumpTools } from './backup-tenants.js';
 import { withTenantLock } from './tenant-lock.js';
@@ -137,6 +137,7 @@ export async function createTenant(
         : () =>
         withTenantKnex(server.connection, names.database, names.user, async (knex) => {
           migrations.push(...(await migrateToLatest(knex, new DirectoryMigrationSource(ctx.config.migrationsDir))));
+          await server.connection.keepMigrationFingerprint(knex, TENANT_MIGRATIONS_TABLE);
         }),
       restore: input.restoreFrom
         ? () => server.connection.restore(names.database, input.restoreFrom!, names.user, dumpTools(ctx.config))

@@ -6,7 +6,7 @@ import type { AppliedMigrations, EngineDriver } from '../engines/engine-driver.j
 import { finishRun, markInterruptedRuns, recordOutcomes, startRun, type OutcomeRow, type RunKind } from '../registry/runs-repo.js';
 import { now, type TenantWithServer } from '../registry/tenants-repo.js';
 import { DirectoryMigrationSource } from '../tenant-schema/migration-source.js';
-import { planMigrations, readAppliedWith, runMigrator, TENANT_MIGRATIONS_TABLE } from '../tenant-schema/run-migrations.js';
+import { migrationFingerprint, planMigrations, readAppliedWith, runMigrator, TENANT_MIGRATIONS_TABLE } from '../tenant-schema/run-migrations.js';
 import { MIGRATIONS_LOCK, withFleetLock } from './fleet-lock.js';
 import { selectTenants, type TenantSelection } from './select-tenants.js';
 import { withTenantKnex } from './tenant-database.js';
@@ -111,13 +111,22 @@ export async function migrateFleet(
     };
 
     try {
-      // Where one connection sees every database (MySQL), a bulk read per server finds the
-      // tenants with nothing to do without opening them; elsewhere each worker checks first.
+      // Tenants with nothing to do are found without opening them where the server allows:
+      // MySQL reads every migration table in one query per batch; PostgreSQL keeps a
+      // fingerprint of each tenant's migrations readable in one query. The rest are checked by
+      // their worker, on the connection it would migrate with.
       const known = options.direction === 'up' ? await readAppliedInBulk(ctx, tenants, options.concurrency, true) : new Map();
+      const fingerprints = options.direction === 'up' ? await readFingerprints(ctx, tenants) : new Map();
+      const current = migrationFingerprint(available);
       const work: Array<{ tenant: TenantWithServer; index: number; applied: string[] | null | undefined }> = [];
       for (const [index, tenant] of tenants.entries()) {
         const applied = known.get(tenant.server_id)?.get(tenant.database_name);
-        const settled = applied === undefined ? undefined : judge(available, applied, options, ctx.config.migrationsDir);
+        const stamped = fingerprints.get(tenant.server_id)?.get(tenant.database_name) === current;
+        const settled = stamped
+          ? { outcome: 'up_to_date' as const, migrations: [], durationMs: 0 }
+          : applied === undefined
+            ? undefined
+            : judge(available, applied, options, ctx.config.migrationsDir);
         if (settled) await settle(index, tenant, settled);
         else work.push({ tenant, index, applied });
       }
@@ -199,6 +208,18 @@ export async function readAppliedInBulk(
   return result;
 }
 
+/** Each server's migration fingerprints, where the engine keeps them. */
+async function readFingerprints(ctx: AppContext, tenants: TenantWithServer[]): Promise<Map<number, Map<string, string | null>>> {
+  const result = new Map<number, Map<string, string | null>>();
+  for (const serverId of new Set(tenants.map((t) => t.server_id))) {
+    const server = await ctx.server(serverId);
+    const databases = tenants.filter((t) => t.server_id === serverId).map((t) => t.database_name);
+    const fingerprints = await server.connection.readMigrationFingerprints(databases);
+    if (fingerprints) result.set(serverId, fingerprints);
+  }
+  return result;
+}
+
 /** One tenant on one connection: check what is applied (unless known), then migrate or roll back. */
 async function migrateOne(
   ctx: AppContext,
@@ -221,8 +242,11 @@ async function migrateOne(
       }
       const applied = knownApplied === undefined ? await readAppliedWith(knex, driver) : knownApplied;
       const settled = judge(available, applied, options, ctx.config.migrationsDir);
+      // Reached here without a matching fingerprint: (re)install it, so next time it is cheap.
+      if (!options.dryRun && applied !== null) await server!.connection.keepMigrationFingerprint(knex, TENANT_MIGRATIONS_TABLE);
       if (settled) return { ...settled, durationMs: Date.now() - started };
       const names = await runMigrator(knex, source, 'up');
+      await server!.connection.keepMigrationFingerprint(knex, TENANT_MIGRATIONS_TABLE);
       return { outcome: names.length ? 'migrated' : 'up_to_date', migrations: names, durationMs: Date.now() - started };
     });
   } catch (error) {

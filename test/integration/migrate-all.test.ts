@@ -100,6 +100,22 @@ for (const engine of selectedEngines()) {
       expect(status.data.tenants[0]).toMatchObject({ applied: 2, pending: ['20240301000000_unique_user_names.js'], lastRun: null });
     });
 
+    it('sees a migration undone by hand, and applies it again', async () => {
+      ws = new Workspace(engine);
+      const [a, b] = await createTenants(ws, 2);
+      addMigration(ws, '20240301000000_unique_user_names.js', UNIQUE_NAMES);
+      expect((await ws.json(['migrate-all'])).data.counts.migrated).toBe(2);
+      // Someone rolls a tenant back outside tenantctl (the knex CLI, or by hand).
+      await withTenantDb(ws, a!, async (db) => {
+        await db.schema.alterTable('users', (t) => t.dropUnique(['name'], 'users_name_unique'));
+        await db('knex_migrations').where({ name: '20240301000000_unique_user_names.js' }).delete();
+      });
+      const again = await ws.json(['migrate-all']);
+      expect(again.result.code, again.result.stderr).toBe(0);
+      const outcome = Object.fromEntries(again.data.tenants.map((t: { slug: string; outcome: string }) => [t.slug, t.outcome]));
+      expect(outcome).toEqual({ [a!]: 'migrated', [b!]: 'up_to_date' });
+    });
+
     it('rolls back the last batch of one tenant, and of all with --all', async () => {
       ws = new Workspace(engine);
       const [a, b] = await createTenants(ws, 2);
