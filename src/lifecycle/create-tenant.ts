@@ -1,3 +1,4 @@
+import type { Knex } from 'knex';
 import type { AppContext, ServerHandle } from '../context/app-context.js';
 import { ConflictError, OperationError, errorMessage } from '../core/errors.js';
 import { generatePassword, redact } from '../core/secrets.js';
@@ -129,27 +130,25 @@ export async function createTenant(
 
     const migrations: string[] = [];
     const seeds: string[] = [];
+    const schemaWork = (work: (knex: Knex) => Promise<void>) => () => withTenantKnex(server.connection, names.database, names.user, work);
+    const fromBackup = input.restoreFrom;
     const steps: Record<CreateStep, (() => Promise<unknown>) | undefined> = {
       database: () => server.connection.createDatabase(names.database),
       user: names.user ? () => server.connection.createUser(names.user!, password!, names.database) : undefined,
-      migrations: input.restoreFrom
+      migrations: fromBackup
         ? undefined
-        : () =>
-        withTenantKnex(server.connection, names.database, names.user, async (knex) => {
-          migrations.push(...(await migrateToLatest(knex, new DirectoryMigrationSource(ctx.config.migrationsDir))));
-          await server.connection.keepMigrationFingerprint(knex, TENANT_MIGRATIONS_TABLE);
-        }),
-      restore: input.restoreFrom
-        ? () => server.connection.restore(names.database, input.restoreFrom!, names.user, dumpTools(ctx.config))
-        : undefined,
+        : schemaWork(async (knex) => {
+            migrations.push(...(await migrateToLatest(knex, new DirectoryMigrationSource(ctx.config.migrationsDir))));
+            await server.connection.keepMigrationFingerprint(knex, TENANT_MIGRATIONS_TABLE);
+          }),
       seeds:
-        input.seed === false || input.restoreFrom
+        fromBackup || input.seed === false
           ? undefined
-          : () =>
-              withTenantKnex(server.connection, names.database, names.user, async (knex) => {
-                const tenant = { slug, name: row.name, plan: row.plan, metadata: JSON.parse(row.metadata) };
-                seeds.push(...(await runSeeds(knex, ctx.config.seedsDir, tenant)));
-              }),
+          : schemaWork(async (knex) => {
+              const tenant = { slug, name: row.name, plan: row.plan, metadata: JSON.parse(row.metadata) };
+              seeds.push(...(await runSeeds(knex, ctx.config.seedsDir, tenant)));
+            }),
+      restore: fromBackup ? () => server.connection.restore(names.database, fromBackup, names.user, dumpTools(ctx.config)) : undefined,
     };
 
     for (const step of CREATE_STEPS) {

@@ -203,6 +203,21 @@ for (const engine of selectedEngines()) {
         expect((await ws.run(['restore', slug, '--force'])).code).toBe(3); // no good backup to restore
       });
 
+      it('names what to install when the dump tool is missing, or older than the server', async () => {
+        const slug = await tenantWithRows();
+        const missing = await ws.json(['backup', slug], { [DUMP_ENV[engine]]: '/nonexistent/dump-tool' });
+        expect(missing.result.code).toBe(1);
+        expect(missing.data.tenants.tenants[0].error).toMatch(/not found: install (postgresql-client|mariadb-client)/);
+        if (engine === 'postgres') {
+          const old = await ws.json(['backup', slug], { TENANTCTL_PG_DUMP: join(TOOLS, 'old-pg-dump') });
+          expect(old.result.code).toBe(1);
+          expect(old.data.tenants.tenants[0].error).toMatch(/version 9, older than the PostgreSQL \d+ server: install postgresql-client-\d+/);
+          const doctor = await ws.json(['doctor'], { TENANTCTL_PG_DUMP: join(TOOLS, 'old-pg-dump') });
+          expect(doctor.data.findings).toContainEqual(expect.objectContaining({ kind: 'dump_tool', fix: expect.stringMatching(/^install postgresql-client-\d+/) }));
+        }
+        expect(((await ws.json(['backups', slug])).data as BackupJson[]).every((b) => b.status === 'failed')).toBe(true);
+      });
+
       it('never puts a password on a child process command line', async () => {
         const password = `Pw-${randomBytes(12).toString('hex')}`;
         const admin = `tenantctl_admin_${randomBytes(3).toString('hex')}`;

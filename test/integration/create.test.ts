@@ -86,6 +86,19 @@ for (const engine of selectedEngines()) {
       });
     }
 
+    if (engine !== 'sqlite') {
+      it('shares the server credentials when per-tenant users are turned off', async () => {
+        const slug = ws.slug();
+        const { result, data } = await ws.json(['create', slug], { TENANTCTL_TENANT_USERS: 'false' });
+        expect(result.code, result.stderr).toBe(0);
+        expect(data.tenant.user).toBeNull();
+        expect(await ws.probe.userExists(ws.names(slug).user!)).toBe(false);
+        expect(await ws.probe.databaseExists(ws.names(slug).database)).toBe(true);
+        const suspended = await ws.json(['suspend', slug]);
+        expect(suspended.data).toMatchObject({ enforced: false, tenant: { status: 'suspended' } });
+      });
+    }
+
     it('undoes everything when a migration fails, records the error, and a retry succeeds', async () => {
       const slug = ws.slug();
       const { database, user } = ws.names(slug);
