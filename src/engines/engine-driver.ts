@@ -102,7 +102,7 @@ export interface ServerConnection {
    * on MySQL, one short connection per database on PostgreSQL. Rows are the engine's estimate
    * unless `exact`. Databases that do not exist are missing from the map.
    */
-  databaseStats(databases: string[], options: { exact: boolean; concurrency: number; migrationsTable: string }): Promise<Map<string, DatabaseStats>>;
+  databaseStats(databases: string[], options: DatabaseStatsOptions): Promise<Map<string, DatabaseStats>>;
   /** What is wrong with this machine's dump tools for this server (missing, too old), or undefined. */
   checkDumpTools(tools: DumpTools): Promise<string | undefined>;
   /** Every database and every user on the server (for finding orphans). */
@@ -136,6 +136,16 @@ export interface DumpTools {
   mysqlDump?: string;
   /** Undefined: `mariadb` or `mysql`, whichever is installed. */
   mysqlClient?: string;
+}
+
+export interface DatabaseStatsOptions {
+  /** Count rows instead of taking the engine's estimate. */
+  exact: boolean;
+  /** Databases read at once where each needs a connection. */
+  concurrency: number;
+  migrationsTable: string;
+  /** The migrations available, in order: lets an engine that keeps fingerprints skip reading the table. */
+  available: string[];
 }
 
 export interface DatabaseStats {

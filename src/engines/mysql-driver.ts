@@ -2,7 +2,7 @@ import knexFactory, { type Knex } from 'knex';
 import { UnreachableError, errorMessage } from '../core/errors.js';
 import { redact } from '../core/secrets.js';
 import type { Writable } from 'node:stream';
-import { dumpNamedDatabase, type AppliedMigrations, type DatabaseStats, type DumpTools, type EngineDriver, type ServerConnection, type TenantConnectionOptions } from './engine-driver.js';
+import { dumpNamedDatabase, type AppliedMigrations, type DatabaseStats, type DatabaseStatsOptions, type DumpTools, type EngineDriver, type ServerConnection, type TenantConnectionOptions } from './engine-driver.js';
 import { mysqlCheckDump, mysqlDumpTo, mysqlRestoreFrom } from './mysql-dump.js';
 import { resolveTool } from './run-tool.js';
 import { lockKey64, lockOnDedicatedConnection } from './lock-helpers.js';
@@ -194,7 +194,7 @@ class MysqlServer implements ServerConnection {
     return Object.fromEntries((rows as Array<{ name: string; n: number }>).map((row) => [row.name, Number(row.n)]));
   }
 
-  async databaseStats(databases: string[], options: { exact: boolean; concurrency: number; migrationsTable: string }): Promise<Map<string, DatabaseStats>> {
+  async databaseStats(databases: string[], options: DatabaseStatsOptions): Promise<Map<string, DatabaseStats>> {
     const stats = new Map<string, DatabaseStats>();
     if (databases.length === 0) return stats;
     const marks = databases.map(() => '?').join(',');

@@ -3,10 +3,10 @@ import { UnreachableError, errorMessage } from '../core/errors.js';
 import { redact } from '../core/secrets.js';
 import { runPool } from '../core/run-pool.js';
 import type { Writable } from 'node:stream';
-import { dumpNamedDatabase, type AppliedMigrations, type DatabaseStats, type DumpTools, type EngineDriver, type ServerConnection, type TenantConnectionOptions } from './engine-driver.js';
+import { dumpNamedDatabase, type AppliedMigrations, type DatabaseStats, type DatabaseStatsOptions, type DumpTools, type EngineDriver, type ServerConnection, type TenantConnectionOptions } from './engine-driver.js';
 import { checkedPgDump, pgCheckDump, pgDumpTo, pgRestoreFrom } from './postgres-dump.js';
 import { resolveTool } from './run-tool.js';
-import { installStamp, readStamps } from './postgres-stamp.js';
+import { appliedFromStamp, installStamp, readStamps } from './postgres-stamp.js';
 import { lockKey64, lockOnDedicatedConnection } from './lock-helpers.js';
 import { scramSha256Verifier } from './postgres-scram.js';
 import type { ServerSpec } from './server-spec.js';
@@ -198,40 +198,47 @@ class PostgresServer implements ServerConnection {
     return Object.fromEntries(result.rows.map((row: { name: string; n: string }) => [row.name, Number(row.n)]));
   }
 
-  async databaseStats(databases: string[], options: { exact: boolean; concurrency: number; migrationsTable: string }): Promise<Map<string, DatabaseStats>> {
-    // Sizes and sessions for the whole server in two queries; the rest lives inside each database.
-    const sizes = await this.admin.raw('select datname, pg_database_size(datname) as bytes from pg_database where datname = any(?)', [databases]);
-    const sessions = await this.admin.raw('select datname, count(*) as n from pg_stat_activity where datname = any(?) group by datname', [databases]);
+  async databaseStats(databases: string[], options: DatabaseStatsOptions): Promise<Map<string, DatabaseStats>> {
+    // Sizes, sessions and migration fingerprints for the whole server in three queries; tables
+    // and rows live inside each database: one connection and one query each.
+    const [sizes, sessions, stamps] = await Promise.all([
+      this.admin.raw('select datname, pg_database_size(datname) as bytes from pg_database where datname = any(?)', [databases]),
+      this.admin.raw('select datname, count(*) as n from pg_stat_activity where datname = any(?) group by datname', [databases]),
+      readStamps(this.admin, databases),
+    ]);
     const connections = new Map<string, number>(sessions.rows.map((r: { datname: string; n: string }) => [r.datname, Number(r.n)]));
-    const present: string[] = sizes.rows.map((r: { datname: string }) => r.datname);
+    const bytes = new Map<string, number>(sizes.rows.map((r: { datname: string; bytes: string }) => [r.datname, Number(r.bytes)]));
     const stats = new Map<string, DatabaseStats>();
-    await runPool(present, options.concurrency, async (database) => {
+    await runPool([...bytes.keys()], options.concurrency, async (database) => {
       await this.onDatabase(database, async (knex) => {
         // n_live_tup is kept by the statistics collector: an estimate that needs no ANALYZE.
-        const tables = await knex.raw("select count(*) as tables, coalesce(sum(n_live_tup), 0) as rows from pg_stat_user_tables");
-        let rows = Number(tables.rows[0].rows);
-        if (options.exact) rows = Object.values(await this.rowCountsWith(knex)).reduce((a, b) => a + b, 0);
-        let applied: string[] | null = null;
-        try {
-          applied = (await knex.raw(`select name from ${quote(options.migrationsTable)} order by id`)).rows.map((r: { name: string }) => r.name);
-        } catch (error) {
-          if (!postgresDriver.isMissingTableError(error)) throw error;
-        }
+        const tables = await knex.raw('select count(*) as tables, coalesce(sum(n_live_tup), 0) as rows from pg_stat_user_tables');
+        const rows = options.exact ? Object.values(await this.rowCountsWith(knex)).reduce((a, b) => a + b, 0) : Number(tables.rows[0].rows);
         stats.set(database, {
-          sizeBytes: Number(sizes.rows.find((r: { datname: string }) => r.datname === database).bytes),
+          sizeBytes: bytes.get(database)!,
           tables: Number(tables.rows[0].tables),
           rows,
           rowsExact: options.exact,
           connections: connections.get(database) ?? 0,
-          applied,
+          applied: appliedFromStamp(stamps.get(database) ?? null, options.available) ?? (await this.appliedWith(knex, options.migrationsTable)),
         });
       });
     });
     return stats;
   }
 
-  readMigrationFingerprints(databases: string[]): Promise<Map<string, string | null>> {
-    return readStamps(this.admin, databases);
+  private async appliedWith(knex: Knex, table: string): Promise<string[] | null> {
+    try {
+      return (await knex.raw(`select name from ${quote(table)} order by id`)).rows.map((r: { name: string }) => r.name);
+    } catch (error) {
+      if (postgresDriver.isMissingTableError(error)) return null;
+      throw error;
+    }
+  }
+
+  async readMigrationFingerprints(databases: string[]): Promise<Map<string, string | null>> {
+    const stamps = await readStamps(this.admin, databases);
+    return new Map([...stamps].map(([db, stamp]) => [db, stamp?.fingerprint ?? null]));
   }
 
   keepMigrationFingerprint(knex: Knex, table: string): Promise<void> {

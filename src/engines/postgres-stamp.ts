@@ -1,4 +1,5 @@
 import type { Knex } from 'knex';
+import { migrationFingerprint } from '../tenant-schema/migration-fingerprint.js';
 
 /**
  * A fingerprint of each tenant's applied migrations that PostgreSQL keeps where any database can
@@ -11,9 +12,13 @@ import type { Knex } from 'knex';
  */
 export const STAMP_PREFIX = 'tenantctl:migrations=';
 
-/** The fingerprint of a set of migration names, as the trigger computes it. */
-export function fingerprintSql(): string {
-  return "count(*) || ':' || coalesce(md5(string_agg(name, E'\\n' order by name collate \"C\")), '')";
+/**
+ * `<count>:<md5 of the sorted names>` (see migrationFingerprint), then `:<latest name>` so that
+ * `stats` can report the latest migration without opening the database. The first %I.%I is the
+ * migration table (twice).
+ */
+function stampSql(): string {
+  return "select count(*) || ':' || coalesce(md5(string_agg(name, E'\\n' order by name collate \"C\")), '') || ':' || coalesce((select name from %I.%I order by id desc limit 1), '') from %I.%I";
 }
 
 /**
@@ -26,7 +31,7 @@ export async function installStamp(knex: Knex, table: string): Promise<void> {
     language plpgsql security definer set search_path = pg_catalog as $$
     declare stamp text;
     begin
-      execute format('select ${fingerprintSql().replace(/'/g, "''")} from %I.%I', TG_TABLE_SCHEMA, TG_TABLE_NAME) into stamp;
+      execute format('${stampSql().replace(/'/g, "''")}', TG_TABLE_SCHEMA, TG_TABLE_NAME, TG_TABLE_SCHEMA, TG_TABLE_NAME) into stamp;
       execute format('comment on database %I is %L', current_database(), '${STAMP_PREFIX}' || stamp);
       return null;
     end $$`);
@@ -38,13 +43,31 @@ export async function installStamp(knex: Knex, table: string): Promise<void> {
 
 const quoteIdent = (name: string) => `"${name.replaceAll('"', '""')}"`;
 
-/** Every named database's fingerprint (null where none was recorded), in one query. */
-export async function readStamps(admin: Knex, databases: string[]): Promise<Map<string, string | null>> {
+export interface Stamp {
+  /** `<count>:<md5>`, comparable with migrationFingerprint(). */
+  fingerprint: string;
+  count: number;
+  latest: string | null;
+}
+
+/** Every named database's stamp (null where none was recorded), in one query. */
+export async function readStamps(admin: Knex, databases: string[]): Promise<Map<string, Stamp | null>> {
   const result = await admin.raw('select datname, shobj_description(oid, ?) as comment from pg_database where datname = any(?)', ['pg_database', databases]);
-  return new Map(
-    result.rows.map((row: { datname: string; comment: string | null }) => [
-      row.datname,
-      row.comment?.startsWith(STAMP_PREFIX) ? row.comment.slice(STAMP_PREFIX.length) : null,
-    ]),
-  );
+  return new Map(result.rows.map((row: { datname: string; comment: string | null }) => [row.datname, parseStamp(row.comment)]));
+}
+
+function parseStamp(comment: string | null): Stamp | null {
+  const match = comment?.startsWith(STAMP_PREFIX) ? /^(\d+):([0-9a-f]*):(.*)$/s.exec(comment.slice(STAMP_PREFIX.length)) : null;
+  if (!match) return null;
+  return { fingerprint: `${match[1]}:${match[2]}`, count: Number(match[1]), latest: match[3] || null };
+}
+
+/**
+ * The applied migrations a stamp proves without reading the table: when they are the first
+ * `count` available migrations (the usual case), those; otherwise undefined (read the table).
+ */
+export function appliedFromStamp(stamp: Stamp | null, available: string[]): string[] | undefined {
+  if (!stamp || stamp.count > available.length) return undefined;
+  const prefix = available.slice(0, stamp.count);
+  return migrationFingerprint(prefix) === stamp.fingerprint ? prefix : undefined;
 }

@@ -5,7 +5,7 @@ import Database from 'better-sqlite3';
 import type { Knex } from 'knex';
 import { UnreachableError, errorMessage } from '../core/errors.js';
 import type { Writable } from 'node:stream';
-import type { AppliedMigrations, DatabaseStats, EngineDriver, HeldLock, ServerConnection, TenantConnectionOptions } from './engine-driver.js';
+import type { AppliedMigrations, DatabaseStats, DatabaseStatsOptions, EngineDriver, HeldLock, ServerConnection, TenantConnectionOptions } from './engine-driver.js';
 import { sqliteCheckDump, sqliteDumpTo, sqliteRestoreFrom } from './sqlite-dump.js';
 import { sleep } from './lock-helpers.js';
 import type { ServerSpec } from './server-spec.js';
@@ -254,7 +254,7 @@ class SqliteServer implements ServerConnection {
     });
   }
 
-  async databaseStats(databases: string[], options: { exact: boolean; concurrency: number; migrationsTable: string }): Promise<Map<string, DatabaseStats>> {
+  async databaseStats(databases: string[], options: DatabaseStatsOptions): Promise<Map<string, DatabaseStats>> {
     const stats = new Map<string, DatabaseStats>();
     for (const database of databases) {
       const file = this.fileFor(database);

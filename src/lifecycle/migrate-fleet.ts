@@ -118,23 +118,23 @@ export async function migrateFleet(
       const known = options.direction === 'up' ? await readAppliedInBulk(ctx, tenants, options.concurrency, true) : new Map();
       const fingerprints = options.direction === 'up' ? await readFingerprints(ctx, tenants) : new Map();
       const current = migrationFingerprint(available);
-      const work: Array<{ tenant: TenantWithServer; index: number; applied: string[] | null | undefined }> = [];
+      const work: Array<{ tenant: TenantWithServer; index: number; applied: string[] | null | undefined; fingerprinted: boolean }> = [];
       for (const [index, tenant] of tenants.entries()) {
         const applied = known.get(tenant.server_id)?.get(tenant.database_name);
-        const stamped = fingerprints.get(tenant.server_id)?.get(tenant.database_name) === current;
-        const settled = stamped
+        const fingerprint = fingerprints.get(tenant.server_id)?.get(tenant.database_name);
+        const settled = fingerprint === current
           ? { outcome: 'up_to_date' as const, migrations: [], durationMs: 0 }
           : applied === undefined
             ? undefined
             : judge(available, applied, options, ctx.config.migrationsDir);
         if (settled) await settle(index, tenant, settled);
-        else work.push({ tenant, index, applied });
+        else work.push({ tenant, index, applied, fingerprinted: typeof fingerprint === 'string' });
       }
 
       await runPool(
         work,
         options.concurrency,
-        async ({ tenant, index, applied }) => settle(index, tenant, await migrateOne(ctx, tenant, source, available, applied, options)),
+        async ({ tenant, index, applied, fingerprinted }) => settle(index, tenant, await migrateOne(ctx, tenant, source, available, { applied, fingerprinted }, options)),
         {
           shouldStop: () => Boolean(options.failFast) && failed > 0,
           onSkipped: ({ tenant, index }) => void settle(index, tenant, { outcome: 'skipped', migrations: [], durationMs: 0, error: 'skipped after an earlier failure (--fail-fast)' }),
@@ -226,7 +226,7 @@ async function migrateOne(
   tenant: TenantWithServer,
   source: DirectoryMigrationSource,
   available: string[],
-  knownApplied: string[] | null | undefined,
+  known: { applied: string[] | null | undefined; fingerprinted: boolean },
   options: MigrateFleetOptions,
 ): Promise<Settled> {
   const started = Date.now();
@@ -240,13 +240,17 @@ async function migrateOne(
         const names = await runMigrator(knex, source, 'down');
         return { outcome: names.length ? 'rolled_back' : 'up_to_date', migrations: names, durationMs: Date.now() - started };
       }
-      const applied = knownApplied === undefined ? await readAppliedWith(knex, driver) : knownApplied;
+      const applied = known.applied === undefined ? await readAppliedWith(knex, driver) : known.applied;
       const settled = judge(available, applied, options, ctx.config.migrationsDir);
-      // Reached here without a matching fingerprint: (re)install it, so next time it is cheap.
-      if (!options.dryRun && applied !== null) await server!.connection.keepMigrationFingerprint(knex, TENANT_MIGRATIONS_TABLE);
-      if (settled) return { ...settled, durationMs: Date.now() - started };
+      // A tenant without a fingerprint (created before it existed, or restored) gets the trigger
+      // that keeps one, so next time it is cheap; where it exists, the trigger updates it itself.
+      const keep = !options.dryRun && !known.fingerprinted;
+      if (settled) {
+        if (keep && applied !== null) await server!.connection.keepMigrationFingerprint(knex, TENANT_MIGRATIONS_TABLE);
+        return { ...settled, durationMs: Date.now() - started };
+      }
       const names = await runMigrator(knex, source, 'up');
-      await server!.connection.keepMigrationFingerprint(knex, TENANT_MIGRATIONS_TABLE);
+      if (keep) await server!.connection.keepMigrationFingerprint(knex, TENANT_MIGRATIONS_TABLE);
       return { outcome: names.length ? 'migrated' : 'up_to_date', migrations: names, durationMs: Date.now() - started };
     });
   } catch (error) {

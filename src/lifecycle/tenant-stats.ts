@@ -55,6 +55,7 @@ export async function tenantStats(ctx: AppContext, selection: TenantSelection, o
         exact: Boolean(options.exact),
         concurrency: Math.max(ctx.config.concurrency, 8),
         migrationsTable: TENANT_MIGRATIONS_TABLE,
+        available,
       });
       stats.set(serverId, { engine: server.connection.driver.engine, stats: gathered });
     }),

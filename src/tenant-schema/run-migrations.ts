@@ -1,4 +1,3 @@
-import { createHash } from 'node:crypto';
 import type { Knex } from 'knex';
 import type { EngineDriver } from '../engines/engine-driver.js';
 import type { DirectoryMigrationSource } from './migration-source.js';
@@ -50,11 +49,4 @@ export function planMigrations(available: string[], applied: string[] | null): {
   return { pending: available.filter((n) => !done.has(n)), unknown: (applied ?? []).filter((n) => !known.has(n)) };
 }
 
-/**
- * `<count>:<md5 of the names sorted and joined by newlines>` (`0:` for none): equal
- * fingerprints mean the same set of migrations, whatever order they ran in.
- */
-export function migrationFingerprint(names: readonly string[]): string {
-  if (names.length === 0) return '0:';
-  return `${names.length}:${createHash('md5').update([...names].sort().join('\n')).digest('hex')}`;
-}
+export { migrationFingerprint } from './migration-fingerprint.js';
