@@ -73,6 +73,8 @@ export const sqliteDriver: EngineDriver = {
   /**
    * SQLite has no session locks: a row names the owner (host and pid). A row whose owner is a
    * dead process on this host is stale and taken over, so a killed run never needs an unlock.
+   * Every step is one statement (no read-then-write transaction, which SQLite would refuse
+   * rather than wait for when another process writes in between).
    */
   async tryLock(knex, name, waitMs): Promise<HeldLock | undefined> {
     await knex.raw(
@@ -81,25 +83,22 @@ export const sqliteDriver: EngineDriver = {
     const me = { host: hostname(), pid: process.pid };
     const deadline = Date.now() + waitMs;
     for (;;) {
-      const acquired = await knex
-        .transaction(async (trx) => {
-        const holder = await trx(LOCK_TABLE).where({ name }).first();
-        if (holder) {
-          const stale = holder.host === me.host && !processAlive(Number(holder.pid));
-          if (!stale) return false;
-          await trx(LOCK_TABLE).where({ name }).delete();
-        }
-          await trx(LOCK_TABLE).insert({ name, ...me, acquired_at: new Date().toISOString() });
-          return true;
-        })
-        // Another process inserted the row first, or holds the write lock: not ours this time.
-        .catch((error: { code?: string }) => {
-          if (error.code?.startsWith('SQLITE_CONSTRAINT') || error.code === 'SQLITE_BUSY') return false;
-          throw error;
-        });
-      if (acquired) {
+      const inserted = (await knex.raw(`insert into ${LOCK_TABLE} (name, host, pid, acquired_at) values (?, ?, ?, ?) on conflict (name) do nothing returning name`, [
+        name,
+        me.host,
+        me.pid,
+        new Date().toISOString(),
+      ])) as unknown[];
+      if (inserted.length > 0) {
         return { release: async () => void (await knex(LOCK_TABLE).where({ name, ...me }).delete()) };
       }
+      const holder = (await knex(LOCK_TABLE).where({ name }).first()) as { host: string; pid: number } | undefined;
+      if (holder && holder.host === me.host && !processAlive(Number(holder.pid))) {
+        // Only that dead owner's row goes: a live process that took it over meanwhile keeps it.
+        await knex(LOCK_TABLE).where({ name, host: holder.host, pid: holder.pid }).delete();
+        continue;
+      }
+      if (!holder) continue; // released between our insert and our look
       if (Date.now() >= deadline) return undefined;
       await sleep(Math.min(200, Math.max(1, deadline - Date.now())));
     }

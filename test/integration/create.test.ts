@@ -170,6 +170,13 @@ for (const engine of selectedEngines()) {
       }
     });
 
+    it('creates several tenants at once without tripping over each other', async () => {
+      const slugs = Array.from({ length: 4 }, () => ws.slug('par-'));
+      const results = await Promise.all(slugs.map((slug) => ws.run(['create', slug, '--json'])));
+      for (const r of results) expect(r.code, r.stderr).toBe(0);
+      for (const slug of slugs) expect(await ws.probe.databaseExists(ws.names(slug).database)).toBe(true);
+    });
+
     it('refuses a duplicate slug with exit code 4 and leaves the tenant as it was', async () => {
       const slug = ws.slug();
       expect((await ws.run(['create', slug])).code).toBe(0);

@@ -148,6 +148,17 @@ for (const engine of selectedEngines()) {
       expect((await first.done).code).toBe(0);
     });
 
+    it('lets exactly one of several runs started at once proceed', async () => {
+      ws = new Workspace(engine);
+      await createTenants(ws, 2);
+      addMigration(ws, '20240301000000_slow.js', slowMigration(1500));
+      const runs = await Promise.all(Array.from({ length: 5 }, () => ws.run(['migrate-all', '--json'])));
+      const codes = runs.map((r) => r.code).sort();
+      expect(codes, runs.map((r) => r.stderr).join('\n')).toEqual([0, 6, 6, 6, 6]);
+      const winner = JSON.parse(runs.find((r) => r.code === 0)!.stdout);
+      expect(winner.counts.migrated).toBe(2);
+    });
+
     it('leaves no lock behind when a run is killed, and the next run finishes the work', async () => {
       ws = new Workspace(engine);
       await createTenants(ws, 2);
