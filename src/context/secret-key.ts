@@ -1,4 +1,4 @@
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, linkSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { UsageError } from '../core/errors.js';
 import { generateSecretKey, keyFingerprint, parseSecretKey } from '../core/secrets.js';
@@ -25,9 +25,19 @@ export async function loadSecretKey(config: Config, registry: Registry): Promise
   } else if (registry.spec.engine === 'sqlite') {
     const key = generateSecretKey();
     mkdirSync(dirname(config.secretKeyFile), { recursive: true, mode: 0o700 });
-    // 'wx': never overwrite a key another process wrote a moment ago.
-    writeFileSync(config.secretKeyFile, `${key.toString('hex')}\n`, { mode: 0o600, flag: 'wx' });
-    loaded = { key, generatedFile: config.secretKeyFile };
+    // Written whole under a private name, then linked into place: link() fails if the file
+    // exists, so a key another process wrote a moment ago is never overwritten nor read half-written.
+    const temporary = `${config.secretKeyFile}.${process.pid}.tmp`;
+    writeFileSync(temporary, `${key.toString('hex')}\n`, { mode: 0o600 });
+    try {
+      linkSync(temporary, config.secretKeyFile);
+      loaded = { key, generatedFile: config.secretKeyFile };
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
+      loaded = { key: parseSecretKey(readFileSync(config.secretKeyFile, 'utf8')) };
+    } finally {
+      rmSync(temporary, { force: true });
+    }
   } else {
     throw new UsageError('no secret key: set TENANTCTL_SECRET_KEY (32 bytes, hex or base64) for a shared registry');
   }
@@ -38,9 +48,13 @@ export async function loadSecretKey(config: Config, registry: Registry): Promise
 /** The registry remembers a fingerprint of its key, so a wrong key fails before it writes. */
 async function checkFingerprint(registry: Registry, key: Buffer): Promise<void> {
   const fingerprint = keyFingerprint(key);
-  const stored = await getSetting(registry.knex, 'secret_key_fingerprint');
-  if (stored === undefined) await putSetting(registry.knex, 'secret_key_fingerprint', fingerprint);
-  else if (stored !== fingerprint) {
+  let stored = await getSetting(registry.knex, 'secret_key_fingerprint');
+  if (stored === undefined) {
+    // Two first runs at once: the second insert fails, and what the first stored decides.
+    await putSetting(registry.knex, 'secret_key_fingerprint', fingerprint).catch(() => undefined);
+    stored = await getSetting(registry.knex, 'secret_key_fingerprint');
+  }
+  if (stored !== fingerprint) {
     throw new UsageError('the secret key is not the one this registry was set up with (TENANTCTL_SECRET_KEY / secretKeyFile)');
   }
 }

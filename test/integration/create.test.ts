@@ -170,11 +170,18 @@ for (const engine of selectedEngines()) {
       }
     });
 
-    it('creates several tenants at once without tripping over each other', async () => {
-      const slugs = Array.from({ length: 4 }, () => ws.slug('par-'));
-      const results = await Promise.all(slugs.map((slug) => ws.run(['create', slug, '--json'])));
-      for (const r of results) expect(r.code, r.stderr).toBe(0);
-      for (const slug of slugs) expect(await ws.probe.databaseExists(ws.names(slug).database)).toBe(true);
+    it('creates several tenants at once without tripping over each other, even on a fresh registry', async () => {
+      const fresh = new Workspace(engine);
+      try {
+        const slugs = Array.from({ length: 4 }, () => fresh.slug('par-'));
+        const results = await Promise.all(slugs.map((slug) => fresh.run(['create', slug, '--json'])));
+        for (const r of results) expect(r.code, r.stderr).toBe(0);
+        for (const slug of slugs) expect(await fresh.probe.databaseExists(fresh.names(slug).database)).toBe(true);
+        // Every password was encrypted with the one key that won the race.
+        for (const slug of slugs) expect((await fresh.run(['show', slug, '--show-password'])).code).toBe(0);
+      } finally {
+        await fresh.cleanup();
+      }
     });
 
     it('refuses a duplicate slug with exit code 4 and leaves the tenant as it was', async () => {
