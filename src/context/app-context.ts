@@ -5,7 +5,7 @@ import type { ServerConnection } from '../engines/engine-driver.js';
 import { driverFor } from '../engines/drivers.js';
 import { defaultServerName, parseServerUrl, type ServerSpec } from '../engines/server-spec.js';
 import { openRegistry, type Registry } from '../registry/registry.js';
-import { findServerRow, upsertServerRow, type ServerRow } from '../registry/servers-repo.js';
+import { findServerRow, specFromRow, upsertServerRow, type ServerRow } from '../registry/servers-repo.js';
 import { loadSecretKey, type LoadedKey } from './secret-key.js';
 
 /** What this run knows about a server: its registry row, spec and open admin connection. */
@@ -108,16 +108,7 @@ export class AppContext {
     const registry = await this.registry();
     const row = await findServerRow(registry.knex, { id });
     if (!row) throw new NotFoundError(`server #${id} is not in the registry`);
-    const spec: ServerSpec = {
-      engine: row.engine,
-      host: row.host ?? undefined,
-      port: row.port ?? undefined,
-      user: row.admin_user ?? undefined,
-      password: row.admin_password_enc ? await this.decrypt(row.admin_password_enc) : undefined,
-      database: row.admin_database ?? undefined,
-      userHost: row.user_host ?? undefined,
-      path: row.path ?? undefined,
-    };
+    const spec = specFromRow(row, row.admin_password_enc ? await this.decrypt(row.admin_password_enc) : undefined);
     return handle(row, spec, driverFor(spec.engine).connect(spec));
   }
 

@@ -137,16 +137,11 @@ class PostgresServer implements ServerConnection {
     // PostgreSQL cannot query across databases: one short connection each, a few at a time.
     const applied: AppliedMigrations = new Map();
     await runPool(databases, concurrency, async (database) => {
-      const knex = knexFactory({ client: 'pg', log: QUIET_KNEX_LOG, connection: connection(this.spec, database), pool: { min: 0, max: 1 } });
       try {
-        const result = await knex.raw(`select name from ${quote(table)} order by id`);
-        applied.set(database, result.rows.map((row: { name: string }) => row.name));
+        applied.set(database, await this.onDatabase(database, (knex) => this.appliedWith(knex, table)));
       } catch (error) {
-        const code = (error as { code?: string }).code;
-        if (code !== '42P01' && code !== '3D000') throw error; // no such table / database
+        if ((error as { code?: string }).code !== '3D000') throw error; // no such database
         applied.set(database, null);
-      } finally {
-        await knex.destroy();
       }
     });
     return applied;

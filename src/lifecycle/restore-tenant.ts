@@ -4,8 +4,8 @@ import type { AppContext } from '../context/app-context.js';
 import { ConflictError, NotFoundError, OperationError, UsageError, errorMessage } from '../core/errors.js';
 import { validateSlug } from '../core/slug.js';
 import { findBackupRow, latestGoodBackup, type BackupRow } from '../registry/backups-repo.js';
-import { findTenantRow, toTenant, updateTenantRow, type Tenant, type TenantRow } from '../registry/tenants-repo.js';
-import { findServerRow } from '../registry/servers-repo.js';
+import { findTenantRow, updateTenantRow, type Tenant, type TenantRow } from '../registry/tenants-repo.js';
+import { reloadTenant } from './load-tenant.js';
 import { dumpTools } from './backup-tenants.js';
 import { createTenant } from './create-tenant.js';
 import { withTenantLock } from './tenant-lock.js';
@@ -99,9 +99,7 @@ export async function restoreTenant(ctx: AppContext, input: RestoreInput, onStep
       step: null,
       status_reason: returnTo === 'suspended' ? source.status_reason : null,
     });
-    const row = (await findTenantRow(registry.knex, slug))!;
-    const serverRow = await findServerRow(registry.knex, { id: row.server_id });
-    return { tenant: toTenant(row, serverRow!.name), backup: summary, replaced: tables.length > 0, cloned: false, durationMs: Date.now() - started };
+    return { tenant: await reloadTenant(ctx, slug), backup: summary, replaced: tables.length > 0, cloned: false, durationMs: Date.now() - started };
   });
 }
 

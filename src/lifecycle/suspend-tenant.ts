@@ -1,6 +1,7 @@
 import type { AppContext } from '../context/app-context.js';
 import { ConflictError } from '../core/errors.js';
-import { updateTenantRow, type Tenant } from '../registry/tenants-repo.js';
+import type { ServerConnection } from '../engines/engine-driver.js';
+import { updateTenantRow, type Tenant, type TenantRow } from '../registry/tenants-repo.js';
 import { loadTenantRow, reloadTenant } from './load-tenant.js';
 import { withTenantLock } from './tenant-lock.js';
 
@@ -13,57 +14,66 @@ export interface AccessChangeResult {
   message: string;
 }
 
+interface AccessChange {
+  /** The status this change leads to; a tenant already there (with no step pending) is a no-op. */
+  target: 'active' | 'suspended';
+  step: 'suspend' | 'reactivate';
+  /** Acts on the database; returns whether the database enforces it. */
+  apply: (server: ServerConnection, row: TenantRow) => Promise<boolean>;
+  reason: string | null;
+}
+
 /**
- * Suspends a tenant in the database itself (see ServerConnection.suspendAccess) and records
- * when and why. Recorded as step `suspend` before it acts, so a killed suspend is finished by
- * running it again; suspending a suspended tenant re-checks the lock and says so.
+ * The shared shape of suspend and reactivate: only active or suspended tenants, never in the
+ * middle of a restore; under the tenant's lock, the step is recorded before the database is
+ * touched, so a killed run is finished by running it again. Repeating it re-applies the change
+ * (harmless) and reports it unchanged.
  */
-export async function suspendTenant(ctx: AppContext, slug: string, reason: string): Promise<AccessChangeResult> {
+async function changeAccess(ctx: AppContext, slug: string, change: AccessChange): Promise<{ row: TenantRow; tenant: Tenant; changed: boolean; enforced: boolean }> {
   const row = await loadTenantRow(ctx, slug);
   if (row.status !== 'active' && row.status !== 'suspended') {
-    throw new ConflictError(`tenant "${slug}" is ${row.status}: only an active tenant can be suspended`);
+    throw new ConflictError(`tenant "${slug}" is ${row.status}: only an active or suspended tenant can be ${change.step === 'suspend' ? 'suspended' : 'reactivated'}`);
   }
   if (row.step === 'restore') throw new ConflictError(`tenant "${slug}" is in the middle of a restore: run restore again to finish it`);
   return withTenantLock(ctx, slug, async () => {
     const registry = await ctx.registry();
     const fresh = await loadTenantRow(ctx, slug);
     const server = (await ctx.server(fresh.server_id)).connection;
-    const already = fresh.status === 'suspended' && fresh.step === null;
-    if (!already) await updateTenantRow(registry.knex, fresh.id, { step: 'suspend' });
-    const enforced = await server.suspendAccess(fresh.database_name, fresh.database_user);
-    if (!already) await updateTenantRow(registry.knex, fresh.id, { status: 'suspended', step: null, status_reason: reason });
-    const tenant = await reloadTenant(ctx, slug);
-    return {
-      tenant,
-      changed: !already,
-      enforced,
-      message: already
-        ? `tenant "${slug}" was already suspended (${fresh.status_reason ?? 'no reason given'}); its access is locked`
-        : `suspended tenant "${slug}"${enforced ? '' : ' in the registry only: it shares the server credentials, so the database cannot lock it out'}`,
-    };
+    const already = fresh.status === change.target && fresh.step === null;
+    if (!already) await updateTenantRow(registry.knex, fresh.id, { step: change.step });
+    const enforced = await change.apply(server, fresh);
+    if (!already) await updateTenantRow(registry.knex, fresh.id, { status: change.target, step: null, status_reason: change.reason });
+    return { row: fresh, tenant: await reloadTenant(ctx, slug), changed: !already, enforced };
   });
+}
+
+/**
+ * Suspends a tenant in the database itself (see ServerConnection.suspendAccess) and records
+ * when and why; suspending a suspended tenant re-checks the lock and says so.
+ */
+export async function suspendTenant(ctx: AppContext, slug: string, reason: string): Promise<AccessChangeResult> {
+  const { row, tenant, changed, enforced } = await changeAccess(ctx, slug, {
+    target: 'suspended',
+    step: 'suspend',
+    reason,
+    apply: (server, t) => server.suspendAccess(t.database_name, t.database_user),
+  });
+  const message = changed
+    ? `suspended tenant "${slug}"${enforced ? '' : ' in the registry only: it shares the server credentials, so the database cannot lock it out'}`
+    : `tenant "${slug}" was already suspended (${row.status_reason ?? 'no reason given'}); its access is locked`;
+  return { tenant, changed, enforced, message };
 }
 
 /** Reverses exactly what suspend did; reactivating an active tenant is harmless and says so. */
 export async function reactivateTenant(ctx: AppContext, slug: string): Promise<AccessChangeResult> {
-  const row = await loadTenantRow(ctx, slug);
-  if (row.status !== 'active' && row.status !== 'suspended') {
-    throw new ConflictError(`tenant "${slug}" is ${row.status}: only a suspended tenant can be reactivated`);
-  }
-  if (row.step === 'restore') throw new ConflictError(`tenant "${slug}" is in the middle of a restore: run restore again to finish it`);
-  return withTenantLock(ctx, slug, async () => {
-    const registry = await ctx.registry();
-    const fresh = await loadTenantRow(ctx, slug);
-    const server = (await ctx.server(fresh.server_id)).connection;
-    const already = fresh.status === 'active' && fresh.step === null;
-    if (!already) await updateTenantRow(registry.knex, fresh.id, { step: 'reactivate' });
-    await server.resumeAccess(fresh.database_name, fresh.database_user);
-    if (!already) await updateTenantRow(registry.knex, fresh.id, { status: 'active', step: null, status_reason: null });
-    return {
-      tenant: await reloadTenant(ctx, slug),
-      changed: !already,
-      enforced: true,
-      message: already ? `tenant "${slug}" is already active` : `reactivated tenant "${slug}"`,
-    };
+  const { tenant, changed } = await changeAccess(ctx, slug, {
+    target: 'active',
+    step: 'reactivate',
+    reason: null,
+    apply: async (server, t) => {
+      await server.resumeAccess(t.database_name, t.database_user);
+      return true;
+    },
   });
+  return { tenant, changed, enforced: true, message: changed ? `reactivated tenant "${slug}"` : `tenant "${slug}" is already active` };
 }

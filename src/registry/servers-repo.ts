@@ -19,6 +19,20 @@ export interface ServerRow {
   updated_at: string;
 }
 
+/** The connection spec a row describes; the password is the caller's to decrypt and add. */
+export function specFromRow(row: ServerRow, password?: string): ServerSpec {
+  return {
+    engine: row.engine,
+    host: row.host ?? undefined,
+    port: row.port ?? undefined,
+    user: row.admin_user ?? undefined,
+    password,
+    database: row.admin_database ?? undefined,
+    userHost: row.user_host ?? undefined,
+    path: row.path ?? undefined,
+  };
+}
+
 export async function findServerRow(knex: Knex, where: { id: number } | { name: string }): Promise<ServerRow | undefined> {
   return knex<ServerRow>(TABLE).where(where).first();
 }
