@@ -91,7 +91,8 @@ export async function placeTenant(ctx: AppContext, request: PlacementRequest): P
   usable.sort((a, b) => a.c.score - b.c.score || a.c.tenants - b.c.tenants || a.c.row.name.localeCompare(b.c.row.name));
   const chosen = usable[0]!;
   const others = usable.slice(1).map(({ c }) => `${c.row.name} ${describe(c, byBytes)}`);
-  const reason = `${byBytes ? 'least data' : 'fewest tenants'} for its weight: ${describe(chosen.c, byBytes)}${others.length ? `; ${others.join(', ')}` : ''}`;
+  const passedOver = excluded.length ? `; passed over ${excluded.join('; ')}` : '';
+  const reason = `${byBytes ? 'least data' : 'fewest tenants'} for its weight: ${describe(chosen.c, byBytes)}${others.length ? `; ${others.join(', ')}` : ''}${passedOver}`;
   return { server: chosen.server, reason };
 }
 
