@@ -19,7 +19,10 @@ export interface CliOptions {
 /** The environment a test's CLI gets: the machine's, minus any TENANTCTL_* of the developer's. */
 export function cleanEnv(env: Record<string, string | undefined>): NodeJS.ProcessEnv {
   const base = Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith('TENANTCTL_')));
-  return { ...base, NO_COLOR: '1', ...env };
+  // An entry set to undefined removes the variable (e.g. a workspace without TENANTCTL_SERVER_URL).
+  const merged: NodeJS.ProcessEnv = { ...base, NO_COLOR: '1', ...env };
+  for (const [key, value] of Object.entries(merged)) if (value === undefined) delete merged[key];
+  return merged;
 }
 
 export function startCli(args: string[], options: CliOptions): { child: ChildProcess; done: Promise<CliResult> } {

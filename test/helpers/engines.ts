@@ -10,14 +10,20 @@ export const SERVER_URLS = {
   mysql: process.env.TENANTCTL_TEST_MYSQL_URL ?? 'mysql://root@127.0.0.1:3306',
 } as const;
 
+/** The second instances multi-server tests use (test/servers/second-servers.sh starts them). */
+export const SECOND_SERVER_URLS = {
+  postgres: process.env.TENANTCTL_TEST_PG2_URL ?? 'postgres://postgres@127.0.0.1:5433/postgres',
+  mysql: process.env.TENANTCTL_TEST_MYSQL2_URL ?? 'mysql://root@127.0.0.1:3307',
+} as const;
+
 export function selectedEngines(): TestEngine[] {
   const wanted = process.env.TENANTCTL_TEST_ENGINES?.split(',').map((s) => s.trim());
   return ALL_ENGINES.filter((e) => !wanted || wanted.includes(e));
 }
 
 /** Tries to reach a server; returns the reason it cannot, or undefined. */
-export async function unreachableReason(engine: 'postgres' | 'mysql'): Promise<string | undefined> {
-  const url = new URL(SERVER_URLS[engine]);
+export async function unreachableReason(engine: 'postgres' | 'mysql', which: 'main' | 'second' = 'main'): Promise<string | undefined> {
+  const url = new URL((which === 'main' ? SERVER_URLS : SECOND_SERVER_URLS)[engine]);
   const knex = knexFactory({
     client: engine === 'postgres' ? 'pg' : 'mysql2',
     connection: {

@@ -1,5 +1,9 @@
 import type { TestProject } from 'vitest/node';
-import { selectedEngines, SERVER_URLS, unreachableReason } from './engines.js';
+import { spawnSync } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import { SECOND_SERVER_URLS, selectedEngines, SERVER_URLS, unreachableReason } from './engines.js';
+
+const SECOND_SERVERS = fileURLToPath(new URL('../servers/second-servers.sh', import.meta.url));
 
 declare module 'vitest' {
   export interface ProvidedContext {
@@ -21,8 +25,20 @@ export default async function setup(project: TestProject): Promise<void> {
       continue;
     }
     const reason = await unreachableReason(engine);
-    if (reason) problems.push(`${engine} at ${SERVER_URLS[engine]}: ${reason}`);
-    else reachable.push(engine);
+    if (reason) {
+      problems.push(`${engine} at ${SERVER_URLS[engine]}: ${reason}`);
+      continue;
+    }
+    // The second instance of each engine, for multi-server tests: created and started if missing.
+    if (await unreachableReason(engine, 'second')) {
+      const started = spawnSync('bash', [SECOND_SERVERS, 'start'], { encoding: 'utf8' });
+      const still = await unreachableReason(engine, 'second');
+      if (still) {
+        problems.push(`second ${engine} at ${SECOND_SERVER_URLS[engine]}: ${still}; ${SECOND_SERVERS} start said: ${started.stderr || started.error?.message}`);
+        continue;
+      }
+    }
+    reachable.push(engine);
   }
   if (problems.length) {
     const banner = `\n${'!'.repeat(78)}\n  DATABASE SERVERS UNREACHABLE: their tests are SKIPPED\n  ${problems.join('\n  ')}\n${'!'.repeat(78)}\n`;
