@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-// npm run bench [-- --tenants 1000 --engines postgres,mysql --naive-sample 100 --only migrate]
+// npm run bench [-- --tenants 1000 --engines postgres,mysql --naive-sample 100 --only migrate] [--servers 2 --only servers]
 // Creates a fleet per engine, measures, prints a table and writes bench/results/<time>.json.
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -9,6 +9,7 @@ import { fmtMs, timeIt } from './lib/measure.mjs';
 import { benchBackup } from './sections/backup.mjs';
 import { benchMigrate } from './sections/migrate.mjs';
 import { benchStats } from './sections/stats.mjs';
+import { benchServers, describeServers } from './sections/servers.mjs';
 
 const { values } = parseArgs({
   options: {
@@ -19,6 +20,7 @@ const { values } = parseArgs({
     only: { type: 'string', default: 'migrate,stats,backup' },
     'large-gb': { type: 'string', default: '1' },
     keep: { type: 'boolean', default: false },
+    servers: { type: 'string', default: '1' },
   },
 });
 
@@ -28,6 +30,14 @@ const sections = new Set(values.only.split(','));
 const results = { startedAt: new Date().toISOString(), tenants, concurrency, machine: { cpus: (await import('node:os')).cpus().length, node: process.version }, engines: {} };
 
 for (const engine of values.engines.split(',')) {
+  // --servers 2: migrate-all over the same tenants on one server and spread over two.
+  if (Number(values.servers) > 1) {
+    const servers = await benchServers(engine, tenants, { concurrency });
+    printTable(`${engine}: migrate-all over ${tenants} tenants, one server vs two`, servers.rows);
+    console.log(describeServers(servers));
+    results.engines[`${engine}-servers`] = servers;
+    if (values.only === 'servers') continue;
+  }
   const fleet = new BenchFleet(engine, tenants);
   console.error(`\n[${engine}] creating ${tenants} tenants…`);
   const setup = await timeIt(() => fleet.create(concurrency));

@@ -20,8 +20,17 @@ export const SERVER_URLS = {
   mysql: process.env.TENANTCTL_TEST_MYSQL_URL ?? 'mysql://root@127.0.0.1:3306',
 };
 
+/** The second instance of each engine (test/servers/second-servers.sh starts it). */
+export const SECOND_SERVER_URLS = {
+  postgres: process.env.TENANTCTL_TEST_PG2_URL ?? 'postgres://postgres@127.0.0.1:5433/postgres',
+  mysql: process.env.TENANTCTL_TEST_MYSQL2_URL ?? 'mysql://root@127.0.0.1:3307',
+};
+
 export class BenchFleet {
-  constructor(engine, count) {
+  /** `servers: 2` spreads the tenants over the main and the second instance, placed by tenantctl. */
+  constructor(engine, count, { servers = 1, prefix = 'bench' } = {}) {
+    this.servers = servers;
+    this.prefix = prefix;
     this.engine = engine;
     this.count = count;
     this.dir = mkdtempSync(join(tmpdir(), `tenantctl-bench-${engine}-`));
@@ -30,9 +39,9 @@ export class BenchFleet {
     // Laid out like an application: the knex CLI of the naive baseline finds knex here.
     symlinkSync(join(REPO, 'node_modules'), join(this.dir, 'node_modules'));
     this.env = {
-      TENANTCTL_SERVER_URL: SERVER_URLS[engine],
-      TENANTCTL_DATABASE_NAME_TEMPLATE: 'bench_{slug}',
-      TENANTCTL_USER_NAME_TEMPLATE: 'bench_{slug}',
+      ...(servers === 1 ? { TENANTCTL_SERVER_URL: SERVER_URLS[engine] } : {}),
+      TENANTCTL_DATABASE_NAME_TEMPLATE: `${prefix}_{slug}`,
+      TENANTCTL_USER_NAME_TEMPLATE: `${prefix}_{slug}`,
     };
     this.slugs = Array.from({ length: count }, (_, i) => `t${String(i).padStart(5, '0')}`);
   }
@@ -46,6 +55,11 @@ export class BenchFleet {
   async create(concurrency = 8) {
     const ctx = this.context();
     try {
+      if (this.servers > 1) {
+        const { addServer } = await import(join(REPO, 'dist/lifecycle/servers/add-server.js'));
+        await addServer(ctx, { name: 'main', url: SERVER_URLS[this.engine] });
+        await addServer(ctx, { name: 'second', url: SECOND_SERVER_URLS[this.engine] });
+      }
       await pool(this.slugs, concurrency, async (slug) => {
         await createTenant(ctx, { slug });
       });
@@ -55,7 +69,7 @@ export class BenchFleet {
   }
 
   database(slug) {
-    return `bench_${slug}`;
+    return `${this.prefix}_${slug}`;
   }
 
   async destroy() {
