@@ -8,6 +8,7 @@ import { createTenant } from './create-tenant.js';
 import { deleteTenant } from './delete-tenant.js';
 import { WITH_DATABASE } from './select-tenants.js';
 import { suspendTenant } from './suspend-tenant.js';
+import { tenantLockName } from './tenant-lock.js';
 import { tenantStats } from './tenant-stats.js';
 
 export type FindingKind =
@@ -117,7 +118,7 @@ export async function runDoctor(ctx: AppContext, options: DoctorOptions = {}): P
 
   // Operations that were interrupted: their tenant lock is free, yet the row says work is under way.
   for (const t of rows.filter((r) => r.status === 'provisioning' || r.status === 'deleting' || (r.step !== null && WITH_DATABASE.includes(r.status)))) {
-    const lock = await registry.tryLock(`tenantctl:tenant:${t.slug}`, 0);
+    const lock = await registry.tryLock(tenantLockName(t.slug), 0);
     if (!lock) continue; // in progress right now
     await lock.release();
     add(interrupted(t));

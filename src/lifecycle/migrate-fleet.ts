@@ -9,6 +9,7 @@ import { DirectoryMigrationSource } from '../tenant-schema/migration-source.js';
 import { migrationFingerprint, planMigrations, readAppliedWith, runMigrator, TENANT_MIGRATIONS_TABLE } from '../tenant-schema/run-migrations.js';
 import { MIGRATIONS_LOCK, withFleetLock } from './fleet-lock.js';
 import { selectTenants, type TenantSelection } from './select-tenants.js';
+import { ifTenantFree, openTenantLockPool } from './tenant-lock-pool.js';
 import { withTenantKnex } from './tenant-database.js';
 
 export interface MigrateFleetOptions extends TenantSelection {
@@ -24,7 +25,8 @@ export interface MigrateFleetOptions extends TenantSelection {
   waitMs?: number;
 }
 
-export type TenantOutcomeKind = 'migrated' | 'rolled_back' | 'up_to_date' | 'pending' | 'failed' | 'skipped';
+/** `busy`: another operation (a restore, a delete…) held the tenant's lock; `--retry-failed` picks it up. */
+export type TenantOutcomeKind = 'migrated' | 'rolled_back' | 'up_to_date' | 'pending' | 'failed' | 'skipped' | 'busy';
 
 export interface TenantMigrationOutcome {
   slug: string;
@@ -87,6 +89,8 @@ export async function migrateFleet(
     const pendingRows: OutcomeRow[] = [];
     let done = 0;
     let failed = 0;
+    // Every tenant worked on is locked, so no restore or delete runs under its migration.
+    const locks = options.dryRun ? undefined : await openTenantLockPool(ctx, options.concurrency);
     const flush = async () => {
       if (runId !== null) await recordOutcomes(registry.knex, pendingRows.splice(0));
     };
@@ -134,7 +138,8 @@ export async function migrateFleet(
       await runPool(
         work,
         options.concurrency,
-        async ({ tenant, index, applied, fingerprinted }) => settle(index, tenant, await migrateOne(ctx, tenant, source, available, { applied, fingerprinted }, options)),
+        async ({ tenant, index, applied, fingerprinted }) =>
+          settle(index, tenant, await ifTenantFree(locks, tenant.slug, () => migrateOne(ctx, tenant, source, available, { applied, fingerprinted }, options), (holder) => ({ outcome: 'busy', migrations: [], durationMs: 0, error: holder }))),
         {
           shouldStop: () => Boolean(options.failFast) && failed > 0,
           onSkipped: ({ tenant, index }) => void settle(index, tenant, { outcome: 'skipped', migrations: [], durationMs: 0, error: 'skipped after an earlier failure (--fail-fast)' }),
@@ -142,6 +147,7 @@ export async function migrateFleet(
       );
     } finally {
       await flush();
+      await locks?.close();
     }
 
     const counts = countOutcomes(outcomes);
@@ -149,14 +155,14 @@ export async function migrateFleet(
       await finishRun(registry.knex, runId, {
         succeeded: counts.migrated + counts.rolled_back + counts.up_to_date,
         failed: counts.failed,
-        skipped: counts.skipped,
+        skipped: counts.skipped + counts.busy,
       });
     }
     return {
       runId,
       kind,
       dryRun: Boolean(options.dryRun),
-      ok: counts.failed === 0 && counts.skipped === 0,
+      ok: counts.failed === 0 && counts.skipped === 0 && counts.busy === 0,
       total: tenants.length,
       counts,
       available,
@@ -270,7 +276,7 @@ async function plannedRollback(knex: Knex, driver: EngineDriver): Promise<Settle
 }
 
 function countOutcomes(outcomes: TenantMigrationOutcome[]): Record<TenantOutcomeKind, number> {
-  const counts: Record<TenantOutcomeKind, number> = { migrated: 0, rolled_back: 0, up_to_date: 0, pending: 0, failed: 0, skipped: 0 };
+  const counts: Record<TenantOutcomeKind, number> = { migrated: 0, rolled_back: 0, up_to_date: 0, pending: 0, failed: 0, skipped: 0, busy: 0 };
   for (const o of outcomes) counts[o.outcome]++;
   return counts;
 }

@@ -30,6 +30,7 @@ export function renderFleetResult(out: Output, result: MigrateFleetResult): stri
     `${c.up_to_date} ${result.kind === 'migrate' ? 'up to date' : 'with nothing to roll back'}`,
     c.failed ? out.color.red(`${c.failed} failed`) : '0 failed',
     c.skipped ? out.color.yellow(`${c.skipped} skipped`) : undefined,
+    c.busy ? out.color.yellow(`${c.busy} busy`) : undefined,
   ].filter(Boolean);
   const mark = result.ok ? out.color.green('✔') : out.color.red('✖');
   const title = result.dryRun ? 'Dry run' : `${verb} run #${result.runId}`;
@@ -40,7 +41,7 @@ export function renderFleetResult(out: Output, result: MigrateFleetResult): stri
 
 function paint(out: Output, outcome: string): string {
   if (outcome === 'failed') return out.color.red(outcome);
-  if (outcome === 'skipped') return out.color.yellow(outcome);
+  if (outcome === 'skipped' || outcome === 'busy') return out.color.yellow(outcome);
   if (outcome === 'pending') return out.color.cyan(outcome);
   return out.color.green(outcome);
 }
