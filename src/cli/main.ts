@@ -16,6 +16,7 @@ import { registerMigrateStatus } from './commands/migrate-status.js';
 import { registerRestore } from './commands/restore.js';
 import { registerShow } from './commands/show.js';
 import { registerStats } from './commands/stats.js';
+import { reportedExit } from './exit-status.js';
 
 /** Command modules declare their options here; their heavy code is imported only when run. */
 function buildProgram(): Command {
@@ -46,8 +47,8 @@ export async function main(argv: string[]): Promise<number> {
   const verbose = argv.includes('--verbose') || argv.includes('-v');
   try {
     await program.parseAsync(argv);
-    // A command that ran and reported failures (e.g. migrate-all with a failed tenant) sets it.
-    return Number(process.exitCode ?? ExitCode.ok);
+    // A command that ran and reported failures (e.g. migrate-all with a failed tenant) says so.
+    return reportedExit(program);
   } catch (error) {
     if (error instanceof CommanderError) {
       // Commander has already printed its message; help and version are not errors.

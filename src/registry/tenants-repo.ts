@@ -21,6 +21,8 @@ export interface TenantRow {
   metadata: string;
   last_error: string | null;
   status_reason: string | null;
+  /** While a delete or restore is under way: the status to return to if it is undone or finishes. */
+  previous_status: TenantStatus | null;
   status_changed_at: string;
   created_at: string;
   updated_at: string;
@@ -75,7 +77,7 @@ export async function findTenantByDatabase(knex: Knex, serverId: number, databas
   return knex<TenantRow>(TABLE).where({ server_id: serverId, database_name: database }).first();
 }
 
-export type NewTenantRow = Omit<TenantRow, 'id' | 'created_at' | 'updated_at' | 'status_changed_at'>;
+export type NewTenantRow = Omit<TenantRow, 'id' | 'created_at' | 'updated_at' | 'status_changed_at' | 'previous_status'> & Partial<Pick<TenantRow, 'previous_status'>>;
 
 export async function insertTenantRow(knex: Knex, row: NewTenantRow): Promise<TenantRow> {
   const at = now();

@@ -80,7 +80,7 @@ export function registerBackup(program: Command): void {
           if (pruned.removed.length) lines.push(`Pruned ${pruned.removed.length} old backups`);
           return lines.join('\n');
         });
-        if (!ok) process.exitCode = ExitCode.failed;
+        return { exitCode: ok ? ExitCode.ok : ExitCode.failed };
       });
     });
 
@@ -104,7 +104,7 @@ export function registerBackup(program: Command): void {
             `${result.ok ? out.color.green('✔') : out.color.red('✖')} ${result.backups.filter((b) => b.ok).length} of ${result.backups.length} backups verified`,
           ].join('\n'),
         );
-        if (!result.ok) process.exitCode = ExitCode.failed;
+        return { exitCode: result.ok ? ExitCode.ok : ExitCode.failed };
       });
     });
 }

@@ -61,8 +61,7 @@ async function run(command: Command, direction: 'up' | 'down', flags: FleetFlags
       spinner.text = progressLine(p);
     }).finally(() => spinner.stop());
     out.result(result, () => renderFleetResult(out, result));
-    if (!result.ok) process.exitCode = ExitCode.failed;
-    return { detail: { runId: result.runId, counts: result.counts, dryRun: result.dryRun } };
+    return { detail: { runId: result.runId, counts: result.counts, dryRun: result.dryRun }, exitCode: result.ok ? ExitCode.ok : ExitCode.failed };
   }, { command: name, tenant: slugs?.length === 1 ? slugs[0] : null });
 }
 
