@@ -40,6 +40,11 @@ function buildProgram(): Command {
   return program;
 }
 
+/** The error shape every failure prints on stdout under --json. */
+function writeJsonError(code: string, message: string): void {
+  process.stdout.write(`${JSON.stringify({ ok: false, error: { code, message } }, null, 2)}\n`);
+}
+
 /** The only place that decides exit codes and prints errors. */
 export async function main(argv: string[]): Promise<number> {
   const program = buildProgram();
@@ -51,15 +56,14 @@ export async function main(argv: string[]): Promise<number> {
     return reportedExit(program);
   } catch (error) {
     if (error instanceof CommanderError) {
-      // Commander has already printed its message; help and version are not errors.
-      return error.exitCode === 0 ? ExitCode.ok : ExitCode.usage;
+      // Commander has already printed its message on stderr; help and version are not errors.
+      if (error.exitCode === 0) return ExitCode.ok;
+      if (json) writeJsonError('usage', error.message.replace(/^error: /, ''));
+      return ExitCode.usage;
     }
     const known = error instanceof TenantctlError;
     const code = known ? error.exitCode : ExitCode.failed;
-    if (json) {
-      const payload = { ok: false, error: { code: known ? error.code : 'internal', message: errorMessage(error) } };
-      process.stdout.write(`${JSON.stringify(payload, null, 2)}\n`);
-    }
+    if (json) writeJsonError(known ? error.code : 'internal', errorMessage(error));
     process.stderr.write(`tenantctl: ${errorMessage(error)}\n`);
     if (verbose && error instanceof Error && error.stack) process.stderr.write(`${error.stack}\n`);
     else if (!known) process.stderr.write('(run with --verbose for details; if this looks like a bug in tenantctl, please report it)\n');

@@ -2,7 +2,7 @@ import { createReadStream, existsSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
 import { pipeline } from 'node:stream/promises';
 import type { AppContext } from '../context/app-context.js';
-import { errorMessage } from '../core/errors.js';
+import { EnvironmentError, errorMessage } from '../core/errors.js';
 import { HashingStream } from '../core/hashing-stream.js';
 import { runPool } from '../core/run-pool.js';
 import { sink } from '../engines/dump-checks.js';
@@ -70,7 +70,8 @@ export async function checkFile(ctx: AppContext, row: BackupRow): Promise<string
   if (!driver) return undefined;
   return driver.checkDump(row.file, dumpTools(ctx.config)).then(
     () => undefined,
-    (error) => `unreadable: ${errorMessage(error)}`,
+    // A missing tool says nothing about the file: that is the machine's problem, raised as such.
+    (error) => (error instanceof EnvironmentError ? Promise.reject(error) : `unreadable: ${errorMessage(error)}`),
   );
 }
 

@@ -1,4 +1,5 @@
 import type { Knex } from 'knex';
+import { ConflictError, InternalError } from '../core/errors.js';
 import type { Engine, ServerSpec } from '../engines/server-spec.js';
 import { now } from './tenants-repo.js';
 
@@ -58,7 +59,7 @@ export async function upsertServerRow(knex: Knex, name: string, spec: ServerSpec
   };
   const existing = await findServerRow(knex, { name });
   if (existing && existing.engine !== spec.engine) {
-    throw new Error(`server "${name}" is recorded as ${existing.engine}, not ${spec.engine}: give this one another name`);
+    throw new ConflictError(`server "${name}" is recorded as ${existing.engine}, not ${spec.engine}: give this one another name`);
   }
   if (existing) {
     await knex(TABLE).where({ id: existing.id }).update({ ...fields, updated_at: now() });
@@ -67,6 +68,6 @@ export async function upsertServerRow(knex: Knex, name: string, spec: ServerSpec
     await knex(TABLE).insert({ name, ...fields, created_at: at, updated_at: at });
   }
   const row = await findServerRow(knex, { name });
-  if (!row) throw new Error(`registry lost server ${name} just recorded`);
+  if (!row) throw new InternalError(`registry lost server ${name} just recorded`);
   return row;
 }

@@ -1,4 +1,5 @@
 import type { Knex } from 'knex';
+import { InternalError } from '../core/errors.js';
 
 export const TENANT_STATUSES = ['provisioning', 'active', 'suspended', 'deleting', 'deleted', 'failed'] as const;
 export type TenantStatus = (typeof TENANT_STATUSES)[number];
@@ -83,7 +84,7 @@ export async function insertTenantRow(knex: Knex, row: NewTenantRow): Promise<Te
   const at = now();
   await knex(TABLE).insert({ ...row, created_at: at, updated_at: at, status_changed_at: at });
   const inserted = await findTenantRow(knex, row.slug);
-  if (!inserted) throw new Error(`registry lost the row for ${row.slug} just inserted`);
+  if (!inserted) throw new InternalError(`registry lost the row for ${row.slug} just inserted`);
   return inserted;
 }
 
