@@ -15,6 +15,7 @@ import {
 } from '../registry/tenants-repo.js';
 import { DirectoryMigrationSource } from '../tenant-schema/migration-source.js';
 import { migrateToLatest, TENANT_MIGRATIONS_TABLE } from '../tenant-schema/run-migrations.js';
+import { projectKnex, type KnexUsed } from '../tenant-schema/project-knex.js';
 import { runSeeds } from '../tenant-schema/run-seeds.js';
 import { dumpTools } from './backup-tenants.js';
 import { withTenantLock } from './tenant-lock.js';
@@ -56,6 +57,8 @@ export interface CreateTenantResult {
   serverVersion: string;
   migrations: string[];
   seeds: string[];
+  /** The knex that ran the migrations and seeds (the project's own where it has one). */
+  knex: KnexUsed;
   durationMs: number;
 }
 
@@ -130,7 +133,8 @@ export async function createTenant(
 
     const migrations: string[] = [];
     const seeds: string[] = [];
-    const schemaWork = (work: (knex: Knex) => Promise<void>) => () => withTenantKnex(server.connection, names.database, names.user, work);
+    const userKnex = projectKnex(ctx.config.migrationsDir);
+    const schemaWork = (work: (knex: Knex) => Promise<void>) => () => withTenantKnex(server.connection, names.database, names.user, work, userKnex.factory);
     const fromBackup = input.restoreFrom;
     const steps: Record<CreateStep, (() => Promise<unknown>) | undefined> = {
       database: () => server.connection.createDatabase(names.database),
@@ -175,6 +179,7 @@ export async function createTenant(
       serverVersion,
       migrations,
       seeds,
+      knex: userKnex.used,
       durationMs: Date.now() - started,
     };
   });

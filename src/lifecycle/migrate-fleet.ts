@@ -6,6 +6,7 @@ import type { AppliedMigrations, EngineDriver } from '../engines/engine-driver.j
 import { finishRun, markInterruptedRuns, recordOutcomes, startRun, type OutcomeRow, type RunKind } from '../registry/runs-repo.js';
 import { now, type TenantWithServer } from '../registry/tenants-repo.js';
 import { DirectoryMigrationSource } from '../tenant-schema/migration-source.js';
+import { projectKnex, type KnexUsed } from '../tenant-schema/project-knex.js';
 import { migrationFingerprint, planMigrations, readAppliedWith, runMigrator, TENANT_MIGRATIONS_TABLE } from '../tenant-schema/run-migrations.js';
 import { MIGRATIONS_LOCK, withFleetLock } from './fleet-lock.js';
 import { selectTenants, type TenantSelection } from './select-tenants.js';
@@ -55,6 +56,8 @@ export interface MigrateFleetResult {
   counts: Record<TenantOutcomeKind, number>;
   /** The migrations in the migrations directory, in order. */
   available: string[];
+  /** The knex that ran them: the project's own where its migrations directory resolves one. */
+  knex: KnexUsed;
   tenants: TenantMigrationOutcome[];
   durationMs: number;
 }
@@ -166,6 +169,7 @@ export async function migrateFleet(
       total: tenants.length,
       counts,
       available,
+      knex: projectKnex(ctx.config.migrationsDir).used,
       tenants: outcomes,
       durationMs: Date.now() - started,
     };
@@ -258,7 +262,7 @@ async function migrateOne(
       const names = await runMigrator(knex, source, 'up');
       if (keep) await server!.connection.keepMigrationFingerprint(knex, TENANT_MIGRATIONS_TABLE);
       return { outcome: names.length ? 'migrated' : 'up_to_date', migrations: names, durationMs: Date.now() - started };
-    });
+    }, projectKnex(ctx.config.migrationsDir).factory);
   } catch (error) {
     const driver = server?.connection.driver;
     const hint = driver && !driver.transactionalDdl ? ` [${driver.engine} cannot roll back DDL: the failed migration may be partly applied]` : '';

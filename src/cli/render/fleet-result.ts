@@ -1,5 +1,6 @@
 import type { FleetProgress, MigrateFleetResult } from '../../lifecycle/migrate-fleet.js';
 import type { Output } from '../output.js';
+import { describeKnex } from './knex-used.js';
 
 /** Rows shown per outcome before the table says "… and N more" (JSON always has every tenant). */
 const MAX_ROWS = 25;
@@ -34,6 +35,7 @@ export function renderFleetResult(out: Output, result: MigrateFleetResult): stri
   ].filter(Boolean);
   const mark = result.ok ? out.color.green('✔') : out.color.red('✖');
   const title = result.dryRun ? 'Dry run' : `${verb} run #${result.runId}`;
+  if (!result.dryRun && c.migrated + c.rolled_back + c.failed > 0) lines.push(out.color.dim(`knex ${describeKnex(out, result.knex)}`));
   lines.push(`${mark} ${title}: ${result.total} tenants in ${(result.durationMs / 1000).toFixed(1)}s: ${parts.join(', ')}`);
   if (!result.ok && !result.dryRun && result.kind === 'migrate') lines.push(out.color.dim('Fix the cause, then: tenantctl migrate-all --retry-failed'));
   return lines.join('\n');
