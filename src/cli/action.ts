@@ -2,6 +2,8 @@ import type { Command } from 'commander';
 import type { Config } from '../config/config-keys.js';
 import { resolveConfig, type ResolvedConfig } from '../config/resolve-config.js';
 import { AppContext } from '../context/app-context.js';
+import { ExitCode, type ExitCodeValue } from '../core/errors.js';
+import { reportExit } from './exit-status.js';
 import { Output } from './output.js';
 
 /** Options every command accepts (declared once on the program). */
@@ -46,10 +48,14 @@ export interface AuditSpec {
   tenant?: string | null;
 }
 
-/** A body may refine its audit entry: a harmless repeat is `noop`; detail is kept as JSON. */
+/**
+ * What a body returns: its exit code when it ran but reports failure (default 0), and how to
+ * refine its audit entry (a harmless repeat is `noop`; detail is kept as JSON).
+ */
 export interface AuditNote {
   outcome?: 'ok' | 'noop';
   detail?: unknown;
+  exitCode?: ExitCodeValue;
 }
 
 /**
@@ -67,7 +73,9 @@ export async function withCommandContext(
   const ctx = new AppContext(config);
   try {
     const note = await body(ctx, out);
-    if (audit) await writeAudit(ctx, audit, { outcome: process.exitCode ? 'failed' : (note?.outcome ?? 'ok'), detail: note?.detail });
+    const exitCode = note?.exitCode ?? ExitCode.ok;
+    reportExit(command, exitCode);
+    if (audit) await writeAudit(ctx, audit, { outcome: exitCode !== ExitCode.ok ? 'failed' : (note?.outcome ?? 'ok'), detail: note?.detail });
   } catch (error) {
     if (audit) await writeAudit(ctx, audit, { outcome: 'failed', error: (error as Error).message }).catch(() => undefined);
     throw error;

@@ -17,6 +17,7 @@ import { registerMigrateStatus } from './commands/migrate-status.js';
 import { registerRestore } from './commands/restore.js';
 import { registerShow } from './commands/show.js';
 import { registerStats } from './commands/stats.js';
+import { reportedExit } from './exit-status.js';
 
 /** Command modules declare their options here; their heavy code is imported only when run. */
 function buildProgram(): Command {
@@ -40,6 +41,11 @@ function buildProgram(): Command {
   return program;
 }
 
+/** The error shape every failure prints on stdout under --json. */
+function writeJsonError(code: string, message: string): void {
+  process.stdout.write(`${JSON.stringify({ ok: false, error: { code, message } }, null, 2)}\n`);
+}
+
 /** The only place that decides exit codes and prints errors. */
 export async function main(argv: string[]): Promise<number> {
   const program = buildProgram();
@@ -47,19 +53,18 @@ export async function main(argv: string[]): Promise<number> {
   const verbose = argv.includes('--verbose') || argv.includes('-v');
   try {
     await program.parseAsync(argv);
-    // A command that ran and reported failures (e.g. migrate-all with a failed tenant) sets it.
-    return Number(process.exitCode ?? ExitCode.ok);
+    // A command that ran and reported failures (e.g. migrate-all with a failed tenant) says so.
+    return reportedExit(program);
   } catch (error) {
     if (error instanceof CommanderError) {
-      // Commander has already printed its message; help and version are not errors.
-      return error.exitCode === 0 ? ExitCode.ok : ExitCode.usage;
+      // Commander has already printed its message on stderr; help and version are not errors.
+      if (error.exitCode === 0) return ExitCode.ok;
+      if (json) writeJsonError('usage', error.message.replace(/^error: /, ''));
+      return ExitCode.usage;
     }
     const known = error instanceof TenantctlError;
     const code = known ? error.exitCode : ExitCode.failed;
-    if (json) {
-      const payload = { ok: false, error: { code: known ? error.code : 'internal', message: errorMessage(error) } };
-      process.stdout.write(`${JSON.stringify(payload, null, 2)}\n`);
-    }
+    if (json) writeJsonError(known ? error.code : 'internal', errorMessage(error));
     process.stderr.write(`tenantctl: ${errorMessage(error)}\n`);
     if (verbose && error instanceof Error && error.stack) process.stderr.write(`${error.stack}\n`);
     else if (!known) process.stderr.write('(run with --verbose for details; if this looks like a bug in tenantctl, please report it)\n');

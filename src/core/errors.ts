@@ -16,6 +16,8 @@ export const ExitCode = {
   unreachable: 5,
   /** Another tenantctl holds the lock this command needs. */
   locked: 6,
+  /** This machine lacks what the command needs: a dump or restore tool missing or too old. */
+  environment: 7,
 } as const;
 
 export type ExitCodeValue = (typeof ExitCode)[keyof typeof ExitCode];
@@ -51,10 +53,22 @@ export class LockedError extends TenantctlError {
   override readonly exitCode = ExitCode.locked;
 }
 
+/** A tool tenantctl runs is missing or unusable on this machine: install it, nothing else is wrong. */
+export class EnvironmentError extends TenantctlError {
+  override readonly code = 'environment';
+  override readonly exitCode = ExitCode.environment;
+}
+
+/** tenantctl itself is in a state it should never reach: a bug to report. */
+export class InternalError extends TenantctlError {
+  override readonly code = 'internal';
+  override readonly exitCode = ExitCode.failed;
+}
+
 /** A step of an operation on one tenant failed; carries the slug, the step and the cause. */
 export class OperationError extends TenantctlError {
-  override readonly code = 'operation_failed';
-  override readonly exitCode = ExitCode.failed;
+  override readonly code: string = 'operation_failed';
+  override readonly exitCode: ExitCodeValue = ExitCode.failed;
   constructor(
     readonly slug: string,
     readonly step: string,
@@ -62,6 +76,11 @@ export class OperationError extends TenantctlError {
     detail?: string,
   ) {
     super(`${slug}: ${step} failed: ${errorMessage(cause)}${detail ? ` (${detail})` : ''}`, { cause });
+    // A step that failed for want of a tool is the machine's problem, and exits as such.
+    if (cause instanceof EnvironmentError) {
+      this.code = cause.code;
+      this.exitCode = cause.exitCode;
+    }
   }
 }
 

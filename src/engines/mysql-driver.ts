@@ -1,5 +1,5 @@
 import knexFactory, { type Knex } from 'knex';
-import { UnreachableError, errorMessage } from '../core/errors.js';
+import { TenantctlError, UnreachableError, errorMessage } from '../core/errors.js';
 import { redact } from '../core/secrets.js';
 import type { Writable } from 'node:stream';
 import { dumpNamedDatabase, type AppliedMigrations, type DatabaseStats, type DatabaseStatsOptions, type DumpTools, type EngineDriver, type ServerConnection, type TenantConnectionOptions } from './engine-driver.js';
@@ -139,7 +139,7 @@ class MysqlServer implements ServerConnection {
       await this.admin.raw('create user ?@? identified by ?', [name, this.host, password]);
     } catch (error) {
       // knex puts the bound values into its error text: take the password out again.
-      throw new Error(redact(errorMessage(error), [password]));
+      throw new TenantctlError(redact(errorMessage(error), [password]));
     }
     await this.grantDatabase(name, database);
   }

@@ -1,5 +1,5 @@
 import knexFactory, { type Knex } from 'knex';
-import { UnreachableError, errorMessage } from '../core/errors.js';
+import { TenantctlError, UnreachableError, errorMessage } from '../core/errors.js';
 import { redact } from '../core/secrets.js';
 import { runPool } from '../core/run-pool.js';
 import type { Writable } from 'node:stream';
@@ -117,7 +117,7 @@ class PostgresServer implements ServerConnection {
     try {
       await this.admin.raw(`create role ${quote(name)} login password '${verifier}'`);
     } catch (error) {
-      throw new Error(redact(errorMessage(error), [verifier, password]));
+      throw new TenantctlError(redact(errorMessage(error), [verifier, password]));
     }
     await this.grantDatabase(name, database);
   }

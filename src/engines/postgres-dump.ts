@@ -2,7 +2,7 @@ import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 import type { Writable } from 'node:stream';
 import type { Knex } from 'knex';
-import { UsageError } from '../core/errors.js';
+import { EnvironmentError } from '../core/errors.js';
 import type { DumpTools } from './engine-driver.js';
 import { resolveTool, runTool } from './run-tool.js';
 import type { ServerSpec } from './server-spec.js';
@@ -25,7 +25,7 @@ export async function checkedPgDump(tools: DumpTools, admin: Knex): Promise<stri
   const result = await admin.raw('show server_version_num');
   const serverMajor = Math.floor(Number(result.rows[0].server_version_num) / 10000);
   if (!(toolMajor >= serverMajor)) {
-    throw new UsageError(`${pgDump} is version ${toolMajor}, older than the PostgreSQL ${serverMajor} server: install postgresql-client-${serverMajor} (or newer)`);
+    throw new EnvironmentError(`${pgDump} is version ${toolMajor}, older than the PostgreSQL ${serverMajor} server: install postgresql-client-${serverMajor} (or newer)`);
   }
   return pgDump;
 }

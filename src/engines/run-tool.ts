@@ -3,15 +3,17 @@ import { accessSync, constants } from 'node:fs';
 import { delimiter, isAbsolute, join } from 'node:path';
 import type { Readable, Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import { UsageError } from '../core/errors.js';
+import { EnvironmentError, TenantctlError } from '../core/errors.js';
 import { redact } from '../core/secrets.js';
 
 /** A dump or restore tool failed; the message carries the end of its stderr, secrets removed. */
-export class ToolError extends Error {}
+export class ToolError extends TenantctlError {
+  override readonly code = 'tool_failed';
+}
 
 /**
- * Finds the first of `candidates` that is executable (a path, or a name on PATH). None: a
- * UsageError that says what to install.
+ * Finds the first of `candidates` that is executable (a path, or a name on PATH). None: an
+ * EnvironmentError that says what to install.
  */
 export function resolveTool(candidates: string[], install: string): string {
   for (const candidate of candidates) {
@@ -25,7 +27,7 @@ export function resolveTool(candidates: string[], install: string): string {
       }
     }
   }
-  throw new UsageError(`${candidates.join(' or ')} not found: install ${install}`);
+  throw new EnvironmentError(`${candidates.join(' or ')} not found: install ${install}`);
 }
 
 export interface ToolRun {

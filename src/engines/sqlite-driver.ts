@@ -3,7 +3,7 @@ import { hostname } from 'node:os';
 import { dirname, join } from 'node:path';
 import Database from 'better-sqlite3';
 import type { Knex } from 'knex';
-import { UnreachableError, errorMessage } from '../core/errors.js';
+import { ConflictError, InternalError, UnreachableError, errorMessage } from '../core/errors.js';
 import type { Writable } from 'node:stream';
 import type { AppliedMigrations, DatabaseStats, DatabaseStatsOptions, EngineDriver, HeldLock, ServerConnection, TenantConnectionOptions } from './engine-driver.js';
 import { sqliteCheckDump, sqliteDumpTo, sqliteRestoreFrom } from './sqlite-dump.js';
@@ -66,7 +66,7 @@ export const sqliteDriver: EngineDriver = {
   isLoginError: () => false,
 
   adminKnexConfig(spec) {
-    if (!spec.path) throw new Error('SQLite spec without a path');
+    if (!spec.path) throw new InternalError('SQLite spec without a path');
     mkdirSync(dirname(spec.path), { recursive: true });
     return registryConfig(spec.path);
   },
@@ -120,7 +120,7 @@ class SqliteServer implements ServerConnection {
   private readonly directory: string;
 
   constructor(spec: ServerSpec) {
-    if (!spec.path) throw new Error('SQLite spec without a path');
+    if (!spec.path) throw new InternalError('SQLite spec without a path');
     this.directory = spec.path;
   }
 
@@ -167,7 +167,7 @@ class SqliteServer implements ServerConnection {
   async createDatabase(name: string): Promise<void> {
     mkdirSync(this.directory, { recursive: true, mode: 0o700 });
     const file = this.fileFor(name);
-    if (existsSync(file)) throw new Error(`database file ${file} already exists`);
+    if (existsSync(file)) throw new ConflictError(`database file ${file} already exists`);
     const db = new Database(file);
     try {
       // WAL lets readers (stats, backups) work while the application writes.
@@ -187,7 +187,7 @@ class SqliteServer implements ServerConnection {
   }
 
   async createUser(): Promise<void> {
-    throw new Error('SQLite has no database users');
+    throw new InternalError('SQLite has no database users');
   }
 
   async dropUser(): Promise<void> {}

@@ -11,6 +11,7 @@ import type { DumpTools } from '../engines/engine-driver.js';
 import { finishBackupRow, findBackupRow, startBackupRow, type BackupRow } from '../registry/backups-repo.js';
 import type { TenantRow } from '../registry/tenants-repo.js';
 import { TENANT_MIGRATIONS_TABLE } from '../tenant-schema/run-migrations.js';
+import { countedDump, parseRowCounts, type RecordedRowCounts } from './backup-row-counts.js';
 import { selectTenants, type TenantSelection } from './select-tenants.js';
 
 export function dumpTools(config: Config): DumpTools {
@@ -28,6 +29,8 @@ export interface Backup {
   engine: string;
   serverVersion: string | null;
   migration: string | null;
+  /** Each table's exact row count when the backup was taken; null where unknown. */
+  rowCounts: RecordedRowCounts | null;
   startedAt: string;
   finishedAt: string | null;
   durationMs: number | null;
@@ -45,6 +48,7 @@ export function toBackup(row: BackupRow): Backup {
     engine: row.engine,
     serverVersion: row.server_version,
     migration: row.migration,
+    rowCounts: parseRowCounts(row.row_counts ?? null),
     startedAt: row.started_at,
     finishedAt: row.finished_at,
     durationMs: row.duration_ms,
@@ -77,7 +81,7 @@ async function backupFileFor(ctx: AppContext, slug: string, extension: string): 
 async function recordedDump(
   ctx: AppContext,
   record: Parameters<typeof startBackupRow>[1],
-  dump: (output: HashingStream) => Promise<void>,
+  dump: (output: HashingStream) => Promise<void | Partial<BackupRow>>,
 ): Promise<Backup> {
   const registry = await ctx.registry();
   const started = Date.now();
@@ -94,7 +98,7 @@ async function recordedDump(
     if (tool.status === 'rejected') throw tool.reason;
     if (file.status === 'rejected') throw file.reason;
     renameSync(partial, record.file);
-    await finishBackupRow(registry.knex, id, { status: 'ok', bytes: hashing.bytes, sha256: hashing.digest(), duration_ms: Date.now() - started });
+    await finishBackupRow(registry.knex, id, { ...(tool.value ?? {}), status: 'ok', bytes: hashing.bytes, sha256: hashing.digest(), duration_ms: Date.now() - started });
   } catch (error) {
     rmSync(partial, { force: true });
     await finishBackupRow(registry.knex, id, { status: 'failed', error: errorMessage(error), duration_ms: Date.now() - started });
@@ -122,7 +126,10 @@ export async function backupTenant(ctx: AppContext, tenant: TenantRow): Promise<
     server_version: serverVersion,
     migration: applied?.get(tenant.database_name)?.at(-1) ?? null,
   };
-  return recordedDump(ctx, record, (output) => server.connection.dump(tenant.database_name, output, dumpTools(ctx.config)));
+  return recordedDump(ctx, record, async (output) => {
+    const counts = await countedDump(server.connection, tenant.database_name, () => server.connection.dump(tenant.database_name, output, dumpTools(ctx.config)));
+    return { row_counts: JSON.stringify(counts) };
+  });
 }
 
 /** The slug under which registry backups are recorded; no tenant can have it (slugs start with a letter). */

@@ -14,6 +14,7 @@ import {
 } from '../registry/tenants-repo.js';
 import { DirectoryMigrationSource } from '../tenant-schema/migration-source.js';
 import { migrateToLatest, TENANT_MIGRATIONS_TABLE } from '../tenant-schema/run-migrations.js';
+import { projectKnex, type KnexUsed } from '../tenant-schema/project-knex.js';
 import { runSeeds } from '../tenant-schema/run-seeds.js';
 import { dumpTools } from './backup-tenants.js';
 import { withTenantLock } from './tenant-lock.js';
@@ -62,6 +63,8 @@ export interface CreateTenantResult {
   placement: string;
   migrations: string[];
   seeds: string[];
+  /** The knex that ran the migrations and seeds (the project's own where it has one). */
+  knex: KnexUsed;
   durationMs: number;
 }
 
@@ -153,7 +156,8 @@ export async function createTenant(
 
     const migrations: string[] = [];
     const seeds: string[] = [];
-    const schemaWork = (work: (knex: Knex) => Promise<void>) => () => withTenantKnex(server.connection, names.database, names.user, work);
+    const userKnex = projectKnex(ctx.config.migrationsDir);
+    const schemaWork = (work: (knex: Knex) => Promise<void>) => () => withTenantKnex(server.connection, names.database, names.user, work, userKnex.factory);
     const fromBackup = input.restoreFrom;
     const steps: Record<CreateStep, (() => Promise<unknown>) | undefined> = {
       database: () => server.connection.createDatabase(names.database),
@@ -199,6 +203,7 @@ export async function createTenant(
       placement,
       migrations,
       seeds,
+      knex: userKnex.used,
       durationMs: Date.now() - started,
     };
   });

@@ -72,8 +72,8 @@ export async function deleteTenant(ctx: AppContext, slug: string, options: Delet
     const registry = await ctx.registry();
     const fresh = await loadTenantRow(ctx, slug);
     // Where to return if the final backup fails: the status before this (or an earlier) delete.
-    const previous = fresh.status === 'deleting' ? (fresh.status_reason?.match(/was (\w+)/)?.[1] ?? 'suspended') : fresh.status;
-    const record = (step: DeleteStep) => updateTenantRow(registry.knex, fresh.id, { status: 'deleting', step, status_reason: `deleting (was ${previous})` });
+    const previous = fresh.status === 'deleting' ? (fresh.previous_status ?? 'suspended') : fresh.status;
+    const record = (step: DeleteStep) => updateTenantRow(registry.knex, fresh.id, { status: 'deleting', step, previous_status: previous, status_reason: `deleting (was ${previous})` });
     let backup: Backup | null = null;
 
     for (const step of steps) {
@@ -87,14 +87,14 @@ export async function deleteTenant(ctx: AppContext, slug: string, options: Delet
         if (step === 'user' && fresh.database_user) await server.dropUser(fresh.database_user);
       } catch (error) {
         if (step === 'backup') {
-          await updateTenantRow(registry.knex, fresh.id, { status: previous as TenantRow['status'], step: null, status_reason: fresh.status === 'deleting' ? null : fresh.status_reason, last_error: `delete: final backup failed: ${errorMessage(error)}` });
+          await updateTenantRow(registry.knex, fresh.id, { status: previous, step: null, previous_status: null, status_reason: fresh.status === 'deleting' ? null : fresh.status_reason, last_error: `delete: final backup failed: ${errorMessage(error)}` });
           throw new OperationError(slug, 'backup', (error as Error).cause ?? error, 'nothing was deleted; fix the backup or use --no-backup');
         }
         await updateTenantRow(registry.knex, fresh.id, { last_error: `delete: ${step}: ${errorMessage(error)}` });
         throw new OperationError(slug, step, error, 'run delete again to finish');
       }
     }
-    await updateTenantRow(registry.knex, fresh.id, { status: 'deleted', step: null, status_reason: null, password_enc: null, last_error: null });
+    await updateTenantRow(registry.knex, fresh.id, { status: 'deleted', step: null, previous_status: null, status_reason: null, password_enc: null, last_error: null });
     if (options.purge) await deleteTenantRow(registry.knex, fresh.id);
     return { ...base, tenant: options.purge ? null : await reloadTenant(ctx, slug), steps, backup, purged: Boolean(options.purge), alreadyDeleted: false };
   });

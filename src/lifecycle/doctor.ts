@@ -1,5 +1,5 @@
 import type { AppContext } from '../context/app-context.js';
-import { errorMessage } from '../core/errors.js';
+import { TenantctlError, errorMessage } from '../core/errors.js';
 import { listServerRows } from '../registry/servers-repo.js';
 import { latestOutcomes } from '../registry/runs-repo.js';
 import { listTenantRows, type TenantRow } from '../registry/tenants-repo.js';
@@ -8,6 +8,7 @@ import { createTenant } from './create-tenant.js';
 import { deleteTenant } from './delete-tenant.js';
 import { WITH_DATABASE } from './select-tenants.js';
 import { suspendTenant } from './suspend-tenant.js';
+import { tenantLockName } from './tenant-lock.js';
 import { tenantStats } from './tenant-stats.js';
 
 export type FindingKind =
@@ -26,8 +27,24 @@ export type FindingKind =
   | 'dump_tool'
   | 'server_unreachable';
 
+/**
+ * `problem`: something is wrong and needs an operator (doctor exits 1); `notice`: worth knowing,
+ * nothing is broken (pending migrations, a new tenant's first backup not yet due). `--strict`
+ * treats notices as problems.
+ */
+export type FindingSeverity = 'problem' | 'notice';
+
+/** What a finding is about, as data: `--fix` acts on it without reading the message. */
+export type FindingTarget =
+  | { type: 'tenant'; slug: string }
+  | { type: 'database'; server: string; name: string }
+  | { type: 'user'; server: string; name: string }
+  | { type: 'server'; name: string };
+
 export interface Finding {
   kind: FindingKind;
+  severity: FindingSeverity;
+  target: FindingTarget;
   tenant: string | null;
   server: string | null;
   message: string;
@@ -47,11 +64,15 @@ export interface DoctorOptions {
   fix?: boolean;
   /** With fix: also drop orphan databases and users (the CLI asks first). */
   dropOrphans?: boolean;
+  /** Notices count against `ok` too. */
+  strict?: boolean;
 }
 
 export interface DoctorResult {
-  /** No finding left unrepaired. */
+  /** No problem left unrepaired (with `strict`, no notice either). */
   ok: boolean;
+  problems: number;
+  notices: number;
   findings: Finding[];
   fixed: number;
 }
@@ -67,7 +88,7 @@ export async function runDoctor(ctx: AppContext, options: DoctorOptions = {}): P
   const registry = await ctx.registry();
   const rows = await listTenantRows(registry.knex);
   const findings: Finding[] = [];
-  const add = (finding: Omit<Finding, 'autoFix'> & { autoFix?: boolean }) => findings.push({ autoFix: false, ...finding });
+  const add = (finding: NewFinding) => findings.push(complete(finding));
   const servers = await listServerRows(registry.knex);
 
   // Per server: orphans, missing databases and users, access that does not match the status, tools.
@@ -80,7 +101,7 @@ export async function runDoctor(ctx: AppContext, options: DoctorOptions = {}): P
     } catch (error) {
       // The other servers are still checked; this one's tenants are not judged from here.
       const live = tenantsHere.filter((r) => r.status !== 'deleted').length;
-      add({ kind: 'server_unreachable', tenant: null, server: serverRow.name, message: `${errorMessage(error)}; ${live} tenant${live === 1 ? '' : 's'} not checked`, fix: `check the server, its address and credentials (tenantctl server show ${serverRow.name}; tenantctl server update ${serverRow.name} --url …)` });
+      add({ kind: 'server_unreachable', target: { type: 'server', name: serverRow.name }, tenant: null, server: serverRow.name, message: `${errorMessage(error)}; ${live} tenant${live === 1 ? '' : 's'} not checked`, fix: `check the server, its address and credentials (tenantctl server show ${serverRow.name}; tenantctl server update ${serverRow.name} --url …)` });
       continue;
     }
     const server = handle.connection;
@@ -90,10 +111,10 @@ export async function runDoctor(ctx: AppContext, options: DoctorOptions = {}): P
     const dbPattern = templatePattern(ctx.config.databaseNameTemplate);
     const userPattern = templatePattern(ctx.config.userNameTemplate);
     for (const db of databases.filter((d) => dbPattern.test(d) && !known.has(d))) {
-      add({ kind: 'orphan_database', tenant: null, server: serverRow.name, message: `database "${db}" follows the naming template but belongs to no tenant`, fix: `tenantctl doctor --fix --drop-orphans  (or adopt it: restore a backup into a new tenant)`, autoFix: Boolean(options.dropOrphans) });
+      add({ kind: 'orphan_database', target: { type: 'database', server: serverRow.name, name: db }, tenant: null, server: serverRow.name, message: `database "${db}" follows the naming template but belongs to no tenant`, fix: `tenantctl doctor --fix --drop-orphans  (or adopt it: restore a backup into a new tenant)`, autoFix: Boolean(options.dropOrphans) });
     }
     for (const user of users.filter((u) => userPattern.test(u) && !knownUsers.has(u))) {
-      add({ kind: 'orphan_user', tenant: null, server: serverRow.name, message: `database user "${user}" follows the naming template but belongs to no tenant`, fix: 'tenantctl doctor --fix --drop-orphans', autoFix: Boolean(options.dropOrphans) });
+      add({ kind: 'orphan_user', target: { type: 'user', server: serverRow.name, name: user }, tenant: null, server: serverRow.name, message: `database user "${user}" follows the naming template but belongs to no tenant`, fix: 'tenantctl doctor --fix --drop-orphans', autoFix: Boolean(options.dropOrphans) });
     }
     const present = new Set(databases);
     const presentUsers = new Set(users);
@@ -115,12 +136,12 @@ export async function runDoctor(ctx: AppContext, options: DoctorOptions = {}): P
       }
     }
     const toolProblem = await server.checkDumpTools(dumpTools(ctx.config));
-    if (toolProblem) add({ kind: 'dump_tool', tenant: null, server: serverRow.name, message: toolProblem, fix: toolProblem.replace(/^.*install /, 'install ') });
+    if (toolProblem) add({ kind: 'dump_tool', target: { type: 'server', name: serverRow.name }, tenant: null, server: serverRow.name, message: toolProblem, fix: toolProblem.replace(/^.*install /, 'install ') });
   }
 
   // Operations that were interrupted: their tenant lock is free, yet the row says work is under way.
   for (const t of rows.filter((r) => r.status === 'provisioning' || r.status === 'deleting' || (r.step !== null && WITH_DATABASE.includes(r.status)))) {
-    const lock = await registry.tryLock(`tenantctl:tenant:${t.slug}`, 0);
+    const lock = await registry.tryLock(tenantLockName(t.slug), 0);
     if (!lock) continue; // in progress right now
     await lock.release();
     add(interrupted(t));
@@ -133,6 +154,7 @@ export async function runDoctor(ctx: AppContext, options: DoctorOptions = {}): P
   const stats = await tenantStats(ctx, {}, {});
   const outcomes = await latestOutcomes(registry.knex, 'migrate');
   const maxAge = (options.backupMaxAgeHours ?? 24) * 3600;
+  const ageOf = (iso: string) => (Date.now() - Date.parse(iso)) / 1000;
   for (const s of stats.tenants) {
     if (s.sizeBytes === null) continue; // reported as missing above
     const row = rows.find((r) => r.slug === s.slug)!;
@@ -141,7 +163,11 @@ export async function runDoctor(ctx: AppContext, options: DoctorOptions = {}): P
     } else if ((s.pendingMigrations ?? 0) > 0) {
       add({ kind: 'pending_migrations', tenant: s.slug, server: s.server, message: `${s.pendingMigrations} pending migrations`, fix: 'tenantctl migrate-all' });
     }
-    if (!s.lastBackup) add({ kind: 'no_backup', tenant: s.slug, server: s.server, message: 'never backed up', fix: `tenantctl backup ${s.slug}` });
+    // A tenant younger than the maximum age has no backup due yet: a notice, not a problem.
+    if (!s.lastBackup) {
+      const young = ageOf(row.created_at) <= maxAge;
+      add({ kind: 'no_backup', severity: young ? 'notice' : 'problem', tenant: s.slug, server: s.server, message: young ? 'not backed up yet (first backup due within the maximum age)' : 'never backed up', fix: `tenantctl backup ${s.slug}` });
+    }
     else if (s.lastBackup.ageSeconds > maxAge) {
       add({ kind: 'stale_backup', tenant: s.slug, server: s.server, message: `last backup is ${Math.round(s.lastBackup.ageSeconds / 3600)} hours old`, fix: `tenantctl backup ${s.slug}` });
     }
@@ -160,10 +186,28 @@ export async function runDoctor(ctx: AppContext, options: DoctorOptions = {}): P
       }
     }
   }
-  return { ok: findings.every((f) => f.fixed), findings, fixed };
+  const counting = (f: Finding) => f.severity === 'problem' || Boolean(options.strict);
+  return {
+    ok: findings.filter(counting).every((f) => f.fixed),
+    problems: findings.filter((f) => f.severity === 'problem').length,
+    notices: findings.filter((f) => f.severity === 'notice').length,
+    findings,
+    fixed,
+  };
 }
 
-function interrupted(t: TenantRow): Omit<Finding, 'autoFix'> & { autoFix?: boolean } {
+/** A finding as the checks write it: severity (by kind), target (the tenant) and autoFix default. */
+type NewFinding = Omit<Finding, 'autoFix' | 'severity' | 'target'> & Partial<Pick<Finding, 'autoFix' | 'severity' | 'target'>>;
+
+/** Kinds that are worth knowing but break nothing. */
+const NOTICES: FindingKind[] = ['pending_migrations'];
+
+function complete(finding: NewFinding): Finding {
+  const target: FindingTarget = finding.target ?? (finding.tenant ? { type: 'tenant', slug: finding.tenant } : { type: 'server', name: finding.server ?? '' });
+  return { autoFix: false, severity: NOTICES.includes(finding.kind) ? 'notice' : 'problem', ...finding, target };
+}
+
+function interrupted(t: TenantRow): NewFinding {
   if (t.status === 'provisioning') {
     return { kind: 'interrupted', tenant: t.slug, server: null, message: `create was interrupted at step "${t.step ?? 'start'}"`, fix: `tenantctl create ${t.slug}  (finishes it)  or  tenantctl delete ${t.slug} --yes`, autoFix: true };
   }
@@ -176,10 +220,11 @@ function interrupted(t: TenantRow): Omit<Finding, 'autoFix'> & { autoFix?: boole
 }
 
 async function repair(ctx: AppContext, finding: Finding, rows: TenantRow[], servers: Array<{ id: number; name: string }>): Promise<void> {
-  const row = rows.find((r) => r.slug === finding.tenant);
+  const target = finding.target;
+  const row = target.type === 'tenant' ? rows.find((r) => r.slug === target.slug) : undefined;
   switch (finding.kind) {
     case 'suspended_can_login':
-      await suspendTenant(ctx, finding.tenant!, row?.status_reason ?? 'suspended');
+      if (row) await suspendTenant(ctx, row.slug, row.status_reason ?? 'suspended');
       return;
     case 'interrupted':
       if (row?.status === 'provisioning') await createTenant(ctx, { slug: row.slug });
@@ -188,13 +233,12 @@ async function repair(ctx: AppContext, finding: Finding, rows: TenantRow[], serv
       return;
     case 'orphan_database':
     case 'orphan_user': {
-      const server = (await ctx.server(servers.find((s) => s.name === finding.server)!.id)).connection;
-      const name = /"([^"]+)"/.exec(finding.message)![1]!;
-      if (finding.kind === 'orphan_database') await server.dropDatabase(name);
-      else await server.dropUser(name);
+      if (target.type !== 'database' && target.type !== 'user') break;
+      const server = (await ctx.server(servers.find((s) => s.name === target.server)!.id)).connection;
+      if (target.type === 'database') await server.dropDatabase(target.name);
+      else await server.dropUser(target.name);
       return;
     }
-    default:
-      throw new Error('not repairable unattended');
   }
+  throw new TenantctlError('not repairable unattended');
 }

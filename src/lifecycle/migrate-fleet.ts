@@ -6,9 +6,11 @@ import type { AppliedMigrations, EngineDriver } from '../engines/engine-driver.j
 import { finishRun, markInterruptedRuns, recordOutcomes, startRun, type OutcomeRow, type RunKind } from '../registry/runs-repo.js';
 import { now, type TenantWithServer } from '../registry/tenants-repo.js';
 import { DirectoryMigrationSource } from '../tenant-schema/migration-source.js';
+import { projectKnex, type KnexUsed } from '../tenant-schema/project-knex.js';
 import { migrationFingerprint, planMigrations, readAppliedWith, runMigrator, TENANT_MIGRATIONS_TABLE } from '../tenant-schema/run-migrations.js';
 import { MIGRATIONS_LOCK, withFleetLock } from './fleet-lock.js';
 import { selectTenants, type TenantSelection } from './select-tenants.js';
+import { ifTenantFree, openTenantLockPool } from './tenant-lock-pool.js';
 import { withTenantKnex } from './tenant-database.js';
 import { isOutage, outageMessage, reachFleet, serverLimit, type UnreachableServer } from './fleet-servers.js';
 
@@ -25,7 +27,8 @@ export interface MigrateFleetOptions extends TenantSelection {
   waitMs?: number;
 }
 
-export type TenantOutcomeKind = 'migrated' | 'rolled_back' | 'up_to_date' | 'pending' | 'failed' | 'unreachable' | 'skipped';
+/** `busy`: another operation (a restore, a delete…) held the tenant's lock; `--retry-failed` picks it up. `unreachable`: its server could not be reached. */
+export type TenantOutcomeKind = 'migrated' | 'rolled_back' | 'up_to_date' | 'pending' | 'failed' | 'unreachable' | 'skipped' | 'busy';
 
 export interface TenantMigrationOutcome {
   slug: string;
@@ -54,6 +57,8 @@ export interface MigrateFleetResult {
   counts: Record<TenantOutcomeKind, number>;
   /** The migrations in the migrations directory, in order. */
   available: string[];
+  /** The knex that ran them: the project's own where its migrations directory resolves one. */
+  knex: KnexUsed;
   tenants: TenantMigrationOutcome[];
   /** Servers that could not be reached: their tenants are `unreachable`, and the run is incomplete. */
   unreachableServers: UnreachableServer[];
@@ -92,6 +97,8 @@ export async function migrateFleet(
     const pendingRows: OutcomeRow[] = [];
     let done = 0;
     let failed = 0;
+    // Every tenant worked on is locked, so no restore or delete runs under its migration.
+    const locks = options.dryRun ? undefined : await openTenantLockPool(ctx, options.concurrency);
     const flush = async () => {
       if (runId !== null) await recordOutcomes(registry.knex, pendingRows.splice(0));
     };
@@ -144,7 +151,8 @@ export async function migrateFleet(
       await runPool(
         work,
         options.concurrency,
-        async ({ tenant, index, applied, fingerprinted }) => settle(index, tenant, await migrateOne(ctx, tenant, source, available, { applied, fingerprinted }, options)),
+        async ({ tenant, index, applied, fingerprinted }) =>
+          settle(index, tenant, await ifTenantFree(locks, tenant.slug, () => migrateOne(ctx, tenant, source, available, { applied, fingerprinted }, options), (holder) => ({ outcome: 'busy', migrations: [], durationMs: 0, error: holder }))),
         {
           shouldStop: () => Boolean(options.failFast) && failed > 0,
           onSkipped: ({ tenant, index }) => void settle(index, tenant, { outcome: 'skipped', migrations: [], durationMs: 0, error: 'skipped after an earlier failure (--fail-fast)' }),
@@ -154,6 +162,7 @@ export async function migrateFleet(
       );
     } finally {
       await flush();
+      await locks?.close();
     }
 
     const counts = countOutcomes(outcomes);
@@ -161,17 +170,18 @@ export async function migrateFleet(
       await finishRun(registry.knex, runId, {
         succeeded: counts.migrated + counts.rolled_back + counts.up_to_date,
         failed: counts.failed + counts.unreachable,
-        skipped: counts.skipped,
+        skipped: counts.skipped + counts.busy,
       });
     }
     return {
       runId,
       kind,
       dryRun: Boolean(options.dryRun),
-      ok: counts.failed === 0 && counts.skipped === 0 && counts.unreachable === 0,
+      ok: counts.failed === 0 && counts.skipped === 0 && counts.unreachable === 0 && counts.busy === 0,
       total: tenants.length,
       counts,
       available,
+      knex: projectKnex(ctx.config.migrationsDir).used,
       tenants: outcomes,
       unreachableServers: fleet.outages,
       durationMs: Date.now() - started,
@@ -265,7 +275,7 @@ async function migrateOne(
       const names = await runMigrator(knex, source, 'up');
       if (keep) await server!.connection.keepMigrationFingerprint(knex, TENANT_MIGRATIONS_TABLE);
       return { outcome: names.length ? 'migrated' : 'up_to_date', migrations: names, durationMs: Date.now() - started };
-    });
+    }, projectKnex(ctx.config.migrationsDir).factory);
   } catch (error) {
     if (isOutage(error)) return { outcome: 'unreachable', migrations: [], error: outageMessage(tenant, error), durationMs: Date.now() - started };
     const driver = server?.connection.driver;
@@ -284,7 +294,7 @@ async function plannedRollback(knex: Knex, driver: EngineDriver): Promise<Settle
 }
 
 function countOutcomes(outcomes: TenantMigrationOutcome[]): Record<TenantOutcomeKind, number> {
-  const counts: Record<TenantOutcomeKind, number> = { migrated: 0, rolled_back: 0, up_to_date: 0, pending: 0, failed: 0, unreachable: 0, skipped: 0 };
+  const counts: Record<TenantOutcomeKind, number> = { migrated: 0, rolled_back: 0, up_to_date: 0, pending: 0, failed: 0, unreachable: 0, skipped: 0, busy: 0 };
   for (const o of outcomes) counts[o.outcome]++;
   return counts;
 }

@@ -1,4 +1,5 @@
 import type { AppContext } from '../context/app-context.js';
+import { InternalError } from '../core/errors.js';
 import { describeServer } from '../engines/server-spec.js';
 import { findServerRow, specFromRow } from '../registry/servers-repo.js';
 import { listTenantRows, toTenant, type Tenant, type TenantFilter } from '../registry/tenants-repo.js';
@@ -23,7 +24,7 @@ export async function showTenant(ctx: AppContext, slug: string, options: { revea
   const row = await loadTenantRow(ctx, slug);
   const registry = await ctx.registry();
   const server = await findServerRow(registry.knex, { id: row.server_id });
-  if (!server) throw new Error(`tenant "${slug}" names server #${row.server_id}, which the registry does not have`);
+  if (!server) throw new InternalError(`tenant "${slug}" names server #${row.server_id}, which the registry does not have`);
   const detail: TenantDetail = { ...toTenant(row, server.name), engine: server.engine, serverUrl: describeServer(specFromRow(server)) };
   if (options.revealPassword) detail.password = row.password_enc ? await ctx.decrypt(row.password_enc) : null;
   return detail;

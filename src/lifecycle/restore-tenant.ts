@@ -75,11 +75,11 @@ export async function restoreTenant(ctx: AppContext, input: RestoreInput, onStep
     if (tables.length > 0 && !input.force && !resuming) {
       throw new ConflictError(`database "${source.database_name}" has ${tables.length} tables; use --force to replace it with the backup`);
     }
-    // The status to return to: an interrupted restore recorded the original in status_reason.
-    const returnTo = resuming ? (source.status_reason?.match(/was (active|suspended)/)?.[1] ?? 'suspended') : source.status;
+    // The status to return to: an interrupted restore recorded the original in previous_status.
+    const returnTo = resuming ? (source.previous_status ?? 'suspended') : source.status;
 
     onStep('suspend');
-    await updateTenantRow(registry.knex, source.id, { status: 'suspended', step: 'restore', status_reason: `restoring from backup (was ${returnTo})`, last_error: null });
+    await updateTenantRow(registry.knex, source.id, { status: 'suspended', step: 'restore', previous_status: returnTo, status_reason: `restoring from backup (was ${returnTo})`, last_error: null });
     try {
       await server.suspendAccess(source.database_name, source.database_user);
       onStep('replace');
@@ -95,8 +95,9 @@ export async function restoreTenant(ctx: AppContext, input: RestoreInput, onStep
       throw new OperationError(slug, 'restore', error, 'the tenant stays suspended; run restore again to finish');
     }
     await updateTenantRow(registry.knex, source.id, {
-      status: returnTo as TenantRow['status'],
+      status: returnTo,
       step: null,
+      previous_status: null,
       status_reason: returnTo === 'suspended' ? source.status_reason : null,
     });
     return { tenant: await reloadTenant(ctx, slug), backup: summary, replaced: tables.length > 0, cloned: false, durationMs: Date.now() - started };

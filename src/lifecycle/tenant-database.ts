@@ -4,14 +4,16 @@ import type { ServerConnection } from '../engines/engine-driver.js';
 /**
  * Opens a knex pool on one tenant database for schema work (admin credentials; on PostgreSQL
  * as the tenant's role), runs `fn`, and always destroys the pool: no connection outlives its use.
+ * `factory` is the knex to open it with (the project's own, see projectKnex); default tenantctl's.
  */
 export async function withTenantKnex<T>(
   server: ServerConnection,
   database: string,
   role: string | null,
   fn: (knex: Knex) => Promise<T>,
+  factory: (config: Knex.Config) => Knex = knexFactory,
 ): Promise<T> {
-  const knex = knexFactory(server.tenantKnexConfig({ database, role: role ?? undefined }));
+  const knex = factory(server.tenantKnexConfig({ database, role: role ?? undefined }));
   try {
     return await fn(knex);
   } finally {

@@ -2,7 +2,7 @@ import { createReadStream, existsSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
 import { pipeline } from 'node:stream/promises';
 import type { AppContext } from '../context/app-context.js';
-import { errorMessage } from '../core/errors.js';
+import { EnvironmentError, errorMessage } from '../core/errors.js';
 import { HashingStream } from '../core/hashing-stream.js';
 import { runPool } from '../core/run-pool.js';
 import { sink } from '../engines/dump-checks.js';
@@ -10,13 +10,14 @@ import { listBackupRows, type BackupRow } from '../registry/backups-repo.js';
 import { findTenantRow, listTenantRows } from '../registry/tenants-repo.js';
 import { serverLimit } from './fleet-servers.js';
 import { dumpTools } from './backup-tenants.js';
+import { parseRowCounts, rowCountDifferences } from './backup-row-counts.js';
 
 export interface VerifyOptions {
   /** Tenants whose backups to verify; default every tenant with a backup. */
   slugs?: string[];
   /** Every good backup, not only each tenant's latest. */
   allBackups?: boolean;
-  /** Restore into a scratch database and compare row counts with the tenant's database. */
+  /** Restore into a scratch database and compare row counts with those recorded with the backup. */
   restoreTest?: boolean;
 }
 
@@ -74,13 +75,16 @@ export async function checkFile(ctx: AppContext, row: BackupRow): Promise<string
   if (!driver) return undefined;
   return driver.checkDump(row.file, dumpTools(ctx.config)).then(
     () => undefined,
-    (error) => `unreadable: ${errorMessage(error)}`,
+    // A missing tool says nothing about the file: that is the machine's problem, raised as such.
+    (error) => (error instanceof EnvironmentError ? Promise.reject(error) : `unreadable: ${errorMessage(error)}`),
   );
 }
 
 /**
  * Restores the backup into a scratch database on the tenant's server, compares every table's row
- * count with the tenant's database, and drops the scratch database whatever happens.
+ * count with the counts recorded when the backup was taken (writes since then do not matter), and
+ * drops the scratch database whatever happens. A backup recorded without counts (taken by an
+ * older tenantctl) is only checked to restore.
  */
 async function restoreTest(ctx: AppContext, row: BackupRow): Promise<[string | undefined, string]> {
   const registry = await ctx.registry();
@@ -91,12 +95,11 @@ async function restoreTest(ctx: AppContext, row: BackupRow): Promise<[string | u
   await server.createDatabase(scratch);
   try {
     await server.restore(scratch, row.file, null, dumpTools(ctx.config));
-    const [restored, source] = await Promise.all([server.rowCounts(scratch), server.rowCounts(tenant.database_name)]);
-    const differences = Object.keys({ ...restored, ...source })
-      .filter((table) => restored[table] !== source[table])
-      .map((table) => `${table}: ${restored[table] ?? 'missing'} in backup, ${source[table] ?? 'missing'} in database`);
+    const restored = await server.rowCounts(scratch);
+    const recorded = parseRowCounts(row.row_counts ?? null);
+    const differences = recorded ? rowCountDifferences(recorded, restored) : [];
     const rows = Object.values(restored).reduce((a, b) => a + b, 0);
-    const detail = `${Object.keys(restored).length} tables, ${rows} rows restored`;
+    const detail = `${Object.keys(restored).length} tables, ${rows} rows restored${recorded ? ', as recorded' : ' (no row counts recorded with this backup)'}`;
     return [differences.length ? `row counts differ: ${differences.join('; ')}` : undefined, detail];
   } finally {
     await server.dropDatabase(scratch);

@@ -18,6 +18,8 @@ export interface BackupRow {
   server_version: string | null;
   /** The tenant's latest applied migration when the backup was taken. */
   migration: string | null;
+  /** JSON: each table's exact row count when the backup was taken (see RecordedRowCounts). */
+  row_counts?: string | null;
   started_at: string;
   finished_at: string | null;
   duration_ms: number | null;

@@ -1,5 +1,5 @@
 import type { Knex } from 'knex';
-import { ConflictError } from '../core/errors.js';
+import { ConflictError, InternalError } from '../core/errors.js';
 import type { Engine, ServerSpec } from '../engines/server-spec.js';
 import { now } from './tenants-repo.js';
 
@@ -127,7 +127,7 @@ export async function upsertServerRow(knex: Knex, name: string, connection: Serv
     await knex(TABLE).insert({ labels: '{}', name, ...fields, created_at: at, updated_at: at });
   }
   const row = await findServerRow(knex, { name });
-  if (!row) throw new Error(`registry lost server ${name} just recorded`);
+  if (!row) throw new InternalError(`registry lost server ${name} just recorded`);
   return row;
 }
 

@@ -1,4 +1,5 @@
 import type { Knex } from 'knex';
+import { InternalError } from '../core/errors.js';
 
 export const TENANT_STATUSES = ['provisioning', 'active', 'suspended', 'deleting', 'deleted', 'failed'] as const;
 export type TenantStatus = (typeof TENANT_STATUSES)[number];
@@ -21,6 +22,8 @@ export interface TenantRow {
   metadata: string;
   last_error: string | null;
   status_reason: string | null;
+  /** While a delete or restore is under way: the status to return to if it is undone or finishes. */
+  previous_status: TenantStatus | null;
   status_changed_at: string;
   created_at: string;
   updated_at: string;
@@ -75,13 +78,13 @@ export async function findTenantByDatabase(knex: Knex, serverId: number, databas
   return knex<TenantRow>(TABLE).where({ server_id: serverId, database_name: database }).first();
 }
 
-export type NewTenantRow = Omit<TenantRow, 'id' | 'created_at' | 'updated_at' | 'status_changed_at'>;
+export type NewTenantRow = Omit<TenantRow, 'id' | 'created_at' | 'updated_at' | 'status_changed_at' | 'previous_status'> & Partial<Pick<TenantRow, 'previous_status'>>;
 
 export async function insertTenantRow(knex: Knex, row: NewTenantRow): Promise<TenantRow> {
   const at = now();
   await knex(TABLE).insert({ ...row, created_at: at, updated_at: at, status_changed_at: at });
   const inserted = await findTenantRow(knex, row.slug);
-  if (!inserted) throw new Error(`registry lost the row for ${row.slug} just inserted`);
+  if (!inserted) throw new InternalError(`registry lost the row for ${row.slug} just inserted`);
   return inserted;
 }
 

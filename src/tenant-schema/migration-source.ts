@@ -1,6 +1,7 @@
 import { existsSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Knex } from 'knex';
+import { UsageError } from '../core/errors.js';
 import { importUserModule, isLoadableFile } from './load-module.js';
 
 /**
@@ -29,7 +30,7 @@ export class DirectoryMigrationSource implements Knex.MigrationSource<string> {
 
   async getMigration(file: string): Promise<Knex.Migration> {
     const migration = await importUserModule<Partial<Knex.Migration>>(join(this.directory, file));
-    if (typeof migration.up !== 'function') throw new Error(`migration ${file} exports no up() function`);
+    if (typeof migration.up !== 'function') throw new UsageError(`migration ${file} exports no up() function`);
     return migration as Knex.Migration;
   }
 }

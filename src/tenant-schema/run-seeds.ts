@@ -1,6 +1,7 @@
 import { existsSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Knex } from 'knex';
+import { TenantctlError, UsageError } from '../core/errors.js';
 import { importUserModule, isLoadableFile } from './load-module.js';
 
 /** What a seed receives as its second argument, so it can e.g. create the tenant's first admin. */
@@ -22,11 +23,11 @@ export async function runSeeds(knex: Knex, directory: string, tenant: SeedTenant
   const files = readdirSync(directory).filter(isLoadableFile).sort();
   for (const file of files) {
     const module = await importUserModule<SeedModule>(join(directory, file));
-    if (typeof module.seed !== 'function') throw new Error(`seed ${file} exports no seed() function`);
+    if (typeof module.seed !== 'function') throw new UsageError(`seed ${file} exports no seed() function`);
     try {
       await module.seed(knex, tenant);
     } catch (error) {
-      throw new Error(`seed ${file}: ${(error as Error).message}`, { cause: error });
+      throw new TenantctlError(`seed ${file}: ${(error as Error).message}`, { cause: error });
     }
   }
   return files;

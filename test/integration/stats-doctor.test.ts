@@ -11,6 +11,7 @@ const reachable = inject('reachableEngines');
 
 interface Finding {
   kind: string;
+  severity: string;
   tenant: string | null;
   message: string;
   fixed?: boolean;
@@ -116,7 +117,7 @@ for (const engine of selectedEngines()) {
       await ws.probe.createDatabase(`${prefix}_orphan`);
       const found = await findings();
       expect(found.code).toBe(1);
-      expect(found.findings).toContainEqual(expect.objectContaining({ kind: 'orphan_database', message: expect.stringContaining(`${prefix}_orphan`) }));
+      expect(found.findings).toContainEqual(expect.objectContaining({ kind: 'orphan_database', severity: 'problem', target: { type: 'database', server: expect.any(String), name: `${prefix}_orphan` } }));
       await findings('--fix');
       expect(await ws.probe.databaseExists(`${prefix}_orphan`)).toBe(true);
       expect((await ws.run(['doctor', '--fix', '--drop-orphans'])).code).toBe(2); // no terminal, no --yes
@@ -172,9 +173,15 @@ for (const engine of selectedEngines()) {
       const slug = fresh.slug();
       try {
         expect((await fresh.run(['create', slug])).code).toBe(0);
+        // A new tenant's first backup is not due yet: a notice, exit 0 (1 with --strict).
         const before = await fresh.json(['doctor']);
-        expect(before.result.code).toBe(1);
-        expect(before.data.findings.map((f: Finding) => f.kind)).toEqual(['no_backup']);
+        expect(before.result.code, before.result.stdout).toBe(0);
+        expect(before.data.findings.map((f: Finding) => [f.kind, f.severity])).toEqual([['no_backup', 'notice']]);
+        expect((await fresh.run(['doctor', '--strict'])).code).toBe(1);
+        // Older than the maximum age and never backed up: a problem.
+        const overdue = await fresh.json(['doctor', '--backup-max-age', '0']);
+        expect(overdue.result.code).toBe(1);
+        expect(overdue.data.findings).toEqual([expect.objectContaining({ kind: 'no_backup', severity: 'problem', target: { type: 'tenant', slug } })]);
         expect((await fresh.run(['backup', slug])).code).toBe(0);
         const after = await fresh.json(['doctor']);
         expect(after.result.code, JSON.stringify(after.data.findings)).toBe(0);

@@ -85,7 +85,7 @@ export function registerBackup(program: Command): void {
         });
         // One named tenant whose server is down: the documented exit 5, as for every one-tenant command.
         const oneUnreachable = slugs.length === 1 && tenants?.unreachable === 1 && !flags.registry;
-        if (!ok) process.exitCode = oneUnreachable ? ExitCode.unreachable : ExitCode.failed;
+        return { exitCode: ok ? ExitCode.ok : oneUnreachable ? ExitCode.unreachable : ExitCode.failed };
       });
     });
 
@@ -111,7 +111,7 @@ export function registerBackup(program: Command): void {
             `${result.ok ? out.color.green('✔') : out.color.red('✖')} ${result.backups.filter((b) => b.ok).length} of ${result.backups.length} backups verified`,
           ].join('\n'),
         );
-        if (!result.ok) process.exitCode = ExitCode.failed;
+        return { exitCode: result.ok ? ExitCode.ok : ExitCode.failed };
       });
     });
 }

@@ -1,6 +1,7 @@
 import type { Command } from 'commander';
 import { withCommandContext } from '../action.js';
 import { collectKeyValue } from '../options.js';
+import { describeKnex } from '../render/knex-used.js';
 
 interface CreateOptions {
   name?: string;
@@ -51,6 +52,7 @@ export function registerCreate(program: Command): void {
               ['user', tenant.user ?? '(server credentials)'],
               ['migrations', result.migrations.length ? result.migrations.join(', ') : 'none'],
               ['seeds', result.seeds.length ? result.seeds.join(', ') : 'none'],
+              ['knex', describeKnex(out, result.knex)],
               ['status', out.status(tenant.status)],
             ]),
           ].join('\n'),

@@ -19,8 +19,9 @@ export function registerDoctor(program: Command): void {
     .option('--drop-orphans', 'with --fix: also drop databases and users that follow the naming template but belong to no tenant (asks first)')
     .option('-y, --yes', 'with --drop-orphans: do not ask (required without a terminal)')
     .option('--per-server <n>', PER_SERVER_HELP)
-    .option('--backup-max-age <age>', 'a tenant whose last backup is older is a finding (default 1d)')
-    .action(async (flags: { fix?: boolean; dropOrphans?: boolean; yes?: boolean; backupMaxAge?: string }, command: Command) => {
+    .option('--backup-max-age <age>', 'a tenant whose last backup is older, or older itself and never backed up, is a problem (default 1d)')
+    .option('--strict', 'exit 1 for notices too (pending migrations, a first backup not yet due)')
+    .action(async (flags: { fix?: boolean; dropOrphans?: boolean; yes?: boolean; backupMaxAge?: string; strict?: boolean }, command: Command) => {
       if (flags.dropOrphans && !flags.fix) throw new UsageError('--drop-orphans goes with --fix');
       const backupMaxAgeHours = parseAge(flags.backupMaxAge ?? '1d');
       const { runDoctor } = await import('../../lifecycle/doctor.js');
@@ -34,14 +35,15 @@ export function registerDoctor(program: Command): void {
             if (orphans.length) dropOrphans = flags.yes || (await confirmDrop(orphans.map((o) => o.message), out.json));
           }
           const spinner = out.spinner('Examining the fleet…');
-          const result = await runDoctor(ctx, { backupMaxAgeHours, fix: flags.fix, dropOrphans }).finally(() => spinner.stop());
+          const result = await runDoctor(ctx, { backupMaxAgeHours, fix: flags.fix, dropOrphans, strict: flags.strict }).finally(() => spinner.stop());
           out.result(result, () => {
             if (result.findings.length === 0) return `${out.color.green('✔')} All is well.`;
             const lines = [
               out.table(
-                ['finding', 'tenant', 'server', 'detail', flags.fix ? 'fixed' : 'fix'],
+                ['finding', 'severity', 'tenant', 'server', 'detail', flags.fix ? 'fixed' : 'fix'],
                 result.findings.map((f) => [
                   f.kind,
+                  f.severity === 'problem' ? out.color.red(f.severity) : out.color.yellow(f.severity),
                   f.tenant,
                   f.server,
                   f.message,
@@ -49,11 +51,10 @@ export function registerDoctor(program: Command): void {
                 ]),
               ),
             ];
-            lines.push(`${result.ok ? out.color.green('✔') : out.color.red('✖')} ${result.findings.length} findings${flags.fix ? `, ${result.fixed} fixed` : ''}`);
+            lines.push(`${result.ok ? out.color.green('✔') : out.color.red('✖')} ${result.problems} problems, ${result.notices} notices${flags.fix ? `, ${result.fixed} fixed` : ''}`);
             return lines.join('\n');
           });
-          if (!result.ok) process.exitCode = ExitCode.failed;
-          return { outcome: flags.fix ? 'ok' : 'noop', detail: { findings: result.findings.length, fixed: result.fixed } };
+          return { outcome: flags.fix ? 'ok' : 'noop', detail: { findings: result.findings.length, fixed: result.fixed }, exitCode: result.ok ? ExitCode.ok : ExitCode.failed };
         },
         flags.fix ? { command: 'doctor --fix', tenant: null } : undefined,
       );

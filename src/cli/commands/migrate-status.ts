@@ -56,7 +56,7 @@ export function registerMigrateStatus(program: Command): void {
           return lines.join('\n');
         });
         // Answered from part of the fleet only: incomplete (one named tenant: unreachable, exit 5).
-        if (result.unreachableServers.length) process.exitCode = slug ? ExitCode.unreachable : ExitCode.failed;
+        if (result.unreachableServers.length) return { exitCode: slug ? ExitCode.unreachable : ExitCode.failed };
       });
     });
 }

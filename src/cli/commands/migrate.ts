@@ -64,8 +64,8 @@ async function run(command: Command, direction: 'up' | 'down', flags: FleetFlags
     out.result(result, () => renderFleetResult(out, result));
     // One named tenant whose server is down: the documented exit 5, as for every one-tenant command.
     const oneUnreachable = slugs?.length === 1 && result.counts.unreachable === 1;
-    if (!result.ok) process.exitCode = oneUnreachable ? ExitCode.unreachable : ExitCode.failed;
-    return { detail: { runId: result.runId, counts: result.counts, dryRun: result.dryRun } };
+    const exitCode = result.ok ? ExitCode.ok : oneUnreachable ? ExitCode.unreachable : ExitCode.failed;
+    return { detail: { runId: result.runId, counts: result.counts, dryRun: result.dryRun }, exitCode };
   }, { command: name, tenant: slugs?.length === 1 ? slugs[0] : null });
 }
 

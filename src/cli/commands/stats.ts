@@ -60,7 +60,7 @@ export function registerStats(program: Command): void {
           renameSync(temporary, flags.output);
         } else process.stdout.write(text);
         // Numbers from part of the fleet only: incomplete (one named tenant: unreachable, exit 5).
-        if (result.unreachableServers.length) process.exitCode = slug ? ExitCode.unreachable : ExitCode.failed;
+        if (result.unreachableServers.length) return { exitCode: slug ? ExitCode.unreachable : ExitCode.failed };
       });
     });
 }

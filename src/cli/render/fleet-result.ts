@@ -1,6 +1,7 @@
 import type { FleetProgress, MigrateFleetResult } from '../../lifecycle/migrate-fleet.js';
 import type { Output } from '../output.js';
 import { renderOutages } from './outages.js';
+import { describeKnex } from './knex-used.js';
 
 /** Rows shown per outcome before the table says "… and N more" (JSON always has every tenant). */
 const MAX_ROWS = 25;
@@ -33,10 +34,12 @@ export function renderFleetResult(out: Output, result: MigrateFleetResult): stri
     c.failed ? out.color.red(`${c.failed} failed`) : '0 failed',
     c.unreachable ? out.color.red(`${c.unreachable} unreachable`) : undefined,
     c.skipped ? out.color.yellow(`${c.skipped} skipped`) : undefined,
+    c.busy ? out.color.yellow(`${c.busy} busy`) : undefined,
   ].filter(Boolean);
   lines.push(...renderOutages(out, result.unreachableServers, result.dryRun ? 'not checked' : `not ${result.kind === 'migrate' ? 'migrated' : 'rolled back'}`));
   const mark = result.ok ? out.color.green('✔') : out.color.red('✖');
   const title = result.dryRun ? 'Dry run' : `${verb} run #${result.runId}`;
+  if (!result.dryRun && c.migrated + c.rolled_back + c.failed > 0) lines.push(out.color.dim(`knex ${describeKnex(out, result.knex)}`));
   lines.push(`${mark} ${title}: ${result.total} tenants in ${(result.durationMs / 1000).toFixed(1)}s: ${parts.join(', ')}`);
   if (!result.ok && !result.dryRun && result.kind === 'migrate') lines.push(out.color.dim('Fix the cause, then: tenantctl migrate-all --retry-failed'));
   return lines.join('\n');
@@ -44,7 +47,7 @@ export function renderFleetResult(out: Output, result: MigrateFleetResult): stri
 
 function paint(out: Output, outcome: string): string {
   if (outcome === 'failed' || outcome === 'unreachable') return out.color.red(outcome);
-  if (outcome === 'skipped') return out.color.yellow(outcome);
+  if (outcome === 'skipped' || outcome === 'busy') return out.color.yellow(outcome);
   if (outcome === 'pending') return out.color.cyan(outcome);
   return out.color.green(outcome);
 }

@@ -1,0 +1,37 @@
+import type { ServerConnection } from '../engines/engine-driver.js';
+
+/**
+ * Each table's exact row count when a backup was taken, as recorded with it (`row_counts`).
+ * A table whose count changed while the dump ran is null: its count in the dump is unknown.
+ */
+export type RecordedRowCounts = Record<string, number | null>;
+
+/**
+ * Runs `dump` between two exact counts of every table; returns the counts that held still. The
+ * dump tool reads its own consistent snapshot, so a count taken while writes go on could differ
+ * from what the file holds: such tables are recorded as unknown rather than guessed.
+ */
+export async function countedDump(server: ServerConnection, database: string, dump: () => Promise<void>): Promise<RecordedRowCounts> {
+  const before = await server.rowCounts(database);
+  await dump();
+  const after = await server.rowCounts(database);
+  const counts: RecordedRowCounts = {};
+  for (const table of new Set([...Object.keys(before), ...Object.keys(after)])) counts[table] = before[table] === after[table] ? before[table]! : null;
+  return counts;
+}
+
+export function parseRowCounts(json: string | null): RecordedRowCounts | null {
+  return json ? (JSON.parse(json) as RecordedRowCounts) : null;
+}
+
+/** What differs between the counts recorded with a backup and those of its restored copy. */
+export function rowCountDifferences(recorded: RecordedRowCounts, restored: Record<string, number>): string[] {
+  const differences: string[] = [];
+  for (const table of new Set([...Object.keys(recorded), ...Object.keys(restored)])) {
+    const expected = recorded[table];
+    if (!(table in recorded)) differences.push(`${table}: restored, but not in the backup's record`);
+    else if (!(table in restored)) differences.push(`${table}: missing from the restored copy`);
+    else if (expected !== null && expected !== restored[table]) differences.push(`${table}: ${restored[table]} rows restored, ${expected} when backed up`);
+  }
+  return differences;
+}

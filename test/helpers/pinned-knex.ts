@@ -1,0 +1,29 @@
+import { execFileSync } from 'node:child_process';
+import { existsSync, mkdtempSync, renameSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const REPO = fileURLToPath(new URL('../..', import.meta.url));
+
+/**
+ * A node_modules holding knex at `version`, installed once from the npm registry and cached in
+ * the temp directory (shared by runs; installed beside it and renamed into place, so parallel
+ * runs never see half an install). tenantctl's database drivers are linked in, as a project
+ * would have its own. Returns the node_modules directory.
+ */
+export function pinnedKnexModules(version: string): string {
+  const cache = join(tmpdir(), `tenantctl-test-knex-${version}`);
+  const modules = join(cache, 'node_modules');
+  if (existsSync(join(modules, 'knex', 'package.json'))) return modules;
+  const staging = mkdtempSync(`${cache}-`);
+  writeFileSync(join(staging, 'package.json'), '{"private":true}');
+  execFileSync('npm', ['install', '--no-save', '--no-package-lock', '--no-audit', '--no-fund', '--ignore-scripts', `knex@${version}`], { cwd: staging, stdio: 'pipe' });
+  for (const driver of ['pg', 'mysql2', 'better-sqlite3']) symlinkSync(join(REPO, 'node_modules', driver), join(staging, 'node_modules', driver), 'dir');
+  try {
+    renameSync(staging, cache);
+  } catch {
+    rmSync(staging, { recursive: true, force: true }); // another run got there first
+  }
+  return modules;
+}
