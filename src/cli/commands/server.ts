@@ -24,10 +24,15 @@ function wholeNumber(value: string): number {
   return Number(value);
 }
 
+/** Commander turns a parser's null into '', so "no limit" travels as -1 until the action. */
+const NO_LIMIT = -1;
+
 /** A number, or `none` for "no limit". */
-function limit(value: string): number | null {
-  return value === 'none' ? null : wholeNumber(value);
+function limit(value: string): number {
+  return value === 'none' ? NO_LIMIT : wholeNumber(value);
 }
+
+const limitValue = (value: number | null | undefined): number | null | undefined => (value === NO_LIMIT ? null : value);
 
 function addSettingOptions(command: Command): Command {
   return command
@@ -134,7 +139,7 @@ export function registerServer(program: Command): void {
     await run(command, 'server add', async (ctx, out) => {
       warnAboutUrlPassword(out, flags.url);
       const result = await withPassword(out, flags, (password) =>
-        addServer(ctx, { name, url: flags.url!, password, labels: flags.label, maxTenants: flags.maxTenants, weight: flags.weight, concurrency: flags.maxConcurrency }),
+        addServer(ctx, { name, url: flags.url!, password, labels: flags.label, maxTenants: limitValue(flags.maxTenants), weight: flags.weight, concurrency: limitValue(flags.maxConcurrency) }),
       );
       out.result(result, () => `${out.color.green('✔')} Registered server ${out.color.bold(name)}: ${result.version}; its admin can create databases, users and grants\n${renderServer(out, result.server)}`);
       return { detail: { server: name, engine: result.server.engine, address: result.server.address } };
@@ -184,9 +189,9 @@ export function registerServer(program: Command): void {
         url: flags.url,
         password,
         labels: Object.keys(labels).length ? labels : undefined,
-        maxTenants: flags.maxTenants,
+        maxTenants: limitValue(flags.maxTenants),
         weight: flags.weight,
-        concurrency: flags.maxConcurrency,
+        concurrency: limitValue(flags.maxConcurrency),
       });
       out.result(result, () => `${out.color.green('✔')} Updated server ${out.color.bold(name)}\n${renderServer(out, result.server)}`);
       return { detail: { server: name } };
