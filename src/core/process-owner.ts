@@ -42,8 +42,9 @@ function readBootId(): string | null {
 /** Whether this machine has a Linux-style /proc to ask. */
 const hasProc = (): boolean => procStat(process.pid) !== null;
 
-export function thisProcess(): ProcessOwner {
-  return { host: hostname(), pid: process.pid, start: procStat(process.pid)?.start ?? null };
+/** The owner record of a process of this machine (`process.pid` by default). */
+export function processOwner(pid = process.pid): ProcessOwner {
+  return { host: hostname(), pid, start: procStat(pid)?.start ?? null };
 }
 
 /**

@@ -1,5 +1,5 @@
 import type { Knex } from 'knex';
-import { thisProcess, type ProcessOwner } from '../core/process-owner.js';
+import { processOwner, type ProcessOwner } from '../core/process-owner.js';
 import { now } from './tenants-repo.js';
 
 const TABLE = 'tenantctl_backups';
@@ -35,7 +35,7 @@ export interface BackupRow {
  * visible afterwards and can be told from one still at work.
  */
 export async function startBackupRow(knex: Knex, row: Pick<BackupRow, 'tenant_id' | 'slug' | 'file' | 'engine' | 'server_version' | 'migration'>): Promise<number> {
-  const owner = thisProcess();
+  const owner = processOwner();
   const [inserted] = await knex(TABLE).insert({ ...row, status: 'running', started_at: now(), owner_host: owner.host, owner_pid: owner.pid, owner_start: owner.start }, ['id']);
   return Number(typeof inserted === 'object' ? (inserted as { id: number }).id : inserted);
 }

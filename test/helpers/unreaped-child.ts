@@ -8,17 +8,13 @@ import { BIN, cleanEnv, type CliOptions } from './cli.js';
  */
 export interface UnreapedChild {
   pid: number;
-  /** Has the parent reap the child (and exit); call it in a `finally`. */
+  /** Kills the child if it still runs and has the parent reap it; call it in a `finally`. */
   reap(): Promise<void>;
 }
 
-/** Starts `tenantctl <args>` under a parent shell that does not reap it. */
-export async function startUnreaped(args: string[], options: CliOptions): Promise<UnreapedChild> {
-  const parent = spawn('sh', ['-c', '"$@" & echo $!; read line; wait', 'sh', process.execPath, BIN, ...args], {
-    cwd: options.cwd,
-    env: cleanEnv(options.env),
-    stdio: ['pipe', 'pipe', 'ignore'],
-  });
+/** Starts `command` under a parent shell that does not reap it. */
+export async function startUnreaped(command: string[], options: { cwd?: string; env?: NodeJS.ProcessEnv } = {}): Promise<UnreapedChild> {
+  const parent = spawn('sh', ['-c', '"$@" & echo $!; read line; wait', 'sh', ...command], { ...options, stdio: ['pipe', 'pipe', 'ignore'] });
   const closed = new Promise<void>((resolve) => parent.on('close', () => resolve()));
   let output = '';
   const pid = await new Promise<number>((resolve, reject) => {
@@ -33,10 +29,16 @@ export async function startUnreaped(args: string[], options: CliOptions): Promis
   return {
     pid,
     reap: async () => {
+      if (processState(pid) !== 'Z') process.kill(pid, 'SIGKILL');
       parent.stdin!.end('\n');
       await closed;
     },
   };
+}
+
+/** `tenantctl <args>` under a parent that does not reap it. */
+export function startUnreapedCli(args: string[], options: CliOptions): Promise<UnreapedChild> {
+  return startUnreaped([process.execPath, BIN, ...args], { cwd: options.cwd, env: cleanEnv(options.env) });
 }
 
 /** A process's state letter from /proc (`Z` for a zombie), or undefined if there is no such process. */

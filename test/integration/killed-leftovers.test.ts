@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import knexFactory from 'knex';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, inject, it } from 'vitest';
 import { selectedEngines } from '../helpers/engines.js';
-import { processState, startUnreaped } from '../helpers/unreaped-child.js';
+import { processState, startUnreapedCli } from '../helpers/unreaped-child.js';
 import { waitFor } from '../helpers/wait-for.js';
 import { FIXTURES, Workspace } from '../helpers/workspace.js';
 
@@ -131,7 +131,7 @@ describe.skipIf(!reachable.includes('sqlite'))("the embedded registry's locks", 
 
   it('a live create holds its tenant; killed and never reaped (a zombie), it holds nothing', async () => {
     const slug = ws.slug();
-    const holder = await startUnreaped(['create', slug, '--no-seed'], { ...cli(), env: { ...ws.env, TENANTCTL_MIGRATIONS_DIR: join(FIXTURES, 'slow-migrations') } });
+    const holder = await startUnreapedCli(['create', slug, '--no-seed'], { ...cli(), env: { ...ws.env, TENANTCTL_MIGRATIONS_DIR: join(FIXTURES, 'slow-migrations') } });
     try {
       await waitFor(async () => (await ws.json(['show', slug])).data.step === 'migrations');
       const blocked = await ws.run(['create', slug]);
@@ -160,7 +160,7 @@ describe.skipIf(!reachable.includes('sqlite'))("the embedded registry's locks", 
       };
       exports.down = (knex) => knex.schema.dropTable('zombie_table');`,
     );
-    const holder = await startUnreaped(['migrate-all', '--concurrency', '1'], cli());
+    const holder = await startUnreapedCli(['migrate-all', '--concurrency', '1'], cli());
     try {
       await waitFor(async () => existsSync(join(ws.dir, 'zombie-started')));
       const blocked = await ws.run(['migrate-all'], { SLOW_MIGRATION_MS: '0' });
