@@ -16,6 +16,7 @@ export interface GlobalOptions {
   migrationsDir?: string;
   seedsDir?: string;
   concurrency?: string;
+  perServer?: string;
 }
 
 export function outputFor(command: Command): Output {
@@ -33,6 +34,7 @@ export function configFor(command: Command): ResolvedConfig {
     migrationsDir: opts.migrationsDir,
     seedsDir: opts.seedsDir,
     concurrency: opts.concurrency,
+    perServer: opts.perServer,
   };
   return resolveConfig({ flags, env: process.env, cwd: process.cwd(), configFile: opts.config });
 }

@@ -7,6 +7,7 @@ import { registerCreate } from './commands/create.js';
 import { registerDelete } from './commands/delete.js';
 import { registerDoctor } from './commands/doctor.js';
 import { registerLog } from './commands/log.js';
+import { registerServer } from './commands/server.js';
 import { registerSuspend } from './commands/suspend.js';
 import { registerUpdate } from './commands/update.js';
 import { registerInit } from './commands/init.js';
@@ -33,7 +34,7 @@ function buildProgram(): Command {
     .addOption(new Option('--seeds-dir <dir>', 'tenant seeds'))
     .showHelpAfterError('(run with --help for usage)')
     .exitOverride();
-  for (const register of [registerInit, registerCreate, registerList, registerShow, registerUpdate, registerSuspend, registerDelete, registerMigrate, registerMigrateStatus, registerBackup, registerBackups, registerRestore, registerStats, registerDoctor, registerLog, registerConfig]) register(program);
+  for (const register of [registerInit, registerCreate, registerList, registerShow, registerUpdate, registerSuspend, registerDelete, registerMigrate, registerMigrateStatus, registerBackup, registerBackups, registerRestore, registerStats, registerDoctor, registerLog, registerConfig, registerServer]) register(program);
   const all = (c: Command): Command[] => [c, ...c.commands.flatMap(all)];
   for (const command of all(program)) command.exitOverride();
   return program;

@@ -23,3 +23,6 @@ export function collectStatuses(value: string, previous: TenantStatus[] = []): T
 export function collectList(value: string, previous: string[] = []): string[] {
   return [...previous, ...value.split(',').map((s) => s.trim()).filter(Boolean)];
 }
+
+/** `--per-server <n>`: the per-server limit under `--concurrency`, for every fleet command. */
+export const PER_SERVER_HELP = "most tenants worked on at once on one server (default: the server's own limit, else --concurrency)";

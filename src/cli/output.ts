@@ -31,6 +31,11 @@ export class Output {
     if (!this.json) process.stderr.write(`${message}\n`);
   }
 
+  /** A warning: stderr, even under --json (stdout stays the result alone). */
+  warn(message: string): void {
+    process.stderr.write(`${this.color.yellow(message)}\n`);
+  }
+
   /** A spinner on stderr when interactive; otherwise a silent stand-in with the same calls. */
   spinner(text: string): Ora {
     return ora({ text, stream: process.stderr, isEnabled: this.interactive, isSilent: !this.interactive, discardStdin: false }).start();

@@ -31,6 +31,12 @@ export interface Config {
   mysqlUserHost: string;
   /** Tenants worked on at once by fleet commands (migrate-all, …). Default 4. */
   concurrency: number;
+  /** Most tenants fleet commands work on at once on one server. Default: the server's own setting, else `concurrency`. */
+  perServer: number | undefined;
+  /** Seconds a connection attempt to a server may take before it counts as unreachable. Default 5. */
+  connectTimeout: number;
+  /** How `create` chooses a server without `--server`: `tenants` (fewest per weight) or `bytes` (least data per weight). Default `tenants`. */
+  placement: 'tenants' | 'bytes';
   /** Where backups are written: `<backupDir>/<slug>/<slug>-<UTC time>.<ext>`. Default `<home>/backups`. */
   backupDir: string;
   /** The dump and restore tools; a bare name is looked up on PATH. */
@@ -72,6 +78,15 @@ export const CONFIG_KEYS: readonly ConfigKeyDefinition[] = [
   { key: 'tenantUsers', env: 'TENANTCTL_TENANT_USERS', type: 'boolean', description: 'create a database user per tenant' },
   { key: 'mysqlUserHost', env: 'TENANTCTL_MYSQL_USER_HOST', type: 'string', description: "host part of MySQL tenant accounts" },
   { key: 'concurrency', env: 'TENANTCTL_CONCURRENCY', type: 'count', description: 'tenants worked on at once by fleet commands' },
+  { key: 'perServer', env: 'TENANTCTL_PER_SERVER', type: 'count', description: "tenants worked on at once on one server (default: the server's own limit, else concurrency)" },
+  { key: 'connectTimeout', env: 'TENANTCTL_CONNECT_TIMEOUT', type: 'count', description: 'seconds before an unanswered server counts as unreachable' },
+  {
+    key: 'placement',
+    env: 'TENANTCTL_PLACEMENT',
+    type: 'string',
+    validate: (value) => (value === 'tenants' || value === 'bytes' ? undefined : 'must be "tenants" or "bytes"'),
+    description: 'how create chooses a server: fewest tenants or least bytes, per weight',
+  },
   { key: 'backupDir', env: 'TENANTCTL_BACKUP_DIR', type: 'path', description: 'where backups are written' },
   { key: 'pgDump', env: 'TENANTCTL_PG_DUMP', type: 'string', description: 'pg_dump executable' },
   { key: 'pgRestore', env: 'TENANTCTL_PG_RESTORE', type: 'string', description: 'pg_restore executable' },
@@ -95,6 +110,9 @@ export function defaultFor(key: keyof Config, home: string): Config[keyof Config
     case 'tenantUsers': return true;
     case 'mysqlUserHost': return '%';
     case 'concurrency': return 4;
+    case 'perServer': return undefined;
+    case 'connectTimeout': return 5;
+    case 'placement': return 'tenants';
     case 'backupDir': return `${home}/backups`;
     case 'pgDump': return 'pg_dump';
     case 'pgRestore': return 'pg_restore';

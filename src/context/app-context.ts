@@ -1,30 +1,48 @@
 import type { Config } from '../config/config-keys.js';
 import { decryptSecret, encryptSecret } from '../core/secrets.js';
-import { NotFoundError } from '../core/errors.js';
-import type { ServerConnection } from '../engines/engine-driver.js';
+import { NotFoundError, ServerUnreachableError, networkReason, type UnreachableReason } from '../core/errors.js';
+import type { EngineDriver, ServerConnection } from '../engines/engine-driver.js';
 import { driverFor } from '../engines/drivers.js';
-import { defaultServerName, parseServerUrl, type ServerSpec } from '../engines/server-spec.js';
+import { defaultServerName, parseServerUrl, serverAddress, type ServerSpec } from '../engines/server-spec.js';
 import { openRegistry, type Registry } from '../registry/registry.js';
-import { findServerRow, specFromRow, upsertServerRow, type ServerRow } from '../registry/servers-repo.js';
+import { findServerRow, specFromRow, updateServerRow, upsertServerRow, type ServerRow } from '../registry/servers-repo.js';
 import { loadSecretKey, type LoadedKey } from './secret-key.js';
 
-/** What this run knows about a server: its registry row, spec and open admin connection. */
+/** What this run knows about a server: its registry row, spec and open, answering admin connection. */
 export interface ServerHandle {
   row: ServerRow;
   spec: ServerSpec;
   connection: ServerConnection;
-  /** The server's version string, asked once per run. */
+  /** The server's version string, asked once per run (when it was reached). */
   version(): Promise<string>;
 }
 
-function handle(row: ServerRow, spec: ServerSpec, connection: ServerConnection, known?: string): ServerHandle {
-  let version: Promise<string> | undefined = known === undefined ? undefined : Promise.resolve(known);
-  return { row, spec, connection, version: () => (version ??= connection.ping()) };
+/**
+ * Opens a server's admin connection and asks its version, within the configured connect timeout.
+ * A server that does not answer (or refuses the login) throws ServerUnreachableError naming it.
+ */
+export async function reachServer(name: string, spec: ServerSpec): Promise<{ connection: ServerConnection; version: string }> {
+  const driver = driverFor(spec.engine);
+  const connection = driver.connect(spec);
+  try {
+    return { connection, version: await connection.ping() };
+  } catch (error) {
+    await connection.close().catch(() => undefined);
+    throw unreachable(name, spec, driver, error);
+  }
+}
+
+function unreachable(name: string, spec: ServerSpec, driver: EngineDriver, error: unknown): ServerUnreachableError {
+  const cause = (error as { cause?: unknown }).cause ?? error;
+  const reason: UnreachableReason = networkReason(cause) ?? (driver.isLoginError(cause) ? 'login refused' : 'unavailable');
+  return new ServerUnreachableError(name, serverAddress(spec), reason, cause);
 }
 
 /**
  * Everything an operation needs, opened lazily and closed once: the registry, the secret key and
- * one admin connection per server. Operations receive it; they never read the environment.
+ * one admin connection per server. Operations receive it; they never read the environment. A
+ * server that could not be reached stays unreachable for the rest of the run, so a fleet command
+ * pays its connect timeout once, not once per tenant.
  */
 export class AppContext {
   private registryPromise?: Promise<Registry>;
@@ -34,7 +52,7 @@ export class AppContext {
   constructor(readonly config: Config) {}
 
   registry(): Promise<Registry> {
-    this.registryPromise ??= openRegistry(this.config.registryUrl);
+    this.registryPromise ??= openRegistry(this.config.registryUrl, this.config.connectTimeout * 1000);
     return this.registryPromise;
   }
 
@@ -56,34 +74,46 @@ export class AppContext {
     return decryptSecret(stored, (await this.secretKey()).key);
   }
 
+  /** Whether `serverUrl` was configured (flag, environment or file) rather than left at its default. */
+  get serverUrlConfigured(): boolean {
+    return this.config.serverUrl !== `sqlite:${this.config.home}/tenants`;
+  }
+
   /** The configured server's spec, parsed without touching anything. */
   defaultServerSpec(): ServerSpec {
-    return { ...parseServerUrl(this.config.serverUrl), userHost: this.config.mysqlUserHost };
+    return this.withTimeout({ ...parseServerUrl(this.config.serverUrl), userHost: this.config.mysqlUserHost });
+  }
+
+  private withTimeout(spec: ServerSpec): ServerSpec {
+    return { ...spec, connectTimeoutMs: this.config.connectTimeout * 1000 };
   }
 
   /**
-   * The configured server for new tenants: reached first (an unreachable server records
-   * nothing), then recorded, or refreshed, in the registry.
+   * The configured server (`serverUrl`): reached first (an unreachable server records nothing),
+   * then recorded, or refreshed, in the registry under `serverName` or a name from its URL.
    */
   async defaultServer(): Promise<ServerHandle> {
     const spec = this.defaultServerSpec();
-    const connection = driverFor(spec.engine).connect(spec);
-    let version: string;
-    try {
-      version = await connection.ping();
-    } catch (error) {
-      await connection.close();
-      throw error;
-    }
+    const name = this.config.serverName ?? defaultServerName(spec);
+    const { connection, version } = await reachServer(name, spec);
     const registry = await this.registry();
-    const encrypted = spec.password ? await this.encrypt(spec.password) : null;
-    const row = await upsertServerRow(registry.knex, this.config.serverName ?? defaultServerName(spec), spec, encrypted);
+    const encryptedPassword = spec.password ? await this.encrypt(spec.password) : null;
+    const { connectTimeoutMs: _, ...stored } = spec;
+    const row = await upsertServerRow(registry.knex, name, { spec: stored, encryptedPassword }, { version });
+    return this.adopt(row, spec, connection, version);
+  }
+
+  /** Keeps a connection opened elsewhere (server add) as this run's handle for that server. */
+  async adopt(row: ServerRow, spec: ServerSpec, connection: ServerConnection, version: string): Promise<ServerHandle> {
     const existing = this.servers.get(row.id);
     if (existing) {
-      await connection.close();
-      return existing;
+      const kept = await existing.catch(() => undefined);
+      if (kept) {
+        await connection.close();
+        return kept;
+      }
     }
-    const opened = handle(row, spec, connection, version);
+    const opened: ServerHandle = { row, spec, connection, version: async () => version };
     this.servers.set(row.id, Promise.resolve(opened));
     return opened;
   }
@@ -93,23 +123,43 @@ export class AppContext {
     return this.keyPromise ? (await this.keyPromise.catch(() => undefined))?.generatedFile : undefined;
   }
 
-  /** A server by registry id, with its admin connection opened once per run. */
+  /**
+   * A server by registry id, reached once per run: its admin connection answers, or this throws
+   * ServerUnreachableError (and keeps throwing it for the rest of the run without trying again).
+   */
   server(id: number): Promise<ServerHandle> {
     let handle = this.servers.get(id);
     if (!handle) {
       handle = this.openServer(id);
       this.servers.set(id, handle);
-      handle.catch(() => this.servers.delete(id));
+      // A registry problem is not the server's: only unreachability is remembered.
+      handle.catch((error) => {
+        if (!(error instanceof ServerUnreachableError)) this.servers.delete(id);
+      });
     }
     return handle;
+  }
+
+  /** A server by its registry name; NotFoundError when there is none (or it was removed). */
+  async serverByName(name: string): Promise<ServerHandle> {
+    const row = await findServerRow((await this.registry()).knex, { name });
+    if (!row || row.status === 'removed') throw new NotFoundError(`no server "${name}" in the registry (see: tenantctl server list)`);
+    return this.server(row.id);
+  }
+
+  /** The spec of a registered server, its admin password decrypted. */
+  async specOf(row: ServerRow): Promise<ServerSpec> {
+    return this.withTimeout(specFromRow(row, row.admin_password_enc ? await this.decrypt(row.admin_password_enc) : undefined));
   }
 
   private async openServer(id: number): Promise<ServerHandle> {
     const registry = await this.registry();
     const row = await findServerRow(registry.knex, { id });
     if (!row) throw new NotFoundError(`server #${id} is not in the registry`);
-    const spec = specFromRow(row, row.admin_password_enc ? await this.decrypt(row.admin_password_enc) : undefined);
-    return handle(row, spec, driverFor(spec.engine).connect(spec));
+    const spec = await this.specOf(row);
+    const { connection, version } = await reachServer(row.name, spec);
+    if (row.version !== version) await updateServerRow(registry.knex, row.id, { version }).catch(() => undefined);
+    return { row, spec, connection, version: async () => version };
   }
 
   async close(): Promise<void> {

@@ -79,3 +79,32 @@ export function isConnectionError(error: unknown): boolean {
     ['ECONNREFUSED', 'ENOTFOUND', 'ETIMEDOUT', 'EHOSTUNREACH', 'ECONNRESET', 'EAI_AGAIN'].includes(code)
   );
 }
+
+/** Why a server could not be reached, in words an operator acts on. */
+export type UnreachableReason = 'connection refused' | 'timed out' | 'host not found' | 'login refused' | 'unavailable';
+
+/**
+ * A database server tenantctl needs did not answer, or refused the admin's login. Carries the
+ * server's registry name and address, so fleet commands can name each unreachable server once.
+ */
+export class ServerUnreachableError extends UnreachableError {
+  constructor(
+    readonly server: string,
+    readonly address: string,
+    readonly reason: UnreachableReason,
+    cause: unknown,
+  ) {
+    super(`server "${server}" (${address}) is unreachable: ${reason}${cause ? ` (${errorMessage(cause)})` : ''}`, { cause });
+  }
+}
+
+/** The network part of why a connection failed; undefined when it was not the network. */
+export function networkReason(error: unknown): UnreachableReason | undefined {
+  const code = (error as { code?: unknown } | null)?.code;
+  const name = (error as { name?: unknown } | null)?.name;
+  if (code === 'ECONNREFUSED') return 'connection refused';
+  if (code === 'ENOTFOUND' || code === 'EAI_AGAIN') return 'host not found';
+  if (code === 'ETIMEDOUT' || name === 'KnexTimeoutError' || /timeout/i.test(errorMessage(error))) return 'timed out';
+  if (isConnectionError(error)) return 'unavailable';
+  return undefined;
+}

@@ -27,6 +27,8 @@ export interface EngineDriver {
   quoteIdentifier(name: string): string;
   /** True for the driver's "no such table" error. */
   isMissingTableError(error: unknown): boolean;
+  /** True when the server refused the login itself (bad password, unknown user or database). */
+  isLoginError(error: unknown): boolean;
   /** Knex configuration for the admin connection to a server (or the registry). */
   adminKnexConfig(spec: ServerSpec): Knex.Config;
   /**
@@ -53,6 +55,13 @@ export interface ServerConnection {
   readonly driver: EngineDriver;
   /** Checks the server answers; returns its version string. Throws UnreachableError. */
   ping(): Promise<string>;
+  /**
+   * What the admin login lacks of what tenantctl needs (create databases, create users or roles,
+   * grant), in words; empty when it can do it all.
+   */
+  missingPrivileges(): Promise<string[]>;
+  /** On-disk size of each database that exists, in one query where the engine can. */
+  databaseSizes(databases: string[]): Promise<Map<string, number>>;
   databaseExists(name: string): Promise<boolean>;
   createDatabase(name: string): Promise<void>;
   /** Drops the database if it exists, ending its open connections first. */

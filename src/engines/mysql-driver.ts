@@ -19,7 +19,7 @@ const quote = (name: string) => `\`${name.replaceAll('`', '``')}\``;
 const grantPattern = (database: string) => quote(database.replace(/[_%]/g, (c) => `\\${c}`));
 
 function connection(spec: ServerSpec, database?: string, user = spec.user, password = spec.password): Knex.MySql2ConnectionConfig {
-  return { host: spec.host, port: spec.port, user, password, database, charset: 'utf8mb4' };
+  return { host: spec.host, port: spec.port, user, password, database, charset: 'utf8mb4', connectTimeout: spec.connectTimeoutMs };
 }
 
 export const mysqlDriver: EngineDriver = {
@@ -33,6 +33,8 @@ export const mysqlDriver: EngineDriver = {
   reservedNames: new Set(['mysql', 'sys', 'information_schema', 'performance_schema', 'root', 'mariadb.sys', 'mysql.sys', 'mysql.session', 'mysql.infoschema']),
   quoteIdentifier: quote,
   isMissingTableError: (error) => (error as { code?: string } | null)?.code === 'ER_NO_SUCH_TABLE',
+  isLoginError: (error) =>
+    ['ER_ACCESS_DENIED_ERROR', 'ER_DBACCESS_DENIED_ERROR', 'ER_BAD_DB_ERROR'].includes(String((error as { code?: string } | null)?.code)),
 
   adminKnexConfig(spec) {
     return { client: 'mysql2', log: QUIET_KNEX_LOG, connection: connection(spec, spec.database), pool: { min: 0, max: 2 } };
@@ -83,6 +85,30 @@ class MysqlServer implements ServerConnection {
     } catch (error) {
       throw new UnreachableError(`cannot reach MySQL/MariaDB at ${this.spec.host}:${this.spec.port}: ${errorMessage(error)}`, { cause: error });
     }
+  }
+
+  async missingPrivileges(): Promise<string[]> {
+    // Global privileges of the account we logged in as; GRANT OPTION shows as IS_GRANTABLE.
+    const [rows] = await this.admin.raw(
+      "select privilege_type as p, is_grantable as g from information_schema.user_privileges where grantee = concat(quote(substring_index(current_user(), '@', 1)), '@', quote(substring_index(current_user(), '@', -1)))",
+    );
+    const held = new Set((rows as Array<{ p: string }>).map((r) => r.p));
+    const grantable = (rows as Array<{ g: string }>).some((r) => r.g === 'YES');
+    const needed = ['CREATE', 'DROP', 'CREATE USER'];
+    return [...needed.filter((p) => !held.has(p)), ...(grantable ? [] : ['GRANT OPTION'])];
+  }
+
+  async databaseSizes(databases: string[]): Promise<Map<string, number>> {
+    if (databases.length === 0) return new Map();
+    const [rows] = await this.admin.raw(
+      `select table_schema as db, coalesce(sum(data_length + index_length), 0) as bytes from information_schema.tables where table_schema in (${databases.map(() => '?').join(',')}) group by table_schema`,
+      databases,
+    );
+    const sizes = new Map<string, number>((rows as Array<{ db: string; bytes: string }>).map((r) => [r.db, Number(r.bytes)]));
+    // A database without tables has no rows in information_schema.tables: size 0 if it exists.
+    const [schemata] = await this.admin.raw(`select schema_name as db from information_schema.schemata where schema_name in (${databases.map(() => '?').join(',')})`, databases);
+    for (const { db } of schemata as Array<{ db: string }>) if (!sizes.has(db)) sizes.set(db, 0);
+    return sizes;
   }
 
   async databaseExists(name: string): Promise<boolean> {

@@ -15,7 +15,7 @@ import { QUIET_KNEX_LOG } from './knex-log.js';
 const quote = (name: string) => `"${name.replaceAll('"', '""')}"`;
 
 function connection(spec: ServerSpec, database: string, user = spec.user, password = spec.password): Knex.PgConnectionConfig {
-  return { host: spec.host, port: spec.port, user, password, database };
+  return { host: spec.host, port: spec.port, user, password, database, connectionTimeoutMillis: spec.connectTimeoutMs } as Knex.PgConnectionConfig;
 }
 
 export const postgresDriver: EngineDriver = {
@@ -29,6 +29,8 @@ export const postgresDriver: EngineDriver = {
   reservedNames: new Set(['postgres', 'template0', 'template1', 'public', 'pg_signal_backend', 'pg_monitor']),
   quoteIdentifier: quote,
   isMissingTableError: (error) => (error as { code?: string } | null)?.code === '42P01',
+  // Invalid password, invalid authorization, unknown database.
+  isLoginError: (error) => ['28P01', '28000', '3D000'].includes(String((error as { code?: string } | null)?.code)),
 
   adminKnexConfig(spec) {
     return { client: 'pg', log: QUIET_KNEX_LOG, connection: connection(spec, spec.database ?? 'postgres'), pool: { min: 0, max: 2 } };
@@ -73,6 +75,19 @@ class PostgresServer implements ServerConnection {
     } catch (error) {
       throw new UnreachableError(`cannot reach PostgreSQL at ${this.spec.host}:${this.spec.port}: ${errorMessage(error)}`, { cause: error });
     }
+  }
+
+  async missingPrivileges(): Promise<string[]> {
+    const result = await this.admin.raw('select rolsuper, rolcreatedb, rolcreaterole from pg_roles where rolname = current_user');
+    const role = result.rows[0] as { rolsuper: boolean; rolcreatedb: boolean; rolcreaterole: boolean } | undefined;
+    if (!role || role.rolsuper) return [];
+    return [...(role.rolcreatedb ? [] : ['CREATEDB']), ...(role.rolcreaterole ? [] : ['CREATEROLE'])];
+  }
+
+  async databaseSizes(databases: string[]): Promise<Map<string, number>> {
+    if (databases.length === 0) return new Map();
+    const result = await this.admin.raw('select datname, pg_database_size(datname) as bytes from pg_database where datname = any(?)', [databases]);
+    return new Map(result.rows.map((r: { datname: string; bytes: string }) => [r.datname, Number(r.bytes)]));
   }
 
   async databaseExists(name: string): Promise<boolean> {

@@ -16,6 +16,13 @@ export interface ServerSpec {
   userHost?: string;
   /** SQLite: the directory holding one file per tenant (or, for the registry, the file). */
   path?: string;
+  /** Network engines: how long a connection attempt may take before the server counts as unreachable. */
+  connectTimeoutMs?: number;
+}
+
+/** Where a server is, for messages: `host:port`, or the SQLite directory. Never credentials. */
+export function serverAddress(spec: ServerSpec): string {
+  return spec.engine === 'sqlite' ? (spec.path ?? '') : `${spec.host}:${spec.port}`;
 }
 
 const DEFAULT_PORTS: Record<Exclude<Engine, 'sqlite'>, number> = { postgres: 5432, mysql: 3306 };

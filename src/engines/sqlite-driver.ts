@@ -1,4 +1,4 @@
-import { chmodSync, existsSync, mkdirSync, readdirSync, rmSync, statSync } from 'node:fs';
+import { accessSync, chmodSync, constants, existsSync, mkdirSync, readdirSync, rmSync, statSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import Database from 'better-sqlite3';
 import type { Knex } from 'knex';
@@ -51,6 +51,7 @@ export const sqliteDriver: EngineDriver = {
   reservedNames: new Set(['registry']),
   quoteIdentifier: quote,
   isMissingTableError: (error) => /no such table/.test(String((error as Error | null)?.message)),
+  isLoginError: () => false,
 
   adminKnexConfig(spec) {
     if (!spec.path) throw new Error('SQLite spec without a path');
@@ -89,6 +90,24 @@ class SqliteServer implements ServerConnection {
 
   fileFor(database: string): string {
     return join(this.directory, `${database}.sqlite`);
+  }
+
+  async missingPrivileges(): Promise<string[]> {
+    try {
+      accessSync(this.directory, constants.W_OK | constants.X_OK);
+      return [];
+    } catch {
+      return [`write access to ${this.directory}`];
+    }
+  }
+
+  async databaseSizes(databases: string[]): Promise<Map<string, number>> {
+    const sizes = new Map<string, number>();
+    for (const database of databases) {
+      const file = this.fileFor(database);
+      if (existsSync(file)) sizes.set(database, ['', '-wal'].reduce((sum, suffix) => sum + (existsSync(file + suffix) ? statSync(file + suffix).size : 0), 0));
+    }
+    return sizes;
   }
 
   async ping(): Promise<string> {

@@ -6,6 +6,7 @@ import type { AppContext } from '../context/app-context.js';
 import { OperationError, errorMessage } from '../core/errors.js';
 import { HashingStream } from '../core/hashing-stream.js';
 import { runPool } from '../core/run-pool.js';
+import { isOutage, outageMessage, reachFleet, serverLimit, type UnreachableServer } from './fleet-servers.js';
 import type { DumpTools } from '../engines/engine-driver.js';
 import { finishBackupRow, findBackupRow, startBackupRow, type BackupRow } from '../registry/backups-repo.js';
 import type { TenantRow } from '../registry/tenants-repo.js';
@@ -146,7 +147,8 @@ export async function backupRegistry(ctx: AppContext): Promise<Backup> {
 
 export interface BackupOutcome {
   slug: string;
-  outcome: 'ok' | 'failed';
+  server: string;
+  outcome: 'ok' | 'failed' | 'unreachable';
   backup?: Backup;
   error?: string;
 }
@@ -156,12 +158,18 @@ export interface BackupManyResult {
   total: number;
   succeeded: number;
   failed: number;
+  /** Tenants left out because their server could not be reached (counted in `failed` too). */
+  unreachable: number;
+  unreachableServers: UnreachableServer[];
   bytes: number;
   durationMs: number;
   tenants: BackupOutcome[];
 }
 
-/** Backs up the selected tenants, `concurrency` at a time; a failure does not stop the others. */
+/**
+ * Backs up the selected tenants, `concurrency` at a time and each server within its own limit; a
+ * failure, or a server that cannot be reached, does not stop the others.
+ */
 export async function backupTenants(
   ctx: AppContext,
   selection: TenantSelection,
@@ -173,20 +181,37 @@ export async function backupTenants(
   const outcomes: BackupOutcome[] = new Array(tenants.length);
   let done = 0;
   let failed = 0;
-  await runPool(tenants, concurrency, async (tenant, index) => {
-    try {
-      outcomes[index] = { slug: tenant.slug, outcome: 'ok', backup: await backupTenant(ctx, tenant) };
-    } catch (error) {
-      failed++;
-      outcomes[index] = { slug: tenant.slug, outcome: 'failed', error: errorMessage((error as Error).cause ?? error) };
-    }
-    onProgress(++done, tenants.length, failed);
-  });
+  const fleet = await reachFleet(ctx, tenants);
+  for (const { tenant, error } of fleet.unreachable) {
+    outcomes[tenants.indexOf(tenant)] = { slug: tenant.slug, server: tenant.server_name, outcome: 'unreachable', error: error.message };
+    onProgress(++done, tenants.length, ++failed);
+  }
+  await runPool(
+    fleet.reachable,
+    concurrency,
+    async (tenant) => {
+      const index = tenants.indexOf(tenant);
+      try {
+        outcomes[index] = { slug: tenant.slug, server: tenant.server_name, outcome: 'ok', backup: await backupTenant(ctx, tenant) };
+      } catch (error) {
+        failed++;
+        const cause = (error as Error).cause ?? error;
+        outcomes[index] = isOutage(cause)
+          ? { slug: tenant.slug, server: tenant.server_name, outcome: 'unreachable', error: outageMessage(tenant, cause) }
+          : { slug: tenant.slug, server: tenant.server_name, outcome: 'failed', error: errorMessage(cause) };
+      }
+      onProgress(++done, tenants.length, failed);
+    },
+    { keyOf: (tenant) => tenant.server_id, limitOf: serverLimit(ctx, tenants, concurrency) },
+  );
+  const unreachable = outcomes.filter((o) => o.outcome === 'unreachable').length;
   return {
     ok: failed === 0,
     total: tenants.length,
     succeeded: tenants.length - failed,
     failed,
+    unreachable,
+    unreachableServers: fleet.outages,
     bytes: outcomes.reduce((sum, o) => sum + (o.backup?.bytes ?? 0), 0),
     durationMs: Date.now() - started,
     tenants: outcomes,

@@ -1,9 +1,8 @@
 import type { Knex } from 'knex';
 import type { AppContext, ServerHandle } from '../context/app-context.js';
-import { ConflictError, OperationError, errorMessage } from '../core/errors.js';
+import { ConflictError, LockedError, OperationError, UsageError, errorMessage } from '../core/errors.js';
 import { generatePassword, redact } from '../core/secrets.js';
 import { validateSlug } from '../core/slug.js';
-import { driverFor } from '../engines/drivers.js';
 import {
   findTenantByDatabase,
   findTenantRow,
@@ -20,6 +19,7 @@ import { dumpTools } from './backup-tenants.js';
 import { withTenantLock } from './tenant-lock.js';
 import { dropTenantDatabase, withTenantKnex } from './tenant-database.js';
 import { tenantNames } from './tenant-names.js';
+import { placeTenant } from './servers/place-tenant.js';
 
 export interface CreateTenantInput {
   slug: string;
@@ -35,6 +35,10 @@ export interface CreateTenantInput {
    * `restore --as` clone). It must be of the target server's engine.
    */
   restoreFrom?: string;
+  /** `--server`: the server to create it on, by registry name. */
+  server?: string;
+  /** `--server-label k=v`: place it only on a server carrying these labels. */
+  serverLabels?: Record<string, string>;
 }
 
 /**
@@ -54,6 +58,8 @@ export interface CreateTenantResult {
   /** True when this run took over a tenant left `failed` or `provisioning` by an earlier one. */
   retried: boolean;
   serverVersion: string;
+  /** Why the tenant went to its server (placement), in one line. */
+  placement: string;
   migrations: string[];
   seeds: string[];
   durationMs: number;
@@ -71,21 +77,24 @@ export async function createTenant(
 ): Promise<CreateTenantResult> {
   const started = Date.now();
   const slug = validateSlug(input.slug);
-  // Names are checked against the target engine before anything is opened.
-  tenantNames(ctx.config, driverFor(ctx.defaultServerSpec().engine), slug);
-
   const registry = await ctx.registry();
   return withTenantLock(ctx, slug, async () => {
     const existing = await findTenantRow(registry.knex, slug);
     if (existing) assertRetryable(existing);
-    const server = existing ? await ctx.server(existing.server_id) : await ctx.defaultServer();
-    const serverVersion = await server.version();
-    const names = tenantNames(ctx.config, server.connection.driver, slug);
 
     let row: TenantRow;
-    const password = names.user ? generatePassword() : null;
-    const passwordEnc = password ? await ctx.encrypt(password) : null;
+    let server: ServerHandle;
+    let placement: string;
+    let password: string | null;
+    let names: { database: string; user: string | null };
     if (existing) {
+      server = await ctx.server(existing.server_id);
+      if (input.server && input.server !== server.row.name) {
+        throw new UsageError(`tenant "${slug}" was started on server "${server.row.name}": retry it there, or delete it with --purge first`);
+      }
+      placement = 'where the earlier attempt started';
+      names = tenantNames(ctx.config, server.connection.driver, slug);
+      password = names.user ? generatePassword() : null;
       onProgress({ step: 'cleanup', phase: 'start' });
       // Undo what the earlier attempt recorded it had started, under the names it used; what
       // it never reached is not ours to drop.
@@ -106,27 +115,41 @@ export async function createTenant(
         metadata: JSON.stringify({ ...JSON.parse(existing.metadata), ...input.metadata }),
         database_name: names.database,
         database_user: names.user,
-        password_enc: passwordEnc,
+        password_enc: password ? await ctx.encrypt(password) : null,
         last_error: null,
       });
       row = (await findTenantRow(registry.knex, slug))!;
     } else {
-      await assertNamesFree(ctx, server, names.database, names.user);
-      row = await insertTenantRow(registry.knex, {
-        slug,
-        name: input.name ?? slug,
-        status: 'provisioning',
-        step: null,
-        server_id: server.row.id,
-        database_name: names.database,
-        database_user: names.user,
-        password_enc: passwordEnc,
-        plan: input.plan ?? null,
-        metadata: JSON.stringify(input.metadata ?? {}),
-        last_error: null,
-        status_reason: null,
-      });
+      // Choosing a server and recording the tenant on it is one step for the whole fleet, so two
+      // creates at once never both take a server's last free place.
+      const lock = await registry.tryLock('tenantctl:placement', 30_000);
+      if (!lock) throw new LockedError('another tenantctl has been choosing a server for 30 s; try again');
+      try {
+        const placed = await placeTenant(ctx, { server: input.server, labels: input.serverLabels });
+        server = placed.server;
+        placement = placed.reason;
+        names = tenantNames(ctx.config, server.connection.driver, slug);
+        password = names.user ? generatePassword() : null;
+        await assertNamesFree(ctx, server, names.database, names.user);
+        row = await insertTenantRow(registry.knex, {
+          slug,
+          name: input.name ?? slug,
+          status: 'provisioning',
+          step: null,
+          server_id: server.row.id,
+          database_name: names.database,
+          database_user: names.user,
+          password_enc: password ? await ctx.encrypt(password) : null,
+          plan: input.plan ?? null,
+          metadata: JSON.stringify(input.metadata ?? {}),
+          last_error: null,
+          status_reason: null,
+        });
+      } finally {
+        await lock.release();
+      }
     }
+    const serverVersion = await server.version();
 
     const migrations: string[] = [];
     const seeds: string[] = [];
@@ -173,6 +196,7 @@ export async function createTenant(
       tenant: toTenant(created, server.row.name),
       retried: existing !== undefined,
       serverVersion,
+      placement,
       migrations,
       seeds,
       durationMs: Date.now() - started,

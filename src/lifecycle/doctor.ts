@@ -26,7 +26,8 @@ export type FindingKind =
   | 'failed_migration'
   | 'no_backup'
   | 'stale_backup'
-  | 'dump_tool';
+  | 'dump_tool'
+  | 'server_unreachable';
 
 export interface Finding {
   kind: FindingKind;
@@ -80,7 +81,9 @@ export async function runDoctor(ctx: AppContext, options: DoctorOptions = {}): P
       handle = await ctx.server(serverRow.id);
       await handle.version();
     } catch (error) {
-      if (tenantsHere.length) add({ kind: 'missing_database', tenant: null, server: serverRow.name, message: `server unreachable: ${errorMessage(error)}`, fix: 'check the server and its credentials' });
+      // The other servers are still checked; this one's tenants are not judged from here.
+      const live = tenantsHere.filter((r) => r.status !== 'deleted').length;
+      add({ kind: 'server_unreachable', tenant: null, server: serverRow.name, message: `${errorMessage(error)}; ${live} tenant${live === 1 ? '' : 's'} not checked`, fix: `check the server, its address and credentials (tenantctl server show ${serverRow.name}; tenantctl server update ${serverRow.name} --url …)` });
       continue;
     }
     const server = handle.connection;

@@ -10,6 +10,7 @@ import { migrationFingerprint, planMigrations, readAppliedWith, runMigrator, TEN
 import { MIGRATIONS_LOCK, withFleetLock } from './fleet-lock.js';
 import { selectTenants, type TenantSelection } from './select-tenants.js';
 import { withTenantKnex } from './tenant-database.js';
+import { isOutage, outageMessage, reachFleet, serverLimit, type UnreachableServer } from './fleet-servers.js';
 
 export interface MigrateFleetOptions extends TenantSelection {
   /** `up`: to the latest migration; `down`: roll back the last batch. */
@@ -24,7 +25,7 @@ export interface MigrateFleetOptions extends TenantSelection {
   waitMs?: number;
 }
 
-export type TenantOutcomeKind = 'migrated' | 'rolled_back' | 'up_to_date' | 'pending' | 'failed' | 'skipped';
+export type TenantOutcomeKind = 'migrated' | 'rolled_back' | 'up_to_date' | 'pending' | 'failed' | 'unreachable' | 'skipped';
 
 export interface TenantMigrationOutcome {
   slug: string;
@@ -54,6 +55,8 @@ export interface MigrateFleetResult {
   /** The migrations in the migrations directory, in order. */
   available: string[];
   tenants: TenantMigrationOutcome[];
+  /** Servers that could not be reached: their tenants are `unreachable`, and the run is incomplete. */
+  unreachableServers: UnreachableServer[];
   durationMs: number;
 }
 
@@ -80,10 +83,12 @@ export async function migrateFleet(
     let runId: number | null = null;
     if (!options.dryRun) {
       await markInterruptedRuns(registry.knex, kind);
-      runId = await startRun(registry.knex, kind, runOptions(options), tenants.length);
+      runId = await startRun(registry.knex, kind, runOptions(ctx, options), tenants.length);
     }
 
     const outcomes: TenantMigrationOutcome[] = new Array(tenants.length);
+    const fleet = await reachFleet(ctx, tenants);
+    const position = new Map(tenants.map((t, i) => [t.id, i]));
     const pendingRows: OutcomeRow[] = [];
     let done = 0;
     let failed = 0;
@@ -93,7 +98,7 @@ export async function migrateFleet(
     const settle = async (index: number, tenant: TenantWithServer, outcome: Omit<TenantMigrationOutcome, 'slug' | 'server'>) => {
       outcomes[index] = { slug: tenant.slug, server: tenant.server_name, ...outcome };
       done++;
-      if (outcome.outcome === 'failed') failed++;
+      if (outcome.outcome === 'failed' || outcome.outcome === 'unreachable') failed++;
       if (runId !== null) {
         pendingRows.push({
           run_id: runId,
@@ -115,11 +120,16 @@ export async function migrateFleet(
       // MySQL reads every migration table in one query per batch; PostgreSQL keeps a
       // fingerprint of each tenant's migrations readable in one query. The rest are checked by
       // their worker, on the connection it would migrate with.
-      const known = options.direction === 'up' ? await readAppliedInBulk(ctx, tenants, options.concurrency, true) : new Map();
-      const fingerprints = options.direction === 'up' ? await readFingerprints(ctx, tenants) : new Map();
+      for (const { tenant, error } of fleet.unreachable) {
+        await settle(position.get(tenant.id)!, tenant, { outcome: 'unreachable', migrations: [], durationMs: 0, error: error.message });
+      }
+      const reachable = fleet.reachable;
+      const known = options.direction === 'up' ? await readAppliedInBulk(ctx, reachable, options.concurrency, true) : new Map();
+      const fingerprints = options.direction === 'up' ? await readFingerprints(ctx, reachable) : new Map();
       const current = migrationFingerprint(available);
       const work: Array<{ tenant: TenantWithServer; index: number; applied: string[] | null | undefined; fingerprinted: boolean }> = [];
-      for (const [index, tenant] of tenants.entries()) {
+      for (const tenant of reachable) {
+        const index = position.get(tenant.id)!;
         const applied = known.get(tenant.server_id)?.get(tenant.database_name);
         const fingerprint = fingerprints.get(tenant.server_id)?.get(tenant.database_name);
         const settled = fingerprint === current
@@ -138,6 +148,8 @@ export async function migrateFleet(
         {
           shouldStop: () => Boolean(options.failFast) && failed > 0,
           onSkipped: ({ tenant, index }) => void settle(index, tenant, { outcome: 'skipped', migrations: [], durationMs: 0, error: 'skipped after an earlier failure (--fail-fast)' }),
+          keyOf: ({ tenant }) => tenant.server_id,
+          limitOf: serverLimit(ctx, tenants, options.concurrency),
         },
       );
     } finally {
@@ -148,7 +160,7 @@ export async function migrateFleet(
     if (runId !== null) {
       await finishRun(registry.knex, runId, {
         succeeded: counts.migrated + counts.rolled_back + counts.up_to_date,
-        failed: counts.failed,
+        failed: counts.failed + counts.unreachable,
         skipped: counts.skipped,
       });
     }
@@ -156,11 +168,12 @@ export async function migrateFleet(
       runId,
       kind,
       dryRun: Boolean(options.dryRun),
-      ok: counts.failed === 0 && counts.skipped === 0,
+      ok: counts.failed === 0 && counts.skipped === 0 && counts.unreachable === 0,
       total: tenants.length,
       counts,
       available,
       tenants: outcomes,
+      unreachableServers: fleet.outages,
       durationMs: Date.now() - started,
     };
   };
@@ -254,6 +267,7 @@ async function migrateOne(
       return { outcome: names.length ? 'migrated' : 'up_to_date', migrations: names, durationMs: Date.now() - started };
     });
   } catch (error) {
+    if (isOutage(error)) return { outcome: 'unreachable', migrations: [], error: outageMessage(tenant, error), durationMs: Date.now() - started };
     const driver = server?.connection.driver;
     const hint = driver && !driver.transactionalDdl ? ` [${driver.engine} cannot roll back DDL: the failed migration may be partly applied]` : '';
     return { outcome: 'failed', migrations: [], error: `${errorMessage(error)}${hint}`, durationMs: Date.now() - started };
@@ -270,12 +284,12 @@ async function plannedRollback(knex: Knex, driver: EngineDriver): Promise<Settle
 }
 
 function countOutcomes(outcomes: TenantMigrationOutcome[]): Record<TenantOutcomeKind, number> {
-  const counts: Record<TenantOutcomeKind, number> = { migrated: 0, rolled_back: 0, up_to_date: 0, pending: 0, failed: 0, skipped: 0 };
+  const counts: Record<TenantOutcomeKind, number> = { migrated: 0, rolled_back: 0, up_to_date: 0, pending: 0, failed: 0, unreachable: 0, skipped: 0 };
   for (const o of outcomes) counts[o.outcome]++;
   return counts;
 }
 
-function runOptions(options: MigrateFleetOptions): object {
+function runOptions(ctx: AppContext, options: MigrateFleetOptions): object {
   const { direction, concurrency, failFast, slugs, statuses, plans, servers, retryFailed } = options;
-  return { direction, concurrency, failFast, slugs, statuses, plans, servers, retryFailed };
+  return { direction, concurrency, perServer: ctx.config.perServer, failFast, slugs, statuses, plans, servers, retryFailed };
 }

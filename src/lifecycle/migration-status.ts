@@ -4,6 +4,7 @@ import { DirectoryMigrationSource } from '../tenant-schema/migration-source.js';
 import { planMigrations } from '../tenant-schema/run-migrations.js';
 import { readAppliedInBulk } from './migrate-fleet.js';
 import { selectTenants, type TenantSelection } from './select-tenants.js';
+import { reachFleet, type UnreachableServer } from './fleet-servers.js';
 
 export interface TenantMigrationStatus {
   slug: string;
@@ -18,6 +19,8 @@ export interface TenantMigrationStatus {
   unknown: string[];
   /** This tenant's outcome in the last migrate run that included it. */
   lastRun: { runId: number; outcome: string; at: string; error: string | null } | null;
+  /** False when the tenant's server could not be reached: what it has applied is unknown. */
+  reachable: boolean;
 }
 
 export interface MigrationStatusResult {
@@ -30,7 +33,11 @@ export interface MigrationStatusResult {
     failedLastRun: number;
     /** How many tenants stand at each latest migration, newest first. */
     byLatest: Array<{ migration: string | null; tenants: number }>;
+    /** Tenants whose server could not be reached. */
+    unknown: number;
   };
+  /** Servers that could not be reached: what their tenants have applied is unknown. */
+  unreachableServers: UnreachableServer[];
 }
 
 /** Applied and pending migrations of every selected tenant, read in bulk per server. */
@@ -38,9 +45,11 @@ export async function migrationStatus(ctx: AppContext, selection: TenantSelectio
   const available = new DirectoryMigrationSource(ctx.config.migrationsDir).list();
   const tenants = await selectTenants(ctx, selection, 'migrate');
   const registry = await ctx.registry();
-  const [applied, outcomes] = await Promise.all([readAppliedInBulk(ctx, tenants, concurrency), latestOutcomes(registry.knex, 'migrate')]);
+  const fleet = await reachFleet(ctx, tenants);
+  const [applied, outcomes] = await Promise.all([readAppliedInBulk(ctx, fleet.reachable, concurrency), latestOutcomes(registry.knex, 'migrate')]);
 
   const rows: TenantMigrationStatus[] = tenants.map((t) => {
+    const reachable = applied.has(t.server_id);
     const names = applied.get(t.server_id)?.get(t.database_name) ?? null;
     const plan = planMigrations(available, names);
     const last = outcomes.get(t.id);
@@ -53,22 +62,26 @@ export async function migrationStatus(ctx: AppContext, selection: TenantSelectio
       pending: plan.pending,
       unknown: plan.unknown,
       lastRun: last ? { runId: Number(last.run_id), outcome: last.outcome, at: last.finished_at, error: last.error } : null,
+      reachable,
     };
   });
 
   const byLatest = new Map<string | null, number>();
-  for (const row of rows) byLatest.set(row.latest, (byLatest.get(row.latest) ?? 0) + 1);
+  const known = rows.filter((r) => r.reachable);
+  for (const row of known) byLatest.set(row.latest, (byLatest.get(row.latest) ?? 0) + 1);
   return {
     available,
     tenants: rows,
     summary: {
       total: rows.length,
-      upToDate: rows.filter((r) => r.pending.length === 0 && r.unknown.length === 0).length,
-      withPending: rows.filter((r) => r.pending.length > 0).length,
+      upToDate: known.filter((r) => r.pending.length === 0 && r.unknown.length === 0).length,
+      withPending: known.filter((r) => r.pending.length > 0).length,
       failedLastRun: rows.filter((r) => r.lastRun?.outcome === 'failed').length,
       byLatest: [...byLatest.entries()]
         .map(([migration, count]) => ({ migration, tenants: count }))
         .sort((a, b) => (b.migration ?? '').localeCompare(a.migration ?? '')),
+      unknown: rows.length - known.length,
     },
+    unreachableServers: fleet.outages,
   };
 }

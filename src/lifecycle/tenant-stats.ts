@@ -4,6 +4,7 @@ import { listBackupRows, type BackupRow } from '../registry/backups-repo.js';
 import { DirectoryMigrationSource } from '../tenant-schema/migration-source.js';
 import { planMigrations, TENANT_MIGRATIONS_TABLE } from '../tenant-schema/run-migrations.js';
 import { selectTenants, type TenantSelection } from './select-tenants.js';
+import { reachFleet, serverLimit, type UnreachableServer } from './fleet-servers.js';
 
 export interface TenantStats {
   slug: string;
@@ -23,6 +24,8 @@ export interface TenantStats {
   /** Open connections to the tenant's database now; null where the engine cannot tell. */
   connections: number | null;
   lastBackup: { at: string; ageSeconds: number; bytes: number | null; file: string } | null;
+  /** False when the tenant's server could not be reached: its numbers are unknown (null). */
+  reachable: boolean;
 }
 
 export type StatsSort = 'size' | 'rows' | 'name';
@@ -33,6 +36,8 @@ export interface StatsResult {
   totals: { tenants: number; sizeBytes: number; tables: number; rows: number; connections: number; withPendingMigrations: number; withoutBackup: number };
   /** The five largest tenants by size. */
   largest: Array<{ slug: string; sizeBytes: number }>;
+  /** Servers that could not be reached: their tenants' numbers are unknown. */
+  unreachableServers: UnreachableServer[];
 }
 
 /**
@@ -45,15 +50,18 @@ export async function tenantStats(ctx: AppContext, selection: TenantSelection, o
   const available = new DirectoryMigrationSource(ctx.config.migrationsDir).list();
   const registry = await ctx.registry();
 
+  // Servers side by side, each within its own limit; an unreachable one leaves its tenants unknown.
+  const fleet = await reachFleet(ctx, tenants);
+  const limit = serverLimit(ctx, tenants, Math.max(ctx.config.concurrency, 8));
   const byServer = new Map<number, string[]>();
-  for (const t of tenants) byServer.set(t.server_id, [...(byServer.get(t.server_id) ?? []), t.database_name]);
+  for (const t of fleet.reachable) byServer.set(t.server_id, [...(byServer.get(t.server_id) ?? []), t.database_name]);
   const stats = new Map<number, { engine: string; stats: Map<string, DatabaseStats> }>();
   await Promise.all(
     [...byServer].map(async ([serverId, databases]) => {
       const server = await ctx.server(serverId);
       const gathered = await server.connection.databaseStats(databases, {
         exact: Boolean(options.exact),
-        concurrency: Math.max(ctx.config.concurrency, 8),
+        concurrency: limit(serverId),
         migrationsTable: TENANT_MIGRATIONS_TABLE,
         available,
       });
@@ -67,14 +75,14 @@ export async function tenantStats(ctx: AppContext, selection: TenantSelection, o
   }
 
   const rows: TenantStats[] = tenants.map((t) => {
-    const server = stats.get(t.server_id)!;
-    const s = server.stats.get(t.database_name);
+    const server = stats.get(t.server_id);
+    const s = server?.stats.get(t.database_name);
     const backup = latestBackups.get(t.slug);
     return {
       slug: t.slug,
       status: t.status,
       server: t.server_name,
-      engine: server.engine,
+      engine: server?.engine ?? 'unknown',
       database: t.database_name,
       sizeBytes: s?.sizeBytes ?? null,
       tables: s?.tables ?? null,
@@ -86,6 +94,7 @@ export async function tenantStats(ctx: AppContext, selection: TenantSelection, o
       lastBackup: backup
         ? { at: backup.started_at, ageSeconds: Math.max(0, Math.round((at.getTime() - Date.parse(backup.started_at)) / 1000)), bytes: backup.bytes, file: backup.file }
         : null,
+      reachable: server !== undefined,
     };
   });
 
@@ -110,6 +119,7 @@ export async function tenantStats(ctx: AppContext, selection: TenantSelection, o
       .sort((a, b) => b.sizeBytes! - a.sizeBytes!)
       .slice(0, 5)
       .map((t) => ({ slug: t.slug, sizeBytes: t.sizeBytes! })),
+    unreachableServers: fleet.outages,
   };
 }
 
@@ -137,6 +147,8 @@ export function toPrometheus(result: StatsResult): string {
   for (const t of result.tenants) byStatus.set(t.status, (byStatus.get(t.status) ?? 0) + 1);
   lines.push('# HELP tenantctl_tenants Tenants by status.', '# TYPE tenantctl_tenants gauge');
   for (const [status, count] of byStatus) lines.push(`tenantctl_tenants{status="${status}"} ${count}`);
+  lines.push('# HELP tenantctl_server_unreachable Servers that did not answer when these statistics were gathered.', '# TYPE tenantctl_server_unreachable gauge');
+  for (const o of result.unreachableServers) lines.push(`tenantctl_server_unreachable{server="${label(o.server)}",address="${label(o.address)}"} 1`);
   lines.push('# HELP tenantctl_stats_generated_timestamp_seconds When these statistics were gathered.', '# TYPE tenantctl_stats_generated_timestamp_seconds gauge');
   lines.push(`tenantctl_stats_generated_timestamp_seconds ${Math.floor(Date.parse(result.generatedAt) / 1000)}`);
   return `${lines.join('\n')}\n`;

@@ -7,7 +7,8 @@ import { HashingStream } from '../core/hashing-stream.js';
 import { runPool } from '../core/run-pool.js';
 import { sink } from '../engines/dump-checks.js';
 import { listBackupRows, type BackupRow } from '../registry/backups-repo.js';
-import { findTenantRow } from '../registry/tenants-repo.js';
+import { findTenantRow, listTenantRows } from '../registry/tenants-repo.js';
+import { serverLimit } from './fleet-servers.js';
 import { dumpTools } from './backup-tenants.js';
 
 export interface VerifyOptions {
@@ -44,6 +45,10 @@ export async function verifyBackups(ctx: AppContext, options: VerifyOptions): Pr
     rows = rows.filter((row) => !seen.has(row.slug) && seen.add(row.slug));
   }
   const backups: VerifiedBackup[] = new Array(rows.length);
+  // Each server within its own limit: restore tests load the tenant's server.
+  const tenants = await listTenantRows(registry.knex, { slugs: [...new Set(rows.map((r) => r.slug))] });
+  const serverOf = new Map(tenants.map((t) => [t.slug, t.server_id]));
+  const limits = { keyOf: (row: BackupRow) => serverOf.get(row.slug) ?? 0, limitOf: serverLimit(ctx, tenants, ctx.config.concurrency) };
   await runPool(rows, ctx.config.concurrency, async (row, index) => {
     const problem = await checkFile(ctx, row).catch((error) => errorMessage(error));
     let detail: string | undefined;
@@ -53,7 +58,7 @@ export async function verifyBackups(ctx: AppContext, options: VerifyOptions): Pr
     }
     const failure = problem ?? restoreProblem;
     backups[index] = { id: row.id, slug: row.slug, file: row.file, ok: !failure, ...(failure ? { problem: failure } : {}), ...(detail ? { detail } : {}) };
-  });
+  }, limits);
   return { ok: backups.every((b) => b.ok), backups };
 }
 

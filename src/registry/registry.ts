@@ -1,8 +1,8 @@
 import knexFactory, { type Knex } from 'knex';
-import { UnreachableError, UsageError, errorMessage, isConnectionError } from '../core/errors.js';
+import { UnreachableError, UsageError, errorMessage, networkReason } from '../core/errors.js';
 import type { EngineDriver, HeldLock } from '../engines/engine-driver.js';
 import { driverFor } from '../engines/drivers.js';
-import { parseServerUrl, type ServerSpec } from '../engines/server-spec.js';
+import { describeServer, parseServerUrl, type ServerSpec } from '../engines/server-spec.js';
 import { LATEST_REGISTRY_MIGRATION, REGISTRY_MIGRATIONS_TABLE, registryMigrationSource } from './schema/index.js';
 
 /** The open registry database: one knex pool, the engine's driver, and its lock primitive. */
@@ -21,8 +21,8 @@ const MIGRATE_CONFIG: Knex.MigratorConfig = {
 };
 
 /** Opens the registry and brings its schema up to date (the automatic `init`). */
-export async function openRegistry(url: string): Promise<Registry> {
-  const spec = parseServerUrl(url);
+export async function openRegistry(url: string, connectTimeoutMs?: number): Promise<Registry> {
+  const spec: ServerSpec = { ...parseServerUrl(url), connectTimeoutMs };
   if (spec.engine !== 'sqlite' && !spec.database) {
     throw new UsageError('the registry URL must name a database, e.g. postgres://postgres@127.0.0.1:5432/tenantctl');
   }
@@ -39,8 +39,9 @@ export async function openRegistry(url: string): Promise<Registry> {
     await migrateRegistry(registry);
   } catch (error) {
     await knex.destroy();
-    if (isConnectionError(error) || isLoginError(error)) {
-      throw new UnreachableError(`cannot reach the registry database: ${errorMessage(error)}`, { cause: error });
+    const reason = networkReason(error) ?? (driver.isLoginError(error) ? 'login refused' : undefined);
+    if (reason) {
+      throw new UnreachableError(`cannot reach the registry database (${describeServer(spec)}): ${reason} (${errorMessage(error)})`, { cause: error });
     }
     throw error;
   }
@@ -49,7 +50,7 @@ export async function openRegistry(url: string): Promise<Registry> {
 
 /** Applies pending registry migrations; returns their names. Costs one query when there are none. */
 export async function migrateRegistry(registry: Registry): Promise<string[]> {
-  if (await registryIsCurrent(registry.knex)) return [];
+  if (await registryIsCurrent(registry)) return [];
   // Our own session lock serialises concurrent first runs; knex's lock row is then only ever
   // ours, so a stale one left by a killed run is freed instead of blocking forever.
   const lock = await registry.tryLock('tenantctl:registry-migrations', 60_000);
@@ -63,7 +64,7 @@ export async function migrateRegistry(registry: Registry): Promise<string[]> {
   }
 }
 
-async function registryIsCurrent(knex: Knex): Promise<boolean> {
+async function registryIsCurrent({ knex, driver }: Registry): Promise<boolean> {
   try {
     const row = await knex(REGISTRY_MIGRATIONS_TABLE).max('name as name').first();
     if (row?.name && row.name > LATEST_REGISTRY_MIGRATION) {
@@ -73,16 +74,11 @@ async function registryIsCurrent(knex: Knex): Promise<boolean> {
     return row?.name === LATEST_REGISTRY_MIGRATION;
   } catch (error) {
     if (error instanceof UsageError) throw error;
-    if (isConnectionError(error) || isLoginError(error)) throw error;
+    if (networkReason(error) || driver.isLoginError(error)) throw error;
     return false; // no migrations table yet
   }
 }
 
-function isLoginError(error: unknown): boolean {
-  const code = (error as { code?: unknown } | null)?.code;
-  // PostgreSQL: invalid password / authorization, unknown database; MySQL: access denied, unknown database.
-  return ['28P01', '28000', '3D000', 'ER_ACCESS_DENIED_ERROR', 'ER_BAD_DB_ERROR', 'ER_DBACCESS_DENIED_ERROR'].includes(String(code));
-}
 
 export async function getSetting(knex: Knex, key: string): Promise<string | undefined> {
   const row = await knex('tenantctl_settings').where({ key }).first();

@@ -7,7 +7,7 @@ const OUTCOMES = 'tenantctl_run_tenants';
 
 export type RunKind = 'migrate' | 'rollback';
 export type RunStatus = 'running' | 'succeeded' | 'failed' | 'interrupted';
-export type Outcome = 'migrated' | 'rolled_back' | 'up_to_date' | 'failed' | 'skipped';
+export type Outcome = 'migrated' | 'rolled_back' | 'up_to_date' | 'failed' | 'unreachable' | 'skipped';
 
 export interface RunRow {
   id: number;
@@ -67,9 +67,9 @@ export async function lastRun(knex: Knex, kind: RunKind): Promise<RunRow | undef
   return knex<RunRow>(RUNS).where({ kind }).whereNot({ status: 'running' }).orderBy('id', 'desc').first();
 }
 
-/** Tenant ids whose outcome in the given run was `failed`. */
+/** Tenant ids whose outcome in the given run was `failed` or `unreachable` (what --retry-failed retries). */
 export async function failedTenantIds(knex: Knex, runId: number): Promise<number[]> {
-  return (await knex(OUTCOMES).where({ run_id: runId, outcome: 'failed' }).pluck('tenant_id')).map(Number);
+  return (await knex(OUTCOMES).where({ run_id: runId }).whereIn('outcome', ['failed', 'unreachable']).pluck('tenant_id')).map(Number);
 }
 
 /** Each tenant's outcome in its most recent run of a kind, with that run's time. */

@@ -105,12 +105,14 @@ export interface TenantFilter {
 
 export interface TenantWithServer extends TenantRow {
   server_name: string;
+  /** The server's own limit of tenants worked on at once; null: the run's concurrency. */
+  server_concurrency: number | null;
 }
 
 export async function listTenantRows(knex: Knex, filter: TenantFilter = {}): Promise<TenantWithServer[]> {
   const query = knex<TenantRow>(`${TABLE} as t`)
     .join('tenantctl_servers as s', 's.id', 't.server_id')
-    .select('t.*', 's.name as server_name')
+    .select('t.*', 's.name as server_name', 's.concurrency as server_concurrency')
     .orderBy('t.slug');
   if (filter.statuses?.length) query.whereIn('t.status', filter.statuses);
   if (filter.plans?.length) query.whereIn('t.plan', filter.plans);

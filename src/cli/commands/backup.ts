@@ -2,7 +2,8 @@ import type { Command } from 'commander';
 import { ExitCode, UsageError } from '../../core/errors.js';
 import type { TenantStatus } from '../../registry/tenants-repo.js';
 import { withCommandContext } from '../action.js';
-import { collectList, collectStatuses } from '../options.js';
+import { collectList, collectStatuses, PER_SERVER_HELP } from '../options.js';
+import { renderOutages } from '../render/outages.js';
 import { formatBytes } from '../render/format.js';
 
 interface BackupFlags {
@@ -31,6 +32,7 @@ export function registerBackup(program: Command): void {
     .option('--plan <plan>', 'with --all: only tenants on these plans', collectList)
     .option('--server <name>', 'with --all: only tenants on these servers', collectList)
     .option('--concurrency <n>', 'tenants dumped at once (default 4)')
+    .option('--per-server <n>', PER_SERVER_HELP)
     .option('--registry', 'also back up the registry database itself')
     .option('--keep <n>', 'then keep only the newest N good backups of each tenant backed up')
     .option('--keep-days <days>', 'then remove good backups older than D days (the newest good one always stays)')
@@ -65,9 +67,9 @@ export function registerBackup(program: Command): void {
             lines.push(
               out.table(
                 ['tenant', 'outcome', 'file', 'size', 'time'],
-                tenants.tenants.map((t) => [
+                tenants.tenants.filter((t) => t.outcome !== 'unreachable').map((t) => [
                   t.slug,
-                  t.outcome === 'ok' ? out.color.green('ok') : out.color.red('failed'),
+                  t.outcome === 'ok' ? out.color.green('ok') : out.color.red(t.outcome),
                   t.backup?.file ?? t.error ?? '',
                   t.backup ? formatBytes(t.backup.bytes ?? 0) : null,
                   t.backup ? `${((t.backup.durationMs ?? 0) / 1000).toFixed(1)}s` : null,
@@ -75,12 +77,15 @@ export function registerBackup(program: Command): void {
               ),
             );
           }
+          if (tenants) lines.push(...renderOutages(out, tenants.unreachableServers, 'not backed up'));
           if (tenants) lines.push(`${tenants.ok ? out.color.green('✔') : out.color.red('✖')} ${tenants.succeeded} of ${tenants.total} tenants backed up (${formatBytes(tenants.bytes)}) in ${(tenants.durationMs / 1000).toFixed(1)}s${tenants.failed ? out.color.red(`, ${tenants.failed} failed`) : ''}`);
           if (registry) lines.push(`${registry.status === 'ok' ? out.color.green('✔') : out.color.red('✖')} registry: ${registry.error ?? `${registry.file} ${formatBytes(registry.bytes ?? 0)}`}`);
           if (pruned.removed.length) lines.push(`Pruned ${pruned.removed.length} old backups`);
           return lines.join('\n');
         });
-        if (!ok) process.exitCode = ExitCode.failed;
+        // One named tenant whose server is down: the documented exit 5, as for every one-tenant command.
+        const oneUnreachable = slugs.length === 1 && tenants?.unreachable === 1 && !flags.registry;
+        if (!ok) process.exitCode = oneUnreachable ? ExitCode.unreachable : ExitCode.failed;
       });
     });
 
@@ -90,6 +95,8 @@ export function registerBackup(program: Command): void {
     .argument('[slugs...]', 'tenants whose latest backup to verify (default: every tenant)')
     .option('--all-backups', 'verify every recorded backup, not only the latest of each tenant')
     .option('--restore-test', 'restore into a scratch database and compare every table\'s row count with the tenant\'s')
+    .option('--concurrency <n>', 'backups verified at once (default 4)')
+    .option('--per-server <n>', PER_SERVER_HELP)
     .action(async (slugs: string[], flags: { allBackups?: boolean; restoreTest?: boolean }, command: Command) => {
       const { verifyBackups } = await import('../../lifecycle/verify-backups.js');
       await withCommandContext(command, async (ctx, out) => {

@@ -7,6 +7,8 @@ interface CreateOptions {
   plan?: string;
   set?: Record<string, string>;
   seed: boolean;
+  server?: string;
+  serverLabel?: Record<string, string>;
 }
 
 const STEP_LABELS = {
@@ -27,12 +29,14 @@ export function registerCreate(program: Command): void {
     .option('--plan <plan>', 'plan name, free text')
     .option('--set <key=value>', 'metadata entry, repeatable', collectKeyValue)
     .option('--no-seed', 'skip the seeds')
+    .option('--server <name>', 'create it on this registered server (default: tenantctl chooses)')
+    .option('--server-label <key=value>', 'choose only among servers with this label, repeatable', collectKeyValue)
     .action(async (slug: string, options: CreateOptions, command: Command) => {
       const { createTenant } = await import('../../lifecycle/create-tenant.js');
       await withCommandContext(command, async (ctx, out) => {
         const progress = out.steps();
         const result = await progress.track(
-          createTenant(ctx, { slug, name: options.name, plan: options.plan, metadata: options.set, seed: options.seed }, ({ step, phase }) => {
+          createTenant(ctx, { slug, name: options.name, plan: options.plan, metadata: options.set, seed: options.seed, server: options.server, serverLabels: options.serverLabel }, ({ step, phase }) => {
             if (phase === 'start') progress.step(`${STEP_LABELS[step]}…`);
           }),
         );
@@ -42,6 +46,7 @@ export function registerCreate(program: Command): void {
             `${out.color.green('✔')} Created tenant ${out.color.bold(tenant.slug)}${result.retried ? ' (retried)' : ''} in ${(result.durationMs / 1000).toFixed(1)}s`,
             out.fields([
               ['server', `${tenant.server} (${result.serverVersion})`],
+              ['placement', result.placement],
               ['database', tenant.database],
               ['user', tenant.user ?? '(server credentials)'],
               ['migrations', result.migrations.length ? result.migrations.join(', ') : 'none'],
@@ -50,7 +55,7 @@ export function registerCreate(program: Command): void {
             ]),
           ].join('\n'),
         );
-        return { detail: { retried: result.retried, migrations: result.migrations.length } };
+        return { detail: { retried: result.retried, server: tenant.server, placement: result.placement, migrations: result.migrations.length } };
       }, { command: 'create', tenant: slug });
     });
 }

@@ -1,6 +1,7 @@
 import type { Command } from 'commander';
 import { ExitCode, UsageError } from '../../core/errors.js';
 import { withCommandContext } from '../action.js';
+import { PER_SERVER_HELP } from '../options.js';
 
 /** `36h`, `2d`, `90m`; a bare number is hours. */
 function parseAge(value: string): number {
@@ -17,6 +18,7 @@ export function registerDoctor(program: Command): void {
     .option('--fix', 'repair what is safe unattended: finish interrupted creates and deletes, re-lock suspended users, clear killed backups')
     .option('--drop-orphans', 'with --fix: also drop databases and users that follow the naming template but belong to no tenant (asks first)')
     .option('-y, --yes', 'with --drop-orphans: do not ask (required without a terminal)')
+    .option('--per-server <n>', PER_SERVER_HELP)
     .option('--backup-max-age <age>', 'a tenant whose last backup is older is a finding (default 1d)')
     .action(async (flags: { fix?: boolean; dropOrphans?: boolean; yes?: boolean; backupMaxAge?: string }, command: Command) => {
       if (flags.dropOrphans && !flags.fix) throw new UsageError('--drop-orphans goes with --fix');

@@ -1,7 +1,10 @@
+import { ExitCode } from '../../core/errors.js';
 import type { Command } from 'commander';
 import type { TenantStatus } from '../../registry/tenants-repo.js';
 import { withCommandContext } from '../action.js';
+import { renderOutages } from '../render/outages.js';
 import { collectList, collectStatuses } from '../options.js';
+import { PER_SERVER_HELP } from '../options.js';
 
 const MAX_ROWS = 25;
 
@@ -15,6 +18,7 @@ export function registerMigrateStatus(program: Command): void {
     .option('--plan <plan>', 'only tenants on this plan', collectList)
     .option('--server <name>', 'only tenants on this server', collectList)
     .option('--concurrency <n>', 'PostgreSQL databases read at once (default 4)')
+    .option('--per-server <n>', PER_SERVER_HELP)
     .option('--all', 'list every tenant, not only those that need attention')
     .action(async (slug: string | undefined, flags: { tenants?: string[]; status?: TenantStatus[]; plan?: string[]; server?: string[]; all?: boolean }, command: Command) => {
       const { migrationStatus } = await import('../../lifecycle/migration-status.js');
@@ -26,7 +30,7 @@ export function registerMigrateStatus(program: Command): void {
         );
         out.result(result, () => {
           const s = result.summary;
-          const attention = result.tenants.filter((t) => flags.all || slug || t.pending.length || t.unknown.length || t.lastRun?.outcome === 'failed');
+          const attention = result.tenants.filter((t) => t.reachable && (flags.all || slug || t.pending.length || t.unknown.length || t.lastRun?.outcome === 'failed'));
           const shown = flags.all || slug ? attention : attention.slice(0, MAX_ROWS);
           const lines: string[] = [];
           if (shown.length) {
@@ -45,11 +49,14 @@ export function registerMigrateStatus(program: Command): void {
             );
             if (attention.length > shown.length) lines.push(out.color.dim(`… and ${attention.length - shown.length} more (--all, or --json)`));
           }
-          lines.push(`${s.total} tenants · ${s.upToDate} up to date · ${s.withPending} with pending migrations · ${s.failedLastRun} failed last run`);
+          lines.push(...renderOutages(out, result.unreachableServers, 'unknown'));
+          lines.push(`${s.total} tenants · ${s.upToDate} up to date · ${s.withPending} with pending migrations · ${s.failedLastRun} failed last run${s.unknown ? ` · ${out.color.red(`${s.unknown} unknown (server unreachable)`)}` : ''}`);
           lines.push(`${result.available.length} migrations available${result.available.length ? `, latest ${result.available.at(-1)}` : ''}`);
           for (const group of s.byLatest) lines.push(`  ${String(group.tenants).padStart(6)} at ${group.migration ?? '(none applied)'}`);
           return lines.join('\n');
         });
+        // Answered from part of the fleet only: incomplete (one named tenant: unreachable, exit 5).
+        if (result.unreachableServers.length) process.exitCode = slug ? ExitCode.unreachable : ExitCode.failed;
       });
     });
 }

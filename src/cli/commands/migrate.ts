@@ -3,7 +3,7 @@ import { ExitCode, UsageError } from '../../core/errors.js';
 import type { MigrateFleetOptions } from '../../lifecycle/migrate-fleet.js';
 import type { TenantStatus } from '../../registry/tenants-repo.js';
 import { withCommandContext } from '../action.js';
-import { collectList, collectStatuses } from '../options.js';
+import { collectList, collectStatuses, PER_SERVER_HELP } from '../options.js';
 import { progressLine, renderFleetResult } from '../render/fleet-result.js';
 
 interface FleetFlags {
@@ -32,7 +32,8 @@ function addFleetOptions(command: Command): Command {
     .option('--status <status>', 'only tenants with this status: active, suspended (default both)', collectStatuses)
     .option('--plan <plan>', 'only tenants on this plan (comma-separated or repeated)', collectList)
     .option('--server <name>', 'only tenants on this server (comma-separated or repeated)', collectList)
-    .option('--concurrency <n>', 'tenants worked on at once (default 4, or TENANTCTL_CONCURRENCY)');
+    .option('--concurrency <n>', 'tenants worked on at once (default 4, or TENANTCTL_CONCURRENCY)')
+    .option('--per-server <n>', PER_SERVER_HELP);
 }
 
 function addRunOptions(command: Command): Command {
@@ -61,7 +62,9 @@ async function run(command: Command, direction: 'up' | 'down', flags: FleetFlags
       spinner.text = progressLine(p);
     }).finally(() => spinner.stop());
     out.result(result, () => renderFleetResult(out, result));
-    if (!result.ok) process.exitCode = ExitCode.failed;
+    // One named tenant whose server is down: the documented exit 5, as for every one-tenant command.
+    const oneUnreachable = slugs?.length === 1 && result.counts.unreachable === 1;
+    if (!result.ok) process.exitCode = oneUnreachable ? ExitCode.unreachable : ExitCode.failed;
     return { detail: { runId: result.runId, counts: result.counts, dryRun: result.dryRun } };
   }, { command: name, tenant: slugs?.length === 1 ? slugs[0] : null });
 }

@@ -1,10 +1,11 @@
 import { renameSync, writeFileSync } from 'node:fs';
 import type { Command } from 'commander';
-import { UsageError } from '../../core/errors.js';
+import { ExitCode, UsageError } from '../../core/errors.js';
 import type { StatsSort } from '../../lifecycle/tenant-stats.js';
 import type { TenantStatus } from '../../registry/tenants-repo.js';
 import { withCommandContext } from '../action.js';
-import { collectList, collectStatuses } from '../options.js';
+import { collectList, collectStatuses, PER_SERVER_HELP } from '../options.js';
+import { renderOutages } from '../render/outages.js';
 import { formatBytes } from '../render/format.js';
 
 interface StatsFlags {
@@ -37,6 +38,7 @@ export function registerStats(program: Command): void {
     .option('--status <status>', 'only active or only suspended tenants', collectStatuses)
     .option('--plan <plan>', 'only tenants on these plans', collectList)
     .option('--server <name>', 'only tenants on these servers', collectList)
+    .option('--per-server <n>', PER_SERVER_HELP)
     .action(async (slug: string | undefined, flags: StatsFlags, command: Command) => {
       const sort = flags.sort ?? 'name';
       if (!['size', 'rows', 'name'].includes(sort)) throw new UsageError(`--sort must be size, rows or name (got "${sort}")`);
@@ -57,6 +59,8 @@ export function registerStats(program: Command): void {
           writeFileSync(temporary, text);
           renameSync(temporary, flags.output);
         } else process.stdout.write(text);
+        // Numbers from part of the fleet only: incomplete (one named tenant: unreachable, exit 5).
+        if (result.unreachableServers.length) process.exitCode = slug ? ExitCode.unreachable : ExitCode.failed;
       });
     });
 }
@@ -70,7 +74,7 @@ function renderTable(out: import('../output.js').Output, result: import('../../l
         t.slug,
         out.status(t.status),
         t.server,
-        t.sizeBytes === null ? out.color.red('missing') : formatBytes(t.sizeBytes),
+        !t.reachable ? out.color.red('unknown') : t.sizeBytes === null ? out.color.red('missing') : formatBytes(t.sizeBytes),
         t.tables,
         t.rows === null ? null : `${t.rowsExact ? '' : '~'}${t.rows}`,
         t.migration,
@@ -81,6 +85,7 @@ function renderTable(out: import('../output.js').Output, result: import('../../l
     ),
   ];
   if (result.tenants.length > shown.length) lines.push(out.color.dim(`… and ${result.tenants.length - shown.length} more (--json or --format prometheus for all)`));
+  lines.push(...renderOutages(out, result.unreachableServers, 'unknown'));
   const t = result.totals;
   lines.push(`${t.tenants} tenants · ${formatBytes(t.sizeBytes)} · ${t.tables} tables · ${t.rows} rows · ${t.connections} connections · ${t.withPendingMigrations} with pending migrations · ${t.withoutBackup} never backed up`);
   if (!single && result.largest.length) lines.push(`largest: ${result.largest.map((l) => `${l.slug} (${formatBytes(l.sizeBytes)})`).join(', ')}`);

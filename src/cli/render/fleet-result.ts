@@ -1,5 +1,6 @@
 import type { FleetProgress, MigrateFleetResult } from '../../lifecycle/migrate-fleet.js';
 import type { Output } from '../output.js';
+import { renderOutages } from './outages.js';
 
 /** Rows shown per outcome before the table says "… and N more" (JSON always has every tenant). */
 const MAX_ROWS = 25;
@@ -14,7 +15,8 @@ export function renderFleetResult(out: Output, result: MigrateFleetResult): stri
   const c = result.counts;
   const verb = result.kind === 'migrate' ? 'Migrated' : 'Rolled back';
   const lines: string[] = [];
-  const rows = result.tenants.filter((t) => t.outcome !== 'up_to_date');
+  // Tenants of an unreachable server are summed up per server below, not listed one by one.
+  const rows = result.tenants.filter((t) => t.outcome !== 'up_to_date' && t.outcome !== 'unreachable');
   if (rows.length) {
     const shown = [...rows.filter((t) => t.outcome === 'failed'), ...rows.filter((t) => t.outcome !== 'failed')].slice(0, Math.max(MAX_ROWS, c.failed));
     lines.push(
@@ -29,8 +31,10 @@ export function renderFleetResult(out: Output, result: MigrateFleetResult): stri
     result.dryRun ? `${c.pending} with pending migrations` : `${result.kind === 'migrate' ? c.migrated : c.rolled_back} ${result.kind === 'migrate' ? 'migrated' : 'rolled back'}`,
     `${c.up_to_date} ${result.kind === 'migrate' ? 'up to date' : 'with nothing to roll back'}`,
     c.failed ? out.color.red(`${c.failed} failed`) : '0 failed',
+    c.unreachable ? out.color.red(`${c.unreachable} unreachable`) : undefined,
     c.skipped ? out.color.yellow(`${c.skipped} skipped`) : undefined,
   ].filter(Boolean);
+  lines.push(...renderOutages(out, result.unreachableServers, result.dryRun ? 'not checked' : `not ${result.kind === 'migrate' ? 'migrated' : 'rolled back'}`));
   const mark = result.ok ? out.color.green('✔') : out.color.red('✖');
   const title = result.dryRun ? 'Dry run' : `${verb} run #${result.runId}`;
   lines.push(`${mark} ${title}: ${result.total} tenants in ${(result.durationMs / 1000).toFixed(1)}s: ${parts.join(', ')}`);
@@ -39,7 +43,7 @@ export function renderFleetResult(out: Output, result: MigrateFleetResult): stri
 }
 
 function paint(out: Output, outcome: string): string {
-  if (outcome === 'failed') return out.color.red(outcome);
+  if (outcome === 'failed' || outcome === 'unreachable') return out.color.red(outcome);
   if (outcome === 'skipped') return out.color.yellow(outcome);
   if (outcome === 'pending') return out.color.cyan(outcome);
   return out.color.green(outcome);

@@ -3,6 +3,7 @@ import * as initial from './001-initial.js';
 import * as runs from './002-runs.js';
 import * as backups from './003-backups.js';
 import * as audit from './004-audit.js';
+import * as servers from './005-servers.js';
 import * as backupOwner from './008-backup-owner.js';
 
 /** The registry's own migrations, in order. Names are stored; never rename one. */
@@ -11,6 +12,7 @@ const MIGRATIONS: ReadonlyArray<[string, Knex.Migration]> = [
   ['002-runs', runs],
   ['003-backups', backups],
   ['004-audit', audit],
+  ['005-servers', servers],
   ['008-backup-owner', backupOwner],
 ];
 

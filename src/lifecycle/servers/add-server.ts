@@ -1,0 +1,75 @@
+import { reachServer, type AppContext } from '../../context/app-context.js';
+import { ConflictError } from '../../core/errors.js';
+import { parseServerUrl, serverAddress, type ServerSpec } from '../../engines/server-spec.js';
+import { findServerRow, listServerRows, upsertServerRow } from '../../registry/servers-repo.js';
+import { toServerInfo, validateServerName, validateSetting, type ServerInfo } from './server-info.js';
+
+export interface AddServerInput {
+  name: string;
+  /** The admin URL; a password in it works, though the CLI warns against it. */
+  url: string;
+  /** The admin password, when it is not in the URL. */
+  password?: string;
+  labels?: Record<string, string>;
+  maxTenants?: number | null;
+  weight?: number;
+  concurrency?: number | null;
+}
+
+export interface AddServerResult {
+  server: ServerInfo;
+  /** The version string the server gave. */
+  version: string;
+}
+
+/** The admin connection spec a URL and a separately given password describe. */
+export function serverSpecFrom(ctx: AppContext, url: string, password: string | undefined): ServerSpec {
+  const spec = parseServerUrl(url);
+  return { ...spec, password: password ?? spec.password, userHost: spec.engine === 'mysql' ? ctx.config.mysqlUserHost : undefined };
+}
+
+/**
+ * Registers a database server: checks that it answers and that its admin can create databases and
+ * users and grant, then records it with its password encrypted. Nothing is recorded when a check
+ * fails. A name already registered is a conflict (`server update` changes it).
+ */
+export async function addServer(ctx: AppContext, input: AddServerInput): Promise<AddServerResult> {
+  validateServerName(input.name);
+  validateSetting('--max-tenants', input.maxTenants, 0, 1_000_000);
+  validateSetting('--weight', input.weight, 1, 1000);
+  validateSetting('--concurrency', input.concurrency, 1, 256);
+  const spec = serverSpecFrom(ctx, input.url, input.password);
+
+  const registry = await ctx.registry();
+  const existing = await findServerRow(registry.knex, { name: input.name });
+  if (existing && existing.status !== 'removed') {
+    throw new ConflictError(`server "${input.name}" is already registered (change it with: tenantctl server update ${input.name})`);
+  }
+  const sameAddress = (await listServerRows(registry.knex)).find((row) => row.engine === spec.engine && serverAddress({ ...spec, ...rowAddress(row) }) === serverAddress(spec));
+  if (sameAddress) throw new ConflictError(`${serverAddress(spec)} is already registered as server "${sameAddress.name}"`);
+
+  const { connection, version } = await reachServer(input.name, { ...spec, connectTimeoutMs: ctx.config.connectTimeout * 1000 });
+  try {
+    const missing = await connection.missingPrivileges();
+    if (missing.length) {
+      throw new ConflictError(
+        `the admin login "${spec.user ?? ''}" on ${serverAddress(spec)} lacks ${missing.join(', ')}: tenantctl creates databases and users and grants them access`,
+      );
+    }
+  } finally {
+    await connection.close();
+  }
+
+  const encryptedPassword = spec.password ? await ctx.encrypt(spec.password) : null;
+  const row = await upsertServerRow(
+    registry.knex,
+    input.name,
+    { spec, encryptedPassword },
+    { labels: input.labels ?? {}, maxTenants: input.maxTenants ?? null, weight: input.weight ?? 1, concurrency: input.concurrency ?? null, status: 'active', version },
+  );
+  return { server: toServerInfo(row, 0), version };
+}
+
+function rowAddress(row: { host: string | null; port: number | null; path: string | null }): Partial<ServerSpec> {
+  return { host: row.host ?? undefined, port: row.port ?? undefined, path: row.path ?? undefined };
+}

@@ -1,0 +1,93 @@
+import { reachServer, type AppContext } from '../../context/app-context.js';
+import { ConflictError, NotFoundError, UsageError } from '../../core/errors.js';
+import { updateServerRow, findServerRow, serverLabels, specFromRow, tenantCountsByServer, type ServerRow, type ServerSettings } from '../../registry/servers-repo.js';
+import { serverSpecFrom } from './add-server.js';
+import { liveCount, toServerInfo, validateSetting, type ServerInfo } from './server-info.js';
+
+export interface UpdateServerInput {
+  /** New admin URL (credentials, address); the engine must stay the same. */
+  url?: string;
+  /** New admin password. */
+  password?: string;
+  /** Labels to set (a value) or remove (null). */
+  labels?: Record<string, string | null>;
+  maxTenants?: number | null;
+  weight?: number;
+  concurrency?: number | null;
+}
+
+export interface ServerChangeResult {
+  server: ServerInfo;
+  /** False when nothing changed (a harmless repeat). */
+  changed: boolean;
+}
+
+export async function loadServer(ctx: AppContext, name: string): Promise<ServerRow> {
+  const row = await findServerRow((await ctx.registry()).knex, { name });
+  if (!row || row.status === 'removed') throw new NotFoundError(`no server "${name}" in the registry (see: tenantctl server list)`);
+  return row;
+}
+
+async function info(ctx: AppContext, row: ServerRow): Promise<ServerInfo> {
+  const counts = await tenantCountsByServer((await ctx.registry()).knex);
+  return toServerInfo(row, liveCount(counts.get(row.id)));
+}
+
+/**
+ * Changes a server's credentials, labels, capacity, weight or concurrency. New credentials are
+ * tried before they are stored: a server that refuses them keeps the old ones.
+ */
+export async function updateServer(ctx: AppContext, name: string, input: UpdateServerInput): Promise<ServerChangeResult> {
+  validateSetting('--max-tenants', input.maxTenants, 0, 1_000_000);
+  validateSetting('--weight', input.weight, 1, 1000);
+  validateSetting('--concurrency', input.concurrency, 1, 256);
+  const row = await loadServer(ctx, name);
+  const registry = await ctx.registry();
+
+  let connection;
+  if (input.url !== undefined || input.password !== undefined) {
+    const current = await ctx.specOf(row);
+    const spec = input.url !== undefined ? serverSpecFrom(ctx, input.url, input.password) : { ...specFromRow(row), password: input.password };
+    if (spec.engine !== row.engine) throw new UsageError(`server "${name}" is ${row.engine}; a ${spec.engine} URL cannot replace it (add it as a new server)`);
+    if (input.url !== undefined && input.password === undefined && spec.password === undefined) spec.password = current.password;
+    const reached = await reachServer(name, { ...spec, connectTimeoutMs: ctx.config.connectTimeout * 1000 });
+    await reached.connection.close();
+    connection = { spec: { ...spec, connectTimeoutMs: undefined }, encryptedPassword: spec.password ? await ctx.encrypt(spec.password) : null };
+  }
+
+  const settings: ServerSettings = {};
+  if (input.labels) {
+    const labels = serverLabels(row);
+    for (const [key, value] of Object.entries(input.labels)) {
+      if (value === null) delete labels[key];
+      else labels[key] = value;
+    }
+    settings.labels = labels;
+  }
+  if (input.maxTenants !== undefined) settings.maxTenants = input.maxTenants;
+  if (input.weight !== undefined) settings.weight = input.weight;
+  if (input.concurrency !== undefined) settings.concurrency = input.concurrency;
+  if (!connection && Object.keys(settings).length === 0) throw new UsageError('server update: nothing to change (see --help)');
+
+  const updated = await updateServerRow(registry.knex, row.id, settings, connection);
+  return { server: await info(ctx, updated), changed: true };
+}
+
+/** `server drain`: the server takes no new tenants; its tenants keep working. `undrain` reverses it. */
+export async function setServerDraining(ctx: AppContext, name: string, draining: boolean): Promise<ServerChangeResult> {
+  const row = await loadServer(ctx, name);
+  const status = draining ? 'draining' : 'active';
+  if (row.status === status) return { server: await info(ctx, row), changed: false };
+  const updated = await updateServerRow((await ctx.registry()).knex, row.id, { status });
+  return { server: await info(ctx, updated), changed: true };
+}
+
+
+/** Throws unless the server can be removed: no live tenant may still be on it. */
+export async function assertNoLiveTenants(ctx: AppContext, row: ServerRow): Promise<void> {
+  const counts = await tenantCountsByServer((await ctx.registry()).knex);
+  const live = liveCount(counts.get(row.id));
+  if (live > 0) {
+    throw new ConflictError(`server "${row.name}" still holds ${live} live tenant${live === 1 ? '' : 's'}: move or delete them first (tenantctl list --server ${row.name})`);
+  }
+}
