@@ -33,7 +33,7 @@ export interface EngineDriver {
   adminKnexConfig(spec: ServerSpec): Knex.Config;
   /**
    * Takes a named, session-scoped lock on a knex connection (PostgreSQL advisory lock, MySQL
-   * GET_LOCK, SQLite a lock row checked for a dead owner). Resolves undefined if it is held
+   * GET_LOCK, SQLite an OS lock on a file next to the registry). Resolves undefined if it is held
    * elsewhere and `waitMs` runs out.
    */
   tryLock(knex: Knex, name: string, waitMs: number): Promise<HeldLock | undefined>;

@@ -1,18 +1,16 @@
 import { accessSync, chmodSync, constants, existsSync, mkdirSync, readdirSync, rmSync, statSync } from 'node:fs';
-import { hostname } from 'node:os';
-import { dirname, join } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
 import Database from 'better-sqlite3';
 import type { Knex } from 'knex';
 import { ConflictError, InternalError, UnreachableError, errorMessage } from '../core/errors.js';
 import type { Writable } from 'node:stream';
 import type { AppliedMigrations, DatabaseStats, DatabaseStatsOptions, EngineDriver, HeldLock, ServerConnection, TenantConnectionOptions } from './engine-driver.js';
 import { sqliteCheckDump, sqliteDumpTo, sqliteRestoreFrom } from './sqlite-dump.js';
-import { sleep } from './lock-helpers.js';
+import { lockDirectoryFor, tryFileLock } from './sqlite-file-lock.js';
 import type { ServerSpec } from './server-spec.js';
 import { QUIET_KNEX_LOG } from './knex-log.js';
 
 const quote = (name: string) => `"${name.replaceAll('"', '""')}"`;
-const LOCK_TABLE = 'tenantctl_locks';
 
 function fileConfig(filename: string): Knex.Config {
   return { client: 'better-sqlite3', log: QUIET_KNEX_LOG, connection: { filename }, useNullAsDefault: true, pool: { min: 1, max: 1 } };
@@ -42,16 +40,6 @@ function registryConfig(filename: string): Knex.Config {
   };
 }
 
-/** True if a process with this pid runs on this machine. */
-function processAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (error) {
-    return (error as NodeJS.ErrnoException).code === 'EPERM';
-  }
-}
-
 export const sqliteDriver: EngineDriver = {
   engine: 'sqlite',
   knexClient: 'better-sqlite3',
@@ -72,37 +60,13 @@ export const sqliteDriver: EngineDriver = {
   },
 
   /**
-   * SQLite has no session locks: a row names the owner (host and pid). A row whose owner is a
-   * dead process on this host is stale and taken over, so a killed run never needs an unlock.
-   * Every step is one statement (no read-then-write transaction, which SQLite would refuse
-   * rather than wait for when another process writes in between).
+   * SQLite has no session locks: each lock is an OS-level lock on a small file next to the
+   * registry (see sqlite-file-lock.ts), which the kernel drops when its holder exits, killed or
+   * not, so a killed run never needs an unlock and a live holder is never overtaken.
    */
   async tryLock(knex, name, waitMs): Promise<HeldLock | undefined> {
-    await knex.raw(
-      `create table if not exists ${LOCK_TABLE} (name varchar(255) primary key, host varchar(255) not null, pid integer not null, acquired_at varchar(32) not null)`,
-    );
-    const me = { host: hostname(), pid: process.pid };
-    const deadline = Date.now() + waitMs;
-    for (;;) {
-      const inserted = (await knex.raw(`insert into ${LOCK_TABLE} (name, host, pid, acquired_at) values (?, ?, ?, ?) on conflict (name) do nothing returning name`, [
-        name,
-        me.host,
-        me.pid,
-        new Date().toISOString(),
-      ])) as unknown[];
-      if (inserted.length > 0) {
-        return { release: async () => void (await knex(LOCK_TABLE).where({ name, ...me }).delete()) };
-      }
-      const holder = (await knex(LOCK_TABLE).where({ name }).first()) as { host: string; pid: number } | undefined;
-      if (holder && holder.host === me.host && !processAlive(Number(holder.pid))) {
-        // Only that dead owner's row goes: a live process that took it over meanwhile keeps it.
-        await knex(LOCK_TABLE).where({ name, host: holder.host, pid: holder.pid }).delete();
-        continue;
-      }
-      if (!holder) continue; // released between our insert and our look
-      if (Date.now() >= deadline) return undefined;
-      await sleep(Math.min(200, Math.max(1, deadline - Date.now())));
-    }
+    const { filename } = (knex.client.config as Knex.Config).connection as { filename: string };
+    return tryFileLock(lockDirectoryFor(resolve(filename)), name, waitMs);
   },
 
   dumpAt(spec, output) {

@@ -12,6 +12,7 @@ import { finishBackupRow, findBackupRow, startBackupRow, type BackupRow } from '
 import type { TenantRow } from '../registry/tenants-repo.js';
 import { TENANT_MIGRATIONS_TABLE } from '../tenant-schema/run-migrations.js';
 import { countedDump, parseRowCounts, type RecordedRowCounts } from './backup-row-counts.js';
+import { clearInterruptedBackups, partialFileFor } from './interrupted-backups.js';
 import { selectTenants, type TenantSelection } from './select-tenants.js';
 
 export function dumpTools(config: Config): DumpTools {
@@ -85,8 +86,10 @@ async function recordedDump(
 ): Promise<Backup> {
   const registry = await ctx.registry();
   const started = Date.now();
+  // A killed earlier backup of this tenant left a `running` record and a partial file: not twice.
+  await clearInterruptedBackups(ctx, [record.slug]);
   const id = await startBackupRow(registry.knex, record);
-  const partial = `${record.file}.partial`;
+  const partial = partialFileFor(record.file);
   try {
     const hashing = new HashingStream();
     const written = pipeline(hashing, createWriteStream(partial, { mode: 0o600, flags: 'wx' }));

@@ -1,11 +1,13 @@
+import { existsSync } from 'node:fs';
 import type { AppContext } from '../context/app-context.js';
 import { TenantctlError, errorMessage } from '../core/errors.js';
 import { listServerRows } from '../registry/servers-repo.js';
 import { latestOutcomes } from '../registry/runs-repo.js';
 import { listTenantRows, type TenantRow } from '../registry/tenants-repo.js';
-import { dumpTools } from './backup-tenants.js';
+import { dumpTools, REGISTRY_SLUG } from './backup-tenants.js';
 import { createTenant } from './create-tenant.js';
 import { deleteTenant } from './delete-tenant.js';
+import { clearInterruptedBackup, findInterruptedBackups, partialFileFor } from './interrupted-backups.js';
 import { WITH_DATABASE } from './select-tenants.js';
 import { suspendTenant } from './suspend-tenant.js';
 import { tenantLockName } from './tenant-lock.js';
@@ -19,6 +21,7 @@ export type FindingKind =
   | 'suspended_can_login'
   | 'active_locked_out'
   | 'interrupted'
+  | 'interrupted_backup'
   | 'failed_create'
   | 'pending_migrations'
   | 'failed_migration'
@@ -146,6 +149,12 @@ export async function runDoctor(ctx: AppContext, options: DoctorOptions = {}): P
     await lock.release();
     add(interrupted(t));
   }
+  // Backups killed mid-dump: a `running` record whose process is gone, and maybe a partial file.
+  const repairs = new Map<Finding, () => Promise<void>>();
+  for (const b of await findInterruptedBackups(ctx)) {
+    add({ kind: 'interrupted_backup', tenant: b.slug === REGISTRY_SLUG ? null : b.slug, server: null, message: `backup #${b.id} started ${b.started_at} was interrupted; its record says running${existsSync(partialFileFor(b.file)) ? ` and ${partialFileFor(b.file)} is left` : ''}`, fix: `tenantctl doctor --fix  (or the next: tenantctl backup ${b.slug === REGISTRY_SLUG ? '--registry' : b.slug})`, autoFix: true });
+    repairs.set(findings.at(-1)!, () => clearInterruptedBackup(ctx, b));
+  }
   for (const t of rows.filter((r) => r.status === 'failed')) {
     add({ kind: 'failed_create', tenant: t.slug, server: null, message: `create failed and was undone: ${t.last_error ?? 'no error recorded'}`, fix: `tenantctl create ${t.slug}  (retry)  or  tenantctl delete ${t.slug} --yes` });
   }
@@ -177,7 +186,7 @@ export async function runDoctor(ctx: AppContext, options: DoctorOptions = {}): P
   if (options.fix) {
     for (const finding of findings.filter((f) => f.autoFix)) {
       try {
-        await repair(ctx, finding, rows, servers);
+        await (repairs.get(finding) ?? (() => repair(ctx, finding, rows, servers)))();
         finding.fixed = true;
         fixed++;
       } catch (error) {

@@ -6,7 +6,7 @@ export const MIGRATIONS_LOCK = 'tenantctl:migrations';
 
 /**
  * Runs `fn` holding a fleet-wide lock in the registry database (PostgreSQL advisory lock, MySQL
- * GET_LOCK, SQLite a lock row checked for a dead owner). Busy: waits up to `waitMs`, then throws
+ * GET_LOCK, SQLite an OS file lock). Busy: waits up to `waitMs`, then throws
  * LockedError. A killed holder's lock goes with its session, so nothing needs unlocking by hand.
  */
 export async function withFleetLock<T>(ctx: AppContext, name: string, waitMs: number, what: string, fn: () => Promise<T>): Promise<T> {

@@ -13,14 +13,14 @@ export interface RetentionPolicy {
 export interface PruneResult {
   /** Backup files removed, with their records. */
   removed: Array<{ slug: string; file: string; startedAt: string }>;
-  /** Records of failed backups removed (they have no file). */
+  /** Records of failed and interrupted backups removed (they have no file). */
   failedRecordsRemoved: number;
 }
 
 /**
  * Applies a retention policy to each of the given tenants' backups. A good backup goes only if
  * every given rule lets it go (beyond the newest `keep`, older than `keepDays`); the newest good
- * one always stays. Failed records older than the newest good backup go too.
+ * one always stays. Failed and interrupted records older than the newest good backup go too.
  */
 export async function pruneBackups(ctx: AppContext, slugs: string[], policy: RetentionPolicy, at = new Date()): Promise<PruneResult> {
   if (policy.keep === undefined && policy.keepDays === undefined) return { removed: [], failedRecordsRemoved: 0 };
@@ -41,7 +41,7 @@ export async function pruneBackups(ctx: AppContext, slugs: string[], policy: Ret
       return beyondCount && tooOld;
     });
     const newestGood = good[0];
-    const staleFailures = backups.filter((b) => b.status === 'failed' && newestGood && b.id < newestGood.id);
+    const staleFailures = backups.filter((b) => (b.status === 'failed' || b.status === 'interrupted') && newestGood && b.id < newestGood.id);
     for (const b of doomed) rmSync(b.file, { force: true });
     await deleteBackupRows(registry.knex, [...doomed, ...staleFailures].map((b) => b.id));
     result.removed.push(...doomed.map((b) => ({ slug: b.slug, file: b.file, startedAt: b.started_at })));

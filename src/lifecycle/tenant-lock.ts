@@ -3,7 +3,7 @@ import { LockedError } from '../core/errors.js';
 
 /**
  * Runs `fn` holding the tenant's lock in the registry, so two commands never work on one tenant
- * at once. The lock is session-scoped (or checked for a dead owner on SQLite): a killed command
+ * at once. The lock is session-scoped (an OS file lock on SQLite): a killed command
  * leaves nothing to unlock, and its tenant's `provisioning` state can be taken over safely.
  */
 /** The registry lock name of one tenant: every operation that changes its database takes it. */

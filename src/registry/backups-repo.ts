@@ -1,9 +1,11 @@
 import type { Knex } from 'knex';
+import { processOwner, type ProcessOwner } from '../core/process-owner.js';
 import { now } from './tenants-repo.js';
 
 const TABLE = 'tenantctl_backups';
 
-export type BackupStatus = 'running' | 'ok' | 'failed';
+/** `interrupted`: its process was killed mid-dump; its partial file was removed when that was found. */
+export type BackupStatus = 'running' | 'ok' | 'failed' | 'interrupted';
 
 export interface BackupRow {
   id: number;
@@ -24,11 +26,19 @@ export interface BackupRow {
   finished_at: string | null;
   duration_ms: number | null;
   error: string | null;
+  /** The process that runs (ran) it; null on records from before owners were recorded (absent on a file from elsewhere). */
+  owner_host?: string | null;
+  owner_pid?: number | null;
+  owner_start?: string | null;
 }
 
-/** Records a backup before the dump starts, so a killed one is visible afterwards. */
+/**
+ * Records a backup before the dump starts, with the process that runs it, so a killed one is
+ * visible afterwards and can be told from one still at work.
+ */
 export async function startBackupRow(knex: Knex, row: Pick<BackupRow, 'tenant_id' | 'slug' | 'file' | 'engine' | 'server_version' | 'migration'>): Promise<number> {
-  const [inserted] = await knex(TABLE).insert({ ...row, status: 'running', started_at: now() }, ['id']);
+  const owner = processOwner();
+  const [inserted] = await knex(TABLE).insert({ ...row, status: 'running', started_at: now(), owner_host: owner.host, owner_pid: owner.pid, owner_start: owner.start }, ['id']);
   return Number(typeof inserted === 'object' ? (inserted as { id: number }).id : inserted);
 }
 
@@ -51,6 +61,16 @@ export async function listBackupRows(knex: Knex, filter: BackupFilter = {}): Pro
   if (filter.slugs?.length) query.whereIn('slug', filter.slugs);
   if (filter.status) query.where('status', filter.status);
   return normalise(await query);
+}
+
+/** The process recorded as running a backup, or null for records from before owners were recorded. */
+export function backupOwner(row: BackupRow): ProcessOwner | null {
+  return row.owner_host && row.owner_pid ? { host: row.owner_host, pid: Number(row.owner_pid), start: row.owner_start ?? null } : null;
+}
+
+/** Marks a `running` record interrupted; a record that finished meanwhile stays as it is. */
+export async function markBackupInterrupted(knex: Knex, id: number, error: string): Promise<boolean> {
+  return (await knex(TABLE).where({ id, status: 'running' }).update({ status: 'interrupted', error, finished_at: now() })) > 0;
 }
 
 export async function latestGoodBackup(knex: Knex, slug: string): Promise<BackupRow | undefined> {

@@ -131,7 +131,7 @@ export function registerBackups(program: Command): void {
             ? out.color.dim('No backups.')
             : out.table(
                 ['id', 'tenant', 'status', 'taken', 'age', 'size', 'migration', 'file'],
-                backups.map((b) => [b.id, b.slug, b.status === 'ok' ? out.color.green('ok') : b.status === 'failed' ? out.color.red('failed') : b.status, b.startedAt.slice(0, 19).replace('T', ' '), age(b.startedAt), b.bytes === null ? null : formatBytes(b.bytes), b.migration, b.status === 'failed' ? b.error : b.file]),
+                backups.map((b) => [b.id, b.slug, b.status === 'ok' ? out.color.green('ok') : b.status === 'failed' ? out.color.red('failed') : b.status === 'interrupted' ? out.color.yellow(b.status) : b.status, b.startedAt.slice(0, 19).replace('T', ' '), age(b.startedAt), b.bytes === null ? null : formatBytes(b.bytes), b.migration, b.status === 'failed' || b.status === 'interrupted' ? b.error : b.file]),
               ),
         );
       });

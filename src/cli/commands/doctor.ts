@@ -15,7 +15,7 @@ export function registerDoctor(program: Command): void {
   program
     .command('doctor')
     .description('compare the registry with the servers and this machine; report every problem with the command that fixes it')
-    .option('--fix', 'repair what is safe unattended: finish interrupted creates and deletes, re-lock suspended users')
+    .option('--fix', 'repair what is safe unattended: finish interrupted creates and deletes, re-lock suspended users, clear killed backups')
     .option('--drop-orphans', 'with --fix: also drop databases and users that follow the naming template but belong to no tenant (asks first)')
     .option('-y, --yes', 'with --drop-orphans: do not ask (required without a terminal)')
     .option('--per-server <n>', PER_SERVER_HELP)
