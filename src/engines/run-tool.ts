@@ -28,10 +28,22 @@ export function resolveTool(candidates: string[], install: string): string {
   throw new UsageError(`${candidates.join(' or ')} not found: install ${install}`);
 }
 
+/**
+ * Secrets a tool must never inherit from tenantctl's own environment: the registry key, and a
+ * PGPASSWORD that would take precedence over the password file tenantctl hands the tool.
+ */
+const WITHHELD = ['TENANTCTL_SECRET_KEY', 'PGPASSWORD'];
+
+function inheritedEnv(): NodeJS.ProcessEnv {
+  const env = { ...process.env };
+  for (const name of WITHHELD) delete env[name];
+  return env;
+}
+
 export interface ToolRun {
   command: string;
   args: string[];
-  /** Extra environment (e.g. PGPASSWORD): passed to the child only, never on its command line. */
+  /** Extra environment (e.g. PGPASSFILE): passed to the child only, never on its command line. */
   env?: Record<string, string | undefined>;
   /** Streamed into the tool's stdin. */
   stdin?: Readable;
@@ -47,7 +59,7 @@ export interface ToolRun {
  */
 export async function runTool(run: ToolRun): Promise<void> {
   const child = spawn(run.command, run.args, {
-    env: { ...process.env, ...run.env },
+    env: { ...inheritedEnv(), ...run.env },
     stdio: [run.stdin ? 'pipe' : 'ignore', run.stdout ? 'pipe' : 'ignore', 'pipe'],
   });
   let stderr = '';

@@ -8,6 +8,7 @@ import {
   findTenantByDatabase,
   findTenantRow,
   insertTenantRow,
+  now,
   toTenant,
   updateTenantRow,
   type Tenant,
@@ -107,6 +108,9 @@ export async function createTenant(
         database_name: names.database,
         database_user: names.user,
         password_enc: passwordEnc,
+        key_fingerprint: null,
+        password_pending_enc: null,
+        password_changed_at: password ? now() : null,
         last_error: null,
       });
       row = (await findTenantRow(registry.knex, slug))!;
@@ -121,6 +125,7 @@ export async function createTenant(
         database_name: names.database,
         database_user: names.user,
         password_enc: passwordEnc,
+        password_changed_at: password ? now() : null,
         plan: input.plan ?? null,
         metadata: JSON.stringify(input.metadata ?? {}),
         last_error: null,

@@ -12,6 +12,8 @@ export interface ServerRow {
   port: number | null;
   admin_user: string | null;
   admin_password_enc: string | null;
+  /** Fingerprint of the key `admin_password_enc` is encrypted with; null: the registry's current key. */
+  key_fingerprint?: string | null;
   admin_database: string | null;
   user_host: string | null;
   path: string | null;
@@ -52,6 +54,7 @@ export async function upsertServerRow(knex: Knex, name: string, spec: ServerSpec
     port: spec.port ?? null,
     admin_user: spec.user ?? null,
     admin_password_enc: encryptedPassword,
+    key_fingerprint: null, // encrypted with the current key
     admin_database: spec.database ?? null,
     user_host: spec.userHost ?? null,
     path: spec.path ?? null,
