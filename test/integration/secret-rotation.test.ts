@@ -34,6 +34,7 @@ for (const engine of selectedEngines()) {
       try {
         const slugs = Array.from({ length: 3 }, () => fresh.slug('rk-'));
         for (const slug of slugs) expect((await fresh.run(['create', slug, '--no-seed'])).code).toBe(0);
+        expect((await fresh.run(['init'])).code).toBe(0); // the key exists even with no password to encrypt
         const oldKey = readFileSync(keyFile(fresh), 'utf8');
         const before = await registry('tenantctl_tenants').whereNotNull('password_enc').count({ n: '*' });
         const secrets = Number(before[0]!.n);
