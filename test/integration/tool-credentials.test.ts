@@ -1,9 +1,10 @@
 import { randomBytes } from 'node:crypto';
-import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import knexFactory from 'knex';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { SERVER_URLS, selectedEngines } from '../helpers/engines.js';
+import { watchProcesses } from '../helpers/watch-processes.js';
 import { FIXTURES, Workspace } from '../helpers/workspace.js';
 
 const reachable = inject('reachableEngines');
@@ -47,20 +48,8 @@ for (const engine of selectedEngines()) {
         const slug = ws.slug();
         expect((await ws.run(['create', slug, '--no-seed'], env)).code).toBe(0);
         const running = ws.start(['backup', slug], env);
-        const seen: string[] = [];
-        let finished = false;
-        void running.done.then(() => (finished = true));
-        while (!finished) {
-          for (const pid of readdirSync('/proc').filter((p) => /^\d+$/.test(p))) {
-            try {
-              const cmdline = readFileSync(`/proc/${pid}/cmdline`, 'utf8').replaceAll('\0', ' ');
-              if (/dump/.test(cmdline) && !/tenantctl backup/.test(cmdline)) seen.push(cmdline, readFileSync(`/proc/${pid}/environ`, 'utf8'));
-            } catch {
-              // the process ended, or is not ours to read
-            }
-          }
-          await new Promise((resolve) => setTimeout(resolve, 20));
-        }
+        const watched = await watchProcesses(running.done, (c) => /dump/.test(c) && !/tenantctl backup/.test(c));
+        const seen = watched.flatMap((p) => [p.cmdline, p.environ]);
         const result = await running.done;
         expect(result.code, result.stderr).toBe(0);
         expect(seen.some((c) => c.includes(REAL_DUMP[engine].split('/').pop()!))).toBe(true); // we did watch the tool run
