@@ -5,7 +5,7 @@ import type { Knex } from 'knex';
 import { UsageError } from '../core/errors.js';
 import type { DumpTools } from './engine-driver.js';
 import { withCredentialFile } from './credential-file.js';
-import { resolveTool, runTool } from './run-tool.js';
+import { inheritedEnv, resolveTool, runTool } from './run-tool.js';
 import type { ServerSpec } from './server-spec.js';
 
 const run = promisify(execFile);
@@ -33,7 +33,7 @@ async function withToolConnection<T>(spec: ServerSpec, fn: (args: string[], env:
 /** pg_dump must be at least the server's major version: say which client to install if not. */
 export async function checkedPgDump(tools: DumpTools, admin: Knex): Promise<string> {
   const pgDump = resolveTool([tools.pgDump], 'postgresql-client (Debian: apt-get install postgresql-client)');
-  const { stdout } = await run(pgDump, ['--version']);
+  const { stdout } = await run(pgDump, ['--version'], { env: inheritedEnv() });
   const toolMajor = Number(/(\d+)(?:\.\d+)?/.exec(stdout)?.[1]);
   const result = await admin.raw('show server_version_num');
   const serverMajor = Math.floor(Number(result.rows[0].server_version_num) / 10000);

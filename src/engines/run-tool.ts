@@ -29,15 +29,14 @@ export function resolveTool(candidates: string[], install: string): string {
 }
 
 /**
- * Secrets a tool must never inherit from tenantctl's own environment: the registry key, and a
- * PGPASSWORD that would take precedence over the password file tenantctl hands the tool.
+ * What a tool must never inherit from tenantctl's own environment: tenantctl's configuration
+ * (the secret key, URLs with passwords), and a PGPASSWORD that would take precedence over the
+ * password file tenantctl hands the tool.
  */
-const WITHHELD = ['TENANTCTL_SECRET_KEY', 'PGPASSWORD'];
+const withheld = (name: string) => name.startsWith('TENANTCTL_') || name === 'PGPASSWORD';
 
-function inheritedEnv(): NodeJS.ProcessEnv {
-  const env = { ...process.env };
-  for (const name of WITHHELD) delete env[name];
-  return env;
+export function inheritedEnv(): NodeJS.ProcessEnv {
+  return Object.fromEntries(Object.entries(process.env).filter(([name]) => !withheld(name)));
 }
 
 export interface ToolRun {
