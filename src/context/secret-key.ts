@@ -4,6 +4,7 @@ import { UsageError } from '../core/errors.js';
 import { generateSecretKey, keyFingerprint, parseSecretKey } from '../core/secrets.js';
 import type { Config } from '../config/config-keys.js';
 import { getSetting, putSetting, type Registry } from '../registry/registry.js';
+import { finishKeyFileSwap } from './rotated-key-file.js';
 
 export interface LoadedKey {
   key: Buffer;
@@ -18,10 +19,9 @@ export interface LoadedKey {
  */
 export async function loadSecretKey(config: Config, registry: Registry): Promise<LoadedKey> {
   let loaded: LoadedKey;
-  if (config.secretKey) {
-    loaded = { key: parseSecretKey(config.secretKey) };
-  } else if (existsSync(config.secretKeyFile)) {
-    loaded = { key: parseSecretKey(readFileSync(config.secretKeyFile, 'utf8')) };
+  const configured = config.secretKey ? undefined : await finishKeyFileSwap(config.secretKeyFile, registry);
+  if (configured || config.secretKey || existsSync(config.secretKeyFile)) {
+    loaded = { key: configured ?? readConfiguredKey(config)! };
   } else if (registry.spec.engine === 'sqlite') {
     const key = generateSecretKey();
     mkdirSync(dirname(config.secretKeyFile), { recursive: true, mode: 0o700 });
@@ -45,6 +45,13 @@ export async function loadSecretKey(config: Config, registry: Registry): Promise
   return loaded;
 }
 
+/** The configured key (`secretKey`, else the key file), or undefined when there is none yet. */
+export function readConfiguredKey(config: Config): Buffer | undefined {
+  if (config.secretKey) return parseSecretKey(config.secretKey);
+  if (existsSync(config.secretKeyFile)) return parseSecretKey(readFileSync(config.secretKeyFile, 'utf8'));
+  return undefined;
+}
+
 /** The registry remembers a fingerprint of its key, so a wrong key fails before it writes. */
 async function checkFingerprint(registry: Registry, key: Buffer): Promise<void> {
   const fingerprint = keyFingerprint(key);
@@ -55,6 +62,6 @@ async function checkFingerprint(registry: Registry, key: Buffer): Promise<void> 
     stored = await getSetting(registry.knex, 'secret_key_fingerprint');
   }
   if (stored !== fingerprint) {
-    throw new UsageError('the secret key is not the one this registry was set up with (TENANTCTL_SECRET_KEY / secretKeyFile)');
+    throw new UsageError('the secret key is not the one this registry was set up with, or it was rotated away (TENANTCTL_SECRET_KEY / secretKeyFile)');
   }
 }

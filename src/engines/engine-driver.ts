@@ -71,6 +71,12 @@ export interface ServerConnection {
   createUser(name: string, password: string, database: string): Promise<void>;
   /** Drops the user if it exists. */
   dropUser(name: string): Promise<void>;
+  /**
+   * Gives an existing user a new password (PostgreSQL: a SCRAM verifier, as createUser; MySQL:
+   * ALTER USER). Its open sessions stay unless `endSessions`. Repeating it is harmless. The
+   * password never reaches logs or errors. Engines without users (SQLite) refuse.
+   */
+  setPassword(user: string, password: string, options?: { endSessions?: boolean }): Promise<void>;
   /** Gives an existing user its (re-created) database: ownership on PostgreSQL, grants on MySQL. */
   grantDatabase(user: string, database: string): Promise<void>;
   /**

@@ -152,13 +152,26 @@ class MysqlServer implements ServerConnection {
     await this.admin.raw('drop user if exists ?@?', [name, this.host]);
   }
 
-  async suspendAccess(_database: string, user: string | null): Promise<boolean> {
-    if (!user) return false;
-    await this.admin.raw('alter user ?@? account lock', [user, this.host]);
+  async setPassword(user: string, password: string, options: { endSessions?: boolean } = {}): Promise<void> {
+    try {
+      await this.admin.raw('alter user ?@? identified by ?', [user, this.host, password]);
+    } catch (error) {
+      throw new Error(redact(errorMessage(error), [password]));
+    }
+    if (options.endSessions) await this.endSessions(user);
+  }
+
+  private async endSessions(user: string): Promise<void> {
     const [rows] = await this.admin.raw('select id from information_schema.processlist where user = ? and id <> connection_id()', [user]);
     for (const row of rows as Array<{ id: number }>) {
       await this.admin.raw(`kill ${Number(row.id)}`).catch(() => undefined); // it may have ended already
     }
+  }
+
+  async suspendAccess(_database: string, user: string | null): Promise<boolean> {
+    if (!user) return false;
+    await this.admin.raw('alter user ?@? account lock', [user, this.host]);
+    await this.endSessions(user);
     return true;
   }
 

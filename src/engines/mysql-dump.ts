@@ -1,11 +1,9 @@
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { createReadStream } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import type { Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { createGunzip, createGzip } from 'node:zlib';
 import type { DumpTools } from './engine-driver.js';
+import { withCredentialFile } from './credential-file.js';
 import { requireTrailer, sink } from './dump-checks.js';
 import { resolveTool, runTool } from './run-tool.js';
 import type { ServerSpec } from './server-spec.js';
@@ -20,16 +18,9 @@ const quoteOption = (value: string) => `"${value.replace(/\\/g, '\\\\').replace(
  * directory, removed afterwards. The password never reaches a command line.
  */
 async function withOptionFile<T>(spec: ServerSpec, fn: (file: string) => Promise<T>): Promise<T> {
-  const dir = mkdtempSync(join(tmpdir(), 'tenantctl-'));
-  const file = join(dir, 'client.cnf');
-  try {
-    const lines = ['[client]', `host=${quoteOption(spec.host ?? '127.0.0.1')}`, `port=${spec.port ?? 3306}`, `user=${quoteOption(spec.user ?? 'root')}`];
-    if (spec.password) lines.push(`password=${quoteOption(spec.password)}`);
-    writeFileSync(file, `${lines.join('\n')}\n`, { mode: 0o600 });
-    return await fn(file);
-  } finally {
-    rmSync(dir, { recursive: true, force: true });
-  }
+  const lines = ['[client]', `host=${quoteOption(spec.host ?? '127.0.0.1')}`, `port=${spec.port ?? 3306}`, `user=${quoteOption(spec.user ?? 'root')}`];
+  if (spec.password) lines.push(`password=${quoteOption(spec.password)}`);
+  return withCredentialFile('client.cnf', `${lines.join('\n')}\n`, fn);
 }
 
 /** A consistent, compressed SQL dump with routines, triggers and events, streamed to `output`. */

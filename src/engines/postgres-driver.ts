@@ -131,10 +131,24 @@ class PostgresServer implements ServerConnection {
     await this.admin.raw(`drop role if exists ${quote(name)}`);
   }
 
+  async setPassword(user: string, password: string, options: { endSessions?: boolean } = {}): Promise<void> {
+    const verifier = scramSha256Verifier(password);
+    try {
+      await this.admin.raw(`alter role ${quote(user)} password '${verifier}'`);
+    } catch (error) {
+      throw new Error(redact(errorMessage(error), [verifier, password]));
+    }
+    if (options.endSessions) await this.endSessions(user);
+  }
+
+  private async endSessions(user: string): Promise<void> {
+    await this.admin.raw('select pg_terminate_backend(pid) from pg_stat_activity where usename = ? and pid <> pg_backend_pid()', [user]);
+  }
+
   async suspendAccess(_database: string, user: string | null): Promise<boolean> {
     if (!user) return false;
     await this.admin.raw(`alter role ${quote(user)} nologin`);
-    await this.admin.raw('select pg_terminate_backend(pid) from pg_stat_activity where usename = ? and pid <> pg_backend_pid()', [user]);
+    await this.endSessions(user);
     return true;
   }
 

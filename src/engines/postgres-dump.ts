@@ -4,23 +4,36 @@ import type { Writable } from 'node:stream';
 import type { Knex } from 'knex';
 import { EnvironmentError } from '../core/errors.js';
 import type { DumpTools } from './engine-driver.js';
-import { resolveTool, runTool } from './run-tool.js';
+import { withCredentialFile } from './credential-file.js';
+import { inheritedEnv, resolveTool, runTool } from './run-tool.js';
 import type { ServerSpec } from './server-spec.js';
 
 const run = promisify(execFile);
 
-/** Connection for the PostgreSQL tools: host and user as arguments, the password only in the environment. */
-function toolConnection(spec: ServerSpec): { args: string[]; env: Record<string, string | undefined> } {
-  return {
-    args: ['--host', spec.host ?? '127.0.0.1', '--port', String(spec.port ?? 5432), '--username', spec.user ?? 'postgres', '--no-password'],
-    env: { PGPASSWORD: spec.password, PGCONNECT_TIMEOUT: '10' },
-  };
+/** A `.pgpass` field: `:` and `\` are escaped with `\`. */
+const passField = (value: string) => value.replace(/[\\:]/g, (c) => `\\${c}`);
+
+/**
+ * Runs a PostgreSQL tool's invocation with host and user as arguments and the password in a
+ * temporary password file (PGPASSFILE, mode 0600, removed afterwards): never on the command
+ * line, never in the environment.
+ */
+async function withToolConnection<T>(spec: ServerSpec, fn: (args: string[], env: Record<string, string | undefined>) => Promise<T>): Promise<T> {
+  const host = spec.host ?? '127.0.0.1';
+  const port = String(spec.port ?? 5432);
+  const user = spec.user ?? 'postgres';
+  const args = ['--host', host, '--port', port, '--username', user, '--no-password'];
+  const env = { PGCONNECT_TIMEOUT: '10' };
+  if (!spec.password) return fn(args, env);
+  // The file serves this one invocation: any host, port and database, this user.
+  const line = `*:*:*:${passField(user)}:${passField(spec.password)}`;
+  return withCredentialFile('pgpass', `${line}\n`, (file) => fn(args, { ...env, PGPASSFILE: file }));
 }
 
 /** pg_dump must be at least the server's major version: say which client to install if not. */
 export async function checkedPgDump(tools: DumpTools, admin: Knex): Promise<string> {
   const pgDump = resolveTool([tools.pgDump], 'postgresql-client (Debian: apt-get install postgresql-client)');
-  const { stdout } = await run(pgDump, ['--version']);
+  const { stdout } = await run(pgDump, ['--version'], { env: inheritedEnv() });
   const toolMajor = Number(/(\d+)(?:\.\d+)?/.exec(stdout)?.[1]);
   const result = await admin.raw('show server_version_num');
   const serverMajor = Math.floor(Number(result.rows[0].server_version_num) / 10000);
@@ -32,8 +45,9 @@ export async function checkedPgDump(tools: DumpTools, admin: Knex): Promise<stri
 
 /** A custom-format dump (compressed, restorable with pg_restore) streamed to `output`, by a checked pg_dump. */
 export async function pgDumpTo(spec: ServerSpec, pgDump: string, database: string, output: Writable): Promise<void> {
-  const { args, env } = toolConnection(spec);
-  await runTool({ command: pgDump, args: [...args, '--format=custom', '--dbname', database], env, stdout: output, secrets: [spec.password] });
+  await withToolConnection(spec, (args, env) =>
+    runTool({ command: pgDump, args: [...args, '--format=custom', '--dbname', database], env, stdout: output, secrets: [spec.password] }),
+  );
 }
 
 /**
@@ -51,12 +65,13 @@ export async function pgCheckDump(file: string, tools: DumpTools): Promise<void>
  */
 export async function pgRestoreFrom(spec: ServerSpec, database: string, file: string, owner: string | null, tools: DumpTools): Promise<void> {
   const pgRestore = resolveTool([tools.pgRestore], 'postgresql-client');
-  const { args, env } = toolConnection(spec);
   const role = owner ? ['--role', owner] : [];
-  await runTool({
-    command: pgRestore,
-    args: [...args, ...role, '--no-owner', '--no-privileges', '--exit-on-error', '--single-transaction', '--dbname', database, file],
-    env,
-    secrets: [spec.password],
-  });
+  await withToolConnection(spec, (args, env) =>
+    runTool({
+      command: pgRestore,
+      args: [...args, ...role, '--no-owner', '--no-privileges', '--exit-on-error', '--single-transaction', '--dbname', database, file],
+      env,
+      secrets: [spec.password],
+    }),
+  );
 }

@@ -30,10 +30,21 @@ export function resolveTool(candidates: string[], install: string): string {
   throw new EnvironmentError(`${candidates.join(' or ')} not found: install ${install}`);
 }
 
+/**
+ * What a tool must never inherit from tenantctl's own environment: tenantctl's configuration
+ * (the secret key, URLs with passwords), and a PGPASSWORD that would take precedence over the
+ * password file tenantctl hands the tool.
+ */
+const withheld = (name: string) => name.startsWith('TENANTCTL_') || name === 'PGPASSWORD';
+
+export function inheritedEnv(): NodeJS.ProcessEnv {
+  return Object.fromEntries(Object.entries(process.env).filter(([name]) => !withheld(name)));
+}
+
 export interface ToolRun {
   command: string;
   args: string[];
-  /** Extra environment (e.g. PGPASSWORD): passed to the child only, never on its command line. */
+  /** Extra environment (e.g. PGPASSFILE): passed to the child only, never on its command line. */
   env?: Record<string, string | undefined>;
   /** Streamed into the tool's stdin. */
   stdin?: Readable;
@@ -49,7 +60,7 @@ export interface ToolRun {
  */
 export async function runTool(run: ToolRun): Promise<void> {
   const child = spawn(run.command, run.args, {
-    env: { ...process.env, ...run.env },
+    env: { ...inheritedEnv(), ...run.env },
     stdio: [run.stdin ? 'pipe' : 'ignore', run.stdout ? 'pipe' : 'ignore', 'pipe'],
   });
   let stderr = '';

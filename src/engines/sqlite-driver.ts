@@ -156,6 +156,10 @@ class SqliteServer implements ServerConnection {
 
   async dropUser(): Promise<void> {}
 
+  async setPassword(): Promise<void> {
+    throw new Error('SQLite has no database users');
+  }
+
   async grantDatabase(): Promise<void> {}
 
   /**

@@ -7,6 +7,7 @@ import {
   findTenantByDatabase,
   findTenantRow,
   insertTenantRow,
+  now,
   toTenant,
   updateTenantRow,
   type Tenant,
@@ -119,6 +120,9 @@ export async function createTenant(
         database_name: names.database,
         database_user: names.user,
         password_enc: password ? await ctx.encrypt(password) : null,
+        key_fingerprint: null,
+        password_pending_enc: null,
+        password_changed_at: password ? now() : null,
         last_error: null,
       });
       row = (await findTenantRow(registry.knex, slug))!;
@@ -143,6 +147,7 @@ export async function createTenant(
           database_name: names.database,
           database_user: names.user,
           password_enc: password ? await ctx.encrypt(password) : null,
+          password_changed_at: password ? now() : null,
           plan: input.plan ?? null,
           metadata: JSON.stringify(input.metadata ?? {}),
           last_error: null,

@@ -94,7 +94,7 @@ export async function deleteTenant(ctx: AppContext, slug: string, options: Delet
         throw new OperationError(slug, step, error, 'run delete again to finish');
       }
     }
-    await updateTenantRow(registry.knex, fresh.id, { status: 'deleted', step: null, previous_status: null, status_reason: null, password_enc: null, last_error: null });
+    await updateTenantRow(registry.knex, fresh.id, { status: 'deleted', step: null, previous_status: null, status_reason: null, password_enc: null, password_pending_enc: null, last_error: null });
     if (options.purge) await deleteTenantRow(registry.knex, fresh.id);
     return { ...base, tenant: options.purge ? null : await reloadTenant(ctx, slug), steps, backup, purged: Boolean(options.purge), alreadyDeleted: false };
   });

@@ -8,6 +8,8 @@ import { dumpTools, REGISTRY_SLUG } from './backup-tenants.js';
 import { createTenant } from './create-tenant.js';
 import { deleteTenant } from './delete-tenant.js';
 import { clearInterruptedBackup, findInterruptedBackups, partialFileFor } from './interrupted-backups.js';
+import { secretFindings } from './doctor-secrets.js';
+import { rotateTenantPassword } from './rotate-password.js';
 import { WITH_DATABASE } from './select-tenants.js';
 import { suspendTenant } from './suspend-tenant.js';
 import { tenantLockName } from './tenant-lock.js';
@@ -28,7 +30,9 @@ export type FindingKind =
   | 'no_backup'
   | 'stale_backup'
   | 'dump_tool'
-  | 'server_unreachable';
+  | 'server_unreachable'
+  | 'stale_password'
+  | 'password_login_fails';
 
 /**
  * `problem`: something is wrong and needs an operator (doctor exits 1); `notice`: worth knowing,
@@ -63,6 +67,8 @@ export interface Finding {
 export interface DoctorOptions {
   /** A backup older than this is a finding. Default 24 hours. */
   backupMaxAgeHours?: number;
+  /** A tenant password not changed for longer is a finding. Default 365 days. */
+  passwordMaxAgeHours?: number;
   /** Repair what is safe to repair unattended. */
   fix?: boolean;
   /** With fix: also drop orphan databases and users (the CLI asks first). */
@@ -159,6 +165,11 @@ export async function runDoctor(ctx: AppContext, options: DoctorOptions = {}): P
     add({ kind: 'failed_create', tenant: t.slug, server: null, message: `create failed and was undone: ${t.last_error ?? 'no error recorded'}`, fix: `tenantctl create ${t.slug}  (retry)  or  tenantctl delete ${t.slug} --yes` });
   }
 
+  // Passwords: age, interrupted rotations, and a real login (tenants already found broken above are not tried).
+  const reported = new Set(findings.map((f) => f.tenant));
+  const secrets = await secretFindings(ctx, rows.filter((r) => !reported.has(r.slug)), servers, options.passwordMaxAgeHours ?? 365 * 24);
+  for (const finding of secrets) add(finding);
+
   // Migrations and backups, from the same bulk reads as `stats`.
   const stats = await tenantStats(ctx, {}, {});
   const outcomes = await latestOutcomes(registry.knex, 'migrate');
@@ -206,7 +217,7 @@ export async function runDoctor(ctx: AppContext, options: DoctorOptions = {}): P
 }
 
 /** A finding as the checks write it: severity (by kind), target (the tenant) and autoFix default. */
-type NewFinding = Omit<Finding, 'autoFix' | 'severity' | 'target'> & Partial<Pick<Finding, 'autoFix' | 'severity' | 'target'>>;
+export type NewFinding = Omit<Finding, 'autoFix' | 'severity' | 'target'> & Partial<Pick<Finding, 'autoFix' | 'severity' | 'target'>>;
 
 /** Kinds that are worth knowing but break nothing. */
 const NOTICES: FindingKind[] = ['pending_migrations'];
@@ -239,6 +250,7 @@ async function repair(ctx: AppContext, finding: Finding, rows: TenantRow[], serv
       if (row?.status === 'provisioning') await createTenant(ctx, { slug: row.slug });
       else if (row?.status === 'deleting') await deleteTenant(ctx, row.slug, { backup: true });
       else if (row?.step === 'suspend') await suspendTenant(ctx, row.slug, row.status_reason ?? 'suspended');
+      else if (row?.password_pending_enc) await rotateTenantPassword(ctx, row.slug);
       return;
     case 'orphan_database':
     case 'orphan_user': {

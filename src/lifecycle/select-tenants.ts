@@ -21,7 +21,7 @@ export interface TenantSelection {
 export const WITH_DATABASE: TenantStatus[] = ['active', 'suspended'];
 
 /** What a selection is for: a recorded run kind (`--retry-failed` looks up its last run), or a read. */
-export type SelectionPurpose = RunKind | 'backup' | 'stats';
+export type SelectionPurpose = RunKind | 'backup' | 'stats' | 'rotate-password';
 
 export async function selectTenants(ctx: AppContext, selection: TenantSelection, kind: SelectionPurpose): Promise<TenantWithServer[]> {
   for (const slug of selection.slugs ?? []) validateSlug(slug);

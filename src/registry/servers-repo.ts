@@ -17,6 +17,8 @@ export interface ServerRow {
   port: number | null;
   admin_user: string | null;
   admin_password_enc: string | null;
+  /** Fingerprint of the key `admin_password_enc` is encrypted with; null: the registry's current key. */
+  key_fingerprint?: string | null;
   admin_database: string | null;
   user_host: string | null;
   path: string | null;
@@ -78,6 +80,7 @@ function connectionColumns({ spec, encryptedPassword }: ServerConnectionFields) 
     port: spec.port ?? null,
     admin_user: spec.user ?? null,
     admin_password_enc: encryptedPassword,
+    key_fingerprint: null, // encrypted with the current key
     admin_database: spec.database ?? null,
     user_host: spec.userHost ?? null,
     path: spec.path ?? null,

@@ -18,6 +18,12 @@ export interface TenantRow {
   database_name: string;
   database_user: string | null;
   password_enc: string | null;
+  /** Fingerprint of the key `password_enc` and `password_pending_enc` are encrypted with; null: the registry's current key. */
+  key_fingerprint?: string | null;
+  /** The password a rotation is setting, recorded before the server changes; null when none is under way. */
+  password_pending_enc?: string | null;
+  /** When the password was last set (create or rotate-password). */
+  password_changed_at?: string | null;
   plan: string | null;
   metadata: string;
   last_error: string | null;

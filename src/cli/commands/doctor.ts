@@ -4,9 +4,9 @@ import { withCommandContext } from '../action.js';
 import { PER_SERVER_HELP } from '../options.js';
 
 /** `36h`, `2d`, `90m`; a bare number is hours. */
-function parseAge(value: string): number {
+function parseAge(value: string, flag = '--backup-max-age'): number {
   const match = /^(\d+(?:\.\d+)?)([dhm]?)$/.exec(value.trim());
-  if (!match) throw new UsageError(`--backup-max-age expects e.g. 1d, 36h or 90m (got "${value}")`);
+  if (!match) throw new UsageError(`${flag} expects e.g. 1d, 36h or 90m (got "${value}")`);
   const n = Number(match[1]);
   return match[2] === 'd' ? n * 24 : match[2] === 'm' ? n / 60 : n;
 }
@@ -21,21 +21,23 @@ export function registerDoctor(program: Command): void {
     .option('--per-server <n>', PER_SERVER_HELP)
     .option('--backup-max-age <age>', 'a tenant whose last backup is older, or older itself and never backed up, is a problem (default 1d)')
     .option('--strict', 'exit 1 for notices too (pending migrations, a first backup not yet due)')
-    .action(async (flags: { fix?: boolean; dropOrphans?: boolean; yes?: boolean; backupMaxAge?: string; strict?: boolean }, command: Command) => {
+    .option('--password-max-age <age>', 'a tenant password not changed for longer is a finding (default 365d)')
+    .action(async (flags: { fix?: boolean; dropOrphans?: boolean; yes?: boolean; backupMaxAge?: string; strict?: boolean; passwordMaxAge?: string }, command: Command) => {
       if (flags.dropOrphans && !flags.fix) throw new UsageError('--drop-orphans goes with --fix');
       const backupMaxAgeHours = parseAge(flags.backupMaxAge ?? '1d');
+      const passwordMaxAgeHours = parseAge(flags.passwordMaxAge ?? '365d', '--password-max-age');
       const { runDoctor } = await import('../../lifecycle/doctor.js');
       await withCommandContext(
         command,
         async (ctx, out) => {
           let dropOrphans = false;
           if (flags.dropOrphans) {
-            const preview = await runDoctor(ctx, { backupMaxAgeHours });
+            const preview = await runDoctor(ctx, { backupMaxAgeHours, passwordMaxAgeHours });
             const orphans = preview.findings.filter((f) => f.kind.startsWith('orphan_'));
             if (orphans.length) dropOrphans = flags.yes || (await confirmDrop(orphans.map((o) => o.message), out.json));
           }
           const spinner = out.spinner('Examining the fleet…');
-          const result = await runDoctor(ctx, { backupMaxAgeHours, fix: flags.fix, dropOrphans, strict: flags.strict }).finally(() => spinner.stop());
+          const result = await runDoctor(ctx, { backupMaxAgeHours, passwordMaxAgeHours, fix: flags.fix, dropOrphans, strict: flags.strict }).finally(() => spinner.stop());
           out.result(result, () => {
             if (result.findings.length === 0) return `${out.color.green('✔')} All is well.`;
             const lines = [

@@ -5,6 +5,7 @@ import * as backups from './003-backups.js';
 import * as audit from './004-audit.js';
 import * as servers from './005-servers.js';
 import * as structuredState from './006-structured-state.js';
+import * as secretRotation from './007-secret-rotation.js';
 import * as backupOwner from './008-backup-owner.js';
 
 /** The registry's own migrations, in order. Names are stored; never rename one. */
@@ -15,6 +16,7 @@ const MIGRATIONS: ReadonlyArray<[string, Knex.Migration]> = [
   ['004-audit', audit],
   ['005-servers', servers],
   ['006-structured-state', structuredState],
+  ['007-secret-rotation', secretRotation],
   ['008-backup-owner', backupOwner],
 ];
 

@@ -1,0 +1,64 @@
+import type { Command } from 'commander';
+import { ExitCode, UsageError } from '../../core/errors.js';
+import type { TenantStatus } from '../../registry/tenants-repo.js';
+import { withCommandContext } from '../action.js';
+import { collectList, collectStatuses } from '../options.js';
+
+interface RotatePasswordFlags {
+  all?: boolean;
+  tenants?: string[];
+  status?: TenantStatus[];
+  plan?: string[];
+  server?: string[];
+  endSessions?: boolean;
+}
+
+export function registerRotatePassword(program: Command): void {
+  program
+    .command('rotate-password')
+    .description("give tenants' database users new generated passwords, on the server and in the registry")
+    .argument('[slugs...]', 'tenants whose password to rotate')
+    .option('--all', 'every tenant whose database exists (filters apply)')
+    .option('--tenants <slugs>', 'with --all: only these tenants (comma-separated or repeated)', collectList)
+    .option('--status <status>', 'with --all: only active or only suspended tenants', collectStatuses)
+    .option('--plan <plan>', 'with --all: only tenants on these plans', collectList)
+    .option('--server <name>', 'with --all: only tenants on these servers', collectList)
+    .option('--concurrency <n>', 'tenants worked on at once (default 4)')
+    .option('--end-sessions', "also end the users' open sessions (default: they stay)")
+    .action(async (slugs: string[], flags: RotatePasswordFlags, command: Command) => {
+      if (!flags.all && slugs.length === 0) throw new UsageError('rotate-password: name tenants, or use --all');
+      if (flags.all && slugs.length) throw new UsageError('rotate-password: name tenants or use --all, not both');
+      const { rotatePasswords } = await import('../../lifecycle/rotate-password.js');
+      const { recordAudit } = await import('../../lifecycle/audit-log.js');
+      await withCommandContext(command, async (ctx, out) => {
+        const spinner = out.spinner('Rotating passwords…');
+        const selection = { slugs: flags.all ? flags.tenants : slugs, statuses: flags.status, plans: flags.plan, servers: flags.server };
+        const result = await rotatePasswords(ctx, { ...selection, concurrency: ctx.config.concurrency, endSessions: flags.endSessions }, (done, total, failed) => {
+          spinner.text = `${done}/${total} tenants · ${failed} failed`;
+        }).finally(() => spinner.stop());
+        // One audit entry per tenant whose password changed or failed to (never the password).
+        for (const t of result.tenants.filter((o) => o.outcome !== 'skipped')) {
+          await recordAudit(ctx, {
+            command: 'rotate-password',
+            arguments: process.argv.slice(2),
+            tenant: t.slug,
+            outcome: t.outcome === 'rotated' ? 'ok' : 'failed',
+            error: t.error,
+            detail: { endSessions: Boolean(flags.endSessions), finishedInterrupted: Boolean(t.finished) },
+          });
+        }
+        out.result(result, () => {
+          const c = result.counts;
+          const paint = (o: string) => (o === 'failed' ? out.color.red(o) : o === 'skipped' ? out.color.yellow(o) : out.color.green(o));
+          return [
+            out.table(
+              ['tenant', 'server', 'outcome', 'detail'],
+              result.tenants.map((t) => [t.slug, t.server, paint(t.outcome), t.error ?? t.reason ?? (t.finished ? 'finished an interrupted rotation' : flags.endSessions ? 'sessions ended' : 'open sessions kept')]),
+            ),
+            `${result.ok ? out.color.green('✔') : out.color.red('✖')} ${c.rotated} rotated, ${c.skipped} skipped, ${c.failed ? out.color.red(`${c.failed} failed`) : '0 failed'} in ${(result.durationMs / 1000).toFixed(1)}s`,
+          ].join('\n');
+        });
+        if (!result.ok) process.exitCode = ExitCode.failed;
+      });
+    });
+}
