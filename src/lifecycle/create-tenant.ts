@@ -4,6 +4,7 @@ import { ConflictError, OperationError, errorMessage } from '../core/errors.js';
 import { generatePassword, redact } from '../core/secrets.js';
 import { validateSlug } from '../core/slug.js';
 import { driverFor } from '../engines/drivers.js';
+import { assertMetadataAvailable, readIndexedKeys, writeMetadataIndex } from '../registry/metadata-index-repo.js';
 import {
   findTenantByDatabase,
   findTenantRow,
@@ -78,6 +79,9 @@ export async function createTenant(
   return withTenantLock(ctx, slug, async () => {
     const existing = await findTenantRow(registry.knex, slug);
     if (existing) assertRetryable(existing);
+    const metadata = { ...(existing ? JSON.parse(existing.metadata) : {}), ...input.metadata } as Record<string, unknown>;
+    const indexedKeys = await readIndexedKeys(registry.knex);
+    await assertMetadataAvailable(registry.knex, indexedKeys, metadata, existing?.id);
     const server = existing ? await ctx.server(existing.server_id) : await ctx.defaultServer();
     const serverVersion = await server.version();
     const names = tenantNames(ctx.config, server.connection.driver, slug);
@@ -103,7 +107,7 @@ export async function createTenant(
         step: null,
         name: input.name ?? existing.name,
         plan: input.plan ?? existing.plan,
-        metadata: JSON.stringify({ ...JSON.parse(existing.metadata), ...input.metadata }),
+        metadata: JSON.stringify(metadata),
         database_name: names.database,
         database_user: names.user,
         password_enc: passwordEnc,
@@ -122,10 +126,17 @@ export async function createTenant(
         database_user: names.user,
         password_enc: passwordEnc,
         plan: input.plan ?? null,
-        metadata: JSON.stringify(input.metadata ?? {}),
+        metadata: JSON.stringify(metadata),
         last_error: null,
         status_reason: null,
       });
+    }
+    try {
+      await writeMetadataIndex(registry.knex, row.id, indexedKeys, metadata);
+    } catch (error) {
+      // Another tenant took an indexed value since the check: nothing was created on the server.
+      await updateTenantRow(registry.knex, row.id, { status: 'failed', last_error: errorMessage(error) });
+      throw error;
     }
 
     const migrations: string[] = [];

@@ -20,8 +20,11 @@ const MIGRATE_CONFIG: Knex.MigratorConfig = {
   tableName: REGISTRY_MIGRATIONS_TABLE,
 };
 
-/** Opens the registry and brings its schema up to date (the automatic `init`). */
-export async function openRegistry(url: string): Promise<Registry> {
+/**
+ * Opens the registry and brings its schema up to date (the automatic `init`); with
+ * `migrate: false` only checks that it can be read and has been set up.
+ */
+export async function openRegistry(url: string, options: { migrate?: boolean } = {}): Promise<Registry> {
   const spec = parseServerUrl(url);
   if (spec.engine !== 'sqlite' && !spec.database) {
     throw new UsageError('the registry URL must name a database, e.g. postgres://postgres@127.0.0.1:5432/tenantctl');
@@ -36,7 +39,8 @@ export async function openRegistry(url: string): Promise<Registry> {
     close: () => knex.destroy(),
   };
   try {
-    await migrateRegistry(registry);
+    if (options.migrate === false) await assertRegistryReadable(knex);
+    else await migrateRegistry(registry);
   } catch (error) {
     await knex.destroy();
     if (isConnectionError(error) || isLoginError(error)) {
@@ -75,6 +79,16 @@ async function registryIsCurrent(knex: Knex): Promise<boolean> {
     if (error instanceof UsageError) throw error;
     if (isConnectionError(error) || isLoginError(error)) throw error;
     return false; // no migrations table yet
+  }
+}
+
+/** A registry opened read-only must exist already: nothing here may create it. */
+async function assertRegistryReadable(knex: Knex): Promise<void> {
+  try {
+    await knex(REGISTRY_MIGRATIONS_TABLE).max('name as name').first();
+  } catch (error) {
+    if (isConnectionError(error) || isLoginError(error)) throw error;
+    throw new UsageError('the registry has not been set up (run `tenantctl init` with write access first)', { cause: error });
   }
 }
 

@@ -3,6 +3,7 @@ import * as initial from './001-initial.js';
 import * as runs from './002-runs.js';
 import * as backups from './003-backups.js';
 import * as audit from './004-audit.js';
+import * as metadataIndex from './011-metadata-index.js';
 
 /** The registry's own migrations, in order. Names are stored; never rename one. */
 const MIGRATIONS: ReadonlyArray<[string, Knex.Migration]> = [
@@ -10,6 +11,7 @@ const MIGRATIONS: ReadonlyArray<[string, Knex.Migration]> = [
   ['002-runs', runs],
   ['003-backups', backups],
   ['004-audit', audit],
+  ['011-metadata-index', metadataIndex],
 ];
 
 export const LATEST_REGISTRY_MIGRATION = MIGRATIONS[MIGRATIONS.length - 1]![0];
