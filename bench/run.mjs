@@ -7,6 +7,7 @@ import { parseArgs } from 'node:util';
 import { BenchFleet, REPO } from './lib/fleet.mjs';
 import { fmtMs, timeIt } from './lib/measure.mjs';
 import { benchBackup } from './sections/backup.mjs';
+import { benchFleetApi } from './sections/fleet-api.mjs';
 import { benchMigrate } from './sections/migrate.mjs';
 import { benchStats } from './sections/stats.mjs';
 import { benchServers, describeServers } from './sections/servers.mjs';
@@ -17,7 +18,8 @@ const { values } = parseArgs({
     engines: { type: 'string', default: 'postgres,mysql' },
     'naive-sample': { type: 'string' },
     concurrency: { type: 'string', default: '8' },
-    only: { type: 'string', default: 'migrate,stats,backup' },
+    only: { type: 'string', default: 'migrate,stats,backup,fleet' },
+    budget: { type: 'string', default: '50' },
     'large-gb': { type: 'string', default: '1' },
     keep: { type: 'boolean', default: false },
     servers: { type: 'string', default: '1' },
@@ -63,6 +65,13 @@ for (const engine of values.engines.split(',')) {
       printTable(`${engine}: backing up ${tenants} tenants`, engineResults.backup.rows);
       const r = engineResults.backup.ratios;
       console.log(`  backup --all is ${r.speedupOverShellLoop.toFixed(1)}× faster than the shell loop${r.largePeakMb ? `; peak memory on the large tenant: ${r.largePeakMb.toFixed(0)} MB` : ''}`);
+    }
+    if (sections.has('fleet')) {
+      console.error(`[${engine}] library (fleet.knex)…`);
+      engineResults.fleet = await benchFleetApi(fleet, { budget: Number(values.budget) });
+      printTable(`${engine}: fleet.knex over ${tenants} tenants`, engineResults.fleet.rows);
+      const r = engineResults.fleet.ratios;
+      console.log(`  fleet.knex: cold ${r.coldMs.toFixed(2)} ms, warm ${r.warmMs.toFixed(3)} ms per call with a query (${r.lookupMs.toFixed(3)} ms alone); at most ${r.peakConnections} server connections seen with a budget of ${r.budget}`);
     }
   } finally {
     if (!values.keep) await fleet.destroy();

@@ -46,9 +46,14 @@ export interface Config {
   mysqlDump: string | undefined;
   /** MySQL/MariaDB client for restores; default: `mariadb` or `mysql`, whichever is installed. */
   mysqlClient: string | undefined;
+  /**
+   * Metadata keys the registry indexes: each value belongs to one tenant at most (checked on
+   * create and update) and applications find tenants by it (`fleet.resolve({ domain })`). Default none.
+   */
+  indexedMetadata: string[];
 }
 
-type KeyType = 'string' | 'boolean' | 'path' | 'count';
+type KeyType = 'string' | 'boolean' | 'path' | 'count' | 'list';
 
 export interface ConfigKeyDefinition {
   key: keyof Config;
@@ -59,6 +64,11 @@ export interface ConfigKeyDefinition {
   /** Returns an error text for a bad value, or undefined. */
   validate?: (value: string) => string | undefined;
 }
+
+/** Metadata keys: what `--set key=value` accepts. */
+export const METADATA_KEY = /^[A-Za-z0-9_.-]{1,64}$/;
+const validateMetadataKey = (value: string) =>
+  METADATA_KEY.test(value) ? undefined : `"${value}" is not a metadata key (letters, digits, "_", "-" or ".", at most 64)`;
 
 const urlSchemes = /^(postgres|postgresql|mysql|mariadb|sqlite):/;
 const validateUrl = (value: string) =>
@@ -92,6 +102,7 @@ export const CONFIG_KEYS: readonly ConfigKeyDefinition[] = [
   { key: 'pgRestore', env: 'TENANTCTL_PG_RESTORE', type: 'string', description: 'pg_restore executable' },
   { key: 'mysqlDump', env: 'TENANTCTL_MYSQL_DUMP', type: 'string', description: 'mysqldump / mariadb-dump executable' },
   { key: 'mysqlClient', env: 'TENANTCTL_MYSQL_CLIENT', type: 'string', description: 'mysql / mariadb client executable (restores)' },
+  { key: 'indexedMetadata', env: 'TENANTCTL_INDEXED_METADATA', type: 'list', validate: validateMetadataKey, description: 'metadata keys that are unique per tenant and resolvable (comma-separated)' },
 ];
 
 /** Defaults depend on `home`, so they are computed after every other source is read. */
@@ -118,5 +129,6 @@ export function defaultFor(key: keyof Config, home: string): Config[keyof Config
     case 'pgRestore': return 'pg_restore';
     case 'mysqlDump': return undefined;
     case 'mysqlClient': return undefined;
+    case 'indexedMetadata': return [];
   }
 }

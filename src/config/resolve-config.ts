@@ -16,7 +16,7 @@ export interface ResolvedConfig {
 
 export interface ConfigInputs {
   /** Values given as command-line flags; undefined means "not passed". */
-  flags: Partial<Record<keyof Config, string | number | boolean | undefined>>;
+  flags: Partial<Record<keyof Config, string | number | boolean | string[] | undefined>>;
   env: NodeJS.ProcessEnv;
   cwd: string;
   /** `--config FILE`; a named file that does not exist is an error. */
@@ -100,6 +100,7 @@ function parseValue(def: ConfigKeyDefinition, value: unknown, label: string, err
     errors.push(`${label}: expected a whole number from 1 to 256, got ${JSON.stringify(value)}`);
     return undefined;
   }
+  if (def.type === 'list') return parseList(def, value, label, errors);
   if (typeof value !== 'string' || value === '') {
     errors.push(`${label}: expected a non-empty string, got ${JSON.stringify(value)}`);
     return undefined;
@@ -110,6 +111,21 @@ function parseValue(def: ConfigKeyDefinition, value: unknown, label: string, err
     return undefined;
   }
   return value;
+}
+
+/** A list: a JSON array of strings, or one comma-separated string (environment, flags). */
+function parseList(def: ConfigKeyDefinition, value: unknown, label: string, errors: string[]): string[] | undefined {
+  const items = typeof value === 'string' ? value.split(',').map((s) => s.trim()).filter(Boolean) : value;
+  if (!Array.isArray(items) || items.some((item) => typeof item !== 'string')) {
+    errors.push(`${label}: expected a list of strings, got ${JSON.stringify(value)}`);
+    return undefined;
+  }
+  const problems = items.map((item: string) => def.validate?.(item)).filter((p): p is string => p !== undefined);
+  if (problems.length) {
+    errors.push(`${label}: ${problems.join('; ')}`);
+    return undefined;
+  }
+  return [...new Set(items as string[])];
 }
 
 function resolvePath(cwd: string, path: string): string {

@@ -5,6 +5,7 @@ import type { EngineDriver, ServerConnection } from '../engines/engine-driver.js
 import { driverFor } from '../engines/drivers.js';
 import { defaultServerName, parseServerUrl, serverAddress, type ServerSpec } from '../engines/server-spec.js';
 import { openRegistry, type Registry } from '../registry/registry.js';
+import { syncIndexedKeys } from '../registry/metadata-index-repo.js';
 import { findServerRow, specFromRow, updateServerRow, upsertServerRow, type ServerRow } from '../registry/servers-repo.js';
 import { loadSecretKey, type LoadedKey } from './secret-key.js';
 
@@ -49,10 +50,21 @@ export class AppContext {
   private keyPromise?: Promise<LoadedKey>;
   private readonly servers = new Map<number, Promise<ServerHandle>>();
 
-  constructor(readonly config: Config) {}
+  /**
+   * `readOnly`: never write to the registry (no schema migration, no key generation, no
+   * indexing of newly configured metadata keys), for applications that only read it.
+   */
+  constructor(readonly config: Config, readonly options: { readOnly?: boolean } = {}) {}
 
   registry(): Promise<Registry> {
-    this.registryPromise ??= openRegistry(this.config.registryUrl, this.config.connectTimeout * 1000);
+    this.registryPromise ??= openRegistry(this.config.registryUrl, { migrate: !this.options.readOnly, connectTimeoutMs: this.config.connectTimeout * 1000 }).then(async (registry) => {
+      if (this.options.readOnly || this.config.indexedMetadata.length === 0) return registry;
+      await syncIndexedKeys(registry.knex, this.config.indexedMetadata).catch(async (error) => {
+        await registry.close();
+        throw error;
+      });
+      return registry;
+    });
     return this.registryPromise;
   }
 
@@ -62,7 +74,7 @@ export class AppContext {
   }
 
   secretKey(): Promise<LoadedKey> {
-    this.keyPromise ??= this.registry().then((registry) => loadSecretKey(this.config, registry));
+    this.keyPromise ??= this.registry().then((registry) => loadSecretKey(this.config, registry, this.options));
     return this.keyPromise;
   }
 

@@ -17,12 +17,12 @@ export interface LoadedKey {
  * registry gets a new key file (mode 0600); a shared registry refuses, because a key made on one
  * machine would leave every other machine unable to read its secrets.
  */
-export async function loadSecretKey(config: Config, registry: Registry): Promise<LoadedKey> {
+export async function loadSecretKey(config: Config, registry: Registry, options: { readOnly?: boolean } = {}): Promise<LoadedKey> {
   let loaded: LoadedKey;
-  const configured = config.secretKey ? undefined : await finishKeyFileSwap(config.secretKeyFile, registry);
+  const configured = config.secretKey || options.readOnly ? undefined : await finishKeyFileSwap(config.secretKeyFile, registry);
   if (configured || config.secretKey || existsSync(config.secretKeyFile)) {
     loaded = { key: configured ?? readConfiguredKey(config)! };
-  } else if (registry.spec.engine === 'sqlite') {
+  } else if (registry.spec.engine === 'sqlite' && !options.readOnly) {
     const key = generateSecretKey();
     mkdirSync(dirname(config.secretKeyFile), { recursive: true, mode: 0o700 });
     // Written whole under a private name, then linked into place: link() fails if the file
@@ -39,9 +39,9 @@ export async function loadSecretKey(config: Config, registry: Registry): Promise
       rmSync(temporary, { force: true });
     }
   } else {
-    throw new UsageError('no secret key: set TENANTCTL_SECRET_KEY (32 bytes, hex or base64) for a shared registry');
+    throw new UsageError(options.readOnly ? 'no secret key: a read-only fleet needs secretKey or an existing secretKeyFile' : 'no secret key: set TENANTCTL_SECRET_KEY (32 bytes, hex or base64) for a shared registry');
   }
-  await checkFingerprint(registry, loaded.key);
+  await checkFingerprint(registry, loaded.key, options.readOnly);
   return loaded;
 }
 
@@ -53,9 +53,10 @@ export function readConfiguredKey(config: Config): Buffer | undefined {
 }
 
 /** The registry remembers a fingerprint of its key, so a wrong key fails before it writes. */
-async function checkFingerprint(registry: Registry, key: Buffer): Promise<void> {
+async function checkFingerprint(registry: Registry, key: Buffer, readOnly = false): Promise<void> {
   const fingerprint = keyFingerprint(key);
   let stored = await getSetting(registry.knex, 'secret_key_fingerprint');
+  if (stored === undefined && readOnly) return;
   if (stored === undefined) {
     // Two first runs at once: the second insert fails, and what the first stored decides.
     await putSetting(registry.knex, 'secret_key_fingerprint', fingerprint).catch(() => undefined);

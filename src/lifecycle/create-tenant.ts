@@ -3,6 +3,7 @@ import type { AppContext, ServerHandle } from '../context/app-context.js';
 import { ConflictError, LockedError, OperationError, UsageError, errorMessage } from '../core/errors.js';
 import { generatePassword, redact } from '../core/secrets.js';
 import { validateSlug } from '../core/slug.js';
+import { assertMetadataAvailable, readIndexedKeys, writeMetadataIndex } from '../registry/metadata-index-repo.js';
 import {
   findTenantByDatabase,
   findTenantRow,
@@ -85,6 +86,9 @@ export async function createTenant(
   return withTenantLock(ctx, slug, async () => {
     const existing = await findTenantRow(registry.knex, slug);
     if (existing) assertRetryable(existing);
+    const metadata = { ...(existing ? JSON.parse(existing.metadata) : {}), ...input.metadata } as Record<string, unknown>;
+    const indexedKeys = await readIndexedKeys(registry.knex);
+    await assertMetadataAvailable(registry.knex, indexedKeys, metadata, existing?.id);
 
     let row: TenantRow;
     let server: ServerHandle;
@@ -116,7 +120,7 @@ export async function createTenant(
         step: null,
         name: input.name ?? existing.name,
         plan: input.plan ?? existing.plan,
-        metadata: JSON.stringify({ ...JSON.parse(existing.metadata), ...input.metadata }),
+        metadata: JSON.stringify(metadata),
         database_name: names.database,
         database_user: names.user,
         password_enc: password ? await ctx.encrypt(password) : null,
@@ -149,13 +153,20 @@ export async function createTenant(
           password_enc: password ? await ctx.encrypt(password) : null,
           password_changed_at: password ? now() : null,
           plan: input.plan ?? null,
-          metadata: JSON.stringify(input.metadata ?? {}),
+          metadata: JSON.stringify(metadata),
           last_error: null,
           status_reason: null,
         });
       } finally {
         await lock.release();
       }
+    }
+    try {
+      await writeMetadataIndex(registry.knex, row.id, indexedKeys, metadata);
+    } catch (error) {
+      // Another tenant took an indexed value since the check: nothing was created on the server.
+      await updateTenantRow(registry.knex, row.id, { status: 'failed', last_error: errorMessage(error) });
+      throw error;
     }
     const serverVersion = await server.version();
 

@@ -1,5 +1,6 @@
 import type { AppContext } from '../context/app-context.js';
 import { ConflictError, OperationError, errorMessage } from '../core/errors.js';
+import { clearMetadataIndex } from '../registry/metadata-index-repo.js';
 import { deleteTenantRow, updateTenantRow, type Tenant, type TenantRow, type TenantStatus } from '../registry/tenants-repo.js';
 import { backupTenant, type Backup } from './backup-tenants.js';
 import { loadTenantRow, reloadTenant } from './load-tenant.js';
@@ -50,6 +51,7 @@ export async function deleteTenant(ctx: AppContext, slug: string, options: Delet
     const steps: DeleteStep[] = options.purge ? ['purge'] : [];
     if (options.purge && !options.dryRun) {
       const registry = await ctx.registry();
+      await clearMetadataIndex(registry.knex, row.id);
       await deleteTenantRow(registry.knex, row.id);
     }
     return { ...base, tenant: options.purge && !options.dryRun ? null : await reloadTenant(ctx, slug), steps, purged: Boolean(options.purge) && !options.dryRun, alreadyDeleted: true };
@@ -94,6 +96,7 @@ export async function deleteTenant(ctx: AppContext, slug: string, options: Delet
         throw new OperationError(slug, step, error, 'run delete again to finish');
       }
     }
+    await clearMetadataIndex(registry.knex, fresh.id);
     await updateTenantRow(registry.knex, fresh.id, { status: 'deleted', step: null, previous_status: null, status_reason: null, password_enc: null, password_pending_enc: null, last_error: null });
     if (options.purge) await deleteTenantRow(registry.knex, fresh.id);
     return { ...base, tenant: options.purge ? null : await reloadTenant(ctx, slug), steps, backup, purged: Boolean(options.purge), alreadyDeleted: false };

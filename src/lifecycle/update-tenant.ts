@@ -1,5 +1,6 @@
 import type { AppContext } from '../context/app-context.js';
 import { ConflictError, UsageError } from '../core/errors.js';
+import { assertMetadataAvailable, readIndexedKeys, writeMetadataIndex } from '../registry/metadata-index-repo.js';
 import { updateTenantRow, type Tenant } from '../registry/tenants-repo.js';
 import { loadTenantRow, reloadTenant } from './load-tenant.js';
 
@@ -33,11 +34,14 @@ export async function updateTenant(ctx: AppContext, slug: string, input: UpdateI
   if (JSON.stringify(next) !== JSON.stringify(metadata)) changed.push('metadata');
   if (changed.length) {
     const registry = await ctx.registry();
+    const indexedKeys = await readIndexedKeys(registry.knex);
+    if (changed.includes('metadata')) await assertMetadataAvailable(registry.knex, indexedKeys, next, row.id);
     await updateTenantRow(registry.knex, row.id, {
       ...(input.name !== undefined ? { name: input.name } : {}),
       ...(input.plan !== undefined ? { plan: input.plan } : {}),
       metadata: JSON.stringify(next),
     });
+    if (changed.includes('metadata')) await writeMetadataIndex(registry.knex, row.id, indexedKeys, next);
   }
   return { tenant: await reloadTenant(ctx, slug), changed };
 }

@@ -20,9 +20,12 @@ const MIGRATE_CONFIG: Knex.MigratorConfig = {
   tableName: REGISTRY_MIGRATIONS_TABLE,
 };
 
-/** Opens the registry and brings its schema up to date (the automatic `init`). */
-export async function openRegistry(url: string, connectTimeoutMs?: number): Promise<Registry> {
-  const spec: ServerSpec = { ...parseServerUrl(url), connectTimeoutMs };
+/**
+ * Opens the registry and brings its schema up to date (the automatic `init`); with
+ * `migrate: false` only checks that it can be read and has been set up.
+ */
+export async function openRegistry(url: string, options: { migrate?: boolean; connectTimeoutMs?: number } = {}): Promise<Registry> {
+  const spec: ServerSpec = { ...parseServerUrl(url), connectTimeoutMs: options.connectTimeoutMs };
   if (spec.engine !== 'sqlite' && !spec.database) {
     throw new UsageError('the registry URL must name a database, e.g. postgres://postgres@127.0.0.1:5432/tenantctl');
   }
@@ -36,7 +39,8 @@ export async function openRegistry(url: string, connectTimeoutMs?: number): Prom
     close: () => knex.destroy(),
   };
   try {
-    await migrateRegistry(registry);
+    if (options.migrate === false) await assertRegistryReadable(registry);
+    else await migrateRegistry(registry);
   } catch (error) {
     await knex.destroy();
     const reason = networkReason(error) ?? (driver.isLoginError(error) ? 'login refused' : undefined);
@@ -79,6 +83,15 @@ async function registryIsCurrent({ knex, driver }: Registry): Promise<boolean> {
   }
 }
 
+/** A registry opened read-only must exist already: nothing here may create it. */
+async function assertRegistryReadable({ knex, driver }: Registry): Promise<void> {
+  try {
+    await knex(REGISTRY_MIGRATIONS_TABLE).max('name as name').first();
+  } catch (error) {
+    if (networkReason(error) || driver.isLoginError(error)) throw error;
+    throw new UsageError('the registry has not been set up (run `tenantctl init` with write access first)', { cause: error });
+  }
+}
 
 export async function getSetting(knex: Knex, key: string): Promise<string | undefined> {
   const row = await knex('tenantctl_settings').where({ key }).first();

@@ -7,6 +7,7 @@ import * as servers from './005-servers.js';
 import * as structuredState from './006-structured-state.js';
 import * as secretRotation from './007-secret-rotation.js';
 import * as backupOwner from './008-backup-owner.js';
+import * as metadataIndex from './011-metadata-index.js';
 
 /** The registry's own migrations, in order. Names are stored; never rename one. */
 const MIGRATIONS: ReadonlyArray<[string, Knex.Migration]> = [
@@ -18,6 +19,7 @@ const MIGRATIONS: ReadonlyArray<[string, Knex.Migration]> = [
   ['006-structured-state', structuredState],
   ['007-secret-rotation', secretRotation],
   ['008-backup-owner', backupOwner],
+  ['011-metadata-index', metadataIndex],
 ];
 
 export const LATEST_REGISTRY_MIGRATION = MIGRATIONS[MIGRATIONS.length - 1]![0];
