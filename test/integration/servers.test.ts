@@ -104,7 +104,7 @@ for (const engine of NETWORK_ENGINES) {
         ['second', true],
       ]);
       expect(list.data[1].labels).toEqual({ region: 'eu' });
-    });
+    }, 300_000);
 
     it('a password is never needed on the command line, and one in --url is warned about', async () => {
       const viaStdin = spawnSync(process.execPath, [BIN, 'server', 'update', 'main', '--password-stdin', '--json'], {
@@ -129,7 +129,7 @@ for (const engine of NETWORK_ENGINES) {
         const shown = await ws.json(['server', 'show', 'main']);
         expect(JSON.stringify(shown.data)).not.toContain('not-a-real-password');
       }
-    });
+    }, 300_000);
 
     it('places six tenants three and three, never on a draining server, and by label', async () => {
       const placed = [];
@@ -193,7 +193,7 @@ for (const engine of NETWORK_ENGINES) {
       expect(JSON.parse(result.stdout).counts.migrated).toBe(created.length);
       expect(peak.main).toBe(1); // seen at work, never more than its limit
       expect(peak.second).toBe(1);
-    });
+    }, 300_000);
 
     it('with one server down: fleet commands go on with the other and exit 1; one-tenant commands exit 5 naming it', async () => {
       const onSecond = (await ws.json(['list'])).data.filter((t: { server: string }) => t.server === 'second').map((t: { slug: string }) => t.slug);
@@ -261,7 +261,7 @@ for (const engine of NETWORK_ENGINES) {
       } finally {
         silent.close();
       }
-    });
+    }, 300_000);
 
     it('every command exits 5 with one line when the registry cannot be reached', async () => {
       const registry = `${engine}://root@127.0.0.1:1/tenantctl`;
@@ -271,6 +271,6 @@ for (const engine of NETWORK_ENGINES) {
         expect(result.stderr).toContain('cannot reach the registry database');
         expect(result.stderr).not.toContain('please report it');
       }
-    });
+    }, 300_000);
   });
 }

@@ -1,5 +1,5 @@
 import type { Command } from 'commander';
-import { ExitCode, UsageError } from '../../core/errors.js';
+import { ExitCode, UnreachableError, UsageError } from '../../core/errors.js';
 import type { TenantStatus } from '../../registry/tenants-repo.js';
 import { withCommandContext } from '../action.js';
 import { collectList, collectStatuses, PER_SERVER_HELP } from '../options.js';
@@ -58,6 +58,9 @@ export function registerBackup(program: Command): void {
               (error: Error) => ({ status: 'failed', file: null, bytes: null, error: error.message }),
             )
           : undefined;
+        // One named tenant whose server is down: one line on stderr and exit 5, as for every one-tenant command.
+        const only = slugs.length === 1 && !flags.registry ? tenants?.tenants[0] : undefined;
+        if (only?.outcome === 'unreachable') throw new UnreachableError(only.error ?? `server "${only.server}" is unreachable`);
         const backedUp = tenants?.tenants.filter((t) => t.outcome === 'ok').map((t) => t.slug) ?? [];
         const pruned = await pruneBackups(ctx, backedUp, policy);
         const ok = (tenants?.ok ?? true) && (registry?.status ?? 'ok') === 'ok';
@@ -83,9 +86,7 @@ export function registerBackup(program: Command): void {
           if (pruned.removed.length) lines.push(`Pruned ${pruned.removed.length} old backups`);
           return lines.join('\n');
         });
-        // One named tenant whose server is down: the documented exit 5, as for every one-tenant command.
-        const oneUnreachable = slugs.length === 1 && tenants?.unreachable === 1 && !flags.registry;
-        return { exitCode: ok ? ExitCode.ok : oneUnreachable ? ExitCode.unreachable : ExitCode.failed };
+        return { exitCode: ok ? ExitCode.ok : ExitCode.failed };
       });
     });
 

@@ -1,4 +1,4 @@
-import { ExitCode } from '../../core/errors.js';
+import { ExitCode, UnreachableError } from '../../core/errors.js';
 import type { Command } from 'commander';
 import type { TenantStatus } from '../../registry/tenants-repo.js';
 import { withCommandContext } from '../action.js';
@@ -28,6 +28,8 @@ export function registerMigrateStatus(program: Command): void {
           { slugs: slug ? [slug] : flags.tenants, statuses: flags.status, plans: flags.plan, servers: flags.server },
           ctx.config.concurrency,
         );
+        // One named tenant whose server is down: one line on stderr and exit 5, as for every one-tenant command.
+        if (slug && result.unreachableServers.length) throw new UnreachableError(result.unreachableServers[0]!.error);
         out.result(result, () => {
           const s = result.summary;
           const attention = result.tenants.filter((t) => t.reachable && (flags.all || slug || t.pending.length || t.unknown.length || t.lastRun?.outcome === 'failed'));
@@ -56,7 +58,7 @@ export function registerMigrateStatus(program: Command): void {
           return lines.join('\n');
         });
         // Answered from part of the fleet only: incomplete (one named tenant: unreachable, exit 5).
-        if (result.unreachableServers.length) return { exitCode: slug ? ExitCode.unreachable : ExitCode.failed };
+        if (result.unreachableServers.length) return { exitCode: ExitCode.failed };
       });
     });
 }

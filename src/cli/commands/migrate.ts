@@ -1,5 +1,5 @@
 import { InvalidArgumentError, type Command } from 'commander';
-import { ExitCode, UsageError } from '../../core/errors.js';
+import { ExitCode, UnreachableError, UsageError } from '../../core/errors.js';
 import type { MigrateFleetOptions } from '../../lifecycle/migrate-fleet.js';
 import type { TenantStatus } from '../../registry/tenants-repo.js';
 import { withCommandContext } from '../action.js';
@@ -61,10 +61,11 @@ async function run(command: Command, direction: 'up' | 'down', flags: FleetFlags
     const result = await migrateFleet(ctx, options, (p) => {
       spinner.text = progressLine(p);
     }).finally(() => spinner.stop());
+    // One named tenant whose server is down: one line on stderr and exit 5, as for every one-tenant command.
+    const only = slugs?.length === 1 ? result.tenants[0] : undefined;
+    if (only?.outcome === 'unreachable') throw new UnreachableError(only.error ?? `server "${only.server}" is unreachable`);
     out.result(result, () => renderFleetResult(out, result));
-    // One named tenant whose server is down: the documented exit 5, as for every one-tenant command.
-    const oneUnreachable = slugs?.length === 1 && result.counts.unreachable === 1;
-    const exitCode = result.ok ? ExitCode.ok : oneUnreachable ? ExitCode.unreachable : ExitCode.failed;
+    const exitCode = result.ok ? ExitCode.ok : ExitCode.failed;
     return { detail: { runId: result.runId, counts: result.counts, dryRun: result.dryRun }, exitCode };
   }, { command: name, tenant: slugs?.length === 1 ? slugs[0] : null });
 }

@@ -1,6 +1,6 @@
 import { renameSync, writeFileSync } from 'node:fs';
 import type { Command } from 'commander';
-import { ExitCode, UsageError } from '../../core/errors.js';
+import { ExitCode, UnreachableError, UsageError } from '../../core/errors.js';
 import type { StatsSort } from '../../lifecycle/tenant-stats.js';
 import type { TenantStatus } from '../../registry/tenants-repo.js';
 import { withCommandContext } from '../action.js';
@@ -47,6 +47,8 @@ export function registerStats(program: Command): void {
       const { tenantStats, toPrometheus } = await import('../../lifecycle/tenant-stats.js');
       await withCommandContext(command, async (ctx, out) => {
         const result = await tenantStats(ctx, { slugs: slug ? [slug] : undefined, statuses: flags.status, plans: flags.plan, servers: flags.server }, { exact: flags.exact, sort: sort as StatsSort });
+        // One named tenant whose server is down: one line on stderr and exit 5, as for every one-tenant command.
+        if (slug && result.unreachableServers.length) throw new UnreachableError(result.unreachableServers[0]!.error);
         const text =
           format === 'prometheus'
             ? toPrometheus(result)
@@ -60,7 +62,7 @@ export function registerStats(program: Command): void {
           renameSync(temporary, flags.output);
         } else process.stdout.write(text);
         // Numbers from part of the fleet only: incomplete (one named tenant: unreachable, exit 5).
-        if (result.unreachableServers.length) return { exitCode: slug ? ExitCode.unreachable : ExitCode.failed };
+        if (result.unreachableServers.length) return { exitCode: ExitCode.failed };
       });
     });
 }
