@@ -8,6 +8,7 @@ import { BenchFleet, REPO } from './lib/fleet.mjs';
 import { fmtMs, timeIt } from './lib/measure.mjs';
 import { benchBackup } from './sections/backup.mjs';
 import { benchMigrate } from './sections/migrate.mjs';
+import { benchStartup } from './sections/startup.mjs';
 import { benchStats } from './sections/stats.mjs';
 
 const { values } = parseArgs({
@@ -16,7 +17,7 @@ const { values } = parseArgs({
     engines: { type: 'string', default: 'postgres,mysql' },
     'naive-sample': { type: 'string' },
     concurrency: { type: 'string', default: '8' },
-    only: { type: 'string', default: 'migrate,stats,backup' },
+    only: { type: 'string', default: 'startup,migrate,stats,backup' },
     'large-gb': { type: 'string', default: '1' },
     keep: { type: 'boolean', default: false },
   },
@@ -27,7 +28,18 @@ const concurrency = Number(values.concurrency);
 const sections = new Set(values.only.split(','));
 const results = { startedAt: new Date().toISOString(), tenants, concurrency, machine: { cpus: (await import('node:os')).cpus().length, node: process.version }, engines: {} };
 
-for (const engine of values.engines.split(',')) {
+if (sections.has('startup')) {
+  console.error('\n[startup] timing --help, --version and list against bare node…');
+  results.startup = await benchStartup();
+  console.log('\nstart-up (15 runs each; best wall time is compared with the goal)');
+  for (const r of results.startup.rows) {
+    console.log(`  ${r.label.padEnd(52)}  best ${fmtMs(r.bestMs).padStart(7)}  median ${fmtMs(r.medianMs).padStart(7)}  cpu ${r.cpuMs === null ? '?' : fmtMs(r.cpuMs)}`);
+  }
+  console.log(`  goals ${results.startup.ratios.goalsMet ? 'met' : 'MISSED'}: --help/--version within 100 ms of bare node, list within 200 ms`);
+}
+const fleetSections = ['migrate', 'stats', 'backup'].filter((s) => sections.has(s));
+
+for (const engine of fleetSections.length ? values.engines.split(',') : []) {
   const fleet = new BenchFleet(engine, tenants);
   console.error(`\n[${engine}] creating ${tenants} tenants…`);
   const setup = await timeIt(() => fleet.create(concurrency));
