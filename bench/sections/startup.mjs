@@ -16,7 +16,9 @@ const GOALS_MS = { '--help': 100, '--version': 100, list: 200 };
 /** One run: wall time, and CPU time (user + system) when /usr/bin/time is there. */
 function once(args, { cwd, env }) {
   const started = process.hrtime.bigint();
-  const [file, argv] = GNU_TIME ? [GNU_TIME, ['-f', '__CPU=%U %S', process.execPath, ...args]] : [process.execPath, args];
+  const [file, argv] = GNU_TIME
+    ? [GNU_TIME, ['-f', '__CPU=%U %S', process.execPath, ...args]]
+    : [process.execPath, args];
   const run = spawnSync(file, argv, { cwd, env: { ...process.env, ...env }, encoding: 'utf8' });
   const ms = Number(process.hrtime.bigint() - started) / 1e6;
   if (run.status !== 0) throw new Error(`node ${args.join(' ')} exited ${run.status}: ${run.stderr}`);
@@ -47,19 +49,30 @@ export async function benchStartup({ runs = 15 } = {}) {
   try {
     // Three embedded (SQLite) tenants, so that `list` reads and renders real rows.
     for (const slug of ['alpha', 'bravo', 'charlie']) {
-      const create = await runMeasured(process.execPath, [BIN, 'create', slug, '--migrations-dir', join(REPO, 'migrations'), '--no-seed'], options);
+      const create = await runMeasured(
+        process.execPath,
+        [BIN, 'create', slug, '--migrations-dir', join(REPO, 'migrations'), '--no-seed'],
+        options,
+      );
       if (create.code !== 0) throw new Error(`create ${slug} failed: ${create.stderr}`);
     }
     const bare = measure(['-e', ''], options, runs);
     const rows = [{ label: "node -e '' (bare)", ...bare }];
     const ratios = { bare, goalsMet: true };
-    for (const [label, args] of [['--help', ['--help']], ['--version', ['--version']], ['list', ['list']]]) {
+    for (const [label, args] of [
+      ['--help', ['--help']],
+      ['--version', ['--version']],
+      ['list', ['list']],
+    ]) {
       const m = measure([BIN, ...args], options, runs);
       const overMs = m.bestMs - bare.bestMs;
       const met = overMs <= GOALS_MS[label];
       ratios[label] = { ...m, overBareMs: overMs, goalMs: GOALS_MS[label], met };
       if (!met) ratios.goalsMet = false;
-      rows.push({ label: `tenantctl ${label} (+${overMs.toFixed(0)} ms, goal +${GOALS_MS[label]} ms${met ? '' : ', MISSED'})`, ...m });
+      rows.push({
+        label: `tenantctl ${label} (+${overMs.toFixed(0)} ms, goal +${GOALS_MS[label]} ms${met ? '' : ', MISSED'})`,
+        ...m,
+      });
     }
     return { rows, ratios };
   } finally {

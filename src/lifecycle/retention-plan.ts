@@ -13,9 +13,14 @@ export interface RetainedBackup {
  * given rule lets it go (beyond the newest `keep`, older than `keepDays` before `at`); the newest
  * good one always stays. Failed records older than the newest good backup go too.
  */
-export function retentionPlan<T extends RetainedBackup>(backups: T[], policy: RetentionPolicy, at: Date): { doomed: T[]; staleFailures: T[] } {
+export function retentionPlan<T extends RetainedBackup>(
+  backups: T[],
+  policy: RetentionPolicy,
+  at: Date,
+): { doomed: T[]; staleFailures: T[] } {
   if (policy.keep === undefined && policy.keepDays === undefined) return { doomed: [], staleFailures: [] };
-  const cutoff = policy.keepDays === undefined ? undefined : new Date(at.getTime() - policy.keepDays * 86_400_000).toISOString();
+  const cutoff =
+    policy.keepDays === undefined ? undefined : new Date(at.getTime() - policy.keepDays * 86_400_000).toISOString();
   const good = backups.filter((b) => b.status === 'ok');
   const doomed = good.filter((b, index) => {
     if (index === 0) return false;
@@ -24,6 +29,8 @@ export function retentionPlan<T extends RetainedBackup>(backups: T[], policy: Re
     return beyondCount && tooOld;
   });
   const newestGood = good[0];
-  const staleFailures = backups.filter((b) => b.status === 'failed' && newestGood !== undefined && b.id < newestGood.id);
+  const staleFailures = backups.filter(
+    (b) => b.status === 'failed' && newestGood !== undefined && b.id < newestGood.id,
+  );
   return { doomed, staleFailures };
 }

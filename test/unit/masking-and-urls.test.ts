@@ -6,7 +6,10 @@ import { maskArguments } from '../../src/lifecycle/audit-log.js';
 
 describe('maskArguments', () => {
   it('masks the password of a URL given as its own argument', () => {
-    expect(maskArguments(['--server-url', 'postgres://admin:s3cret@db:5432/postgres'])).toEqual(['--server-url', 'postgres://admin:********@db:5432/postgres']);
+    expect(maskArguments(['--server-url', 'postgres://admin:s3cret@db:5432/postgres'])).toEqual([
+      '--server-url',
+      'postgres://admin:********@db:5432/postgres',
+    ]);
   });
 
   it('masks the password of a URL given as --flag=url', () => {
@@ -34,13 +37,33 @@ describe('maskUrlPassword', () => {
 
 describe('parseServerUrl', () => {
   it('reads PostgreSQL URLs with defaults for what is left out', () => {
-    expect(parseServerUrl('postgres://db.internal')).toEqual({ engine: 'postgres', host: 'db.internal', port: 5432, user: 'postgres', password: undefined, database: undefined });
-    expect(parseServerUrl('postgresql://ops:p%40ss@10.0.0.5:6543/admin')).toEqual({ engine: 'postgres', host: '10.0.0.5', port: 6543, user: 'ops', password: 'p@ss', database: 'admin' });
+    expect(parseServerUrl('postgres://db.internal')).toEqual({
+      engine: 'postgres',
+      host: 'db.internal',
+      port: 5432,
+      user: 'postgres',
+      password: undefined,
+      database: undefined,
+    });
+    expect(parseServerUrl('postgresql://ops:p%40ss@10.0.0.5:6543/admin')).toEqual({
+      engine: 'postgres',
+      host: '10.0.0.5',
+      port: 6543,
+      user: 'ops',
+      password: 'p@ss',
+      database: 'admin',
+    });
   });
 
   it('reads mysql:// and mariadb:// as MySQL, with root and 3306 by default', () => {
     expect(parseServerUrl('mysql://127.0.0.1')).toMatchObject({ engine: 'mysql', port: 3306, user: 'root' });
-    expect(parseServerUrl('mariadb://app:pw@db:3307')).toMatchObject({ engine: 'mysql', host: 'db', port: 3307, user: 'app', password: 'pw' });
+    expect(parseServerUrl('mariadb://app:pw@db:3307')).toMatchObject({
+      engine: 'mysql',
+      host: 'db',
+      port: 3307,
+      user: 'app',
+      password: 'pw',
+    });
   });
 
   it('reads sqlite: paths, with or without //', () => {

@@ -16,7 +16,10 @@ describe('planMigrations', () => {
   });
 
   it('reports applied migrations no longer in the directory as unknown', () => {
-    expect(planMigrations(['001_a.js'], ['001_a.js', '000_gone.js'])).toEqual({ pending: [], unknown: ['000_gone.js'] });
+    expect(planMigrations(['001_a.js'], ['001_a.js', '000_gone.js'])).toEqual({
+      pending: [],
+      unknown: ['000_gone.js'],
+    });
   });
 });
 
@@ -39,7 +42,11 @@ describe('the PostgreSQL fingerprint comment', () => {
 
   it('parses count, fingerprint and latest name', () => {
     const fp = migrationFingerprint(['001_a.js', '002_b.js']);
-    expect(parseStamp(stampOf(['001_a.js', '002_b.js'], '002_b.js'))).toEqual({ fingerprint: fp, count: 2, latest: '002_b.js' });
+    expect(parseStamp(stampOf(['001_a.js', '002_b.js'], '002_b.js'))).toEqual({
+      fingerprint: fp,
+      count: 2,
+      latest: '002_b.js',
+    });
   });
 
   it('parses the stamp of a database with no migrations', () => {

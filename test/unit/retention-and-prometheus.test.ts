@@ -14,7 +14,10 @@ describe('retentionPlan', () => {
     { id: 2, status: 'failed', started_at: daysAgo(4) },
     { id: 1, status: 'ok', started_at: daysAgo(5) },
   ];
-  const ids = (plan: { doomed: Array<{ id: number }>; staleFailures: Array<{ id: number }> }) => ({ doomed: plan.doomed.map((b) => b.id), staleFailures: plan.staleFailures.map((b) => b.id) });
+  const ids = (plan: { doomed: Array<{ id: number }>; staleFailures: Array<{ id: number }> }) => ({
+    doomed: plan.doomed.map((b) => b.id),
+    staleFailures: plan.staleFailures.map((b) => b.id),
+  });
 
   it('removes nothing without a rule', () => {
     expect(ids(retentionPlan(backups, {}, at))).toEqual({ doomed: [], staleFailures: [] });
@@ -40,25 +43,56 @@ describe('retentionPlan', () => {
   });
 
   it('keeps failed records newer than the newest good backup, and all of them when none is good', () => {
-    const failing = [{ id: 3, status: 'failed', started_at: daysAgo(0) }, { id: 2, status: 'ok', started_at: daysAgo(1) }, { id: 1, status: 'failed', started_at: daysAgo(2) }];
+    const failing = [
+      { id: 3, status: 'failed', started_at: daysAgo(0) },
+      { id: 2, status: 'ok', started_at: daysAgo(1) },
+      { id: 1, status: 'failed', started_at: daysAgo(2) },
+    ];
     expect(ids(retentionPlan(failing, { keep: 1 }, at)).staleFailures).toEqual([1]);
-    expect(ids(retentionPlan([{ id: 1, status: 'failed', started_at: daysAgo(9) }], { keep: 1 }, at))).toEqual({ doomed: [], staleFailures: [] });
+    expect(ids(retentionPlan([{ id: 1, status: 'failed', started_at: daysAgo(9) }], { keep: 1 }, at))).toEqual({
+      doomed: [],
+      staleFailures: [],
+    });
   });
 });
 
 describe('toPrometheus', () => {
   const tenant = (over: Partial<TenantStats>): TenantStats => ({
-    slug: 'acme', status: 'active', server: 'pg-main', engine: 'postgres', database: 'tenant_acme', sizeBytes: 1024, tables: null, rows: null, rowsExact: false,
-    migration: '001_a.js', pendingMigrations: 0, connections: 2, lastBackup: null, ...over,
+    slug: 'acme',
+    status: 'active',
+    server: 'pg-main',
+    engine: 'postgres',
+    database: 'tenant_acme',
+    sizeBytes: 1024,
+    tables: null,
+    rows: null,
+    rowsExact: false,
+    migration: '001_a.js',
+    pendingMigrations: 0,
+    connections: 2,
+    lastBackup: null,
+    ...over,
   });
   const result = (tenants: TenantStats[]): StatsResult => ({
-    generatedAt: '2026-03-31T12:00:00.000Z', tenants, largest: [],
-    totals: { tenants: tenants.length, sizeBytes: 0, tables: 0, rows: 0, connections: 0, withPendingMigrations: 0, withoutBackup: 0 },
+    generatedAt: '2026-03-31T12:00:00.000Z',
+    tenants,
+    largest: [],
+    totals: {
+      tenants: tenants.length,
+      sizeBytes: 0,
+      tables: 0,
+      rows: 0,
+      connections: 0,
+      withPendingMigrations: 0,
+      withoutBackup: 0,
+    },
   });
 
   it('escapes backslashes, quotes and newlines in label values', () => {
     const text = toPrometheus(result([tenant({ server: 'a"b\\c\nd' })]));
-    expect(text).toContain('tenantctl_tenant_database_size_bytes{tenant="acme",server="a\\"b\\\\c\\nd",status="active"} 1024');
+    expect(text).toContain(
+      'tenantctl_tenant_database_size_bytes{tenant="acme",server="a\\"b\\\\c\\nd",status="active"} 1024',
+    );
     for (const line of text.trim().split('\n')) expect(line).toMatch(/^(# (HELP|TYPE) \w+ .+|\w+(\{[^\n]*\})? -?\d+)$/);
   });
 
@@ -70,10 +104,12 @@ describe('toPrometheus', () => {
   });
 
   it('writes the last backup as Unix seconds, and counts tenants by status', () => {
-    const text = toPrometheus(result([
-      tenant({ lastBackup: { at: '2026-03-31T11:00:00.000Z', ageSeconds: 3600, bytes: 1, file: 'x' } }),
-      tenant({ slug: 'beta', status: 'suspended' }),
-    ]));
+    const text = toPrometheus(
+      result([
+        tenant({ lastBackup: { at: '2026-03-31T11:00:00.000Z', ageSeconds: 3600, bytes: 1, file: 'x' } }),
+        tenant({ slug: 'beta', status: 'suspended' }),
+      ]),
+    );
     expect(text).toMatch(/^tenantctl_tenant_last_backup_timestamp_seconds\{tenant="acme",[^}]*\} 1774954800$/m);
     expect(text).toMatch(/^tenantctl_tenants\{status="active"\} 1$/m);
     expect(text).toMatch(/^tenantctl_tenants\{status="suspended"\} 1$/m);

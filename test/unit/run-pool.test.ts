@@ -34,15 +34,24 @@ describe('runPool', () => {
     await runPool(['x', 'y', 'z'], 2, async (item, index) => {
       pairs.push([item, index]);
     });
-    expect(pairs.sort()).toEqual([['x', 0], ['y', 1], ['z', 2]]);
+    expect(pairs.sort()).toEqual([
+      ['x', 0],
+      ['y', 1],
+      ['z', 2],
+    ]);
   });
 
   it('hands items not yet started to onSkipped once shouldStop turns true', async () => {
     const ran: number[] = [];
     const skipped: number[] = [];
-    await runPool([0, 1, 2, 3, 4], 1, async (item) => {
-      ran.push(item);
-    }, { shouldStop: () => ran.length >= 2, onSkipped: (item) => skipped.push(item) });
+    await runPool(
+      [0, 1, 2, 3, 4],
+      1,
+      async (item) => {
+        ran.push(item);
+      },
+      { shouldStop: () => ran.length >= 2, onSkipped: (item) => skipped.push(item) },
+    );
     expect(ran).toEqual([0, 1]);
     expect(skipped).toEqual([2, 3, 4]);
   });
@@ -60,9 +69,11 @@ describe('runPool', () => {
     expect(called).toBe(false);
   });
 
-  it('rejects with the worker\'s error', async () => {
-    await expect(runPool([1, 2], 2, async (item) => {
-      if (item === 2) throw new Error('boom on 2');
-    })).rejects.toThrow('boom on 2');
+  it("rejects with the worker's error", async () => {
+    await expect(
+      runPool([1, 2], 2, async (item) => {
+        if (item === 2) throw new Error('boom on 2');
+      }),
+    ).rejects.toThrow('boom on 2');
   });
 });
