@@ -209,7 +209,7 @@ for (const engine of selectedEngines()) {
         } finally {
           await admin.destroy();
         }
-      });
+      }, 180_000); // six tenants created one by one: slow when the machine is busy
     }
   });
 }
