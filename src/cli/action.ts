@@ -1,10 +1,12 @@
 import type { Command } from 'commander';
 import type { Config } from '../config/config-keys.js';
 import { resolveConfig, type ResolvedConfig } from '../config/resolve-config.js';
-import { AppContext } from '../context/app-context.js';
+// Type-only: the context (knex, drivers) and the output (chalk, ora, cli-table3) are loaded
+// when a command runs, so that `--help` and `--version` start fast.
+import type { AppContext } from '../context/app-context.js';
+import type { Output } from './output.js';
 import { ExitCode, type ExitCodeValue } from '../core/errors.js';
 import { reportExit } from './exit-status.js';
-import { Output } from './output.js';
 
 /** Options every command accepts (declared once on the program). */
 export interface GlobalOptions {
@@ -21,9 +23,12 @@ export interface GlobalOptions {
   perServer?: string;
 }
 
-export function outputFor(command: Command): Output {
+export async function outputFor(command: Command): Promise<Output> {
   const opts = command.optsWithGlobals<GlobalOptions>();
-  return new Output(Boolean(opts.json), Boolean(opts.verbose));
+  const { Output, loadSpinners } = await import('./output.js');
+  const out = new Output(Boolean(opts.json), Boolean(opts.verbose));
+  if (out.interactive) await loadSpinners();
+  return out;
 }
 
 export function configFor(command: Command): ResolvedConfig {
@@ -68,8 +73,9 @@ export async function withCommandContext(
   body: (ctx: AppContext, out: Output) => Promise<void | AuditNote>,
   audit?: AuditSpec,
 ): Promise<void> {
-  const out = outputFor(command);
+  const out = await outputFor(command);
   const { config } = configFor(command);
+  const { AppContext } = await import('../context/app-context.js');
   const ctx = new AppContext(config);
   try {
     const note = await body(ctx, out);

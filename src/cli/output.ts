@@ -1,6 +1,23 @@
 import { Chalk, type ChalkInstance } from 'chalk';
 import Table from 'cli-table3';
-import ora, { type Ora } from 'ora';
+import type { Ora } from 'ora';
+
+/** What commands do with a spinner: update its text, and end it. */
+export type Spinner = Pick<Ora, 'text' | 'stop' | 'succeed' | 'fail'>;
+
+/** ora is loaded only when a person will see a spinner (it costs ~60 ms of start-up). */
+let ora: typeof import('ora').default | undefined;
+
+/** Loads the spinner library; call before `spinner()` when `interactive`. */
+export async function loadSpinners(): Promise<void> {
+  ora ??= (await import('ora')).default;
+}
+
+/** The silent stand-in for a spinner nobody sees. */
+function silentSpinner(text: string): Spinner {
+  const self: Spinner = { text, stop: () => self as Ora, succeed: () => self as Ora, fail: () => self as Ora };
+  return self;
+}
 
 /**
  * How this run talks: a person at a terminal gets colour and spinners on stderr; `--json` or a
@@ -37,7 +54,8 @@ export class Output {
   }
 
   /** A spinner on stderr when interactive; otherwise a silent stand-in with the same calls. */
-  spinner(text: string): Ora {
+  spinner(text: string): Spinner {
+    if (!this.interactive || !ora) return silentSpinner(text);
     return ora({ text, stream: process.stderr, isEnabled: this.interactive, isSilent: !this.interactive, discardStdin: false }).start();
   }
 
@@ -46,7 +64,7 @@ export class Output {
    * step done or failed when the operation settles, and passes its result or error on.
    */
   steps(): { step(text: string): void; track<T>(operation: Promise<T>): Promise<T> } {
-    let current: Ora | undefined;
+    let current: Spinner | undefined;
     return {
       step: (text) => {
         current?.succeed();

@@ -154,8 +154,13 @@ export interface DumpTools {
 }
 
 export interface DatabaseStatsOptions {
-  /** Count rows instead of taking the engine's estimate. */
+  /** Count rows instead of taking the engine's estimate (implies `tables`). */
   exact: boolean;
+  /**
+   * Gather tables and rows even where that needs a connection per database (PostgreSQL). When
+   * false, an engine that would need one leaves them null; the rest comes from server-wide queries.
+   */
+  tables?: boolean;
   /** Databases read at once where each needs a connection. */
   concurrency: number;
   migrationsTable: string;
@@ -165,8 +170,9 @@ export interface DatabaseStatsOptions {
 
 export interface DatabaseStats {
   sizeBytes: number;
-  tables: number;
-  rows: number;
+  /** Null where not gathered (see DatabaseStatsOptions.tables). */
+  tables: number | null;
+  rows: number | null;
   /** Whether `rows` was counted rather than estimated. */
   rowsExact: boolean;
   /** Open connections now; null where the engine cannot tell (SQLite). */

@@ -56,7 +56,8 @@ export async function readStamps(admin: Knex, databases: string[]): Promise<Map<
   return new Map(result.rows.map((row: { datname: string; comment: string | null }) => [row.datname, parseStamp(row.comment)]));
 }
 
-function parseStamp(comment: string | null): Stamp | null {
+/** Reads a database comment written by the trigger; null for any other comment. */
+export function parseStamp(comment: string | null): Stamp | null {
   const match = comment?.startsWith(STAMP_PREFIX) ? /^(\d+):([0-9a-f]*):(.*)$/s.exec(comment.slice(STAMP_PREFIX.length)) : null;
   if (!match) return null;
   return { fingerprint: `${match[1]}:${match[2]}`, count: Number(match[1]), latest: match[3] || null };

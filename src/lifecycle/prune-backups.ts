@@ -2,6 +2,7 @@ import { rmSync } from 'node:fs';
 import type { AppContext } from '../context/app-context.js';
 import { UsageError } from '../core/errors.js';
 import { deleteBackupRows, listBackupRows, type BackupRow } from '../registry/backups-repo.js';
+import { retentionPlan } from './retention-plan.js';
 
 export interface RetentionPolicy {
   /** Keep this many newest good backups per tenant. */
@@ -26,22 +27,13 @@ export async function pruneBackups(ctx: AppContext, slugs: string[], policy: Ret
   if (policy.keep === undefined && policy.keepDays === undefined) return { removed: [], failedRecordsRemoved: 0 };
   if (policy.keep !== undefined && policy.keep < 1) throw new UsageError('--keep must be at least 1: the newest good backup is never pruned');
   const registry = await ctx.registry();
-  const cutoff = policy.keepDays === undefined ? undefined : new Date(at.getTime() - policy.keepDays * 86_400_000).toISOString();
   const result: PruneResult = { removed: [], failedRecordsRemoved: 0 };
   const rows = await listBackupRows(registry.knex, { slugs });
   const bySlug = new Map<string, BackupRow[]>();
   for (const row of rows) bySlug.set(row.slug, [...(bySlug.get(row.slug) ?? []), row]);
 
   for (const backups of bySlug.values()) {
-    const good = backups.filter((b) => b.status === 'ok'); // newest first
-    const doomed = good.filter((b, index) => {
-      if (index === 0) return false;
-      const beyondCount = policy.keep === undefined || index >= policy.keep;
-      const tooOld = cutoff === undefined || b.started_at < cutoff;
-      return beyondCount && tooOld;
-    });
-    const newestGood = good[0];
-    const staleFailures = backups.filter((b) => (b.status === 'failed' || b.status === 'interrupted') && newestGood && b.id < newestGood.id);
+    const { doomed, staleFailures } = retentionPlan(backups, policy, at); // rows come newest first
     for (const b of doomed) rmSync(b.file, { force: true });
     await deleteBackupRows(registry.knex, [...doomed, ...staleFailures].map((b) => b.id));
     result.removed.push(...doomed.map((b) => ({ slug: b.slug, file: b.file, startedAt: b.started_at })));

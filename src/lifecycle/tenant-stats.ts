@@ -14,6 +14,7 @@ export interface TenantStats {
   database: string;
   /** Null where the database does not exist (a finding for `doctor`). */
   sizeBytes: number | null;
+  /** Null where not gathered: on PostgreSQL they need a connection per database (`tables`). */
   tables: number | null;
   rows: number | null;
   /** Whether rows were counted (`--exact`, always on SQLite) rather than estimated. */
@@ -44,7 +45,7 @@ export interface StatsResult {
  * What every selected tenant costs, gathered per server in as few queries as the engine allows
  * (see ServerConnection.databaseStats), with backup information from the registry.
  */
-export async function tenantStats(ctx: AppContext, selection: TenantSelection, options: { exact?: boolean; sort?: StatsSort }): Promise<StatsResult> {
+export async function tenantStats(ctx: AppContext, selection: TenantSelection, options: { exact?: boolean; tables?: boolean; sort?: StatsSort }): Promise<StatsResult> {
   const at = new Date();
   const tenants = await selectTenants(ctx, selection, 'stats');
   const available = new DirectoryMigrationSource(ctx.config.migrationsDir).list();
@@ -61,6 +62,7 @@ export async function tenantStats(ctx: AppContext, selection: TenantSelection, o
       const server = await ctx.server(serverId);
       const gathered = await server.connection.databaseStats(databases, {
         exact: Boolean(options.exact),
+        tables: Boolean(options.tables),
         concurrency: limit(serverId),
         migrationsTable: TENANT_MIGRATIONS_TABLE,
         available,

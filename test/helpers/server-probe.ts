@@ -47,7 +47,11 @@ export function probeFor(engine: TestEngine, sqliteDirectory: string): ServerPro
       createDatabase: async (db) => {
         mkdirSync(sqliteDirectory, { recursive: true });
         const knex = open(db);
-        await knex.raw('create table hand_made (id integer)').finally(() => knex.destroy());
+        try {
+          await knex.raw('create table hand_made (id integer)');
+        } finally {
+          await knex.destroy();
+        }
       },
       drop: async (db) => {
         rmSync(file(db), { force: true });

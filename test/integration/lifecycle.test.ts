@@ -223,8 +223,10 @@ describe('the audit log', () => {
   it('never stores a password given on the command line', async () => {
     const ws = new Workspace('sqlite');
     try {
-      await ws.run(['create', 'acme', '--server-url', `sqlite:${join(ws.dir, 'tenants')}`, '--registry-url', `sqlite:${join(ws.dir, '.tenantctl', 'registry.sqlite')}`]);
-      await ws.run(['update', 'acme', '--plan', 'x', '--server-url', 'postgres://admin:hunter2@db.internal:5432/postgres']);
+      const created = await ws.run(['create', 'acme', '--server-url', `sqlite:${join(ws.dir, 'tenants')}`, '--registry-url', `sqlite:${join(ws.dir, '.tenantctl', 'registry.sqlite')}`]);
+      expect(created.code, created.stderr).toBe(0);
+      const updated = await ws.run(['update', 'acme', '--plan', 'x', '--server-url', 'postgres://admin:hunter2@db.internal:5432/postgres']);
+      expect(updated.code, updated.stderr).toBe(0);
       const { data } = await ws.json(['log']);
       expect(JSON.stringify(data)).not.toContain('hunter2');
       expect(data[0].arguments).toContain('postgres://admin:********@db.internal:5432/postgres');

@@ -175,47 +175,41 @@ for (const engine of selectedEngines()) {
     });
 
     if (engine !== 'sqlite') {
-      it('keeps at most about concurrency + 2 connections open to the server', async () => {
+      it('keeps at most concurrency connections open to its tenant databases', async () => {
         ws = new Workspace(engine);
         const slugs = await createTenants(ws, 6);
         addMigration(ws, '20240301000000_slow.js', slowMigration(400));
         const databases = slugs.map((s) => ws.names(s).database);
         const admin = ws.probe.admin(engine === 'postgres' ? 'postgres' : 'information_schema');
-        const count = async (): Promise<{ tenant: number; all: number }> => {
+        // Only connections to this test's own tenant databases: other test files running at the
+        // same time open connections to the same server, and must not make this test fail.
+        const count = async (): Promise<number> => {
           if (engine === 'postgres') {
-            const r = await admin.raw(
-              "select count(*) filter (where datname = any(?)) as tenant, count(*) as all from pg_stat_activity where backend_type = 'client backend' and pid <> pg_backend_pid()",
-              [databases],
-            );
-            return { tenant: Number(r.rows[0].tenant), all: Number(r.rows[0].all) };
+            const r = await admin.raw('select count(*) as n from pg_stat_activity where datname = any(?) and pid <> pg_backend_pid()', [databases]);
+            return Number(r.rows[0].n);
           }
-          const [rows] = await admin.raw(
-            `select sum(db in (${databases.map(() => '?').join(',')})) as tenant, count(*) as \`all\` from information_schema.processlist where id <> connection_id() and command <> 'Daemon'`,
-            databases,
-          );
-          return { tenant: Number(rows[0].tenant ?? 0), all: Number(rows[0].all) };
+          const [rows] = await admin.raw(`select count(*) as n from information_schema.processlist where db in (${databases.map(() => '?').join(',')})`, databases);
+          return Number(rows[0].n);
         };
         try {
-          const baseline = (await count()).all;
           const run = ws.start(['migrate-all', '--concurrency', '2', '--json']);
-          let peak = { tenant: 0, all: 0 };
+          let peak = 0;
           let finished = false;
           void run.done.then(() => (finished = true));
           while (!finished) {
-            const now = await count();
-            peak = { tenant: Math.max(peak.tenant, now.tenant), all: Math.max(peak.all, now.all - baseline) };
+            peak = Math.max(peak, await count());
             await new Promise((resolve) => setTimeout(resolve, 20));
           }
           const result = await run.done;
           expect(result.code, result.stderr).toBe(0);
           expect(JSON.parse(result.stdout).counts.migrated).toBe(6);
-          expect(peak.tenant).toBeGreaterThanOrEqual(1); // we did see the run at work
-          expect(peak.tenant).toBeLessThanOrEqual(2);
-          expect(peak.all).toBeLessThanOrEqual(2 + 2);
+          expect(peak).toBeGreaterThanOrEqual(1); // we did see the run at work
+          expect(peak).toBeLessThanOrEqual(2);
+          await waitFor(async () => (await count()) === 0, 5_000); // and it closed them all
         } finally {
           await admin.destroy();
         }
-      });
+      }, 180_000); // six tenants created one by one: slow when the machine is busy
     }
   });
 }

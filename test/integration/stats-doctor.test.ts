@@ -100,6 +100,21 @@ for (const engine of selectedEngines()) {
       expect(data.largest.length).toBeGreaterThan(0);
     });
 
+    it('by default gathers tables and rows only where no connection per database is needed; --tables adds them', async () => {
+      const slug = await create();
+      const plain = await ws.json(['stats', slug]);
+      expect(plain.result.code, plain.result.stderr).toBe(0);
+      const [cheap] = plain.data.tenants;
+      expect(cheap).toMatchObject({ slug, migration: '20240101000100_create_audit_log.js', pendingMigrations: 0, sizeBytes: expect.any(Number) });
+      // PostgreSQL needs a connection per database for them; MySQL and SQLite do not.
+      if (engine === 'postgres') expect(cheap).toMatchObject({ tables: null, rows: null });
+      else expect(cheap.tables).toBeGreaterThan(0);
+      const full = await ws.json(['stats', slug, '--tables']);
+      expect(full.result.code, full.result.stderr).toBe(0);
+      expect(full.data.tenants[0]).toMatchObject({ slug, tables: expect.any(Number), rows: expect.any(Number), migration: cheap.migration });
+      expect(full.data.tenants[0].tables).toBeGreaterThan(0);
+    });
+
     it('writes Prometheus text a textfile collector can read, atomically', async () => {
       const slug = await create();
       const file = join(ws.dir, 'tenantctl.prom');

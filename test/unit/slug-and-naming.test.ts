@@ -26,3 +26,18 @@ describe('renderName', () => {
     expect(validateTemplate('t"; drop {slug}')).toMatch(/lower-case/);
   });
 });
+
+describe('renderName, more templates', () => {
+  it('replaces every {slug} and refuses names that are not plain identifiers', () => {
+    expect(renderName('{slug}_{slug}', 'a-b')).toBe('a_b_a_b');
+    expect(renderName('t_{slug}', 'acme_2')).toBe('t_acme_2');
+    expect(() => renderName('{slug}', '9lives')).toThrow(UsageError);
+    expect(() => renderName('T_{slug}', 'acme')).toThrow(/lower-case/);
+  });
+
+  it('accepts a template with a digit after a letter, refuses one with a space or a dot', () => {
+    expect(validateTemplate('t1_{slug}_db')).toBeUndefined();
+    expect(validateTemplate('t {slug}')).toMatch(/lower-case/);
+    expect(validateTemplate('app.{slug}')).toMatch(/lower-case/);
+  });
+});

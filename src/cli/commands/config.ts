@@ -7,7 +7,7 @@ export function registerConfig(program: Command): void {
     .command('config')
     .description('show the effective configuration and where each value came from (secrets masked)')
     .action(async (_options: unknown, command: Command) => {
-      const out = outputFor(command);
+      const out = await outputFor(command);
       const resolved = configFor(command);
       const entries = maskedConfig(resolved);
       out.result({ file: resolved.file ?? null, values: entries }, () =>

@@ -10,6 +10,7 @@ import { formatBytes } from '../render/format.js';
 
 interface StatsFlags {
   exact?: boolean;
+  tables?: boolean;
   sort?: string;
   format?: string;
   output?: string;
@@ -31,7 +32,8 @@ export function registerStats(program: Command): void {
     .command('stats')
     .description('size, tables, rows, migrations, connections and last backup, per tenant and for the fleet')
     .argument('[slug]', 'one tenant only')
-    .option('--exact', 'count rows exactly (default: the engine\'s estimate)')
+    .option('--tables', 'also tables and rows where that costs a connection per database (PostgreSQL)')
+    .option('--exact', 'count rows exactly (default: the engine\'s estimate); implies --tables')
     .option('--sort <key>', 'size, rows or name (default name)')
     .option('--format <format>', 'table (default), json, or prometheus (node_exporter textfile)')
     .option('--output <file>', 'write to this file instead of stdout, atomically (for the textfile collector)')
@@ -46,7 +48,7 @@ export function registerStats(program: Command): void {
       if (!['table', 'json', 'prometheus'].includes(format)) throw new UsageError(`--format must be table, json or prometheus (got "${format}")`);
       const { tenantStats, toPrometheus } = await import('../../lifecycle/tenant-stats.js');
       await withCommandContext(command, async (ctx, out) => {
-        const result = await tenantStats(ctx, { slugs: slug ? [slug] : undefined, statuses: flags.status, plans: flags.plan, servers: flags.server }, { exact: flags.exact, sort: sort as StatsSort });
+        const result = await tenantStats(ctx, { slugs: slug ? [slug] : undefined, statuses: flags.status, plans: flags.plan, servers: flags.server }, { exact: flags.exact, tables: flags.tables, sort: sort as StatsSort });
         // One named tenant whose server is down: one line on stderr and exit 5, as for every one-tenant command.
         if (slug && result.unreachableServers.length) throw new UnreachableError(result.unreachableServers[0]!.error);
         const text =
@@ -89,7 +91,9 @@ function renderTable(out: import('../output.js').Output, result: import('../../l
   if (result.tenants.length > shown.length) lines.push(out.color.dim(`… and ${result.tenants.length - shown.length} more (--json or --format prometheus for all)`));
   lines.push(...renderOutages(out, result.unreachableServers, 'unknown'));
   const t = result.totals;
-  lines.push(`${t.tenants} tenants · ${formatBytes(t.sizeBytes)} · ${t.tables} tables · ${t.rows} rows · ${t.connections} connections · ${t.withPendingMigrations} with pending migrations · ${t.withoutBackup} never backed up`);
+  const counted = result.tenants.some((tenant) => tenant.tables !== null);
+  const tablesAndRows = counted ? `${t.tables} tables · ${t.rows} rows` : 'tables and rows: --tables';
+  lines.push(`${t.tenants} tenants · ${formatBytes(t.sizeBytes)} · ${tablesAndRows} · ${t.connections} connections · ${t.withPendingMigrations} with pending migrations · ${t.withoutBackup} never backed up`);
   if (!single && result.largest.length) lines.push(`largest: ${result.largest.map((l) => `${l.slug} (${formatBytes(l.sizeBytes)})`).join(', ')}`);
   return lines.join('\n');
 }
