@@ -4,6 +4,7 @@ import * as runs from './002-runs.js';
 import * as backups from './003-backups.js';
 import * as audit from './004-audit.js';
 import * as servers from './005-servers.js';
+import * as moves from './009-moves.js';
 
 /** The registry's own migrations, in order. Names are stored; never rename one. */
 const MIGRATIONS: ReadonlyArray<[string, Knex.Migration]> = [
@@ -12,6 +13,7 @@ const MIGRATIONS: ReadonlyArray<[string, Knex.Migration]> = [
   ['003-backups', backups],
   ['004-audit', audit],
   ['005-servers', servers],
+  ['009-moves', moves],
 ];
 
 export const LATEST_REGISTRY_MIGRATION = MIGRATIONS[MIGRATIONS.length - 1]![0];
