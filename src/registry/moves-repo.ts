@@ -58,7 +58,14 @@ export async function keptSource(knex: Knex, tenantId: number): Promise<MoveRow 
   return knex<MoveRow>(TABLE).where({ tenant_id: tenantId, status: 'done', source_state: 'kept' }).orderBy('id', 'desc').first();
 }
 
-/** Every retired copy still kept, with running moves' targets and sources: databases tenantctl owns. */
-export async function movesHoldingDatabases(knex: Knex): Promise<MoveRow[]> {
-  return knex<MoveRow>(TABLE).where({ status: 'running' }).orWhere({ status: 'done', source_state: 'kept' });
+/**
+ * Databases and users that moves hold, by server id: retired copies kept by `--keep-source`, and
+ * both sides of a move under way. Doctor counts them as the tenants', not as orphans.
+ */
+export async function databasesHeldByMoves(knex: Knex): Promise<Array<{ serverId: number; database: string; user: string | null }>> {
+  const rows = await knex<MoveRow>(TABLE).where({ status: 'running' }).orWhere({ status: 'done', source_state: 'kept' });
+  return rows.flatMap((m) => [
+    { serverId: m.source_server_id, database: m.source_database, user: m.source_user },
+    ...(m.status === 'running' ? [{ serverId: m.target_server_id, database: m.target_database, user: m.target_user }] : []),
+  ]);
 }
