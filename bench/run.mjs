@@ -8,6 +8,7 @@ import { BenchFleet, REPO } from './lib/fleet.mjs';
 import { fmtMs, timeIt } from './lib/measure.mjs';
 import { benchBackup } from './sections/backup.mjs';
 import { benchMigrate } from './sections/migrate.mjs';
+import { benchMove } from './sections/move.mjs';
 import { benchStats } from './sections/stats.mjs';
 
 const { values } = parseArgs({
@@ -16,8 +17,9 @@ const { values } = parseArgs({
     engines: { type: 'string', default: 'postgres,mysql' },
     'naive-sample': { type: 'string' },
     concurrency: { type: 'string', default: '8' },
-    only: { type: 'string', default: 'migrate,stats,backup' },
+    only: { type: 'string', default: 'migrate,stats,backup,move' },
     'large-gb': { type: 'string', default: '1' },
+    'move-gb': { type: 'string', default: '1' },
     keep: { type: 'boolean', default: false },
   },
 });
@@ -53,6 +55,12 @@ for (const engine of values.engines.split(',')) {
       printTable(`${engine}: backing up ${tenants} tenants`, engineResults.backup.rows);
       const r = engineResults.backup.ratios;
       console.log(`  backup --all is ${r.speedupOverShellLoop.toFixed(1)}× faster than the shell loop${r.largePeakMb ? `; peak memory on the large tenant: ${r.largePeakMb.toFixed(0)} MB` : ''}`);
+    }
+    if (sections.has('move')) {
+      console.error(`[${engine}] move…`);
+      engineResults.move = await benchMove(fleet, { gigabytes: Number(values['move-gb']), large: engineResults.backup?.large });
+      printTable(`${engine}: moving one tenant between two servers`, engineResults.move.rows);
+      console.log(`  downtime ${fmtMs(engineResults.move.ratios.downtimeMs)}; peak memory ${engineResults.move.ratios.peakMb.toFixed(0)} MB`);
     }
   } finally {
     if (!values.keep) await fleet.destroy();
