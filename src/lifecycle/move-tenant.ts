@@ -145,25 +145,30 @@ export async function moveTenant(ctx: AppContext, input: MoveInput, onStep: Move
       }],
     ];
     for (const [step, action] of actions) {
-      const at = Date.now();
-      onStep(step);
-      await recordStep(ctx, move, step);
-      await pauseForTest(step);
       try {
-        await action();
+        await runStep(ctx, move, step, steps, onStep, action);
       } catch (error) {
         if (step === 'switch' && (await loadTenantRow(ctx, slug)).server_id === move.target_server_id) break; // it did land
         const message = redact(errorMessage(error), [password ?? undefined]);
         const undone = await rollBack(ctx, move, 'failed', `${step}: ${message}`, onStep).then(() => undefined, (e: unknown) => errorMessage(e));
         throw new OperationError(slug, step, new Error(message), undone ? `rollback incomplete, run move again to finish it: ${undone}` : `the tenant stays on server "${plan.source}"; the target's copy was dropped`);
       }
-      steps[step] = Date.now() - at;
-      await updateMoveRow(registry.knex, moveId, { durations: JSON.stringify(steps) });
     }
     move = (await findMoveRow(registry.knex, moveId))!;
     const done = await finishMove(ctx, move, onStep);
     return { ...done, steps: { ...steps, ...done.steps }, backup, verified, resumed, placement: plan.reason, dryRun: false, plan, durationMs: Date.now() - started };
   });
+}
+
+/** Records a step, runs it, and records how long it took (into `steps`). */
+async function runStep(ctx: AppContext, move: MoveRow, step: MoveStep, steps: MoveResult['steps'], onStep: MoveProgress, action: () => Promise<void>): Promise<void> {
+  const at = Date.now();
+  onStep(step);
+  await recordStep(ctx, move, step);
+  await pauseForTest(step);
+  await action();
+  steps[step] = Date.now() - at;
+  await updateMoveRow((await ctx.registry()).knex, move.id, { durations: JSON.stringify(steps) });
 }
 
 /** Records a step on the move and on the tenant (so other commands leave it alone) before it runs. */
@@ -181,19 +186,13 @@ async function finishMove(ctx: AppContext, move: MoveRow, onStep: MoveProgress):
   const [source, target] = await Promise.all([ctx.server(move.source_server_id), ctx.server(move.target_server_id)]);
   const steps: MoveResult['steps'] = JSON.parse(move.durations ?? '{}');
   const run = async (step: MoveStep, action: () => Promise<void>) => {
-    const at = Date.now();
-    onStep(step);
-    await recordStep(ctx, move, step);
-    await pauseForTest(step);
     try {
-      await action();
+      await runStep(ctx, move, step, steps, onStep, action);
     } catch (error) {
       await updateMoveRow(registry.knex, move.id, { error: `${step}: ${errorMessage(error)}` });
       await updateTenantRow(registry.knex, move.tenant_id, { last_error: `move: ${step}: ${errorMessage(error)}` });
       throw new OperationError(move.slug, step, error, 'the tenant is switched to the target already; run move again to finish');
     }
-    steps[step] = Date.now() - at;
-    await updateMoveRow(registry.knex, move.id, { durations: JSON.stringify(steps) });
   };
   let unfencedAt = move.unfenced_at;
   if (move.step !== 'retire') {
