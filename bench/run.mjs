@@ -10,6 +10,7 @@ import { benchBackup } from './sections/backup.mjs';
 import { benchFleetApi } from './sections/fleet-api.mjs';
 import { benchMigrate } from './sections/migrate.mjs';
 import { benchStartup } from './sections/startup.mjs';
+import { benchMove } from './sections/move.mjs';
 import { benchStats } from './sections/stats.mjs';
 import { benchServers, describeServers } from './sections/servers.mjs';
 
@@ -19,9 +20,10 @@ const { values } = parseArgs({
     engines: { type: 'string', default: 'postgres,mysql' },
     'naive-sample': { type: 'string' },
     concurrency: { type: 'string', default: '8' },
-    only: { type: 'string', default: 'startup,migrate,stats,backup,fleet' },
+    only: { type: 'string', default: 'startup,migrate,stats,backup,fleet,move' },
     budget: { type: 'string', default: '50' },
     'large-gb': { type: 'string', default: '1' },
+    'move-gb': { type: 'string', default: '1' },
     keep: { type: 'boolean', default: false },
     servers: { type: 'string', default: '1' },
   },
@@ -86,6 +88,11 @@ for (const engine of fleetSections.length || spreadOverServers ? values.engines.
       printTable(`${engine}: fleet.knex over ${tenants} tenants`, engineResults.fleet.rows);
       const r = engineResults.fleet.ratios;
       console.log(`  fleet.knex: cold ${r.coldMs.toFixed(2)} ms, warm ${r.warmMs.toFixed(3)} ms per call with a query (${r.lookupMs.toFixed(3)} ms alone); at most ${r.peakConnections} server connections seen with a budget of ${r.budget}`);
+    if (sections.has('move')) {
+      console.error(`[${engine}] move…`);
+      engineResults.move = await benchMove(fleet, { gigabytes: Number(values['move-gb']), large: engineResults.backup?.large });
+      printTable(`${engine}: moving one tenant between two servers`, engineResults.move.rows);
+      console.log(`  downtime ${fmtMs(engineResults.move.ratios.downtimeMs)}; peak memory ${engineResults.move.ratios.peakMb.toFixed(0)} MB`);
     }
   } finally {
     if (!values.keep) await fleet.destroy();

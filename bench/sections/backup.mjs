@@ -38,7 +38,7 @@ function shellLoop(fleet, outDir) {
 }
 
 /** One tenant with at least `gigabytes` GB of rows (random text, so it does not compress to nothing). */
-async function makeLargeTenant(fleet, gigabytes) {
+export async function makeLargeTenant(fleet, gigabytes) {
   const slug = fleet.slugs[0];
   const knex = adminKnex(fleet, fleet.database(slug));
   const rows = Math.ceil((gigabytes * 1024 ** 3) / 300);

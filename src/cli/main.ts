@@ -14,6 +14,7 @@ import { registerInit } from './commands/init.js';
 import { registerList } from './commands/list.js';
 import { registerMigrate } from './commands/migrate.js';
 import { registerMigrateStatus } from './commands/migrate-status.js';
+import { registerMove } from './commands/move.js';
 import { registerRestore } from './commands/restore.js';
 import { registerRotateKey } from './commands/rotate-key.js';
 import { registerRotatePassword } from './commands/rotate-password.js';
@@ -37,7 +38,7 @@ function buildProgram(): Command {
     .addOption(new Option('--seeds-dir <dir>', 'tenant seeds'))
     .showHelpAfterError('(run with --help for usage)')
     .exitOverride();
-  for (const register of [registerInit, registerCreate, registerList, registerShow, registerUpdate, registerSuspend, registerDelete, registerMigrate, registerMigrateStatus, registerBackup, registerBackups, registerRestore, registerRotateKey, registerRotatePassword, registerStats, registerDoctor, registerLog, registerConfig, registerServer]) register(program);
+  for (const register of [registerInit, registerCreate, registerList, registerShow, registerUpdate, registerSuspend, registerDelete, registerMigrate, registerMigrateStatus, registerBackup, registerBackups, registerRestore, registerRotateKey, registerRotatePassword, registerStats, registerDoctor, registerLog, registerConfig, registerServer, registerMove]) register(program);
   const all = (c: Command): Command[] => [c, ...c.commands.flatMap(all)];
   for (const command of all(program)) command.exitOverride();
   return program;

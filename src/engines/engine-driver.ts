@@ -1,6 +1,7 @@
 import type { Writable } from 'node:stream';
 import type { Knex } from 'knex';
 import type { Engine, ServerSpec } from './server-spec.js';
+import type { ContentFingerprint } from './content-fingerprint.js';
 
 /** Held until released; the server releases it by itself if the process dies. */
 export interface HeldLock {
@@ -110,6 +111,12 @@ export interface ServerConnection {
   listTables(database: string): Promise<string[]>;
   /** Exact row count of every table. */
   rowCounts(database: string): Promise<Record<string, number>>;
+  /**
+   * Exact row count and content checksum of every table, and every sequence/auto-increment
+   * position, computed by the server itself where it can (see ContentFingerprint): what `move`
+   * compares between the source and the target before it switches.
+   */
+  contentFingerprint(database: string): Promise<ContentFingerprint>;
   /**
    * Size, tables, rows and open connections of many databases, plus their applied migrations,
    * with as few round trips as the engine allows: sizes and connections in one query per server

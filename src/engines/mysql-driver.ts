@@ -8,6 +8,8 @@ import { resolveTool } from './run-tool.js';
 import { lockKey64, lockOnDedicatedConnection } from './lock-helpers.js';
 import type { ServerSpec } from './server-spec.js';
 import { QUIET_KNEX_LOG } from './knex-log.js';
+import { mysqlFingerprint } from './mysql-fingerprint.js';
+import type { ContentFingerprint } from './content-fingerprint.js';
 import { runPool } from '../core/run-pool.js';
 
 /** Tenants read per UNION query: well inside packet and table-open limits. */
@@ -231,6 +233,10 @@ class MysqlServer implements ServerConnection {
     const union = tables.map((t) => `select ? as name, count(*) as n from ${quote(database)}.${quote(t)}`).join(' union all ');
     const [rows] = await this.admin.raw(union, tables);
     return Object.fromEntries((rows as Array<{ name: string; n: number }>).map((row) => [row.name, Number(row.n)]));
+  }
+
+  contentFingerprint(database: string): Promise<ContentFingerprint> {
+    return mysqlFingerprint(this.admin, database);
   }
 
   async databaseStats(databases: string[], options: DatabaseStatsOptions): Promise<Map<string, DatabaseStats>> {

@@ -11,6 +11,8 @@ import { lockKey64, lockOnDedicatedConnection } from './lock-helpers.js';
 import { scramSha256Verifier } from './postgres-scram.js';
 import type { ServerSpec } from './server-spec.js';
 import { QUIET_KNEX_LOG } from './knex-log.js';
+import { postgresFingerprint } from './postgres-fingerprint.js';
+import type { ContentFingerprint } from './content-fingerprint.js';
 
 const quote = (name: string) => `"${name.replaceAll('"', '""')}"`;
 
@@ -208,6 +210,10 @@ class PostgresServer implements ServerConnection {
 
   async rowCounts(database: string): Promise<Record<string, number>> {
     return this.onDatabase(database, (knex) => this.rowCountsWith(knex));
+  }
+
+  contentFingerprint(database: string): Promise<ContentFingerprint> {
+    return this.onDatabase(database, postgresFingerprint);
   }
 
   /** Exact row counts of every table, in one UNION query on a connection to that database. */

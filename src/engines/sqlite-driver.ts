@@ -9,6 +9,8 @@ import { sqliteCheckDump, sqliteDumpTo, sqliteRestoreFrom } from './sqlite-dump.
 import { lockDirectoryFor, tryFileLock } from './sqlite-file-lock.js';
 import type { ServerSpec } from './server-spec.js';
 import { QUIET_KNEX_LOG } from './knex-log.js';
+import { sqliteFingerprint } from './sqlite-fingerprint.js';
+import type { ContentFingerprint } from './content-fingerprint.js';
 
 const quote = (name: string) => `"${name.replaceAll('"', '""')}"`;
 
@@ -238,6 +240,10 @@ class SqliteServer implements ServerConnection {
       const tables = db.prepare("select name from sqlite_master where type = 'table' and name not like 'sqlite_%' order by 1").pluck().all() as string[];
       return Object.fromEntries(tables.map((t) => [t, Number(db.prepare(`select count(*) from ${quote(t)}`).pluck().get())]));
     });
+  }
+
+  async contentFingerprint(database: string): Promise<ContentFingerprint> {
+    return this.readFile(database, sqliteFingerprint);
   }
 
   async databaseStats(databases: string[], options: DatabaseStatsOptions): Promise<Map<string, DatabaseStats>> {

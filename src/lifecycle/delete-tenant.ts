@@ -5,6 +5,7 @@ import { deleteTenantRow, updateTenantRow, type Tenant, type TenantRow, type Ten
 import { backupTenant, type Backup } from './backup-tenants.js';
 import { loadTenantRow, reloadTenant } from './load-tenant.js';
 import { withTenantLock } from './tenant-lock.js';
+import { assertNotMoving } from './tenant-moving.js';
 
 export interface DeleteOptions {
   /** Take a final backup first and refuse to drop anything if it fails. Default true. */
@@ -56,6 +57,7 @@ export async function deleteTenant(ctx: AppContext, slug: string, options: Delet
     }
     return { ...base, tenant: options.purge && !options.dryRun ? null : await reloadTenant(ctx, slug), steps, purged: Boolean(options.purge) && !options.dryRun, alreadyDeleted: true };
   }
+  assertNotMoving(row, 'deleted');
   if (!DELETABLE.includes(row.status)) throw new ConflictError(`tenant "${slug}" is ${row.status}: it cannot be deleted`);
 
   const server = (await ctx.server(row.server_id)).connection;

@@ -14,6 +14,7 @@ import { WITH_DATABASE } from './select-tenants.js';
 import { suspendTenant } from './suspend-tenant.js';
 import { tenantLockName } from './tenant-lock.js';
 import { tenantStats } from './tenant-stats.js';
+import { databasesHeldByMoves } from '../registry/moves-repo.js';
 
 export type FindingKind =
   | 'orphan_database'
@@ -99,6 +100,7 @@ export async function runDoctor(ctx: AppContext, options: DoctorOptions = {}): P
   const findings: Finding[] = [];
   const add = (finding: NewFinding) => findings.push(complete(finding));
   const servers = await listServerRows(registry.knex);
+  const movedHere = await databasesHeldByMoves(registry.knex);
 
   // Per server: orphans, missing databases and users, access that does not match the status, tools.
   for (const serverRow of servers) {
@@ -117,6 +119,10 @@ export async function runDoctor(ctx: AppContext, options: DoctorOptions = {}): P
     const [databases, users] = await Promise.all([server.listDatabases(), server.listUsers()]);
     const known = new Set(tenantsHere.filter((r) => r.status !== 'deleted').flatMap((r) => [r.database_name]));
     const knownUsers = new Set(tenantsHere.filter((r) => r.status !== 'deleted' && r.database_user).map((r) => r.database_user!));
+    for (const held of movedHere.filter((h) => h.serverId === serverRow.id)) {
+      known.add(held.database);
+      if (held.user) knownUsers.add(held.user);
+    }
     const dbPattern = templatePattern(ctx.config.databaseNameTemplate);
     const userPattern = templatePattern(ctx.config.userNameTemplate);
     for (const db of databases.filter((d) => dbPattern.test(d) && !known.has(d))) {

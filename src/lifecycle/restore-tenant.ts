@@ -9,6 +9,7 @@ import { reloadTenant } from './load-tenant.js';
 import { dumpTools } from './backup-tenants.js';
 import { createTenant } from './create-tenant.js';
 import { withTenantLock } from './tenant-lock.js';
+import { assertNotMoving } from './tenant-moving.js';
 import { checkFile } from './verify-backups.js';
 
 export interface RestoreInput {
@@ -66,6 +67,7 @@ export async function restoreTenant(ctx: AppContext, input: RestoreInput, onStep
   if (!['active', 'suspended'].includes(source.status)) {
     throw new ConflictError(`tenant "${slug}" is ${source.status}: only an active or suspended tenant can be restored (use --as to restore into a new tenant)`);
   }
+  assertNotMoving(source, 'restored');
   return withTenantLock(ctx, slug, async () => {
     const server = (await ctx.server(source.server_id)).connection;
     await engineChecked(ctx, backup, source);

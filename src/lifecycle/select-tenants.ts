@@ -3,6 +3,7 @@ import { NotFoundError, UsageError } from '../core/errors.js';
 import { validateSlug } from '../core/slug.js';
 import { failedTenantIds, lastRun, type RunKind } from '../registry/runs-repo.js';
 import { listTenantRows, type TenantStatus, type TenantWithServer } from '../registry/tenants-repo.js';
+import { assertNotMoving, isMoving } from './tenant-moving.js';
 
 /** Which tenants a fleet command works on; every filter narrows. */
 export interface TenantSelection {
@@ -43,6 +44,11 @@ export async function selectTenants(ctx: AppContext, selection: TenantSelection,
     if (unusable.length) {
       throw new UsageError(`${unusable.map((r) => `"${r.slug}" is ${r.status}`).join(', ')}: ${kind} needs an active or suspended tenant`);
     }
+  }
+  // A tenant being moved is fenced and its copy in flux: named, it is refused; otherwise left out.
+  if (kind !== 'stats') {
+    for (const row of rows) if (selection.slugs?.length) assertNotMoving(row, `worked on by ${kind}`);
+    rows = rows.filter((r) => !isMoving(r));
   }
   if (selection.servers?.length) {
     const known = new Set(rows.map((r) => r.server_name));

@@ -4,6 +4,7 @@ import type { ServerConnection } from '../engines/engine-driver.js';
 import { updateTenantRow, type Tenant, type TenantRow } from '../registry/tenants-repo.js';
 import { loadTenantRow, reloadTenant } from './load-tenant.js';
 import { withTenantLock } from './tenant-lock.js';
+import { assertNotMoving } from './tenant-moving.js';
 
 export interface AccessChangeResult {
   tenant: Tenant;
@@ -34,6 +35,7 @@ async function changeAccess(ctx: AppContext, slug: string, change: AccessChange)
   if (row.status !== 'active' && row.status !== 'suspended') {
     throw new ConflictError(`tenant "${slug}" is ${row.status}: only an active or suspended tenant can be ${change.step === 'suspend' ? 'suspended' : 'reactivated'}`);
   }
+  assertNotMoving(row, change.step === 'suspend' ? 'suspended' : 'reactivated');
   if (row.step === 'restore') throw new ConflictError(`tenant "${slug}" is in the middle of a restore: run restore again to finish it`);
   return withTenantLock(ctx, slug, async () => {
     const registry = await ctx.registry();

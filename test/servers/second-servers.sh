@@ -29,8 +29,14 @@ start_postgres() {
   wait_for "PostgreSQL on $PG_PORT" "psql -h 127.0.0.1 -p $PG_PORT -U postgres -tAc 'select 1'"
 }
 
+# mariadb-install-db creates anonymous accounts (''@localhost, ''@<hostname>); a login over TCP on
+# 127.0.0.1 matches them before 'user'@'%', so tenant users could not log in (the main instance has none).
+drop_anonymous_mysql_users() {
+  mariadb -h 127.0.0.1 -P "$MY_PORT" -u root -e "drop user if exists ''@'localhost', ''@'$(hostname)'"
+}
+
 start_mysql() {
-  if mariadb-admin -h 127.0.0.1 -P "$MY_PORT" -u root ping >/dev/null 2>&1; then return 0; fi
+  if mariadb-admin -h 127.0.0.1 -P "$MY_PORT" -u root ping >/dev/null 2>&1; then drop_anonymous_mysql_users; return 0; fi
   if [ ! -d "$MY_DIR/mysql" ]; then
     mkdir -p "$MY_DIR"
     chown mysql:mysql "$MY_DIR"
@@ -41,6 +47,7 @@ start_mysql() {
     --socket="$MY_DIR/mysqld.sock" --pid-file="$MY_DIR/mysqld.pid" --bind-address=127.0.0.1 \
     --log-error="$MY_DIR/error.log" >/dev/null 2>&1 &
   wait_for "MariaDB on $MY_PORT" "mariadb -h 127.0.0.1 -P $MY_PORT -u root -e 'select 1'"
+  drop_anonymous_mysql_users
 }
 
 case "${1:-start}" in

@@ -11,6 +11,8 @@ export interface PlacementRequest {
   labels?: Record<string, string>;
   /** Never this server (a move's source). */
   exclude?: number;
+  /** Only servers of this engine (a move's target). */
+  engine?: string;
 }
 
 export interface Placement {
@@ -104,6 +106,7 @@ function describe(c: Candidate, byBytes: boolean): string {
 /** Why a server cannot take a new tenant now, or undefined. */
 function refuse(row: ServerRow, live: number, request: PlacementRequest): string | undefined {
   if (row.id === request.exclude) return 'it is the tenant\'s own server';
+  if (request.engine && row.engine !== request.engine) return `it runs ${row.engine}, not ${request.engine}`;
   if (row.status === 'draining') return 'it is draining';
   if (row.status === 'removed') return 'it was removed';
   if (row.max_tenants !== null && live >= row.max_tenants) return `it is at capacity (${live} of ${row.max_tenants} tenants)`;

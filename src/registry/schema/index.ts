@@ -7,6 +7,7 @@ import * as servers from './005-servers.js';
 import * as structuredState from './006-structured-state.js';
 import * as secretRotation from './007-secret-rotation.js';
 import * as backupOwner from './008-backup-owner.js';
+import * as moves from './009-moves.js';
 import * as metadataIndex from './011-metadata-index.js';
 
 /** The registry's own migrations, in order. Names are stored; never rename one. */
@@ -19,6 +20,7 @@ const MIGRATIONS: ReadonlyArray<[string, Knex.Migration]> = [
   ['006-structured-state', structuredState],
   ['007-secret-rotation', secretRotation],
   ['008-backup-owner', backupOwner],
+  ['009-moves', moves],
   ['011-metadata-index', metadataIndex],
 ];
 

@@ -1,0 +1,126 @@
+import type { Command } from 'commander';
+import { ExitCode, UsageError } from '../../core/errors.js';
+import type { MoveResult } from '../../lifecycle/move-tenant.js';
+import { withCommandContext } from '../action.js';
+import type { Output } from '../output.js';
+
+const LABELS = {
+  preflight: 'Checking both servers',
+  fence: 'Fencing the tenant on the source',
+  copy: 'Copying (backup, then restore on the target)',
+  verify: 'Verifying the copy',
+  switch: 'Switching the registry to the target',
+  unfence: 'Unfencing on the target',
+  retire: 'Retiring the source',
+  rollback: 'Rolling back',
+} as const;
+
+interface MoveFlags {
+  to?: string;
+  keepSource?: boolean;
+  dropSource?: boolean;
+  dryRun?: boolean;
+  fromServer?: string;
+  concurrency?: string;
+}
+
+const seconds = (ms: number | null) => (ms === null ? '?' : `${(ms / 1000).toFixed(1)}s`);
+
+export function registerMove(program: Command): void {
+  program
+    .command('move')
+    .description("move a tenant's database to another server of its engine: fenced, copied, verified, switched")
+    .argument('[slug]', 'the tenant to move')
+    .option('--to <server>', 'the target server (default: placement chooses, never the current one)')
+    .option('--keep-source', 'keep the source database and user, locked, as a retired copy')
+    .option('--drop-source', 'drop the retired copy an earlier move --keep-source left')
+    .option('--dry-run', 'print the plan (source, target, size, expected downtime); change nothing')
+    .option('--from-server <name>', 'evacuate: move every tenant off this server')
+    .option('--concurrency <n>', 'with --from-server: tenants moved at once (default 1)')
+    .action(async (slug: string | undefined, flags: MoveFlags, command: Command) => {
+      if (flags.fromServer ? slug || flags.to || flags.dropSource : !slug) {
+        throw new UsageError('move: name a tenant (move <slug> [--to <server>]), or evacuate a server with --from-server <name> alone');
+      }
+      if (flags.dropSource && (flags.to || flags.keepSource || flags.dryRun)) throw new UsageError('move --drop-source takes only the tenant');
+      if (flags.fromServer) return evacuate(command, flags);
+      if (flags.dropSource) return dropSource(command, slug!);
+      const { moveTenant } = await import('../../lifecycle/move-tenant.js');
+      await withCommandContext(
+        command,
+        async (ctx, out) => {
+          const progress = out.steps();
+          const result = await progress.track(moveTenant(ctx, { slug: slug!, to: flags.to, keepSource: flags.keepSource, dryRun: flags.dryRun }, (step) => progress.step(`${LABELS[step]}…`)));
+          out.result(result, () => (result.dryRun ? renderPlan(out, result) : renderMove(out, result)));
+          return { detail: { source: result.source, target: result.target, dryRun: result.dryRun, downtimeMs: result.downtimeMs, steps: result.steps, resumed: result.resumed, sourceKept: result.sourceKept } };
+        },
+        { command: 'move', tenant: slug },
+      );
+    });
+}
+
+function renderPlan(out: Output, result: MoveResult): string {
+  const plan = result.plan!;
+  return [
+    `Would move tenant ${out.color.bold(result.slug)} from ${plan.source} to ${out.color.bold(plan.target)} (${plan.reason})`,
+    out.fields([
+      ['engine', plan.engine],
+      ['size', plan.sizeBytes === null ? 'unknown' : `${plan.sizeBytes} bytes`],
+      ['expected downtime', plan.expectedDowntimeMs === null ? `unknown (${plan.estimate})` : `${seconds(plan.expectedDowntimeMs)} (${plan.estimate})`],
+      ['target database', plan.targetDatabase],
+      ['target user', plan.targetUser],
+    ]),
+    ...plan.problems.map((p) => out.color.red(`  ✖ ${p}`)),
+  ].join('\n');
+}
+
+function renderMove(out: Output, result: MoveResult): string {
+  const note = result.resumed === 'finished' ? ' (finished an interrupted move)' : result.resumed === 'rolled_back' ? ' (rolled back an interrupted move, then moved afresh)' : '';
+  return [
+    `${out.color.green('✔')} Moved tenant ${out.color.bold(result.slug)} from ${result.source} to ${out.color.bold(result.target)}${note}: downtime ${seconds(result.downtimeMs)}, ${seconds(result.durationMs)} in all`,
+    out.fields([
+      ['steps', Object.entries(result.steps).map(([step, ms]) => `${step} ${seconds(ms)}`).join(', ')],
+      ...(result.verified ? [['verified', `${result.verified.tables} tables, ${result.verified.rows} rows, ${result.verified.sequences} sequences, ${result.verified.migrations} migrations identical`] as [string, string]] : []),
+      ...(result.backup ? [['backup', result.backup.file] as [string, string]] : []),
+      ['status', out.status(result.tenant.status)],
+      ['source', result.sourceKept ? `kept, locked (drop it with: tenantctl move --drop-source ${result.slug})` : 'dropped'],
+    ]),
+  ].join('\n');
+}
+
+async function dropSource(command: Command, slug: string): Promise<void> {
+  const { dropRetiredSource } = await import('../../lifecycle/drop-retired-source.js');
+  await withCommandContext(
+    command,
+    async (ctx, out) => {
+      const result = await dropRetiredSource(ctx, slug);
+      out.result(result, () => `${out.color.green('✔')} Dropped the retired copy of ${out.color.bold(slug)} on server ${result.server} (database ${result.database}${result.user ? `, user ${result.user}` : ''})`);
+      return { detail: result };
+    },
+    { command: 'move --drop-source', tenant: slug },
+  );
+}
+
+async function evacuate(command: Command, flags: MoveFlags): Promise<void> {
+  const { evacuateServer } = await import('../../lifecycle/evacuate-server.js');
+  await withCommandContext(
+    command,
+    async (ctx, out) => {
+      const concurrency = flags.concurrency === undefined ? 1 : ctx.config.concurrency;
+      const spinner = out.spinner(`Moving tenants off ${flags.fromServer}…`);
+      const result = await evacuateServer(ctx, flags.fromServer!, { concurrency, keepSource: flags.keepSource, dryRun: flags.dryRun }, (done, total, failed) => {
+        spinner.text = `${done}/${total} tenants · ${failed} failed`;
+      }).finally(() => spinner.stop());
+      out.result(result, () =>
+        [
+          result.tenants.length
+            ? out.table(['tenant', 'outcome', 'target', 'downtime', 'error'], result.tenants.map((t) => [t.slug, t.outcome === 'failed' ? out.color.red(t.outcome) : out.color.green(t.outcome), t.target, t.downtimeMs === null ? null : seconds(t.downtimeMs), t.error ?? null]))
+            : `No tenants on server ${result.server}.`,
+          `${result.ok ? out.color.green('✔') : out.color.red('✖')} ${result.dryRun ? 'Dry run' : 'Evacuated'} ${result.server}: ${result.total} tenants in ${seconds(result.durationMs)}: ${result.dryRun ? `${result.total} planned` : `${result.moved} moved`}, ${result.failed ? out.color.red(`${result.failed} failed`) : '0 failed'}`,
+        ].join('\n'),
+      );
+      if (!result.ok) process.exitCode = ExitCode.failed;
+      return { detail: { server: result.server, total: result.total, moved: result.moved, failed: result.failed, dryRun: result.dryRun } };
+    },
+    { command: 'move --from-server', tenant: null },
+  );
+}

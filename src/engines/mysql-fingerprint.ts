@@ -1,0 +1,31 @@
+import type { Knex } from 'knex';
+import type { ContentFingerprint } from './content-fingerprint.js';
+
+const quote = (name: string) => `\`${name.replaceAll('`', '``')}\``;
+
+/** One 64-bit half of each row's MD5 (`h`), summed exactly (SUM of unsigned is DECIMAL). */
+const half = (from: number) => `cast(coalesce(sum(cast(conv(substr(h, ${from}, 16), 16, 10) as unsigned)), 0) as char)`;
+
+/**
+ * Row counts, content checksums (see ContentFingerprint) and AUTO_INCREMENT positions of one
+ * database, over the admin connection. QUOTE() keeps NULL apart from the text 'NULL' and from an
+ * empty string, which CONCAT_WS alone would not.
+ */
+export async function mysqlFingerprint(admin: Knex, database: string): Promise<ContentFingerprint> {
+  const [columns] = await admin.raw(
+    "select c.table_name as t, c.column_name as c from information_schema.columns c join information_schema.tables x on x.table_schema = c.table_schema and x.table_name = c.table_name where c.table_schema = ? and x.table_type = 'BASE TABLE' order by c.table_name, c.ordinal_position",
+    [database],
+  );
+  const byTable = new Map<string, string[]>();
+  for (const { t, c } of columns as Array<{ t: string; c: string }>) byTable.set(t, [...(byTable.get(t) ?? []), c]);
+  const fingerprint: ContentFingerprint = { tables: {}, sequences: {} };
+  for (const [table, cols] of byTable) {
+    const row = `concat_ws(',', ${cols.map((c) => `quote(${quote(c)})`).join(', ')})`;
+    const [rows] = await admin.raw(`select count(*) as n, ${half(1)} as a, ${half(17)} as b from (select md5(${row}) as h from ${quote(database)}.${quote(table)}) s`);
+    const r = (rows as Array<{ n: number; a: string; b: string }>)[0]!;
+    fingerprint.tables[table] = { rows: Number(r.n), checksum: `${r.a}:${r.b}` };
+  }
+  const [increments] = await admin.raw('select table_name as t, auto_increment as v from information_schema.tables where table_schema = ? and auto_increment is not null', [database]);
+  for (const { t, v } of increments as Array<{ t: string; v: number }>) fingerprint.sequences[t] = String(v);
+  return fingerprint;
+}

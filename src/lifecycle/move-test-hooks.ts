@@ -1,0 +1,29 @@
+import type { ServerConnection } from '../engines/engine-driver.js';
+import { withTenantKnex } from './tenant-database.js';
+
+/**
+ * Hooks the move tests use to stop a move at a step boundary (so it can be killed there) and to
+ * damage the target's copy (so verify must catch it). Unset in normal use: they do nothing.
+ */
+
+/** `TENANTCTL_TEST_PAUSE_AT=<step>`: says so on stderr and waits (to be killed) once the step is recorded. */
+export async function pauseForTest(step: string): Promise<void> {
+  if (process.env.TENANTCTL_TEST_PAUSE_AT !== step) return;
+  process.stderr.write(`TENANTCTL_TEST_PAUSED ${step}\n`);
+  await new Promise((resolve) => setTimeout(resolve, 600_000));
+}
+
+/**
+ * `TENANTCTL_TEST_CORRUPT_TARGET=<table>` deletes the row with the highest id from the target's
+ * copy after the restore; `<table>.<column>` changes that row's column instead (same row count).
+ */
+export async function corruptTargetForTest(target: ServerConnection, database: string): Promise<void> {
+  const spec = process.env.TENANTCTL_TEST_CORRUPT_TARGET;
+  if (!spec) return;
+  const [table, column] = spec.split('.') as [string, string | undefined];
+  await withTenantKnex(target, database, null, async (knex) => {
+    const top = (await knex(table).max({ id: 'id' }).first()) as { id: number };
+    if (column) await knex(table).where({ id: top.id }).update({ [column]: 'corrupted by a test' });
+    else await knex(table).where({ id: top.id }).delete();
+  });
+}

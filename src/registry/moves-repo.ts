@@ -1,0 +1,71 @@
+import type { Knex } from 'knex';
+import { now } from './tenants-repo.js';
+
+const TABLE = 'tenantctl_moves';
+
+export const MOVE_STEPS = ['preflight', 'fence', 'copy', 'verify', 'switch', 'unfence', 'retire'] as const;
+export type MoveStep = (typeof MOVE_STEPS)[number];
+export type MoveStatus = 'running' | 'done' | 'failed' | 'rolled_back';
+
+/** A move as the registry stores it, its password encrypted. Never rendered as is. */
+export interface MoveRow {
+  id: number;
+  tenant_id: number;
+  slug: string;
+  status: MoveStatus;
+  step: MoveStep | null;
+  was_status: 'active' | 'suspended';
+  source_server_id: number;
+  source_database: string;
+  source_user: string | null;
+  target_server_id: number;
+  target_database: string;
+  target_user: string | null;
+  password_enc: string | null;
+  backup_id: number | null;
+  keep_source: boolean | number;
+  source_state: 'kept' | 'dropped' | null;
+  durations: string | null;
+  started_at: string;
+  fenced_at: string | null;
+  unfenced_at: string | null;
+  finished_at: string | null;
+  error: string | null;
+}
+
+export type NewMoveRow = Omit<MoveRow, 'id' | 'started_at' | 'fenced_at' | 'unfenced_at' | 'finished_at' | 'durations' | 'error' | 'source_state' | 'backup_id'>;
+
+export async function insertMoveRow(knex: Knex, row: NewMoveRow): Promise<number> {
+  const [inserted] = await knex(TABLE).insert({ ...row, started_at: now() }, ['id']);
+  return Number(typeof inserted === 'object' ? (inserted as { id: number }).id : inserted);
+}
+
+export async function updateMoveRow(knex: Knex, id: number, patch: Partial<Omit<MoveRow, 'id'>>): Promise<void> {
+  await knex(TABLE).where({ id }).update(patch);
+}
+
+export async function findMoveRow(knex: Knex, id: number): Promise<MoveRow | undefined> {
+  return knex<MoveRow>(TABLE).where({ id }).first();
+}
+
+/** The tenant's move under way (at most one), if any. */
+export async function runningMove(knex: Knex, tenantId: number): Promise<MoveRow | undefined> {
+  return knex<MoveRow>(TABLE).where({ tenant_id: tenantId, status: 'running' }).orderBy('id', 'desc').first();
+}
+
+/** The tenant's finished move whose source copy was kept (`--keep-source`) and not dropped yet. */
+export async function keptSource(knex: Knex, tenantId: number): Promise<MoveRow | undefined> {
+  return knex<MoveRow>(TABLE).where({ tenant_id: tenantId, status: 'done', source_state: 'kept' }).orderBy('id', 'desc').first();
+}
+
+/**
+ * Databases and users that moves hold, by server id: retired copies kept by `--keep-source`, and
+ * both sides of a move under way. Doctor counts them as the tenants', not as orphans.
+ */
+export async function databasesHeldByMoves(knex: Knex): Promise<Array<{ serverId: number; database: string; user: string | null }>> {
+  const rows = await knex<MoveRow>(TABLE).where({ status: 'running' }).orWhere({ status: 'done', source_state: 'kept' });
+  return rows.flatMap((m) => [
+    { serverId: m.source_server_id, database: m.source_database, user: m.source_user },
+    ...(m.status === 'running' ? [{ serverId: m.target_server_id, database: m.target_database, user: m.target_user }] : []),
+  ]);
+}
