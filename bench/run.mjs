@@ -88,6 +88,7 @@ for (const engine of fleetSections.length || spreadOverServers ? values.engines.
       printTable(`${engine}: fleet.knex over ${tenants} tenants`, engineResults.fleet.rows);
       const r = engineResults.fleet.ratios;
       console.log(`  fleet.knex: cold ${r.coldMs.toFixed(2)} ms, warm ${r.warmMs.toFixed(3)} ms per call with a query (${r.lookupMs.toFixed(3)} ms alone); at most ${r.peakConnections} server connections seen with a budget of ${r.budget}`);
+    }
     if (sections.has('move')) {
       console.error(`[${engine}] move…`);
       engineResults.move = await benchMove(fleet, { gigabytes: Number(values['move-gb']), large: engineResults.backup?.large });

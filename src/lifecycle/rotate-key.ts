@@ -155,7 +155,9 @@ interface Keys {
 async function reencryptTable(knex: Knex, table: string, columns: string[], keys: Keys, pauseMs: number): Promise<{ reencrypted: number; left: number }> {
   const rows = (await knex(table)
     .select('id', 'key_fingerprint', ...columns)
-    .where((q) => q.whereNull('key_fingerprint').orWhereNot('key_fingerprint', keys.to))
+    .where((q) => {
+      q.whereNull('key_fingerprint').orWhereNot('key_fingerprint', keys.to);
+    })
     .andWhere((q) => {
       for (const column of columns) q.orWhereNotNull(column);
     })) as Array<Record<string, string | null> & { id: number }>;

@@ -79,7 +79,11 @@ for (const engine of selectedEngines().filter((e) => e !== 'sqlite')) {
       const acme = await create(`acme-${prefix}.test`);
       const globex = await create(`globex-${prefix}.test`);
       const admin = ws.probe.admin(names(acme));
-      await admin('users').insert({ email: 'wile@acme.test', name: 'Wile' }).finally(() => admin.destroy());
+      try {
+        await admin('users').insert({ email: 'wile@acme.test', name: 'Wile' });
+      } finally {
+        await admin.destroy();
+      }
       const app = await startExample({ TENANTCTL_REGISTRY_URL: registryUrl(), TENANTCTL_SECRET_KEY_FILE: keyFile(), CACHE_TTL_MS: String(CACHE_TTL_MS), MAX_CONNECTIONS: '4' });
       try {
         const ok = await get(app.port, `acme-${prefix}.test:80`);
@@ -120,13 +124,19 @@ for (const engine of selectedEngines().filter((e) => e !== 'sqlite')) {
         // Rotate the password on the server and in the registry, as an operator's tool would.
         const password = randomBytes(16).toString('hex');
         const server = ws.probe.admin(engine === 'postgres' ? 'postgres' : names(slug));
-        await (engine === 'postgres'
-          ? server.raw(`alter role "${names(slug)}" password '${password}'`)
-          : server.raw(`alter user ?@'%' identified by '${password}'`, [names(slug)])
-        ).finally(() => server.destroy());
+        try {
+          if (engine === 'postgres') await server.raw(`alter role "${names(slug)}" password '${password}'`);
+          else await server.raw(`alter user ?@'%' identified by '${password}'`, [names(slug)]);
+        } finally {
+          await server.destroy();
+        }
         const key = parseSecretKey(readFileSync(keyFile(), 'utf8'));
         const registry = knexFactory({ client: 'better-sqlite3', connection: { filename: registryUrl().slice('sqlite:'.length) }, useNullAsDefault: true });
-        await registry('tenantctl_tenants').where({ slug }).update({ password_enc: encryptSecret(password, key) }).finally(() => registry.destroy());
+        try {
+          await registry('tenantctl_tenants').where({ slug }).update({ password_enc: encryptSecret(password, key) });
+        } finally {
+          await registry.destroy();
+        }
 
         await new Promise((r) => setTimeout(r, 300));
         const fresh = await fleet.knex(slug);

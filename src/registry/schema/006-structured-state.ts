@@ -15,7 +15,9 @@ export async function up(knex: Knex): Promise<void> {
   });
   // Operations under way recorded where to return only in their reason text: read it once, here.
   const rows = (await knex('tenantctl_tenants')
-    .where((q) => q.where('status', 'deleting').orWhere('step', 'restore'))
+    .where((q) => {
+      q.where('status', 'deleting').orWhere('step', 'restore');
+    })
     .select('id', 'status_reason')) as Array<{ id: number; status_reason: string | null }>;
   for (const row of rows) {
     const was = /\bwas (active|suspended|failed|provisioning)\b/.exec(row.status_reason ?? '')?.[1] ?? 'suspended';
