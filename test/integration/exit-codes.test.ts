@@ -62,6 +62,6 @@ for (const engine of selectedEngines()) {
         expect(missing).toMatchObject({ code: 7, data: errorShape('environment') });
         expect(missing.data.error.message).toMatch(/not found: install/);
       }
-    });
+    }, 180_000); // many CLI runs: minutes on a loaded machine
   });
 }

@@ -59,12 +59,12 @@ for (const engine of selectedEngines()) {
       expect(migrated.result.code, migrated.result.stderr).toBe(0);
       expect(migrated.data.knex).toMatchObject({ version: PINNED, source: 'project' });
       expect(migrated.data.tenants[0].outcome).toBe('migrated');
-    });
+    }, 180_000); // many CLI runs: minutes on a loaded machine
 
     it("falls back to tenantctl's own knex, with a note, when the project has none", async () => {
       const { result, data } = await ws.json(['create', ws.slug()]);
       expect(result.code, result.stderr).toBe(0);
       expect(data.knex).toMatchObject({ source: 'tenantctl', version: expect.stringMatching(/^3\./), note: expect.stringMatching(/no knex package resolves/) });
-    });
+    }, 180_000); // many CLI runs: minutes on a loaded machine
   });
 }

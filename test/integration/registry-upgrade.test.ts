@@ -47,6 +47,6 @@ for (const engine of selectedEngines().filter((e) => e === 'sqlite')) {
       expect(deleted.result.code, deleted.result.stderr).toBe(0);
       expect(deleted.data).toMatchObject({ resumed: true, tenant: { status: 'deleted' } });
       expect(await ws.probe.databaseExists(ws.names(slug).database)).toBe(false);
-    });
+    }, 180_000); // many CLI runs: minutes on a loaded machine
   });
 }

@@ -56,6 +56,6 @@ for (const engine of selectedEngines().filter((e) => e !== 'sqlite') as Array<'p
       expect(retried.result.code, retried.result.stderr).toBe(0);
       expect(retried.data.tenants.map((t: { slug: string; outcome: string }) => [t.slug, t.outcome])).toEqual([[slug, 'migrated']]);
       expect(await hasTable(ws, slug, 'notes')).toBe(true);
-    });
+    }, 180_000); // many CLI runs: minutes on a loaded machine
   });
 }
