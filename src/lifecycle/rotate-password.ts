@@ -5,6 +5,7 @@ import { generatePassword, keyFingerprint, redact } from '../core/secrets.js';
 import { now, updateTenantRow, type TenantRow } from '../registry/tenants-repo.js';
 import { loadTenantRow } from './load-tenant.js';
 import { selectTenants, WITH_DATABASE, type TenantSelection } from './select-tenants.js';
+import { serverLimit } from './fleet-servers.js';
 import { withTenantLock } from './tenant-lock.js';
 
 export interface RotatePasswordOptions extends TenantSelection {
@@ -79,7 +80,7 @@ async function assertCurrentKey(ctx: AppContext, row: TenantRow): Promise<void> 
   }
 }
 
-/** Rotates the selected tenants' passwords, `concurrency` at a time; a failure does not stop the others. */
+/** Rotates the selected tenants' passwords, `concurrency` at a time and each server within its own limit; a failure does not stop the others. */
 export async function rotatePasswords(
   ctx: AppContext,
   options: RotatePasswordOptions,
@@ -101,6 +102,6 @@ export async function rotatePasswords(
     counts[outcome.outcome]++;
     outcomes[index] = { ...outcome, server: tenant.server_name, durationMs: Date.now() - began };
     onProgress(++done, tenants.length, counts.failed);
-  });
+  }, { keyOf: (tenant) => tenant.server_id, limitOf: serverLimit(ctx, tenants, options.concurrency) });
   return { ok: counts.failed === 0, total: tenants.length, counts, tenants: outcomes, durationMs: Date.now() - started };
 }

@@ -2,7 +2,7 @@ import type { Command } from 'commander';
 import { ExitCode, UsageError } from '../../core/errors.js';
 import type { TenantStatus } from '../../registry/tenants-repo.js';
 import { withCommandContext } from '../action.js';
-import { collectList, collectStatuses } from '../options.js';
+import { collectList, collectStatuses, PER_SERVER_HELP } from '../options.js';
 
 interface RotatePasswordFlags {
   all?: boolean;
@@ -24,6 +24,7 @@ export function registerRotatePassword(program: Command): void {
     .option('--plan <plan>', 'with --all: only tenants on these plans', collectList)
     .option('--server <name>', 'with --all: only tenants on these servers', collectList)
     .option('--concurrency <n>', 'tenants worked on at once (default 4)')
+    .option('--per-server <n>', PER_SERVER_HELP)
     .option('--end-sessions', "also end the users' open sessions (default: they stay)")
     .action(async (slugs: string[], flags: RotatePasswordFlags, command: Command) => {
       if (!flags.all && slugs.length === 0) throw new UsageError('rotate-password: name tenants, or use --all');
