@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { toPrometheus, type StatsResult, type TenantStats } from '../../src/lifecycle/tenant-stats.js';
+import { toPrometheus } from '../../src/cli/render/prometheus.js';
+import type { StatsResult, TenantStats } from '../../src/lifecycle/tenant-stats.js';
 import { retentionPlan } from '../../src/lifecycle/retention-plan.js';
 
 describe('retentionPlan', () => {

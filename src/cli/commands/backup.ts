@@ -1,5 +1,5 @@
 import type { Command } from 'commander';
-import { ExitCode, UnreachableError, UsageError } from '../../core/errors.js';
+import { ExitCode, UsageError } from '../../core/errors.js';
 import type { TenantStatus } from '../../registry/tenants-repo.js';
 import { withCommandContext } from '../action.js';
 import { collectList, collectStatuses, PER_SERVER_HELP } from '../options.js';
@@ -40,31 +40,16 @@ export function registerBackup(program: Command): void {
       if (!flags.all && slugs.length === 0 && !flags.registry) throw new UsageError('backup: name tenants, or use --all (or --registry)');
       if (flags.all && slugs.length) throw new UsageError('backup: name tenants or use --all, not both');
       const policy = { keep: positiveInt(flags.keep, '--keep'), keepDays: positiveInt(flags.keepDays, '--keep-days') };
-      const { backupTenants, backupRegistry } = await import('../../lifecycle/backup-tenants.js');
-      const { pruneBackups } = await import('../../lifecycle/prune-backups.js');
+      const { runBackups } = await import('../../lifecycle/run-backups.js');
 
       await withCommandContext(command, async (ctx, out) => {
         const spinner = out.spinner('Backing up…');
-        const tenants =
-          flags.all || slugs.length
-            ? await backupTenants(ctx, { slugs: flags.all ? undefined : slugs, statuses: flags.status, plans: flags.plan, servers: flags.server }, ctx.config.concurrency, (done, total, failed) => {
-                spinner.text = `${done}/${total} tenants backed up · ${failed} failed`;
-              }).finally(() => spinner.stop())
-            : undefined;
-        spinner.stop();
-        const registry = flags.registry
-          ? await backupRegistry(ctx).then(
-              (b) => ({ status: 'ok', file: b.file, bytes: b.bytes, error: undefined as string | undefined }),
-              (error: Error) => ({ status: 'failed', file: null, bytes: null, error: error.message }),
-            )
-          : undefined;
-        // One named tenant whose server is down: one line on stderr and exit 5, as for every one-tenant command.
-        const only = slugs.length === 1 && !flags.registry ? tenants?.tenants[0] : undefined;
-        if (only?.outcome === 'unreachable') throw new UnreachableError(only.error ?? `server "${only.server}" is unreachable`);
-        const backedUp = tenants?.tenants.filter((t) => t.outcome === 'ok').map((t) => t.slug) ?? [];
-        const pruned = await pruneBackups(ctx, backedUp, policy);
-        const ok = (tenants?.ok ?? true) && (registry?.status ?? 'ok') === 'ok';
-        out.result({ ok, tenants, registry, pruned }, () => {
+        const selection = flags.all || slugs.length ? { slugs: flags.all ? undefined : slugs, statuses: flags.status, plans: flags.plan, servers: flags.server } : undefined;
+        const result = await runBackups(ctx, { selection, registry: flags.registry, policy, concurrency: ctx.config.concurrency }, (done, total, failed) => {
+          spinner.text = `${done}/${total} tenants backed up · ${failed} failed`;
+        }).finally(() => spinner.stop());
+        const { ok, tenants, registry, pruned } = result;
+        out.result(result, () => {
           const lines: string[] = [];
           if (tenants?.total) {
             lines.push(

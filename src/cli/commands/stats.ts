@@ -46,7 +46,8 @@ export function registerStats(program: Command): void {
       if (!['size', 'rows', 'name'].includes(sort)) throw new UsageError(`--sort must be size, rows or name (got "${sort}")`);
       const format = flags.format ?? (command.optsWithGlobals().json ? 'json' : 'table');
       if (!['table', 'json', 'prometheus'].includes(format)) throw new UsageError(`--format must be table, json or prometheus (got "${format}")`);
-      const { tenantStats, toPrometheus } = await import('../../lifecycle/tenant-stats.js');
+      const { tenantStats } = await import('../../lifecycle/tenant-stats.js');
+      const { toPrometheus } = await import('../render/prometheus.js');
       await withCommandContext(command, async (ctx, out) => {
         const result = await tenantStats(ctx, { slugs: slug ? [slug] : undefined, statuses: flags.status, plans: flags.plan, servers: flags.server }, { exact: flags.exact, tables: flags.tables, sort: sort as StatsSort });
         // One named tenant whose server is down: one line on stderr and exit 5, as for every one-tenant command.
