@@ -240,7 +240,7 @@ describe('create against an unreachable server', () => {
       const result = await ws.run(['create', 'acme']);
       expect(result.code).toBe(5);
       expect(result.stderr.trim().split('\n')).toHaveLength(1);
-      expect(result.stderr).toMatch(/cannot reach PostgreSQL at 127\.0\.0\.1:1/);
+      expect(result.stderr).toMatch(/server "postgres-127\.0\.0\.1-1" \(127\.0\.0\.1:1\) is unreachable: connection refused/);
       expect((await ws.json(['list'])).data).toEqual([]);
     } finally {
       await ws.cleanup();
