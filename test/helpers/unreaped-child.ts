@@ -3,8 +3,8 @@ import { readFileSync } from 'node:fs';
 import { BIN, cleanEnv, type CliOptions } from './cli.js';
 
 /**
- * A process started the way a cron wrapper or supervisor starts one: its parent (a shell) does
- * not wait for it, so once killed it stays a zombie until `reap` tells the shell to wait at last.
+ * A process started the way a cron wrapper or supervisor starts one: its parent does not wait
+ * for it, so once killed it stays a zombie until `reap` tells the parent to wait at last.
  */
 export interface UnreapedChild {
   pid: number;
@@ -12,9 +12,15 @@ export interface UnreapedChild {
   reap(): Promise<void>;
 }
 
-/** Starts `command` under a parent shell that does not reap it. */
+/**
+ * Python's Popen installs no SIGCHLD handler and reaps only when asked (a shell may reap a
+ * background job whenever a signal interrupts it, which makes the zombie come and go).
+ */
+const PARENT = 'import subprocess, sys\np = subprocess.Popen(sys.argv[1:])\nprint(p.pid, flush=True)\nsys.stdin.readline()\np.wait()\n';
+
+/** Starts `command` under a parent (python3) that does not reap it. */
 export async function startUnreaped(command: string[], options: { cwd?: string; env?: NodeJS.ProcessEnv } = {}): Promise<UnreapedChild> {
-  const parent = spawn('sh', ['-c', '"$@" & echo $!; read line; wait', 'sh', ...command], { ...options, stdio: ['pipe', 'pipe', 'ignore'] });
+  const parent = spawn('python3', ['-c', PARENT, ...command], { ...options, stdio: ['pipe', 'pipe', 'ignore'] });
   const closed = new Promise<void>((resolve) => parent.on('close', () => resolve()));
   let output = '';
   const pid = await new Promise<number>((resolve, reject) => {
@@ -24,7 +30,7 @@ export async function startUnreaped(command: string[], options: { cwd?: string; 
       if (line) resolve(Number(line[1]));
     });
     parent.on('error', reject);
-    void closed.then(() => reject(new Error(`the wrapper shell ended early: ${output}`)));
+    void closed.then(() => reject(new Error(`the parent process ended early: ${output}`)));
   });
   return {
     pid,

@@ -2,6 +2,7 @@ import { hostname } from 'node:os';
 import { describe, expect, it } from 'vitest';
 import { ownerState, processOwner } from '../../src/core/process-owner.js';
 import { processState, startUnreaped } from '../helpers/unreaped-child.js';
+import { waitFor } from '../helpers/wait-for.js';
 
 describe.skipIf(process.platform !== 'linux')('whether the process that owns some work is alive (Linux /proc)', () => {
   it('this process is alive, with a start time', () => {
@@ -26,7 +27,7 @@ describe.skipIf(process.platform !== 'linux')('whether the process that owns som
     const owner = processOwner(sleeper.pid);
     try {
       process.kill(sleeper.pid, 'SIGKILL');
-      while (processState(sleeper.pid) !== 'Z') await new Promise((resolve) => setTimeout(resolve, 20));
+      await waitFor(async () => processState(sleeper.pid) === 'Z');
       expect(() => process.kill(sleeper.pid, 0)).not.toThrow();
       expect(ownerState(owner)).toBe('gone');
     } finally {
