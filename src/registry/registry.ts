@@ -30,7 +30,7 @@ export async function openRegistry(url: string, options: { migrate?: boolean; co
     throw new UsageError('the registry URL must name a database, e.g. postgres://postgres@127.0.0.1:5432/tenantctl');
   }
   const driver = driverFor(spec.engine);
-  const knex = knexFactory(driver.adminKnexConfig(spec));
+  const knex = knexFactory(registryKnexConfig(driver.adminKnexConfig(spec)));
   const registry: Registry = {
     knex,
     driver,
@@ -50,6 +50,19 @@ export async function openRegistry(url: string, options: { migrate?: boolean; co
     throw error;
   }
   return registry;
+}
+
+/**
+ * On a server registry, session locks (the tenant's, the fleet's, placement's) each hold a pooled
+ * connection while the operation under them still queries: a pool of two would deadlock with two
+ * locks held. A pool that can grow past one connection gets room for those locks and the queries.
+ * (The embedded registry's pool is one connection: its locks are files, not sessions.)
+ */
+const REGISTRY_POOL_MAX = 6;
+
+function registryKnexConfig(config: Knex.Config): Knex.Config {
+  const max = config.pool?.max ?? 1;
+  return max > 1 ? { ...config, pool: { ...config.pool, max: Math.max(max, REGISTRY_POOL_MAX) } } : config;
 }
 
 /** Applies pending registry migrations; returns their names. Costs one query when there are none. */

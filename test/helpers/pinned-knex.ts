@@ -1,4 +1,5 @@
 import { execFileSync } from 'node:child_process';
+import { createHash } from 'node:crypto';
 import { existsSync, mkdtempSync, renameSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -13,9 +14,13 @@ const REPO = fileURLToPath(new URL('../..', import.meta.url));
  * would have its own. Returns the node_modules directory.
  */
 export function pinnedKnexModules(version: string): string {
-  const cache = join(tmpdir(), `tenantctl-test-knex-${version}`);
+  // One cache per checkout: the drivers are links into this checkout's node_modules.
+  const checkout = createHash('sha256').update(REPO).digest('hex').slice(0, 12);
+  const cache = join(tmpdir(), `tenantctl-test-knex-${version}-${checkout}`);
   const modules = join(cache, 'node_modules');
-  if (existsSync(join(modules, 'knex', 'package.json'))) return modules;
+  const linked = ['pg', 'mysql2', 'better-sqlite3'].every((driver) => existsSync(join(modules, driver, 'package.json')));
+  if (existsSync(join(modules, 'knex', 'package.json')) && linked) return modules;
+  rmSync(cache, { recursive: true, force: true }); // a cache whose links no longer resolve
   const staging = mkdtempSync(`${cache}-`);
   writeFileSync(join(staging, 'package.json'), '{"private":true}');
   execFileSync('npm', ['install', '--no-save', '--no-package-lock', '--no-audit', '--no-fund', '--ignore-scripts', `knex@${version}`], { cwd: staging, stdio: 'pipe' });
