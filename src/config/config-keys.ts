@@ -1,4 +1,7 @@
+import { parseDuration } from '../core/duration.js';
+import { errorMessage } from '../core/errors.js';
 import { validateTemplate } from '../core/naming.js';
+import { validateWaveConfigs, type WaveConfig } from '../lifecycle/rollout-plan.js';
 
 /** Where an effective configuration value came from, in order of precedence. */
 export type ConfigSource = 'flag' | 'env' | 'file' | 'default';
@@ -46,9 +49,14 @@ export interface Config {
   mysqlDump: string | undefined;
   /** MySQL/MariaDB client for restores; default: `mariadb` or `mysql`, whichever is installed. */
   mysqlClient: string | undefined;
+  /** How long a migration session waits for a lock before that tenant fails: `5s`, `500ms`, `1m`. Default `5s`. */
+  lockTimeout: string;
+  /** Waves `migrate-all` and `rollback --all` run in when `--waves` is not given: [{ name?, select: { plans?, labels?, servers?, slugs? }, concurrency? }]. Default: none (one batch). */
+  waves: WaveConfig[] | undefined;
 }
 
-type KeyType = 'string' | 'boolean' | 'path' | 'count';
+/** `json`: any JSON value in the config file, a JSON text in the environment. */
+type KeyType = 'string' | 'boolean' | 'path' | 'count' | 'json';
 
 export interface ConfigKeyDefinition {
   key: keyof Config;
@@ -58,6 +66,8 @@ export interface ConfigKeyDefinition {
   description: string;
   /** Returns an error text for a bad value, or undefined. */
   validate?: (value: string) => string | undefined;
+  /** For `json` keys: checks the value (throws naming what is wrong). */
+  validateJson?: (value: unknown) => unknown;
 }
 
 const urlSchemes = /^(postgres|postgresql|mysql|mariadb|sqlite):/;
@@ -92,6 +102,21 @@ export const CONFIG_KEYS: readonly ConfigKeyDefinition[] = [
   { key: 'pgRestore', env: 'TENANTCTL_PG_RESTORE', type: 'string', description: 'pg_restore executable' },
   { key: 'mysqlDump', env: 'TENANTCTL_MYSQL_DUMP', type: 'string', description: 'mysqldump / mariadb-dump executable' },
   { key: 'mysqlClient', env: 'TENANTCTL_MYSQL_CLIENT', type: 'string', description: 'mysql / mariadb client executable (restores)' },
+  {
+    key: 'lockTimeout',
+    env: 'TENANTCTL_LOCK_TIMEOUT',
+    type: 'string',
+    validate: (value) => {
+      try {
+        parseDuration(value);
+        return undefined;
+      } catch (error) {
+        return errorMessage(error).replace(/^duration: /, '');
+      }
+    },
+    description: 'how long a migration session waits for a lock before the tenant fails (5s, 500ms)',
+  },
+  { key: 'waves', env: 'TENANTCTL_WAVES', type: 'json', validateJson: (value) => validateWaveConfigs(value, 'waves'), description: 'waves of migrate-all and rollback --all (JSON array)' },
 ];
 
 /** Defaults depend on `home`, so they are computed after every other source is read. */
@@ -118,5 +143,7 @@ export function defaultFor(key: keyof Config, home: string): Config[keyof Config
     case 'pgRestore': return 'pg_restore';
     case 'mysqlDump': return undefined;
     case 'mysqlClient': return undefined;
+    case 'lockTimeout': return '5s';
+    case 'waves': return undefined;
   }
 }

@@ -5,6 +5,7 @@ import * as backups from './003-backups.js';
 import * as audit from './004-audit.js';
 import * as servers from './005-servers.js';
 import * as structuredState from './006-structured-state.js';
+import * as rollouts from './010-rollouts.js';
 
 /** The registry's own migrations, in order. Names are stored; never rename one. */
 const MIGRATIONS: ReadonlyArray<[string, Knex.Migration]> = [
@@ -14,6 +15,7 @@ const MIGRATIONS: ReadonlyArray<[string, Knex.Migration]> = [
   ['004-audit', audit],
   ['005-servers', servers],
   ['006-structured-state', structuredState],
+  ['010-rollouts', rollouts],
 ];
 
 export const LATEST_REGISTRY_MIGRATION = MIGRATIONS[MIGRATIONS.length - 1]![0];
