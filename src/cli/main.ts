@@ -15,6 +15,7 @@ import { registerList } from './commands/list.js';
 import { registerMigrate } from './commands/migrate.js';
 import { registerMigrateStatus } from './commands/migrate-status.js';
 import { registerRestore } from './commands/restore.js';
+import { registerRuns } from './commands/runs.js';
 import { registerShow } from './commands/show.js';
 import { registerStats } from './commands/stats.js';
 import { reportedExit } from './exit-status.js';
@@ -35,7 +36,7 @@ function buildProgram(): Command {
     .addOption(new Option('--seeds-dir <dir>', 'tenant seeds'))
     .showHelpAfterError('(run with --help for usage)')
     .exitOverride();
-  for (const register of [registerInit, registerCreate, registerList, registerShow, registerUpdate, registerSuspend, registerDelete, registerMigrate, registerMigrateStatus, registerBackup, registerBackups, registerRestore, registerStats, registerDoctor, registerLog, registerConfig, registerServer]) register(program);
+  for (const register of [registerInit, registerCreate, registerList, registerShow, registerUpdate, registerSuspend, registerDelete, registerMigrate, registerMigrateStatus, registerRuns, registerBackup, registerBackups, registerRestore, registerStats, registerDoctor, registerLog, registerConfig, registerServer]) register(program);
   const all = (c: Command): Command[] => [c, ...c.commands.flatMap(all)];
   for (const command of all(program)) command.exitOverride();
   return program;
