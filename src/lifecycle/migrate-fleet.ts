@@ -345,12 +345,13 @@ async function migrateOne(
       return { outcome: names.length ? 'migrated' : 'up_to_date', migrations: names, durationMs: Date.now() - started };
     }, projectKnex(ctx.config.migrationsDir).factory, { lockTimeoutMs: options.lockTimeoutMs }), timedOut);
   } catch (error) {
-    if (isOutage(error)) return { outcome: 'unreachable', migrations: [], error: outageMessage(tenant, error), durationMs: Date.now() - started };
     const driver = server?.connection.driver;
+    // Before the outage check: a lock timeout's message says "timeout" too.
     if (driver?.isLockTimeoutError(error)) {
       const waited = options.lockTimeoutMs === undefined ? '' : ` after ${formatDuration(options.lockTimeoutMs)}`;
       return { outcome: 'failed', migrations: [], lockTimeout: true, error: `lock timeout${waited}: ${errorMessage(error)}`, durationMs: Date.now() - started };
     }
+    if (isOutage(error)) return { outcome: 'unreachable', migrations: [], error: outageMessage(tenant, error), durationMs: Date.now() - started };
     const hint = driver && !driver.transactionalDdl ? ` [${driver.engine} cannot roll back DDL: the failed migration may be partly applied]` : '';
     return { outcome: 'failed', migrations: [], error: `${errorMessage(error)}${hint}`, durationMs: Date.now() - started };
   }
