@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-// npm run bench [-- --tenants 1000 --engines postgres,mysql --naive-sample 100 --only migrate] [--servers 2 --only servers]
+// npm run bench [-- --tenants 1000 --engines postgres,mysql --naive-sample 100 --only migrate,rollouts] [--servers 2 --only servers]
 // Creates a fleet per engine, measures, prints a table and writes bench/results/<time>.json.
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -8,6 +8,7 @@ import { BenchFleet, REPO } from './lib/fleet.mjs';
 import { fmtMs, timeIt } from './lib/measure.mjs';
 import { benchBackup } from './sections/backup.mjs';
 import { benchMigrate } from './sections/migrate.mjs';
+import { benchRollouts } from './sections/rollouts.mjs';
 import { benchStats } from './sections/stats.mjs';
 import { benchServers, describeServers } from './sections/servers.mjs';
 
@@ -17,7 +18,7 @@ const { values } = parseArgs({
     engines: { type: 'string', default: 'postgres,mysql' },
     'naive-sample': { type: 'string' },
     concurrency: { type: 'string', default: '8' },
-    only: { type: 'string', default: 'migrate,stats,backup' },
+    only: { type: 'string', default: 'migrate,rollouts,stats,backup' },
     'large-gb': { type: 'string', default: '1' },
     keep: { type: 'boolean', default: false },
     servers: { type: 'string', default: '1' },
@@ -50,6 +51,13 @@ for (const engine of values.engines.split(',')) {
       printTable(`${engine}: migrating ${tenants} tenants`, engineResults.migrate.rows);
       const r = engineResults.migrate.ratios;
       console.log(`  migrate-all (concurrency ${concurrency}) is ${r.speedupOverNaive.toFixed(1)}× faster than the naive loop, ${r.versusBareKnex.toFixed(2)}× the bare knex loop; nothing pending: ${fmtMs(r.nothingPendingMs)}`);
+    }
+    if (sections.has('rollouts')) {
+      console.error(`[${engine}] staged rollouts…`);
+      engineResults.rollouts = await benchRollouts(fleet, { concurrency });
+      printTable(`${engine}: migrate-all with and without waves over ${tenants} tenants`, engineResults.rollouts.rows);
+      const r = engineResults.rollouts.ratios;
+      console.log(`  ${r.waves} waves cost ${r.wavesOverPlain.toFixed(2)}× the unstaged run; with pauses, ${r.pausedMinusPausesOverPlain.toFixed(2)}× beyond the pauses themselves`);
     }
     if (sections.has('stats')) {
       console.error(`[${engine}] stats…`);
