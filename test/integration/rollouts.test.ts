@@ -39,6 +39,15 @@ exports.up = async (knex) => {
 exports.down = (knex) => knex.schema.dropTable('rollout_probe');
 `;
 
+/** Waits 20 s on the server in a tenant that has a \`slow_me\` table. */
+const SLOW_IN_ONE = `
+exports.up = async (knex) => {
+  if (await knex.schema.hasTable('slow_me')) await knex.raw(knex.client.config.client === 'pg' ? 'select pg_sleep(20)' : 'select sleep(20)');
+  await knex.schema.createTable('rollout_probe', (t) => t.increments('id'));
+};
+exports.down = (knex) => knex.schema.dropTable('rollout_probe');
+`;
+
 function addMigration(ws: Workspace, body: string): void {
   writeFileSync(join(ws.dir, 'migrations', PROBE_MIGRATION), body);
 }
@@ -216,6 +225,28 @@ for (const engine of selectedEngines()) {
       expect(after.data[0]).toMatchObject({ resumedFrom: runId, status: 'succeeded' });
       // A finished run cannot be resumed.
       expect((await ws.run(['migrate-all', '--resume', String(after.data[0].id)])).code).toBe(4);
+    });
+
+    it.skipIf(engine === 'sqlite')('--tenant-timeout: a tenant taking longer is stopped and reported failed, without holding up the run', async () => {
+      ws = new Workspace(engine);
+      const slugs = await createTenants(ws, 3);
+      const slow = slugs[0]!;
+      await withTenantDb(ws, slow, async (db) => {
+        await db.schema.createTable('slow_me', (t) => t.increments('id'));
+        const { user } = ws.names(slow);
+        if (engine === 'postgres' && user) await db.raw('alter table slow_me owner to ??', [user]);
+      });
+      addMigration(ws, SLOW_IN_ONE);
+      const started = Date.now();
+      const { result, data } = await ws.json(['migrate-all', '--tenant-timeout', '2s', '--concurrency', '2']);
+      expect(Date.now() - started).toBeLessThan(15_000);
+      expect(result.code).toBe(1);
+      const outcome = bySlug(data.tenants);
+      expect(outcome[slow]).toMatchObject({ outcome: 'failed', timedOut: true });
+      expect(outcome[slow]!.error).toMatch(/timed out after 2s/);
+      expect(outcome[slugs[1]!]!.outcome).toBe('migrated');
+      expect(outcome[slugs[2]!]!.outcome).toBe('migrated');
+      if (engine === 'postgres') expect(await applied(ws, slow)).toEqual({ times: 0, table: false });
     });
 
     it.skipIf(engine === 'sqlite')('--lock-timeout 1s: the tenant whose table is locked fails fast with a lock timeout; the others migrate', async () => {
