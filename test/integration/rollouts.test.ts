@@ -279,5 +279,34 @@ for (const engine of selectedEngines()) {
       expect(retry.result.code).toBe(0);
       expect(bySlug(retry.data.tenants)[locked]!.outcome).toBe('migrated');
     });
+
+    it.skipIf(engine === 'sqlite')('--lock-retries: a tenant that hit the lock timeout is tried again later, and migrates once the lock is gone', async () => {
+      ws = new Workspace(engine);
+      const [locked] = await createTenants(ws, 1);
+      addMigration(ws, ALTER_USERS);
+      const { database } = ws.names(locked!);
+      const app = ws.probe.admin(database);
+      const watcher = ws.probe.admin(database);
+      const trx = await app.transaction();
+      try {
+        await trx('users').select('id').limit(1);
+        const run = ws.start(['migrate-all', '--lock-timeout', '1s', '--lock-retries', '3', '--json']);
+        // The first attempt is queued behind the application's transaction…
+        const waiting = engine === 'postgres'
+          ? () => watcher.raw("select count(*) as n from pg_stat_activity where datname = ? and wait_event_type = 'Lock'", [database]).then((r) => Number(r.rows[0].n))
+          : () => watcher.raw("select count(*) as n from information_schema.processlist where db = ? and state like 'Waiting for table metadata lock'", [database]).then((r) => Number(r[0][0].n));
+        await waitFor(async () => (await waiting()) > 0);
+        // …and gives up after 1 s; the transaction ends during the backoff.
+        await new Promise((resolve) => setTimeout(resolve, 1300));
+        await trx.rollback();
+        const result = await run.done;
+        expect(result.code, result.stderr).toBe(0);
+        expect(JSON.parse(result.stdout).tenants[0]).toMatchObject({ slug: locked, outcome: 'migrated' });
+      } finally {
+        if (!trx.isCompleted()) await trx.rollback();
+        await app.destroy();
+        await watcher.destroy();
+      }
+    });
   });
 }
