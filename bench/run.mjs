@@ -22,6 +22,8 @@ const { values } = parseArgs({
     'large-gb': { type: 'string', default: '1' },
     keep: { type: 'boolean', default: false },
     servers: { type: 'string', default: '1' },
+    // Database names are <prefix>_t00000…: a prefix of your own keeps two benches on one server apart.
+    prefix: { type: 'string', default: 'bench' },
   },
 });
 
@@ -39,7 +41,7 @@ for (const engine of values.engines.split(',')) {
     results.engines[`${engine}-servers`] = servers;
     if (values.only === 'servers') continue;
   }
-  const fleet = new BenchFleet(engine, tenants);
+  const fleet = new BenchFleet(engine, tenants, { prefix: values.prefix });
   console.error(`\n[${engine}] creating ${tenants} tenants…`);
   const setup = await timeIt(() => fleet.create(concurrency));
   console.error(`[${engine}] created in ${fmtMs(setup.ms)}`);
