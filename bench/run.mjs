@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-// npm run bench [-- --tenants 1000 --engines postgres,mysql --naive-sample 100 --only migrate] [--servers 2 --only servers]
+// npm run bench [-- --tenants 1000 --engines postgres,mysql --naive-sample 100 --only migrate,rollouts] [--servers 2 --only servers]
 // Creates a fleet per engine, measures, prints a table and writes bench/results/<time>.json.
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -11,6 +11,7 @@ import { benchFleetApi } from './sections/fleet-api.mjs';
 import { benchMigrate } from './sections/migrate.mjs';
 import { benchStartup } from './sections/startup.mjs';
 import { benchMove } from './sections/move.mjs';
+import { benchRollouts } from './sections/rollouts.mjs';
 import { benchStats } from './sections/stats.mjs';
 import { benchServers, describeServers } from './sections/servers.mjs';
 
@@ -20,12 +21,14 @@ const { values } = parseArgs({
     engines: { type: 'string', default: 'postgres,mysql' },
     'naive-sample': { type: 'string' },
     concurrency: { type: 'string', default: '8' },
-    only: { type: 'string', default: 'startup,migrate,stats,backup,fleet,move' },
+    only: { type: 'string', default: 'startup,migrate,rollouts,stats,backup,fleet,move' },
     budget: { type: 'string', default: '50' },
     'large-gb': { type: 'string', default: '1' },
     'move-gb': { type: 'string', default: '1' },
     keep: { type: 'boolean', default: false },
     servers: { type: 'string', default: '1' },
+    // Database names are <prefix>_t00000…: a prefix of your own keeps two benches on one server apart.
+    prefix: { type: 'string', default: 'bench' },
   },
 });
 
@@ -43,7 +46,7 @@ if (sections.has('startup')) {
   }
   console.log(`  goals ${results.startup.ratios.goalsMet ? 'met' : 'MISSED'}: --help/--version within 100 ms of bare node, list within 200 ms`);
 }
-const fleetSections = ['migrate', 'stats', 'backup', 'fleet', 'move'].filter((s) => sections.has(s));
+const fleetSections = ['migrate', 'rollouts', 'stats', 'backup', 'fleet', 'move'].filter((s) => sections.has(s));
 const spreadOverServers = Number(values.servers) > 1;
 
 for (const engine of fleetSections.length || spreadOverServers ? values.engines.split(',') : []) {
@@ -55,7 +58,7 @@ for (const engine of fleetSections.length || spreadOverServers ? values.engines.
     results.engines[`${engine}-servers`] = servers;
   }
   if (!fleetSections.length) continue;
-  const fleet = new BenchFleet(engine, tenants);
+  const fleet = new BenchFleet(engine, tenants, { prefix: values.prefix });
   console.error(`\n[${engine}] creating ${tenants} tenants…`);
   const setup = await timeIt(() => fleet.create(concurrency));
   console.error(`[${engine}] created in ${fmtMs(setup.ms)}`);
@@ -67,6 +70,13 @@ for (const engine of fleetSections.length || spreadOverServers ? values.engines.
       printTable(`${engine}: migrating ${tenants} tenants`, engineResults.migrate.rows);
       const r = engineResults.migrate.ratios;
       console.log(`  migrate-all (concurrency ${concurrency}) is ${r.speedupOverNaive.toFixed(1)}× faster than the naive loop, ${r.versusBareKnex.toFixed(2)}× the bare knex loop; nothing pending: ${fmtMs(r.nothingPendingMs)}`);
+    }
+    if (sections.has('rollouts')) {
+      console.error(`[${engine}] staged rollouts…`);
+      engineResults.rollouts = await benchRollouts(fleet, { concurrency });
+      printTable(`${engine}: migrate-all with and without waves over ${tenants} tenants`, engineResults.rollouts.rows);
+      const r = engineResults.rollouts.ratios;
+      console.log(`  ${r.waves} waves cost ${r.wavesOverPlain.toFixed(2)}× the unstaged run; with pauses, ${r.pausedMinusPausesOverPlain.toFixed(2)}× beyond the pauses themselves`);
     }
     if (sections.has('stats')) {
       console.error(`[${engine}] stats…`);

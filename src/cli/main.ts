@@ -18,6 +18,7 @@ import { registerMove } from './commands/move.js';
 import { registerRestore } from './commands/restore.js';
 import { registerRotateKey } from './commands/rotate-key.js';
 import { registerRotatePassword } from './commands/rotate-password.js';
+import { registerRuns } from './commands/runs.js';
 import { registerShow } from './commands/show.js';
 import { registerStats } from './commands/stats.js';
 import { reportedExit } from './exit-status.js';
@@ -38,7 +39,7 @@ function buildProgram(): Command {
     .addOption(new Option('--seeds-dir <dir>', 'tenant seeds'))
     .showHelpAfterError('(run with --help for usage)')
     .exitOverride();
-  for (const register of [registerInit, registerCreate, registerList, registerShow, registerUpdate, registerSuspend, registerDelete, registerMigrate, registerMigrateStatus, registerBackup, registerBackups, registerRestore, registerRotateKey, registerRotatePassword, registerStats, registerDoctor, registerLog, registerConfig, registerServer, registerMove]) register(program);
+  for (const register of [registerInit, registerCreate, registerList, registerShow, registerUpdate, registerSuspend, registerDelete, registerMigrate, registerMigrateStatus, registerRuns, registerBackup, registerBackups, registerRestore, registerRotateKey, registerRotatePassword, registerStats, registerDoctor, registerLog, registerConfig, registerServer, registerMove]) register(program);
   const all = (c: Command): Command[] => [c, ...c.commands.flatMap(all)];
   for (const command of all(program)) command.exitOverride();
   return program;

@@ -1,4 +1,7 @@
+import { parseDuration } from '../core/duration.js';
+import { errorMessage } from '../core/errors.js';
 import { validateTemplate } from '../core/naming.js';
+import { validateWaveConfigs, type WaveConfig } from '../lifecycle/rollout-plan.js';
 
 /** Where an effective configuration value came from, in order of precedence. */
 export type ConfigSource = 'flag' | 'env' | 'file' | 'default';
@@ -51,9 +54,14 @@ export interface Config {
    * create and update) and applications find tenants by it (`fleet.resolve({ domain })`). Default none.
    */
   indexedMetadata: string[];
+  /** How long a migration session waits for a lock before that tenant fails: `5s`, `500ms`, `1m`. Default `5s`. */
+  lockTimeout: string;
+  /** Waves `migrate-all` and `rollback --all` run in when `--waves` is not given: [{ name?, select: { plans?, labels?, servers?, slugs? }, concurrency? }]. Default: none (one batch). */
+  waves: WaveConfig[] | undefined;
 }
 
-type KeyType = 'string' | 'boolean' | 'path' | 'count' | 'list';
+/** `json`: any JSON value in the config file, a JSON text in the environment. */
+type KeyType = 'string' | 'boolean' | 'path' | 'count' | 'list' | 'json';
 
 export interface ConfigKeyDefinition {
   key: keyof Config;
@@ -63,6 +71,8 @@ export interface ConfigKeyDefinition {
   description: string;
   /** Returns an error text for a bad value, or undefined. */
   validate?: (value: string) => string | undefined;
+  /** For `json` keys: checks the value (throws naming what is wrong). */
+  validateJson?: (value: unknown) => unknown;
 }
 
 /** Metadata keys: what `--set key=value` accepts. */
@@ -103,6 +113,21 @@ export const CONFIG_KEYS: readonly ConfigKeyDefinition[] = [
   { key: 'mysqlDump', env: 'TENANTCTL_MYSQL_DUMP', type: 'string', description: 'mysqldump / mariadb-dump executable' },
   { key: 'mysqlClient', env: 'TENANTCTL_MYSQL_CLIENT', type: 'string', description: 'mysql / mariadb client executable (restores)' },
   { key: 'indexedMetadata', env: 'TENANTCTL_INDEXED_METADATA', type: 'list', validate: validateMetadataKey, description: 'metadata keys that are unique per tenant and resolvable (comma-separated)' },
+  {
+    key: 'lockTimeout',
+    env: 'TENANTCTL_LOCK_TIMEOUT',
+    type: 'string',
+    validate: (value) => {
+      try {
+        parseDuration(value);
+        return undefined;
+      } catch (error) {
+        return errorMessage(error).replace(/^duration: /, '');
+      }
+    },
+    description: 'how long a migration session waits for a lock before the tenant fails (5s, 500ms)',
+  },
+  { key: 'waves', env: 'TENANTCTL_WAVES', type: 'json', validateJson: (value) => validateWaveConfigs(value, 'waves'), description: 'waves of migrate-all and rollback --all (JSON array)' },
 ];
 
 /** Defaults depend on `home`, so they are computed after every other source is read. */
@@ -130,5 +155,7 @@ export function defaultFor(key: keyof Config, home: string): Config[keyof Config
     case 'mysqlDump': return undefined;
     case 'mysqlClient': return undefined;
     case 'indexedMetadata': return [];
+    case 'lockTimeout': return '5s';
+    case 'waves': return undefined;
   }
 }

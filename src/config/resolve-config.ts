@@ -16,7 +16,7 @@ export interface ResolvedConfig {
 
 export interface ConfigInputs {
   /** Values given as command-line flags; undefined means "not passed". */
-  flags: Partial<Record<keyof Config, string | number | boolean | string[] | undefined>>;
+  flags: Partial<Record<keyof Config, unknown>>;
   env: NodeJS.ProcessEnv;
   cwd: string;
   /** `--config FILE`; a named file that does not exist is an error. */
@@ -101,6 +101,15 @@ function parseValue(def: ConfigKeyDefinition, value: unknown, label: string, err
     return undefined;
   }
   if (def.type === 'list') return parseList(def, value, label, errors);
+  if (def.type === 'json') {
+    try {
+      const parsed = typeof value === 'string' ? (JSON.parse(value) as unknown) : value;
+      return def.validateJson ? def.validateJson(parsed) : parsed;
+    } catch (error) {
+      errors.push(`${label}: ${(error as Error).message}`);
+      return undefined;
+    }
+  }
   if (typeof value !== 'string' || value === '') {
     errors.push(`${label}: expected a non-empty string, got ${JSON.stringify(value)}`);
     return undefined;
@@ -143,7 +152,7 @@ function resolveSqliteUrl(cwd: string, url: string): string {
 export function maskedConfig(resolved: ResolvedConfig): Array<{ key: string; value: string; source: ConfigSource; env: string }> {
   return CONFIG_KEYS.map((def) => {
     const value = resolved.config[def.key];
-    let shown = value === undefined ? '' : String(value);
+    let shown = value === undefined ? '' : typeof value === 'object' ? JSON.stringify(value) : String(value);
     if (def.secret && typeof value === 'string') shown = def.key.endsWith('Url') ? maskUrlPassword(value) : '********';
     return { key: def.key, value: shown, source: resolved.sources[def.key], env: def.env };
   });

@@ -30,6 +30,11 @@ export interface EngineDriver {
   isMissingTableError(error: unknown): boolean;
   /** True when the server refused the login itself (bad password, unknown user or database). */
   isLoginError(error: unknown): boolean;
+  /**
+   * True when a statement gave up waiting for a lock after the session's lock timeout
+   * (TenantConnectionOptions.lockTimeoutMs): PostgreSQL 55P03, MySQL ER_LOCK_WAIT_TIMEOUT, SQLite busy.
+   */
+  isLockTimeoutError(error: unknown): boolean;
   /** Knex configuration for the admin connection to a server (or the registry). */
   adminKnexConfig(spec: ServerSpec): Knex.Config;
   /**
@@ -49,6 +54,12 @@ export interface TenantConnectionOptions {
   database: string;
   /** PostgreSQL: `SET ROLE` to this role on every connection, so the tenant owns what is created. */
   role?: string;
+  /**
+   * How long a statement may wait for a lock before failing (PostgreSQL `lock_timeout`, MySQL
+   * `lock_wait_timeout` and `innodb_lock_wait_timeout` in whole seconds, SQLite `busy_timeout`).
+   * Default: the server's own setting.
+   */
+  lockTimeoutMs?: number;
 }
 
 /** The admin side of one database server: the operations tenant lifecycles are made of. */

@@ -37,6 +37,8 @@ export const mysqlDriver: EngineDriver = {
   isMissingTableError: (error) => (error as { code?: string } | null)?.code === 'ER_NO_SUCH_TABLE',
   isLoginError: (error) =>
     ['ER_ACCESS_DENIED_ERROR', 'ER_DBACCESS_DENIED_ERROR', 'ER_BAD_DB_ERROR'].includes(String((error as { code?: string } | null)?.code)),
+  // Both a metadata lock (lock_wait_timeout) and a row lock (innodb_lock_wait_timeout) give 1205.
+  isLockTimeoutError: (error) => (error as { code?: string } | null)?.code === 'ER_LOCK_WAIT_TIMEOUT',
 
   adminKnexConfig(spec) {
     return { client: 'mysql2', log: QUIET_KNEX_LOG, connection: connection(spec, spec.database), pool: { min: 0, max: 2 } };
@@ -299,8 +301,8 @@ class MysqlServer implements ServerConnection {
     return (rows as Array<{ name: string }>).map((r) => r.name);
   }
 
-  tenantKnexConfig({ database }: TenantConnectionOptions): Knex.Config {
-    return { client: 'mysql2', log: QUIET_KNEX_LOG, connection: connection(this.spec, database), pool: { min: 0, max: 1 } };
+  tenantKnexConfig({ database, lockTimeoutMs }: TenantConnectionOptions): Knex.Config {
+    return { client: 'mysql2', log: QUIET_KNEX_LOG, connection: connection(this.spec, database), pool: { min: 0, max: 1, ...lockTimeoutHook(lockTimeoutMs) } };
   }
 
   tenantUserKnexConfig(database: string, user: string, password: string): Knex.Config {
@@ -310,4 +312,22 @@ class MysqlServer implements ServerConnection {
   async close(): Promise<void> {
     await this.admin.destroy();
   }
+}
+
+/**
+ * Sets both lock waits of each new session: DDL waits on metadata locks (`lock_wait_timeout`),
+ * DML on row locks (`innodb_lock_wait_timeout`). Both count whole seconds, at least 1.
+ */
+function lockTimeoutHook(lockTimeoutMs: number | undefined): { afterCreate?: (conn: RawMysqlConnection, done: (error: Error | null, conn: unknown) => void) => void } {
+  if (lockTimeoutMs === undefined) return {};
+  const seconds = Math.max(1, Math.ceil(lockTimeoutMs / 1000));
+  return {
+    afterCreate: (conn, done) => {
+      conn.query(`SET SESSION lock_wait_timeout = ${seconds}, SESSION innodb_lock_wait_timeout = ${seconds}`, (error) => done(error, conn));
+    },
+  };
+}
+
+interface RawMysqlConnection {
+  query(sql: string, callback: (error: Error | null) => void): void;
 }

@@ -33,6 +33,8 @@ export const postgresDriver: EngineDriver = {
   isMissingTableError: (error) => (error as { code?: string } | null)?.code === '42P01',
   // Invalid password, invalid authorization, unknown database.
   isLoginError: (error) => ['28P01', '28000', '3D000'].includes(String((error as { code?: string } | null)?.code)),
+  // lock_not_available: lock_timeout ran out.
+  isLockTimeoutError: (error) => (error as { code?: string } | null)?.code === '55P03',
 
   adminKnexConfig(spec) {
     return { client: 'pg', log: QUIET_KNEX_LOG, connection: connection(spec, spec.database ?? 'postgres'), pool: { min: 0, max: 2 } };
@@ -318,10 +320,12 @@ class PostgresServer implements ServerConnection {
     }
   }
 
-  tenantKnexConfig({ database, role }: TenantConnectionOptions): Knex.Config {
+  tenantKnexConfig({ database, role, lockTimeoutMs }: TenantConnectionOptions): Knex.Config {
     // The role is set in the startup packet (`-c role=…`, as SET ROLE would): the tenant owns
     // what is created, at no extra round trip. Role names are plain identifiers by construction.
-    const options = role ? `-c role=${role}` : undefined;
+    // The lock timeout travels the same way (a whole number of milliseconds).
+    const settings = [role ? `-c role=${role}` : '', lockTimeoutMs !== undefined ? `-c lock_timeout=${Math.max(1, Math.round(lockTimeoutMs))}` : ''].filter(Boolean);
+    const options = settings.length ? settings.join(' ') : undefined;
     return {
       client: 'pg',
       log: QUIET_KNEX_LOG,

@@ -54,6 +54,7 @@ export const sqliteDriver: EngineDriver = {
   quoteIdentifier: quote,
   isMissingTableError: (error) => /no such table/.test(String((error as Error | null)?.message)),
   isLoginError: () => false,
+  isLockTimeoutError: (error) => /^SQLITE_BUSY/.test(String((error as { code?: string } | null)?.code)),
 
   adminKnexConfig(spec) {
     if (!spec.path) throw new InternalError('SQLite spec without a path');
@@ -298,8 +299,19 @@ class SqliteServer implements ServerConnection {
     }
   }
 
-  tenantKnexConfig({ database }: TenantConnectionOptions): Knex.Config {
-    return fileConfig(this.fileFor(database));
+  tenantKnexConfig({ database, lockTimeoutMs }: TenantConnectionOptions): Knex.Config {
+    const config = fileConfig(this.fileFor(database));
+    if (lockTimeoutMs === undefined) return config;
+    // A writer waits this long for another writer before SQLITE_BUSY.
+    const afterCreate = (db: Database.Database, done: (error: Error | null, db: unknown) => void) => {
+      try {
+        db.pragma(`busy_timeout = ${Math.max(0, Math.round(lockTimeoutMs))}`);
+        done(null, db);
+      } catch (error) {
+        done(error as Error, db);
+      }
+    };
+    return { ...config, pool: { ...config.pool, afterCreate } };
   }
 
   tenantUserKnexConfig(database: string): Knex.Config {

@@ -1,7 +1,7 @@
 import type { Knex } from 'knex';
 import type { AppContext, ServerHandle } from '../context/app-context.js';
+import { formatDuration } from '../core/duration.js';
 import { errorMessage } from '../core/errors.js';
-import { runPool } from '../core/run-pool.js';
 import type { AppliedMigrations, EngineDriver } from '../engines/engine-driver.js';
 import { finishRun, markInterruptedRuns, recordOutcomes, startRun, type OutcomeRow, type RunKind } from '../registry/runs-repo.js';
 import { now, type TenantWithServer } from '../registry/tenants-repo.js';
@@ -13,8 +13,12 @@ import { selectTenants, type TenantSelection } from './select-tenants.js';
 import { ifTenantFree, openTenantLockPool } from './tenant-lock-pool.js';
 import { withTenantKnex } from './tenant-database.js';
 import { isOutage, outageMessage, reachFleet, serverLimit, type UnreachableServer } from './fleet-servers.js';
+import { resumePoint, type RolloutOptions } from './resume-run.js';
+import { parseFailureBudget, planWaves, type Wave } from './rollout-plan.js';
+import { runRollout } from './rollout-run.js';
+import { withDeadline } from './tenant-deadline.js';
 
-export interface MigrateFleetOptions extends TenantSelection {
+export interface MigrateFleetOptions extends TenantSelection, RolloutOptions {
   /** `up`: to the latest migration; `down`: roll back the last batch. */
   direction: 'up' | 'down';
   /** Tenants worked on at once. */
@@ -38,6 +42,12 @@ export interface TenantMigrationOutcome {
   migrations: string[];
   error?: string;
   durationMs: number;
+  /** The wave it ran in (1-based); only in a staged run (canary or waves). */
+  wave?: number;
+  /** The migration gave up waiting for a lock (`--lock-timeout`); `error` starts with "lock timeout". */
+  lockTimeout?: boolean;
+  /** Stopped after `--tenant-timeout`. */
+  timedOut?: boolean;
 }
 
 export interface FleetProgress {
@@ -45,6 +55,17 @@ export interface FleetProgress {
   total: number;
   failed: number;
   elapsedMs: number;
+  /** In a staged run: the wave under way (or next, while pausing). */
+  wave?: { number: number; name: string; of: number };
+  /** Time left of the pause before `wave`. */
+  pauseLeftMs?: number;
+}
+
+/** A wave of a staged run, as the result reports it. */
+export interface WaveSummary {
+  number: number;
+  name: string;
+  tenants: number;
 }
 
 export interface MigrateFleetResult {
@@ -63,6 +84,12 @@ export interface MigrateFleetResult {
   /** Servers that could not be reached: their tenants are `unreachable`, and the run is incomplete. */
   unreachableServers: UnreachableServer[];
   durationMs: number;
+  /** Staged runs only: the waves in order. */
+  waves?: WaveSummary[];
+  /** Why the run halted (failure budget, failed canary, failed wave); the run is recorded `halted`. */
+  halted?: string;
+  /** `--resume`: the run this one continued. */
+  resumedFrom?: number;
 }
 
 /**
@@ -83,12 +110,25 @@ export async function migrateFleet(
   const available = source.list();
 
   const body = async (): Promise<MigrateFleetResult> => {
-    const tenants = await selectTenants(ctx, options, kind);
     const registry = await ctx.registry();
+    let finished = new Set<number>();
+    if (options.resume !== undefined) {
+      if (!options.dryRun) await markInterruptedRuns(registry.knex, kind);
+      const point = await resumePoint(registry.knex, kind, options.resume);
+      finished = point.finished;
+      options = { ...point.options, direction: options.direction, concurrency: point.options.concurrency ?? options.concurrency, dryRun: options.dryRun, waitMs: options.waitMs, retryFailed: false, resume: undefined, resumedFrom: options.resume };
+    }
+    const staged = options.canary !== undefined || options.waves !== undefined;
+    const selected = await selectTenants(ctx, options, kind);
+    // Waves are planned on the whole selection, so a resumed run keeps its waves.
+    const waves = planWaves(selected, options).map((w) => ({ ...w, tenants: w.tenants.filter((t) => !finished.has(t.id)) }));
+    const tenants = waves.flatMap((w) => w.tenants);
+    const waveOf = new Map(waves.flatMap((w) => w.tenants.map((t) => [t.id, w.number] as const)));
+    const maxFailures = options.maxFailures === undefined ? undefined : parseFailureBudget(options.maxFailures, tenants.length);
     let runId: number | null = null;
     if (!options.dryRun) {
       await markInterruptedRuns(registry.knex, kind);
-      runId = await startRun(registry.knex, kind, runOptions(ctx, options), tenants.length);
+      runId = await startRun(registry.knex, kind, runOptions(ctx, options), tenants.length, waves.length || 1);
     }
 
     const outcomes: TenantMigrationOutcome[] = new Array(tenants.length);
@@ -97,15 +137,18 @@ export async function migrateFleet(
     const pendingRows: OutcomeRow[] = [];
     let done = 0;
     let failed = 0;
+    let migrationFailures = 0;
+    const widest = Math.max(options.concurrency, ...waves.map((w) => w.concurrency ?? 0));
     // Every tenant worked on is locked, so no restore or delete runs under its migration.
-    const locks = options.dryRun ? undefined : await openTenantLockPool(ctx, options.concurrency);
+    const locks = options.dryRun ? undefined : await openTenantLockPool(ctx, widest);
     const flush = async () => {
       if (runId !== null) await recordOutcomes(registry.knex, pendingRows.splice(0));
     };
     const settle = async (index: number, tenant: TenantWithServer, outcome: Omit<TenantMigrationOutcome, 'slug' | 'server'>) => {
-      outcomes[index] = { slug: tenant.slug, server: tenant.server_name, ...outcome };
+      outcomes[index] = { slug: tenant.slug, server: tenant.server_name, ...outcome, ...(staged ? { wave: waveOf.get(tenant.id) } : {}) };
       done++;
       if (outcome.outcome === 'failed' || outcome.outcome === 'unreachable') failed++;
+      if (outcome.outcome === 'failed') migrationFailures++;
       if (runId !== null) {
         pendingRows.push({
           run_id: runId,
@@ -116,11 +159,14 @@ export async function migrateFleet(
           error: outcome.error ?? null,
           duration_ms: outcome.durationMs,
           finished_at: now(),
+          wave: waveOf.get(tenant.id) ?? null,
         });
         if (pendingRows.length >= 100) await flush();
       }
-      onProgress({ done, total: tenants.length, failed, elapsedMs: Date.now() - started });
+      onProgress({ done, total: tenants.length, failed, elapsedMs: Date.now() - started, wave: activeWave });
     };
+    let activeWave: FleetProgress['wave'];
+    let halted: string | undefined;
 
     try {
       // Tenants with nothing to do are found without opening them where the server allows:
@@ -148,18 +194,32 @@ export async function migrateFleet(
         else work.push({ tenant, index, applied, fingerprinted: typeof fingerprint === 'string' });
       }
 
-      await runPool(
-        work,
-        options.concurrency,
-        async ({ tenant, index, applied, fingerprinted }) =>
-          settle(index, tenant, await ifTenantFree(locks, tenant.slug, () => migrateOne(ctx, tenant, source, available, { applied, fingerprinted }, options), (holder) => ({ outcome: 'busy', migrations: [], durationMs: 0, error: holder }))),
-        {
-          shouldStop: () => Boolean(options.failFast) && failed > 0,
-          onSkipped: ({ tenant, index }) => void settle(index, tenant, { outcome: 'skipped', migrations: [], durationMs: 0, error: 'skipped after an earlier failure (--fail-fast)' }),
-          keyOf: ({ tenant }) => tenant.server_id,
-          limitOf: serverLimit(ctx, tenants, options.concurrency),
+      const workOf = new Map<number, typeof work>();
+      for (const item of work) workOf.set(waveOf.get(item.tenant.id)!, [...(workOf.get(waveOf.get(item.tenant.id)!) ?? []), item]);
+      const describe = (wave: Wave<unknown>) => (staged ? { number: wave.number, name: wave.name, of: waves.length } : undefined);
+      halted = await runRollout<(typeof work)[number], Settled>(waves, {
+        concurrency: options.concurrency,
+        maxFailures,
+        staged,
+        failFast: () => Boolean(options.failFast) && failed > 0,
+        pauseMs: options.pauseMs ?? 0,
+        lockRetries: options.lockRetries ?? 0,
+        retryBackoffMs: LOCK_RETRY_BACKOFF_MS,
+        keyOf: ({ tenant }) => tenant.server_id,
+        limitOf: serverLimit(ctx, tenants, widest),
+        workOf: (wave) => workOf.get(wave.number) ?? [],
+        attempt: ({ tenant, applied, fingerprinted }) =>
+          ifTenantFree(locks, tenant.slug, () => migrateOne(ctx, tenant, source, available, { applied, fingerprinted }, options), (holder) => ({ outcome: 'busy', migrations: [], durationMs: 0, error: holder })),
+        settle: ({ tenant, index }, result) => settle(index, tenant, result),
+        skip: ({ tenant, index }, reason) => settle(index, tenant, { outcome: 'skipped', migrations: [], durationMs: 0, error: reason }),
+        failures: () => migrationFailures,
+        outcomesOf: (wave) => wave.tenants.map((t) => outcomes[position.get((t as TenantWithServer).id)!]?.outcome),
+        onWave: (wave) => {
+          activeWave = describe(wave);
+          onProgress({ done, total: tenants.length, failed, elapsedMs: Date.now() - started, wave: activeWave });
         },
-      );
+        onPause: (next, left) => onProgress({ done, total: tenants.length, failed, elapsedMs: Date.now() - started, wave: describe(next), pauseLeftMs: left }),
+      });
     } finally {
       await flush();
       await locks?.close();
@@ -171,7 +231,7 @@ export async function migrateFleet(
         succeeded: counts.migrated + counts.rolled_back + counts.up_to_date,
         failed: counts.failed + counts.unreachable,
         skipped: counts.skipped + counts.busy,
-      });
+      }, halted);
     }
     return {
       runId,
@@ -185,6 +245,9 @@ export async function migrateFleet(
       tenants: outcomes,
       unreachableServers: fleet.outages,
       durationMs: Date.now() - started,
+      ...(staged ? { waves: waves.map((w) => ({ number: w.number, name: w.name, tenants: w.tenants.length })) } : {}),
+      ...(halted ? { halted } : {}),
+      ...(options.resumedFrom !== undefined ? { resumedFrom: options.resumedFrom } : {}),
     };
   };
 
@@ -194,6 +257,9 @@ export async function migrateFleet(
 }
 
 type Settled = Omit<TenantMigrationOutcome, 'slug' | 'server'>;
+
+/** First wait before a tenant that hit the lock timeout is tried again; doubles each time. */
+const LOCK_RETRY_BACKOFF_MS = 1000;
 
 /**
  * What a tenant's applied migrations already decide, without touching its database: up to date,
@@ -257,7 +323,9 @@ async function migrateOne(
   try {
     server = await ctx.server(tenant.server_id);
     const driver = server.connection.driver;
-    return await withTenantKnex(server.connection, tenant.database_name, tenant.database_user, async (knex: Knex): Promise<Settled> => {
+    const timedOut = (): Settled => ({ outcome: 'failed', migrations: [], timedOut: true, error: `timed out after ${formatDuration(options.tenantTimeoutMs!)} (--tenant-timeout): stopped`, durationMs: Date.now() - started });
+    return await withDeadline(options.tenantTimeoutMs, (opened) => withTenantKnex(server!.connection, tenant.database_name, tenant.database_user, async (knex: Knex): Promise<Settled> => {
+      opened(knex);
       if (options.direction === 'down') {
         if (options.dryRun) return plannedRollback(knex, driver);
         const names = await runMigrator(knex, source, 'down');
@@ -275,10 +343,15 @@ async function migrateOne(
       const names = await runMigrator(knex, source, 'up');
       if (keep) await server!.connection.keepMigrationFingerprint(knex, TENANT_MIGRATIONS_TABLE);
       return { outcome: names.length ? 'migrated' : 'up_to_date', migrations: names, durationMs: Date.now() - started };
-    }, projectKnex(ctx.config.migrationsDir).factory);
+    }, projectKnex(ctx.config.migrationsDir).factory, { lockTimeoutMs: options.lockTimeoutMs }), timedOut);
   } catch (error) {
-    if (isOutage(error)) return { outcome: 'unreachable', migrations: [], error: outageMessage(tenant, error), durationMs: Date.now() - started };
     const driver = server?.connection.driver;
+    // Before the outage check: a lock timeout's message says "timeout" too.
+    if (driver?.isLockTimeoutError(error)) {
+      const waited = options.lockTimeoutMs === undefined ? '' : ` after ${formatDuration(options.lockTimeoutMs)}`;
+      return { outcome: 'failed', migrations: [], lockTimeout: true, error: `lock timeout${waited}: ${errorMessage(error)}`, durationMs: Date.now() - started };
+    }
+    if (isOutage(error)) return { outcome: 'unreachable', migrations: [], error: outageMessage(tenant, error), durationMs: Date.now() - started };
     const hint = driver && !driver.transactionalDdl ? ` [${driver.engine} cannot roll back DDL: the failed migration may be partly applied]` : '';
     return { outcome: 'failed', migrations: [], error: `${errorMessage(error)}${hint}`, durationMs: Date.now() - started };
   }
@@ -301,5 +374,7 @@ function countOutcomes(outcomes: TenantMigrationOutcome[]): Record<TenantOutcome
 
 function runOptions(ctx: AppContext, options: MigrateFleetOptions): object {
   const { direction, concurrency, failFast, slugs, statuses, plans, servers, retryFailed } = options;
-  return { direction, concurrency, perServer: ctx.config.perServer, failFast, slugs, statuses, plans, servers, retryFailed };
+  const { canary, waves, pauseMs, maxFailures, lockTimeoutMs, lockRetries, tenantTimeoutMs, resumedFrom } = options;
+  const rollout = { canary, waves, pauseMs, maxFailures, lockTimeoutMs, lockRetries, tenantTimeoutMs, resumedFrom };
+  return { direction, concurrency, perServer: ctx.config.perServer, failFast, slugs, statuses, plans, servers, retryFailed, ...rollout };
 }

@@ -1,10 +1,11 @@
 import knexFactory, { type Knex } from 'knex';
-import type { ServerConnection } from '../engines/engine-driver.js';
+import type { ServerConnection, TenantConnectionOptions } from '../engines/engine-driver.js';
 
 /**
  * Opens a knex pool on one tenant database for schema work (admin credentials; on PostgreSQL
  * as the tenant's role), runs `fn`, and always destroys the pool: no connection outlives its use.
  * `factory` is the knex to open it with (the project's own, see projectKnex); default tenantctl's.
+ * `session` sets the session's lock timeout.
  */
 export async function withTenantKnex<T>(
   server: ServerConnection,
@@ -12,8 +13,9 @@ export async function withTenantKnex<T>(
   role: string | null,
   fn: (knex: Knex) => Promise<T>,
   factory: (config: Knex.Config) => Knex = knexFactory,
+  session: Pick<TenantConnectionOptions, 'lockTimeoutMs'> = {},
 ): Promise<T> {
-  const knex = factory(server.tenantKnexConfig({ database, role: role ?? undefined }));
+  const knex = factory(server.tenantKnexConfig({ database, role: role ?? undefined, ...session }));
   try {
     return await fn(knex);
   } finally {

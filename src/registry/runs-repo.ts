@@ -1,4 +1,4 @@
-import { hostname } from 'node:os';
+import { hostname, userInfo } from 'node:os';
 import type { Knex } from 'knex';
 import { now } from './tenants-repo.js';
 
@@ -6,7 +6,8 @@ const RUNS = 'tenantctl_runs';
 const OUTCOMES = 'tenantctl_run_tenants';
 
 export type RunKind = 'migrate' | 'rollback';
-export type RunStatus = 'running' | 'succeeded' | 'failed' | 'interrupted';
+/** `halted`: stopped on its failure budget or a failed canary; `reason` says which. */
+export type RunStatus = 'running' | 'succeeded' | 'failed' | 'interrupted' | 'halted';
 export type Outcome = 'migrated' | 'rolled_back' | 'up_to_date' | 'failed' | 'unreachable' | 'skipped' | 'busy';
 
 export interface RunRow {
@@ -22,6 +23,12 @@ export interface RunRow {
   skipped: number;
   started_at: string;
   finished_at: string | null;
+  /** The OS user who started it; null for runs recorded before it was kept. */
+  started_by: string | null;
+  /** How many waves it ran in; null for runs recorded before waves existed. */
+  waves: number | null;
+  /** Why it halted. */
+  reason: string | null;
 }
 
 export interface OutcomeRow {
@@ -34,20 +41,31 @@ export interface OutcomeRow {
   error: string | null;
   duration_ms: number;
   finished_at: string;
+  /** The wave (1-based) the tenant was in; null for runs recorded before waves existed. */
+  wave?: number | null;
 }
 
 /** Records a run before it acts, so a killed run is visible afterwards. */
-export async function startRun(knex: Knex, kind: RunKind, options: object, total: number): Promise<number> {
-  const row = { kind, status: 'running', options: JSON.stringify(options), host: hostname(), pid: process.pid, total, started_at: now() };
+export async function startRun(knex: Knex, kind: RunKind, options: object, total: number, waves = 1): Promise<number> {
+  const row = { kind, status: 'running', options: JSON.stringify(options), host: hostname(), pid: process.pid, total, started_at: now(), started_by: osUser(), waves };
   const [inserted] = await knex(RUNS).insert(row, ['id']);
   const id = typeof inserted === 'object' ? (inserted as { id: number }).id : inserted;
   return Number(id);
 }
 
-export async function finishRun(knex: Knex, id: number, counts: { succeeded: number; failed: number; skipped: number }): Promise<RunStatus> {
-  const status: RunStatus = counts.failed > 0 ? 'failed' : 'succeeded';
-  await knex(RUNS).where({ id }).update({ ...counts, status, finished_at: now() });
+/** With `halted`, the run is marked `halted` with that reason. */
+export async function finishRun(knex: Knex, id: number, counts: { succeeded: number; failed: number; skipped: number }, halted?: string): Promise<RunStatus> {
+  const status: RunStatus = halted ? 'halted' : counts.failed > 0 ? 'failed' : 'succeeded';
+  await knex(RUNS).where({ id }).update({ ...counts, status, finished_at: now(), ...(halted ? { reason: halted } : {}) });
   return status;
+}
+
+function osUser(): string | null {
+  try {
+    return userInfo().username;
+  } catch {
+    return process.env.USER ?? null;
+  }
 }
 
 /**

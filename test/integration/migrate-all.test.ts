@@ -1,8 +1,8 @@
 import { existsSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import type { Knex } from 'knex';
 import { afterEach, describe, expect, inject, it } from 'vitest';
 import { selectedEngines } from '../helpers/engines.js';
+import { withTenantDb } from '../helpers/tenant-db.js';
 import { waitFor } from '../helpers/wait-for.js';
 import { Workspace } from '../helpers/workspace.js';
 
@@ -42,14 +42,6 @@ async function createTenants(ws: Workspace, count: number): Promise<string[]> {
   return slugs;
 }
 
-async function withTenantDb<T>(ws: Workspace, slug: string, fn: (db: Knex) => Promise<T>): Promise<T> {
-  const db = ws.probe.admin(ws.names(slug).database);
-  try {
-    return await fn(db);
-  } finally {
-    await db.destroy();
-  }
-}
 
 
 for (const engine of selectedEngines()) {

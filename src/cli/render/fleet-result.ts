@@ -9,7 +9,9 @@ const MAX_ROWS = 25;
 export function progressLine(p: FleetProgress): string {
   const seconds = p.elapsedMs / 1000;
   const rate = seconds > 0 ? (p.done / seconds).toFixed(1) : '0.0';
-  return `${p.done}/${p.total} tenants · ${p.failed} failed · ${seconds.toFixed(1)}s · ${rate}/s`;
+  const wave = p.wave ? `wave ${p.wave.number}/${p.wave.of} (${p.wave.name}) · ` : '';
+  if (p.pauseLeftMs !== undefined) return `${wave}starts in ${Math.ceil(p.pauseLeftMs / 1000)}s (--pause) · ${p.done}/${p.total} tenants · ${p.failed} failed`;
+  return `${wave}${p.done}/${p.total} tenants · ${p.failed} failed · ${seconds.toFixed(1)}s · ${rate}/s`;
 }
 
 export function renderFleetResult(out: Output, result: MigrateFleetResult): string {
@@ -20,10 +22,12 @@ export function renderFleetResult(out: Output, result: MigrateFleetResult): stri
   const rows = result.tenants.filter((t) => t.outcome !== 'up_to_date' && t.outcome !== 'unreachable');
   if (rows.length) {
     const shown = [...rows.filter((t) => t.outcome === 'failed'), ...rows.filter((t) => t.outcome !== 'failed')].slice(0, Math.max(MAX_ROWS, c.failed));
+    // A staged run says which wave each tenant was in.
+    const wave = result.waves ? ['wave'] : [];
     lines.push(
       out.table(
-        ['tenant', 'server', 'outcome', result.dryRun ? 'would run' : 'migrations', 'error'],
-        shown.map((t) => [t.slug, t.server, paint(out, t.outcome), t.migrations.join(', '), t.error ?? null]),
+        [...wave, 'tenant', 'server', 'outcome', result.dryRun ? 'would run' : 'migrations', 'error'],
+        shown.map((t) => [...(result.waves ? [String(t.wave ?? '')] : []), t.slug, t.server, paint(out, t.outcome), t.migrations.join(', '), t.error ?? null]),
       ),
     );
     if (rows.length > shown.length) lines.push(out.color.dim(`… and ${rows.length - shown.length} more (--json lists every tenant)`));
@@ -40,8 +44,10 @@ export function renderFleetResult(out: Output, result: MigrateFleetResult): stri
   const mark = result.ok ? out.color.green('✔') : out.color.red('✖');
   const title = result.dryRun ? 'Dry run' : `${verb} run #${result.runId}`;
   if (!result.dryRun && c.migrated + c.rolled_back + c.failed > 0) lines.push(out.color.dim(`knex ${describeKnex(out, result.knex)}`));
+  if (result.waves) lines.push(out.color.dim(`waves: ${result.waves.map((w) => `${w.number} ${w.name} (${w.tenants})`).join(' → ')}`));
   lines.push(`${mark} ${title}: ${result.total} tenants in ${(result.durationMs / 1000).toFixed(1)}s: ${parts.join(', ')}`);
-  if (!result.ok && !result.dryRun && result.kind === 'migrate') lines.push(out.color.dim('Fix the cause, then: tenantctl migrate-all --retry-failed'));
+  if (result.halted) lines.push(out.color.red(`Halted: ${result.halted}. Resume with --resume ${result.runId}`));
+  if (!result.ok && !result.dryRun && result.kind === 'migrate' && !result.halted) lines.push(out.color.dim('Fix the cause, then: tenantctl migrate-all --retry-failed'));
   return lines.join('\n');
 }
 

@@ -8,6 +8,7 @@ import * as structuredState from './006-structured-state.js';
 import * as secretRotation from './007-secret-rotation.js';
 import * as backupOwner from './008-backup-owner.js';
 import * as moves from './009-moves.js';
+import * as rollouts from './010-rollouts.js';
 import * as metadataIndex from './011-metadata-index.js';
 
 /** The registry's own migrations, in order. Names are stored; never rename one. */
@@ -21,6 +22,7 @@ const MIGRATIONS: ReadonlyArray<[string, Knex.Migration]> = [
   ['007-secret-rotation', secretRotation],
   ['008-backup-owner', backupOwner],
   ['009-moves', moves],
+  ['010-rollouts', rollouts],
   ['011-metadata-index', metadataIndex],
 ];
 
