@@ -33,7 +33,12 @@ for (const engine of selectedEngines().filter((e) => e === 'sqlite')) {
       // A registry written by the previous tenantctl, with a delete of a suspended tenant killed
       // after its backup: the status to return to lives only in the reason text.
       await withRegistry(async (knex) => {
-        await knex.migrate.down({ migrationSource: registryMigrationSource, tableName: REGISTRY_MIGRATIONS_TABLE });
+        // Back to the schema before 006: undo the newest migration until 006 is undone too. SQLite
+        // drops a column by rebuilding the table, which the tenants' foreign key would refuse.
+        await knex.raw('pragma foreign_keys = off');
+        while (await knex.schema.hasColumn('tenantctl_tenants', 'previous_status')) {
+          await knex.migrate.down({ migrationSource: registryMigrationSource, tableName: REGISTRY_MIGRATIONS_TABLE });
+        }
         expect(await knex.schema.hasColumn('tenantctl_tenants', 'previous_status')).toBe(false);
         await knex('tenantctl_tenants').where({ slug }).update({ status: 'deleting', step: 'connections', status_reason: 'deleting (was suspended)' });
       });

@@ -242,8 +242,8 @@ for (const engine of NETWORK_ENGINES) {
       } finally {
         second('start', engine);
       }
-      // Back up: the tenants the outage left out are picked up by --retry-failed.
-      const retried = await ws.json(['migrate-all', '--retry-failed']);
+      // Back up: the tenants the outage left out are migrated now; the others are up to date.
+      const retried = await ws.json(['migrate-all']);
       expect(retried.result.code, retried.result.stderr).toBe(0);
       expect(retried.data.counts.migrated).toBe(onSecond.length);
     }, 300_000);
