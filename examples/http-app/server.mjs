@@ -23,12 +23,27 @@ function send(res, status, body) {
   res.end(`${JSON.stringify(body)}\n`);
 }
 
+/** The tenant's users, as the tenant's own user. */
+async function usersOf(slug) {
+  const db = await fleet.knex(slug);
+  return db('users').select('email', 'name').orderBy('id').limit(50);
+}
+
 const server = http.createServer(async (req, res) => {
   const host = (req.headers.host ?? '').replace(/:\d+$/, '').toLowerCase();
   try {
     const tenant = await fleet.resolve({ domain: host });
-    const db = await fleet.knex(tenant.slug);
-    const users = await db('users').select('email', 'name').orderBy('id').limit(50);
+    let users;
+    try {
+      users = await usersOf(tenant.slug);
+    } catch (error) {
+      // The database refused us (a suspension ends sessions and locks the login; a move or a new
+      // password changes it) before the cached record expired: read the registry now, try once more.
+      fleet.invalidate(tenant.slug);
+      users = await usersOf(tenant.slug).catch((again) => {
+        throw again instanceof TenantSuspendedError || again instanceof TenantUnavailableError ? again : error;
+      });
+    }
     send(res, 200, { tenant: tenant.slug, name: tenant.name, users });
   } catch (error) {
     if (error instanceof TenantNotFoundError) send(res, 404, { error: 'no such tenant' });
