@@ -194,7 +194,8 @@ for (const engine of selectedEngines()) {
       expect(bySlug(data.tenants)[slugs[0]!]!.wave).toBe(3);
     });
 
-    it.skipIf(engine === 'mysql')('a run killed half-way, then --resume: every tenant ends migrated exactly once', async () => {
+    // Not on MySQL: it cannot roll DDL back, so a migration killed half-way may be half applied.
+    if (engine !== 'mysql') it('a run killed half-way, then --resume: every tenant ends migrated exactly once', async () => {
       ws = new Workspace(engine);
       const slugs = await createTenants(ws, 6);
       addMigration(ws, SLOW);
@@ -219,7 +220,8 @@ for (const engine of selectedEngines()) {
       expect((await ws.run(['migrate-all', '--resume', String(after.data[0].id)])).code).toBe(4);
     });
 
-    it.skipIf(engine === 'sqlite')('--tenant-timeout: a tenant taking longer is stopped and reported failed, without holding up the run', async () => {
+    // SQLite has no server session to cut or lock to wait for: these three are for the servers.
+    if (engine !== 'sqlite') it('--tenant-timeout: a tenant taking longer is stopped and reported failed, without holding up the run', async () => {
       ws = new Workspace(engine);
       const slugs = await createTenants(ws, 3);
       const slow = slugs[0]!;
@@ -241,7 +243,7 @@ for (const engine of selectedEngines()) {
       if (engine === 'postgres') expect(await applied(ws, slow)).toEqual({ times: 0, table: false });
     });
 
-    it.skipIf(engine === 'sqlite')('--lock-timeout 1s: the tenant whose table is locked fails fast with a lock timeout; the others migrate', async () => {
+    if (engine !== 'sqlite') it('--lock-timeout 1s: the tenant whose table is locked fails fast with a lock timeout; the others migrate', async () => {
       ws = new Workspace(engine);
       const slugs = await createTenants(ws, 3);
       const locked = slugs[1]!;
@@ -272,7 +274,7 @@ for (const engine of selectedEngines()) {
       expect(bySlug(retry.data.tenants)[locked]!.outcome).toBe('migrated');
     });
 
-    it.skipIf(engine === 'sqlite')('--lock-retries: a tenant that hit the lock timeout is tried again later, and migrates once the lock is gone', async () => {
+    if (engine !== 'sqlite') it('--lock-retries: a tenant that hit the lock timeout is tried again later, and migrates once the lock is gone', async () => {
       ws = new Workspace(engine);
       const [locked] = await createTenants(ws, 1);
       addMigration(ws, ALTER_USERS);
