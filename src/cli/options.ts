@@ -1,4 +1,4 @@
-import { InvalidArgumentError } from 'commander';
+import { InvalidArgumentError, type Command } from 'commander';
 import { TENANT_STATUSES, type TenantStatus } from '../registry/tenants-repo.js';
 
 /** `--set key=value`, repeatable: collected into one object. */
@@ -26,3 +26,16 @@ export function collectList(value: string, previous: string[] = []): string[] {
 
 /** `--per-server <n>`: the per-server limit under `--concurrency`, for every fleet command. */
 export const PER_SERVER_HELP = "most tenants worked on at once on one server (default: the server's own limit, else --concurrency)";
+
+/**
+ * The tenant filters fleet commands share: `--status`, `--plan`, `--server` and (with `tenants`)
+ * `--tenants`. `scope` prefixes their help where they only narrow `--all` ("with --all: ").
+ */
+export function addTenantFilters(command: Command, options: { scope?: string; tenants?: boolean } = {}): Command {
+  const scope = options.scope ?? '';
+  if (options.tenants ?? true) command.option('--tenants <slugs>', `${scope}only these tenants (comma-separated or repeated)`, collectList);
+  return command
+    .option('--status <status>', `${scope}only active or only suspended tenants (default both)`, collectStatuses)
+    .option('--plan <plan>', `${scope}only tenants on these plans (comma-separated or repeated)`, collectList)
+    .option('--server <name>', `${scope}only tenants on these servers (comma-separated or repeated)`, collectList);
+}

@@ -2,7 +2,7 @@ import type { Command } from 'commander';
 import { ExitCode, UsageError } from '../../core/errors.js';
 import type { TenantStatus } from '../../registry/tenants-repo.js';
 import { withCommandContext } from '../action.js';
-import { collectList, collectStatuses, PER_SERVER_HELP } from '../options.js';
+import { addTenantFilters, PER_SERVER_HELP } from '../options.js';
 import { renderOutages } from '../render/outages.js';
 import { formatBytes } from '../render/format.js';
 
@@ -23,14 +23,14 @@ function positiveInt(value: string | undefined, flag: string): number | undefine
 }
 
 export function registerBackup(program: Command): void {
-  const backup = program
-    .command('backup')
-    .description('dump tenant databases (pg_dump / mysqldump / SQLite online backup), verified and recorded')
-    .argument('[slugs...]', 'tenants to back up')
-    .option('--all', 'every tenant whose database exists (filters apply)')
-    .option('--status <status>', 'with --all: only active or only suspended tenants', collectStatuses)
-    .option('--plan <plan>', 'with --all: only tenants on these plans', collectList)
-    .option('--server <name>', 'with --all: only tenants on these servers', collectList)
+  const backup = addTenantFilters(
+    program
+      .command('backup')
+      .description('dump tenant databases (pg_dump / mysqldump / SQLite online backup), verified and recorded')
+      .argument('[slugs...]', 'tenants to back up')
+      .option('--all', 'every tenant whose database exists (filters apply)'),
+    { scope: 'with --all: ', tenants: false },
+  )
     .option('--concurrency <n>', 'tenants dumped at once (default 4)')
     .option('--per-server <n>', PER_SERVER_HELP)
     .option('--registry', 'also back up the registry database itself')

@@ -3,20 +3,17 @@ import type { Command } from 'commander';
 import type { TenantStatus } from '../../registry/tenants-repo.js';
 import { withCommandContext } from '../action.js';
 import { renderOutages } from '../render/outages.js';
-import { collectList, collectStatuses } from '../options.js';
-import { PER_SERVER_HELP } from '../options.js';
+import { addTenantFilters, PER_SERVER_HELP } from '../options.js';
 
 const MAX_ROWS = 25;
 
 export function registerMigrateStatus(program: Command): void {
-  program
-    .command('migrate-status')
-    .description('applied and pending migrations per tenant, and a fleet summary')
-    .argument('[slug]', 'one tenant only')
-    .option('--tenants <slugs>', 'only these tenants (comma-separated or repeated)', collectList)
-    .option('--status <status>', 'only tenants with this status: active, suspended (default both)', collectStatuses)
-    .option('--plan <plan>', 'only tenants on this plan', collectList)
-    .option('--server <name>', 'only tenants on this server', collectList)
+  addTenantFilters(
+    program
+      .command('migrate-status')
+      .description('applied and pending migrations per tenant, and a fleet summary')
+      .argument('[slug]', 'one tenant only'),
+  )
     .option('--concurrency <n>', 'PostgreSQL databases read at once (default 4)')
     .option('--per-server <n>', PER_SERVER_HELP)
     .option('--all', 'list every tenant, not only those that need attention')

@@ -4,7 +4,7 @@ import { errorMessage, ExitCode, UnreachableError, UsageError } from '../../core
 import type { MigrateFleetOptions } from '../../lifecycle/migrate-fleet.js';
 import type { TenantStatus } from '../../registry/tenants-repo.js';
 import { withCommandContext } from '../action.js';
-import { collectList, collectStatuses, PER_SERVER_HELP } from '../options.js';
+import { addTenantFilters, PER_SERVER_HELP } from '../options.js';
 import { progressLine, renderFleetResult } from '../render/fleet-result.js';
 
 interface FleetFlags {
@@ -61,11 +61,7 @@ function addRolloutOptions(command: Command): Command {
 }
 
 function addFleetOptions(command: Command): Command {
-  return command
-    .option('--tenants <slugs>', 'only these tenants (comma-separated or repeated)', collectList)
-    .option('--status <status>', 'only tenants with this status: active, suspended (default both)', collectStatuses)
-    .option('--plan <plan>', 'only tenants on this plan (comma-separated or repeated)', collectList)
-    .option('--server <name>', 'only tenants on this server (comma-separated or repeated)', collectList)
+  return addTenantFilters(command)
     .option('--concurrency <n>', 'tenants worked on at once (default 4, or TENANTCTL_CONCURRENCY)')
     .option('--per-server <n>', PER_SERVER_HELP);
 }

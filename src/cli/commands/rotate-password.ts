@@ -2,7 +2,7 @@ import type { Command } from 'commander';
 import { ExitCode, UsageError } from '../../core/errors.js';
 import type { TenantStatus } from '../../registry/tenants-repo.js';
 import { withCommandContext } from '../action.js';
-import { collectList, collectStatuses, PER_SERVER_HELP } from '../options.js';
+import { addTenantFilters, PER_SERVER_HELP } from '../options.js';
 
 interface RotatePasswordFlags {
   all?: boolean;
@@ -14,15 +14,14 @@ interface RotatePasswordFlags {
 }
 
 export function registerRotatePassword(program: Command): void {
-  program
-    .command('rotate-password')
-    .description("give tenants' database users new generated passwords, on the server and in the registry")
-    .argument('[slugs...]', 'tenants whose password to rotate')
-    .option('--all', 'every tenant whose database exists (filters apply)')
-    .option('--tenants <slugs>', 'with --all: only these tenants (comma-separated or repeated)', collectList)
-    .option('--status <status>', 'with --all: only active or only suspended tenants', collectStatuses)
-    .option('--plan <plan>', 'with --all: only tenants on these plans', collectList)
-    .option('--server <name>', 'with --all: only tenants on these servers', collectList)
+  addTenantFilters(
+    program
+      .command('rotate-password')
+      .description("give tenants' database users new generated passwords, on the server and in the registry")
+      .argument('[slugs...]', 'tenants whose password to rotate')
+      .option('--all', 'every tenant whose database exists (filters apply)'),
+    { scope: 'with --all: ' },
+  )
     .option('--concurrency <n>', 'tenants worked on at once (default 4)')
     .option('--per-server <n>', PER_SERVER_HELP)
     .option('--end-sessions', "also end the users' open sessions (default: they stay)")

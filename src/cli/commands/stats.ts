@@ -4,7 +4,7 @@ import { ExitCode, UnreachableError, UsageError } from '../../core/errors.js';
 import type { StatsSort } from '../../lifecycle/tenant-stats.js';
 import type { TenantStatus } from '../../registry/tenants-repo.js';
 import { withCommandContext } from '../action.js';
-import { collectList, collectStatuses, PER_SERVER_HELP } from '../options.js';
+import { addTenantFilters, PER_SERVER_HELP } from '../options.js';
 import { renderOutages } from '../render/outages.js';
 import { formatBytes } from '../render/format.js';
 
@@ -28,18 +28,18 @@ function age(seconds: number): string {
 }
 
 export function registerStats(program: Command): void {
-  program
-    .command('stats')
-    .description('size, tables, rows, migrations, connections and last backup, per tenant and for the fleet')
-    .argument('[slug]', 'one tenant only')
-    .option('--tables', 'also tables and rows where that costs a connection per database (PostgreSQL)')
-    .option('--exact', 'count rows exactly (default: the engine\'s estimate); implies --tables')
-    .option('--sort <key>', 'size, rows or name (default name)')
-    .option('--format <format>', 'table (default), json, or prometheus (node_exporter textfile)')
-    .option('--output <file>', 'write to this file instead of stdout, atomically (for the textfile collector)')
-    .option('--status <status>', 'only active or only suspended tenants', collectStatuses)
-    .option('--plan <plan>', 'only tenants on these plans', collectList)
-    .option('--server <name>', 'only tenants on these servers', collectList)
+  addTenantFilters(
+    program
+      .command('stats')
+      .description('size, tables, rows, migrations, connections and last backup, per tenant and for the fleet')
+      .argument('[slug]', 'one tenant only')
+      .option('--tables', 'also tables and rows where that costs a connection per database (PostgreSQL)')
+      .option('--exact', 'count rows exactly (default: the engine\'s estimate); implies --tables')
+      .option('--sort <key>', 'size, rows or name (default name)')
+      .option('--format <format>', 'table (default), json, or prometheus (node_exporter textfile)')
+      .option('--output <file>', 'write to this file instead of stdout, atomically (for the textfile collector)'),
+    { tenants: false },
+  )
     .option('--per-server <n>', PER_SERVER_HELP)
     .action(async (slug: string | undefined, flags: StatsFlags, command: Command) => {
       const sort = flags.sort ?? 'name';
