@@ -1,6 +1,6 @@
 import { accessSync, chmodSync, constants, existsSync, mkdirSync, readdirSync, rmSync, statSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
-import Database from 'better-sqlite3';
+import { openSqlite, SqliteKnexClient, type SqliteDatabase } from './sqlite-native.js';
 import type { Knex } from 'knex';
 import { ConflictError, InternalError, UnreachableError, errorMessage } from '../core/errors.js';
 import type { Writable } from 'node:stream';
@@ -15,7 +15,7 @@ import type { ContentFingerprint } from './content-fingerprint.js';
 const quote = (name: string) => `"${name.replaceAll('"', '""')}"`;
 
 function fileConfig(filename: string): Knex.Config {
-  return { client: 'better-sqlite3', log: QUIET_KNEX_LOG, connection: { filename }, useNullAsDefault: true, pool: { min: 1, max: 1 } };
+  return { client: SqliteKnexClient, log: QUIET_KNEX_LOG, connection: { filename }, useNullAsDefault: true, pool: { min: 1, max: 1 } };
 }
 
 /**
@@ -29,7 +29,7 @@ function registryConfig(filename: string): Knex.Config {
     pool: {
       min: 1,
       max: 1,
-      afterCreate: (db: Database.Database, done: (error: Error | null, db: unknown) => void) => {
+      afterCreate: (db: SqliteDatabase, done: (error: Error | null, db: unknown) => void) => {
         try {
           db.pragma('journal_mode = WAL');
           db.pragma('busy_timeout = 10000');
@@ -119,7 +119,7 @@ class SqliteServer implements ServerConnection {
     } catch (error) {
       throw new UnreachableError(`cannot use SQLite directory ${this.directory}: ${errorMessage(error)}`, { cause: error });
     }
-    const db = new Database(':memory:');
+    const db = openSqlite(':memory:');
     try {
       return `SQLite ${(db.prepare('select sqlite_version() as v').get() as { v: string }).v}`;
     } finally {
@@ -135,7 +135,7 @@ class SqliteServer implements ServerConnection {
     mkdirSync(this.directory, { recursive: true, mode: 0o700 });
     const file = this.fileFor(name);
     if (existsSync(file)) throw new ConflictError(`database file ${file} already exists`);
-    const db = new Database(file);
+    const db = openSqlite(file);
     try {
       // WAL lets readers (stats, backups) work while the application writes.
       db.pragma('journal_mode = WAL');
@@ -172,7 +172,7 @@ class SqliteServer implements ServerConnection {
   async suspendAccess(database: string): Promise<boolean> {
     const file = this.fileFor(database);
     if ((statSync(file).mode & 0o222) !== 0) {
-      const db = new Database(file);
+      const db = openSqlite(file);
       try {
         db.pragma('journal_mode = DELETE');
       } finally {
@@ -186,7 +186,7 @@ class SqliteServer implements ServerConnection {
   async resumeAccess(database: string): Promise<void> {
     const file = this.fileFor(database);
     chmodSync(file, 0o600);
-    const db = new Database(file);
+    const db = openSqlite(file);
     try {
       db.pragma('journal_mode = WAL');
     } finally {
@@ -207,7 +207,7 @@ class SqliteServer implements ServerConnection {
         applied.set(database, null);
         continue;
       }
-      const db = new Database(file, { readonly: true, fileMustExist: true });
+      const db = openSqlite(file, { readonly: true, fileMustExist: true });
       try {
         const exists = db.prepare("select 1 from sqlite_master where type = 'table' and name = ?").get(table);
         applied.set(database, exists ? (db.prepare(`select name from ${quote(table)} order by id`).pluck().all() as string[]) : null);
@@ -290,8 +290,8 @@ class SqliteServer implements ServerConnection {
     return [];
   }
 
-  private readFile<T>(database: string, fn: (db: Database.Database) => T): T {
-    const db = new Database(this.fileFor(database), { readonly: true, fileMustExist: true });
+  private readFile<T>(database: string, fn: (db: SqliteDatabase) => T): T {
+    const db = openSqlite(this.fileFor(database), { readonly: true, fileMustExist: true });
     try {
       return fn(db);
     } finally {
@@ -303,7 +303,7 @@ class SqliteServer implements ServerConnection {
     const config = fileConfig(this.fileFor(database));
     if (lockTimeoutMs === undefined) return config;
     // A writer waits this long for another writer before SQLITE_BUSY.
-    const afterCreate = (db: Database.Database, done: (error: Error | null, db: unknown) => void) => {
+    const afterCreate = (db: SqliteDatabase, done: (error: Error | null, db: unknown) => void) => {
       try {
         db.pragma(`busy_timeout = ${Math.max(0, Math.round(lockTimeoutMs))}`);
         done(null, db);

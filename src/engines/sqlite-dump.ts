@@ -2,7 +2,7 @@ import { createReadStream, createWriteStream, renameSync, rmSync } from 'node:fs
 import type { Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { createGunzip, createGzip } from 'node:zlib';
-import Database from 'better-sqlite3';
+import { openSqlite } from './sqlite-native.js';
 import { ToolError } from './run-tool.js';
 
 /**
@@ -11,7 +11,7 @@ import { ToolError } from './run-tool.js';
  */
 export async function sqliteDumpTo(file: string, output: Writable): Promise<void> {
   const snapshot = `${file}.backup-${process.pid}`;
-  const db = new Database(file, { readonly: true, fileMustExist: true });
+  const db = openSqlite(file, { readonly: true, fileMustExist: true });
   try {
     await db.backup(snapshot);
   } finally {
@@ -28,7 +28,7 @@ export async function sqliteDumpTo(file: string, output: Writable): Promise<void
 export async function sqliteCheckDump(dumpFile: string, scratch: string): Promise<void> {
   try {
     await pipeline(createReadStream(dumpFile), createGunzip(), createWriteStream(scratch));
-    const db = new Database(scratch, { readonly: true, fileMustExist: true });
+    const db = openSqlite(scratch, { readonly: true, fileMustExist: true });
     try {
       const result = db.pragma('integrity_check', { simple: true });
       if (result !== 'ok') throw new ToolError(`${dumpFile}: integrity check says ${String(result)}`);

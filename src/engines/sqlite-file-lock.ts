@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
-import Database from 'better-sqlite3';
+import { openSqlite } from './sqlite-native.js';
 import type { HeldLock } from './engine-driver.js';
 import { sleep } from './lock-helpers.js';
 
@@ -31,7 +31,7 @@ function lockFileName(name: string): string {
 export async function tryFileLock(directory: string, name: string, waitMs: number): Promise<HeldLock | undefined> {
   mkdirSync(directory, { recursive: true, mode: 0o700 });
   // timeout 0: a busy lock answers at once; waiting is ours to do, so that waitMs holds.
-  const db = new Database(join(directory, lockFileName(name)), { timeout: 0 });
+  const db = openSqlite(join(directory, lockFileName(name)), { timeout: 0 });
   const deadline = Date.now() + waitMs;
   try {
     for (;;) {

@@ -1,10 +1,10 @@
-import type Database from 'better-sqlite3';
+import type { SqliteDatabase } from './sqlite-native.js';
 import { RowSumHash, type ContentFingerprint } from './content-fingerprint.js';
 
 const quote = (name: string) => `"${name.replaceAll('"', '""')}"`;
 
 /** Row counts, content checksums (summed in the client, rows streamed) and sqlite_sequence positions. */
-export function sqliteFingerprint(db: Database.Database): ContentFingerprint {
+export function sqliteFingerprint(db: SqliteDatabase): ContentFingerprint {
   const tables = db.prepare("select name from sqlite_master where type = 'table' and name not like 'sqlite_%' order by 1").pluck().all() as string[];
   const fingerprint: ContentFingerprint = { tables: {}, sequences: {} };
   for (const table of tables) {

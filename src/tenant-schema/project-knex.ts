@@ -56,10 +56,21 @@ function load(directory: string): ProjectKnex {
     const loaded = require(entry) as Factory | { knex?: Factory; default?: Factory };
     const factory = typeof loaded === 'function' ? loaded : (loaded.knex ?? loaded.default);
     if (typeof factory !== 'function') throw new Error('it exports no knex function');
-    return { factory, used: { version: versionOf(packageDir), source: 'project', path: packageDir } };
+    return { factory: (config) => factory(byClientName(config)), used: { version: versionOf(packageDir), source: 'project', path: packageDir } };
   } catch (error) {
     return fallback(`the project's knex in ${packageDir} could not be loaded (${errorMessage(error)}); ran tenantctl's own`);
   }
+}
+
+/**
+ * A driver may give tenantctl's knex a client class of its own (one that loads its database
+ * package its own way); another knex needs the client's name, and resolves the package by it from
+ * the project, as the project's own code does.
+ */
+function byClientName(config: Knex.Config): Knex.Config {
+  if (typeof config.client !== 'function') return config;
+  const name = (config.client.prototype as { driverName?: string }).driverName;
+  return name ? { ...config, client: name } : config;
 }
 
 /** The directory of the knex package a file belongs to. */

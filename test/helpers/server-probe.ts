@@ -2,6 +2,7 @@ import { existsSync, mkdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import knexFactory, { type Knex } from 'knex';
 import { SERVER_URLS, type TestEngine } from './engines.js';
+import { sqliteKnex } from './sqlite-knex.js';
 
 /** Probes expect failures (a locked user, a dropped session): knex need not print them. */
 const log = { warn() {}, error() {}, deprecate() {}, debug() {} };
@@ -38,7 +39,7 @@ function netConnection(engine: 'postgres' | 'mysql', database?: string, user?: s
 export function probeFor(engine: TestEngine, sqliteDirectory: string): ServerProbe {
   if (engine === 'sqlite') {
     const file = (db: string) => join(sqliteDirectory, `${db}.sqlite`);
-    const open = (db: string) => knexFactory({ client: 'better-sqlite3', connection: { filename: file(db) }, useNullAsDefault: true, log });
+    const open = (db: string) => sqliteKnex(file(db), { log });
     return {
       databaseExists: async (db) => existsSync(file(db)),
       userExists: async () => false,

@@ -1,10 +1,10 @@
 import { createHash } from 'node:crypto';
 import { copyFileSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
-import knexFactory from 'knex';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { selectedEngines } from '../helpers/engines.js';
 import { Workspace } from '../helpers/workspace.js';
+import { sqliteKnex } from '../helpers/sqlite-knex.js';
 
 const reachable = inject('reachableEngines');
 
@@ -49,7 +49,7 @@ for (const engine of selectedEngines()) {
       expect(second.data.tenants.tenants[0].backup.rowCounts[usersKey]).toBe(usersAtBackup + 7);
       const damaged = second.data.tenants.tenants[0].backup.file as string;
       copyFileSync(first.data.tenants.tenants[0].backup.file, damaged);
-      const registry = knexFactory({ client: 'better-sqlite3', connection: { filename: join(ws.dir, '.tenantctl', 'registry.sqlite') }, useNullAsDefault: true });
+      const registry = sqliteKnex(join(ws.dir, '.tenantctl', 'registry.sqlite'));
       try {
         const sha256 = createHash('sha256').update(readFileSync(damaged)).digest('hex');
         await registry('tenantctl_backups').where({ file: damaged }).update({ sha256, bytes: statSync(damaged).size });

@@ -6,6 +6,7 @@ import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { SERVER_URLS, selectedEngines } from '../helpers/engines.js';
 import { canQuery } from '../helpers/server-probe.js';
 import { FIXTURES, Workspace } from '../helpers/workspace.js';
+import { sqliteKnex } from '../helpers/sqlite-knex.js';
 
 const reachable = inject('reachableEngines');
 const TOOLS = join(FIXTURES, 'tools');
@@ -166,7 +167,7 @@ for (const engine of selectedEngines()) {
       for (const gone of kept.data.pruned.removed) expect(existsSync(gone.file)).toBe(false);
 
       // Age them: --keep-days removes the old ones but always leaves the newest good backup.
-      const registry = knexFactory({ client: 'better-sqlite3', connection: { filename: join(ws.dir, '.tenantctl', 'registry.sqlite') }, useNullAsDefault: true });
+      const registry = sqliteKnex(join(ws.dir, '.tenantctl', 'registry.sqlite'));
       try {
         await registry('tenantctl_backups').where({ slug }).update({ started_at: '2020-01-01T00:00:00.000Z' });
       } finally {

@@ -2,12 +2,12 @@ import { spawn } from 'node:child_process';
 import { existsSync, readdirSync, writeFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
-import knexFactory from 'knex';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, inject, it } from 'vitest';
 import { selectedEngines } from '../helpers/engines.js';
 import { processState, startUnreapedCli } from '../helpers/unreaped-child.js';
 import { waitFor } from '../helpers/wait-for.js';
 import { FIXTURES, Workspace } from '../helpers/workspace.js';
+import { sqliteKnex } from '../helpers/sqlite-knex.js';
 
 const reachable = inject('reachableEngines');
 const REAL_DUMP = { postgres: 'pg_dump', mysql: existsSync('/usr/bin/mariadb-dump') ? '/usr/bin/mariadb-dump' : 'mysqldump' } as const;
@@ -186,7 +186,7 @@ describe.skipIf(!reachable.includes('sqlite'))("the embedded registry's locks", 
   it('a lock row naming a live process that is not tenantctl (a recycled pid) blocks nothing', async () => {
     const slug = ws.slug();
     const stranger = spawn('sleep', ['60'], { stdio: 'ignore' });
-    const registry = knexFactory({ client: 'better-sqlite3', connection: { filename: join(ws.dir, '.tenantctl', 'registry.sqlite') }, useNullAsDefault: true });
+    const registry = sqliteKnex(join(ws.dir, '.tenantctl', 'registry.sqlite'));
     try {
       expect((await ws.run(['init'])).code).toBe(0);
       // What an older tenantctl recorded as its locks: rows naming host and pid.

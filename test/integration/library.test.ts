@@ -4,13 +4,13 @@ import { readFileSync } from 'node:fs';
 import http from 'node:http';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import knexFactory from 'knex';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { cleanEnv } from '../helpers/cli.js';
 import { selectedEngines } from '../helpers/engines.js';
 import { Workspace } from '../helpers/workspace.js';
 import { encryptSecret, parseSecretKey } from '../../src/core/secrets.js';
 import { createContext, createTenant, openFleet, TenantNotFoundError, TenantSuspendedError, type Fleet } from '../../src/index.js';
+import { sqliteKnex } from '../helpers/sqlite-knex.js';
 
 const reachable = inject('reachableEngines');
 const EXAMPLE = fileURLToPath(new URL('../../examples/http-app/server.mjs', import.meta.url));
@@ -134,7 +134,7 @@ for (const engine of selectedEngines().filter((e) => e !== 'sqlite')) {
           await server.destroy();
         }
         const key = parseSecretKey(readFileSync(keyFile(), 'utf8'));
-        const registry = knexFactory({ client: 'better-sqlite3', connection: { filename: registryUrl().slice('sqlite:'.length) }, useNullAsDefault: true });
+        const registry = sqliteKnex(registryUrl().slice('sqlite:'.length));
         try {
           await registry('tenantctl_tenants').where({ slug }).update({ password_enc: encryptSecret(password, key) });
         } finally {

@@ -2,16 +2,17 @@ import { spawnSync } from 'node:child_process';
 import { chmodSync, chownSync, existsSync, readdirSync, statSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { join } from 'node:path';
-import knexFactory from 'knex';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { selectedEngines } from '../helpers/engines.js';
 import { canQuery } from '../helpers/server-probe.js';
 import { waitFor } from '../helpers/wait-for.js';
 import { FIXTURES, Workspace } from '../helpers/workspace.js';
+import { sqliteKnex } from '../helpers/sqlite-knex.js';
+import { SQLITE_PACKAGE } from '../../src/engines/sqlite-native.js';
 
 const reachable = inject('reachableEngines');
 const NOBODY = 65534;
-const BETTER_SQLITE = createRequire(import.meta.url).resolve('better-sqlite3');
+const BETTER_SQLITE = createRequire(import.meta.url).resolve(SQLITE_PACKAGE);
 const REAL_DUMP = { postgres: 'pg_dump', mysql: existsSync('/usr/bin/mariadb-dump') ? '/usr/bin/mariadb-dump' : 'mysqldump' } as const;
 const DUMP_ENV = { postgres: 'TENANTCTL_PG_DUMP', mysql: 'TENANTCTL_MYSQL_DUMP' } as const;
 
@@ -139,7 +140,7 @@ for (const engine of selectedEngines()) {
       const slug = await create();
       const { database } = ws.names(slug);
       // The state a delete killed right after recording its `database` step leaves behind.
-      const registry = knexFactory({ client: 'better-sqlite3', connection: { filename: join(ws.dir, '.tenantctl', 'registry.sqlite') }, useNullAsDefault: true });
+      const registry = sqliteKnex(join(ws.dir, '.tenantctl', 'registry.sqlite'));
       try {
         await registry('tenantctl_tenants').where({ slug }).update({ status: 'deleting', step: 'database', status_reason: 'deleting (was active)' });
       } finally {

@@ -1,9 +1,10 @@
 import { join } from 'node:path';
-import knexFactory, { type Knex } from 'knex';
+import type { Knex } from 'knex';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { REGISTRY_MIGRATIONS_TABLE, registryMigrationSource } from '../../src/registry/schema/index.js';
 import { selectedEngines } from '../helpers/engines.js';
 import { Workspace } from '../helpers/workspace.js';
+import { sqliteKnex } from '../helpers/sqlite-knex.js';
 
 const reachable = inject('reachableEngines');
 
@@ -19,7 +20,7 @@ for (const engine of selectedEngines().filter((e) => e === 'sqlite')) {
     });
 
     const withRegistry = async <T>(fn: (knex: Knex) => Promise<T>): Promise<T> => {
-      const knex = knexFactory({ client: 'better-sqlite3', connection: { filename: join(ws.dir, '.tenantctl', 'registry.sqlite') }, useNullAsDefault: true });
+      const knex = sqliteKnex(join(ws.dir, '.tenantctl', 'registry.sqlite'));
       try {
         return await fn(knex);
       } finally {

@@ -1,19 +1,20 @@
 import { randomBytes } from 'node:crypto';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import knexFactory, { type Knex } from 'knex';
+import type { Knex } from 'knex';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { decryptSecret, encryptSecret, keyFingerprint, parseSecretKey } from '../../src/core/secrets.js';
 import { selectedEngines } from '../helpers/engines.js';
 import { canQuery } from '../helpers/server-probe.js';
 import { waitFor } from '../helpers/wait-for.js';
 import { Workspace } from '../helpers/workspace.js';
+import { sqliteKnex } from '../helpers/sqlite-knex.js';
 
 const reachable = inject('reachableEngines');
 
 /** The workspace's embedded registry, read directly, as an operator with sqlite3 would. */
 function registryOf(ws: Workspace): Knex {
-  return knexFactory({ client: 'better-sqlite3', connection: { filename: join(ws.dir, '.tenantctl', 'registry.sqlite') }, useNullAsDefault: true });
+  return sqliteKnex(join(ws.dir, '.tenantctl', 'registry.sqlite'));
 }
 
 const keyFile = (ws: Workspace) => join(ws.dir, '.tenantctl', 'secret.key');
