@@ -26,10 +26,10 @@ export async function secretFindings(ctx: AppContext, rows: TenantRow[], servers
       const lock = await (await ctx.registry()).tryLock(`tenantctl:tenant:${t.slug}`, 0);
       if (!lock) continue; // being rotated right now
       await lock.release();
-      findings.push({ kind: 'interrupted', tenant: t.slug, server, message: 'password rotation was interrupted', fix: `tenantctl rotate-password ${t.slug}  (finishes it)`, autoFix: true });
+      findings.push({ kind: 'interrupted', operation: 'rotate-password', tenant: t.slug, server, message: 'password rotation was interrupted', autoFix: true });
     } else if (t.password_changed_at && Date.parse(t.password_changed_at) < oldest) {
       const days = Math.floor((Date.now() - Date.parse(t.password_changed_at)) / 86_400_000);
-      findings.push({ kind: 'stale_password', tenant: t.slug, server, message: `password last changed ${days} days ago (${t.password_changed_at})`, fix: `tenantctl rotate-password ${t.slug}` });
+      findings.push({ kind: 'stale_password', tenant: t.slug, server, message: `password last changed ${days} days ago (${t.password_changed_at})` });
     }
   }
 
@@ -49,7 +49,7 @@ export async function secretFindings(ctx: AppContext, rows: TenantRow[], servers
       await knex.raw('select 1');
     } catch (error) {
       const message = `the stored password does not log in as "${t.database_user}": ${redact(errorMessage(error), [password])}`;
-      findings.push({ kind: 'password_login_fails', tenant: t.slug, server: handle.row.name, message, fix: `tenantctl rotate-password ${t.slug}  (sets a new password on the server and in the registry)` });
+      findings.push({ kind: 'password_login_fails', tenant: t.slug, server: handle.row.name, message });
     } finally {
       await knex.destroy();
     }

@@ -56,8 +56,11 @@ export interface Finding {
   tenant: string | null;
   server: string | null;
   message: string;
-  /** The command that fixes it. */
-  fix: string;
+  /**
+   * For `interrupted`: the operation cut short (`create`, `delete`, `suspend`, `reactivate`,
+   * `rotate-password`, or the step the registry recorded), which says how to finish it.
+   */
+  operation?: string;
   /** Whether `doctor --fix` repairs it (orphans only with --drop-orphans). */
   autoFix: boolean;
   /** Set by --fix: whether the repair worked, and why not. */
@@ -112,7 +115,7 @@ export async function runDoctor(ctx: AppContext, options: DoctorOptions = {}): P
     } catch (error) {
       // The other servers are still checked; this one's tenants are not judged from here.
       const live = tenantsHere.filter((r) => r.status !== 'deleted').length;
-      add({ kind: 'server_unreachable', target: { type: 'server', name: serverRow.name }, tenant: null, server: serverRow.name, message: `${errorMessage(error)}; ${live} tenant${live === 1 ? '' : 's'} not checked`, fix: `check the server, its address and credentials (tenantctl server show ${serverRow.name}; tenantctl server update ${serverRow.name} --url …)` });
+      add({ kind: 'server_unreachable', target: { type: 'server', name: serverRow.name }, tenant: null, server: serverRow.name, message: `${errorMessage(error)}; ${live} tenant${live === 1 ? '' : 's'} not checked` });
       continue;
     }
     const server = handle.connection;
@@ -126,32 +129,32 @@ export async function runDoctor(ctx: AppContext, options: DoctorOptions = {}): P
     const dbPattern = templatePattern(ctx.config.databaseNameTemplate);
     const userPattern = templatePattern(ctx.config.userNameTemplate);
     for (const db of databases.filter((d) => dbPattern.test(d) && !known.has(d))) {
-      add({ kind: 'orphan_database', target: { type: 'database', server: serverRow.name, name: db }, tenant: null, server: serverRow.name, message: `database "${db}" follows the naming template but belongs to no tenant`, fix: `tenantctl doctor --fix --drop-orphans  (or adopt it: restore a backup into a new tenant)`, autoFix: Boolean(options.dropOrphans) });
+      add({ kind: 'orphan_database', target: { type: 'database', server: serverRow.name, name: db }, tenant: null, server: serverRow.name, message: `database "${db}" follows the naming template but belongs to no tenant`, autoFix: Boolean(options.dropOrphans) });
     }
     for (const user of users.filter((u) => userPattern.test(u) && !knownUsers.has(u))) {
-      add({ kind: 'orphan_user', target: { type: 'user', server: serverRow.name, name: user }, tenant: null, server: serverRow.name, message: `database user "${user}" follows the naming template but belongs to no tenant`, fix: 'tenantctl doctor --fix --drop-orphans', autoFix: Boolean(options.dropOrphans) });
+      add({ kind: 'orphan_user', target: { type: 'user', server: serverRow.name, name: user }, tenant: null, server: serverRow.name, message: `database user "${user}" follows the naming template but belongs to no tenant`, autoFix: Boolean(options.dropOrphans) });
     }
     const present = new Set(databases);
     const presentUsers = new Set(users);
     for (const t of tenantsHere.filter((r) => WITH_DATABASE.includes(r.status) && r.step === null)) {
       if (!present.has(t.database_name)) {
-        add({ kind: 'missing_database', tenant: t.slug, server: serverRow.name, message: `${t.status} tenant's database "${t.database_name}" does not exist`, fix: `tenantctl restore ${t.slug} --force  (or: tenantctl delete ${t.slug} --yes --no-backup)` });
+        add({ kind: 'missing_database', tenant: t.slug, server: serverRow.name, message: `${t.status} tenant's database "${t.database_name}" does not exist` });
         continue;
       }
       if (t.database_user && !presentUsers.has(t.database_user)) {
-        add({ kind: 'missing_user', tenant: t.slug, server: serverRow.name, message: `tenant's database user "${t.database_user}" does not exist`, fix: `tenantctl restore ${t.slug} --force --as ${t.slug}-restored  (then move the application)` });
+        add({ kind: 'missing_user', tenant: t.slug, server: serverRow.name, message: `tenant's database user "${t.database_user}" does not exist` });
         continue;
       }
       const suspended = await server.accessSuspended(t.database_name, t.database_user);
       if (t.status === 'suspended' && !suspended && (t.database_user || server.driver.engine === 'sqlite')) {
-        add({ kind: 'suspended_can_login', tenant: t.slug, server: serverRow.name, message: 'suspended tenant can still reach its database', fix: `tenantctl suspend ${t.slug}`, autoFix: true });
+        add({ kind: 'suspended_can_login', tenant: t.slug, server: serverRow.name, message: 'suspended tenant can still reach its database', autoFix: true });
       }
       if (t.status === 'active' && suspended) {
-        add({ kind: 'active_locked_out', tenant: t.slug, server: serverRow.name, message: 'active tenant cannot reach its database (its access is locked)', fix: `tenantctl reactivate ${t.slug}` });
+        add({ kind: 'active_locked_out', tenant: t.slug, server: serverRow.name, message: 'active tenant cannot reach its database (its access is locked)' });
       }
     }
     const toolProblem = await server.checkDumpTools(dumpTools(ctx.config));
-    if (toolProblem) add({ kind: 'dump_tool', target: { type: 'server', name: serverRow.name }, tenant: null, server: serverRow.name, message: toolProblem, fix: toolProblem.replace(/^.*install /, 'install ') });
+    if (toolProblem) add({ kind: 'dump_tool', target: { type: 'server', name: serverRow.name }, tenant: null, server: serverRow.name, message: toolProblem });
   }
 
   // Operations that were interrupted: their tenant lock is free, yet the row says work is under way.
@@ -164,11 +167,11 @@ export async function runDoctor(ctx: AppContext, options: DoctorOptions = {}): P
   // Backups killed mid-dump: a `running` record whose process is gone, and maybe a partial file.
   const repairs = new Map<Finding, () => Promise<void>>();
   for (const b of await findInterruptedBackups(ctx)) {
-    add({ kind: 'interrupted_backup', tenant: b.slug === REGISTRY_SLUG ? null : b.slug, server: null, message: `backup #${b.id} started ${b.started_at} was interrupted; its record says running${existsSync(partialFileFor(b.file)) ? ` and ${partialFileFor(b.file)} is left` : ''}`, fix: `tenantctl doctor --fix  (or the next: tenantctl backup ${b.slug === REGISTRY_SLUG ? '--registry' : b.slug})`, autoFix: true });
+    add({ kind: 'interrupted_backup', tenant: b.slug === REGISTRY_SLUG ? null : b.slug, server: null, message: `backup #${b.id} started ${b.started_at} was interrupted; its record says running${existsSync(partialFileFor(b.file)) ? ` and ${partialFileFor(b.file)} is left` : ''}`, autoFix: true });
     repairs.set(findings.at(-1)!, () => clearInterruptedBackup(ctx, b));
   }
   for (const t of rows.filter((r) => r.status === 'failed')) {
-    add({ kind: 'failed_create', tenant: t.slug, server: null, message: `create failed and was undone: ${t.last_error ?? 'no error recorded'}`, fix: `tenantctl create ${t.slug}  (retry)  or  tenantctl delete ${t.slug} --yes` });
+    add({ kind: 'failed_create', tenant: t.slug, server: null, message: `create failed and was undone: ${t.last_error ?? 'no error recorded'}` });
   }
 
   // Passwords: age, interrupted rotations, and a real login (tenants already found broken above are not tried).
@@ -185,17 +188,17 @@ export async function runDoctor(ctx: AppContext, options: DoctorOptions = {}): P
     if (s.sizeBytes === null) continue; // reported as missing above
     const row = rows.find((r) => r.slug === s.slug)!;
     if (outcomes.get(row.id)?.outcome === 'failed') {
-      add({ kind: 'failed_migration', tenant: s.slug, server: s.server, message: `last migration run failed: ${outcomes.get(row.id)!.error ?? ''}`, fix: 'tenantctl migrate-all --retry-failed' });
+      add({ kind: 'failed_migration', tenant: s.slug, server: s.server, message: `last migration run failed: ${outcomes.get(row.id)!.error ?? ''}` });
     } else if ((s.pendingMigrations ?? 0) > 0) {
-      add({ kind: 'pending_migrations', tenant: s.slug, server: s.server, message: `${s.pendingMigrations} pending migrations`, fix: 'tenantctl migrate-all' });
+      add({ kind: 'pending_migrations', tenant: s.slug, server: s.server, message: `${s.pendingMigrations} pending migrations` });
     }
     // A tenant younger than the maximum age has no backup due yet: a notice, not a problem.
     if (!s.lastBackup) {
       const young = ageOf(row.created_at) <= maxAge;
-      add({ kind: 'no_backup', severity: young ? 'notice' : 'problem', tenant: s.slug, server: s.server, message: young ? 'not backed up yet (first backup due within the maximum age)' : 'never backed up', fix: `tenantctl backup ${s.slug}` });
+      add({ kind: 'no_backup', severity: young ? 'notice' : 'problem', tenant: s.slug, server: s.server, message: young ? 'not backed up yet (first backup due within the maximum age)' : 'never backed up' });
     }
     else if (s.lastBackup.ageSeconds > maxAge) {
-      add({ kind: 'stale_backup', tenant: s.slug, server: s.server, message: `last backup is ${Math.round(s.lastBackup.ageSeconds / 3600)} hours old`, fix: `tenantctl backup ${s.slug}` });
+      add({ kind: 'stale_backup', tenant: s.slug, server: s.server, message: `last backup is ${Math.round(s.lastBackup.ageSeconds / 3600)} hours old` });
     }
   }
 
@@ -235,14 +238,14 @@ function complete(finding: NewFinding): Finding {
 
 function interrupted(t: TenantRow): NewFinding {
   if (t.status === 'provisioning') {
-    return { kind: 'interrupted', tenant: t.slug, server: null, message: `create was interrupted at step "${t.step ?? 'start'}"`, fix: `tenantctl create ${t.slug}  (finishes it)  or  tenantctl delete ${t.slug} --yes`, autoFix: true };
+    return { kind: 'interrupted', operation: 'create', tenant: t.slug, server: null, message: `create was interrupted at step "${t.step ?? 'start'}"`, autoFix: true };
   }
   if (t.status === 'deleting') {
-    return { kind: 'interrupted', tenant: t.slug, server: null, message: `delete was interrupted at step "${t.step ?? 'start'}"`, fix: `tenantctl delete ${t.slug} --yes  (finishes it)`, autoFix: true };
+    return { kind: 'interrupted', operation: 'delete', tenant: t.slug, server: null, message: `delete was interrupted at step "${t.step ?? 'start'}"`, autoFix: true };
   }
-  if (t.step === 'suspend') return { kind: 'interrupted', tenant: t.slug, server: null, message: 'suspend was interrupted', fix: `tenantctl suspend ${t.slug}`, autoFix: true };
-  if (t.step === 'reactivate') return { kind: 'interrupted', tenant: t.slug, server: null, message: 'reactivate was interrupted', fix: `tenantctl reactivate ${t.slug}` };
-  return { kind: 'interrupted', tenant: t.slug, server: null, message: `${t.step} was interrupted; the tenant stays suspended`, fix: `tenantctl restore ${t.slug} --force` };
+  if (t.step === 'suspend') return { kind: 'interrupted', operation: 'suspend', tenant: t.slug, server: null, message: 'suspend was interrupted', autoFix: true };
+  if (t.step === 'reactivate') return { kind: 'interrupted', operation: 'reactivate', tenant: t.slug, server: null, message: 'reactivate was interrupted' };
+  return { kind: 'interrupted', operation: t.step ?? 'unknown', tenant: t.slug, server: null, message: `${t.step} was interrupted; the tenant stays suspended` };
 }
 
 async function repair(ctx: AppContext, finding: Finding, rows: TenantRow[], servers: Array<{ id: number; name: string }>): Promise<void> {

@@ -27,6 +27,7 @@ export function registerDoctor(program: Command): void {
       const backupMaxAgeHours = parseAge(flags.backupMaxAge ?? '1d');
       const passwordMaxAgeHours = parseAge(flags.passwordMaxAge ?? '365d', '--password-max-age');
       const { runDoctor } = await import('../../lifecycle/doctor.js');
+      const { withFixCommands } = await import('../render/doctor-fixes.js');
       await withCommandContext(
         command,
         async (ctx, out) => {
@@ -37,7 +38,7 @@ export function registerDoctor(program: Command): void {
             if (orphans.length) dropOrphans = flags.yes || (await confirmDrop(orphans.map((o) => o.message), out.json));
           }
           const spinner = out.spinner('Examining the fleet…');
-          const result = await runDoctor(ctx, { backupMaxAgeHours, passwordMaxAgeHours, fix: flags.fix, dropOrphans, strict: flags.strict }).finally(() => spinner.stop());
+          const result = withFixCommands(await runDoctor(ctx, { backupMaxAgeHours, passwordMaxAgeHours, fix: flags.fix, dropOrphans, strict: flags.strict }).finally(() => spinner.stop()));
           out.result(result, () => {
             if (result.findings.length === 0) return `${out.color.green('✔')} All is well.`;
             const lines = [

@@ -1,0 +1,71 @@
+import type { Finding } from '../../lifecycle/doctor.js';
+
+/**
+ * The command an operator types to fix a doctor finding. Doctor reports what is wrong as data
+ * (kind, target, the interrupted operation); which tenantctl command repairs it is the CLI's
+ * business, so it is written here, next to the commands themselves.
+ */
+export function fixCommand(finding: Finding): string {
+  const target = finding.target;
+  const slug = finding.tenant ?? (target.type === 'tenant' ? target.slug : '');
+  switch (finding.kind) {
+    case 'server_unreachable': {
+      const server = target.type === 'server' ? target.name : (finding.server ?? '');
+      return `check the server, its address and credentials (tenantctl server show ${server}; tenantctl server update ${server} --url …)`;
+    }
+    case 'orphan_database':
+      return 'tenantctl doctor --fix --drop-orphans  (or adopt it: restore a backup into a new tenant)';
+    case 'orphan_user':
+      return 'tenantctl doctor --fix --drop-orphans';
+    case 'missing_database':
+      return `tenantctl restore ${slug} --force  (or: tenantctl delete ${slug} --yes --no-backup)`;
+    case 'missing_user':
+      return `tenantctl restore ${slug} --force --as ${slug}-restored  (then move the application)`;
+    case 'suspended_can_login':
+      return `tenantctl suspend ${slug}`;
+    case 'active_locked_out':
+      return `tenantctl reactivate ${slug}`;
+    case 'dump_tool':
+      // The driver's message ends with what to install (the package differs by engine and version).
+      return /install .*$/.exec(finding.message)?.[0] ?? 'install the dump tool the message names';
+    case 'interrupted_backup':
+      return `tenantctl doctor --fix  (or the next: tenantctl backup ${finding.tenant ?? '--registry'})`;
+    case 'failed_create':
+      return `tenantctl create ${slug}  (retry)  or  tenantctl delete ${slug} --yes`;
+    case 'failed_migration':
+      return 'tenantctl migrate-all --retry-failed';
+    case 'pending_migrations':
+      return 'tenantctl migrate-all';
+    case 'no_backup':
+    case 'stale_backup':
+      return `tenantctl backup ${slug}`;
+    case 'stale_password':
+      return `tenantctl rotate-password ${slug}`;
+    case 'password_login_fails':
+      return `tenantctl rotate-password ${slug}  (sets a new password on the server and in the registry)`;
+    case 'interrupted':
+      return finishCommand(finding.operation, slug);
+  }
+}
+
+function finishCommand(operation: string | undefined, slug: string): string {
+  switch (operation) {
+    case 'create':
+      return `tenantctl create ${slug}  (finishes it)  or  tenantctl delete ${slug} --yes`;
+    case 'delete':
+      return `tenantctl delete ${slug} --yes  (finishes it)`;
+    case 'suspend':
+      return `tenantctl suspend ${slug}`;
+    case 'reactivate':
+      return `tenantctl reactivate ${slug}`;
+    case 'rotate-password':
+      return `tenantctl rotate-password ${slug}  (finishes it)`;
+    default:
+      return `tenantctl restore ${slug} --force`;
+  }
+}
+
+/** Findings as `--json` prints them: each with the command that fixes it. */
+export function withFixCommands<T extends { findings: Finding[] }>(result: T): Omit<T, 'findings'> & { findings: Array<Finding & { fix: string }> } {
+  return { ...result, findings: result.findings.map((f) => ({ ...f, fix: fixCommand(f) })) };
+}
