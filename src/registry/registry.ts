@@ -3,7 +3,7 @@ import { UnreachableError, UsageError, errorMessage, networkReason } from '../co
 import type { EngineDriver, HeldLock } from '../engines/engine-driver.js';
 import { driverFor } from '../engines/drivers.js';
 import { describeServer, parseServerUrl, type ServerSpec } from '../engines/server-spec.js';
-import { LATEST_REGISTRY_MIGRATION, REGISTRY_MIGRATIONS_TABLE, registryMigrationSource } from './schema/index.js';
+import { LATEST_REGISTRY_MIGRATION, REGISTRY_MIGRATION_COUNT, REGISTRY_MIGRATIONS_TABLE, registryMigrationSource } from './schema/index.js';
 
 /** The open registry database: one knex pool, the engine's driver, and its lock primitive. */
 export interface Registry {
@@ -81,14 +81,18 @@ export async function migrateRegistry(registry: Registry): Promise<string[]> {
   }
 }
 
+/**
+ * Current: the newest migration applied, and every one before it (a registry that skipped one,
+ * whatever the reason, gets it: knex applies missing migrations in order).
+ */
 async function registryIsCurrent({ knex, driver }: Registry): Promise<boolean> {
   try {
-    const row = await knex(REGISTRY_MIGRATIONS_TABLE).max('name as name').first();
+    const row = (await knex(REGISTRY_MIGRATIONS_TABLE).max('name as name').countDistinct('name as applied').first()) as { name: string | null; applied: number | string } | undefined;
     if (row?.name && row.name > LATEST_REGISTRY_MIGRATION) {
       // Another machine's newer tenantctl upgraded it: downgrading it here would lose data.
       throw new UsageError(`the registry schema (${row.name}) is newer than this tenantctl knows (${LATEST_REGISTRY_MIGRATION}): upgrade tenantctl`);
     }
-    return row?.name === LATEST_REGISTRY_MIGRATION;
+    return row?.name === LATEST_REGISTRY_MIGRATION && Number(row.applied) === REGISTRY_MIGRATION_COUNT;
   } catch (error) {
     if (error instanceof UsageError) throw error;
     if (networkReason(error) || driver.isLoginError(error)) throw error;

@@ -1,7 +1,7 @@
 import { join } from 'node:path';
 import type { Knex } from 'knex';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
-import { REGISTRY_MIGRATIONS_TABLE, registryMigrationSource } from '../../src/registry/schema/index.js';
+import { REGISTRY_MIGRATION_COUNT, REGISTRY_MIGRATIONS_TABLE, registryMigrationSource } from '../../src/registry/schema/index.js';
 import { selectedEngines } from '../helpers/engines.js';
 import { Workspace } from '../helpers/workspace.js';
 import { sqliteKnex } from '../helpers/sqlite-knex.js';
@@ -54,5 +54,28 @@ for (const engine of selectedEngines().filter((e) => e === 'sqlite')) {
       expect(deleted.data).toMatchObject({ resumed: true, tenant: { status: 'deleted' } });
       expect(await ws.probe.databaseExists(ws.names(slug).database)).toBe(false);
     }, 180_000); // many CLI runs: minutes on a loaded machine
+
+    it('applies migrations a registry skipped, even when it has the newest one', async () => {
+      const slug = ws.slug();
+      expect((await ws.run(['create', slug])).code).toBe(0);
+      const config = { migrationSource: registryMigrationSource, tableName: REGISTRY_MIGRATIONS_TABLE };
+      // A registry written by a build that had 011 but not 009 and 010.
+      await withRegistry(async (knex) => {
+        await knex.raw('pragma foreign_keys = off');
+        for (let i = 0; i < 3; i++) await knex.migrate.down(config);
+        await knex.migrate.up({ ...config, name: '011-metadata-index' });
+        expect(await knex.schema.hasTable('tenantctl_moves')).toBe(false);
+      });
+
+      const shown = await ws.json(['show', slug]); // any command upgrades the registry first
+      expect(shown.result.code, shown.result.stderr).toBe(0);
+      await withRegistry(async (knex) => {
+        expect(await knex.schema.hasTable('tenantctl_moves')).toBe(true);
+        const names = (await knex(REGISTRY_MIGRATIONS_TABLE).pluck('name')) as string[];
+        expect(names).toEqual(expect.arrayContaining(['009-moves', '010-rollouts', '011-metadata-index']));
+        expect(names).toHaveLength(REGISTRY_MIGRATION_COUNT);
+      });
+      expect((await ws.run(['delete', slug, '--yes'])).code).toBe(0);
+    }, 180_000);
   });
 }

@@ -27,6 +27,7 @@ const MIGRATIONS: ReadonlyArray<[string, Knex.Migration]> = [
 ];
 
 export const LATEST_REGISTRY_MIGRATION = MIGRATIONS[MIGRATIONS.length - 1]![0];
+export const REGISTRY_MIGRATION_COUNT = MIGRATIONS.length;
 
 /** Serves the migrations compiled into tenantctl, so the registry needs no files on disk. */
 export const registryMigrationSource: Knex.MigrationSource<[string, Knex.Migration]> = {
