@@ -22,7 +22,7 @@ import { dumpTools } from './backup-tenants.js';
 import { withTenantLock } from './tenant-lock.js';
 import { dropTenantDatabase, withTenantKnex } from './tenant-database.js';
 import { tenantNames } from './tenant-names.js';
-import { placeTenant } from './servers/place-tenant.js';
+import { placeTenant, withPlacementLock } from './servers/place-tenant.js';
 
 export interface CreateTenantInput {
   slug: string;
@@ -131,35 +131,28 @@ export async function createTenant(
       });
       row = (await findTenantRow(registry.knex, slug))!;
     } else {
-      // Choosing a server and recording the tenant on it is one step for the whole fleet, so two
-      // creates at once never both take a server's last free place.
-      const lock = await registry.tryLock('tenantctl:placement', 30_000);
-      if (!lock) throw new LockedError('another tenantctl has been choosing a server for 30 s; try again');
-      try {
+      ({ server, placement, names, password, row } = await withPlacementLock(ctx, async () => {
         const placed = await placeTenant(ctx, { server: input.server, labels: input.serverLabels });
-        server = placed.server;
-        placement = placed.reason;
-        names = tenantNames(ctx.config, server.connection.driver, slug);
-        password = names.user ? generatePassword() : null;
-        await assertNamesFree(ctx, server, names.database, names.user);
-        row = await insertTenantRow(registry.knex, {
+        const chosen = tenantNames(ctx.config, placed.server.connection.driver, slug);
+        const secret = chosen.user ? generatePassword() : null;
+        await assertNamesFree(ctx, placed.server, chosen.database, chosen.user);
+        const inserted = await insertTenantRow(registry.knex, {
           slug,
           name: input.name ?? slug,
           status: 'provisioning',
           step: null,
-          server_id: server.row.id,
-          database_name: names.database,
-          database_user: names.user,
-          password_enc: password ? await ctx.encrypt(password) : null,
-          password_changed_at: password ? now() : null,
+          server_id: placed.server.row.id,
+          database_name: chosen.database,
+          database_user: chosen.user,
+          password_enc: secret ? await ctx.encrypt(secret) : null,
+          password_changed_at: secret ? now() : null,
           plan: input.plan ?? null,
           metadata: JSON.stringify(metadata),
           last_error: null,
           status_reason: null,
         });
-      } finally {
-        await lock.release();
-      }
+        return { server: placed.server, placement: placed.reason, names: chosen, password: secret, row: inserted };
+      }));
     }
     try {
       await writeMetadataIndex(registry.knex, row.id, indexedKeys, metadata);

@@ -8,6 +8,7 @@ import { now, updateTenantRow, type Tenant } from '../registry/tenants-repo.js';
 import { backupTenant, dumpTools } from './backup-tenants.js';
 import { loadTenantRow, reloadTenant } from './load-tenant.js';
 import { planMove, type MovePlan } from './move-plan.js';
+import { withPlacementLock } from './servers/place-tenant.js';
 import { corruptTargetForTest, pauseForTest } from './move-test-hooks.js';
 import { verifyCopy, type VerifySummary } from './move-verify.js';
 import { MOVE_STEP_PREFIX } from './tenant-moving.js';
@@ -89,26 +90,30 @@ export async function moveTenant(ctx: AppContext, input: MoveInput, onStep: Move
       tenant = await loadTenantRow(ctx, slug);
     }
 
-    const plan = await planMove(ctx, tenant, to);
-    if (input.dryRun) return dryResult(ctx, slug, plan, started);
-    if (plan.problems.length) throw new ConflictError(`cannot move tenant "${slug}" to server "${plan.target}": ${plan.problems.join('; ')} (nothing was changed)`);
-
-    const target = await ctx.serverByName(plan.target);
-    const password = plan.targetUser ? generatePassword() : null;
-    const moveId = await insertMoveRow(registry.knex, {
-      tenant_id: tenant.id,
-      slug,
-      status: 'running',
-      step: 'preflight',
-      was_status: tenant.status as 'active' | 'suspended',
-      source_server_id: tenant.server_id,
-      source_database: tenant.database_name,
-      source_user: tenant.database_user,
-      target_server_id: target.row.id,
-      target_database: plan.targetDatabase,
-      target_user: plan.targetUser,
-      password_enc: password ? await ctx.encrypt(password) : null,
-      keep_source: Boolean(input.keepSource),
+    if (input.dryRun) return dryResult(ctx, slug, await planMove(ctx, tenant, to), started);
+    // Choosing the target and recording the move under way is one step for the fleet, as for
+    // create: moves running at once (an evacuation) count each other against a target's capacity.
+    const { plan, moveId, target, password } = await withPlacementLock(ctx, async () => {
+      const plan = await planMove(ctx, tenant, to);
+      if (plan.problems.length) throw new ConflictError(`cannot move tenant "${slug}" to server "${plan.target}": ${plan.problems.join('; ')} (nothing was changed)`);
+      const target = await ctx.serverByName(plan.target);
+      const password = plan.targetUser ? generatePassword() : null;
+      const moveId = await insertMoveRow(registry.knex, {
+        tenant_id: tenant.id,
+        slug,
+        status: 'running',
+        step: 'preflight',
+        was_status: tenant.status as 'active' | 'suspended',
+        source_server_id: tenant.server_id,
+        source_database: tenant.database_name,
+        source_user: tenant.database_user,
+        target_server_id: target.row.id,
+        target_database: plan.targetDatabase,
+        target_user: plan.targetUser,
+        password_enc: password ? await ctx.encrypt(password) : null,
+        keep_source: Boolean(input.keepSource),
+      });
+      return { plan, moveId, target, password };
     });
     let move = (await findMoveRow(registry.knex, moveId))!;
     const source = await ctx.server(tenant.server_id);

@@ -69,3 +69,19 @@ export async function databasesHeldByMoves(knex: Knex): Promise<Array<{ serverId
     ...(m.status === 'running' ? [{ serverId: m.target_server_id, database: m.target_database, user: m.target_user }] : []),
   ]);
 }
+
+/**
+ * Tenants on their way to each server: moves under way whose tenant has not switched yet (once it
+ * has, the tenant row counts on the target). Placement counts them, so that moves running at once
+ * never take a server past its capacity.
+ */
+export async function incomingMovesByServer(knex: Knex): Promise<Map<number, number>> {
+  const rows = (await knex(`${TABLE} as m`)
+    .join('tenantctl_tenants as t', 't.id', 'm.tenant_id')
+    .where('m.status', 'running')
+    .whereRaw('?? <> ??', ['t.server_id', 'm.target_server_id'])
+    .groupBy('m.target_server_id')
+    .select('m.target_server_id as server')
+    .count({ n: '*' })) as Array<{ server: number; n: number | string }>;
+  return new Map(rows.map((r) => [Number(r.server), Number(r.n)]));
+}

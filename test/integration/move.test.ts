@@ -233,5 +233,23 @@ for (const engine of selectedEngines().filter((e): e is 'postgres' | 'mysql' => 
       expect(ours.map((t: { outcome: string; target: string }) => [t.outcome, t.target]), result.stderr).toEqual([['moved', 'b'], ['moved', 'b']]);
       for (const slug of [first, second]) expect((await show(slug)).server).toBe('b');
     }, 300_000);
+
+    it("an evacuation never takes a target past its capacity, even with moves running at once", async () => {
+      const first = await tenantWithData();
+      const second = await tenantWithData();
+      const onB = (await ws.json(['server', 'show', 'b'])).data.tenants as number;
+      expect((await ws.run(['server', 'update', 'b', '--max-tenants', String(onB + 1)])).code).toBe(0);
+      try {
+        const { result, data } = await ws.json(['move', '--from-server', 'a', '--concurrency', '2']);
+        expect(result.code, result.stderr).toBe(1); // a tenant that could not move is a failure
+        // Both moves ran side by side; placement counted the one under way against b's last place.
+        const ours = data.tenants.filter((t: { slug: string }) => t.slug === first || t.slug === second);
+        expect(ours.map((t: { outcome: string }) => t.outcome).sort()).toEqual(['failed', 'moved']);
+        expect(ours.find((t: { outcome: string }) => t.outcome === 'failed').error).toMatch(/capacity/);
+        expect((await ws.json(['server', 'show', 'b'])).data.tenants).toBe(onB + 1);
+      } finally {
+        expect((await ws.run(['server', 'update', 'b', '--max-tenants', 'none'])).code).toBe(0);
+      }
+    }, 300_000);
   });
 }

@@ -197,6 +197,22 @@ for (const engine of selectedEngines()) {
     }
 
     if (engine === 'mysql') {
+      it('exits 1 when a password could not be rotated, saying which tenant and why', async () => {
+        const slug = ws.slug();
+        expect((await ws.run(['create', slug, '--no-seed'])).code).toBe(0);
+        const { database, user } = ws.names(slug);
+        const admin = ws.probe.admin(database);
+        try {
+          await admin.raw('drop user ?@?', [user, '%']); // gone behind tenantctl's back
+        } finally {
+          await admin.destroy();
+        }
+        const { result, data } = await ws.json(['rotate-password', slug]);
+        expect(result.code).toBe(1);
+        expect(data.tenants[0]).toMatchObject({ slug, outcome: 'failed' });
+        expect(data.tenants[0].error).toBeTruthy();
+      });
+
       it('doctor finds a stored password that no longer logs in, and passwords older than --password-max-age', async () => {
         const slug = ws.slug();
         expect((await ws.run(['create', slug, '--no-seed'])).code).toBe(0);

@@ -118,8 +118,8 @@ async function evacuate(command: Command, flags: MoveFlags): Promise<void> {
           `${result.ok ? out.color.green('✔') : out.color.red('✖')} ${result.dryRun ? 'Dry run' : 'Evacuated'} ${result.server}: ${result.total} tenants in ${seconds(result.durationMs)}: ${result.dryRun ? `${result.total} planned` : `${result.moved} moved`}, ${result.failed ? out.color.red(`${result.failed} failed`) : '0 failed'}`,
         ].join('\n'),
       );
-      if (!result.ok) process.exitCode = ExitCode.failed;
-      return { detail: { server: result.server, total: result.total, moved: result.moved, failed: result.failed, dryRun: result.dryRun } };
+      const exitCode = result.ok ? ExitCode.ok : ExitCode.failed;
+      return { detail: { server: result.server, total: result.total, moved: result.moved, failed: result.failed, dryRun: result.dryRun }, exitCode };
     },
     { command: 'move --from-server', tenant: null },
   );

@@ -58,7 +58,7 @@ export function registerRotatePassword(program: Command): void {
             `${result.ok ? out.color.green('✔') : out.color.red('✖')} ${c.rotated} rotated, ${c.skipped} skipped, ${c.failed ? out.color.red(`${c.failed} failed`) : '0 failed'} in ${(result.durationMs / 1000).toFixed(1)}s`,
           ].join('\n');
         });
-        if (!result.ok) process.exitCode = ExitCode.failed;
+        return { exitCode: result.ok ? ExitCode.ok : ExitCode.failed };
       });
     });
 }

@@ -1,6 +1,7 @@
 import type { AppContext, ServerHandle } from '../../context/app-context.js';
-import { ConflictError, ServerUnreachableError, errorMessage } from '../../core/errors.js';
+import { ConflictError, LockedError, ServerUnreachableError, errorMessage } from '../../core/errors.js';
 import { listServerRows, serverLabels, tenantCountsByServer, type ServerRow } from '../../registry/servers-repo.js';
+import { incomingMovesByServer } from '../../registry/moves-repo.js';
 import { listTenantRows } from '../../registry/tenants-repo.js';
 import { LIVE_STATUSES, liveCount } from './server-info.js';
 
@@ -29,6 +30,21 @@ interface Candidate {
 }
 
 /**
+ * Runs `fn` — choose a server and record the tenant (create) or the move (move) on it — as one
+ * step for the whole fleet, so that two creates or moves at once never both take a server's last
+ * free place. Waits up to 30 s for another tenantctl doing the same.
+ */
+export async function withPlacementLock<T>(ctx: AppContext, fn: () => Promise<T>): Promise<T> {
+  const lock = await (await ctx.registry()).tryLock('tenantctl:placement', 30_000);
+  if (!lock) throw new LockedError('another tenantctl has been choosing a server for 30 s; try again');
+  try {
+    return await fn();
+  } finally {
+    await lock.release();
+  }
+}
+
+/**
  * Chooses the server a new tenant goes to. `--server` names it; otherwise the configured server
  * (`serverUrl`) is used when one is configured and no label is asked for; otherwise tenantctl
  * chooses among registered servers that are not draining, match the labels, are below their
@@ -37,11 +53,13 @@ interface Candidate {
  */
 export async function placeTenant(ctx: AppContext, request: PlacementRequest): Promise<Placement> {
   const registry = await ctx.registry();
-  const counts = await tenantCountsByServer(registry.knex);
+  const [counts, incoming] = await Promise.all([tenantCountsByServer(registry.knex), incomingMovesByServer(registry.knex)]);
+  /** Live tenants plus those moving in: what capacity is measured against. */
+  const load = (id: number) => ({ live: liveCount(counts.get(id)), incoming: incoming.get(id) ?? 0 });
 
   if (request.server) {
     const server = await ctx.serverByName(request.server);
-    const refusal = refuse(server.row, liveCount(counts.get(server.row.id)), request);
+    const refusal = refuse(server.row, load(server.row.id), request);
     if (refusal) throw new ConflictError(`server "${server.row.name}" cannot take a new tenant: ${refusal}`);
     return { server, reason: 'named with --server' };
   }
@@ -50,7 +68,7 @@ export async function placeTenant(ctx: AppContext, request: PlacementRequest): P
   const rows = await listServerRows(registry.knex);
   if (!labelled && request.exclude === undefined && (ctx.serverUrlConfigured || rows.length === 0)) {
     const server = await ctx.defaultServer();
-    const refusal = refuse(server.row, liveCount(counts.get(server.row.id)), request);
+    const refusal = refuse(server.row, load(server.row.id), request);
     if (refusal) throw new ConflictError(`the configured server "${server.row.name}" cannot take a new tenant: ${refusal}`);
     return { server, reason: ctx.serverUrlConfigured ? 'the configured server (serverUrl)' : 'the embedded default server' };
   }
@@ -58,9 +76,9 @@ export async function placeTenant(ctx: AppContext, request: PlacementRequest): P
   const excluded: string[] = [];
   const candidates: Candidate[] = [];
   for (const row of rows) {
-    const refusal = refuse(row, liveCount(counts.get(row.id)), request);
+    const refusal = refuse(row, load(row.id), request);
     if (refusal) excluded.push(`${row.name}: ${refusal}`);
-    else candidates.push({ row, tenants: liveCount(counts.get(row.id)), score: 0 });
+    else candidates.push({ row, tenants: load(row.id).live + load(row.id).incoming, score: 0 });
   }
   // Reach every candidate side by side: an unreachable one is passed over, never waited on twice.
   const reached = await Promise.all(
@@ -104,12 +122,14 @@ function describe(c: Candidate, byBytes: boolean): string {
 }
 
 /** Why a server cannot take a new tenant now, or undefined. */
-function refuse(row: ServerRow, live: number, request: PlacementRequest): string | undefined {
+function refuse(row: ServerRow, { live, incoming }: { live: number; incoming: number }, request: PlacementRequest): string | undefined {
   if (row.id === request.exclude) return 'it is the tenant\'s own server';
   if (request.engine && row.engine !== request.engine) return `it runs ${row.engine}, not ${request.engine}`;
   if (row.status === 'draining') return 'it is draining';
   if (row.status === 'removed') return 'it was removed';
-  if (row.max_tenants !== null && live >= row.max_tenants) return `it is at capacity (${live} of ${row.max_tenants} tenants)`;
+  if (row.max_tenants !== null && live + incoming >= row.max_tenants) {
+    return `it is at capacity (${live} of ${row.max_tenants} tenants${incoming ? `, and ${incoming} moving in` : ''})`;
+  }
   const labels = serverLabels(row);
   const missing = Object.entries(request.labels ?? {}).filter(([k, v]) => labels[k] !== v);
   if (missing.length) return `it lacks ${missing.map(([k, v]) => `${k}=${v}`).join(', ')}`;
