@@ -7,7 +7,7 @@ import { defaultServerName, parseServerUrl, serverAddress, type ServerSpec } fro
 import { openRegistry, type Registry } from '../registry/registry.js';
 import { syncIndexedKeys } from '../registry/metadata-index-repo.js';
 import { findServerRow, specFromRow, updateServerRow, upsertServerRow, type ServerRow } from '../registry/servers-repo.js';
-import { loadSecretKey, type LoadedKey } from './secret-key.js';
+import { loadSecretKey, withSecretWrites, type LoadedKey } from './secret-key.js';
 
 /** What this run knows about a server: its registry row, spec and open, answering admin connection. */
 export interface ServerHandle {
@@ -82,6 +82,14 @@ export class AppContext {
     return encryptSecret(plaintext, (await this.secretKey()).key);
   }
 
+  /**
+   * Runs `fn`, which encrypts secrets (encrypt) and stores them, where a key rotation cannot
+   * switch keys in between (see withSecretWrites).
+   */
+  async withSecretWrites<T>(fn: () => Promise<T>): Promise<T> {
+    return withSecretWrites(await this.registry(), (await this.secretKey()).key, fn);
+  }
+
   async decrypt(stored: string): Promise<string> {
     return decryptSecret(stored, (await this.secretKey()).key);
   }
@@ -109,9 +117,11 @@ export class AppContext {
     const name = this.config.serverName ?? defaultServerName(spec);
     const { connection, version } = await reachServer(name, spec);
     const registry = await this.registry();
-    const encryptedPassword = spec.password ? await this.encrypt(spec.password) : null;
     const { connectTimeoutMs: _, ...stored } = spec;
-    const row = await upsertServerRow(registry.knex, name, { spec: stored, encryptedPassword }, { version });
+    const row = await this.withSecretWrites(async () => {
+      const encryptedPassword = spec.password ? await this.encrypt(spec.password) : null;
+      return upsertServerRow(registry.knex, name, { spec: stored, encryptedPassword }, { version });
+    });
     return this.adopt(row, spec, connection, version);
   }
 

@@ -1,6 +1,6 @@
 import { existsSync, linkSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { dirname } from 'node:path';
-import { UsageError } from '../core/errors.js';
+import { LockedError, UsageError } from '../core/errors.js';
 import { generateSecretKey, keyFingerprint, parseSecretKey } from '../core/secrets.js';
 import type { Config } from '../config/config-keys.js';
 import { getSetting, putSetting, type Registry } from '../registry/registry.js';
@@ -64,5 +64,28 @@ async function checkFingerprint(registry: Registry, key: Buffer, readOnly = fals
   }
   if (stored !== fingerprint) {
     throw new UsageError('the secret key is not the one this registry was set up with, or it was rotated away (TENANTCTL_SECRET_KEY / secretKeyFile)');
+  }
+}
+
+/** The registry lock every secret write and the end of a key rotation take (see withSecretWrites). */
+const SECRET_WRITES_LOCK = 'tenantctl:secret-writes';
+
+/**
+ * Runs `fn`, which encrypts secrets with `key` and writes them, so that no write lands under a key
+ * the registry has just rotated away: `rotate-key` switches keys holding the same lock, and `fn`
+ * runs only after checking, under it, that `key` is still the registry's. A command that loaded
+ * the old key before a rotation finished is refused (exit 2) and writes nothing.
+ */
+export async function withSecretWrites<T>(registry: Registry, key: Buffer, fn: () => Promise<T>): Promise<T> {
+  const lock = await registry.tryLock(SECRET_WRITES_LOCK, 30_000);
+  if (!lock) throw new LockedError('another tenantctl has been writing secrets or rotating the key for 30 s; try again');
+  try {
+    const current = await getSetting(registry.knex, 'secret_key_fingerprint');
+    if (current !== undefined && current !== keyFingerprint(key)) {
+      throw new UsageError('the secret key was rotated while this command ran: nothing was written; run it again with the new key');
+    }
+    return await fn();
+  } finally {
+    await lock.release();
   }
 }

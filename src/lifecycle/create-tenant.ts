@@ -115,20 +115,23 @@ export async function createTenant(
       if (problems.length) throw new OperationError(slug, 'cleanup', problems[0]);
       await assertNamesFree(ctx, server, names.database, names.user, existing.id);
       onProgress({ step: 'cleanup', phase: 'done' });
-      await updateTenantRow(registry.knex, existing.id, {
-        status: 'provisioning',
-        step: null,
-        name: input.name ?? existing.name,
-        plan: input.plan ?? existing.plan,
-        metadata: JSON.stringify(metadata),
-        database_name: names.database,
-        database_user: names.user,
-        password_enc: password ? await ctx.encrypt(password) : null,
-        key_fingerprint: null,
-        password_pending_enc: null,
-        password_changed_at: password ? now() : null,
-        last_error: null,
-      });
+      const secret = password;
+      await ctx.withSecretWrites(async () =>
+        updateTenantRow(registry.knex, existing.id, {
+          status: 'provisioning',
+          step: null,
+          name: input.name ?? existing.name,
+          plan: input.plan ?? existing.plan,
+          metadata: JSON.stringify(metadata),
+          database_name: names.database,
+          database_user: names.user,
+          password_enc: secret ? await ctx.encrypt(secret) : null,
+          key_fingerprint: null,
+          password_pending_enc: null,
+          password_changed_at: secret ? now() : null,
+          last_error: null,
+        }),
+      );
       row = (await findTenantRow(registry.knex, slug))!;
     } else {
       ({ server, placement, names, password, row } = await withPlacementLock(ctx, async () => {
@@ -136,21 +139,23 @@ export async function createTenant(
         const chosen = tenantNames(ctx.config, placed.server.connection.driver, slug);
         const secret = chosen.user ? generatePassword() : null;
         await assertNamesFree(ctx, placed.server, chosen.database, chosen.user);
-        const inserted = await insertTenantRow(registry.knex, {
-          slug,
-          name: input.name ?? slug,
-          status: 'provisioning',
-          step: null,
-          server_id: placed.server.row.id,
-          database_name: chosen.database,
-          database_user: chosen.user,
-          password_enc: secret ? await ctx.encrypt(secret) : null,
-          password_changed_at: secret ? now() : null,
-          plan: input.plan ?? null,
-          metadata: JSON.stringify(metadata),
-          last_error: null,
-          status_reason: null,
-        });
+        const inserted = await ctx.withSecretWrites(async () =>
+          insertTenantRow(registry.knex, {
+            slug,
+            name: input.name ?? slug,
+            status: 'provisioning',
+            step: null,
+            server_id: placed.server.row.id,
+            database_name: chosen.database,
+            database_user: chosen.user,
+            password_enc: secret ? await ctx.encrypt(secret) : null,
+            password_changed_at: secret ? now() : null,
+            plan: input.plan ?? null,
+            metadata: JSON.stringify(metadata),
+            last_error: null,
+            status_reason: null,
+          }),
+        );
         return { server: placed.server, placement: placed.reason, names: chosen, password: secret, row: inserted };
       }));
     }

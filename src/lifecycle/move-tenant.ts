@@ -98,21 +98,23 @@ export async function moveTenant(ctx: AppContext, input: MoveInput, onStep: Move
       if (plan.problems.length) throw new ConflictError(`cannot move tenant "${slug}" to server "${plan.target}": ${plan.problems.join('; ')} (nothing was changed)`);
       const target = await ctx.serverByName(plan.target);
       const password = plan.targetUser ? generatePassword() : null;
-      const moveId = await insertMoveRow(registry.knex, {
-        tenant_id: tenant.id,
-        slug,
-        status: 'running',
-        step: 'preflight',
-        was_status: tenant.status as 'active' | 'suspended',
-        source_server_id: tenant.server_id,
-        source_database: tenant.database_name,
-        source_user: tenant.database_user,
-        target_server_id: target.row.id,
-        target_database: plan.targetDatabase,
-        target_user: plan.targetUser,
-        password_enc: password ? await ctx.encrypt(password) : null,
-        keep_source: Boolean(input.keepSource),
-      });
+      const moveId = await ctx.withSecretWrites(async () =>
+        insertMoveRow(registry.knex, {
+          tenant_id: tenant.id,
+          slug,
+          status: 'running',
+          step: 'preflight',
+          was_status: tenant.status as 'active' | 'suspended',
+          source_server_id: tenant.server_id,
+          source_database: tenant.database_name,
+          source_user: tenant.database_user,
+          target_server_id: target.row.id,
+          target_database: plan.targetDatabase,
+          target_user: plan.targetUser,
+          password_enc: password ? await ctx.encrypt(password) : null,
+          keep_source: Boolean(input.keepSource),
+        }),
+      );
       return { plan, moveId, target, password };
     });
     let move = (await findMoveRow(registry.knex, moveId))!;

@@ -34,15 +34,21 @@ export interface RotateKeyResult {
   /** Secrets re-encrypted by this run. */
   tenants: number;
   servers: number;
+  /** Target passwords of moves under way or kept. */
+  moves: number;
   /** With `generate`: the key file that now holds the new key. */
   keyFile?: string;
   message: string;
 }
 
+/** Which count of the result each table's re-encrypted rows go to. */
+const COUNTED: Record<string, 'tenants' | 'servers' | 'moves'> = { tenantctl_tenants: 'tenants', tenantctl_servers: 'servers', tenantctl_moves: 'moves' };
+
 /** The tables holding secrets, and their encrypted columns (all under the row's `key_fingerprint`). */
 const SECRET_TABLES: ReadonlyArray<{ table: string; columns: string[] }> = [
   { table: 'tenantctl_tenants', columns: ['password_enc', 'password_pending_enc'] },
   { table: 'tenantctl_servers', columns: ['admin_password_enc'] },
+  { table: 'tenantctl_moves', columns: ['password_enc'] },
 ];
 
 /**
@@ -86,21 +92,28 @@ export async function rotateKey(ctx: AppContext, options: RotateKeyOptions): Pro
     }
     await putSetting(knex, ROTATING_TO, to);
 
-    const counts = { tenants: 0, servers: 0 };
-    for (let pass = 0; ; pass++) {
-      // Rows written meanwhile (a tenant created with the old key) are picked up by the next pass.
-      let left = 0;
-      for (const { table, columns } of SECRET_TABLES) {
-        const done = await reencryptTable(knex, table, columns, { oldKey, from, newKey, to }, options.pauseMs ?? 0);
-        left += done.left;
-        counts[table === 'tenantctl_tenants' ? 'tenants' : 'servers'] += done.reencrypted;
+    const counts = { tenants: 0, servers: 0, moves: 0 };
+    /** Passes until every secret is under the new key; rows written meanwhile get another pass. */
+    const reencryptAll = async () => {
+      for (let pass = 0; ; pass++) {
+        let left = 0;
+        for (const { table, columns } of SECRET_TABLES) {
+          const done = await reencryptTable(knex, table, columns, { oldKey, from, newKey, to }, options.pauseMs ?? 0);
+          left += done.left;
+          counts[COUNTED[table]!] += done.reencrypted;
+        }
+        if (left === 0) return;
+        if (pass >= 20) throw new Error('secrets keep changing while the key is rotated: run rotate-key again');
       }
-      if (left === 0) break;
-      if (pass >= 20) throw new Error('secrets keep changing while the key is rotated: run rotate-key again');
-    }
-
-    await putSetting(knex, CURRENT, to);
-    await knex('tenantctl_settings').where({ key: ROTATING_TO }).delete();
+    };
+    await reencryptAll();
+    // The switch, with secret writes held off: a last pass for anything written since, then the
+    // new fingerprint. A command still holding the old key is refused from here on, never writes.
+    await ctx.withSecretWrites(async () => {
+      await reencryptAll();
+      await putSetting(knex, CURRENT, to);
+      await knex('tenantctl_settings').where({ key: ROTATING_TO }).delete();
+    });
     if (options.generate) renameSync(nextKeyFile(keyFile), keyFile);
     const resumed = rotatingTo !== undefined;
     return {
@@ -110,7 +123,7 @@ export async function rotateKey(ctx: AppContext, options: RotateKeyOptions): Pro
       resumed,
       ...counts,
       keyFile: options.generate ? keyFile : undefined,
-      message: `${resumed ? 'finished rotating' : 'rotated'} the secret key ${from} → ${to}: ${counts.tenants} tenant and ${counts.servers} server secrets re-encrypted`,
+      message: `${resumed ? 'finished rotating' : 'rotated'} the secret key ${from} → ${to}: ${counts.tenants} tenant, ${counts.servers} server and ${counts.moves} move secrets re-encrypted`,
     };
   } finally {
     await lock.release();
@@ -120,7 +133,7 @@ export async function rotateKey(ctx: AppContext, options: RotateKeyOptions): Pro
 /** The registry already uses the new key: clear a leftover marker and say so. */
 async function finished(knex: Knex, to: string, keyFile?: string): Promise<RotateKeyResult> {
   await knex('tenantctl_settings').where({ key: ROTATING_TO }).delete();
-  return { changed: false, from: null, to, resumed: false, tenants: 0, servers: 0, keyFile, message: `the registry already uses key ${to}` };
+  return { changed: false, from: null, to, resumed: false, tenants: 0, servers: 0, moves: 0, keyFile, message: `the registry already uses key ${to}` };
 }
 
 /**

@@ -58,8 +58,11 @@ export async function rotateTenantPassword(ctx: AppContext, slug: string, option
     let pending = row.password_pending_enc ?? null;
     const finished = pending !== null;
     if (pending === null) {
-      pending = await ctx.encrypt(generatePassword());
-      await updateTenantRow(registry.knex, row.id, { password_pending_enc: pending, key_fingerprint: null });
+      pending = await ctx.withSecretWrites(async () => {
+        const encrypted = await ctx.encrypt(generatePassword());
+        await updateTenantRow(registry.knex, row.id, { password_pending_enc: encrypted, key_fingerprint: null });
+        return encrypted;
+      });
     }
     const password = await ctx.decrypt(pending);
     try {

@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import type { Knex } from 'knex';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { decryptSecret, encryptSecret, keyFingerprint, parseSecretKey } from '../../src/core/secrets.js';
+import { createContext, createTenant } from '../../src/index.js';
 import { selectedEngines } from '../helpers/engines.js';
 import { canQuery } from '../helpers/server-probe.js';
 import { waitFor } from '../helpers/wait-for.js';
@@ -193,6 +194,31 @@ for (const engine of selectedEngines()) {
         expect(data.tenants[0]).toMatchObject({ slug, outcome: 'rotated', finished: true });
         expect((await ws.json(['show', slug, '--show-password'])).data.password).toBe(pending);
         expect(await canQuery(ws.probe.connectAs(database, user, pending))).toBe(true);
+      });
+    }
+
+    if (engine !== 'sqlite') {
+      it('refuses a secret a command encrypts with the old key after a rotation finished, and writes nothing', { timeout: 120_000 }, async () => {
+        const fresh = new Workspace(engine);
+        try {
+          expect((await fresh.run(['init'])).code).toBe(0);
+          const ctx = createContext({}, { cwd: fresh.dir, env: fresh.env });
+          try {
+            await ctx.secretKey(); // a command that started before the rotation holds the old key
+            const newKey = join(fresh.dir, 'new.key');
+            writeFileSync(newKey, `${randomBytes(32).toString('hex')}\n`, { mode: 0o600 });
+            const rotated = await fresh.run(['rotate-key', '--new-key-file', newKey]);
+            expect(rotated.code, rotated.stderr).toBe(0);
+            const slug = fresh.slug('late-');
+            await expect(createTenant(ctx, { slug, seed: false })).rejects.toThrow(/rotated while this command ran/);
+            expect((await fresh.run(['show', slug], { TENANTCTL_SECRET_KEY_FILE: newKey })).code).toBe(3);
+            expect(await fresh.probe.databaseExists(fresh.names(slug).database)).toBe(false);
+          } finally {
+            await ctx.close();
+          }
+        } finally {
+          await fresh.cleanup();
+        }
       });
     }
 

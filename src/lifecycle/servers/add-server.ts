@@ -60,13 +60,15 @@ export async function addServer(ctx: AppContext, input: AddServerInput): Promise
     await connection.close();
   }
 
-  const encryptedPassword = spec.password ? await ctx.encrypt(spec.password) : null;
-  const row = await upsertServerRow(
-    registry.knex,
-    input.name,
-    { spec, encryptedPassword },
-    { labels: input.labels ?? {}, maxTenants: input.maxTenants ?? null, weight: input.weight ?? 1, concurrency: input.concurrency ?? null, status: 'active', version },
-  );
+  const row = await ctx.withSecretWrites(async () => {
+    const encryptedPassword = spec.password ? await ctx.encrypt(spec.password) : null;
+    return upsertServerRow(
+      registry.knex,
+      input.name,
+      { spec, encryptedPassword },
+      { labels: input.labels ?? {}, maxTenants: input.maxTenants ?? null, weight: input.weight ?? 1, concurrency: input.concurrency ?? null, status: 'active', version },
+    );
+  });
   return { server: toServerInfo(row, 0), version };
 }
 

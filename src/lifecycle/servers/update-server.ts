@@ -1,3 +1,4 @@
+import type { ServerSpec } from '../../engines/server-spec.js';
 import { reachServer, type AppContext } from '../../context/app-context.js';
 import { ConflictError, NotFoundError, UsageError } from '../../core/errors.js';
 import { updateServerRow, findServerRow, serverLabels, specFromRow, tenantCountsByServer, type ServerRow, type ServerSettings } from '../../registry/servers-repo.js';
@@ -44,7 +45,7 @@ export async function updateServer(ctx: AppContext, name: string, input: UpdateS
   const row = await loadServer(ctx, name);
   const registry = await ctx.registry();
 
-  let connection;
+  let connection: { spec: ServerSpec; password: string | undefined } | undefined;
   if (input.url !== undefined || input.password !== undefined) {
     const current = await ctx.specOf(row);
     const spec = input.url !== undefined ? serverSpecFrom(ctx, input.url, input.password) : { ...specFromRow(row), password: input.password };
@@ -52,7 +53,7 @@ export async function updateServer(ctx: AppContext, name: string, input: UpdateS
     if (input.url !== undefined && input.password === undefined && spec.password === undefined) spec.password = current.password;
     const reached = await reachServer(name, { ...spec, connectTimeoutMs: ctx.config.connectTimeout * 1000 });
     await reached.connection.close();
-    connection = { spec: { ...spec, connectTimeoutMs: undefined }, encryptedPassword: spec.password ? await ctx.encrypt(spec.password) : null };
+    connection = { spec: { ...spec, connectTimeoutMs: undefined }, password: spec.password };
   }
 
   const settings: ServerSettings = {};
@@ -69,7 +70,9 @@ export async function updateServer(ctx: AppContext, name: string, input: UpdateS
   if (input.concurrency !== undefined) settings.concurrency = input.concurrency;
   if (!connection && Object.keys(settings).length === 0) throw new UsageError('server update: nothing to change (see --help)');
 
-  const updated = await updateServerRow(registry.knex, row.id, settings, connection);
+  const updated = await ctx.withSecretWrites(async () =>
+    updateServerRow(registry.knex, row.id, settings, connection && { spec: connection.spec, encryptedPassword: connection.password ? await ctx.encrypt(connection.password) : null }),
+  );
   return { server: await info(ctx, updated), changed: true };
 }
 

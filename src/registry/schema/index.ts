@@ -10,6 +10,7 @@ import * as backupOwner from './008-backup-owner.js';
 import * as moves from './009-moves.js';
 import * as rollouts from './010-rollouts.js';
 import * as metadataIndex from './011-metadata-index.js';
+import * as moveSecrets from './012-move-secrets.js';
 
 /** The registry's own migrations, in order. Names are stored; never rename one. */
 const MIGRATIONS: ReadonlyArray<[string, Knex.Migration]> = [
@@ -24,6 +25,7 @@ const MIGRATIONS: ReadonlyArray<[string, Knex.Migration]> = [
   ['009-moves', moves],
   ['010-rollouts', rollouts],
   ['011-metadata-index', metadataIndex],
+  ['012-move-secrets', moveSecrets],
 ];
 
 export const LATEST_REGISTRY_MIGRATION = MIGRATIONS[MIGRATIONS.length - 1]![0];
