@@ -4,8 +4,22 @@ import { postgresDriver } from './postgres-driver.js';
 import type { Engine } from './server-spec.js';
 import { sqliteDriver } from './sqlite-driver.js';
 
-const DRIVERS: Record<Engine, EngineDriver> = { postgres: postgresDriver, mysql: mysqlDriver, sqlite: sqliteDriver };
+/** Every engine tenantctl knows. Adding an engine: write its driver, list it here. */
+export const DRIVERS: readonly EngineDriver[] = [postgresDriver, mysqlDriver, sqliteDriver];
 
 export function driverFor(engine: Engine): EngineDriver {
-  return DRIVERS[engine];
+  const driver = DRIVERS.find((d) => d.engine === engine);
+  if (!driver) throw new Error(`no driver for engine "${engine}"`);
+  return driver;
+}
+
+/** The driver whose backups end like `file` (`.pgdump`, `.sql.gz`, …), or undefined. */
+export function driverForBackupFile(file: string): EngineDriver | undefined {
+  return DRIVERS.find((d) => file.endsWith(`.${d.backupExtension}`));
+}
+
+/** Every backup file extension, with its dot, for messages: `.pgdump, .sql.gz or .sqlite.gz`. */
+export function backupExtensions(): string {
+  const all = DRIVERS.map((d) => `.${d.backupExtension}`);
+  return all.length > 1 ? `${all.slice(0, -1).join(', ')} or ${all.at(-1)}` : all.join('');
 }

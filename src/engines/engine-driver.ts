@@ -23,8 +23,8 @@ export interface EngineDriver {
   readonly supportsUsers: boolean;
   /** Longest database and user name, and the unit (PostgreSQL counts bytes, MySQL characters). */
   readonly limits: { database: number; user: number };
-  /** Names the engine keeps for itself; tenant names must not take them. */
-  readonly reservedNames: ReadonlySet<string>;
+  /** Whether the engine keeps `name` for itself (PostgreSQL: `postgres`, anything `pg_…`); tenant names must not take it. */
+  isReservedName(name: string): boolean;
   quoteIdentifier(name: string): string;
   /** True for the driver's "no such table" error. */
   isMissingTableError(error: unknown): boolean;

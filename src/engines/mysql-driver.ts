@@ -17,6 +17,8 @@ const BATCH = 250;
 
 const quote = (name: string) => `\`${name.replaceAll('`', '``')}\``;
 
+const RESERVED = new Set(['mysql', 'sys', 'information_schema', 'performance_schema', 'root', 'mariadb.sys', 'mysql.sys', 'mysql.session', 'mysql.infoschema']);
+
 /** In GRANT, `_` and `%` in a database name are wildcards: escape them, or `tenant_a` also grants `tenantXa`. */
 const grantPattern = (database: string) => quote(database.replace(/[_%]/g, (c) => `\\${c}`));
 
@@ -32,7 +34,7 @@ export const mysqlDriver: EngineDriver = {
   crossDatabaseReads: true,
   supportsUsers: true,
   limits: { database: 64, user: 32 },
-  reservedNames: new Set(['mysql', 'sys', 'information_schema', 'performance_schema', 'root', 'mariadb.sys', 'mysql.sys', 'mysql.session', 'mysql.infoschema']),
+  isReservedName: (name) => RESERVED.has(name),
   quoteIdentifier: quote,
   isMissingTableError: (error) => (error as { code?: string } | null)?.code === 'ER_NO_SUCH_TABLE',
   isLoginError: (error) =>

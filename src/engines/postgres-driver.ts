@@ -16,6 +16,8 @@ import type { ContentFingerprint } from './content-fingerprint.js';
 
 const quote = (name: string) => `"${name.replaceAll('"', '""')}"`;
 
+const RESERVED = new Set(['postgres', 'template0', 'template1', 'public']);
+
 function connection(spec: ServerSpec, database: string, user = spec.user, password = spec.password): Knex.PgConnectionConfig {
   return { host: spec.host, port: spec.port, user, password, database, connectionTimeoutMillis: spec.connectTimeoutMs } as Knex.PgConnectionConfig;
 }
@@ -28,7 +30,8 @@ export const postgresDriver: EngineDriver = {
   crossDatabaseReads: false,
   supportsUsers: true,
   limits: { database: 63, user: 63 },
-  reservedNames: new Set(['postgres', 'template0', 'template1', 'public', 'pg_signal_backend', 'pg_monitor']),
+  // Role and schema names starting with pg_ are reserved to the system (CREATE ROLE refuses them).
+  isReservedName: (name) => RESERVED.has(name) || name.startsWith('pg_'),
   quoteIdentifier: quote,
   isMissingTableError: (error) => (error as { code?: string } | null)?.code === '42P01',
   // Invalid password, invalid authorization, unknown database.

@@ -50,7 +50,8 @@ export const sqliteDriver: EngineDriver = {
   crossDatabaseReads: false,
   supportsUsers: false,
   limits: { database: 200, user: 200 },
-  reservedNames: new Set(['registry']),
+  // A tenant file must never take the embedded registry's name, registry.sqlite, should both share a directory.
+  isReservedName: (name) => name === 'registry',
   quoteIdentifier: quote,
   isMissingTableError: (error) => /no such table/.test(String((error as Error | null)?.message)),
   isLoginError: () => false,

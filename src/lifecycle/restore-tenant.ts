@@ -7,6 +7,7 @@ import { findBackupRow, latestGoodBackup, type BackupRow } from '../registry/bac
 import { findTenantRow, updateTenantRow, type Tenant, type TenantRow } from '../registry/tenants-repo.js';
 import { reloadTenant } from './load-tenant.js';
 import { dumpTools } from './backup-tenants.js';
+import { backupExtensions, driverForBackupFile } from '../engines/drivers.js';
 import { createTenant } from './create-tenant.js';
 import { withTenantLock } from './tenant-lock.js';
 import { assertNotMoving } from './tenant-moving.js';
@@ -120,8 +121,8 @@ async function chooseBackup(ctx: AppContext, slug: string, from: string | undefi
   if (recorded) return { ...recorded, bytes: recorded.bytes === null ? null : Number(recorded.bytes) };
   // A file from elsewhere (another registry, an off-site copy): no checksum to compare, but it
   // must still read back completely.
-  const engine = file.endsWith('.pgdump') ? 'postgres' : file.endsWith('.sql.gz') ? 'mysql' : file.endsWith('.sqlite.gz') ? 'sqlite' : undefined;
-  if (!engine) throw new UsageError(`${file}: not a tenantctl backup (expected .pgdump, .sql.gz or .sqlite.gz)`);
+  const engine = driverForBackupFile(file)?.engine;
+  if (!engine) throw new UsageError(`${file}: not a tenantctl backup (expected ${backupExtensions()})`);
   const tenant = await findTenantRow(registry.knex, slug);
   return { id: 0, tenant_id: tenant?.id ?? null, slug, status: 'ok', file, bytes: null, sha256: null, engine, server_version: null, migration: null, started_at: '', finished_at: null, duration_ms: null, error: null };
 }
