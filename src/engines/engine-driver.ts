@@ -11,6 +11,21 @@ export interface HeldLock {
 /** What an engine can do and how it is named and locked: no connection needed. */
 export interface EngineDriver {
   readonly engine: Engine;
+  /**
+   * Whether the engine runs inside this process on local files (SQLite): a spec is a path, not a
+   * server with a database and a login, and the registry it holds is this machine's alone.
+   */
+  readonly embedded: boolean;
+  /**
+   * Whether tenant accounts are `'user'@'host'` pairs (MySQL), so a server's spec carries the
+   * configured host part (`mysqlUserHost`).
+   */
+  readonly accountHosts: boolean;
+  /**
+   * Whether suspendAccess locks the database itself (SQLite: the file made read-only) rather than
+   * the tenant's user, so a suspension holds even with shared credentials.
+   */
+  readonly suspendsWithoutUser: boolean;
   /** The knex client name. */
   readonly knexClient: string;
   /** Whether DDL rolls back with its transaction (MySQL: no, a failed migration may be half applied). */
@@ -28,6 +43,13 @@ export interface EngineDriver {
   quoteIdentifier(name: string): string;
   /** True for the driver's "no such table" error. */
   isMissingTableError(error: unknown): boolean;
+  /** True for a unique or primary key violation (an insert lost a race for a key). */
+  isUniqueViolation(error: unknown): boolean;
+  /**
+   * True when an operation failed only because what it names is already gone: the user, the
+   * database, or (SQLite) the file. Deleting a half-deleted tenant treats that as done.
+   */
+  isGoneError(error: unknown): boolean;
   /** True when the server refused the login itself (bad password, unknown user or database). */
   isLoginError(error: unknown): boolean;
   /**

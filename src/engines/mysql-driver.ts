@@ -28,6 +28,9 @@ function connection(spec: ServerSpec, database?: string, user = spec.user, passw
 
 export const mysqlDriver: EngineDriver = {
   engine: 'mysql',
+  embedded: false,
+  accountHosts: true,
+  suspendsWithoutUser: false,
   knexClient: 'mysql2',
   transactionalDdl: false,
   backupExtension: 'sql.gz',
@@ -37,6 +40,9 @@ export const mysqlDriver: EngineDriver = {
   isReservedName: (name) => RESERVED.has(name),
   quoteIdentifier: quote,
   isMissingTableError: (error) => (error as { code?: string } | null)?.code === 'ER_NO_SUCH_TABLE',
+  isUniqueViolation: (error) => (error as { code?: string } | null)?.code === 'ER_DUP_ENTRY',
+  // ALTER USER / DROP USER on an account that does not exist: ER_CANNOT_USER (1396); a database: ER_BAD_DB_ERROR.
+  isGoneError: (error) => ['ER_CANNOT_USER', 'ER_BAD_DB_ERROR'].includes(String((error as { code?: string } | null)?.code)),
   isLoginError: (error) =>
     ['ER_ACCESS_DENIED_ERROR', 'ER_DBACCESS_DENIED_ERROR', 'ER_BAD_DB_ERROR'].includes(String((error as { code?: string } | null)?.code)),
   // Both a metadata lock (lock_wait_timeout) and a row lock (innodb_lock_wait_timeout) give 1205.

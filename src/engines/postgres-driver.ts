@@ -24,6 +24,9 @@ function connection(spec: ServerSpec, database: string, user = spec.user, passwo
 
 export const postgresDriver: EngineDriver = {
   engine: 'postgres',
+  embedded: false,
+  accountHosts: false,
+  suspendsWithoutUser: false,
   knexClient: 'pg',
   transactionalDdl: true,
   backupExtension: 'pgdump',
@@ -34,6 +37,9 @@ export const postgresDriver: EngineDriver = {
   isReservedName: (name) => RESERVED.has(name) || name.startsWith('pg_'),
   quoteIdentifier: quote,
   isMissingTableError: (error) => (error as { code?: string } | null)?.code === '42P01',
+  isUniqueViolation: (error) => (error as { code?: string } | null)?.code === '23505',
+  // undefined_object (a role), invalid_catalog_name (a database).
+  isGoneError: (error) => ['42704', '3D000'].includes(String((error as { code?: string } | null)?.code)),
   // Invalid password, invalid authorization, unknown database.
   isLoginError: (error) => ['28P01', '28000', '3D000'].includes(String((error as { code?: string } | null)?.code)),
   // lock_not_available: lock_timeout ran out.

@@ -44,6 +44,9 @@ function registryConfig(filename: string): Knex.Config {
 
 export const sqliteDriver: EngineDriver = {
   engine: 'sqlite',
+  embedded: true,
+  accountHosts: false,
+  suspendsWithoutUser: true,
   knexClient: 'better-sqlite3',
   transactionalDdl: true,
   backupExtension: 'sqlite.gz',
@@ -54,6 +57,8 @@ export const sqliteDriver: EngineDriver = {
   isReservedName: (name) => name === 'registry',
   quoteIdentifier: quote,
   isMissingTableError: (error) => /no such table/.test(String((error as Error | null)?.message)),
+  isUniqueViolation: (error) => ['SQLITE_CONSTRAINT_PRIMARYKEY', 'SQLITE_CONSTRAINT_UNIQUE'].includes(String((error as { code?: string } | null)?.code)),
+  isGoneError: (error) => (error as { code?: string } | null)?.code === 'ENOENT',
   isLoginError: () => false,
   isLockTimeoutError: (error) => /^SQLITE_BUSY/.test(String((error as { code?: string } | null)?.code)),
 

@@ -162,7 +162,7 @@ export async function createTenant(
       }
     }
     try {
-      await writeMetadataIndex(registry.knex, row.id, indexedKeys, metadata);
+      await writeMetadataIndex(registry, row.id, indexedKeys, metadata);
     } catch (error) {
       // Another tenant took an indexed value since the check: nothing was created on the server.
       await updateTenantRow(registry.knex, row.id, { status: 'failed', last_error: errorMessage(error) });

@@ -143,7 +143,7 @@ export async function runDoctor(ctx: AppContext, options: DoctorOptions = {}): P
         continue;
       }
       const suspended = await server.accessSuspended(t.database_name, t.database_user);
-      if (t.status === 'suspended' && !suspended && (t.database_user || server.driver.engine === 'sqlite')) {
+      if (t.status === 'suspended' && !suspended && (t.database_user || server.driver.suspendsWithoutUser)) {
         add({ kind: 'suspended_can_login', tenant: t.slug, server: serverRow.name, message: 'suspended tenant can still reach its database', fix: `tenantctl suspend ${t.slug}`, autoFix: true });
       }
       if (t.status === 'active' && suspended) {
