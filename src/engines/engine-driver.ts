@@ -2,6 +2,7 @@ import type { Writable } from 'node:stream';
 import type { Knex } from 'knex';
 import type { Engine, ServerSpec } from './server-spec.js';
 import type { ContentFingerprint } from './content-fingerprint.js';
+import { TOOL_SETTINGS, type ToolKey } from './descriptors.js';
 
 /** Held until released; the server releases it by itself if the process dies. */
 export interface HeldLock {
@@ -183,14 +184,15 @@ export interface ServerConnection {
  */
 export type AppliedMigrations = Map<string, string[] | null>;
 
-/** The dump and restore executables, as configured (bare names are looked up on PATH). */
-export interface DumpTools {
-  pgDump: string;
-  pgRestore: string;
-  /** Undefined: `mariadb-dump` or `mysqldump`, whichever is installed. */
-  mysqlDump?: string;
-  /** Undefined: `mariadb` or `mysql`, whichever is installed. */
-  mysqlClient?: string;
+/**
+ * The dump and restore executables, as configured, keyed by each engine's tool settings (see its
+ * descriptor). Bare names are looked up on PATH; undefined lets the driver pick what is installed.
+ */
+export type DumpTools = Readonly<Partial<Record<ToolKey, string>>>;
+
+/** DumpTools from any object holding the tool settings' keys (the configuration). */
+export function dumpToolsFrom(settings: Readonly<Partial<Record<ToolKey, string | undefined>>>): DumpTools {
+  return Object.fromEntries(TOOL_SETTINGS.map((tool) => [tool.key, settings[tool.key]]));
 }
 
 export interface DatabaseStatsOptions {

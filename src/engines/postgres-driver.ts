@@ -10,6 +10,7 @@ import { appliedFromStamp, installStamp, readStamps } from './postgres-stamp.js'
 import { lockKey64, lockOnDedicatedConnection } from './lock-helpers.js';
 import { scramSha256Verifier } from './postgres-scram.js';
 import type { ServerSpec } from './server-spec.js';
+import { postgresTools } from './postgres-descriptor.js';
 import { QUIET_KNEX_LOG } from './knex-log.js';
 import { postgresFingerprint } from './postgres-fingerprint.js';
 import type { ContentFingerprint } from './content-fingerprint.js';
@@ -193,11 +194,11 @@ class PostgresServer implements ServerConnection {
   private readonly checkedTools = new Map<string, Promise<string>>();
 
   async dump(database: string, output: Writable, tools: DumpTools): Promise<void> {
-    let checked = this.checkedTools.get(tools.pgDump);
+    let checked = this.checkedTools.get(postgresTools(tools).pgDump);
     if (!checked) {
       checked = checkedPgDump(tools, this.admin);
-      this.checkedTools.set(tools.pgDump, checked);
-      checked.catch(() => this.checkedTools.delete(tools.pgDump));
+      this.checkedTools.set(postgresTools(tools).pgDump, checked);
+      checked.catch(() => this.checkedTools.delete(postgresTools(tools).pgDump));
     }
     return pgDumpTo(this.spec, await checked, database, output);
   }
@@ -302,7 +303,7 @@ class PostgresServer implements ServerConnection {
   async checkDumpTools(tools: DumpTools): Promise<string | undefined> {
     try {
       await checkedPgDump(tools, this.admin);
-      resolveTool([tools.pgRestore], 'postgresql-client');
+      resolveTool([postgresTools(tools).pgRestore], 'postgresql-client');
       return undefined;
     } catch (error) {
       return errorMessage(error);

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { backupExtensions, driverFor, driverForBackupFile } from '../../src/engines/drivers.js';
+import { DESCRIPTORS, TOOL_SETTINGS, descriptorFor, descriptorForUrl, urlForms } from '../../src/engines/descriptors.js';
+import { DRIVERS, backupExtensions, driverFor, driverForBackupFile } from '../../src/engines/drivers.js';
 
 describe('driverForBackupFile', () => {
   it.each([
@@ -38,5 +39,35 @@ describe('isReservedName', () => {
 
   it.each(['postgres', 'mysql', 'sqlite'] as const)('%s leaves tenant_acme free', (engine) => {
     expect(driverFor(engine).isReservedName('tenant_acme')).toBe(false);
+  });
+});
+
+describe('engine descriptors', () => {
+  it('declare the documented tool settings, in the documented order', () => {
+    expect(TOOL_SETTINGS.map((t) => [t.key, t.env, t.default])).toEqual([
+      ['pgDump', 'TENANTCTL_PG_DUMP', 'pg_dump'],
+      ['pgRestore', 'TENANTCTL_PG_RESTORE', 'pg_restore'],
+      ['mysqlDump', 'TENANTCTL_MYSQL_DUMP', undefined],
+      ['mysqlClient', 'TENANTCTL_MYSQL_CLIENT', undefined],
+    ]);
+  });
+
+  it('find the engine by URL scheme, case-insensitively', () => {
+    expect(descriptorForUrl('postgresql://db/x')?.engine).toBe('postgres');
+    expect(descriptorForUrl('MariaDB://db')?.engine).toBe('mysql');
+    expect(descriptorForUrl('sqlite:rel/dir')?.engine).toBe('sqlite');
+    expect(descriptorForUrl('oracle://db')).toBeUndefined();
+    expect(descriptorForUrl('no scheme')).toBeUndefined();
+    expect(urlForms()).toBe('postgres://, mysql://, mariadb:// or sqlite:');
+  });
+
+  it('make file paths absolute and leave server URLs alone', () => {
+    expect(descriptorFor('sqlite').absoluteUrl('sqlite:rel/dir', '/work')).toBe('sqlite:/work/rel/dir');
+    expect(descriptorFor('sqlite').absoluteUrl('sqlite:///abs', '/work')).toBe('sqlite:/abs');
+    expect(descriptorFor('postgres').absoluteUrl('postgres://db/x', '/work')).toBe('postgres://db/x');
+  });
+
+  it('have a driver each, and each driver a descriptor', () => {
+    expect(DESCRIPTORS.map((d) => d.engine)).toEqual(DRIVERS.map((d) => d.engine));
   });
 });
