@@ -2,6 +2,7 @@ import type { Writable } from 'node:stream';
 import type { Knex } from 'knex';
 import type { Engine, ServerSpec } from './server-spec.js';
 import type { ContentFingerprint } from './content-fingerprint.js';
+import { InternalError } from '../core/errors.js';
 import { TOOL_SETTINGS, type ToolKey } from './descriptors.js';
 
 /** Held until released; the server releases it by itself if the process dies. */
@@ -35,7 +36,10 @@ export interface EngineDriver {
   readonly backupExtension: string;
   /** Whether one admin connection can read every database (MySQL), so fleet reads batch per server. */
   readonly crossDatabaseReads: boolean;
-  /** Whether tenants can get database users of their own. */
+  /**
+   * Whether tenants can get database users of their own: its connections have `users`. Known
+   * without a connection, so names are planned before any server is reached.
+   */
   readonly supportsUsers: boolean;
   /** Longest database and user name, and the unit (PostgreSQL counts bytes, MySQL characters). */
   readonly limits: { database: number; user: number };
@@ -101,19 +105,12 @@ export interface ServerConnection {
   createDatabase(name: string): Promise<void>;
   /** Drops the database if it exists, ending its open connections first. */
   dropDatabase(name: string): Promise<void>;
-  userExists(name: string): Promise<boolean>;
-  /** Creates a user that can log in and use only `database`. The password never reaches logs or errors. */
-  createUser(name: string, password: string, database: string): Promise<void>;
-  /** Drops the user if it exists. */
-  dropUser(name: string): Promise<void>;
   /**
-   * Gives an existing user a new password (PostgreSQL: a SCRAM verifier, as createUser; MySQL:
-   * ALTER USER). Its open sessions stay unless `endSessions`. Repeating it is harmless. The
-   * password never reaches logs or errors. Engines without users (SQLite) refuse.
+   * The server's database users (PostgreSQL roles, MySQL accounts); undefined where the engine
+   * has none (SQLite), so a caller asks `if (server.users)` instead of meeting a refusal.
+   * Present exactly when `driver.supportsUsers`.
    */
-  setPassword(user: string, password: string, options?: { endSessions?: boolean }): Promise<void>;
-  /** Gives an existing user its (re-created) database: ownership on PostgreSQL, grants on MySQL. */
-  grantDatabase(user: string, database: string): Promise<void>;
+  readonly users: ServerUsers | undefined;
   /**
    * Takes a tenant's access away, in the database itself: PostgreSQL NOLOGIN and its sessions
    * ended; MySQL ACCOUNT LOCK and its connections killed; SQLite the file made read-only. The
@@ -161,9 +158,8 @@ export interface ServerConnection {
   databaseStats(databases: string[], options: DatabaseStatsOptions): Promise<Map<string, DatabaseStats>>;
   /** What is wrong with this machine's dump tools for this server (missing, too old), or undefined. */
   checkDumpTools(tools: DumpTools): Promise<string | undefined>;
-  /** Every database and every user on the server (for finding orphans). */
+  /** Every database on the server (for finding orphans). */
   listDatabases(): Promise<string[]>;
-  listUsers(): Promise<string[]>;
   /**
    * Fingerprints (see migrationFingerprint) of many databases' applied migrations that the server
    * keeps itself, read in one query; undefined where the engine keeps none.
@@ -176,6 +172,34 @@ export interface ServerConnection {
   /** Knex config as the tenant's own user would connect (what the application uses). */
   tenantUserKnexConfig(database: string, user: string, password: string): Knex.Config;
   close(): Promise<void>;
+}
+
+/** The users capability of a server whose engine has database users. */
+export interface ServerUsers {
+  userExists(name: string): Promise<boolean>;
+  /** Creates a user that can log in and use only `database`. The password never reaches logs or errors. */
+  createUser(name: string, password: string, database: string): Promise<void>;
+  /** Drops the user if it exists. */
+  dropUser(name: string): Promise<void>;
+  /**
+   * Gives an existing user a new password (PostgreSQL: a SCRAM verifier, as createUser; MySQL:
+   * ALTER USER). Its open sessions stay unless `endSessions`. Repeating it is harmless. The
+   * password never reaches logs or errors.
+   */
+  setPassword(user: string, password: string, options?: { endSessions?: boolean }): Promise<void>;
+  /** Gives an existing user its (re-created) database: ownership on PostgreSQL, grants on MySQL. */
+  grantDatabase(user: string, database: string): Promise<void>;
+  /** Every user on the server (for finding orphans). */
+  listUsers(): Promise<string[]>;
+}
+
+/**
+ * The users of a server that a tenant's user lives on. Only an engine with users ever gives a
+ * tenant one (tenantNames), so its absence here is a bug, not a user error.
+ */
+export function usersOf(server: ServerConnection): ServerUsers {
+  if (!server.users) throw new InternalError(`${server.driver.engine} has no database users, yet a tenant has one`);
+  return server.users;
 }
 
 /**

@@ -2,7 +2,7 @@ import knexFactory, { type Knex } from 'knex';
 import { TenantctlError, UnreachableError, errorMessage } from '../core/errors.js';
 import { redact } from '../core/secrets.js';
 import type { Writable } from 'node:stream';
-import { dumpNamedDatabase, type AppliedMigrations, type DatabaseStats, type DatabaseStatsOptions, type DumpTools, type EngineDriver, type ServerConnection, type TenantConnectionOptions } from './engine-driver.js';
+import { dumpNamedDatabase, type AppliedMigrations, type DatabaseStats, type DatabaseStatsOptions, type DumpTools, type EngineDriver, type ServerConnection, type ServerUsers, type TenantConnectionOptions } from './engine-driver.js';
 import { mysqlCheckDump, mysqlDumpTo, mysqlRestoreFrom } from './mysql-dump.js';
 import { resolveTool } from './run-tool.js';
 import { lockKey64, lockOnDedicatedConnection } from './lock-helpers.js';
@@ -77,7 +77,8 @@ export const mysqlDriver: EngineDriver = {
   },
 };
 
-class MysqlServer implements ServerConnection {
+class MysqlServer implements ServerConnection, ServerUsers {
+  readonly users: ServerUsers = this;
   readonly driver = mysqlDriver;
   private readonly admin: Knex;
 

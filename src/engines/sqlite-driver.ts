@@ -90,6 +90,8 @@ export const sqliteDriver: EngineDriver = {
 /** A "server" is a directory with one database file per tenant; users do not apply. */
 class SqliteServer implements ServerConnection {
   readonly driver = sqliteDriver;
+  /** Access is the file's: there are no users to create, grant or rotate. */
+  readonly users = undefined;
   private readonly directory: string;
 
   constructor(spec: ServerSpec) {
@@ -154,22 +156,6 @@ class SqliteServer implements ServerConnection {
     const file = this.fileFor(name);
     for (const suffix of ['', '-wal', '-shm', '-journal']) rmSync(`${file}${suffix}`, { force: true });
   }
-
-  async userExists(): Promise<boolean> {
-    return false;
-  }
-
-  async createUser(): Promise<void> {
-    throw new InternalError('SQLite has no database users');
-  }
-
-  async dropUser(): Promise<void> {}
-
-  async setPassword(): Promise<void> {
-    throw new Error('SQLite has no database users');
-  }
-
-  async grantDatabase(): Promise<void> {}
 
   /**
    * The file becomes read-only (0444). First the WAL is folded back into the file: a read-only
@@ -290,10 +276,6 @@ class SqliteServer implements ServerConnection {
       .filter((f) => f.endsWith('.sqlite'))
       .map((f) => f.slice(0, -'.sqlite'.length))
       .sort();
-  }
-
-  async listUsers(): Promise<string[]> {
-    return [];
   }
 
   private readFile<T>(database: string, fn: (db: Database.Database) => T): T {

@@ -23,6 +23,7 @@ import { withTenantLock } from './tenant-lock.js';
 import { dropTenantDatabase, withTenantKnex } from './tenant-database.js';
 import { tenantNames } from './tenant-names.js';
 import { placeTenant } from './servers/place-tenant.js';
+import { usersOf } from '../engines/engine-driver.js';
 
 export interface CreateTenantInput {
   slug: string;
@@ -177,7 +178,7 @@ export async function createTenant(
     const fromBackup = input.restoreFrom;
     const steps: Record<CreateStep, (() => Promise<unknown>) | undefined> = {
       database: () => server.connection.createDatabase(names.database),
-      user: names.user ? () => server.connection.createUser(names.user!, password!, names.database) : undefined,
+      user: names.user ? () => usersOf(server.connection).createUser(names.user!, password!, names.database) : undefined,
       migrations: fromBackup
         ? undefined
         : schemaWork(async (knex) => {
@@ -248,7 +249,7 @@ async function assertNamesFree(
   if (await server.connection.databaseExists(database)) {
     throw new ConflictError(`database "${database}" already exists on server "${server.row.name}" but belongs to no tenant; it is left alone`);
   }
-  if (user && (await server.connection.userExists(user))) {
+  if (user && (await usersOf(server.connection).userExists(user))) {
     throw new ConflictError(`database user "${user}" already exists on server "${server.row.name}" but belongs to no tenant; it is left alone`);
   }
 }

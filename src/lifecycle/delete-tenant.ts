@@ -6,7 +6,7 @@ import { backupTenant, type Backup } from './backup-tenants.js';
 import { loadTenantRow, reloadTenant } from './load-tenant.js';
 import { withTenantLock } from './tenant-lock.js';
 import { assertNotMoving } from './tenant-moving.js';
-import type { ServerConnection } from '../engines/engine-driver.js';
+import { usersOf, type ServerConnection } from '../engines/engine-driver.js';
 
 export interface DeleteOptions {
   /** Take a final backup first and refuse to drop anything if it fails. Default true. */
@@ -89,7 +89,7 @@ export async function deleteTenant(ctx: AppContext, slug: string, options: Delet
         if (step === 'backup') backup = await backupTenant(ctx, fresh);
         if (step === 'connections') await server.suspendAccess(fresh.database_name, fresh.database_user).catch(ignoreIfGone(server));
         if (step === 'database') await server.dropDatabase(fresh.database_name);
-        if (step === 'user' && fresh.database_user) await server.dropUser(fresh.database_user);
+        if (step === 'user' && fresh.database_user) await usersOf(server).dropUser(fresh.database_user);
       } catch (error) {
         if (step === 'backup') {
           await updateTenantRow(registry.knex, fresh.id, { status: previous, step: null, previous_status: null, status_reason: fresh.status === 'deleting' ? null : fresh.status_reason, last_error: `delete: final backup failed: ${errorMessage(error)}` });

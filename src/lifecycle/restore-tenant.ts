@@ -12,6 +12,7 @@ import { createTenant } from './create-tenant.js';
 import { withTenantLock } from './tenant-lock.js';
 import { assertNotMoving } from './tenant-moving.js';
 import { checkFile } from './verify-backups.js';
+import { usersOf } from '../engines/engine-driver.js';
 
 export interface RestoreInput {
   slug: string;
@@ -88,7 +89,7 @@ export async function restoreTenant(ctx: AppContext, input: RestoreInput, onStep
       onStep('replace');
       await server.dropDatabase(source.database_name);
       await server.createDatabase(source.database_name);
-      if (source.database_user) await server.grantDatabase(source.database_user, source.database_name);
+      if (source.database_user) await usersOf(server).grantDatabase(source.database_user, source.database_name);
       onStep('restore');
       await server.restore(source.database_name, backup.file, source.database_user, dumpTools(ctx.config));
       onStep('reactivate');

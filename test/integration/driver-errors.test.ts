@@ -52,6 +52,10 @@ for (const engine of ['sqlite', 'postgres', 'mysql'] as const) {
       rmSync(directory, { recursive: true, force: true });
     });
 
+    it('has the users capability exactly where the driver says tenants can have users', () => {
+      expect(server.users !== undefined).toBe(driver.supportsUsers);
+    });
+
     it('isUniqueViolation: a duplicate primary key, and nothing else', async () => {
       const duplicate = await errorOf(() => knex('t').insert({ id: 1 }));
       expect(driver.isUniqueViolation(duplicate)).toBe(true);
