@@ -161,17 +161,26 @@ export interface ServerConnection {
   /** Every database on the server (for finding orphans). */
   listDatabases(): Promise<string[]>;
   /**
-   * Fingerprints (see migrationFingerprint) of many databases' applied migrations that the server
-   * keeps itself, read in one query; undefined where the engine keeps none.
+   * Fingerprints of applied migrations that the server keeps itself (PostgreSQL); undefined where
+   * the engine keeps none (MySQL reads every migration table in one query anyway; SQLite reads files).
    */
-  readMigrationFingerprints(databases: string[]): Promise<Map<string, string | null> | undefined>;
-  /** Has the server keep that fingerprint from now on (PostgreSQL: a trigger); a no-op elsewhere. */
-  keepMigrationFingerprint(knex: Knex, table: string): Promise<void>;
+  readonly migrationFingerprints: MigrationFingerprints | undefined;
   /** Knex config for tenant schema work over the admin credentials. */
   tenantKnexConfig(options: TenantConnectionOptions): Knex.Config;
   /** Knex config as the tenant's own user would connect (what the application uses). */
   tenantUserKnexConfig(database: string, user: string, password: string): Knex.Config;
   close(): Promise<void>;
+}
+
+/** The migration-fingerprints capability: a server that keeps each database's fingerprint. */
+export interface MigrationFingerprints {
+  /**
+   * Fingerprints (see migrationFingerprint) of many databases' applied migrations, read in one
+   * query; null for a database that keeps none yet.
+   */
+  readMigrationFingerprints(databases: string[]): Promise<Map<string, string | null>>;
+  /** Has the server keep that fingerprint from now on (PostgreSQL: a trigger). */
+  keepMigrationFingerprint(knex: Knex, table: string): Promise<void>;
 }
 
 /** The users capability of a server whose engine has database users. */

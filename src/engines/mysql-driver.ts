@@ -79,6 +79,8 @@ export const mysqlDriver: EngineDriver = {
 
 class MysqlServer implements ServerConnection, ServerUsers {
   readonly users: ServerUsers = this;
+  /** One UNION per batch reads every migration table: nothing to keep. */
+  readonly migrationFingerprints = undefined;
   readonly driver = mysqlDriver;
   private readonly admin: Knex;
 
@@ -283,12 +285,6 @@ class MysqlServer implements ServerConnection, ServerUsers {
     }
     return stats;
   }
-
-  async readMigrationFingerprints(): Promise<undefined> {
-    return undefined; // MySQL reads every migration table in one query; SQLite reads files
-  }
-
-  async keepMigrationFingerprint(): Promise<void> {}
 
   async checkDumpTools(tools: DumpTools): Promise<string | undefined> {
     try {

@@ -3,7 +3,7 @@ import { TenantctlError, UnreachableError, errorMessage } from '../core/errors.j
 import { redact } from '../core/secrets.js';
 import { runPool } from '../core/run-pool.js';
 import type { Writable } from 'node:stream';
-import { dumpNamedDatabase, type AppliedMigrations, type DatabaseStats, type DatabaseStatsOptions, type DumpTools, type EngineDriver, type ServerConnection, type ServerUsers, type TenantConnectionOptions } from './engine-driver.js';
+import { dumpNamedDatabase, type AppliedMigrations, type DatabaseStats, type DatabaseStatsOptions, type DumpTools, type EngineDriver, type MigrationFingerprints, type ServerConnection, type ServerUsers, type TenantConnectionOptions } from './engine-driver.js';
 import { checkedPgDump, pgCheckDump, pgDumpTo, pgRestoreFrom } from './postgres-dump.js';
 import { resolveTool } from './run-tool.js';
 import { appliedFromStamp, installStamp, readStamps } from './postgres-stamp.js';
@@ -74,8 +74,9 @@ export const postgresDriver: EngineDriver = {
   },
 };
 
-class PostgresServer implements ServerConnection, ServerUsers {
+class PostgresServer implements ServerConnection, ServerUsers, MigrationFingerprints {
   readonly users: ServerUsers = this;
+  readonly migrationFingerprints: MigrationFingerprints = this;
   readonly driver = postgresDriver;
   private readonly admin: Knex;
 

@@ -92,6 +92,8 @@ class SqliteServer implements ServerConnection {
   readonly driver = sqliteDriver;
   /** Access is the file's: there are no users to create, grant or rotate. */
   readonly users = undefined;
+  /** Each file is read directly: nothing to keep. */
+  readonly migrationFingerprints = undefined;
   private readonly directory: string;
 
   constructor(spec: ServerSpec) {
@@ -259,12 +261,6 @@ class SqliteServer implements ServerConnection {
     }
     return stats;
   }
-
-  async readMigrationFingerprints(): Promise<undefined> {
-    return undefined; // MySQL reads every migration table in one query; SQLite reads files
-  }
-
-  async keepMigrationFingerprint(): Promise<void> {}
 
   async checkDumpTools(): Promise<string | undefined> {
     return undefined; // SQLite backups need no external tool

@@ -183,7 +183,7 @@ export async function createTenant(
         ? undefined
         : schemaWork(async (knex) => {
             migrations.push(...(await migrateToLatest(knex, new DirectoryMigrationSource(ctx.config.migrationsDir))));
-            await server.connection.keepMigrationFingerprint(knex, TENANT_MIGRATIONS_TABLE);
+            await server.connection.migrationFingerprints?.keepMigrationFingerprint(knex, TENANT_MIGRATIONS_TABLE);
           }),
       seeds:
         fromBackup || input.seed === false
