@@ -89,9 +89,29 @@ export interface TenantConnectionOptions {
   lockTimeoutMs?: number;
 }
 
-/** The admin side of one database server: the operations tenant lifecycles are made of. */
-export interface ServerConnection {
+/**
+ * The admin side of one database server: the operations tenant lifecycles are made of. Every
+ * engine has the parts it extends; what only some engines can do is an optional capability
+ * (`users`, `migrationFingerprints`), undefined where the engine cannot, never a stub.
+ */
+export interface ServerConnection extends DatabaseAdmin, TenantAccess, DumpRestore, DatabaseInspection, TenantConnections {
   readonly driver: EngineDriver;
+  /**
+   * The server's database users (PostgreSQL roles, MySQL accounts); undefined where the engine
+   * has none (SQLite), so a caller asks `if (server.users)` instead of meeting a refusal.
+   * Present exactly when `driver.supportsUsers`.
+   */
+  readonly users: ServerUsers | undefined;
+  /**
+   * Fingerprints of applied migrations that the server keeps itself (PostgreSQL); undefined where
+   * the engine keeps none (MySQL reads every migration table in one query anyway; SQLite reads files).
+   */
+  readonly migrationFingerprints: MigrationFingerprints | undefined;
+  close(): Promise<void>;
+}
+
+/** Databases on one server: creating, dropping and finding them. */
+export interface DatabaseAdmin {
   /** Checks the server answers; returns its version string. Throws UnreachableError. */
   ping(): Promise<string>;
   /**
@@ -105,29 +125,27 @@ export interface ServerConnection {
   createDatabase(name: string): Promise<void>;
   /** Drops the database if it exists, ending its open connections first. */
   dropDatabase(name: string): Promise<void>;
-  /**
-   * The server's database users (PostgreSQL roles, MySQL accounts); undefined where the engine
-   * has none (SQLite), so a caller asks `if (server.users)` instead of meeting a refusal.
-   * Present exactly when `driver.supportsUsers`.
-   */
-  readonly users: ServerUsers | undefined;
+  /** Every database on the server (for finding orphans). */
+  listDatabases(): Promise<string[]>;
+}
+
+/** Suspending and resuming a tenant's access in the database itself. */
+export interface TenantAccess {
   /**
    * Takes a tenant's access away, in the database itself: PostgreSQL NOLOGIN and its sessions
    * ended; MySQL ACCOUNT LOCK and its connections killed; SQLite the file made read-only. The
-   * data is untouched. Idempotent. Without a tenant user (shared credentials) there is nothing
-   * to lock on PostgreSQL and MySQL: returns false.
+   * data is untouched. Idempotent. Where access is a user's (see EngineDriver.suspendsWithoutUser)
+   * and the tenant has none (shared credentials), there is nothing to lock: returns false.
    */
   suspendAccess(database: string, user: string | null): Promise<boolean>;
   /** Reverses suspendAccess. Idempotent. */
   resumeAccess(database: string, user: string | null): Promise<void>;
   /** Whether the tenant's access is suspended in the database (false where it cannot be). */
   accessSuspended(database: string, user: string | null): Promise<boolean>;
-  /**
-   * Reads the migration table of many databases with as few round trips as the engine allows
-   * (MySQL: one UNION per batch over the admin connection; PostgreSQL: one short connection per
-   * database, `concurrency` at a time; SQLite: each file).
-   */
-  readAppliedMigrations(databases: string[], table: string, concurrency: number): Promise<AppliedMigrations>;
+}
+
+/** Dumps and restores: backup, restore, move and verify. */
+export interface DumpRestore {
   /**
    * Streams a consistent, compressed dump of `database` into `output`. Throws if the tool fails
    * or the dump is incomplete. Credentials reach the tool through its environment or an option
@@ -138,6 +156,18 @@ export interface ServerConnection {
   checkDump(file: string, tools: DumpTools): Promise<void>;
   /** Restores a dump into an existing, empty database; objects owned by `owner` where the engine has owners. */
   restore(database: string, file: string, owner: string | null, tools: DumpTools): Promise<void>;
+  /** What is wrong with this machine's dump tools for this server (missing, too old), or undefined (also where none are needed). */
+  checkDumpTools(tools: DumpTools): Promise<string | undefined>;
+}
+
+/** Reading what databases hold: applied migrations, tables, rows, content, statistics. */
+export interface DatabaseInspection {
+  /**
+   * Reads the migration table of many databases with as few round trips as the engine allows
+   * (MySQL: one UNION per batch over the admin connection; PostgreSQL: one short connection per
+   * database, `concurrency` at a time; SQLite: each file).
+   */
+  readAppliedMigrations(databases: string[], table: string, concurrency: number): Promise<AppliedMigrations>;
   /** The tables of a database, schema-qualified where the engine has schemas. */
   listTables(database: string): Promise<string[]>;
   /** Exact row count of every table. */
@@ -156,20 +186,14 @@ export interface ServerConnection {
    * unless `exact`. Databases that do not exist are missing from the map.
    */
   databaseStats(databases: string[], options: DatabaseStatsOptions): Promise<Map<string, DatabaseStats>>;
-  /** What is wrong with this machine's dump tools for this server (missing, too old), or undefined. */
-  checkDumpTools(tools: DumpTools): Promise<string | undefined>;
-  /** Every database on the server (for finding orphans). */
-  listDatabases(): Promise<string[]>;
-  /**
-   * Fingerprints of applied migrations that the server keeps itself (PostgreSQL); undefined where
-   * the engine keeps none (MySQL reads every migration table in one query anyway; SQLite reads files).
-   */
-  readonly migrationFingerprints: MigrationFingerprints | undefined;
+}
+
+/** Knex configurations for one tenant database. */
+export interface TenantConnections {
   /** Knex config for tenant schema work over the admin credentials. */
   tenantKnexConfig(options: TenantConnectionOptions): Knex.Config;
   /** Knex config as the tenant's own user would connect (what the application uses). */
   tenantUserKnexConfig(database: string, user: string, password: string): Knex.Config;
-  close(): Promise<void>;
 }
 
 /** The migration-fingerprints capability: a server that keeps each database's fingerprint. */

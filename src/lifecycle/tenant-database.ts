@@ -1,5 +1,5 @@
 import knexFactory, { type Knex } from 'knex';
-import { usersOf, type ServerConnection, type TenantConnectionOptions } from '../engines/engine-driver.js';
+import { usersOf, type ServerConnection, type TenantConnectionOptions, type TenantConnections } from '../engines/engine-driver.js';
 
 /**
  * Opens a knex pool on one tenant database for schema work (admin credentials; on PostgreSQL
@@ -8,7 +8,7 @@ import { usersOf, type ServerConnection, type TenantConnectionOptions } from '..
  * `session` sets the session's lock timeout.
  */
 export async function withTenantKnex<T>(
-  server: ServerConnection,
+  server: TenantConnections,
   database: string,
   role: string | null,
   fn: (knex: Knex) => Promise<T>,
