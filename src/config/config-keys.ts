@@ -1,7 +1,7 @@
 import { parseDuration } from '../core/duration.js';
 import { errorMessage } from '../core/errors.js';
 import { validateTemplate } from '../core/naming.js';
-import { DEFAULT_URLS, TOOL_SETTINGS, descriptorForUrl, urlForms, type ToolKey } from '../engines/descriptors.js';
+import { DEFAULT_URLS, TOOL_SETTINGS, descriptorForUrl, urlForms, type ToolConfig } from '../engines/descriptors.js';
 import { validateWaveConfigs, type WaveConfig } from '../lifecycle/rollout-plan.js';
 
 /** Where an effective configuration value came from, in order of precedence. */
@@ -59,7 +59,7 @@ export interface CoreConfig {
  * the keys above, each engine's dump and restore tools (`pgDump`, `mysqlClient`, …: see
  * TOOL_SETTINGS): a bare name is looked up on PATH; unset, the driver picks what is installed.
  */
-export type Config = CoreConfig & Record<ToolKey, string | undefined>;
+export type Config = CoreConfig & ToolConfig;
 
 /** `json`: any JSON value in the config file, a JSON text in the environment. */
 type KeyType = 'string' | 'boolean' | 'path' | 'count' | 'list' | 'json';

@@ -15,8 +15,13 @@ export const DESCRIPTORS = [postgresDescriptor, mysqlDescriptor, sqliteDescripto
 /** Every engine's tool settings, in engine order: configuration keys of their own. */
 export const TOOL_SETTINGS: ReadonlyArray<ToolSetting<ToolKey>> = DESCRIPTORS.flatMap((d): ReadonlyArray<ToolSetting<ToolKey>> => d.toolSettings);
 
+type AnyToolSetting = (typeof DESCRIPTORS)[number]['toolSettings'][number];
+
 /** The configuration keys of the tool settings: `pgDump`, `pgRestore`, `mysqlDump`, `mysqlClient`. */
-export type ToolKey = (typeof DESCRIPTORS)[number]['toolSettings'][number]['key'];
+export type ToolKey = AnyToolSetting['key'];
+
+/** Each tool setting's configured value: always a string where it has a default, else possibly unset. */
+export type ToolConfig = { [S in AnyToolSetting as S['key']]: S['default'] extends string ? string : string | undefined };
 
 /** Where the registry and new tenants live when nothing is configured: embedded, under `home`. */
 export const DEFAULT_URLS: { registryUrl(home: string): string; serverUrl(home: string): string } = embeddedDefaults;

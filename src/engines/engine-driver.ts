@@ -3,7 +3,7 @@ import type { Knex } from 'knex';
 import type { Engine, ServerSpec } from './server-spec.js';
 import type { ContentFingerprint } from './content-fingerprint.js';
 import { InternalError } from '../core/errors.js';
-import { TOOL_SETTINGS, type ToolKey } from './descriptors.js';
+import { TOOL_SETTINGS, type ToolConfig } from './descriptors.js';
 
 /** Held until released; the server releases it by itself if the process dies. */
 export interface HeldLock {
@@ -245,11 +245,11 @@ export type AppliedMigrations = Map<string, string[] | null>;
  * The dump and restore executables, as configured, keyed by each engine's tool settings (see its
  * descriptor). Bare names are looked up on PATH; undefined lets the driver pick what is installed.
  */
-export type DumpTools = Readonly<Partial<Record<ToolKey, string>>>;
+export type DumpTools = Readonly<ToolConfig>;
 
-/** DumpTools from any object holding the tool settings' keys (the configuration). */
-export function dumpToolsFrom(settings: Readonly<Partial<Record<ToolKey, string | undefined>>>): DumpTools {
-  return Object.fromEntries(TOOL_SETTINGS.map((tool) => [tool.key, settings[tool.key]]));
+/** DumpTools from any object holding the tool settings (the configuration). */
+export function dumpToolsFrom(settings: ToolConfig): DumpTools {
+  return Object.fromEntries(TOOL_SETTINGS.map((tool) => [tool.key, settings[tool.key]])) as ToolConfig;
 }
 
 export interface DatabaseStatsOptions {

@@ -10,7 +10,6 @@ import { appliedFromStamp, installStamp, readStamps } from './postgres-stamp.js'
 import { lockKey64, lockOnDedicatedConnection } from './lock-helpers.js';
 import { scramSha256Verifier } from './postgres-scram.js';
 import type { ServerSpec } from './server-spec.js';
-import { postgresTools } from './postgres-descriptor.js';
 import { QUIET_KNEX_LOG } from './knex-log.js';
 import { postgresFingerprint } from './postgres-fingerprint.js';
 import type { ContentFingerprint } from './content-fingerprint.js';
@@ -196,11 +195,11 @@ class PostgresServer implements ServerConnection, ServerUsers, MigrationFingerpr
   private readonly checkedTools = new Map<string, Promise<string>>();
 
   async dump(database: string, output: Writable, tools: DumpTools): Promise<void> {
-    let checked = this.checkedTools.get(postgresTools(tools).pgDump);
+    let checked = this.checkedTools.get(tools.pgDump);
     if (!checked) {
       checked = checkedPgDump(tools, this.admin);
-      this.checkedTools.set(postgresTools(tools).pgDump, checked);
-      checked.catch(() => this.checkedTools.delete(postgresTools(tools).pgDump));
+      this.checkedTools.set(tools.pgDump, checked);
+      checked.catch(() => this.checkedTools.delete(tools.pgDump));
     }
     return pgDumpTo(this.spec, await checked, database, output);
   }
@@ -305,7 +304,7 @@ class PostgresServer implements ServerConnection, ServerUsers, MigrationFingerpr
   async checkDumpTools(tools: DumpTools): Promise<string | undefined> {
     try {
       await checkedPgDump(tools, this.admin);
-      resolveTool([postgresTools(tools).pgRestore], 'postgresql-client');
+      resolveTool([tools.pgRestore], 'postgresql-client');
       return undefined;
     } catch (error) {
       return errorMessage(error);

@@ -7,7 +7,6 @@ import type { DumpTools } from './engine-driver.js';
 import { withCredentialFile } from './credential-file.js';
 import { inheritedEnv, resolveTool, runTool } from './run-tool.js';
 import type { ServerSpec } from './server-spec.js';
-import { postgresTools } from './postgres-descriptor.js';
 
 const run = promisify(execFile);
 
@@ -33,7 +32,7 @@ async function withToolConnection<T>(spec: ServerSpec, fn: (args: string[], env:
 
 /** pg_dump must be at least the server's major version: say which client to install if not. */
 export async function checkedPgDump(tools: DumpTools, admin: Knex): Promise<string> {
-  const pgDump = resolveTool([postgresTools(tools).pgDump], 'postgresql-client (Debian: apt-get install postgresql-client)');
+  const pgDump = resolveTool([tools.pgDump], 'postgresql-client (Debian: apt-get install postgresql-client)');
   const { stdout } = await run(pgDump, ['--version'], { env: inheritedEnv() });
   const toolMajor = Number(/(\d+)(?:\.\d+)?/.exec(stdout)?.[1]);
   const result = await admin.raw('show server_version_num');
@@ -56,7 +55,7 @@ export async function pgDumpTo(spec: ServerSpec, pgDump: string, database: strin
  * corrupt file fails (reading only the table of contents would not notice missing data).
  */
 export async function pgCheckDump(file: string, tools: DumpTools): Promise<void> {
-  const pgRestore = resolveTool([postgresTools(tools).pgRestore], 'postgresql-client');
+  const pgRestore = resolveTool([tools.pgRestore], 'postgresql-client');
   await runTool({ command: pgRestore, args: ['--file', '/dev/null', file] });
 }
 
@@ -65,7 +64,7 @@ export async function pgCheckDump(file: string, tools: DumpTools): Promise<void>
  * (SET ROLE), without the source's owners and grants, so a clone belongs to its new tenant.
  */
 export async function pgRestoreFrom(spec: ServerSpec, database: string, file: string, owner: string | null, tools: DumpTools): Promise<void> {
-  const pgRestore = resolveTool([postgresTools(tools).pgRestore], 'postgresql-client');
+  const pgRestore = resolveTool([tools.pgRestore], 'postgresql-client');
   const role = owner ? ['--role', owner] : [];
   await withToolConnection(spec, (args, env) =>
     runTool({
