@@ -1,4 +1,4 @@
-import { UsageError } from '../core/errors.js';
+import { InternalError, UsageError } from '../core/errors.js';
 import type { EngineDescriptor, ToolSetting } from './engine-descriptor.js';
 import { mysqlDescriptor } from './mysql-descriptor.js';
 import { postgresDescriptor } from './postgres-descriptor.js';
@@ -28,7 +28,7 @@ export const DEFAULT_URLS: { registryUrl(home: string): string; serverUrl(home: 
 
 export function descriptorFor(engine: Engine): EngineDescriptor {
   const descriptor = DESCRIPTORS.find((d) => d.engine === engine);
-  if (!descriptor) throw new Error(`no descriptor for engine "${engine}"`);
+  if (!descriptor) throw new InternalError(`no descriptor for engine "${engine}"`);
   return descriptor;
 }
 

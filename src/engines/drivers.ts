@@ -1,3 +1,4 @@
+import { InternalError } from '../core/errors.js';
 import type { EngineDriver } from './engine-driver.js';
 import { mysqlDriver } from './mysql-driver.js';
 import { postgresDriver } from './postgres-driver.js';
@@ -9,7 +10,7 @@ export const DRIVERS: readonly EngineDriver[] = [postgresDriver, mysqlDriver, sq
 
 export function driverFor(engine: Engine): EngineDriver {
   const driver = DRIVERS.find((d) => d.engine === engine);
-  if (!driver) throw new Error(`no driver for engine "${engine}"`);
+  if (!driver) throw new InternalError(`no driver for engine "${engine}"`);
   return driver;
 }
 
