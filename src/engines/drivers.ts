@@ -5,7 +5,11 @@ import { postgresDriver } from './postgres-driver.js';
 import type { Engine } from './server-spec.js';
 import { sqliteDriver } from './sqlite-driver.js';
 
-/** Every engine tenantctl knows. Adding an engine: write its driver, list it here. */
+/**
+ * Every engine tenantctl knows. Adding an engine touches only src/engines: its name in Engine
+ * (server-spec.ts), its descriptor (URL forms, tool settings) listed in descriptors.ts, and its
+ * driver listed here. Nothing outside asks which engine it is; it asks the driver.
+ */
 export const DRIVERS: readonly EngineDriver[] = [postgresDriver, mysqlDriver, sqliteDriver];
 
 export function driverFor(engine: Engine): EngineDriver {
