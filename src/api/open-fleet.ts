@@ -206,7 +206,7 @@ export class Fleet {
   /** The tenant's own user and password; with shared credentials (no tenant user), the server's. */
   private async credentials(row: TenantRow, server: ServerRow): Promise<{ user?: string; password?: string }> {
     if (row.database_user) return { user: row.database_user, password: row.password_enc ? await this.ctx.decrypt(row.password_enc) : undefined };
-    if (server.engine === 'sqlite') return {};
+    if (driverFor(server.engine).embedded) return {}; // files: no login
     return { user: server.admin_user ?? undefined, password: server.admin_password_enc ? await this.ctx.decrypt(server.admin_password_enc) : undefined };
   }
 

@@ -1,13 +1,14 @@
 import { parseDuration } from '../core/duration.js';
 import { errorMessage } from '../core/errors.js';
 import { validateTemplate } from '../core/naming.js';
+import { DEFAULT_URLS, TOOL_SETTINGS, descriptorForUrl, urlForms, type ToolConfig } from '../engines/descriptors.js';
 import { validateWaveConfigs, type WaveConfig } from '../lifecycle/rollout-plan.js';
 
 /** Where an effective configuration value came from, in order of precedence. */
 export type ConfigSource = 'flag' | 'env' | 'file' | 'default';
 
-/** The effective configuration every command runs with; see README.md "Configuration". */
-export interface Config {
+/** The engine-independent configuration keys. */
+export interface CoreConfig {
   /** Working directory for the embedded defaults (registry, SQLite tenants, secret key). Default `.tenantctl`. */
   home: string;
   /** Registry database URL. Default `sqlite:<home>/registry.sqlite`. */
@@ -42,13 +43,6 @@ export interface Config {
   placement: 'tenants' | 'bytes';
   /** Where backups are written: `<backupDir>/<slug>/<slug>-<UTC time>.<ext>`. Default `<home>/backups`. */
   backupDir: string;
-  /** The dump and restore tools; a bare name is looked up on PATH. */
-  pgDump: string;
-  pgRestore: string;
-  /** MySQL/MariaDB dump tool; default: `mariadb-dump` or `mysqldump`, whichever is installed. */
-  mysqlDump: string | undefined;
-  /** MySQL/MariaDB client for restores; default: `mariadb` or `mysql`, whichever is installed. */
-  mysqlClient: string | undefined;
   /**
    * Metadata keys the registry indexes: each value belongs to one tenant at most (checked on
    * create and update) and applications find tenants by it (`fleet.resolve({ domain })`). Default none.
@@ -59,6 +53,13 @@ export interface Config {
   /** Waves `migrate-all` and `rollback --all` run in when `--waves` is not given: [{ name?, select: { plans?, labels?, servers?, slugs? }, concurrency? }]. Default: none (one batch). */
   waves: WaveConfig[] | undefined;
 }
+
+/**
+ * The effective configuration every command runs with; see README.md "Configuration". Besides
+ * the keys above, each engine's dump and restore tools (`pgDump`, `mysqlClient`, …: see
+ * TOOL_SETTINGS): a bare name is looked up on PATH; unset, the driver picks what is installed.
+ */
+export type Config = CoreConfig & ToolConfig;
 
 /** `json`: any JSON value in the config file, a JSON text in the environment. */
 type KeyType = 'string' | 'boolean' | 'path' | 'count' | 'list' | 'json';
@@ -80,9 +81,7 @@ export const METADATA_KEY = /^[A-Za-z0-9_.-]{1,64}$/;
 const validateMetadataKey = (value: string) =>
   METADATA_KEY.test(value) ? undefined : `"${value}" is not a metadata key (letters, digits, "_", "-" or ".", at most 64)`;
 
-const urlSchemes = /^(postgres|postgresql|mysql|mariadb|sqlite):/;
-const validateUrl = (value: string) =>
-  urlSchemes.test(value) ? undefined : 'must start with postgres://, mysql://, mariadb:// or sqlite:';
+const validateUrl = (value: string) => (descriptorForUrl(value) ? undefined : `must start with ${urlForms()}`);
 
 export const CONFIG_KEYS: readonly ConfigKeyDefinition[] = [
   { key: 'home', env: 'TENANTCTL_HOME', type: 'path', description: 'directory for the embedded registry, SQLite tenants and the generated key' },
@@ -108,10 +107,8 @@ export const CONFIG_KEYS: readonly ConfigKeyDefinition[] = [
     description: 'how create chooses a server: fewest tenants or least bytes, per weight',
   },
   { key: 'backupDir', env: 'TENANTCTL_BACKUP_DIR', type: 'path', description: 'where backups are written' },
-  { key: 'pgDump', env: 'TENANTCTL_PG_DUMP', type: 'string', description: 'pg_dump executable' },
-  { key: 'pgRestore', env: 'TENANTCTL_PG_RESTORE', type: 'string', description: 'pg_restore executable' },
-  { key: 'mysqlDump', env: 'TENANTCTL_MYSQL_DUMP', type: 'string', description: 'mysqldump / mariadb-dump executable' },
-  { key: 'mysqlClient', env: 'TENANTCTL_MYSQL_CLIENT', type: 'string', description: 'mysql / mariadb client executable (restores)' },
+  // Each engine's tools, as its descriptor declares them (src/engines/*-descriptor.ts).
+  ...TOOL_SETTINGS.map((tool): ConfigKeyDefinition => ({ key: tool.key, env: tool.env, type: 'string', description: tool.description })),
   { key: 'indexedMetadata', env: 'TENANTCTL_INDEXED_METADATA', type: 'list', validate: validateMetadataKey, description: 'metadata keys that are unique per tenant and resolvable (comma-separated)' },
   {
     key: 'lockTimeout',
@@ -132,10 +129,12 @@ export const CONFIG_KEYS: readonly ConfigKeyDefinition[] = [
 
 /** Defaults depend on `home`, so they are computed after every other source is read. */
 export function defaultFor(key: keyof Config, home: string): Config[keyof Config] {
-  switch (key) {
+  const tool = TOOL_SETTINGS.find((t) => t.key === key);
+  if (tool) return tool.default;
+  switch (key as keyof CoreConfig) {
     case 'home': return '.tenantctl';
-    case 'registryUrl': return `sqlite:${home}/registry.sqlite`;
-    case 'serverUrl': return `sqlite:${home}/tenants`;
+    case 'registryUrl': return DEFAULT_URLS.registryUrl(home);
+    case 'serverUrl': return DEFAULT_URLS.serverUrl(home);
     case 'serverName': return undefined;
     case 'secretKey': return undefined;
     case 'secretKeyFile': return `${home}/secret.key`;
@@ -150,10 +149,6 @@ export function defaultFor(key: keyof Config, home: string): Config[keyof Config
     case 'connectTimeout': return 5;
     case 'placement': return 'tenants';
     case 'backupDir': return `${home}/backups`;
-    case 'pgDump': return 'pg_dump';
-    case 'pgRestore': return 'pg_restore';
-    case 'mysqlDump': return undefined;
-    case 'mysqlClient': return undefined;
     case 'indexedMetadata': return [];
     case 'lockTimeout': return '5s';
     case 'waves': return undefined;

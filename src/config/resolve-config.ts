@@ -1,6 +1,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { isAbsolute, resolve } from 'node:path';
 import { UsageError } from '../core/errors.js';
+import { descriptorForUrl } from '../engines/descriptors.js';
 import { CONFIG_KEYS, defaultFor, type Config, type ConfigKeyDefinition, type ConfigSource } from './config-keys.js';
 
 /** The file read from the working directory when `--config` is not given. */
@@ -58,7 +59,7 @@ export function resolveConfig(inputs: ConfigInputs): ResolvedConfig {
     if (raw[def.key] === undefined) sources[def.key] = 'default';
     let value = raw[def.key] ?? defaultFor(def.key, home);
     if (def.type === 'path' && typeof value === 'string') value = resolvePath(inputs.cwd, value);
-    if (def.key === 'registryUrl' || def.key === 'serverUrl') value = resolveSqliteUrl(inputs.cwd, value as string);
+    if (def.key === 'registryUrl' || def.key === 'serverUrl') value = absoluteUrl(inputs.cwd, value as string);
     config[def.key] = value;
   }
   return { config: config as unknown as Config, sources, file, cwd: inputs.cwd };
@@ -141,11 +142,9 @@ function resolvePath(cwd: string, path: string): string {
   return isAbsolute(path) ? path : resolve(cwd, path);
 }
 
-/** `sqlite:relative/path` is relative to the working directory; made absolute once, here. */
-function resolveSqliteUrl(cwd: string, url: string): string {
-  if (!url.startsWith('sqlite:')) return url;
-  const path = url.slice('sqlite:'.length).replace(/^\/\/(?=\/)/, '');
-  return `sqlite:${resolvePath(cwd, path)}`;
+/** A relative path in a file URL is relative to the working directory; made absolute once, here, by its engine. */
+function absoluteUrl(cwd: string, url: string): string {
+  return descriptorForUrl(url)?.absoluteUrl(url, cwd) ?? url;
 }
 
 /** The configuration as `config` shows it: secrets masked, passwords removed from URLs. */

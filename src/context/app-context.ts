@@ -3,6 +3,7 @@ import { decryptSecret, encryptSecret } from '../core/secrets.js';
 import { NotFoundError, ServerUnreachableError, networkReason, type UnreachableReason } from '../core/errors.js';
 import type { EngineDriver, ServerConnection } from '../engines/engine-driver.js';
 import { driverFor } from '../engines/drivers.js';
+import { DEFAULT_URLS } from '../engines/descriptors.js';
 import { defaultServerName, parseServerUrl, serverAddress, type ServerSpec } from '../engines/server-spec.js';
 import { openRegistry, type Registry } from '../registry/registry.js';
 import { syncIndexedKeys } from '../registry/metadata-index-repo.js';
@@ -96,7 +97,7 @@ export class AppContext {
 
   /** Whether `serverUrl` was configured (flag, environment or file) rather than left at its default. */
   get serverUrlConfigured(): boolean {
-    return this.config.serverUrl !== `sqlite:${this.config.home}/tenants`;
+    return this.config.serverUrl !== DEFAULT_URLS.serverUrl(this.config.home);
   }
 
   /** The configured server's spec, parsed without touching anything. */

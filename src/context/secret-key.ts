@@ -22,7 +22,7 @@ export async function loadSecretKey(config: Config, registry: Registry, options:
   const configured = config.secretKey || options.readOnly ? undefined : await finishKeyFileSwap(config.secretKeyFile, registry);
   if (configured || config.secretKey || existsSync(config.secretKeyFile)) {
     loaded = { key: configured ?? readConfiguredKey(config)! };
-  } else if (registry.spec.engine === 'sqlite' && !options.readOnly) {
+  } else if (registry.driver.embedded && !options.readOnly) {
     const key = generateSecretKey();
     mkdirSync(dirname(config.secretKeyFile), { recursive: true, mode: 0o700 });
     // Written whole under a private name, then linked into place: link() fails if the file

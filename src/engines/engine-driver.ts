@@ -2,6 +2,8 @@ import type { Writable } from 'node:stream';
 import type { Knex } from 'knex';
 import type { Engine, ServerSpec } from './server-spec.js';
 import type { ContentFingerprint } from './content-fingerprint.js';
+import { InternalError } from '../core/errors.js';
+import { TOOL_SETTINGS, type ToolConfig } from './descriptors.js';
 
 /** Held until released; the server releases it by itself if the process dies. */
 export interface HeldLock {
@@ -11,6 +13,21 @@ export interface HeldLock {
 /** What an engine can do and how it is named and locked: no connection needed. */
 export interface EngineDriver {
   readonly engine: Engine;
+  /**
+   * Whether the engine runs inside this process on local files (SQLite): a spec is a path, not a
+   * server with a database and a login, and the registry it holds is this machine's alone.
+   */
+  readonly embedded: boolean;
+  /**
+   * Whether tenant accounts are `'user'@'host'` pairs (MySQL), so a server's spec carries the
+   * configured host part (`mysqlUserHost`).
+   */
+  readonly accountHosts: boolean;
+  /**
+   * Whether suspendAccess locks the database itself (SQLite: the file made read-only) rather than
+   * the tenant's user, so a suspension holds even with shared credentials.
+   */
+  readonly suspendsWithoutUser: boolean;
   /** The knex client name. */
   readonly knexClient: string;
   /** Whether DDL rolls back with its transaction (MySQL: no, a failed migration may be half applied). */
@@ -19,15 +36,25 @@ export interface EngineDriver {
   readonly backupExtension: string;
   /** Whether one admin connection can read every database (MySQL), so fleet reads batch per server. */
   readonly crossDatabaseReads: boolean;
-  /** Whether tenants can get database users of their own. */
+  /**
+   * Whether tenants can get database users of their own: its connections have `users`. Known
+   * without a connection, so names are planned before any server is reached.
+   */
   readonly supportsUsers: boolean;
   /** Longest database and user name, and the unit (PostgreSQL counts bytes, MySQL characters). */
   readonly limits: { database: number; user: number };
-  /** Names the engine keeps for itself; tenant names must not take them. */
-  readonly reservedNames: ReadonlySet<string>;
+  /** Whether the engine keeps `name` for itself (PostgreSQL: `postgres`, anything `pg_…`); tenant names must not take it. */
+  isReservedName(name: string): boolean;
   quoteIdentifier(name: string): string;
   /** True for the driver's "no such table" error. */
   isMissingTableError(error: unknown): boolean;
+  /** True for a unique or primary key violation (an insert lost a race for a key). */
+  isUniqueViolation(error: unknown): boolean;
+  /**
+   * True when an operation failed only because what it names is already gone: the user, the
+   * database, or (SQLite) the file. Deleting a half-deleted tenant treats that as done.
+   */
+  isGoneError(error: unknown): boolean;
   /** True when the server refused the login itself (bad password, unknown user or database). */
   isLoginError(error: unknown): boolean;
   /**
@@ -62,9 +89,29 @@ export interface TenantConnectionOptions {
   lockTimeoutMs?: number;
 }
 
-/** The admin side of one database server: the operations tenant lifecycles are made of. */
-export interface ServerConnection {
+/**
+ * The admin side of one database server: the operations tenant lifecycles are made of. Every
+ * engine has the parts it extends; what only some engines can do is an optional capability
+ * (`users`, `migrationFingerprints`), undefined where the engine cannot, never a stub.
+ */
+export interface ServerConnection extends DatabaseAdmin, TenantAccess, DumpRestore, DatabaseInspection, TenantConnections {
   readonly driver: EngineDriver;
+  /**
+   * The server's database users (PostgreSQL roles, MySQL accounts); undefined where the engine
+   * has none (SQLite), so a caller asks `if (server.users)` instead of meeting a refusal.
+   * Present exactly when `driver.supportsUsers`.
+   */
+  readonly users: ServerUsers | undefined;
+  /**
+   * Fingerprints of applied migrations that the server keeps itself (PostgreSQL); undefined where
+   * the engine keeps none (MySQL reads every migration table in one query anyway; SQLite reads files).
+   */
+  readonly migrationFingerprints: MigrationFingerprints | undefined;
+  close(): Promise<void>;
+}
+
+/** Databases on one server: creating, dropping and finding them. */
+export interface DatabaseAdmin {
   /** Checks the server answers; returns its version string. Throws UnreachableError. */
   ping(): Promise<string>;
   /**
@@ -78,36 +125,27 @@ export interface ServerConnection {
   createDatabase(name: string): Promise<void>;
   /** Drops the database if it exists, ending its open connections first. */
   dropDatabase(name: string): Promise<void>;
-  userExists(name: string): Promise<boolean>;
-  /** Creates a user that can log in and use only `database`. The password never reaches logs or errors. */
-  createUser(name: string, password: string, database: string): Promise<void>;
-  /** Drops the user if it exists. */
-  dropUser(name: string): Promise<void>;
-  /**
-   * Gives an existing user a new password (PostgreSQL: a SCRAM verifier, as createUser; MySQL:
-   * ALTER USER). Its open sessions stay unless `endSessions`. Repeating it is harmless. The
-   * password never reaches logs or errors. Engines without users (SQLite) refuse.
-   */
-  setPassword(user: string, password: string, options?: { endSessions?: boolean }): Promise<void>;
-  /** Gives an existing user its (re-created) database: ownership on PostgreSQL, grants on MySQL. */
-  grantDatabase(user: string, database: string): Promise<void>;
+  /** Every database on the server (for finding orphans). */
+  listDatabases(): Promise<string[]>;
+}
+
+/** Suspending and resuming a tenant's access in the database itself. */
+export interface TenantAccess {
   /**
    * Takes a tenant's access away, in the database itself: PostgreSQL NOLOGIN and its sessions
    * ended; MySQL ACCOUNT LOCK and its connections killed; SQLite the file made read-only. The
-   * data is untouched. Idempotent. Without a tenant user (shared credentials) there is nothing
-   * to lock on PostgreSQL and MySQL: returns false.
+   * data is untouched. Idempotent. Where access is a user's (see EngineDriver.suspendsWithoutUser)
+   * and the tenant has none (shared credentials), there is nothing to lock: returns false.
    */
   suspendAccess(database: string, user: string | null): Promise<boolean>;
   /** Reverses suspendAccess. Idempotent. */
   resumeAccess(database: string, user: string | null): Promise<void>;
   /** Whether the tenant's access is suspended in the database (false where it cannot be). */
   accessSuspended(database: string, user: string | null): Promise<boolean>;
-  /**
-   * Reads the migration table of many databases with as few round trips as the engine allows
-   * (MySQL: one UNION per batch over the admin connection; PostgreSQL: one short connection per
-   * database, `concurrency` at a time; SQLite: each file).
-   */
-  readAppliedMigrations(databases: string[], table: string, concurrency: number): Promise<AppliedMigrations>;
+}
+
+/** Dumps and restores: backup, restore, move and verify. */
+export interface DumpRestore {
   /**
    * Streams a consistent, compressed dump of `database` into `output`. Throws if the tool fails
    * or the dump is incomplete. Credentials reach the tool through its environment or an option
@@ -118,6 +156,18 @@ export interface ServerConnection {
   checkDump(file: string, tools: DumpTools): Promise<void>;
   /** Restores a dump into an existing, empty database; objects owned by `owner` where the engine has owners. */
   restore(database: string, file: string, owner: string | null, tools: DumpTools): Promise<void>;
+  /** What is wrong with this machine's dump tools for this server (missing, too old), or undefined (also where none are needed). */
+  checkDumpTools(tools: DumpTools): Promise<string | undefined>;
+}
+
+/** Reading what databases hold: applied migrations, tables, rows, content, statistics. */
+export interface DatabaseInspection {
+  /**
+   * Reads the migration table of many databases with as few round trips as the engine allows
+   * (MySQL: one UNION per batch over the admin connection; PostgreSQL: one short connection per
+   * database, `concurrency` at a time; SQLite: each file).
+   */
+  readAppliedMigrations(databases: string[], table: string, concurrency: number): Promise<AppliedMigrations>;
   /** The tables of a database, schema-qualified where the engine has schemas. */
   listTables(database: string): Promise<string[]>;
   /** Exact row count of every table. */
@@ -136,23 +186,53 @@ export interface ServerConnection {
    * unless `exact`. Databases that do not exist are missing from the map.
    */
   databaseStats(databases: string[], options: DatabaseStatsOptions): Promise<Map<string, DatabaseStats>>;
-  /** What is wrong with this machine's dump tools for this server (missing, too old), or undefined. */
-  checkDumpTools(tools: DumpTools): Promise<string | undefined>;
-  /** Every database and every user on the server (for finding orphans). */
-  listDatabases(): Promise<string[]>;
-  listUsers(): Promise<string[]>;
-  /**
-   * Fingerprints (see migrationFingerprint) of many databases' applied migrations that the server
-   * keeps itself, read in one query; undefined where the engine keeps none.
-   */
-  readMigrationFingerprints(databases: string[]): Promise<Map<string, string | null> | undefined>;
-  /** Has the server keep that fingerprint from now on (PostgreSQL: a trigger); a no-op elsewhere. */
-  keepMigrationFingerprint(knex: Knex, table: string): Promise<void>;
+}
+
+/** Knex configurations for one tenant database. */
+export interface TenantConnections {
   /** Knex config for tenant schema work over the admin credentials. */
   tenantKnexConfig(options: TenantConnectionOptions): Knex.Config;
   /** Knex config as the tenant's own user would connect (what the application uses). */
   tenantUserKnexConfig(database: string, user: string, password: string): Knex.Config;
-  close(): Promise<void>;
+}
+
+/** The migration-fingerprints capability: a server that keeps each database's fingerprint. */
+export interface MigrationFingerprints {
+  /**
+   * Fingerprints (see migrationFingerprint) of many databases' applied migrations, read in one
+   * query; null for a database that keeps none yet.
+   */
+  readMigrationFingerprints(databases: string[]): Promise<Map<string, string | null>>;
+  /** Has the server keep that fingerprint from now on (PostgreSQL: a trigger). */
+  keepMigrationFingerprint(knex: Knex, table: string): Promise<void>;
+}
+
+/** The users capability of a server whose engine has database users. */
+export interface ServerUsers {
+  userExists(name: string): Promise<boolean>;
+  /** Creates a user that can log in and use only `database`. The password never reaches logs or errors. */
+  createUser(name: string, password: string, database: string): Promise<void>;
+  /** Drops the user if it exists. */
+  dropUser(name: string): Promise<void>;
+  /**
+   * Gives an existing user a new password (PostgreSQL: a SCRAM verifier, as createUser; MySQL:
+   * ALTER USER). Its open sessions stay unless `endSessions`. Repeating it is harmless. The
+   * password never reaches logs or errors.
+   */
+  setPassword(user: string, password: string, options?: { endSessions?: boolean }): Promise<void>;
+  /** Gives an existing user its (re-created) database: ownership on PostgreSQL, grants on MySQL. */
+  grantDatabase(user: string, database: string): Promise<void>;
+  /** Every user on the server (for finding orphans). */
+  listUsers(): Promise<string[]>;
+}
+
+/**
+ * The users of a server that a tenant's user lives on. Only an engine with users ever gives a
+ * tenant one (tenantNames), so its absence here is a bug, not a user error.
+ */
+export function usersOf(server: ServerConnection): ServerUsers {
+  if (!server.users) throw new InternalError(`${server.driver.engine} has no database users, yet a tenant has one`);
+  return server.users;
 }
 
 /**
@@ -161,14 +241,15 @@ export interface ServerConnection {
  */
 export type AppliedMigrations = Map<string, string[] | null>;
 
-/** The dump and restore executables, as configured (bare names are looked up on PATH). */
-export interface DumpTools {
-  pgDump: string;
-  pgRestore: string;
-  /** Undefined: `mariadb-dump` or `mysqldump`, whichever is installed. */
-  mysqlDump?: string;
-  /** Undefined: `mariadb` or `mysql`, whichever is installed. */
-  mysqlClient?: string;
+/**
+ * The dump and restore executables, as configured, keyed by each engine's tool settings (see its
+ * descriptor). Bare names are looked up on PATH; undefined lets the driver pick what is installed.
+ */
+export type DumpTools = Readonly<ToolConfig>;
+
+/** DumpTools from any object holding the tool settings (the configuration). */
+export function dumpToolsFrom(settings: ToolConfig): DumpTools {
+  return Object.fromEntries(TOOL_SETTINGS.map((tool) => [tool.key, settings[tool.key]])) as ToolConfig;
 }
 
 export interface DatabaseStatsOptions {

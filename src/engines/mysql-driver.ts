@@ -2,7 +2,7 @@ import knexFactory, { type Knex } from 'knex';
 import { TenantctlError, UnreachableError, errorMessage } from '../core/errors.js';
 import { redact } from '../core/secrets.js';
 import type { Writable } from 'node:stream';
-import { dumpNamedDatabase, type AppliedMigrations, type DatabaseStats, type DatabaseStatsOptions, type DumpTools, type EngineDriver, type ServerConnection, type TenantConnectionOptions } from './engine-driver.js';
+import { dumpNamedDatabase, type AppliedMigrations, type DatabaseStats, type DatabaseStatsOptions, type DumpTools, type EngineDriver, type ServerConnection, type ServerUsers, type TenantConnectionOptions } from './engine-driver.js';
 import { mysqlCheckDump, mysqlDumpTo, mysqlRestoreFrom } from './mysql-dump.js';
 import { resolveTool } from './run-tool.js';
 import { lockKey64, lockOnDedicatedConnection } from './lock-helpers.js';
@@ -17,6 +17,8 @@ const BATCH = 250;
 
 const quote = (name: string) => `\`${name.replaceAll('`', '``')}\``;
 
+const RESERVED = new Set(['mysql', 'sys', 'information_schema', 'performance_schema', 'root', 'mariadb.sys', 'mysql.sys', 'mysql.session', 'mysql.infoschema']);
+
 /** In GRANT, `_` and `%` in a database name are wildcards: escape them, or `tenant_a` also grants `tenantXa`. */
 const grantPattern = (database: string) => quote(database.replace(/[_%]/g, (c) => `\\${c}`));
 
@@ -26,15 +28,21 @@ function connection(spec: ServerSpec, database?: string, user = spec.user, passw
 
 export const mysqlDriver: EngineDriver = {
   engine: 'mysql',
+  embedded: false,
+  accountHosts: true,
+  suspendsWithoutUser: false,
   knexClient: 'mysql2',
   transactionalDdl: false,
   backupExtension: 'sql.gz',
   crossDatabaseReads: true,
   supportsUsers: true,
   limits: { database: 64, user: 32 },
-  reservedNames: new Set(['mysql', 'sys', 'information_schema', 'performance_schema', 'root', 'mariadb.sys', 'mysql.sys', 'mysql.session', 'mysql.infoschema']),
+  isReservedName: (name) => RESERVED.has(name),
   quoteIdentifier: quote,
   isMissingTableError: (error) => (error as { code?: string } | null)?.code === 'ER_NO_SUCH_TABLE',
+  isUniqueViolation: (error) => (error as { code?: string } | null)?.code === 'ER_DUP_ENTRY',
+  // ALTER USER / DROP USER on an account that does not exist: ER_CANNOT_USER (1396); a database: ER_BAD_DB_ERROR.
+  isGoneError: (error) => ['ER_CANNOT_USER', 'ER_BAD_DB_ERROR'].includes(String((error as { code?: string } | null)?.code)),
   isLoginError: (error) =>
     ['ER_ACCESS_DENIED_ERROR', 'ER_DBACCESS_DENIED_ERROR', 'ER_BAD_DB_ERROR'].includes(String((error as { code?: string } | null)?.code)),
   // Both a metadata lock (lock_wait_timeout) and a row lock (innodb_lock_wait_timeout) give 1205.
@@ -69,7 +77,10 @@ export const mysqlDriver: EngineDriver = {
   },
 };
 
-class MysqlServer implements ServerConnection {
+class MysqlServer implements ServerConnection, ServerUsers {
+  readonly users: ServerUsers = this;
+  /** One UNION per batch reads every migration table: nothing to keep. */
+  readonly migrationFingerprints = undefined;
   readonly driver = mysqlDriver;
   private readonly admin: Knex;
 
@@ -274,12 +285,6 @@ class MysqlServer implements ServerConnection {
     }
     return stats;
   }
-
-  async readMigrationFingerprints(): Promise<undefined> {
-    return undefined; // MySQL reads every migration table in one query; SQLite reads files
-  }
-
-  async keepMigrationFingerprint(): Promise<void> {}
 
   async checkDumpTools(tools: DumpTools): Promise<string | undefined> {
     try {

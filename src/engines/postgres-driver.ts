@@ -3,7 +3,7 @@ import { TenantctlError, UnreachableError, errorMessage } from '../core/errors.j
 import { redact } from '../core/secrets.js';
 import { runPool } from '../core/run-pool.js';
 import type { Writable } from 'node:stream';
-import { dumpNamedDatabase, type AppliedMigrations, type DatabaseStats, type DatabaseStatsOptions, type DumpTools, type EngineDriver, type ServerConnection, type TenantConnectionOptions } from './engine-driver.js';
+import { dumpNamedDatabase, type AppliedMigrations, type DatabaseStats, type DatabaseStatsOptions, type DumpTools, type EngineDriver, type MigrationFingerprints, type ServerConnection, type ServerUsers, type TenantConnectionOptions } from './engine-driver.js';
 import { checkedPgDump, pgCheckDump, pgDumpTo, pgRestoreFrom } from './postgres-dump.js';
 import { resolveTool } from './run-tool.js';
 import { appliedFromStamp, installStamp, readStamps } from './postgres-stamp.js';
@@ -16,21 +16,30 @@ import type { ContentFingerprint } from './content-fingerprint.js';
 
 const quote = (name: string) => `"${name.replaceAll('"', '""')}"`;
 
+const RESERVED = new Set(['postgres', 'template0', 'template1', 'public']);
+
 function connection(spec: ServerSpec, database: string, user = spec.user, password = spec.password): Knex.PgConnectionConfig {
   return { host: spec.host, port: spec.port, user, password, database, connectionTimeoutMillis: spec.connectTimeoutMs } as Knex.PgConnectionConfig;
 }
 
 export const postgresDriver: EngineDriver = {
   engine: 'postgres',
+  embedded: false,
+  accountHosts: false,
+  suspendsWithoutUser: false,
   knexClient: 'pg',
   transactionalDdl: true,
   backupExtension: 'pgdump',
   crossDatabaseReads: false,
   supportsUsers: true,
   limits: { database: 63, user: 63 },
-  reservedNames: new Set(['postgres', 'template0', 'template1', 'public', 'pg_signal_backend', 'pg_monitor']),
+  // Role and schema names starting with pg_ are reserved to the system (CREATE ROLE refuses them).
+  isReservedName: (name) => RESERVED.has(name) || name.startsWith('pg_'),
   quoteIdentifier: quote,
   isMissingTableError: (error) => (error as { code?: string } | null)?.code === '42P01',
+  isUniqueViolation: (error) => (error as { code?: string } | null)?.code === '23505',
+  // undefined_object (a role), invalid_catalog_name (a database).
+  isGoneError: (error) => ['42704', '3D000'].includes(String((error as { code?: string } | null)?.code)),
   // Invalid password, invalid authorization, unknown database.
   isLoginError: (error) => ['28P01', '28000', '3D000'].includes(String((error as { code?: string } | null)?.code)),
   // lock_not_available: lock_timeout ran out.
@@ -64,7 +73,9 @@ export const postgresDriver: EngineDriver = {
   },
 };
 
-class PostgresServer implements ServerConnection {
+class PostgresServer implements ServerConnection, ServerUsers, MigrationFingerprints {
+  readonly users: ServerUsers = this;
+  readonly migrationFingerprints: MigrationFingerprints = this;
   readonly driver = postgresDriver;
   private readonly admin: Knex;
 

@@ -1,4 +1,4 @@
-import { UsageError } from '../core/errors.js';
+import { descriptorFor, descriptorForUrl, unsupportedUrl } from './descriptors.js';
 
 export type Engine = 'postgres' | 'mysql' | 'sqlite';
 
@@ -22,47 +22,22 @@ export interface ServerSpec {
 
 /** Where a server is, for messages: `host:port`, or the SQLite directory. Never credentials. */
 export function serverAddress(spec: ServerSpec): string {
-  return spec.engine === 'sqlite' ? (spec.path ?? '') : `${spec.host}:${spec.port}`;
+  return descriptorFor(spec.engine).address(spec);
 }
 
-const DEFAULT_PORTS: Record<Exclude<Engine, 'sqlite'>, number> = { postgres: 5432, mysql: 3306 };
-
-/** Parses `postgres://user:pw@host:port/db`, `mysql://…`, `mariadb://…` or `sqlite:/path`. */
+/** Parses `postgres://user:pw@host:port/db`, `mysql://…`, `mariadb://…` or `sqlite:/path`: whichever engine's descriptor takes the scheme. */
 export function parseServerUrl(url: string): ServerSpec {
-  if (url.startsWith('sqlite:')) {
-    const path = url.slice('sqlite:'.length).replace(/^\/\/(?=\/)/, '');
-    if (!path) throw new UsageError(`"${url}" names no SQLite path`);
-    return { engine: 'sqlite', path };
-  }
-  let parsed: URL;
-  try {
-    parsed = new URL(url);
-  } catch {
-    throw new UsageError('a server URL is not a valid URL (expected e.g. postgres://user@host:5432/postgres)');
-  }
-  const scheme = parsed.protocol.replace(/:$/, '');
-  const engine: Engine | undefined =
-    scheme === 'postgres' || scheme === 'postgresql' ? 'postgres' : scheme === 'mysql' || scheme === 'mariadb' ? 'mysql' : undefined;
-  if (!engine) throw new UsageError(`unsupported URL scheme "${scheme}:" (use postgres://, mysql://, mariadb:// or sqlite:)`);
-  const database = decodeURIComponent(parsed.pathname.replace(/^\//, '')) || undefined;
-  return {
-    engine,
-    host: parsed.hostname || '127.0.0.1',
-    port: parsed.port ? Number(parsed.port) : DEFAULT_PORTS[engine],
-    user: parsed.username ? decodeURIComponent(parsed.username) : engine === 'postgres' ? 'postgres' : 'root',
-    password: parsed.password ? decodeURIComponent(parsed.password) : undefined,
-    database,
-  };
+  const descriptor = descriptorForUrl(url);
+  if (!descriptor) unsupportedUrl(url);
+  return descriptor.parseUrl(url);
 }
 
 /** A stable, readable name for a server, used when the configuration names none. */
 export function defaultServerName(spec: ServerSpec): string {
-  if (spec.engine === 'sqlite') return 'sqlite-local';
-  return `${spec.engine}-${spec.host}-${spec.port}`;
+  return descriptorFor(spec.engine).defaultName(spec);
 }
 
 /** The spec as stored in the registry and shown to people: no password. */
 export function describeServer(spec: ServerSpec): string {
-  if (spec.engine === 'sqlite') return `sqlite:${spec.path}`;
-  return `${spec.engine}://${spec.user}@${spec.host}:${spec.port}${spec.database ? `/${spec.database}` : ''}`;
+  return descriptorFor(spec.engine).describe(spec);
 }

@@ -44,15 +44,21 @@ function registryConfig(filename: string): Knex.Config {
 
 export const sqliteDriver: EngineDriver = {
   engine: 'sqlite',
+  embedded: true,
+  accountHosts: false,
+  suspendsWithoutUser: true,
   knexClient: 'better-sqlite3',
   transactionalDdl: true,
   backupExtension: 'sqlite.gz',
   crossDatabaseReads: false,
   supportsUsers: false,
   limits: { database: 200, user: 200 },
-  reservedNames: new Set(['registry']),
+  // A tenant file must never take the embedded registry's name, registry.sqlite, should both share a directory.
+  isReservedName: (name) => name === 'registry',
   quoteIdentifier: quote,
   isMissingTableError: (error) => /no such table/.test(String((error as Error | null)?.message)),
+  isUniqueViolation: (error) => ['SQLITE_CONSTRAINT_PRIMARYKEY', 'SQLITE_CONSTRAINT_UNIQUE'].includes(String((error as { code?: string } | null)?.code)),
+  isGoneError: (error) => (error as { code?: string } | null)?.code === 'ENOENT',
   isLoginError: () => false,
   isLockTimeoutError: (error) => /^SQLITE_BUSY/.test(String((error as { code?: string } | null)?.code)),
 
@@ -84,6 +90,10 @@ export const sqliteDriver: EngineDriver = {
 /** A "server" is a directory with one database file per tenant; users do not apply. */
 class SqliteServer implements ServerConnection {
   readonly driver = sqliteDriver;
+  /** Access is the file's: there are no users to create, grant or rotate. */
+  readonly users = undefined;
+  /** Each file is read directly: nothing to keep. */
+  readonly migrationFingerprints = undefined;
   private readonly directory: string;
 
   constructor(spec: ServerSpec) {
@@ -148,22 +158,6 @@ class SqliteServer implements ServerConnection {
     const file = this.fileFor(name);
     for (const suffix of ['', '-wal', '-shm', '-journal']) rmSync(`${file}${suffix}`, { force: true });
   }
-
-  async userExists(): Promise<boolean> {
-    return false;
-  }
-
-  async createUser(): Promise<void> {
-    throw new InternalError('SQLite has no database users');
-  }
-
-  async dropUser(): Promise<void> {}
-
-  async setPassword(): Promise<void> {
-    throw new Error('SQLite has no database users');
-  }
-
-  async grantDatabase(): Promise<void> {}
 
   /**
    * The file becomes read-only (0444). First the WAL is folded back into the file: a read-only
@@ -268,12 +262,6 @@ class SqliteServer implements ServerConnection {
     return stats;
   }
 
-  async readMigrationFingerprints(): Promise<undefined> {
-    return undefined; // MySQL reads every migration table in one query; SQLite reads files
-  }
-
-  async keepMigrationFingerprint(): Promise<void> {}
-
   async checkDumpTools(): Promise<string | undefined> {
     return undefined; // SQLite backups need no external tool
   }
@@ -284,10 +272,6 @@ class SqliteServer implements ServerConnection {
       .filter((f) => f.endsWith('.sqlite'))
       .map((f) => f.slice(0, -'.sqlite'.length))
       .sort();
-  }
-
-  async listUsers(): Promise<string[]> {
-    return [];
   }
 
   private readFile<T>(database: string, fn: (db: SqliteDatabase) => T): T {

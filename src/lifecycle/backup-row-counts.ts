@@ -1,4 +1,4 @@
-import type { ServerConnection } from '../engines/engine-driver.js';
+import type { DatabaseInspection } from '../engines/engine-driver.js';
 
 /**
  * Each table's exact row count when a backup was taken, as recorded with it (`row_counts`).
@@ -11,7 +11,7 @@ export type RecordedRowCounts = Record<string, number | null>;
  * dump tool reads its own consistent snapshot, so a count taken while writes go on could differ
  * from what the file holds: such tables are recorded as unknown rather than guessed.
  */
-export async function countedDump(server: ServerConnection, database: string, dump: () => Promise<void>): Promise<RecordedRowCounts> {
+export async function countedDump(server: Pick<DatabaseInspection, 'rowCounts'>, database: string, dump: () => Promise<void>): Promise<RecordedRowCounts> {
   const before = await server.rowCounts(database);
   await dump();
   const after = await server.rowCounts(database);

@@ -7,7 +7,7 @@ import { OperationError, errorMessage } from '../core/errors.js';
 import { HashingStream } from '../core/hashing-stream.js';
 import { runPool } from '../core/run-pool.js';
 import { isOutage, outageMessage, reachFleet, serverLimit, type UnreachableServer } from './fleet-servers.js';
-import type { DumpTools } from '../engines/engine-driver.js';
+import { dumpToolsFrom, type DumpTools } from '../engines/engine-driver.js';
 import { finishBackupRow, findBackupRow, startBackupRow, type BackupRow } from '../registry/backups-repo.js';
 import type { TenantRow } from '../registry/tenants-repo.js';
 import { TENANT_MIGRATIONS_TABLE } from '../tenant-schema/run-migrations.js';
@@ -16,7 +16,7 @@ import { clearInterruptedBackups, partialFileFor } from './interrupted-backups.j
 import { selectTenants, type TenantSelection } from './select-tenants.js';
 
 export function dumpTools(config: Config): DumpTools {
-  return { pgDump: config.pgDump, pgRestore: config.pgRestore, mysqlDump: config.mysqlDump, mysqlClient: config.mysqlClient };
+  return dumpToolsFrom(config);
 }
 
 /** A backup as commands return it. */

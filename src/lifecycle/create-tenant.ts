@@ -1,6 +1,6 @@
 import type { Knex } from 'knex';
 import type { AppContext, ServerHandle } from '../context/app-context.js';
-import { ConflictError, LockedError, OperationError, UsageError, errorMessage } from '../core/errors.js';
+import { ConflictError, OperationError, UsageError, errorMessage } from '../core/errors.js';
 import { generatePassword, redact } from '../core/secrets.js';
 import { validateSlug } from '../core/slug.js';
 import { assertMetadataAvailable, readIndexedKeys, writeMetadataIndex } from '../registry/metadata-index-repo.js';
@@ -23,6 +23,7 @@ import { withTenantLock } from './tenant-lock.js';
 import { dropTenantDatabase, withTenantKnex } from './tenant-database.js';
 import { tenantNames } from './tenant-names.js';
 import { placeTenant, withPlacementLock } from './servers/place-tenant.js';
+import { usersOf } from '../engines/engine-driver.js';
 
 export interface CreateTenantInput {
   slug: string;
@@ -160,7 +161,7 @@ export async function createTenant(
       }));
     }
     try {
-      await writeMetadataIndex(registry.knex, row.id, indexedKeys, metadata);
+      await writeMetadataIndex(registry, row.id, indexedKeys, metadata);
     } catch (error) {
       // Another tenant took an indexed value since the check: nothing was created on the server.
       await updateTenantRow(registry.knex, row.id, { status: 'failed', last_error: errorMessage(error) });
@@ -175,12 +176,12 @@ export async function createTenant(
     const fromBackup = input.restoreFrom;
     const steps: Record<CreateStep, (() => Promise<unknown>) | undefined> = {
       database: () => server.connection.createDatabase(names.database),
-      user: names.user ? () => server.connection.createUser(names.user!, password!, names.database) : undefined,
+      user: names.user ? () => usersOf(server.connection).createUser(names.user!, password!, names.database) : undefined,
       migrations: fromBackup
         ? undefined
         : schemaWork(async (knex) => {
             migrations.push(...(await migrateToLatest(knex, new DirectoryMigrationSource(ctx.config.migrationsDir))));
-            await server.connection.keepMigrationFingerprint(knex, TENANT_MIGRATIONS_TABLE);
+            await server.connection.migrationFingerprints?.keepMigrationFingerprint(knex, TENANT_MIGRATIONS_TABLE);
           }),
       seeds:
         fromBackup || input.seed === false
@@ -246,7 +247,7 @@ async function assertNamesFree(
   if (await server.connection.databaseExists(database)) {
     throw new ConflictError(`database "${database}" already exists on server "${server.row.name}" but belongs to no tenant; it is left alone`);
   }
-  if (user && (await server.connection.userExists(user))) {
+  if (user && (await usersOf(server.connection).userExists(user))) {
     throw new ConflictError(`database user "${user}" already exists on server "${server.row.name}" but belongs to no tenant; it is left alone`);
   }
 }

@@ -1,11 +1,12 @@
 import type { AppContext } from '../context/app-context.js';
 import { ConflictError, OperationError, errorMessage } from '../core/errors.js';
 import { clearMetadataIndex } from '../registry/metadata-index-repo.js';
-import { deleteTenantRow, updateTenantRow, type Tenant, type TenantRow, type TenantStatus } from '../registry/tenants-repo.js';
+import { deleteTenantRow, updateTenantRow, type Tenant, type TenantStatus } from '../registry/tenants-repo.js';
 import { backupTenant, type Backup } from './backup-tenants.js';
 import { loadTenantRow, reloadTenant } from './load-tenant.js';
 import { withTenantLock } from './tenant-lock.js';
 import { assertNotMoving } from './tenant-moving.js';
+import { usersOf, type ServerConnection } from '../engines/engine-driver.js';
 
 export interface DeleteOptions {
   /** Take a final backup first and refuse to drop anything if it fails. Default true. */
@@ -86,9 +87,9 @@ export async function deleteTenant(ctx: AppContext, slug: string, options: Delet
       await record(step);
       try {
         if (step === 'backup') backup = await backupTenant(ctx, fresh);
-        if (step === 'connections') await server.suspendAccess(fresh.database_name, fresh.database_user).catch(ignoreIfGone);
+        if (step === 'connections') await server.suspendAccess(fresh.database_name, fresh.database_user).catch(ignoreIfGone(server));
         if (step === 'database') await server.dropDatabase(fresh.database_name);
-        if (step === 'user' && fresh.database_user) await server.dropUser(fresh.database_user);
+        if (step === 'user' && fresh.database_user) await usersOf(server).dropUser(fresh.database_user);
       } catch (error) {
         if (step === 'backup') {
           await updateTenantRow(registry.knex, fresh.id, { status: previous, step: null, previous_status: null, status_reason: fresh.status === 'deleting' ? null : fresh.status_reason, last_error: `delete: final backup failed: ${errorMessage(error)}` });
@@ -106,8 +107,9 @@ export async function deleteTenant(ctx: AppContext, slug: string, options: Delet
 }
 
 /** Ending the connections of a user or file that is already gone is no failure. */
-function ignoreIfGone(error: unknown): boolean {
-  const text = errorMessage(error);
-  if (/does not exist|ENOENT|no such file|Operation ALTER USER failed/i.test(text)) return false;
-  throw error;
+function ignoreIfGone(server: ServerConnection): (error: unknown) => boolean {
+  return (error) => {
+    if (server.driver.isGoneError(error)) return false;
+    throw error;
+  };
 }

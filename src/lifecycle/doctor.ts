@@ -15,6 +15,7 @@ import { suspendTenant } from './suspend-tenant.js';
 import { tenantLockName } from './tenant-lock.js';
 import { tenantStats } from './tenant-stats.js';
 import { databasesHeldByMoves } from '../registry/moves-repo.js';
+import { usersOf } from '../engines/engine-driver.js';
 
 export type FindingKind =
   | 'orphan_database'
@@ -119,7 +120,7 @@ export async function runDoctor(ctx: AppContext, options: DoctorOptions = {}): P
       continue;
     }
     const server = handle.connection;
-    const [databases, users] = await Promise.all([server.listDatabases(), server.listUsers()]);
+    const [databases, users] = await Promise.all([server.listDatabases(), server.users?.listUsers() ?? []]);
     const known = new Set(tenantsHere.filter((r) => r.status !== 'deleted').flatMap((r) => [r.database_name]));
     const knownUsers = new Set(tenantsHere.filter((r) => r.status !== 'deleted' && r.database_user).map((r) => r.database_user!));
     for (const held of movedHere.filter((h) => h.serverId === serverRow.id)) {
@@ -146,7 +147,7 @@ export async function runDoctor(ctx: AppContext, options: DoctorOptions = {}): P
         continue;
       }
       const suspended = await server.accessSuspended(t.database_name, t.database_user);
-      if (t.status === 'suspended' && !suspended && (t.database_user || server.driver.engine === 'sqlite')) {
+      if (t.status === 'suspended' && !suspended && (t.database_user || server.driver.suspendsWithoutUser)) {
         add({ kind: 'suspended_can_login', tenant: t.slug, server: serverRow.name, message: 'suspended tenant can still reach its database', autoFix: true });
       }
       if (t.status === 'active' && suspended) {
@@ -266,7 +267,7 @@ async function repair(ctx: AppContext, finding: Finding, rows: TenantRow[], serv
       if (target.type !== 'database' && target.type !== 'user') break;
       const server = (await ctx.server(servers.find((s) => s.name === target.server)!.id)).connection;
       if (target.type === 'database') await server.dropDatabase(target.name);
-      else await server.dropUser(target.name);
+      else await usersOf(server).dropUser(target.name);
       return;
     }
   }

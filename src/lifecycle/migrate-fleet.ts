@@ -303,7 +303,7 @@ async function readFingerprints(ctx: AppContext, tenants: TenantWithServer[]): P
   for (const serverId of new Set(tenants.map((t) => t.server_id))) {
     const server = await ctx.server(serverId);
     const databases = tenants.filter((t) => t.server_id === serverId).map((t) => t.database_name);
-    const fingerprints = await server.connection.readMigrationFingerprints(databases);
+    const fingerprints = await server.connection.migrationFingerprints?.readMigrationFingerprints(databases);
     if (fingerprints) result.set(serverId, fingerprints);
   }
   return result;
@@ -337,11 +337,11 @@ async function migrateOne(
       // that keeps one, so next time it is cheap; where it exists, the trigger updates it itself.
       const keep = !options.dryRun && !known.fingerprinted;
       if (settled) {
-        if (keep && applied !== null) await server!.connection.keepMigrationFingerprint(knex, TENANT_MIGRATIONS_TABLE);
+        if (keep && applied !== null) await server!.connection.migrationFingerprints?.keepMigrationFingerprint(knex, TENANT_MIGRATIONS_TABLE);
         return { ...settled, durationMs: Date.now() - started };
       }
       const names = await runMigrator(knex, source, 'up');
-      if (keep) await server!.connection.keepMigrationFingerprint(knex, TENANT_MIGRATIONS_TABLE);
+      if (keep) await server!.connection.migrationFingerprints?.keepMigrationFingerprint(knex, TENANT_MIGRATIONS_TABLE);
       return { outcome: names.length ? 'migrated' : 'up_to_date', migrations: names, durationMs: Date.now() - started };
     }, projectKnex(ctx.config.migrationsDir).factory, { lockTimeoutMs: options.lockTimeoutMs }), timedOut);
   } catch (error) {

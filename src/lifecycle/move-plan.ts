@@ -6,6 +6,7 @@ import type { TenantRow } from '../registry/tenants-repo.js';
 import { dumpTools } from './backup-tenants.js';
 import { placeTenant } from './servers/place-tenant.js';
 import { tenantNames } from './tenant-names.js';
+import { usersOf } from '../engines/engine-driver.js';
 
 /** What a move will do, found out without changing anything (the preflight, and `--dry-run`). */
 export interface MovePlan {
@@ -54,7 +55,7 @@ export async function planMove(ctx: AppContext, tenant: TenantRow, to: string | 
   const problems: string[] = [];
   const [dbTaken, userTaken, sourceTools, targetTools, sizes] = await Promise.all([
     target.connection.databaseExists(names.database),
-    names.user ? target.connection.userExists(names.user) : false,
+    names.user ? usersOf(target.connection).userExists(names.user) : false,
     source.connection.checkDumpTools(dumpTools(ctx.config)),
     target.connection.checkDumpTools(dumpTools(ctx.config)),
     source.connection.databaseSizes([tenant.database_name]),

@@ -1,5 +1,5 @@
 import type { AppContext } from '../context/app-context.js';
-import { ConflictError, OperationError, UsageError, errorMessage } from '../core/errors.js';
+import { ConflictError, OperationError, errorMessage } from '../core/errors.js';
 import { generatePassword, redact } from '../core/secrets.js';
 import { validateSlug } from '../core/slug.js';
 import { findMoveRow, insertMoveRow, runningMove, updateMoveRow, type MoveRow, type MoveStep } from '../registry/moves-repo.js';
@@ -14,6 +14,7 @@ import { verifyCopy, type VerifySummary } from './move-verify.js';
 import { MOVE_STEP_PREFIX } from './tenant-moving.js';
 import { dropTenantDatabase } from './tenant-database.js';
 import { withTenantLock } from './tenant-lock.js';
+import { usersOf } from '../engines/engine-driver.js';
 
 export interface MoveInput {
   slug: string;
@@ -132,7 +133,7 @@ export async function moveTenant(ctx: AppContext, input: MoveInput, onStep: Move
         backup = { id: taken.id, file: taken.file };
         await updateMoveRow(registry.knex, moveId, { backup_id: taken.id });
         await target.connection.createDatabase(move.target_database);
-        if (move.target_user) await target.connection.createUser(move.target_user, password!, move.target_database);
+        if (move.target_user) await usersOf(target.connection).createUser(move.target_user, password!, move.target_database);
         await target.connection.restore(move.target_database, taken.file, move.target_user, dumpTools(ctx.config));
         // The copy stays locked until the unfence: never two copies accepting logins.
         await target.connection.suspendAccess(move.target_database, move.target_user);

@@ -1,4 +1,4 @@
-import type { ServerConnection } from '../engines/engine-driver.js';
+import type { DatabaseInspection } from '../engines/engine-driver.js';
 import { fingerprintDifferences } from '../engines/content-fingerprint.js';
 import { TENANT_MIGRATIONS_TABLE } from '../tenant-schema/run-migrations.js';
 
@@ -15,7 +15,7 @@ export interface VerifySummary {
  * the same exact row count and content checksum, the same sequence/auto-increment positions, the
  * same applied migrations. Throws, naming every difference, when anything differs.
  */
-export async function verifyCopy(source: ServerConnection, sourceDb: string, target: ServerConnection, targetDb: string): Promise<VerifySummary> {
+export async function verifyCopy(source: DatabaseInspection, sourceDb: string, target: DatabaseInspection, targetDb: string): Promise<VerifySummary> {
   const [s, t, sm, tm] = await Promise.all([
     source.contentFingerprint(sourceDb),
     target.contentFingerprint(targetDb),

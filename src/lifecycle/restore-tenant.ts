@@ -7,10 +7,12 @@ import { findBackupRow, latestGoodBackup, type BackupRow } from '../registry/bac
 import { findTenantRow, updateTenantRow, type Tenant, type TenantRow } from '../registry/tenants-repo.js';
 import { reloadTenant } from './load-tenant.js';
 import { dumpTools } from './backup-tenants.js';
+import { backupExtensions, driverForBackupFile } from '../engines/drivers.js';
 import { createTenant } from './create-tenant.js';
 import { withTenantLock } from './tenant-lock.js';
 import { assertNotMoving } from './tenant-moving.js';
 import { checkFile } from './verify-backups.js';
+import { usersOf } from '../engines/engine-driver.js';
 
 export interface RestoreInput {
   slug: string;
@@ -87,7 +89,7 @@ export async function restoreTenant(ctx: AppContext, input: RestoreInput, onStep
       onStep('replace');
       await server.dropDatabase(source.database_name);
       await server.createDatabase(source.database_name);
-      if (source.database_user) await server.grantDatabase(source.database_user, source.database_name);
+      if (source.database_user) await usersOf(server).grantDatabase(source.database_user, source.database_name);
       onStep('restore');
       await server.restore(source.database_name, backup.file, source.database_user, dumpTools(ctx.config));
       onStep('reactivate');
@@ -120,8 +122,8 @@ async function chooseBackup(ctx: AppContext, slug: string, from: string | undefi
   if (recorded) return { ...recorded, bytes: recorded.bytes === null ? null : Number(recorded.bytes) };
   // A file from elsewhere (another registry, an off-site copy): no checksum to compare, but it
   // must still read back completely.
-  const engine = file.endsWith('.pgdump') ? 'postgres' : file.endsWith('.sql.gz') ? 'mysql' : file.endsWith('.sqlite.gz') ? 'sqlite' : undefined;
-  if (!engine) throw new UsageError(`${file}: not a tenantctl backup (expected .pgdump, .sql.gz or .sqlite.gz)`);
+  const engine = driverForBackupFile(file)?.engine;
+  if (!engine) throw new UsageError(`${file}: not a tenantctl backup (expected ${backupExtensions()})`);
   const tenant = await findTenantRow(registry.knex, slug);
   return { id: 0, tenant_id: tenant?.id ?? null, slug, status: 'ok', file, bytes: null, sha256: null, engine, server_version: null, migration: null, started_at: '', finished_at: null, duration_ms: null, error: null };
 }

@@ -65,7 +65,7 @@ export async function rotateKey(ctx: AppContext, options: RotateKeyOptions): Pro
   if (options.generate && ctx.config.secretKey) {
     throw new UsageError('rotate-key --generate writes a key file, but the key comes from TENANTCTL_SECRET_KEY: use --new-key-file, then set the variable to the new key');
   }
-  if (options.generate && registry.spec.engine !== 'sqlite') {
+  if (options.generate && !registry.driver.embedded) {
     throw new UsageError('rotate-key --generate is for the embedded registry; a shared registry needs a key every machine gets: --new-key-file');
   }
   const lock = await registry.tryLock('tenantctl:rotate-key', 0);

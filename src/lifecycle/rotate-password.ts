@@ -51,7 +51,8 @@ export async function rotateTenantPassword(ctx: AppContext, slug: string, option
     if (!WITH_DATABASE.includes(row.status)) throw new ConflictError(`tenant "${slug}" is ${row.status}: only an active or suspended tenant has a password to rotate`);
     if (row.step) throw new ConflictError(`tenant "${slug}" is in the middle of "${row.step}": finish that first`);
     const server = (await ctx.server(row.server_id)).connection;
-    if (!server.driver.supportsUsers) return { slug, outcome: 'skipped', reason: `${server.driver.engine} has no database users: nothing to rotate` };
+    const users = server.users;
+    if (!users) return { slug, outcome: 'skipped', reason: `${server.driver.engine} has no database users: nothing to rotate` };
     if (!row.database_user) return { slug, outcome: 'skipped', reason: 'the tenant shares the server credentials: rotate those on the server' };
 
     await assertCurrentKey(ctx, row);
@@ -66,7 +67,7 @@ export async function rotateTenantPassword(ctx: AppContext, slug: string, option
     }
     const password = await ctx.decrypt(pending);
     try {
-      await server.setPassword(row.database_user, password, { endSessions: options.endSessions });
+      await users.setPassword(row.database_user, password, { endSessions: options.endSessions });
     } catch (error) {
       throw new OperationError(slug, 'set password', new Error(redact(errorMessage(error), [password])), 'run rotate-password again to finish it');
     }

@@ -1,5 +1,5 @@
 import knexFactory, { type Knex } from 'knex';
-import type { ServerConnection, TenantConnectionOptions } from '../engines/engine-driver.js';
+import { usersOf, type ServerConnection, type TenantConnectionOptions, type TenantConnections } from '../engines/engine-driver.js';
 
 /**
  * Opens a knex pool on one tenant database for schema work (admin credentials; on PostgreSQL
@@ -8,7 +8,7 @@ import type { ServerConnection, TenantConnectionOptions } from '../engines/engin
  * `session` sets the session's lock timeout.
  */
 export async function withTenantKnex<T>(
-  server: ServerConnection,
+  server: TenantConnections,
   database: string,
   role: string | null,
   fn: (knex: Knex) => Promise<T>,
@@ -39,7 +39,7 @@ export async function dropTenantDatabase(server: ServerConnection, database: str
   }
   if (user) {
     try {
-      await server.dropUser(user);
+      await usersOf(server).dropUser(user);
     } catch (error) {
       problems.push(error as Error);
     }

@@ -26,7 +26,7 @@ function check(driver: EngineDriver, kind: string, name: string, limit: number):
   if (name.length > limit) {
     throw new UsageError(`${kind} name "${name}" is ${name.length} characters; ${driver.engine} allows ${limit}: use a shorter slug`);
   }
-  if (driver.reservedNames.has(name) || name.startsWith('pg_')) {
+  if (driver.isReservedName(name)) {
     throw new UsageError(`${kind} name "${name}" is reserved by ${driver.engine}: use another slug or naming template`);
   }
 }

@@ -41,7 +41,7 @@ export async function updateTenant(ctx: AppContext, slug: string, input: UpdateI
       ...(input.plan !== undefined ? { plan: input.plan } : {}),
       metadata: JSON.stringify(next),
     });
-    if (changed.includes('metadata')) await writeMetadataIndex(registry.knex, row.id, indexedKeys, next);
+    if (changed.includes('metadata')) await writeMetadataIndex(registry, row.id, indexedKeys, next);
   }
   return { tenant: await reloadTenant(ctx, slug), changed };
 }

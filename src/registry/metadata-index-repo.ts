@@ -1,6 +1,6 @@
 import type { Knex } from 'knex';
 import { ConflictError, UsageError } from '../core/errors.js';
-import { getSetting, putSetting } from './registry.js';
+import { getSetting, putSetting, type Registry } from './registry.js';
 
 const TABLE = 'tenantctl_metadata_index';
 /** The keys the index was last built for, so every reader agrees with the last writer. */
@@ -47,7 +47,12 @@ export async function assertMetadataAvailable(knex: Knex, keys: readonly string[
  * Replaces a tenant's index rows with its current metadata. A value another tenant took in the
  * meantime fails on the primary key and is reported as the conflict it is.
  */
-export async function writeMetadataIndex(knex: Knex, tenantId: number, keys: readonly string[], metadata: Record<string, unknown>): Promise<void> {
+export async function writeMetadataIndex(
+  { knex, driver }: Pick<Registry, 'knex' | 'driver'>,
+  tenantId: number,
+  keys: readonly string[],
+  metadata: Record<string, unknown>,
+): Promise<void> {
   const entries = indexedEntries(keys, metadata);
   try {
     await knex.transaction(async (trx) => {
@@ -55,7 +60,7 @@ export async function writeMetadataIndex(knex: Knex, tenantId: number, keys: rea
       if (entries.length) await trx(TABLE).insert(entries.map(([key, value]) => ({ key, value, tenant_id: tenantId })));
     });
   } catch (error) {
-    if (isDuplicateKey(error)) throw new ConflictError(`an indexed metadata value (${entries.map(([k, v]) => `${k}=${v}`).join(', ')}) was just taken by another tenant`);
+    if (driver.isUniqueViolation(error)) throw new ConflictError(`an indexed metadata value (${entries.map(([k, v]) => `${k}=${v}`).join(', ')}) was just taken by another tenant`);
     throw error;
   }
 }
@@ -98,10 +103,4 @@ export async function syncIndexedKeys(knex: Knex, configured: readonly string[])
     const now = await readIndexedKeys(knex);
     if (!added.every((key) => now.includes(key))) throw error;
   }
-}
-
-/** A unique or primary key violation, as each registry engine's driver reports it. */
-function isDuplicateKey(error: unknown): boolean {
-  const code = String((error as { code?: unknown } | null)?.code);
-  return ['23505', 'ER_DUP_ENTRY', 'SQLITE_CONSTRAINT_PRIMARYKEY', 'SQLITE_CONSTRAINT_UNIQUE'].includes(code);
 }

@@ -26,10 +26,11 @@ const MIGRATE_CONFIG: Knex.MigratorConfig = {
  */
 export async function openRegistry(url: string, options: { migrate?: boolean; connectTimeoutMs?: number } = {}): Promise<Registry> {
   const spec: ServerSpec = { ...parseServerUrl(url), connectTimeoutMs: options.connectTimeoutMs };
-  if (spec.engine !== 'sqlite' && !spec.database) {
+  const driver = driverFor(spec.engine);
+  // On a server the registry is one database among others: the URL must say which.
+  if (!driver.embedded && !spec.database) {
     throw new UsageError('the registry URL must name a database, e.g. postgres://postgres@127.0.0.1:5432/tenantctl');
   }
-  const driver = driverFor(spec.engine);
   const knex = knexFactory(registryKnexConfig(driver.adminKnexConfig(spec)));
   const registry: Registry = {
     knex,

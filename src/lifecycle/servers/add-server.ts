@@ -1,5 +1,6 @@
 import { reachServer, type AppContext } from '../../context/app-context.js';
 import { ConflictError } from '../../core/errors.js';
+import { driverFor } from '../../engines/drivers.js';
 import { parseServerUrl, serverAddress, type ServerSpec } from '../../engines/server-spec.js';
 import { findServerRow, listServerRows, upsertServerRow } from '../../registry/servers-repo.js';
 import { toServerInfo, validateServerName, validateSetting, type ServerInfo } from './server-info.js';
@@ -25,7 +26,7 @@ export interface AddServerResult {
 /** The admin connection spec a URL and a separately given password describe. */
 export function serverSpecFrom(ctx: AppContext, url: string, password: string | undefined): ServerSpec {
   const spec = parseServerUrl(url);
-  return { ...spec, password: password ?? spec.password, userHost: spec.engine === 'mysql' ? ctx.config.mysqlUserHost : undefined };
+  return { ...spec, password: password ?? spec.password, userHost: driverFor(spec.engine).accountHosts ? ctx.config.mysqlUserHost : undefined };
 }
 
 /**

@@ -1,0 +1,72 @@
+import { UsageError } from '../core/errors.js';
+import type { Engine, ServerSpec } from './server-spec.js';
+
+/**
+ * A configuration key naming one of an engine's external tools (`pgDump`, `mysqlClient`, …).
+ * configuration lists these from the descriptors, so an engine's tools need no edit elsewhere.
+ */
+export interface ToolSetting<Key extends string = string> {
+  /** The configuration key, e.g. `pgDump`. */
+  readonly key: Key;
+  /** Its environment variable, e.g. `TENANTCTL_PG_DUMP`. */
+  readonly env: string;
+  /** Its default: a bare name looked up on PATH; undefined lets the driver pick what is installed. */
+  readonly default: string | undefined;
+  /** One line for `tenantctl config` and the documentation. */
+  readonly description: string;
+}
+
+/**
+ * What configuration and messages need to know of an engine without loading its driver (knex,
+ * native modules): its URL forms and its tool settings. Kept apart from the driver so `--help`
+ * and `config` stay fast.
+ */
+export interface EngineDescriptor {
+  readonly engine: Engine;
+  /** URL schemes (without `:`) that name this engine. */
+  readonly urlSchemes: readonly string[];
+  /** How its URLs start, for messages: `postgres://`, `sqlite:`. */
+  readonly urlForms: readonly string[];
+  /** Parses a URL with one of `urlSchemes`. Throws UsageError, never repeating a password. */
+  parseUrl(url: string): ServerSpec;
+  /** The URL with a relative path made absolute against `cwd` (files); others unchanged. */
+  absoluteUrl(url: string, cwd: string): string;
+  /** The spec as stored in the registry and shown to people: no password. */
+  describe(spec: ServerSpec): string;
+  /** Where the server is, for messages: `host:port`, or a directory. Never credentials. */
+  address(spec: ServerSpec): string;
+  /** A stable, readable name for a server the configuration names none for. */
+  defaultName(spec: ServerSpec): string;
+  readonly toolSettings: readonly ToolSetting[];
+}
+
+/** The shared URL handling of engines reached over the network: `scheme://user:pw@host:port/db`. */
+export function networkUrlFormat(engine: Engine, defaults: { port: number; user: string }): Pick<EngineDescriptor, 'parseUrl' | 'absoluteUrl' | 'describe' | 'address' | 'defaultName'> {
+  return {
+    parseUrl(url) {
+      const parsed = parseUrl(url);
+      const database = decodeURIComponent(parsed.pathname.replace(/^\//, '')) || undefined;
+      return {
+        engine,
+        host: parsed.hostname || '127.0.0.1',
+        port: parsed.port ? Number(parsed.port) : defaults.port,
+        user: parsed.username ? decodeURIComponent(parsed.username) : defaults.user,
+        password: parsed.password ? decodeURIComponent(parsed.password) : undefined,
+        database,
+      };
+    },
+    absoluteUrl: (url) => url,
+    describe: (spec) => `${engine}://${spec.user}@${spec.host}:${spec.port}${spec.database ? `/${spec.database}` : ''}`,
+    address: (spec) => `${spec.host}:${spec.port}`,
+    defaultName: (spec) => `${engine}-${spec.host}-${spec.port}`,
+  };
+}
+
+/** new URL, with an error that never repeats the URL (it may hold a password). */
+export function parseUrl(url: string): URL {
+  try {
+    return new URL(url);
+  } catch {
+    throw new UsageError('a server URL is not a valid URL (expected e.g. postgres://user@host:5432/postgres)');
+  }
+}

@@ -1,0 +1,13 @@
+import { networkUrlFormat, type EngineDescriptor, type ToolSetting } from './engine-descriptor.js';
+
+const PG_DUMP = { key: 'pgDump', env: 'TENANTCTL_PG_DUMP', default: 'pg_dump', description: 'pg_dump executable' } as const satisfies ToolSetting;
+const PG_RESTORE = { key: 'pgRestore', env: 'TENANTCTL_PG_RESTORE', default: 'pg_restore', description: 'pg_restore executable' } as const satisfies ToolSetting;
+
+export const postgresDescriptor = {
+  engine: 'postgres',
+  urlSchemes: ['postgres', 'postgresql'],
+  urlForms: ['postgres://'],
+  ...networkUrlFormat('postgres', { port: 5432, user: 'postgres' }),
+  toolSettings: [PG_DUMP, PG_RESTORE] as const,
+} as const satisfies EngineDescriptor;
+
