@@ -28,8 +28,6 @@ export interface EngineDriver {
    * the tenant's user, so a suspension holds even with shared credentials.
    */
   readonly suspendsWithoutUser: boolean;
-  /** The knex client name. */
-  readonly knexClient: string;
   /** Whether DDL rolls back with its transaction (MySQL: no, a failed migration may be half applied). */
   readonly transactionalDdl: boolean;
   /** File name extension of this engine's backups: `pgdump` (pg_dump custom format), `sql.gz`, `sqlite.gz`. */

@@ -31,7 +31,6 @@ export const mysqlDriver: EngineDriver = {
   embedded: false,
   accountHosts: true,
   suspendsWithoutUser: false,
-  knexClient: 'mysql2',
   transactionalDdl: false,
   backupExtension: 'sql.gz',
   crossDatabaseReads: true,

@@ -27,7 +27,6 @@ export const postgresDriver: EngineDriver = {
   embedded: false,
   accountHosts: false,
   suspendsWithoutUser: false,
-  knexClient: 'pg',
   transactionalDdl: true,
   backupExtension: 'pgdump',
   crossDatabaseReads: false,

@@ -47,7 +47,6 @@ export const sqliteDriver: EngineDriver = {
   embedded: true,
   accountHosts: false,
   suspendsWithoutUser: true,
-  knexClient: 'better-sqlite3',
   transactionalDdl: true,
   backupExtension: 'sqlite.gz',
   crossDatabaseReads: false,
