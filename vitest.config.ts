@@ -16,7 +16,10 @@ export default defineConfig({
     reporters: process.env.CI ? ['default', 'json'] : ['default'],
     outputFile: { json: 'test-results/vitest.json' },
     projects: [
-      { extends: true, test: { name: 'fleet', include: ['test/**/*.test.ts'], exclude: OUTAGES, sequence: { groupOrder: 0 } } },
+      {
+        extends: true,
+        test: { name: 'fleet', include: ['test/**/*.test.ts'], exclude: OUTAGES, sequence: { groupOrder: 0 } },
+      },
       { extends: true, test: { name: 'outages', include: OUTAGES, sequence: { groupOrder: 1 } } },
     ],
   },

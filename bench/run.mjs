@@ -1,5 +1,6 @@
 #!/usr/bin/env node
-// npm run bench [-- --tenants 1000 --engines postgres,mysql --naive-sample 100 --only migrate,rollouts] [--servers 2 --only servers]
+// npm run bench [-- --tenants 1000 --engines postgres,mysql --naive-sample 100 --only migrate,rollouts]
+//                 [-- --servers 2 --only servers]
 // Creates a fleet per engine, measures, prints a table and writes bench/results/<time>.json.
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -35,16 +36,26 @@ const { values } = parseArgs({
 const tenants = Number(values.tenants);
 const concurrency = Number(values.concurrency);
 const sections = new Set(values.only.split(','));
-const results = { startedAt: new Date().toISOString(), tenants, concurrency, machine: { cpus: (await import('node:os')).cpus().length, node: process.version }, engines: {} };
+const results = {
+  startedAt: new Date().toISOString(),
+  tenants,
+  concurrency,
+  machine: { cpus: (await import('node:os')).cpus().length, node: process.version },
+  engines: {},
+};
 
 if (sections.has('startup')) {
   console.error('\n[startup] timing --help, --version and list against bare node…');
   results.startup = await benchStartup();
   console.log('\nstart-up (15 runs each; best wall time is compared with the goal)');
   for (const r of results.startup.rows) {
-    console.log(`  ${r.label.padEnd(52)}  best ${fmtMs(r.bestMs).padStart(7)}  median ${fmtMs(r.medianMs).padStart(7)}  cpu ${r.cpuMs === null ? '?' : fmtMs(r.cpuMs)}`);
+    console.log(
+      `  ${r.label.padEnd(52)}  best ${fmtMs(r.bestMs).padStart(7)}  median ${fmtMs(r.medianMs).padStart(7)}  cpu ${r.cpuMs === null ? '?' : fmtMs(r.cpuMs)}`,
+    );
   }
-  console.log(`  goals ${results.startup.ratios.goalsMet ? 'met' : 'MISSED'}: --help/--version within 100 ms of bare node, list within 200 ms`);
+  console.log(
+    `  goals ${results.startup.ratios.goalsMet ? 'met' : 'MISSED'}: --help/--version within 100 ms of bare node, list within 200 ms`,
+  );
 }
 const fleetSections = ['migrate', 'rollouts', 'stats', 'backup', 'fleet', 'move'].filter((s) => sections.has(s));
 const spreadOverServers = Number(values.servers) > 1;
@@ -66,44 +77,65 @@ for (const engine of fleetSections.length || spreadOverServers ? values.engines.
   try {
     if (sections.has('migrate')) {
       console.error(`[${engine}] migrations…`);
-      engineResults.migrate = await benchMigrate(fleet, { naiveSample: values['naive-sample'] ? Number(values['naive-sample']) : undefined, concurrency });
+      engineResults.migrate = await benchMigrate(fleet, {
+        naiveSample: values['naive-sample'] ? Number(values['naive-sample']) : undefined,
+        concurrency,
+      });
       printTable(`${engine}: migrating ${tenants} tenants`, engineResults.migrate.rows);
       const r = engineResults.migrate.ratios;
-      console.log(`  migrate-all (concurrency ${concurrency}) is ${r.speedupOverNaive.toFixed(1)}× faster than the naive loop, ${r.versusBareKnex.toFixed(2)}× the bare knex loop; nothing pending: ${fmtMs(r.nothingPendingMs)}`);
+      console.log(
+        `  migrate-all (concurrency ${concurrency}) is ${r.speedupOverNaive.toFixed(1)}× faster than the naive loop, ${r.versusBareKnex.toFixed(2)}× the bare knex loop; nothing pending: ${fmtMs(r.nothingPendingMs)}`,
+      );
     }
     if (sections.has('rollouts')) {
       console.error(`[${engine}] staged rollouts…`);
       engineResults.rollouts = await benchRollouts(fleet, { concurrency });
       printTable(`${engine}: migrate-all with and without waves over ${tenants} tenants`, engineResults.rollouts.rows);
       const r = engineResults.rollouts.ratios;
-      console.log(`  ${r.waves} waves cost ${r.wavesOverPlain.toFixed(2)}× the unstaged run; with pauses, ${r.pausedMinusPausesOverPlain.toFixed(2)}× beyond the pauses themselves`);
+      console.log(
+        `  ${r.waves} waves cost ${r.wavesOverPlain.toFixed(2)}× the unstaged run; with pauses, ${r.pausedMinusPausesOverPlain.toFixed(2)}× beyond the pauses themselves`,
+      );
     }
     if (sections.has('stats')) {
       console.error(`[${engine}] stats…`);
       engineResults.stats = await benchStats(fleet, { concurrency });
       printTable(`${engine}: stats over ${tenants} tenants`, engineResults.stats.rows);
       const r = engineResults.stats.ratios;
-      console.log(`  stats (default) took ${fmtMs(r.statsMs)}, ${r.speedupOverPerTenant.toFixed(1)}× faster than the per-tenant-connection script; with --tables ${fmtMs(r.statsTablesMs)} (${r.tablesSpeedupOverPerTenant.toFixed(1)}×)`);
+      console.log(
+        `  stats (default) took ${fmtMs(r.statsMs)}, ${r.speedupOverPerTenant.toFixed(1)}× faster than the per-tenant-connection script; with --tables ${fmtMs(r.statsTablesMs)} (${r.tablesSpeedupOverPerTenant.toFixed(1)}×)`,
+      );
     }
     if (sections.has('backup')) {
       console.error(`[${engine}] backups…`);
-      engineResults.backup = await benchBackup(fleet, { concurrency: Math.min(concurrency, 4), largeGb: Number(values['large-gb']) });
+      engineResults.backup = await benchBackup(fleet, {
+        concurrency: Math.min(concurrency, 4),
+        largeGb: Number(values['large-gb']),
+      });
       printTable(`${engine}: backing up ${tenants} tenants`, engineResults.backup.rows);
       const r = engineResults.backup.ratios;
-      console.log(`  backup --all is ${r.speedupOverShellLoop.toFixed(1)}× faster than the shell loop${r.largePeakMb ? `; peak memory on the large tenant: ${r.largePeakMb.toFixed(0)} MB` : ''}`);
+      console.log(
+        `  backup --all is ${r.speedupOverShellLoop.toFixed(1)}× faster than the shell loop${r.largePeakMb ? `; peak memory on the large tenant: ${r.largePeakMb.toFixed(0)} MB` : ''}`,
+      );
     }
     if (sections.has('fleet')) {
       console.error(`[${engine}] library (fleet.knex)…`);
       engineResults.fleet = await benchFleetApi(fleet, { budget: Number(values.budget) });
       printTable(`${engine}: fleet.knex over ${tenants} tenants`, engineResults.fleet.rows);
       const r = engineResults.fleet.ratios;
-      console.log(`  fleet.knex: cold ${r.coldMs.toFixed(2)} ms, warm ${r.warmMs.toFixed(3)} ms per call with a query (${r.lookupMs.toFixed(3)} ms alone); at most ${r.peakConnections} server connections seen with a budget of ${r.budget}`);
+      console.log(
+        `  fleet.knex: cold ${r.coldMs.toFixed(2)} ms, warm ${r.warmMs.toFixed(3)} ms per call with a query (${r.lookupMs.toFixed(3)} ms alone); at most ${r.peakConnections} server connections seen with a budget of ${r.budget}`,
+      );
     }
     if (sections.has('move')) {
       console.error(`[${engine}] move…`);
-      engineResults.move = await benchMove(fleet, { gigabytes: Number(values['move-gb']), large: engineResults.backup?.large });
+      engineResults.move = await benchMove(fleet, {
+        gigabytes: Number(values['move-gb']),
+        large: engineResults.backup?.large,
+      });
       printTable(`${engine}: moving one tenant between two servers`, engineResults.move.rows);
-      console.log(`  downtime ${fmtMs(engineResults.move.ratios.downtimeMs)}; peak memory ${engineResults.move.ratios.peakMb.toFixed(0)} MB`);
+      console.log(
+        `  downtime ${fmtMs(engineResults.move.ratios.downtimeMs)}; peak memory ${engineResults.move.ratios.peakMb.toFixed(0)} MB`,
+      );
     }
   } finally {
     if (!values.keep) await fleet.destroy();
@@ -119,9 +151,13 @@ console.log(`\nresults: ${file}`);
 function printTable(title, rows) {
   console.log(`\n${title}`);
   const width = Math.max(...rows.map((r) => r.label.length));
-  console.log(`  ${'measurement'.padEnd(width)}  ${'total'.padStart(10)}  ${'per tenant'.padStart(10)}  ${'peak RSS'.padStart(9)}`);
+  console.log(
+    `  ${'measurement'.padEnd(width)}  ${'total'.padStart(10)}  ${'per tenant'.padStart(10)}  ${'peak RSS'.padStart(9)}`,
+  );
   for (const r of rows) {
     const peak = r.peakMb ? `${r.peakMb.toFixed(0)} MB` : '';
-    console.log(`  ${r.label.padEnd(width)}  ${fmtMs(r.ms).padStart(10)}  ${fmtMs(r.perTenantMs).padStart(10)}  ${peak.padStart(9)}`);
+    console.log(
+      `  ${r.label.padEnd(width)}  ${fmtMs(r.ms).padStart(10)}  ${fmtMs(r.perTenantMs).padStart(10)}  ${peak.padStart(9)}`,
+    );
   }
 }

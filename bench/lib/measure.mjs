@@ -20,7 +20,13 @@ export function runMeasured(command, args, { cwd, env, input } = {}) {
     child.on('close', (code) => {
       const ms = Number(process.hrtime.bigint() - started) / 1e6;
       const match = /__PEAK_RSS_KB=(\d+)/.exec(stderr);
-      resolve({ code, stdout, stderr: stderr.replace(/__PEAK_RSS_KB=\d+\n?/, ''), ms, peakMb: match ? Number(match[1]) / 1024 : null });
+      resolve({
+        code,
+        stdout,
+        stderr: stderr.replace(/__PEAK_RSS_KB=\d+\n?/, ''),
+        ms,
+        peakMb: match ? Number(match[1]) / 1024 : null,
+      });
     });
   });
 }

@@ -9,7 +9,13 @@ function adminKnex(fleet, database) {
   const url = new URL(fleet.env.TENANTCTL_SERVER_URL);
   return knexFactory({
     client: fleet.engine === 'postgres' ? 'pg' : 'mysql2',
-    connection: { host: url.hostname, port: Number(url.port), user: decodeURIComponent(url.username), password: decodeURIComponent(url.password), database },
+    connection: {
+      host: url.hostname,
+      port: Number(url.port),
+      user: decodeURIComponent(url.username),
+      password: decodeURIComponent(url.password),
+      database,
+    },
     pool: { min: 0, max: 1 },
   });
 }
@@ -19,7 +25,9 @@ async function addRows(fleet, concurrency) {
   await pool(fleet.slugs, concurrency, async (slug) => {
     const knex = adminKnex(fleet, fleet.database(slug));
     try {
-      await knex('users').insert(Array.from({ length: 200 }, (_, i) => ({ email: `user${i}@${slug}.test`, name: `User ${i} of ${slug}` })));
+      await knex('users').insert(
+        Array.from({ length: 200 }, (_, i) => ({ email: `user${i}@${slug}.test`, name: `User ${i} of ${slug}` })),
+      );
     } finally {
       await knex.destroy();
     }
@@ -49,23 +57,28 @@ export async function makeLargeTenant(fleet, gigabytes) {
     });
     if (fleet.engine === 'postgres') {
       await knex.raw(
-        "insert into big_payload (payload) select md5(random()::text) || md5(random()::text) || md5(random()::text) || md5(random()::text) || md5(random()::text) || md5(random()::text) || md5(random()::text) || md5(random()::text) from generate_series(1, ?)",
+        'insert into big_payload (payload) select md5(random()::text) || md5(random()::text) || md5(random()::text) || md5(random()::text) || md5(random()::text) || md5(random()::text) || md5(random()::text) || md5(random()::text) from generate_series(1, ?)',
         [rows],
       );
       const size = await knex.raw('select pg_total_relation_size(?) as bytes', ['big_payload']);
       return { slug, rows, bytes: Number(size.rows[0].bytes) };
     }
     await knex.raw('create table seq500 (n int primary key)');
-    await knex.raw('insert into seq500 with recursive s(n) as (select 1 union all select n + 1 from s where n < 500) select n from s');
+    await knex.raw(
+      'insert into seq500 with recursive s(n) as (select 1 union all select n + 1 from s where n < 500) select n from s',
+    );
     const blocks = Math.ceil(rows / 250_000);
     for (let i = 0; i < blocks; i++) {
       await knex.raw(
-        "insert into big_payload (payload) select concat(md5(rand()), md5(rand()), md5(rand()), md5(rand()), md5(rand()), md5(rand()), md5(rand()), md5(rand())) from seq500 a cross join seq500 b where b.n <= 500",
+        'insert into big_payload (payload) select concat(md5(rand()), md5(rand()), md5(rand()), md5(rand()), md5(rand()), md5(rand()), md5(rand()), md5(rand())) from seq500 a cross join seq500 b where b.n <= 500',
       );
     }
     await knex.raw('drop table seq500');
     await knex.raw('analyze table big_payload');
-    const [size] = await knex.raw('select data_length + index_length as bytes from information_schema.tables where table_schema = database() and table_name = ?', ['big_payload']);
+    const [size] = await knex.raw(
+      'select data_length + index_length as bytes from information_schema.tables where table_schema = database() and table_name = ?',
+      ['big_payload'],
+    );
     return { slug, rows: blocks * 250_000, bytes: Number(size[0].bytes) };
   } finally {
     await knex.destroy();
@@ -79,24 +92,48 @@ export async function benchBackup(fleet, { concurrency, largeGb }) {
   mkdirSync(outDir, { recursive: true });
   const shell = await shellLoop(fleet, outDir);
   if (shell.code !== 0) throw new Error(`shell loop failed: ${shell.stderr}`);
-  rows.push({ label: `shell loop: ${fleet.engine === 'postgres' ? 'pg_dump -Fc db > file' : 'mysqldump db | gzip > file'}, one after another`, ms: shell.ms, tenants: fleet.count, perTenantMs: shell.ms / fleet.count, peakMb: shell.peakMb });
+  rows.push({
+    label: `shell loop: ${fleet.engine === 'postgres' ? 'pg_dump -Fc db > file' : 'mysqldump db | gzip > file'}, one after another`,
+    ms: shell.ms,
+    tenants: fleet.count,
+    perTenantMs: shell.ms / fleet.count,
+    peakMb: shell.peakMb,
+  });
   rmSync(outDir, { recursive: true, force: true });
 
   for (const c of [1, concurrency]) {
-    const run = await runMeasured(process.execPath, [BIN, 'backup', '--all', '--concurrency', String(c), '--json'], { cwd: fleet.dir, env: fleet.env });
+    const run = await runMeasured(process.execPath, [BIN, 'backup', '--all', '--concurrency', String(c), '--json'], {
+      cwd: fleet.dir,
+      env: fleet.env,
+    });
     if (run.code !== 0) throw new Error(`backup --all failed: ${run.stderr}`);
-    rows.push({ label: `tenantctl backup --all --concurrency ${c} (verified, recorded)`, ms: run.ms, tenants: fleet.count, perTenantMs: run.ms / fleet.count, peakMb: run.peakMb });
+    rows.push({
+      label: `tenantctl backup --all --concurrency ${c} (verified, recorded)`,
+      ms: run.ms,
+      tenants: fleet.count,
+      perTenantMs: run.ms / fleet.count,
+      peakMb: run.peakMb,
+    });
   }
 
   let large;
   if (largeGb > 0) {
     console.error(`[${fleet.engine}] filling one tenant with ${largeGb} GB of rows…`);
     large = await makeLargeTenant(fleet, largeGb);
-    const run = await runMeasured(process.execPath, [BIN, 'backup', large.slug, '--json'], { cwd: fleet.dir, env: fleet.env });
+    const run = await runMeasured(process.execPath, [BIN, 'backup', large.slug, '--json'], {
+      cwd: fleet.dir,
+      env: fleet.env,
+    });
     if (run.code !== 0) throw new Error(`large backup failed: ${run.stderr}`);
     const backup = JSON.parse(run.stdout).tenants.tenants[0].backup;
     large = { ...large, backupBytes: backup.bytes, ms: run.ms, peakMb: run.peakMb };
-    rows.push({ label: `tenantctl backup of one tenant with ${(large.bytes / 1024 ** 3).toFixed(2)} GB of rows (dump ${(backup.bytes / 1024 ** 2).toFixed(0)} MB)`, ms: run.ms, tenants: 1, perTenantMs: run.ms, peakMb: run.peakMb });
+    rows.push({
+      label: `tenantctl backup of one tenant with ${(large.bytes / 1024 ** 3).toFixed(2)} GB of rows (dump ${(backup.bytes / 1024 ** 2).toFixed(0)} MB)`,
+      ms: run.ms,
+      tenants: 1,
+      perTenantMs: run.ms,
+      peakMb: run.peakMb,
+    });
   }
   const best = rows.find((r) => r.label.includes(`--concurrency ${concurrency}`));
   return { rows, ratios: { speedupOverShellLoop: shell.ms / best.ms, largePeakMb: large?.peakMb ?? null }, large };

@@ -13,20 +13,34 @@ function connectionCounter(engine) {
   const url = new URL(SERVER_URLS[engine]);
   const admin = knexFactory({
     client: engine === 'postgres' ? 'pg' : 'mysql2',
-    connection: { host: url.hostname, port: Number(url.port), user: decodeURIComponent(url.username), password: decodeURIComponent(url.password), database: url.pathname.slice(1) || undefined },
+    connection: {
+      host: url.hostname,
+      port: Number(url.port),
+      user: decodeURIComponent(url.username),
+      password: decodeURIComponent(url.password),
+      database: url.pathname.slice(1) || undefined,
+    },
     pool: { min: 0, max: 1 },
   });
   const count = async () => {
-    const result = engine === 'postgres'
-      ? await admin.raw("select count(*)::int as n from pg_stat_activity where usename like 'bench\\_%'")
-      : await admin.raw("select count(*) as n from information_schema.processlist where user like 'bench\\_%'");
+    const result =
+      engine === 'postgres'
+        ? await admin.raw("select count(*)::int as n from pg_stat_activity where usename like 'bench\\_%'")
+        : await admin.raw("select count(*) as n from information_schema.processlist where user like 'bench\\_%'");
     return Number((engine === 'postgres' ? result.rows : result[0])[0].n);
   };
   return { count, close: () => admin.destroy() };
 }
 
 export async function benchFleetApi(fleet, { budget }) {
-  const open = () => openFleet({ registryUrl: `sqlite:${join(fleet.dir, '.tenantctl', 'registry.sqlite')}`, cwd: fleet.dir, maxConnections: budget, cacheTtlMs: 60_000, readOnly: true });
+  const open = () =>
+    openFleet({
+      registryUrl: `sqlite:${join(fleet.dir, '.tenantctl', 'registry.sqlite')}`,
+      cwd: fleet.dir,
+      maxConnections: budget,
+      cacheTtlMs: 60_000,
+      readOnly: true,
+    });
   const rows = [];
   const app = await open();
   try {
@@ -34,18 +48,33 @@ export async function benchFleetApi(fleet, { budget }) {
     const cold = await timeIt(async () => {
       for (const slug of fleet.slugs) await (await app.knex(slug)).raw('select 1');
     });
-    rows.push({ label: `fleet.knex(slug) + select 1, cold tenant (budget ${budget})`, ms: cold.ms, tenants: fleet.count, perTenantMs: cold.ms / fleet.count });
+    rows.push({
+      label: `fleet.knex(slug) + select 1, cold tenant (budget ${budget})`,
+      ms: cold.ms,
+      tenants: fleet.count,
+      perTenantMs: cold.ms / fleet.count,
+    });
     // Warm: the same tenant again and again (cached record, pooled connection).
     const warmSlug = fleet.slugs[fleet.slugs.length - 1];
     const calls = 2000;
     const warm = await timeIt(async () => {
       for (let i = 0; i < calls; i++) await (await app.knex(warmSlug)).raw('select 1');
     });
-    rows.push({ label: `fleet.knex(slug) + select 1, warm tenant (${calls} calls)`, ms: warm.ms, tenants: calls, perTenantMs: warm.ms / calls });
+    rows.push({
+      label: `fleet.knex(slug) + select 1, warm tenant (${calls} calls)`,
+      ms: warm.ms,
+      tenants: calls,
+      perTenantMs: warm.ms / calls,
+    });
     const lookup = await timeIt(async () => {
       for (let i = 0; i < calls; i++) await app.knex(warmSlug);
     });
-    rows.push({ label: `fleet.knex(slug) alone, warm (${calls} calls)`, ms: lookup.ms, tenants: calls, perTenantMs: lookup.ms / calls });
+    rows.push({
+      label: `fleet.knex(slug) alone, warm (${calls} calls)`,
+      ms: lookup.ms,
+      tenants: calls,
+      perTenantMs: lookup.ms / calls,
+    });
   } finally {
     await app.close();
   }
@@ -64,12 +93,26 @@ export async function benchFleetApi(fleet, { budget }) {
   try {
     const order = [...fleet.slugs, ...fleet.slugs];
     const touched = await timeIt(() => pool(order, 16, async (slug) => (await busy.knex(slug)).raw('select 1')));
-    rows.push({ label: `every tenant twice, 16 workers, budget ${budget}`, ms: touched.ms, tenants: order.length, perTenantMs: touched.ms / order.length });
+    rows.push({
+      label: `every tenant twice, 16 workers, budget ${budget}`,
+      ms: touched.ms,
+      tenants: order.length,
+      perTenantMs: touched.ms / order.length,
+    });
   } finally {
     sampling = false;
     await sampler;
     await busy.close();
     await counter.close();
   }
-  return { rows, ratios: { coldMs: rows[0].perTenantMs, warmMs: rows[1].perTenantMs, lookupMs: rows[2].perTenantMs, peakConnections: peak, budget } };
+  return {
+    rows,
+    ratios: {
+      coldMs: rows[0].perTenantMs,
+      warmMs: rows[1].perTenantMs,
+      lookupMs: rows[2].perTenantMs,
+      peakConnections: peak,
+      budget,
+    },
+  };
 }

@@ -34,7 +34,11 @@ function adminConnection(fleet, database) {
 const clientFor = (engine) => (engine === 'postgres' ? 'pg' : 'mysql2');
 
 async function migrateAll(fleet, concurrency) {
-  const run = await runMeasured(process.execPath, [BIN, 'migrate-all', '--concurrency', String(concurrency), '--json'], { cwd: fleet.dir, env: fleet.env });
+  const run = await runMeasured(
+    process.execPath,
+    [BIN, 'migrate-all', '--concurrency', String(concurrency), '--json'],
+    { cwd: fleet.dir, env: fleet.env },
+  );
   if (run.code !== 0) throw new Error(`migrate-all exited ${run.code}: ${run.stderr}`);
   const result = JSON.parse(run.stdout);
   return { ...run, result };
@@ -43,7 +47,8 @@ async function migrateAll(fleet, concurrency) {
 export async function benchMigrate(fleet, { naiveSample, concurrency }) {
   const n = fleet.count;
   const rows = [];
-  const record = (label, ms, tenants, extra = {}) => rows.push({ label, ms, tenants, perTenantMs: ms / tenants, ...extra });
+  const record = (label, ms, tenants, extra = {}) =>
+    rows.push({ label, ms, tenants, perTenantMs: ms / tenants, ...extra });
 
   // 1. The naive baseline: one `knex migrate:latest` process per tenant, one after another.
   addMigration(fleet);
@@ -57,20 +62,31 @@ export async function benchMigrate(fleet, { naiveSample, concurrency }) {
     for (const slug of sample) {
       const run = await runMeasured(process.execPath, [knexBin, 'migrate:latest', '--knexfile', 'knexfile.cjs'], {
         cwd: fleet.dir,
-        env: { BENCH_CLIENT: clientFor(fleet.engine), BENCH_CONNECTION: JSON.stringify(adminConnection(fleet, fleet.database(slug))) },
+        env: {
+          BENCH_CLIENT: clientFor(fleet.engine),
+          BENCH_CONNECTION: JSON.stringify(adminConnection(fleet, fleet.database(slug))),
+        },
       });
       if (run.code !== 0) throw new Error(`knex migrate:latest failed: ${run.stderr}`);
     }
   });
   const naiveMs = (naive.ms / sample.length) * n;
-  record(`naive loop: knex migrate:latest per tenant${sample.length < n ? ` (extrapolated from ${sample.length})` : ''}`, naiveMs, n);
+  record(
+    `naive loop: knex migrate:latest per tenant${sample.length < n ? ` (extrapolated from ${sample.length})` : ''}`,
+    naiveMs,
+    n,
+  );
   if (sample.length < n) await migrateAll(fleet, concurrency); // bring the rest level, untimed
 
   // 2. The floor: a bare in-process knex loop at the same concurrency.
   addMigration(fleet);
   const bare = await timeIt(() =>
     pool(fleet.slugs, concurrency, async (slug) => {
-      const knex = knexFactory({ client: clientFor(fleet.engine), connection: adminConnection(fleet, fleet.database(slug)), pool: { min: 0, max: 1 } });
+      const knex = knexFactory({
+        client: clientFor(fleet.engine),
+        connection: adminConnection(fleet, fleet.database(slug)),
+        pool: { min: 0, max: 1 },
+      });
       try {
         await knex.migrate.latest({ directory: join(fleet.dir, 'migrations') });
       } finally {
@@ -85,7 +101,8 @@ export async function benchMigrate(fleet, { naiveSample, concurrency }) {
   for (const c of [1, 4, 8]) {
     addMigration(fleet);
     const run = await migrateAll(fleet, c);
-    if (run.result.counts.migrated !== n) throw new Error(`migrate-all --concurrency ${c} migrated ${run.result.counts.migrated} of ${n}`);
+    if (run.result.counts.migrated !== n)
+      throw new Error(`migrate-all --concurrency ${c} migrated ${run.result.counts.migrated} of ${n}`);
     byConcurrency[c] = run.ms;
     record(`tenantctl migrate-all --concurrency ${c}`, run.ms, n, { peakMb: run.peakMb });
   }

@@ -8,7 +8,13 @@ import { makeLargeTenant } from './backup.mjs';
 const SECOND_URLS = { postgres: 'postgres://postgres@127.0.0.1:5433/postgres', mysql: 'mysql://root@127.0.0.1:3307' };
 
 export async function benchMove(fleet, { gigabytes, large: filled }) {
-  const cli = (...args) => JSON.parse(execFileSync(process.execPath, [BIN, ...args, '--json'], { cwd: fleet.dir, env: { ...process.env, ...fleet.env } }).toString());
+  const cli = (...args) =>
+    JSON.parse(
+      execFileSync(process.execPath, [BIN, ...args, '--json'], {
+        cwd: fleet.dir,
+        env: { ...process.env, ...fleet.env },
+      }).toString(),
+    );
   cli('server', 'add', 'bench-second', '--url', SECOND_URLS[fleet.engine]);
   const home = cli('show', fleet.slugs[0]).server;
   let large = filled ?? { slug: fleet.slugs[0], bytes: 0 };
@@ -19,12 +25,25 @@ export async function benchMove(fleet, { gigabytes, large: filled }) {
   const rows = [];
   let downtimeMs;
   for (const to of ['bench-second', home]) {
-    const run = await runMeasured(process.execPath, [BIN, 'move', large.slug, '--to', to, '--json'], { cwd: fleet.dir, env: fleet.env });
+    const run = await runMeasured(process.execPath, [BIN, 'move', large.slug, '--to', to, '--json'], {
+      cwd: fleet.dir,
+      env: fleet.env,
+    });
     if (run.code !== 0) throw new Error(`move to ${to} failed: ${run.stderr}`);
     const result = JSON.parse(run.stdout);
     downtimeMs ??= result.downtimeMs;
     const size = large.bytes > 0 ? `${(large.bytes / 1024 ** 3).toFixed(2)} GB of rows` : 'a freshly created tenant';
-    rows.push({ label: `move of ${size} to ${to === home ? 'its first server' : 'the second server'}: downtime ${(result.downtimeMs / 1000).toFixed(1)} s (${Object.entries(result.steps).map(([s, ms]) => `${s} ${(ms / 1000).toFixed(1)}s`).join(', ')})`, ms: run.ms, tenants: 1, perTenantMs: run.ms, peakMb: run.peakMb });
+    rows.push({
+      label: `move of ${size} to ${to === home ? 'its first server' : 'the second server'}: downtime ${(result.downtimeMs / 1000).toFixed(1)} s (${Object.entries(
+        result.steps,
+      )
+        .map(([s, ms]) => `${s} ${(ms / 1000).toFixed(1)}s`)
+        .join(', ')})`,
+      ms: run.ms,
+      tenants: 1,
+      perTenantMs: run.ms,
+      peakMb: run.peakMb,
+    });
   }
   return { rows, ratios: { downtimeMs, peakMb: Math.max(...rows.map((r) => r.peakMb ?? 0)) } };
 }

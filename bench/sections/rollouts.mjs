@@ -18,10 +18,14 @@ function addMigration(fleet) {
 
 async function migrateAll(fleet, args) {
   addMigration(fleet);
-  const run = await runMeasured(process.execPath, [BIN, 'migrate-all', ...args, '--json'], { cwd: fleet.dir, env: fleet.env });
+  const run = await runMeasured(process.execPath, [BIN, 'migrate-all', ...args, '--json'], {
+    cwd: fleet.dir,
+    env: fleet.env,
+  });
   if (run.code !== 0) throw new Error(`migrate-all ${args.join(' ')} exited ${run.code}: ${run.stderr}`);
   const result = JSON.parse(run.stdout);
-  if (result.counts.migrated !== fleet.count) throw new Error(`migrate-all ${args.join(' ')} migrated ${result.counts.migrated} of ${fleet.count}`);
+  if (result.counts.migrated !== fleet.count)
+    throw new Error(`migrate-all ${args.join(' ')} migrated ${result.counts.migrated} of ${fleet.count}`);
   return { ...run, result };
 }
 
@@ -34,9 +38,28 @@ export async function benchRollouts(fleet, { concurrency, pauseMs = 1000 }) {
   const paused = await migrateAll(fleet, [...c, ...waves, '--pause', `${pauseMs}ms`]);
   const pauses = (paused.result.waves.length - 1) * pauseMs;
   const rows = [
-    { label: `migrate-all --concurrency ${concurrency}`, ms: plain.ms, tenants: n, perTenantMs: plain.ms / n, peakMb: plain.peakMb },
+    {
+      label: `migrate-all --concurrency ${concurrency}`,
+      ms: plain.ms,
+      tenants: n,
+      perTenantMs: plain.ms / n,
+      peakMb: plain.peakMb,
+    },
     { label: `  + ${waves.join(' ')}`, ms: staged.ms, tenants: n, perTenantMs: staged.ms / n, peakMb: staged.peakMb },
-    { label: `  + --pause ${pauseMs}ms (${paused.result.waves.length - 1} pauses subtracted)`, ms: paused.ms - pauses, tenants: n, perTenantMs: (paused.ms - pauses) / n, peakMb: paused.peakMb },
+    {
+      label: `  + --pause ${pauseMs}ms (${paused.result.waves.length - 1} pauses subtracted)`,
+      ms: paused.ms - pauses,
+      tenants: n,
+      perTenantMs: (paused.ms - pauses) / n,
+      peakMb: paused.peakMb,
+    },
   ];
-  return { rows, ratios: { wavesOverPlain: staged.ms / plain.ms, pausedMinusPausesOverPlain: (paused.ms - pauses) / plain.ms, waves: staged.result.waves.length } };
+  return {
+    rows,
+    ratios: {
+      wavesOverPlain: staged.ms / plain.ms,
+      pausedMinusPausesOverPlain: (paused.ms - pauses) / plain.ms,
+      waves: staged.result.waves.length,
+    },
+  };
 }

@@ -10,13 +10,25 @@ async function perTenantConnections(fleet, concurrency) {
   return timeIt(() =>
     pool(fleet.slugs, concurrency, async (slug) => {
       const database = fleet.database(slug);
-      const knex = knexFactory({ client, connection: { host: url.hostname, port: Number(url.port), user: decodeURIComponent(url.username), password: decodeURIComponent(url.password), database }, pool: { min: 0, max: 1 } });
+      const knex = knexFactory({
+        client,
+        connection: {
+          host: url.hostname,
+          port: Number(url.port),
+          user: decodeURIComponent(url.username),
+          password: decodeURIComponent(url.password),
+          database,
+        },
+        pool: { min: 0, max: 1 },
+      });
       try {
         if (fleet.engine === 'postgres') {
           await knex.raw('select pg_database_size(current_database())');
           await knex.raw('select count(*), sum(n_live_tup) from pg_stat_user_tables');
         } else {
-          await knex.raw("select count(*), sum(table_rows), sum(data_length + index_length) from information_schema.tables where table_schema = database()");
+          await knex.raw(
+            'select count(*), sum(table_rows), sum(data_length + index_length) from information_schema.tables where table_schema = database()',
+          );
         }
         await knex('knex_migrations').orderBy('id').pluck('name');
       } finally {
@@ -29,18 +41,52 @@ async function perTenantConnections(fleet, concurrency) {
 export async function benchStats(fleet, { concurrency }) {
   const rows = [];
   const naive = await perTenantConnections(fleet, concurrency);
-  rows.push({ label: `per-tenant connections (size, tables, rows, migrations), concurrency ${concurrency}`, ms: naive.ms, tenants: fleet.count, perTenantMs: naive.ms / fleet.count });
+  rows.push({
+    label: `per-tenant connections (size, tables, rows, migrations), concurrency ${concurrency}`,
+    ms: naive.ms,
+    tenants: fleet.count,
+    perTenantMs: naive.ms / fleet.count,
+  });
   // With --tables: what stats did before issue 16 (a connection per database on PostgreSQL).
-  const full = await runMeasured(process.execPath, [BIN, 'stats', '--json', '--tables'], { cwd: fleet.dir, env: fleet.env });
+  const full = await runMeasured(process.execPath, [BIN, 'stats', '--json', '--tables'], {
+    cwd: fleet.dir,
+    env: fleet.env,
+  });
   if (full.code !== 0) throw new Error(`stats --tables failed: ${full.stderr}`);
   const result = JSON.parse(full.stdout);
-  if (result.tenants.length !== fleet.count) throw new Error(`stats saw ${result.tenants.length} of ${fleet.count} tenants`);
-  rows.push({ label: 'tenantctl stats --json --tables (whole process)', ms: full.ms, tenants: fleet.count, perTenantMs: full.ms / fleet.count, peakMb: full.peakMb });
+  if (result.tenants.length !== fleet.count)
+    throw new Error(`stats saw ${result.tenants.length} of ${fleet.count} tenants`);
+  rows.push({
+    label: 'tenantctl stats --json --tables (whole process)',
+    ms: full.ms,
+    tenants: fleet.count,
+    perTenantMs: full.ms / fleet.count,
+    peakMb: full.peakMb,
+  });
   // The default, as a node_exporter textfile export every few minutes would run it.
-  const run = await runMeasured(process.execPath, [BIN, 'stats', '--format', 'prometheus'], { cwd: fleet.dir, env: fleet.env });
+  const run = await runMeasured(process.execPath, [BIN, 'stats', '--format', 'prometheus'], {
+    cwd: fleet.dir,
+    env: fleet.env,
+  });
   if (run.code !== 0) throw new Error(`stats failed: ${run.stderr}`);
-  const exported = run.stdout.split('\n').filter((line) => line.startsWith('tenantctl_tenant_database_size_bytes{')).length;
+  const exported = run.stdout
+    .split('\n')
+    .filter((line) => line.startsWith('tenantctl_tenant_database_size_bytes{')).length;
   if (exported !== fleet.count) throw new Error(`the Prometheus export has ${exported} of ${fleet.count} tenants`);
-  rows.push({ label: 'tenantctl stats --format prometheus (default; whole process)', ms: run.ms, tenants: fleet.count, perTenantMs: run.ms / fleet.count, peakMb: run.peakMb });
-  return { rows, ratios: { statsMs: run.ms, statsTablesMs: full.ms, speedupOverPerTenant: naive.ms / run.ms, tablesSpeedupOverPerTenant: naive.ms / full.ms } };
+  rows.push({
+    label: 'tenantctl stats --format prometheus (default; whole process)',
+    ms: run.ms,
+    tenants: fleet.count,
+    perTenantMs: run.ms / fleet.count,
+    peakMb: run.peakMb,
+  });
+  return {
+    rows,
+    ratios: {
+      statsMs: run.ms,
+      statsTablesMs: full.ms,
+      speedupOverPerTenant: naive.ms / run.ms,
+      tablesSpeedupOverPerTenant: naive.ms / full.ms,
+    },
+  };
 }

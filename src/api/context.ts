@@ -23,12 +23,20 @@ export interface ContextOptions {
  * UsageError naming the key). Close it with `ctx.close()`, or use `withTenantctl`.
  */
 export function createContext(config: TenantctlConfig = {}, options: ContextOptions = {}): AppContext {
-  const { config: resolved } = resolveConfig({ flags: config, env: options.env ?? {}, cwd: options.cwd ?? process.cwd() });
+  const { config: resolved } = resolveConfig({
+    flags: config,
+    env: options.env ?? {},
+    cwd: options.cwd ?? process.cwd(),
+  });
   return new AppContext(resolved, { readOnly: options.readOnly });
 }
 
 /** Runs `fn` with a context built from `config`, and always closes it. */
-export async function withTenantctl<T>(config: TenantctlConfig, fn: (ctx: AppContext) => Promise<T>, options: ContextOptions = {}): Promise<T> {
+export async function withTenantctl<T>(
+  config: TenantctlConfig,
+  fn: (ctx: AppContext) => Promise<T>,
+  options: ContextOptions = {},
+): Promise<T> {
   const ctx = createContext(config, options);
   try {
     return await fn(ctx);

@@ -3,7 +3,10 @@ import { ConflictError, NotFoundError, UnreachableError } from '../core/errors.j
 
 /** No such tenant in the registry, or it was deleted (an application answers 404). */
 export class TenantNotFoundError extends NotFoundError {
-  constructor(readonly slug: string, message = `no tenant "${slug}"`) {
+  constructor(
+    readonly slug: string,
+    message = `no tenant "${slug}"`,
+  ) {
     super(message);
     this.name = 'TenantNotFoundError';
   }
@@ -11,7 +14,10 @@ export class TenantNotFoundError extends NotFoundError {
 
 /** The tenant is suspended: its database refuses its user (an application answers 403). */
 export class TenantSuspendedError extends ConflictError {
-  constructor(readonly slug: string, readonly reason: string | null) {
+  constructor(
+    readonly slug: string,
+    readonly reason: string | null,
+  ) {
     super(`tenant "${slug}" is suspended${reason ? `: ${reason}` : ''}`);
     this.name = 'TenantSuspendedError';
   }
@@ -22,7 +28,10 @@ export class TenantSuspendedError extends ConflictError {
  * (`deleting`), or its creation failed (`failed`). An application answers 503 and retries later.
  */
 export class TenantUnavailableError extends UnreachableError {
-  constructor(readonly slug: string, readonly status: TenantStatus) {
+  constructor(
+    readonly slug: string,
+    readonly status: TenantStatus,
+  ) {
     super(`tenant "${slug}" is not available (${status})`);
     this.name = 'TenantUnavailableError';
   }
@@ -30,7 +39,10 @@ export class TenantUnavailableError extends UnreachableError {
 
 /** No connection could be had within the budget in time: every connection is busy. */
 export class ConnectionBudgetError extends UnreachableError {
-  constructor(readonly maxConnections: number, waitedMs: number) {
+  constructor(
+    readonly maxConnections: number,
+    waitedMs: number,
+  ) {
     super(`no database connection free within ${waitedMs} ms (maxConnections ${maxConnections}, all in use)`);
     this.name = 'ConnectionBudgetError';
   }

@@ -25,13 +25,18 @@ export interface FleetOptions {
   connectionsPerTenant?: number;
   /** An idle connection closes after this long; a pool without connections is dropped after it too. Default 30 000. */
   idleTimeoutMs?: number;
-  /** How long a tenant's registry record is trusted before it is read again: the longest a suspension, move or new password goes unseen. Default 5 000. */
+  /**
+   * How long a tenant's registry record is trusted before it is read again: the longest a suspension, move or new
+   * password goes unseen. Default 5 000.
+   */
   cacheTtlMs?: number;
   /** How long a query waits for a connection when the budget is spent before failing. Default 30 000. */
   acquireTimeoutMs?: number;
   /** Never write to the registry: no schema migration, no key generation, no indexing. Default false. */
   readOnly?: boolean;
-  /** Metadata keys to index when not read-only (the CLI's `indexedMetadata`); keys indexed already are always usable. */
+  /**
+   * Metadata keys to index when not read-only (the CLI's `indexedMetadata`); keys indexed already are always usable.
+   */
   indexedMetadata?: string[];
   /** Working directory for relative paths (`sqlite:` URLs, `secretKeyFile`). Default `process.cwd()`. */
   cwd?: string;
@@ -105,7 +110,9 @@ export class Fleet {
     const login = await this.credentials(row, server);
     const connection = this.serverConnection(server);
     this.assertOpen();
-    return this.pools.get(slug, key, () => connection.tenantUserKnexConfig(row.database_name, login.user ?? '', login.password ?? ''));
+    return this.pools.get(slug, key, () =>
+      connection.tenantUserKnexConfig(row.database_name, login.user ?? '', login.password ?? ''),
+    );
   }
 
   /** The tenant's record (any status but deleted); TenantNotFoundError if there is none. */
@@ -119,7 +126,8 @@ export class Fleet {
    */
   async resolve(query: Record<string, string>): Promise<FleetTenant> {
     const entries = Object.entries(query);
-    if (entries.length !== 1) throw new UsageError('resolve takes exactly one metadata key, e.g. { domain: "acme.example.com" }');
+    if (entries.length !== 1)
+      throw new UsageError('resolve takes exactly one metadata key, e.g. { domain: "acme.example.com" }');
     const [key, value] = entries[0]!;
     const slug = await this.cached(this.lookups, `${key}\u0000${value}`, async () => {
       const registry = await this.ctx.registry();
@@ -150,7 +158,12 @@ export class Fleet {
   }
 
   stats(): FleetStats {
-    return { connections: this.pools.budget.inUse, maxConnections: this.pools.budget.max, waiting: this.pools.budget.waiting, pools: this.pools.size };
+    return {
+      connections: this.pools.budget.inUse,
+      maxConnections: this.pools.budget.max,
+      waiting: this.pools.budget.waiting,
+      pools: this.pools.size,
+    };
   }
 
   /** Closes every pool (queries under way finish first) and the registry connection. */
@@ -179,7 +192,8 @@ export class Fleet {
   }
 
   private async lookup(slug: string): Promise<Resolved> {
-    if (slug.length > MAX_SLUG_LENGTH || !/^[a-z][a-z0-9_-]*$/.test(slug)) throw new TenantNotFoundError(slug, 'no such tenant (not a valid slug)');
+    if (slug.length > MAX_SLUG_LENGTH || !/^[a-z][a-z0-9_-]*$/.test(slug))
+      throw new TenantNotFoundError(slug, 'no such tenant (not a valid slug)');
     this.assertOpen();
     const resolved = await this.cached(this.tenants, slug, async () => {
       const registry = await this.ctx.registry();
@@ -205,9 +219,16 @@ export class Fleet {
 
   /** The tenant's own user and password; with shared credentials (no tenant user), the server's. */
   private async credentials(row: TenantRow, server: ServerRow): Promise<{ user?: string; password?: string }> {
-    if (row.database_user) return { user: row.database_user, password: row.password_enc ? await this.ctx.decrypt(row.password_enc) : undefined };
+    if (row.database_user)
+      return {
+        user: row.database_user,
+        password: row.password_enc ? await this.ctx.decrypt(row.password_enc) : undefined,
+      };
     if (driverFor(server.engine).embedded) return {}; // files: no login
-    return { user: server.admin_user ?? undefined, password: server.admin_password_enc ? await this.ctx.decrypt(server.admin_password_enc) : undefined };
+    return {
+      user: server.admin_user ?? undefined,
+      password: server.admin_password_enc ? await this.ctx.decrypt(server.admin_password_enc) : undefined,
+    };
   }
 
   /** A driver connection per server record, used only to build tenant configurations. */
@@ -233,7 +254,12 @@ export class Fleet {
 export async function openFleet(options: FleetOptions): Promise<Fleet> {
   if (!options?.registryUrl) throw new UsageError('openFleet: registryUrl is required');
   const { config } = resolveConfig({
-    flags: { registryUrl: options.registryUrl, secretKey: options.secretKey, secretKeyFile: options.secretKeyFile, indexedMetadata: options.indexedMetadata },
+    flags: {
+      registryUrl: options.registryUrl,
+      secretKey: options.secretKey,
+      secretKeyFile: options.secretKeyFile,
+      indexedMetadata: options.indexedMetadata,
+    },
     env: {},
     cwd: options.cwd ?? process.cwd(),
   });
@@ -248,7 +274,8 @@ export async function openFleet(options: FleetOptions): Promise<Fleet> {
 }
 
 function positive(value: number, name: string): number {
-  if (!Number.isInteger(value) || value < 1) throw new UsageError(`${name} must be a whole number of at least 1, got ${value}`);
+  if (!Number.isInteger(value) || value < 1)
+    throw new UsageError(`${name} must be a whole number of at least 1, got ${value}`);
   return value;
 }
 

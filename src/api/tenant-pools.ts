@@ -94,7 +94,11 @@ export class TenantPools {
     });
     // knex opens and closes raw connections through its client: the budget is taken before a
     // connection is opened and given back once it is closed, whichever tenant it belongs to.
-    const client = knex.client as { acquireRawConnection(): Promise<unknown>; destroyRawConnection(c: unknown): Promise<void>; pool?: TarnPool };
+    const client = knex.client as {
+      acquireRawConnection(): Promise<unknown>;
+      destroyRawConnection(c: unknown): Promise<void>;
+      pool?: TarnPool;
+    };
     const acquire = client.acquireRawConnection.bind(client);
     const destroy = client.destroyRawConnection.bind(client);
     client.acquireRawConnection = async () => {

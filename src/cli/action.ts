@@ -81,18 +81,30 @@ export async function withCommandContext(
     const note = await body(ctx, out);
     const exitCode = note?.exitCode ?? ExitCode.ok;
     reportExit(command, exitCode);
-    if (audit) await writeAudit(ctx, audit, { outcome: exitCode !== ExitCode.ok ? 'failed' : (note?.outcome ?? 'ok'), detail: note?.detail });
+    if (audit)
+      await writeAudit(ctx, audit, {
+        outcome: exitCode !== ExitCode.ok ? 'failed' : (note?.outcome ?? 'ok'),
+        detail: note?.detail,
+      });
   } catch (error) {
-    if (audit) await writeAudit(ctx, audit, { outcome: 'failed', error: (error as Error).message }).catch(() => undefined);
+    if (audit)
+      await writeAudit(ctx, audit, { outcome: 'failed', error: (error as Error).message }).catch(() => undefined);
     throw error;
   } finally {
     const generated = await ctx.generatedKeyFile();
-    if (generated) out.notice(`Generated a new secret key in ${generated} (mode 0600). Back it up: without it, stored tenant passwords cannot be read.`);
+    if (generated)
+      out.notice(
+        `Generated a new secret key in ${generated} (mode 0600). Back it up: without it, stored tenant passwords cannot be read.`,
+      );
     await ctx.close();
   }
 }
 
-async function writeAudit(ctx: AppContext, audit: AuditSpec, result: { outcome: 'ok' | 'noop' | 'failed'; detail?: unknown; error?: string }): Promise<void> {
+async function writeAudit(
+  ctx: AppContext,
+  audit: AuditSpec,
+  result: { outcome: 'ok' | 'noop' | 'failed'; detail?: unknown; error?: string },
+): Promise<void> {
   // A command refused before it opened the registry (bad input, unreachable registry) changed
   // nothing, and opening the registry just to say so would create one: not recorded.
   if (result.outcome === 'failed' && !(await ctx.registryIsOpen())) return;

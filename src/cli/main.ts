@@ -39,7 +39,30 @@ function buildProgram(): Command {
     .addOption(new Option('--seeds-dir <dir>', 'tenant seeds'))
     .showHelpAfterError('(run with --help for usage)')
     .exitOverride();
-  for (const register of [registerInit, registerCreate, registerList, registerShow, registerUpdate, registerSuspend, registerDelete, registerMigrate, registerMigrateStatus, registerRuns, registerBackup, registerBackups, registerRestore, registerRotateKey, registerRotatePassword, registerStats, registerDoctor, registerLog, registerConfig, registerServer, registerMove]) register(program);
+  for (const register of [
+    registerInit,
+    registerCreate,
+    registerList,
+    registerShow,
+    registerUpdate,
+    registerSuspend,
+    registerDelete,
+    registerMigrate,
+    registerMigrateStatus,
+    registerRuns,
+    registerBackup,
+    registerBackups,
+    registerRestore,
+    registerRotateKey,
+    registerRotatePassword,
+    registerStats,
+    registerDoctor,
+    registerLog,
+    registerConfig,
+    registerServer,
+    registerMove,
+  ])
+    register(program);
   const all = (c: Command): Command[] => [c, ...c.commands.flatMap(all)];
   for (const command of all(program)) command.exitOverride();
   return program;
@@ -71,7 +94,10 @@ export async function main(argv: string[]): Promise<number> {
     if (json) writeJsonError(known ? error.code : 'internal', errorMessage(error));
     process.stderr.write(`tenantctl: ${errorMessage(error)}\n`);
     if (verbose && error instanceof Error && error.stack) process.stderr.write(`${error.stack}\n`);
-    else if (!known) process.stderr.write('(run with --verbose for details; if this looks like a bug in tenantctl, please report it)\n');
+    else if (!known)
+      process.stderr.write(
+        '(run with --verbose for details; if this looks like a bug in tenantctl, please report it)\n',
+      );
     return code;
   }
 }

@@ -4,13 +4,19 @@ import { TENANT_STATUSES, type TenantStatus } from '../registry/tenants-repo.js'
 /** `--set key=value`, repeatable: collected into one object. */
 export function collectKeyValue(value: string, previous: Record<string, string> = {}): Record<string, string> {
   const match = /^([A-Za-z0-9_.-]{1,64})=(.*)$/s.exec(value);
-  if (!match) throw new InvalidArgumentError(`expected key=value with a key of letters, digits, "_", "-" or "." (got "${value}")`);
+  if (!match)
+    throw new InvalidArgumentError(
+      `expected key=value with a key of letters, digits, "_", "-" or "." (got "${value}")`,
+    );
   return { ...previous, [match[1]!]: match[2]! };
 }
 
 /** `--status active,suspended` or repeated `--status`. */
 export function collectStatuses(value: string, previous: TenantStatus[] = []): TenantStatus[] {
-  const statuses = value.split(',').map((s) => s.trim()).filter(Boolean);
+  const statuses = value
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean);
   for (const status of statuses) {
     if (!(TENANT_STATUSES as readonly string[]).includes(status)) {
       throw new InvalidArgumentError(`unknown status "${status}" (one of ${TENANT_STATUSES.join(', ')})`);
@@ -21,11 +27,18 @@ export function collectStatuses(value: string, previous: TenantStatus[] = []): T
 
 /** Comma-separated or repeated values. */
 export function collectList(value: string, previous: string[] = []): string[] {
-  return [...previous, ...value.split(',').map((s) => s.trim()).filter(Boolean)];
+  return [
+    ...previous,
+    ...value
+      .split(',')
+      .map((s) => s.trim())
+      .filter(Boolean),
+  ];
 }
 
 /** `--per-server <n>`: the per-server limit under `--concurrency`, for every fleet command. */
-export const PER_SERVER_HELP = "most tenants worked on at once on one server (default: the server's own limit, else --concurrency)";
+export const PER_SERVER_HELP =
+  "most tenants worked on at once on one server (default: the server's own limit, else --concurrency)";
 
 /**
  * The tenant filters fleet commands share: `--status`, `--plan`, `--server` and (with `tenants`)
@@ -33,7 +46,8 @@ export const PER_SERVER_HELP = "most tenants worked on at once on one server (de
  */
 export function addTenantFilters(command: Command, options: { scope?: string; tenants?: boolean } = {}): Command {
   const scope = options.scope ?? '';
-  if (options.tenants ?? true) command.option('--tenants <slugs>', `${scope}only these tenants (comma-separated or repeated)`, collectList);
+  if (options.tenants ?? true)
+    command.option('--tenants <slugs>', `${scope}only these tenants (comma-separated or repeated)`, collectList);
   return command
     .option('--status <status>', `${scope}only active or only suspended tenants (default both)`, collectStatuses)
     .option('--plan <plan>', `${scope}only tenants on these plans (comma-separated or repeated)`, collectList)

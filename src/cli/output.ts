@@ -56,7 +56,13 @@ export class Output {
   /** A spinner on stderr when interactive; otherwise a silent stand-in with the same calls. */
   spinner(text: string): Spinner {
     if (!this.interactive || !ora) return silentSpinner(text);
-    return ora({ text, stream: process.stderr, isEnabled: this.interactive, isSilent: !this.interactive, discardStdin: false }).start();
+    return ora({
+      text,
+      stream: process.stderr,
+      isEnabled: this.interactive,
+      isSilent: !this.interactive,
+      discardStdin: false,
+    }).start();
   }
 
   /**
@@ -98,7 +104,10 @@ export class Output {
   fields(pairs: Array<[string, unknown]>): string {
     const width = Math.max(...pairs.map(([k]) => k.length));
     return pairs
-      .map(([key, value]) => `  ${this.color.dim(key.padEnd(width))}  ${value === null || value === undefined ? '' : typeof value === 'object' ? JSON.stringify(value) : String(value)}`)
+      .map(
+        ([key, value]) =>
+          `  ${this.color.dim(key.padEnd(width))}  ${value === null || value === undefined ? '' : typeof value === 'object' ? JSON.stringify(value) : String(value)}`,
+      )
       .join('\n');
   }
 

@@ -35,11 +35,16 @@ export interface CoreConfig {
   mysqlUserHost: string;
   /** Tenants worked on at once by fleet commands (migrate-all, …). Default 4. */
   concurrency: number;
-  /** Most tenants fleet commands work on at once on one server. Default: the server's own setting, else `concurrency`. */
+  /**
+   * Most tenants fleet commands work on at once on one server. Default: the server's own setting, else `concurrency`.
+   */
   perServer: number | undefined;
   /** Seconds a connection attempt to a server may take before it counts as unreachable. Default 5. */
   connectTimeout: number;
-  /** How `create` chooses a server without `--server`: `tenants` (fewest per weight) or `bytes` (least data per weight). Default `tenants`. */
+  /**
+   * How `create` chooses a server without `--server`: `tenants` (fewest per weight) or `bytes` (least data per
+   * weight). Default `tenants`.
+   */
   placement: 'tenants' | 'bytes';
   /** Where backups are written: `<backupDir>/<slug>/<slug>-<UTC time>.<ext>`. Default `<home>/backups`. */
   backupDir: string;
@@ -50,7 +55,10 @@ export interface CoreConfig {
   indexedMetadata: string[];
   /** How long a migration session waits for a lock before that tenant fails: `5s`, `500ms`, `1m`. Default `5s`. */
   lockTimeout: string;
-  /** Waves `migrate-all` and `rollback --all` run in when `--waves` is not given: [{ name?, select: { plans?, labels?, servers?, slugs? }, concurrency? }]. Default: none (one batch). */
+  /**
+   * Waves `migrate-all` and `rollback --all` run in when `--waves` is not given: [{ name?, select: { plans?, labels?,
+   * servers?, slugs? }, concurrency? }]. Default: none (one batch).
+   */
   waves: WaveConfig[] | undefined;
 }
 
@@ -79,26 +87,105 @@ export interface ConfigKeyDefinition {
 /** Metadata keys: what `--set key=value` accepts. */
 export const METADATA_KEY = /^[A-Za-z0-9_.-]{1,64}$/;
 const validateMetadataKey = (value: string) =>
-  METADATA_KEY.test(value) ? undefined : `"${value}" is not a metadata key (letters, digits, "_", "-" or ".", at most 64)`;
+  METADATA_KEY.test(value)
+    ? undefined
+    : `"${value}" is not a metadata key (letters, digits, "_", "-" or ".", at most 64)`;
 
 const validateUrl = (value: string) => (descriptorForUrl(value) ? undefined : `must start with ${urlForms()}`);
 
 export const CONFIG_KEYS: readonly ConfigKeyDefinition[] = [
-  { key: 'home', env: 'TENANTCTL_HOME', type: 'path', description: 'directory for the embedded registry, SQLite tenants and the generated key' },
-  { key: 'registryUrl', env: 'TENANTCTL_REGISTRY_URL', type: 'string', secret: true, validate: validateUrl, description: 'registry database URL' },
-  { key: 'serverUrl', env: 'TENANTCTL_SERVER_URL', type: 'string', secret: true, validate: validateUrl, description: 'server new tenants are created on' },
-  { key: 'serverName', env: 'TENANTCTL_SERVER_NAME', type: 'string', description: "the registry's name for that server" },
-  { key: 'secretKey', env: 'TENANTCTL_SECRET_KEY', type: 'string', secret: true, description: 'key that encrypts tenant passwords at rest (hex or base64, 32 bytes)' },
-  { key: 'secretKeyFile', env: 'TENANTCTL_SECRET_KEY_FILE', type: 'path', description: 'file holding the key when secretKey is unset' },
-  { key: 'migrationsDir', env: 'TENANTCTL_MIGRATIONS_DIR', type: 'path', description: 'tenant schema migrations (Knex)' },
+  {
+    key: 'home',
+    env: 'TENANTCTL_HOME',
+    type: 'path',
+    description: 'directory for the embedded registry, SQLite tenants and the generated key',
+  },
+  {
+    key: 'registryUrl',
+    env: 'TENANTCTL_REGISTRY_URL',
+    type: 'string',
+    secret: true,
+    validate: validateUrl,
+    description: 'registry database URL',
+  },
+  {
+    key: 'serverUrl',
+    env: 'TENANTCTL_SERVER_URL',
+    type: 'string',
+    secret: true,
+    validate: validateUrl,
+    description: 'server new tenants are created on',
+  },
+  {
+    key: 'serverName',
+    env: 'TENANTCTL_SERVER_NAME',
+    type: 'string',
+    description: "the registry's name for that server",
+  },
+  {
+    key: 'secretKey',
+    env: 'TENANTCTL_SECRET_KEY',
+    type: 'string',
+    secret: true,
+    description: 'key that encrypts tenant passwords at rest (hex or base64, 32 bytes)',
+  },
+  {
+    key: 'secretKeyFile',
+    env: 'TENANTCTL_SECRET_KEY_FILE',
+    type: 'path',
+    description: 'file holding the key when secretKey is unset',
+  },
+  {
+    key: 'migrationsDir',
+    env: 'TENANTCTL_MIGRATIONS_DIR',
+    type: 'path',
+    description: 'tenant schema migrations (Knex)',
+  },
   { key: 'seedsDir', env: 'TENANTCTL_SEEDS_DIR', type: 'path', description: 'tenant seeds' },
-  { key: 'databaseNameTemplate', env: 'TENANTCTL_DATABASE_NAME_TEMPLATE', type: 'string', validate: validateTemplate, description: 'tenant database name template' },
-  { key: 'userNameTemplate', env: 'TENANTCTL_USER_NAME_TEMPLATE', type: 'string', validate: validateTemplate, description: 'tenant database user template' },
-  { key: 'tenantUsers', env: 'TENANTCTL_TENANT_USERS', type: 'boolean', description: 'create a database user per tenant' },
-  { key: 'mysqlUserHost', env: 'TENANTCTL_MYSQL_USER_HOST', type: 'string', description: "host part of MySQL tenant accounts" },
-  { key: 'concurrency', env: 'TENANTCTL_CONCURRENCY', type: 'count', description: 'tenants worked on at once by fleet commands' },
-  { key: 'perServer', env: 'TENANTCTL_PER_SERVER', type: 'count', description: "tenants worked on at once on one server (default: the server's own limit, else concurrency)" },
-  { key: 'connectTimeout', env: 'TENANTCTL_CONNECT_TIMEOUT', type: 'count', description: 'seconds before an unanswered server counts as unreachable' },
+  {
+    key: 'databaseNameTemplate',
+    env: 'TENANTCTL_DATABASE_NAME_TEMPLATE',
+    type: 'string',
+    validate: validateTemplate,
+    description: 'tenant database name template',
+  },
+  {
+    key: 'userNameTemplate',
+    env: 'TENANTCTL_USER_NAME_TEMPLATE',
+    type: 'string',
+    validate: validateTemplate,
+    description: 'tenant database user template',
+  },
+  {
+    key: 'tenantUsers',
+    env: 'TENANTCTL_TENANT_USERS',
+    type: 'boolean',
+    description: 'create a database user per tenant',
+  },
+  {
+    key: 'mysqlUserHost',
+    env: 'TENANTCTL_MYSQL_USER_HOST',
+    type: 'string',
+    description: 'host part of MySQL tenant accounts',
+  },
+  {
+    key: 'concurrency',
+    env: 'TENANTCTL_CONCURRENCY',
+    type: 'count',
+    description: 'tenants worked on at once by fleet commands',
+  },
+  {
+    key: 'perServer',
+    env: 'TENANTCTL_PER_SERVER',
+    type: 'count',
+    description: "tenants worked on at once on one server (default: the server's own limit, else concurrency)",
+  },
+  {
+    key: 'connectTimeout',
+    env: 'TENANTCTL_CONNECT_TIMEOUT',
+    type: 'count',
+    description: 'seconds before an unanswered server counts as unreachable',
+  },
   {
     key: 'placement',
     env: 'TENANTCTL_PLACEMENT',
@@ -108,8 +195,19 @@ export const CONFIG_KEYS: readonly ConfigKeyDefinition[] = [
   },
   { key: 'backupDir', env: 'TENANTCTL_BACKUP_DIR', type: 'path', description: 'where backups are written' },
   // Each engine's tools, as its descriptor declares them (src/engines/*-descriptor.ts).
-  ...TOOL_SETTINGS.map((tool): ConfigKeyDefinition => ({ key: tool.key, env: tool.env, type: 'string', description: tool.description })),
-  { key: 'indexedMetadata', env: 'TENANTCTL_INDEXED_METADATA', type: 'list', validate: validateMetadataKey, description: 'metadata keys that are unique per tenant and resolvable (comma-separated)' },
+  ...TOOL_SETTINGS.map((tool): ConfigKeyDefinition => ({
+    key: tool.key,
+    env: tool.env,
+    type: 'string',
+    description: tool.description,
+  })),
+  {
+    key: 'indexedMetadata',
+    env: 'TENANTCTL_INDEXED_METADATA',
+    type: 'list',
+    validate: validateMetadataKey,
+    description: 'metadata keys that are unique per tenant and resolvable (comma-separated)',
+  },
   {
     key: 'lockTimeout',
     env: 'TENANTCTL_LOCK_TIMEOUT',
@@ -124,7 +222,13 @@ export const CONFIG_KEYS: readonly ConfigKeyDefinition[] = [
     },
     description: 'how long a migration session waits for a lock before the tenant fails (5s, 500ms)',
   },
-  { key: 'waves', env: 'TENANTCTL_WAVES', type: 'json', validateJson: (value) => validateWaveConfigs(value, 'waves'), description: 'waves of migrate-all and rollback --all (JSON array)' },
+  {
+    key: 'waves',
+    env: 'TENANTCTL_WAVES',
+    type: 'json',
+    validateJson: (value) => validateWaveConfigs(value, 'waves'),
+    description: 'waves of migrate-all and rollback --all (JSON array)',
+  },
 ];
 
 /** Defaults depend on `home`, so they are computed after every other source is read. */
@@ -132,25 +236,45 @@ export function defaultFor(key: keyof Config, home: string): Config[keyof Config
   const tool = TOOL_SETTINGS.find((t) => t.key === key);
   if (tool) return tool.default;
   switch (key as keyof CoreConfig) {
-    case 'home': return '.tenantctl';
-    case 'registryUrl': return DEFAULT_URLS.registryUrl(home);
-    case 'serverUrl': return DEFAULT_URLS.serverUrl(home);
-    case 'serverName': return undefined;
-    case 'secretKey': return undefined;
-    case 'secretKeyFile': return `${home}/secret.key`;
-    case 'migrationsDir': return 'migrations';
-    case 'seedsDir': return 'seeds';
-    case 'databaseNameTemplate': return 'tenant_{slug}';
-    case 'userNameTemplate': return 'tenant_{slug}';
-    case 'tenantUsers': return true;
-    case 'mysqlUserHost': return '%';
-    case 'concurrency': return 4;
-    case 'perServer': return undefined;
-    case 'connectTimeout': return 5;
-    case 'placement': return 'tenants';
-    case 'backupDir': return `${home}/backups`;
-    case 'indexedMetadata': return [];
-    case 'lockTimeout': return '5s';
-    case 'waves': return undefined;
+    case 'home':
+      return '.tenantctl';
+    case 'registryUrl':
+      return DEFAULT_URLS.registryUrl(home);
+    case 'serverUrl':
+      return DEFAULT_URLS.serverUrl(home);
+    case 'serverName':
+      return undefined;
+    case 'secretKey':
+      return undefined;
+    case 'secretKeyFile':
+      return `${home}/secret.key`;
+    case 'migrationsDir':
+      return 'migrations';
+    case 'seedsDir':
+      return 'seeds';
+    case 'databaseNameTemplate':
+      return 'tenant_{slug}';
+    case 'userNameTemplate':
+      return 'tenant_{slug}';
+    case 'tenantUsers':
+      return true;
+    case 'mysqlUserHost':
+      return '%';
+    case 'concurrency':
+      return 4;
+    case 'perServer':
+      return undefined;
+    case 'connectTimeout':
+      return 5;
+    case 'placement':
+      return 'tenants';
+    case 'backupDir':
+      return `${home}/backups`;
+    case 'indexedMetadata':
+      return [];
+    case 'lockTimeout':
+      return '5s';
+    case 'waves':
+      return undefined;
   }
 }

@@ -96,7 +96,8 @@ function parseValue(def: ConfigKeyDefinition, value: unknown, label: string, err
     return undefined;
   }
   if (def.type === 'count') {
-    const n = typeof value === 'number' ? value : typeof value === 'string' && /^\d+$/.test(value) ? Number(value) : NaN;
+    const n =
+      typeof value === 'number' ? value : typeof value === 'string' && /^\d+$/.test(value) ? Number(value) : NaN;
     if (Number.isInteger(n) && n >= 1 && n <= 256) return n;
     errors.push(`${label}: expected a whole number from 1 to 256, got ${JSON.stringify(value)}`);
     return undefined;
@@ -125,7 +126,13 @@ function parseValue(def: ConfigKeyDefinition, value: unknown, label: string, err
 
 /** A list: a JSON array of strings, or one comma-separated string (environment, flags). */
 function parseList(def: ConfigKeyDefinition, value: unknown, label: string, errors: string[]): string[] | undefined {
-  const items = typeof value === 'string' ? value.split(',').map((s) => s.trim()).filter(Boolean) : value;
+  const items =
+    typeof value === 'string'
+      ? value
+          .split(',')
+          .map((s) => s.trim())
+          .filter(Boolean)
+      : value;
   if (!Array.isArray(items) || items.some((item) => typeof item !== 'string')) {
     errors.push(`${label}: expected a list of strings, got ${JSON.stringify(value)}`);
     return undefined;
@@ -148,7 +155,9 @@ function absoluteUrl(cwd: string, url: string): string {
 }
 
 /** The configuration as `config` shows it: secrets masked, passwords removed from URLs. */
-export function maskedConfig(resolved: ResolvedConfig): Array<{ key: string; value: string; source: ConfigSource; env: string }> {
+export function maskedConfig(
+  resolved: ResolvedConfig,
+): Array<{ key: string; value: string; source: ConfigSource; env: string }> {
   return CONFIG_KEYS.map((def) => {
     const value = resolved.config[def.key];
     let shown = value === undefined ? '' : typeof value === 'object' ? JSON.stringify(value) : String(value);

@@ -7,7 +7,13 @@ import { DEFAULT_URLS } from '../engines/descriptors.js';
 import { defaultServerName, parseServerUrl, serverAddress, type ServerSpec } from '../engines/server-spec.js';
 import { openRegistry, type Registry } from '../registry/registry.js';
 import { syncIndexedKeys } from '../registry/metadata-index-repo.js';
-import { findServerRow, specFromRow, updateServerRow, upsertServerRow, type ServerRow } from '../registry/servers-repo.js';
+import {
+  findServerRow,
+  specFromRow,
+  updateServerRow,
+  upsertServerRow,
+  type ServerRow,
+} from '../registry/servers-repo.js';
 import { loadSecretKey, withSecretWrites, type LoadedKey } from './secret-key.js';
 
 /** What this run knows about a server: its registry row, spec and open, answering admin connection. */
@@ -23,7 +29,10 @@ export interface ServerHandle {
  * Opens a server's admin connection and asks its version, within the configured connect timeout.
  * A server that does not answer (or refuses the login) throws ServerUnreachableError naming it.
  */
-export async function reachServer(name: string, spec: ServerSpec): Promise<{ connection: ServerConnection; version: string }> {
+export async function reachServer(
+  name: string,
+  spec: ServerSpec,
+): Promise<{ connection: ServerConnection; version: string }> {
   const driver = driverFor(spec.engine);
   const connection = driver.connect(spec);
   try {
@@ -36,7 +45,8 @@ export async function reachServer(name: string, spec: ServerSpec): Promise<{ con
 
 function unreachable(name: string, spec: ServerSpec, driver: EngineDriver, error: unknown): ServerUnreachableError {
   const cause = (error as { cause?: unknown }).cause ?? error;
-  const reason: UnreachableReason = networkReason(cause) ?? (driver.isLoginError(cause) ? 'login refused' : 'unavailable');
+  const reason: UnreachableReason =
+    networkReason(cause) ?? (driver.isLoginError(cause) ? 'login refused' : 'unavailable');
   return new ServerUnreachableError(name, serverAddress(spec), reason, cause);
 }
 
@@ -55,10 +65,16 @@ export class AppContext {
    * `readOnly`: never write to the registry (no schema migration, no key generation, no
    * indexing of newly configured metadata keys), for applications that only read it.
    */
-  constructor(readonly config: Config, readonly options: { readOnly?: boolean } = {}) {}
+  constructor(
+    readonly config: Config,
+    readonly options: { readOnly?: boolean } = {},
+  ) {}
 
   registry(): Promise<Registry> {
-    this.registryPromise ??= openRegistry(this.config.registryUrl, { migrate: !this.options.readOnly, connectTimeoutMs: this.config.connectTimeout * 1000 }).then(async (registry) => {
+    this.registryPromise ??= openRegistry(this.config.registryUrl, {
+      migrate: !this.options.readOnly,
+      connectTimeoutMs: this.config.connectTimeout * 1000,
+    }).then(async (registry) => {
       if (this.options.readOnly || this.config.indexedMetadata.length === 0) return registry;
       await syncIndexedKeys(registry.knex, this.config.indexedMetadata).catch(async (error) => {
         await registry.close();
@@ -71,7 +87,12 @@ export class AppContext {
 
   /** Whether this run has opened the registry (successfully). */
   async registryIsOpen(): Promise<boolean> {
-    return this.registryPromise ? this.registryPromise.then(() => true, () => false) : false;
+    return this.registryPromise
+      ? this.registryPromise.then(
+          () => true,
+          () => false,
+        )
+      : false;
   }
 
   secretKey(): Promise<LoadedKey> {
@@ -166,13 +187,16 @@ export class AppContext {
   /** A server by its registry name; NotFoundError when there is none (or it was removed). */
   async serverByName(name: string): Promise<ServerHandle> {
     const row = await findServerRow((await this.registry()).knex, { name });
-    if (!row || row.status === 'removed') throw new NotFoundError(`no server "${name}" in the registry (see: tenantctl server list)`);
+    if (!row || row.status === 'removed')
+      throw new NotFoundError(`no server "${name}" in the registry (see: tenantctl server list)`);
     return this.server(row.id);
   }
 
   /** The spec of a registered server, its admin password decrypted. */
   async specOf(row: ServerRow): Promise<ServerSpec> {
-    return this.withTimeout(specFromRow(row, row.admin_password_enc ? await this.decrypt(row.admin_password_enc) : undefined));
+    return this.withTimeout(
+      specFromRow(row, row.admin_password_enc ? await this.decrypt(row.admin_password_enc) : undefined),
+    );
   }
 
   private async openServer(id: number): Promise<ServerHandle> {

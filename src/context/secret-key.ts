@@ -17,9 +17,14 @@ export interface LoadedKey {
  * registry gets a new key file (mode 0600); a shared registry refuses, because a key made on one
  * machine would leave every other machine unable to read its secrets.
  */
-export async function loadSecretKey(config: Config, registry: Registry, options: { readOnly?: boolean } = {}): Promise<LoadedKey> {
+export async function loadSecretKey(
+  config: Config,
+  registry: Registry,
+  options: { readOnly?: boolean } = {},
+): Promise<LoadedKey> {
   let loaded: LoadedKey;
-  const configured = config.secretKey || options.readOnly ? undefined : await finishKeyFileSwap(config.secretKeyFile, registry);
+  const configured =
+    config.secretKey || options.readOnly ? undefined : await finishKeyFileSwap(config.secretKeyFile, registry);
   if (configured || config.secretKey || existsSync(config.secretKeyFile)) {
     loaded = { key: configured ?? readConfiguredKey(config)! };
   } else if (registry.driver.embedded && !options.readOnly) {
@@ -39,7 +44,11 @@ export async function loadSecretKey(config: Config, registry: Registry, options:
       rmSync(temporary, { force: true });
     }
   } else {
-    throw new UsageError(options.readOnly ? 'no secret key: a read-only fleet needs secretKey or an existing secretKeyFile' : 'no secret key: set TENANTCTL_SECRET_KEY (32 bytes, hex or base64) for a shared registry');
+    throw new UsageError(
+      options.readOnly
+        ? 'no secret key: a read-only fleet needs secretKey or an existing secretKeyFile'
+        : 'no secret key: set TENANTCTL_SECRET_KEY (32 bytes, hex or base64) for a shared registry',
+    );
   }
   await checkFingerprint(registry, loaded.key, options.readOnly);
   return loaded;
@@ -63,7 +72,9 @@ async function checkFingerprint(registry: Registry, key: Buffer, readOnly = fals
     stored = await getSetting(registry.knex, 'secret_key_fingerprint');
   }
   if (stored !== fingerprint) {
-    throw new UsageError('the secret key is not the one this registry was set up with, or it was rotated away (TENANTCTL_SECRET_KEY / secretKeyFile)');
+    throw new UsageError(
+      'the secret key is not the one this registry was set up with, or it was rotated away (TENANTCTL_SECRET_KEY / secretKeyFile)',
+    );
   }
 }
 
@@ -78,11 +89,14 @@ const SECRET_WRITES_LOCK = 'tenantctl:secret-writes';
  */
 export async function withSecretWrites<T>(registry: Registry, key: Buffer, fn: () => Promise<T>): Promise<T> {
   const lock = await registry.tryLock(SECRET_WRITES_LOCK, 30_000);
-  if (!lock) throw new LockedError('another tenantctl has been writing secrets or rotating the key for 30 s; try again');
+  if (!lock)
+    throw new LockedError('another tenantctl has been writing secrets or rotating the key for 30 s; try again');
   try {
     const current = await getSetting(registry.knex, 'secret_key_fingerprint');
     if (current !== undefined && current !== keyFingerprint(key)) {
-      throw new UsageError('the secret key was rotated while this command ran: nothing was written; run it again with the new key');
+      throw new UsageError(
+        'the secret key was rotated while this command ran: nothing was written; run it again with the new key',
+      );
     }
     return await fn();
   } finally {

@@ -13,7 +13,9 @@ export function parseDuration(text: string | number, label = 'duration'): number
     const match = /^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h)?\s*$/.exec(text);
     if (match) return Math.round(Number(match[1]) * UNITS[match[2] ?? 'ms']!);
   }
-  throw new UsageError(`${label}: expected a duration such as 500ms, 5s, 2m, 1h or a number of milliseconds, got ${JSON.stringify(text)}`);
+  throw new UsageError(
+    `${label}: expected a duration such as 500ms, 5s, 2m, 1h or a number of milliseconds, got ${JSON.stringify(text)}`,
+  );
 }
 
 /** A duration for people: `850ms`, `5s`, `2m 30s`, `1h 5m`. */

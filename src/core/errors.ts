@@ -113,7 +113,9 @@ export class ServerUnreachableError extends UnreachableError {
     readonly reason: UnreachableReason,
     cause: unknown,
   ) {
-    super(`server "${server}" (${address}) is unreachable: ${reason}${cause ? ` (${errorMessage(cause)})` : ''}`, { cause });
+    super(`server "${server}" (${address}) is unreachable: ${reason}${cause ? ` (${errorMessage(cause)})` : ''}`, {
+      cause,
+    });
   }
 }
 

@@ -26,7 +26,8 @@ export function fingerprintDifferences(source: ContentFingerprint, target: Conte
     if (!t) problems.push(`table ${name} is missing on the target`);
     else if (!s) problems.push(`table ${name} is on the target only`);
     else if (s.rows !== t.rows) problems.push(`table ${name}: ${s.rows} rows on the source, ${t.rows} on the target`);
-    else if (s.checksum !== t.checksum) problems.push(`table ${name}: same ${s.rows} rows but different content (checksum)`);
+    else if (s.checksum !== t.checksum)
+      problems.push(`table ${name}: same ${s.rows} rows but different content (checksum)`);
   }
   const sequences = [...new Set([...Object.keys(source.sequences), ...Object.keys(target.sequences)])].sort();
   for (const name of sequences) {
@@ -43,7 +44,13 @@ export class RowSumHash {
   private b = 0n;
   rows = 0;
   add(row: unknown[]): void {
-    const digest = createHash('md5').update(JSON.stringify(row, (_key, value: unknown) => (typeof value === 'bigint' ? value.toString() : Buffer.isBuffer(value) ? value.toString('base64') : value))).digest('hex');
+    const digest = createHash('md5')
+      .update(
+        JSON.stringify(row, (_key, value: unknown) =>
+          typeof value === 'bigint' ? value.toString() : Buffer.isBuffer(value) ? value.toString('base64') : value,
+        ),
+      )
+      .digest('hex');
     this.a += BigInt(`0x${digest.slice(0, 16)}`);
     this.b += BigInt(`0x${digest.slice(16)}`);
     this.rows++;

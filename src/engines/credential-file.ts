@@ -7,7 +7,11 @@ import { join } from 'node:path';
  * directory (0700), removed afterwards whatever happens. Tools read secrets from it, so they
  * reach neither a command line nor an environment.
  */
-export async function withCredentialFile<T>(name: string, content: string, fn: (file: string) => Promise<T>): Promise<T> {
+export async function withCredentialFile<T>(
+  name: string,
+  content: string,
+  fn: (file: string) => Promise<T>,
+): Promise<T> {
   const dir = mkdtempSync(join(tmpdir(), 'tenantctl-'));
   const file = join(dir, name);
   try {

@@ -10,10 +10,16 @@ import { embeddedDefaults, sqliteDescriptor } from './sqlite-descriptor.js';
  * Light on purpose: configuration loads this list on every command, the drivers (drivers.ts) only
  * when a command needs one. Adding an engine: its descriptor here, its driver there.
  */
-export const DESCRIPTORS = [postgresDescriptor, mysqlDescriptor, sqliteDescriptor] as const satisfies readonly EngineDescriptor[];
+export const DESCRIPTORS = [
+  postgresDescriptor,
+  mysqlDescriptor,
+  sqliteDescriptor,
+] as const satisfies readonly EngineDescriptor[];
 
 /** Every engine's tool settings, in engine order: configuration keys of their own. */
-export const TOOL_SETTINGS: ReadonlyArray<ToolSetting<ToolKey>> = DESCRIPTORS.flatMap((d): ReadonlyArray<ToolSetting<ToolKey>> => d.toolSettings);
+export const TOOL_SETTINGS: ReadonlyArray<ToolSetting<ToolKey>> = DESCRIPTORS.flatMap(
+  (d): ReadonlyArray<ToolSetting<ToolKey>> => d.toolSettings,
+);
 
 type AnyToolSetting = (typeof DESCRIPTORS)[number]['toolSettings'][number];
 
@@ -21,7 +27,9 @@ type AnyToolSetting = (typeof DESCRIPTORS)[number]['toolSettings'][number];
 export type ToolKey = AnyToolSetting['key'];
 
 /** Each tool setting's configured value: always a string where it has a default, else possibly unset. */
-export type ToolConfig = { [S in AnyToolSetting as S['key']]: S['default'] extends string ? string : string | undefined };
+export type ToolConfig = {
+  [S in AnyToolSetting as S['key']]: S['default'] extends string ? string : string | undefined;
+};
 
 /** Where the registry and new tenants live when nothing is configured: embedded, under `home`. */
 export const DEFAULT_URLS: { registryUrl(home: string): string; serverUrl(home: string): string } = embeddedDefaults;
@@ -35,7 +43,9 @@ export function descriptorFor(engine: Engine): EngineDescriptor {
 /** The descriptor whose scheme starts `url` (case-insensitive, as URL schemes are), or undefined. */
 export function descriptorForUrl(url: string): EngineDescriptor | undefined {
   const scheme = /^([a-z][a-z0-9+.-]*):/i.exec(url)?.[1]?.toLowerCase();
-  return scheme === undefined ? undefined : DESCRIPTORS.find((d) => (d.urlSchemes as readonly string[]).includes(scheme));
+  return scheme === undefined
+    ? undefined
+    : DESCRIPTORS.find((d) => (d.urlSchemes as readonly string[]).includes(scheme));
 }
 
 /** Every accepted URL start for messages: `postgres://, mysql://, mariadb:// or sqlite:`. */

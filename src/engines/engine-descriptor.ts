@@ -41,7 +41,10 @@ export interface EngineDescriptor {
 }
 
 /** The shared URL handling of engines reached over the network: `scheme://user:pw@host:port/db`. */
-export function networkUrlFormat(engine: Engine, defaults: { port: number; user: string }): Pick<EngineDescriptor, 'parseUrl' | 'absoluteUrl' | 'describe' | 'address' | 'defaultName'> {
+export function networkUrlFormat(
+  engine: Engine,
+  defaults: { port: number; user: string },
+): Pick<EngineDescriptor, 'parseUrl' | 'absoluteUrl' | 'describe' | 'address' | 'defaultName'> {
   return {
     parseUrl(url) {
       const parsed = parseUrl(url);

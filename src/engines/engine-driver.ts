@@ -41,7 +41,10 @@ export interface EngineDriver {
   readonly supportsUsers: boolean;
   /** Longest database and user name, and the unit (PostgreSQL counts bytes, MySQL characters). */
   readonly limits: { database: number; user: number };
-  /** Whether the engine keeps `name` for itself (PostgreSQL: `postgres`, anything `pg_…`); tenant names must not take it. */
+  /**
+   * Whether the engine keeps `name` for itself (PostgreSQL: `postgres`, anything `pg_…`); tenant names must not take
+   * it.
+   */
   isReservedName(name: string): boolean;
   quoteIdentifier(name: string): string;
   /** True for the driver's "no such table" error. */
@@ -92,7 +95,8 @@ export interface TenantConnectionOptions {
  * engine has the parts it extends; what only some engines can do is an optional capability
  * (`users`, `migrationFingerprints`), undefined where the engine cannot, never a stub.
  */
-export interface ServerConnection extends DatabaseAdmin, TenantAccess, DumpRestore, DatabaseInspection, TenantConnections {
+export interface ServerConnection
+  extends DatabaseAdmin, TenantAccess, DumpRestore, DatabaseInspection, TenantConnections {
   readonly driver: EngineDriver;
   /**
    * The server's database users (PostgreSQL roles, MySQL accounts); undefined where the engine
@@ -154,7 +158,10 @@ export interface DumpRestore {
   checkDump(file: string, tools: DumpTools): Promise<void>;
   /** Restores a dump into an existing, empty database; objects owned by `owner` where the engine has owners. */
   restore(database: string, file: string, owner: string | null, tools: DumpTools): Promise<void>;
-  /** What is wrong with this machine's dump tools for this server (missing, too old), or undefined (also where none are needed). */
+  /**
+   * What is wrong with this machine's dump tools for this server (missing, too old), or undefined (also where none
+   * are needed).
+   */
   checkDumpTools(tools: DumpTools): Promise<string | undefined>;
 }
 
@@ -279,7 +286,12 @@ export interface DatabaseStats {
 }
 
 /** dumpAt for engines whose spec names a database on a server: connect, dump it, close. */
-export async function dumpNamedDatabase(driver: EngineDriver, spec: ServerSpec, output: Writable, tools: DumpTools): Promise<void> {
+export async function dumpNamedDatabase(
+  driver: EngineDriver,
+  spec: ServerSpec,
+  output: Writable,
+  tools: DumpTools,
+): Promise<void> {
   const server = driver.connect(spec);
   try {
     await server.dump(spec.database!, output, tools);

@@ -1,9 +1,19 @@
 import { networkUrlFormat, type EngineDescriptor, type ToolSetting } from './engine-descriptor.js';
 
 /** Unset: `mariadb-dump` or `mysqldump`, whichever is installed. */
-const MYSQL_DUMP = { key: 'mysqlDump', env: 'TENANTCTL_MYSQL_DUMP', default: undefined, description: 'mysqldump / mariadb-dump executable' } as const satisfies ToolSetting;
+const MYSQL_DUMP = {
+  key: 'mysqlDump',
+  env: 'TENANTCTL_MYSQL_DUMP',
+  default: undefined,
+  description: 'mysqldump / mariadb-dump executable',
+} as const satisfies ToolSetting;
 /** Unset: `mariadb` or `mysql`, whichever is installed. */
-const MYSQL_CLIENT = { key: 'mysqlClient', env: 'TENANTCTL_MYSQL_CLIENT', default: undefined, description: 'mysql / mariadb client executable (restores)' } as const satisfies ToolSetting;
+const MYSQL_CLIENT = {
+  key: 'mysqlClient',
+  env: 'TENANTCTL_MYSQL_CLIENT',
+  default: undefined,
+  description: 'mysql / mariadb client executable (restores)',
+} as const satisfies ToolSetting;
 
 export const mysqlDescriptor = {
   engine: 'mysql',

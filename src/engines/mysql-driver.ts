@@ -2,7 +2,17 @@ import knexFactory, { type Knex } from 'knex';
 import { TenantctlError, UnreachableError, errorMessage } from '../core/errors.js';
 import { redact } from '../core/secrets.js';
 import type { Writable } from 'node:stream';
-import { dumpNamedDatabase, type AppliedMigrations, type DatabaseStats, type DatabaseStatsOptions, type DumpTools, type EngineDriver, type ServerConnection, type ServerUsers, type TenantConnectionOptions } from './engine-driver.js';
+import {
+  dumpNamedDatabase,
+  type AppliedMigrations,
+  type DatabaseStats,
+  type DatabaseStatsOptions,
+  type DumpTools,
+  type EngineDriver,
+  type ServerConnection,
+  type ServerUsers,
+  type TenantConnectionOptions,
+} from './engine-driver.js';
 import { mysqlCheckDump, mysqlDumpTo, mysqlRestoreFrom } from './mysql-dump.js';
 import { resolveTool } from './run-tool.js';
 import { lockKey64, lockOnDedicatedConnection } from './lock-helpers.js';
@@ -17,13 +27,36 @@ const BATCH = 250;
 
 const quote = (name: string) => `\`${name.replaceAll('`', '``')}\``;
 
-const RESERVED = new Set(['mysql', 'sys', 'information_schema', 'performance_schema', 'root', 'mariadb.sys', 'mysql.sys', 'mysql.session', 'mysql.infoschema']);
+const RESERVED = new Set([
+  'mysql',
+  'sys',
+  'information_schema',
+  'performance_schema',
+  'root',
+  'mariadb.sys',
+  'mysql.sys',
+  'mysql.session',
+  'mysql.infoschema',
+]);
 
 /** In GRANT, `_` and `%` in a database name are wildcards: escape them, or `tenant_a` also grants `tenantXa`. */
 const grantPattern = (database: string) => quote(database.replace(/[_%]/g, (c) => `\\${c}`));
 
-function connection(spec: ServerSpec, database?: string, user = spec.user, password = spec.password): Knex.MySql2ConnectionConfig {
-  return { host: spec.host, port: spec.port, user, password, database, charset: 'utf8mb4', connectTimeout: spec.connectTimeoutMs };
+function connection(
+  spec: ServerSpec,
+  database?: string,
+  user = spec.user,
+  password = spec.password,
+): Knex.MySql2ConnectionConfig {
+  return {
+    host: spec.host,
+    port: spec.port,
+    user,
+    password,
+    database,
+    charset: 'utf8mb4',
+    connectTimeout: spec.connectTimeoutMs,
+  };
 }
 
 export const mysqlDriver: EngineDriver = {
@@ -41,14 +74,22 @@ export const mysqlDriver: EngineDriver = {
   isMissingTableError: (error) => (error as { code?: string } | null)?.code === 'ER_NO_SUCH_TABLE',
   isUniqueViolation: (error) => (error as { code?: string } | null)?.code === 'ER_DUP_ENTRY',
   // ALTER USER / DROP USER on an account that does not exist: ER_CANNOT_USER (1396); a database: ER_BAD_DB_ERROR.
-  isGoneError: (error) => ['ER_CANNOT_USER', 'ER_BAD_DB_ERROR'].includes(String((error as { code?: string } | null)?.code)),
+  isGoneError: (error) =>
+    ['ER_CANNOT_USER', 'ER_BAD_DB_ERROR'].includes(String((error as { code?: string } | null)?.code)),
   isLoginError: (error) =>
-    ['ER_ACCESS_DENIED_ERROR', 'ER_DBACCESS_DENIED_ERROR', 'ER_BAD_DB_ERROR'].includes(String((error as { code?: string } | null)?.code)),
+    ['ER_ACCESS_DENIED_ERROR', 'ER_DBACCESS_DENIED_ERROR', 'ER_BAD_DB_ERROR'].includes(
+      String((error as { code?: string } | null)?.code),
+    ),
   // Both a metadata lock (lock_wait_timeout) and a row lock (innodb_lock_wait_timeout) give 1205.
   isLockTimeoutError: (error) => (error as { code?: string } | null)?.code === 'ER_LOCK_WAIT_TIMEOUT',
 
   adminKnexConfig(spec) {
-    return { client: 'mysql2', log: QUIET_KNEX_LOG, connection: connection(spec, spec.database), pool: { min: 0, max: 2 } };
+    return {
+      client: 'mysql2',
+      log: QUIET_KNEX_LOG,
+      connection: connection(spec, spec.database),
+      pool: { min: 0, max: 2 },
+    };
   },
 
   tryLock(knex, name, waitMs) {
@@ -97,7 +138,10 @@ class MysqlServer implements ServerConnection, ServerUsers {
       const version = String(rows[0].version);
       return /mariadb/i.test(version) ? `MariaDB ${version}` : `MySQL ${version}`;
     } catch (error) {
-      throw new UnreachableError(`cannot reach MySQL/MariaDB at ${this.spec.host}:${this.spec.port}: ${errorMessage(error)}`, { cause: error });
+      throw new UnreachableError(
+        `cannot reach MySQL/MariaDB at ${this.spec.host}:${this.spec.port}: ${errorMessage(error)}`,
+        { cause: error },
+      );
     }
   }
 
@@ -118,15 +162,22 @@ class MysqlServer implements ServerConnection, ServerUsers {
       `select table_schema as db, coalesce(sum(data_length + index_length), 0) as bytes from information_schema.tables where table_schema in (${databases.map(() => '?').join(',')}) group by table_schema`,
       databases,
     );
-    const sizes = new Map<string, number>((rows as Array<{ db: string; bytes: string }>).map((r) => [r.db, Number(r.bytes)]));
+    const sizes = new Map<string, number>(
+      (rows as Array<{ db: string; bytes: string }>).map((r) => [r.db, Number(r.bytes)]),
+    );
     // A database without tables has no rows in information_schema.tables: size 0 if it exists.
-    const [schemata] = await this.admin.raw(`select schema_name as db from information_schema.schemata where schema_name in (${databases.map(() => '?').join(',')})`, databases);
+    const [schemata] = await this.admin.raw(
+      `select schema_name as db from information_schema.schemata where schema_name in (${databases.map(() => '?').join(',')})`,
+      databases,
+    );
     for (const { db } of schemata as Array<{ db: string }>) if (!sizes.has(db)) sizes.set(db, 0);
     return sizes;
   }
 
   async databaseExists(name: string): Promise<boolean> {
-    const [rows] = await this.admin.raw('select schema_name from information_schema.schemata where schema_name = ?', [name]);
+    const [rows] = await this.admin.raw('select schema_name from information_schema.schemata where schema_name = ?', [
+      name,
+    ]);
     return rows.length > 0;
   }
 
@@ -136,7 +187,10 @@ class MysqlServer implements ServerConnection, ServerUsers {
 
   async dropDatabase(name: string): Promise<void> {
     // A DROP waits behind open transactions' metadata locks: end the tenant's sessions first.
-    const [rows] = await this.admin.raw('select id from information_schema.processlist where db = ? and id <> connection_id()', [name]);
+    const [rows] = await this.admin.raw(
+      'select id from information_schema.processlist where db = ? and id <> connection_id()',
+      [name],
+    );
     for (const row of rows as Array<{ id: number }>) {
       await this.admin.raw(`kill ${Number(row.id)}`).catch(() => undefined); // it may have ended already
     }
@@ -176,7 +230,10 @@ class MysqlServer implements ServerConnection, ServerUsers {
   }
 
   private async endSessions(user: string): Promise<void> {
-    const [rows] = await this.admin.raw('select id from information_schema.processlist where user = ? and id <> connection_id()', [user]);
+    const [rows] = await this.admin.raw(
+      'select id from information_schema.processlist where user = ? and id <> connection_id()',
+      [user],
+    );
     for (const row of rows as Array<{ id: number }>) {
       await this.admin.raw(`kill ${Number(row.id)}`).catch(() => undefined); // it may have ended already
     }
@@ -212,7 +269,9 @@ class MysqlServer implements ServerConnection, ServerUsers {
       const withTable = (present as Array<{ db: string }>).map((row) => row.db);
       if (withTable.length === 0) continue;
       for (const db of withTable) applied.set(db, []);
-      const union = withTable.map((db) => `select ? as db, id, name from ${quote(db)}.${quote(table)}`).join(' union all ');
+      const union = withTable
+        .map((db) => `select ? as db, id, name from ${quote(db)}.${quote(table)}`)
+        .join(' union all ');
       const [rows] = await this.admin.raw(`${union} order by db, id`, withTable);
       for (const row of rows as Array<{ db: string; name: string }>) applied.get(row.db)!.push(row.name);
     }
@@ -242,7 +301,9 @@ class MysqlServer implements ServerConnection, ServerUsers {
   async rowCounts(database: string): Promise<Record<string, number>> {
     const tables = await this.listTables(database);
     if (tables.length === 0) return {};
-    const union = tables.map((t) => `select ? as name, count(*) as n from ${quote(database)}.${quote(t)}`).join(' union all ');
+    const union = tables
+      .map((t) => `select ? as name, count(*) as n from ${quote(database)}.${quote(t)}`)
+      .join(' union all ');
     const [rows] = await this.admin.raw(union, tables);
     return Object.fromEntries((rows as Array<{ name: string; n: number }>).map((row) => [row.name, Number(row.n)]));
   }
@@ -256,14 +317,22 @@ class MysqlServer implements ServerConnection, ServerUsers {
     if (databases.length === 0) return stats;
     const marks = databases.map(() => '?').join(',');
     // One server sees every database: tables, estimated rows and sizes in one query.
-    const [schemata] = await this.admin.raw(`select schema_name as db from information_schema.schemata where schema_name in (${marks})`, databases);
+    const [schemata] = await this.admin.raw(
+      `select schema_name as db from information_schema.schemata where schema_name in (${marks})`,
+      databases,
+    );
     const [tables] = await this.admin.raw(
       `select table_schema as db, count(*) as tables, coalesce(sum(table_rows), 0) as \`rows\`, coalesce(sum(data_length + index_length), 0) as bytes from information_schema.tables where table_type = 'BASE TABLE' and table_schema in (${marks}) group by table_schema`,
       databases,
     );
-    const [sessions] = await this.admin.raw(`select db, count(*) as n from information_schema.processlist where db in (${marks}) group by db`, databases);
+    const [sessions] = await this.admin.raw(
+      `select db, count(*) as n from information_schema.processlist where db in (${marks}) group by db`,
+      databases,
+    );
     const applied = await this.readAppliedMigrations(databases, options.migrationsTable);
-    const byDb = new Map((tables as Array<{ db: string; tables: number; rows: number; bytes: number }>).map((r) => [r.db, r]));
+    const byDb = new Map(
+      (tables as Array<{ db: string; tables: number; rows: number; bytes: number }>).map((r) => [r.db, r]),
+    );
     const connections = new Map((sessions as Array<{ db: string; n: number }>).map((r) => [r.db, Number(r.n)]));
     for (const { db } of schemata as Array<{ db: string }>) {
       const t = byDb.get(db);
@@ -287,7 +356,10 @@ class MysqlServer implements ServerConnection, ServerUsers {
 
   async checkDumpTools(tools: DumpTools): Promise<string | undefined> {
     try {
-      resolveTool(tools.mysqlDump ? [tools.mysqlDump] : ['mariadb-dump', 'mysqldump'], 'mariadb-client or mysql-client');
+      resolveTool(
+        tools.mysqlDump ? [tools.mysqlDump] : ['mariadb-dump', 'mysqldump'],
+        'mariadb-client or mysql-client',
+      );
       resolveTool(tools.mysqlClient ? [tools.mysqlClient] : ['mariadb', 'mysql'], 'mariadb-client or mysql-client');
       return undefined;
     } catch (error) {
@@ -306,11 +378,21 @@ class MysqlServer implements ServerConnection, ServerUsers {
   }
 
   tenantKnexConfig({ database, lockTimeoutMs }: TenantConnectionOptions): Knex.Config {
-    return { client: 'mysql2', log: QUIET_KNEX_LOG, connection: connection(this.spec, database), pool: { min: 0, max: 1, ...lockTimeoutHook(lockTimeoutMs) } };
+    return {
+      client: 'mysql2',
+      log: QUIET_KNEX_LOG,
+      connection: connection(this.spec, database),
+      pool: { min: 0, max: 1, ...lockTimeoutHook(lockTimeoutMs) },
+    };
   }
 
   tenantUserKnexConfig(database: string, user: string, password: string): Knex.Config {
-    return { client: 'mysql2', log: QUIET_KNEX_LOG, connection: connection(this.spec, database, user, password), pool: { min: 0, max: 1 } };
+    return {
+      client: 'mysql2',
+      log: QUIET_KNEX_LOG,
+      connection: connection(this.spec, database, user, password),
+      pool: { min: 0, max: 1 },
+    };
   }
 
   async close(): Promise<void> {
@@ -322,12 +404,16 @@ class MysqlServer implements ServerConnection, ServerUsers {
  * Sets both lock waits of each new session: DDL waits on metadata locks (`lock_wait_timeout`),
  * DML on row locks (`innodb_lock_wait_timeout`). Both count whole seconds, at least 1.
  */
-function lockTimeoutHook(lockTimeoutMs: number | undefined): { afterCreate?: (conn: RawMysqlConnection, done: (error: Error | null, conn: unknown) => void) => void } {
+function lockTimeoutHook(lockTimeoutMs: number | undefined): {
+  afterCreate?: (conn: RawMysqlConnection, done: (error: Error | null, conn: unknown) => void) => void;
+} {
   if (lockTimeoutMs === undefined) return {};
   const seconds = Math.max(1, Math.ceil(lockTimeoutMs / 1000));
   return {
     afterCreate: (conn, done) => {
-      conn.query(`SET SESSION lock_wait_timeout = ${seconds}, SESSION innodb_lock_wait_timeout = ${seconds}`, (error) => done(error, conn));
+      conn.query(`SET SESSION lock_wait_timeout = ${seconds}, SESSION innodb_lock_wait_timeout = ${seconds}`, (error) =>
+        done(error, conn),
+      );
     },
   };
 }

@@ -18,21 +18,44 @@ const quoteOption = (value: string) => `"${value.replace(/\\/g, '\\\\').replace(
  * directory, removed afterwards. The password never reaches a command line.
  */
 async function withOptionFile<T>(spec: ServerSpec, fn: (file: string) => Promise<T>): Promise<T> {
-  const lines = ['[client]', `host=${quoteOption(spec.host ?? '127.0.0.1')}`, `port=${spec.port ?? 3306}`, `user=${quoteOption(spec.user ?? 'root')}`];
+  const lines = [
+    '[client]',
+    `host=${quoteOption(spec.host ?? '127.0.0.1')}`,
+    `port=${spec.port ?? 3306}`,
+    `user=${quoteOption(spec.user ?? 'root')}`,
+  ];
   if (spec.password) lines.push(`password=${quoteOption(spec.password)}`);
   return withCredentialFile('client.cnf', `${lines.join('\n')}\n`, fn);
 }
 
 /** A consistent, compressed SQL dump with routines, triggers and events, streamed to `output`. */
-export async function mysqlDumpTo(spec: ServerSpec, database: string, output: Writable, tools: DumpTools): Promise<void> {
-  const dump = resolveTool(tools.mysqlDump ? [tools.mysqlDump] : ['mariadb-dump', 'mysqldump'], 'mariadb-client or mysql-client (Debian: apt-get install mariadb-client)');
+export async function mysqlDumpTo(
+  spec: ServerSpec,
+  database: string,
+  output: Writable,
+  tools: DumpTools,
+): Promise<void> {
+  const dump = resolveTool(
+    tools.mysqlDump ? [tools.mysqlDump] : ['mariadb-dump', 'mysqldump'],
+    'mariadb-client or mysql-client (Debian: apt-get install mariadb-client)',
+  );
   const trailer = requireTrailer(TRAILER, 'the dump');
   const downstream = pipeline(trailer, createGzip(), output);
   const dumped = withOptionFile(spec, (options) =>
     runTool({
       command: dump,
       // --defaults-extra-file must come first.
-      args: [`--defaults-extra-file=${options}`, '--single-transaction', '--routines', '--triggers', '--events', '--hex-blob', '--default-character-set=utf8mb4', '--no-tablespaces', database],
+      args: [
+        `--defaults-extra-file=${options}`,
+        '--single-transaction',
+        '--routines',
+        '--triggers',
+        '--events',
+        '--hex-blob',
+        '--default-character-set=utf8mb4',
+        '--no-tablespaces',
+        database,
+      ],
       stdout: trailer,
       secrets: [spec.password],
     }),
@@ -51,8 +74,16 @@ export async function mysqlCheckDump(file: string): Promise<void> {
 }
 
 /** Restores a dump into an existing, empty database through the mysql client's stdin. */
-export async function mysqlRestoreFrom(spec: ServerSpec, database: string, file: string, tools: DumpTools): Promise<void> {
-  const client = resolveTool(tools.mysqlClient ? [tools.mysqlClient] : ['mariadb', 'mysql'], 'mariadb-client or mysql-client');
+export async function mysqlRestoreFrom(
+  spec: ServerSpec,
+  database: string,
+  file: string,
+  tools: DumpTools,
+): Promise<void> {
+  const client = resolveTool(
+    tools.mysqlClient ? [tools.mysqlClient] : ['mariadb', 'mysql'],
+    'mariadb-client or mysql-client',
+  );
   await withOptionFile(spec, (options) =>
     runTool({
       command: client,

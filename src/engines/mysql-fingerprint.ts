@@ -21,11 +21,16 @@ export async function mysqlFingerprint(admin: Knex, database: string): Promise<C
   const fingerprint: ContentFingerprint = { tables: {}, sequences: {} };
   for (const [table, cols] of byTable) {
     const row = `concat_ws(',', ${cols.map((c) => `quote(${quote(c)})`).join(', ')})`;
-    const [rows] = await admin.raw(`select count(*) as n, ${half(1)} as a, ${half(17)} as b from (select md5(${row}) as h from ${quote(database)}.${quote(table)}) s`);
+    const [rows] = await admin.raw(
+      `select count(*) as n, ${half(1)} as a, ${half(17)} as b from (select md5(${row}) as h from ${quote(database)}.${quote(table)}) s`,
+    );
     const r = (rows as Array<{ n: number; a: string; b: string }>)[0]!;
     fingerprint.tables[table] = { rows: Number(r.n), checksum: `${r.a}:${r.b}` };
   }
-  const [increments] = await admin.raw('select table_name as t, auto_increment as v from information_schema.tables where table_schema = ? and auto_increment is not null', [database]);
+  const [increments] = await admin.raw(
+    'select table_name as t, auto_increment as v from information_schema.tables where table_schema = ? and auto_increment is not null',
+    [database],
+  );
   for (const { t, v } of increments as Array<{ t: string; v: number }>) fingerprint.sequences[t] = String(v);
   return fingerprint;
 }

@@ -1,7 +1,17 @@
 import { networkUrlFormat, type EngineDescriptor, type ToolSetting } from './engine-descriptor.js';
 
-const PG_DUMP = { key: 'pgDump', env: 'TENANTCTL_PG_DUMP', default: 'pg_dump', description: 'pg_dump executable' } as const satisfies ToolSetting;
-const PG_RESTORE = { key: 'pgRestore', env: 'TENANTCTL_PG_RESTORE', default: 'pg_restore', description: 'pg_restore executable' } as const satisfies ToolSetting;
+const PG_DUMP = {
+  key: 'pgDump',
+  env: 'TENANTCTL_PG_DUMP',
+  default: 'pg_dump',
+  description: 'pg_dump executable',
+} as const satisfies ToolSetting;
+const PG_RESTORE = {
+  key: 'pgRestore',
+  env: 'TENANTCTL_PG_RESTORE',
+  default: 'pg_restore',
+  description: 'pg_restore executable',
+} as const satisfies ToolSetting;
 
 export const postgresDescriptor = {
   engine: 'postgres',
@@ -10,4 +20,3 @@ export const postgresDescriptor = {
   ...networkUrlFormat('postgres', { port: 5432, user: 'postgres' }),
   toolSettings: [PG_DUMP, PG_RESTORE] as const,
 } as const satisfies EngineDescriptor;
-

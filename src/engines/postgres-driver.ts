@@ -3,7 +3,18 @@ import { TenantctlError, UnreachableError, errorMessage } from '../core/errors.j
 import { redact } from '../core/secrets.js';
 import { runPool } from '../core/run-pool.js';
 import type { Writable } from 'node:stream';
-import { dumpNamedDatabase, type AppliedMigrations, type DatabaseStats, type DatabaseStatsOptions, type DumpTools, type EngineDriver, type MigrationFingerprints, type ServerConnection, type ServerUsers, type TenantConnectionOptions } from './engine-driver.js';
+import {
+  dumpNamedDatabase,
+  type AppliedMigrations,
+  type DatabaseStats,
+  type DatabaseStatsOptions,
+  type DumpTools,
+  type EngineDriver,
+  type MigrationFingerprints,
+  type ServerConnection,
+  type ServerUsers,
+  type TenantConnectionOptions,
+} from './engine-driver.js';
 import { checkedPgDump, pgCheckDump, pgDumpTo, pgRestoreFrom } from './postgres-dump.js';
 import { resolveTool } from './run-tool.js';
 import { appliedFromStamp, installStamp, readStamps } from './postgres-stamp.js';
@@ -18,8 +29,20 @@ const quote = (name: string) => `"${name.replaceAll('"', '""')}"`;
 
 const RESERVED = new Set(['postgres', 'template0', 'template1', 'public']);
 
-function connection(spec: ServerSpec, database: string, user = spec.user, password = spec.password): Knex.PgConnectionConfig {
-  return { host: spec.host, port: spec.port, user, password, database, connectionTimeoutMillis: spec.connectTimeoutMs } as Knex.PgConnectionConfig;
+function connection(
+  spec: ServerSpec,
+  database: string,
+  user = spec.user,
+  password = spec.password,
+): Knex.PgConnectionConfig {
+  return {
+    host: spec.host,
+    port: spec.port,
+    user,
+    password,
+    database,
+    connectionTimeoutMillis: spec.connectTimeoutMs,
+  } as Knex.PgConnectionConfig;
 }
 
 export const postgresDriver: EngineDriver = {
@@ -45,7 +68,12 @@ export const postgresDriver: EngineDriver = {
   isLockTimeoutError: (error) => (error as { code?: string } | null)?.code === '55P03',
 
   adminKnexConfig(spec) {
-    return { client: 'pg', log: QUIET_KNEX_LOG, connection: connection(spec, spec.database ?? 'postgres'), pool: { min: 0, max: 2 } };
+    return {
+      client: 'pg',
+      log: QUIET_KNEX_LOG,
+      connection: connection(spec, spec.database ?? 'postgres'),
+      pool: { min: 0, max: 2 },
+    };
   },
 
   tryLock(knex, name, waitMs) {
@@ -87,12 +115,17 @@ class PostgresServer implements ServerConnection, ServerUsers, MigrationFingerpr
       const result = await this.admin.raw('show server_version');
       return `PostgreSQL ${result.rows[0].server_version}`;
     } catch (error) {
-      throw new UnreachableError(`cannot reach PostgreSQL at ${this.spec.host}:${this.spec.port}: ${errorMessage(error)}`, { cause: error });
+      throw new UnreachableError(
+        `cannot reach PostgreSQL at ${this.spec.host}:${this.spec.port}: ${errorMessage(error)}`,
+        { cause: error },
+      );
     }
   }
 
   async missingPrivileges(): Promise<string[]> {
-    const result = await this.admin.raw('select rolsuper, rolcreatedb, rolcreaterole from pg_roles where rolname = current_user');
+    const result = await this.admin.raw(
+      'select rolsuper, rolcreatedb, rolcreaterole from pg_roles where rolname = current_user',
+    );
     const role = result.rows[0] as { rolsuper: boolean; rolcreatedb: boolean; rolcreaterole: boolean } | undefined;
     if (!role || role.rolsuper) return [];
     return [...(role.rolcreatedb ? [] : ['CREATEDB']), ...(role.rolcreaterole ? [] : ['CREATEROLE'])];
@@ -100,7 +133,10 @@ class PostgresServer implements ServerConnection, ServerUsers, MigrationFingerpr
 
   async databaseSizes(databases: string[]): Promise<Map<string, number>> {
     if (databases.length === 0) return new Map();
-    const result = await this.admin.raw('select datname, pg_database_size(datname) as bytes from pg_database where datname = any(?)', [databases]);
+    const result = await this.admin.raw(
+      'select datname, pg_database_size(datname) as bytes from pg_database where datname = any(?)',
+      [databases],
+    );
     return new Map(result.rows.map((r: { datname: string; bytes: string }) => [r.datname, Number(r.bytes)]));
   }
 
@@ -156,7 +192,10 @@ class PostgresServer implements ServerConnection, ServerUsers, MigrationFingerpr
   }
 
   private async endSessions(user: string): Promise<void> {
-    await this.admin.raw('select pg_terminate_backend(pid) from pg_stat_activity where usename = ? and pid <> pg_backend_pid()', [user]);
+    await this.admin.raw(
+      'select pg_terminate_backend(pid) from pg_stat_activity where usename = ? and pid <> pg_backend_pid()',
+      [user],
+    );
   }
 
   async suspendAccess(_database: string, user: string | null): Promise<boolean> {
@@ -235,8 +274,13 @@ class PostgresServer implements ServerConnection, ServerUsers, MigrationFingerpr
     );
     const tables = listed.rows as Array<{ schema: string; name: string }>;
     if (tables.length === 0) return {};
-    const union = tables.map((t) => `select ? as name, count(*) as n from ${quote(t.schema)}.${quote(t.name)}`).join(' union all ');
-    const result = await knex.raw(union, tables.map((t) => `${t.schema}.${t.name}`));
+    const union = tables
+      .map((t) => `select ? as name, count(*) as n from ${quote(t.schema)}.${quote(t.name)}`)
+      .join(' union all ');
+    const result = await knex.raw(
+      union,
+      tables.map((t) => `${t.schema}.${t.name}`),
+    );
     return Object.fromEntries(result.rows.map((row: { name: string; n: string }) => [row.name, Number(row.n)]));
   }
 
@@ -251,10 +295,14 @@ class PostgresServer implements ServerConnection, ServerUsers, MigrationFingerpr
     const [sizesA, sizesB, sessions, stamps] = await Promise.all([
       this.admin.raw(sizeQuery, [databases.slice(0, half)]),
       this.admin.raw(sizeQuery, [databases.slice(half)]),
-      this.admin.raw('select datname, count(*) as n from pg_stat_activity where datname = any(?) group by datname', [databases]),
+      this.admin.raw('select datname, count(*) as n from pg_stat_activity where datname = any(?) group by datname', [
+        databases,
+      ]),
       readStamps(this.admin, databases),
     ]);
-    const connections = new Map<string, number>(sessions.rows.map((r: { datname: string; n: string }) => [r.datname, Number(r.n)]));
+    const connections = new Map<string, number>(
+      sessions.rows.map((r: { datname: string; n: string }) => [r.datname, Number(r.n)]),
+    );
     const sizeRows = [...sizesA.rows, ...sizesB.rows] as Array<{ datname: string; bytes: string }>;
     const bytes = new Map<string, number>(sizeRows.map((r) => [r.datname, Number(r.bytes)]));
     const withTables = options.tables === true || options.exact;
@@ -262,7 +310,14 @@ class PostgresServer implements ServerConnection, ServerUsers, MigrationFingerpr
     const opened: string[] = [];
     for (const database of bytes.keys()) {
       const applied = appliedFromStamp(stamps.get(database) ?? null, options.available);
-      const entry: DatabaseStats = { sizeBytes: bytes.get(database)!, tables: null, rows: null, rowsExact: false, connections: connections.get(database) ?? 0, applied: applied ?? null };
+      const entry: DatabaseStats = {
+        sizeBytes: bytes.get(database)!,
+        tables: null,
+        rows: null,
+        rowsExact: false,
+        connections: connections.get(database) ?? 0,
+        applied: applied ?? null,
+      };
       stats.set(database, entry);
       if (withTables || !applied) opened.push(database);
     }
@@ -271,12 +326,18 @@ class PostgresServer implements ServerConnection, ServerUsers, MigrationFingerpr
       await this.onDatabase(database, async (knex) => {
         if (withTables) {
           // n_live_tup is kept by the statistics collector: an estimate that needs no ANALYZE.
-          const tables = await knex.raw('select count(*) as tables, coalesce(sum(n_live_tup), 0) as rows from pg_stat_user_tables');
+          const tables = await knex.raw(
+            'select count(*) as tables, coalesce(sum(n_live_tup), 0) as rows from pg_stat_user_tables',
+          );
           entry.tables = Number(tables.rows[0].tables);
-          entry.rows = options.exact ? Object.values(await this.rowCountsWith(knex)).reduce((a, b) => a + b, 0) : Number(tables.rows[0].rows);
+          entry.rows = options.exact
+            ? Object.values(await this.rowCountsWith(knex)).reduce((a, b) => a + b, 0)
+            : Number(tables.rows[0].rows);
           entry.rowsExact = options.exact;
         }
-        entry.applied = appliedFromStamp(stamps.get(database) ?? null, options.available) ?? (await this.appliedWith(knex, options.migrationsTable));
+        entry.applied =
+          appliedFromStamp(stamps.get(database) ?? null, options.available) ??
+          (await this.appliedWith(knex, options.migrationsTable));
       });
     });
     return stats;
@@ -322,7 +383,12 @@ class PostgresServer implements ServerConnection, ServerUsers, MigrationFingerpr
 
   /** A short-lived admin connection to one database (PostgreSQL cannot reach across). */
   private async onDatabase<T>(database: string, fn: (knex: Knex) => Promise<T>): Promise<T> {
-    const knex = knexFactory({ client: 'pg', log: QUIET_KNEX_LOG, connection: connection(this.spec, database), pool: { min: 0, max: 1 } });
+    const knex = knexFactory({
+      client: 'pg',
+      log: QUIET_KNEX_LOG,
+      connection: connection(this.spec, database),
+      pool: { min: 0, max: 1 },
+    });
     try {
       return await fn(knex);
     } finally {
@@ -334,7 +400,10 @@ class PostgresServer implements ServerConnection, ServerUsers, MigrationFingerpr
     // The role is set in the startup packet (`-c role=…`, as SET ROLE would): the tenant owns
     // what is created, at no extra round trip. Role names are plain identifiers by construction.
     // The lock timeout travels the same way (a whole number of milliseconds).
-    const settings = [role ? `-c role=${role}` : '', lockTimeoutMs !== undefined ? `-c lock_timeout=${Math.max(1, Math.round(lockTimeoutMs))}` : ''].filter(Boolean);
+    const settings = [
+      role ? `-c role=${role}` : '',
+      lockTimeoutMs !== undefined ? `-c lock_timeout=${Math.max(1, Math.round(lockTimeoutMs))}` : '',
+    ].filter(Boolean);
     const options = settings.length ? settings.join(' ') : undefined;
     return {
       client: 'pg',
@@ -345,7 +414,12 @@ class PostgresServer implements ServerConnection, ServerUsers, MigrationFingerpr
   }
 
   tenantUserKnexConfig(database: string, user: string, password: string): Knex.Config {
-    return { client: 'pg', log: QUIET_KNEX_LOG, connection: connection(this.spec, database, user, password), pool: { min: 0, max: 1 } };
+    return {
+      client: 'pg',
+      log: QUIET_KNEX_LOG,
+      connection: connection(this.spec, database, user, password),
+      pool: { min: 0, max: 1 },
+    };
   }
 
   async close(): Promise<void> {

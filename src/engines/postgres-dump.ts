@@ -18,7 +18,10 @@ const passField = (value: string) => value.replace(/[\\:]/g, (c) => `\\${c}`);
  * temporary password file (PGPASSFILE, mode 0600, removed afterwards): never on the command
  * line, never in the environment.
  */
-async function withToolConnection<T>(spec: ServerSpec, fn: (args: string[], env: Record<string, string | undefined>) => Promise<T>): Promise<T> {
+async function withToolConnection<T>(
+  spec: ServerSpec,
+  fn: (args: string[], env: Record<string, string | undefined>) => Promise<T>,
+): Promise<T> {
   const host = spec.host ?? '127.0.0.1';
   const port = String(spec.port ?? 5432);
   const user = spec.user ?? 'postgres';
@@ -38,7 +41,9 @@ export async function checkedPgDump(tools: DumpTools, admin: Knex): Promise<stri
   const result = await admin.raw('show server_version_num');
   const serverMajor = Math.floor(Number(result.rows[0].server_version_num) / 10000);
   if (!(toolMajor >= serverMajor)) {
-    throw new EnvironmentError(`${pgDump} is version ${toolMajor}, older than the PostgreSQL ${serverMajor} server: install postgresql-client-${serverMajor} (or newer)`);
+    throw new EnvironmentError(
+      `${pgDump} is version ${toolMajor}, older than the PostgreSQL ${serverMajor} server: install postgresql-client-${serverMajor} (or newer)`,
+    );
   }
   return pgDump;
 }
@@ -46,7 +51,13 @@ export async function checkedPgDump(tools: DumpTools, admin: Knex): Promise<stri
 /** A custom-format dump (compressed, restorable with pg_restore) streamed to `output`, by a checked pg_dump. */
 export async function pgDumpTo(spec: ServerSpec, pgDump: string, database: string, output: Writable): Promise<void> {
   await withToolConnection(spec, (args, env) =>
-    runTool({ command: pgDump, args: [...args, '--format=custom', '--dbname', database], env, stdout: output, secrets: [spec.password] }),
+    runTool({
+      command: pgDump,
+      args: [...args, '--format=custom', '--dbname', database],
+      env,
+      stdout: output,
+      secrets: [spec.password],
+    }),
   );
 }
 
@@ -63,13 +74,29 @@ export async function pgCheckDump(file: string, tools: DumpTools): Promise<void>
  * Restores into an existing, empty database in one transaction. Objects are created as `owner`
  * (SET ROLE), without the source's owners and grants, so a clone belongs to its new tenant.
  */
-export async function pgRestoreFrom(spec: ServerSpec, database: string, file: string, owner: string | null, tools: DumpTools): Promise<void> {
+export async function pgRestoreFrom(
+  spec: ServerSpec,
+  database: string,
+  file: string,
+  owner: string | null,
+  tools: DumpTools,
+): Promise<void> {
   const pgRestore = resolveTool([tools.pgRestore], 'postgresql-client');
   const role = owner ? ['--role', owner] : [];
   await withToolConnection(spec, (args, env) =>
     runTool({
       command: pgRestore,
-      args: [...args, ...role, '--no-owner', '--no-privileges', '--exit-on-error', '--single-transaction', '--dbname', database, file],
+      args: [
+        ...args,
+        ...role,
+        '--no-owner',
+        '--no-privileges',
+        '--exit-on-error',
+        '--single-transaction',
+        '--dbname',
+        database,
+        file,
+      ],
       env,
       secrets: [spec.password],
     }),

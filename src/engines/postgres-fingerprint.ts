@@ -23,12 +23,17 @@ export async function postgresFingerprint(knex: Knex): Promise<ContentFingerprin
     );
     const fingerprint: ContentFingerprint = { tables: {}, sequences: {} };
     for (const t of listed.rows as Array<{ schema: string; name: string }>) {
-      const result = await trx.raw(`select count(*) as n, ${half(1)} as a, ${half(17)} as b from (select md5(r::text) as h from ${quote(t.schema)}.${quote(t.name)} r) s`);
+      const result = await trx.raw(
+        `select count(*) as n, ${half(1)} as a, ${half(17)} as b from (select md5(r::text) as h from ${quote(t.schema)}.${quote(t.name)} r) s`,
+      );
       const row = result.rows[0] as { n: string; a: string; b: string };
       fingerprint.tables[`${t.schema}.${t.name}`] = { rows: Number(row.n), checksum: `${row.a}:${row.b}` };
     }
-    const sequences = await trx.raw("select schemaname || '.' || sequencename as name, last_value::text as value from pg_sequences where schemaname not in ('pg_catalog', 'information_schema')");
-    for (const s of sequences.rows as Array<{ name: string; value: string | null }>) fingerprint.sequences[s.name] = s.value;
+    const sequences = await trx.raw(
+      "select schemaname || '.' || sequencename as name, last_value::text as value from pg_sequences where schemaname not in ('pg_catalog', 'information_schema')",
+    );
+    for (const s of sequences.rows as Array<{ name: string; value: string | null }>)
+      fingerprint.sequences[s.name] = s.value;
     return fingerprint;
   });
 }

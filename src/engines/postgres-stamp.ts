@@ -36,7 +36,9 @@ export async function installStamp(knex: Knex, table: string): Promise<void> {
       return null;
     end $$`);
   await knex.raw(`drop trigger if exists tenantctl_stamp on ${quoteIdent(table)}`);
-  await knex.raw(`create trigger tenantctl_stamp after insert or update or delete or truncate on ${quoteIdent(table)} for each statement execute function tenantctl_stamp_migrations()`);
+  await knex.raw(
+    `create trigger tenantctl_stamp after insert or update or delete or truncate on ${quoteIdent(table)} for each statement execute function tenantctl_stamp_migrations()`,
+  );
   // Record the present state now: the trigger only sees changes from here on.
   await knex.raw(`update ${quoteIdent(table)} set name = name where false`);
 }
@@ -52,13 +54,20 @@ export interface Stamp {
 
 /** Every named database's stamp (null where none was recorded), in one query. */
 export async function readStamps(admin: Knex, databases: string[]): Promise<Map<string, Stamp | null>> {
-  const result = await admin.raw('select datname, shobj_description(oid, ?) as comment from pg_database where datname = any(?)', ['pg_database', databases]);
-  return new Map(result.rows.map((row: { datname: string; comment: string | null }) => [row.datname, parseStamp(row.comment)]));
+  const result = await admin.raw(
+    'select datname, shobj_description(oid, ?) as comment from pg_database where datname = any(?)',
+    ['pg_database', databases],
+  );
+  return new Map(
+    result.rows.map((row: { datname: string; comment: string | null }) => [row.datname, parseStamp(row.comment)]),
+  );
 }
 
 /** Reads a database comment written by the trigger; null for any other comment. */
 export function parseStamp(comment: string | null): Stamp | null {
-  const match = comment?.startsWith(STAMP_PREFIX) ? /^(\d+):([0-9a-f]*):(.*)$/s.exec(comment.slice(STAMP_PREFIX.length)) : null;
+  const match = comment?.startsWith(STAMP_PREFIX)
+    ? /^(\d+):([0-9a-f]*):(.*)$/s.exec(comment.slice(STAMP_PREFIX.length))
+    : null;
   if (!match) return null;
   return { fingerprint: `${match[1]}:${match[2]}`, count: Number(match[1]), latest: match[3] || null };
 }

@@ -17,7 +17,10 @@ export class ToolError extends TenantctlError {
  */
 export function resolveTool(candidates: string[], install: string): string {
   for (const candidate of candidates) {
-    const paths = isAbsolute(candidate) || candidate.includes('/') ? [candidate] : (process.env.PATH ?? '').split(delimiter).map((dir) => join(dir, candidate));
+    const paths =
+      isAbsolute(candidate) || candidate.includes('/')
+        ? [candidate]
+        : (process.env.PATH ?? '').split(delimiter).map((dir) => join(dir, candidate));
     for (const path of paths) {
       try {
         accessSync(path, constants.X_OK);
@@ -74,7 +77,13 @@ export async function runTool(run: ToolRun): Promise<void> {
   const streams: Array<Promise<void>> = [];
   if (run.stdin) streams.push(pipeline(run.stdin, child.stdin!));
   if (run.stdout) streams.push(pipeline(child.stdout!, run.stdout));
-  const failure = (message: string) => new ToolError(redact(`${run.command.split('/').pop()} ${message}${stderr.trim() ? `: ${stderr.trim().split('\n').slice(-5).join(' | ')}` : ''}`, run.secrets ?? []));
+  const failure = (message: string) =>
+    new ToolError(
+      redact(
+        `${run.command.split('/').pop()} ${message}${stderr.trim() ? `: ${stderr.trim().split('\n').slice(-5).join(' | ')}` : ''}`,
+        run.secrets ?? [],
+      ),
+    );
   let streamError: unknown;
   await Promise.all(streams).catch((error) => {
     streamError = error;

@@ -4,7 +4,15 @@ import { openSqlite, SqliteKnexClient, type SqliteDatabase } from './sqlite-nati
 import type { Knex } from 'knex';
 import { ConflictError, InternalError, UnreachableError, errorMessage } from '../core/errors.js';
 import type { Writable } from 'node:stream';
-import type { AppliedMigrations, DatabaseStats, DatabaseStatsOptions, EngineDriver, HeldLock, ServerConnection, TenantConnectionOptions } from './engine-driver.js';
+import type {
+  AppliedMigrations,
+  DatabaseStats,
+  DatabaseStatsOptions,
+  EngineDriver,
+  HeldLock,
+  ServerConnection,
+  TenantConnectionOptions,
+} from './engine-driver.js';
 import { sqliteCheckDump, sqliteDumpTo, sqliteRestoreFrom } from './sqlite-dump.js';
 import { lockDirectoryFor, tryFileLock } from './sqlite-file-lock.js';
 import type { ServerSpec } from './server-spec.js';
@@ -15,7 +23,13 @@ import type { ContentFingerprint } from './content-fingerprint.js';
 const quote = (name: string) => `"${name.replaceAll('"', '""')}"`;
 
 function fileConfig(filename: string): Knex.Config {
-  return { client: SqliteKnexClient, log: QUIET_KNEX_LOG, connection: { filename }, useNullAsDefault: true, pool: { min: 1, max: 1 } };
+  return {
+    client: SqliteKnexClient,
+    log: QUIET_KNEX_LOG,
+    connection: { filename },
+    useNullAsDefault: true,
+    pool: { min: 1, max: 1 },
+  };
 }
 
 /**
@@ -56,7 +70,10 @@ export const sqliteDriver: EngineDriver = {
   isReservedName: (name) => name === 'registry',
   quoteIdentifier: quote,
   isMissingTableError: (error) => /no such table/.test(String((error as Error | null)?.message)),
-  isUniqueViolation: (error) => ['SQLITE_CONSTRAINT_PRIMARYKEY', 'SQLITE_CONSTRAINT_UNIQUE'].includes(String((error as { code?: string } | null)?.code)),
+  isUniqueViolation: (error) =>
+    ['SQLITE_CONSTRAINT_PRIMARYKEY', 'SQLITE_CONSTRAINT_UNIQUE'].includes(
+      String((error as { code?: string } | null)?.code),
+    ),
   isGoneError: (error) => (error as { code?: string } | null)?.code === 'ENOENT',
   isLoginError: () => false,
   isLockTimeoutError: (error) => /^SQLITE_BUSY/.test(String((error as { code?: string } | null)?.code)),
@@ -117,7 +134,11 @@ class SqliteServer implements ServerConnection {
     const sizes = new Map<string, number>();
     for (const database of databases) {
       const file = this.fileFor(database);
-      if (existsSync(file)) sizes.set(database, ['', '-wal'].reduce((sum, suffix) => sum + (existsSync(file + suffix) ? statSync(file + suffix).size : 0), 0));
+      if (existsSync(file))
+        sizes.set(
+          database,
+          ['', '-wal'].reduce((sum, suffix) => sum + (existsSync(file + suffix) ? statSync(file + suffix).size : 0), 0),
+        );
     }
     return sizes;
   }
@@ -126,7 +147,9 @@ class SqliteServer implements ServerConnection {
     try {
       mkdirSync(this.directory, { recursive: true, mode: 0o700 });
     } catch (error) {
-      throw new UnreachableError(`cannot use SQLite directory ${this.directory}: ${errorMessage(error)}`, { cause: error });
+      throw new UnreachableError(`cannot use SQLite directory ${this.directory}: ${errorMessage(error)}`, {
+        cause: error,
+      });
     }
     const db = openSqlite(':memory:');
     try {
@@ -203,7 +226,15 @@ class SqliteServer implements ServerConnection {
       const db = openSqlite(file, { readonly: true, fileMustExist: true });
       try {
         const exists = db.prepare("select 1 from sqlite_master where type = 'table' and name = ?").get(table);
-        applied.set(database, exists ? (db.prepare(`select name from ${quote(table)} order by id`).pluck().all() as string[]) : null);
+        applied.set(
+          database,
+          exists
+            ? (db
+                .prepare(`select name from ${quote(table)} order by id`)
+                .pluck()
+                .all() as string[])
+            : null,
+        );
       } finally {
         db.close();
       }
@@ -224,15 +255,33 @@ class SqliteServer implements ServerConnection {
   }
 
   async listTables(database: string): Promise<string[]> {
-    return this.readFile(database, (db) =>
-      db.prepare("select name from sqlite_master where type = 'table' and name not like 'sqlite_%' order by 1").pluck().all() as string[],
+    return this.readFile(
+      database,
+      (db) =>
+        db
+          .prepare("select name from sqlite_master where type = 'table' and name not like 'sqlite_%' order by 1")
+          .pluck()
+          .all() as string[],
     );
   }
 
   async rowCounts(database: string): Promise<Record<string, number>> {
     return this.readFile(database, (db) => {
-      const tables = db.prepare("select name from sqlite_master where type = 'table' and name not like 'sqlite_%' order by 1").pluck().all() as string[];
-      return Object.fromEntries(tables.map((t) => [t, Number(db.prepare(`select count(*) from ${quote(t)}`).pluck().get())]));
+      const tables = db
+        .prepare("select name from sqlite_master where type = 'table' and name not like 'sqlite_%' order by 1")
+        .pluck()
+        .all() as string[];
+      return Object.fromEntries(
+        tables.map((t) => [
+          t,
+          Number(
+            db
+              .prepare(`select count(*) from ${quote(t)}`)
+              .pluck()
+              .get(),
+          ),
+        ]),
+      );
     });
   }
 
@@ -245,7 +294,10 @@ class SqliteServer implements ServerConnection {
     for (const database of databases) {
       const file = this.fileFor(database);
       if (!existsSync(file)) continue;
-      const sizeBytes = ['', '-wal'].reduce((sum, suffix) => sum + (existsSync(file + suffix) ? statSync(file + suffix).size : 0), 0);
+      const sizeBytes = ['', '-wal'].reduce(
+        (sum, suffix) => sum + (existsSync(file + suffix) ? statSync(file + suffix).size : 0),
+        0,
+      );
       // Counting is exact and cheap at the sizes SQLite tenants have.
       const counts = await this.rowCounts(database);
       const applied = (await this.readAppliedMigrations([database], options.migrationsTable)).get(database) ?? null;

@@ -5,16 +5,24 @@ const quote = (name: string) => `"${name.replaceAll('"', '""')}"`;
 
 /** Row counts, content checksums (summed in the client, rows streamed) and sqlite_sequence positions. */
 export function sqliteFingerprint(db: SqliteDatabase): ContentFingerprint {
-  const tables = db.prepare("select name from sqlite_master where type = 'table' and name not like 'sqlite_%' order by 1").pluck().all() as string[];
+  const tables = db
+    .prepare("select name from sqlite_master where type = 'table' and name not like 'sqlite_%' order by 1")
+    .pluck()
+    .all() as string[];
   const fingerprint: ContentFingerprint = { tables: {}, sequences: {} };
   for (const table of tables) {
     const hash = new RowSumHash();
-    for (const row of db.prepare(`select * from ${quote(table)}`).raw().iterate()) hash.add(row as unknown[]);
+    for (const row of db
+      .prepare(`select * from ${quote(table)}`)
+      .raw()
+      .iterate())
+      hash.add(row as unknown[]);
     fingerprint.tables[table] = { rows: hash.rows, checksum: hash.checksum };
   }
   const hasSequences = db.prepare("select 1 from sqlite_master where name = 'sqlite_sequence'").get();
   if (hasSequences) {
-    for (const s of db.prepare('select name, seq from sqlite_sequence').all() as Array<{ name: string; seq: number }>) fingerprint.sequences[s.name] = String(s.seq);
+    for (const s of db.prepare('select name, seq from sqlite_sequence').all() as Array<{ name: string; seq: number }>)
+      fingerprint.sequences[s.name] = String(s.seq);
   }
   return fingerprint;
 }

@@ -17,7 +17,8 @@ const require = createRequire(import.meta.url);
  * `better-sqlite3-node20` — and the one for the running Node is loaded on first use. Dropping
  * Node 20 removes the second one and this choice.
  */
-export const SQLITE_PACKAGE = Number(process.versions.node.split('.')[0]) >= 22 ? 'better-sqlite3' : 'better-sqlite3-node20';
+export const SQLITE_PACKAGE =
+  Number(process.versions.node.split('.')[0]) >= 22 ? 'better-sqlite3' : 'better-sqlite3-node20';
 
 let loaded: SqliteConstructor | undefined;
 

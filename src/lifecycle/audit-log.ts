@@ -19,7 +19,11 @@ export interface AuditEntry {
 const SECRET_OPTIONS = new Set(['--secret-key']);
 
 export function maskArguments(args: string[]): string[] {
-  return args.map((arg, i) => (SECRET_OPTIONS.has(args[i - 1] ?? '') ? '********' : maskUrlPassword(arg).replace(/(--[a-z-]*url=[a-z]+:\/\/[^:/@]*):[^@]*@/, '$1:********@')));
+  return args.map((arg, i) =>
+    SECRET_OPTIONS.has(args[i - 1] ?? '')
+      ? '********'
+      : maskUrlPassword(arg).replace(/(--[a-z-]*url=[a-z]+:\/\/[^:/@]*):[^@]*@/, '$1:********@'),
+  );
 }
 
 function osUser(): string {

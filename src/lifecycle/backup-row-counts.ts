@@ -11,12 +11,17 @@ export type RecordedRowCounts = Record<string, number | null>;
  * dump tool reads its own consistent snapshot, so a count taken while writes go on could differ
  * from what the file holds: such tables are recorded as unknown rather than guessed.
  */
-export async function countedDump(server: Pick<DatabaseInspection, 'rowCounts'>, database: string, dump: () => Promise<void>): Promise<RecordedRowCounts> {
+export async function countedDump(
+  server: Pick<DatabaseInspection, 'rowCounts'>,
+  database: string,
+  dump: () => Promise<void>,
+): Promise<RecordedRowCounts> {
   const before = await server.rowCounts(database);
   await dump();
   const after = await server.rowCounts(database);
   const counts: RecordedRowCounts = {};
-  for (const table of new Set([...Object.keys(before), ...Object.keys(after)])) counts[table] = before[table] === after[table] ? before[table]! : null;
+  for (const table of new Set([...Object.keys(before), ...Object.keys(after)]))
+    counts[table] = before[table] === after[table] ? before[table]! : null;
   return counts;
 }
 
@@ -31,7 +36,8 @@ export function rowCountDifferences(recorded: RecordedRowCounts, restored: Recor
     const expected = recorded[table];
     if (!(table in recorded)) differences.push(`${table}: restored, but not in the backup's record`);
     else if (!(table in restored)) differences.push(`${table}: missing from the restored copy`);
-    else if (expected !== null && expected !== restored[table]) differences.push(`${table}: ${restored[table]} rows restored, ${expected} when backed up`);
+    else if (expected !== null && expected !== restored[table])
+      differences.push(`${table}: ${restored[table]} rows restored, ${expected} when backed up`);
   }
   return differences;
 }

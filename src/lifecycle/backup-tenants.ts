@@ -59,7 +59,10 @@ export function toBackup(row: BackupRow): Backup {
 
 /** `20261123T164501Z`: sortable, and safe in a file name everywhere. */
 function fileTimestamp(date = new Date()): string {
-  return date.toISOString().replace(/[-:]/g, '').replace(/\.\d+Z$/, 'Z');
+  return date
+    .toISOString()
+    .replace(/[-:]/g, '')
+    .replace(/\.\d+Z$/, 'Z');
 }
 
 /** Where a backup of `slug` goes: `<backupDir>/<slug>/<slug>-<UTC time>.<ext>`, never an existing name. */
@@ -70,7 +73,8 @@ async function backupFileFor(ctx: AppContext, slug: string, extension: string): 
   const base = join(directory, `${slug}-${fileTimestamp()}`);
   // Two backups of one tenant in the same second (a retry, a script): never overwrite.
   let file = `${base}.${extension}`;
-  for (let n = 2; existsSync(file) || (await findBackupRow(registry.knex, { file })); n++) file = `${base}-${n}.${extension}`;
+  for (let n = 2; existsSync(file) || (await findBackupRow(registry.knex, { file })); n++)
+    file = `${base}-${n}.${extension}`;
   return file;
 }
 
@@ -101,10 +105,20 @@ async function recordedDump(
     if (tool.status === 'rejected') throw tool.reason;
     if (file.status === 'rejected') throw file.reason;
     renameSync(partial, record.file);
-    await finishBackupRow(registry.knex, id, { ...(tool.value ?? {}), status: 'ok', bytes: hashing.bytes, sha256: hashing.digest(), duration_ms: Date.now() - started });
+    await finishBackupRow(registry.knex, id, {
+      ...(tool.value ?? {}),
+      status: 'ok',
+      bytes: hashing.bytes,
+      sha256: hashing.digest(),
+      duration_ms: Date.now() - started,
+    });
   } catch (error) {
     rmSync(partial, { force: true });
-    await finishBackupRow(registry.knex, id, { status: 'failed', error: errorMessage(error), duration_ms: Date.now() - started });
+    await finishBackupRow(registry.knex, id, {
+      status: 'failed',
+      error: errorMessage(error),
+      duration_ms: Date.now() - started,
+    });
     throw new OperationError(record.slug, 'backup', error);
   }
   return toBackup((await findBackupRow(registry.knex, { id }))!);
@@ -130,7 +144,9 @@ export async function backupTenant(ctx: AppContext, tenant: TenantRow): Promise<
     migration: applied?.get(tenant.database_name)?.at(-1) ?? null,
   };
   return recordedDump(ctx, record, async (output) => {
-    const counts = await countedDump(server.connection, tenant.database_name, () => server.connection.dump(tenant.database_name, output, dumpTools(ctx.config)));
+    const counts = await countedDump(server.connection, tenant.database_name, () =>
+      server.connection.dump(tenant.database_name, output, dumpTools(ctx.config)),
+    );
     return { row_counts: JSON.stringify(counts) };
   });
 }
@@ -190,7 +206,12 @@ export async function backupTenants(
   let failed = 0;
   const fleet = await reachFleet(ctx, tenants);
   for (const { tenant, error } of fleet.unreachable) {
-    outcomes[tenants.indexOf(tenant)] = { slug: tenant.slug, server: tenant.server_name, outcome: 'unreachable', error: error.message };
+    outcomes[tenants.indexOf(tenant)] = {
+      slug: tenant.slug,
+      server: tenant.server_name,
+      outcome: 'unreachable',
+      error: error.message,
+    };
     onProgress(++done, tenants.length, ++failed);
   }
   await runPool(
@@ -199,12 +220,22 @@ export async function backupTenants(
     async (tenant) => {
       const index = tenants.indexOf(tenant);
       try {
-        outcomes[index] = { slug: tenant.slug, server: tenant.server_name, outcome: 'ok', backup: await backupTenant(ctx, tenant) };
+        outcomes[index] = {
+          slug: tenant.slug,
+          server: tenant.server_name,
+          outcome: 'ok',
+          backup: await backupTenant(ctx, tenant),
+        };
       } catch (error) {
         failed++;
         const cause = (error as Error).cause ?? error;
         outcomes[index] = isOutage(cause)
-          ? { slug: tenant.slug, server: tenant.server_name, outcome: 'unreachable', error: outageMessage(tenant, cause) }
+          ? {
+              slug: tenant.slug,
+              server: tenant.server_name,
+              outcome: 'unreachable',
+              error: outageMessage(tenant, cause),
+            }
           : { slug: tenant.slug, server: tenant.server_name, outcome: 'failed', error: errorMessage(cause) };
       }
       onProgress(++done, tenants.length, failed);

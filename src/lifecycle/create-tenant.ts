@@ -87,7 +87,10 @@ export async function createTenant(
   return withTenantLock(ctx, slug, async () => {
     const existing = await findTenantRow(registry.knex, slug);
     if (existing) assertRetryable(existing);
-    const metadata = { ...(existing ? JSON.parse(existing.metadata) : {}), ...input.metadata } as Record<string, unknown>;
+    const metadata = { ...(existing ? JSON.parse(existing.metadata) : {}), ...input.metadata } as Record<
+      string,
+      unknown
+    >;
     const indexedKeys = await readIndexedKeys(registry.knex);
     await assertMetadataAvailable(registry.knex, indexedKeys, metadata, existing?.id);
 
@@ -99,7 +102,9 @@ export async function createTenant(
     if (existing) {
       server = await ctx.server(existing.server_id);
       if (input.server && input.server !== server.row.name) {
-        throw new UsageError(`tenant "${slug}" was started on server "${server.row.name}": retry it there, or delete it with --purge first`);
+        throw new UsageError(
+          `tenant "${slug}" was started on server "${server.row.name}": retry it there, or delete it with --purge first`,
+        );
       }
       placement = 'where the earlier attempt started';
       names = tenantNames(ctx.config, server.connection.driver, slug);
@@ -172,11 +177,14 @@ export async function createTenant(
     const migrations: string[] = [];
     const seeds: string[] = [];
     const userKnex = projectKnex(ctx.config.migrationsDir);
-    const schemaWork = (work: (knex: Knex) => Promise<void>) => () => withTenantKnex(server.connection, names.database, names.user, work, userKnex.factory);
+    const schemaWork = (work: (knex: Knex) => Promise<void>) => () =>
+      withTenantKnex(server.connection, names.database, names.user, work, userKnex.factory);
     const fromBackup = input.restoreFrom;
     const steps: Record<CreateStep, (() => Promise<unknown>) | undefined> = {
       database: () => server.connection.createDatabase(names.database),
-      user: names.user ? () => usersOf(server.connection).createUser(names.user!, password!, names.database) : undefined,
+      user: names.user
+        ? () => usersOf(server.connection).createUser(names.user!, password!, names.database)
+        : undefined,
       migrations: fromBackup
         ? undefined
         : schemaWork(async (knex) => {
@@ -190,7 +198,9 @@ export async function createTenant(
               const tenant = { slug, name: row.name, plan: row.plan, metadata: JSON.parse(row.metadata) };
               seeds.push(...(await runSeeds(knex, ctx.config.seedsDir, tenant)));
             }),
-      restore: fromBackup ? () => server.connection.restore(names.database, fromBackup, names.user, dumpTools(ctx.config)) : undefined,
+      restore: fromBackup
+        ? () => server.connection.restore(names.database, fromBackup, names.user, dumpTools(ctx.config))
+        : undefined,
     };
 
     for (const step of CREATE_STEPS) {
@@ -227,9 +237,12 @@ export async function createTenant(
 function assertRetryable(row: TenantRow): void {
   if (row.status === 'failed' || row.status === 'provisioning') return;
   if (row.status === 'deleted') {
-    throw new ConflictError(`tenant "${row.slug}" was deleted; its record is kept for history (purge it to reuse the slug)`);
+    throw new ConflictError(
+      `tenant "${row.slug}" was deleted; its record is kept for history (purge it to reuse the slug)`,
+    );
   }
-  if (row.status === 'deleting') throw new ConflictError(`tenant "${row.slug}" is being deleted; run delete again to finish`);
+  if (row.status === 'deleting')
+    throw new ConflictError(`tenant "${row.slug}" is being deleted; run delete again to finish`);
   throw new ConflictError(`tenant "${row.slug}" already exists (${row.status})`);
 }
 
@@ -243,12 +256,17 @@ async function assertNamesFree(
 ): Promise<void> {
   const registry = await ctx.registry();
   const owner = await findTenantByDatabase(registry.knex, server.row.id, database);
-  if (owner && owner.id !== ownId) throw new ConflictError(`database "${database}" already belongs to tenant "${owner.slug}"`);
+  if (owner && owner.id !== ownId)
+    throw new ConflictError(`database "${database}" already belongs to tenant "${owner.slug}"`);
   if (await server.connection.databaseExists(database)) {
-    throw new ConflictError(`database "${database}" already exists on server "${server.row.name}" but belongs to no tenant; it is left alone`);
+    throw new ConflictError(
+      `database "${database}" already exists on server "${server.row.name}" but belongs to no tenant; it is left alone`,
+    );
   }
   if (user && (await usersOf(server.connection).userExists(user))) {
-    throw new ConflictError(`database user "${user}" already exists on server "${server.row.name}" but belongs to no tenant; it is left alone`);
+    throw new ConflictError(
+      `database user "${user}" already exists on server "${server.row.name}" but belongs to no tenant; it is left alone`,
+    );
   }
 }
 

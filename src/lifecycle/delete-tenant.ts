@@ -44,7 +44,12 @@ const DELETABLE: TenantStatus[] = ['active', 'suspended', 'failed', 'provisionin
  * killed at any point is finished by running it again; the row outlives the database, never the
  * other way round. A failed backup stops the delete before anything is dropped.
  */
-export async function deleteTenant(ctx: AppContext, slug: string, options: DeleteOptions, onStep: (step: DeleteStep) => void = () => {}): Promise<DeleteResult> {
+export async function deleteTenant(
+  ctx: AppContext,
+  slug: string,
+  options: DeleteOptions,
+  onStep: (step: DeleteStep) => void = () => {},
+): Promise<DeleteResult> {
   const row = await loadTenantRow(ctx, slug);
   const wantBackup = options.backup !== false;
   const base = { slug, backup: null, resumed: row.status === 'deleting', dryRun: Boolean(options.dryRun) };
@@ -56,10 +61,17 @@ export async function deleteTenant(ctx: AppContext, slug: string, options: Delet
       await clearMetadataIndex(registry.knex, row.id);
       await deleteTenantRow(registry.knex, row.id);
     }
-    return { ...base, tenant: options.purge && !options.dryRun ? null : await reloadTenant(ctx, slug), steps, purged: Boolean(options.purge) && !options.dryRun, alreadyDeleted: true };
+    return {
+      ...base,
+      tenant: options.purge && !options.dryRun ? null : await reloadTenant(ctx, slug),
+      steps,
+      purged: Boolean(options.purge) && !options.dryRun,
+      alreadyDeleted: true,
+    };
   }
   assertNotMoving(row, 'deleted');
-  if (!DELETABLE.includes(row.status)) throw new ConflictError(`tenant "${slug}" is ${row.status}: it cannot be deleted`);
+  if (!DELETABLE.includes(row.status))
+    throw new ConflictError(`tenant "${slug}" is ${row.status}: it cannot be deleted`);
 
   const server = (await ctx.server(row.server_id)).connection;
   const hasDatabase = await server.databaseExists(row.database_name);
@@ -71,14 +83,21 @@ export async function deleteTenant(ctx: AppContext, slug: string, options: Delet
     'user',
     ...(options.purge ? (['purge'] as const) : []),
   ];
-  if (options.dryRun) return { ...base, tenant: await reloadTenant(ctx, slug), steps, purged: false, alreadyDeleted: false };
+  if (options.dryRun)
+    return { ...base, tenant: await reloadTenant(ctx, slug), steps, purged: false, alreadyDeleted: false };
 
   return withTenantLock(ctx, slug, async () => {
     const registry = await ctx.registry();
     const fresh = await loadTenantRow(ctx, slug);
     // Where to return if the final backup fails: the status before this (or an earlier) delete.
     const previous = fresh.status === 'deleting' ? (fresh.previous_status ?? 'suspended') : fresh.status;
-    const record = (step: DeleteStep) => updateTenantRow(registry.knex, fresh.id, { status: 'deleting', step, previous_status: previous, status_reason: `deleting (was ${previous})` });
+    const record = (step: DeleteStep) =>
+      updateTenantRow(registry.knex, fresh.id, {
+        status: 'deleting',
+        step,
+        previous_status: previous,
+        status_reason: `deleting (was ${previous})`,
+      });
     let backup: Backup | null = null;
 
     for (const step of steps) {
@@ -87,22 +106,49 @@ export async function deleteTenant(ctx: AppContext, slug: string, options: Delet
       await record(step);
       try {
         if (step === 'backup') backup = await backupTenant(ctx, fresh);
-        if (step === 'connections') await server.suspendAccess(fresh.database_name, fresh.database_user).catch(ignoreIfGone(server));
+        if (step === 'connections')
+          await server.suspendAccess(fresh.database_name, fresh.database_user).catch(ignoreIfGone(server));
         if (step === 'database') await server.dropDatabase(fresh.database_name);
         if (step === 'user' && fresh.database_user) await usersOf(server).dropUser(fresh.database_user);
       } catch (error) {
         if (step === 'backup') {
-          await updateTenantRow(registry.knex, fresh.id, { status: previous, step: null, previous_status: null, status_reason: fresh.status === 'deleting' ? null : fresh.status_reason, last_error: `delete: final backup failed: ${errorMessage(error)}` });
-          throw new OperationError(slug, 'backup', (error as Error).cause ?? error, 'nothing was deleted; fix the backup or use --no-backup');
+          await updateTenantRow(registry.knex, fresh.id, {
+            status: previous,
+            step: null,
+            previous_status: null,
+            status_reason: fresh.status === 'deleting' ? null : fresh.status_reason,
+            last_error: `delete: final backup failed: ${errorMessage(error)}`,
+          });
+          throw new OperationError(
+            slug,
+            'backup',
+            (error as Error).cause ?? error,
+            'nothing was deleted; fix the backup or use --no-backup',
+          );
         }
         await updateTenantRow(registry.knex, fresh.id, { last_error: `delete: ${step}: ${errorMessage(error)}` });
         throw new OperationError(slug, step, error, 'run delete again to finish');
       }
     }
     await clearMetadataIndex(registry.knex, fresh.id);
-    await updateTenantRow(registry.knex, fresh.id, { status: 'deleted', step: null, previous_status: null, status_reason: null, password_enc: null, password_pending_enc: null, last_error: null });
+    await updateTenantRow(registry.knex, fresh.id, {
+      status: 'deleted',
+      step: null,
+      previous_status: null,
+      status_reason: null,
+      password_enc: null,
+      password_pending_enc: null,
+      last_error: null,
+    });
     if (options.purge) await deleteTenantRow(registry.knex, fresh.id);
-    return { ...base, tenant: options.purge ? null : await reloadTenant(ctx, slug), steps, backup, purged: Boolean(options.purge), alreadyDeleted: false };
+    return {
+      ...base,
+      tenant: options.purge ? null : await reloadTenant(ctx, slug),
+      steps,
+      backup,
+      purged: Boolean(options.purge),
+      alreadyDeleted: false,
+    };
   });
 }
 

@@ -116,13 +116,21 @@ export async function runDoctor(ctx: AppContext, options: DoctorOptions = {}): P
     } catch (error) {
       // The other servers are still checked; this one's tenants are not judged from here.
       const live = tenantsHere.filter((r) => r.status !== 'deleted').length;
-      add({ kind: 'server_unreachable', target: { type: 'server', name: serverRow.name }, tenant: null, server: serverRow.name, message: `${errorMessage(error)}; ${live} tenant${live === 1 ? '' : 's'} not checked` });
+      add({
+        kind: 'server_unreachable',
+        target: { type: 'server', name: serverRow.name },
+        tenant: null,
+        server: serverRow.name,
+        message: `${errorMessage(error)}; ${live} tenant${live === 1 ? '' : 's'} not checked`,
+      });
       continue;
     }
     const server = handle.connection;
     const [databases, users] = await Promise.all([server.listDatabases(), server.users?.listUsers() ?? []]);
     const known = new Set(tenantsHere.filter((r) => r.status !== 'deleted').flatMap((r) => [r.database_name]));
-    const knownUsers = new Set(tenantsHere.filter((r) => r.status !== 'deleted' && r.database_user).map((r) => r.database_user!));
+    const knownUsers = new Set(
+      tenantsHere.filter((r) => r.status !== 'deleted' && r.database_user).map((r) => r.database_user!),
+    );
     for (const held of movedHere.filter((h) => h.serverId === serverRow.id)) {
       known.add(held.database);
       if (held.user) knownUsers.add(held.user);
@@ -130,36 +138,81 @@ export async function runDoctor(ctx: AppContext, options: DoctorOptions = {}): P
     const dbPattern = templatePattern(ctx.config.databaseNameTemplate);
     const userPattern = templatePattern(ctx.config.userNameTemplate);
     for (const db of databases.filter((d) => dbPattern.test(d) && !known.has(d))) {
-      add({ kind: 'orphan_database', target: { type: 'database', server: serverRow.name, name: db }, tenant: null, server: serverRow.name, message: `database "${db}" follows the naming template but belongs to no tenant`, autoFix: Boolean(options.dropOrphans) });
+      add({
+        kind: 'orphan_database',
+        target: { type: 'database', server: serverRow.name, name: db },
+        tenant: null,
+        server: serverRow.name,
+        message: `database "${db}" follows the naming template but belongs to no tenant`,
+        autoFix: Boolean(options.dropOrphans),
+      });
     }
     for (const user of users.filter((u) => userPattern.test(u) && !knownUsers.has(u))) {
-      add({ kind: 'orphan_user', target: { type: 'user', server: serverRow.name, name: user }, tenant: null, server: serverRow.name, message: `database user "${user}" follows the naming template but belongs to no tenant`, autoFix: Boolean(options.dropOrphans) });
+      add({
+        kind: 'orphan_user',
+        target: { type: 'user', server: serverRow.name, name: user },
+        tenant: null,
+        server: serverRow.name,
+        message: `database user "${user}" follows the naming template but belongs to no tenant`,
+        autoFix: Boolean(options.dropOrphans),
+      });
     }
     const present = new Set(databases);
     const presentUsers = new Set(users);
     for (const t of tenantsHere.filter((r) => WITH_DATABASE.includes(r.status) && r.step === null)) {
       if (!present.has(t.database_name)) {
-        add({ kind: 'missing_database', tenant: t.slug, server: serverRow.name, message: `${t.status} tenant's database "${t.database_name}" does not exist` });
+        add({
+          kind: 'missing_database',
+          tenant: t.slug,
+          server: serverRow.name,
+          message: `${t.status} tenant's database "${t.database_name}" does not exist`,
+        });
         continue;
       }
       if (t.database_user && !presentUsers.has(t.database_user)) {
-        add({ kind: 'missing_user', tenant: t.slug, server: serverRow.name, message: `tenant's database user "${t.database_user}" does not exist` });
+        add({
+          kind: 'missing_user',
+          tenant: t.slug,
+          server: serverRow.name,
+          message: `tenant's database user "${t.database_user}" does not exist`,
+        });
         continue;
       }
       const suspended = await server.accessSuspended(t.database_name, t.database_user);
       if (t.status === 'suspended' && !suspended && (t.database_user || server.driver.suspendsWithoutUser)) {
-        add({ kind: 'suspended_can_login', tenant: t.slug, server: serverRow.name, message: 'suspended tenant can still reach its database', autoFix: true });
+        add({
+          kind: 'suspended_can_login',
+          tenant: t.slug,
+          server: serverRow.name,
+          message: 'suspended tenant can still reach its database',
+          autoFix: true,
+        });
       }
       if (t.status === 'active' && suspended) {
-        add({ kind: 'active_locked_out', tenant: t.slug, server: serverRow.name, message: 'active tenant cannot reach its database (its access is locked)' });
+        add({
+          kind: 'active_locked_out',
+          tenant: t.slug,
+          server: serverRow.name,
+          message: 'active tenant cannot reach its database (its access is locked)',
+        });
       }
     }
     const toolProblem = await server.checkDumpTools(dumpTools(ctx.config));
-    if (toolProblem) add({ kind: 'dump_tool', target: { type: 'server', name: serverRow.name }, tenant: null, server: serverRow.name, message: toolProblem });
+    if (toolProblem)
+      add({
+        kind: 'dump_tool',
+        target: { type: 'server', name: serverRow.name },
+        tenant: null,
+        server: serverRow.name,
+        message: toolProblem,
+      });
   }
 
   // Operations that were interrupted: their tenant lock is free, yet the row says work is under way.
-  for (const t of rows.filter((r) => r.status === 'provisioning' || r.status === 'deleting' || (r.step !== null && WITH_DATABASE.includes(r.status)))) {
+  for (const t of rows.filter(
+    (r) =>
+      r.status === 'provisioning' || r.status === 'deleting' || (r.step !== null && WITH_DATABASE.includes(r.status)),
+  )) {
     const lock = await registry.tryLock(tenantLockName(t.slug), 0);
     if (!lock) continue; // in progress right now
     await lock.release();
@@ -168,16 +221,32 @@ export async function runDoctor(ctx: AppContext, options: DoctorOptions = {}): P
   // Backups killed mid-dump: a `running` record whose process is gone, and maybe a partial file.
   const repairs = new Map<Finding, () => Promise<void>>();
   for (const b of await findInterruptedBackups(ctx)) {
-    add({ kind: 'interrupted_backup', tenant: b.slug === REGISTRY_SLUG ? null : b.slug, server: null, message: `backup #${b.id} started ${b.started_at} was interrupted; its record says running${existsSync(partialFileFor(b.file)) ? ` and ${partialFileFor(b.file)} is left` : ''}`, autoFix: true });
+    add({
+      kind: 'interrupted_backup',
+      tenant: b.slug === REGISTRY_SLUG ? null : b.slug,
+      server: null,
+      message: `backup #${b.id} started ${b.started_at} was interrupted; its record says running${existsSync(partialFileFor(b.file)) ? ` and ${partialFileFor(b.file)} is left` : ''}`,
+      autoFix: true,
+    });
     repairs.set(findings.at(-1)!, () => clearInterruptedBackup(ctx, b));
   }
   for (const t of rows.filter((r) => r.status === 'failed')) {
-    add({ kind: 'failed_create', tenant: t.slug, server: null, message: `create failed and was undone: ${t.last_error ?? 'no error recorded'}` });
+    add({
+      kind: 'failed_create',
+      tenant: t.slug,
+      server: null,
+      message: `create failed and was undone: ${t.last_error ?? 'no error recorded'}`,
+    });
   }
 
   // Passwords: age, interrupted rotations, and a real login (tenants already found broken above are not tried).
   const reported = new Set(findings.map((f) => f.tenant));
-  const secrets = await secretFindings(ctx, rows.filter((r) => !reported.has(r.slug)), servers, options.passwordMaxAgeHours ?? 365 * 24);
+  const secrets = await secretFindings(
+    ctx,
+    rows.filter((r) => !reported.has(r.slug)),
+    servers,
+    options.passwordMaxAgeHours ?? 365 * 24,
+  );
   for (const finding of secrets) add(finding);
 
   // Migrations and backups, from the same bulk reads as `stats`.
@@ -189,17 +258,37 @@ export async function runDoctor(ctx: AppContext, options: DoctorOptions = {}): P
     if (s.sizeBytes === null) continue; // reported as missing above
     const row = rows.find((r) => r.slug === s.slug)!;
     if (outcomes.get(row.id)?.outcome === 'failed') {
-      add({ kind: 'failed_migration', tenant: s.slug, server: s.server, message: `last migration run failed: ${outcomes.get(row.id)!.error ?? ''}` });
+      add({
+        kind: 'failed_migration',
+        tenant: s.slug,
+        server: s.server,
+        message: `last migration run failed: ${outcomes.get(row.id)!.error ?? ''}`,
+      });
     } else if ((s.pendingMigrations ?? 0) > 0) {
-      add({ kind: 'pending_migrations', tenant: s.slug, server: s.server, message: `${s.pendingMigrations} pending migrations` });
+      add({
+        kind: 'pending_migrations',
+        tenant: s.slug,
+        server: s.server,
+        message: `${s.pendingMigrations} pending migrations`,
+      });
     }
     // A tenant younger than the maximum age has no backup due yet: a notice, not a problem.
     if (!s.lastBackup) {
       const young = ageOf(row.created_at) <= maxAge;
-      add({ kind: 'no_backup', severity: young ? 'notice' : 'problem', tenant: s.slug, server: s.server, message: young ? 'not backed up yet (first backup due within the maximum age)' : 'never backed up' });
-    }
-    else if (s.lastBackup.ageSeconds > maxAge) {
-      add({ kind: 'stale_backup', tenant: s.slug, server: s.server, message: `last backup is ${Math.round(s.lastBackup.ageSeconds / 3600)} hours old` });
+      add({
+        kind: 'no_backup',
+        severity: young ? 'notice' : 'problem',
+        tenant: s.slug,
+        server: s.server,
+        message: young ? 'not backed up yet (first backup due within the maximum age)' : 'never backed up',
+      });
+    } else if (s.lastBackup.ageSeconds > maxAge) {
+      add({
+        kind: 'stale_backup',
+        tenant: s.slug,
+        server: s.server,
+        message: `last backup is ${Math.round(s.lastBackup.ageSeconds / 3600)} hours old`,
+      });
     }
   }
 
@@ -227,29 +316,72 @@ export async function runDoctor(ctx: AppContext, options: DoctorOptions = {}): P
 }
 
 /** A finding as the checks write it: severity (by kind), target (the tenant) and autoFix default. */
-export type NewFinding = Omit<Finding, 'autoFix' | 'severity' | 'target'> & Partial<Pick<Finding, 'autoFix' | 'severity' | 'target'>>;
+export type NewFinding = Omit<Finding, 'autoFix' | 'severity' | 'target'> &
+  Partial<Pick<Finding, 'autoFix' | 'severity' | 'target'>>;
 
 /** Kinds that are worth knowing but break nothing. */
 const NOTICES: FindingKind[] = ['pending_migrations'];
 
 function complete(finding: NewFinding): Finding {
-  const target: FindingTarget = finding.target ?? (finding.tenant ? { type: 'tenant', slug: finding.tenant } : { type: 'server', name: finding.server ?? '' });
+  const target: FindingTarget =
+    finding.target ??
+    (finding.tenant ? { type: 'tenant', slug: finding.tenant } : { type: 'server', name: finding.server ?? '' });
   return { autoFix: false, severity: NOTICES.includes(finding.kind) ? 'notice' : 'problem', ...finding, target };
 }
 
 function interrupted(t: TenantRow): NewFinding {
   if (t.status === 'provisioning') {
-    return { kind: 'interrupted', operation: 'create', tenant: t.slug, server: null, message: `create was interrupted at step "${t.step ?? 'start'}"`, autoFix: true };
+    return {
+      kind: 'interrupted',
+      operation: 'create',
+      tenant: t.slug,
+      server: null,
+      message: `create was interrupted at step "${t.step ?? 'start'}"`,
+      autoFix: true,
+    };
   }
   if (t.status === 'deleting') {
-    return { kind: 'interrupted', operation: 'delete', tenant: t.slug, server: null, message: `delete was interrupted at step "${t.step ?? 'start'}"`, autoFix: true };
+    return {
+      kind: 'interrupted',
+      operation: 'delete',
+      tenant: t.slug,
+      server: null,
+      message: `delete was interrupted at step "${t.step ?? 'start'}"`,
+      autoFix: true,
+    };
   }
-  if (t.step === 'suspend') return { kind: 'interrupted', operation: 'suspend', tenant: t.slug, server: null, message: 'suspend was interrupted', autoFix: true };
-  if (t.step === 'reactivate') return { kind: 'interrupted', operation: 'reactivate', tenant: t.slug, server: null, message: 'reactivate was interrupted' };
-  return { kind: 'interrupted', operation: t.step ?? 'unknown', tenant: t.slug, server: null, message: `${t.step} was interrupted; the tenant stays suspended` };
+  if (t.step === 'suspend')
+    return {
+      kind: 'interrupted',
+      operation: 'suspend',
+      tenant: t.slug,
+      server: null,
+      message: 'suspend was interrupted',
+      autoFix: true,
+    };
+  if (t.step === 'reactivate')
+    return {
+      kind: 'interrupted',
+      operation: 'reactivate',
+      tenant: t.slug,
+      server: null,
+      message: 'reactivate was interrupted',
+    };
+  return {
+    kind: 'interrupted',
+    operation: t.step ?? 'unknown',
+    tenant: t.slug,
+    server: null,
+    message: `${t.step} was interrupted; the tenant stays suspended`,
+  };
 }
 
-async function repair(ctx: AppContext, finding: Finding, rows: TenantRow[], servers: Array<{ id: number; name: string }>): Promise<void> {
+async function repair(
+  ctx: AppContext,
+  finding: Finding,
+  rows: TenantRow[],
+  servers: Array<{ id: number; name: string }>,
+): Promise<void> {
   const target = finding.target;
   const row = target.type === 'tenant' ? rows.find((r) => r.slug === target.slug) : undefined;
   switch (finding.kind) {

@@ -25,6 +25,11 @@ export async function dropRetiredSource(ctx: AppContext, slug: string): Promise<
     if (problems.length) throw new OperationError(slug, 'drop-source', problems[0], 'run it again to finish');
     await updateMoveRow(registry.knex, move.id, { source_state: 'dropped' });
     const row = await findServerRow(registry.knex, { id: move.source_server_id });
-    return { slug, server: row?.name ?? `#${move.source_server_id}`, database: move.source_database, user: move.source_user };
+    return {
+      slug,
+      server: row?.name ?? `#${move.source_server_id}`,
+      database: move.source_database,
+      user: move.source_user,
+    };
   });
 }

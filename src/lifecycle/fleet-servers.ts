@@ -45,7 +45,13 @@ export async function reachFleet<T extends TenantWithServer>(ctx: AppContext, te
     else result.reachable.push(tenant);
   }
   for (const error of errors.values()) {
-    result.outages.push({ server: error.server, address: error.address, reason: error.reason, error: error.message, tenants: result.unreachable.filter((u) => u.error === error).length });
+    result.outages.push({
+      server: error.server,
+      address: error.address,
+      reason: error.reason,
+      error: error.message,
+      tenants: result.unreachable.filter((u) => u.error === error).length,
+    });
   }
   result.outages.sort((a, b) => a.server.localeCompare(b.server));
   return result;
@@ -66,7 +72,11 @@ export function outageMessage(tenant: TenantWithServer, error: unknown): string 
  * Each server's limit of tenants worked on at once: `--per-server` (perServer) when given, else
  * the server's own setting (`server update --max-concurrency`), else the run's total.
  */
-export function serverLimit(ctx: AppContext, tenants: Array<Pick<TenantWithServer, 'server_id' | 'server_concurrency'>>, concurrency: number): (serverId: string | number) => number {
+export function serverLimit(
+  ctx: AppContext,
+  tenants: Array<Pick<TenantWithServer, 'server_id' | 'server_concurrency'>>,
+  concurrency: number,
+): (serverId: string | number) => number {
   const own = new Map(tenants.map((t) => [t.server_id, t.server_concurrency]));
   return (id) => Math.min(concurrency, ctx.config.perServer ?? own.get(Number(id)) ?? concurrency);
 }

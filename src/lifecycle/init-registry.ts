@@ -17,6 +17,8 @@ export async function initRegistry(ctx: AppContext): Promise<InitResult> {
   return {
     registry: describeServer(registry.spec),
     schemaVersion: LATEST_REGISTRY_MIGRATION,
-    secretKey: ctx.config.secretKey ? 'secretKey (configured)' : `${ctx.config.secretKeyFile}${key.generatedFile ? ' (generated now)' : ''}`,
+    secretKey: ctx.config.secretKey
+      ? 'secretKey (configured)'
+      : `${ctx.config.secretKeyFile}${key.generatedFile ? ' (generated now)' : ''}`,
   };
 }

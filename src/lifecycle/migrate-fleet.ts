@@ -3,11 +3,24 @@ import type { AppContext, ServerHandle } from '../context/app-context.js';
 import { formatDuration } from '../core/duration.js';
 import { errorMessage } from '../core/errors.js';
 import type { AppliedMigrations, EngineDriver } from '../engines/engine-driver.js';
-import { finishRun, markInterruptedRuns, recordOutcomes, startRun, type OutcomeRow, type RunKind } from '../registry/runs-repo.js';
+import {
+  finishRun,
+  markInterruptedRuns,
+  recordOutcomes,
+  startRun,
+  type OutcomeRow,
+  type RunKind,
+} from '../registry/runs-repo.js';
 import { now, type TenantWithServer } from '../registry/tenants-repo.js';
 import { DirectoryMigrationSource } from '../tenant-schema/migration-source.js';
 import { projectKnex, type KnexUsed } from '../tenant-schema/project-knex.js';
-import { migrationFingerprint, planMigrations, readAppliedWith, runMigrator, TENANT_MIGRATIONS_TABLE } from '../tenant-schema/run-migrations.js';
+import {
+  migrationFingerprint,
+  planMigrations,
+  readAppliedWith,
+  runMigrator,
+  TENANT_MIGRATIONS_TABLE,
+} from '../tenant-schema/run-migrations.js';
 import { MIGRATIONS_LOCK, withFleetLock } from './fleet-lock.js';
 import { selectTenants, type TenantSelection } from './select-tenants.js';
 import { ifTenantFree, openTenantLockPool } from './tenant-lock-pool.js';
@@ -31,8 +44,12 @@ export interface MigrateFleetOptions extends TenantSelection, RolloutOptions {
   waitMs?: number;
 }
 
-/** `busy`: another operation (a restore, a delete…) held the tenant's lock; `--retry-failed` picks it up. `unreachable`: its server could not be reached. */
-export type TenantOutcomeKind = 'migrated' | 'rolled_back' | 'up_to_date' | 'pending' | 'failed' | 'unreachable' | 'skipped' | 'busy';
+/**
+ * `busy`: another operation (a restore, a delete…) held the tenant's lock; `--retry-failed` picks it up.
+ * `unreachable`: its server could not be reached.
+ */
+export type TenantOutcomeKind =
+  'migrated' | 'rolled_back' | 'up_to_date' | 'pending' | 'failed' | 'unreachable' | 'skipped' | 'busy';
 
 export interface TenantMigrationOutcome {
   slug: string;
@@ -116,15 +133,28 @@ export async function migrateFleet(
       if (!options.dryRun) await markInterruptedRuns(registry.knex, kind);
       const point = await resumePoint(registry.knex, kind, options.resume);
       finished = point.finished;
-      options = { ...point.options, direction: options.direction, concurrency: point.options.concurrency ?? options.concurrency, dryRun: options.dryRun, waitMs: options.waitMs, retryFailed: false, resume: undefined, resumedFrom: options.resume };
+      options = {
+        ...point.options,
+        direction: options.direction,
+        concurrency: point.options.concurrency ?? options.concurrency,
+        dryRun: options.dryRun,
+        waitMs: options.waitMs,
+        retryFailed: false,
+        resume: undefined,
+        resumedFrom: options.resume,
+      };
     }
     const staged = options.canary !== undefined || options.waves !== undefined;
     const selected = await selectTenants(ctx, options, kind);
     // Waves are planned on the whole selection, so a resumed run keeps its waves.
-    const waves = planWaves(selected, options).map((w) => ({ ...w, tenants: w.tenants.filter((t) => !finished.has(t.id)) }));
+    const waves = planWaves(selected, options).map((w) => ({
+      ...w,
+      tenants: w.tenants.filter((t) => !finished.has(t.id)),
+    }));
     const tenants = waves.flatMap((w) => w.tenants);
     const waveOf = new Map(waves.flatMap((w) => w.tenants.map((t) => [t.id, w.number] as const)));
-    const maxFailures = options.maxFailures === undefined ? undefined : parseFailureBudget(options.maxFailures, tenants.length);
+    const maxFailures =
+      options.maxFailures === undefined ? undefined : parseFailureBudget(options.maxFailures, tenants.length);
     let runId: number | null = null;
     if (!options.dryRun) {
       await markInterruptedRuns(registry.knex, kind);
@@ -144,8 +174,17 @@ export async function migrateFleet(
     const flush = async () => {
       if (runId !== null) await recordOutcomes(registry.knex, pendingRows.splice(0));
     };
-    const settle = async (index: number, tenant: TenantWithServer, outcome: Omit<TenantMigrationOutcome, 'slug' | 'server'>) => {
-      outcomes[index] = { slug: tenant.slug, server: tenant.server_name, ...outcome, ...(staged ? { wave: waveOf.get(tenant.id) } : {}) };
+    const settle = async (
+      index: number,
+      tenant: TenantWithServer,
+      outcome: Omit<TenantMigrationOutcome, 'slug' | 'server'>,
+    ) => {
+      outcomes[index] = {
+        slug: tenant.slug,
+        server: tenant.server_name,
+        ...outcome,
+        ...(staged ? { wave: waveOf.get(tenant.id) } : {}),
+      };
       done++;
       if (outcome.outcome === 'failed' || outcome.outcome === 'unreachable') failed++;
       if (outcome.outcome === 'failed') migrationFailures++;
@@ -174,29 +213,43 @@ export async function migrateFleet(
       // fingerprint of each tenant's migrations readable in one query. The rest are checked by
       // their worker, on the connection it would migrate with.
       for (const { tenant, error } of fleet.unreachable) {
-        await settle(position.get(tenant.id)!, tenant, { outcome: 'unreachable', migrations: [], durationMs: 0, error: error.message });
+        await settle(position.get(tenant.id)!, tenant, {
+          outcome: 'unreachable',
+          migrations: [],
+          durationMs: 0,
+          error: error.message,
+        });
       }
       const reachable = fleet.reachable;
-      const known = options.direction === 'up' ? await readAppliedInBulk(ctx, reachable, options.concurrency, true) : new Map();
+      const known =
+        options.direction === 'up' ? await readAppliedInBulk(ctx, reachable, options.concurrency, true) : new Map();
       const fingerprints = options.direction === 'up' ? await readFingerprints(ctx, reachable) : new Map();
       const current = migrationFingerprint(available);
-      const work: Array<{ tenant: TenantWithServer; index: number; applied: string[] | null | undefined; fingerprinted: boolean }> = [];
+      const work: Array<{
+        tenant: TenantWithServer;
+        index: number;
+        applied: string[] | null | undefined;
+        fingerprinted: boolean;
+      }> = [];
       for (const tenant of reachable) {
         const index = position.get(tenant.id)!;
         const applied = known.get(tenant.server_id)?.get(tenant.database_name);
         const fingerprint = fingerprints.get(tenant.server_id)?.get(tenant.database_name);
-        const settled = fingerprint === current
-          ? { outcome: 'up_to_date' as const, migrations: [], durationMs: 0 }
-          : applied === undefined
-            ? undefined
-            : judge(available, applied, options, ctx.config.migrationsDir);
+        const settled =
+          fingerprint === current
+            ? { outcome: 'up_to_date' as const, migrations: [], durationMs: 0 }
+            : applied === undefined
+              ? undefined
+              : judge(available, applied, options, ctx.config.migrationsDir);
         if (settled) await settle(index, tenant, settled);
         else work.push({ tenant, index, applied, fingerprinted: typeof fingerprint === 'string' });
       }
 
       const workOf = new Map<number, typeof work>();
-      for (const item of work) workOf.set(waveOf.get(item.tenant.id)!, [...(workOf.get(waveOf.get(item.tenant.id)!) ?? []), item]);
-      const describe = (wave: Wave<unknown>) => (staged ? { number: wave.number, name: wave.name, of: waves.length } : undefined);
+      for (const item of work)
+        workOf.set(waveOf.get(item.tenant.id)!, [...(workOf.get(waveOf.get(item.tenant.id)!) ?? []), item]);
+      const describe = (wave: Wave<unknown>) =>
+        staged ? { number: wave.number, name: wave.name, of: waves.length } : undefined;
       halted = await runRollout<(typeof work)[number], Settled>(waves, {
         concurrency: options.concurrency,
         maxFailures,
@@ -209,16 +262,30 @@ export async function migrateFleet(
         limitOf: serverLimit(ctx, tenants, widest),
         workOf: (wave) => workOf.get(wave.number) ?? [],
         attempt: ({ tenant, applied, fingerprinted }) =>
-          ifTenantFree(locks, tenant.slug, () => migrateOne(ctx, tenant, source, available, { applied, fingerprinted }, options), (holder) => ({ outcome: 'busy', migrations: [], durationMs: 0, error: holder })),
+          ifTenantFree(
+            locks,
+            tenant.slug,
+            () => migrateOne(ctx, tenant, source, available, { applied, fingerprinted }, options),
+            (holder) => ({ outcome: 'busy', migrations: [], durationMs: 0, error: holder }),
+          ),
         settle: ({ tenant, index }, result) => settle(index, tenant, result),
-        skip: ({ tenant, index }, reason) => settle(index, tenant, { outcome: 'skipped', migrations: [], durationMs: 0, error: reason }),
+        skip: ({ tenant, index }, reason) =>
+          settle(index, tenant, { outcome: 'skipped', migrations: [], durationMs: 0, error: reason }),
         failures: () => migrationFailures,
         outcomesOf: (wave) => wave.tenants.map((t) => outcomes[position.get((t as TenantWithServer).id)!]?.outcome),
         onWave: (wave) => {
           activeWave = describe(wave);
           onProgress({ done, total: tenants.length, failed, elapsedMs: Date.now() - started, wave: activeWave });
         },
-        onPause: (next, left) => onProgress({ done, total: tenants.length, failed, elapsedMs: Date.now() - started, wave: describe(next), pauseLeftMs: left }),
+        onPause: (next, left) =>
+          onProgress({
+            done,
+            total: tenants.length,
+            failed,
+            elapsedMs: Date.now() - started,
+            wave: describe(next),
+            pauseLeftMs: left,
+          }),
       });
     } finally {
       await flush();
@@ -227,11 +294,16 @@ export async function migrateFleet(
 
     const counts = countOutcomes(outcomes);
     if (runId !== null) {
-      await finishRun(registry.knex, runId, {
-        succeeded: counts.migrated + counts.rolled_back + counts.up_to_date,
-        failed: counts.failed + counts.unreachable,
-        skipped: counts.skipped + counts.busy,
-      }, halted);
+      await finishRun(
+        registry.knex,
+        runId,
+        {
+          succeeded: counts.migrated + counts.rolled_back + counts.up_to_date,
+          failed: counts.failed + counts.unreachable,
+          skipped: counts.skipped + counts.busy,
+        },
+        halted,
+      );
     }
     return {
       runId,
@@ -265,10 +337,20 @@ const LOCK_RETRY_BACKOFF_MS = 1000;
  * What a tenant's applied migrations already decide, without touching its database: up to date,
  * a corrupt history, or (dry run) what would run. Undefined when there is work to do.
  */
-function judge(available: string[], applied: string[] | null, options: MigrateFleetOptions, directory: string): Settled | undefined {
+function judge(
+  available: string[],
+  applied: string[] | null,
+  options: MigrateFleetOptions,
+  directory: string,
+): Settled | undefined {
   const plan = planMigrations(available, applied);
   if (plan.unknown.length) {
-    return { outcome: 'failed', migrations: [], durationMs: 0, error: `applied migrations missing from ${directory}: ${plan.unknown.join(', ')}` };
+    return {
+      outcome: 'failed',
+      migrations: [],
+      durationMs: 0,
+      error: `applied migrations missing from ${directory}: ${plan.unknown.join(', ')}`,
+    };
   }
   if (plan.pending.length === 0) return { outcome: 'up_to_date', migrations: [], durationMs: 0 };
   if (options.dryRun) return { outcome: 'pending', migrations: plan.pending, durationMs: 0 };
@@ -292,13 +374,19 @@ export async function readAppliedInBulk(
   for (const [serverId, databases] of byServer) {
     const server = await ctx.server(serverId);
     if (crossDatabaseOnly && !server.connection.driver.crossDatabaseReads) continue;
-    result.set(serverId, await server.connection.readAppliedMigrations(databases, TENANT_MIGRATIONS_TABLE, concurrency));
+    result.set(
+      serverId,
+      await server.connection.readAppliedMigrations(databases, TENANT_MIGRATIONS_TABLE, concurrency),
+    );
   }
   return result;
 }
 
 /** Each server's migration fingerprints, where the engine keeps them. */
-async function readFingerprints(ctx: AppContext, tenants: TenantWithServer[]): Promise<Map<number, Map<string, string | null>>> {
+async function readFingerprints(
+  ctx: AppContext,
+  tenants: TenantWithServer[],
+): Promise<Map<number, Map<string, string | null>>> {
   const result = new Map<number, Map<string, string | null>>();
   for (const serverId of new Set(tenants.map((t) => t.server_id))) {
     const server = await ctx.server(serverId);
@@ -323,37 +411,85 @@ async function migrateOne(
   try {
     server = await ctx.server(tenant.server_id);
     const driver = server.connection.driver;
-    const timedOut = (): Settled => ({ outcome: 'failed', migrations: [], timedOut: true, error: `timed out after ${formatDuration(options.tenantTimeoutMs!)} (--tenant-timeout): stopped`, durationMs: Date.now() - started });
-    return await withDeadline(options.tenantTimeoutMs, (opened) => withTenantKnex(server!.connection, tenant.database_name, tenant.database_user, async (knex: Knex): Promise<Settled> => {
-      opened(knex);
-      if (options.direction === 'down') {
-        if (options.dryRun) return plannedRollback(knex, driver);
-        const names = await runMigrator(knex, source, 'down');
-        return { outcome: names.length ? 'rolled_back' : 'up_to_date', migrations: names, durationMs: Date.now() - started };
-      }
-      const applied = known.applied === undefined ? await readAppliedWith(knex, driver) : known.applied;
-      const settled = judge(available, applied, options, ctx.config.migrationsDir);
-      // A tenant without a fingerprint (created before it existed, or restored) gets the trigger
-      // that keeps one, so next time it is cheap; where it exists, the trigger updates it itself.
-      const keep = !options.dryRun && !known.fingerprinted;
-      if (settled) {
-        if (keep && applied !== null) await server!.connection.migrationFingerprints?.keepMigrationFingerprint(knex, TENANT_MIGRATIONS_TABLE);
-        return { ...settled, durationMs: Date.now() - started };
-      }
-      const names = await runMigrator(knex, source, 'up');
-      if (keep) await server!.connection.migrationFingerprints?.keepMigrationFingerprint(knex, TENANT_MIGRATIONS_TABLE);
-      return { outcome: names.length ? 'migrated' : 'up_to_date', migrations: names, durationMs: Date.now() - started };
-    }, projectKnex(ctx.config.migrationsDir).factory, { lockTimeoutMs: options.lockTimeoutMs }), timedOut);
+    const timedOut = (): Settled => ({
+      outcome: 'failed',
+      migrations: [],
+      timedOut: true,
+      error: `timed out after ${formatDuration(options.tenantTimeoutMs!)} (--tenant-timeout): stopped`,
+      durationMs: Date.now() - started,
+    });
+    return await withDeadline(
+      options.tenantTimeoutMs,
+      (opened) =>
+        withTenantKnex(
+          server!.connection,
+          tenant.database_name,
+          tenant.database_user,
+          async (knex: Knex): Promise<Settled> => {
+            opened(knex);
+            if (options.direction === 'down') {
+              if (options.dryRun) return plannedRollback(knex, driver);
+              const names = await runMigrator(knex, source, 'down');
+              return {
+                outcome: names.length ? 'rolled_back' : 'up_to_date',
+                migrations: names,
+                durationMs: Date.now() - started,
+              };
+            }
+            const applied = known.applied === undefined ? await readAppliedWith(knex, driver) : known.applied;
+            const settled = judge(available, applied, options, ctx.config.migrationsDir);
+            // A tenant without a fingerprint (created before it existed, or restored) gets the trigger
+            // that keeps one, so next time it is cheap; where it exists, the trigger updates it itself.
+            const keep = !options.dryRun && !known.fingerprinted;
+            if (settled) {
+              if (keep && applied !== null)
+                await server!.connection.migrationFingerprints?.keepMigrationFingerprint(knex, TENANT_MIGRATIONS_TABLE);
+              return { ...settled, durationMs: Date.now() - started };
+            }
+            const names = await runMigrator(knex, source, 'up');
+            if (keep)
+              await server!.connection.migrationFingerprints?.keepMigrationFingerprint(knex, TENANT_MIGRATIONS_TABLE);
+            return {
+              outcome: names.length ? 'migrated' : 'up_to_date',
+              migrations: names,
+              durationMs: Date.now() - started,
+            };
+          },
+          projectKnex(ctx.config.migrationsDir).factory,
+          { lockTimeoutMs: options.lockTimeoutMs },
+        ),
+      timedOut,
+    );
   } catch (error) {
     const driver = server?.connection.driver;
     // Before the outage check: a lock timeout's message says "timeout" too.
     if (driver?.isLockTimeoutError(error)) {
       const waited = options.lockTimeoutMs === undefined ? '' : ` after ${formatDuration(options.lockTimeoutMs)}`;
-      return { outcome: 'failed', migrations: [], lockTimeout: true, error: `lock timeout${waited}: ${errorMessage(error)}`, durationMs: Date.now() - started };
+      return {
+        outcome: 'failed',
+        migrations: [],
+        lockTimeout: true,
+        error: `lock timeout${waited}: ${errorMessage(error)}`,
+        durationMs: Date.now() - started,
+      };
     }
-    if (isOutage(error)) return { outcome: 'unreachable', migrations: [], error: outageMessage(tenant, error), durationMs: Date.now() - started };
-    const hint = driver && !driver.transactionalDdl ? ` [${driver.engine} cannot roll back DDL: the failed migration may be partly applied]` : '';
-    return { outcome: 'failed', migrations: [], error: `${errorMessage(error)}${hint}`, durationMs: Date.now() - started };
+    if (isOutage(error))
+      return {
+        outcome: 'unreachable',
+        migrations: [],
+        error: outageMessage(tenant, error),
+        durationMs: Date.now() - started,
+      };
+    const hint =
+      driver && !driver.transactionalDdl
+        ? ` [${driver.engine} cannot roll back DDL: the failed migration may be partly applied]`
+        : '';
+    return {
+      outcome: 'failed',
+      migrations: [],
+      error: `${errorMessage(error)}${hint}`,
+      durationMs: Date.now() - started,
+    };
   }
 }
 
@@ -367,7 +503,16 @@ async function plannedRollback(knex: Knex, driver: EngineDriver): Promise<Settle
 }
 
 function countOutcomes(outcomes: TenantMigrationOutcome[]): Record<TenantOutcomeKind, number> {
-  const counts: Record<TenantOutcomeKind, number> = { migrated: 0, rolled_back: 0, up_to_date: 0, pending: 0, failed: 0, unreachable: 0, skipped: 0, busy: 0 };
+  const counts: Record<TenantOutcomeKind, number> = {
+    migrated: 0,
+    rolled_back: 0,
+    up_to_date: 0,
+    pending: 0,
+    failed: 0,
+    unreachable: 0,
+    skipped: 0,
+    busy: 0,
+  };
   for (const o of outcomes) counts[o.outcome]++;
   return counts;
 }
@@ -376,5 +521,16 @@ function runOptions(ctx: AppContext, options: MigrateFleetOptions): object {
   const { direction, concurrency, failFast, slugs, statuses, plans, servers, retryFailed } = options;
   const { canary, waves, pauseMs, maxFailures, lockTimeoutMs, lockRetries, tenantTimeoutMs, resumedFrom } = options;
   const rollout = { canary, waves, pauseMs, maxFailures, lockTimeoutMs, lockRetries, tenantTimeoutMs, resumedFrom };
-  return { direction, concurrency, perServer: ctx.config.perServer, failFast, slugs, statuses, plans, servers, retryFailed, ...rollout };
+  return {
+    direction,
+    concurrency,
+    perServer: ctx.config.perServer,
+    failFast,
+    slugs,
+    statuses,
+    plans,
+    servers,
+    retryFailed,
+    ...rollout,
+  };
 }

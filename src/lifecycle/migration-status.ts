@@ -41,12 +41,19 @@ export interface MigrationStatusResult {
 }
 
 /** Applied and pending migrations of every selected tenant, read in bulk per server. */
-export async function migrationStatus(ctx: AppContext, selection: TenantSelection, concurrency: number): Promise<MigrationStatusResult> {
+export async function migrationStatus(
+  ctx: AppContext,
+  selection: TenantSelection,
+  concurrency: number,
+): Promise<MigrationStatusResult> {
   const available = new DirectoryMigrationSource(ctx.config.migrationsDir).list();
   const tenants = await selectTenants(ctx, selection, 'migrate');
   const registry = await ctx.registry();
   const fleet = await reachFleet(ctx, tenants);
-  const [applied, outcomes] = await Promise.all([readAppliedInBulk(ctx, fleet.reachable, concurrency), latestOutcomes(registry.knex, 'migrate')]);
+  const [applied, outcomes] = await Promise.all([
+    readAppliedInBulk(ctx, fleet.reachable, concurrency),
+    latestOutcomes(registry.knex, 'migrate'),
+  ]);
 
   const rows: TenantMigrationStatus[] = tenants.map((t) => {
     const reachable = applied.has(t.server_id);
@@ -61,7 +68,9 @@ export async function migrationStatus(ctx: AppContext, selection: TenantSelectio
       latest: names?.at(-1) ?? null,
       pending: plan.pending,
       unknown: plan.unknown,
-      lastRun: last ? { runId: Number(last.run_id), outcome: last.outcome, at: last.finished_at, error: last.error } : null,
+      lastRun: last
+        ? { runId: Number(last.run_id), outcome: last.outcome, at: last.finished_at, error: last.error }
+        : null,
       reachable,
     };
   });

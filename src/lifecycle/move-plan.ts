@@ -45,8 +45,12 @@ export async function planMove(ctx: AppContext, tenant: TenantRow, to: string | 
   const engine = source.connection.driver.engine;
   if (to) {
     const named = await findServerRow(registry.knex, { name: to });
-    if (!named || named.status === 'removed') throw new NotFoundError(`no server "${to}" in the registry (see: tenantctl server list)`);
-    if (named.engine !== engine) throw new UsageError(`tenant "${tenant.slug}" is on ${engine} server "${source.row.name}"; server "${to}" runs ${named.engine}: a move stays on one engine`);
+    if (!named || named.status === 'removed')
+      throw new NotFoundError(`no server "${to}" in the registry (see: tenantctl server list)`);
+    if (named.engine !== engine)
+      throw new UsageError(
+        `tenant "${tenant.slug}" is on ${engine} server "${source.row.name}"; server "${to}" runs ${named.engine}: a move stays on one engine`,
+      );
   }
   const placed = await placeTenant(ctx, { server: to, exclude: tenant.server_id, engine });
   const target = placed.server;
@@ -63,7 +67,8 @@ export async function planMove(ctx: AppContext, tenant: TenantRow, to: string | 
   if (dbTaken) problems.push(`database "${names.database}" already exists on server "${target.row.name}"`);
   if (userTaken) problems.push(`database user "${names.user}" already exists on server "${target.row.name}"`);
   if (sourceTools) problems.push(`dump tools for server "${source.row.name}": ${sourceTools}`);
-  if (targetTools && targetTools !== sourceTools) problems.push(`dump tools for server "${target.row.name}": ${targetTools}`);
+  if (targetTools && targetTools !== sourceTools)
+    problems.push(`dump tools for server "${target.row.name}": ${targetTools}`);
 
   const sizeBytes = sizes.get(tenant.database_name) ?? null;
   const last = await latestGoodBackup(registry.knex, tenant.slug);

@@ -2,7 +2,14 @@ import type { AppContext } from '../context/app-context.js';
 import { ConflictError, OperationError, errorMessage } from '../core/errors.js';
 import { generatePassword, redact } from '../core/secrets.js';
 import { validateSlug } from '../core/slug.js';
-import { findMoveRow, insertMoveRow, runningMove, updateMoveRow, type MoveRow, type MoveStep } from '../registry/moves-repo.js';
+import {
+  findMoveRow,
+  insertMoveRow,
+  runningMove,
+  updateMoveRow,
+  type MoveRow,
+  type MoveStep,
+} from '../registry/moves-repo.js';
 import { findServerRow } from '../registry/servers-repo.js';
 import { now, updateTenantRow, type Tenant } from '../registry/tenants-repo.js';
 import { backupTenant, dumpTools } from './backup-tenants.js';
@@ -60,12 +67,18 @@ export type MoveProgress = (step: MoveStep | 'rollback') => void;
  * and unfences the source; a move killed at any point is finished (switched already) or rolled
  * back and started afresh (not switched) by running it again.
  */
-export async function moveTenant(ctx: AppContext, input: MoveInput, onStep: MoveProgress = () => {}): Promise<MoveResult> {
+export async function moveTenant(
+  ctx: AppContext,
+  input: MoveInput,
+  onStep: MoveProgress = () => {},
+): Promise<MoveResult> {
   const started = Date.now();
   const slug = validateSlug(input.slug);
   const row = await loadTenantRow(ctx, slug);
-  if (row.status !== 'active' && row.status !== 'suspended') throw new ConflictError(`tenant "${slug}" is ${row.status}: only an active or suspended tenant can be moved`);
-  if (row.step && !row.step.startsWith(MOVE_STEP_PREFIX)) throw new ConflictError(`tenant "${slug}" is in the middle of ${row.step}: finish that first`);
+  if (row.status !== 'active' && row.status !== 'suspended')
+    throw new ConflictError(`tenant "${slug}" is ${row.status}: only an active or suspended tenant can be moved`);
+  if (row.step && !row.step.startsWith(MOVE_STEP_PREFIX))
+    throw new ConflictError(`tenant "${slug}" is in the middle of ${row.step}: finish that first`);
 
   return withTenantLock(ctx, slug, async () => {
     const registry = await ctx.registry();
@@ -75,7 +88,10 @@ export async function moveTenant(ctx: AppContext, input: MoveInput, onStep: Move
     const interrupted = await runningMove(registry.knex, tenant.id);
     if (interrupted) {
       const target = (await findServerRow(registry.knex, { id: interrupted.target_server_id }))!;
-      if (to && to !== target.name) throw new ConflictError(`tenant "${slug}" has an unfinished move to server "${target.name}": run "tenantctl move ${slug}" to finish it first`);
+      if (to && to !== target.name)
+        throw new ConflictError(
+          `tenant "${slug}" has an unfinished move to server "${target.name}": run "tenantctl move ${slug}" to finish it first`,
+        );
       if (input.dryRun) {
         const plan = await planMove(ctx, tenant, target.name);
         return dryResult(ctx, slug, plan, started);
@@ -83,9 +99,24 @@ export async function moveTenant(ctx: AppContext, input: MoveInput, onStep: Move
       if (tenant.server_id === interrupted.target_server_id) {
         // Switched already: the target is the verified copy; only unfence and retire remain.
         const done = await finishMove(ctx, interrupted, onStep);
-        return { ...done, placement: 'where the interrupted move was going', dryRun: false, plan: null, resumed: 'finished', backup: null, verified: null, durationMs: Date.now() - started };
+        return {
+          ...done,
+          placement: 'where the interrupted move was going',
+          dryRun: false,
+          plan: null,
+          resumed: 'finished',
+          backup: null,
+          verified: null,
+          durationMs: Date.now() - started,
+        };
       }
-      await rollBack(ctx, interrupted, 'rolled_back', `interrupted at ${interrupted.step ?? 'start'}; rolled back`, onStep);
+      await rollBack(
+        ctx,
+        interrupted,
+        'rolled_back',
+        `interrupted at ${interrupted.step ?? 'start'}; rolled back`,
+        onStep,
+      );
       resumed = 'rolled_back';
       to = target.name;
       tenant = await loadTenantRow(ctx, slug);
@@ -96,7 +127,10 @@ export async function moveTenant(ctx: AppContext, input: MoveInput, onStep: Move
     // create: moves running at once (an evacuation) count each other against a target's capacity.
     const { plan, moveId, target, password } = await withPlacementLock(ctx, async () => {
       const plan = await planMove(ctx, tenant, to);
-      if (plan.problems.length) throw new ConflictError(`cannot move tenant "${slug}" to server "${plan.target}": ${plan.problems.join('; ')} (nothing was changed)`);
+      if (plan.problems.length)
+        throw new ConflictError(
+          `cannot move tenant "${slug}" to server "${plan.target}": ${plan.problems.join('; ')} (nothing was changed)`,
+        );
       const target = await ctx.serverByName(plan.target);
       const password = plan.targetUser ? generatePassword() : null;
       const moveId = await ctx.withSecretWrites(async () =>
@@ -124,33 +158,46 @@ export async function moveTenant(ctx: AppContext, input: MoveInput, onStep: Move
     let backup: MoveResult['backup'] = null;
     let verified: VerifySummary | null = null;
     const actions: Array<[MoveStep, () => Promise<void>]> = [
-      ['fence', async () => {
-        await source.connection.suspendAccess(move.source_database, move.source_user);
-        await updateMoveRow(registry.knex, moveId, { fenced_at: now() });
-      }],
-      ['copy', async () => {
-        const taken = await backupTenant(ctx, tenant);
-        backup = { id: taken.id, file: taken.file };
-        await updateMoveRow(registry.knex, moveId, { backup_id: taken.id });
-        await target.connection.createDatabase(move.target_database);
-        if (move.target_user) await usersOf(target.connection).createUser(move.target_user, password!, move.target_database);
-        await target.connection.restore(move.target_database, taken.file, move.target_user, dumpTools(ctx.config));
-        // The copy stays locked until the unfence: never two copies accepting logins.
-        await target.connection.suspendAccess(move.target_database, move.target_user);
-        await corruptTargetForTest(target.connection, move.target_database);
-      }],
-      ['verify', async () => {
-        verified = await verifyCopy(source.connection, move.source_database, target.connection, move.target_database);
-      }],
-      ['switch', async () => {
-        await updateTenantRow(registry.knex, tenant.id, {
-          server_id: move.target_server_id,
-          database_name: move.target_database,
-          database_user: move.target_user,
-          password_enc: move.password_enc,
-          step: `${MOVE_STEP_PREFIX}unfence`,
-        });
-      }],
+      [
+        'fence',
+        async () => {
+          await source.connection.suspendAccess(move.source_database, move.source_user);
+          await updateMoveRow(registry.knex, moveId, { fenced_at: now() });
+        },
+      ],
+      [
+        'copy',
+        async () => {
+          const taken = await backupTenant(ctx, tenant);
+          backup = { id: taken.id, file: taken.file };
+          await updateMoveRow(registry.knex, moveId, { backup_id: taken.id });
+          await target.connection.createDatabase(move.target_database);
+          if (move.target_user)
+            await usersOf(target.connection).createUser(move.target_user, password!, move.target_database);
+          await target.connection.restore(move.target_database, taken.file, move.target_user, dumpTools(ctx.config));
+          // The copy stays locked until the unfence: never two copies accepting logins.
+          await target.connection.suspendAccess(move.target_database, move.target_user);
+          await corruptTargetForTest(target.connection, move.target_database);
+        },
+      ],
+      [
+        'verify',
+        async () => {
+          verified = await verifyCopy(source.connection, move.source_database, target.connection, move.target_database);
+        },
+      ],
+      [
+        'switch',
+        async () => {
+          await updateTenantRow(registry.knex, tenant.id, {
+            server_id: move.target_server_id,
+            database_name: move.target_database,
+            database_user: move.target_user,
+            password_enc: move.password_enc,
+            step: `${MOVE_STEP_PREFIX}unfence`,
+          });
+        },
+      ],
     ];
     for (const [step, action] of actions) {
       try {
@@ -158,18 +205,45 @@ export async function moveTenant(ctx: AppContext, input: MoveInput, onStep: Move
       } catch (error) {
         if (step === 'switch' && (await loadTenantRow(ctx, slug)).server_id === move.target_server_id) break; // it did land
         const message = redact(errorMessage(error), [password ?? undefined]);
-        const undone = await rollBack(ctx, move, 'failed', `${step}: ${message}`, onStep).then(() => undefined, (e: unknown) => errorMessage(e));
-        throw new OperationError(slug, step, new Error(message), undone ? `rollback incomplete, run move again to finish it: ${undone}` : `the tenant stays on server "${plan.source}"; the target's copy was dropped`);
+        const undone = await rollBack(ctx, move, 'failed', `${step}: ${message}`, onStep).then(
+          () => undefined,
+          (e: unknown) => errorMessage(e),
+        );
+        throw new OperationError(
+          slug,
+          step,
+          new Error(message),
+          undone
+            ? `rollback incomplete, run move again to finish it: ${undone}`
+            : `the tenant stays on server "${plan.source}"; the target's copy was dropped`,
+        );
       }
     }
     move = (await findMoveRow(registry.knex, moveId))!;
     const done = await finishMove(ctx, move, onStep);
-    return { ...done, steps: { ...steps, ...done.steps }, backup, verified, resumed, placement: plan.reason, dryRun: false, plan, durationMs: Date.now() - started };
+    return {
+      ...done,
+      steps: { ...steps, ...done.steps },
+      backup,
+      verified,
+      resumed,
+      placement: plan.reason,
+      dryRun: false,
+      plan,
+      durationMs: Date.now() - started,
+    };
   });
 }
 
 /** Records a step, runs it, and records how long it took (into `steps`). */
-async function runStep(ctx: AppContext, move: MoveRow, step: MoveStep, steps: MoveResult['steps'], onStep: MoveProgress, action: () => Promise<void>): Promise<void> {
+async function runStep(
+  ctx: AppContext,
+  move: MoveRow,
+  step: MoveStep,
+  steps: MoveResult['steps'],
+  onStep: MoveProgress,
+  action: () => Promise<void>,
+): Promise<void> {
   const at = Date.now();
   onStep(step);
   await recordStep(ctx, move, step);
@@ -183,7 +257,8 @@ async function runStep(ctx: AppContext, move: MoveRow, step: MoveStep, steps: Mo
 async function recordStep(ctx: AppContext, move: MoveRow, step: MoveStep): Promise<void> {
   const registry = await ctx.registry();
   await updateMoveRow(registry.knex, move.id, { step });
-  if (step !== 'retire' && step !== 'unfence') await updateTenantRow(registry.knex, move.tenant_id, { step: `${MOVE_STEP_PREFIX}${step}` });
+  if (step !== 'retire' && step !== 'unfence')
+    await updateTenantRow(registry.knex, move.tenant_id, { step: `${MOVE_STEP_PREFIX}${step}` });
 }
 
 /** After the switch: access back on the target (if the tenant was active), then the source retired. */
@@ -199,7 +274,12 @@ async function finishMove(ctx: AppContext, move: MoveRow, onStep: MoveProgress):
     } catch (error) {
       await updateMoveRow(registry.knex, move.id, { error: `${step}: ${errorMessage(error)}` });
       await updateTenantRow(registry.knex, move.tenant_id, { last_error: `move: ${step}: ${errorMessage(error)}` });
-      throw new OperationError(move.slug, step, error, 'the tenant is switched to the target already; run move again to finish');
+      throw new OperationError(
+        move.slug,
+        step,
+        error,
+        'the tenant is switched to the target already; run move again to finish',
+      );
     }
   };
   let unfencedAt = move.unfenced_at;
@@ -219,7 +299,13 @@ async function finishMove(ctx: AppContext, move: MoveRow, onStep: MoveProgress):
     const problems = await dropTenantDatabase(source.connection, move.source_database, move.source_user);
     if (problems.length) throw problems[0];
   });
-  await updateMoveRow(registry.knex, move.id, { status: 'done', step: null, source_state: move.keep_source ? 'kept' : 'dropped', finished_at: now(), error: null });
+  await updateMoveRow(registry.knex, move.id, {
+    status: 'done',
+    step: null,
+    source_state: move.keep_source ? 'kept' : 'dropped',
+    finished_at: now(),
+    error: null,
+  });
   const downtimeMs = move.fenced_at && unfencedAt ? Date.parse(unfencedAt) - Date.parse(move.fenced_at) : null;
   return {
     slug: move.slug,
@@ -237,7 +323,13 @@ async function finishMove(ctx: AppContext, move: MoveRow, onStep: MoveProgress):
  * back if the tenant was active, and records why. Safe to repeat; throws if it could not finish
  * (the move stays recorded as running, so the next `move` tries again).
  */
-async function rollBack(ctx: AppContext, move: MoveRow, status: 'failed' | 'rolled_back', reason: string, onStep: MoveProgress): Promise<void> {
+async function rollBack(
+  ctx: AppContext,
+  move: MoveRow,
+  status: 'failed' | 'rolled_back',
+  reason: string,
+  onStep: MoveProgress,
+): Promise<void> {
   onStep('rollback');
   const registry = await ctx.registry();
   const [source, target] = await Promise.all([ctx.server(move.source_server_id), ctx.server(move.target_server_id)]);

@@ -23,7 +23,10 @@ export async function corruptTargetForTest(target: TenantConnections, database: 
   const [table, column] = spec.split('.') as [string, string | undefined];
   await withTenantKnex(target, database, null, async (knex) => {
     const top = (await knex(table).max({ id: 'id' }).first()) as { id: number };
-    if (column) await knex(table).where({ id: top.id }).update({ [column]: 'corrupted by a test' });
+    if (column)
+      await knex(table)
+        .where({ id: top.id })
+        .update({ [column]: 'corrupted by a test' });
     else await knex(table).where({ id: top.id }).delete();
   });
 }

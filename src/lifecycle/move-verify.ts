@@ -15,7 +15,12 @@ export interface VerifySummary {
  * the same exact row count and content checksum, the same sequence/auto-increment positions, the
  * same applied migrations. Throws, naming every difference, when anything differs.
  */
-export async function verifyCopy(source: DatabaseInspection, sourceDb: string, target: DatabaseInspection, targetDb: string): Promise<VerifySummary> {
+export async function verifyCopy(
+  source: DatabaseInspection,
+  sourceDb: string,
+  target: DatabaseInspection,
+  targetDb: string,
+): Promise<VerifySummary> {
   const [s, t, sm, tm] = await Promise.all([
     source.contentFingerprint(sourceDb),
     target.contentFingerprint(targetDb),
@@ -25,9 +30,16 @@ export async function verifyCopy(source: DatabaseInspection, sourceDb: string, t
   const problems = fingerprintDifferences(s, t);
   const applied = [sm.get(sourceDb) ?? [], tm.get(targetDb) ?? []];
   if (applied[0]!.join('\n') !== applied[1]!.join('\n')) {
-    problems.push(`applied migrations differ: ${applied[0]!.length} on the source (last ${applied[0]!.at(-1) ?? 'none'}), ${applied[1]!.length} on the target (last ${applied[1]!.at(-1) ?? 'none'})`);
+    problems.push(
+      `applied migrations differ: ${applied[0]!.length} on the source (last ${applied[0]!.at(-1) ?? 'none'}), ${applied[1]!.length} on the target (last ${applied[1]!.at(-1) ?? 'none'})`,
+    );
   }
   if (problems.length) throw new Error(`the copy does not match the source: ${problems.join('; ')}`);
   const tables = Object.values(s.tables);
-  return { tables: tables.length, rows: tables.reduce((sum, x) => sum + x.rows, 0), sequences: Object.keys(s.sequences).length, migrations: applied[0]!.length };
+  return {
+    tables: tables.length,
+    rows: tables.reduce((sum, x) => sum + x.rows, 0),
+    sequences: Object.keys(s.sequences).length,
+    migrations: applied[0]!.length,
+  };
 }

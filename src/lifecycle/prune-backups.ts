@@ -23,9 +23,15 @@ export interface PruneResult {
  * every given rule lets it go (beyond the newest `keep`, older than `keepDays`); the newest good
  * one always stays. Failed and interrupted records older than the newest good backup go too.
  */
-export async function pruneBackups(ctx: AppContext, slugs: string[], policy: RetentionPolicy, at = new Date()): Promise<PruneResult> {
+export async function pruneBackups(
+  ctx: AppContext,
+  slugs: string[],
+  policy: RetentionPolicy,
+  at = new Date(),
+): Promise<PruneResult> {
   if (policy.keep === undefined && policy.keepDays === undefined) return { removed: [], failedRecordsRemoved: 0 };
-  if (policy.keep !== undefined && policy.keep < 1) throw new UsageError('--keep must be at least 1: the newest good backup is never pruned');
+  if (policy.keep !== undefined && policy.keep < 1)
+    throw new UsageError('--keep must be at least 1: the newest good backup is never pruned');
   const registry = await ctx.registry();
   const result: PruneResult = { removed: [], failedRecordsRemoved: 0 };
   const rows = await listBackupRows(registry.knex, { slugs });
@@ -35,7 +41,10 @@ export async function pruneBackups(ctx: AppContext, slugs: string[], policy: Ret
   for (const backups of bySlug.values()) {
     const { doomed, staleFailures } = retentionPlan(backups, policy, at); // rows come newest first
     for (const b of doomed) rmSync(b.file, { force: true });
-    await deleteBackupRows(registry.knex, [...doomed, ...staleFailures].map((b) => b.id));
+    await deleteBackupRows(
+      registry.knex,
+      [...doomed, ...staleFailures].map((b) => b.id),
+    );
     result.removed.push(...doomed.map((b) => ({ slug: b.slug, file: b.file, startedAt: b.started_at })));
     result.failedRecordsRemoved += staleFailures.length;
   }

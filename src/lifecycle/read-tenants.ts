@@ -20,12 +20,21 @@ export interface TenantDetail extends Tenant {
 }
 
 /** One tenant's full record; the password only with `revealPassword`. Throws NotFoundError. */
-export async function showTenant(ctx: AppContext, slug: string, options: { revealPassword?: boolean } = {}): Promise<TenantDetail> {
+export async function showTenant(
+  ctx: AppContext,
+  slug: string,
+  options: { revealPassword?: boolean } = {},
+): Promise<TenantDetail> {
   const row = await loadTenantRow(ctx, slug);
   const registry = await ctx.registry();
   const server = await findServerRow(registry.knex, { id: row.server_id });
-  if (!server) throw new InternalError(`tenant "${slug}" names server #${row.server_id}, which the registry does not have`);
-  const detail: TenantDetail = { ...toTenant(row, server.name), engine: server.engine, serverUrl: describeServer(specFromRow(server)) };
+  if (!server)
+    throw new InternalError(`tenant "${slug}" names server #${row.server_id}, which the registry does not have`);
+  const detail: TenantDetail = {
+    ...toTenant(row, server.name),
+    engine: server.engine,
+    serverUrl: describeServer(specFromRow(server)),
+  };
   if (options.revealPassword) detail.password = row.password_enc ? await ctx.decrypt(row.password_enc) : null;
   return detail;
 }

@@ -41,7 +41,11 @@ export type RestoreProgress = (step: 'verify' | 'suspend' | 'replace' | 'restore
  * is complete. The tenant is kept out of use (suspended, its user locked) while its database is
  * replaced; a failure leaves it suspended with the error, and running restore again finishes.
  */
-export async function restoreTenant(ctx: AppContext, input: RestoreInput, onStep: RestoreProgress = () => {}): Promise<RestoreResult> {
+export async function restoreTenant(
+  ctx: AppContext,
+  input: RestoreInput,
+  onStep: RestoreProgress = () => {},
+): Promise<RestoreResult> {
   const started = Date.now();
   const slug = validateSlug(input.slug);
   if (input.as !== undefined) validateSlug(input.as);
@@ -52,7 +56,8 @@ export async function restoreTenant(ctx: AppContext, input: RestoreInput, onStep
   onStep('verify');
   const backup = await chooseBackup(ctx, slug, input.from);
   const problem = await checkFile(ctx, backup);
-  if (problem) throw new OperationError(slug, 'verify', new Error(`${backup.file}: ${problem}; refusing to restore it`));
+  if (problem)
+    throw new OperationError(slug, 'verify', new Error(`${backup.file}: ${problem}; refusing to restore it`));
   const summary = { id: backup.id, file: backup.file, sha256: backup.sha256, takenAt: backup.started_at };
 
   if (input.as !== undefined) {
@@ -67,7 +72,9 @@ export async function restoreTenant(ctx: AppContext, input: RestoreInput, onStep
 
   if (!source) throw new NotFoundError(`no tenant "${slug}" in the registry`);
   if (!['active', 'suspended'].includes(source.status)) {
-    throw new ConflictError(`tenant "${slug}" is ${source.status}: only an active or suspended tenant can be restored (use --as to restore into a new tenant)`);
+    throw new ConflictError(
+      `tenant "${slug}" is ${source.status}: only an active or suspended tenant can be restored (use --as to restore into a new tenant)`,
+    );
   }
   assertNotMoving(source, 'restored');
   return withTenantLock(ctx, slug, async () => {
@@ -75,15 +82,25 @@ export async function restoreTenant(ctx: AppContext, input: RestoreInput, onStep
     await engineChecked(ctx, backup, source);
     // A restore interrupted earlier recorded itself: its half-restored database may be replaced.
     const resuming = source.step === 'restore';
-    const tables = (await server.databaseExists(source.database_name)) ? await server.listTables(source.database_name) : [];
+    const tables = (await server.databaseExists(source.database_name))
+      ? await server.listTables(source.database_name)
+      : [];
     if (tables.length > 0 && !input.force && !resuming) {
-      throw new ConflictError(`database "${source.database_name}" has ${tables.length} tables; use --force to replace it with the backup`);
+      throw new ConflictError(
+        `database "${source.database_name}" has ${tables.length} tables; use --force to replace it with the backup`,
+      );
     }
     // The status to return to: an interrupted restore recorded the original in previous_status.
     const returnTo = resuming ? (source.previous_status ?? 'suspended') : source.status;
 
     onStep('suspend');
-    await updateTenantRow(registry.knex, source.id, { status: 'suspended', step: 'restore', previous_status: returnTo, status_reason: `restoring from backup (was ${returnTo})`, last_error: null });
+    await updateTenantRow(registry.knex, source.id, {
+      status: 'suspended',
+      step: 'restore',
+      previous_status: returnTo,
+      status_reason: `restoring from backup (was ${returnTo})`,
+      last_error: null,
+    });
     try {
       await server.suspendAccess(source.database_name, source.database_user);
       onStep('replace');
@@ -104,7 +121,13 @@ export async function restoreTenant(ctx: AppContext, input: RestoreInput, onStep
       previous_status: null,
       status_reason: returnTo === 'suspended' ? source.status_reason : null,
     });
-    return { tenant: await reloadTenant(ctx, slug), backup: summary, replaced: tables.length > 0, cloned: false, durationMs: Date.now() - started };
+    return {
+      tenant: await reloadTenant(ctx, slug),
+      backup: summary,
+      replaced: tables.length > 0,
+      cloned: false,
+      durationMs: Date.now() - started,
+    };
   });
 }
 
@@ -113,7 +136,8 @@ async function chooseBackup(ctx: AppContext, slug: string, from: string | undefi
   const registry = await ctx.registry();
   if (!from) {
     const latest = await latestGoodBackup(registry.knex, slug);
-    if (!latest) throw new NotFoundError(`tenant "${slug}" has no good backup; take one with: tenantctl backup ${slug}`);
+    if (!latest)
+      throw new NotFoundError(`tenant "${slug}" has no good backup; take one with: tenantctl backup ${slug}`);
     return latest;
   }
   const file = resolve(from);
@@ -125,12 +149,30 @@ async function chooseBackup(ctx: AppContext, slug: string, from: string | undefi
   const engine = driverForBackupFile(file)?.engine;
   if (!engine) throw new UsageError(`${file}: not a tenantctl backup (expected ${backupExtensions()})`);
   const tenant = await findTenantRow(registry.knex, slug);
-  return { id: 0, tenant_id: tenant?.id ?? null, slug, status: 'ok', file, bytes: null, sha256: null, engine, server_version: null, migration: null, started_at: '', finished_at: null, duration_ms: null, error: null };
+  return {
+    id: 0,
+    tenant_id: tenant?.id ?? null,
+    slug,
+    status: 'ok',
+    file,
+    bytes: null,
+    sha256: null,
+    engine,
+    server_version: null,
+    migration: null,
+    started_at: '',
+    finished_at: null,
+    duration_ms: null,
+    error: null,
+  };
 }
 
 /** A backup restores only onto its own engine; returns its file. */
 async function engineChecked(ctx: AppContext, backup: BackupRow, target?: TenantRow): Promise<string> {
-  const engine = target ? (await ctx.server(target.server_id)).connection.driver.engine : ctx.defaultServerSpec().engine;
-  if (backup.engine !== engine) throw new UsageError(`${backup.file} is a ${backup.engine} backup; it cannot be restored onto ${engine}`);
+  const engine = target
+    ? (await ctx.server(target.server_id)).connection.driver.engine
+    : ctx.defaultServerSpec().engine;
+  if (backup.engine !== engine)
+    throw new UsageError(`${backup.file} is a ${backup.engine} backup; it cannot be restored onto ${engine}`);
   return backup.file;
 }

@@ -27,7 +27,8 @@ export interface RolloutOptions {
 }
 
 /** What a run stores as its options: enough to run it again the same way. */
-export type StoredRunOptions = TenantSelection & RolloutOptions & { direction?: string; concurrency?: number; failFast?: boolean };
+export type StoredRunOptions = TenantSelection &
+  RolloutOptions & { direction?: string; concurrency?: number; failFast?: boolean };
 
 const SUCCEEDED = ['migrated', 'rolled_back', 'up_to_date'];
 
@@ -36,18 +37,27 @@ const SUCCEEDED = ['migrated', 'rolled_back', 'up_to_date'];
  * and the tenants that already succeeded in it or in the runs it resumed. Only an interrupted
  * (killed) or halted run can be resumed.
  */
-export async function resumePoint(knex: Knex, kind: RunKind, id: number): Promise<{ options: StoredRunOptions; finished: Set<number> }> {
+export async function resumePoint(
+  knex: Knex,
+  kind: RunKind,
+  id: number,
+): Promise<{ options: StoredRunOptions; finished: Set<number> }> {
   const run = await knex<RunRow>('tenantctl_runs').where({ id }).first();
   if (!run) throw new NotFoundError(`no run #${id} in the registry`);
   if (run.kind !== kind) throw new UsageError(`run #${id} is a ${run.kind} run, not a ${kind} run`);
   if (run.status !== 'interrupted' && run.status !== 'halted') {
-    throw new ConflictError(`run #${id} ${run.status === 'running' ? 'is still running' : `${run.status}`}: only an interrupted or halted run can be resumed${run.status === 'failed' ? ' (use --retry-failed)' : ''}`);
+    throw new ConflictError(
+      `run #${id} ${run.status === 'running' ? 'is still running' : `${run.status}`}: only an interrupted or halted run can be resumed${run.status === 'failed' ? ' (use --retry-failed)' : ''}`,
+    );
   }
   const options = JSON.parse(run.options) as StoredRunOptions;
   const finished = new Set<number>();
   // A resumed run that is itself resumed: what every run of the chain finished counts.
-  for (let at: number | undefined = id; at !== undefined; ) {
-    const ids = await knex('tenantctl_run_tenants').where({ run_id: at }).whereIn('outcome', SUCCEEDED).pluck('tenant_id');
+  for (let at: number | undefined = id; at !== undefined;) {
+    const ids = await knex('tenantctl_run_tenants')
+      .where({ run_id: at })
+      .whereIn('outcome', SUCCEEDED)
+      .pluck('tenant_id');
     for (const tenant of ids) finished.add(Number(tenant));
     const row: RunRow | undefined = at === id ? run : await knex<RunRow>('tenantctl_runs').where({ id: at }).first();
     at = row ? (JSON.parse(row.options) as StoredRunOptions).resumedFrom : undefined;

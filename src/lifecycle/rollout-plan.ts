@@ -1,6 +1,9 @@
 import { UsageError } from '../core/errors.js';
 
-/** Which tenants a wave (or the canary) takes; every filter given must match. An empty selection takes every tenant left. */
+/**
+ * Which tenants a wave (or the canary) takes; every filter given must match. An empty selection takes every tenant
+ * left.
+ */
 export interface WaveSelect {
   plans?: string[];
   /** Tenant metadata entries (`--set key=value` at create or update), all of which must match. */
@@ -92,26 +95,49 @@ export function parseWaveSizes(text: string): WaveSize[] {
 
 /** Checks waves from the config file; returns them typed or throws naming what is wrong. */
 export function validateWaveConfigs(value: unknown, label = 'waves'): WaveConfig[] {
-  if (!Array.isArray(value) || value.length === 0) throw new UsageError(`${label}: expected a non-empty array of { name?, select, concurrency? }`);
+  if (!Array.isArray(value) || value.length === 0)
+    throw new UsageError(`${label}: expected a non-empty array of { name?, select, concurrency? }`);
   return value.map((wave, i) => {
     const at = `${label}[${i}]`;
     if (typeof wave !== 'object' || wave === null) throw new UsageError(`${at}: expected an object`);
     const { name, select, concurrency, ...rest } = wave as Record<string, unknown>;
-    if (Object.keys(rest).length) throw new UsageError(`${at}: unknown key ${Object.keys(rest).map((k) => `"${k}"`).join(', ')}`);
+    if (Object.keys(rest).length)
+      throw new UsageError(
+        `${at}: unknown key ${Object.keys(rest)
+          .map((k) => `"${k}"`)
+          .join(', ')}`,
+      );
     if (name !== undefined && typeof name !== 'string') throw new UsageError(`${at}.name: expected a string`);
-    if (concurrency !== undefined && !(Number.isInteger(concurrency) && (concurrency as number) >= 1 && (concurrency as number) <= 256)) {
+    if (
+      concurrency !== undefined &&
+      !(Number.isInteger(concurrency) && (concurrency as number) >= 1 && (concurrency as number) <= 256)
+    ) {
       throw new UsageError(`${at}.concurrency: expected a whole number from 1 to 256`);
     }
-    if (typeof select !== 'object' || select === null || Array.isArray(select)) throw new UsageError(`${at}.select: expected an object`);
+    if (typeof select !== 'object' || select === null || Array.isArray(select))
+      throw new UsageError(`${at}.select: expected an object`);
     const { plans, labels, servers, slugs, ...other } = select as Record<string, unknown>;
-    if (Object.keys(other).length) throw new UsageError(`${at}.select: unknown key ${Object.keys(other).map((k) => `"${k}"`).join(', ')} (plans, labels, servers, slugs)`);
+    if (Object.keys(other).length)
+      throw new UsageError(
+        `${at}.select: unknown key ${Object.keys(other)
+          .map((k) => `"${k}"`)
+          .join(', ')} (plans, labels, servers, slugs)`,
+      );
     for (const [key, list] of Object.entries({ plans, servers, slugs })) {
-      if (list !== undefined && !(Array.isArray(list) && list.every((v) => typeof v === 'string'))) throw new UsageError(`${at}.select.${key}: expected an array of strings`);
+      if (list !== undefined && !(Array.isArray(list) && list.every((v) => typeof v === 'string')))
+        throw new UsageError(`${at}.select.${key}: expected an array of strings`);
     }
-    if (labels !== undefined && !(typeof labels === 'object' && labels !== null && Object.values(labels).every((v) => typeof v === 'string'))) {
+    if (
+      labels !== undefined &&
+      !(typeof labels === 'object' && labels !== null && Object.values(labels).every((v) => typeof v === 'string'))
+    ) {
       throw new UsageError(`${at}.select.labels: expected an object of strings`);
     }
-    return { name: name as string | undefined, select: select as WaveSelect, concurrency: concurrency as number | undefined };
+    return {
+      name: name as string | undefined,
+      select: select as WaveSelect,
+      concurrency: concurrency as number | undefined,
+    };
   });
 }
 
@@ -143,7 +169,8 @@ export function planWaves<T extends PlannableTenant>(tenants: readonly T[], spec
     let through = waves[0]?.tenants.length ?? 0;
     for (const [i, size] of sizes.entries()) {
       const target = 'count' in size ? size.count : Math.ceil((size.percent / 100) * tenants.length);
-      if (i > 0 && target < sizeTarget(sizes[i - 1]!, tenants.length)) throw new UsageError(`--waves ${spec.waves}: sizes are cumulative and must grow`);
+      if (i > 0 && target < sizeTarget(sizes[i - 1]!, tenants.length))
+        throw new UsageError(`--waves ${spec.waves}: sizes are cumulative and must grow`);
       const want = Math.max(0, target - through);
       const taken = take((_, j) => j < want);
       through += taken.length;
@@ -151,7 +178,12 @@ export function planWaves<T extends PlannableTenant>(tenants: readonly T[], spec
     }
   } else if (spec.waves) {
     for (const [i, wave] of validateWaveConfigs(spec.waves).entries()) {
-      waves.push({ name: wave.name ?? `wave ${i + 1}`, canary: false, concurrency: wave.concurrency, tenants: take((t) => matches(t, wave.select)) });
+      waves.push({
+        name: wave.name ?? `wave ${i + 1}`,
+        canary: false,
+        concurrency: wave.concurrency,
+        tenants: take((t) => matches(t, wave.select)),
+      });
     }
   }
   if (left.length) waves.push({ name: waves.length ? 'rest' : 'all', canary: false, tenants: left });
@@ -169,7 +201,8 @@ export function matches(tenant: PlannableTenant, select: WaveSelect): boolean {
   if (select.servers && !select.servers.includes(tenant.server_name)) return false;
   if (select.labels) {
     const metadata = parseMetadata(tenant.metadata);
-    for (const [key, value] of Object.entries(select.labels)) if (String(metadata[key] ?? '') !== value || !(key in metadata)) return false;
+    for (const [key, value] of Object.entries(select.labels))
+      if (String(metadata[key] ?? '') !== value || !(key in metadata)) return false;
   }
   return true;
 }
@@ -180,9 +213,12 @@ export function matches(tenant: PlannableTenant, select: WaveSelect): boolean {
  */
 export function parseFailureBudget(text: string, total: number): number {
   const percent = /^(\d+(?:\.\d+)?)%$/.exec(text.trim());
-  if (percent && Number(percent[1]) > 0 && Number(percent[1]) <= 100) return Math.max(1, Math.ceil((Number(percent[1]) / 100) * total));
+  if (percent && Number(percent[1]) > 0 && Number(percent[1]) <= 100)
+    return Math.max(1, Math.ceil((Number(percent[1]) / 100) * total));
   if (/^\d+$/.test(text.trim()) && Number(text) >= 1) return Number(text);
-  throw new UsageError(`--max-failures: expected a count of at least 1 (3) or a percentage (5%), got ${JSON.stringify(text)}`);
+  throw new UsageError(
+    `--max-failures: expected a count of at least 1 (3) or a percentage (5%), got ${JSON.stringify(text)}`,
+  );
 }
 
 function parseMetadata(text: string): Record<string, unknown> {
@@ -195,5 +231,8 @@ function parseMetadata(text: string): Record<string, unknown> {
 }
 
 function splitList(text: string): string[] {
-  return text.split(',').map((s) => s.trim()).filter(Boolean);
+  return text
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean);
 }

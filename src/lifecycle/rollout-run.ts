@@ -53,13 +53,21 @@ export interface RolloutControl<W, S extends AttemptResult> {
  * canary passed completely and the run is within its failure budget (with no budget: no failure
  * yet). Returns why the run halted, or undefined if it was not halted.
  */
-export async function runRollout<W, S extends AttemptResult>(waves: Array<Wave<unknown>>, control: RolloutControl<W, S>): Promise<string | undefined> {
+export async function runRollout<W, S extends AttemptResult>(
+  waves: Array<Wave<unknown>>,
+  control: RolloutControl<W, S>,
+): Promise<string | undefined> {
   let halted: string | undefined;
   const overBudget = () => control.maxFailures !== undefined && control.failures() >= control.maxFailures;
-  const budgetReason = () => `failure budget reached: ${control.failures()} failed (--max-failures ${control.maxFailures})`;
+  const budgetReason = () =>
+    `failure budget reached: ${control.failures()} failed (--max-failures ${control.maxFailures})`;
   const stop = () => Boolean(halted) || control.failFast() || overBudget();
   const skipReason = () =>
-    halted ? `not started: the run halted (${halted})` : overBudget() ? `not started: ${budgetReason()}` : 'skipped after an earlier failure (--fail-fast)';
+    halted
+      ? `not started: the run halted (${halted})`
+      : overBudget()
+        ? `not started: ${budgetReason()}`
+        : 'skipped after an earlier failure (--fail-fast)';
 
   for (const [i, wave] of waves.entries()) {
     const work = control.workOf(wave);

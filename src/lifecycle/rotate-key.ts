@@ -42,7 +42,11 @@ export interface RotateKeyResult {
 }
 
 /** Which count of the result each table's re-encrypted rows go to. */
-const COUNTED: Record<string, 'tenants' | 'servers' | 'moves'> = { tenantctl_tenants: 'tenants', tenantctl_servers: 'servers', tenantctl_moves: 'moves' };
+const COUNTED: Record<string, 'tenants' | 'servers' | 'moves'> = {
+  tenantctl_tenants: 'tenants',
+  tenantctl_servers: 'servers',
+  tenantctl_moves: 'moves',
+};
 
 /** The tables holding secrets, and their encrypted columns (all under the row's `key_fingerprint`). */
 const SECRET_TABLES: ReadonlyArray<{ table: string; columns: string[] }> = [
@@ -59,14 +63,19 @@ const SECRET_TABLES: ReadonlyArray<{ table: string; columns: string[] }> = [
  * `generate`, the new key file replace the old): from then on the old key is refused.
  */
 export async function rotateKey(ctx: AppContext, options: RotateKeyOptions): Promise<RotateKeyResult> {
-  if (!options.newKey === !options.generate) throw new UsageError('rotate-key: give --new-key-file <file> or --generate (one of them)');
+  if (!options.newKey === !options.generate)
+    throw new UsageError('rotate-key: give --new-key-file <file> or --generate (one of them)');
   const registry = await ctx.registry();
   const keyFile = ctx.config.secretKeyFile;
   if (options.generate && ctx.config.secretKey) {
-    throw new UsageError('rotate-key --generate writes a key file, but the key comes from TENANTCTL_SECRET_KEY: use --new-key-file, then set the variable to the new key');
+    throw new UsageError(
+      'rotate-key --generate writes a key file, but the key comes from TENANTCTL_SECRET_KEY: use --new-key-file, then set the variable to the new key',
+    );
   }
   if (options.generate && !registry.driver.embedded) {
-    throw new UsageError('rotate-key --generate is for the embedded registry; a shared registry needs a key every machine gets: --new-key-file');
+    throw new UsageError(
+      'rotate-key --generate is for the embedded registry; a shared registry needs a key every machine gets: --new-key-file',
+    );
   }
   const lock = await registry.tryLock('tenantctl:rotate-key', 0);
   if (!lock) throw new LockedError('another tenantctl is rotating the secret key right now');
@@ -88,7 +97,9 @@ export async function rotateKey(ctx: AppContext, options: RotateKeyOptions): Pro
     const to = keyFingerprint(newKey);
     if (to === from) throw new UsageError('the new key is the key already in use');
     if (rotatingTo && rotatingTo !== to) {
-      throw new UsageError(`an interrupted rotation to key ${rotatingTo} must be finished first: run rotate-key again with that key`);
+      throw new UsageError(
+        `an interrupted rotation to key ${rotatingTo} must be finished first: run rotate-key again with that key`,
+      );
     }
     await putSetting(knex, ROTATING_TO, to);
 
@@ -133,7 +144,17 @@ export async function rotateKey(ctx: AppContext, options: RotateKeyOptions): Pro
 /** The registry already uses the new key: clear a leftover marker and say so. */
 async function finished(knex: Knex, to: string, keyFile?: string): Promise<RotateKeyResult> {
   await knex('tenantctl_settings').where({ key: ROTATING_TO }).delete();
-  return { changed: false, from: null, to, resumed: false, tenants: 0, servers: 0, moves: 0, keyFile, message: `the registry already uses key ${to}` };
+  return {
+    changed: false,
+    from: null,
+    to,
+    resumed: false,
+    tenants: 0,
+    servers: 0,
+    moves: 0,
+    keyFile,
+    message: `the registry already uses key ${to}`,
+  };
 }
 
 /**
@@ -165,7 +186,13 @@ interface Keys {
  * update, which applies only if the row is still as read (otherwise the next pass sees it again).
  * Returns how many rows it re-encrypted and how many it left for another pass.
  */
-async function reencryptTable(knex: Knex, table: string, columns: string[], keys: Keys, pauseMs: number): Promise<{ reencrypted: number; left: number }> {
+async function reencryptTable(
+  knex: Knex,
+  table: string,
+  columns: string[],
+  keys: Keys,
+  pauseMs: number,
+): Promise<{ reencrypted: number; left: number }> {
   const rows = (await knex(table)
     .select('id', 'key_fingerprint', ...columns)
     .where((q) => {
@@ -179,12 +206,15 @@ async function reencryptTable(knex: Knex, table: string, columns: string[], keys
   for (const row of rows) {
     const under = row.key_fingerprint ?? keys.from;
     if (under !== keys.from) {
-      throw new UsageError(`${table} row ${row.id} is encrypted with key ${under}, neither the old nor the new one: its secrets cannot be re-encrypted`);
+      throw new UsageError(
+        `${table} row ${row.id} is encrypted with key ${under}, neither the old nor the new one: its secrets cannot be re-encrypted`,
+      );
     }
     const patch: Record<string, string | null> = { key_fingerprint: keys.to };
     for (const column of columns) {
       const stored = row[column];
-      patch[column] = stored === null || stored === undefined ? null : encryptSecret(decryptSecret(stored, keys.oldKey), keys.newKey);
+      patch[column] =
+        stored === null || stored === undefined ? null : encryptSecret(decryptSecret(stored, keys.oldKey), keys.newKey);
     }
     const stillAsRead = (q: Knex.QueryBuilder) => {
       q.where('id', row.id);

@@ -44,16 +44,29 @@ export interface RotatePasswordResult {
  * next run sets that same password again (harmless if the server already has it) and finishes.
  * Open sessions stay unless `endSessions`. Returns `skipped` where there is no user of its own.
  */
-export async function rotateTenantPassword(ctx: AppContext, slug: string, options: { endSessions?: boolean } = {}): Promise<Omit<PasswordRotationOutcome, 'server' | 'durationMs'>> {
+export async function rotateTenantPassword(
+  ctx: AppContext,
+  slug: string,
+  options: { endSessions?: boolean } = {},
+): Promise<Omit<PasswordRotationOutcome, 'server' | 'durationMs'>> {
   return withTenantLock(ctx, slug, async () => {
     const registry = await ctx.registry();
     const row = await loadTenantRow(ctx, slug);
-    if (!WITH_DATABASE.includes(row.status)) throw new ConflictError(`tenant "${slug}" is ${row.status}: only an active or suspended tenant has a password to rotate`);
+    if (!WITH_DATABASE.includes(row.status))
+      throw new ConflictError(
+        `tenant "${slug}" is ${row.status}: only an active or suspended tenant has a password to rotate`,
+      );
     if (row.step) throw new ConflictError(`tenant "${slug}" is in the middle of "${row.step}": finish that first`);
     const server = (await ctx.server(row.server_id)).connection;
     const users = server.users;
-    if (!users) return { slug, outcome: 'skipped', reason: `${server.driver.engine} has no database users: nothing to rotate` };
-    if (!row.database_user) return { slug, outcome: 'skipped', reason: 'the tenant shares the server credentials: rotate those on the server' };
+    if (!users)
+      return { slug, outcome: 'skipped', reason: `${server.driver.engine} has no database users: nothing to rotate` };
+    if (!row.database_user)
+      return {
+        slug,
+        outcome: 'skipped',
+        reason: 'the tenant shares the server credentials: rotate those on the server',
+      };
 
     await assertCurrentKey(ctx, row);
     let pending = row.password_pending_enc ?? null;
@@ -69,9 +82,18 @@ export async function rotateTenantPassword(ctx: AppContext, slug: string, option
     try {
       await users.setPassword(row.database_user, password, { endSessions: options.endSessions });
     } catch (error) {
-      throw new OperationError(slug, 'set password', new Error(redact(errorMessage(error), [password])), 'run rotate-password again to finish it');
+      throw new OperationError(
+        slug,
+        'set password',
+        new Error(redact(errorMessage(error), [password])),
+        'run rotate-password again to finish it',
+      );
     }
-    await updateTenantRow(registry.knex, row.id, { password_enc: pending, password_pending_enc: null, password_changed_at: now() });
+    await updateTenantRow(registry.knex, row.id, {
+      password_enc: pending,
+      password_pending_enc: null,
+      password_changed_at: now(),
+    });
     return { slug, outcome: 'rotated', finished };
   });
 }
@@ -80,11 +102,16 @@ export async function rotateTenantPassword(ctx: AppContext, slug: string, option
 async function assertCurrentKey(ctx: AppContext, row: TenantRow): Promise<void> {
   const mine = keyFingerprint((await ctx.secretKey()).key);
   if (row.key_fingerprint && row.key_fingerprint !== mine) {
-    throw new UsageError(`tenant "${row.slug}" has secrets under key ${row.key_fingerprint}, not this run's: finish the key rotation (rotate-key) first`);
+    throw new UsageError(
+      `tenant "${row.slug}" has secrets under key ${row.key_fingerprint}, not this run's: finish the key rotation (rotate-key) first`,
+    );
   }
 }
 
-/** Rotates the selected tenants' passwords, `concurrency` at a time and each server within its own limit; a failure does not stop the others. */
+/**
+ * Rotates the selected tenants' passwords, `concurrency` at a time and each server within its own limit; a failure
+ * does not stop the others.
+ */
 export async function rotatePasswords(
   ctx: AppContext,
   options: RotatePasswordOptions,
@@ -95,17 +122,28 @@ export async function rotatePasswords(
   const outcomes: PasswordRotationOutcome[] = new Array(tenants.length);
   const counts: Record<PasswordOutcomeKind, number> = { rotated: 0, skipped: 0, failed: 0 };
   let done = 0;
-  await runPool(tenants, options.concurrency, async (tenant, index) => {
-    const began = Date.now();
-    let outcome: Omit<PasswordRotationOutcome, 'server' | 'durationMs'>;
-    try {
-      outcome = await rotateTenantPassword(ctx, tenant.slug, { endSessions: options.endSessions });
-    } catch (error) {
-      outcome = { slug: tenant.slug, outcome: 'failed', error: errorMessage(error) };
-    }
-    counts[outcome.outcome]++;
-    outcomes[index] = { ...outcome, server: tenant.server_name, durationMs: Date.now() - began };
-    onProgress(++done, tenants.length, counts.failed);
-  }, { keyOf: (tenant) => tenant.server_id, limitOf: serverLimit(ctx, tenants, options.concurrency) });
-  return { ok: counts.failed === 0, total: tenants.length, counts, tenants: outcomes, durationMs: Date.now() - started };
+  await runPool(
+    tenants,
+    options.concurrency,
+    async (tenant, index) => {
+      const began = Date.now();
+      let outcome: Omit<PasswordRotationOutcome, 'server' | 'durationMs'>;
+      try {
+        outcome = await rotateTenantPassword(ctx, tenant.slug, { endSessions: options.endSessions });
+      } catch (error) {
+        outcome = { slug: tenant.slug, outcome: 'failed', error: errorMessage(error) };
+      }
+      counts[outcome.outcome]++;
+      outcomes[index] = { ...outcome, server: tenant.server_name, durationMs: Date.now() - began };
+      onProgress(++done, tenants.length, counts.failed);
+    },
+    { keyOf: (tenant) => tenant.server_id, limitOf: serverLimit(ctx, tenants, options.concurrency) },
+  );
+  return {
+    ok: counts.failed === 0,
+    total: tenants.length,
+    counts,
+    tenants: outcomes,
+    durationMs: Date.now() - started,
+  };
 }

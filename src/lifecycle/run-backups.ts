@@ -39,9 +39,12 @@ export async function runBackups(
   input: RunBackupsInput,
   onProgress: (done: number, total: number, failed: number) => void = () => {},
 ): Promise<RunBackupsResult> {
-  const tenants = input.selection ? await backupTenants(ctx, input.selection, input.concurrency, onProgress) : undefined;
+  const tenants = input.selection
+    ? await backupTenants(ctx, input.selection, input.concurrency, onProgress)
+    : undefined;
   const only = input.selection?.slugs?.length === 1 && !input.registry ? tenants?.tenants[0] : undefined;
-  if (only?.outcome === 'unreachable') throw new UnreachableError(only.error ?? `server "${only.server}" is unreachable`);
+  if (only?.outcome === 'unreachable')
+    throw new UnreachableError(only.error ?? `server "${only.server}" is unreachable`);
   const registry: RegistryBackupOutcome | undefined = input.registry
     ? await backupRegistry(ctx).then(
         (b) => ({ status: 'ok' as const, file: b.file, bytes: b.bytes }),

@@ -24,17 +24,24 @@ export const WITH_DATABASE: TenantStatus[] = ['active', 'suspended'];
 /** What a selection is for: a recorded run kind (`--retry-failed` looks up its last run), or a read. */
 export type SelectionPurpose = RunKind | 'backup' | 'stats' | 'rotate-password';
 
-export async function selectTenants(ctx: AppContext, selection: TenantSelection, kind: SelectionPurpose): Promise<TenantWithServer[]> {
+export async function selectTenants(
+  ctx: AppContext,
+  selection: TenantSelection,
+  kind: SelectionPurpose,
+): Promise<TenantWithServer[]> {
   for (const slug of selection.slugs ?? []) validateSlug(slug);
   const outside = (selection.statuses ?? []).filter((s) => !WITH_DATABASE.includes(s));
   if (outside.length) {
-    throw new UsageError(`--status ${outside.join(',')}: ${kind} works on tenants whose database exists (${WITH_DATABASE.join(', ')})`);
+    throw new UsageError(
+      `--status ${outside.join(',')}: ${kind} works on tenants whose database exists (${WITH_DATABASE.join(', ')})`,
+    );
   }
   const registry = await ctx.registry();
   let rows = await listTenantRows(registry.knex, {
     slugs: selection.slugs,
     plans: selection.plans,
-    statuses: selection.slugs?.length && !selection.statuses?.length ? undefined : (selection.statuses ?? WITH_DATABASE),
+    statuses:
+      selection.slugs?.length && !selection.statuses?.length ? undefined : (selection.statuses ?? WITH_DATABASE),
   });
   if (selection.slugs?.length) {
     const found = new Set(rows.map((r) => r.slug));
@@ -42,7 +49,9 @@ export async function selectTenants(ctx: AppContext, selection: TenantSelection,
     if (missing.length) throw new NotFoundError(`no tenant ${missing.map((s) => `"${s}"`).join(', ')} in the registry`);
     const unusable = rows.filter((r) => !WITH_DATABASE.includes(r.status));
     if (unusable.length) {
-      throw new UsageError(`${unusable.map((r) => `"${r.slug}" is ${r.status}`).join(', ')}: ${kind} needs an active or suspended tenant`);
+      throw new UsageError(
+        `${unusable.map((r) => `"${r.slug}" is ${r.status}`).join(', ')}: ${kind} needs an active or suspended tenant`,
+      );
     }
   }
   // A tenant being moved is fenced and its copy in flux: named, it is refused; otherwise left out.

@@ -30,13 +30,20 @@ interface AccessChange {
  * touched, so a killed run is finished by running it again. Repeating it re-applies the change
  * (harmless) and reports it unchanged.
  */
-async function changeAccess(ctx: AppContext, slug: string, change: AccessChange): Promise<{ row: TenantRow; tenant: Tenant; changed: boolean; enforced: boolean }> {
+async function changeAccess(
+  ctx: AppContext,
+  slug: string,
+  change: AccessChange,
+): Promise<{ row: TenantRow; tenant: Tenant; changed: boolean; enforced: boolean }> {
   const row = await loadTenantRow(ctx, slug);
   if (row.status !== 'active' && row.status !== 'suspended') {
-    throw new ConflictError(`tenant "${slug}" is ${row.status}: only an active or suspended tenant can be ${change.step === 'suspend' ? 'suspended' : 'reactivated'}`);
+    throw new ConflictError(
+      `tenant "${slug}" is ${row.status}: only an active or suspended tenant can be ${change.step === 'suspend' ? 'suspended' : 'reactivated'}`,
+    );
   }
   assertNotMoving(row, change.step === 'suspend' ? 'suspended' : 'reactivated');
-  if (row.step === 'restore') throw new ConflictError(`tenant "${slug}" is in the middle of a restore: run restore again to finish it`);
+  if (row.step === 'restore')
+    throw new ConflictError(`tenant "${slug}" is in the middle of a restore: run restore again to finish it`);
   return withTenantLock(ctx, slug, async () => {
     const registry = await ctx.registry();
     const fresh = await loadTenantRow(ctx, slug);
@@ -44,7 +51,12 @@ async function changeAccess(ctx: AppContext, slug: string, change: AccessChange)
     const already = fresh.status === change.target && fresh.step === null;
     if (!already) await updateTenantRow(registry.knex, fresh.id, { step: change.step });
     const enforced = await change.apply(server, fresh);
-    if (!already) await updateTenantRow(registry.knex, fresh.id, { status: change.target, step: null, status_reason: change.reason });
+    if (!already)
+      await updateTenantRow(registry.knex, fresh.id, {
+        status: change.target,
+        step: null,
+        status_reason: change.reason,
+      });
     return { row: fresh, tenant: await reloadTenant(ctx, slug), changed: !already, enforced };
   });
 }
@@ -77,5 +89,10 @@ export async function reactivateTenant(ctx: AppContext, slug: string): Promise<A
       return true;
     },
   });
-  return { tenant, changed, enforced: true, message: changed ? `reactivated tenant "${slug}"` : `tenant "${slug}" is already active` };
+  return {
+    tenant,
+    changed,
+    enforced: true,
+    message: changed ? `reactivated tenant "${slug}"` : `tenant "${slug}" is already active`,
+  };
 }

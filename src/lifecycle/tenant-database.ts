@@ -1,5 +1,10 @@
 import knexFactory, { type Knex } from 'knex';
-import { usersOf, type ServerConnection, type TenantConnectionOptions, type TenantConnections } from '../engines/engine-driver.js';
+import {
+  usersOf,
+  type ServerConnection,
+  type TenantConnectionOptions,
+  type TenantConnections,
+} from '../engines/engine-driver.js';
 
 /**
  * Opens a knex pool on one tenant database for schema work (admin credentials; on PostgreSQL
@@ -28,7 +33,11 @@ export async function withTenantKnex<T>(
  * user), then the user. Both are "if exists", so it is safe on a half-created tenant and safe to
  * repeat. Returns the problems met rather than stopping at the first.
  */
-export async function dropTenantDatabase(server: ServerConnection, database: string | null, user: string | null): Promise<Error[]> {
+export async function dropTenantDatabase(
+  server: ServerConnection,
+  database: string | null,
+  user: string | null,
+): Promise<Error[]> {
   const problems: Error[] = [];
   if (database) {
     try {

@@ -15,7 +15,11 @@ interface KnexInternals {
  * transaction), and `timedOut()` is returned at once:
  * the run goes on without waiting for the abandoned work, whose late result is ignored.
  */
-export async function withDeadline<T>(ms: number | undefined, work: (opened: (knex: Knex) => void) => Promise<T>, timedOut: () => T): Promise<T> {
+export async function withDeadline<T>(
+  ms: number | undefined,
+  work: (opened: (knex: Knex) => void) => Promise<T>,
+  timedOut: () => T,
+): Promise<T> {
   if (!ms) return work(() => {});
   let knex: Knex | undefined;
   let timer: NodeJS.Timeout | undefined;
@@ -38,7 +42,10 @@ function abandon(knex: Knex): void {
     // Both at once: the closed socket stops the migration from sending anything more, and the
     // cancel (over a connection of its own) stops the statement the server is running.
     void client.destroyRawConnection(resource).catch(() => undefined);
-    if (client.cancelQuery) void Promise.resolve().then(() => client.cancelQuery!(resource)).catch(() => undefined);
+    if (client.cancelQuery)
+      void Promise.resolve()
+        .then(() => client.cancelQuery!(resource))
+        .catch(() => undefined);
   }
   void knex.destroy().catch(() => undefined);
 }

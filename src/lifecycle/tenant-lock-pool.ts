@@ -42,7 +42,8 @@ export async function openTenantLockPool(ctx: AppContext, size: number): Promise
 export async function lockHolder(ctx: AppContext, slug: string): Promise<string> {
   const registry = await ctx.registry();
   const row = await findTenantRow(registry.knex, slug);
-  if (row?.step) return `busy: ${row.status === 'deleting' ? 'delete' : row.status === 'provisioning' ? 'create' : row.step} in progress`;
+  if (row?.step)
+    return `busy: ${row.status === 'deleting' ? 'delete' : row.status === 'provisioning' ? 'create' : row.step} in progress`;
   return 'busy: another tenantctl is working on this tenant';
 }
 
@@ -50,7 +51,12 @@ export async function lockHolder(ctx: AppContext, slug: string): Promise<string>
  * Runs `fn` holding the tenant's lock, or returns `busy(holder)` at once when another operation
  * holds it. Without a pool (a dry run, which changes nothing) `fn` runs unlocked.
  */
-export async function ifTenantFree<T>(locks: TenantLockPool | undefined, slug: string, fn: () => Promise<T>, busy: (holder: string) => T): Promise<T> {
+export async function ifTenantFree<T>(
+  locks: TenantLockPool | undefined,
+  slug: string,
+  fn: () => Promise<T>,
+  busy: (holder: string) => T,
+): Promise<T> {
   if (!locks) return fn();
   const attempt = await locks.tryHold(slug);
   if ('busy' in attempt) return busy(attempt.busy);

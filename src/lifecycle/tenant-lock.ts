@@ -14,7 +14,8 @@ export function tenantLockName(slug: string): string {
 export async function withTenantLock<T>(ctx: AppContext, slug: string, fn: () => Promise<T>): Promise<T> {
   const registry = await ctx.registry();
   const lock = await registry.tryLock(tenantLockName(slug), 0);
-  if (!lock) throw new LockedError(`another tenantctl is working on tenant "${slug}" right now; try again when it is done`);
+  if (!lock)
+    throw new LockedError(`another tenantctl is working on tenant "${slug}" right now; try again when it is done`);
   try {
     return await fn();
   } finally {

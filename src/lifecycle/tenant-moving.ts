@@ -12,6 +12,8 @@ export function isMoving(row: Pick<TenantRow, 'step'>): boolean {
 /** Other commands leave a moving tenant alone: its access is fenced and its copy in flux. */
 export function assertNotMoving(row: Pick<TenantRow, 'slug' | 'step'>, what: string): void {
   if (isMoving(row)) {
-    throw new ConflictError(`tenant "${row.slug}" is being moved (${row.step}): it cannot be ${what} now; run "tenantctl move ${row.slug}" to finish or roll back the move`);
+    throw new ConflictError(
+      `tenant "${row.slug}" is being moved (${row.step}): it cannot be ${what} now; run "tenantctl move ${row.slug}" to finish or roll back the move`,
+    );
   }
 }

@@ -24,7 +24,9 @@ export function tenantNames(config: Config, driver: EngineDriver, slug: string):
 function check(driver: EngineDriver, kind: string, name: string, limit: number): void {
   // Names are ASCII by construction, so bytes (PostgreSQL) and characters (MySQL) agree.
   if (name.length > limit) {
-    throw new UsageError(`${kind} name "${name}" is ${name.length} characters; ${driver.engine} allows ${limit}: use a shorter slug`);
+    throw new UsageError(
+      `${kind} name "${name}" is ${name.length} characters; ${driver.engine} allows ${limit}: use a shorter slug`,
+    );
   }
   if (driver.isReservedName(name)) {
     throw new UsageError(`${kind} name "${name}" is reserved by ${driver.engine}: use another slug or naming template`);

@@ -34,7 +34,15 @@ export type StatsSort = 'size' | 'rows' | 'name';
 export interface StatsResult {
   generatedAt: string;
   tenants: TenantStats[];
-  totals: { tenants: number; sizeBytes: number; tables: number; rows: number; connections: number; withPendingMigrations: number; withoutBackup: number };
+  totals: {
+    tenants: number;
+    sizeBytes: number;
+    tables: number;
+    rows: number;
+    connections: number;
+    withPendingMigrations: number;
+    withoutBackup: number;
+  };
   /** The five largest tenants by size. */
   largest: Array<{ slug: string; sizeBytes: number }>;
   /** Servers that could not be reached: their tenants' numbers are unknown. */
@@ -45,7 +53,11 @@ export interface StatsResult {
  * What every selected tenant costs, gathered per server in as few queries as the engine allows
  * (see ServerConnection.databaseStats), with backup information from the registry.
  */
-export async function tenantStats(ctx: AppContext, selection: TenantSelection, options: { exact?: boolean; tables?: boolean; sort?: StatsSort }): Promise<StatsResult> {
+export async function tenantStats(
+  ctx: AppContext,
+  selection: TenantSelection,
+  options: { exact?: boolean; tables?: boolean; sort?: StatsSort },
+): Promise<StatsResult> {
   const at = new Date();
   const tenants = await selectTenants(ctx, selection, 'stats');
   const available = new DirectoryMigrationSource(ctx.config.migrationsDir).list();
@@ -94,7 +106,12 @@ export async function tenantStats(ctx: AppContext, selection: TenantSelection, o
       pendingMigrations: s ? planMigrations(available, s.applied).pending.length : null,
       connections: s?.connections ?? null,
       lastBackup: backup
-        ? { at: backup.started_at, ageSeconds: Math.max(0, Math.round((at.getTime() - Date.parse(backup.started_at)) / 1000)), bytes: backup.bytes, file: backup.file }
+        ? {
+            at: backup.started_at,
+            ageSeconds: Math.max(0, Math.round((at.getTime() - Date.parse(backup.started_at)) / 1000)),
+            bytes: backup.bytes,
+            file: backup.file,
+          }
         : null,
       reachable: server !== undefined,
     };

@@ -24,7 +24,8 @@ export async function updateTenant(ctx: AppContext, slug: string, input: UpdateI
   }
   if (input.name !== undefined && input.name.trim() === '') throw new UsageError('update: --name cannot be empty');
   const row = await loadTenantRow(ctx, slug);
-  if (row.status === 'deleted' || row.status === 'deleting') throw new ConflictError(`tenant "${slug}" is ${row.status}: it cannot be updated`);
+  if (row.status === 'deleted' || row.status === 'deleting')
+    throw new ConflictError(`tenant "${slug}" is ${row.status}: it cannot be updated`);
   const metadata = JSON.parse(row.metadata) as Record<string, unknown>;
   const next = { ...metadata, ...input.set };
   for (const key of input.unset ?? []) delete next[key];

@@ -40,7 +40,10 @@ export interface VerifyResult {
 /** Re-reads backup files: present, same sha256 as recorded, complete; optionally restorable. */
 export async function verifyBackups(ctx: AppContext, options: VerifyOptions): Promise<VerifyResult> {
   const registry = await ctx.registry();
-  let rows = await listBackupRows(registry.knex, { slugs: options.slugs?.length ? options.slugs : undefined, status: 'ok' });
+  let rows = await listBackupRows(registry.knex, {
+    slugs: options.slugs?.length ? options.slugs : undefined,
+    status: 'ok',
+  });
   if (!options.allBackups) {
     const seen = new Set<string>();
     rows = rows.filter((row) => !seen.has(row.slug) && seen.add(row.slug));
@@ -49,17 +52,35 @@ export async function verifyBackups(ctx: AppContext, options: VerifyOptions): Pr
   // Each server within its own limit: restore tests load the tenant's server.
   const tenants = await listTenantRows(registry.knex, { slugs: [...new Set(rows.map((r) => r.slug))] });
   const serverOf = new Map(tenants.map((t) => [t.slug, t.server_id]));
-  const limits = { keyOf: (row: BackupRow) => serverOf.get(row.slug) ?? 0, limitOf: serverLimit(ctx, tenants, ctx.config.concurrency) };
-  await runPool(rows, ctx.config.concurrency, async (row, index) => {
-    const problem = await checkFile(ctx, row).catch((error) => errorMessage(error));
-    let detail: string | undefined;
-    let restoreProblem: string | undefined;
-    if (!problem && options.restoreTest && row.tenant_id !== null) {
-      [restoreProblem, detail] = await restoreTest(ctx, row).catch((error) => [`restore test: ${errorMessage(error)}`, undefined]);
-    }
-    const failure = problem ?? restoreProblem;
-    backups[index] = { id: row.id, slug: row.slug, file: row.file, ok: !failure, ...(failure ? { problem: failure } : {}), ...(detail ? { detail } : {}) };
-  }, limits);
+  const limits = {
+    keyOf: (row: BackupRow) => serverOf.get(row.slug) ?? 0,
+    limitOf: serverLimit(ctx, tenants, ctx.config.concurrency),
+  };
+  await runPool(
+    rows,
+    ctx.config.concurrency,
+    async (row, index) => {
+      const problem = await checkFile(ctx, row).catch((error) => errorMessage(error));
+      let detail: string | undefined;
+      let restoreProblem: string | undefined;
+      if (!problem && options.restoreTest && row.tenant_id !== null) {
+        [restoreProblem, detail] = await restoreTest(ctx, row).catch((error) => [
+          `restore test: ${errorMessage(error)}`,
+          undefined,
+        ]);
+      }
+      const failure = problem ?? restoreProblem;
+      backups[index] = {
+        id: row.id,
+        slug: row.slug,
+        file: row.file,
+        ok: !failure,
+        ...(failure ? { problem: failure } : {}),
+        ...(detail ? { detail } : {}),
+      };
+    },
+    limits,
+  );
   return { ok: backups.every((b) => b.ok), backups };
 }
 
@@ -68,7 +89,8 @@ export async function checkFile(ctx: AppContext, row: BackupRow): Promise<string
   if (!existsSync(row.file)) return 'file is missing';
   const hashing = new HashingStream();
   await pipeline(createReadStream(row.file), hashing, sink());
-  if (row.sha256 && hashing.digest() !== row.sha256) return `checksum mismatch: the file changed since it was written (${hashing.bytes} bytes, ${row.bytes} recorded)`;
+  if (row.sha256 && hashing.digest() !== row.sha256)
+    return `checksum mismatch: the file changed since it was written (${hashing.bytes} bytes, ${row.bytes} recorded)`;
   const registry = await ctx.registry();
   const tenant = row.tenant_id !== null ? await findTenantRow(registry.knex, row.slug) : undefined;
   const driver = tenant ? (await ctx.server(tenant.server_id)).connection : undefined;

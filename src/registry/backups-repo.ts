@@ -26,7 +26,10 @@ export interface BackupRow {
   finished_at: string | null;
   duration_ms: number | null;
   error: string | null;
-  /** The process that runs (ran) it; null on records from before owners were recorded (absent on a file from elsewhere). */
+  /**
+   * The process that runs (ran) it; null on records from before owners were recorded (absent on a file from
+   * elsewhere).
+   */
   owner_host?: string | null;
   owner_pid?: number | null;
   owner_start?: string | null;
@@ -36,17 +39,35 @@ export interface BackupRow {
  * Records a backup before the dump starts, with the process that runs it, so a killed one is
  * visible afterwards and can be told from one still at work.
  */
-export async function startBackupRow(knex: Knex, row: Pick<BackupRow, 'tenant_id' | 'slug' | 'file' | 'engine' | 'server_version' | 'migration'>): Promise<number> {
+export async function startBackupRow(
+  knex: Knex,
+  row: Pick<BackupRow, 'tenant_id' | 'slug' | 'file' | 'engine' | 'server_version' | 'migration'>,
+): Promise<number> {
   const owner = processOwner();
-  const [inserted] = await knex(TABLE).insert({ ...row, status: 'running', started_at: now(), owner_host: owner.host, owner_pid: owner.pid, owner_start: owner.start }, ['id']);
+  const [inserted] = await knex(TABLE).insert(
+    {
+      ...row,
+      status: 'running',
+      started_at: now(),
+      owner_host: owner.host,
+      owner_pid: owner.pid,
+      owner_start: owner.start,
+    },
+    ['id'],
+  );
   return Number(typeof inserted === 'object' ? (inserted as { id: number }).id : inserted);
 }
 
 export async function finishBackupRow(knex: Knex, id: number, patch: Partial<BackupRow>): Promise<void> {
-  await knex(TABLE).where({ id }).update({ ...patch, finished_at: now() });
+  await knex(TABLE)
+    .where({ id })
+    .update({ ...patch, finished_at: now() });
 }
 
-export async function findBackupRow(knex: Knex, where: { id: number } | { file: string }): Promise<BackupRow | undefined> {
+export async function findBackupRow(
+  knex: Knex,
+  where: { id: number } | { file: string },
+): Promise<BackupRow | undefined> {
   return knex<BackupRow>(TABLE).where(where).first();
 }
 
@@ -65,12 +86,17 @@ export async function listBackupRows(knex: Knex, filter: BackupFilter = {}): Pro
 
 /** The process recorded as running a backup, or null for records from before owners were recorded. */
 export function backupOwner(row: BackupRow): ProcessOwner | null {
-  return row.owner_host && row.owner_pid ? { host: row.owner_host, pid: Number(row.owner_pid), start: row.owner_start ?? null } : null;
+  return row.owner_host && row.owner_pid
+    ? { host: row.owner_host, pid: Number(row.owner_pid), start: row.owner_start ?? null }
+    : null;
 }
 
 /** Marks a `running` record interrupted; a record that finished meanwhile stays as it is. */
 export async function markBackupInterrupted(knex: Knex, id: number, error: string): Promise<boolean> {
-  return (await knex(TABLE).where({ id, status: 'running' }).update({ status: 'interrupted', error, finished_at: now() })) > 0;
+  return (
+    (await knex(TABLE).where({ id, status: 'running' }).update({ status: 'interrupted', error, finished_at: now() })) >
+    0
+  );
 }
 
 export async function latestGoodBackup(knex: Knex, slug: string): Promise<BackupRow | undefined> {
@@ -79,10 +105,17 @@ export async function latestGoodBackup(knex: Knex, slug: string): Promise<Backup
 }
 
 export async function deleteBackupRows(knex: Knex, ids: number[]): Promise<void> {
-  for (let i = 0; i < ids.length; i += 500) await knex(TABLE).whereIn('id', ids.slice(i, i + 500)).delete();
+  for (let i = 0; i < ids.length; i += 500)
+    await knex(TABLE)
+      .whereIn('id', ids.slice(i, i + 500))
+      .delete();
 }
 
 /** bigint columns arrive as strings from some drivers. */
 function normalise(rows: BackupRow[]): BackupRow[] {
-  return rows.map((row) => ({ ...row, bytes: row.bytes === null ? null : Number(row.bytes), duration_ms: row.duration_ms === null ? null : Number(row.duration_ms) }));
+  return rows.map((row) => ({
+    ...row,
+    bytes: row.bytes === null ? null : Number(row.bytes),
+    duration_ms: row.duration_ms === null ? null : Number(row.duration_ms),
+  }));
 }

@@ -20,7 +20,8 @@ function indexedEntries(keys: readonly string[], metadata: Record<string, unknow
     const value = metadata[key];
     if (value === undefined || value === null || value === '') continue;
     const text = String(value);
-    if (text.length > MAX_VALUE) throw new UsageError(`metadata "${key}" is indexed: its value must be at most ${MAX_VALUE} characters`);
+    if (text.length > MAX_VALUE)
+      throw new UsageError(`metadata "${key}" is indexed: its value must be at most ${MAX_VALUE} characters`);
     entries.push([key, text]);
   }
   return entries;
@@ -36,10 +37,21 @@ export async function findIndexedTenantId(knex: Knex, key: string, value: string
  * Refuses metadata whose indexed values another tenant holds (exit 4), before anything changes.
  * `ownId` is the tenant being written, whose own values are no conflict.
  */
-export async function assertMetadataAvailable(knex: Knex, keys: readonly string[], metadata: Record<string, unknown>, ownId?: number): Promise<void> {
+export async function assertMetadataAvailable(
+  knex: Knex,
+  keys: readonly string[],
+  metadata: Record<string, unknown>,
+  ownId?: number,
+): Promise<void> {
   for (const [key, value] of indexedEntries(keys, metadata)) {
-    const holder = await knex(`${TABLE} as i`).join('tenantctl_tenants as t', 't.id', 'i.tenant_id').where({ 'i.key': key, 'i.value': value }).first('t.id', 't.slug');
-    if (holder && Number(holder.id) !== ownId) throw new ConflictError(`metadata ${key}=${value} already belongs to tenant "${holder.slug}" (${key} is indexed: unique per tenant)`);
+    const holder = await knex(`${TABLE} as i`)
+      .join('tenantctl_tenants as t', 't.id', 'i.tenant_id')
+      .where({ 'i.key': key, 'i.value': value })
+      .first('t.id', 't.slug');
+    if (holder && Number(holder.id) !== ownId)
+      throw new ConflictError(
+        `metadata ${key}=${value} already belongs to tenant "${holder.slug}" (${key} is indexed: unique per tenant)`,
+      );
   }
 }
 
@@ -60,7 +72,10 @@ export async function writeMetadataIndex(
       if (entries.length) await trx(TABLE).insert(entries.map(([key, value]) => ({ key, value, tenant_id: tenantId })));
     });
   } catch (error) {
-    if (driver.isUniqueViolation(error)) throw new ConflictError(`an indexed metadata value (${entries.map(([k, v]) => `${k}=${v}`).join(', ')}) was just taken by another tenant`);
+    if (driver.isUniqueViolation(error))
+      throw new ConflictError(
+        `an indexed metadata value (${entries.map(([k, v]) => `${k}=${v}`).join(', ')}) was just taken by another tenant`,
+      );
     throw error;
   }
 }
@@ -79,7 +94,9 @@ export async function syncIndexedKeys(knex: Knex, configured: readonly string[])
   const current = await readIndexedKeys(knex);
   const added = configured.filter((key) => !current.includes(key));
   if (added.length === 0) return;
-  const rows = (await knex('tenantctl_tenants').whereNot({ status: 'deleted' }).select('id', 'slug', 'metadata')) as Array<{ id: number; slug: string; metadata: string }>;
+  const rows = (await knex('tenantctl_tenants')
+    .whereNot({ status: 'deleted' })
+    .select('id', 'slug', 'metadata')) as Array<{ id: number; slug: string; metadata: string }>;
   const entries: Array<{ key: string; value: string; tenant_id: number }> = [];
   const holders = new Map<string, string>();
   const clashes: string[] = [];
@@ -91,7 +108,10 @@ export async function syncIndexedKeys(knex: Knex, configured: readonly string[])
       entries.push({ key, value, tenant_id: row.id });
     }
   }
-  if (clashes.length) throw new ConflictError(`cannot index metadata: values shared by several tenants: ${clashes.join(', ')}; make them unique first`);
+  if (clashes.length)
+    throw new ConflictError(
+      `cannot index metadata: values shared by several tenants: ${clashes.join(', ')}; make them unique first`,
+    );
   try {
     await knex.transaction(async (trx) => {
       await trx(TABLE).whereIn('key', added).delete();

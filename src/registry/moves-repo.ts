@@ -33,7 +33,18 @@ export interface MoveRow {
   error: string | null;
 }
 
-export type NewMoveRow = Omit<MoveRow, 'id' | 'started_at' | 'fenced_at' | 'unfenced_at' | 'finished_at' | 'durations' | 'error' | 'source_state' | 'backup_id'>;
+export type NewMoveRow = Omit<
+  MoveRow,
+  | 'id'
+  | 'started_at'
+  | 'fenced_at'
+  | 'unfenced_at'
+  | 'finished_at'
+  | 'durations'
+  | 'error'
+  | 'source_state'
+  | 'backup_id'
+>;
 
 export async function insertMoveRow(knex: Knex, row: NewMoveRow): Promise<number> {
   const [inserted] = await knex(TABLE).insert({ ...row, started_at: now() }, ['id']);
@@ -55,18 +66,27 @@ export async function runningMove(knex: Knex, tenantId: number): Promise<MoveRow
 
 /** The tenant's finished move whose source copy was kept (`--keep-source`) and not dropped yet. */
 export async function keptSource(knex: Knex, tenantId: number): Promise<MoveRow | undefined> {
-  return knex<MoveRow>(TABLE).where({ tenant_id: tenantId, status: 'done', source_state: 'kept' }).orderBy('id', 'desc').first();
+  return knex<MoveRow>(TABLE)
+    .where({ tenant_id: tenantId, status: 'done', source_state: 'kept' })
+    .orderBy('id', 'desc')
+    .first();
 }
 
 /**
  * Databases and users that moves hold, by server id: retired copies kept by `--keep-source`, and
  * both sides of a move under way. Doctor counts them as the tenants', not as orphans.
  */
-export async function databasesHeldByMoves(knex: Knex): Promise<Array<{ serverId: number; database: string; user: string | null }>> {
-  const rows = await knex<MoveRow>(TABLE).where({ status: 'running' }).orWhere({ status: 'done', source_state: 'kept' });
+export async function databasesHeldByMoves(
+  knex: Knex,
+): Promise<Array<{ serverId: number; database: string; user: string | null }>> {
+  const rows = await knex<MoveRow>(TABLE)
+    .where({ status: 'running' })
+    .orWhere({ status: 'done', source_state: 'kept' });
   return rows.flatMap((m) => [
     { serverId: m.source_server_id, database: m.source_database, user: m.source_user },
-    ...(m.status === 'running' ? [{ serverId: m.target_server_id, database: m.target_database, user: m.target_user }] : []),
+    ...(m.status === 'running'
+      ? [{ serverId: m.target_server_id, database: m.target_database, user: m.target_user }]
+      : []),
   ]);
 }
 

@@ -3,7 +3,12 @@ import { UnreachableError, UsageError, errorMessage, networkReason } from '../co
 import type { EngineDriver, HeldLock } from '../engines/engine-driver.js';
 import { driverFor } from '../engines/drivers.js';
 import { describeServer, parseServerUrl, type ServerSpec } from '../engines/server-spec.js';
-import { LATEST_REGISTRY_MIGRATION, REGISTRY_MIGRATION_COUNT, REGISTRY_MIGRATIONS_TABLE, registryMigrationSource } from './schema/index.js';
+import {
+  LATEST_REGISTRY_MIGRATION,
+  REGISTRY_MIGRATION_COUNT,
+  REGISTRY_MIGRATIONS_TABLE,
+  registryMigrationSource,
+} from './schema/index.js';
 
 /** The open registry database: one knex pool, the engine's driver, and its lock primitive. */
 export interface Registry {
@@ -24,7 +29,10 @@ const MIGRATE_CONFIG: Knex.MigratorConfig = {
  * Opens the registry and brings its schema up to date (the automatic `init`); with
  * `migrate: false` only checks that it can be read and has been set up.
  */
-export async function openRegistry(url: string, options: { migrate?: boolean; connectTimeoutMs?: number } = {}): Promise<Registry> {
+export async function openRegistry(
+  url: string,
+  options: { migrate?: boolean; connectTimeoutMs?: number } = {},
+): Promise<Registry> {
   const spec: ServerSpec = { ...parseServerUrl(url), connectTimeoutMs: options.connectTimeoutMs };
   const driver = driverFor(spec.engine);
   // On a server the registry is one database among others: the URL must say which.
@@ -46,7 +54,10 @@ export async function openRegistry(url: string, options: { migrate?: boolean; co
     await knex.destroy();
     const reason = networkReason(error) ?? (driver.isLoginError(error) ? 'login refused' : undefined);
     if (reason) {
-      throw new UnreachableError(`cannot reach the registry database (${describeServer(spec)}): ${reason} (${errorMessage(error)})`, { cause: error });
+      throw new UnreachableError(
+        `cannot reach the registry database (${describeServer(spec)}): ${reason} (${errorMessage(error)})`,
+        { cause: error },
+      );
     }
     throw error;
   }
@@ -88,10 +99,13 @@ export async function migrateRegistry(registry: Registry): Promise<string[]> {
  */
 async function registryIsCurrent({ knex, driver }: Registry): Promise<boolean> {
   try {
-    const row = (await knex(REGISTRY_MIGRATIONS_TABLE).max('name as name').countDistinct('name as applied').first()) as { name: string | null; applied: number | string } | undefined;
+    const row = (await knex(REGISTRY_MIGRATIONS_TABLE).max('name as name').countDistinct('name as applied').first()) as
+      { name: string | null; applied: number | string } | undefined;
     if (row?.name && row.name > LATEST_REGISTRY_MIGRATION) {
       // Another machine's newer tenantctl upgraded it: downgrading it here would lose data.
-      throw new UsageError(`the registry schema (${row.name}) is newer than this tenantctl knows (${LATEST_REGISTRY_MIGRATION}): upgrade tenantctl`);
+      throw new UsageError(
+        `the registry schema (${row.name}) is newer than this tenantctl knows (${LATEST_REGISTRY_MIGRATION}): upgrade tenantctl`,
+      );
     }
     return row?.name === LATEST_REGISTRY_MIGRATION && Number(row.applied) === REGISTRY_MIGRATION_COUNT;
   } catch (error) {
@@ -107,7 +121,9 @@ async function assertRegistryReadable({ knex, driver }: Registry): Promise<void>
     await knex(REGISTRY_MIGRATIONS_TABLE).max('name as name').first();
   } catch (error) {
     if (networkReason(error) || driver.isLoginError(error)) throw error;
-    throw new UsageError('the registry has not been set up (run `tenantctl init` with write access first)', { cause: error });
+    throw new UsageError('the registry has not been set up (run `tenantctl init` with write access first)', {
+      cause: error,
+    });
   }
 }
 

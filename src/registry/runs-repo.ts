@@ -47,16 +47,33 @@ export interface OutcomeRow {
 
 /** Records a run before it acts, so a killed run is visible afterwards. */
 export async function startRun(knex: Knex, kind: RunKind, options: object, total: number, waves = 1): Promise<number> {
-  const row = { kind, status: 'running', options: JSON.stringify(options), host: hostname(), pid: process.pid, total, started_at: now(), started_by: osUser(), waves };
+  const row = {
+    kind,
+    status: 'running',
+    options: JSON.stringify(options),
+    host: hostname(),
+    pid: process.pid,
+    total,
+    started_at: now(),
+    started_by: osUser(),
+    waves,
+  };
   const [inserted] = await knex(RUNS).insert(row, ['id']);
   const id = typeof inserted === 'object' ? (inserted as { id: number }).id : inserted;
   return Number(id);
 }
 
 /** With `halted`, the run is marked `halted` with that reason. */
-export async function finishRun(knex: Knex, id: number, counts: { succeeded: number; failed: number; skipped: number }, halted?: string): Promise<RunStatus> {
+export async function finishRun(
+  knex: Knex,
+  id: number,
+  counts: { succeeded: number; failed: number; skipped: number },
+  halted?: string,
+): Promise<RunStatus> {
   const status: RunStatus = halted ? 'halted' : counts.failed > 0 ? 'failed' : 'succeeded';
-  await knex(RUNS).where({ id }).update({ ...counts, status, finished_at: now(), ...(halted ? { reason: halted } : {}) });
+  await knex(RUNS)
+    .where({ id })
+    .update({ ...counts, status, finished_at: now(), ...(halted ? { reason: halted } : {}) });
   return status;
 }
 
@@ -85,9 +102,17 @@ export async function lastRun(knex: Knex, kind: RunKind): Promise<RunRow | undef
   return knex<RunRow>(RUNS).where({ kind }).whereNot({ status: 'running' }).orderBy('id', 'desc').first();
 }
 
-/** Tenant ids whose outcome in the given run was `failed`, `unreachable` (its server was down) or `busy` (locked by another operation). */
+/**
+ * Tenant ids whose outcome in the given run was `failed`, `unreachable` (its server was down) or `busy` (locked by
+ * another operation).
+ */
 export async function failedTenantIds(knex: Knex, runId: number): Promise<number[]> {
-  return (await knex(OUTCOMES).where({ run_id: runId }).whereIn('outcome', ['failed', 'unreachable', 'busy']).pluck('tenant_id')).map(Number);
+  return (
+    await knex(OUTCOMES)
+      .where({ run_id: runId })
+      .whereIn('outcome', ['failed', 'unreachable', 'busy'])
+      .pluck('tenant_id')
+  ).map(Number);
 }
 
 /** Each tenant's outcome in its most recent run of a kind, with that run's time. */

@@ -56,7 +56,10 @@ export function serverLabels(row: ServerRow): Record<string, string> {
   return row.labels ? (JSON.parse(row.labels) as Record<string, string>) : {};
 }
 
-export async function findServerRow(knex: Knex, where: { id: number } | { name: string }): Promise<ServerRow | undefined> {
+export async function findServerRow(
+  knex: Knex,
+  where: { id: number } | { name: string },
+): Promise<ServerRow | undefined> {
   return knex<ServerRow>(TABLE).where(where).first();
 }
 
@@ -116,15 +119,24 @@ function settingColumns(settings: ServerSettings) {
  * A removed server of that name comes back. The password is already encrypted: this module
  * never sees a plaintext secret.
  */
-export async function upsertServerRow(knex: Knex, name: string, connection: ServerConnectionFields, settings: ServerSettings = {}): Promise<ServerRow> {
+export async function upsertServerRow(
+  knex: Knex,
+  name: string,
+  connection: ServerConnectionFields,
+  settings: ServerSettings = {},
+): Promise<ServerRow> {
   const existing = await findServerRow(knex, { name });
   if (existing && existing.engine !== connection.spec.engine) {
-    throw new ConflictError(`server "${name}" is recorded as ${existing.engine}, not ${connection.spec.engine}: give this one another name`);
+    throw new ConflictError(
+      `server "${name}" is recorded as ${existing.engine}, not ${connection.spec.engine}: give this one another name`,
+    );
   }
   const fields = { ...connectionColumns(connection), ...settingColumns(settings) };
   if (existing) {
     const revived = existing.status === 'removed' && settings.status === undefined ? { status: 'active' } : {};
-    await knex(TABLE).where({ id: existing.id }).update({ ...fields, ...revived, updated_at: now() });
+    await knex(TABLE)
+      .where({ id: existing.id })
+      .update({ ...fields, ...revived, updated_at: now() });
   } else {
     const at = now();
     await knex(TABLE).insert({ labels: '{}', name, ...fields, created_at: at, updated_at: at });
@@ -135,9 +147,16 @@ export async function upsertServerRow(knex: Knex, name: string, connection: Serv
 }
 
 /** Changes a server's settings (and, when given, its connection); returns the new row. */
-export async function updateServerRow(knex: Knex, id: number, settings: ServerSettings, connection?: ServerConnectionFields): Promise<ServerRow> {
+export async function updateServerRow(
+  knex: Knex,
+  id: number,
+  settings: ServerSettings,
+  connection?: ServerConnectionFields,
+): Promise<ServerRow> {
   const fields = { ...(connection ? connectionColumns(connection) : {}), ...settingColumns(settings) };
-  await knex(TABLE).where({ id }).update({ ...fields, updated_at: now() });
+  await knex(TABLE)
+    .where({ id })
+    .update({ ...fields, updated_at: now() });
   return (await findServerRow(knex, { id }))!;
 }
 
@@ -154,7 +173,10 @@ export async function removeServerRow(knex: Knex, id: number): Promise<'deleted'
 
 /** Tenants per server, by status, for placement, `server list` and `server remove`. */
 export async function tenantCountsByServer(knex: Knex): Promise<Map<number, Record<string, number>>> {
-  const rows = (await knex('tenantctl_tenants').select('server_id', 'status').count({ n: '*' }).groupBy('server_id', 'status')) as Array<{
+  const rows = (await knex('tenantctl_tenants')
+    .select('server_id', 'status')
+    .count({ n: '*' })
+    .groupBy('server_id', 'status')) as Array<{
     server_id: number;
     status: string;
     n: number | string;

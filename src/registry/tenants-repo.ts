@@ -18,7 +18,10 @@ export interface TenantRow {
   database_name: string;
   database_user: string | null;
   password_enc: string | null;
-  /** Fingerprint of the key `password_enc` and `password_pending_enc` are encrypted with; null: the registry's current key. */
+  /**
+   * Fingerprint of the key `password_enc` and `password_pending_enc` are encrypted with; null: the registry's current
+   * key.
+   */
   key_fingerprint?: string | null;
   /** The password a rotation is setting, recorded before the server changes; null when none is under way. */
   password_pending_enc?: string | null;
@@ -80,11 +83,19 @@ export async function findTenantRow(knex: Knex, slug: string): Promise<TenantRow
   return knex<TenantRow>(TABLE).where({ slug }).first();
 }
 
-export async function findTenantByDatabase(knex: Knex, serverId: number, database: string): Promise<TenantRow | undefined> {
+export async function findTenantByDatabase(
+  knex: Knex,
+  serverId: number,
+  database: string,
+): Promise<TenantRow | undefined> {
   return knex<TenantRow>(TABLE).where({ server_id: serverId, database_name: database }).first();
 }
 
-export type NewTenantRow = Omit<TenantRow, 'id' | 'created_at' | 'updated_at' | 'status_changed_at' | 'previous_status'> & Partial<Pick<TenantRow, 'previous_status'>>;
+export type NewTenantRow = Omit<
+  TenantRow,
+  'id' | 'created_at' | 'updated_at' | 'status_changed_at' | 'previous_status'
+> &
+  Partial<Pick<TenantRow, 'previous_status'>>;
 
 export async function insertTenantRow(knex: Knex, row: NewTenantRow): Promise<TenantRow> {
   const at = now();
@@ -98,7 +109,9 @@ export async function insertTenantRow(knex: Knex, row: NewTenantRow): Promise<Te
 export async function updateTenantRow(knex: Knex, id: number, patch: Partial<Omit<TenantRow, 'id'>>): Promise<void> {
   const at = now();
   const stamped = patch.status ? { ...patch, status_changed_at: at } : patch;
-  await knex(TABLE).where({ id }).update({ ...stamped, updated_at: at });
+  await knex(TABLE)
+    .where({ id })
+    .update({ ...stamped, updated_at: at });
 }
 
 /** Removes a tenant's row (`delete --purge`); its history stays in the audit log and backup records. */

@@ -6,5 +6,7 @@ import { createHash } from 'node:crypto';
  */
 export function migrationFingerprint(names: readonly string[]): string {
   if (names.length === 0) return '0:';
-  return `${names.length}:${createHash('md5').update([...names].sort().join('\n')).digest('hex')}`;
+  return `${names.length}:${createHash('md5')
+    .update([...names].sort().join('\n'))
+    .digest('hex')}`;
 }

@@ -41,7 +41,10 @@ export function projectKnex(migrationsDir: string): ProjectKnex {
 
 function load(directory: string): ProjectKnex {
   const ownPackage = packageDirectory(own.resolve('knex'));
-  const fallback = (note?: string): ProjectKnex => ({ factory: knexFactory, used: { version: versionOf(ownPackage), source: 'tenantctl', path: null, ...(note ? { note } : {}) } });
+  const fallback = (note?: string): ProjectKnex => ({
+    factory: knexFactory,
+    used: { version: versionOf(ownPackage), source: 'tenantctl', path: null, ...(note ? { note } : {}) },
+  });
   const require = createRequire(join(directory, 'noop.js'));
   let entry: string;
   try {
@@ -56,9 +59,14 @@ function load(directory: string): ProjectKnex {
     const loaded = require(entry) as Factory | { knex?: Factory; default?: Factory };
     const factory = typeof loaded === 'function' ? loaded : (loaded.knex ?? loaded.default);
     if (typeof factory !== 'function') throw new Error('it exports no knex function');
-    return { factory: (config) => factory(byClientName(config)), used: { version: versionOf(packageDir), source: 'project', path: packageDir } };
+    return {
+      factory: (config) => factory(byClientName(config)),
+      used: { version: versionOf(packageDir), source: 'project', path: packageDir },
+    };
   } catch (error) {
-    return fallback(`the project's knex in ${packageDir} could not be loaded (${errorMessage(error)}); ran tenantctl's own`);
+    return fallback(
+      `the project's knex in ${packageDir} could not be loaded (${errorMessage(error)}); ran tenantctl's own`,
+    );
   }
 }
 
@@ -77,7 +85,8 @@ function byClientName(config: Knex.Config): Knex.Config {
 function packageDirectory(file: string): string {
   for (let dir = dirname(file); dir !== dirname(dir); dir = dirname(dir)) {
     const manifest = join(dir, 'package.json');
-    if (existsSync(manifest) && (JSON.parse(readFileSync(manifest, 'utf8')) as { name?: string }).name === 'knex') return dir;
+    if (existsSync(manifest) && (JSON.parse(readFileSync(manifest, 'utf8')) as { name?: string }).name === 'knex')
+      return dir;
   }
   return dirname(file);
 }

@@ -20,9 +20,19 @@ export async function migrateToLatest(knex: Knex, source: DirectoryMigrationSour
  * is freed and the run retried once, instead of failing until someone unlocks by hand. Costs
  * nothing when the lock is free.
  */
-export async function runMigrator(knex: Knex, source: DirectoryMigrationSource, direction: 'up' | 'down'): Promise<string[]> {
+export async function runMigrator(
+  knex: Knex,
+  source: DirectoryMigrationSource,
+  direction: 'up' | 'down',
+): Promise<string[]> {
   const config = migratorConfig(source);
-  const run = async () => ((direction === 'up' ? await knex.migrate.latest(config) : await knex.migrate.rollback(config)) as [number, string[]])[1];
+  const run = async () =>
+    (
+      (direction === 'up' ? await knex.migrate.latest(config) : await knex.migrate.rollback(config)) as [
+        number,
+        string[],
+      ]
+    )[1];
   try {
     return await run();
   } catch (error) {
@@ -43,7 +53,10 @@ export async function readAppliedWith(knex: Knex, driver: EngineDriver): Promise
 }
 
 /** Pending = available but not applied; unknown = applied but no longer in the directory. */
-export function planMigrations(available: string[], applied: string[] | null): { pending: string[]; unknown: string[] } {
+export function planMigrations(
+  available: string[],
+  applied: string[] | null,
+): { pending: string[]; unknown: string[] } {
   const done = new Set(applied ?? []);
   const known = new Set(available);
   return { pending: available.filter((n) => !done.has(n)), unknown: (applied ?? []).filter((n) => !known.has(n)) };

@@ -22,7 +22,10 @@ export function selectedEngines(): TestEngine[] {
 }
 
 /** Tries to reach a server; returns the reason it cannot, or undefined. */
-export async function unreachableReason(engine: 'postgres' | 'mysql', which: 'main' | 'second' = 'main'): Promise<string | undefined> {
+export async function unreachableReason(
+  engine: 'postgres' | 'mysql',
+  which: 'main' | 'second' = 'main',
+): Promise<string | undefined> {
   const url = new URL((which === 'main' ? SERVER_URLS : SECOND_SERVER_URLS)[engine]);
   const knex = knexFactory({
     client: engine === 'postgres' ? 'pg' : 'mysql2',

@@ -34,7 +34,9 @@ export default async function setup(project: TestProject): Promise<void> {
       const started = spawnSync('bash', [SECOND_SERVERS, 'start'], { encoding: 'utf8' });
       const still = await unreachableReason(engine, 'second');
       if (still) {
-        problems.push(`second ${engine} at ${SECOND_SERVER_URLS[engine]}: ${still}; ${SECOND_SERVERS} start said: ${started.stderr || started.error?.message}`);
+        problems.push(
+          `second ${engine} at ${SECOND_SERVER_URLS[engine]}: ${still}; ${SECOND_SERVERS} start said: ${started.stderr || started.error?.message}`,
+        );
         continue;
       }
     }

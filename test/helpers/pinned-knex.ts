@@ -19,15 +19,22 @@ export function pinnedKnexModules(version: string): string {
   const checkout = createHash('sha256').update(REPO).digest('hex').slice(0, 12);
   const cache = join(tmpdir(), `tenantctl-test-knex-${version}-${checkout}-node${process.versions.node.split('.')[0]}`);
   const modules = join(cache, 'node_modules');
-  const linked = ['pg', 'mysql2', 'better-sqlite3'].every((driver) => existsSync(join(modules, driver, 'package.json')));
+  const linked = ['pg', 'mysql2', 'better-sqlite3'].every((driver) =>
+    existsSync(join(modules, driver, 'package.json')),
+  );
   if (existsSync(join(modules, 'knex', 'package.json')) && linked) return modules;
   rmSync(cache, { recursive: true, force: true }); // a cache whose links no longer resolve
   const staging = mkdtempSync(`${cache}-`);
   writeFileSync(join(staging, 'package.json'), '{"private":true}');
-  execFileSync('npm', ['install', '--no-save', '--no-package-lock', '--no-audit', '--no-fund', '--ignore-scripts', `knex@${version}`], { cwd: staging, stdio: 'pipe' });
+  execFileSync(
+    'npm',
+    ['install', '--no-save', '--no-package-lock', '--no-audit', '--no-fund', '--ignore-scripts', `knex@${version}`],
+    { cwd: staging, stdio: 'pipe' },
+  );
   // better-sqlite3 as a project on this Node would have it: the major that runs here.
   const packages: Record<string, string> = { pg: 'pg', mysql2: 'mysql2', 'better-sqlite3': SQLITE_PACKAGE };
-  for (const [driver, pkg] of Object.entries(packages)) symlinkSync(join(REPO, 'node_modules', pkg), join(staging, 'node_modules', driver), 'dir');
+  for (const [driver, pkg] of Object.entries(packages))
+    symlinkSync(join(REPO, 'node_modules', pkg), join(staging, 'node_modules', driver), 'dir');
   try {
     renameSync(staging, cache);
   } catch {

@@ -65,15 +65,24 @@ export function probeFor(engine: TestEngine, sqliteDirectory: string): ServerPro
   const rows = (result: { rows?: unknown[] } | unknown[][]) => (Array.isArray(result) ? result[0]! : result.rows!);
   return {
     async databaseExists(db) {
-      const sql = engine === 'postgres' ? 'select 1 from pg_database where datname = ?' : 'select 1 from information_schema.schemata where schema_name = ?';
+      const sql =
+        engine === 'postgres'
+          ? 'select 1 from pg_database where datname = ?'
+          : 'select 1 from information_schema.schemata where schema_name = ?';
       return rows(await admin.raw(sql, [db])).length > 0;
     },
     async userExists(user) {
-      const sql = engine === 'postgres' ? 'select 1 from pg_roles where rolname = ?' : 'select 1 from mysql.user where user = ?';
+      const sql =
+        engine === 'postgres' ? 'select 1 from pg_roles where rolname = ?' : 'select 1 from mysql.user where user = ?';
       return rows(await admin.raw(sql, [user])).length > 0;
     },
     connectAs: (db, user, password) =>
-      knexFactory({ client, connection: netConnection(engine, db, user ?? undefined, password ?? undefined), pool: { min: 0, max: 1 }, log }),
+      knexFactory({
+        client,
+        connection: netConnection(engine, db, user ?? undefined, password ?? undefined),
+        pool: { min: 0, max: 1 },
+        log,
+      }),
     admin: (db) => knexFactory({ client, connection: netConnection(engine, db), pool: { min: 0, max: 1 }, log }),
     async createDatabase(db) {
       await admin.raw(engine === 'postgres' ? `create database "${db}"` : `create database \`${db}\``);

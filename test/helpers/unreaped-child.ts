@@ -16,10 +16,14 @@ export interface UnreapedChild {
  * Python's Popen installs no SIGCHLD handler and reaps only when asked (a shell may reap a
  * background job whenever a signal interrupts it, which makes the zombie come and go).
  */
-const PARENT = 'import subprocess, sys\np = subprocess.Popen(sys.argv[1:])\nprint(p.pid, flush=True)\nsys.stdin.readline()\np.wait()\n';
+const PARENT =
+  'import subprocess, sys\np = subprocess.Popen(sys.argv[1:])\nprint(p.pid, flush=True)\nsys.stdin.readline()\np.wait()\n';
 
 /** Starts `command` under a parent (python3) that does not reap it. */
-export async function startUnreaped(command: string[], options: { cwd?: string; env?: NodeJS.ProcessEnv } = {}): Promise<UnreapedChild> {
+export async function startUnreaped(
+  command: string[],
+  options: { cwd?: string; env?: NodeJS.ProcessEnv } = {},
+): Promise<UnreapedChild> {
   const parent = spawn('python3', ['-c', PARENT, ...command], { ...options, stdio: ['pipe', 'pipe', 'ignore'] });
   const closed = new Promise<void>((resolve) => parent.on('close', () => resolve()));
   let output = '';

@@ -4,7 +4,10 @@ import { readdirSync, readFileSync } from 'node:fs';
  * Until `done` settles, reads every process's command line every 20 ms and keeps those `match`
  * accepts, with their environment when readable: how a test sees what a child was given.
  */
-export async function watchProcesses(done: Promise<unknown>, match: (cmdline: string) => boolean): Promise<Array<{ cmdline: string; environ: string }>> {
+export async function watchProcesses(
+  done: Promise<unknown>,
+  match: (cmdline: string) => boolean,
+): Promise<Array<{ cmdline: string; environ: string }>> {
   const seen: Array<{ cmdline: string; environ: string }> = [];
   let finished = false;
   void done.finally(() => (finished = true));

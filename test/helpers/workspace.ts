@@ -26,7 +26,10 @@ export class Workspace {
   readonly env: Record<string, string | undefined>;
   private readonly slugs: string[] = [];
 
-  constructor(readonly engine: TestEngine, options: WorkspaceOptions = {}) {
+  constructor(
+    readonly engine: TestEngine,
+    options: WorkspaceOptions = {},
+  ) {
     this.dir = mkdtempSync(join(tmpdir(), `tenantctl-${engine}-`));
     cpSync(join(REPO, 'migrations'), join(this.dir, 'migrations'), { recursive: true });
     cpSync(join(REPO, 'seeds'), join(this.dir, 'seeds'), { recursive: true });
@@ -56,7 +59,10 @@ export class Workspace {
   }
 
   /** Runs with --json and parses stdout, which must hold nothing but the JSON document. */
-  async json<T = any>(args: string[], env: Record<string, string | undefined> = {}): Promise<{ result: CliResult; data: T }> {
+  async json<T = any>(
+    args: string[],
+    env: Record<string, string | undefined> = {},
+  ): Promise<{ result: CliResult; data: T }> {
     const result = await this.run([...args, '--json'], env);
     return { result, data: JSON.parse(result.stdout) as T };
   }

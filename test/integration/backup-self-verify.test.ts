@@ -21,7 +21,9 @@ for (const engine of selectedEngines()) {
     const addUsers = async (slug: string, count: number, tag: string) => {
       const db = ws.probe.admin(ws.names(slug).database);
       try {
-        await db('users').insert(Array.from({ length: count }, (_, i) => ({ email: `${tag}${i}@t.test`, name: `${tag} ${i}` })));
+        await db('users').insert(
+          Array.from({ length: count }, (_, i) => ({ email: `${tag}${i}@t.test`, name: `${tag} ${i}` })),
+        );
       } finally {
         await db.destroy();
       }
@@ -41,7 +43,10 @@ for (const engine of selectedEngines()) {
       await addUsers(slug, 7, 'b');
       const passed = await ws.json(['backup', 'verify', slug, '--restore-test']);
       expect(passed.result.code, passed.result.stdout).toBe(0);
-      expect(passed.data.backups[0]).toMatchObject({ ok: true, detail: expect.stringMatching(/rows restored, as recorded/) });
+      expect(passed.data.backups[0]).toMatchObject({
+        ok: true,
+        detail: expect.stringMatching(/rows restored, as recorded/),
+      });
 
       // A second backup whose file is replaced by the first one's (checksum re-recorded, so only
       // the restore test can tell): fewer users come back than were recorded.
@@ -52,14 +57,18 @@ for (const engine of selectedEngines()) {
       const registry = sqliteKnex(join(ws.dir, '.tenantctl', 'registry.sqlite'));
       try {
         const sha256 = createHash('sha256').update(readFileSync(damaged)).digest('hex');
-        await registry('tenantctl_backups').where({ file: damaged }).update({ sha256, bytes: statSync(damaged).size });
+        await registry('tenantctl_backups')
+          .where({ file: damaged })
+          .update({ sha256, bytes: statSync(damaged).size });
       } finally {
         await registry.destroy();
       }
       const failed = await ws.json(['backup', 'verify', slug, '--restore-test']);
       expect(failed.result.code).toBe(1);
       expect(failed.data.backups[0].ok).toBe(false);
-      expect(failed.data.backups[0].problem).toContain(`${usersKey}: ${usersAtBackup} rows restored, ${usersAtBackup + 7} when backed up`);
+      expect(failed.data.backups[0].problem).toContain(
+        `${usersKey}: ${usersAtBackup} rows restored, ${usersAtBackup + 7} when backed up`,
+      );
     }, 180_000); // many CLI runs: minutes on a loaded machine
   });
 }

@@ -10,7 +10,10 @@ import { sqliteKnex } from '../helpers/sqlite-knex.js';
 
 const reachable = inject('reachableEngines');
 const TOOLS = join(FIXTURES, 'tools');
-const REAL_DUMP = { postgres: 'pg_dump', mysql: existsSync('/usr/bin/mariadb-dump') ? '/usr/bin/mariadb-dump' : 'mysqldump' } as const;
+const REAL_DUMP = {
+  postgres: 'pg_dump',
+  mysql: existsSync('/usr/bin/mariadb-dump') ? '/usr/bin/mariadb-dump' : 'mysqldump',
+} as const;
 const DUMP_ENV = { postgres: 'TENANTCTL_PG_DUMP', mysql: 'TENANTCTL_MYSQL_DUMP' } as const;
 
 const sha256 = (file: string) => createHash('sha256').update(readFileSync(file)).digest('hex');
@@ -68,7 +71,12 @@ for (const engine of selectedEngines()) {
       expect(b.file).toMatch(new RegExp(`/${slug}/${slug}-\\d{8}T\\d{6}Z\\.(pgdump|sql\\.gz|sqlite\\.gz)$`));
       expect(statSync(b.file).mode & 0o777).toBe(0o600);
       expect(statSync(join(b.file, '..')).mode & 0o777).toBe(0o700);
-      expect(b).toMatchObject({ status: 'ok', bytes: statSync(b.file).size, sha256: sha256(b.file), migration: '20240101000100_create_audit_log.js' });
+      expect(b).toMatchObject({
+        status: 'ok',
+        bytes: statSync(b.file).size,
+        sha256: sha256(b.file),
+        migration: '20240101000100_create_audit_log.js',
+      });
       expect(readdirSync(join(b.file, '..')).filter((f) => f.endsWith('.partial'))).toEqual([]);
       const listed = await ws.json(['backups', slug]);
       expect(listed.data.map((x: BackupJson) => x.id)).toEqual([b.id]);
@@ -175,7 +183,9 @@ for (const engine of selectedEngines()) {
       }
       const aged = await ws.json(['backup', slug, '--keep-days', '7']);
       expect(aged.data.pruned.removed).toHaveLength(2);
-      expect(((await ws.json(['backups', slug])).data as BackupJson[]).map((b) => b.id)).toEqual([aged.data.tenants.tenants[0].backup.id]);
+      expect(((await ws.json(['backups', slug])).data as BackupJson[]).map((b) => b.id)).toEqual([
+        aged.data.tenants.tenants[0].backup.id,
+      ]);
     });
 
     it('backs up the registry itself with --registry', async () => {
@@ -191,14 +201,21 @@ for (const engine of selectedEngines()) {
         const env = { [DUMP_ENV[engine]]: join(TOOLS, 'truncating-dump'), REAL_DUMP_TOOL: REAL_DUMP[engine] };
         const failed = await ws.json(['backup', slug], env);
         expect(failed.result.code).toBe(1);
-        expect(failed.data.tenants.tenants[0]).toMatchObject({ outcome: 'failed', error: expect.stringMatching(/exited with code 3/) });
+        expect(failed.data.tenants.tenants[0]).toMatchObject({
+          outcome: 'failed',
+          error: expect.stringMatching(/exited with code 3/),
+        });
         if (engine === 'mysql') {
           // A tool that lies (exit 0 with half a dump) is caught by the completeness check.
           const lying = await ws.json(['backup', slug], { ...env, FAKE_DUMP_EXIT: '0' });
           expect(lying.result.code).toBe(1);
           expect(lying.data.tenants.tenants[0].error).toMatch(/incomplete/);
         }
-        expect(existsSync(join(ws.dir, '.tenantctl', 'backups', slug)) ? readdirSync(join(ws.dir, '.tenantctl', 'backups', slug)) : []).toEqual([]);
+        expect(
+          existsSync(join(ws.dir, '.tenantctl', 'backups', slug))
+            ? readdirSync(join(ws.dir, '.tenantctl', 'backups', slug))
+            : [],
+        ).toEqual([]);
         const records = (await ws.json(['backups', slug])).data as BackupJson[];
         expect(records.every((r) => r.status === 'failed')).toBe(true);
         expect((await ws.run(['restore', slug, '--force'])).code).toBe(3); // no good backup to restore
@@ -212,17 +229,30 @@ for (const engine of selectedEngines()) {
         if (engine === 'postgres') {
           const old = await ws.json(['backup', slug], { TENANTCTL_PG_DUMP: join(TOOLS, 'old-pg-dump') });
           expect(old.result.code).toBe(1);
-          expect(old.data.tenants.tenants[0].error).toMatch(/version 9, older than the PostgreSQL \d+ server: install postgresql-client-\d+/);
+          expect(old.data.tenants.tenants[0].error).toMatch(
+            /version 9, older than the PostgreSQL \d+ server: install postgresql-client-\d+/,
+          );
           const doctor = await ws.json(['doctor'], { TENANTCTL_PG_DUMP: join(TOOLS, 'old-pg-dump') });
-          expect(doctor.data.findings).toContainEqual(expect.objectContaining({ kind: 'dump_tool', fix: expect.stringMatching(/^install postgresql-client-\d+/) }));
+          expect(doctor.data.findings).toContainEqual(
+            expect.objectContaining({
+              kind: 'dump_tool',
+              fix: expect.stringMatching(/^install postgresql-client-\d+/),
+            }),
+          );
         }
-        expect(((await ws.json(['backups', slug])).data as BackupJson[]).every((b) => b.status === 'failed')).toBe(true);
+        expect(((await ws.json(['backups', slug])).data as BackupJson[]).every((b) => b.status === 'failed')).toBe(
+          true,
+        );
       });
 
       it('never puts a password on a child process command line', async () => {
         const password = `Pw-${randomBytes(12).toString('hex')}`;
         const admin = `tenantctl_admin_${randomBytes(3).toString('hex')}`;
-        const root = knexFactory({ client: engine === 'postgres' ? 'pg' : 'mysql2', connection: SERVER_URLS[engine], pool: { min: 0, max: 1 } });
+        const root = knexFactory({
+          client: engine === 'postgres' ? 'pg' : 'mysql2',
+          connection: SERVER_URLS[engine],
+          pool: { min: 0, max: 1 },
+        });
         const url = new URL(SERVER_URLS[engine]);
         url.username = admin;
         url.password = password;
@@ -232,7 +262,12 @@ for (const engine of selectedEngines()) {
             await root.raw(`create user '${admin}'@'%' identified by '${password}'`);
             await root.raw(`grant all privileges on *.* to '${admin}'@'%' with grant option`);
           }
-          const env = { TENANTCTL_SERVER_URL: url.toString(), TENANTCTL_SERVER_NAME: `${engine}-with-password`, [DUMP_ENV[engine]]: join(TOOLS, 'slow-dump'), REAL_DUMP_TOOL: REAL_DUMP[engine] };
+          const env = {
+            TENANTCTL_SERVER_URL: url.toString(),
+            TENANTCTL_SERVER_NAME: `${engine}-with-password`,
+            [DUMP_ENV[engine]]: join(TOOLS, 'slow-dump'),
+            REAL_DUMP_TOOL: REAL_DUMP[engine],
+          };
           const slug = ws.slug();
           expect((await ws.run(['create', slug], env)).code).toBe(0);
           const running = ws.start(['backup', slug], env);

@@ -35,7 +35,10 @@ describe('tenantctl as a script sees it', () => {
     expect(plain.stderr).toBe('tenantctl: no tenant "nobody" in the registry\n');
     const json = await ws.run(['show', 'nobody', '--json']);
     expect(json.code).toBe(3);
-    expect(JSON.parse(json.stdout)).toEqual({ ok: false, error: { code: 'not_found', message: 'no tenant "nobody" in the registry' } });
+    expect(JSON.parse(json.stdout)).toEqual({
+      ok: false,
+      error: { code: 'not_found', message: 'no tenant "nobody" in the registry' },
+    });
   });
 
   it('keeps stdout to the result when piped: no colour, no spinner, parseable JSON', async () => {
@@ -64,7 +67,10 @@ describe('tenantctl as a script sees it', () => {
       const byKey = Object.fromEntries(data.values.map((v: { key: string }) => [v.key, v]));
       expect(byKey.migrationsDir).toMatchObject({ value: join(ws.dir, 'db/migrations'), source: 'flag' });
       expect(byKey.seedsDir).toMatchObject({ value: join(ws.dir, 'db/seeds'), source: 'file' });
-      expect(byKey.serverUrl).toMatchObject({ value: 'postgres://admin:********@db.internal:5432/postgres', source: 'env' });
+      expect(byKey.serverUrl).toMatchObject({
+        value: 'postgres://admin:********@db.internal:5432/postgres',
+        source: 'env',
+      });
       expect(byKey.secretKey).toMatchObject({ value: '********', source: 'env' });
       expect(byKey.databaseNameTemplate).toMatchObject({ value: 'tenant_{slug}', source: 'default' });
       expect(JSON.stringify(data)).not.toMatch(/hunter2|abababab/);
@@ -74,7 +80,10 @@ describe('tenantctl as a script sees it', () => {
   });
 
   it('names the key of a bad config file and exits 2 without touching anything', async () => {
-    writeFileSync(join(ws.dir, 'tenantctl.config.json'), JSON.stringify({ tenantUsers: 'sometimes', migrationDir: 'x' }));
+    writeFileSync(
+      join(ws.dir, 'tenantctl.config.json'),
+      JSON.stringify({ tenantUsers: 'sometimes', migrationDir: 'x' }),
+    );
     try {
       const result = await ws.run(['create', ws.slug()]);
       expect(result.code).toBe(2);

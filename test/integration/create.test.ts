@@ -20,10 +20,28 @@ for (const engine of selectedEngines()) {
 
     it('creates the database, the user, runs migrations and seeds, and marks the tenant active', async () => {
       const slug = ws.slug('acme-');
-      const { result, data } = await ws.json(['create', slug, '--name', 'Acme Inc', '--plan', 'pro', '--set', 'admin_email=ops@acme.test']);
+      const { result, data } = await ws.json([
+        'create',
+        slug,
+        '--name',
+        'Acme Inc',
+        '--plan',
+        'pro',
+        '--set',
+        'admin_email=ops@acme.test',
+      ]);
       expect(result.code, result.stderr).toBe(0);
-      expect(data.tenant).toMatchObject({ slug, name: 'Acme Inc', plan: 'pro', status: 'active', metadata: { admin_email: 'ops@acme.test' } });
-      expect(data.migrations).toEqual(['20240101000000_create_users_and_roles.js', '20240101000100_create_audit_log.js']);
+      expect(data.tenant).toMatchObject({
+        slug,
+        name: 'Acme Inc',
+        plan: 'pro',
+        status: 'active',
+        metadata: { admin_email: 'ops@acme.test' },
+      });
+      expect(data.migrations).toEqual([
+        '20240101000000_create_users_and_roles.js',
+        '20240101000100_create_audit_log.js',
+      ]);
       expect(data.seeds).toEqual(['01_roles_and_permissions.js', '02_initial_admin.js']);
 
       const { database, user } = ws.names(slug);
@@ -38,7 +56,11 @@ for (const engine of selectedEngines()) {
         const migrations = await db('knex_migrations').orderBy('id').pluck('name');
         expect(migrations).toEqual(data.migrations);
         expect(await db('roles').orderBy('name').pluck('name')).toEqual(['admin', 'member', 'viewer']);
-        const admins = await db('users').join('user_roles', 'users.id', 'user_roles.user_id').join('roles', 'roles.id', 'user_roles.role_id').where('roles.name', 'admin').pluck('email');
+        const admins = await db('users')
+          .join('user_roles', 'users.id', 'user_roles.user_id')
+          .join('roles', 'roles.id', 'user_roles.role_id')
+          .where('roles.name', 'admin')
+          .pluck('email');
         expect(admins).toEqual(['ops@acme.test']);
         expect(Number((await db('audit_log').count({ n: '*' }))[0]!.n)).toBe(1);
       } finally {
@@ -46,7 +68,10 @@ for (const engine of selectedEngines()) {
       }
 
       const listed = await ws.json(['list']);
-      expect(listed.data.map((t: { slug: string; status: string }) => [t.slug, t.status])).toContainEqual([slug, 'active']);
+      expect(listed.data.map((t: { slug: string; status: string }) => [t.slug, t.status])).toContainEqual([
+        slug,
+        'active',
+      ]);
     });
 
     if (engine !== 'sqlite') {
@@ -57,10 +82,15 @@ for (const engine of selectedEngines()) {
         const passwordA = (await ws.json(['show', a, '--show-password'])).data.password as string;
         const namesA = ws.names(a);
         const namesB = ws.names(b);
-        expect(await canQuery(ws.probe.connectAs(namesA.database, namesA.user, passwordA), 'select count(*) from users')).toBe(true);
-        expect(await canQuery(ws.probe.connectAs(namesB.database, namesA.user, passwordA), 'select count(*) from users')).toBe(false);
+        expect(
+          await canQuery(ws.probe.connectAs(namesA.database, namesA.user, passwordA), 'select count(*) from users'),
+        ).toBe(true);
+        expect(
+          await canQuery(ws.probe.connectAs(namesB.database, namesA.user, passwordA), 'select count(*) from users'),
+        ).toBe(false);
         // The test PostgreSQL trusts local connections, so only MySQL can prove the password matters.
-        if (engine === 'mysql') expect(await canQuery(ws.probe.connectAs(namesA.database, namesA.user, 'wrong-password'))).toBe(false);
+        if (engine === 'mysql')
+          expect(await canQuery(ws.probe.connectAs(namesA.database, namesA.user, 'wrong-password'))).toBe(false);
       });
 
       it('makes the tenant role own every object on PostgreSQL, and grants one database only on MySQL', async () => {
@@ -72,7 +102,10 @@ for (const engine of selectedEngines()) {
           if (engine === 'postgres') {
             const owners = await admin.raw("select distinct tableowner from pg_tables where schemaname = 'public'");
             expect(owners.rows).toEqual([{ tableowner: user }]);
-            const dbOwner = await admin.raw('select pg_get_userbyid(datdba) as owner from pg_database where datname = ?', [database]);
+            const dbOwner = await admin.raw(
+              'select pg_get_userbyid(datdba) as owner from pg_database where datname = ?',
+              [database],
+            );
             expect(dbOwner.rows[0].owner).toBe(user);
           } else {
             const [grants] = await admin.raw(`show grants for '${user}'@'%'`);
@@ -102,7 +135,9 @@ for (const engine of selectedEngines()) {
     it('undoes everything when a migration fails, records the error, and a retry succeeds', async () => {
       const slug = ws.slug();
       const { database, user } = ws.names(slug);
-      const broken = await ws.run(['create', slug, '--no-seed'], { TENANTCTL_MIGRATIONS_DIR: join(FIXTURES, 'broken-migrations') });
+      const broken = await ws.run(['create', slug, '--no-seed'], {
+        TENANTCTL_MIGRATIONS_DIR: join(FIXTURES, 'broken-migrations'),
+      });
       expect(broken.code).toBe(1);
       expect(broken.stderr).toMatch(/migrations failed: .*table_that_does_not_exist/);
       expect(broken.stderr).not.toMatch(/at .*\.js:\d+/); // one line, no stack trace
@@ -122,8 +157,13 @@ for (const engine of selectedEngines()) {
     it('takes over a create that was killed (kill -9) mid-migration, leaving no orphan', async () => {
       const slug = ws.slug();
       const { database, user } = ws.names(slug);
-      const slow = ws.start(['create', slug, '--no-seed'], { TENANTCTL_MIGRATIONS_DIR: join(FIXTURES, 'slow-migrations') });
-      await waitFor(async () => (await ws.json(['show', slug])).data?.step === 'migrations' && (await ws.probe.databaseExists(database)));
+      const slow = ws.start(['create', slug, '--no-seed'], {
+        TENANTCTL_MIGRATIONS_DIR: join(FIXTURES, 'slow-migrations'),
+      });
+      await waitFor(
+        async () =>
+          (await ws.json(['show', slug])).data?.step === 'migrations' && (await ws.probe.databaseExists(database)),
+      );
       slow.child.kill('SIGKILL');
       expect((await slow.done).signal).toBe('SIGKILL');
 
@@ -143,7 +183,9 @@ for (const engine of selectedEngines()) {
 
     it('refuses a second create of the same tenant while the first is still running', async () => {
       const slug = ws.slug();
-      const slow = ws.start(['create', slug, '--no-seed'], { TENANTCTL_MIGRATIONS_DIR: join(FIXTURES, 'slow-migrations') });
+      const slow = ws.start(['create', slug, '--no-seed'], {
+        TENANTCTL_MIGRATIONS_DIR: join(FIXTURES, 'slow-migrations'),
+      });
       try {
         await waitFor(async () => (await ws.json(['show', slug])).data?.step === 'migrations');
         const second = await ws.run(['create', slug]);
@@ -157,9 +199,16 @@ for (const engine of selectedEngines()) {
 
     it('runs CommonJS, ES module and TypeScript migrations alike', async () => {
       const slug = ws.slug();
-      const { result, data } = await ws.json(['create', slug, '--no-seed'], { TENANTCTL_MIGRATIONS_DIR: join(FIXTURES, 'module-formats') });
+      const { result, data } = await ws.json(['create', slug, '--no-seed'], {
+        TENANTCTL_MIGRATIONS_DIR: join(FIXTURES, 'module-formats'),
+      });
       expect(result.code, result.stderr).toBe(0);
-      expect(data.migrations).toEqual(['001_commonjs.cjs', '002_esm.mjs', '003_typescript.ts', '004_default_export.mjs']);
+      expect(data.migrations).toEqual([
+        '001_commonjs.cjs',
+        '002_esm.mjs',
+        '003_typescript.ts',
+        '004_default_export.mjs',
+      ]);
       const db = ws.probe.admin(ws.names(slug).database);
       try {
         for (const table of ['from_commonjs', 'from_esm', 'from_typescript', 'from_default_export']) {
@@ -221,7 +270,9 @@ for (const engine of selectedEngines()) {
       expect(result.code).toBe(2);
       expect(result.stderr).toMatch(/reserved/);
       if (engine !== 'sqlite') {
-        const long = await ws.run(['create', `x${'y'.repeat(47)}`], { TENANTCTL_USER_NAME_TEMPLATE: 'tenant_user_account_{slug}' });
+        const long = await ws.run(['create', `x${'y'.repeat(47)}`], {
+          TENANTCTL_USER_NAME_TEMPLATE: 'tenant_user_account_{slug}',
+        });
         expect(long.code).toBe(2);
         expect(long.stderr).toMatch(/allows (32|63)/);
       }
@@ -240,7 +291,9 @@ describe('create against an unreachable server', () => {
       const result = await ws.run(['create', 'acme']);
       expect(result.code).toBe(5);
       expect(result.stderr.trim().split('\n')).toHaveLength(1);
-      expect(result.stderr).toMatch(/server "postgres-127\.0\.0\.1-1" \(127\.0\.0\.1:1\) is unreachable: connection refused/);
+      expect(result.stderr).toMatch(
+        /server "postgres-127\.0\.0\.1-1" \(127\.0\.0\.1:1\) is unreachable: connection refused/,
+      );
       expect((await ws.json(['list'])).data).toEqual([]);
     } finally {
       await ws.cleanup();
@@ -249,23 +302,25 @@ describe('create against an unreachable server', () => {
 });
 
 describe('the embedded default', () => {
-  it.skipIf(!reachable.includes('mysql'))('generates a secret key with mode 0600, says so, and never stores a password in clear', async () => {
-    const ws = new Workspace('mysql');
-    try {
-      const slug = ws.slug();
-      const result = await ws.run(['create', slug]);
-      expect(result.code, result.stderr).toBe(0);
-      const keyFile = join(ws.dir, '.tenantctl', 'secret.key');
-      expect(existsSync(keyFile)).toBe(true);
-      expect(statSync(keyFile).mode & 0o777).toBe(0o600);
-      expect(result.stderr).toMatch(/Generated a new secret key/);
-      const password = (await ws.json(['show', slug, '--show-password'])).data.password as string;
-      expect(password).toMatch(/^[A-Za-z0-9_-]{32}$/);
-      expect(readFileSync(join(ws.dir, '.tenantctl', 'registry.sqlite')).includes(password)).toBe(false);
-      expect((await ws.run(['show', slug])).stdout).not.toContain(password);
-    } finally {
-      await ws.cleanup();
-    }
-  });
+  it.skipIf(!reachable.includes('mysql'))(
+    'generates a secret key with mode 0600, says so, and never stores a password in clear',
+    async () => {
+      const ws = new Workspace('mysql');
+      try {
+        const slug = ws.slug();
+        const result = await ws.run(['create', slug]);
+        expect(result.code, result.stderr).toBe(0);
+        const keyFile = join(ws.dir, '.tenantctl', 'secret.key');
+        expect(existsSync(keyFile)).toBe(true);
+        expect(statSync(keyFile).mode & 0o777).toBe(0o600);
+        expect(result.stderr).toMatch(/Generated a new secret key/);
+        const password = (await ws.json(['show', slug, '--show-password'])).data.password as string;
+        expect(password).toMatch(/^[A-Za-z0-9_-]{32}$/);
+        expect(readFileSync(join(ws.dir, '.tenantctl', 'registry.sqlite')).includes(password)).toBe(false);
+        expect((await ws.run(['show', slug])).stdout).not.toContain(password);
+      } finally {
+        await ws.cleanup();
+      }
+    },
+  );
 });
-

@@ -39,7 +39,8 @@ for (const engine of ['sqlite', 'postgres', 'mysql'] as const) {
       const admin = engine === 'sqlite' ? { engine, path: directory } : parseServerUrl(SERVER_URLS[engine]);
       server = driver.connect(admin);
       await server.createDatabase(scratch);
-      spec = engine === 'sqlite' ? { engine, path: join(directory, `${scratch}.sqlite`) } : { ...admin, database: scratch };
+      spec =
+        engine === 'sqlite' ? { engine, path: join(directory, `${scratch}.sqlite`) } : { ...admin, database: scratch };
       knex = knexFactory(driver.adminKnexConfig(spec));
       await knex.schema.createTable('t', (t) => t.integer('id').primary());
       await knex('t').insert({ id: 1 });
@@ -67,7 +68,9 @@ for (const engine of ['sqlite', 'postgres', 'mysql'] as const) {
 
     it('isGoneError: suspending access to what no longer exists', async () => {
       // What delete's "connections" step meets when it runs again after the user or file went.
-      const gone = await errorOf(() => server.suspendAccess(`${scratch}_gone`, engine === 'sqlite' ? null : `${scratch}_gone`));
+      const gone = await errorOf(() =>
+        server.suspendAccess(`${scratch}_gone`, engine === 'sqlite' ? null : `${scratch}_gone`),
+      );
       expect(driver.isGoneError(gone)).toBe(true);
       expect(driver.isGoneError(await errorOf(() => knex('t').insert({ id: 1 })))).toBe(false);
     });

@@ -42,11 +42,16 @@ for (const engine of selectedEngines()) {
 
       expect(await run(['show', ws.slug()])).toMatchObject({ code: 3, data: errorShape('not_found') });
       expect(await run(['create', slug])).toMatchObject({ code: 4, data: errorShape('conflict') });
-      expect(await run(['list'], { TENANTCTL_REGISTRY_URL: 'postgres://postgres@127.0.0.1:1/tenantctl' })).toMatchObject({ code: 5, data: errorShape('unreachable') });
+      expect(
+        await run(['list'], { TENANTCTL_REGISTRY_URL: 'postgres://postgres@127.0.0.1:1/tenantctl' }),
+      ).toMatchObject({ code: 5, data: errorShape('unreachable') });
 
       // 6: a create still running holds the tenant; delete must not start under it.
       const busy = ws.slug();
-      const slow = ws.start(['create', busy, '--no-seed'], { TENANTCTL_MIGRATIONS_DIR: join(FIXTURES, 'slow-migrations'), SLOW_MIGRATION_MS: '60000' });
+      const slow = ws.start(['create', busy, '--no-seed'], {
+        TENANTCTL_MIGRATIONS_DIR: join(FIXTURES, 'slow-migrations'),
+        SLOW_MIGRATION_MS: '60000',
+      });
       try {
         await waitFor(async () => (await ws.json(['show', busy])).data?.step === 'migrations');
         expect(await run(['delete', busy, '--yes'])).toMatchObject({ code: 6, data: errorShape('locked') });
@@ -58,7 +63,9 @@ for (const engine of selectedEngines()) {
       // 7: a tool this machine lacks is not a usage error.
       if (engine !== 'sqlite') {
         expect((await ws.run(['backup', slug])).code).toBe(0);
-        const missing = await run(['restore', slug, '--force'], { [RESTORE_TOOL_ENV[engine]]: '/nonexistent/restore-tool' });
+        const missing = await run(['restore', slug, '--force'], {
+          [RESTORE_TOOL_ENV[engine]]: '/nonexistent/restore-tool',
+        });
         expect(missing).toMatchObject({ code: 7, data: errorShape('environment') });
         expect(missing.data.error.message).toMatch(/not found: install/);
       }

@@ -10,7 +10,10 @@ import { FIXTURES, Workspace } from '../helpers/workspace.js';
 import { sqliteKnex } from '../helpers/sqlite-knex.js';
 
 const reachable = inject('reachableEngines');
-const REAL_DUMP = { postgres: 'pg_dump', mysql: existsSync('/usr/bin/mariadb-dump') ? '/usr/bin/mariadb-dump' : 'mysqldump' } as const;
+const REAL_DUMP = {
+  postgres: 'pg_dump',
+  mysql: existsSync('/usr/bin/mariadb-dump') ? '/usr/bin/mariadb-dump' : 'mysqldump',
+} as const;
 const DUMP_ENV = { postgres: 'TENANTCTL_PG_DUMP', mysql: 'TENANTCTL_MYSQL_DUMP' } as const;
 
 interface BackupListed {
@@ -31,7 +34,8 @@ for (const engine of selectedEngines()) {
     });
 
     const backupDir = (slug: string) => join(ws.dir, '.tenantctl', 'backups', slug);
-    const partials = (slug: string) => (existsSync(backupDir(slug)) ? readdirSync(backupDir(slug)).filter((f) => f.endsWith('.partial')) : []);
+    const partials = (slug: string) =>
+      existsSync(backupDir(slug)) ? readdirSync(backupDir(slug)).filter((f) => f.endsWith('.partial')) : [];
     const backups = async (slug: string) => (await ws.json<BackupListed[]>(['backups', slug])).data;
 
     /**
@@ -41,7 +45,14 @@ for (const engine of selectedEngines()) {
      */
     async function killMidDump(slug: string, args: string[]): Promise<void> {
       const marker = join(ws.dir, `stalled-${slug}`);
-      const env = engine === 'sqlite' ? {} : { [DUMP_ENV[engine]]: join(FIXTURES, 'tools', 'stalling-dump'), REAL_DUMP_TOOL: REAL_DUMP[engine], STALL_MARKER: marker };
+      const env =
+        engine === 'sqlite'
+          ? {}
+          : {
+              [DUMP_ENV[engine]]: join(FIXTURES, 'tools', 'stalling-dump'),
+              REAL_DUMP_TOOL: REAL_DUMP[engine],
+              STALL_MARKER: marker,
+            };
       const run = ws.start(args, env);
       if (engine === 'sqlite') {
         await waitFor(async () => partials(slug).length > 0, 60_000);
@@ -61,7 +72,9 @@ for (const engine of selectedEngines()) {
         const db = ws.probe.admin(ws.names(slug).database);
         try {
           await db.raw('create table ballast (b blob)');
-          await db.raw('insert into ballast with recursive n(i) as (select 1 union all select i + 1 from n where i < 16) select randomblob(1048576) from n');
+          await db.raw(
+            'insert into ballast with recursive n(i) as (select 1 union all select i + 1 from n where i < 16) select randomblob(1048576) from n',
+          );
         } finally {
           await db.destroy();
         }
@@ -89,7 +102,8 @@ for (const engine of selectedEngines()) {
     it('doctor reports a killed backup as interrupted_backup, and --fix clears it', async () => {
       const slug = await createTenant();
       await killMidDump(slug, ['backup', slug]);
-      const ofSlug = (findings: Array<{ kind: string; tenant: string | null }>) => findings.filter((f) => f.kind === 'interrupted_backup' && f.tenant === slug);
+      const ofSlug = (findings: Array<{ kind: string; tenant: string | null }>) =>
+        findings.filter((f) => f.kind === 'interrupted_backup' && f.tenant === slug);
 
       const report = await ws.json(['doctor']);
       expect(report.result.code).toBe(1);
@@ -131,7 +145,10 @@ describe.skipIf(!reachable.includes('sqlite'))("the embedded registry's locks", 
 
   it('a live create holds its tenant; killed and never reaped (a zombie), it holds nothing', async () => {
     const slug = ws.slug();
-    const holder = await startUnreapedCli(['create', slug, '--no-seed'], { ...cli(), env: { ...ws.env, TENANTCTL_MIGRATIONS_DIR: join(FIXTURES, 'slow-migrations') } });
+    const holder = await startUnreapedCli(['create', slug, '--no-seed'], {
+      ...cli(),
+      env: { ...ws.env, TENANTCTL_MIGRATIONS_DIR: join(FIXTURES, 'slow-migrations') },
+    });
     try {
       await waitFor(async () => (await ws.json(['show', slug])).data.step === 'migrations');
       const blocked = await ws.run(['create', slug]);
@@ -140,7 +157,10 @@ describe.skipIf(!reachable.includes('sqlite'))("the embedded registry's locks", 
 
       process.kill(holder.pid, 'SIGKILL');
       await waitFor(async () => processState(holder.pid) === 'Z');
-      const resumed = await ws.json(['create', slug, '--no-seed'], { TENANTCTL_MIGRATIONS_DIR: join(FIXTURES, 'slow-migrations'), SLOW_MIGRATION_MS: '0' });
+      const resumed = await ws.json(['create', slug, '--no-seed'], {
+        TENANTCTL_MIGRATIONS_DIR: join(FIXTURES, 'slow-migrations'),
+        SLOW_MIGRATION_MS: '0',
+      });
       expect(resumed.result.code, resumed.result.stderr).toBe(0);
       expect(resumed.data.retried).toBe(true);
       expect(processState(holder.pid)).toBe('Z'); // it was still there, unreaped, all along
@@ -190,9 +210,16 @@ describe.skipIf(!reachable.includes('sqlite'))("the embedded registry's locks", 
     try {
       expect((await ws.run(['init'])).code).toBe(0);
       // What an older tenantctl recorded as its locks: rows naming host and pid.
-      await registry.raw('create table if not exists tenantctl_locks (name varchar(255) primary key, host varchar(255) not null, pid integer not null, acquired_at varchar(32) not null)');
+      await registry.raw(
+        'create table if not exists tenantctl_locks (name varchar(255) primary key, host varchar(255) not null, pid integer not null, acquired_at varchar(32) not null)',
+      );
       for (const name of [`tenantctl:tenant:${slug}`, 'tenantctl:migrations']) {
-        await registry('tenantctl_locks').insert({ name, host: hostname(), pid: stranger.pid, acquired_at: new Date().toISOString() });
+        await registry('tenantctl_locks').insert({
+          name,
+          host: hostname(),
+          pid: stranger.pid,
+          acquired_at: new Date().toISOString(),
+        });
       }
       expect(processState(stranger.pid!)).toMatch(/[RS]/);
       const created = await ws.run(['create', slug]);

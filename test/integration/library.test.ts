@@ -9,7 +9,14 @@ import { cleanEnv } from '../helpers/cli.js';
 import { selectedEngines } from '../helpers/engines.js';
 import { Workspace } from '../helpers/workspace.js';
 import { encryptSecret, parseSecretKey } from '../../src/core/secrets.js';
-import { createContext, createTenant, openFleet, TenantNotFoundError, TenantSuspendedError, type Fleet } from '../../src/index.js';
+import {
+  createContext,
+  createTenant,
+  openFleet,
+  TenantNotFoundError,
+  TenantSuspendedError,
+  type Fleet,
+} from '../../src/index.js';
 import { sqliteKnex } from '../helpers/sqlite-knex.js';
 
 const reachable = inject('reachableEngines');
@@ -30,11 +37,16 @@ function get(port: number, host: string): Promise<{ status: number; body: any }>
 
 /** Starts the example application on a random port; resolves once it listens. */
 function startExample(env: Record<string, string>): Promise<{ child: ChildProcess; port: number }> {
-  const child = spawn(process.execPath, [EXAMPLE], { env: cleanEnv({ ...env, PORT: '0' }), stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(process.execPath, [EXAMPLE], {
+    env: cleanEnv({ ...env, PORT: '0' }),
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
   let stderr = '';
   child.stderr!.on('data', (chunk) => (stderr += chunk));
   return new Promise((resolve, reject) => {
-    child.stdout!.once('data', (chunk) => resolve({ child, port: JSON.parse(String(chunk).split('\n')[0]!).listening }));
+    child.stdout!.once('data', (chunk) =>
+      resolve({ child, port: JSON.parse(String(chunk).split('\n')[0]!).listening }),
+    );
     child.once('exit', (code) => reject(new Error(`example exited ${code}: ${stderr}`)));
   });
 }
@@ -50,13 +62,19 @@ for (const engine of selectedEngines().filter((e) => e !== 'sqlite')) {
     const keyFile = () => join(ws.dir, '.tenantctl', 'secret.key');
     beforeAll(() => {
       ws = new Workspace(engine, {
-        env: { TENANTCTL_DATABASE_NAME_TEMPLATE: `${prefix}_{slug}`, TENANTCTL_USER_NAME_TEMPLATE: `${prefix}_{slug}`, TENANTCTL_INDEXED_METADATA: 'domain' },
+        env: {
+          TENANTCTL_DATABASE_NAME_TEMPLATE: `${prefix}_{slug}`,
+          TENANTCTL_USER_NAME_TEMPLATE: `${prefix}_{slug}`,
+          TENANTCTL_INDEXED_METADATA: 'domain',
+        },
       });
     });
     afterAll(async () => {
       // Some 35 databases to drop: a few at a time, with time for a loaded server.
       for (let i = 0; i < created.length; i += 4) {
-        await Promise.all(created.slice(i, i + 4).map((slug) => ws.probe.drop(names(slug), names(slug)).catch(() => undefined)));
+        await Promise.all(
+          created.slice(i, i + 4).map((slug) => ws.probe.drop(names(slug), names(slug)).catch(() => undefined)),
+        );
       }
       await ws.cleanup();
     }, 300_000);
@@ -87,7 +105,12 @@ for (const engine of selectedEngines().filter((e) => e !== 'sqlite')) {
       } finally {
         await admin.destroy();
       }
-      const app = await startExample({ TENANTCTL_REGISTRY_URL: registryUrl(), TENANTCTL_SECRET_KEY_FILE: keyFile(), CACHE_TTL_MS: String(CACHE_TTL_MS), MAX_CONNECTIONS: '4' });
+      const app = await startExample({
+        TENANTCTL_REGISTRY_URL: registryUrl(),
+        TENANTCTL_SECRET_KEY_FILE: keyFile(),
+        CACHE_TTL_MS: String(CACHE_TTL_MS),
+        MAX_CONNECTIONS: '4',
+      });
       try {
         const ok = await get(app.port, `acme-${prefix}.test:80`);
         expect(ok).toMatchObject({ status: 200, body: { tenant: acme, users: [{ email: 'wile@acme.test' }] } });
@@ -117,10 +140,16 @@ for (const engine of selectedEngines().filter((e) => e !== 'sqlite')) {
 
     it("connects as the tenant's own user and picks up a changed password without a restart", async () => {
       const slug = await create();
-      const fleet = await openFleet({ registryUrl: registryUrl(), secretKeyFile: keyFile(), cacheTtlMs: 200, readOnly: true });
+      const fleet = await openFleet({
+        registryUrl: registryUrl(),
+        secretKeyFile: keyFile(),
+        cacheTtlMs: 200,
+        readOnly: true,
+      });
       try {
         const db = await fleet.knex(slug);
-        const who = engine === 'postgres' ? "select current_user as u" : 'select substring_index(current_user(), \'@\', 1) as u';
+        const who =
+          engine === 'postgres' ? 'select current_user as u' : "select substring_index(current_user(), '@', 1) as u";
         const rows = await db.raw(who);
         expect((engine === 'postgres' ? rows.rows : rows[0])[0].u).toBe(names(slug));
 
@@ -136,7 +165,9 @@ for (const engine of selectedEngines().filter((e) => e !== 'sqlite')) {
         const key = parseSecretKey(readFileSync(keyFile(), 'utf8'));
         const registry = sqliteKnex(registryUrl().slice('sqlite:'.length));
         try {
-          await registry('tenantctl_tenants').where({ slug }).update({ password_enc: encryptSecret(password, key) });
+          await registry('tenantctl_tenants')
+            .where({ slug })
+            .update({ password_enc: encryptSecret(password, key) });
         } finally {
           await registry.destroy();
         }
@@ -154,19 +185,37 @@ for (const engine of selectedEngines().filter((e) => e !== 'sqlite')) {
     });
 
     it('keeps 30 tenants within a budget of 5 connections, as the server counts them', async () => {
-      const ctx = createContext({ registryUrl: registryUrl(), serverUrl: ws.env.TENANTCTL_SERVER_URL, databaseNameTemplate: `${prefix}_{slug}`, userNameTemplate: `${prefix}_{slug}`, migrationsDir: join(ws.dir, 'migrations'), secretKeyFile: keyFile() }, { cwd: ws.dir });
+      const ctx = createContext(
+        {
+          registryUrl: registryUrl(),
+          serverUrl: ws.env.TENANTCTL_SERVER_URL,
+          databaseNameTemplate: `${prefix}_{slug}`,
+          userNameTemplate: `${prefix}_{slug}`,
+          migrationsDir: join(ws.dir, 'migrations'),
+          secretKeyFile: keyFile(),
+        },
+        { cwd: ws.dir },
+      );
       const slugs = Array.from({ length: 30 }, () => ws.slug('b'));
       created.push(...slugs);
       try {
-        for (let i = 0; i < slugs.length; i += 5) await Promise.all(slugs.slice(i, i + 5).map((slug) => createTenant(ctx, { slug, seed: false })));
+        for (let i = 0; i < slugs.length; i += 5)
+          await Promise.all(slugs.slice(i, i + 5).map((slug) => createTenant(ctx, { slug, seed: false })));
       } finally {
         await ctx.close();
       }
       const admin = ws.probe.admin(engine === 'postgres' ? 'postgres' : 'information_schema');
       const count = async () => {
-        const result = engine === 'postgres'
-          ? await admin.raw('select count(*)::int as n from pg_stat_activity where left(usename, ?) = ?', [prefix.length, prefix])
-          : await admin.raw('select count(*) as n from information_schema.processlist where left(user, ?) = ?', [prefix.length, prefix]);
+        const result =
+          engine === 'postgres'
+            ? await admin.raw('select count(*)::int as n from pg_stat_activity where left(usename, ?) = ?', [
+                prefix.length,
+                prefix,
+              ])
+            : await admin.raw('select count(*) as n from information_schema.processlist where left(user, ?) = ?', [
+                prefix.length,
+                prefix,
+              ]);
         return Number((engine === 'postgres' ? result.rows : result[0])[0].n);
       };
       let fleet: Fleet | undefined;
@@ -179,7 +228,14 @@ for (const engine of selectedEngines().filter((e) => e !== 'sqlite')) {
         }
       })();
       try {
-        fleet = await openFleet({ registryUrl: registryUrl(), secretKeyFile: keyFile(), maxConnections: 5, connectionsPerTenant: 2, idleTimeoutMs: 60_000, readOnly: true });
+        fleet = await openFleet({
+          registryUrl: registryUrl(),
+          secretKeyFile: keyFile(),
+          maxConnections: 5,
+          connectionsPerTenant: 2,
+          idleTimeoutMs: 60_000,
+          readOnly: true,
+        });
         let peakInProcess = 0;
         let queries = 0;
         const order = [...slugs, ...slugs, ...slugs];
@@ -209,7 +265,12 @@ for (const engine of selectedEngines().filter((e) => e !== 'sqlite')) {
 
     it('refuses a suspended tenant with TenantSuspendedError and closes its pool', async () => {
       const slug = await create();
-      const fleet = await openFleet({ registryUrl: registryUrl(), secretKeyFile: keyFile(), cacheTtlMs: 100, readOnly: true });
+      const fleet = await openFleet({
+        registryUrl: registryUrl(),
+        secretKeyFile: keyFile(),
+        cacheTtlMs: 100,
+        readOnly: true,
+      });
       try {
         await (await fleet.knex(slug)).raw('select 1');
         expect(fleet.stats().pools).toBe(1);

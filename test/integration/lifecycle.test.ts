@@ -13,9 +13,11 @@ import { SQLITE_PACKAGE } from '../../src/engines/sqlite-native.js';
 const reachable = inject('reachableEngines');
 const NOBODY = 65534;
 const BETTER_SQLITE = createRequire(import.meta.url).resolve(SQLITE_PACKAGE);
-const REAL_DUMP = { postgres: 'pg_dump', mysql: existsSync('/usr/bin/mariadb-dump') ? '/usr/bin/mariadb-dump' : 'mysqldump' } as const;
+const REAL_DUMP = {
+  postgres: 'pg_dump',
+  mysql: existsSync('/usr/bin/mariadb-dump') ? '/usr/bin/mariadb-dump' : 'mysqldump',
+} as const;
 const DUMP_ENV = { postgres: 'TENANTCTL_PG_DUMP', mysql: 'TENANTCTL_MYSQL_DUMP' } as const;
-
 
 for (const engine of selectedEngines()) {
   describe.skipIf(!reachable.includes(engine))(`tenant lifecycle on ${engine}`, () => {
@@ -56,7 +58,8 @@ for (const engine of selectedEngines()) {
       const dir = join(ws.dir, '.tenantctl', 'tenants');
       for (const d of [ws.dir, join(ws.dir, '.tenantctl')]) chmodSync(d, 0o755);
       chmodSync(dir, 0o777);
-      for (const f of readdirSync(dir).filter((f) => f.startsWith(ws.names(slug).database))) chownSync(join(dir, f), NOBODY, NOBODY);
+      for (const f of readdirSync(dir).filter((f) => f.startsWith(ws.names(slug).database)))
+        chownSync(join(dir, f), NOBODY, NOBODY);
     }
 
     it('suspends in the database: the user is locked out, an open session ends, the data stays; reactivate undoes it', async () => {
@@ -74,13 +77,18 @@ for (const engine of selectedEngines()) {
       try {
         const suspended = await ws.json(['suspend', slug, '--reason', 'invoice overdue']);
         expect(suspended.result.code, suspended.result.stderr).toBe(0);
-        expect(suspended.data).toMatchObject({ changed: true, enforced: true, tenant: { status: 'suspended', statusReason: 'invoice overdue' } });
+        expect(suspended.data).toMatchObject({
+          changed: true,
+          enforced: true,
+          tenant: { status: 'suspended', statusReason: 'invoice overdue' },
+        });
         expect(await appCanWrite(slug)).toBe(false);
         if (open) await expect(open.raw('select 1')).rejects.toThrow();
       } finally {
         await open?.destroy();
       }
-      if (engine === 'sqlite') expect(statSync(join(ws.dir, '.tenantctl', 'tenants', `${database}.sqlite`)).mode & 0o777).toBe(0o444);
+      if (engine === 'sqlite')
+        expect(statSync(join(ws.dir, '.tenantctl', 'tenants', `${database}.sqlite`)).mode & 0o777).toBe(0o444);
 
       const again = await ws.json(['suspend', slug]);
       expect(again.result.code).toBe(0);
@@ -93,7 +101,9 @@ for (const engine of selectedEngines()) {
       expect(await appCanWrite(slug)).toBe(true);
       const db = ws.probe.admin(database);
       try {
-        expect(await db('roles').whereIn('name', ['admin', 'member', 'viewer']).count({ n: '*' })).toEqual([{ n: engine === 'postgres' ? '3' : 3 }]);
+        expect(await db('roles').whereIn('name', ['admin', 'member', 'viewer']).count({ n: '*' })).toEqual([
+          { n: engine === 'postgres' ? '3' : 3 },
+        ]);
       } finally {
         await db.destroy();
       }
@@ -142,7 +152,9 @@ for (const engine of selectedEngines()) {
       // The state a delete killed right after recording its `database` step leaves behind.
       const registry = sqliteKnex(join(ws.dir, '.tenantctl', 'registry.sqlite'));
       try {
-        await registry('tenantctl_tenants').where({ slug }).update({ status: 'deleting', step: 'database', status_reason: 'deleting (was active)' });
+        await registry('tenantctl_tenants')
+          .where({ slug })
+          .update({ status: 'deleting', step: 'database', status_reason: 'deleting (was active)' });
       } finally {
         await registry.destroy();
       }
@@ -174,20 +186,41 @@ for (const engine of selectedEngines()) {
 
       it('drops nothing when the final backup fails', async () => {
         const slug = await create();
-        const env = { [DUMP_ENV[engine]]: join(FIXTURES, 'tools', 'truncating-dump'), REAL_DUMP_TOOL: REAL_DUMP[engine] };
+        const env = {
+          [DUMP_ENV[engine]]: join(FIXTURES, 'tools', 'truncating-dump'),
+          REAL_DUMP_TOOL: REAL_DUMP[engine],
+        };
         const failed = await ws.run(['delete', slug, '--yes'], env);
         expect(failed.code).toBe(1);
         expect(failed.stderr).toMatch(/nothing was deleted/);
         expect(await ws.probe.databaseExists(ws.names(slug).database)).toBe(true);
-        expect(await status(slug)).toMatchObject({ status: 'active', step: null, lastError: expect.stringMatching(/final backup failed/) });
+        expect(await status(slug)).toMatchObject({
+          status: 'active',
+          step: null,
+          lastError: expect.stringMatching(/final backup failed/),
+        });
         expect(await appCanWrite(slug)).toBe(true);
       });
     }
 
     it('updates name, plan and metadata without touching the database', async () => {
       const slug = await create();
-      const { data } = await ws.json(['update', slug, '--name', 'Globex', '--plan', 'enterprise', '--set', 'region=eu', '--set', 'tier=gold']);
-      expect(data).toMatchObject({ changed: ['name', 'plan', 'metadata'], tenant: { name: 'Globex', plan: 'enterprise', metadata: { region: 'eu', tier: 'gold' } } });
+      const { data } = await ws.json([
+        'update',
+        slug,
+        '--name',
+        'Globex',
+        '--plan',
+        'enterprise',
+        '--set',
+        'region=eu',
+        '--set',
+        'tier=gold',
+      ]);
+      expect(data).toMatchObject({
+        changed: ['name', 'plan', 'metadata'],
+        tenant: { name: 'Globex', plan: 'enterprise', metadata: { region: 'eu', tier: 'gold' } },
+      });
       const unset = await ws.json(['update', slug, '--unset', 'tier']);
       expect(unset.data.tenant.metadata).toEqual({ region: 'eu' });
       const same = await ws.json(['update', slug, '--plan', 'enterprise']);
@@ -224,9 +257,23 @@ describe('the audit log', () => {
   it('never stores a password given on the command line', async () => {
     const ws = new Workspace('sqlite');
     try {
-      const created = await ws.run(['create', 'acme', '--server-url', `sqlite:${join(ws.dir, 'tenants')}`, '--registry-url', `sqlite:${join(ws.dir, '.tenantctl', 'registry.sqlite')}`]);
+      const created = await ws.run([
+        'create',
+        'acme',
+        '--server-url',
+        `sqlite:${join(ws.dir, 'tenants')}`,
+        '--registry-url',
+        `sqlite:${join(ws.dir, '.tenantctl', 'registry.sqlite')}`,
+      ]);
       expect(created.code, created.stderr).toBe(0);
-      const updated = await ws.run(['update', 'acme', '--plan', 'x', '--server-url', 'postgres://admin:hunter2@db.internal:5432/postgres']);
+      const updated = await ws.run([
+        'update',
+        'acme',
+        '--plan',
+        'x',
+        '--server-url',
+        'postgres://admin:hunter2@db.internal:5432/postgres',
+      ]);
       expect(updated.code, updated.stderr).toBe(0);
       const { data } = await ws.json(['log']);
       expect(JSON.stringify(data)).not.toContain('hunter2');

@@ -42,8 +42,6 @@ async function createTenants(ws: Workspace, count: number): Promise<string[]> {
   return slugs;
 }
 
-
-
 for (const engine of selectedEngines()) {
   describe.skipIf(!reachable.includes(engine))(`migrate-all on ${engine}`, () => {
     let ws: Workspace;
@@ -55,7 +53,12 @@ for (const engine of selectedEngines()) {
       ws = new Workspace(engine);
       const [a, broken, c] = await createTenants(ws, 3);
       // Data that makes the new migration fail for one tenant only, as real fleets do.
-      await withTenantDb(ws, broken!, (db) => db('users').insert([{ email: 'x1@t.test', name: 'Twin' }, { email: 'x2@t.test', name: 'Twin' }]));
+      await withTenantDb(ws, broken!, (db) =>
+        db('users').insert([
+          { email: 'x1@t.test', name: 'Twin' },
+          { email: 'x2@t.test', name: 'Twin' },
+        ]),
+      );
       addMigration(ws, '20240301000000_unique_user_names.js', UNIQUE_NAMES);
 
       const { result, data } = await ws.json(['migrate-all']);
@@ -69,13 +72,18 @@ for (const engine of selectedEngines()) {
 
       // Stored in the registry: migrate-status shows the failure against the run.
       const status = await ws.json(['migrate-status', broken!]);
-      expect(status.data.tenants[0]).toMatchObject({ pending: ['20240301000000_unique_user_names.js'], lastRun: { runId: data.runId, outcome: 'failed' } });
+      expect(status.data.tenants[0]).toMatchObject({
+        pending: ['20240301000000_unique_user_names.js'],
+        lastRun: { runId: data.runId, outcome: 'failed' },
+      });
       expect(status.data.summary.failedLastRun).toBe(1);
 
       await withTenantDb(ws, broken!, (db) => db('users').where({ email: 'x2@t.test' }).delete());
       const retry = await ws.json(['migrate-all', '--retry-failed']);
       expect(retry.result.code, retry.result.stderr).toBe(0);
-      expect(retry.data.tenants.map((t: { slug: string; outcome: string }) => [t.slug, t.outcome])).toEqual([[broken, 'migrated']]);
+      expect(retry.data.tenants.map((t: { slug: string; outcome: string }) => [t.slug, t.outcome])).toEqual([
+        [broken, 'migrated'],
+      ]);
 
       const after = await ws.json(['migrate-status']);
       expect(after.data.summary).toMatchObject({ total: 3, upToDate: 3, withPending: 0, failedLastRun: 0 });
@@ -87,9 +95,17 @@ for (const engine of selectedEngines()) {
       addMigration(ws, '20240301000000_unique_user_names.js', UNIQUE_NAMES);
       const dry = await ws.json(['migrate-all', '--dry-run']);
       expect(dry.result.code).toBe(0);
-      expect(dry.data).toMatchObject({ runId: null, dryRun: true, tenants: [{ slug: a, outcome: 'pending', migrations: ['20240301000000_unique_user_names.js'] }] });
+      expect(dry.data).toMatchObject({
+        runId: null,
+        dryRun: true,
+        tenants: [{ slug: a, outcome: 'pending', migrations: ['20240301000000_unique_user_names.js'] }],
+      });
       const status = await ws.json(['migrate-status', a!]);
-      expect(status.data.tenants[0]).toMatchObject({ applied: 2, pending: ['20240301000000_unique_user_names.js'], lastRun: null });
+      expect(status.data.tenants[0]).toMatchObject({
+        applied: 2,
+        pending: ['20240301000000_unique_user_names.js'],
+        lastRun: null,
+      });
     });
 
     it('sees a migration undone by hand, and applies it again', async () => {
@@ -104,7 +120,9 @@ for (const engine of selectedEngines()) {
       });
       const again = await ws.json(['migrate-all']);
       expect(again.result.code, again.result.stderr).toBe(0);
-      const outcome = Object.fromEntries(again.data.tenants.map((t: { slug: string; outcome: string }) => [t.slug, t.outcome]));
+      const outcome = Object.fromEntries(
+        again.data.tenants.map((t: { slug: string; outcome: string }) => [t.slug, t.outcome]),
+      );
       expect(outcome).toEqual({ [a!]: 'migrated', [b!]: 'up_to_date' });
     });
 
@@ -116,10 +134,21 @@ for (const engine of selectedEngines()) {
 
       const one = await ws.json(['rollback', a!]);
       expect(one.result.code, one.result.stderr).toBe(0);
-      expect(one.data.tenants).toEqual([expect.objectContaining({ slug: a, outcome: 'rolled_back', migrations: ['20240301000000_unique_user_names.js'] })]);
+      expect(one.data.tenants).toEqual([
+        expect.objectContaining({
+          slug: a,
+          outcome: 'rolled_back',
+          migrations: ['20240301000000_unique_user_names.js'],
+        }),
+      ]);
       const all = await ws.json(['rollback', '--all']);
-      const outcome = Object.fromEntries(all.data.tenants.map((t: { slug: string; outcome: string; migrations: string[] }) => [t.slug, t]));
-      expect(outcome[b!]).toMatchObject({ outcome: 'rolled_back', migrations: ['20240301000000_unique_user_names.js'] });
+      const outcome = Object.fromEntries(
+        all.data.tenants.map((t: { slug: string; outcome: string; migrations: string[] }) => [t.slug, t]),
+      );
+      expect(outcome[b!]).toMatchObject({
+        outcome: 'rolled_back',
+        migrations: ['20240301000000_unique_user_names.js'],
+      });
       // a's last batch is now the one create ran: both original migrations.
       expect(outcome[a!].migrations).toHaveLength(2);
       expect((await ws.run(['rollback'])).code).toBe(2);
@@ -177,10 +206,16 @@ for (const engine of selectedEngines()) {
         // same time open connections to the same server, and must not make this test fail.
         const count = async (): Promise<number> => {
           if (engine === 'postgres') {
-            const r = await admin.raw('select count(*) as n from pg_stat_activity where datname = any(?) and pid <> pg_backend_pid()', [databases]);
+            const r = await admin.raw(
+              'select count(*) as n from pg_stat_activity where datname = any(?) and pid <> pg_backend_pid()',
+              [databases],
+            );
             return Number(r.rows[0].n);
           }
-          const [rows] = await admin.raw(`select count(*) as n from information_schema.processlist where db in (${databases.map(() => '?').join(',')})`, databases);
+          const [rows] = await admin.raw(
+            `select count(*) as n from information_schema.processlist where db in (${databases.map(() => '?').join(',')})`,
+            databases,
+          );
           return Number(rows[0].n);
         };
         try {

@@ -8,7 +8,10 @@ import { Workspace } from '../helpers/workspace.js';
 const reachable = inject('reachableEngines');
 
 /** The second instance of each engine (test/servers/second-servers.sh). */
-const SECOND_URLS = { postgres: 'postgres://postgres@127.0.0.1:5433/postgres', mysql: 'mysql://root@127.0.0.1:3307' } as const;
+const SECOND_URLS = {
+  postgres: 'postgres://postgres@127.0.0.1:5433/postgres',
+  mysql: 'mysql://root@127.0.0.1:3307',
+} as const;
 const log = { warn() {}, error() {}, deprecate() {}, debug() {} };
 
 for (const engine of selectedEngines().filter((e): e is 'postgres' | 'mysql' => e !== 'sqlite')) {
@@ -17,14 +20,23 @@ for (const engine of selectedEngines().filter((e): e is 'postgres' | 'mysql' => 
     /** A knex on one server: `a` is the main instance, `b` the second one. */
     const on = (server: 'a' | 'b', database?: string, user?: string, password?: string): Knex => {
       const url = new URL(server === 'a' ? SERVER_URLS[engine] : SECOND_URLS[engine]);
-      const connection = { host: url.hostname, port: Number(url.port), user: user ?? decodeURIComponent(url.username), password: password ?? '', database: database ?? (url.pathname.slice(1) || undefined) };
+      const connection = {
+        host: url.hostname,
+        port: Number(url.port),
+        user: user ?? decodeURIComponent(url.username),
+        password: password ?? '',
+        database: database ?? (url.pathname.slice(1) || undefined),
+      };
       return knexFactory({ client, connection, pool: { min: 0, max: 1 }, log });
     };
     const rows = (result: any) => (engine === 'postgres' ? result.rows : result[0]);
     const databaseOn = async (server: 'a' | 'b', database: string) => {
       const knex = on(server);
       try {
-        const sql = engine === 'postgres' ? 'select 1 from pg_database where datname = ?' : 'select 1 from information_schema.schemata where schema_name = ?';
+        const sql =
+          engine === 'postgres'
+            ? 'select 1 from pg_database where datname = ?'
+            : 'select 1 from information_schema.schemata where schema_name = ?';
         return rows(await knex.raw(sql, [database])).length > 0;
       } finally {
         await knex.destroy();
@@ -43,7 +55,11 @@ for (const engine of selectedEngines().filter((e): e is 'postgres' | 'mysql' => 
     let ws: Workspace;
     beforeAll(async () => {
       ws = new Workspace(engine);
-      for (const [name, url] of [['a', SERVER_URLS[engine]], ['b', SECOND_URLS[engine]], ['other', engine === 'postgres' ? SERVER_URLS.mysql : SERVER_URLS.postgres]]) {
+      for (const [name, url] of [
+        ['a', SERVER_URLS[engine]],
+        ['b', SECOND_URLS[engine]],
+        ['other', engine === 'postgres' ? SERVER_URLS.mysql : SERVER_URLS.postgres],
+      ]) {
         const added = await ws.run(['server', 'add', name!, '--url', url!]);
         expect(added.code, added.stderr).toBe(0);
       }
@@ -82,7 +98,13 @@ for (const engine of selectedEngines().filter((e): e is 'postgres' | 'mysql' => 
           t.decimal('amount', 12, 2);
           t.timestamp('at');
         });
-        await db('notes').insert(Array.from({ length: 50 }, (_, i) => ({ body: i % 7 === 0 ? null : `note ${i} ✓`, amount: i * 1.25, at: new Date(Date.UTC(2024, 0, 1 + i)) })));
+        await db('notes').insert(
+          Array.from({ length: 50 }, (_, i) => ({
+            body: i % 7 === 0 ? null : `note ${i} ✓`,
+            amount: i * 1.25,
+            at: new Date(Date.UTC(2024, 0, 1 + i)),
+          })),
+        );
         await db('notes').where('id', '>', 45).delete(); // the sequence is ahead of the rows
         await db('users').insert(Array.from({ length: 20 }, (_, i) => ({ email: `u${i}@m.test`, name: `User ${i}` })));
         if (engine === 'postgres') await db.raw(`alter table notes owner to "${ws.names(slug).user}"`);
@@ -94,13 +116,18 @@ for (const engine of selectedEngines().filter((e): e is 'postgres' | 'mysql' => 
     const contents = async (server: 'a' | 'b', slug: string) => {
       const db = on(server, ws.names(slug).database);
       try {
-        return { notes: await db('notes').orderBy('id'), users: await db('users').orderBy('id').select('id', 'email', 'name'), migrations: await db('knex_migrations').orderBy('id').pluck('name') };
+        return {
+          notes: await db('notes').orderBy('id'),
+          users: await db('users').orderBy('id').select('id', 'email', 'name'),
+          migrations: await db('knex_migrations').orderBy('id').pluck('name'),
+        };
       } finally {
         await db.destroy();
       }
     };
     const show = async (slug: string) => (await ws.json(['show', slug, '--show-password'])).data;
-    const loginOn = async (server: 'a' | 'b', slug: string, password: string) => canQuery(on(server, ws.names(slug).database, ws.names(slug).user!, password));
+    const loginOn = async (server: 'a' | 'b', slug: string, password: string) =>
+      canQuery(on(server, ws.names(slug).database, ws.names(slug).user!, password));
 
     it('moves a tenant with its data identical; its own user logs in on the target only; the downtime is reported', async () => {
       const slug = await tenantWithData();
@@ -151,7 +178,11 @@ for (const engine of selectedEngines().filter((e): e is 'postgres' | 'mysql' => 
       for (const corrupt of ['notes', 'notes.body']) {
         const failed = await ws.run(['move', slug, '--to', 'b'], { TENANTCTL_TEST_CORRUPT_TARGET: corrupt });
         expect(failed.code).toBe(1);
-        expect(failed.stderr).toMatch(corrupt === 'notes' ? /notes: 45 rows on the source, 44 on the target/ : /notes: same 45 rows but different content/);
+        expect(failed.stderr).toMatch(
+          corrupt === 'notes'
+            ? /notes: 45 rows on the source, 44 on the target/
+            : /notes: same 45 rows but different content/,
+        );
         const tenant = await show(slug);
         expect(tenant).toMatchObject({ server: 'a', status: 'active', step: null });
         expect(tenant.lastError).toMatch(/verify/);
@@ -210,7 +241,10 @@ for (const engine of selectedEngines().filter((e): e is 'postgres' | 'mysql' => 
       expect(await databaseOn('a', ws.names(slug).database)).toBe(true);
       if (engine === 'postgres') expect(await roleCanLogin('a', ws.names(slug).user!)).toBe(false);
       const doctor = await ws.json(['doctor']);
-      const orphans = doctor.data.findings.filter((f: { kind: string; message: string }) => f.kind.startsWith('orphan') && f.message.includes(ws.names(slug).database));
+      const orphans = doctor.data.findings.filter(
+        (f: { kind: string; message: string }) =>
+          f.kind.startsWith('orphan') && f.message.includes(ws.names(slug).database),
+      );
       expect(orphans).toEqual([]);
 
       expect((await ws.run(['move', '--drop-source', slug])).code).toBe(0);
@@ -230,11 +264,17 @@ for (const engine of selectedEngines().filter((e): e is 'postgres' | 'mysql' => 
       const { result, data } = await ws.json(['move', '--from-server', 'a', '--concurrency', '2']);
       // Other tests' tenants in this registry may be on a too; ours must be among the moved.
       const ours = data.tenants.filter((t: { slug: string }) => t.slug === first || t.slug === second);
-      expect(ours.map((t: { outcome: string; target: string }) => [t.outcome, t.target]), result.stderr).toEqual([['moved', 'b'], ['moved', 'b']]);
+      expect(
+        ours.map((t: { outcome: string; target: string }) => [t.outcome, t.target]),
+        result.stderr,
+      ).toEqual([
+        ['moved', 'b'],
+        ['moved', 'b'],
+      ]);
       for (const slug of [first, second]) expect((await show(slug)).server).toBe('b');
     }, 300_000);
 
-    it("an evacuation never takes a target past its capacity, even with moves running at once", async () => {
+    it('an evacuation never takes a target past its capacity, even with moves running at once', async () => {
       const first = await tenantWithData();
       const second = await tenantWithData();
       const onB = (await ws.json(['server', 'show', 'b'])).data.tenants as number;

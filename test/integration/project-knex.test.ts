@@ -54,7 +54,10 @@ for (const engine of selectedEngines()) {
       const human = await ws.run(['create', ws.slug(), '--no-seed'], env);
       expect(human.stdout).toMatch(new RegExp(`knex\\s+${PINNED.replaceAll('.', '\\.')} \\(the project's`));
 
-      writeFileSync(join(project, 'migrations', '002_more.js'), "exports.up = (knex) => knex('which_knex').insert({ version: 'second' });\nexports.down = () => {};\n");
+      writeFileSync(
+        join(project, 'migrations', '002_more.js'),
+        "exports.up = (knex) => knex('which_knex').insert({ version: 'second' });\nexports.down = () => {};\n",
+      );
       const migrated = await ws.json(['migrate-all', '--tenants', slug], env);
       expect(migrated.result.code, migrated.result.stderr).toBe(0);
       expect(migrated.data.knex).toMatchObject({ version: PINNED, source: 'project' });
@@ -64,7 +67,11 @@ for (const engine of selectedEngines()) {
     it("falls back to tenantctl's own knex, with a note, when the project has none", async () => {
       const { result, data } = await ws.json(['create', ws.slug()]);
       expect(result.code, result.stderr).toBe(0);
-      expect(data.knex).toMatchObject({ source: 'tenantctl', version: expect.stringMatching(/^3\./), note: expect.stringMatching(/no knex package resolves/) });
+      expect(data.knex).toMatchObject({
+        source: 'tenantctl',
+        version: expect.stringMatching(/^3\./),
+        note: expect.stringMatching(/no knex package resolves/),
+      });
     }, 180_000); // many CLI runs: minutes on a loaded machine
   });
 }

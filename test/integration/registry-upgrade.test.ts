@@ -1,7 +1,11 @@
 import { join } from 'node:path';
 import type { Knex } from 'knex';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
-import { REGISTRY_MIGRATION_COUNT, REGISTRY_MIGRATIONS_TABLE, registryMigrationSource } from '../../src/registry/schema/index.js';
+import {
+  REGISTRY_MIGRATION_COUNT,
+  REGISTRY_MIGRATIONS_TABLE,
+  registryMigrationSource,
+} from '../../src/registry/schema/index.js';
 import { selectedEngines } from '../helpers/engines.js';
 import { Workspace } from '../helpers/workspace.js';
 import { sqliteKnex } from '../helpers/sqlite-knex.js';
@@ -41,13 +45,17 @@ for (const engine of selectedEngines().filter((e) => e === 'sqlite')) {
           await knex.migrate.down({ migrationSource: registryMigrationSource, tableName: REGISTRY_MIGRATIONS_TABLE });
         }
         expect(await knex.schema.hasColumn('tenantctl_tenants', 'previous_status')).toBe(false);
-        await knex('tenantctl_tenants').where({ slug }).update({ status: 'deleting', step: 'connections', status_reason: 'deleting (was suspended)' });
+        await knex('tenantctl_tenants')
+          .where({ slug })
+          .update({ status: 'deleting', step: 'connections', status_reason: 'deleting (was suspended)' });
       });
 
       const shown = await ws.json(['show', slug]); // any command upgrades the registry first
       expect(shown.result.code, shown.result.stderr).toBe(0);
       expect(shown.data.status).toBe('deleting');
-      expect(await withRegistry((knex) => knex('tenantctl_tenants').where({ slug }).first('previous_status'))).toEqual({ previous_status: 'suspended' });
+      expect(await withRegistry((knex) => knex('tenantctl_tenants').where({ slug }).first('previous_status'))).toEqual({
+        previous_status: 'suspended',
+      });
 
       const deleted = await ws.json(['delete', slug, '--yes']);
       expect(deleted.result.code, deleted.result.stderr).toBe(0);

@@ -11,7 +11,11 @@ const KEY = randomBytes(32).toString('hex');
 /** A registry database of its own on a real server, dropped afterwards. */
 function registryDatabase(engine: 'postgres' | 'mysql') {
   const name = `tenantctl_registry_${randomBytes(4).toString('hex')}`;
-  const admin = knexFactory({ client: engine === 'postgres' ? 'pg' : 'mysql2', connection: SERVER_URLS[engine], pool: { min: 0, max: 1 } });
+  const admin = knexFactory({
+    client: engine === 'postgres' ? 'pg' : 'mysql2',
+    connection: SERVER_URLS[engine],
+    pool: { min: 0, max: 1 },
+  });
   const quoted = engine === 'postgres' ? `"${name}"` : `\`${name}\``;
   const url = new URL(SERVER_URLS[engine]);
   url.pathname = `/${name}`;
@@ -19,7 +23,9 @@ function registryDatabase(engine: 'postgres' | 'mysql') {
     url: url.toString(),
     create: () => admin.raw(`create database ${quoted}`),
     drop: async () => {
-      await admin.raw(engine === 'postgres' ? `drop database if exists ${quoted} with (force)` : `drop database if exists ${quoted}`);
+      await admin.raw(
+        engine === 'postgres' ? `drop database if exists ${quoted} with (force)` : `drop database if exists ${quoted}`,
+      );
       await admin.destroy();
     },
   };
@@ -57,7 +63,9 @@ for (const engine of ['postgres', 'mysql'] as const) {
 
     it('holds the tenant lock in the registry server, and a killed holder leaves none behind', async () => {
       const slug = ws.slug();
-      const slow = ws.start(['create', slug, '--no-seed'], { TENANTCTL_MIGRATIONS_DIR: join(FIXTURES, 'slow-migrations') });
+      const slow = ws.start(['create', slug, '--no-seed'], {
+        TENANTCTL_MIGRATIONS_DIR: join(FIXTURES, 'slow-migrations'),
+      });
       try {
         for (let i = 0; i < 300; i++) {
           const shown = await ws.run(['show', slug, '--json']);

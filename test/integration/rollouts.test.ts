@@ -62,7 +62,6 @@ async function createTenants(ws: Workspace, count: number): Promise<string[]> {
   return slugs.sort();
 }
 
-
 /** Gives a tenant the `break_me` table, owned by its user where it has one (so its migrations see it). */
 const breakTenant = (ws: Workspace, slug: string) =>
   withTenantDb(ws, slug, async (db) => {
@@ -126,7 +125,13 @@ for (const engine of selectedEngines()) {
       addMigration(ws, BREAKABLE);
 
       const concurrency = 2;
-      const { result, data } = await ws.json(['migrate-all', '--max-failures', '2', '--concurrency', String(concurrency)]);
+      const { result, data } = await ws.json([
+        'migrate-all',
+        '--max-failures',
+        '2',
+        '--concurrency',
+        String(concurrency),
+      ]);
       expect(result.code).toBe(1);
       expect(data.counts.failed).toBeGreaterThanOrEqual(2);
       expect(data.counts.failed).toBeLessThanOrEqual(2 + (concurrency - 1));
@@ -184,123 +189,151 @@ for (const engine of selectedEngines()) {
       expect((await ws.run(['update', slugs[2]!, '--plan', 'internal'])).code).toBe(0);
       writeFileSync(
         join(ws.dir, 'tenantctl.config.json'),
-        JSON.stringify({ waves: [{ name: 'internal', select: { plans: ['internal'] } }, { name: 'second', select: { slugs: [slugs[1]] }, concurrency: 1 }] }),
+        JSON.stringify({
+          waves: [
+            { name: 'internal', select: { plans: ['internal'] } },
+            { name: 'second', select: { slugs: [slugs[1]] }, concurrency: 1 },
+          ],
+        }),
       );
       addMigration(ws, BREAKABLE);
       const { result, data } = await ws.json(['migrate-all']);
       expect(result.code, result.stderr).toBe(0);
-      expect(data.waves.map((w: { name: string; tenants: number }) => [w.name, w.tenants])).toEqual([['internal', 1], ['second', 1], ['rest', 1]]);
+      expect(data.waves.map((w: { name: string; tenants: number }) => [w.name, w.tenants])).toEqual([
+        ['internal', 1],
+        ['second', 1],
+        ['rest', 1],
+      ]);
       expect(bySlug(data.tenants)[slugs[2]!]!.wave).toBe(1);
       expect(bySlug(data.tenants)[slugs[0]!]!.wave).toBe(3);
     });
 
     // Not on MySQL: it cannot roll DDL back, so a migration killed half-way may be half applied.
-    if (engine !== 'mysql') it('a run killed half-way, then --resume: every tenant ends migrated exactly once', async () => {
-      ws = new Workspace(engine);
-      const slugs = await createTenants(ws, 6);
-      addMigration(ws, SLOW);
-      const killed = ws.start(['migrate-all', '--concurrency', '1', '--waves', '2,100%']);
-      const starts = join(ws.dir, 'migration-starts');
-      await waitFor(async () => existsSync(starts) && readFileSync(starts, 'utf8').length >= 3);
-      killed.child.kill('SIGKILL');
-      await killed.done;
+    if (engine !== 'mysql')
+      it('a run killed half-way, then --resume: every tenant ends migrated exactly once', async () => {
+        ws = new Workspace(engine);
+        const slugs = await createTenants(ws, 6);
+        addMigration(ws, SLOW);
+        const killed = ws.start(['migrate-all', '--concurrency', '1', '--waves', '2,100%']);
+        const starts = join(ws.dir, 'migration-starts');
+        await waitFor(async () => existsSync(starts) && readFileSync(starts, 'utf8').length >= 3);
+        killed.child.kill('SIGKILL');
+        await killed.done;
 
-      const before = (await Promise.all(slugs.map((s) => applied(ws, s)))).filter((a) => a.times === 1).length;
-      expect(before).toBeLessThan(slugs.length);
-      const runs = await ws.json(['runs']);
-      const runId = runs.data[0].id;
-      const resumed = await ws.json(['migrate-all', '--resume', String(runId)]);
-      expect(resumed.result.code, resumed.result.stderr).toBe(0);
-      expect(resumed.data.waves.map((w: { name: string }) => w.name)).toEqual(['2', '100%']);
-      for (const slug of slugs) expect(await applied(ws, slug)).toEqual({ times: 1, table: true });
-      const after = await ws.json(['runs']);
-      expect(after.data.find((r: { id: number }) => r.id === runId).status).toBe('interrupted');
-      expect(after.data[0]).toMatchObject({ resumedFrom: runId, status: 'succeeded' });
-      // A finished run cannot be resumed.
-      expect((await ws.run(['migrate-all', '--resume', String(after.data[0].id)])).code).toBe(4);
-    });
+        const before = (await Promise.all(slugs.map((s) => applied(ws, s)))).filter((a) => a.times === 1).length;
+        expect(before).toBeLessThan(slugs.length);
+        const runs = await ws.json(['runs']);
+        const runId = runs.data[0].id;
+        const resumed = await ws.json(['migrate-all', '--resume', String(runId)]);
+        expect(resumed.result.code, resumed.result.stderr).toBe(0);
+        expect(resumed.data.waves.map((w: { name: string }) => w.name)).toEqual(['2', '100%']);
+        for (const slug of slugs) expect(await applied(ws, slug)).toEqual({ times: 1, table: true });
+        const after = await ws.json(['runs']);
+        expect(after.data.find((r: { id: number }) => r.id === runId).status).toBe('interrupted');
+        expect(after.data[0]).toMatchObject({ resumedFrom: runId, status: 'succeeded' });
+        // A finished run cannot be resumed.
+        expect((await ws.run(['migrate-all', '--resume', String(after.data[0].id)])).code).toBe(4);
+      });
 
     // SQLite has no server session to cut or lock to wait for: these three are for the servers.
-    if (engine !== 'sqlite') it('--tenant-timeout: a tenant taking longer is stopped and reported failed, without holding up the run', async () => {
-      ws = new Workspace(engine);
-      const slugs = await createTenants(ws, 3);
-      const slow = slugs[0]!;
-      await withTenantDb(ws, slow, async (db) => {
-        await db.schema.createTable('slow_me', (t) => t.increments('id'));
-        const { user } = ws.names(slow);
-        if (engine === 'postgres' && user) await db.raw('alter table slow_me owner to ??', [user]);
-      });
-      addMigration(ws, SLOW_IN_ONE);
-      const started = Date.now();
-      const { result, data } = await ws.json(['migrate-all', '--tenant-timeout', '2s', '--concurrency', '2']);
-      expect(Date.now() - started).toBeLessThan(15_000);
-      expect(result.code).toBe(1);
-      const outcome = bySlug(data.tenants);
-      expect(outcome[slow]).toMatchObject({ outcome: 'failed', timedOut: true });
-      expect(outcome[slow]!.error).toMatch(/timed out after 2s/);
-      expect(outcome[slugs[1]!]!.outcome).toBe('migrated');
-      expect(outcome[slugs[2]!]!.outcome).toBe('migrated');
-      if (engine === 'postgres') expect(await applied(ws, slow)).toEqual({ times: 0, table: false });
-    });
-
-    if (engine !== 'sqlite') it('--lock-timeout 1s: the tenant whose table is locked fails fast with a lock timeout; the others migrate', async () => {
-      ws = new Workspace(engine);
-      const slugs = await createTenants(ws, 3);
-      const locked = slugs[1]!;
-      addMigration(ws, ALTER_USERS);
-      // The application holds a transaction open on the table the migration alters.
-      const app = ws.probe.admin(ws.names(locked).database);
-      const trx = await app.transaction();
-      try {
-        await trx('users').select('id').limit(1);
+    if (engine !== 'sqlite')
+      it('--tenant-timeout: a tenant taking longer is stopped and reported failed, without holding up the run', async () => {
+        ws = new Workspace(engine);
+        const slugs = await createTenants(ws, 3);
+        const slow = slugs[0]!;
+        await withTenantDb(ws, slow, async (db) => {
+          await db.schema.createTable('slow_me', (t) => t.increments('id'));
+          const { user } = ws.names(slow);
+          if (engine === 'postgres' && user) await db.raw('alter table slow_me owner to ??', [user]);
+        });
+        addMigration(ws, SLOW_IN_ONE);
         const started = Date.now();
-        const { result, data } = await ws.json(['migrate-all', '--lock-timeout', '1s']);
+        const { result, data } = await ws.json(['migrate-all', '--tenant-timeout', '2s', '--concurrency', '2']);
         expect(Date.now() - started).toBeLessThan(15_000);
         expect(result.code).toBe(1);
         const outcome = bySlug(data.tenants);
-        expect(outcome[locked], JSON.stringify(outcome[locked])).toMatchObject({ outcome: 'failed', lockTimeout: true });
-        expect(outcome[locked]!.error).toMatch(/^lock timeout/);
-        expect(outcome[slugs[0]!]!.outcome).toBe('migrated');
+        expect(outcome[slow]).toMatchObject({ outcome: 'failed', timedOut: true });
+        expect(outcome[slow]!.error).toMatch(/timed out after 2s/);
+        expect(outcome[slugs[1]!]!.outcome).toBe('migrated');
         expect(outcome[slugs[2]!]!.outcome).toBe('migrated');
-        // The application's transaction was never disturbed.
-        expect(await trx('users').count({ n: '*' })).toHaveLength(1);
-      } finally {
-        await trx.rollback();
-        await app.destroy();
-      }
-      // Once the transaction is gone, --retry-failed finishes the work.
-      const retry = await ws.json(['migrate-all', '--retry-failed']);
-      expect(retry.result.code).toBe(0);
-      expect(bySlug(retry.data.tenants)[locked]!.outcome).toBe('migrated');
-    });
+        if (engine === 'postgres') expect(await applied(ws, slow)).toEqual({ times: 0, table: false });
+      });
 
-    if (engine !== 'sqlite') it('--lock-retries: a tenant that hit the lock timeout is tried again later, and migrates once the lock is gone', async () => {
-      ws = new Workspace(engine);
-      const [locked] = await createTenants(ws, 1);
-      addMigration(ws, ALTER_USERS);
-      const { database } = ws.names(locked!);
-      const app = ws.probe.admin(database);
-      const watcher = ws.probe.admin(database);
-      const trx = await app.transaction();
-      try {
-        await trx('users').select('id').limit(1);
-        const run = ws.start(['migrate-all', '--lock-timeout', '1s', '--lock-retries', '3', '--json']);
-        // The first attempt is queued behind the application's transaction…
-        const waiting = engine === 'postgres'
-          ? () => watcher.raw("select count(*) as n from pg_stat_activity where datname = ? and wait_event_type = 'Lock'", [database]).then((r) => Number(r.rows[0].n))
-          : () => watcher.raw("select count(*) as n from information_schema.processlist where db = ? and state like 'Waiting for table metadata lock'", [database]).then((r) => Number(r[0][0].n));
-        await waitFor(async () => (await waiting()) > 0);
-        // …and gives up after 1 s; the transaction ends during the backoff.
-        await new Promise((resolve) => setTimeout(resolve, 1300));
-        await trx.rollback();
-        const result = await run.done;
-        expect(result.code, result.stderr).toBe(0);
-        expect(JSON.parse(result.stdout).tenants[0]).toMatchObject({ slug: locked, outcome: 'migrated' });
-      } finally {
-        if (!trx.isCompleted()) await trx.rollback();
-        await app.destroy();
-        await watcher.destroy();
-      }
-    });
+    if (engine !== 'sqlite')
+      it('--lock-timeout 1s: the tenant whose table is locked fails fast with a lock timeout; the others migrate', async () => {
+        ws = new Workspace(engine);
+        const slugs = await createTenants(ws, 3);
+        const locked = slugs[1]!;
+        addMigration(ws, ALTER_USERS);
+        // The application holds a transaction open on the table the migration alters.
+        const app = ws.probe.admin(ws.names(locked).database);
+        const trx = await app.transaction();
+        try {
+          await trx('users').select('id').limit(1);
+          const started = Date.now();
+          const { result, data } = await ws.json(['migrate-all', '--lock-timeout', '1s']);
+          expect(Date.now() - started).toBeLessThan(15_000);
+          expect(result.code).toBe(1);
+          const outcome = bySlug(data.tenants);
+          expect(outcome[locked], JSON.stringify(outcome[locked])).toMatchObject({
+            outcome: 'failed',
+            lockTimeout: true,
+          });
+          expect(outcome[locked]!.error).toMatch(/^lock timeout/);
+          expect(outcome[slugs[0]!]!.outcome).toBe('migrated');
+          expect(outcome[slugs[2]!]!.outcome).toBe('migrated');
+          // The application's transaction was never disturbed.
+          expect(await trx('users').count({ n: '*' })).toHaveLength(1);
+        } finally {
+          await trx.rollback();
+          await app.destroy();
+        }
+        // Once the transaction is gone, --retry-failed finishes the work.
+        const retry = await ws.json(['migrate-all', '--retry-failed']);
+        expect(retry.result.code).toBe(0);
+        expect(bySlug(retry.data.tenants)[locked]!.outcome).toBe('migrated');
+      });
+
+    if (engine !== 'sqlite')
+      it('--lock-retries: a tenant that hit the lock timeout is tried again later, and migrates once the lock is gone', async () => {
+        ws = new Workspace(engine);
+        const [locked] = await createTenants(ws, 1);
+        addMigration(ws, ALTER_USERS);
+        const { database } = ws.names(locked!);
+        const app = ws.probe.admin(database);
+        const watcher = ws.probe.admin(database);
+        const trx = await app.transaction();
+        try {
+          await trx('users').select('id').limit(1);
+          const run = ws.start(['migrate-all', '--lock-timeout', '1s', '--lock-retries', '3', '--json']);
+          // The first attempt is queued behind the application's transaction…
+          const waiting =
+            engine === 'postgres'
+              ? () =>
+                  watcher
+                    .raw("select count(*) as n from pg_stat_activity where datname = ? and wait_event_type = 'Lock'", [
+                      database,
+                    ])
+                    .then((r) => Number(r.rows[0].n))
+              : () =>
+                  watcher
+                    .raw(
+                      "select count(*) as n from information_schema.processlist where db = ? and state like 'Waiting for table metadata lock'",
+                      [database],
+                    )
+                    .then((r) => Number(r[0][0].n));
+          await waitFor(async () => (await waiting()) > 0);
+          // …and gives up after 1 s; the transaction ends during the backoff.
+          await new Promise((resolve) => setTimeout(resolve, 1300));
+          await trx.rollback();
+          const result = await run.done;
+          expect(result.code, result.stderr).toBe(0);
+          expect(JSON.parse(result.stdout).tenants[0]).toMatchObject({ slug: locked, outcome: 'migrated' });
+        } finally {
+          if (!trx.isCompleted()) await trx.rollback();
+          await app.destroy();
+          await watcher.destroy();
+        }
+      });
   });
 }

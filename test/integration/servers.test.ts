@@ -16,7 +16,9 @@ const NETWORK_ENGINES = selectedEngines().filter((e): e is 'postgres' | 'mysql' 
 
 /** Stops or starts the second instance of an engine (never the main one). */
 function second(action: 'start' | 'stop', engine: 'postgres' | 'mysql'): void {
-  const result = spawnSync('bash', [SECOND_SERVERS, action === 'start' ? 'start' : `stop-${engine}`], { encoding: 'utf8' });
+  const result = spawnSync('bash', [SECOND_SERVERS, action === 'start' ? 'start' : `stop-${engine}`], {
+    encoding: 'utf8',
+  });
   if (result.status !== 0) throw new Error(`second-servers.sh ${action} ${engine}: ${result.stderr}`);
 }
 
@@ -39,13 +41,25 @@ for (const engine of NETWORK_ENGINES) {
     beforeAll(async () => {
       // No TENANTCTL_SERVER_URL: tenantctl places tenants on the servers registered here.
       ws = new Workspace(engine, {
-        env: { TENANTCTL_SERVER_URL: undefined, TENANTCTL_DATABASE_NAME_TEMPLATE: `${prefix}_{slug}`, TENANTCTL_USER_NAME_TEMPLATE: `${prefix}_{slug}` },
+        env: {
+          TENANTCTL_SERVER_URL: undefined,
+          TENANTCTL_DATABASE_NAME_TEMPLATE: `${prefix}_{slug}`,
+          TENANTCTL_USER_NAME_TEMPLATE: `${prefix}_{slug}`,
+        },
       });
-      for (const [which, url] of [['main', SERVER_URLS[engine]], ['second', SECOND_SERVER_URLS[engine]]] as const) {
+      for (const [which, url] of [
+        ['main', SERVER_URLS[engine]],
+        ['second', SECOND_SERVER_URLS[engine]],
+      ] as const) {
         const u = new URL(url);
         admin[which] = knexFactory({
           client: engine === 'postgres' ? 'pg' : 'mysql2',
-          connection: { host: u.hostname, port: Number(u.port), user: decodeURIComponent(u.username), database: engine === 'postgres' ? 'postgres' : undefined },
+          connection: {
+            host: u.hostname,
+            port: Number(u.port),
+            user: decodeURIComponent(u.username),
+            database: engine === 'postgres' ? 'postgres' : undefined,
+          },
           pool: { min: 0, max: 1 },
         });
       }
@@ -78,7 +92,10 @@ for (const engine of NETWORK_ENGINES) {
     };
     const databaseOn = async (which: 'main' | 'second', slug: string) => {
       const name = `${prefix}_${slug}`;
-      const sql = engine === 'postgres' ? 'select 1 from pg_database where datname = ?' : 'select 1 from information_schema.schemata where schema_name = ?';
+      const sql =
+        engine === 'postgres'
+          ? 'select 1 from pg_database where datname = ?'
+          : 'select 1 from information_schema.schemata where schema_name = ?';
       const result = await admin[which].raw(sql, [name]);
       return (engine === 'postgres' ? result.rows : result[0]).length > 0;
     };
@@ -88,7 +105,15 @@ for (const engine of NETWORK_ENGINES) {
       expect(first.result.code, first.result.stderr).toBe(0);
       expect(first.data.server).toMatchObject({ name: 'main', engine, status: 'active', tenants: 0 });
       expect(first.data.version).toMatch(engine === 'postgres' ? /PostgreSQL/ : /MariaDB|MySQL/);
-      const added = await ws.json(['server', 'add', 'second', '--url', SECOND_SERVER_URLS[engine], '--label', 'region=eu']);
+      const added = await ws.json([
+        'server',
+        'add',
+        'second',
+        '--url',
+        SECOND_SERVER_URLS[engine],
+        '--label',
+        'region=eu',
+      ]);
       expect(added.result.code, added.result.stderr).toBe(0);
 
       expect((await ws.run(['server', 'add', 'main', '--url', SERVER_URLS[engine]])).code).toBe(4);
@@ -175,7 +200,10 @@ for (const engine of NETWORK_ENGINES) {
           const r = await admin[which].raw('select count(*) as n from pg_stat_activity where datname = any(?)', [ours]);
           return Number(r.rows[0].n);
         }
-        const [rows] = await admin[which].raw(`select count(*) as n from information_schema.processlist where db in (${ours.map(() => '?').join(',')})`, ours);
+        const [rows] = await admin[which].raw(
+          `select count(*) as n from information_schema.processlist where db in (${ours.map(() => '?').join(',')})`,
+          ours,
+        );
         return Number(rows[0].n);
       };
       const run = ws.start(['migrate-all', '--concurrency', '4', '--per-server', '1', '--json']);
@@ -196,18 +224,25 @@ for (const engine of NETWORK_ENGINES) {
     }, 300_000);
 
     it('with one server down: fleet commands go on with the other and exit 1; one-tenant commands exit 5 naming it', async () => {
-      const onSecond = (await ws.json(['list'])).data.filter((t: { server: string }) => t.server === 'second').map((t: { slug: string }) => t.slug);
+      const onSecond = (await ws.json(['list'])).data
+        .filter((t: { server: string }) => t.server === 'second')
+        .map((t: { slug: string }) => t.slug);
       const onMain = created.filter((s) => !onSecond.includes(s));
       const victim = onSecond[0]!;
       expect((await ws.run(['backup', victim])).code).toBe(0);
-      writeFileSync(join(ws.dir, 'migrations', '20240401000000_more.js'), "exports.up = (k) => k.schema.createTable('more', (t) => t.increments('id'));\nexports.down = (k) => k.schema.dropTable('more');\n");
+      writeFileSync(
+        join(ws.dir, 'migrations', '20240401000000_more.js'),
+        "exports.up = (k) => k.schema.createTable('more', (t) => t.increments('id'));\nexports.down = (k) => k.schema.dropTable('more');\n",
+      );
       second('stop', engine);
       try {
         const migrated = await ws.json(['migrate-all']);
         expect(migrated.result.code).toBe(1);
         expect(migrated.data.counts.migrated).toBe(onMain.length);
         expect(migrated.data.counts.unreachable).toBe(onSecond.length);
-        expect(migrated.data.unreachableServers).toEqual([expect.objectContaining({ server: 'second', reason: 'connection refused', tenants: onSecond.length })]);
+        expect(migrated.data.unreachableServers).toEqual([
+          expect.objectContaining({ server: 'second', reason: 'connection refused', tenants: onSecond.length }),
+        ]);
         const human = await ws.run(['migrate-all', '--retry-failed']);
         expect(human.code).toBe(1);
         expect(human.stdout.match(/server second \(/g)).toHaveLength(1); // named once, not per tenant
@@ -220,23 +255,39 @@ for (const engine of NETWORK_ENGINES) {
         }
         const doctor = await ws.json(['doctor']);
         expect(doctor.result.code).toBe(1);
-        expect(doctor.data.findings).toContainEqual(expect.objectContaining({ kind: 'server_unreachable', server: 'second' }));
+        expect(doctor.data.findings).toContainEqual(
+          expect.objectContaining({ kind: 'server_unreachable', server: 'second' }),
+        );
         const status = await ws.json(['migrate-status']);
         expect(status.result.code).toBe(1);
         expect(status.data.summary.unknown).toBe(onSecond.length);
         const list = await ws.json(['server', 'list']);
         expect(list.result.code).toBe(0);
-        expect(list.data.find((s: { name: string }) => s.name === 'second')).toMatchObject({ reachable: false, error: 'connection refused' });
+        expect(list.data.find((s: { name: string }) => s.name === 'second')).toMatchObject({
+          reachable: false,
+          error: 'connection refused',
+        });
 
         // Placement passes over the stopped server.
         const placed = await create();
         expect(placed.server).toBe('main');
         expect(placed.placement).toContain('second: unreachable');
 
-        for (const args of [['suspend', victim], ['reactivate', victim], ['migrate', victim], ['rollback', victim], ['backup', victim], ['stats', victim], ['restore', victim, '--latest', '--force'], ['delete', victim, '--yes']]) {
+        for (const args of [
+          ['suspend', victim],
+          ['reactivate', victim],
+          ['migrate', victim],
+          ['rollback', victim],
+          ['backup', victim],
+          ['stats', victim],
+          ['restore', victim, '--latest', '--force'],
+          ['delete', victim, '--yes'],
+        ]) {
           const result = await ws.run(args);
           expect(result.code, `${args.join(' ')}: ${result.stderr}`).toBe(5);
-          expect(result.stderr, args.join(' ')).toContain(`"second" (127.0.0.1:${new URL(SECOND_SERVER_URLS[engine]).port}) is unreachable: connection refused`);
+          expect(result.stderr, args.join(' ')).toContain(
+            `"second" (127.0.0.1:${new URL(SECOND_SERVER_URLS[engine]).port}) is unreachable: connection refused`,
+          );
           expect(result.stderr).not.toContain('please report it');
         }
       } finally {
@@ -254,7 +305,10 @@ for (const engine of NETWORK_ENGINES) {
       const port = (silent.address() as { port: number }).port;
       try {
         const started = Date.now();
-        const result = await ws.run(['server', 'add', 'silent', '--url', `${engine}://root@127.0.0.1:${port}/postgres`], { TENANTCTL_CONNECT_TIMEOUT: '1' });
+        const result = await ws.run(
+          ['server', 'add', 'silent', '--url', `${engine}://root@127.0.0.1:${port}/postgres`],
+          { TENANTCTL_CONNECT_TIMEOUT: '1' },
+        );
         expect(result.code).toBe(5);
         expect(result.stderr).toContain('timed out');
         expect(Date.now() - started).toBeLessThan(15_000);
@@ -265,7 +319,16 @@ for (const engine of NETWORK_ENGINES) {
 
     it('every command exits 5 with one line when the registry cannot be reached', async () => {
       const registry = `${engine}://root@127.0.0.1:1/tenantctl`;
-      for (const args of [['list'], ['create', ws.slug()], ['stats'], ['migrate-all'], ['backup', '--all'], ['doctor'], ['server', 'list'], ['suspend', 'x']]) {
+      for (const args of [
+        ['list'],
+        ['create', ws.slug()],
+        ['stats'],
+        ['migrate-all'],
+        ['backup', '--all'],
+        ['doctor'],
+        ['server', 'list'],
+        ['suspend', 'x'],
+      ]) {
         const result = await ws.run(args, { TENANTCTL_REGISTRY_URL: registry });
         expect(result.code, `${args.join(' ')}: ${result.stderr}`).toBe(5);
         expect(result.stderr).toContain('cannot reach the registry database');

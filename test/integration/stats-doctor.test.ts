@@ -17,7 +17,6 @@ interface Finding {
   fixed?: boolean;
 }
 
-
 for (const engine of selectedEngines()) {
   describe.skipIf(!reachable.includes(engine))(`stats and doctor on ${engine}`, () => {
     // A naming template of its own, so tenants of other tests on the same server are not this
@@ -25,15 +24,23 @@ for (const engine of selectedEngines()) {
     const prefix = `d${randomBytes(3).toString('hex')}`;
     let ws: Workspace;
     beforeAll(() => {
-      ws = new Workspace(engine, { env: { TENANTCTL_DATABASE_NAME_TEMPLATE: `${prefix}_{slug}`, TENANTCTL_USER_NAME_TEMPLATE: `${prefix}_{slug}` } });
+      ws = new Workspace(engine, {
+        env: { TENANTCTL_DATABASE_NAME_TEMPLATE: `${prefix}_{slug}`, TENANTCTL_USER_NAME_TEMPLATE: `${prefix}_{slug}` },
+      });
     });
     afterAll(async () => {
-      for (const slug of created) await ws.probe.drop(`${prefix}_${slug}`, engine === 'sqlite' ? null : `${prefix}_${slug}`).catch(() => undefined);
+      for (const slug of created)
+        await ws.probe
+          .drop(`${prefix}_${slug}`, engine === 'sqlite' ? null : `${prefix}_${slug}`)
+          .catch(() => undefined);
       await ws.probe.drop(`${prefix}_orphan`, engine === 'sqlite' ? null : `${prefix}_orphan`).catch(() => undefined);
       await ws.cleanup();
     });
     const created: string[] = [];
-    const names = (slug: string) => ({ database: `${prefix}_${slug}`, user: engine === 'sqlite' ? null : `${prefix}_${slug}` });
+    const names = (slug: string) => ({
+      database: `${prefix}_${slug}`,
+      user: engine === 'sqlite' ? null : `${prefix}_${slug}`,
+    });
     const create = async (...extra: string[]) => {
       const slug = ws.slug();
       created.push(slug);
@@ -62,11 +69,20 @@ for (const engine of selectedEngines()) {
       const counted = async (slug: string) => {
         const k = ws.probe.admin(names(slug).database);
         try {
-          const tables = engine === 'postgres'
-            ? (await k.raw("select tablename from pg_tables where schemaname = 'public'")).rows.map((r: { tablename: string }) => r.tablename)
-            : engine === 'mysql'
-              ? (await k.raw("select table_name as t from information_schema.tables where table_schema = database() and table_type = 'BASE TABLE'"))[0].map((r: { t: string }) => r.t)
-              : (await k.raw("select name from sqlite_master where type = 'table' and name not like 'sqlite_%'")).map((r: { name: string }) => r.name);
+          const tables =
+            engine === 'postgres'
+              ? (await k.raw("select tablename from pg_tables where schemaname = 'public'")).rows.map(
+                  (r: { tablename: string }) => r.tablename,
+                )
+              : engine === 'mysql'
+                ? (
+                    await k.raw(
+                      "select table_name as t from information_schema.tables where table_schema = database() and table_type = 'BASE TABLE'",
+                    )
+                  )[0].map((r: { t: string }) => r.t)
+                : (await k.raw("select name from sqlite_master where type = 'table' and name not like 'sqlite_%'")).map(
+                    (r: { name: string }) => r.name,
+                  );
           let rows = 0;
           for (const t of tables) rows += Number(Object.values((await k(t).count({ n: '*' }))[0]!)[0]);
           return { tables: tables.length, rows };
@@ -76,7 +92,13 @@ for (const engine of selectedEngines()) {
       };
       for (const slug of [big, small]) {
         const truth = await counted(slug);
-        expect(bySlug[slug]).toMatchObject({ tables: truth.tables, rows: truth.rows, rowsExact: true, migration: '20240101000100_create_audit_log.js', pendingMigrations: 0 });
+        expect(bySlug[slug]).toMatchObject({
+          tables: truth.tables,
+          rows: truth.rows,
+          rowsExact: true,
+          migration: '20240101000100_create_audit_log.js',
+          pendingMigrations: 0,
+        });
       }
       expect(data.tenants.map((t: { slug: string }) => t.slug).slice(0, 2)).toEqual([big, small]); // sorted by rows
       expect(bySlug[big].lastBackup).toMatchObject({ ageSeconds: expect.any(Number) });
@@ -92,7 +114,9 @@ for (const engine of selectedEngines()) {
           await admin.destroy();
         }
       } else if (engine === 'sqlite') {
-        expect(bySlug[big].sizeBytes).toBeGreaterThanOrEqual(statSync(join(ws.dir, '.tenantctl', 'tenants', `${names(big).database}.sqlite`)).size);
+        expect(bySlug[big].sizeBytes).toBeGreaterThanOrEqual(
+          statSync(join(ws.dir, '.tenantctl', 'tenants', `${names(big).database}.sqlite`)).size,
+        );
       } else {
         expect(bySlug[big].sizeBytes).toBeGreaterThan(0);
       }
@@ -105,13 +129,23 @@ for (const engine of selectedEngines()) {
       const plain = await ws.json(['stats', slug]);
       expect(plain.result.code, plain.result.stderr).toBe(0);
       const [cheap] = plain.data.tenants;
-      expect(cheap).toMatchObject({ slug, migration: '20240101000100_create_audit_log.js', pendingMigrations: 0, sizeBytes: expect.any(Number) });
+      expect(cheap).toMatchObject({
+        slug,
+        migration: '20240101000100_create_audit_log.js',
+        pendingMigrations: 0,
+        sizeBytes: expect.any(Number),
+      });
       // PostgreSQL needs a connection per database for them; MySQL and SQLite do not.
       if (engine === 'postgres') expect(cheap).toMatchObject({ tables: null, rows: null });
       else expect(cheap.tables).toBeGreaterThan(0);
       const full = await ws.json(['stats', slug, '--tables']);
       expect(full.result.code, full.result.stderr).toBe(0);
-      expect(full.data.tenants[0]).toMatchObject({ slug, tables: expect.any(Number), rows: expect.any(Number), migration: cheap.migration });
+      expect(full.data.tenants[0]).toMatchObject({
+        slug,
+        tables: expect.any(Number),
+        rows: expect.any(Number),
+        migration: cheap.migration,
+      });
       expect(full.data.tenants[0].tables).toBeGreaterThan(0);
     });
 
@@ -122,17 +156,29 @@ for (const engine of selectedEngines()) {
       expect(result.code, result.stderr).toBe(0);
       expect(result.stdout).toBe('');
       const text = readFileSync(file, 'utf8');
-      expect(text).toMatch(new RegExp(`^tenantctl_tenant_database_size_bytes\\{tenant="${slug}",server="[^"]+",status="active"\\} \\d+$`, 'm'));
+      expect(text).toMatch(
+        new RegExp(
+          `^tenantctl_tenant_database_size_bytes\\{tenant="${slug}",server="[^"]+",status="active"\\} \\d+$`,
+          'm',
+        ),
+      );
       expect(text).toMatch(/^# TYPE tenantctl_tenant_pending_migrations gauge$/m);
       expect(text).toMatch(/^tenantctl_tenants\{status="active"\} \d+$/m);
-      for (const line of text.trim().split('\n')) expect(line).toMatch(/^(# (HELP|TYPE) \w+ .+|\w+(\{[^}]*\})? -?\d+(\.\d+)?)$/);
+      for (const line of text.trim().split('\n'))
+        expect(line).toMatch(/^(# (HELP|TYPE) \w+ .+|\w+(\{[^}]*\})? -?\d+(\.\d+)?)$/);
     });
 
     it('finds an orphan database made by hand, and drops it only with --drop-orphans', async () => {
       await ws.probe.createDatabase(`${prefix}_orphan`);
       const found = await findings();
       expect(found.code).toBe(1);
-      expect(found.findings).toContainEqual(expect.objectContaining({ kind: 'orphan_database', severity: 'problem', target: { type: 'database', server: expect.any(String), name: `${prefix}_orphan` } }));
+      expect(found.findings).toContainEqual(
+        expect.objectContaining({
+          kind: 'orphan_database',
+          severity: 'problem',
+          target: { type: 'database', server: expect.any(String), name: `${prefix}_orphan` },
+        }),
+      );
       await findings('--fix');
       expect(await ws.probe.databaseExists(`${prefix}_orphan`)).toBe(true);
       expect((await ws.run(['doctor', '--fix', '--drop-orphans'])).code).toBe(2); // no terminal, no --yes
@@ -147,9 +193,15 @@ for (const engine of selectedEngines()) {
       const { database, user } = names(slug);
       if (engine === 'sqlite') chmodSync(join(ws.dir, '.tenantctl', 'tenants', `${database}.sqlite`), 0o600);
       else {
-        const admin = knexFactory({ client: engine === 'postgres' ? 'pg' : 'mysql2', connection: SERVER_URLS[engine], pool: { min: 0, max: 1 } });
+        const admin = knexFactory({
+          client: engine === 'postgres' ? 'pg' : 'mysql2',
+          connection: SERVER_URLS[engine],
+          pool: { min: 0, max: 1 },
+        });
         try {
-          await admin.raw(engine === 'postgres' ? `alter role "${user}" login` : `alter user '${user}'@'%' account unlock`);
+          await admin.raw(
+            engine === 'postgres' ? `alter role "${user}" login` : `alter user '${user}'@'%' account unlock`,
+          );
         } finally {
           await admin.destroy();
         }
@@ -158,18 +210,28 @@ for (const engine of selectedEngines()) {
       expect(found.findings).toContainEqual(expect.objectContaining({ kind: 'suspended_can_login', tenant: slug }));
       const fixed = await findings('--fix');
       expect(fixed.findings.find((f) => f.kind === 'suspended_can_login' && f.tenant === slug)?.fixed).toBe(true);
-      expect((await findings()).findings.filter((f) => f.tenant === slug && f.kind === 'suspended_can_login')).toEqual([]);
+      expect((await findings()).findings.filter((f) => f.tenant === slug && f.kind === 'suspended_can_login')).toEqual(
+        [],
+      );
     });
 
     it('finds a tenant stuck in provisioning after a killed create, and --fix finishes it', async () => {
       const slug = ws.slug();
       created.push(slug);
-      const slow = ws.start(['create', slug, '--no-seed'], { TENANTCTL_MIGRATIONS_DIR: join(FIXTURES, 'slow-migrations') });
+      const slow = ws.start(['create', slug, '--no-seed'], {
+        TENANTCTL_MIGRATIONS_DIR: join(FIXTURES, 'slow-migrations'),
+      });
       await waitFor(async () => (await ws.json(['show', slug])).data?.step === 'migrations');
       slow.child.kill('SIGKILL');
       await slow.done;
       const found = await findings();
-      expect(found.findings).toContainEqual(expect.objectContaining({ kind: 'interrupted', tenant: slug, message: expect.stringMatching(/create was interrupted at step "migrations"/) }));
+      expect(found.findings).toContainEqual(
+        expect.objectContaining({
+          kind: 'interrupted',
+          tenant: slug,
+          message: expect.stringMatching(/create was interrupted at step "migrations"/),
+        }),
+      );
       const fixed = await findings('--fix');
       expect(fixed.findings.find((f) => f.kind === 'interrupted' && f.tenant === slug)?.fixed).toBe(true);
       expect((await ws.json(['show', slug])).data.status).toBe('active');
@@ -184,7 +246,12 @@ for (const engine of selectedEngines()) {
     });
 
     it('says all is well, exit 0, when every tenant is backed up and up to date', async () => {
-      const fresh = new Workspace(engine, { env: { TENANTCTL_DATABASE_NAME_TEMPLATE: `${prefix}w_{slug}`, TENANTCTL_USER_NAME_TEMPLATE: `${prefix}w_{slug}` } });
+      const fresh = new Workspace(engine, {
+        env: {
+          TENANTCTL_DATABASE_NAME_TEMPLATE: `${prefix}w_{slug}`,
+          TENANTCTL_USER_NAME_TEMPLATE: `${prefix}w_{slug}`,
+        },
+      });
       const slug = fresh.slug();
       try {
         expect((await fresh.run(['create', slug])).code).toBe(0);
@@ -196,7 +263,9 @@ for (const engine of selectedEngines()) {
         // Older than the maximum age and never backed up: a problem.
         const overdue = await fresh.json(['doctor', '--backup-max-age', '0']);
         expect(overdue.result.code).toBe(1);
-        expect(overdue.data.findings).toEqual([expect.objectContaining({ kind: 'no_backup', severity: 'problem', target: { type: 'tenant', slug } })]);
+        expect(overdue.data.findings).toEqual([
+          expect.objectContaining({ kind: 'no_backup', severity: 'problem', target: { type: 'tenant', slug } }),
+        ]);
         expect((await fresh.run(['backup', slug])).code).toBe(0);
         const after = await fresh.json(['doctor']);
         expect(after.result.code, JSON.stringify(after.data.findings)).toBe(0);
@@ -208,4 +277,3 @@ for (const engine of selectedEngines()) {
     });
   });
 }
-

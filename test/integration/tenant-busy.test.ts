@@ -7,7 +7,10 @@ import { FIXTURES, Workspace } from '../helpers/workspace.js';
 
 const reachable = inject('reachableEngines');
 const SLOW_RESTORE = join(FIXTURES, 'tools', 'slow-restore');
-const REAL_RESTORE = { postgres: 'pg_restore', mysql: existsSync('/usr/bin/mariadb') ? '/usr/bin/mariadb' : 'mysql' } as const;
+const REAL_RESTORE = {
+  postgres: 'pg_restore',
+  mysql: existsSync('/usr/bin/mariadb') ? '/usr/bin/mariadb' : 'mysql',
+} as const;
 const RESTORE_ENV = { postgres: 'TENANTCTL_PG_RESTORE', mysql: 'TENANTCTL_MYSQL_CLIENT' } as const;
 
 async function hasTable(ws: Workspace, slug: string, table: string): Promise<boolean> {
@@ -35,9 +38,16 @@ for (const engine of selectedEngines().filter((e) => e !== 'sqlite') as Array<'p
       expect((await ws.run(['create', slug])).code).toBe(0);
       expect((await ws.run(['backup', slug])).code).toBe(0);
       // A new migration after the backup: the restored database will need it.
-      writeFileSync(join(ws.dir, 'migrations', '20990101000000_add_notes.js'), "exports.up = (knex) => knex.schema.createTable('notes', (t) => t.increments('id'));\nexports.down = (knex) => knex.schema.dropTable('notes');\n");
+      writeFileSync(
+        join(ws.dir, 'migrations', '20990101000000_add_notes.js'),
+        "exports.up = (knex) => knex.schema.createTable('notes', (t) => t.increments('id'));\nexports.down = (knex) => knex.schema.dropTable('notes');\n",
+      );
 
-      const restore = ws.start(['restore', slug, '--force'], { [RESTORE_ENV[engine]]: SLOW_RESTORE, REAL_RESTORE_TOOL: REAL_RESTORE[engine], SLOW_TOOL_SECONDS: '5' });
+      const restore = ws.start(['restore', slug, '--force'], {
+        [RESTORE_ENV[engine]]: SLOW_RESTORE,
+        REAL_RESTORE_TOOL: REAL_RESTORE[engine],
+        SLOW_TOOL_SECONDS: '5',
+      });
       await waitFor(async () => (await ws.json(['show', slug])).data.step === 'restore');
 
       const { result, data } = await ws.json(['migrate-all', '--tenants', slug]);
@@ -54,7 +64,9 @@ for (const engine of selectedEngines().filter((e) => e !== 'sqlite') as Array<'p
 
       const retried = await ws.json(['migrate-all', '--retry-failed']);
       expect(retried.result.code, retried.result.stderr).toBe(0);
-      expect(retried.data.tenants.map((t: { slug: string; outcome: string }) => [t.slug, t.outcome])).toEqual([[slug, 'migrated']]);
+      expect(retried.data.tenants.map((t: { slug: string; outcome: string }) => [t.slug, t.outcome])).toEqual([
+        [slug, 'migrated'],
+      ]);
       expect(await hasTable(ws, slug, 'notes')).toBe(true);
     }, 180_000); // many CLI runs: minutes on a loaded machine
   });

@@ -23,13 +23,18 @@ describe('doctor fix commands', () => {
   });
 
   it('names the server of an unreachable server and the registry for its interrupted backup', () => {
-    expect(fixCommand(finding({ kind: 'server_unreachable', tenant: null, target: { type: 'server', name: 'db2' } }))).toContain('tenantctl server show db2');
-    expect(fixCommand(finding({ kind: 'interrupted_backup', tenant: null, target: { type: 'server', name: '' } }))).toContain('tenantctl backup --registry');
+    expect(
+      fixCommand(finding({ kind: 'server_unreachable', tenant: null, target: { type: 'server', name: 'db2' } })),
+    ).toContain('tenantctl server show db2');
+    expect(
+      fixCommand(finding({ kind: 'interrupted_backup', tenant: null, target: { type: 'server', name: '' } })),
+    ).toContain('tenantctl backup --registry');
     expect(fixCommand(finding({ kind: 'interrupted_backup' }))).toContain('tenantctl backup acme');
   });
 
   it("takes a dump tool's install advice from the driver's message", () => {
-    const message = 'pg_dump is version 13, older than the PostgreSQL 15 server: install postgresql-client-15 (or newer)';
+    const message =
+      'pg_dump is version 13, older than the PostgreSQL 15 server: install postgresql-client-15 (or newer)';
     expect(fixCommand(finding({ kind: 'dump_tool', message }))).toBe('install postgresql-client-15 (or newer)');
   });
 

@@ -1,5 +1,11 @@
 import { describe, expect, it } from 'vitest';
-import { DESCRIPTORS, TOOL_SETTINGS, descriptorFor, descriptorForUrl, urlForms } from '../../src/engines/descriptors.js';
+import {
+  DESCRIPTORS,
+  TOOL_SETTINGS,
+  descriptorFor,
+  descriptorForUrl,
+  urlForms,
+} from '../../src/engines/descriptors.js';
 import { parseServerUrl } from '../../src/engines/server-spec.js';
 import { DRIVERS, backupExtensions, driverFor, driverForBackupFile } from '../../src/engines/drivers.js';
 
@@ -63,8 +69,12 @@ describe('engine descriptors', () => {
   });
 
   it('keep the URL error messages', () => {
-    expect(() => parseServerUrl('oracle://u:pw@db')).toThrow('unsupported URL scheme "oracle:" (use postgres://, mysql://, mariadb:// or sqlite:)');
-    expect(() => parseServerUrl('not a url')).toThrow('a server URL is not a valid URL (expected e.g. postgres://user@host:5432/postgres)');
+    expect(() => parseServerUrl('oracle://u:pw@db')).toThrow(
+      'unsupported URL scheme "oracle:" (use postgres://, mysql://, mariadb:// or sqlite:)',
+    );
+    expect(() => parseServerUrl('not a url')).toThrow(
+      'a server URL is not a valid URL (expected e.g. postgres://user@host:5432/postgres)',
+    );
     expect(() => parseServerUrl('sqlite:')).toThrow('"sqlite:" names no SQLite path');
   });
 

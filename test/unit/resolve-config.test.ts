@@ -22,7 +22,12 @@ describe('resolveConfig', () => {
   });
 
   it('takes flags over environment over file over defaults', () => {
-    const cwd = dirWithConfig({ seedsDir: 'file-seeds', migrationsDir: 'file-migrations', plan: undefined, databaseNameTemplate: 'file_{slug}' });
+    const cwd = dirWithConfig({
+      seedsDir: 'file-seeds',
+      migrationsDir: 'file-migrations',
+      plan: undefined,
+      databaseNameTemplate: 'file_{slug}',
+    });
     const { config, sources } = resolveConfig({
       flags: { seedsDir: 'flag-seeds' },
       env: { TENANTCTL_SEEDS_DIR: 'env-seeds', TENANTCTL_MIGRATIONS_DIR: 'env-migrations' },
@@ -49,7 +54,9 @@ describe('resolveConfig', () => {
   });
 
   it('refuses a --config file that does not exist', () => {
-    expect(() => resolveConfig({ flags: {}, env: {}, cwd: dirWithConfig(), configFile: 'missing.json' })).toThrow(/does not exist/);
+    expect(() => resolveConfig({ flags: {}, env: {}, cwd: dirWithConfig(), configFile: 'missing.json' })).toThrow(
+      /does not exist/,
+    );
   });
 
   it('masks secrets and URL passwords when shown', () => {

@@ -1,6 +1,12 @@
 import { describe, expect, it } from 'vitest';
 import { UsageError } from '../../src/core/errors.js';
-import { parseCanary, parseFailureBudget, planWaves, validateWaveConfigs, type PlannableTenant } from '../../src/lifecycle/rollout-plan.js';
+import {
+  parseCanary,
+  parseFailureBudget,
+  planWaves,
+  validateWaveConfigs,
+  type PlannableTenant,
+} from '../../src/lifecycle/rollout-plan.js';
 
 const fleet = (n: number): PlannableTenant[] =>
   Array.from({ length: n }, (_, i) => ({
@@ -11,7 +17,8 @@ const fleet = (n: number): PlannableTenant[] =>
     server_name: i < n / 2 ? 'pg-1' : 'pg-2',
   }));
 
-const shape = (waves: Array<{ name: string; tenants: PlannableTenant[] }>) => waves.map((w) => [w.name, w.tenants.length]);
+const shape = (waves: Array<{ name: string; tenants: PlannableTenant[] }>) =>
+  waves.map((w) => [w.name, w.tenants.length]);
 
 describe('planWaves', () => {
   it('without a spec, is one wave of everything', () => {
@@ -20,27 +27,47 @@ describe('planWaves', () => {
 
   it('reads cumulative sizes and percentages of the selection', () => {
     const waves = planWaves(fleet(100), { waves: '1,10%,100%' });
-    expect(shape(waves)).toEqual([['1', 1], ['10%', 9], ['100%', 90]]);
+    expect(shape(waves)).toEqual([
+      ['1', 1],
+      ['10%', 9],
+      ['100%', 90],
+    ]);
     expect(waves.map((w) => w.number)).toEqual([1, 2, 3]);
     // Every tenant once, in selection order.
     expect(waves.flatMap((w) => w.tenants.map((t) => t.id))).toEqual(fleet(100).map((t) => t.id));
   });
 
   it('gives tenants beyond the last size a last wave, and drops waves left empty', () => {
-    expect(shape(planWaves(fleet(10), { waves: '1,5%,50%' }))).toEqual([['1', 1], ['50%', 4], ['rest', 5]]);
+    expect(shape(planWaves(fleet(10), { waves: '1,5%,50%' }))).toEqual([
+      ['1', 1],
+      ['50%', 4],
+      ['rest', 5],
+    ]);
   });
 
   it('puts the canary first; the waves count it in their cumulative sizes', () => {
     const waves = planWaves(fleet(20), { canary: '2', waves: '50%,100%' });
-    expect(shape(waves)).toEqual([['canary', 2], ['50%', 8], ['100%', 10]]);
+    expect(shape(waves)).toEqual([
+      ['canary', 2],
+      ['50%', 8],
+      ['100%', 10],
+    ]);
     expect(waves[0]!.canary).toBe(true);
     expect(waves[0]!.tenants.map((t) => t.slug)).toEqual(['t000', 't001']);
   });
 
   it('takes a canary by slugs, plan, label or server', () => {
     expect(planWaves(fleet(10), { canary: 't003,t007' })[0]!.tenants.map((t) => t.slug)).toEqual(['t003', 't007']);
-    expect(planWaves(fleet(30), { canary: 'plan=internal' })[0]!.tenants.map((t) => t.slug)).toEqual(['t000', 't010', 't020']);
-    expect(planWaves(fleet(6), { canary: 'label=region=eu' })[0]!.tenants.map((t) => t.slug)).toEqual(['t001', 't003', 't005']);
+    expect(planWaves(fleet(30), { canary: 'plan=internal' })[0]!.tenants.map((t) => t.slug)).toEqual([
+      't000',
+      't010',
+      't020',
+    ]);
+    expect(planWaves(fleet(6), { canary: 'label=region=eu' })[0]!.tenants.map((t) => t.slug)).toEqual([
+      't001',
+      't003',
+      't005',
+    ]);
     expect(planWaves(fleet(4), { canary: 'server=pg-2' })[0]!.tenants.map((t) => t.slug)).toEqual(['t002', 't003']);
   });
 
@@ -52,7 +79,12 @@ describe('planWaves', () => {
         { select: { servers: ['pg-1'] } },
       ],
     });
-    expect(shape(waves)).toEqual([['internal', 2], ['eu', 10], ['wave 3', 4], ['rest', 4]]);
+    expect(shape(waves)).toEqual([
+      ['internal', 2],
+      ['eu', 10],
+      ['wave 3', 4],
+      ['rest', 4],
+    ]);
     expect(waves[0]!.concurrency).toBe(1);
   });
 

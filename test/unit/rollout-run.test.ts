@@ -5,9 +5,18 @@ import { runRollout, type AttemptResult, type RolloutControl } from '../../src/l
 type Item = { id: number; wave: number };
 
 /** A fleet of `sizes[i]` tenants per wave; `fails(id, attempt)` decides each attempt. */
-function fleet(sizes: number[], fails: (id: number, attempt: number) => AttemptResult | undefined, overrides: Partial<RolloutControl<Item, AttemptResult>> = {}) {
+function fleet(
+  sizes: number[],
+  fails: (id: number, attempt: number) => AttemptResult | undefined,
+  overrides: Partial<RolloutControl<Item, AttemptResult>> = {},
+) {
   let id = 0;
-  const waves: Array<Wave<Item>> = sizes.map((n, i) => ({ number: i + 1, name: `w${i + 1}`, canary: false, tenants: Array.from({ length: n }, () => ({ id: id++, wave: i + 1 })) }));
+  const waves: Array<Wave<Item>> = sizes.map((n, i) => ({
+    number: i + 1,
+    name: `w${i + 1}`,
+    canary: false,
+    tenants: Array.from({ length: n }, () => ({ id: id++, wave: i + 1 })),
+  }));
   const outcomes = new Map<number, string>();
   const attempts = new Map<number, number>();
   let failed = 0;
@@ -22,7 +31,7 @@ function fleet(sizes: number[], fails: (id: number, attempt: number) => AttemptR
     retryBackoffMs: 1,
     keyOf: () => 1,
     limitOf: () => 3,
-    workOf: (wave) => (wave.tenants as Item[]),
+    workOf: (wave) => wave.tenants as Item[],
     attempt: async (item) => {
       running++;
       peak = Math.max(peak, running);
@@ -69,18 +78,24 @@ describe('runRollout', () => {
   });
 
   it('retries lock timeouts after the rest of the wave; only the last attempt counts', async () => {
-    const f = fleet([4], (id, attempt) => (id === 0 && attempt < 3 ? { outcome: 'failed', lockTimeout: true } : undefined), { lockRetries: 2 });
+    const f = fleet(
+      [4],
+      (id, attempt) => (id === 0 && attempt < 3 ? { outcome: 'failed', lockTimeout: true } : undefined),
+      { lockRetries: 2 },
+    );
     expect(await runRollout(f.waves, f.control)).toBeUndefined();
     expect(f.attempts.get(0)).toBe(3);
     expect(count(f.outcomes, 'migrated')).toBe(4);
 
-    const spent = fleet([2], (id) => (id === 0 ? { outcome: 'failed', lockTimeout: true } : undefined), { lockRetries: 1 });
+    const spent = fleet([2], (id) => (id === 0 ? { outcome: 'failed', lockTimeout: true } : undefined), {
+      lockRetries: 1,
+    });
     await runRollout(spent.waves, spent.control);
     expect(spent.attempts.get(0)).toBe(2);
     expect(spent.outcomes.get(0)).toBe('failed');
   });
 
-  it('uses a wave\'s own concurrency', async () => {
+  it("uses a wave's own concurrency", async () => {
     const f = fleet([12], () => undefined, { limitOf: () => 99 });
     f.waves[0]!.concurrency = 1;
     await runRollout(f.waves, f.control);

@@ -1,5 +1,12 @@
 import { describe, expect, it } from 'vitest';
-import { decryptSecret, encryptSecret, generatePassword, generateSecretKey, parseSecretKey, redact } from '../../src/core/secrets.js';
+import {
+  decryptSecret,
+  encryptSecret,
+  generatePassword,
+  generateSecretKey,
+  parseSecretKey,
+  redact,
+} from '../../src/core/secrets.js';
 
 describe('secrets at rest', () => {
   const key = generateSecretKey();
@@ -36,6 +43,8 @@ describe('secrets at rest', () => {
   });
 
   it('redacts every occurrence of a secret from a message', () => {
-    expect(redact("create user 'x' identified by 'pw1' - pw1 rejected", ['pw1'])).toBe("create user 'x' identified by '[redacted]' - [redacted] rejected");
+    expect(redact("create user 'x' identified by 'pw1' - pw1 rejected", ['pw1'])).toBe(
+      "create user 'x' identified by '[redacted]' - [redacted] rejected",
+    );
   });
 });

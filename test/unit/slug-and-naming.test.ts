@@ -8,9 +8,12 @@ describe('validateSlug', () => {
     expect(validateSlug(slug)).toBe(slug);
   });
 
-  it.each(['', 'Acme', '1acme', '-acme', '_acme', 'ac me', 'acme;drop table', 'acmé', 'a'.repeat(49), 'acme\n'])('rejects %j', (slug) => {
-    expect(() => validateSlug(slug)).toThrow(UsageError);
-  });
+  it.each(['', 'Acme', '1acme', '-acme', '_acme', 'ac me', 'acme;drop table', 'acmé', 'a'.repeat(49), 'acme\n'])(
+    'rejects %j',
+    (slug) => {
+      expect(() => validateSlug(slug)).toThrow(UsageError);
+    },
+  );
 });
 
 describe('renderName', () => {

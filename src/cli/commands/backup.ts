@@ -37,17 +37,25 @@ export function registerBackup(program: Command): void {
     .option('--keep <n>', 'then keep only the newest N good backups of each tenant backed up')
     .option('--keep-days <days>', 'then remove good backups older than D days (the newest good one always stays)')
     .action(async (slugs: string[], flags: BackupFlags, command: Command) => {
-      if (!flags.all && slugs.length === 0 && !flags.registry) throw new UsageError('backup: name tenants, or use --all (or --registry)');
+      if (!flags.all && slugs.length === 0 && !flags.registry)
+        throw new UsageError('backup: name tenants, or use --all (or --registry)');
       if (flags.all && slugs.length) throw new UsageError('backup: name tenants or use --all, not both');
       const policy = { keep: positiveInt(flags.keep, '--keep'), keepDays: positiveInt(flags.keepDays, '--keep-days') };
       const { runBackups } = await import('../../lifecycle/run-backups.js');
 
       await withCommandContext(command, async (ctx, out) => {
         const spinner = out.spinner('Backing up…');
-        const selection = flags.all || slugs.length ? { slugs: flags.all ? undefined : slugs, statuses: flags.status, plans: flags.plan, servers: flags.server } : undefined;
-        const result = await runBackups(ctx, { selection, registry: flags.registry, policy, concurrency: ctx.config.concurrency }, (done, total, failed) => {
-          spinner.text = `${done}/${total} tenants backed up · ${failed} failed`;
-        }).finally(() => spinner.stop());
+        const selection =
+          flags.all || slugs.length
+            ? { slugs: flags.all ? undefined : slugs, statuses: flags.status, plans: flags.plan, servers: flags.server }
+            : undefined;
+        const result = await runBackups(
+          ctx,
+          { selection, registry: flags.registry, policy, concurrency: ctx.config.concurrency },
+          (done, total, failed) => {
+            spinner.text = `${done}/${total} tenants backed up · ${failed} failed`;
+          },
+        ).finally(() => spinner.stop());
         const { ok, tenants, registry, pruned } = result;
         out.result(result, () => {
           const lines: string[] = [];
@@ -55,19 +63,27 @@ export function registerBackup(program: Command): void {
             lines.push(
               out.table(
                 ['tenant', 'outcome', 'file', 'size', 'time'],
-                tenants.tenants.filter((t) => t.outcome !== 'unreachable').map((t) => [
-                  t.slug,
-                  t.outcome === 'ok' ? out.color.green('ok') : out.color.red(t.outcome),
-                  t.backup?.file ?? t.error ?? '',
-                  t.backup ? formatBytes(t.backup.bytes ?? 0) : null,
-                  t.backup ? `${((t.backup.durationMs ?? 0) / 1000).toFixed(1)}s` : null,
-                ]),
+                tenants.tenants
+                  .filter((t) => t.outcome !== 'unreachable')
+                  .map((t) => [
+                    t.slug,
+                    t.outcome === 'ok' ? out.color.green('ok') : out.color.red(t.outcome),
+                    t.backup?.file ?? t.error ?? '',
+                    t.backup ? formatBytes(t.backup.bytes ?? 0) : null,
+                    t.backup ? `${((t.backup.durationMs ?? 0) / 1000).toFixed(1)}s` : null,
+                  ]),
               ),
             );
           }
           if (tenants) lines.push(...renderOutages(out, tenants.unreachableServers, 'not backed up'));
-          if (tenants) lines.push(`${tenants.ok ? out.color.green('✔') : out.color.red('✖')} ${tenants.succeeded} of ${tenants.total} tenants backed up (${formatBytes(tenants.bytes)}) in ${(tenants.durationMs / 1000).toFixed(1)}s${tenants.failed ? out.color.red(`, ${tenants.failed} failed`) : ''}`);
-          if (registry) lines.push(`${registry.status === 'ok' ? out.color.green('✔') : out.color.red('✖')} registry: ${registry.error ?? `${registry.file} ${formatBytes(registry.bytes ?? 0)}`}`);
+          if (tenants)
+            lines.push(
+              `${tenants.ok ? out.color.green('✔') : out.color.red('✖')} ${tenants.succeeded} of ${tenants.total} tenants backed up (${formatBytes(tenants.bytes)}) in ${(tenants.durationMs / 1000).toFixed(1)}s${tenants.failed ? out.color.red(`, ${tenants.failed} failed`) : ''}`,
+            );
+          if (registry)
+            lines.push(
+              `${registry.status === 'ok' ? out.color.green('✔') : out.color.red('✖')} registry: ${registry.error ?? `${registry.file} ${formatBytes(registry.bytes ?? 0)}`}`,
+            );
           if (pruned.removed.length) lines.push(`Pruned ${pruned.removed.length} old backups`);
           return lines.join('\n');
         });
@@ -80,19 +96,28 @@ export function registerBackup(program: Command): void {
     .description('re-read backups: checksum, completeness; --restore-test restores each into a scratch database')
     .argument('[slugs...]', 'tenants whose latest backup to verify (default: every tenant)')
     .option('--all-backups', 'verify every recorded backup, not only the latest of each tenant')
-    .option('--restore-test', 'restore into a scratch database and compare every table\'s row count with the tenant\'s')
+    .option('--restore-test', "restore into a scratch database and compare every table's row count with the tenant's")
     .option('--concurrency <n>', 'backups verified at once (default 4)')
     .option('--per-server <n>', PER_SERVER_HELP)
     .action(async (slugs: string[], flags: { allBackups?: boolean; restoreTest?: boolean }, command: Command) => {
       const { verifyBackups } = await import('../../lifecycle/verify-backups.js');
       await withCommandContext(command, async (ctx, out) => {
         const spinner = out.spinner('Verifying…');
-        const result = await verifyBackups(ctx, { slugs, allBackups: flags.allBackups, restoreTest: flags.restoreTest }).finally(() => spinner.stop());
+        const result = await verifyBackups(ctx, {
+          slugs,
+          allBackups: flags.allBackups,
+          restoreTest: flags.restoreTest,
+        }).finally(() => spinner.stop());
         out.result(result, () =>
           [
             out.table(
               ['tenant', 'backup', 'result', 'detail'],
-              result.backups.map((b) => [b.slug, b.file, b.ok ? out.color.green('ok') : out.color.red('failed'), b.problem ?? b.detail ?? '']),
+              result.backups.map((b) => [
+                b.slug,
+                b.file,
+                b.ok ? out.color.green('ok') : out.color.red('failed'),
+                b.problem ?? b.detail ?? '',
+              ]),
             ),
             `${result.ok ? out.color.green('✔') : out.color.red('✖')} ${result.backups.filter((b) => b.ok).length} of ${result.backups.length} backups verified`,
           ].join('\n'),
@@ -117,7 +142,22 @@ export function registerBackups(program: Command): void {
             ? out.color.dim('No backups.')
             : out.table(
                 ['id', 'tenant', 'status', 'taken', 'age', 'size', 'migration', 'file'],
-                backups.map((b) => [b.id, b.slug, b.status === 'ok' ? out.color.green('ok') : b.status === 'failed' ? out.color.red('failed') : b.status === 'interrupted' ? out.color.yellow(b.status) : b.status, b.startedAt.slice(0, 19).replace('T', ' '), age(b.startedAt), b.bytes === null ? null : formatBytes(b.bytes), b.migration, b.status === 'failed' || b.status === 'interrupted' ? b.error : b.file]),
+                backups.map((b) => [
+                  b.id,
+                  b.slug,
+                  b.status === 'ok'
+                    ? out.color.green('ok')
+                    : b.status === 'failed'
+                      ? out.color.red('failed')
+                      : b.status === 'interrupted'
+                        ? out.color.yellow(b.status)
+                        : b.status,
+                  b.startedAt.slice(0, 19).replace('T', ' '),
+                  age(b.startedAt),
+                  b.bytes === null ? null : formatBytes(b.bytes),
+                  b.migration,
+                  b.status === 'failed' || b.status === 'interrupted' ? b.error : b.file,
+                ]),
               ),
         );
       });

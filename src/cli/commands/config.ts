@@ -13,7 +13,10 @@ export function registerConfig(program: Command): void {
       out.result({ file: resolved.file ?? null, values: entries }, () =>
         [
           `config file: ${resolved.file ?? out.color.dim('(none)')}`,
-          out.table(['key', 'value', 'source', 'environment variable'], entries.map((e) => [e.key, e.value, e.source, e.env])),
+          out.table(
+            ['key', 'value', 'source', 'environment variable'],
+            entries.map((e) => [e.key, e.value, e.source, e.env]),
+          ),
         ].join('\n'),
       );
     });

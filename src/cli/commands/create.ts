@@ -34,30 +34,53 @@ export function registerCreate(program: Command): void {
     .option('--server-label <key=value>', 'choose only among servers with this label, repeatable', collectKeyValue)
     .action(async (slug: string, options: CreateOptions, command: Command) => {
       const { createTenant } = await import('../../lifecycle/create-tenant.js');
-      await withCommandContext(command, async (ctx, out) => {
-        const progress = out.steps();
-        const result = await progress.track(
-          createTenant(ctx, { slug, name: options.name, plan: options.plan, metadata: options.set, seed: options.seed, server: options.server, serverLabels: options.serverLabel }, ({ step, phase }) => {
-            if (phase === 'start') progress.step(`${STEP_LABELS[step]}…`);
-          }),
-        );
-        const { tenant } = result;
-        out.result(result, () =>
-          [
-            `${out.color.green('✔')} Created tenant ${out.color.bold(tenant.slug)}${result.retried ? ' (retried)' : ''} in ${(result.durationMs / 1000).toFixed(1)}s`,
-            out.fields([
-              ['server', `${tenant.server} (${result.serverVersion})`],
-              ['placement', result.placement],
-              ['database', tenant.database],
-              ['user', tenant.user ?? '(server credentials)'],
-              ['migrations', result.migrations.length ? result.migrations.join(', ') : 'none'],
-              ['seeds', result.seeds.length ? result.seeds.join(', ') : 'none'],
-              ['knex', describeKnex(out, result.knex)],
-              ['status', out.status(tenant.status)],
-            ]),
-          ].join('\n'),
-        );
-        return { detail: { retried: result.retried, server: tenant.server, placement: result.placement, migrations: result.migrations.length } };
-      }, { command: 'create', tenant: slug });
+      await withCommandContext(
+        command,
+        async (ctx, out) => {
+          const progress = out.steps();
+          const result = await progress.track(
+            createTenant(
+              ctx,
+              {
+                slug,
+                name: options.name,
+                plan: options.plan,
+                metadata: options.set,
+                seed: options.seed,
+                server: options.server,
+                serverLabels: options.serverLabel,
+              },
+              ({ step, phase }) => {
+                if (phase === 'start') progress.step(`${STEP_LABELS[step]}…`);
+              },
+            ),
+          );
+          const { tenant } = result;
+          out.result(result, () =>
+            [
+              `${out.color.green('✔')} Created tenant ${out.color.bold(tenant.slug)}${result.retried ? ' (retried)' : ''} in ${(result.durationMs / 1000).toFixed(1)}s`,
+              out.fields([
+                ['server', `${tenant.server} (${result.serverVersion})`],
+                ['placement', result.placement],
+                ['database', tenant.database],
+                ['user', tenant.user ?? '(server credentials)'],
+                ['migrations', result.migrations.length ? result.migrations.join(', ') : 'none'],
+                ['seeds', result.seeds.length ? result.seeds.join(', ') : 'none'],
+                ['knex', describeKnex(out, result.knex)],
+                ['status', out.status(tenant.status)],
+              ]),
+            ].join('\n'),
+          );
+          return {
+            detail: {
+              retried: result.retried,
+              server: tenant.server,
+              placement: result.placement,
+              migrations: result.migrations.length,
+            },
+          };
+        },
+        { command: 'create', tenant: slug },
+      );
     });
 }

@@ -34,18 +34,28 @@ export function registerDelete(program: Command): void {
           if (!flags.dryRun && !flags.yes) await confirm(slug, out.json);
           const progress = out.steps();
           const result = await progress.track(
-            deleteTenant(ctx, slug, { backup: flags.backup, purge: flags.purge, dryRun: flags.dryRun }, (step) => progress.step(`${LABELS[step]}…`)),
+            deleteTenant(ctx, slug, { backup: flags.backup, purge: flags.purge, dryRun: flags.dryRun }, (step) =>
+              progress.step(`${LABELS[step]}…`),
+            ),
           );
           out.result(result, () => {
-            if (result.dryRun) return [`Would delete tenant ${out.color.bold(slug)}:`, ...result.steps.map((s) => `  - ${LABELS[s].toLowerCase()}`)].join('\n');
-            if (result.alreadyDeleted) return `${out.color.dim('•')} Tenant ${slug} was already deleted${result.purged ? '; its record is now removed' : ''}`;
+            if (result.dryRun)
+              return [
+                `Would delete tenant ${out.color.bold(slug)}:`,
+                ...result.steps.map((s) => `  - ${LABELS[s].toLowerCase()}`),
+              ].join('\n');
+            if (result.alreadyDeleted)
+              return `${out.color.dim('•')} Tenant ${slug} was already deleted${result.purged ? '; its record is now removed' : ''}`;
             return [
               `${out.color.green('✔')} Deleted tenant ${out.color.bold(slug)}${result.resumed ? ' (finished an interrupted delete)' : ''}`,
               result.backup ? `  final backup: ${result.backup.file}` : `  ${out.color.yellow('no final backup')}`,
               result.purged ? '  registry record removed' : '  registry record kept (status deleted)',
             ].join('\n');
           });
-          return { outcome: result.alreadyDeleted && !result.purged ? 'noop' : 'ok', detail: { steps: result.steps, backup: result.backup?.file ?? null, dryRun: result.dryRun } };
+          return {
+            outcome: result.alreadyDeleted && !result.purged ? 'noop' : 'ok',
+            detail: { steps: result.steps, backup: result.backup?.file ?? null, dryRun: result.dryRun },
+          };
         },
         { command: 'delete', tenant: slug },
       );
@@ -58,6 +68,9 @@ async function confirm(slug: string, json: boolean): Promise<void> {
     throw new UsageError(`refusing to delete "${slug}" without confirmation: no terminal to ask at; pass --yes`);
   }
   const { input } = await import('@inquirer/prompts');
-  const answer = await input({ message: `This drops the database of tenant "${slug}". Type the slug to confirm:` }, { output: process.stderr });
+  const answer = await input(
+    { message: `This drops the database of tenant "${slug}". Type the slug to confirm:` },
+    { output: process.stderr },
+  );
   if (answer.trim() !== slug) throw new UsageError('not confirmed: nothing was deleted');
 }

@@ -14,54 +14,103 @@ function parseAge(value: string, flag = '--backup-max-age'): number {
 export function registerDoctor(program: Command): void {
   program
     .command('doctor')
-    .description('compare the registry with the servers and this machine; report every problem with the command that fixes it')
-    .option('--fix', 'repair what is safe unattended: finish interrupted creates and deletes, re-lock suspended users, clear killed backups')
-    .option('--drop-orphans', 'with --fix: also drop databases and users that follow the naming template but belong to no tenant (asks first)')
+    .description(
+      'compare the registry with the servers and this machine; report every problem with the command that fixes it',
+    )
+    .option(
+      '--fix',
+      'repair what is safe unattended: finish interrupted creates and deletes, re-lock suspended users, clear killed backups',
+    )
+    .option(
+      '--drop-orphans',
+      'with --fix: also drop databases and users that follow the naming template but belong to no tenant (asks first)',
+    )
     .option('-y, --yes', 'with --drop-orphans: do not ask (required without a terminal)')
     .option('--per-server <n>', PER_SERVER_HELP)
-    .option('--backup-max-age <age>', 'a tenant whose last backup is older, or older itself and never backed up, is a problem (default 1d)')
+    .option(
+      '--backup-max-age <age>',
+      'a tenant whose last backup is older, or older itself and never backed up, is a problem (default 1d)',
+    )
     .option('--strict', 'exit 1 for notices too (pending migrations, a first backup not yet due)')
     .option('--password-max-age <age>', 'a tenant password not changed for longer is a finding (default 365d)')
-    .action(async (flags: { fix?: boolean; dropOrphans?: boolean; yes?: boolean; backupMaxAge?: string; strict?: boolean; passwordMaxAge?: string }, command: Command) => {
-      if (flags.dropOrphans && !flags.fix) throw new UsageError('--drop-orphans goes with --fix');
-      const backupMaxAgeHours = parseAge(flags.backupMaxAge ?? '1d');
-      const passwordMaxAgeHours = parseAge(flags.passwordMaxAge ?? '365d', '--password-max-age');
-      const { runDoctor } = await import('../../lifecycle/doctor.js');
-      const { withFixCommands } = await import('../render/doctor-fixes.js');
-      await withCommandContext(
-        command,
-        async (ctx, out) => {
-          let dropOrphans = false;
-          if (flags.dropOrphans) {
-            const preview = await runDoctor(ctx, { backupMaxAgeHours, passwordMaxAgeHours });
-            const orphans = preview.findings.filter((f) => f.kind.startsWith('orphan_'));
-            if (orphans.length) dropOrphans = flags.yes || (await confirmDrop(orphans.map((o) => o.message), out.json));
-          }
-          const spinner = out.spinner('Examining the fleet…');
-          const result = withFixCommands(await runDoctor(ctx, { backupMaxAgeHours, passwordMaxAgeHours, fix: flags.fix, dropOrphans, strict: flags.strict }).finally(() => spinner.stop()));
-          out.result(result, () => {
-            if (result.findings.length === 0) return `${out.color.green('✔')} All is well.`;
-            const lines = [
-              out.table(
-                ['finding', 'severity', 'tenant', 'server', 'detail', flags.fix ? 'fixed' : 'fix'],
-                result.findings.map((f) => [
-                  f.kind,
-                  f.severity === 'problem' ? out.color.red(f.severity) : out.color.yellow(f.severity),
-                  f.tenant,
-                  f.server,
-                  f.message,
-                  flags.fix ? (f.fixed ? out.color.green('yes') : f.fixError ? out.color.red(`no: ${f.fixError}`) : f.fix) : f.fix,
-                ]),
-              ),
-            ];
-            lines.push(`${result.ok ? out.color.green('✔') : out.color.red('✖')} ${result.problems} problems, ${result.notices} notices${flags.fix ? `, ${result.fixed} fixed` : ''}`);
-            return lines.join('\n');
-          });
-          return { outcome: flags.fix ? 'ok' : 'noop', detail: { findings: result.findings.length, fixed: result.fixed }, exitCode: result.ok ? ExitCode.ok : ExitCode.failed };
+    .action(
+      async (
+        flags: {
+          fix?: boolean;
+          dropOrphans?: boolean;
+          yes?: boolean;
+          backupMaxAge?: string;
+          strict?: boolean;
+          passwordMaxAge?: string;
         },
-        flags.fix ? { command: 'doctor --fix', tenant: null } : undefined,
-      );
-    });
+        command: Command,
+      ) => {
+        if (flags.dropOrphans && !flags.fix) throw new UsageError('--drop-orphans goes with --fix');
+        const backupMaxAgeHours = parseAge(flags.backupMaxAge ?? '1d');
+        const passwordMaxAgeHours = parseAge(flags.passwordMaxAge ?? '365d', '--password-max-age');
+        const { runDoctor } = await import('../../lifecycle/doctor.js');
+        const { withFixCommands } = await import('../render/doctor-fixes.js');
+        await withCommandContext(
+          command,
+          async (ctx, out) => {
+            let dropOrphans = false;
+            if (flags.dropOrphans) {
+              const preview = await runDoctor(ctx, { backupMaxAgeHours, passwordMaxAgeHours });
+              const orphans = preview.findings.filter((f) => f.kind.startsWith('orphan_'));
+              if (orphans.length)
+                dropOrphans =
+                  flags.yes ||
+                  (await confirmDrop(
+                    orphans.map((o) => o.message),
+                    out.json,
+                  ));
+            }
+            const spinner = out.spinner('Examining the fleet…');
+            const result = withFixCommands(
+              await runDoctor(ctx, {
+                backupMaxAgeHours,
+                passwordMaxAgeHours,
+                fix: flags.fix,
+                dropOrphans,
+                strict: flags.strict,
+              }).finally(() => spinner.stop()),
+            );
+            out.result(result, () => {
+              if (result.findings.length === 0) return `${out.color.green('✔')} All is well.`;
+              const lines = [
+                out.table(
+                  ['finding', 'severity', 'tenant', 'server', 'detail', flags.fix ? 'fixed' : 'fix'],
+                  result.findings.map((f) => [
+                    f.kind,
+                    f.severity === 'problem' ? out.color.red(f.severity) : out.color.yellow(f.severity),
+                    f.tenant,
+                    f.server,
+                    f.message,
+                    flags.fix
+                      ? f.fixed
+                        ? out.color.green('yes')
+                        : f.fixError
+                          ? out.color.red(`no: ${f.fixError}`)
+                          : f.fix
+                      : f.fix,
+                  ]),
+                ),
+              ];
+              lines.push(
+                `${result.ok ? out.color.green('✔') : out.color.red('✖')} ${result.problems} problems, ${result.notices} notices${flags.fix ? `, ${result.fixed} fixed` : ''}`,
+              );
+              return lines.join('\n');
+            });
+            return {
+              outcome: flags.fix ? 'ok' : 'noop',
+              detail: { findings: result.findings.length, fixed: result.fixed },
+              exitCode: result.ok ? ExitCode.ok : ExitCode.failed,
+            };
+          },
+          flags.fix ? { command: 'doctor --fix', tenant: null } : undefined,
+        );
+      },
+    );
 }
 
 async function confirmDrop(messages: string[], json: boolean): Promise<boolean> {
@@ -70,5 +119,8 @@ async function confirmDrop(messages: string[], json: boolean): Promise<boolean> 
   }
   const { confirm } = await import('@inquirer/prompts');
   process.stderr.write(`${messages.join('\n')}\n`);
-  return confirm({ message: `Drop these ${messages.length} databases/users? Their data is lost.`, default: false }, { output: process.stderr });
+  return confirm(
+    { message: `Drop these ${messages.length} databases/users? Their data is lost.`, default: false },
+    { output: process.stderr },
+  );
 }

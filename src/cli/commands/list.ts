@@ -19,7 +19,15 @@ export function registerList(program: Command): void {
             ? out.color.dim('No tenants.')
             : out.table(
                 ['slug', 'name', 'status', 'server', 'database', 'plan', 'created'],
-                tenants.map((t) => [t.slug, t.name, out.status(t.status), t.server, t.database, t.plan, t.createdAt.slice(0, 19).replace('T', ' ')]),
+                tenants.map((t) => [
+                  t.slug,
+                  t.name,
+                  out.status(t.status),
+                  t.server,
+                  t.database,
+                  t.plan,
+                  t.createdAt.slice(0, 19).replace('T', ' '),
+                ]),
               ),
         );
       });

@@ -9,7 +9,8 @@ export function registerLog(program: Command): void {
     .argument('[slug]', 'one tenant only')
     .option('--limit <n>', 'at most this many entries (default 50)')
     .action(async (slug: string | undefined, flags: { limit?: string }, command: Command) => {
-      if (flags.limit !== undefined && !/^\d+$/.test(flags.limit)) throw new UsageError('--limit expects a whole number');
+      if (flags.limit !== undefined && !/^\d+$/.test(flags.limit))
+        throw new UsageError('--limit expects a whole number');
       const { readAuditLog } = await import('../../lifecycle/audit-log.js');
       await withCommandContext(command, async (ctx, out) => {
         const entries = await readAuditLog(ctx, slug, Number(flags.limit ?? 50));
@@ -22,7 +23,11 @@ export function registerLog(program: Command): void {
                   e.at.slice(0, 19).replace('T', ' '),
                   e.command,
                   e.tenant,
-                  e.outcome === 'failed' ? out.color.red(e.outcome) : e.outcome === 'noop' ? out.color.dim(e.outcome) : out.color.green(e.outcome),
+                  e.outcome === 'failed'
+                    ? out.color.red(e.outcome)
+                    : e.outcome === 'noop'
+                      ? out.color.dim(e.outcome)
+                      : out.color.green(e.outcome),
                   `${e.user}@${e.host}`,
                   e.arguments.join(' '),
                   e.error,

@@ -17,45 +17,67 @@ export function registerMigrateStatus(program: Command): void {
     .option('--concurrency <n>', 'PostgreSQL databases read at once (default 4)')
     .option('--per-server <n>', PER_SERVER_HELP)
     .option('--all', 'list every tenant, not only those that need attention')
-    .action(async (slug: string | undefined, flags: { tenants?: string[]; status?: TenantStatus[]; plan?: string[]; server?: string[]; all?: boolean }, command: Command) => {
-      const { migrationStatus } = await import('../../lifecycle/migration-status.js');
-      await withCommandContext(command, async (ctx, out) => {
-        const result = await migrationStatus(
-          ctx,
-          { slugs: slug ? [slug] : flags.tenants, statuses: flags.status, plans: flags.plan, servers: flags.server },
-          ctx.config.concurrency,
-        );
-        // One named tenant whose server is down: one line on stderr and exit 5, as for every one-tenant command.
-        if (slug && result.unreachableServers.length) throw new UnreachableError(result.unreachableServers[0]!.error);
-        out.result(result, () => {
-          const s = result.summary;
-          const attention = result.tenants.filter((t) => t.reachable && (flags.all || slug || t.pending.length || t.unknown.length || t.lastRun?.outcome === 'failed'));
-          const shown = flags.all || slug ? attention : attention.slice(0, MAX_ROWS);
-          const lines: string[] = [];
-          if (shown.length) {
-            lines.push(
-              out.table(
-                ['tenant', 'status', 'applied', 'latest', 'pending', 'last run'],
-                shown.map((t) => [
-                  t.slug,
-                  out.status(t.status),
-                  t.applied ?? 'none',
-                  t.latest,
-                  t.pending.length ? `${t.pending.length}: ${t.pending.join(', ')}` : t.unknown.length ? out.color.red(`unknown: ${t.unknown.join(', ')}`) : '0',
-                  t.lastRun ? `${t.lastRun.outcome === 'failed' ? out.color.red('failed') : t.lastRun.outcome} (run #${t.lastRun.runId}, ${t.lastRun.at.slice(0, 19).replace('T', ' ')})` : null,
-                ]),
-              ),
+    .action(
+      async (
+        slug: string | undefined,
+        flags: { tenants?: string[]; status?: TenantStatus[]; plan?: string[]; server?: string[]; all?: boolean },
+        command: Command,
+      ) => {
+        const { migrationStatus } = await import('../../lifecycle/migration-status.js');
+        await withCommandContext(command, async (ctx, out) => {
+          const result = await migrationStatus(
+            ctx,
+            { slugs: slug ? [slug] : flags.tenants, statuses: flags.status, plans: flags.plan, servers: flags.server },
+            ctx.config.concurrency,
+          );
+          // One named tenant whose server is down: one line on stderr and exit 5, as for every one-tenant command.
+          if (slug && result.unreachableServers.length) throw new UnreachableError(result.unreachableServers[0]!.error);
+          out.result(result, () => {
+            const s = result.summary;
+            const attention = result.tenants.filter(
+              (t) =>
+                t.reachable &&
+                (flags.all || slug || t.pending.length || t.unknown.length || t.lastRun?.outcome === 'failed'),
             );
-            if (attention.length > shown.length) lines.push(out.color.dim(`… and ${attention.length - shown.length} more (--all, or --json)`));
-          }
-          lines.push(...renderOutages(out, result.unreachableServers, 'unknown'));
-          lines.push(`${s.total} tenants · ${s.upToDate} up to date · ${s.withPending} with pending migrations · ${s.failedLastRun} failed last run${s.unknown ? ` · ${out.color.red(`${s.unknown} unknown (server unreachable)`)}` : ''}`);
-          lines.push(`${result.available.length} migrations available${result.available.length ? `, latest ${result.available.at(-1)}` : ''}`);
-          for (const group of s.byLatest) lines.push(`  ${String(group.tenants).padStart(6)} at ${group.migration ?? '(none applied)'}`);
-          return lines.join('\n');
+            const shown = flags.all || slug ? attention : attention.slice(0, MAX_ROWS);
+            const lines: string[] = [];
+            if (shown.length) {
+              lines.push(
+                out.table(
+                  ['tenant', 'status', 'applied', 'latest', 'pending', 'last run'],
+                  shown.map((t) => [
+                    t.slug,
+                    out.status(t.status),
+                    t.applied ?? 'none',
+                    t.latest,
+                    t.pending.length
+                      ? `${t.pending.length}: ${t.pending.join(', ')}`
+                      : t.unknown.length
+                        ? out.color.red(`unknown: ${t.unknown.join(', ')}`)
+                        : '0',
+                    t.lastRun
+                      ? `${t.lastRun.outcome === 'failed' ? out.color.red('failed') : t.lastRun.outcome} (run #${t.lastRun.runId}, ${t.lastRun.at.slice(0, 19).replace('T', ' ')})`
+                      : null,
+                  ]),
+                ),
+              );
+              if (attention.length > shown.length)
+                lines.push(out.color.dim(`… and ${attention.length - shown.length} more (--all, or --json)`));
+            }
+            lines.push(...renderOutages(out, result.unreachableServers, 'unknown'));
+            lines.push(
+              `${s.total} tenants · ${s.upToDate} up to date · ${s.withPending} with pending migrations · ${s.failedLastRun} failed last run${s.unknown ? ` · ${out.color.red(`${s.unknown} unknown (server unreachable)`)}` : ''}`,
+            );
+            lines.push(
+              `${result.available.length} migrations available${result.available.length ? `, latest ${result.available.at(-1)}` : ''}`,
+            );
+            for (const group of s.byLatest)
+              lines.push(`  ${String(group.tenants).padStart(6)} at ${group.migration ?? '(none applied)'}`);
+            return lines.join('\n');
+          });
+          // Answered from part of the fleet only: incomplete (one named tenant: unreachable, exit 5).
+          if (result.unreachableServers.length) return { exitCode: ExitCode.failed };
         });
-        // Answered from part of the fleet only: incomplete (one named tenant: unreachable, exit 5).
-        if (result.unreachableServers.length) return { exitCode: ExitCode.failed };
-      });
-    });
+      },
+    );
 }

@@ -52,11 +52,24 @@ const countFlag = (value: string) => {
 /** Staged rollouts: canary, waves, failure budget, timeouts and resume (see README "Staged rollouts"). */
 function addRolloutOptions(command: Command): Command {
   return command
-    .option('--canary <selection>', 'these tenants first: a count, slugs (a,b), plan=x, label=key=value or server=name; if one fails, no other starts')
-    .option('--waves <sizes>', 'run in waves of cumulative sizes, e.g. 1,10%,100% (default: the config file\'s waves, else one batch)')
+    .option(
+      '--canary <selection>',
+      'these tenants first: a count, slugs (a,b), plan=x, label=key=value or server=name; if one fails, no other starts',
+    )
+    .option(
+      '--waves <sizes>',
+      "run in waves of cumulative sizes, e.g. 1,10%,100% (default: the config file's waves, else one batch)",
+    )
     .option('--pause <duration>', 'bake time between waves, e.g. 10m', durationFlag('--pause'))
-    .option('--max-failures <n|p%>', 'failure budget: once this many tenants failed, no new tenant starts and the run halts')
-    .option('--lock-retries <n>', 'retry a tenant whose migration hit the lock timeout up to n times, later in the run', countFlag)
+    .option(
+      '--max-failures <n|p%>',
+      'failure budget: once this many tenants failed, no new tenant starts and the run halts',
+    )
+    .option(
+      '--lock-retries <n>',
+      'retry a tenant whose migration hit the lock timeout up to n times, later in the run',
+      countFlag,
+    )
     .option('--resume <run>', 'continue an interrupted or halted run with the tenants it did not finish', countFlag);
 }
 
@@ -69,48 +82,72 @@ function addFleetOptions(command: Command): Command {
 function addRunOptions(command: Command): Command {
   return command
     .option('--dry-run', 'show what would run; change nothing, take no lock')
-    .option('--wait [seconds]', `wait for a running migration to finish (default ${DEFAULT_WAIT_SECONDS}s) instead of exiting 6`, parseSeconds)
-    .option('--lock-timeout <duration>', 'a migration waiting longer for a lock fails for that tenant (default 5s, config lockTimeout)', durationFlag('--lock-timeout'))
-    .option('--tenant-timeout <duration>', 'stop a tenant taking longer and report it failed (timed out)', durationFlag('--tenant-timeout'));
+    .option(
+      '--wait [seconds]',
+      `wait for a running migration to finish (default ${DEFAULT_WAIT_SECONDS}s) instead of exiting 6`,
+      parseSeconds,
+    )
+    .option(
+      '--lock-timeout <duration>',
+      'a migration waiting longer for a lock fails for that tenant (default 5s, config lockTimeout)',
+      durationFlag('--lock-timeout'),
+    )
+    .option(
+      '--tenant-timeout <duration>',
+      'stop a tenant taking longer and report it failed (timed out)',
+      durationFlag('--tenant-timeout'),
+    );
 }
 
-async function run(command: Command, direction: 'up' | 'down', flags: FleetFlags, slugs: string[] | undefined, name: string): Promise<void> {
+async function run(
+  command: Command,
+  direction: 'up' | 'down',
+  flags: FleetFlags,
+  slugs: string[] | undefined,
+  name: string,
+): Promise<void> {
   const { migrateFleet } = await import('../../lifecycle/migrate-fleet.js');
-  await withCommandContext(command, async (ctx, out) => {
-    const options: MigrateFleetOptions = {
-      direction,
-      concurrency: ctx.config.concurrency,
-      slugs: slugs ?? flags.tenants,
-      statuses: flags.status,
-      plans: flags.plan,
-      servers: flags.server,
-      dryRun: flags.dryRun,
-      failFast: flags.failFast,
-      retryFailed: flags.retryFailed,
-      waitMs: flags.wait === undefined ? 0 : (flags.wait === true ? DEFAULT_WAIT_SECONDS : flags.wait) * 1000,
-      lockTimeoutMs: flags.lockTimeout ?? parseDuration(ctx.config.lockTimeout, 'lockTimeout'),
-      tenantTimeoutMs: flags.tenantTimeout,
-      ...rolloutOptions(flags, slugs ? undefined : ctx.config.waves),
-    };
-    const spinner = out.spinner(direction === 'up' ? 'Migrating…' : 'Rolling back…');
-    const result = await migrateFleet(ctx, options, (p) => {
-      spinner.text = progressLine(p);
-    }).finally(() => spinner.stop());
-    // One named tenant whose server is down: one line on stderr and exit 5, as for every one-tenant command.
-    const only = slugs?.length === 1 ? result.tenants[0] : undefined;
-    if (only?.outcome === 'unreachable') throw new UnreachableError(only.error ?? `server "${only.server}" is unreachable`);
-    out.result(result, () => renderFleetResult(out, result));
-    const exitCode = result.ok ? ExitCode.ok : ExitCode.failed;
-    return { detail: { runId: result.runId, counts: result.counts, dryRun: result.dryRun }, exitCode };
-  }, { command: name, tenant: slugs?.length === 1 ? slugs[0] : null });
+  await withCommandContext(
+    command,
+    async (ctx, out) => {
+      const options: MigrateFleetOptions = {
+        direction,
+        concurrency: ctx.config.concurrency,
+        slugs: slugs ?? flags.tenants,
+        statuses: flags.status,
+        plans: flags.plan,
+        servers: flags.server,
+        dryRun: flags.dryRun,
+        failFast: flags.failFast,
+        retryFailed: flags.retryFailed,
+        waitMs: flags.wait === undefined ? 0 : (flags.wait === true ? DEFAULT_WAIT_SECONDS : flags.wait) * 1000,
+        lockTimeoutMs: flags.lockTimeout ?? parseDuration(ctx.config.lockTimeout, 'lockTimeout'),
+        tenantTimeoutMs: flags.tenantTimeout,
+        ...rolloutOptions(flags, slugs ? undefined : ctx.config.waves),
+      };
+      const spinner = out.spinner(direction === 'up' ? 'Migrating…' : 'Rolling back…');
+      const result = await migrateFleet(ctx, options, (p) => {
+        spinner.text = progressLine(p);
+      }).finally(() => spinner.stop());
+      // One named tenant whose server is down: one line on stderr and exit 5, as for every one-tenant command.
+      const only = slugs?.length === 1 ? result.tenants[0] : undefined;
+      if (only?.outcome === 'unreachable')
+        throw new UnreachableError(only.error ?? `server "${only.server}" is unreachable`);
+      out.result(result, () => renderFleetResult(out, result));
+      const exitCode = result.ok ? ExitCode.ok : ExitCode.failed;
+      return { detail: { runId: result.runId, counts: result.counts, dryRun: result.dryRun }, exitCode };
+    },
+    { command: name, tenant: slugs?.length === 1 ? slugs[0] : null },
+  );
 }
 
 /** The staged-rollout part of the options; config waves apply when `--waves` is not given. */
 function rolloutOptions(flags: FleetFlags, configWaves: MigrateFleetOptions['waves']): Partial<MigrateFleetOptions> {
   if (flags.resume !== undefined && (flags.canary ?? flags.waves ?? flags.maxFailures) !== undefined) {
-    throw new UsageError('--resume keeps the run\'s own canary, waves and failure budget: give none of them');
+    throw new UsageError("--resume keeps the run's own canary, waves and failure budget: give none of them");
   }
-  if (flags.pause !== undefined && flags.waves === undefined && flags.canary === undefined && !configWaves) throw new UsageError('--pause needs --canary or --waves');
+  if (flags.pause !== undefined && flags.waves === undefined && flags.canary === undefined && !configWaves)
+    throw new UsageError('--pause needs --canary or --waves');
   return {
     canary: flags.canary,
     waves: flags.waves ?? (flags.resume === undefined ? configWaves : undefined),
@@ -146,7 +183,7 @@ export function registerMigrate(program: Command): void {
       addFleetOptions(
         program
           .command('rollback')
-          .description("roll back the last batch of migrations of one tenant, or of every tenant with --all")
+          .description('roll back the last batch of migrations of one tenant, or of every tenant with --all')
           .argument('[slug]', 'the tenant slug')
           .option('--all', 'every tenant (filters apply)')
           .option('--fail-fast', 'stop starting tenants after the first failure'),
@@ -155,7 +192,8 @@ export function registerMigrate(program: Command): void {
   ).action(async (slug: string | undefined, flags: FleetFlags, command: Command) => {
     if (!slug && !flags.all) throw new UsageError('rollback: name a tenant, or use --all');
     if (slug && flags.all) throw new UsageError('rollback: name a tenant or use --all, not both');
-    if (slug && (flags.canary ?? flags.waves ?? flags.maxFailures ?? flags.resume) !== undefined) throw new UsageError('rollback: --canary, --waves, --max-failures and --resume go with --all');
+    if (slug && (flags.canary ?? flags.waves ?? flags.maxFailures ?? flags.resume) !== undefined)
+      throw new UsageError('rollback: --canary, --waves, --max-failures and --resume go with --all');
     await run(command, 'down', flags, slug ? [slug] : undefined, 'rollback');
   });
 }

@@ -39,9 +39,12 @@ export function registerMove(program: Command): void {
     .option('--concurrency <n>', 'with --from-server: tenants moved at once (default 1)')
     .action(async (slug: string | undefined, flags: MoveFlags, command: Command) => {
       if (flags.fromServer ? slug || flags.to || flags.dropSource : !slug) {
-        throw new UsageError('move: name a tenant (move <slug> [--to <server>]), or evacuate a server with --from-server <name> alone');
+        throw new UsageError(
+          'move: name a tenant (move <slug> [--to <server>]), or evacuate a server with --from-server <name> alone',
+        );
       }
-      if (flags.dropSource && (flags.to || flags.keepSource || flags.dryRun)) throw new UsageError('move --drop-source takes only the tenant');
+      if (flags.dropSource && (flags.to || flags.keepSource || flags.dryRun))
+        throw new UsageError('move --drop-source takes only the tenant');
       if (flags.fromServer) return evacuate(command, flags);
       if (flags.dropSource) return dropSource(command, slug!);
       const { moveTenant } = await import('../../lifecycle/move-tenant.js');
@@ -49,9 +52,23 @@ export function registerMove(program: Command): void {
         command,
         async (ctx, out) => {
           const progress = out.steps();
-          const result = await progress.track(moveTenant(ctx, { slug: slug!, to: flags.to, keepSource: flags.keepSource, dryRun: flags.dryRun }, (step) => progress.step(`${LABELS[step]}…`)));
+          const result = await progress.track(
+            moveTenant(ctx, { slug: slug!, to: flags.to, keepSource: flags.keepSource, dryRun: flags.dryRun }, (step) =>
+              progress.step(`${LABELS[step]}…`),
+            ),
+          );
           out.result(result, () => (result.dryRun ? renderPlan(out, result) : renderMove(out, result)));
-          return { detail: { source: result.source, target: result.target, dryRun: result.dryRun, downtimeMs: result.downtimeMs, steps: result.steps, resumed: result.resumed, sourceKept: result.sourceKept } };
+          return {
+            detail: {
+              source: result.source,
+              target: result.target,
+              dryRun: result.dryRun,
+              downtimeMs: result.downtimeMs,
+              steps: result.steps,
+              resumed: result.resumed,
+              sourceKept: result.sourceKept,
+            },
+          };
         },
         { command: 'move', tenant: slug },
       );
@@ -65,7 +82,12 @@ function renderPlan(out: Output, result: MoveResult): string {
     out.fields([
       ['engine', plan.engine],
       ['size', plan.sizeBytes === null ? 'unknown' : `${plan.sizeBytes} bytes`],
-      ['expected downtime', plan.expectedDowntimeMs === null ? `unknown (${plan.estimate})` : `${seconds(plan.expectedDowntimeMs)} (${plan.estimate})`],
+      [
+        'expected downtime',
+        plan.expectedDowntimeMs === null
+          ? `unknown (${plan.estimate})`
+          : `${seconds(plan.expectedDowntimeMs)} (${plan.estimate})`,
+      ],
       ['target database', plan.targetDatabase],
       ['target user', plan.targetUser],
     ]),
@@ -74,15 +96,35 @@ function renderPlan(out: Output, result: MoveResult): string {
 }
 
 function renderMove(out: Output, result: MoveResult): string {
-  const note = result.resumed === 'finished' ? ' (finished an interrupted move)' : result.resumed === 'rolled_back' ? ' (rolled back an interrupted move, then moved afresh)' : '';
+  const note =
+    result.resumed === 'finished'
+      ? ' (finished an interrupted move)'
+      : result.resumed === 'rolled_back'
+        ? ' (rolled back an interrupted move, then moved afresh)'
+        : '';
   return [
     `${out.color.green('✔')} Moved tenant ${out.color.bold(result.slug)} from ${result.source} to ${out.color.bold(result.target)}${note}: downtime ${seconds(result.downtimeMs)}, ${seconds(result.durationMs)} in all`,
     out.fields([
-      ['steps', Object.entries(result.steps).map(([step, ms]) => `${step} ${seconds(ms)}`).join(', ')],
-      ...(result.verified ? [['verified', `${result.verified.tables} tables, ${result.verified.rows} rows, ${result.verified.sequences} sequences, ${result.verified.migrations} migrations identical`] as [string, string]] : []),
+      [
+        'steps',
+        Object.entries(result.steps)
+          .map(([step, ms]) => `${step} ${seconds(ms)}`)
+          .join(', '),
+      ],
+      ...(result.verified
+        ? [
+            [
+              'verified',
+              `${result.verified.tables} tables, ${result.verified.rows} rows, ${result.verified.sequences} sequences, ${result.verified.migrations} migrations identical`,
+            ] as [string, string],
+          ]
+        : []),
       ...(result.backup ? [['backup', result.backup.file] as [string, string]] : []),
       ['status', out.status(result.tenant.status)],
-      ['source', result.sourceKept ? `kept, locked (drop it with: tenantctl move --drop-source ${result.slug})` : 'dropped'],
+      [
+        'source',
+        result.sourceKept ? `kept, locked (drop it with: tenantctl move --drop-source ${result.slug})` : 'dropped',
+      ],
     ]),
   ].join('\n');
 }
@@ -93,7 +135,11 @@ async function dropSource(command: Command, slug: string): Promise<void> {
     command,
     async (ctx, out) => {
       const result = await dropRetiredSource(ctx, slug);
-      out.result(result, () => `${out.color.green('✔')} Dropped the retired copy of ${out.color.bold(slug)} on server ${result.server} (database ${result.database}${result.user ? `, user ${result.user}` : ''})`);
+      out.result(
+        result,
+        () =>
+          `${out.color.green('✔')} Dropped the retired copy of ${out.color.bold(slug)} on server ${result.server} (database ${result.database}${result.user ? `, user ${result.user}` : ''})`,
+      );
       return { detail: result };
     },
     { command: 'move --drop-source', tenant: slug },
@@ -107,19 +153,42 @@ async function evacuate(command: Command, flags: MoveFlags): Promise<void> {
     async (ctx, out) => {
       const concurrency = flags.concurrency === undefined ? 1 : ctx.config.concurrency;
       const spinner = out.spinner(`Moving tenants off ${flags.fromServer}…`);
-      const result = await evacuateServer(ctx, flags.fromServer!, { concurrency, keepSource: flags.keepSource, dryRun: flags.dryRun }, (done, total, failed) => {
-        spinner.text = `${done}/${total} tenants · ${failed} failed`;
-      }).finally(() => spinner.stop());
+      const result = await evacuateServer(
+        ctx,
+        flags.fromServer!,
+        { concurrency, keepSource: flags.keepSource, dryRun: flags.dryRun },
+        (done, total, failed) => {
+          spinner.text = `${done}/${total} tenants · ${failed} failed`;
+        },
+      ).finally(() => spinner.stop());
       out.result(result, () =>
         [
           result.tenants.length
-            ? out.table(['tenant', 'outcome', 'target', 'downtime', 'error'], result.tenants.map((t) => [t.slug, t.outcome === 'failed' ? out.color.red(t.outcome) : out.color.green(t.outcome), t.target, t.downtimeMs === null ? null : seconds(t.downtimeMs), t.error ?? null]))
+            ? out.table(
+                ['tenant', 'outcome', 'target', 'downtime', 'error'],
+                result.tenants.map((t) => [
+                  t.slug,
+                  t.outcome === 'failed' ? out.color.red(t.outcome) : out.color.green(t.outcome),
+                  t.target,
+                  t.downtimeMs === null ? null : seconds(t.downtimeMs),
+                  t.error ?? null,
+                ]),
+              )
             : `No tenants on server ${result.server}.`,
           `${result.ok ? out.color.green('✔') : out.color.red('✖')} ${result.dryRun ? 'Dry run' : 'Evacuated'} ${result.server}: ${result.total} tenants in ${seconds(result.durationMs)}: ${result.dryRun ? `${result.total} planned` : `${result.moved} moved`}, ${result.failed ? out.color.red(`${result.failed} failed`) : '0 failed'}`,
         ].join('\n'),
       );
       const exitCode = result.ok ? ExitCode.ok : ExitCode.failed;
-      return { detail: { server: result.server, total: result.total, moved: result.moved, failed: result.failed, dryRun: result.dryRun }, exitCode };
+      return {
+        detail: {
+          server: result.server,
+          total: result.total,
+          moved: result.moved,
+          failed: result.failed,
+          dryRun: result.dryRun,
+        },
+        exitCode,
+      };
     },
     { command: 'move --from-server', tenant: null },
   );

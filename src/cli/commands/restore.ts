@@ -19,25 +19,37 @@ export function registerRestore(program: Command): void {
     .option('--latest', "the tenant's latest good backup (the default)")
     .option('--force', 'replace a database that has tables')
     .option('--as <new-slug>', 'restore into a new tenant instead: a clone with its own database and user')
-    .action(async (slug: string, flags: { from?: string; latest?: boolean; force?: boolean; as?: string }, command: Command) => {
-      if (flags.from && flags.latest) throw new UsageError('restore: --from and --latest exclude each other');
-      const { restoreTenant } = await import('../../lifecycle/restore-tenant.js');
-      await withCommandContext(command, async (ctx, out) => {
-        const progress = out.steps();
-        const result = await progress.track(
-          restoreTenant(ctx, { slug, from: flags.from, force: flags.force, as: flags.as }, (step) => progress.step(`${LABELS[step]}…`)),
+    .action(
+      async (
+        slug: string,
+        flags: { from?: string; latest?: boolean; force?: boolean; as?: string },
+        command: Command,
+      ) => {
+        if (flags.from && flags.latest) throw new UsageError('restore: --from and --latest exclude each other');
+        const { restoreTenant } = await import('../../lifecycle/restore-tenant.js');
+        await withCommandContext(
+          command,
+          async (ctx, out) => {
+            const progress = out.steps();
+            const result = await progress.track(
+              restoreTenant(ctx, { slug, from: flags.from, force: flags.force, as: flags.as }, (step) =>
+                progress.step(`${LABELS[step]}…`),
+              ),
+            );
+            out.result(result, () =>
+              [
+                `${out.color.green('✔')} Restored ${out.color.bold(result.tenant.slug)}${result.cloned ? ` (a clone of ${slug})` : ''} from ${result.backup.file} in ${(result.durationMs / 1000).toFixed(1)}s`,
+                out.fields([
+                  ['backup taken', result.backup.takenAt || '(unrecorded file)'],
+                  ['database', result.tenant.database],
+                  ['status', out.status(result.tenant.status)],
+                ]),
+              ].join('\n'),
+            );
+            return { detail: { backup: result.backup.file, clone: result.cloned ? result.tenant.slug : null } };
+          },
+          { command: 'restore', tenant: flags.as ?? slug },
         );
-        out.result(result, () =>
-          [
-            `${out.color.green('✔')} Restored ${out.color.bold(result.tenant.slug)}${result.cloned ? ` (a clone of ${slug})` : ''} from ${result.backup.file} in ${(result.durationMs / 1000).toFixed(1)}s`,
-            out.fields([
-              ['backup taken', result.backup.takenAt || '(unrecorded file)'],
-              ['database', result.tenant.database],
-              ['status', out.status(result.tenant.status)],
-            ]),
-          ].join('\n'),
-        );
-        return { detail: { backup: result.backup.file, clone: result.cloned ? result.tenant.slug : null } };
-      }, { command: 'restore', tenant: flags.as ?? slug });
-    });
+      },
+    );
 }

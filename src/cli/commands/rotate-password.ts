@@ -32,10 +32,19 @@ export function registerRotatePassword(program: Command): void {
       const { recordAudit } = await import('../../lifecycle/audit-log.js');
       await withCommandContext(command, async (ctx, out) => {
         const spinner = out.spinner('Rotating passwords…');
-        const selection = { slugs: flags.all ? flags.tenants : slugs, statuses: flags.status, plans: flags.plan, servers: flags.server };
-        const result = await rotatePasswords(ctx, { ...selection, concurrency: ctx.config.concurrency, endSessions: flags.endSessions }, (done, total, failed) => {
-          spinner.text = `${done}/${total} tenants · ${failed} failed`;
-        }).finally(() => spinner.stop());
+        const selection = {
+          slugs: flags.all ? flags.tenants : slugs,
+          statuses: flags.status,
+          plans: flags.plan,
+          servers: flags.server,
+        };
+        const result = await rotatePasswords(
+          ctx,
+          { ...selection, concurrency: ctx.config.concurrency, endSessions: flags.endSessions },
+          (done, total, failed) => {
+            spinner.text = `${done}/${total} tenants · ${failed} failed`;
+          },
+        ).finally(() => spinner.stop());
         // One audit entry per tenant whose password changed or failed to (never the password).
         for (const t of result.tenants.filter((o) => o.outcome !== 'skipped')) {
           await recordAudit(ctx, {
@@ -49,11 +58,23 @@ export function registerRotatePassword(program: Command): void {
         }
         out.result(result, () => {
           const c = result.counts;
-          const paint = (o: string) => (o === 'failed' ? out.color.red(o) : o === 'skipped' ? out.color.yellow(o) : out.color.green(o));
+          const paint = (o: string) =>
+            o === 'failed' ? out.color.red(o) : o === 'skipped' ? out.color.yellow(o) : out.color.green(o);
           return [
             out.table(
               ['tenant', 'server', 'outcome', 'detail'],
-              result.tenants.map((t) => [t.slug, t.server, paint(t.outcome), t.error ?? t.reason ?? (t.finished ? 'finished an interrupted rotation' : flags.endSessions ? 'sessions ended' : 'open sessions kept')]),
+              result.tenants.map((t) => [
+                t.slug,
+                t.server,
+                paint(t.outcome),
+                t.error ??
+                  t.reason ??
+                  (t.finished
+                    ? 'finished an interrupted rotation'
+                    : flags.endSessions
+                      ? 'sessions ended'
+                      : 'open sessions kept'),
+              ]),
             ),
             `${result.ok ? out.color.green('✔') : out.color.red('✖')} ${c.rotated} rotated, ${c.skipped} skipped, ${c.failed ? out.color.red(`${c.failed} failed`) : '0 failed'} in ${(result.durationMs / 1000).toFixed(1)}s`,
           ].join('\n');

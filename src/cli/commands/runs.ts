@@ -16,16 +16,31 @@ export function registerRuns(program: Command): void {
     .option('--limit <n>', 'at most this many runs (default 20)', whole)
     .option('--kind <kind>', 'only migrate or rollback runs')
     .action(async (flags: { limit?: number; kind?: string }, command: Command) => {
-      if (flags.kind !== undefined && flags.kind !== 'migrate' && flags.kind !== 'rollback') throw new UsageError('--kind: expected migrate or rollback');
+      if (flags.kind !== undefined && flags.kind !== 'migrate' && flags.kind !== 'rollback')
+        throw new UsageError('--kind: expected migrate or rollback');
       const { listRuns } = await import('../../lifecycle/list-runs.js');
       await withCommandContext(command, async (ctx, out) => {
-        const list = await listRuns(ctx, { limit: flags.limit ?? 20, kind: flags.kind as 'migrate' | 'rollback' | undefined });
+        const list = await listRuns(ctx, {
+          limit: flags.limit ?? 20,
+          kind: flags.kind as 'migrate' | 'rollback' | undefined,
+        });
         out.result(list, () =>
           list.length === 0
             ? out.color.dim('No runs yet.')
             : out.table(
                 ['run', 'kind', 'who', 'started', 'waves', 'tenants', 'ok', 'failed', 'skipped', 'status'],
-                list.map((r) => [`#${r.id}`, r.kind, who(r), when(r.startedAt), r.waves, r.total, r.succeeded, r.failed, r.skipped, status(out, r)]),
+                list.map((r) => [
+                  `#${r.id}`,
+                  r.kind,
+                  who(r),
+                  when(r.startedAt),
+                  r.waves,
+                  r.total,
+                  r.succeeded,
+                  r.failed,
+                  r.skipped,
+                  status(out, r),
+                ]),
               ),
         );
       });
@@ -57,11 +72,18 @@ function renderRun(out: Output, run: RunDetail): string {
     ]),
   ];
   for (const wave of run.byWave) {
-    const counts = Object.entries(wave.counts).map(([k, n]) => `${n} ${k}`).join(', ');
+    const counts = Object.entries(wave.counts)
+      .map(([k, n]) => `${n} ${k}`)
+      .join(', ');
     lines.push('', out.color.bold(`${wave.wave === null ? 'Tenants' : `Wave ${wave.wave}`}: ${counts}`));
     const notable = wave.tenants.filter((t) => t.outcome !== 'up_to_date');
     if (notable.length) {
-      lines.push(out.table(['tenant', 'outcome', 'migrations', 'seconds', 'error'], notable.map((t) => [t.slug, t.outcome, t.migrations.join(', '), (t.durationMs / 1000).toFixed(1), t.error])));
+      lines.push(
+        out.table(
+          ['tenant', 'outcome', 'migrations', 'seconds', 'error'],
+          notable.map((t) => [t.slug, t.outcome, t.migrations.join(', '), (t.durationMs / 1000).toFixed(1), t.error]),
+        ),
+      );
     }
   }
   return lines.join('\n');

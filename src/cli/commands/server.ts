@@ -39,7 +39,11 @@ function addSettingOptions(command: Command): Command {
     .option('--label <key=value>', 'a label for placement (e.g. region=eu), repeatable', collectKeyValue)
     .option('--max-tenants <n|none>', 'most live tenants it takes (default: no limit)', limit)
     .option('--weight <n>', 'its share of new tenants relative to other servers (default 1)', wholeNumber)
-    .option('--max-concurrency <n|none>', 'most tenants fleet commands work on at once on it (default: --concurrency)', limit);
+    .option(
+      '--max-concurrency <n|none>',
+      'most tenants fleet commands work on at once on it (default: --concurrency)',
+      limit,
+    );
 }
 
 /** The admin password from stdin or TENANTCTL_SERVER_PASSWORD; never from a flag's value. */
@@ -47,7 +51,9 @@ async function passwordFromInputs(flags: ServerFlags): Promise<string | undefine
   if (flags.passwordStdin) {
     const chunks: Buffer[] = [];
     for await (const chunk of process.stdin) chunks.push(chunk as Buffer);
-    return Buffer.concat(chunks).toString('utf8').replace(/\r?\n$/, '');
+    return Buffer.concat(chunks)
+      .toString('utf8')
+      .replace(/\r?\n$/, '');
   }
   const fromEnv = process.env.TENANTCTL_SERVER_PASSWORD;
   return fromEnv === undefined || fromEnv === '' ? undefined : fromEnv;
@@ -55,7 +61,9 @@ async function passwordFromInputs(flags: ServerFlags): Promise<string | undefine
 
 function warnAboutUrlPassword(out: Output, url: string | undefined): void {
   if (url && /^[a-z]+:\/\/[^/@]*:[^/@]+@/i.test(url)) {
-    out.warn('warning: the password in --url is visible to other users of this machine (ps) and stays in your shell history; use --password-stdin or TENANTCTL_SERVER_PASSWORD');
+    out.warn(
+      'warning: the password in --url is visible to other users of this machine (ps) and stays in your shell history; use --password-stdin or TENANTCTL_SERVER_PASSWORD',
+    );
   }
 }
 
@@ -63,7 +71,11 @@ function warnAboutUrlPassword(out: Output, url: string | undefined): void {
  * Runs `attempt` with the password the inputs give; when the server refuses a login made without
  * one and a person is at the terminal, asks for it (hidden) and tries once more.
  */
-async function withPassword<T>(out: Output, flags: ServerFlags, attempt: (password: string | undefined) => Promise<T>): Promise<T> {
+async function withPassword<T>(
+  out: Output,
+  flags: ServerFlags,
+  attempt: (password: string | undefined) => Promise<T>,
+): Promise<T> {
   const given = await passwordFromInputs(flags);
   try {
     return await attempt(given);
@@ -86,7 +98,7 @@ function renderServer(out: Output, server: ServerInfo | ServerListing): string {
     ['labels', labelText(server.labels) || 'none'],
     ['tenants', `${server.tenants}${server.maxTenants !== null ? ` of ${server.maxTenants}` : ''}`],
     ['weight', server.weight],
-    ['max concurrency', server.concurrency ?? 'the run\'s --concurrency'],
+    ['max concurrency', server.concurrency ?? "the run's --concurrency"],
     ...(health
       ? ([
           ['bytes', health.bytes === null ? 'unknown' : formatBytes(health.bytes)],
@@ -122,7 +134,8 @@ function renderList(out: Output, servers: ServerListing[]): string {
 type Body = (ctx: AppContext, out: Output) => Promise<{ outcome?: 'ok' | 'noop'; detail?: unknown } | void>;
 
 /** Server commands are about no tenant; those that change something are audited. */
-const run = (command: Command, audit: string | null, body: Body) => withCommandContext(command, body, audit ? { command: audit, tenant: null } : undefined);
+const run = (command: Command, audit: string | null, body: Body) =>
+  withCommandContext(command, body, audit ? { command: audit, tenant: null } : undefined);
 
 export function registerServer(program: Command): void {
   const server = program.command('server').description('register and manage the database servers tenants live on');
@@ -139,9 +152,21 @@ export function registerServer(program: Command): void {
     await run(command, 'server add', async (ctx, out) => {
       warnAboutUrlPassword(out, flags.url);
       const result = await withPassword(out, flags, (password) =>
-        addServer(ctx, { name, url: flags.url!, password, labels: flags.label, maxTenants: limitValue(flags.maxTenants), weight: flags.weight, concurrency: limitValue(flags.maxConcurrency) }),
+        addServer(ctx, {
+          name,
+          url: flags.url!,
+          password,
+          labels: flags.label,
+          maxTenants: limitValue(flags.maxTenants),
+          weight: flags.weight,
+          concurrency: limitValue(flags.maxConcurrency),
+        }),
       );
-      out.result(result, () => `${out.color.green('✔')} Registered server ${out.color.bold(name)}: ${result.version}; its admin can create databases, users and grants\n${renderServer(out, result.server)}`);
+      out.result(
+        result,
+        () =>
+          `${out.color.green('✔')} Registered server ${out.color.bold(name)}: ${result.version}; its admin can create databases, users and grants\n${renderServer(out, result.server)}`,
+      );
       return { detail: { server: name, engine: result.server.engine, address: result.server.address } };
     });
   });
@@ -193,7 +218,10 @@ export function registerServer(program: Command): void {
         weight: flags.weight,
         concurrency: limitValue(flags.maxConcurrency),
       });
-      out.result(result, () => `${out.color.green('✔')} Updated server ${out.color.bold(name)}\n${renderServer(out, result.server)}`);
+      out.result(
+        result,
+        () => `${out.color.green('✔')} Updated server ${out.color.bold(name)}\n${renderServer(out, result.server)}`,
+      );
       return { detail: { server: name } };
     });
   });
@@ -228,7 +256,11 @@ export function registerServer(program: Command): void {
       const { removeServer } = await import('../../lifecycle/servers/remove-server.js');
       await run(command, 'server remove', async (ctx, out) => {
         const result = await removeServer(ctx, name);
-        out.result(result, () => `${out.color.green('✔')} Removed server ${out.color.bold(name)}${result.record === 'kept' ? ' (kept as "removed": records of deleted tenants name it)' : ''}`);
+        out.result(
+          result,
+          () =>
+            `${out.color.green('✔')} Removed server ${out.color.bold(name)}${result.record === 'kept' ? ' (kept as "removed": records of deleted tenants name it)' : ''}`,
+        );
         return { detail: { server: name, record: result.record } };
       });
     });

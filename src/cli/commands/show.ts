@@ -14,22 +14,24 @@ export function registerShow(program: Command): void {
         out.result(tenant, () =>
           [
             out.color.bold(tenant.slug),
-            out.fields([
-              ['name', tenant.name],
-              ['status', out.status(tenant.status) + (tenant.statusReason ? ` (${tenant.statusReason})` : '')],
-              ['status since', tenant.statusChangedAt],
-              ['step', tenant.step],
-              ['server', `${tenant.server} (${tenant.serverUrl})`],
-              ['engine', tenant.engine],
-              ['database', tenant.database],
-              ['user', tenant.user ?? '(server credentials)'],
-              ['password', tenant.password],
-              ['plan', tenant.plan],
-              ['metadata', tenant.metadata],
-              ['last error', tenant.lastError],
-              ['created', tenant.createdAt],
-              ['updated', tenant.updatedAt],
-            ].filter(([, v]) => v !== null && v !== undefined) as Array<[string, unknown]>),
+            out.fields(
+              [
+                ['name', tenant.name],
+                ['status', out.status(tenant.status) + (tenant.statusReason ? ` (${tenant.statusReason})` : '')],
+                ['status since', tenant.statusChangedAt],
+                ['step', tenant.step],
+                ['server', `${tenant.server} (${tenant.serverUrl})`],
+                ['engine', tenant.engine],
+                ['database', tenant.database],
+                ['user', tenant.user ?? '(server credentials)'],
+                ['password', tenant.password],
+                ['plan', tenant.plan],
+                ['metadata', tenant.metadata],
+                ['last error', tenant.lastError],
+                ['created', tenant.createdAt],
+                ['updated', tenant.updatedAt],
+              ].filter(([, v]) => v !== null && v !== undefined) as Array<[string, unknown]>,
+            ),
           ].join('\n'),
         );
       });

@@ -34,7 +34,7 @@ export function registerStats(program: Command): void {
       .description('size, tables, rows, migrations, connections and last backup, per tenant and for the fleet')
       .argument('[slug]', 'one tenant only')
       .option('--tables', 'also tables and rows where that costs a connection per database (PostgreSQL)')
-      .option('--exact', 'count rows exactly (default: the engine\'s estimate); implies --tables')
+      .option('--exact', "count rows exactly (default: the engine's estimate); implies --tables")
       .option('--sort <key>', 'size, rows or name (default name)')
       .option('--format <format>', 'table (default), json, or prometheus (node_exporter textfile)')
       .option('--output <file>', 'write to this file instead of stdout, atomically (for the textfile collector)'),
@@ -43,13 +43,19 @@ export function registerStats(program: Command): void {
     .option('--per-server <n>', PER_SERVER_HELP)
     .action(async (slug: string | undefined, flags: StatsFlags, command: Command) => {
       const sort = flags.sort ?? 'name';
-      if (!['size', 'rows', 'name'].includes(sort)) throw new UsageError(`--sort must be size, rows or name (got "${sort}")`);
+      if (!['size', 'rows', 'name'].includes(sort))
+        throw new UsageError(`--sort must be size, rows or name (got "${sort}")`);
       const format = flags.format ?? (command.optsWithGlobals().json ? 'json' : 'table');
-      if (!['table', 'json', 'prometheus'].includes(format)) throw new UsageError(`--format must be table, json or prometheus (got "${format}")`);
+      if (!['table', 'json', 'prometheus'].includes(format))
+        throw new UsageError(`--format must be table, json or prometheus (got "${format}")`);
       const { tenantStats } = await import('../../lifecycle/tenant-stats.js');
       const { toPrometheus } = await import('../render/prometheus.js');
       await withCommandContext(command, async (ctx, out) => {
-        const result = await tenantStats(ctx, { slugs: slug ? [slug] : undefined, statuses: flags.status, plans: flags.plan, servers: flags.server }, { exact: flags.exact, tables: flags.tables, sort: sort as StatsSort });
+        const result = await tenantStats(
+          ctx,
+          { slugs: slug ? [slug] : undefined, statuses: flags.status, plans: flags.plan, servers: flags.server },
+          { exact: flags.exact, tables: flags.tables, sort: sort as StatsSort },
+        );
         // One named tenant whose server is down: one line on stderr and exit 5, as for every one-tenant command.
         if (slug && result.unreachableServers.length) throw new UnreachableError(result.unreachableServers[0]!.error);
         const text =
@@ -70,7 +76,11 @@ export function registerStats(program: Command): void {
     });
 }
 
-function renderTable(out: import('../output.js').Output, result: import('../../lifecycle/tenant-stats.js').StatsResult, single: boolean): string {
+function renderTable(
+  out: import('../output.js').Output,
+  result: import('../../lifecycle/tenant-stats.js').StatsResult,
+  single: boolean,
+): string {
   const shown = single ? result.tenants : result.tenants.slice(0, MAX_ROWS);
   const lines = [
     out.table(
@@ -79,7 +89,11 @@ function renderTable(out: import('../output.js').Output, result: import('../../l
         t.slug,
         out.status(t.status),
         t.server,
-        !t.reachable ? out.color.red('unknown') : t.sizeBytes === null ? out.color.red('missing') : formatBytes(t.sizeBytes),
+        !t.reachable
+          ? out.color.red('unknown')
+          : t.sizeBytes === null
+            ? out.color.red('missing')
+            : formatBytes(t.sizeBytes),
         t.tables,
         t.rows === null ? null : `${t.rowsExact ? '' : '~'}${t.rows}`,
         t.migration,
@@ -89,12 +103,18 @@ function renderTable(out: import('../output.js').Output, result: import('../../l
       ]),
     ),
   ];
-  if (result.tenants.length > shown.length) lines.push(out.color.dim(`… and ${result.tenants.length - shown.length} more (--json or --format prometheus for all)`));
+  if (result.tenants.length > shown.length)
+    lines.push(
+      out.color.dim(`… and ${result.tenants.length - shown.length} more (--json or --format prometheus for all)`),
+    );
   lines.push(...renderOutages(out, result.unreachableServers, 'unknown'));
   const t = result.totals;
   const counted = result.tenants.some((tenant) => tenant.tables !== null);
   const tablesAndRows = counted ? `${t.tables} tables · ${t.rows} rows` : 'tables and rows: --tables';
-  lines.push(`${t.tenants} tenants · ${formatBytes(t.sizeBytes)} · ${tablesAndRows} · ${t.connections} connections · ${t.withPendingMigrations} with pending migrations · ${t.withoutBackup} never backed up`);
-  if (!single && result.largest.length) lines.push(`largest: ${result.largest.map((l) => `${l.slug} (${formatBytes(l.sizeBytes)})`).join(', ')}`);
+  lines.push(
+    `${t.tenants} tenants · ${formatBytes(t.sizeBytes)} · ${tablesAndRows} · ${t.connections} connections · ${t.withPendingMigrations} with pending migrations · ${t.withoutBackup} never backed up`,
+  );
+  if (!single && result.largest.length)
+    lines.push(`largest: ${result.largest.map((l) => `${l.slug} (${formatBytes(l.sizeBytes)})`).join(', ')}`);
   return lines.join('\n');
 }

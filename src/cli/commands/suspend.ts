@@ -5,7 +5,9 @@ import type { Output } from '../output.js';
 
 function render(out: Output, result: AccessChangeResult): string {
   const mark = result.changed ? out.color.green('✔') : out.color.dim('•');
-  const warning = result.enforced ? '' : `\n${out.color.yellow('!')} not enforced by the database: the tenant has no user of its own`;
+  const warning = result.enforced
+    ? ''
+    : `\n${out.color.yellow('!')} not enforced by the database: the tenant has no user of its own`;
   return `${mark} ${result.message[0]!.toUpperCase()}${result.message.slice(1)} (status ${out.status(result.tenant.status)})${warning}`;
 }
 

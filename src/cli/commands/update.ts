@@ -11,24 +11,30 @@ export function registerUpdate(program: Command): void {
     .option('--plan <plan>', 'new plan')
     .option('--set <key=value>', 'set a metadata entry; repeatable', collectKeyValue)
     .option('--unset <key>', 'remove a metadata entry; repeatable', collectList)
-    .action(async (slug: string, flags: { name?: string; plan?: string; set?: Record<string, string>; unset?: string[] }, command: Command) => {
-      const { updateTenant } = await import('../../lifecycle/update-tenant.js');
-      await withCommandContext(
-        command,
-        async (ctx, out) => {
-          const result = await updateTenant(ctx, slug, flags);
-          out.result(result, () =>
-            result.changed.length
-              ? `${out.color.green('✔')} Updated ${result.changed.join(', ')} of tenant ${slug}\n${out.fields([
-                  ['name', result.tenant.name],
-                  ['plan', result.tenant.plan],
-                  ['metadata', result.tenant.metadata],
-                ])}`
-              : `${out.color.dim('•')} Nothing changed: tenant ${slug} already has these values`,
-          );
-          return { outcome: result.changed.length ? 'ok' : 'noop', detail: { changed: result.changed } };
-        },
-        { command: 'update', tenant: slug },
-      );
-    });
+    .action(
+      async (
+        slug: string,
+        flags: { name?: string; plan?: string; set?: Record<string, string>; unset?: string[] },
+        command: Command,
+      ) => {
+        const { updateTenant } = await import('../../lifecycle/update-tenant.js');
+        await withCommandContext(
+          command,
+          async (ctx, out) => {
+            const result = await updateTenant(ctx, slug, flags);
+            out.result(result, () =>
+              result.changed.length
+                ? `${out.color.green('✔')} Updated ${result.changed.join(', ')} of tenant ${slug}\n${out.fields([
+                    ['name', result.tenant.name],
+                    ['plan', result.tenant.plan],
+                    ['metadata', result.tenant.metadata],
+                  ])}`
+                : `${out.color.dim('•')} Nothing changed: tenant ${slug} already has these values`,
+            );
+            return { outcome: result.changed.length ? 'ok' : 'noop', detail: { changed: result.changed } };
+          },
+          { command: 'update', tenant: slug },
+        );
+      },
+    );
 }

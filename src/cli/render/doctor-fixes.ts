@@ -66,6 +66,8 @@ function finishCommand(operation: string | undefined, slug: string): string {
 }
 
 /** Findings as `--json` prints them: each with the command that fixes it. */
-export function withFixCommands<T extends { findings: Finding[] }>(result: T): Omit<T, 'findings'> & { findings: Array<Finding & { fix: string }> } {
+export function withFixCommands<T extends { findings: Finding[] }>(
+  result: T,
+): Omit<T, 'findings'> & { findings: Array<Finding & { fix: string }> } {
   return { ...result, findings: result.findings.map((f) => ({ ...f, fix: fixCommand(f) })) };
 }

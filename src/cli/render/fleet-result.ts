@@ -10,7 +10,8 @@ export function progressLine(p: FleetProgress): string {
   const seconds = p.elapsedMs / 1000;
   const rate = seconds > 0 ? (p.done / seconds).toFixed(1) : '0.0';
   const wave = p.wave ? `wave ${p.wave.number}/${p.wave.of} (${p.wave.name}) · ` : '';
-  if (p.pauseLeftMs !== undefined) return `${wave}starts in ${Math.ceil(p.pauseLeftMs / 1000)}s (--pause) · ${p.done}/${p.total} tenants · ${p.failed} failed`;
+  if (p.pauseLeftMs !== undefined)
+    return `${wave}starts in ${Math.ceil(p.pauseLeftMs / 1000)}s (--pause) · ${p.done}/${p.total} tenants · ${p.failed} failed`;
   return `${wave}${p.done}/${p.total} tenants · ${p.failed} failed · ${seconds.toFixed(1)}s · ${rate}/s`;
 }
 
@@ -21,33 +22,57 @@ export function renderFleetResult(out: Output, result: MigrateFleetResult): stri
   // Tenants of an unreachable server are summed up per server below, not listed one by one.
   const rows = result.tenants.filter((t) => t.outcome !== 'up_to_date' && t.outcome !== 'unreachable');
   if (rows.length) {
-    const shown = [...rows.filter((t) => t.outcome === 'failed'), ...rows.filter((t) => t.outcome !== 'failed')].slice(0, Math.max(MAX_ROWS, c.failed));
+    const shown = [...rows.filter((t) => t.outcome === 'failed'), ...rows.filter((t) => t.outcome !== 'failed')].slice(
+      0,
+      Math.max(MAX_ROWS, c.failed),
+    );
     // A staged run says which wave each tenant was in.
     const wave = result.waves ? ['wave'] : [];
     lines.push(
       out.table(
         [...wave, 'tenant', 'server', 'outcome', result.dryRun ? 'would run' : 'migrations', 'error'],
-        shown.map((t) => [...(result.waves ? [String(t.wave ?? '')] : []), t.slug, t.server, paint(out, t.outcome), t.migrations.join(', '), t.error ?? null]),
+        shown.map((t) => [
+          ...(result.waves ? [String(t.wave ?? '')] : []),
+          t.slug,
+          t.server,
+          paint(out, t.outcome),
+          t.migrations.join(', '),
+          t.error ?? null,
+        ]),
       ),
     );
-    if (rows.length > shown.length) lines.push(out.color.dim(`… and ${rows.length - shown.length} more (--json lists every tenant)`));
+    if (rows.length > shown.length)
+      lines.push(out.color.dim(`… and ${rows.length - shown.length} more (--json lists every tenant)`));
   }
   const parts = [
-    result.dryRun ? `${c.pending} with pending migrations` : `${result.kind === 'migrate' ? c.migrated : c.rolled_back} ${result.kind === 'migrate' ? 'migrated' : 'rolled back'}`,
+    result.dryRun
+      ? `${c.pending} with pending migrations`
+      : `${result.kind === 'migrate' ? c.migrated : c.rolled_back} ${result.kind === 'migrate' ? 'migrated' : 'rolled back'}`,
     `${c.up_to_date} ${result.kind === 'migrate' ? 'up to date' : 'with nothing to roll back'}`,
     c.failed ? out.color.red(`${c.failed} failed`) : '0 failed',
     c.unreachable ? out.color.red(`${c.unreachable} unreachable`) : undefined,
     c.skipped ? out.color.yellow(`${c.skipped} skipped`) : undefined,
     c.busy ? out.color.yellow(`${c.busy} busy`) : undefined,
   ].filter(Boolean);
-  lines.push(...renderOutages(out, result.unreachableServers, result.dryRun ? 'not checked' : `not ${result.kind === 'migrate' ? 'migrated' : 'rolled back'}`));
+  lines.push(
+    ...renderOutages(
+      out,
+      result.unreachableServers,
+      result.dryRun ? 'not checked' : `not ${result.kind === 'migrate' ? 'migrated' : 'rolled back'}`,
+    ),
+  );
   const mark = result.ok ? out.color.green('✔') : out.color.red('✖');
   const title = result.dryRun ? 'Dry run' : `${verb} run #${result.runId}`;
-  if (!result.dryRun && c.migrated + c.rolled_back + c.failed > 0) lines.push(out.color.dim(`knex ${describeKnex(out, result.knex)}`));
-  if (result.waves) lines.push(out.color.dim(`waves: ${result.waves.map((w) => `${w.number} ${w.name} (${w.tenants})`).join(' → ')}`));
-  lines.push(`${mark} ${title}: ${result.total} tenants in ${(result.durationMs / 1000).toFixed(1)}s: ${parts.join(', ')}`);
+  if (!result.dryRun && c.migrated + c.rolled_back + c.failed > 0)
+    lines.push(out.color.dim(`knex ${describeKnex(out, result.knex)}`));
+  if (result.waves)
+    lines.push(out.color.dim(`waves: ${result.waves.map((w) => `${w.number} ${w.name} (${w.tenants})`).join(' → ')}`));
+  lines.push(
+    `${mark} ${title}: ${result.total} tenants in ${(result.durationMs / 1000).toFixed(1)}s: ${parts.join(', ')}`,
+  );
   if (result.halted) lines.push(out.color.red(`Halted: ${result.halted}. Resume with --resume ${result.runId}`));
-  if (!result.ok && !result.dryRun && result.kind === 'migrate' && !result.halted) lines.push(out.color.dim('Fix the cause, then: tenantctl migrate-all --retry-failed'));
+  if (!result.ok && !result.dryRun && result.kind === 'migrate' && !result.halted)
+    lines.push(out.color.dim('Fix the cause, then: tenantctl migrate-all --retry-failed'));
   return lines.join('\n');
 }
 

@@ -26,7 +26,11 @@ export interface AddServerResult {
 /** The admin connection spec a URL and a separately given password describe. */
 export function serverSpecFrom(ctx: AppContext, url: string, password: string | undefined): ServerSpec {
   const spec = parseServerUrl(url);
-  return { ...spec, password: password ?? spec.password, userHost: driverFor(spec.engine).accountHosts ? ctx.config.mysqlUserHost : undefined };
+  return {
+    ...spec,
+    password: password ?? spec.password,
+    userHost: driverFor(spec.engine).accountHosts ? ctx.config.mysqlUserHost : undefined,
+  };
 }
 
 /**
@@ -44,12 +48,20 @@ export async function addServer(ctx: AppContext, input: AddServerInput): Promise
   const registry = await ctx.registry();
   const existing = await findServerRow(registry.knex, { name: input.name });
   if (existing && existing.status !== 'removed') {
-    throw new ConflictError(`server "${input.name}" is already registered (change it with: tenantctl server update ${input.name})`);
+    throw new ConflictError(
+      `server "${input.name}" is already registered (change it with: tenantctl server update ${input.name})`,
+    );
   }
-  const sameAddress = (await listServerRows(registry.knex)).find((row) => row.engine === spec.engine && serverAddress({ ...spec, ...rowAddress(row) }) === serverAddress(spec));
-  if (sameAddress) throw new ConflictError(`${serverAddress(spec)} is already registered as server "${sameAddress.name}"`);
+  const sameAddress = (await listServerRows(registry.knex)).find(
+    (row) => row.engine === spec.engine && serverAddress({ ...spec, ...rowAddress(row) }) === serverAddress(spec),
+  );
+  if (sameAddress)
+    throw new ConflictError(`${serverAddress(spec)} is already registered as server "${sameAddress.name}"`);
 
-  const { connection, version } = await reachServer(input.name, { ...spec, connectTimeoutMs: ctx.config.connectTimeout * 1000 });
+  const { connection, version } = await reachServer(input.name, {
+    ...spec,
+    connectTimeoutMs: ctx.config.connectTimeout * 1000,
+  });
   try {
     const missing = await connection.missingPrivileges();
     if (missing.length) {
@@ -67,7 +79,14 @@ export async function addServer(ctx: AppContext, input: AddServerInput): Promise
       registry.knex,
       input.name,
       { spec, encryptedPassword },
-      { labels: input.labels ?? {}, maxTenants: input.maxTenants ?? null, weight: input.weight ?? 1, concurrency: input.concurrency ?? null, status: 'active', version },
+      {
+        labels: input.labels ?? {},
+        maxTenants: input.maxTenants ?? null,
+        weight: input.weight ?? 1,
+        concurrency: input.concurrency ?? null,
+        status: 'active',
+        version,
+      },
     );
   });
   return { server: toServerInfo(row, 0), version };

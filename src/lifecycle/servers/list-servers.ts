@@ -2,7 +2,14 @@ import type { AppContext } from '../../context/app-context.js';
 import { NotFoundError } from '../../core/errors.js';
 import { findServerRow, listServerRows, tenantCountsByServer, type ServerRow } from '../../registry/servers-repo.js';
 import { listTenantRows } from '../../registry/tenants-repo.js';
-import { LIVE_STATUSES, liveCount, serverHealth, toServerInfo, type ServerHealth, type ServerInfo } from './server-info.js';
+import {
+  LIVE_STATUSES,
+  liveCount,
+  serverHealth,
+  toServerInfo,
+  type ServerHealth,
+  type ServerInfo,
+} from './server-info.js';
 
 export type ServerListing = ServerInfo & ServerHealth & { tenantsByStatus: Record<string, number> };
 
@@ -10,7 +17,10 @@ export type ServerListing = ServerInfo & ServerHealth & { tenantsByStatus: Recor
  * Every registered server with its tenants, and, asked now and side by side, whether it answers
  * and how many bytes its tenants hold. An unreachable server is listed, marked, never an error.
  */
-export async function listServers(ctx: AppContext, options: { includeRemoved?: boolean } = {}): Promise<ServerListing[]> {
+export async function listServers(
+  ctx: AppContext,
+  options: { includeRemoved?: boolean } = {},
+): Promise<ServerListing[]> {
   const registry = await ctx.registry();
   const rows = await listServerRows(registry.knex, options);
   return describe(ctx, rows);
@@ -31,10 +41,17 @@ async function describe(ctx: AppContext, rows: ServerRow[]): Promise<ServerListi
   return Promise.all(
     rows.map(async (row) => {
       const databases = tenants.filter((t) => t.server_id === row.id).map((t) => t.database_name);
-      const health: ServerHealth = row.status === 'removed' ? { reachable: false, error: 'removed', bytes: null } : await serverHealth(ctx, row, databases);
+      const health: ServerHealth =
+        row.status === 'removed'
+          ? { reachable: false, error: 'removed', bytes: null }
+          : await serverHealth(ctx, row, databases);
       // The version may have been refreshed just now, by reaching the server.
       const fresh = (await findServerRow(registry.knex, { id: row.id })) ?? row;
-      return { ...toServerInfo(fresh, liveCount(counts.get(row.id))), ...health, tenantsByStatus: counts.get(row.id) ?? {} };
+      return {
+        ...toServerInfo(fresh, liveCount(counts.get(row.id))),
+        ...health,
+        tenantsByStatus: counts.get(row.id) ?? {},
+      };
     }),
   );
 }

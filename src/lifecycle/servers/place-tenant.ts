@@ -53,7 +53,10 @@ export async function withPlacementLock<T>(ctx: AppContext, fn: () => Promise<T>
  */
 export async function placeTenant(ctx: AppContext, request: PlacementRequest): Promise<Placement> {
   const registry = await ctx.registry();
-  const [counts, incoming] = await Promise.all([tenantCountsByServer(registry.knex), incomingMovesByServer(registry.knex)]);
+  const [counts, incoming] = await Promise.all([
+    tenantCountsByServer(registry.knex),
+    incomingMovesByServer(registry.knex),
+  ]);
   /** Live tenants plus those moving in: what capacity is measured against. */
   const load = (id: number) => ({ live: liveCount(counts.get(id)), incoming: incoming.get(id) ?? 0 });
 
@@ -69,8 +72,12 @@ export async function placeTenant(ctx: AppContext, request: PlacementRequest): P
   if (!labelled && request.exclude === undefined && (ctx.serverUrlConfigured || rows.length === 0)) {
     const server = await ctx.defaultServer();
     const refusal = refuse(server.row, load(server.row.id), request);
-    if (refusal) throw new ConflictError(`the configured server "${server.row.name}" cannot take a new tenant: ${refusal}`);
-    return { server, reason: ctx.serverUrlConfigured ? 'the configured server (serverUrl)' : 'the embedded default server' };
+    if (refusal)
+      throw new ConflictError(`the configured server "${server.row.name}" cannot take a new tenant: ${refusal}`);
+    return {
+      server,
+      reason: ctx.serverUrlConfigured ? 'the configured server (serverUrl)' : 'the embedded default server',
+    };
   }
 
   const excluded: string[] = [];
@@ -86,15 +93,23 @@ export async function placeTenant(ctx: AppContext, request: PlacementRequest): P
       try {
         return { c, server: await ctx.server(c.row.id) };
       } catch (error) {
-        excluded.push(`${c.row.name}: ${error instanceof ServerUnreachableError ? `unreachable (${error.reason})` : errorMessage(error)}`);
+        excluded.push(
+          `${c.row.name}: ${error instanceof ServerUnreachableError ? `unreachable (${error.reason})` : errorMessage(error)}`,
+        );
         return undefined;
       }
     }),
   );
   const usable = reached.filter((r): r is { c: Candidate; server: ServerHandle } => r !== undefined);
   if (usable.length === 0) {
-    const wanted = labelled ? ` with ${Object.entries(request.labels!).map(([k, v]) => `${k}=${v}`).join(', ')}` : '';
-    throw new ConflictError(`no server${wanted} can take a new tenant${excluded.length ? `: ${excluded.join('; ')}` : ' (none is registered)'}`);
+    const wanted = labelled
+      ? ` with ${Object.entries(request.labels!)
+          .map(([k, v]) => `${k}=${v}`)
+          .join(', ')}`
+      : '';
+    throw new ConflictError(
+      `no server${wanted} can take a new tenant${excluded.length ? `: ${excluded.join('; ')}` : ' (none is registered)'}`,
+    );
   }
 
   const byBytes = ctx.config.placement === 'bytes';
@@ -102,7 +117,9 @@ export async function placeTenant(ctx: AppContext, request: PlacementRequest): P
     const tenants = await listTenantRows(registry.knex, { statuses: LIVE_STATUSES });
     await Promise.all(
       usable.map(async ({ c, server }) => {
-        const sizes = await server.connection.databaseSizes(tenants.filter((t) => t.server_id === c.row.id).map((t) => t.database_name));
+        const sizes = await server.connection.databaseSizes(
+          tenants.filter((t) => t.server_id === c.row.id).map((t) => t.database_name),
+        );
         c.bytes = [...sizes.values()].reduce((a, b) => a + b, 0);
       }),
     );
@@ -122,8 +139,12 @@ function describe(c: Candidate, byBytes: boolean): string {
 }
 
 /** Why a server cannot take a new tenant now, or undefined. */
-function refuse(row: ServerRow, { live, incoming }: { live: number; incoming: number }, request: PlacementRequest): string | undefined {
-  if (row.id === request.exclude) return 'it is the tenant\'s own server';
+function refuse(
+  row: ServerRow,
+  { live, incoming }: { live: number; incoming: number },
+  request: PlacementRequest,
+): string | undefined {
+  if (row.id === request.exclude) return "it is the tenant's own server";
   if (request.engine && row.engine !== request.engine) return `it runs ${row.engine}, not ${request.engine}`;
   if (row.status === 'draining') return 'it is draining';
   if (row.status === 'removed') return 'it was removed';

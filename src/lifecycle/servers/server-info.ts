@@ -81,7 +81,9 @@ const SERVER_NAME = /^[a-z0-9][a-z0-9._-]{0,62}$/i;
 /** Server names are short and safe in a terminal, a file name and a Prometheus label. */
 export function validateServerName(name: string): string {
   if (!SERVER_NAME.test(name)) {
-    throw new UsageError(`invalid server name "${name}": use 1 to 63 letters, digits, ".", "_" or "-", starting with a letter or digit`);
+    throw new UsageError(
+      `invalid server name "${name}": use 1 to 63 letters, digits, ".", "_" or "-", starting with a letter or digit`,
+    );
   }
   return name;
 }
@@ -89,5 +91,6 @@ export function validateServerName(name: string): string {
 /** Numeric server settings: whole numbers within bounds. */
 export function validateSetting(what: string, value: number | null | undefined, min: number, max: number): void {
   if (value === undefined || value === null) return;
-  if (!Number.isInteger(value) || value < min || value > max) throw new UsageError(`${what} must be a whole number from ${min} to ${max} (got ${value})`);
+  if (!Number.isInteger(value) || value < min || value > max)
+    throw new UsageError(`${what} must be a whole number from ${min} to ${max} (got ${value})`);
 }

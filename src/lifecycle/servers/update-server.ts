@@ -1,7 +1,15 @@
 import type { ServerSpec } from '../../engines/server-spec.js';
 import { reachServer, type AppContext } from '../../context/app-context.js';
 import { ConflictError, NotFoundError, UsageError } from '../../core/errors.js';
-import { updateServerRow, findServerRow, serverLabels, specFromRow, tenantCountsByServer, type ServerRow, type ServerSettings } from '../../registry/servers-repo.js';
+import {
+  updateServerRow,
+  findServerRow,
+  serverLabels,
+  specFromRow,
+  tenantCountsByServer,
+  type ServerRow,
+  type ServerSettings,
+} from '../../registry/servers-repo.js';
 import { serverSpecFrom } from './add-server.js';
 import { liveCount, toServerInfo, validateSetting, type ServerInfo } from './server-info.js';
 
@@ -25,7 +33,8 @@ export interface ServerChangeResult {
 
 export async function loadServer(ctx: AppContext, name: string): Promise<ServerRow> {
   const row = await findServerRow((await ctx.registry()).knex, { name });
-  if (!row || row.status === 'removed') throw new NotFoundError(`no server "${name}" in the registry (see: tenantctl server list)`);
+  if (!row || row.status === 'removed')
+    throw new NotFoundError(`no server "${name}" in the registry (see: tenantctl server list)`);
   return row;
 }
 
@@ -38,7 +47,11 @@ async function info(ctx: AppContext, row: ServerRow): Promise<ServerInfo> {
  * Changes a server's credentials, labels, capacity, weight or concurrency. New credentials are
  * tried before they are stored: a server that refuses them keeps the old ones.
  */
-export async function updateServer(ctx: AppContext, name: string, input: UpdateServerInput): Promise<ServerChangeResult> {
+export async function updateServer(
+  ctx: AppContext,
+  name: string,
+  input: UpdateServerInput,
+): Promise<ServerChangeResult> {
   validateSetting('--max-tenants', input.maxTenants, 0, 1_000_000);
   validateSetting('--weight', input.weight, 1, 1000);
   validateSetting('--concurrency', input.concurrency, 1, 256);
@@ -48,9 +61,16 @@ export async function updateServer(ctx: AppContext, name: string, input: UpdateS
   let connection: { spec: ServerSpec; password: string | undefined } | undefined;
   if (input.url !== undefined || input.password !== undefined) {
     const current = await ctx.specOf(row);
-    const spec = input.url !== undefined ? serverSpecFrom(ctx, input.url, input.password) : { ...specFromRow(row), password: input.password };
-    if (spec.engine !== row.engine) throw new UsageError(`server "${name}" is ${row.engine}; a ${spec.engine} URL cannot replace it (add it as a new server)`);
-    if (input.url !== undefined && input.password === undefined && spec.password === undefined) spec.password = current.password;
+    const spec =
+      input.url !== undefined
+        ? serverSpecFrom(ctx, input.url, input.password)
+        : { ...specFromRow(row), password: input.password };
+    if (spec.engine !== row.engine)
+      throw new UsageError(
+        `server "${name}" is ${row.engine}; a ${spec.engine} URL cannot replace it (add it as a new server)`,
+      );
+    if (input.url !== undefined && input.password === undefined && spec.password === undefined)
+      spec.password = current.password;
     const reached = await reachServer(name, { ...spec, connectTimeoutMs: ctx.config.connectTimeout * 1000 });
     await reached.connection.close();
     connection = { spec: { ...spec, connectTimeoutMs: undefined }, password: spec.password };
@@ -68,10 +88,19 @@ export async function updateServer(ctx: AppContext, name: string, input: UpdateS
   if (input.maxTenants !== undefined) settings.maxTenants = input.maxTenants;
   if (input.weight !== undefined) settings.weight = input.weight;
   if (input.concurrency !== undefined) settings.concurrency = input.concurrency;
-  if (!connection && Object.keys(settings).length === 0) throw new UsageError('server update: nothing to change (see --help)');
+  if (!connection && Object.keys(settings).length === 0)
+    throw new UsageError('server update: nothing to change (see --help)');
 
   const updated = await ctx.withSecretWrites(async () =>
-    updateServerRow(registry.knex, row.id, settings, connection && { spec: connection.spec, encryptedPassword: connection.password ? await ctx.encrypt(connection.password) : null }),
+    updateServerRow(
+      registry.knex,
+      row.id,
+      settings,
+      connection && {
+        spec: connection.spec,
+        encryptedPassword: connection.password ? await ctx.encrypt(connection.password) : null,
+      },
+    ),
   );
   return { server: await info(ctx, updated), changed: true };
 }
@@ -85,12 +114,13 @@ export async function setServerDraining(ctx: AppContext, name: string, draining:
   return { server: await info(ctx, updated), changed: true };
 }
 
-
 /** Throws unless the server can be removed: no live tenant may still be on it. */
 export async function assertNoLiveTenants(ctx: AppContext, row: ServerRow): Promise<void> {
   const counts = await tenantCountsByServer((await ctx.registry()).knex);
   const live = liveCount(counts.get(row.id));
   if (live > 0) {
-    throw new ConflictError(`server "${row.name}" still holds ${live} live tenant${live === 1 ? '' : 's'}: move or delete them first (tenantctl list --server ${row.name})`);
+    throw new ConflictError(
+      `server "${row.name}" still holds ${live} live tenant${live === 1 ? '' : 's'}: move or delete them first (tenantctl list --server ${row.name})`,
+    );
   }
 }

@@ -21,6 +21,7 @@ export async function up(knex: Knex): Promise<void> {
 
 export async function down(knex: Knex): Promise<void> {
   await knex.schema.alterTable('tenantctl_servers', (t) => {
-    for (const column of ['status', 'labels', 'max_tenants', 'weight', 'concurrency', 'version', 'checked_at']) t.dropColumn(column);
+    for (const column of ['status', 'labels', 'max_tenants', 'weight', 'concurrency', 'version', 'checked_at'])
+      t.dropColumn(column);
   });
 }

@@ -16,7 +16,9 @@ export async function up(knex: Knex): Promise<void> {
     t.string('key_fingerprint', 32);
   });
   // Existing passwords were set when their tenant was created.
-  await knex('tenantctl_tenants').whereNotNull('password_enc').update({ password_changed_at: knex.ref('created_at') });
+  await knex('tenantctl_tenants')
+    .whereNotNull('password_enc')
+    .update({ password_changed_at: knex.ref('created_at') });
 }
 
 export async function down(knex: Knex): Promise<void> {
