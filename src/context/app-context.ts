@@ -105,11 +105,24 @@ export class AppContext {
   }
 
   /**
-   * Runs `fn`, which encrypts secrets (encrypt) and stores them, where a key rotation cannot
-   * switch keys in between (see withSecretWrites).
+   * Runs `fn` where a key rotation cannot switch keys (see withSecretWrites): rotate-key's switch,
+   * and every write of a secret (withEncrypted).
    */
   async withSecretWrites<T>(fn: () => Promise<T>): Promise<T> {
     return withSecretWrites(await this.registry(), (await this.secretKey()).key, fn);
+  }
+
+  /**
+   * Encrypts `plaintext` and runs `write` with the result, under the secret-writes lock so that
+   * what is stored is never under a key rotated away meanwhile. Nothing to encrypt (null): runs
+   * `write(null)` at once, without the lock or the key.
+   */
+  async withEncrypted<T>(
+    plaintext: string | null | undefined,
+    write: (encrypted: string | null) => Promise<T>,
+  ): Promise<T> {
+    if (plaintext === null || plaintext === undefined) return write(null);
+    return this.withSecretWrites(async () => write(await this.encrypt(plaintext)));
   }
 
   async decrypt(stored: string): Promise<string> {
@@ -138,12 +151,17 @@ export class AppContext {
     const spec = this.defaultServerSpec();
     const name = this.config.serverName ?? defaultServerName(spec);
     const { connection, version } = await reachServer(name, spec);
-    const registry = await this.registry();
-    const { connectTimeoutMs: _, ...stored } = spec;
-    const row = await this.withSecretWrites(async () => {
-      const encryptedPassword = spec.password ? await this.encrypt(spec.password) : null;
-      return upsertServerRow(registry.knex, name, { spec: stored, encryptedPassword }, { version });
-    });
+    let row: ServerRow;
+    try {
+      const registry = await this.registry();
+      const { connectTimeoutMs: _, ...stored } = spec;
+      row = await this.withEncrypted(spec.password, (encryptedPassword) =>
+        upsertServerRow(registry.knex, name, { spec: stored, encryptedPassword }, { version }),
+      );
+    } catch (error) {
+      await connection.close(); // not adopted: nothing else would close it
+      throw error;
+    }
     return this.adopt(row, spec, connection, version);
   }
 

@@ -42,8 +42,8 @@ export interface EngineDriver {
   /** Longest database and user name, and the unit (PostgreSQL counts bytes, MySQL characters). */
   readonly limits: { database: number; user: number };
   /**
-   * Whether the engine keeps `name` for itself (PostgreSQL: `postgres`, anything `pg_…`); tenant names must not take
-   * it.
+   * Whether the engine keeps `name` for itself (PostgreSQL: `postgres`, anything `pg_…`); tenant
+   * names must not take it.
    */
   isReservedName(name: string): boolean;
   quoteIdentifier(name: string): string;

@@ -122,7 +122,7 @@ export async function createTenant(
       await assertNamesFree(ctx, server, names.database, names.user, existing.id);
       onProgress({ step: 'cleanup', phase: 'done' });
       const secret = password;
-      await ctx.withSecretWrites(async () =>
+      await ctx.withEncrypted(secret, (encrypted) =>
         updateTenantRow(registry.knex, existing.id, {
           status: 'provisioning',
           step: null,
@@ -131,7 +131,7 @@ export async function createTenant(
           metadata: JSON.stringify(metadata),
           database_name: names.database,
           database_user: names.user,
-          password_enc: secret ? await ctx.encrypt(secret) : null,
+          password_enc: encrypted,
           key_fingerprint: null,
           password_pending_enc: null,
           password_changed_at: secret ? now() : null,
@@ -145,7 +145,7 @@ export async function createTenant(
         const chosen = tenantNames(ctx.config, placed.server.connection.driver, slug);
         const secret = chosen.user ? generatePassword() : null;
         await assertNamesFree(ctx, placed.server, chosen.database, chosen.user);
-        const inserted = await ctx.withSecretWrites(async () =>
+        const inserted = await ctx.withEncrypted(secret, (encrypted) =>
           insertTenantRow(registry.knex, {
             slug,
             name: input.name ?? slug,
@@ -154,7 +154,7 @@ export async function createTenant(
             server_id: placed.server.row.id,
             database_name: chosen.database,
             database_user: chosen.user,
-            password_enc: secret ? await ctx.encrypt(secret) : null,
+            password_enc: encrypted,
             password_changed_at: secret ? now() : null,
             plan: input.plan ?? null,
             metadata: JSON.stringify(metadata),

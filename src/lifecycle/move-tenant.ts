@@ -133,7 +133,7 @@ export async function moveTenant(
         );
       const target = await ctx.serverByName(plan.target);
       const password = plan.targetUser ? generatePassword() : null;
-      const moveId = await ctx.withSecretWrites(async () =>
+      const moveId = await ctx.withEncrypted(password, (encrypted) =>
         insertMoveRow(registry.knex, {
           tenant_id: tenant.id,
           slug,
@@ -146,7 +146,7 @@ export async function moveTenant(
           target_server_id: target.row.id,
           target_database: plan.targetDatabase,
           target_user: plan.targetUser,
-          password_enc: password ? await ctx.encrypt(password) : null,
+          password_enc: encrypted,
           keep_source: Boolean(input.keepSource),
         }),
       );

@@ -72,10 +72,9 @@ export async function rotateTenantPassword(
     let pending = row.password_pending_enc ?? null;
     const finished = pending !== null;
     if (pending === null) {
-      pending = await ctx.withSecretWrites(async () => {
-        const encrypted = await ctx.encrypt(generatePassword());
+      pending = await ctx.withEncrypted(generatePassword(), async (encrypted) => {
         await updateTenantRow(registry.knex, row.id, { password_pending_enc: encrypted, key_fingerprint: null });
-        return encrypted;
+        return encrypted!;
       });
     }
     const password = await ctx.decrypt(pending);

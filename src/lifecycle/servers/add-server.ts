@@ -73,9 +73,8 @@ export async function addServer(ctx: AppContext, input: AddServerInput): Promise
     await connection.close();
   }
 
-  const row = await ctx.withSecretWrites(async () => {
-    const encryptedPassword = spec.password ? await ctx.encrypt(spec.password) : null;
-    return upsertServerRow(
+  const row = await ctx.withEncrypted(spec.password, (encryptedPassword) =>
+    upsertServerRow(
       registry.knex,
       input.name,
       { spec, encryptedPassword },
@@ -87,8 +86,8 @@ export async function addServer(ctx: AppContext, input: AddServerInput): Promise
         status: 'active',
         version,
       },
-    );
-  });
+    ),
+  );
   return { server: toServerInfo(row, 0), version };
 }
 

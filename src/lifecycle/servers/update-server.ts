@@ -91,16 +91,8 @@ export async function updateServer(
   if (!connection && Object.keys(settings).length === 0)
     throw new UsageError('server update: nothing to change (see --help)');
 
-  const updated = await ctx.withSecretWrites(async () =>
-    updateServerRow(
-      registry.knex,
-      row.id,
-      settings,
-      connection && {
-        spec: connection.spec,
-        encryptedPassword: connection.password ? await ctx.encrypt(connection.password) : null,
-      },
-    ),
+  const updated = await ctx.withEncrypted(connection?.password, (encryptedPassword) =>
+    updateServerRow(registry.knex, row.id, settings, connection && { spec: connection.spec, encryptedPassword }),
   );
   return { server: await info(ctx, updated), changed: true };
 }
