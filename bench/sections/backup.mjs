@@ -3,7 +3,7 @@ import { mkdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import knexFactory from 'knex';
 import { BIN } from '../lib/fleet.mjs';
-import { pool, runMeasured } from '../lib/measure.mjs';
+import { pool, runMeasured, timeIt } from '../lib/measure.mjs';
 
 function adminKnex(fleet, database) {
   const url = new URL(fleet.env.TENANTCTL_SERVER_URL);
@@ -134,6 +134,22 @@ export async function benchBackup(fleet, { concurrency, largeGb }) {
       perTenantMs: run.ms,
       peakMb: run.peakMb,
     });
+    // Each backup records every table's exact row count (for backup verify --restore-test): on
+    // PostgreSQL one count in the dump's snapshot, beside pg_dump; elsewhere one before and one
+    // after the dump. The cost of one such count on the large tenant.
+    const knex = adminKnex(fleet, fleet.database(large.slug));
+    try {
+      const count = await timeIt(() => knex('big_payload').count({ n: '*' }));
+      large.countMs = count.ms;
+      rows.push({
+        label: `  of which: one exact row count of that tenant (PostgreSQL: one per backup, beside the dump)`,
+        ms: count.ms,
+        tenants: 1,
+        perTenantMs: count.ms,
+      });
+    } finally {
+      await knex.destroy();
+    }
   }
   const best = rows.find((r) => r.label.includes(`--concurrency ${concurrency}`));
   return { rows, ratios: { speedupOverShellLoop: shell.ms / best.ms, largePeakMb: large?.peakMb ?? null }, large };

@@ -154,6 +154,13 @@ export interface DumpRestore {
    * file, never its command line.
    */
   dump(database: string, output: Writable, tools: DumpTools): Promise<void>;
+  /**
+   * Dumps like `dump` and counts every table's rows in the very snapshot the dump reads, so the
+   * counts are exact even while the application writes (PostgreSQL: a repeatable-read transaction
+   * exports its snapshot to pg_dump --snapshot, and counts in it while pg_dump runs). Absent where
+   * the dump tool cannot share a snapshot: the caller counts before and after the dump instead.
+   */
+  dumpCounted?(database: string, output: Writable, tools: DumpTools): Promise<Record<string, number>>;
   /** Checks that a dump file is complete and readable, as the engine's restore tool would read it. */
   checkDump(file: string, tools: DumpTools): Promise<void>;
   /** Restores a dump into an existing, empty database; objects owned by `owner` where the engine has owners. */

@@ -232,14 +232,39 @@ class PostgresServer implements ServerConnection, ServerUsers, MigrationFingerpr
   /** The version check of pg_dump against this server, done once per tool and run. */
   private readonly checkedTools = new Map<string, Promise<string>>();
 
-  async dump(database: string, output: Writable, tools: DumpTools): Promise<void> {
+  private checkedPgDump(tools: DumpTools): Promise<string> {
     let checked = this.checkedTools.get(tools.pgDump);
     if (!checked) {
       checked = checkedPgDump(tools, this.admin);
       this.checkedTools.set(tools.pgDump, checked);
       checked.catch(() => this.checkedTools.delete(tools.pgDump));
     }
-    return pgDumpTo(this.spec, await checked, database, output);
+    return checked;
+  }
+
+  async dump(database: string, output: Writable, tools: DumpTools): Promise<void> {
+    return pgDumpTo(this.spec, await this.checkedPgDump(tools), database, output);
+  }
+
+  async dumpCounted(database: string, output: Writable, tools: DumpTools): Promise<Record<string, number>> {
+    const pgDump = await this.checkedPgDump(tools);
+    return this.onDatabase(database, (knex) =>
+      knex.transaction(
+        async (trx) => {
+          // The snapshot stays importable while this transaction is open: until both are done.
+          const exported = await trx.raw('select pg_export_snapshot() as id');
+          const snapshot = (exported.rows[0] as { id: string }).id;
+          const [counts, dumped] = await Promise.allSettled([
+            this.rowCountsWith(trx),
+            pgDumpTo(this.spec, pgDump, database, output, snapshot),
+          ]);
+          if (dumped.status === 'rejected') throw dumped.reason;
+          if (counts.status === 'rejected') throw counts.reason;
+          return counts.value;
+        },
+        { isolationLevel: 'repeatable read', readOnly: true },
+      ),
+    );
   }
 
   checkDump(file: string, tools: DumpTools): Promise<void> {

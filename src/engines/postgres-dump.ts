@@ -48,12 +48,21 @@ export async function checkedPgDump(tools: DumpTools, admin: Knex): Promise<stri
   return pgDump;
 }
 
-/** A custom-format dump (compressed, restorable with pg_restore) streamed to `output`, by a checked pg_dump. */
-export async function pgDumpTo(spec: ServerSpec, pgDump: string, database: string, output: Writable): Promise<void> {
+/**
+ * A custom-format dump (compressed, restorable with pg_restore) streamed to `output`, by a checked
+ * pg_dump; with `snapshot`, of the snapshot an open transaction exported (pg_export_snapshot).
+ */
+export async function pgDumpTo(
+  spec: ServerSpec,
+  pgDump: string,
+  database: string,
+  output: Writable,
+  snapshot?: string,
+): Promise<void> {
   await withToolConnection(spec, (args, env) =>
     runTool({
       command: pgDump,
-      args: [...args, '--format=custom', '--dbname', database],
+      args: [...args, '--format=custom', ...(snapshot ? [`--snapshot=${snapshot}`] : []), '--dbname', database],
       env,
       stdout: output,
       secrets: [spec.password],

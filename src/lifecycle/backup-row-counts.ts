@@ -1,4 +1,5 @@
-import type { DatabaseInspection } from '../engines/engine-driver.js';
+import type { Writable } from 'node:stream';
+import type { DatabaseInspection, DumpRestore, DumpTools } from '../engines/engine-driver.js';
 
 /**
  * Each table's exact row count when a backup was taken, as recorded with it (`row_counts`).
@@ -7,17 +8,21 @@ import type { DatabaseInspection } from '../engines/engine-driver.js';
 export type RecordedRowCounts = Record<string, number | null>;
 
 /**
- * Runs `dump` between two exact counts of every table; returns the counts that held still. The
- * dump tool reads its own consistent snapshot, so a count taken while writes go on could differ
- * from what the file holds: such tables are recorded as unknown rather than guessed.
+ * Dumps `database` into `output` and returns each table's row count in the dump. Where the engine
+ * counts in the dump's own snapshot (dumpCounted) every count is exact. Elsewhere the dump runs
+ * between two counts: the dump tool reads its own consistent snapshot, so a count taken while
+ * writes go on could differ from what the file holds, and such tables are recorded as unknown
+ * rather than guessed.
  */
 export async function countedDump(
-  server: Pick<DatabaseInspection, 'rowCounts'>,
+  server: Pick<DatabaseInspection, 'rowCounts'> & Pick<DumpRestore, 'dump' | 'dumpCounted'>,
   database: string,
-  dump: () => Promise<void>,
+  output: Writable,
+  tools: DumpTools,
 ): Promise<RecordedRowCounts> {
+  if (server.dumpCounted) return server.dumpCounted(database, output, tools);
   const before = await server.rowCounts(database);
-  await dump();
+  await server.dump(database, output, tools);
   const after = await server.rowCounts(database);
   const counts: RecordedRowCounts = {};
   for (const table of new Set([...Object.keys(before), ...Object.keys(after)]))

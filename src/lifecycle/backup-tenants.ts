@@ -144,9 +144,7 @@ export async function backupTenant(ctx: AppContext, tenant: TenantRow): Promise<
     migration: applied?.get(tenant.database_name)?.at(-1) ?? null,
   };
   return recordedDump(ctx, record, async (output) => {
-    const counts = await countedDump(server.connection, tenant.database_name, () =>
-      server.connection.dump(tenant.database_name, output, dumpTools(ctx.config)),
-    );
+    const counts = await countedDump(server.connection, tenant.database_name, output, dumpTools(ctx.config));
     return { row_counts: JSON.stringify(counts) };
   });
 }
