@@ -4,6 +4,7 @@ import { cpSync, mkdtempSync, rmSync, symlinkSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import knexFactory from 'knex';
 import { pool } from './measure.mjs';
 
 export const REPO = fileURLToPath(new URL('../..', import.meta.url));
@@ -70,6 +71,28 @@ export class BenchFleet {
 
   database(slug) {
     return `${this.prefix}_${slug}`;
+  }
+
+  /** The knex client of the fleet's engine. */
+  get client() {
+    return this.engine === 'postgres' ? 'pg' : 'mysql2';
+  }
+
+  /** Connection settings for one database of the fleet's server, with its admin login. */
+  adminConnection(database) {
+    const url = new URL(this.env.TENANTCTL_SERVER_URL);
+    return {
+      host: url.hostname,
+      port: Number(url.port),
+      user: decodeURIComponent(url.username),
+      password: decodeURIComponent(url.password),
+      database,
+    };
+  }
+
+  /** A knex on one database of the fleet's server with its admin login, as a hand-written script would open. */
+  adminKnex(database) {
+    return knexFactory({ client: this.client, connection: this.adminConnection(database), pool: { min: 0, max: 1 } });
   }
 
   async destroy() {

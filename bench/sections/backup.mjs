@@ -1,29 +1,13 @@
 // backup --all against the obvious shell loop, and one large tenant to show memory stays flat.
 import { mkdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
-import knexFactory from 'knex';
 import { BIN } from '../lib/fleet.mjs';
 import { pool, runMeasured, timeIt } from '../lib/measure.mjs';
-
-function adminKnex(fleet, database) {
-  const url = new URL(fleet.env.TENANTCTL_SERVER_URL);
-  return knexFactory({
-    client: fleet.engine === 'postgres' ? 'pg' : 'mysql2',
-    connection: {
-      host: url.hostname,
-      port: Number(url.port),
-      user: decodeURIComponent(url.username),
-      password: decodeURIComponent(url.password),
-      database,
-    },
-    pool: { min: 0, max: 1 },
-  });
-}
 
 /** Gives every tenant some rows: 200 users, as a small real tenant might have. */
 async function addRows(fleet, concurrency) {
   await pool(fleet.slugs, concurrency, async (slug) => {
-    const knex = adminKnex(fleet, fleet.database(slug));
+    const knex = fleet.adminKnex(fleet.database(slug));
     try {
       await knex('users').insert(
         Array.from({ length: 200 }, (_, i) => ({ email: `user${i}@${slug}.test`, name: `User ${i} of ${slug}` })),
@@ -48,7 +32,7 @@ function shellLoop(fleet, outDir) {
 /** One tenant with at least `gigabytes` GB of rows (random text, so it does not compress to nothing). */
 export async function makeLargeTenant(fleet, gigabytes) {
   const slug = fleet.slugs[0];
-  const knex = adminKnex(fleet, fleet.database(slug));
+  const knex = fleet.adminKnex(fleet.database(slug));
   const rows = Math.ceil((gigabytes * 1024 ** 3) / 300);
   try {
     await knex.schema.createTable('big_payload', (t) => {
@@ -137,7 +121,7 @@ export async function benchBackup(fleet, { concurrency, largeGb }) {
     // Each backup records every table's exact row count (for backup verify --restore-test): on
     // PostgreSQL one count in the dump's snapshot, beside pg_dump; elsewhere one before and one
     // after the dump. The cost of one such count on the large tenant.
-    const knex = adminKnex(fleet, fleet.database(large.slug));
+    const knex = fleet.adminKnex(fleet.database(large.slug));
     try {
       const count = await timeIt(() => knex('big_payload').count({ n: '*' }));
       large.countMs = count.ms;

@@ -2,7 +2,6 @@
 // to every tenant, so each does the same work.
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import knexFactory from 'knex';
 import { BIN, REPO } from '../lib/fleet.mjs';
 import { pool, runMeasured, timeIt } from '../lib/measure.mjs';
 
@@ -19,19 +18,6 @@ function addMigration(fleet) {
   );
   return name;
 }
-
-function adminConnection(fleet, database) {
-  const url = new URL(fleet.env.TENANTCTL_SERVER_URL);
-  return {
-    host: url.hostname,
-    port: Number(url.port),
-    user: decodeURIComponent(url.username),
-    password: decodeURIComponent(url.password),
-    database,
-  };
-}
-
-const clientFor = (engine) => (engine === 'postgres' ? 'pg' : 'mysql2');
 
 async function migrateAll(fleet, concurrency) {
   const run = await runMeasured(
@@ -63,8 +49,8 @@ export async function benchMigrate(fleet, { naiveSample, concurrency }) {
       const run = await runMeasured(process.execPath, [knexBin, 'migrate:latest', '--knexfile', 'knexfile.cjs'], {
         cwd: fleet.dir,
         env: {
-          BENCH_CLIENT: clientFor(fleet.engine),
-          BENCH_CONNECTION: JSON.stringify(adminConnection(fleet, fleet.database(slug))),
+          BENCH_CLIENT: fleet.client,
+          BENCH_CONNECTION: JSON.stringify(fleet.adminConnection(fleet.database(slug))),
         },
       });
       if (run.code !== 0) throw new Error(`knex migrate:latest failed: ${run.stderr}`);
@@ -82,11 +68,7 @@ export async function benchMigrate(fleet, { naiveSample, concurrency }) {
   addMigration(fleet);
   const bare = await timeIt(() =>
     pool(fleet.slugs, concurrency, async (slug) => {
-      const knex = knexFactory({
-        client: clientFor(fleet.engine),
-        connection: adminConnection(fleet, fleet.database(slug)),
-        pool: { min: 0, max: 1 },
-      });
+      const knex = fleet.adminKnex(fleet.database(slug));
       try {
         await knex.migrate.latest({ directory: join(fleet.dir, 'migrations') });
       } finally {

@@ -1,26 +1,12 @@
 // stats over the fleet against the per-tenant-connection approach a script would take.
-import knexFactory from 'knex';
 import { BIN } from '../lib/fleet.mjs';
 import { pool, runMeasured, timeIt } from '../lib/measure.mjs';
 
 /** What a hand-written script does: connect to every tenant database and ask it. */
 async function perTenantConnections(fleet, concurrency) {
-  const url = new URL(fleet.env.TENANTCTL_SERVER_URL);
-  const client = fleet.engine === 'postgres' ? 'pg' : 'mysql2';
   return timeIt(() =>
     pool(fleet.slugs, concurrency, async (slug) => {
-      const database = fleet.database(slug);
-      const knex = knexFactory({
-        client,
-        connection: {
-          host: url.hostname,
-          port: Number(url.port),
-          user: decodeURIComponent(url.username),
-          password: decodeURIComponent(url.password),
-          database,
-        },
-        pool: { min: 0, max: 1 },
-      });
+      const knex = fleet.adminKnex(fleet.database(slug));
       try {
         if (fleet.engine === 'postgres') {
           await knex.raw('select pg_database_size(current_database())');
