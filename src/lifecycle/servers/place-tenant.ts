@@ -83,9 +83,10 @@ export async function placeTenant(ctx: AppContext, request: PlacementRequest): P
   const excluded: string[] = [];
   const candidates: Candidate[] = [];
   for (const row of rows) {
-    const refusal = refuse(row, load(row.id), request);
+    const here = load(row.id);
+    const refusal = refuse(row, here, request);
     if (refusal) excluded.push(`${row.name}: ${refusal}`);
-    else candidates.push({ row, tenants: load(row.id).live + load(row.id).incoming, score: 0 });
+    else candidates.push({ row, tenants: here.live + here.incoming, score: 0 });
   }
   // Reach every candidate side by side: an unreachable one is passed over, never waited on twice.
   const reached = await Promise.all(
