@@ -13,12 +13,18 @@ export async function readIndexedKeys(knex: Knex): Promise<string[]> {
   return stored ? (JSON.parse(stored) as string[]) : [];
 }
 
-/** The indexed entries of a tenant's metadata, as stored: values as text, checked for length. */
-function indexedEntries(keys: readonly string[], metadata: Record<string, unknown>): Array<[string, string]> {
+/**
+ * The indexed entries of a tenant's metadata, as stored: values as text, checked for length. Only a
+ * string, number or boolean is a value to look a tenant up by: an object would be indexed as
+ * "[object Object]", the same text for every tenant.
+ */
+export function indexedEntries(keys: readonly string[], metadata: Record<string, unknown>): Array<[string, string]> {
   const entries: Array<[string, string]> = [];
   for (const key of keys) {
     const value = metadata[key];
     if (value === undefined || value === null || value === '') continue;
+    if (typeof value !== 'string' && typeof value !== 'number' && typeof value !== 'boolean')
+      throw new UsageError(`metadata "${key}" is indexed: its value must be a string, number or boolean`);
     const text = String(value);
     if (text.length > MAX_VALUE)
       throw new UsageError(`metadata "${key}" is indexed: its value must be at most ${MAX_VALUE} characters`);

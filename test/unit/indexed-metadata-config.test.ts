@@ -3,6 +3,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { resolveConfig } from '../../src/config/resolve-config.js';
+import { UsageError } from '../../src/core/errors.js';
+import { indexedEntries } from '../../src/registry/metadata-index-repo.js';
 
 describe('indexedMetadata', () => {
   const cwd = mkdtempSync(join(tmpdir(), 'tenantctl-config-'));
@@ -30,5 +32,27 @@ describe('indexedMetadata', () => {
     expect(() => resolveConfig({ flags: {}, env: {}, cwd: withFile })).toThrow(
       /"indexedMetadata": expected a list of strings/,
     );
+  });
+});
+
+describe('indexed metadata values', () => {
+  it('indexes scalars as text, skips empty ones and other keys', () => {
+    expect(
+      indexedEntries(['domain', 'seats', 'trial'], { domain: 'a.test', seats: 5, trial: false, region: 'eu' }),
+    ).toEqual([
+      ['domain', 'a.test'],
+      ['seats', '5'],
+      ['trial', 'false'],
+    ]);
+    expect(indexedEntries(['domain'], { domain: '' })).toEqual([]);
+    expect(indexedEntries(['domain'], { domain: null })).toEqual([]);
+  });
+
+  it('refuses an object or a list under an indexed key (it would be "[object Object]" for every tenant)', () => {
+    expect(() => indexedEntries(['domain'], { domain: { host: 'a.test' } })).toThrow(
+      /metadata "domain" is indexed: its value must be a string, number or boolean/,
+    );
+    expect(() => indexedEntries(['domain'], { domain: ['a.test'] })).toThrow(UsageError);
+    expect(() => indexedEntries(['domain'], { domain: 'x'.repeat(256) })).toThrow(/at most 255 characters/);
   });
 });
