@@ -103,12 +103,7 @@ export class Output {
   /** Aligned `key  value` lines, for one record. */
   fields(pairs: Array<[string, unknown]>): string {
     const width = Math.max(...pairs.map(([k]) => k.length));
-    return pairs
-      .map(
-        ([key, value]) =>
-          `  ${this.color.dim(key.padEnd(width))}  ${value === null || value === undefined ? '' : typeof value === 'object' ? JSON.stringify(value) : String(value)}`,
-      )
-      .join('\n');
+    return pairs.map(([key, value]) => `  ${this.color.dim(key.padEnd(width))}  ${fieldText(value)}`).join('\n');
   }
 
   status(status: string): string {
@@ -122,4 +117,12 @@ export class Output {
     };
     return (paint[status] ?? ((s: string) => s))(status);
   }
+}
+
+/** One record field as text: nothing for a missing value, JSON for an object or a list. */
+function fieldText(value: unknown): string {
+  if (value === null || value === undefined) return '';
+  if (typeof value === 'string') return value;
+  if (typeof value === 'number' || typeof value === 'boolean' || typeof value === 'bigint') return String(value);
+  return JSON.stringify(value);
 }

@@ -42,7 +42,7 @@ function connection(
     password,
     database,
     connectionTimeoutMillis: spec.connectTimeoutMs,
-  } as Knex.PgConnectionConfig;
+  };
 }
 
 export const postgresDriver: EngineDriver = {
@@ -433,7 +433,7 @@ class PostgresServer implements ServerConnection, ServerUsers, MigrationFingerpr
     return {
       client: 'pg',
       log: QUIET_KNEX_LOG,
-      connection: { ...connection(this.spec, database), ...(options ? { options } : {}) } as Knex.PgConnectionConfig,
+      connection: { ...connection(this.spec, database), ...(options ? { options } : {}) },
       pool: { min: 0, max: 1 },
     };
   }

@@ -296,8 +296,8 @@ async function finishMove(ctx: AppContext, move: MoveRow, onStep: MoveProgress):
       await source.connection.suspendAccess(move.source_database, move.source_user);
       return;
     }
-    const problems = await dropTenantDatabase(source.connection, move.source_database, move.source_user);
-    if (problems.length) throw problems[0];
+    const [problem] = await dropTenantDatabase(source.connection, move.source_database, move.source_user);
+    if (problem) throw problem;
   });
   await updateMoveRow(registry.knex, move.id, {
     status: 'done',
@@ -333,10 +333,10 @@ async function rollBack(
   onStep('rollback');
   const registry = await ctx.registry();
   const [source, target] = await Promise.all([ctx.server(move.source_server_id), ctx.server(move.target_server_id)]);
-  const problems = await dropTenantDatabase(target.connection, move.target_database, move.target_user);
-  if (problems.length) {
-    await updateMoveRow(registry.knex, move.id, { error: `${reason}; rollback: ${errorMessage(problems[0])}` });
-    throw problems[0];
+  const [problem] = await dropTenantDatabase(target.connection, move.target_database, move.target_user);
+  if (problem) {
+    await updateMoveRow(registry.knex, move.id, { error: `${reason}; rollback: ${errorMessage(problem)}` });
+    throw problem;
   }
   if (move.was_status === 'active') await source.connection.resumeAccess(move.source_database, move.source_user);
   await updateMoveRow(registry.knex, move.id, { status, step: null, error: reason, finished_at: now() });

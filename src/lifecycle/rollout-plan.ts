@@ -1,4 +1,5 @@
 import { UsageError } from '../core/errors.js';
+import { metadataText } from '../core/metadata-value.js';
 
 /**
  * Which tenants a wave (or the canary) takes; every filter given must match. An empty selection takes every tenant
@@ -134,8 +135,8 @@ export function validateWaveConfigs(value: unknown, label = 'waves'): WaveConfig
       throw new UsageError(`${at}.select.labels: expected an object of strings`);
     }
     return {
-      name: name as string | undefined,
-      select: select as WaveSelect,
+      name: name,
+      select: select,
       concurrency: concurrency as number | undefined,
     };
   });
@@ -201,8 +202,7 @@ export function matches(tenant: PlannableTenant, select: WaveSelect): boolean {
   if (select.servers && !select.servers.includes(tenant.server_name)) return false;
   if (select.labels) {
     const metadata = parseMetadata(tenant.metadata);
-    for (const [key, value] of Object.entries(select.labels))
-      if (String(metadata[key] ?? '') !== value || !(key in metadata)) return false;
+    for (const [key, value] of Object.entries(select.labels)) if (metadataText(metadata[key]) !== value) return false;
   }
   return true;
 }

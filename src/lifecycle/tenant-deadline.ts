@@ -27,7 +27,7 @@ export async function withDeadline<T>(
   const deadline = new Promise<'late'>((resolve) => (timer = setTimeout(() => resolve('late'), ms)));
   try {
     const first = await Promise.race([running, deadline]);
-    if (first !== 'late') return first as T;
+    if (first !== 'late') return first;
   } finally {
     clearTimeout(timer);
   }

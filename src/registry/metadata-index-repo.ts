@@ -1,5 +1,6 @@
 import type { Knex } from 'knex';
 import { ConflictError, UsageError } from '../core/errors.js';
+import { metadataText } from '../core/metadata-value.js';
 import { getSetting, putSetting, type Registry } from './registry.js';
 
 const TABLE = 'tenantctl_metadata_index';
@@ -13,19 +14,15 @@ export async function readIndexedKeys(knex: Knex): Promise<string[]> {
   return stored ? (JSON.parse(stored) as string[]) : [];
 }
 
-/**
- * The indexed entries of a tenant's metadata, as stored: values as text, checked for length. Only a
- * string, number or boolean is a value to look a tenant up by: an object would be indexed as
- * "[object Object]", the same text for every tenant.
- */
+/** The indexed entries of a tenant's metadata, as stored: values as text (scalars only), checked for length. */
 export function indexedEntries(keys: readonly string[], metadata: Record<string, unknown>): Array<[string, string]> {
   const entries: Array<[string, string]> = [];
   for (const key of keys) {
     const value = metadata[key];
     if (value === undefined || value === null || value === '') continue;
-    if (typeof value !== 'string' && typeof value !== 'number' && typeof value !== 'boolean')
+    const text = metadataText(value);
+    if (text === undefined)
       throw new UsageError(`metadata "${key}" is indexed: its value must be a string, number or boolean`);
-    const text = String(value);
     if (text.length > MAX_VALUE)
       throw new UsageError(`metadata "${key}" is indexed: its value must be at most ${MAX_VALUE} characters`);
     entries.push([key, text]);

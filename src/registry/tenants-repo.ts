@@ -139,5 +139,5 @@ export async function listTenantRows(knex: Knex, filter: TenantFilter = {}): Pro
   if (filter.statuses?.length) query.whereIn('t.status', filter.statuses);
   if (filter.plans?.length) query.whereIn('t.plan', filter.plans);
   if (filter.slugs?.length) query.whereIn('t.slug', filter.slugs);
-  return (await query) as unknown as TenantWithServer[];
+  return await query;
 }

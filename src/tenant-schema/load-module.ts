@@ -19,7 +19,7 @@ export async function importUserModule<T extends object>(file: string): Promise<
   // can detect them statically; `export default { up, down }` looks alike. Named exports win.
   const fallback = namespace.default;
   if (fallback && (typeof fallback === 'object' || typeof fallback === 'function')) {
-    return { ...(fallback as object), ...namespace } as T;
+    return { ...fallback, ...namespace } as T;
   }
   return namespace as T;
 }

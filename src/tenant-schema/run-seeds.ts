@@ -12,7 +12,7 @@ export interface SeedTenant {
   metadata: Record<string, unknown>;
 }
 
-type SeedModule = { seed?: (knex: Knex, tenant: SeedTenant) => Promise<unknown> | unknown };
+type SeedModule = { seed?: (knex: Knex, tenant: SeedTenant) => unknown };
 
 /**
  * Runs every seed file in name order: `seed(knex, tenant)`. Knex's own seeds take only `knex`;

@@ -28,7 +28,7 @@ export async function startUnreaped(
   const closed = new Promise<void>((resolve) => parent.on('close', () => resolve()));
   let output = '';
   const pid = await new Promise<number>((resolve, reject) => {
-    parent.stdout!.on('data', (chunk) => {
+    parent.stdout.on('data', (chunk) => {
       output += chunk;
       const line = /^(\d+)\n/.exec(output);
       if (line) resolve(Number(line[1]));
@@ -40,7 +40,7 @@ export async function startUnreaped(
     pid,
     reap: async () => {
       if (processState(pid) !== 'Z') process.kill(pid, 'SIGKILL');
-      parent.stdin!.end('\n');
+      parent.stdin.end('\n');
       await closed;
     },
   };

@@ -42,11 +42,9 @@ function startExample(env: Record<string, string>): Promise<{ child: ChildProces
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let stderr = '';
-  child.stderr!.on('data', (chunk) => (stderr += chunk));
+  child.stderr.on('data', (chunk) => (stderr += chunk));
   return new Promise((resolve, reject) => {
-    child.stdout!.once('data', (chunk) =>
-      resolve({ child, port: JSON.parse(String(chunk).split('\n')[0]!).listening }),
-    );
+    child.stdout.once('data', (chunk) => resolve({ child, port: JSON.parse(String(chunk).split('\n')[0]!).listening }));
     child.once('exit', (code) => reject(new Error(`example exited ${code}: ${stderr}`)));
   });
 }

@@ -88,6 +88,25 @@ describe('planWaves', () => {
     expect(waves[0]!.concurrency).toBe(1);
   });
 
+  it('matches a label by its scalar value only: a number or boolean as text, never an object', () => {
+    const tenants: PlannableTenant[] = [
+      { seats: 5, trial: true },
+      { seats: '5', trial: 'true' },
+      { seats: { n: 5 }, trial: null },
+      {},
+    ].map((metadata, i) => ({
+      id: i + 1,
+      slug: `m${i}`,
+      plan: null,
+      metadata: JSON.stringify(metadata),
+      server_name: 'pg-1',
+    }));
+    const canary = (label: string) => planWaves(tenants, { canary: label })[0]!.tenants.map((t) => t.slug);
+    expect(canary('label=seats=5')).toEqual(['m0', 'm1']);
+    expect(canary('label=trial=true')).toEqual(['m0', 'm1']);
+    expect(() => planWaves(tenants, { canary: 'label=seats=[object Object]' })).toThrow(/no selected tenant/);
+  });
+
   it('refuses sizes that do not grow, unknown canary slugs and a canary matching nothing', () => {
     expect(() => planWaves(fleet(10), { waves: '5,2' })).toThrow(UsageError);
     expect(() => planWaves(fleet(10), { waves: '10%,abc' })).toThrow(/abc/);
