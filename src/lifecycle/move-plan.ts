@@ -1,3 +1,5 @@
+import { statfs } from 'node:fs/promises';
+import { dirname } from 'node:path';
 import type { AppContext } from '../context/app-context.js';
 import { NotFoundError, UsageError } from '../core/errors.js';
 import { latestGoodBackup } from '../registry/backups-repo.js';
@@ -23,9 +25,24 @@ export interface MovePlan {
   estimate: string;
   targetDatabase: string;
   targetUser: string | null;
+  /** Room for the copy's dump in the backup directory (it is written there before the restore). */
+  dumpSpace: DumpSpace;
   /** What stops the move (names taken on the target, dump tools missing); empty when it can go. */
   problems: string[];
 }
+
+export interface DumpSpace {
+  directory: string;
+  /** Free bytes there for this user; null when the file system does not say. */
+  freeBytes: number | null;
+  /** About what the dump will take: its last backup plus a margin, else the database's size on disk. */
+  neededBytes: number | null;
+  /** Where neededBytes comes from, in words. */
+  basis: string;
+}
+
+/** A dump grows with the data since the last backup: this much room beyond it. */
+const DUMP_GROWTH_MARGIN = 1.1;
 
 /**
  * Restore and verify each take about as long as the dump again, so the tenant is fenced about
@@ -72,6 +89,14 @@ export async function planMove(ctx: AppContext, tenant: TenantRow, to: string | 
 
   const sizeBytes = sizes.get(tenant.database_name) ?? null;
   const last = await latestGoodBackup(registry.knex, tenant.slug);
+  // The tenant is fenced while the dump is written: a full disk found out then costs downtime.
+  const dumpSpace = await spaceForDump(ctx.config.backupDir, last?.bytes ?? null, sizeBytes);
+  if (dumpSpace.freeBytes !== null && dumpSpace.neededBytes !== null && dumpSpace.freeBytes < dumpSpace.neededBytes)
+    problems.push(
+      `only ${megabytes(dumpSpace.freeBytes)} free in ${dumpSpace.directory}; the copy's dump needs about ` +
+        `${megabytes(dumpSpace.neededBytes)} (${dumpSpace.basis})` +
+        (last?.bytes ? '' : '; a backup of the tenant first gives a closer estimate'),
+    );
   let expectedDowntimeMs: number | null = null;
   let estimate = 'no backup of this tenant yet to estimate from';
   if (last?.duration_ms) {
@@ -88,6 +113,39 @@ export async function planMove(ctx: AppContext, tenant: TenantRow, to: string | 
     estimate,
     targetDatabase: names.database,
     targetUser: names.user,
+    dumpSpace,
     problems,
   };
+}
+
+/**
+ * Free space where the dump goes, against its likely size: the last backup's (plus a margin for
+ * growth), or without one the database's size on disk, which a dump rarely exceeds.
+ */
+async function spaceForDump(
+  backupDir: string,
+  lastBackupBytes: number | null,
+  sizeBytes: number | null,
+): Promise<DumpSpace> {
+  const [neededBytes, basis] =
+    lastBackupBytes !== null
+      ? [Math.ceil(lastBackupBytes * DUMP_GROWTH_MARGIN), "the tenant's last backup, plus 10%"]
+      : [sizeBytes, "the database's size on disk; no backup to estimate from"];
+  // The backup directory may not exist yet: its nearest existing parent is on the same file system.
+  let directory = backupDir;
+  for (;;) {
+    try {
+      const fs = await statfs(directory);
+      return { directory: backupDir, freeBytes: fs.bavail * fs.bsize, neededBytes, basis };
+    } catch (error) {
+      const parent = dirname(directory);
+      if ((error as NodeJS.ErrnoException).code !== 'ENOENT' || parent === directory)
+        return { directory: backupDir, freeBytes: null, neededBytes, basis };
+      directory = parent;
+    }
+  }
+}
+
+function megabytes(bytes: number): string {
+  return `${(bytes / 1024 / 1024).toFixed(1)} MB`;
 }

@@ -1,3 +1,7 @@
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import knexFactory, { type Knex } from 'knex';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { SERVER_URLS, selectedEngines } from '../helpers/engines.js';
@@ -170,6 +174,35 @@ for (const engine of selectedEngines().filter((e): e is 'postgres' | 'mysql' => 
       expect(await show(slug)).toMatchObject({ server: 'a', step: null });
       expect(await databaseOn('b', ws.names(slug).database)).toBe(false);
       expect(await loginOn('a', slug, (await show(slug)).password)).toBe(true);
+    });
+
+    it('refuses (exit 4, before the fence) when the backup directory cannot hold the dump; goes once a backup shows it fits', async () => {
+      const slug = await tenantWithData();
+      // A 64 KB file system for the dumps: smaller than any tenant database on disk.
+      const backupDir = mkdtempSync(join(tmpdir(), 'tenantctl-small-disk-'));
+      execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=64k', 'tmpfs', backupDir]);
+      try {
+        const env = { TENANTCTL_BACKUP_DIR: join(backupDir, 'backups') };
+        const plan = (await ws.json(['move', slug, '--to', 'b', '--dry-run'], env)).data.plan;
+        expect(plan.dumpSpace).toMatchObject({ directory: join(backupDir, 'backups') });
+        expect(plan.dumpSpace.freeBytes).toBeLessThanOrEqual(64 * 1024);
+        expect(plan.dumpSpace.neededBytes).toBeGreaterThan(64 * 1024);
+        const refused = await ws.run(['move', slug, '--to', 'b'], env);
+        expect(refused.code).toBe(4);
+        expect(refused.stderr).toMatch(/free in .*tenantctl-small-disk-.*a backup of the tenant first/);
+        expect(await show(slug)).toMatchObject({ server: 'a', status: 'active', step: null });
+        expect(await databaseOn('b', ws.names(slug).database)).toBe(false);
+        expect(await loginOn('a', slug, (await show(slug)).password)).toBe(true);
+
+        // A backup's size is the estimate now: a few KB, which the small disk holds.
+        expect((await ws.run(['backup', slug], env)).code).toBe(0);
+        const moved = await ws.run(['move', slug, '--to', 'b'], env);
+        expect(moved.code, moved.stderr).toBe(0);
+        expect(await show(slug)).toMatchObject({ server: 'b', status: 'active' });
+      } finally {
+        execFileSync('umount', [backupDir]);
+        rmSync(backupDir, { recursive: true, force: true });
+      }
     });
 
     it('stops at verify when the target copy differs, and leaves the tenant working on the source', async () => {

@@ -1,8 +1,10 @@
 import type { Command } from 'commander';
 import { ExitCode, UsageError } from '../../core/errors.js';
+import type { MovePlan } from '../../lifecycle/move-plan.js';
 import type { MoveResult } from '../../lifecycle/move-tenant.js';
 import { withCommandContext } from '../action.js';
 import type { Output } from '../output.js';
+import { formatBytes } from '../render/format.js';
 
 const LABELS = {
   preflight: 'Checking both servers',
@@ -90,9 +92,16 @@ function renderPlan(out: Output, result: MoveResult): string {
       ],
       ['target database', plan.targetDatabase],
       ['target user', plan.targetUser],
+      ['dump space', dumpSpace(plan.dumpSpace)],
     ]),
     ...plan.problems.map((p) => out.color.red(`  ✖ ${p}`)),
   ].join('\n');
+}
+
+function dumpSpace({ directory, freeBytes, neededBytes, basis }: MovePlan['dumpSpace']): string {
+  const free = freeBytes === null ? 'unknown space' : `${formatBytes(freeBytes)} free`;
+  const needed = neededBytes === null ? 'an unknown size' : `about ${formatBytes(neededBytes)} (${basis})`;
+  return `${free} in ${directory}; the dump needs ${needed}`;
 }
 
 function renderMove(out: Output, result: MoveResult): string {
