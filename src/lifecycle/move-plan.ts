@@ -94,8 +94,7 @@ export async function planMove(ctx: AppContext, tenant: TenantRow, to: string | 
   if (dumpSpace.freeBytes !== null && dumpSpace.neededBytes !== null && dumpSpace.freeBytes < dumpSpace.neededBytes)
     problems.push(
       `only ${megabytes(dumpSpace.freeBytes)} free in ${dumpSpace.directory}; the copy's dump needs about ` +
-        `${megabytes(dumpSpace.neededBytes)} (${dumpSpace.basis})` +
-        (last?.bytes ? '' : '; a backup of the tenant first gives a closer estimate'),
+        `${megabytes(dumpSpace.neededBytes)} (${dumpSpace.basis})`,
     );
   let expectedDowntimeMs: number | null = null;
   let estimate = 'no backup of this tenant yet to estimate from';
@@ -130,13 +129,13 @@ async function spaceForDump(
   const [neededBytes, basis] =
     lastBackupBytes !== null
       ? [Math.ceil(lastBackupBytes * DUMP_GROWTH_MARGIN), "the tenant's last backup, plus 10%"]
-      : [sizeBytes, "the database's size on disk; no backup to estimate from"];
+      : [sizeBytes, "the database's size on disk: no backup yet; a backup first gives a closer estimate"];
   // The backup directory may not exist yet: its nearest existing parent is on the same file system.
   let directory = backupDir;
   for (;;) {
     try {
-      const fs = await statfs(directory);
-      return { directory: backupDir, freeBytes: fs.bavail * fs.bsize, neededBytes, basis };
+      const { bavail, bsize } = await statfs(directory);
+      return { directory: backupDir, freeBytes: bavail * bsize, neededBytes, basis };
     } catch (error) {
       const parent = dirname(directory);
       if ((error as NodeJS.ErrnoException).code !== 'ENOENT' || parent === directory)

@@ -135,8 +135,8 @@ export function validateWaveConfigs(value: unknown, label = 'waves'): WaveConfig
       throw new UsageError(`${at}.select.labels: expected an object of strings`);
     }
     return {
-      name: name,
-      select: select,
+      name,
+      select,
       concurrency: concurrency as number | undefined,
     };
   });
