@@ -4,6 +4,8 @@ import { TenantctlError, errorMessage } from '../core/errors.js';
 import { listServerRows } from '../registry/servers-repo.js';
 import { latestOutcomes } from '../registry/runs-repo.js';
 import { listTenantRows, type TenantRow } from '../registry/tenants-repo.js';
+import { latestGoodBackup } from '../registry/backups-repo.js';
+import { freeBytesAt, megabytes, nextDumpBytes } from './backup-space.js';
 import { dumpTools, REGISTRY_SLUG } from './backup-tenants.js';
 import { createTenant } from './create-tenant.js';
 import { deleteTenant } from './delete-tenant.js';
@@ -31,6 +33,7 @@ export type FindingKind =
   | 'failed_migration'
   | 'no_backup'
   | 'stale_backup'
+  | 'backup_space'
   | 'dump_tool'
   | 'server_unreachable'
   | 'stale_password'
@@ -48,7 +51,8 @@ export type FindingTarget =
   | { type: 'tenant'; slug: string }
   | { type: 'database'; server: string; name: string }
   | { type: 'user'; server: string; name: string }
-  | { type: 'server'; name: string };
+  | { type: 'server'; name: string }
+  | { type: 'directory'; path: string };
 
 export interface Finding {
   kind: FindingKind;
@@ -292,6 +296,9 @@ export async function runDoctor(ctx: AppContext, options: DoctorOptions = {}): P
     }
   }
 
+  const space = await backupSpaceFinding(ctx, stats.tenants);
+  if (space) add(space);
+
   let fixed = 0;
   if (options.fix) {
     for (const finding of findings.filter((f) => f.autoFix)) {
@@ -312,6 +319,30 @@ export async function runDoctor(ctx: AppContext, options: DoctorOptions = {}): P
     notices: findings.filter((f) => f.severity === 'notice').length,
     findings,
     fixed,
+  };
+}
+
+/**
+ * Whether the backup directory holds another round of backups: every tenant's last dump and the
+ * registry's, plus growth. Found before the nightly `backup --all` fills the disk, not by it.
+ */
+async function backupSpaceFinding(
+  ctx: AppContext,
+  tenants: ReadonlyArray<{ lastBackup: { bytes: number | null } | null }>,
+): Promise<NewFinding | undefined> {
+  const registry = await ctx.registry();
+  const registryBackup = await latestGoodBackup(registry.knex, REGISTRY_SLUG);
+  const lastDumps = tenants.reduce((sum, t) => sum + (t.lastBackup?.bytes ?? 0), registryBackup?.bytes ?? 0);
+  if (lastDumps === 0) return undefined;
+  const directory = ctx.config.backupDir;
+  const [free, needed] = [await freeBytesAt(directory), nextDumpBytes(lastDumps)];
+  if (free === null || free >= needed) return undefined;
+  return {
+    kind: 'backup_space',
+    target: { type: 'directory', path: directory },
+    tenant: null,
+    server: null,
+    message: `only ${megabytes(free)} free in ${directory}; backing up every tenant again needs about ${megabytes(needed)} (their last backups, plus 10%)`,
   };
 }
 

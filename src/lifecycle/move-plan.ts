@@ -1,10 +1,9 @@
-import { statfs } from 'node:fs/promises';
-import { dirname } from 'node:path';
 import type { AppContext } from '../context/app-context.js';
 import { NotFoundError, UsageError } from '../core/errors.js';
 import { latestGoodBackup } from '../registry/backups-repo.js';
 import { findServerRow } from '../registry/servers-repo.js';
 import type { TenantRow } from '../registry/tenants-repo.js';
+import { freeBytesAt, megabytes, nextDumpBytes } from './backup-space.js';
 import { dumpTools } from './backup-tenants.js';
 import { placeTenant } from './servers/place-tenant.js';
 import { tenantNames } from './tenant-names.js';
@@ -40,9 +39,6 @@ export interface DumpSpace {
   /** Where neededBytes comes from, in words. */
   basis: string;
 }
-
-/** A dump grows with the data since the last backup: this much room beyond it. */
-const DUMP_GROWTH_MARGIN = 1.1;
 
 /**
  * Restore and verify each take about as long as the dump again, so the tenant is fenced about
@@ -128,23 +124,7 @@ async function spaceForDump(
 ): Promise<DumpSpace> {
   const [neededBytes, basis] =
     lastBackupBytes !== null
-      ? [Math.ceil(lastBackupBytes * DUMP_GROWTH_MARGIN), "the tenant's last backup, plus 10%"]
+      ? [nextDumpBytes(lastBackupBytes), "the tenant's last backup, plus 10%"]
       : [sizeBytes, "the database's size on disk: no backup yet; a backup first gives a closer estimate"];
-  // The backup directory may not exist yet: its nearest existing parent is on the same file system.
-  let directory = backupDir;
-  for (;;) {
-    try {
-      const { bavail, bsize } = await statfs(directory);
-      return { directory: backupDir, freeBytes: bavail * bsize, neededBytes, basis };
-    } catch (error) {
-      const parent = dirname(directory);
-      if ((error as NodeJS.ErrnoException).code !== 'ENOENT' || parent === directory)
-        return { directory: backupDir, freeBytes: null, neededBytes, basis };
-      directory = parent;
-    }
-  }
-}
-
-function megabytes(bytes: number): string {
-  return `${(bytes / 1024 / 1024).toFixed(1)} MB`;
+  return { directory: backupDir, freeBytes: await freeBytesAt(backupDir), neededBytes, basis };
 }

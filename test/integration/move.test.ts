@@ -1,11 +1,9 @@
-import { execFileSync } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import knexFactory, { type Knex } from 'knex';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { SERVER_URLS, selectedEngines } from '../helpers/engines.js';
 import { canQuery } from '../helpers/server-probe.js';
+import { withSmallDisk } from '../helpers/small-disk.js';
 import { waitFor } from '../helpers/wait-for.js';
 import { Workspace } from '../helpers/workspace.js';
 
@@ -179,12 +177,10 @@ for (const engine of selectedEngines().filter((e): e is 'postgres' | 'mysql' => 
     it('refuses (exit 4, before the fence) when the backup directory cannot hold the dump; goes once a backup shows it fits', async () => {
       const slug = await tenantWithData();
       // A 64 KB file system for the dumps: smaller than any tenant database on disk.
-      const backupDir = mkdtempSync(join(tmpdir(), 'tenantctl-small-disk-'));
-      execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=64k', 'tmpfs', backupDir]);
-      try {
-        const env = { TENANTCTL_BACKUP_DIR: join(backupDir, 'backups') };
+      await withSmallDisk(64, async (disk) => {
+        const env = { TENANTCTL_BACKUP_DIR: join(disk, 'backups') };
         const plan = (await ws.json(['move', slug, '--to', 'b', '--dry-run'], env)).data.plan;
-        expect(plan.dumpSpace).toMatchObject({ directory: join(backupDir, 'backups') });
+        expect(plan.dumpSpace).toMatchObject({ directory: join(disk, 'backups') });
         expect(plan.dumpSpace.freeBytes).toBeLessThanOrEqual(64 * 1024);
         expect(plan.dumpSpace.neededBytes).toBeGreaterThan(64 * 1024);
         const refused = await ws.run(['move', slug, '--to', 'b'], env);
@@ -201,10 +197,7 @@ for (const engine of selectedEngines().filter((e): e is 'postgres' | 'mysql' => 
         const moved = await ws.run(['move', slug, '--to', 'b'], env);
         expect(moved.code, moved.stderr).toBe(0);
         expect(await show(slug)).toMatchObject({ server: 'b', status: 'active' });
-      } finally {
-        execFileSync('umount', [backupDir]);
-        rmSync(backupDir, { recursive: true, force: true });
-      }
+      });
     });
 
     it('stops at verify when the target copy differs, and leaves the tenant working on the source', async () => {

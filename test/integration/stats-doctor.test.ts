@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import knexFactory from 'knex';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { SERVER_URLS, selectedEngines } from '../helpers/engines.js';
+import { fillDisk, withSmallDisk } from '../helpers/small-disk.js';
 import { waitFor } from '../helpers/wait-for.js';
 import { FIXTURES, Workspace } from '../helpers/workspace.js';
 
@@ -245,7 +246,7 @@ for (const engine of selectedEngines()) {
       expect((await ws.run(['delete', gone, '--yes', '--no-backup'])).code).toBe(0);
     });
 
-    it('says all is well, exit 0, when every tenant is backed up and up to date', async () => {
+    it('says all is well, exit 0, when every tenant is backed up and up to date; not once the backup disk is full', async () => {
       const fresh = new Workspace(engine, {
         env: {
           TENANTCTL_DATABASE_NAME_TEMPLATE: `${prefix}w_{slug}`,
@@ -270,6 +271,22 @@ for (const engine of selectedEngines()) {
         const after = await fresh.json(['doctor']);
         expect(after.result.code, JSON.stringify(after.data.findings)).toBe(0);
         expect(after.data).toMatchObject({ ok: true, findings: [] });
+
+        // The backup directory on a full disk: the next round of backups would not fit.
+        await withSmallDisk(64, async (disk) => {
+          fillDisk(disk);
+          const full = await fresh.json(['doctor'], { TENANTCTL_BACKUP_DIR: join(disk, 'backups') });
+          expect(full.result.code).toBe(1);
+          expect(full.data.findings).toEqual([
+            expect.objectContaining({
+              kind: 'backup_space',
+              severity: 'problem',
+              target: { type: 'directory', path: join(disk, 'backups') },
+              message: expect.stringMatching(/^only 0\.0 MB free in .*backing up every tenant again needs about/),
+              fix: expect.stringContaining('--keep-days'),
+            }),
+          ]);
+        });
       } finally {
         await fresh.probe.drop(`${prefix}w_${slug}`, engine === 'sqlite' ? null : `${prefix}w_${slug}`);
         await fresh.cleanup();

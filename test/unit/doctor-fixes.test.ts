@@ -32,6 +32,19 @@ describe('doctor fix commands', () => {
     expect(fixCommand(finding({ kind: 'interrupted_backup' }))).toContain('tenantctl backup acme');
   });
 
+  it('points a backup directory short of space at the directory and at retention', () => {
+    const fix = fixCommand(
+      finding({
+        kind: 'backup_space',
+        tenant: null,
+        server: null,
+        target: { type: 'directory', path: '/srv/backups' },
+      }),
+    );
+    expect(fix).toContain('/srv/backups');
+    expect(fix).toContain('tenantctl backup --all --keep-days');
+  });
+
   it("takes a dump tool's install advice from the driver's message", () => {
     const message =
       'pg_dump is version 13, older than the PostgreSQL 15 server: install postgresql-client-15 (or newer)';

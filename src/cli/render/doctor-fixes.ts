@@ -39,6 +39,10 @@ export function fixCommand(finding: Finding): string {
     case 'no_backup':
     case 'stale_backup':
       return `tenantctl backup ${slug}`;
+    case 'backup_space': {
+      const directory = target.type === 'directory' ? target.path : 'the backup directory';
+      return `free space in ${directory}, keep fewer backups (tenantctl backup --all --keep-days N), or set backupDir to a larger disk`;
+    }
     case 'stale_password':
       return `tenantctl rotate-password ${slug}`;
     case 'password_login_fails':
