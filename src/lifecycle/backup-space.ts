@@ -2,7 +2,7 @@ import { statfs } from 'node:fs/promises';
 import { dirname } from 'node:path';
 
 /** A dump grows with the data since the last backup: this much room beyond it. */
-export const DUMP_GROWTH_MARGIN = 1.1;
+const DUMP_GROWTH_MARGIN = 1.1;
 
 /** The room a new dump needs, from the size of the last one. */
 export function nextDumpBytes(lastBackupBytes: number): number {
@@ -22,8 +22,4 @@ export async function freeBytesAt(directory: string): Promise<number | null> {
       if ((error as NodeJS.ErrnoException).code !== 'ENOENT' || dirname(path) === path) return null;
     }
   }
-}
-
-export function megabytes(bytes: number): string {
-  return `${(bytes / 1024 / 1024).toFixed(1)} MB`;
 }

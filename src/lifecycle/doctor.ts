@@ -5,7 +5,8 @@ import { listServerRows } from '../registry/servers-repo.js';
 import { latestOutcomes } from '../registry/runs-repo.js';
 import { listTenantRows, type TenantRow } from '../registry/tenants-repo.js';
 import { latestGoodBackup } from '../registry/backups-repo.js';
-import { freeBytesAt, megabytes, nextDumpBytes } from './backup-space.js';
+import { formatBytes } from '../core/format-bytes.js';
+import { freeBytesAt, nextDumpBytes } from './backup-space.js';
 import { dumpTools, REGISTRY_SLUG } from './backup-tenants.js';
 import { createTenant } from './create-tenant.js';
 import { deleteTenant } from './delete-tenant.js';
@@ -342,7 +343,7 @@ async function backupSpaceFinding(
     target: { type: 'directory', path: directory },
     tenant: null,
     server: null,
-    message: `only ${megabytes(free)} free in ${directory}; backing up every tenant again needs about ${megabytes(needed)} (their last backups, plus 10%)`,
+    message: `only ${formatBytes(free)} free in ${directory}; backing up every tenant again needs about ${formatBytes(needed)} (their last backups, plus 10%)`,
   };
 }
 

@@ -3,7 +3,8 @@ import { NotFoundError, UsageError } from '../core/errors.js';
 import { latestGoodBackup } from '../registry/backups-repo.js';
 import { findServerRow } from '../registry/servers-repo.js';
 import type { TenantRow } from '../registry/tenants-repo.js';
-import { freeBytesAt, megabytes, nextDumpBytes } from './backup-space.js';
+import { formatBytes } from '../core/format-bytes.js';
+import { freeBytesAt, nextDumpBytes } from './backup-space.js';
 import { dumpTools } from './backup-tenants.js';
 import { placeTenant } from './servers/place-tenant.js';
 import { tenantNames } from './tenant-names.js';
@@ -89,8 +90,8 @@ export async function planMove(ctx: AppContext, tenant: TenantRow, to: string | 
   const dumpSpace = await spaceForDump(ctx.config.backupDir, last?.bytes ?? null, sizeBytes);
   if (dumpSpace.freeBytes !== null && dumpSpace.neededBytes !== null && dumpSpace.freeBytes < dumpSpace.neededBytes)
     problems.push(
-      `only ${megabytes(dumpSpace.freeBytes)} free in ${dumpSpace.directory}; the copy's dump needs about ` +
-        `${megabytes(dumpSpace.neededBytes)} (${dumpSpace.basis})`,
+      `only ${formatBytes(dumpSpace.freeBytes)} free in ${dumpSpace.directory}; the copy's dump needs about ` +
+        `${formatBytes(dumpSpace.neededBytes)} (${dumpSpace.basis})`,
     );
   let expectedDowntimeMs: number | null = null;
   let estimate = 'no backup of this tenant yet to estimate from';

@@ -282,7 +282,7 @@ for (const engine of selectedEngines()) {
               kind: 'backup_space',
               severity: 'problem',
               target: { type: 'directory', path: join(disk, 'backups') },
-              message: expect.stringMatching(/^only 0\.0 MB free in .*backing up every tenant again needs about/),
+              message: expect.stringMatching(/^only 0 B free in .*backing up every tenant again needs about/),
               fix: expect.stringContaining('--keep-days'),
             }),
           ]);

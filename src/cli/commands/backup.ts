@@ -4,7 +4,7 @@ import type { TenantStatus } from '../../registry/tenants-repo.js';
 import { withCommandContext } from '../action.js';
 import { addTenantFilters, PER_SERVER_HELP } from '../options.js';
 import { renderOutages } from '../render/outages.js';
-import { formatBytes } from '../render/format.js';
+import { formatBytes } from '../../core/format-bytes.js';
 
 interface BackupFlags {
   all?: boolean;

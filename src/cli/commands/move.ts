@@ -4,7 +4,7 @@ import type { MovePlan } from '../../lifecycle/move-plan.js';
 import type { MoveResult } from '../../lifecycle/move-tenant.js';
 import { withCommandContext } from '../action.js';
 import type { Output } from '../output.js';
-import { formatBytes } from '../render/format.js';
+import { formatBytes } from '../../core/format-bytes.js';
 
 const LABELS = {
   preflight: 'Checking both servers',

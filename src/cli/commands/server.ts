@@ -6,7 +6,7 @@ import type { ServerInfo } from '../../lifecycle/servers/server-info.js';
 import { withCommandContext } from '../action.js';
 import { collectKeyValue, collectList } from '../options.js';
 import type { Output } from '../output.js';
-import { formatBytes } from '../render/format.js';
+import { formatBytes } from '../../core/format-bytes.js';
 
 interface ServerFlags {
   url?: string;
