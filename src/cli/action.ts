@@ -19,6 +19,7 @@ export interface GlobalOptions {
   serverName?: string;
   migrationsDir?: string;
   seedsDir?: string;
+  trustTenantCode?: boolean;
   concurrency?: string;
   perServer?: string;
 }
@@ -40,6 +41,7 @@ export function configFor(command: Command): ResolvedConfig {
     serverName: opts.serverName,
     migrationsDir: opts.migrationsDir,
     seedsDir: opts.seedsDir,
+    trustTenantCode: opts.trustTenantCode ? 'true' : undefined,
     concurrency: opts.concurrency,
     perServer: opts.perServer,
   };

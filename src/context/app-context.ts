@@ -60,6 +60,7 @@ export class AppContext {
   private registryPromise?: Promise<Registry>;
   private keyPromise?: Promise<LoadedKey>;
   private readonly servers = new Map<number, Promise<ServerHandle>>();
+  private readonly closers: Array<() => Promise<void>> = [];
 
   /**
    * `readOnly`: never write to the registry (no schema migration, no key generation, no
@@ -227,7 +228,13 @@ export class AppContext {
     return { row, spec, connection, version: async () => version };
   }
 
+  /** Has `close` run `fn` first: what an operation opened for the whole run (a pool of its own). */
+  onClose(fn: () => Promise<void>): void {
+    this.closers.push(fn);
+  }
+
   async close(): Promise<void> {
+    for (const fn of this.closers.splice(0)) await fn().catch(() => undefined);
     const handles = await Promise.allSettled(this.servers.values());
     for (const h of handles) if (h.status === 'fulfilled') await h.value.connection.close();
     if (this.registryPromise) await (await this.registryPromise.catch(() => undefined))?.close();

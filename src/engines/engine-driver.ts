@@ -2,7 +2,7 @@ import type { Writable } from 'node:stream';
 import type { Knex } from 'knex';
 import type { Engine, ServerSpec } from './server-spec.js';
 import type { ContentFingerprint } from './content-fingerprint.js';
-import { InternalError } from '../core/errors.js';
+import { InternalError, type TamperedTableError } from '../core/errors.js';
 import { TOOL_SETTINGS, type ToolConfig } from './descriptors.js';
 
 /** Held until released; the server releases it by itself if the process dies. */
@@ -66,6 +66,13 @@ export interface EngineDriver {
   /** Knex configuration for the admin connection to a server (or the registry). */
   adminKnexConfig(spec: ServerSpec): Knex.Config;
   /**
+   * The applied migrations in `table` of the database `knex` is connected to, in order; null when
+   * there is no such table. The table is checked to be a plain table in the same step as it is read
+   * (PostgreSQL: locked, then its relkind; MySQL: HANDLER, which refuses views; SQLite: its type),
+   * so nothing a tenant defined runs: anything else throws TamperedTableError.
+   */
+  readAppliedOn(knex: Knex, table: string, database: string): Promise<string[] | null>;
+  /**
    * Takes a named, session-scoped lock on a knex connection (PostgreSQL advisory lock, MySQL
    * GET_LOCK, SQLite an OS lock on a file next to the registry). Resolves undefined if it is held
    * elsewhere and `waitMs` runs out.
@@ -77,11 +84,47 @@ export interface EngineDriver {
   connect(spec: ServerSpec): ServerConnection;
 }
 
-/** How tenant schema code connects to a tenant database. */
-export interface TenantConnectionOptions {
+/**
+ * Who a session on a tenant database logs in as (README "Security model"): the tenant's own
+ * database user, never the admin with a `SET ROLE` that tenant code could `RESET`. Lifecycles get
+ * one from tenantLogin() (src/lifecycle/tenant-login.ts); a driver opens it once per operation,
+ * logs in with what it gives, and releases it when the operation's sessions are closed.
+ */
+export interface TenantLogin {
+  readonly database: string;
+  /** The tenant's database user; null where it has none (SQLite; `tenantUsers: false`: the admin logs in). */
+  readonly user: string | null;
+  open(): Promise<OpenLogin>;
+}
+
+/** The credentials of one use of a TenantLogin. */
+export interface OpenLogin {
+  /** Who logs in; null: the server's admin (the spec's credentials). */
+  user: string | null;
+  /**
+   * Passwords to try in this order until one logs in: the registry's, then the one an interrupted
+   * rotation was setting; or, while the account is locked (suspended, fenced), the one-time
+   * password it is lent (ServerUsers.lendLogin).
+   */
+  passwords: string[];
+  /** Call once every session opened with these credentials is closed. */
+  release(): Promise<void>;
+}
+
+/** A login as the admin itself, on a database the admin owns (the registry's, a scratch copy's). */
+export function adminLogin(database: string): TenantLogin {
+  return { database, user: null, open: async () => ({ user: null, passwords: [], release: async () => {} }) };
+}
+
+/** One set of credentials for a tenant database session: user null logs in as the admin. */
+export interface TenantCredentials {
   database: string;
-  /** PostgreSQL: `SET ROLE` to this role on every connection, so the tenant owns what is created. */
-  role?: string;
+  user: string | null;
+  password?: string;
+}
+
+/** How tenant schema code's sessions are set up. */
+export interface TenantConnectionOptions {
   /**
    * How long a statement may wait for a lock before failing (PostgreSQL `lock_timeout`, MySQL
    * `lock_wait_timeout` and `innodb_lock_wait_timeout` in whole seconds, SQLite `busy_timeout`).
@@ -153,18 +196,23 @@ export interface DumpRestore {
    * or the dump is incomplete. Credentials reach the tool through its environment or an option
    * file, never its command line.
    */
-  dump(database: string, output: Writable, tools: DumpTools): Promise<void>;
+  dump(login: TenantLogin, output: Writable, tools: DumpTools): Promise<void>;
   /**
    * Dumps like `dump` and counts every table's rows in the very snapshot the dump reads, so the
    * counts are exact even while the application writes (PostgreSQL: a repeatable-read transaction
    * exports its snapshot to pg_dump --snapshot, and counts in it while pg_dump runs). Absent where
    * the dump tool cannot share a snapshot: the caller counts before and after the dump instead.
    */
-  dumpCounted?(database: string, output: Writable, tools: DumpTools): Promise<Record<string, number>>;
+  dumpCounted?(login: TenantLogin, output: Writable, tools: DumpTools): Promise<Record<string, number>>;
   /** Checks that a dump file is complete and readable, as the engine's restore tool would read it. */
   checkDump(file: string, tools: DumpTools): Promise<void>;
-  /** Restores a dump into an existing, empty database; objects owned by `owner` where the engine has owners. */
-  restore(database: string, file: string, owner: string | null, tools: DumpTools): Promise<void>;
+  /**
+   * Restores a dump into an existing, empty database, logged in as `login` (the tenant's own user),
+   * so whatever the file asks beyond that user's own database fails: objects are owned by that user
+   * (PostgreSQL `--no-owner --no-privileges`; MySQL definers rewritten to it), and the MySQL client
+   * runs no client command (`--sandbox`, `--binary-mode`, or tenantctl's own check of the file).
+   */
+  restore(login: TenantLogin, file: string, tools: DumpTools): Promise<void>;
   /**
    * What is wrong with this machine's dump tools for this server (missing, too old), or undefined (also where none
    * are needed).
@@ -175,35 +223,43 @@ export interface DumpRestore {
 /** Reading what databases hold: applied migrations, tables, rows, content, statistics. */
 export interface DatabaseInspection {
   /**
-   * Reads the migration table of many databases with as few round trips as the engine allows
-   * (MySQL: one UNION per batch over the admin connection; PostgreSQL: one short connection per
-   * database, `concurrency` at a time; SQLite: each file).
+   * Reads the migration table of many databases with as few round trips as the engine allows, each
+   * checked to be a plain table as it is read (see EngineDriver.readAppliedOn): MySQL with HANDLER
+   * over the admin connection, which reads a base table's rows and runs nothing of the tenant's;
+   * PostgreSQL from the fingerprints in the catalog where they prove `available`'s prefix, else one
+   * short connection per database as the tenant, `concurrency` at a time; SQLite each file.
    */
-  readAppliedMigrations(databases: string[], table: string, concurrency: number): Promise<AppliedMigrations>;
-  /** The tables of a database, schema-qualified where the engine has schemas. */
+  readAppliedMigrations(
+    logins: TenantLogin[],
+    table: string,
+    concurrency: number,
+    available?: string[],
+  ): Promise<AppliedMigrations>;
+  /** The tables of a database, schema-qualified where the engine has schemas (from the catalog). */
   listTables(database: string): Promise<string[]>;
-  /** Exact row count of every table. */
-  rowCounts(database: string): Promise<Record<string, number>>;
+  /** Exact row count of every table, counted as `login`. */
+  rowCounts(login: TenantLogin): Promise<Record<string, number>>;
   /**
    * Exact row count and content checksum of every table, and every sequence/auto-increment
    * position, computed by the server itself where it can (see ContentFingerprint): what `move`
    * compares between the source and the target before it switches.
    */
-  contentFingerprint(database: string): Promise<ContentFingerprint>;
+  contentFingerprint(login: TenantLogin): Promise<ContentFingerprint>;
   /**
    * Size, tables, rows and open connections of many databases, plus their applied migrations,
    * with as few round trips as the engine allows: sizes and connections in one query per server
    * where the engine can (PostgreSQL, MySQL); tables, rows and migrations in one query per server
-   * on MySQL, one short connection per database on PostgreSQL. Rows are the engine's estimate
-   * unless `exact`. Databases that do not exist are missing from the map.
+   * on MySQL, one short connection per database (as the tenant) on PostgreSQL. Rows are the
+   * engine's estimate unless `exact` (counted as the tenant). Databases that do not exist are
+   * missing from the map.
    */
-  databaseStats(databases: string[], options: DatabaseStatsOptions): Promise<Map<string, DatabaseStats>>;
+  databaseStats(logins: TenantLogin[], options: DatabaseStatsOptions): Promise<Map<string, DatabaseStats>>;
 }
 
 /** Knex configurations for one tenant database. */
 export interface TenantConnections {
-  /** Knex config for tenant schema work over the admin credentials. */
-  tenantKnexConfig(options: TenantConnectionOptions): Knex.Config;
+  /** Knex config for one session on a tenant database with these credentials (pool of one). */
+  tenantKnexConfig(credentials: TenantCredentials, options?: TenantConnectionOptions): Knex.Config;
   /** Knex config as the tenant's own user would connect (what the application uses). */
   tenantUserKnexConfig(database: string, user: string, password: string): Knex.Config;
 }
@@ -232,6 +288,17 @@ export interface ServerUsers {
    * password never reaches logs or errors.
    */
   setPassword(user: string, password: string, options?: { endSessions?: boolean }): Promise<void>;
+  /**
+   * Lends a locked (suspended, fenced) account to tenantctl: in one statement, it can log in again,
+   * with `oneTimePassword` in place of its own, which the application does not know, so the
+   * application stays out. Ended by endLoan.
+   */
+  lendLogin(user: string, oneTimePassword: string): Promise<void>;
+  /**
+   * Locks the account again with its own `password`, in one statement, and ends its sessions. Also
+   * what gives an account its own password back after a loan a killed tenantctl left open.
+   */
+  endLoan(user: string, password: string): Promise<void>;
   /** Gives an existing user its (re-created) database: ownership on PostgreSQL, grants on MySQL. */
   grantDatabase(user: string, database: string): Promise<void>;
   /** Every user on the server (for finding orphans). */
@@ -248,10 +315,11 @@ export function usersOf(server: ServerConnection): ServerUsers {
 }
 
 /**
- * What each tenant database's migration table holds: the applied names in order, or null where
- * the table (or the database) does not exist.
+ * What each tenant database's migration table holds: the applied names in order, null where the
+ * table (or the database) does not exist, or the TamperedTableError that says it is not a plain
+ * table (and was not read).
  */
-export type AppliedMigrations = Map<string, string[] | null>;
+export type AppliedMigrations = Map<string, string[] | null | TamperedTableError>;
 
 /**
  * The dump and restore executables, as configured, keyed by each engine's tool settings (see its
@@ -288,8 +356,8 @@ export interface DatabaseStats {
   rowsExact: boolean;
   /** Open connections now; null where the engine cannot tell (SQLite). */
   connections: number | null;
-  /** Applied migrations in order; null without a migration table. */
-  applied: string[] | null;
+  /** Applied migrations in order; null without a migration table; the error when it is not a plain table. */
+  applied: string[] | null | TamperedTableError;
 }
 
 /** dumpAt for engines whose spec names a database on a server: connect, dump it, close. */
@@ -301,7 +369,7 @@ export async function dumpNamedDatabase(
 ): Promise<void> {
   const server = driver.connect(spec);
   try {
-    await server.dump(spec.database!, output, tools);
+    await server.dump(adminLogin(spec.database!), output, tools);
   } finally {
     await server.close();
   }

@@ -1,5 +1,5 @@
 import knexFactory, { type Knex } from 'knex';
-import { TenantctlError, UnreachableError, errorMessage } from '../core/errors.js';
+import { TamperedTableError, TenantctlError, UnreachableError, errorMessage } from '../core/errors.js';
 import { redact } from '../core/secrets.js';
 import type { Writable } from 'node:stream';
 import {
@@ -12,7 +12,10 @@ import {
   type ServerConnection,
   type ServerUsers,
   type TenantConnectionOptions,
+  type TenantCredentials,
+  type TenantLogin,
 } from './engine-driver.js';
+import { withLoginSession } from './tenant-session.js';
 import { mysqlCheckDump, mysqlDumpTo, mysqlRestoreFrom } from './mysql-dump.js';
 import { resolveTool } from './run-tool.js';
 import { lockKey64, lockOnDedicatedConnection } from './lock-helpers.js';
@@ -38,6 +41,55 @@ const RESERVED = new Set([
   'mysql.session',
   'mysql.infoschema',
 ]);
+
+/** A query on one held connection: HANDLER names live in a session. */
+type OnConnection = (sql: string, bindings?: unknown[]) => Promise<unknown[]>;
+
+/** Runs `fn` with queries that all go to one connection of `knex`'s pool. */
+async function onOneConnection<T>(knex: Knex, fn: (query: OnConnection) => Promise<T>): Promise<T> {
+  const client = knex.client as { acquireConnection(): Promise<unknown>; releaseConnection(c: unknown): Promise<void> };
+  const connection = await client.acquireConnection();
+  try {
+    return await fn(async (sql, bindings = []) => {
+      const [rows] = await knex.raw(sql, bindings as Knex.RawBinding[]).connection(connection);
+      return rows as unknown[];
+    });
+  } finally {
+    await client.releaseConnection(connection);
+  }
+}
+
+/**
+ * A migration table's applied names, read with HANDLER: it reads a base table's rows straight from
+ * the storage engine, refuses a view (or a sequence) in the same statement that opens it, and
+ * runs nothing the tenant defined (no view, function or trigger), so the admin may read it.
+ * `target` is the table, quoted (and qualified with its database where the session is elsewhere).
+ */
+async function readWithHandler(
+  query: OnConnection,
+  target: string,
+  table: string,
+  database: string,
+): Promise<string[] | null> {
+  try {
+    await query(`handler ${target} open as tenantctl_migrations`);
+  } catch (error) {
+    const code = (error as { code?: string }).code;
+    if (code === 'ER_NO_SUCH_TABLE' || code === 'ER_BAD_DB_ERROR') return null;
+    if (code === 'ER_WRONG_OBJECT') throw new TamperedTableError(table, database, 'a view');
+    if (code === 'ER_ILLEGAL_HA') throw new TamperedTableError(table, database, 'not a plain table');
+    throw error;
+  }
+  try {
+    const rows = (await query('handler tenantctl_migrations read first limit 1000000')) as Array<{
+      id: number;
+      name: string;
+    }>;
+    return rows.sort((a, b) => Number(a.id) - Number(b.id)).map((row) => String(row.name));
+  } finally {
+    await query('handler tenantctl_migrations close').catch(() => undefined);
+  }
+}
 
 /** In GRANT, `_` and `%` in a database name are wildcards: escape them, or `tenant_a` also grants `tenantXa`. */
 const grantPattern = (database: string) => quote(database.replace(/[_%]/g, (c) => `\\${c}`));
@@ -82,6 +134,13 @@ export const mysqlDriver: EngineDriver = {
     ),
   // Both a metadata lock (lock_wait_timeout) and a row lock (innodb_lock_wait_timeout) give 1205.
   isLockTimeoutError: (error) => (error as { code?: string } | null)?.code === 'ER_LOCK_WAIT_TIMEOUT',
+
+  async readAppliedOn(knex, table, database) {
+    return onOneConnection(knex, async (query) => {
+      const rows = await readWithHandler(query, quote(table), table, database);
+      return rows;
+    });
+  },
 
   adminKnexConfig(spec) {
     return {
@@ -220,6 +279,24 @@ class MysqlServer implements ServerConnection, ServerUsers {
     await this.admin.raw('drop user if exists ?@?', [name, this.host]);
   }
 
+  async lendLogin(user: string, oneTimePassword: string): Promise<void> {
+    await this.alterLogin(user, oneTimePassword, 'account unlock');
+  }
+
+  async endLoan(user: string, password: string): Promise<void> {
+    await this.alterLogin(user, password, 'account lock');
+    await this.endSessions(user);
+  }
+
+  /** One ALTER USER that sets the password and locks or unlocks the account. */
+  private async alterLogin(user: string, password: string, access: 'account lock' | 'account unlock'): Promise<void> {
+    try {
+      await this.admin.raw(`alter user ?@? identified by ? ${access}`, [user, this.host, password]);
+    } catch (error) {
+      throw new TenantctlError(redact(errorMessage(error), [password]));
+    }
+  }
+
   async setPassword(user: string, password: string, options: { endSessions?: boolean } = {}): Promise<void> {
     try {
       await this.admin.raw('alter user ?@? identified by ?', [user, this.host, password]);
@@ -257,37 +334,53 @@ class MysqlServer implements ServerConnection, ServerUsers {
     return /ACCOUNT LOCK/i.test(String(Object.values(rows[0] as object)[0]));
   }
 
-  async readAppliedMigrations(databases: string[], table: string): Promise<AppliedMigrations> {
-    // One server sees every database: a batch of tenants costs two queries, not two per tenant.
+  async readAppliedMigrations(logins: TenantLogin[], table: string): Promise<AppliedMigrations> {
+    // One server sees every database: the catalog says which have the table, and HANDLER reads
+    // each over the admin connection (it runs nothing of the tenant's), without logging in as
+    // every tenant. Two connections share the work.
+    const databases = logins.map((l) => l.database);
     const applied: AppliedMigrations = new Map(databases.map((db) => [db, null]));
+    const present: Array<{ db: string; type: string }> = [];
     for (let start = 0; start < databases.length; start += BATCH) {
       const batch = databases.slice(start, start + BATCH);
-      const [present] = await this.admin.raw(
-        `select table_schema as db from information_schema.tables where table_name = ? and table_schema in (${batch.map(() => '?').join(',')})`,
+      const [rows] = await this.admin.raw(
+        `select table_schema as db, table_type as type from information_schema.tables where table_name = ? and table_schema in (${batch.map(() => '?').join(',')})`,
         [table, ...batch],
       );
-      const withTable = (present as Array<{ db: string }>).map((row) => row.db);
-      if (withTable.length === 0) continue;
-      for (const db of withTable) applied.set(db, []);
-      const union = withTable
-        .map((db) => `select ? as db, id, name from ${quote(db)}.${quote(table)}`)
-        .join(' union all ');
-      const [rows] = await this.admin.raw(`${union} order by db, id`, withTable);
-      for (const row of rows as Array<{ db: string; name: string }>) applied.get(row.db)!.push(row.name);
+      present.push(...(rows as Array<{ db: string; type: string }>));
     }
+    const halves = [present.filter((_, i) => i % 2 === 0), present.filter((_, i) => i % 2 === 1)];
+    await Promise.all(
+      halves.map((half) =>
+        onOneConnection(this.admin, async (query) => {
+          for (const { db, type } of half) {
+            if (type === 'VIEW') {
+              applied.set(db, new TamperedTableError(table, db, 'a view'));
+              continue;
+            }
+            try {
+              applied.set(db, await readWithHandler(query, `${quote(db)}.${quote(table)}`, table, db));
+            } catch (error) {
+              if (!(error instanceof TamperedTableError)) throw error;
+              applied.set(db, error);
+            }
+          }
+        }),
+      ),
+    );
     return applied;
   }
 
-  dump(database: string, output: Writable, tools: DumpTools): Promise<void> {
-    return mysqlDumpTo(this.spec, database, output, tools);
+  async dump(login: TenantLogin, output: Writable, tools: DumpTools): Promise<void> {
+    await withLoginSession(this, login, (_knex, credentials) => mysqlDumpTo(this.spec, credentials, output, tools));
   }
 
   checkDump(file: string): Promise<void> {
     return mysqlCheckDump(file);
   }
 
-  restore(database: string, file: string, _owner: string | null, tools: DumpTools): Promise<void> {
-    return mysqlRestoreFrom(this.spec, database, file, tools);
+  async restore(login: TenantLogin, file: string, tools: DumpTools): Promise<void> {
+    await withLoginSession(this, login, (_knex, credentials) => mysqlRestoreFrom(this.spec, credentials, file, tools));
   }
 
   async listTables(database: string): Promise<string[]> {
@@ -298,21 +391,29 @@ class MysqlServer implements ServerConnection, ServerUsers {
     return (rows as Array<{ name: string }>).map((row) => row.name);
   }
 
-  async rowCounts(database: string): Promise<Record<string, number>> {
-    const tables = await this.listTables(database);
-    if (tables.length === 0) return {};
-    const union = tables
-      .map((t) => `select ? as name, count(*) as n from ${quote(database)}.${quote(t)}`)
-      .join(' union all ');
-    const [rows] = await this.admin.raw(union, tables);
-    return Object.fromEntries((rows as Array<{ name: string; n: number }>).map((row) => [row.name, Number(row.n)]));
+  /** Exact row count of every table, counted in one UNION on a session as the tenant. */
+  async rowCounts(login: TenantLogin): Promise<Record<string, number>> {
+    return withLoginSession(this, login, async (knex) => {
+      const [listed] = await knex.raw(
+        "select table_name as name from information_schema.tables where table_schema = ? and table_type = 'BASE TABLE' order by 1",
+        [login.database],
+      );
+      const tables = (listed as Array<{ name: string }>).map((row) => row.name);
+      if (tables.length === 0) return {};
+      const union = tables
+        .map((t) => `select ? as name, count(*) as n from ${quote(login.database)}.${quote(t)}`)
+        .join(' union all ');
+      const [rows] = await knex.raw(union, tables);
+      return Object.fromEntries((rows as Array<{ name: string; n: number }>).map((row) => [row.name, Number(row.n)]));
+    });
   }
 
-  contentFingerprint(database: string): Promise<ContentFingerprint> {
-    return mysqlFingerprint(this.admin, database);
+  contentFingerprint(login: TenantLogin): Promise<ContentFingerprint> {
+    return withLoginSession(this, login, (knex) => mysqlFingerprint(knex, login.database));
   }
 
-  async databaseStats(databases: string[], options: DatabaseStatsOptions): Promise<Map<string, DatabaseStats>> {
+  async databaseStats(logins: TenantLogin[], options: DatabaseStatsOptions): Promise<Map<string, DatabaseStats>> {
+    const databases = logins.map((l) => l.database);
     const stats = new Map<string, DatabaseStats>();
     if (databases.length === 0) return stats;
     const marks = databases.map(() => '?').join(',');
@@ -329,7 +430,7 @@ class MysqlServer implements ServerConnection, ServerUsers {
       `select db, count(*) as n from information_schema.processlist where db in (${marks}) group by db`,
       databases,
     );
-    const applied = await this.readAppliedMigrations(databases, options.migrationsTable);
+    const applied = await this.readAppliedMigrations(logins, options.migrationsTable);
     const byDb = new Map(
       (tables as Array<{ db: string; tables: number; rows: number; bytes: number }>).map((r) => [r.db, r]),
     );
@@ -346,10 +447,16 @@ class MysqlServer implements ServerConnection, ServerUsers {
       });
     }
     if (options.exact) {
-      await runPool([...stats.keys()], options.concurrency, async (db) => {
-        stats.get(db)!.rows = Object.values(await this.rowCounts(db)).reduce((a, b) => a + b, 0);
-        stats.get(db)!.rowsExact = true;
-      });
+      // Counting reads the tenant's tables: as the tenant, a few at a time.
+      await runPool(
+        logins.filter((l) => stats.has(l.database)),
+        options.concurrency,
+        async (login) => {
+          const entry = stats.get(login.database)!;
+          entry.rows = Object.values(await this.rowCounts(login)).reduce((a, b) => a + b, 0);
+          entry.rowsExact = true;
+        },
+      );
     }
     return stats;
   }
@@ -377,11 +484,14 @@ class MysqlServer implements ServerConnection, ServerUsers {
     return (rows as Array<{ name: string }>).map((r) => r.name);
   }
 
-  tenantKnexConfig({ database, lockTimeoutMs }: TenantConnectionOptions): Knex.Config {
+  tenantKnexConfig(
+    { database, user, password }: TenantCredentials,
+    { lockTimeoutMs }: TenantConnectionOptions = {},
+  ): Knex.Config {
     return {
       client: 'mysql2',
       log: QUIET_KNEX_LOG,
-      connection: connection(this.spec, database),
+      connection: user ? connection(this.spec, database, user, password) : connection(this.spec, database),
       pool: { min: 0, max: 1, ...lockTimeoutHook(lockTimeoutMs) },
     };
   }

@@ -1,12 +1,17 @@
+import { execFile } from 'node:child_process';
 import { createReadStream } from 'node:fs';
-import type { Writable } from 'node:stream';
+import { Transform, type TransformCallback, type Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
+import { promisify } from 'node:util';
 import { createGunzip, createGzip } from 'node:zlib';
-import type { DumpTools } from './engine-driver.js';
+import type { DumpTools, TenantCredentials } from './engine-driver.js';
 import { withCredentialFile } from './credential-file.js';
 import { requireTrailer, sink } from './dump-checks.js';
-import { resolveTool, runTool } from './run-tool.js';
+import { clientCommandCheck } from './mysql-client-check.js';
+import { inheritedEnv, resolveTool, runTool } from './run-tool.js';
 import type { ServerSpec } from './server-spec.js';
+
+const run = promisify(execFile);
 
 /** mysqldump writes this as its last line when, and only when, the dump is complete. */
 const TRAILER = '-- Dump completed';
@@ -14,24 +19,33 @@ const TRAILER = '-- Dump completed';
 const quoteOption = (value: string) => `"${value.replace(/\\/g, '\\\\').replace(/"/g, '\\"')}"`;
 
 /**
- * Runs `fn` with a temporary option file holding the credentials: mode 0600 in a private
- * directory, removed afterwards. The password never reaches a command line.
+ * Runs `fn` with a temporary option file holding the credentials of `login` (a tenant's user; the
+ * admin where it has none): mode 0600 in a private directory, removed afterwards. The password
+ * never reaches a command line.
  */
-async function withOptionFile<T>(spec: ServerSpec, fn: (file: string) => Promise<T>): Promise<T> {
+async function withOptionFile<T>(
+  spec: ServerSpec,
+  login: Pick<TenantCredentials, 'user' | 'password'>,
+  fn: (file: string) => Promise<T>,
+): Promise<T> {
+  const password = login.user ? login.password : spec.password;
   const lines = [
     '[client]',
     `host=${quoteOption(spec.host ?? '127.0.0.1')}`,
     `port=${spec.port ?? 3306}`,
-    `user=${quoteOption(spec.user ?? 'root')}`,
+    `user=${quoteOption(login.user ?? spec.user ?? 'root')}`,
   ];
-  if (spec.password) lines.push(`password=${quoteOption(spec.password)}`);
+  if (password) lines.push(`password=${quoteOption(password)}`);
   return withCredentialFile('client.cnf', `${lines.join('\n')}\n`, fn);
 }
 
-/** A consistent, compressed SQL dump with routines, triggers and events, streamed to `output`. */
+/**
+ * A consistent, compressed SQL dump with routines, triggers and events, streamed to `output`,
+ * logged in as `login` (the tenant's own user, who alone sees its routines' bodies).
+ */
 export async function mysqlDumpTo(
   spec: ServerSpec,
-  database: string,
+  login: TenantCredentials,
   output: Writable,
   tools: DumpTools,
 ): Promise<void> {
@@ -41,7 +55,7 @@ export async function mysqlDumpTo(
   );
   const trailer = requireTrailer(TRAILER, 'the dump');
   const downstream = pipeline(trailer, createGzip(), output);
-  const dumped = withOptionFile(spec, (options) =>
+  const dumped = withOptionFile(spec, login, (options) =>
     runTool({
       command: dump,
       // --defaults-extra-file must come first.
@@ -54,10 +68,10 @@ export async function mysqlDumpTo(
         '--hex-blob',
         '--default-character-set=utf8mb4',
         '--no-tablespaces',
-        database,
+        login.database,
       ],
       stdout: trailer,
-      secrets: [spec.password],
+      secrets: [spec.password, login.password],
     }),
   ).catch((error: Error) => {
     trailer.destroy(error); // so the compressed side settles too
@@ -73,10 +87,33 @@ export async function mysqlCheckDump(file: string): Promise<void> {
   await pipeline(createReadStream(file), createGunzip(), requireTrailer(TRAILER, file), sink());
 }
 
-/** Restores a dump into an existing, empty database through the mysql client's stdin. */
+/** What a mysql client binary offers against a hostile file (from its --help), asked once per binary. */
+const clientFeatures = new Map<string, Promise<{ sandbox: boolean; binaryMode: boolean }>>();
+
+function featuresOf(client: string): Promise<{ sandbox: boolean; binaryMode: boolean }> {
+  let features = clientFeatures.get(client);
+  if (!features) {
+    features = run(client, ['--help'], { env: inheritedEnv(), maxBuffer: 4 * 1024 * 1024 }).then(({ stdout }) => ({
+      sandbox: /^\s*--sandbox\b/m.test(stdout),
+      binaryMode: /^\s*--binary-mode\b/m.test(stdout),
+    }));
+    clientFeatures.set(client, features);
+    features.catch(() => clientFeatures.delete(client));
+  }
+  return features;
+}
+
+/**
+ * Restores a dump into an existing, empty database through the mysql client's stdin, logged in as
+ * `login` (the tenant's own user), so every statement the file holds runs with that user's rights
+ * on its own database only. The client reads it with `--binary-mode` (no client commands but
+ * DELIMITER) and, where it has one, `--sandbox` (nothing that reaches this machine's files or a
+ * shell); a client without the sandbox gets the file only after tenantctl's own check found no
+ * client command in it. Definers are rewritten to the restoring user (see rewriteDefiners).
+ */
 export async function mysqlRestoreFrom(
   spec: ServerSpec,
-  database: string,
+  login: TenantCredentials,
   file: string,
   tools: DumpTools,
 ): Promise<void> {
@@ -84,12 +121,67 @@ export async function mysqlRestoreFrom(
     tools.mysqlClient ? [tools.mysqlClient] : ['mariadb', 'mysql'],
     'mariadb-client or mysql-client',
   );
-  await withOptionFile(spec, (options) =>
+  const features = await featuresOf(client);
+  // Read the whole file first: a client command is refused before any statement of it runs.
+  if (!features.sandbox) await pipeline(createReadStream(file), createGunzip(), clientCommandCheck(file), sink());
+  await withOptionFile(spec, login, (options) =>
     runTool({
       command: client,
-      args: [`--defaults-extra-file=${options}`, '--default-character-set=utf8mb4', database],
-      stdin: createReadStream(file).pipe(createGunzip()),
-      secrets: [spec.password],
+      args: [
+        `--defaults-extra-file=${options}`,
+        '--default-character-set=utf8mb4',
+        ...(features.binaryMode ? ['--binary-mode'] : []),
+        ...(features.sandbox ? ['--sandbox'] : []),
+        login.database,
+      ],
+      stdin: createReadStream(file).pipe(createGunzip()).pipe(rewriteDefiners()),
+      secrets: [spec.password, login.password],
     }),
   );
+}
+
+/** The statements of a dump that name a definer, by how their line starts (mysqldump gives each its own line). */
+const DEFINER_LINES = [
+  '/*!50013 DEFINER=', // a view
+  '/*!50003 CREATE*/ /*!50017 DEFINER=', // a trigger
+  '/*!50106 CREATE*/ /*!50117 DEFINER=', // an event
+  'CREATE DEFINER=', // a procedure or function
+];
+const DEFINER = /DEFINER=(`(?:[^`]|``)*`|'(?:[^'\\]|\\.)*'|[^\s@*]+)@(`(?:[^`]|``)*`|'(?:[^'\\]|\\.)*'|[^\s*]+)/;
+
+/**
+ * Rewrites each definer clause of a dump (`DEFINER=\`tenant_a\`@\`%\``) to `DEFINER=CURRENT_USER`,
+ * so views, triggers, routines and events restore as the user restoring them, whoever made the
+ * dump: a clone's or a moved tenant's new user, a scratch copy's own. Creating an object for
+ * another definer needs a privilege no tenant user has. Only lines that start one of those
+ * statements are touched, never data: mysqldump writes every row of data escaped on its own line.
+ */
+export function rewriteDefiners(): Transform {
+  let partial: Buffer = Buffer.alloc(0);
+  const rewrite = (line: Buffer): Buffer => {
+    const start = line.subarray(0, 48).toString('latin1');
+    if (!DEFINER_LINES.some((prefix) => start.startsWith(prefix))) return line;
+    return Buffer.from(line.toString('latin1').replace(DEFINER, 'DEFINER=CURRENT_USER'), 'latin1');
+  };
+  return new Transform({
+    transform(chunk: Buffer, _encoding, callback: TransformCallback) {
+      const data = partial.length ? Buffer.concat([partial, chunk]) : chunk;
+      const last = data.lastIndexOf(0x0a);
+      if (last < 0) {
+        partial = data;
+        return callback();
+      }
+      const out: Buffer[] = [];
+      let from = 0;
+      for (let nl = data.indexOf(0x0a); nl >= 0 && nl <= last; nl = data.indexOf(0x0a, from)) {
+        out.push(rewrite(data.subarray(from, nl + 1)));
+        from = nl + 1;
+      }
+      partial = Buffer.from(data.subarray(last + 1));
+      callback(null, Buffer.concat(out));
+    },
+    flush(callback: TransformCallback) {
+      callback(null, partial.length ? rewrite(partial) : undefined);
+    },
+  });
 }

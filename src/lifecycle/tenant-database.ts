@@ -3,29 +3,24 @@ import {
   usersOf,
   type ServerConnection,
   type TenantConnectionOptions,
-  type TenantConnections,
+  type TenantLogin,
 } from '../engines/engine-driver.js';
+import { withLoginSession } from '../engines/tenant-session.js';
 
 /**
- * Opens a knex pool on one tenant database for schema work (admin credentials; on PostgreSQL
- * as the tenant's role), runs `fn`, and always destroys the pool: no connection outlives its use.
- * `factory` is the knex to open it with (the project's own, see projectKnex); default tenantctl's.
- * `session` sets the session's lock timeout.
+ * Opens a session on one tenant database for schema work (migrations, seeds), logged in as the
+ * tenant's own user (see tenantLogin), runs `fn`, and always closes it: no connection outlives
+ * its use. `factory` is the knex to open it with (the project's own, see projectKnex); default
+ * tenantctl's. `session` sets the session's lock timeout.
  */
 export async function withTenantKnex<T>(
-  server: TenantConnections,
-  database: string,
-  role: string | null,
+  server: ServerConnection,
+  login: TenantLogin,
   fn: (knex: Knex) => Promise<T>,
   factory: (config: Knex.Config) => Knex = knexFactory,
-  session: Pick<TenantConnectionOptions, 'lockTimeoutMs'> = {},
+  session: TenantConnectionOptions = {},
 ): Promise<T> {
-  const knex = factory(server.tenantKnexConfig({ database, role: role ?? undefined, ...session }));
-  try {
-    return await fn(knex);
-  } finally {
-    await knex.destroy();
-  }
+  return withLoginSession(server, login, (knex) => fn(knex), session, factory);
 }
 
 /**

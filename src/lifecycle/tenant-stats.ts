@@ -1,10 +1,12 @@
 import type { AppContext } from '../context/app-context.js';
+import { TamperedTableError } from '../core/errors.js';
 import type { DatabaseStats } from '../engines/engine-driver.js';
 import { listBackupRows, type BackupRow } from '../registry/backups-repo.js';
 import { DirectoryMigrationSource } from '../tenant-schema/migration-source.js';
 import { planMigrations, TENANT_MIGRATIONS_TABLE } from '../tenant-schema/run-migrations.js';
 import { selectTenants, type TenantSelection } from './select-tenants.js';
 import { reachFleet, serverLimit, type UnreachableServer } from './fleet-servers.js';
+import { assertTenantCodeTrusted, tenantLogin } from './tenant-login.js';
 
 export interface TenantStats {
   slug: string;
@@ -27,6 +29,11 @@ export interface TenantStats {
   lastBackup: { at: string; ageSeconds: number; bytes: number | null; file: string } | null;
   /** False when the tenant's server could not be reached: its numbers are unknown (null). */
   reachable: boolean;
+  /**
+   * Why its migrations are unknown though its server answered: its migration table is not a
+   * plain table (tampered with), and was not read.
+   */
+  error?: string;
 }
 
 export type StatsSort = 'size' | 'rows' | 'name';
@@ -42,6 +49,8 @@ export interface StatsResult {
     connections: number;
     withPendingMigrations: number;
     withoutBackup: number;
+    /** Tenants whose migration table is not a plain table (see TenantStats.error). */
+    tampered: number;
   };
   /** The five largest tenants by size. */
   largest: Array<{ slug: string; sizeBytes: number }>;
@@ -60,19 +69,22 @@ export async function tenantStats(
 ): Promise<StatsResult> {
   const at = new Date();
   const tenants = await selectTenants(ctx, selection, 'stats');
+  // Counting rows reads the tenant's tables: as its own user, or as the admin only if trusted.
+  if (options.exact || options.tables) await assertTenantCodeTrusted(ctx, tenants, 'stats --exact/--tables');
   const available = new DirectoryMigrationSource(ctx.config.migrationsDir).list();
   const registry = await ctx.registry();
 
   // Servers side by side, each within its own limit; an unreachable one leaves its tenants unknown.
   const fleet = await reachFleet(ctx, tenants);
   const limit = serverLimit(ctx, tenants, Math.max(ctx.config.concurrency, 8));
-  const byServer = new Map<number, string[]>();
-  for (const t of fleet.reachable) byServer.set(t.server_id, [...(byServer.get(t.server_id) ?? []), t.database_name]);
+  const byServer = new Map<number, typeof fleet.reachable>();
+  for (const t of fleet.reachable) byServer.set(t.server_id, [...(byServer.get(t.server_id) ?? []), t]);
   const stats = new Map<number, { engine: string; stats: Map<string, DatabaseStats> }>();
   await Promise.all(
-    [...byServer].map(async ([serverId, databases]) => {
+    [...byServer].map(async ([serverId, onServer]) => {
       const server = await ctx.server(serverId);
-      const gathered = await server.connection.databaseStats(databases, {
+      const logins = onServer.map((t) => tenantLogin(ctx, server, t));
+      const gathered = await server.connection.databaseStats(logins, {
         exact: Boolean(options.exact),
         tables: Boolean(options.tables),
         concurrency: limit(serverId),
@@ -92,6 +104,8 @@ export async function tenantStats(
     const server = stats.get(t.server_id);
     const s = server?.stats.get(t.database_name);
     const backup = latestBackups.get(t.slug);
+    const tampered = s?.applied instanceof TamperedTableError ? s.applied : undefined;
+    const applied = tampered ? null : (s?.applied as string[] | null | undefined);
     return {
       slug: t.slug,
       status: t.status,
@@ -102,8 +116,8 @@ export async function tenantStats(
       tables: s?.tables ?? null,
       rows: s?.rows ?? null,
       rowsExact: s?.rowsExact ?? false,
-      migration: s?.applied?.at(-1) ?? null,
-      pendingMigrations: s ? planMigrations(available, s.applied).pending.length : null,
+      migration: applied?.at(-1) ?? null,
+      pendingMigrations: s && !tampered ? planMigrations(available, applied ?? null).pending.length : null,
       connections: s?.connections ?? null,
       lastBackup: backup
         ? {
@@ -114,6 +128,7 @@ export async function tenantStats(
           }
         : null,
       reachable: server !== undefined,
+      ...(tampered ? { error: `tenant "${t.slug}": ${tampered.message}; not read` } : {}),
     };
   });
 
@@ -132,6 +147,7 @@ export async function tenantStats(
       connections: sum((t) => t.connections),
       withPendingMigrations: rows.filter((t) => (t.pendingMigrations ?? 0) > 0).length,
       withoutBackup: rows.filter((t) => !t.lastBackup).length,
+      tampered: rows.filter((t) => t.error).length,
     },
     largest: [...rows]
       .filter((t) => t.sizeBytes !== null)

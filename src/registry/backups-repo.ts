@@ -66,7 +66,7 @@ export async function finishBackupRow(knex: Knex, id: number, patch: Partial<Bac
 
 export async function findBackupRow(
   knex: Knex,
-  where: { id: number } | { file: string },
+  where: { id: number } | { file: string } | { sha256: string; status: BackupStatus },
 ): Promise<BackupRow | undefined> {
   return knex<BackupRow>(TABLE).where(where).first();
 }

@@ -1,5 +1,4 @@
 import type { Knex } from 'knex';
-import type { EngineDriver } from '../engines/engine-driver.js';
 import type { DirectoryMigrationSource } from './migration-source.js';
 
 /** The table Knex keeps in every tenant database; the default name, so the knex CLI agrees. */
@@ -39,16 +38,6 @@ export async function runMigrator(
     if ((error as Error).name !== 'MigrationLocked') throw error;
     await knex.migrate.forceFreeMigrationsLock(config);
     return run();
-  }
-}
-
-/** The applied migrations of one tenant database, in order; null if it has no migration table. */
-export async function readAppliedWith(knex: Knex, driver: EngineDriver): Promise<string[] | null> {
-  try {
-    return await knex(TENANT_MIGRATIONS_TABLE).orderBy('id').pluck('name');
-  } catch (error) {
-    if (driver.isMissingTableError(error)) return null;
-    throw error;
   }
 }
 
