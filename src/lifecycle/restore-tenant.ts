@@ -186,7 +186,8 @@ async function chooseBackup(
   const byPath = await findBackupRow(registry.knex, { file });
   const hashing = new HashingStream();
   await pipeline(createReadStream(file), hashing, sink());
-  const recorded = byPath ?? (await findBackupRow(registry.knex, { sha256: hashing.digest(), status: 'ok' }));
+  const sha256 = hashing.digest();
+  const recorded = byPath ?? (await findBackupRow(registry.knex, { sha256, status: 'ok' }));
   // A copy of a recorded backup (an off-site copy brought back) is that backup, read from here.
   if (recorded) return { ...recorded, file, bytes: recorded.bytes === null ? null : Number(recorded.bytes) };
   // A file from elsewhere (another registry, a hand-made dump): nothing vouches for what it holds.
@@ -203,7 +204,7 @@ async function chooseBackup(
     status: 'ok',
     file,
     bytes: null,
-    sha256: hashing.digest(),
+    sha256,
     engine,
     server_version: null,
     migration: null,
