@@ -104,9 +104,11 @@ export interface OpenLogin {
   /**
    * Passwords to try in this order until one logs in: the registry's, then the one an interrupted
    * rotation was setting; or, while the account is locked (suspended, fenced), the one-time
-   * password it is lent (ServerUsers.lendLogin).
+   * password of the login it is lent (ServerUsers.lendLogin).
    */
   passwords: string[];
+  /** The role a lent stand-in takes on login (see LentLogin.role). */
+  role?: string;
   /** Call once every session opened with these credentials is closed. */
   release(): Promise<void>;
 }
@@ -121,6 +123,8 @@ export interface TenantCredentials {
   database: string;
   user: string | null;
   password?: string;
+  /** A role the session takes at once (a lent stand-in's: see LentLogin.role). */
+  role?: string;
 }
 
 /** How tenant schema code's sessions are set up. */
@@ -289,20 +293,41 @@ export interface ServerUsers {
    */
   setPassword(user: string, password: string, options?: { endSessions?: boolean }): Promise<void>;
   /**
-   * Lends a locked (suspended, fenced) account to tenantctl: in one statement, it can log in again,
-   * with `oneTimePassword` in place of its own, which the application does not know, so the
-   * application stays out. Ended by endLoan.
+   * Whether a loan changes the tenant's own account (MySQL: unlocked with a one-time password), so
+   * that only one may be out at a time; false where each loan is a login of its own (PostgreSQL).
    */
-  lendLogin(user: string, oneTimePassword: string): Promise<void>;
+  readonly lendsOwnAccount: boolean;
   /**
-   * Locks the account again with its own `password`, in one statement, and ends its sessions. Also
-   * what gives an account its own password back after a loan a killed tenantctl left open.
+   * Lends the login of a locked (suspended, fenced) account to tenantctl for one operation, so
+   * that what it reads, dumps, restores or migrates is still done with the tenant's rights and
+   * no more, while the application stays out. PostgreSQL: a stand-in role of its own that is a
+   * member of the tenant's role and nothing else, with a one-time password, a short validity and
+   * a connection limit; the tenant's role stays NOLOGIN (so the application is refused even where
+   * the server trusts logins without a password). MySQL: the account itself, unlocked with a
+   * one-time password in place of its own, in one statement (its definers and the routines only
+   * it may read stay its own). Ended by endLoan.
    */
-  endLoan(user: string, password: string): Promise<void>;
+  lendLogin(user: string, database: string): Promise<LentLogin>;
+  /**
+   * Ends a loan: the stand-in's sessions ended and the stand-in dropped (what it owns given to
+   * the tenant first), or the account locked again with its own `password` in one statement and
+   * its sessions ended. With `lent` null, cleans up what a loan a killed tenantctl left: stand-ins
+   * past their validity, or an account with a one-time password (locked with its own again).
+   */
+  endLoan(user: string, lent: LentLogin | null, password: string, database: string): Promise<void>;
   /** Gives an existing user its (re-created) database: ownership on PostgreSQL, grants on MySQL. */
   grantDatabase(user: string, database: string): Promise<void>;
   /** Every user on the server (for finding orphans). */
   listUsers(): Promise<string[]>;
+}
+
+/** The login ServerUsers.lendLogin gives for a locked account. */
+export interface LentLogin {
+  /** Who logs in: a stand-in (PostgreSQL) or the tenant's user itself (MySQL). */
+  user: string;
+  password: string;
+  /** The role sessions take at once (PostgreSQL: the tenant's), so that what they create belongs to the tenant. */
+  role?: string;
 }
 
 /**

@@ -1,6 +1,6 @@
 import knexFactory, { type Knex } from 'knex';
 import { TamperedTableError, TenantctlError, UnreachableError, errorMessage } from '../core/errors.js';
-import { redact } from '../core/secrets.js';
+import { generatePassword, redact } from '../core/secrets.js';
 import type { Writable } from 'node:stream';
 import {
   dumpNamedDatabase,
@@ -9,6 +9,7 @@ import {
   type DatabaseStatsOptions,
   type DumpTools,
   type EngineDriver,
+  type LentLogin,
   type ServerConnection,
   type ServerUsers,
   type TenantConnectionOptions,
@@ -181,6 +182,8 @@ class MysqlServer implements ServerConnection, ServerUsers {
   /** One UNION per batch reads every migration table: nothing to keep. */
   readonly migrationFingerprints = undefined;
   readonly driver = mysqlDriver;
+  /** A loan unlocks the tenant's own account: one at a time. */
+  readonly lendsOwnAccount = true;
   private readonly admin: Knex;
 
   constructor(private readonly spec: ServerSpec) {
@@ -279,11 +282,15 @@ class MysqlServer implements ServerConnection, ServerUsers {
     await this.admin.raw('drop user if exists ?@?', [name, this.host]);
   }
 
-  async lendLogin(user: string, oneTimePassword: string): Promise<void> {
-    await this.alterLogin(user, oneTimePassword, 'account unlock');
+  async lendLogin(user: string): Promise<LentLogin> {
+    // The account itself: a stand-in could not read the tenant's routines, and what it restored
+    // or migrated would have the stand-in as definer. The application knows only its own password.
+    const password = generatePassword();
+    await this.alterLogin(user, password, 'account unlock');
+    return { user, password };
   }
 
-  async endLoan(user: string, password: string): Promise<void> {
+  async endLoan(user: string, _lent: LentLogin | null, password: string): Promise<void> {
     await this.alterLogin(user, password, 'account lock');
     await this.endSessions(user);
   }

@@ -109,7 +109,7 @@ function featuresOf(client: string): Promise<{ sandbox: boolean; binaryMode: boo
  * on its own database only. The client reads it with `--binary-mode` (no client commands but
  * DELIMITER) and, where it has one, `--sandbox` (nothing that reaches this machine's files or a
  * shell); a client without the sandbox gets the file only after tenantctl's own check found no
- * client command in it. Definers are rewritten to the restoring user (see rewriteDefiners).
+ * client command in it. Definers are rewritten to the restoring user (see portableDump).
  */
 export async function mysqlRestoreFrom(
   spec: ServerSpec,
@@ -134,7 +134,7 @@ export async function mysqlRestoreFrom(
         ...(features.sandbox ? ['--sandbox'] : []),
         login.database,
       ],
-      stdin: createReadStream(file).pipe(createGunzip()).pipe(rewriteDefiners()),
+      stdin: createReadStream(file).pipe(createGunzip()).pipe(portableDump()),
       secrets: [spec.password, login.password],
     }),
   );
@@ -148,20 +148,36 @@ const DEFINER_LINES = [
   'CREATE DEFINER=', // a procedure or function
 ];
 const DEFINER = /DEFINER=(`(?:[^`]|``)*`|'(?:[^'\\]|\\.)*'|[^\s@*]+)@(`(?:[^`]|``)*`|'(?:[^'\\]|\\.)*'|[^\s*]+)/;
+/** A view's definition: the server writes every table it reads qualified with the dumped database's name. */
+const VIEW_LINE = '/*!50001 VIEW ';
+/** The dump's header names the database it was taken from. */
+const HEADER = /^-- Host: .*Database: (\S+)\s*$/;
 
 /**
- * Rewrites each definer clause of a dump (`DEFINER=\`tenant_a\`@\`%\``) to `DEFINER=CURRENT_USER`,
- * so views, triggers, routines and events restore as the user restoring them, whoever made the
- * dump: a clone's or a moved tenant's new user, a scratch copy's own. Creating an object for
- * another definer needs a privilege no tenant user has. Only lines that start one of those
- * statements are touched, never data: mysqldump writes every row of data escaped on its own line.
+ * Makes a dump restorable into another database as another user: each definer clause
+ * (`DEFINER=\`tenant_a\`@\`%\``) becomes `DEFINER=CURRENT_USER`, so views, triggers, routines
+ * and events belong to the user restoring them (a clone's or a moved tenant's new user, a scratch
+ * copy's own; creating an object for another definer needs a privilege no tenant user has), and
+ * a view's tables, qualified with the dumped database's name, are its own database's again (a
+ * clone's views would otherwise read the tenant it was cloned from). Only lines that start one of
+ * those statements are touched, never data: mysqldump writes every row of data, escaped, on a line
+ * of its own.
  */
-export function rewriteDefiners(): Transform {
+export function portableDump(): Transform {
   let partial: Buffer = Buffer.alloc(0);
+  let lines = 0;
+  let qualifier: string | undefined;
   const rewrite = (line: Buffer): Buffer => {
     const start = line.subarray(0, 48).toString('latin1');
-    if (!DEFINER_LINES.some((prefix) => start.startsWith(prefix))) return line;
-    return Buffer.from(line.toString('latin1').replace(DEFINER, 'DEFINER=CURRENT_USER'), 'latin1');
+    if (lines++ < 10 && !qualifier) {
+      const source = HEADER.exec(line.toString('utf8').trimEnd())?.[1];
+      if (source) qualifier = `\`${source.replaceAll('`', '``')}\`.`;
+    }
+    if (DEFINER_LINES.some((prefix) => start.startsWith(prefix)))
+      return Buffer.from(line.toString('latin1').replace(DEFINER, 'DEFINER=CURRENT_USER'), 'latin1');
+    if (qualifier && start.startsWith(VIEW_LINE))
+      return Buffer.from(line.toString('utf8').replaceAll(qualifier, ''), 'utf8');
+    return line;
   };
   return new Transform({
     transform(chunk: Buffer, _encoding, callback: TransformCallback) {

@@ -1,6 +1,7 @@
+import { randomBytes } from 'node:crypto';
 import knexFactory, { type Knex } from 'knex';
 import { TamperedTableError, TenantctlError, UnreachableError, errorMessage } from '../core/errors.js';
-import { redact } from '../core/secrets.js';
+import { generatePassword, redact } from '../core/secrets.js';
 import { runPool } from '../core/run-pool.js';
 import type { Writable } from 'node:stream';
 import {
@@ -10,6 +11,7 @@ import {
   type DatabaseStatsOptions,
   type DumpTools,
   type EngineDriver,
+  type LentLogin,
   type MigrationFingerprints,
   type ServerConnection,
   type ServerUsers,
@@ -32,6 +34,9 @@ const quote = (name: string) => `"${name.replaceAll('"', '""')}"`;
 
 const RESERVED = new Set(['postgres', 'template0', 'template1', 'public']);
 
+/** The names of the stand-in roles loans log in as (see lendLogin). */
+const STAND_IN_PREFIX = 'tenantctl_login_';
+
 /**
  * The server admin's sessions resolve names in the system catalog only: a table, function or
  * operator a tenant made (in its own database, or in a schema of the maintenance database)
@@ -53,6 +58,42 @@ function connection(
     database,
     connectionTimeoutMillis: spec.connectTimeoutMs,
   };
+}
+
+/**
+ * A migration table's applied names, read so that nothing a tenant defined can run, whoever the
+ * session is: the relation `target` names is locked first (so nothing can take its place until
+ * the read), then it must be a plain table (relkind `r`: not a view, not a function-backed or
+ * foreign relation), then only its own rows are read (ONLY: no child tables). The rows of a
+ * plain table come out through built-in output functions only (a type's I/O functions are C,
+ * which only a superuser can install), and RLS does not apply to the owner or a superuser.
+ */
+async function readMigrationTable(
+  knex: Knex,
+  target: string,
+  table: string,
+  database: string,
+): Promise<string[] | null> {
+  try {
+    return await knex.transaction(async (trx) => {
+      await trx.raw(`lock table only ${target} in access share mode`);
+      const found = await trx.raw(
+        'select n.nspname as schema, c.relname as name, c.relkind as kind from pg_catalog.pg_class c join pg_catalog.pg_namespace n on n.oid = c.relnamespace where c.oid = pg_catalog.to_regclass(?)',
+        [target],
+      );
+      const rel = found.rows[0] as { schema: string; name: string; kind: string } | undefined;
+      if (!rel) return null;
+      if (rel.kind !== 'r')
+        throw new TamperedTableError(table, database, RELKINDS[rel.kind] ?? `a "${rel.kind}" relation`);
+      const rows = await trx.raw(`select name from only ${quote(rel.schema)}.${quote(rel.name)} order by id`);
+      return (rows.rows as Array<{ name: string }>).map((row) => row.name);
+    });
+  } catch (error) {
+    if (postgresDriver.isMissingTableError(error)) return null;
+    // LOCK TABLE refuses what is no table or view (a sequence, a type).
+    if ((error as { code?: string }).code === '42809') throw new TamperedTableError(table, database, 'not a table');
+    throw error;
+  }
 }
 
 /** What a relkind is, in words, for a migration table that is not a plain table. */
@@ -87,28 +128,8 @@ export const postgresDriver: EngineDriver = {
   // lock_not_available: lock_timeout ran out.
   isLockTimeoutError: (error) => (error as { code?: string } | null)?.code === '55P03',
 
-  async readAppliedOn(knex, table, database) {
-    try {
-      return await knex.transaction(async (trx) => {
-        // Locked before it is looked at: until the read, nobody can put something else in its place.
-        await trx.raw(`lock table only ${quote(table)} in access share mode`);
-        const found = await trx.raw(
-          'select n.nspname as schema, c.relname as name, c.relkind as kind from pg_catalog.pg_class c join pg_catalog.pg_namespace n on n.oid = c.relnamespace where c.oid = pg_catalog.to_regclass(?)',
-          [quote(table)],
-        );
-        const rel = found.rows[0] as { schema: string; name: string; kind: string } | undefined;
-        if (!rel) return null;
-        if (rel.kind !== 'r')
-          throw new TamperedTableError(table, database, RELKINDS[rel.kind] ?? `a "${rel.kind}" relation`);
-        const rows = await trx.raw(`select name from only ${quote(rel.schema)}.${quote(rel.name)} order by id`);
-        return (rows.rows as Array<{ name: string }>).map((row) => row.name);
-      });
-    } catch (error) {
-      if (postgresDriver.isMissingTableError(error)) return null;
-      // LOCK TABLE refuses what is no table or view (a sequence, a type).
-      if ((error as { code?: string }).code === '42809') throw new TamperedTableError(table, database, 'not a table');
-      throw error;
-    }
+  readAppliedOn(knex, table, database) {
+    return readMigrationTable(knex, quote(table), table, database);
   },
 
   adminKnexConfig(spec) {
@@ -148,6 +169,8 @@ class PostgresServer implements ServerConnection, ServerUsers, MigrationFingerpr
   readonly users: ServerUsers = this;
   readonly migrationFingerprints: MigrationFingerprints = this;
   readonly driver = postgresDriver;
+  /** Each loan is a stand-in role of its own: any number may be out at once. */
+  readonly lendsOwnAccount = false;
   private readonly admin: Knex;
 
   constructor(private readonly spec: ServerSpec) {
@@ -230,27 +253,58 @@ class PostgresServer implements ServerConnection, ServerUsers, MigrationFingerpr
   }
 
   async setPassword(user: string, password: string, options: { endSessions?: boolean } = {}): Promise<void> {
-    await this.alterLogin(user, password, '');
+    const verifier = scramSha256Verifier(password);
+    try {
+      await this.admin.raw(`alter role ${quote(user)} password '${verifier}'`);
+    } catch (error) {
+      throw new Error(redact(errorMessage(error), [verifier, password]));
+    }
     if (options.endSessions) await this.endSessions(user);
   }
 
-  async lendLogin(user: string, oneTimePassword: string): Promise<void> {
-    await this.alterLogin(user, oneTimePassword, 'login');
-  }
-
-  async endLoan(user: string, password: string): Promise<void> {
-    await this.alterLogin(user, password, 'nologin');
-    await this.endSessions(user);
-  }
-
-  /** One ALTER ROLE that sets the password (as a SCRAM verifier) and, with `access`, LOGIN or NOLOGIN. */
-  private async alterLogin(user: string, password: string, access: '' | 'login' | 'nologin'): Promise<void> {
+  async lendLogin(user: string, database: string): Promise<LentLogin> {
+    await this.dropExpiredStandIns(user, database);
+    // A member of the tenant's role and nothing else: the tenant's rights, no more. It can log in
+    // for an hour (its sessions open at the start of the operation), at most 8 at once.
+    const standIn = `${STAND_IN_PREFIX}${randomBytes(6).toString('hex')}`;
+    const password = generatePassword();
     const verifier = scramSha256Verifier(password);
+    const until = new Date(Date.now() + 3600_000).toISOString();
     try {
-      await this.admin.raw(`alter role ${quote(user)} ${access} password '${verifier}'`);
+      await this.admin.raw(
+        `create role ${quote(standIn)} login password '${verifier}' valid until '${until}' connection limit 8 in role ${quote(user)}`,
+      );
     } catch (error) {
       throw new TenantctlError(redact(errorMessage(error), [verifier, password]));
     }
+    return { user: standIn, password, role: user };
+  }
+
+  async endLoan(user: string, lent: LentLogin | null, _password: string, database: string): Promise<void> {
+    if (lent) await this.dropStandIn(lent.user, user, database);
+    else await this.dropExpiredStandIns(user, database);
+  }
+
+  /** Stand-ins of `user` whose validity ran out: what a killed tenantctl's loans left. */
+  private async dropExpiredStandIns(user: string, database: string): Promise<void> {
+    const result = await this.admin.raw(
+      'select s.rolname from pg_catalog.pg_roles s join pg_catalog.pg_auth_members m on m.member = s.oid join pg_catalog.pg_roles t on t.oid = m.roleid where t.rolname = ? and s.rolname like ? and s.rolvaliduntil < pg_catalog.now()',
+      [user, `${STAND_IN_PREFIX.replaceAll('_', '\\_')}%`],
+    );
+    for (const { rolname } of result.rows as Array<{ rolname: string }>)
+      await this.dropStandIn(rolname, user, database);
+  }
+
+  /** Ends a stand-in's sessions, gives what it made to the tenant, and drops it. */
+  private async dropStandIn(standIn: string, user: string, database: string): Promise<void> {
+    await this.endSessions(standIn);
+    await this.onDatabase(database, async (knex) => {
+      await knex.raw(`reassign owned by ${quote(standIn)} to ${quote(user)}`);
+      await knex.raw(`drop owned by ${quote(standIn)}`);
+    }).catch((error: unknown) => {
+      if ((error as { code?: string }).code !== '3D000') throw error; // the database is gone: nothing to give
+    });
+    await this.admin.raw(`drop role if exists ${quote(standIn)}`);
   }
 
   private async endSessions(user: string): Promise<void> {
@@ -306,9 +360,17 @@ class PostgresServer implements ServerConnection, ServerUsers, MigrationFingerpr
     return applied;
   }
 
-  /** One database's migration table read as `login`; null where it (or the database) does not exist. */
+  /**
+   * One database's migration table read as `login`; null where it (or the database) does not exist.
+   * A tenant without a user of its own (shared credentials) has it read by the admin, in `public`
+   * where knex made it: readMigrationTable lets nothing of the tenant's run.
+   */
   private async appliedAs(login: TenantLogin, table: string): Promise<string[] | null | TamperedTableError> {
     try {
+      if (login.user === null)
+        return await this.onDatabase(login.database, (knex) =>
+          readMigrationTable(knex, `public.${quote(table)}`, table, login.database),
+        );
       return await withLoginSession(this, login, (knex) => postgresDriver.readAppliedOn(knex, table, login.database));
     } catch (error) {
       if (error instanceof TamperedTableError) return error;
@@ -521,13 +583,18 @@ class PostgresServer implements ServerConnection, ServerUsers, MigrationFingerpr
   }
 
   tenantKnexConfig(
-    { database, user, password }: TenantCredentials,
+    { database, user, password, role }: TenantCredentials,
     { lockTimeoutMs }: TenantConnectionOptions = {},
   ): Knex.Config {
     // The session logs in as the tenant's own role (user null: the admin, where the tenant has
-    // none). The lock timeout travels in the startup packet (a whole number of milliseconds).
-    const options =
-      lockTimeoutMs !== undefined ? `-c lock_timeout=${Math.max(1, Math.round(lockTimeoutMs))}` : undefined;
+    // none), or as a lent stand-in that takes the tenant's role at once, so the tenant owns what is
+    // created (a stand-in has no rights of its own to return to). The lock timeout travels in the
+    // startup packet too (a whole number of milliseconds). Role names are plain identifiers.
+    const settings = [
+      user && role ? `-c role=${role}` : '',
+      lockTimeoutMs !== undefined ? `-c lock_timeout=${Math.max(1, Math.round(lockTimeoutMs))}` : '',
+    ].filter(Boolean);
+    const options = settings.length ? settings.join(' ') : undefined;
     const login = user ? connection(this.spec, database, user, password) : connection(this.spec, database);
     return {
       client: 'pg',

@@ -21,14 +21,16 @@ const passField = (value: string) => value.replace(/[\\:]/g, (c) => `\\${c}`);
  */
 async function withToolConnection<T>(
   spec: ServerSpec,
-  login: Pick<TenantCredentials, 'user' | 'password'>,
+  login: Pick<TenantCredentials, 'user' | 'password' | 'role'>,
   fn: (args: string[], env: Record<string, string | undefined>) => Promise<T>,
 ): Promise<T> {
   const host = spec.host ?? '127.0.0.1';
   const port = String(spec.port ?? 5432);
   const user = login.user ?? spec.user ?? 'postgres';
   const password = login.user ? login.password : spec.password;
-  const args = ['--host', host, '--port', port, '--username', user, '--no-password'];
+  // A lent stand-in takes the tenant's role, so what it creates belongs to the tenant.
+  const role = login.user && login.role ? ['--role', login.role] : [];
+  const args = ['--host', host, '--port', port, '--username', user, '--no-password', ...role];
   const env = { PGCONNECT_TIMEOUT: '10' };
   if (!password) return fn(args, env);
   // The file serves this one invocation: any host, port and database, this user.

@@ -26,7 +26,12 @@ export async function withLoginSession<T>(
   try {
     const passwords: Array<string | undefined> = opened.passwords.length ? opened.passwords : [undefined];
     for (let i = 0; ; i++) {
-      const credentials: TenantCredentials = { database: login.database, user: opened.user, password: passwords[i] };
+      const credentials: TenantCredentials = {
+        database: login.database,
+        user: opened.user,
+        password: passwords[i],
+        ...(opened.role ? { role: opened.role } : {}),
+      };
       const knex = factory(server.tenantKnexConfig(credentials, options));
       try {
         if (passwords.length > 1) {

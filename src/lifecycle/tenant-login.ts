@@ -1,11 +1,11 @@
 import knexFactory, { type Knex } from 'knex';
 import type { AppContext, ServerHandle } from '../context/app-context.js';
 import { LockedError, UsageError } from '../core/errors.js';
-import { generatePassword } from '../core/secrets.js';
 import { driverFor } from '../engines/drivers.js';
 import {
   usersOf,
   type HeldLock,
+  type LentLogin,
   type OpenLogin,
   type ServerConnection,
   type TenantLogin,
@@ -60,7 +60,7 @@ export function tenantLogin(
       const locked =
         source.status === 'suspended' || (await server.connection.accessSuspended(source.database_name, user));
       if (!locked) return { user, passwords: [own, ...pending], release: async () => {} };
-      return borrowLogin(ctx, server, source.slug, user, own);
+      return borrowLogin(ctx, server, source, user, own);
     },
   };
 }
@@ -107,7 +107,7 @@ export async function restoreOwnPassword(
   source: LoginSource,
 ): Promise<void> {
   if (!source.database_user || !source.password_enc || !server.users) return;
-  await server.users.endLoan(source.database_user, await ctx.decrypt(source.password_enc));
+  await server.users.endLoan(source.database_user, null, await ctx.decrypt(source.password_enc), source.database_name);
 }
 
 /** How long a command waits for another tenantctl's loan of the same login to end. */
@@ -115,7 +115,7 @@ const LEASE_WAIT_MS = 30_000;
 
 interface Loan {
   holders: number;
-  started: Promise<{ password: string; lease: HeldLock }>;
+  started: Promise<{ lent: LentLogin; lease: HeldLock | undefined }>;
 }
 
 interface Loans {
@@ -151,7 +151,7 @@ function loansOf(ctx: AppContext): Loans {
 async function borrowLogin(
   ctx: AppContext,
   server: ServerHandle,
-  slug: string,
+  source: LoginSource,
   user: string,
   own: string,
 ): Promise<OpenLogin> {
@@ -159,12 +159,12 @@ async function borrowLogin(
   const key = `${server.row.id}:${user}`;
   let loan = loans.active.get(key);
   if (!loan) {
-    loan = { holders: 0, started: startLoan(ctx, loans, server, slug, user) };
+    loan = { holders: 0, started: startLoan(ctx, loans, server, source, user) };
     loans.active.set(key, loan);
   }
   const current = loan;
   current.holders++;
-  let started: { password: string; lease: HeldLock };
+  let started: { lent: LentLogin; lease: HeldLock | undefined };
   try {
     started = await current.started;
   } catch (error) {
@@ -173,17 +173,18 @@ async function borrowLogin(
   }
   let released = false;
   return {
-    user,
-    passwords: [started.password],
+    user: started.lent.user,
+    passwords: [started.lent.password],
+    ...(started.lent.role ? { role: started.lent.role } : {}),
     release: async () => {
       if (released) return;
       released = true;
       if (--current.holders > 0) return;
       if (loans.active.get(key) === current) loans.active.delete(key);
       try {
-        await usersOf(server.connection).endLoan(user, own);
+        await usersOf(server.connection).endLoan(user, started.lent, own, source.database_name);
       } finally {
-        await started.lease.release();
+        await started.lease?.release();
       }
     },
   };
@@ -193,9 +194,11 @@ async function startLoan(
   ctx: AppContext,
   loans: Loans,
   server: ServerHandle,
-  slug: string,
+  source: LoginSource,
   user: string,
-): Promise<{ password: string; lease: HeldLock }> {
+): Promise<{ lent: LentLogin; lease: HeldLock | undefined }> {
+  const users = usersOf(server.connection);
+  if (!users.lendsOwnAccount) return { lent: await users.lendLogin(user, source.database_name), lease: undefined };
   const registry = await ctx.registry();
   if (!loans.lockKnex) {
     const base = registry.driver.adminKnexConfig(registry.spec);
@@ -208,14 +211,12 @@ async function startLoan(
   );
   if (!lease)
     throw new LockedError(
-      `the database login of tenant "${slug}" is locked (suspended or fenced) and another tenantctl has borrowed it for ${LEASE_WAIT_MS / 1000} s: try again when that is done`,
+      `the database login of tenant "${source.slug}" is locked (suspended or fenced) and another tenantctl has borrowed it for ${LEASE_WAIT_MS / 1000} s: try again when that is done`,
     );
-  const password = generatePassword();
   try {
-    await usersOf(server.connection).lendLogin(user, password);
+    return { lent: await users.lendLogin(user, source.database_name), lease };
   } catch (error) {
     await lease.release();
     throw error;
   }
-  return { password, lease };
 }
