@@ -1,4 +1,6 @@
-import { existsSync } from 'node:fs';
+import { existsSync, rmSync } from 'node:fs';
+import { basename } from 'node:path';
+import { leftoverCredentialFiles } from '../engines/credential-file.js';
 import type { AppContext } from '../context/app-context.js';
 import { TenantctlError, errorMessage } from '../core/errors.js';
 import { listServerRows } from '../registry/servers-repo.js';
@@ -38,7 +40,9 @@ export type FindingKind =
   | 'dump_tool'
   | 'server_unreachable'
   | 'stale_password'
-  | 'password_login_fails';
+  | 'password_login_fails'
+  | 'registry_exposed'
+  | 'credential_leftover';
 
 /**
  * `problem`: something is wrong and needs an operator (doctor exits 1); `notice`: worth knowing,
@@ -53,7 +57,8 @@ export type FindingTarget =
   | { type: 'database'; server: string; name: string }
   | { type: 'user'; server: string; name: string }
   | { type: 'server'; name: string }
-  | { type: 'directory'; path: string };
+  | { type: 'directory'; path: string }
+  | { type: 'registry' };
 
 export interface Finding {
   kind: FindingKind;
@@ -193,6 +198,17 @@ export async function runDoctor(ctx: AppContext, options: DoctorOptions = {}): P
           autoFix: true,
         });
       }
+      // Locked out, yet its scheduled jobs (MySQL events) still run and write: not suspended either.
+      const jobs = t.status === 'suspended' && suspended ? await server.scheduledJobs?.enabledJobs(t.database_name) : [];
+      if (jobs && jobs.length > 0) {
+        add({
+          kind: 'suspended_can_login',
+          tenant: t.slug,
+          server: serverRow.name,
+          message: `suspended tenant's scheduled jobs still run: ${jobs.join(', ')}`,
+          autoFix: true,
+        });
+      }
       if (t.status === 'active' && suspended) {
         add({
           kind: 'active_locked_out',
@@ -299,6 +315,24 @@ export async function runDoctor(ctx: AppContext, options: DoctorOptions = {}): P
 
   const space = await backupSpaceFinding(ctx, stats.tenants);
   if (space) add(space);
+
+  // Isolation and secrets at rest: who else can reach the registry, and what killed runs left on disk.
+  const exposure = await registry.driver.registryExposure(registry.knex);
+  if (exposure) add({ kind: 'registry_exposed', target: { type: 'registry' }, tenant: null, server: null, message: exposure });
+  const leftovers = leftoverCredentialFiles(dumpTools(ctx.config).credentialDir);
+  if (leftovers.length > 0) {
+    add({
+      kind: 'credential_leftover',
+      target: { type: 'directory', path: dumpTools(ctx.config).credentialDir },
+      tenant: null,
+      server: null,
+      message: `${leftovers.length} credential file${leftovers.length === 1 ? '' : 's'} of killed tenantctl runs (holding server passwords) left in ${dumpTools(ctx.config).credentialDir}: ${leftovers.map((l) => basename(l.file)).join(', ')}`,
+      autoFix: true,
+    });
+    repairs.set(findings.at(-1)!, async () => {
+      for (const { file } of leftovers) rmSync(file, { force: true });
+    });
+  }
 
   let fixed = 0;
   if (options.fix) {
