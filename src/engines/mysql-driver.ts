@@ -308,10 +308,10 @@ class MysqlServer implements ServerConnection, ServerUsers, ScheduledJobs {
       // ALTER EVENT makes whoever runs it the event's definer unless told otherwise: the admin's
       // rights for the tenant's code. DEFINER keeps the one it had ('user@host', split at the last @).
       const at = definer.lastIndexOf('@');
-      await this.admin.raw(`alter definer = ?@? event ${quote(database)}.${quote(name)} ${enabled ? 'enable' : 'disable'}`, [
-        definer.slice(0, at),
-        definer.slice(at + 1),
-      ]);
+      await this.admin.raw(
+        `alter definer = ?@? event ${quote(database)}.${quote(name)} ${enabled ? 'enable' : 'disable'}`,
+        [definer.slice(0, at), definer.slice(at + 1)],
+      );
     }
   }
 

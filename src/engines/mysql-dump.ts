@@ -17,7 +17,11 @@ const quoteOption = (value: string) => `"${value.replace(/\\/g, '\\\\').replace(
  * Runs `fn` with an option file holding the credentials: mode 0600 in the private `credentialDir`,
  * removed afterwards. The password never reaches a command line.
  */
-async function withOptionFile<T>(spec: ServerSpec, credentialDir: string, fn: (file: string) => Promise<T>): Promise<T> {
+async function withOptionFile<T>(
+  spec: ServerSpec,
+  credentialDir: string,
+  fn: (file: string) => Promise<T>,
+): Promise<T> {
   const lines = [
     '[client]',
     `host=${quoteOption(spec.host ?? '127.0.0.1')}`,

@@ -19,11 +19,7 @@ export interface AuditEntry {
 const SECRET_OPTIONS = new Set(['--secret-key']);
 
 export function maskArguments(args: string[]): string[] {
-  return args.map((arg, i) =>
-    SECRET_OPTIONS.has(args[i - 1] ?? '')
-      ? '********'
-      : maskUrlPasswords(arg),
-  );
+  return args.map((arg, i) => (SECRET_OPTIONS.has(args[i - 1] ?? '') ? '********' : maskUrlPasswords(arg)));
 }
 
 function osUser(): string {

@@ -199,7 +199,8 @@ export async function runDoctor(ctx: AppContext, options: DoctorOptions = {}): P
         });
       }
       // Locked out, yet its scheduled jobs (MySQL events) still run and write: not suspended either.
-      const jobs = t.status === 'suspended' && suspended ? await server.scheduledJobs?.enabledJobs(t.database_name) : [];
+      const jobs =
+        t.status === 'suspended' && suspended ? await server.scheduledJobs?.enabledJobs(t.database_name) : [];
       if (jobs && jobs.length > 0) {
         add({
           kind: 'suspended_can_login',
@@ -318,7 +319,8 @@ export async function runDoctor(ctx: AppContext, options: DoctorOptions = {}): P
 
   // Isolation and secrets at rest: who else can reach the registry, and what killed runs left on disk.
   const exposure = await registry.driver.registryExposure(registry.knex);
-  if (exposure) add({ kind: 'registry_exposed', target: { type: 'registry' }, tenant: null, server: null, message: exposure });
+  if (exposure)
+    add({ kind: 'registry_exposed', target: { type: 'registry' }, tenant: null, server: null, message: exposure });
   const leftovers = leftoverCredentialFiles(dumpTools(ctx.config).credentialDir);
   if (leftovers.length > 0) {
     add({

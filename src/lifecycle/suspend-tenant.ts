@@ -6,6 +6,7 @@ import { updateTenantRow, type Tenant, type TenantRow } from '../registry/tenant
 import { loadTenantRow, reloadTenant } from './load-tenant.js';
 import { withTenantLock } from './tenant-lock.js';
 import { assertNotMoving } from './tenant-moving.js';
+import { pauseForTest } from './move-test-hooks.js';
 
 export interface AccessChangeResult {
   tenant: Tenant;
@@ -127,5 +128,8 @@ export async function disableScheduledJobs(server: ServerConnection, row: Tenant
   const recorded = suspendedJobs(row);
   const all = [...recorded, ...enabled.filter((name) => !recorded.includes(name))];
   if (all.length > recorded.length) await updateTenantRow(registry, row.id, { suspended_jobs: JSON.stringify(all) });
-  await jobs.setJobsEnabled(row.database_name, enabled, false);
+  for (const name of enabled) {
+    await jobs.setJobsEnabled(row.database_name, [name], false);
+    await pauseForTest('suspend-job-disabled');
+  }
 }
