@@ -51,7 +51,7 @@ export function fixCommand(finding: Finding): string {
       // The driver's message ends with the statements that close it (they differ by engine).
       return /run: (.*)$/.exec(finding.message)?.[1] ?? 'close the registry database to other users of its server';
     case 'credential_leftover':
-      return 'tenantctl doctor --fix  (or the next backup or restore, which removes them)';
+      return 'tenantctl doctor --fix  (or the next backup or restore on this machine, which removes them)';
     case 'interrupted':
       return finishCommand(finding.operation, slug);
   }
