@@ -1,6 +1,4 @@
-import { existsSync, rmSync } from 'node:fs';
-import { basename } from 'node:path';
-import { leftoverCredentialFiles } from '../engines/credential-file.js';
+import { existsSync } from 'node:fs';
 import type { AppContext } from '../context/app-context.js';
 import { TenantctlError, errorMessage } from '../core/errors.js';
 import { listServerRows } from '../registry/servers-repo.js';
@@ -14,6 +12,7 @@ import { createTenant } from './create-tenant.js';
 import { deleteTenant } from './delete-tenant.js';
 import { clearInterruptedBackup, findInterruptedBackups, partialFileFor } from './interrupted-backups.js';
 import { secretFindings } from './doctor-secrets.js';
+import { credentialLeftoverFinding, registryExposureFinding } from './doctor-isolation.js';
 import { rotateTenantPassword } from './rotate-password.js';
 import { WITH_DATABASE } from './select-tenants.js';
 import { suspendTenant } from './suspend-tenant.js';
@@ -318,22 +317,12 @@ export async function runDoctor(ctx: AppContext, options: DoctorOptions = {}): P
   if (space) add(space);
 
   // Isolation and secrets at rest: who else can reach the registry, and what killed runs left on disk.
-  const exposure = await registry.driver.registryExposure(registry.knex);
-  if (exposure)
-    add({ kind: 'registry_exposed', target: { type: 'registry' }, tenant: null, server: null, message: exposure });
-  const leftovers = leftoverCredentialFiles(dumpTools(ctx.config).credentialDir);
-  if (leftovers.length > 0) {
-    add({
-      kind: 'credential_leftover',
-      target: { type: 'directory', path: dumpTools(ctx.config).credentialDir },
-      tenant: null,
-      server: null,
-      message: `${leftovers.length} credential file${leftovers.length === 1 ? '' : 's'} of killed tenantctl runs (holding server passwords) left in ${dumpTools(ctx.config).credentialDir}: ${leftovers.map((l) => basename(l.file)).join(', ')}`,
-      autoFix: true,
-    });
-    repairs.set(findings.at(-1)!, async () => {
-      for (const { file } of leftovers) rmSync(file, { force: true });
-    });
+  const exposed = await registryExposureFinding(ctx);
+  if (exposed) add(exposed);
+  const leftover = credentialLeftoverFinding(ctx);
+  if (leftover) {
+    add(leftover.finding);
+    repairs.set(findings.at(-1)!, leftover.repair);
   }
 
   let fixed = 0;
