@@ -14,10 +14,14 @@ const TRAILER = '-- Dump completed';
 const quoteOption = (value: string) => `"${value.replace(/\\/g, '\\\\').replace(/"/g, '\\"')}"`;
 
 /**
- * Runs `fn` with a temporary option file holding the credentials: mode 0600 in a private
- * directory, removed afterwards. The password never reaches a command line.
+ * Runs `fn` with an option file holding the credentials: mode 0600 in the private `credentialDir`,
+ * removed afterwards. The password never reaches a command line.
  */
-async function withOptionFile<T>(spec: ServerSpec, fn: (file: string) => Promise<T>): Promise<T> {
+async function withOptionFile<T>(
+  spec: ServerSpec,
+  credentialDir: string,
+  fn: (file: string) => Promise<T>,
+): Promise<T> {
   const lines = [
     '[client]',
     `host=${quoteOption(spec.host ?? '127.0.0.1')}`,
@@ -25,7 +29,7 @@ async function withOptionFile<T>(spec: ServerSpec, fn: (file: string) => Promise
     `user=${quoteOption(spec.user ?? 'root')}`,
   ];
   if (spec.password) lines.push(`password=${quoteOption(spec.password)}`);
-  return withCredentialFile('client.cnf', `${lines.join('\n')}\n`, fn);
+  return withCredentialFile(credentialDir, 'client.cnf', `${lines.join('\n')}\n`, fn);
 }
 
 /** A consistent, compressed SQL dump with routines, triggers and events, streamed to `output`. */
@@ -41,7 +45,7 @@ export async function mysqlDumpTo(
   );
   const trailer = requireTrailer(TRAILER, 'the dump');
   const downstream = pipeline(trailer, createGzip(), output);
-  const dumped = withOptionFile(spec, (options) =>
+  const dumped = withOptionFile(spec, tools.credentialDir, (options) =>
     runTool({
       command: dump,
       // --defaults-extra-file must come first.
@@ -84,7 +88,7 @@ export async function mysqlRestoreFrom(
     tools.mysqlClient ? [tools.mysqlClient] : ['mariadb', 'mysql'],
     'mariadb-client or mysql-client',
   );
-  await withOptionFile(spec, (options) =>
+  await withOptionFile(spec, tools.credentialDir, (options) =>
     runTool({
       command: client,
       args: [`--defaults-extra-file=${options}`, '--default-character-set=utf8mb4', database],

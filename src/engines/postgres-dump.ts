@@ -15,11 +15,12 @@ const passField = (value: string) => value.replace(/[\\:]/g, (c) => `\\${c}`);
 
 /**
  * Runs a PostgreSQL tool's invocation with host and user as arguments and the password in a
- * temporary password file (PGPASSFILE, mode 0600, removed afterwards): never on the command
+ * password file of its own (PGPASSFILE, mode 0600 in `credentialDir`, removed afterwards): never on the command
  * line, never in the environment.
  */
 async function withToolConnection<T>(
   spec: ServerSpec,
+  credentialDir: string,
   fn: (args: string[], env: Record<string, string | undefined>) => Promise<T>,
 ): Promise<T> {
   const host = spec.host ?? '127.0.0.1';
@@ -30,7 +31,7 @@ async function withToolConnection<T>(
   if (!spec.password) return fn(args, env);
   // The file serves this one invocation: any host, port and database, this user.
   const line = `*:*:*:${passField(user)}:${passField(spec.password)}`;
-  return withCredentialFile('pgpass', `${line}\n`, (file) => fn(args, { ...env, PGPASSFILE: file }));
+  return withCredentialFile(credentialDir, 'pgpass', `${line}\n`, (file) => fn(args, { ...env, PGPASSFILE: file }));
 }
 
 /** pg_dump must be at least the server's major version: say which client to install if not. */
@@ -55,11 +56,12 @@ export async function checkedPgDump(tools: DumpTools, admin: Knex): Promise<stri
 export async function pgDumpTo(
   spec: ServerSpec,
   pgDump: string,
+  credentialDir: string,
   database: string,
   output: Writable,
   snapshot?: string,
 ): Promise<void> {
-  await withToolConnection(spec, (args, env) =>
+  await withToolConnection(spec, credentialDir, (args, env) =>
     runTool({
       command: pgDump,
       args: [...args, '--format=custom', ...(snapshot ? [`--snapshot=${snapshot}`] : []), '--dbname', database],
@@ -92,7 +94,7 @@ export async function pgRestoreFrom(
 ): Promise<void> {
   const pgRestore = resolveTool([tools.pgRestore], 'postgresql-client');
   const role = owner ? ['--role', owner] : [];
-  await withToolConnection(spec, (args, env) =>
+  await withToolConnection(spec, tools.credentialDir, (args, env) =>
     runTool({
       command: pgRestore,
       args: [

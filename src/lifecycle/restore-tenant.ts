@@ -10,6 +10,7 @@ import { dumpTools } from './backup-tenants.js';
 import { backupExtensions, driverForBackupFile } from '../engines/drivers.js';
 import { createTenant } from './create-tenant.js';
 import { withTenantLock } from './tenant-lock.js';
+import { disableScheduledJobs } from './suspend-tenant.js';
 import { assertNotMoving } from './tenant-moving.js';
 import { checkFile } from './verify-backups.js';
 import { usersOf } from '../engines/engine-driver.js';
@@ -109,6 +110,7 @@ export async function restoreTenant(
       if (source.database_user) await usersOf(server).grantDatabase(source.database_user, source.database_name);
       onStep('restore');
       await server.restore(source.database_name, backup.file, source.database_user, dumpTools(ctx.config));
+      if (returnTo === 'suspended') await disableScheduledJobs(server, source, registry.knex);
       onStep('reactivate');
       if (returnTo === 'active') await server.resumeAccess(source.database_name, source.database_user);
     } catch (error) {
