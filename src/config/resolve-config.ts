@@ -1,6 +1,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { isAbsolute, resolve } from 'node:path';
 import { UsageError } from '../core/errors.js';
+import { maskUrlPasswords } from '../core/url-passwords.js';
 import { descriptorForUrl } from '../engines/descriptors.js';
 import { CONFIG_KEYS, defaultFor, type Config, type ConfigKeyDefinition, type ConfigSource } from './config-keys.js';
 
@@ -166,6 +167,7 @@ export function maskedConfig(
   });
 }
 
+/** A URL with its password masked, however malformed it is (see maskUrlPasswords). */
 export function maskUrlPassword(url: string): string {
-  return url.replace(/^([a-z]+:\/\/[^:/@]*):[^@]*@/, '$1:********@');
+  return maskUrlPasswords(url);
 }

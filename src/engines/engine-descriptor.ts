@@ -1,4 +1,5 @@
 import { UsageError } from '../core/errors.js';
+import { unescapedUserinfo } from '../core/url-passwords.js';
 import type { Engine, ServerSpec } from './server-spec.js';
 
 /**
@@ -47,6 +48,9 @@ export function networkUrlFormat(
 ): Pick<EngineDescriptor, 'parseUrl' | 'absoluteUrl' | 'describe' | 'address' | 'defaultName'> {
   return {
     parseUrl(url) {
+      // Refused rather than read some other way (an @ in the password taken for the host's side).
+      const unescaped = unescapedUserinfo(url);
+      if (unescaped) throw new UsageError(unescaped);
       const parsed = parseUrl(url);
       const database = decodeURIComponent(parsed.pathname.replace(/^\//, '')) || undefined;
       return {

@@ -4,6 +4,7 @@ import type { Engine, ServerSpec } from './server-spec.js';
 import type { ContentFingerprint } from './content-fingerprint.js';
 import { InternalError, type TamperedTableError } from '../core/errors.js';
 import { TOOL_SETTINGS, type ToolConfig } from './descriptors.js';
+import { credentialDirectory } from './credential-file.js';
 
 /** Held until released; the server releases it by itself if the process dies. */
 export interface HeldLock {
@@ -78,6 +79,26 @@ export interface EngineDriver {
    * elsewhere and `waitMs` runs out.
    */
   tryLock(knex: Knex, name: string, waitMs: number): Promise<HeldLock | undefined>;
+  /**
+   * Whether other users of the server could take locks of the same names (PostgreSQL: any role
+   * that may connect to the registry database; MySQL: any account, GET_LOCK names are
+   * server-wide). The registry then names its locks with a secret of its own (lock-names.ts).
+   * False where locks are this machine's files (SQLite).
+   */
+  readonly sharedLockSpace: boolean;
+  /**
+   * What lets other users of the server (tenants' users among them) reach the registry database
+   * over `knex`, the registry's connection, in words with the statement that closes it; undefined
+   * when nothing does (PostgreSQL: CONNECT granted to PUBLIC, a new database's default; MySQL: an
+   * account reaches only what it is granted; SQLite: a local file).
+   */
+  registryExposure(knex: Knex): Promise<string | undefined>;
+  /**
+   * Closes what registryExposure reports, as far as the registry's user may (PostgreSQL: CONNECT
+   * granted to that user, then revoked from PUBLIC; needs the database's owner or a superuser,
+   * and changes nothing otherwise). Harmless when nothing is open.
+   */
+  restrictRegistry(knex: Knex): Promise<void>;
   /** Dumps the database a spec itself names (the registry's): like ServerConnection.dump. */
   dumpAt(spec: ServerSpec, output: Writable, tools: DumpTools): Promise<void>;
   /** Opens the admin side of one server. */
@@ -156,7 +177,28 @@ export interface ServerConnection
    * the engine keeps none (MySQL reads every migration table in one query anyway; SQLite reads files).
    */
   readonly migrationFingerprints: MigrationFingerprints | undefined;
+  /**
+   * The jobs a server runs in a database by itself, on a schedule (MySQL/MariaDB events);
+   * undefined where tenantctl sees none (SQLite; PostgreSQL has no scheduler of its own, and an
+   * extension's such as pg_cron is not looked at).
+   */
+  readonly scheduledJobs: ScheduledJobs | undefined;
   close(): Promise<void>;
+}
+
+/**
+ * The scheduled-jobs capability. Suspend disables a tenant's enabled jobs, which would otherwise
+ * keep running (and writing) while its user is locked out, and reactivate enables them again.
+ */
+export interface ScheduledJobs {
+  /** The names of the jobs of `database` that are enabled now, in order. */
+  enabledJobs(database: string): Promise<string[]>;
+  /**
+   * Disables (or enables) the named jobs of `database`. Each keeps its definer, so its code runs as
+   * the same user as before (MySQL's ALTER EVENT would otherwise make the admin its definer). A job
+   * that is gone is skipped; repeating it is harmless.
+   */
+  setJobsEnabled(database: string, names: string[], enabled: boolean): Promise<void>;
 }
 
 /** Databases on one server: creating, dropping and finding them. */
@@ -349,12 +391,14 @@ export type AppliedMigrations = Map<string, string[] | null | TamperedTableError
 /**
  * The dump and restore executables, as configured, keyed by each engine's tool settings (see its
  * descriptor). Bare names are looked up on PATH; undefined lets the driver pick what is installed.
+ * `credentialDir` is where a tool's credential file is written while it runs (see credential-file.ts).
  */
-export type DumpTools = Readonly<ToolConfig>;
+export type DumpTools = Readonly<ToolConfig> & { readonly credentialDir: string };
 
-/** DumpTools from any object holding the tool settings (the configuration). */
-export function dumpToolsFrom(settings: ToolConfig): DumpTools {
-  return Object.fromEntries(TOOL_SETTINGS.map((tool) => [tool.key, settings[tool.key]])) as ToolConfig;
+/** DumpTools from any object holding the tool settings and `home` (the configuration). */
+export function dumpToolsFrom(settings: ToolConfig & { home: string }): DumpTools {
+  const tools = Object.fromEntries(TOOL_SETTINGS.map((tool) => [tool.key, settings[tool.key]])) as ToolConfig;
+  return { ...tools, credentialDir: credentialDirectory(settings.home) };
 }
 
 export interface DatabaseStatsOptions {

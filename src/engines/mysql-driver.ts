@@ -10,6 +10,7 @@ import {
   type DumpTools,
   type EngineDriver,
   type LentLogin,
+  type ScheduledJobs,
   type ServerConnection,
   type ServerUsers,
   type TenantConnectionOptions,
@@ -23,6 +24,7 @@ import { lockKey64, lockOnDedicatedConnection } from './lock-helpers.js';
 import type { ServerSpec } from './server-spec.js';
 import { QUIET_KNEX_LOG } from './knex-log.js';
 import { mysqlFingerprint } from './mysql-fingerprint.js';
+import { cachingSha2PasswordHash, nativePasswordHash } from './mysql-password.js';
 import type { ContentFingerprint } from './content-fingerprint.js';
 import { runPool } from '../core/run-pool.js';
 
@@ -168,6 +170,13 @@ export const mysqlDriver: EngineDriver = {
     );
   },
 
+  // GET_LOCK names are server-wide: every account on the server shares them.
+  sharedLockSpace: true,
+
+  // An account reaches only the databases it is granted; tenants are granted their own alone.
+  registryExposure: async () => undefined,
+  restrictRegistry: async () => undefined,
+
   dumpAt(spec, output, tools) {
     return dumpNamedDatabase(this, spec, output, tools);
   },
@@ -177,8 +186,9 @@ export const mysqlDriver: EngineDriver = {
   },
 };
 
-class MysqlServer implements ServerConnection, ServerUsers {
+class MysqlServer implements ServerConnection, ServerUsers, ScheduledJobs {
   readonly users: ServerUsers = this;
+  readonly scheduledJobs: ScheduledJobs = this;
   /** One UNION per batch reads every migration table: nothing to keep. */
   readonly migrationFingerprints = undefined;
   readonly driver = mysqlDriver;
@@ -264,12 +274,34 @@ class MysqlServer implements ServerConnection, ServerUsers {
     return rows.length > 0;
   }
 
+  /** MariaDB or MySQL, asked once: they take a password's hash in different clauses. */
+  private flavour?: Promise<'mariadb' | 'mysql'>;
+
+  /**
+   * The clause that sets `password` by its hash, computed here: the plaintext never reaches the
+   * server, whose general query log (and binary log) would keep the statement. MariaDB:
+   * mysql_native_password's `*…`, its default; MySQL 8: caching_sha2_password's `$A$005$…`, its default.
+   */
+  private async identifiedBy(password: string): Promise<{ clause: string; hash: string }> {
+    this.flavour ??= this.admin.raw('select version() as version').then(
+      ([rows]) => (/mariadb/i.test(String(rows[0].version)) ? 'mariadb' : 'mysql'),
+      (error: unknown) => {
+        this.flavour = undefined;
+        throw error;
+      },
+    );
+    return (await this.flavour) === 'mariadb'
+      ? { clause: 'identified by password ?', hash: nativePasswordHash(password) }
+      : { clause: 'identified with caching_sha2_password as ?', hash: cachingSha2PasswordHash(password) };
+  }
+
   async createUser(name: string, password: string, database: string): Promise<void> {
+    const { clause, hash } = await this.identifiedBy(password);
     try {
-      await this.admin.raw('create user ?@? identified by ?', [name, this.host, password]);
+      await this.admin.raw(`create user ?@? ${clause}`, [name, this.host, hash]);
     } catch (error) {
-      // knex puts the bound values into its error text: take the password out again.
-      throw new TenantctlError(redact(errorMessage(error), [password]));
+      // knex puts the bound values into its error text: take the hash (and the password) out again.
+      throw new TenantctlError(redact(errorMessage(error), [hash, password]));
     }
     await this.grantDatabase(name, database);
   }
@@ -295,20 +327,22 @@ class MysqlServer implements ServerConnection, ServerUsers {
     await this.endSessions(user);
   }
 
-  /** One ALTER USER that sets the password and locks or unlocks the account. */
+  /** One ALTER USER that sets the password (its hash, as setPassword) and locks or unlocks the account. */
   private async alterLogin(user: string, password: string, access: 'account lock' | 'account unlock'): Promise<void> {
+    const { clause, hash } = await this.identifiedBy(password);
     try {
-      await this.admin.raw(`alter user ?@? identified by ? ${access}`, [user, this.host, password]);
+      await this.admin.raw(`alter user ?@? ${clause} ${access}`, [user, this.host, hash]);
     } catch (error) {
-      throw new TenantctlError(redact(errorMessage(error), [password]));
+      throw new TenantctlError(redact(errorMessage(error), [hash, password]));
     }
   }
 
   async setPassword(user: string, password: string, options: { endSessions?: boolean } = {}): Promise<void> {
+    const { clause, hash } = await this.identifiedBy(password);
     try {
-      await this.admin.raw('alter user ?@? identified by ?', [user, this.host, password]);
+      await this.admin.raw(`alter user ?@? ${clause}`, [user, this.host, hash]);
     } catch (error) {
-      throw new Error(redact(errorMessage(error), [password]));
+      throw new Error(redact(errorMessage(error), [hash, password]));
     }
     if (options.endSessions) await this.endSessions(user);
   }
@@ -339,6 +373,31 @@ class MysqlServer implements ServerConnection, ServerUsers {
     // SHOW CREATE USER says ACCOUNT LOCK on both MySQL and MariaDB, whose catalogs differ.
     const [rows] = await this.admin.raw('show create user ?@?', [user, this.host]);
     return /ACCOUNT LOCK/i.test(String(Object.values(rows[0] as object)[0]));
+  }
+
+  async enabledJobs(database: string): Promise<string[]> {
+    const [rows] = await this.admin.raw(
+      "select event_name as name from information_schema.events where event_schema = ? and status = 'ENABLED' order by 1",
+      [database],
+    );
+    return (rows as Array<{ name: string }>).map((r) => r.name);
+  }
+
+  async setJobsEnabled(database: string, names: string[], enabled: boolean): Promise<void> {
+    if (names.length === 0) return;
+    const [rows] = await this.admin.raw(
+      `select event_name as name, definer from information_schema.events where event_schema = ? and event_name in (${names.map(() => '?').join(',')})`,
+      [database, ...names],
+    );
+    for (const { name, definer } of rows as Array<{ name: string; definer: string }>) {
+      // ALTER EVENT makes whoever runs it the event's definer unless told otherwise: the admin's
+      // rights for the tenant's code. DEFINER keeps the one it had ('user@host', split at the last @).
+      const at = definer.lastIndexOf('@');
+      await this.admin.raw(
+        `alter definer = ?@? event ${quote(database)}.${quote(name)} ${enabled ? 'enable' : 'disable'}`,
+        [definer.slice(0, at), definer.slice(at + 1)],
+      );
+    }
   }
 
   async readAppliedMigrations(logins: TenantLogin[], table: string): Promise<AppliedMigrations> {

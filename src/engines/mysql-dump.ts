@@ -19,13 +19,14 @@ const TRAILER = '-- Dump completed';
 const quoteOption = (value: string) => `"${value.replace(/\\/g, '\\\\').replace(/"/g, '\\"')}"`;
 
 /**
- * Runs `fn` with a temporary option file holding the credentials of `login` (a tenant's user; the
- * admin where it has none): mode 0600 in a private directory, removed afterwards. The password
+ * Runs `fn` with an option file holding the credentials of `login` (a tenant's user; the admin
+ * where it has none): mode 0600 in the private `credentialDir`, removed afterwards. The password
  * never reaches a command line.
  */
 async function withOptionFile<T>(
   spec: ServerSpec,
   login: Pick<TenantCredentials, 'user' | 'password'>,
+  credentialDir: string,
   fn: (file: string) => Promise<T>,
 ): Promise<T> {
   const password = login.user ? login.password : spec.password;
@@ -36,7 +37,7 @@ async function withOptionFile<T>(
     `user=${quoteOption(login.user ?? spec.user ?? 'root')}`,
   ];
   if (password) lines.push(`password=${quoteOption(password)}`);
-  return withCredentialFile('client.cnf', `${lines.join('\n')}\n`, fn);
+  return withCredentialFile(credentialDir, 'client.cnf', `${lines.join('\n')}\n`, fn);
 }
 
 /**
@@ -55,7 +56,7 @@ export async function mysqlDumpTo(
   );
   const trailer = requireTrailer(TRAILER, 'the dump');
   const downstream = pipeline(trailer, createGzip(), output);
-  const dumped = withOptionFile(spec, login, (options) =>
+  const dumped = withOptionFile(spec, login, tools.credentialDir, (options) =>
     runTool({
       command: dump,
       // --defaults-extra-file must come first.
@@ -124,7 +125,7 @@ export async function mysqlRestoreFrom(
   const features = await featuresOf(client);
   // Read the whole file first: a client command is refused before any statement of it runs.
   if (!features.sandbox) await pipeline(createReadStream(file), createGunzip(), clientCommandCheck(file), sink());
-  await withOptionFile(spec, login, (options) =>
+  await withOptionFile(spec, login, tools.credentialDir, (options) =>
     runTool({
       command: client,
       args: [

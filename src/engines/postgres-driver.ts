@@ -156,6 +156,26 @@ export const postgresDriver: EngineDriver = {
     );
   },
 
+  // Advisory locks are per database: anyone who may connect to the registry's could take them.
+  sharedLockSpace: true,
+
+  async registryExposure(knex) {
+    const result = await knex.raw(
+      "select current_database() as db, current_user as me, has_database_privilege('public', current_database(), 'connect') as open",
+    );
+    const { db, me, open } = result.rows[0] as { db: string; me: string; open: boolean };
+    if (!open) return undefined;
+    return `every role on the server may connect to the registry database "${db}" (CONNECT is granted to PUBLIC), tenants' roles included; as its owner or a superuser, run: GRANT CONNECT ON DATABASE ${quote(db)} TO ${quote(me)}; REVOKE CONNECT ON DATABASE ${quote(db)} FROM PUBLIC`;
+  },
+
+  async restrictRegistry(knex) {
+    const db = (await knex.raw('select current_database() as db')).rows[0].db as string;
+    // Granted first, so that the registry's own user never loses its way in. Without the right
+    // to change them (not the owner), both only warn: nothing changes, doctor reports it.
+    await knex.raw(`grant connect on database ${quote(db)} to current_user`);
+    await knex.raw(`revoke connect on database ${quote(db)} from public`);
+  },
+
   dumpAt(spec, output, tools) {
     return dumpNamedDatabase(this, spec, output, tools);
   },
@@ -168,6 +188,8 @@ export const postgresDriver: EngineDriver = {
 class PostgresServer implements ServerConnection, ServerUsers, MigrationFingerprints {
   readonly users: ServerUsers = this;
   readonly migrationFingerprints: MigrationFingerprints = this;
+  /** PostgreSQL schedules nothing itself; an extension's jobs (pg_cron) are out of tenantctl's view. */
+  readonly scheduledJobs = undefined;
   readonly driver = postgresDriver;
   /** Each loan is a stand-in role of its own: any number may be out at once. */
   readonly lendsOwnAccount = false;
@@ -314,10 +336,15 @@ class PostgresServer implements ServerConnection, ServerUsers, MigrationFingerpr
     );
   }
 
-  async suspendAccess(_database: string, user: string | null): Promise<boolean> {
+  async suspendAccess(database: string, user: string | null): Promise<boolean> {
     if (!user) return false;
     await this.admin.raw(`alter role ${quote(user)} nologin`);
-    await this.endSessions(user);
+    // Every session of the tenant's user anywhere, and every other session in its database: other
+    // roles', background workers'. The admin's own (tenantctl's: a backup under way) are spared.
+    await this.admin.raw(
+      'select pg_terminate_backend(pid) from pg_stat_activity where (usename = ? or (datname = ? and usename is distinct from current_user)) and pid <> pg_backend_pid()',
+      [user, database],
+    );
     return true;
   }
 
@@ -394,7 +421,9 @@ class PostgresServer implements ServerConnection, ServerUsers, MigrationFingerpr
 
   async dump(login: TenantLogin, output: Writable, tools: DumpTools): Promise<void> {
     const pgDump = await this.checkedPgDump(tools);
-    await withLoginSession(this, login, (_knex, credentials) => pgDumpTo(this.spec, credentials, pgDump, output));
+    await withLoginSession(this, login, (_knex, credentials) =>
+      pgDumpTo(this.spec, credentials, pgDump, tools.credentialDir, output),
+    );
   }
 
   async dumpCounted(login: TenantLogin, output: Writable, tools: DumpTools): Promise<Record<string, number>> {
@@ -408,7 +437,7 @@ class PostgresServer implements ServerConnection, ServerUsers, MigrationFingerpr
           const snapshot = (exported.rows[0] as { id: string }).id;
           const [counts, dumped] = await Promise.allSettled([
             this.rowCountsWith(trx),
-            pgDumpTo(this.spec, credentials, pgDump, output, snapshot),
+            pgDumpTo(this.spec, credentials, pgDump, tools.credentialDir, output, snapshot),
           ]);
           if (dumped.status === 'rejected') throw dumped.reason;
           if (counts.status === 'rejected') throw counts.reason;

@@ -15,13 +15,14 @@ const passField = (value: string) => value.replace(/[\\:]/g, (c) => `\\${c}`);
 
 /**
  * Runs a PostgreSQL tool's invocation with host and user as arguments and the password in a
- * temporary password file (PGPASSFILE, mode 0600, removed afterwards): never on the command
- * line, never in the environment. It logs in as `login` (a tenant's user), or as the admin where
- * that has no user.
+ * password file of its own (PGPASSFILE, mode 0600 in `credentialDir`, removed afterwards): never
+ * on the command line, never in the environment. It logs in as `login` (a tenant's user), or as
+ * the admin where that has no user.
  */
 async function withToolConnection<T>(
   spec: ServerSpec,
   login: Pick<TenantCredentials, 'user' | 'password' | 'role'>,
+  credentialDir: string,
   fn: (args: string[], env: Record<string, string | undefined>) => Promise<T>,
 ): Promise<T> {
   const host = spec.host ?? '127.0.0.1';
@@ -35,7 +36,7 @@ async function withToolConnection<T>(
   if (!password) return fn(args, env);
   // The file serves this one invocation: any host, port and database, this user.
   const line = `*:*:*:${passField(user)}:${passField(password)}`;
-  return withCredentialFile('pgpass', `${line}\n`, (file) => fn(args, { ...env, PGPASSFILE: file }));
+  return withCredentialFile(credentialDir, 'pgpass', `${line}\n`, (file) => fn(args, { ...env, PGPASSFILE: file }));
 }
 
 /** pg_dump must be at least the server's major version: say which client to install if not. */
@@ -62,10 +63,11 @@ export async function pgDumpTo(
   spec: ServerSpec,
   login: TenantCredentials,
   pgDump: string,
+  credentialDir: string,
   output: Writable,
   snapshot?: string,
 ): Promise<void> {
-  await withToolConnection(spec, login, (args, env) =>
+  await withToolConnection(spec, login, credentialDir, (args, env) =>
     runTool({
       command: pgDump,
       args: [...args, '--format=custom', ...(snapshot ? [`--snapshot=${snapshot}`] : []), '--dbname', login.database],
@@ -98,7 +100,7 @@ export async function pgRestoreFrom(
   tools: DumpTools,
 ): Promise<void> {
   const pgRestore = resolveTool([tools.pgRestore], 'postgresql-client');
-  await withToolConnection(spec, login, (args, env) =>
+  await withToolConnection(spec, login, tools.credentialDir, (args, env) =>
     runTool({
       command: pgRestore,
       args: [

@@ -104,6 +104,13 @@ export const sqliteDriver: EngineDriver = {
     return tryFileLock(lockDirectoryFor(resolve(filename)), name, waitMs);
   },
 
+  // Lock files beside the registry file: this machine's alone, no other user of a server shares them.
+  sharedLockSpace: false,
+
+  // A local file, reached through the file system: nothing a server grants.
+  registryExposure: async () => undefined,
+  restrictRegistry: async () => undefined,
+
   dumpAt(spec, output) {
     return sqliteDumpTo(spec.path!, output);
   },
@@ -120,6 +127,8 @@ class SqliteServer implements ServerConnection {
   readonly users = undefined;
   /** Each file is read directly: nothing to keep. */
   readonly migrationFingerprints = undefined;
+  /** SQLite runs nothing by itself. */
+  readonly scheduledJobs = undefined;
   private readonly directory: string;
 
   constructor(spec: ServerSpec) {

@@ -1,6 +1,6 @@
 import { hostname, userInfo } from 'node:os';
 import type { AppContext } from '../context/app-context.js';
-import { maskUrlPassword } from '../config/resolve-config.js';
+import { maskUrlPasswords } from '../core/url-passwords.js';
 import { insertAuditRow, listAuditRows, type AuditOutcome } from '../registry/audit-repo.js';
 import { now } from '../registry/tenants-repo.js';
 
@@ -19,11 +19,7 @@ export interface AuditEntry {
 const SECRET_OPTIONS = new Set(['--secret-key']);
 
 export function maskArguments(args: string[]): string[] {
-  return args.map((arg, i) =>
-    SECRET_OPTIONS.has(args[i - 1] ?? '')
-      ? '********'
-      : maskUrlPassword(arg).replace(/(--[a-z-]*url=[a-z]+:\/\/[^:/@]*):[^@]*@/, '$1:********@'),
-  );
+  return args.map((arg, i) => (SECRET_OPTIONS.has(args[i - 1] ?? '') ? '********' : maskUrlPasswords(arg)));
 }
 
 function osUser(): string {

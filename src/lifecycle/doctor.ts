@@ -12,6 +12,7 @@ import { createTenant } from './create-tenant.js';
 import { deleteTenant } from './delete-tenant.js';
 import { clearInterruptedBackup, findInterruptedBackups, partialFileFor } from './interrupted-backups.js';
 import { secretFindings } from './doctor-secrets.js';
+import { credentialLeftoverFinding, registryExposureFinding } from './doctor-isolation.js';
 import { rotateTenantPassword } from './rotate-password.js';
 import { WITH_DATABASE } from './select-tenants.js';
 import { suspendTenant } from './suspend-tenant.js';
@@ -40,6 +41,8 @@ export type FindingKind =
   | 'server_unreachable'
   | 'stale_password'
   | 'password_login_fails'
+  | 'registry_exposed'
+  | 'credential_leftover'
   | 'tampered_migrations';
 
 /**
@@ -55,7 +58,8 @@ export type FindingTarget =
   | { type: 'database'; server: string; name: string }
   | { type: 'user'; server: string; name: string }
   | { type: 'server'; name: string }
-  | { type: 'directory'; path: string };
+  | { type: 'directory'; path: string }
+  | { type: 'registry' };
 
 export interface Finding {
   kind: FindingKind;
@@ -195,6 +199,18 @@ export async function runDoctor(ctx: AppContext, options: DoctorOptions = {}): P
           autoFix: true,
         });
       }
+      // Locked out, yet its scheduled jobs (MySQL events) still run and write: not suspended either.
+      const jobs =
+        t.status === 'suspended' && suspended ? await server.scheduledJobs?.enabledJobs(t.database_name) : [];
+      if (jobs && jobs.length > 0) {
+        add({
+          kind: 'suspended_can_login',
+          tenant: t.slug,
+          server: serverRow.name,
+          message: `suspended tenant's scheduled jobs still run: ${jobs.join(', ')}`,
+          autoFix: true,
+        });
+      }
       if (t.status === 'active' && suspended) {
         add({
           kind: 'active_locked_out',
@@ -303,6 +319,15 @@ export async function runDoctor(ctx: AppContext, options: DoctorOptions = {}): P
 
   const space = await backupSpaceFinding(ctx, stats.tenants);
   if (space) add(space);
+
+  // Isolation and secrets at rest: who else can reach the registry, and what killed runs left on disk.
+  const exposed = await registryExposureFinding(ctx);
+  if (exposed) add(exposed);
+  const leftover = credentialLeftoverFinding(ctx);
+  if (leftover) {
+    add(leftover.finding);
+    repairs.set(findings.at(-1)!, leftover.repair);
+  }
 
   let fixed = 0;
   if (options.fix) {

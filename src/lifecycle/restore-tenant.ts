@@ -13,6 +13,7 @@ import { dumpTools } from './backup-tenants.js';
 import { backupExtensions, driverForBackupFile } from '../engines/drivers.js';
 import { createTenant } from './create-tenant.js';
 import { withTenantLock } from './tenant-lock.js';
+import { disableScheduledJobs } from './suspend-tenant.js';
 import { assertNotMoving } from './tenant-moving.js';
 import { checkFile } from './verify-backups.js';
 import { usersOf } from '../engines/engine-driver.js';
@@ -138,6 +139,7 @@ export async function restoreTenant(
       // As the tenant's own user, borrowed while its account is locked for the restore.
       const login = tenantLogin(ctx, handle, { ...source, status: 'suspended' });
       await server.restore(login, backup.file, dumpTools(ctx.config));
+      if (returnTo === 'suspended') await disableScheduledJobs(server, source, registry.knex);
       onStep('reactivate');
       if (returnTo === 'active') await server.resumeAccess(source.database_name, source.database_user);
     } catch (error) {

@@ -1,3 +1,4 @@
+import type { Knex } from 'knex';
 import type { AppContext } from '../context/app-context.js';
 import { ConflictError } from '../core/errors.js';
 import type { ServerConnection } from '../engines/engine-driver.js';
@@ -6,6 +7,7 @@ import { loadTenantRow, reloadTenant } from './load-tenant.js';
 import { withTenantLock } from './tenant-lock.js';
 import { assertNotMoving } from './tenant-moving.js';
 import { restoreOwnPassword } from './tenant-login.js';
+import { pauseForTest } from './move-test-hooks.js';
 
 export interface AccessChangeResult {
   tenant: Tenant;
@@ -21,8 +23,10 @@ interface AccessChange {
   target: 'active' | 'suspended';
   step: 'suspend' | 'reactivate';
   /** Acts on the database; returns whether the database enforces it. */
-  apply: (server: ServerConnection, row: TenantRow) => Promise<boolean>;
+  apply: (server: ServerConnection, row: TenantRow, registry: Knex) => Promise<boolean>;
   reason: string | null;
+  /** What else the final registry update records (reactivate forgets the jobs it enabled). */
+  finish?: Partial<TenantRow>;
 }
 
 /**
@@ -51,12 +55,13 @@ async function changeAccess(
     const server = (await ctx.server(fresh.server_id)).connection;
     const already = fresh.status === change.target && fresh.step === null;
     if (!already) await updateTenantRow(registry.knex, fresh.id, { step: change.step });
-    const enforced = await change.apply(server, fresh);
+    const enforced = await change.apply(server, fresh, registry.knex);
     if (!already)
       await updateTenantRow(registry.knex, fresh.id, {
         status: change.target,
         step: null,
         status_reason: change.reason,
+        ...change.finish,
       });
     return { row: fresh, tenant: await reloadTenant(ctx, slug), changed: !already, enforced };
   });
@@ -71,7 +76,12 @@ export async function suspendTenant(ctx: AppContext, slug: string, reason: strin
     target: 'suspended',
     step: 'suspend',
     reason,
-    apply: (server, t) => server.suspendAccess(t.database_name, t.database_user),
+    apply: async (server, t, registry) => {
+      // The user first, so that no session of the tenant's adds a job after they are listed.
+      const enforced = await server.suspendAccess(t.database_name, t.database_user);
+      if (enforced) await disableScheduledJobs(server, t, registry);
+      return enforced;
+    },
   });
   const message = changed
     ? `suspended tenant "${slug}"${enforced ? '' : ' in the registry only: it shares the server credentials, so the database cannot lock it out'}`
@@ -89,8 +99,10 @@ export async function reactivateTenant(ctx: AppContext, slug: string): Promise<A
       // Locked again with its own password first: a loan a killed tenantctl left open ends here.
       if (t.status !== 'active' || t.step) await restoreOwnPassword(ctx, server, t);
       await server.resumeAccess(t.database_name, t.database_user);
+      await server.scheduledJobs?.setJobsEnabled(t.database_name, suspendedJobs(t), true);
       return true;
     },
+    finish: { suspended_jobs: null },
   });
   return {
     tenant,
@@ -98,4 +110,29 @@ export async function reactivateTenant(ctx: AppContext, slug: string): Promise<A
     enforced: true,
     message: changed ? `reactivated tenant "${slug}"` : `tenant "${slug}" is already active`,
   };
+}
+
+/** The jobs a suspend disabled and recorded (suspended_jobs): those reactivate enables again. */
+function suspendedJobs(row: TenantRow): string[] {
+  return row.suspended_jobs ? (JSON.parse(row.suspended_jobs) as string[]) : [];
+}
+
+/**
+ * Disables the tenant's enabled scheduled jobs, which would otherwise go on writing while its user
+ * is locked out. Their names are recorded before they are disabled, added to what an interrupted
+ * suspend recorded already, so reactivate enables exactly the jobs suspend disabled (never one the
+ * tenant had disabled itself), however often suspend was killed and run again. Also for a
+ * suspended tenant's restored database, whose jobs come back as they were when it was dumped.
+ */
+export async function disableScheduledJobs(server: ServerConnection, row: TenantRow, registry: Knex): Promise<void> {
+  const jobs = server.scheduledJobs;
+  if (!jobs) return;
+  const enabled = await jobs.enabledJobs(row.database_name);
+  const recorded = suspendedJobs(row);
+  const all = [...recorded, ...enabled.filter((name) => !recorded.includes(name))];
+  if (all.length > recorded.length) await updateTenantRow(registry, row.id, { suspended_jobs: JSON.stringify(all) });
+  for (const name of enabled) {
+    await jobs.setJobsEnabled(row.database_name, [name], false);
+    await pauseForTest('suspend-job-disabled');
+  }
 }

@@ -25,7 +25,7 @@ export async function openTenantLockPool(ctx: AppContext, size: number): Promise
   return {
     async tryHold(slug) {
       knex ??= knexFactory({ ...base, pool: { ...(base.pool ?? {}), min: 0, max: Math.max(1, size) } });
-      const held = await registry.driver.tryLock(knex, tenantLockName(slug), 0);
+      const held = await registry.tryLockOn(knex, tenantLockName(slug), 0);
       if (held) return { held };
       return { busy: await lockHolder(ctx, slug) };
     },

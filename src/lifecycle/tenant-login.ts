@@ -204,11 +204,7 @@ async function startLoan(
     const base = registry.driver.adminKnexConfig(registry.spec);
     loans.lockKnex = knexFactory({ ...base, pool: { ...(base.pool ?? {}), min: 0, max: 16 } });
   }
-  const lease = await registry.driver.tryLock(
-    loans.lockKnex,
-    `tenantctl:login:${server.row.id}:${user}`,
-    LEASE_WAIT_MS,
-  );
+  const lease = await registry.tryLockOn(loans.lockKnex, `tenantctl:login:${server.row.id}:${user}`, LEASE_WAIT_MS);
   if (!lease)
     throw new LockedError(
       `the database login of tenant "${source.slug}" is locked (suspended or fenced) and another tenantctl has borrowed it for ${LEASE_WAIT_MS / 1000} s: try again when that is done`,

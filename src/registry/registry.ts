@@ -9,14 +9,21 @@ import {
   REGISTRY_MIGRATIONS_TABLE,
   registryMigrationSource,
 } from './schema/index.js';
+import { keyedLockName, registrySecret } from './lock-names.js';
 
 /** The open registry database: one knex pool, the engine's driver, and its lock primitive. */
 export interface Registry {
   readonly knex: Knex;
   readonly driver: EngineDriver;
   readonly spec: ServerSpec;
-  /** Takes a named lock held in the registry database itself; undefined if busy after `waitMs`. */
+  /**
+   * Takes a named lock held in the registry database itself; undefined if busy after `waitMs`.
+   * Where the engine's lock space is shared with the server's other users, the name is keyed
+   * with the registry's secret (see lock-names.ts), so no tenant can take or block it.
+   */
   tryLock(name: string, waitMs?: number): Promise<HeldLock | undefined>;
+  /** The same lock, held on a connection of `knex`: another pool of connections to the registry. */
+  tryLockOn(knex: Knex, name: string, waitMs?: number): Promise<HeldLock | undefined>;
   close(): Promise<void>;
 }
 
@@ -40,16 +47,30 @@ export async function openRegistry(
     throw new UsageError('the registry URL must name a database, e.g. postgres://postgres@127.0.0.1:5432/tenantctl');
   }
   const knex = knexFactory(registryKnexConfig(driver.adminKnexConfig(spec)));
+  let secret: Promise<string> | undefined;
+  const lockName = async (name: string): Promise<string> => {
+    if (!driver.sharedLockSpace) return name;
+    secret ??= registrySecret(knex, driver).catch((error: unknown) => {
+      secret = undefined; // a failed read (the network) is tried again by the next lock
+      throw error;
+    });
+    return keyedLockName(await secret, name);
+  };
+  const tryLockOn = async (on: Knex, name: string, waitMs = 0) => driver.tryLock(on, await lockName(name), waitMs);
   const registry: Registry = {
     knex,
     driver,
     spec,
-    tryLock: (name, waitMs = 0) => driver.tryLock(knex, name, waitMs),
+    tryLock: (name, waitMs) => tryLockOn(knex, name, waitMs),
+    tryLockOn,
     close: () => knex.destroy(),
   };
   try {
     if (options.migrate === false) await assertRegistryReadable(registry);
-    else await migrateRegistry(registry);
+    else {
+      await migrateRegistry(registry);
+      await restrictRegistryAccess(registry);
+    }
   } catch (error) {
     await knex.destroy();
     const reason = networkReason(error) ?? (driver.isLoginError(error) ? 'login refused' : undefined);
@@ -62,6 +83,17 @@ export async function openRegistry(
     throw error;
   }
   return registry;
+}
+
+/**
+ * Closes the registry database to the server's other users (tenants' users included) where the
+ * engine opens a new database to them (PostgreSQL: CONNECT for PUBLIC) and the registry's user may
+ * change that (its owner, a superuser). Costs one query when it is closed already. A registry user
+ * that may not is left as it is: `doctor` reports it as `registry_exposed`, with the statement to run.
+ */
+async function restrictRegistryAccess({ knex, driver }: Registry): Promise<void> {
+  if (!(await driver.registryExposure(knex))) return;
+  await driver.restrictRegistry(knex).catch(() => undefined);
 }
 
 /**

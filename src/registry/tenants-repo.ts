@@ -33,6 +33,8 @@ export interface TenantRow {
   status_reason: string | null;
   /** While a delete or restore is under way: the status to return to if it is undone or finishes. */
   previous_status: TenantStatus | null;
+  /** The scheduled jobs a suspend disabled (JSON array of names), for reactivate to enable again; null: none. */
+  suspended_jobs?: string | null;
   status_changed_at: string;
   created_at: string;
   updated_at: string;

@@ -1,35 +1,11 @@
 import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
-import knexFactory from 'knex';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
-import { SERVER_URLS } from '../helpers/engines.js';
+import { registryDatabase } from '../helpers/registry-database.js';
 import { FIXTURES, Workspace } from '../helpers/workspace.js';
 
 const reachable = inject('reachableEngines');
 const KEY = randomBytes(32).toString('hex');
-
-/** A registry database of its own on a real server, dropped afterwards. */
-function registryDatabase(engine: 'postgres' | 'mysql') {
-  const name = `tenantctl_registry_${randomBytes(4).toString('hex')}`;
-  const admin = knexFactory({
-    client: engine === 'postgres' ? 'pg' : 'mysql2',
-    connection: SERVER_URLS[engine],
-    pool: { min: 0, max: 1 },
-  });
-  const quoted = engine === 'postgres' ? `"${name}"` : `\`${name}\``;
-  const url = new URL(SERVER_URLS[engine]);
-  url.pathname = `/${name}`;
-  return {
-    url: url.toString(),
-    create: () => admin.raw(`create database ${quoted}`),
-    drop: async () => {
-      await admin.raw(
-        engine === 'postgres' ? `drop database if exists ${quoted} with (force)` : `drop database if exists ${quoted}`,
-      );
-      await admin.destroy();
-    },
-  };
-}
 
 for (const engine of ['postgres', 'mysql'] as const) {
   describe.skipIf(!reachable.includes(engine))(`a registry on ${engine}`, () => {

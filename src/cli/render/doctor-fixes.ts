@@ -49,6 +49,11 @@ export function fixCommand(finding: Finding): string {
       return `inspect tenant ${slug}'s database (its knex_migrations was replaced: the tenant's own code or an attacker's); put back the table (from a backup: tenantctl restore ${slug} --force) before migrating it`;
     case 'password_login_fails':
       return `tenantctl rotate-password ${slug}  (sets a new password on the server and in the registry)`;
+    case 'registry_exposed':
+      // The driver's message ends with the statements that close it (they differ by engine).
+      return /run: (.*)$/.exec(finding.message)?.[1] ?? 'close the registry database to other users of its server';
+    case 'credential_leftover':
+      return 'tenantctl doctor --fix  (or the next backup or restore on this machine, which removes them)';
     case 'interrupted':
       return finishCommand(finding.operation, slug);
   }
