@@ -89,6 +89,11 @@ async function readWithHandler(
       name: string;
     }>;
     return rows.sort((a, b) => Number(a.id) - Number(b.id)).map((row) => String(row.name));
+  } catch (error) {
+    // A storage engine that cannot be read so (a sequence) is no plain table either.
+    if ((error as { code?: string }).code === 'ER_ILLEGAL_HA')
+      throw new TamperedTableError(table, database, 'not a plain table');
+    throw error;
   } finally {
     await query('handler tenantctl_migrations close').catch(() => undefined);
   }
@@ -138,11 +143,8 @@ export const mysqlDriver: EngineDriver = {
   // Both a metadata lock (lock_wait_timeout) and a row lock (innodb_lock_wait_timeout) give 1205.
   isLockTimeoutError: (error) => (error as { code?: string } | null)?.code === 'ER_LOCK_WAIT_TIMEOUT',
 
-  async readAppliedOn(knex, table, database) {
-    return onOneConnection(knex, async (query) => {
-      const rows = await readWithHandler(query, quote(table), table, database);
-      return rows;
-    });
+  readAppliedOn(knex, table, database) {
+    return onOneConnection(knex, (query) => readWithHandler(query, quote(table), table, database));
   },
 
   adminKnexConfig(spec) {
@@ -420,8 +422,8 @@ class MysqlServer implements ServerConnection, ServerUsers, ScheduledJobs {
       halves.map((half) =>
         onOneConnection(this.admin, async (query) => {
           for (const { db, type } of half) {
-            if (type === 'VIEW') {
-              applied.set(db, new TamperedTableError(table, db, 'a view'));
+            if (type === 'VIEW' || type === 'SEQUENCE') {
+              applied.set(db, new TamperedTableError(table, db, `a ${type.toLowerCase()}`));
               continue;
             }
             try {
