@@ -197,6 +197,8 @@ class MysqlServer implements ServerConnection, ServerUsers, ScheduledJobs {
   /** A loan unlocks the tenant's own account: one at a time. */
   readonly lendsOwnAccount = true;
   private readonly admin: Knex;
+  /** The connection HANDLER reads of many tenants go over (see handlerReads); opened when first needed. */
+  private batchReader: Knex | undefined;
 
   constructor(private readonly spec: ServerSpec) {
     this.admin = knexFactory(mysqlDriver.adminKnexConfig(spec));
@@ -404,39 +406,74 @@ class MysqlServer implements ServerConnection, ServerUsers, ScheduledJobs {
 
   async readAppliedMigrations(logins: TenantLogin[], table: string): Promise<AppliedMigrations> {
     // One server sees every database: the catalog says which have the table, and HANDLER reads
-    // each over the admin connection (it runs nothing of the tenant's), without logging in as
-    // every tenant. Two connections share the work.
+    // each over an admin connection (it runs nothing of the tenant's), without logging in as
+    // every tenant: a batch of tenants in one round trip.
     const databases = logins.map((l) => l.database);
     const applied: AppliedMigrations = new Map(databases.map((db) => [db, null]));
-    const present: Array<{ db: string; type: string }> = [];
     for (let start = 0; start < databases.length; start += BATCH) {
       const batch = databases.slice(start, start + BATCH);
       const [rows] = await this.admin.raw(
         `select table_schema as db, table_type as type from information_schema.tables where table_name = ? and table_schema in (${batch.map(() => '?').join(',')})`,
         [table, ...batch],
       );
-      present.push(...(rows as Array<{ db: string; type: string }>));
+      const present: string[] = [];
+      for (const { db, type } of rows as Array<{ db: string; type: string }>) {
+        if (type === 'VIEW' || type === 'SEQUENCE')
+          applied.set(db, new TamperedTableError(table, db, `a ${type.toLowerCase()}`));
+        else present.push(db);
+      }
+      for (const [db, names] of await this.handlerReads(present, table)) applied.set(db, names);
     }
-    const halves = [present.filter((_, i) => i % 2 === 0), present.filter((_, i) => i % 2 === 1)];
-    await Promise.all(
-      halves.map((half) =>
-        onOneConnection(this.admin, async (query) => {
-          for (const { db, type } of half) {
-            if (type === 'VIEW' || type === 'SEQUENCE') {
-              applied.set(db, new TamperedTableError(table, db, `a ${type.toLowerCase()}`));
-              continue;
-            }
-            try {
-              applied.set(db, await readWithHandler(query, `${quote(db)}.${quote(table)}`, table, db));
-            } catch (error) {
-              if (!(error instanceof TamperedTableError)) throw error;
-              applied.set(db, error);
-            }
-          }
-        }),
-      ),
-    );
     return applied;
+  }
+
+  /**
+   * HANDLER reads of many databases' migration tables in one round trip, on a connection of its
+   * own that takes several statements at once (the admin pool's never does; every name in them is
+   * quoted). Should one fail (the table was swapped for a view or dropped since the catalog said
+   * otherwise), that batch is read again one database at a time, which names it.
+   */
+  private async handlerReads(
+    databases: string[],
+    table: string,
+  ): Promise<Map<string, string[] | null | TamperedTableError>> {
+    const read = new Map<string, string[] | null | TamperedTableError>();
+    if (databases.length === 0) return read;
+    this.batchReader ??= knexFactory({
+      ...mysqlDriver.adminKnexConfig(this.spec),
+      connection: { ...connection(this.spec, this.spec.database), multipleStatements: true },
+      pool: { min: 0, max: 1 },
+    });
+    const statements = databases.map(
+      (db, i) =>
+        `handler ${quote(db)}.${quote(table)} open as tenantctl_m${i}; handler tenantctl_m${i} read first limit 1000000; handler tenantctl_m${i} close`,
+    );
+    try {
+      const [results] = await this.batchReader.raw(statements.join('; '));
+      databases.forEach((db, i) => {
+        const rows = (results as unknown[][])[i * 3 + 1] as Array<{ id: number; name: string }>;
+        read.set(
+          db,
+          [...rows].sort((a, b) => Number(a.id) - Number(b.id)).map((row) => String(row.name)),
+        );
+      });
+      return read;
+    } catch {
+      // The connection may hold handlers the failed batch opened: start afresh, one at a time.
+      await this.batchReader.destroy();
+      this.batchReader = undefined;
+    }
+    await onOneConnection(this.admin, async (query) => {
+      for (const db of databases) {
+        try {
+          read.set(db, await readWithHandler(query, `${quote(db)}.${quote(table)}`, table, db));
+        } catch (error) {
+          if (!(error instanceof TamperedTableError)) throw error;
+          read.set(db, error);
+        }
+      }
+    });
+    return read;
   }
 
   async dump(login: TenantLogin, output: Writable, tools: DumpTools): Promise<void> {
@@ -574,6 +611,7 @@ class MysqlServer implements ServerConnection, ServerUsers, ScheduledJobs {
   }
 
   async close(): Promise<void> {
+    await this.batchReader?.destroy();
     await this.admin.destroy();
   }
 }
