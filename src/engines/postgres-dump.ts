@@ -5,7 +5,7 @@ import type { Knex } from 'knex';
 import { EnvironmentError } from '../core/errors.js';
 import type { DumpTools } from './engine-driver.js';
 import { withCredentialFile } from './credential-file.js';
-import { inheritedEnv, resolveTool, runTool } from './run-tool.js';
+import { inheritedEnv, resolveTool, runTool, type ToolControl } from './run-tool.js';
 import type { ServerSpec } from './server-spec.js';
 
 const run = promisify(execFile);
@@ -57,7 +57,8 @@ export async function pgDumpTo(
   pgDump: string,
   database: string,
   output: Writable,
-  snapshot?: string,
+  snapshot: string | undefined,
+  control: ToolControl,
 ): Promise<void> {
   await withToolConnection(spec, (args, env) =>
     runTool({
@@ -66,6 +67,7 @@ export async function pgDumpTo(
       env,
       stdout: output,
       secrets: [spec.password],
+      ...control,
     }),
   );
 }
@@ -89,6 +91,7 @@ export async function pgRestoreFrom(
   file: string,
   owner: string | null,
   tools: DumpTools,
+  control: ToolControl,
 ): Promise<void> {
   const pgRestore = resolveTool([tools.pgRestore], 'postgresql-client');
   const role = owner ? ['--role', owner] : [];
@@ -108,6 +111,7 @@ export async function pgRestoreFrom(
       ],
       env,
       secrets: [spec.password],
+      ...control,
     }),
   );
 }

@@ -31,21 +31,30 @@ const MIGRATE_CONFIG: Knex.MigratorConfig = {
  */
 export async function openRegistry(
   url: string,
-  options: { migrate?: boolean; connectTimeoutMs?: number } = {},
+  options: { migrate?: boolean; connectTimeoutMs?: number; statementTimeoutMs?: number } = {},
 ): Promise<Registry> {
-  const spec: ServerSpec = { ...parseServerUrl(url), connectTimeoutMs: options.connectTimeoutMs };
+  const spec: ServerSpec = {
+    ...parseServerUrl(url),
+    connectTimeoutMs: options.connectTimeoutMs,
+    statementTimeoutMs: options.statementTimeoutMs,
+  };
   const driver = driverFor(spec.engine);
   // On a server the registry is one database among others: the URL must say which.
   if (!driver.embedded && !spec.database) {
     throw new UsageError('the registry URL must name a database, e.g. postgres://postgres@127.0.0.1:5432/tenantctl');
   }
-  const knex = knexFactory(registryKnexConfig(driver.adminKnexConfig(spec)));
+  const knex = knexFactory(registryKnexConfig(driver, spec));
+  // Session locks hold connections of their own, never the queries' (embedded: files, no sessions).
+  let locks: Knex | undefined;
   const registry: Registry = {
     knex,
     driver,
     spec,
-    tryLock: (name, waitMs = 0) => driver.tryLock(knex, name, waitMs),
-    close: () => knex.destroy(),
+    tryLock: (name, waitMs = 0) =>
+      driver.tryLock(driver.embedded ? knex : (locks ??= knexFactory(driver.lockKnexConfig(spec))), name, waitMs),
+    close: async () => {
+      await Promise.all([knex.destroy(), locks?.destroy()]);
+    },
   };
   try {
     if (options.migrate === false) await assertRegistryReadable(registry);
@@ -65,16 +74,15 @@ export async function openRegistry(
 }
 
 /**
- * On a server registry, session locks (the tenant's, the fleet's, placement's) each hold a pooled
- * connection while the operation under them still queries: a pool of two would deadlock with two
- * locks held. A pool that can grow past one connection gets room for those locks and the queries.
- * (The embedded registry's pool is one connection: its locks are files, not sessions.)
+ * A server registry's query pool: fleet workers each write their outcomes and steps while
+ * others read, so a few connections; its locks have a pool of their own (Registry.tryLock).
+ * The embedded registry's pool is its one connection.
  */
 const REGISTRY_POOL_MAX = 6;
 
-function registryKnexConfig(config: Knex.Config): Knex.Config {
-  const max = config.pool?.max ?? 1;
-  return max > 1 ? { ...config, pool: { ...config.pool, max: Math.max(max, REGISTRY_POOL_MAX) } } : config;
+function registryKnexConfig(driver: EngineDriver, spec: ServerSpec): Knex.Config {
+  const config = driver.adminKnexConfig(spec);
+  return driver.embedded ? config : { ...config, pool: { ...config.pool, max: REGISTRY_POOL_MAX } };
 }
 
 /** Applies pending registry migrations; returns their names. Costs one query when there are none. */

@@ -48,6 +48,10 @@ export function fixCommand(finding: Finding): string {
     case 'password_login_fails':
       return `tenantctl rotate-password ${slug}  (sets a new password on the server and in the registry)`;
     case 'interrupted':
+      if (target.type === 'key')
+        return target.file
+          ? `tenantctl rotate-key --generate  (finishes it with the new key kept in ${target.file})`
+          : `tenantctl rotate-key --new-key-file <the file holding key ${target.fingerprint}>  (finishes it)`;
       return finishCommand(finding.operation, slug);
   }
 }
