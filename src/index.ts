@@ -53,5 +53,6 @@ export {
   UnreachableError,
   LockedError,
   OperationError,
+  RegistryKeyError,
   ExitCode,
 } from './core/errors.js';

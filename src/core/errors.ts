@@ -33,6 +33,14 @@ export class UsageError extends TenantctlError {
   override readonly exitCode = ExitCode.usage;
 }
 
+/**
+ * The registry's secrets are under a key this process does not hold: the key was rotated and
+ * this machine (or application) has not been given the new one, or it is another registry's key.
+ */
+export class RegistryKeyError extends UsageError {
+  override name = 'RegistryKeyError';
+}
+
 export class NotFoundError extends TenantctlError {
   override readonly code = 'not_found';
   override readonly exitCode = ExitCode.notFound;
@@ -125,7 +133,9 @@ export function networkReason(error: unknown): UnreachableReason | undefined {
   const name = (error as { name?: unknown } | null)?.name;
   if (code === 'ECONNREFUSED') return 'connection refused';
   if (code === 'ENOTFOUND' || code === 'EAI_AGAIN') return 'host not found';
-  if (code === 'ETIMEDOUT' || name === 'KnexTimeoutError' || /timeout/i.test(errorMessage(error))) return 'timed out';
+  // Words, not substrings: a path in a message (`…/rel-timeouts/…`) is no timeout.
+  if (code === 'ETIMEDOUT' || name === 'KnexTimeoutError' || /\b(timeout|timed out)\b/i.test(errorMessage(error)))
+    return 'timed out';
   if (isConnectionError(error)) return 'unavailable';
   return undefined;
 }

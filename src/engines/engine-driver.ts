@@ -64,11 +64,23 @@ export interface EngineDriver {
    * (TenantConnectionOptions.lockTimeoutMs): PostgreSQL 55P03, MySQL ER_LOCK_WAIT_TIMEOUT, SQLite busy.
    */
   isLockTimeoutError(error: unknown): boolean;
+  /**
+   * Why an admin password cannot serve this engine's dump and restore tools, or undefined
+   * (PostgreSQL's read it from a password file, one entry per line: no line breaks). Refused at
+   * `server add`/`update`, before anything is recorded.
+   */
+  refusedPassword(password: string): string | undefined;
   /** Knex configuration for the admin connection to a server (or the registry). */
   adminKnexConfig(spec: ServerSpec): Knex.Config;
   /**
-   * Takes a named, session-scoped lock on a knex connection (PostgreSQL advisory lock, MySQL
-   * GET_LOCK, SQLite an OS lock on a file next to the registry). Resolves undefined if it is held
+   * Knex configuration for the registry's session locks (tryLock), apart from its queries: each
+   * held lock keeps a connection, so a pool shared with queries would starve them.
+   */
+  lockKnexConfig(spec: ServerSpec): Knex.Config;
+  /**
+   * Takes a named, session-scoped lock on a connection of `knex` (a lockKnexConfig one):
+   * PostgreSQL advisory lock, MySQL GET_LOCK, SQLite an OS lock on a file next to the registry.
+   * A wait queues in the server, first come first served. Resolves undefined if it is held
    * elsewhere and `waitMs` runs out.
    */
   tryLock(knex: Knex, name: string, waitMs: number): Promise<HeldLock | undefined>;
@@ -136,6 +148,22 @@ export interface ServerConnection
    * extension's such as pg_cron is not looked at).
    */
   readonly scheduledJobs: ScheduledJobs | undefined;
+  /**
+   * Starts asking the server, every `intervalMs`, whether it still answers, on a connection of
+   * its own; when it stops (two heartbeats missed), the server is lost: see `lost`.
+   */
+  watch(intervalMs: number): void;
+  /**
+   * Asks the server at once, over the heartbeat, whether it still answers (after a failure that
+   * may be its fault); one that does not is lost (see `abandon`). Resolves whether it answers.
+   */
+  confirmAnswering(): Promise<boolean>;
+  /**
+   * Declares the server lost: `lost` aborts with `reason`, every connection opened through this
+   * object (admin, per-database, held tenant pools) is cut and its dump tools are killed; every
+   * later call fails with `reason`.
+   */
+  abandon(reason: Error): void;
   close(): Promise<void>;
 }
 
@@ -244,6 +272,10 @@ export interface DatabaseInspection {
 
 /** Knex configurations for one tenant database. */
 export interface TenantConnections {
+  /** Aborted, with the reason, once the server stopped answering (see ServerConnection.watch). */
+  readonly lost: AbortSignal;
+  /** Has `knex` cut at once should the server be lost while it is open; returns the release. */
+  hold(knex: Knex): () => void;
   /** Knex config for tenant schema work over the admin credentials. */
   tenantKnexConfig(options: TenantConnectionOptions): Knex.Config;
   /** Knex config as the tenant's own user would connect (what the application uses). */

@@ -15,8 +15,23 @@ import {
   type TenantConnectionOptions,
 } from './engine-driver.js';
 import { mysqlCheckDump, mysqlDumpTo, mysqlRestoreFrom } from './mysql-dump.js';
-import { resolveTool } from './run-tool.js';
-import { lockKey64, lockOnDedicatedConnection } from './lock-helpers.js';
+import { resolveTool, type ToolControl } from './run-tool.js';
+import {
+  LOCK_ANSWER_MARGIN_MS,
+  LOCK_IDLE_MS,
+  LOCK_POOL_MAX,
+  lockKey64,
+  lockOnDedicatedConnection,
+} from './lock-helpers.js';
+import type { Socket } from 'node:net';
+import {
+  guardConnection,
+  KEEPALIVE_DELAY_MS,
+  withAnswerDeadline,
+  type RawConnectionParts,
+} from './connection-guard.js';
+import { ServerWatch } from './server-watch.js';
+import { socketDeadlines, statementLimit, type ConnectionUse } from './socket-deadlines.js';
 import type { ServerSpec } from './server-spec.js';
 import { QUIET_KNEX_LOG } from './knex-log.js';
 import { mysqlFingerprint } from './mysql-fingerprint.js';
@@ -58,8 +73,54 @@ function connection(
     database,
     charset: 'utf8mb4',
     connectTimeout: spec.connectTimeoutMs,
+    enableKeepAlive: true,
+    keepAliveInitialDelay: KEEPALIVE_DELAY_MS,
   };
 }
+
+/** A mysql2 connection's socket and state, as the connection guard needs them. */
+const MYSQL_PARTS: RawConnectionParts = {
+  socket: (connection) => (connection as { stream?: Socket }).stream,
+  busy: (connection) => Boolean((connection as { _command?: unknown })._command),
+};
+
+/**
+ * The pool options every mysql2 connection gets: its answer and close deadlines (see
+ * connection-guard), then the session settings: the statement limit (MariaDB
+ * `max_statement_time` in seconds, MySQL `max_execution_time` in ms, which bounds only SELECT)
+ * and any `settings` given (lock waits).
+ */
+function pool(
+  spec: ServerSpec,
+  max: number,
+  use: ConnectionUse = 'tenantctl',
+  settings: string[] = [],
+): Knex.PoolConfig {
+  const deadlines = socketDeadlines(spec, use);
+  const limit = statementLimit(spec, use);
+  return {
+    min: 0,
+    max,
+    afterCreate: (conn: RawMysqlConnection, done: (error: Error | null, conn: unknown) => void) => {
+      guardConnection(conn, MYSQL_PARTS, deadlines);
+      const statements = [...settings];
+      const next = (error: Error | null): void => {
+        const sql = statements.shift();
+        if (error || sql === undefined) done(error, conn);
+        else conn.query(sql, next);
+      };
+      if (limit === undefined) return next(null);
+      conn.query(`SET SESSION max_statement_time = ${limit / 1000}`, (error) => {
+        // MySQL names it otherwise (and counts milliseconds).
+        if ((error as { errno?: number } | null)?.errno === ER_UNKNOWN_SYSTEM_VARIABLE)
+          conn.query(`SET SESSION max_execution_time = ${Math.round(limit)}`, next);
+        else next(error);
+      });
+    },
+  };
+}
+
+const ER_UNKNOWN_SYSTEM_VARIABLE = 1193;
 
 export const mysqlDriver: EngineDriver = {
   engine: 'mysql',
@@ -85,23 +146,38 @@ export const mysqlDriver: EngineDriver = {
   // Both a metadata lock (lock_wait_timeout) and a row lock (innodb_lock_wait_timeout) give 1205.
   isLockTimeoutError: (error) => (error as { code?: string } | null)?.code === 'ER_LOCK_WAIT_TIMEOUT',
 
+  // The tools' option file takes any password (escaped); SQLite has none.
+  refusedPassword: () => undefined,
+
   adminKnexConfig(spec) {
     return {
       client: 'mysql2',
       log: QUIET_KNEX_LOG,
       connection: connection(spec, spec.database),
-      pool: { min: 0, max: 2 },
+      pool: pool(spec, 2),
+    };
+  },
+
+  lockKnexConfig(spec) {
+    return {
+      client: 'mysql2',
+      log: QUIET_KNEX_LOG,
+      connection: connection(spec, spec.database),
+      pool: { ...pool(spec, LOCK_POOL_MAX, 'locks'), idleTimeoutMillis: LOCK_IDLE_MS },
     };
   },
 
   tryLock(knex, name, waitMs) {
     // GET_LOCK names are limited to 64 characters; the hash keeps long names distinct.
     const lockName = `tenantctl:${lockKey64(name)}`;
+    // GET_LOCK waits in the server's own queue, first come first served, whole seconds (0: not at all).
+    const seconds = waitMs > 0 ? Math.max(1, Math.ceil(waitMs / 1000)) : 0;
     return lockOnDedicatedConnection(
       knex,
-      waitMs,
       async (conn) => {
-        const [rows] = await knex.raw('select get_lock(?, 0) as ok', [lockName]).connection(conn);
+        const [rows] = await withAnswerDeadline(conn, seconds * 1000 + LOCK_ANSWER_MARGIN_MS, () =>
+          knex.raw('select get_lock(?, ?) as ok', [lockName, seconds]).connection(conn),
+        );
         return Number(rows[0].ok) === 1;
       },
       async (conn) => {
@@ -132,10 +208,55 @@ class MysqlServer implements ServerConnection, ServerUsers, ScheduledJobs {
   /** One UNION per batch reads every migration table: nothing to keep. */
   readonly migrationFingerprints = undefined;
   readonly driver = mysqlDriver;
-  private readonly admin: Knex;
+  private readonly watcher = new ServerWatch();
+  private readonly adminKnex: Knex;
+  private heartbeat: Knex | undefined;
 
   constructor(private readonly spec: ServerSpec) {
-    this.admin = knexFactory(mysqlDriver.adminKnexConfig(spec));
+    this.adminKnex = knexFactory(mysqlDriver.adminKnexConfig(spec));
+    this.watcher.hold(this.adminKnex);
+  }
+
+  /** The admin pool; once the server is lost, every call fails with the reason at once. */
+  private get admin(): Knex {
+    this.watcher.assertAnswering();
+    return this.adminKnex;
+  }
+
+  get lost(): AbortSignal {
+    return this.watcher.lost;
+  }
+
+  hold(knex: Knex): () => void {
+    return this.watcher.hold(knex);
+  }
+
+  watch(intervalMs: number): void {
+    this.heartbeat ??= knexFactory({
+      client: 'mysql2',
+      log: QUIET_KNEX_LOG,
+      connection: connection(this.spec, this.spec.database),
+      pool: pool(this.spec, 1, 'heartbeat'),
+      // A ping waits for the pool no longer than it waits for the server.
+      acquireConnectionTimeout: socketDeadlines(this.spec, 'heartbeat').answerMs,
+    });
+    const heartbeat = this.heartbeat;
+    this.watcher.hold(heartbeat);
+    this.watcher.start(() => heartbeat.raw('select 1'), intervalMs);
+  }
+
+  confirmAnswering(): Promise<boolean> {
+    return this.watcher.confirm();
+  }
+
+  abandon(reason: Error): void {
+    this.watcher.abandon(reason);
+  }
+
+  /** What stops a dump or restore tool: this server lost, or (dumps) its output silent past the answer deadline. */
+  private toolControl(dump: boolean): ToolControl {
+    const { answerMs } = socketDeadlines(this.spec, 'tenantctl');
+    return { signal: this.watcher.lost, ...(dump && answerMs ? { idleMs: answerMs } : {}) };
   }
 
   private get host(): string {
@@ -337,7 +458,7 @@ class MysqlServer implements ServerConnection, ServerUsers, ScheduledJobs {
   }
 
   dump(database: string, output: Writable, tools: DumpTools): Promise<void> {
-    return mysqlDumpTo(this.spec, database, output, tools);
+    return mysqlDumpTo(this.spec, database, output, tools, this.toolControl(true));
   }
 
   checkDump(file: string): Promise<void> {
@@ -345,7 +466,7 @@ class MysqlServer implements ServerConnection, ServerUsers, ScheduledJobs {
   }
 
   restore(database: string, file: string, _owner: string | null, tools: DumpTools): Promise<void> {
-    return mysqlRestoreFrom(this.spec, database, file, tools);
+    return mysqlRestoreFrom(this.spec, database, file, tools, this.toolControl(false));
   }
 
   async listTables(database: string): Promise<string[]> {
@@ -440,7 +561,7 @@ class MysqlServer implements ServerConnection, ServerUsers, ScheduledJobs {
       client: 'mysql2',
       log: QUIET_KNEX_LOG,
       connection: connection(this.spec, database),
-      pool: { min: 0, max: 1, ...lockTimeoutHook(lockTimeoutMs) },
+      pool: pool(this.spec, 1, 'migrations', lockTimeoutSettings(lockTimeoutMs)),
     };
   }
 
@@ -449,31 +570,24 @@ class MysqlServer implements ServerConnection, ServerUsers, ScheduledJobs {
       client: 'mysql2',
       log: QUIET_KNEX_LOG,
       connection: connection(this.spec, database, user, password),
-      pool: { min: 0, max: 1 },
+      pool: pool(this.spec, 1),
     };
   }
 
   async close(): Promise<void> {
-    await this.admin.destroy();
+    this.watcher.stop();
+    await Promise.all([this.adminKnex.destroy(), this.heartbeat?.destroy()]);
   }
 }
 
 /**
- * Sets both lock waits of each new session: DDL waits on metadata locks (`lock_wait_timeout`),
- * DML on row locks (`innodb_lock_wait_timeout`). Both count whole seconds, at least 1.
+ * Both lock waits of a session: DDL waits on metadata locks (`lock_wait_timeout`), DML on row
+ * locks (`innodb_lock_wait_timeout`). Both count whole seconds, at least 1.
  */
-function lockTimeoutHook(lockTimeoutMs: number | undefined): {
-  afterCreate?: (conn: RawMysqlConnection, done: (error: Error | null, conn: unknown) => void) => void;
-} {
-  if (lockTimeoutMs === undefined) return {};
+function lockTimeoutSettings(lockTimeoutMs: number | undefined): string[] {
+  if (lockTimeoutMs === undefined) return [];
   const seconds = Math.max(1, Math.ceil(lockTimeoutMs / 1000));
-  return {
-    afterCreate: (conn, done) => {
-      conn.query(`SET SESSION lock_wait_timeout = ${seconds}, SESSION innodb_lock_wait_timeout = ${seconds}`, (error) =>
-        done(error, conn),
-      );
-    },
-  };
+  return [`SET SESSION lock_wait_timeout = ${seconds}, SESSION innodb_lock_wait_timeout = ${seconds}`];
 }
 
 interface RawMysqlConnection {

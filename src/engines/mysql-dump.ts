@@ -5,13 +5,18 @@ import { createGunzip, createGzip } from 'node:zlib';
 import type { DumpTools } from './engine-driver.js';
 import { withCredentialFile } from './credential-file.js';
 import { requireTrailer, sink } from './dump-checks.js';
-import { resolveTool, runTool } from './run-tool.js';
+import { resolveTool, runTool, type ToolControl } from './run-tool.js';
 import type { ServerSpec } from './server-spec.js';
 
 /** mysqldump writes this as its last line when, and only when, the dump is complete. */
 const TRAILER = '-- Dump completed';
 
-const quoteOption = (value: string) => `"${value.replace(/\\/g, '\\\\').replace(/"/g, '\\"')}"`;
+/**
+ * A value in an option file: quoted, with the escapes the client's option parser reads back, so
+ * any password works (line breaks included: `\n`, `\r`, `\t`).
+ */
+const OPTION_ESCAPES: Record<string, string> = { '\\': '\\\\', '"': '\\"', '\n': '\\n', '\r': '\\r', '\t': '\\t' };
+const quoteOption = (value: string) => `"${value.replace(/[\\"\n\r\t]/g, (c) => OPTION_ESCAPES[c]!)}"`;
 
 /**
  * Runs `fn` with an option file holding the credentials: mode 0600 in the private `credentialDir`,
@@ -38,6 +43,7 @@ export async function mysqlDumpTo(
   database: string,
   output: Writable,
   tools: DumpTools,
+  control: ToolControl,
 ): Promise<void> {
   const dump = resolveTool(
     tools.mysqlDump ? [tools.mysqlDump] : ['mariadb-dump', 'mysqldump'],
@@ -62,6 +68,7 @@ export async function mysqlDumpTo(
       ],
       stdout: trailer,
       secrets: [spec.password],
+      ...control,
     }),
   ).catch((error: Error) => {
     trailer.destroy(error); // so the compressed side settles too
@@ -83,6 +90,7 @@ export async function mysqlRestoreFrom(
   database: string,
   file: string,
   tools: DumpTools,
+  control: ToolControl,
 ): Promise<void> {
   const client = resolveTool(
     tools.mysqlClient ? [tools.mysqlClient] : ['mariadb', 'mysql'],
@@ -94,6 +102,7 @@ export async function mysqlRestoreFrom(
       args: [`--defaults-extra-file=${options}`, '--default-character-set=utf8mb4', database],
       stdin: createReadStream(file).pipe(createGunzip()),
       secrets: [spec.password],
+      ...control,
     }),
   );
 }

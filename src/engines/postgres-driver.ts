@@ -16,9 +16,24 @@ import {
   type TenantConnectionOptions,
 } from './engine-driver.js';
 import { checkedPgDump, pgCheckDump, pgDumpTo, pgRestoreFrom } from './postgres-dump.js';
-import { resolveTool } from './run-tool.js';
+import { resolveTool, type ToolControl } from './run-tool.js';
 import { appliedFromStamp, installStamp, readStamps } from './postgres-stamp.js';
-import { lockKey64, lockOnDedicatedConnection } from './lock-helpers.js';
+import {
+  LOCK_ANSWER_MARGIN_MS,
+  LOCK_IDLE_MS,
+  LOCK_POOL_MAX,
+  lockKey64,
+  lockOnDedicatedConnection,
+} from './lock-helpers.js';
+import type { Socket } from 'node:net';
+import {
+  guardConnection,
+  KEEPALIVE_DELAY_MS,
+  withAnswerDeadline,
+  type RawConnectionParts,
+} from './connection-guard.js';
+import { ServerWatch } from './server-watch.js';
+import { socketDeadlines, statementLimit, type ConnectionUse } from './socket-deadlines.js';
 import { scramSha256Verifier } from './postgres-scram.js';
 import type { ServerSpec } from './server-spec.js';
 import { QUIET_KNEX_LOG } from './knex-log.js';
@@ -34,7 +49,9 @@ function connection(
   database: string,
   user = spec.user,
   password = spec.password,
+  use: ConnectionUse = 'tenantctl',
 ): Knex.PgConnectionConfig {
+  const limit = statementLimit(spec, use);
   return {
     host: spec.host,
     port: spec.port,
@@ -42,6 +59,28 @@ function connection(
     password,
     database,
     connectionTimeoutMillis: spec.connectTimeoutMs,
+    keepAlive: true,
+    keepAliveInitialDelayMillis: KEEPALIVE_DELAY_MS,
+    ...(limit ? { statement_timeout: limit } : {}),
+  };
+}
+
+/** A pg Client's socket and state, as the connection guard needs them. */
+const PG_PARTS: RawConnectionParts = {
+  socket: (client) => (client as { connection?: { stream?: Socket } }).connection?.stream,
+  busy: (client) => (client as { readyForQuery?: boolean }).readyForQuery === false,
+};
+
+/** The pool options every pg connection gets: its answer and close deadlines (see connection-guard). */
+function pool(spec: ServerSpec, max: number, use: ConnectionUse = 'tenantctl'): Knex.PoolConfig {
+  const deadlines = socketDeadlines(spec, use);
+  return {
+    min: 0,
+    max,
+    afterCreate: (client: unknown, done: (error: Error | null, client: unknown) => void) => {
+      guardConnection(client, PG_PARTS, deadlines);
+      done(null, client);
+    },
   };
 }
 
@@ -67,12 +106,26 @@ export const postgresDriver: EngineDriver = {
   // lock_not_available: lock_timeout ran out.
   isLockTimeoutError: (error) => (error as { code?: string } | null)?.code === '55P03',
 
+  refusedPassword: (password) =>
+    /[\r\n]/.test(password)
+      ? 'the password holds a line break, which pg_dump and pg_restore cannot be given (their password file holds one entry per line): choose one without'
+      : undefined,
+
   adminKnexConfig(spec) {
     return {
       client: 'pg',
       log: QUIET_KNEX_LOG,
       connection: connection(spec, spec.database ?? 'postgres'),
-      pool: { min: 0, max: 2 },
+      pool: pool(spec, 2),
+    };
+  },
+
+  lockKnexConfig(spec) {
+    return {
+      client: 'pg',
+      log: QUIET_KNEX_LOG,
+      connection: connection(spec, spec.database ?? 'postgres', undefined, undefined, 'locks'),
+      pool: { ...pool(spec, LOCK_POOL_MAX, 'locks'), idleTimeoutMillis: LOCK_IDLE_MS },
     };
   },
 
@@ -80,10 +133,25 @@ export const postgresDriver: EngineDriver = {
     const key = lockKey64(name);
     return lockOnDedicatedConnection(
       knex,
-      waitMs,
       async (conn) => {
-        const result = await knex.raw('select pg_try_advisory_lock(?::bigint) as ok', [key]).connection(conn);
-        return result.rows[0].ok === true;
+        if (waitMs <= 0) {
+          const result = await knex.raw('select pg_try_advisory_lock(?::bigint) as ok', [key]).connection(conn);
+          return result.rows[0].ok === true;
+        }
+        // Queued in the server, first come first served, for at most waitMs (lock_timeout).
+        const ms = String(Math.max(1, Math.round(waitMs)));
+        await knex.raw("select set_config('lock_timeout', ?, false)", [ms]).connection(conn);
+        try {
+          await withAnswerDeadline(conn, waitMs + LOCK_ANSWER_MARGIN_MS, () =>
+            knex.raw('select pg_advisory_lock(?::bigint)', [key]).connection(conn),
+          );
+          return true;
+        } catch (error) {
+          if ((error as { code?: string }).code === '55P03') return false;
+          throw error;
+        } finally {
+          await knex.raw('reset lock_timeout').connection(conn);
+        }
       },
       async (conn) => {
         await knex.raw('select pg_advisory_unlock(?::bigint)', [key]).connection(conn);
@@ -126,10 +194,55 @@ class PostgresServer implements ServerConnection, ServerUsers, MigrationFingerpr
   /** PostgreSQL schedules nothing itself; an extension's jobs (pg_cron) are out of tenantctl's view. */
   readonly scheduledJobs = undefined;
   readonly driver = postgresDriver;
-  private readonly admin: Knex;
+  private readonly watcher = new ServerWatch();
+  private readonly adminKnex: Knex;
+  private heartbeat: Knex | undefined;
 
   constructor(private readonly spec: ServerSpec) {
-    this.admin = knexFactory(postgresDriver.adminKnexConfig(spec));
+    this.adminKnex = knexFactory(postgresDriver.adminKnexConfig(spec));
+    this.watcher.hold(this.adminKnex);
+  }
+
+  /** The admin pool; once the server is lost, every call fails with the reason at once. */
+  private get admin(): Knex {
+    this.watcher.assertAnswering();
+    return this.adminKnex;
+  }
+
+  get lost(): AbortSignal {
+    return this.watcher.lost;
+  }
+
+  hold(knex: Knex): () => void {
+    return this.watcher.hold(knex);
+  }
+
+  watch(intervalMs: number): void {
+    this.heartbeat ??= knexFactory({
+      client: 'pg',
+      log: QUIET_KNEX_LOG,
+      connection: connection(this.spec, this.spec.database ?? 'postgres', undefined, undefined, 'heartbeat'),
+      pool: pool(this.spec, 1, 'heartbeat'),
+      // A ping waits for the pool no longer than it waits for the server.
+      acquireConnectionTimeout: socketDeadlines(this.spec, 'heartbeat').answerMs,
+    });
+    const heartbeat = this.heartbeat;
+    this.watcher.hold(heartbeat);
+    this.watcher.start(() => heartbeat.raw('select 1'), intervalMs);
+  }
+
+  confirmAnswering(): Promise<boolean> {
+    return this.watcher.confirm();
+  }
+
+  abandon(reason: Error): void {
+    this.watcher.abandon(reason);
+  }
+
+  /** What stops a dump or restore tool: this server lost, or (dumps) its output silent past the answer deadline. */
+  private toolControl(dump: boolean): ToolControl {
+    const { answerMs } = socketDeadlines(this.spec, 'tenantctl');
+    return { signal: this.watcher.lost, ...(dump && answerMs ? { idleMs: answerMs } : {}) };
   }
 
   async ping(): Promise<string> {
@@ -270,7 +383,8 @@ class PostgresServer implements ServerConnection, ServerUsers, MigrationFingerpr
   }
 
   async dump(database: string, output: Writable, tools: DumpTools): Promise<void> {
-    return pgDumpTo(this.spec, await this.checkedPgDump(tools), tools.credentialDir, database, output);
+    const pgDump = await this.checkedPgDump(tools);
+    return pgDumpTo(this.spec, pgDump, tools.credentialDir, database, output, undefined, this.toolControl(true));
   }
 
   async dumpCounted(database: string, output: Writable, tools: DumpTools): Promise<Record<string, number>> {
@@ -283,7 +397,7 @@ class PostgresServer implements ServerConnection, ServerUsers, MigrationFingerpr
           const snapshot = (exported.rows[0] as { id: string }).id;
           const [counts, dumped] = await Promise.allSettled([
             this.rowCountsWith(trx),
-            pgDumpTo(this.spec, pgDump, tools.credentialDir, database, output, snapshot),
+            pgDumpTo(this.spec, pgDump, tools.credentialDir, database, output, snapshot, this.toolControl(true)),
           ]);
           if (dumped.status === 'rejected') throw dumped.reason;
           if (counts.status === 'rejected') throw counts.reason;
@@ -299,7 +413,7 @@ class PostgresServer implements ServerConnection, ServerUsers, MigrationFingerpr
   }
 
   restore(database: string, file: string, owner: string | null, tools: DumpTools): Promise<void> {
-    return pgRestoreFrom(this.spec, database, file, owner, tools);
+    return pgRestoreFrom(this.spec, database, file, owner, tools, this.toolControl(false));
   }
 
   async listTables(database: string): Promise<string[]> {
@@ -435,15 +549,18 @@ class PostgresServer implements ServerConnection, ServerUsers, MigrationFingerpr
 
   /** A short-lived admin connection to one database (PostgreSQL cannot reach across). */
   private async onDatabase<T>(database: string, fn: (knex: Knex) => Promise<T>): Promise<T> {
+    this.watcher.assertAnswering();
     const knex = knexFactory({
       client: 'pg',
       log: QUIET_KNEX_LOG,
       connection: connection(this.spec, database),
-      pool: { min: 0, max: 1 },
+      pool: pool(this.spec, 1),
     });
+    const release = this.watcher.hold(knex);
     try {
       return await fn(knex);
     } finally {
+      release();
       await knex.destroy();
     }
   }
@@ -460,8 +577,11 @@ class PostgresServer implements ServerConnection, ServerUsers, MigrationFingerpr
     return {
       client: 'pg',
       log: QUIET_KNEX_LOG,
-      connection: { ...connection(this.spec, database), ...(options ? { options } : {}) },
-      pool: { min: 0, max: 1 },
+      connection: {
+        ...connection(this.spec, database, this.spec.user, this.spec.password, 'migrations'),
+        ...(options ? { options } : {}),
+      },
+      pool: pool(this.spec, 1, 'migrations'),
     };
   }
 
@@ -470,11 +590,12 @@ class PostgresServer implements ServerConnection, ServerUsers, MigrationFingerpr
       client: 'pg',
       log: QUIET_KNEX_LOG,
       connection: connection(this.spec, database, user, password),
-      pool: { min: 0, max: 1 },
+      pool: pool(this.spec, 1),
     };
   }
 
   async close(): Promise<void> {
-    await this.admin.destroy();
+    this.watcher.stop();
+    await Promise.all([this.adminKnex.destroy(), this.heartbeat?.destroy()]);
   }
 }

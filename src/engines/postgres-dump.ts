@@ -5,7 +5,7 @@ import type { Knex } from 'knex';
 import { EnvironmentError } from '../core/errors.js';
 import type { DumpTools } from './engine-driver.js';
 import { withCredentialFile } from './credential-file.js';
-import { inheritedEnv, resolveTool, runTool } from './run-tool.js';
+import { inheritedEnv, resolveTool, runTool, type ToolControl } from './run-tool.js';
 import type { ServerSpec } from './server-spec.js';
 
 const run = promisify(execFile);
@@ -59,7 +59,8 @@ export async function pgDumpTo(
   credentialDir: string,
   database: string,
   output: Writable,
-  snapshot?: string,
+  snapshot: string | undefined,
+  control: ToolControl,
 ): Promise<void> {
   await withToolConnection(spec, credentialDir, (args, env) =>
     runTool({
@@ -68,6 +69,7 @@ export async function pgDumpTo(
       env,
       stdout: output,
       secrets: [spec.password],
+      ...control,
     }),
   );
 }
@@ -91,6 +93,7 @@ export async function pgRestoreFrom(
   file: string,
   owner: string | null,
   tools: DumpTools,
+  control: ToolControl,
 ): Promise<void> {
   const pgRestore = resolveTool([tools.pgRestore], 'postgresql-client');
   const role = owner ? ['--role', owner] : [];
@@ -110,6 +113,7 @@ export async function pgRestoreFrom(
       ],
       env,
       secrets: [spec.password],
+      ...control,
     }),
   );
 }

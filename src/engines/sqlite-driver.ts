@@ -1,6 +1,6 @@
 import { accessSync, chmodSync, constants, existsSync, mkdirSync, readdirSync, rmSync, statSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
-import { openSqlite, SqliteKnexClient, type SqliteDatabase } from './sqlite-native.js';
+import { openSqlite, SqliteKnexClient, sqliteModule, type SqliteDatabase } from './sqlite-native.js';
 import type { Knex } from 'knex';
 import { ConflictError, InternalError, UnreachableError, errorMessage } from '../core/errors.js';
 import type { Writable } from 'node:stream';
@@ -18,11 +18,15 @@ import { lockDirectoryFor, tryFileLock } from './sqlite-file-lock.js';
 import type { ServerSpec } from './server-spec.js';
 import { QUIET_KNEX_LOG } from './knex-log.js';
 import { sqliteFingerprint } from './sqlite-fingerprint.js';
+import { ServerWatch } from './server-watch.js';
 import type { ContentFingerprint } from './content-fingerprint.js';
 
 const quote = (name: string) => `"${name.replaceAll('"', '""')}"`;
 
 function fileConfig(filename: string): Knex.Config {
+  // Loaded here, before any knex: one that cannot load fails as EnvironmentError (exit 7),
+  // which knex would otherwise turn into a plain error ("run npm install …").
+  sqliteModule();
   return {
     client: SqliteKnexClient,
     log: QUIET_KNEX_LOG,
@@ -78,10 +82,18 @@ export const sqliteDriver: EngineDriver = {
   isLoginError: () => false,
   isLockTimeoutError: (error) => /^SQLITE_BUSY/.test(String((error as { code?: string } | null)?.code)),
 
+  // The tools' option file takes any password (escaped); SQLite has none.
+  refusedPassword: () => undefined,
+
   adminKnexConfig(spec) {
     if (!spec.path) throw new InternalError('SQLite spec without a path');
     mkdirSync(dirname(spec.path), { recursive: true });
     return registryConfig(spec.path);
+  },
+
+  /** The locks are files next to the registry: the registry's own configuration names them. */
+  lockKnexConfig(spec) {
+    return this.adminKnexConfig(spec);
   },
 
   /**
@@ -120,6 +132,26 @@ class SqliteServer implements ServerConnection {
   /** SQLite runs nothing by itself. */
   readonly scheduledJobs = undefined;
   private readonly directory: string;
+  /** Files on this machine never stop answering: nothing is watched, and `lost` never aborts unless abandoned. */
+  private readonly watcher = new ServerWatch();
+
+  get lost(): AbortSignal {
+    return this.watcher.lost;
+  }
+
+  hold(knex: Knex): () => void {
+    return this.watcher.hold(knex);
+  }
+
+  watch(): void {}
+
+  confirmAnswering(): Promise<boolean> {
+    return this.watcher.confirm();
+  }
+
+  abandon(reason: Error): void {
+    this.watcher.abandon(reason);
+  }
 
   constructor(spec: ServerSpec) {
     if (!spec.path) throw new InternalError('SQLite spec without a path');

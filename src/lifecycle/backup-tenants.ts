@@ -6,7 +6,14 @@ import type { AppContext } from '../context/app-context.js';
 import { OperationError, errorMessage } from '../core/errors.js';
 import { HashingStream } from '../core/hashing-stream.js';
 import { runPool } from '../core/run-pool.js';
-import { isOutage, outageMessage, reachFleet, serverLimit, type UnreachableServer } from './fleet-servers.js';
+import {
+  isOutage,
+  outageMessage,
+  reachFleet,
+  runOutages,
+  serverLimit,
+  type UnreachableServer,
+} from './fleet-servers.js';
 import { dumpToolsFrom, type DumpTools } from '../engines/engine-driver.js';
 import { finishBackupRow, findBackupRow, startBackupRow, type BackupRow } from '../registry/backups-repo.js';
 import type { TenantRow } from '../registry/tenants-repo.js';
@@ -227,14 +234,19 @@ export async function backupTenants(
       } catch (error) {
         failed++;
         const cause = (error as Error).cause ?? error;
-        outcomes[index] = isOutage(cause)
-          ? {
-              slug: tenant.slug,
-              server: tenant.server_name,
-              outcome: 'unreachable',
-              error: outageMessage(tenant, cause),
-            }
-          : { slug: tenant.slug, server: tenant.server_name, outcome: 'failed', error: errorMessage(cause) };
+        // Whatever the dump's own error says (a rollback on a cut connection, a dump gone silent),
+        // the server is asked at once: one that no longer answers is lost for the rest of the run
+        // (its other tenants do not each wait for it again), and this tenant failed for that reason.
+        const lost = await ctx.unansweredServer(tenant.server_id);
+        outcomes[index] =
+          lost || isOutage(cause)
+            ? {
+                slug: tenant.slug,
+                server: tenant.server_name,
+                outcome: 'unreachable',
+                error: outageMessage(tenant, lost ?? cause),
+              }
+            : { slug: tenant.slug, server: tenant.server_name, outcome: 'failed', error: errorMessage(cause) };
       }
       onProgress(++done, tenants.length, failed);
     },
@@ -247,7 +259,7 @@ export async function backupTenants(
     succeeded: tenants.length - failed,
     failed,
     unreachable,
-    unreachableServers: fleet.outages,
+    unreachableServers: runOutages(ctx, fleet, outcomes),
     bytes: outcomes.reduce((sum, o) => sum + (o.backup?.bytes ?? 0), 0),
     durationMs: Date.now() - started,
     tenants: outcomes,

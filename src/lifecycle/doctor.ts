@@ -14,6 +14,7 @@ import { clearInterruptedBackup, findInterruptedBackups, partialFileFor } from '
 import { secretFindings } from './doctor-secrets.js';
 import { credentialLeftoverFinding, registryExposureFinding } from './doctor-isolation.js';
 import { rotateTenantPassword } from './rotate-password.js';
+import { interruptedRotation } from './rotate-key.js';
 import { WITH_DATABASE } from './select-tenants.js';
 import { suspendTenant } from './suspend-tenant.js';
 import { tenantLockName } from './tenant-lock.js';
@@ -57,7 +58,9 @@ export type FindingTarget =
   | { type: 'user'; server: string; name: string }
   | { type: 'server'; name: string }
   | { type: 'directory'; path: string }
-  | { type: 'registry' };
+  | { type: 'registry' }
+  /** The registry's key: `fingerprint` of the key an interrupted rotation goes to, `file` where --generate keeps it. */
+  | { type: 'key'; fingerprint: string; file: string | null };
 
 export interface Finding {
   kind: FindingKind;
@@ -114,6 +117,19 @@ export async function runDoctor(ctx: AppContext, options: DoctorOptions = {}): P
   const add = (finding: NewFinding) => findings.push(complete(finding));
   const servers = await listServerRows(registry.knex);
   const movedHere = await databasesHeldByMoves(registry.knex);
+
+  // A key rotation killed half-way: secrets under two keys until it is run again.
+  const rotation = await interruptedRotation(ctx);
+  if (rotation) {
+    add({
+      kind: 'interrupted',
+      operation: 'rotate-key',
+      target: { type: 'key', fingerprint: rotation.to, file: rotation.keyFile },
+      tenant: null,
+      server: null,
+      message: `a rotation of the secret key to key ${rotation.to} was interrupted: ${rotation.done} of ${rotation.done + rotation.left} secrets are under the new key, the rest under the old one`,
+    });
+  }
 
   // Per server: orphans, missing databases and users, access that does not match the status, tools.
   for (const serverRow of servers) {

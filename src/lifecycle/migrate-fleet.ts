@@ -25,11 +25,18 @@ import { MIGRATIONS_LOCK, withFleetLock } from './fleet-lock.js';
 import { selectTenants, type TenantSelection } from './select-tenants.js';
 import { ifTenantFree, openTenantLockPool } from './tenant-lock-pool.js';
 import { withTenantKnex } from './tenant-database.js';
-import { isOutage, outageMessage, reachFleet, serverLimit, type UnreachableServer } from './fleet-servers.js';
+import {
+  isOutage,
+  outageMessage,
+  reachFleet,
+  runOutages,
+  serverLimit,
+  type UnreachableServer,
+} from './fleet-servers.js';
 import { resumePoint, type RolloutOptions } from './resume-run.js';
 import { parseFailureBudget, planWaves, type Wave } from './rollout-plan.js';
 import { runRollout } from './rollout-run.js';
-import { withDeadline } from './tenant-deadline.js';
+import { withCutoff } from './tenant-deadline.js';
 
 export interface MigrateFleetOptions extends TenantSelection, RolloutOptions {
   /** `up`: to the latest migration; `down`: roll back the last batch. */
@@ -170,7 +177,7 @@ export async function migrateFleet(
     let migrationFailures = 0;
     const widest = Math.max(options.concurrency, ...waves.map((w) => w.concurrency ?? 0));
     // Every tenant worked on is locked, so no restore or delete runs under its migration.
-    const locks = options.dryRun ? undefined : await openTenantLockPool(ctx, widest);
+    const locks = options.dryRun ? undefined : await openTenantLockPool(ctx);
     const flush = async () => {
       if (runId !== null) await recordOutcomes(registry.knex, pendingRows.splice(0));
     };
@@ -315,7 +322,7 @@ export async function migrateFleet(
       available,
       knex: projectKnex(ctx.config.migrationsDir).used,
       tenants: outcomes,
-      unreachableServers: fleet.outages,
+      unreachableServers: runOutages(ctx, fleet, outcomes),
       durationMs: Date.now() - started,
       ...(staged ? { waves: waves.map((w) => ({ number: w.number, name: w.name, tenants: w.tenants.length })) } : {}),
       ...(halted ? { halted } : {}),
@@ -418,47 +425,55 @@ async function migrateOne(
       error: `timed out after ${formatDuration(options.tenantTimeoutMs!)} (--tenant-timeout): stopped`,
       durationMs: Date.now() - started,
     });
-    return await withDeadline(
-      options.tenantTimeoutMs,
-      (opened) =>
-        withTenantKnex(
-          server!.connection,
-          tenant.database_name,
-          tenant.database_user,
-          async (knex: Knex): Promise<Settled> => {
-            opened(knex);
-            if (options.direction === 'down') {
-              if (options.dryRun) return plannedRollback(knex, driver);
-              const names = await runMigrator(knex, source, 'down');
-              return {
-                outcome: names.length ? 'rolled_back' : 'up_to_date',
-                migrations: names,
-                durationMs: Date.now() - started,
-              };
-            }
-            const applied = known.applied === undefined ? await readAppliedWith(knex, driver) : known.applied;
-            const settled = judge(available, applied, options, ctx.config.migrationsDir);
-            // A tenant without a fingerprint (created before it existed, or restored) gets the trigger
-            // that keeps one, so next time it is cheap; where it exists, the trigger updates it itself.
-            const keep = !options.dryRun && !known.fingerprinted;
-            if (settled) {
-              if (keep && applied !== null)
-                await server!.connection.migrationFingerprints?.keepMigrationFingerprint(knex, TENANT_MIGRATIONS_TABLE);
-              return { ...settled, durationMs: Date.now() - started };
-            }
-            const names = await runMigrator(knex, source, 'up');
-            if (keep)
-              await server!.connection.migrationFingerprints?.keepMigrationFingerprint(knex, TENANT_MIGRATIONS_TABLE);
+    const cutoff = {
+      ms: options.tenantTimeoutMs,
+      lost: server.connection.lost,
+      timedOut,
+      serverLost: (reason: unknown): Settled => ({
+        outcome: 'unreachable',
+        migrations: [],
+        error: outageMessage(tenant, ctx.lostServers().get(tenant.server_id) ?? reason),
+        durationMs: Date.now() - started,
+      }),
+    };
+    return await withCutoff(cutoff, (opened) =>
+      withTenantKnex(
+        server!.connection,
+        tenant.database_name,
+        tenant.database_user,
+        async (knex: Knex): Promise<Settled> => {
+          opened(knex);
+          if (options.direction === 'down') {
+            if (options.dryRun) return plannedRollback(knex, driver);
+            const names = await runMigrator(knex, source, 'down');
             return {
-              outcome: names.length ? 'migrated' : 'up_to_date',
+              outcome: names.length ? 'rolled_back' : 'up_to_date',
               migrations: names,
               durationMs: Date.now() - started,
             };
-          },
-          projectKnex(ctx.config.migrationsDir).factory,
-          { lockTimeoutMs: options.lockTimeoutMs },
-        ),
-      timedOut,
+          }
+          const applied = known.applied === undefined ? await readAppliedWith(knex, driver) : known.applied;
+          const settled = judge(available, applied, options, ctx.config.migrationsDir);
+          // A tenant without a fingerprint (created before it existed, or restored) gets the trigger
+          // that keeps one, so next time it is cheap; where it exists, the trigger updates it itself.
+          const keep = !options.dryRun && !known.fingerprinted;
+          if (settled) {
+            if (keep && applied !== null)
+              await server!.connection.migrationFingerprints?.keepMigrationFingerprint(knex, TENANT_MIGRATIONS_TABLE);
+            return { ...settled, durationMs: Date.now() - started };
+          }
+          const names = await runMigrator(knex, source, 'up');
+          if (keep)
+            await server!.connection.migrationFingerprints?.keepMigrationFingerprint(knex, TENANT_MIGRATIONS_TABLE);
+          return {
+            outcome: names.length ? 'migrated' : 'up_to_date',
+            migrations: names,
+            durationMs: Date.now() - started,
+          };
+        },
+        projectKnex(ctx.config.migrationsDir).factory,
+        { lockTimeoutMs: options.lockTimeoutMs },
+      ),
     );
   } catch (error) {
     const driver = server?.connection.driver;
@@ -473,11 +488,13 @@ async function migrateOne(
         durationMs: Date.now() - started,
       };
     }
-    if (isOutage(error))
+    // A failure its server may have caused (a cut connection): the server is asked at once.
+    const lost = await ctx.unansweredServer(tenant.server_id);
+    if (lost || isOutage(error))
       return {
         outcome: 'unreachable',
         migrations: [],
-        error: outageMessage(tenant, error),
+        error: outageMessage(tenant, lost ?? error),
         durationMs: Date.now() - started,
       };
     const hint =

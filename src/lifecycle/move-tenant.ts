@@ -1,5 +1,6 @@
 import type { AppContext } from '../context/app-context.js';
 import { ConflictError, OperationError, errorMessage } from '../core/errors.js';
+import { isOutage } from './fleet-servers.js';
 import { generatePassword, redact } from '../core/secrets.js';
 import { validateSlug } from '../core/slug.js';
 import {
@@ -206,17 +207,14 @@ export async function moveTenant(
         if (step === 'switch' && (await loadTenantRow(ctx, slug)).server_id === move.target_server_id) break; // it did land
         const message = redact(errorMessage(error), [password ?? undefined]);
         const undone = await rollBack(ctx, move, 'failed', `${step}: ${message}`, onStep).then(
-          () => undefined,
-          (e: unknown) => errorMessage(e),
+          ({ targetLeft }) => ({
+            detail: targetLeft
+              ? `the tenant stays on server "${plan.source}"; the target's copy could not be dropped (${targetLeft}): doctor lists it once server "${plan.target}" answers`
+              : `the tenant stays on server "${plan.source}"; the target's copy was dropped`,
+          }),
+          (e: unknown) => ({ detail: `rollback incomplete, run move again to finish it: ${errorMessage(e)}` }),
         );
-        throw new OperationError(
-          slug,
-          step,
-          new Error(message),
-          undone
-            ? `rollback incomplete, run move again to finish it: ${undone}`
-            : `the tenant stays on server "${plan.source}"; the target's copy was dropped`,
-        );
+        throw new OperationError(slug, step, new Error(message), undone.detail);
       }
     }
     move = (await findMoveRow(registry.knex, moveId))!;
@@ -319,9 +317,13 @@ async function finishMove(ctx: AppContext, move: MoveRow, onStep: MoveProgress):
 }
 
 /**
- * Undoes a move that has not switched: drops what the target got, gives the source its access
- * back if the tenant was active, and records why. Safe to repeat; throws if it could not finish
- * (the move stays recorded as running, so the next `move` tries again).
+ * Undoes a move that has not switched: gives the source its access back if the tenant was active
+ * (first: whatever became of the target, the tenant works again where it was), drops what the
+ * target got, and records why. Safe to repeat. A target that stopped answering keeps its partial
+ * copy, unreachable and locked to everyone but the move (its password is the move's alone): the
+ * move is recorded failed with that, and `doctor` lists the copy as an orphan once the server
+ * answers again. Any other failure throws, and the move stays recorded as running, so the next
+ * `move` tries again.
  */
 async function rollBack(
   ctx: AppContext,
@@ -329,18 +331,25 @@ async function rollBack(
   status: 'failed' | 'rolled_back',
   reason: string,
   onStep: MoveProgress,
-): Promise<void> {
+): Promise<{ targetLeft?: string }> {
   onStep('rollback');
   const registry = await ctx.registry();
-  const [source, target] = await Promise.all([ctx.server(move.source_server_id), ctx.server(move.target_server_id)]);
-  const [problem] = await dropTenantDatabase(target.connection, move.target_database, move.target_user);
-  if (problem) {
+  const source = await ctx.server(move.source_server_id);
+  if (move.was_status === 'active') await source.connection.resumeAccess(move.source_database, move.source_user);
+  const [problem] = await ctx.server(move.target_server_id).then(
+    (target) => dropTenantDatabase(target.connection, move.target_database, move.target_user),
+    (error: unknown) => [error as Error],
+  );
+  const gone = problem && (isOutage(problem) || (await ctx.unansweredServer(move.target_server_id)));
+  const targetLeft = gone ? errorMessage(problem) : undefined;
+  if (problem && !targetLeft) {
     await updateMoveRow(registry.knex, move.id, { error: `${reason}; rollback: ${errorMessage(problem)}` });
     throw problem;
   }
-  if (move.was_status === 'active') await source.connection.resumeAccess(move.source_database, move.source_user);
-  await updateMoveRow(registry.knex, move.id, { status, step: null, error: reason, finished_at: now() });
-  await updateTenantRow(registry.knex, move.tenant_id, { step: null, last_error: `move: ${reason}` });
+  const recorded = targetLeft ? `${reason}; the target's copy could not be dropped: ${targetLeft}` : reason;
+  await updateMoveRow(registry.knex, move.id, { status, step: null, error: recorded, finished_at: now() });
+  await updateTenantRow(registry.knex, move.tenant_id, { step: null, last_error: `move: ${recorded}` });
+  return { targetLeft };
 }
 
 async function dryResult(ctx: AppContext, slug: string, plan: MovePlan, started: number): Promise<MoveResult> {

@@ -1,6 +1,7 @@
 import type { Knex } from 'knex';
 import type { AppContext } from '../context/app-context.js';
 import { ConflictError } from '../core/errors.js';
+import { validateText } from '../core/text-limits.js';
 import type { ServerConnection } from '../engines/engine-driver.js';
 import { updateTenantRow, type Tenant, type TenantRow } from '../registry/tenants-repo.js';
 import { loadTenantRow, reloadTenant } from './load-tenant.js';
@@ -39,6 +40,7 @@ async function changeAccess(
   slug: string,
   change: AccessChange,
 ): Promise<{ row: TenantRow; tenant: Tenant; changed: boolean; enforced: boolean }> {
+  validateText('reason', change.reason);
   const row = await loadTenantRow(ctx, slug);
   if (row.status !== 'active' && row.status !== 'suspended') {
     throw new ConflictError(
@@ -53,7 +55,9 @@ async function changeAccess(
     const fresh = await loadTenantRow(ctx, slug);
     const server = (await ctx.server(fresh.server_id)).connection;
     const already = fresh.status === change.target && fresh.step === null;
-    if (!already) await updateTenantRow(registry.knex, fresh.id, { step: change.step });
+    // A suspension's reason is recorded with its step, before the database is touched.
+    const reason = change.target === 'suspended' ? { status_reason: change.reason } : {};
+    if (!already) await updateTenantRow(registry.knex, fresh.id, { step: change.step, ...reason });
     const enforced = await change.apply(server, fresh, registry.knex);
     if (!already)
       await updateTenantRow(registry.knex, fresh.id, {

@@ -10,7 +10,8 @@ import {
  * Opens a knex pool on one tenant database for schema work (admin credentials; on PostgreSQL
  * as the tenant's role), runs `fn`, and always destroys the pool: no connection outlives its use.
  * `factory` is the knex to open it with (the project's own, see projectKnex); default tenantctl's.
- * `session` sets the session's lock timeout.
+ * `session` sets the session's lock timeout. Should the server stop answering meanwhile, the
+ * pool's connections are cut (see ServerConnection.watch), so `fn` fails instead of waiting.
  */
 export async function withTenantKnex<T>(
   server: TenantConnections,
@@ -20,10 +21,13 @@ export async function withTenantKnex<T>(
   factory: (config: Knex.Config) => Knex = knexFactory,
   session: Pick<TenantConnectionOptions, 'lockTimeoutMs'> = {},
 ): Promise<T> {
+  server.lost.throwIfAborted();
   const knex = factory(server.tenantKnexConfig({ database, role: role ?? undefined, ...session }));
+  const release = server.hold(knex);
   try {
     return await fn(knex);
   } finally {
+    release();
     await knex.destroy();
   }
 }

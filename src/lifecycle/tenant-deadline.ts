@@ -1,51 +1,66 @@
 import type { Knex } from 'knex';
+import { severKnex } from '../engines/connection-guard.js';
 
-/** The parts of a knex instance's client that let a stuck session be cut off. */
+/** The part of a knex instance's client that stops the statement a session is running. */
 interface KnexInternals {
   pool?: { used?: Array<{ resource: unknown }> };
-  destroyRawConnection(connection: unknown): Promise<void>;
   /** Knex's own per-dialect cancel, over a connection of its own (PostgreSQL pg_cancel_backend, MySQL KILL QUERY). */
   cancelQuery?(connection: unknown): Promise<unknown>;
 }
 
-/**
- * Runs `work` with a deadline. `work` reports the knex it opens through `opened`. When the
- * deadline passes first, the statement running is cancelled where the engine can, the connections
- * in use are closed and the pool destroyed (the server ends the session and rolls back its open
- * transaction), and `timedOut()` is returned at once:
- * the run goes on without waiting for the abandoned work, whose late result is ignored.
- */
-export async function withDeadline<T>(
-  ms: number | undefined,
-  work: (opened: (knex: Knex) => void) => Promise<T>,
-  timedOut: () => T,
-): Promise<T> {
-  if (!ms) return work(() => {});
-  let knex: Knex | undefined;
-  let timer: NodeJS.Timeout | undefined;
-  const running = work((k) => (knex = k));
-  const deadline = new Promise<'late'>((resolve) => (timer = setTimeout(() => resolve('late'), ms)));
-  try {
-    const first = await Promise.race([running, deadline]);
-    if (first !== 'late') return first;
-  } finally {
-    clearTimeout(timer);
-  }
-  running.catch(() => undefined);
-  if (knex) abandon(knex);
-  return timedOut();
+/** How a tenant's work can end early: its deadline passed, or its server stopped answering. */
+export interface Cutoff<T> {
+  /** `--tenant-timeout`; undefined: none. */
+  ms?: number;
+  /** The server's `lost` signal (see ServerConnection.watch). */
+  lost?: AbortSignal;
+  timedOut: () => T;
+  /** What the work ends as when its server was lost (the signal's reason). */
+  serverLost: (reason: unknown) => T;
 }
 
-function abandon(knex: Knex): void {
+/**
+ * Runs `work`, which reports the knex it opens through `opened`, until it ends or is cut off:
+ * when the deadline passes or the server is lost first, the statement running is cancelled where
+ * the engine can, the knex's connections are cut (the server ends the session and rolls back its
+ * open transaction) and the pool destroyed without waiting on the server, and `timedOut()` or
+ * `serverLost()` is returned at once. The run goes on without waiting for the abandoned work
+ * (user code may never settle), whose late result is ignored.
+ */
+export async function withCutoff<T>(cutoff: Cutoff<T>, work: (opened: (knex: Knex) => void) => Promise<T>): Promise<T> {
+  if (!cutoff.ms && !cutoff.lost) return work(() => {});
+  cutoff.lost?.throwIfAborted();
+  let knex: Knex | undefined;
+  let timer: NodeJS.Timeout | undefined;
+  let onLost: (() => void) | undefined;
+  const running = work((k) => (knex = k));
+  const ended = new Promise<'late' | 'lost'>((resolve) => {
+    if (cutoff.ms) timer = setTimeout(() => resolve('late'), cutoff.ms);
+    onLost = () => resolve('lost');
+    cutoff.lost?.addEventListener('abort', onLost, { once: true });
+  });
+  let first: Awaited<T> | 'late' | 'lost';
+  try {
+    first = await Promise.race([running, ended]);
+  } finally {
+    clearTimeout(timer);
+    if (onLost) cutoff.lost?.removeEventListener('abort', onLost);
+  }
+  if (first !== 'late' && first !== 'lost') return first;
+  running.catch(() => undefined);
+  const reason = first === 'lost' ? (cutoff.lost!.reason as Error) : new Error('stopped at --tenant-timeout');
+  if (knex) abandon(knex, reason, first === 'late');
+  return first === 'lost' ? cutoff.serverLost(cutoff.lost!.reason) : cutoff.timedOut();
+}
+
+function abandon(knex: Knex, reason: Error, cancel: boolean): void {
   const client = knex.client as KnexInternals;
-  for (const { resource } of client.pool?.used ?? []) {
-    // Both at once: the closed socket stops the migration from sending anything more, and the
-    // cancel (over a connection of its own) stops the statement the server is running.
-    void client.destroyRawConnection(resource).catch(() => undefined);
-    if (client.cancelQuery)
+  // The cancel (over a connection of its own) stops the statement on a live server; the cut
+  // sockets stop the migration from sending anything more, whether or not the server answers.
+  if (cancel && client.cancelQuery)
+    for (const { resource } of client.pool?.used ?? [])
       void Promise.resolve()
         .then(() => client.cancelQuery!(resource))
         .catch(() => undefined);
-  }
-  void knex.destroy().catch(() => undefined);
+  void severKnex(knex, reason);
 }

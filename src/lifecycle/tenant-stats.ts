@@ -4,7 +4,7 @@ import { listBackupRows, type BackupRow } from '../registry/backups-repo.js';
 import { DirectoryMigrationSource } from '../tenant-schema/migration-source.js';
 import { planMigrations, TENANT_MIGRATIONS_TABLE } from '../tenant-schema/run-migrations.js';
 import { selectTenants, type TenantSelection } from './select-tenants.js';
-import { reachFleet, serverLimit, type UnreachableServer } from './fleet-servers.js';
+import { reachFleet, runOutages, serverLimit, type UnreachableServer } from './fleet-servers.js';
 
 export interface TenantStats {
   slug: string;
@@ -71,15 +71,21 @@ export async function tenantStats(
   const stats = new Map<number, { engine: string; stats: Map<string, DatabaseStats> }>();
   await Promise.all(
     [...byServer].map(async ([serverId, databases]) => {
-      const server = await ctx.server(serverId);
-      const gathered = await server.connection.databaseStats(databases, {
-        exact: Boolean(options.exact),
-        tables: Boolean(options.tables),
-        concurrency: limit(serverId),
-        migrationsTable: TENANT_MIGRATIONS_TABLE,
-        available,
-      });
-      stats.set(serverId, { engine: server.connection.driver.engine, stats: gathered });
+      try {
+        const server = await ctx.server(serverId);
+        const gathered = await server.connection.databaseStats(databases, {
+          exact: Boolean(options.exact),
+          tables: Boolean(options.tables),
+          concurrency: limit(serverId),
+          migrationsTable: TENANT_MIGRATIONS_TABLE,
+          available,
+        });
+        stats.set(serverId, { engine: server.connection.driver.engine, stats: gathered });
+      } catch (error) {
+        // A server that stopped answering meanwhile leaves its tenants unknown, as one down from
+        // the start; a server that answers failed for a reason of its own.
+        if (!(await ctx.unansweredServer(serverId))) throw error;
+      }
     }),
   );
 
@@ -138,6 +144,10 @@ export async function tenantStats(
       .sort((a, b) => b.sizeBytes! - a.sizeBytes!)
       .slice(0, 5)
       .map((t) => ({ slug: t.slug, sizeBytes: t.sizeBytes! })),
-    unreachableServers: fleet.outages,
+    unreachableServers: runOutages(
+      ctx,
+      fleet,
+      rows.map((t) => ({ server: t.server, outcome: t.reachable ? 'ok' : 'unreachable' })),
+    ),
   };
 }

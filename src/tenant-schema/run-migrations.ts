@@ -1,6 +1,7 @@
 import type { Knex } from 'knex';
 import type { EngineDriver } from '../engines/engine-driver.js';
 import type { DirectoryMigrationSource } from './migration-source.js';
+import { withExitGuard } from './exit-guard.js';
 
 /** The table Knex keeps in every tenant database; the default name, so the knex CLI agrees. */
 export const TENANT_MIGRATIONS_TABLE = 'knex_migrations';
@@ -33,13 +34,15 @@ export async function runMigrator(
         string[],
       ]
     )[1];
-  try {
-    return await run();
-  } catch (error) {
-    if ((error as Error).name !== 'MigrationLocked') throw error;
-    await knex.migrate.forceFreeMigrationsLock(config);
-    return run();
-  }
+  return withExitGuard(async () => {
+    try {
+      return await run();
+    } catch (error) {
+      if ((error as Error).name !== 'MigrationLocked') throw error;
+      await knex.migrate.forceFreeMigrationsLock(config);
+      return run();
+    }
+  });
 }
 
 /** The applied migrations of one tenant database, in order; null if it has no migration table. */

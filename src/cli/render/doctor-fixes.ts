@@ -53,6 +53,10 @@ export function fixCommand(finding: Finding): string {
     case 'credential_leftover':
       return 'tenantctl doctor --fix  (or the next backup or restore on this machine, which removes them)';
     case 'interrupted':
+      if (target.type === 'key')
+        return target.file
+          ? `tenantctl rotate-key --generate  (finishes it with the new key kept in ${target.file})`
+          : `tenantctl rotate-key --new-key-file <the file holding key ${target.fingerprint}>  (finishes it)`;
       return finishCommand(finding.operation, slug);
   }
 }

@@ -1,5 +1,5 @@
 import { reachServer, type AppContext } from '../../context/app-context.js';
-import { ConflictError } from '../../core/errors.js';
+import { ConflictError, UsageError } from '../../core/errors.js';
 import { driverFor } from '../../engines/drivers.js';
 import { parseServerUrl, serverAddress, type ServerSpec } from '../../engines/server-spec.js';
 import { findServerRow, listServerRows, upsertServerRow } from '../../registry/servers-repo.js';
@@ -26,11 +26,20 @@ export interface AddServerResult {
 /** The admin connection spec a URL and a separately given password describe. */
 export function serverSpecFrom(ctx: AppContext, url: string, password: string | undefined): ServerSpec {
   const spec = parseServerUrl(url);
+  const driver = driverFor(spec.engine);
+  const chosen = password ?? spec.password;
+  assertUsablePassword(spec.engine, chosen);
   return {
     ...spec,
-    password: password ?? spec.password,
-    userHost: driverFor(spec.engine).accountHosts ? ctx.config.mysqlUserHost : undefined,
+    password: chosen,
+    userHost: driver.accountHosts ? ctx.config.mysqlUserHost : undefined,
   };
+}
+
+/** Refuses (exit 2, nothing recorded) an admin password the engine's dump tools cannot be given. */
+export function assertUsablePassword(engine: ServerSpec['engine'], password: string | undefined): void {
+  const refused = password === undefined ? undefined : driverFor(engine).refusedPassword(password);
+  if (refused) throw new UsageError(`the admin password cannot be used: ${refused}`);
 }
 
 /**

@@ -10,7 +10,7 @@ import {
   type ServerRow,
   type ServerSettings,
 } from '../../registry/servers-repo.js';
-import { serverSpecFrom } from './add-server.js';
+import { assertUsablePassword, serverSpecFrom } from './add-server.js';
 import { liveCount, toServerInfo, validateSetting, type ServerInfo } from './server-info.js';
 
 export interface UpdateServerInput {
@@ -71,6 +71,7 @@ export async function updateServer(
       );
     if (input.url !== undefined && input.password === undefined && spec.password === undefined)
       spec.password = current.password;
+    assertUsablePassword(spec.engine, spec.password);
     const reached = await reachServer(name, { ...spec, connectTimeoutMs: ctx.config.connectTimeout * 1000 });
     await reached.connection.close();
     connection = { spec: { ...spec, connectTimeoutMs: undefined }, password: spec.password };
