@@ -117,6 +117,14 @@ export interface DatabaseAdmin {
   /** Checks the server answers; returns its version string. Throws UnreachableError. */
   ping(): Promise<string>;
   /**
+   * What the server says it is, the same whatever address or name reaches it, so that one server
+   * is never registered twice and a different server answering at a known address is noticed:
+   * PostgreSQL its system identifier and port; MySQL its server_uuid; where the server has no
+   * such identity of its own (MariaDB, a SQLite directory) a mark tenantctl keeps on it, written
+   * on first contact. Opaque, engine-prefixed, at most 255 characters.
+   */
+  identity(): Promise<string>;
+  /**
    * What the admin login lacks of what tenantctl needs (create databases, create users or roles,
    * grant), in words; empty when it can do it all.
    */

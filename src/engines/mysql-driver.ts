@@ -19,6 +19,7 @@ import { lockKey64, lockOnDedicatedConnection } from './lock-helpers.js';
 import type { ServerSpec } from './server-spec.js';
 import { QUIET_KNEX_LOG } from './knex-log.js';
 import { mysqlFingerprint } from './mysql-fingerprint.js';
+import { MARK_DATABASE, mysqlIdentity } from './mysql-identity.js';
 import type { ContentFingerprint } from './content-fingerprint.js';
 import { runPool } from '../core/run-pool.js';
 
@@ -37,6 +38,7 @@ const RESERVED = new Set([
   'mysql.sys',
   'mysql.session',
   'mysql.infoschema',
+  MARK_DATABASE,
 ]);
 
 /** In GRANT, `_` and `%` in a database name are wildcards: escape them, or `tenant_a` also grants `tenantXa`. */
@@ -143,6 +145,10 @@ class MysqlServer implements ServerConnection, ServerUsers {
         { cause: error },
       );
     }
+  }
+
+  identity(): Promise<string> {
+    return mysqlIdentity(this.admin);
   }
 
   async missingPrivileges(): Promise<string[]> {

@@ -122,6 +122,18 @@ class PostgresServer implements ServerConnection, ServerUsers, MigrationFingerpr
     }
   }
 
+  async identity(): Promise<string> {
+    // The system identifier is made by initdb and kept in pg_control: the cluster's data, not its
+    // address. A physical standby shares it with its primary, so the port is part of it too. Any
+    // role can read both (the data directory would need pg_read_all_settings: an admin with
+    // CREATEDB and CREATEROLE may lack it).
+    const result = await this.admin.raw(
+      "select system_identifier::text as id, current_setting('port') as port from pg_control_system()",
+    );
+    const row = result.rows[0] as { id: string; port: string };
+    return `postgres:${row.id}:${row.port}`;
+  }
+
   async missingPrivileges(): Promise<string[]> {
     const result = await this.admin.raw(
       'select rolsuper, rolcreatedb, rolcreaterole from pg_roles where rolname = current_user',

@@ -2,7 +2,7 @@ import { createWriteStream, existsSync, mkdirSync, renameSync, rmSync } from 'no
 import { join } from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import type { Config } from '../config/config-keys.js';
-import type { AppContext } from '../context/app-context.js';
+import type { AppContext, ServerHandle } from '../context/app-context.js';
 import { OperationError, errorMessage } from '../core/errors.js';
 import { HashingStream } from '../core/hashing-stream.js';
 import { runPool } from '../core/run-pool.js';
@@ -65,12 +65,15 @@ function fileTimestamp(date = new Date()): string {
     .replace(/\.\d+Z$/, 'Z');
 }
 
-/** Where a backup of `slug` goes: `<backupDir>/<slug>/<slug>-<UTC time>.<ext>`, never an existing name. */
-async function backupFileFor(ctx: AppContext, slug: string, extension: string): Promise<string> {
+/**
+ * Where a backup of `slug` goes: `<backupDir>/<slug>/<name>-<UTC time>.<ext>` (`name` defaults to
+ * the slug), never an existing name.
+ */
+async function backupFileFor(ctx: AppContext, slug: string, extension: string, name = slug): Promise<string> {
   const registry = await ctx.registry();
   const directory = join(ctx.config.backupDir, slug);
   mkdirSync(directory, { recursive: true, mode: 0o700 });
-  const base = join(directory, `${slug}-${fileTimestamp()}`);
+  const base = join(directory, `${name}-${fileTimestamp()}`);
   // Two backups of one tenant in the same second (a retry, a script): never overwrite.
   let file = `${base}.${extension}`;
   for (let n = 2; existsSync(file) || (await findBackupRow(registry.knex, { file })); n++)
@@ -164,6 +167,27 @@ export async function backupRegistry(ctx: AppContext): Promise<Backup> {
     migration: null,
   };
   return recordedDump(ctx, record, (output) => registry.driver.dumpAt(registry.spec, output, dumpTools(ctx.config)));
+}
+
+/** The slug under which backups of orphan databases are recorded (taken before doctor drops one). */
+export const ORPHAN_SLUG = '_orphans';
+
+/**
+ * Backs up a database no tenant owns (an orphan doctor is about to drop) into
+ * `<backupDir>/_orphans/<server>-<database>-<time>.<ext>`, recorded under `_orphans`: a drop that
+ * was a mistake can be undone from it (restore --from).
+ */
+export async function backupOrphanDatabase(ctx: AppContext, server: ServerHandle, database: string): Promise<Backup> {
+  const driver = server.connection.driver;
+  const record = {
+    tenant_id: null,
+    slug: ORPHAN_SLUG,
+    file: await backupFileFor(ctx, ORPHAN_SLUG, driver.backupExtension, `${server.row.name}-${database}`),
+    engine: driver.engine,
+    server_version: await server.version(),
+    migration: null,
+  };
+  return recordedDump(ctx, record, (output) => server.connection.dump(database, output, dumpTools(ctx.config)));
 }
 
 export interface BackupOutcome {

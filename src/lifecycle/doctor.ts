@@ -1,6 +1,6 @@
 import { existsSync } from 'node:fs';
-import type { AppContext } from '../context/app-context.js';
-import { TenantctlError, errorMessage } from '../core/errors.js';
+import type { AppContext, ServerHandle } from '../context/app-context.js';
+import { ServerIdentityError, TenantctlError, errorMessage } from '../core/errors.js';
 import { listServerRows } from '../registry/servers-repo.js';
 import { latestOutcomes } from '../registry/runs-repo.js';
 import { listTenantRows, type TenantRow } from '../registry/tenants-repo.js';
@@ -18,7 +18,9 @@ import { suspendTenant } from './suspend-tenant.js';
 import { tenantLockName } from './tenant-lock.js';
 import { tenantStats } from './tenant-stats.js';
 import { databasesHeldByMoves } from '../registry/moves-repo.js';
-import { usersOf } from '../engines/engine-driver.js';
+import { dropOrphan, sameServer } from './orphan-drop.js';
+import { interruptedMoves } from './doctor-moves.js';
+import { isMoving } from './tenant-moving.js';
 
 export type FindingKind =
   | 'orphan_database'
@@ -37,6 +39,7 @@ export type FindingKind =
   | 'backup_space'
   | 'dump_tool'
   | 'server_unreachable'
+  | 'server_identity'
   | 'stale_password'
   | 'password_login_fails';
 
@@ -72,6 +75,8 @@ export interface Finding {
   /** Set by --fix: whether the repair worked, and why not. */
   fixed?: boolean;
   fixError?: string;
+  /** Set by --fix --drop-orphans: the backup of an orphan database, taken before it was dropped. */
+  backup?: string;
 }
 
 export interface DoctorOptions {
@@ -111,18 +116,41 @@ export async function runDoctor(ctx: AppContext, options: DoctorOptions = {}): P
   const servers = await listServerRows(registry.knex);
   const movedHere = await databasesHeldByMoves(registry.knex);
 
+  // Every server at once, and what each says it is: rows of one server (two names for it) share
+  // their tenants, so none of them calls another's databases orphans. A row whose server never
+  // said (unreachable since before identities were kept) might be any server of its engine.
+  const handles = new Map<number, ServerHandle>();
+  const failures = new Map<number, unknown>();
+  await Promise.all(
+    servers.map(async (serverRow) => {
+      try {
+        const handle = await ctx.server(serverRow.id);
+        await handle.version();
+        handles.set(serverRow.id, handle);
+      } catch (error) {
+        failures.set(serverRow.id, error);
+      }
+    }),
+  );
+  const identities = new Map([...handles].map(([id, h]) => [id, h.identity]));
+  const alike = (a: number, b: number) => {
+    const of = (id: number) => {
+      const row = servers.find((r) => r.id === id);
+      return { id, engine: row?.engine ?? '', identity: identities.get(id) ?? row?.identity ?? null };
+    };
+    return sameServer(of(a), of(b)) !== 'no';
+  };
+
   // Per server: orphans, missing databases and users, access that does not match the status, tools.
   for (const serverRow of servers) {
     const tenantsHere = rows.filter((r) => r.server_id === serverRow.id);
-    let handle;
-    try {
-      handle = await ctx.server(serverRow.id);
-      await handle.version();
-    } catch (error) {
+    const handle = handles.get(serverRow.id);
+    if (!handle) {
       // The other servers are still checked; this one's tenants are not judged from here.
+      const error = failures.get(serverRow.id);
       const live = tenantsHere.filter((r) => r.status !== 'deleted').length;
       add({
-        kind: 'server_unreachable',
+        kind: error instanceof ServerIdentityError ? 'server_identity' : 'server_unreachable',
         target: { type: 'server', name: serverRow.name },
         tenant: null,
         server: serverRow.name,
@@ -132,17 +160,19 @@ export async function runDoctor(ctx: AppContext, options: DoctorOptions = {}): P
     }
     const server = handle.connection;
     const [databases, users] = await Promise.all([server.listDatabases(), server.users?.listUsers() ?? []]);
-    const known = new Set(tenantsHere.filter((r) => r.status !== 'deleted').flatMap((r) => [r.database_name]));
-    const knownUsers = new Set(
-      tenantsHere.filter((r) => r.status !== 'deleted' && r.database_user).map((r) => r.database_user!),
-    );
-    for (const held of movedHere.filter((h) => h.serverId === serverRow.id)) {
+    // Whatever server row a tenant was registered through: it is this server's if the server is one.
+    const livesHere = rows.filter((r) => r.status !== 'deleted' && alike(r.server_id, serverRow.id));
+    const known = new Set(livesHere.map((r) => r.database_name));
+    const knownUsers = new Set(livesHere.filter((r) => r.database_user).map((r) => r.database_user!));
+    for (const held of movedHere.filter((h) => alike(h.serverId, serverRow.id))) {
       known.add(held.database);
       if (held.user) knownUsers.add(held.user);
     }
     const dbPattern = templatePattern(ctx.config.databaseNameTemplate);
     const userPattern = templatePattern(ctx.config.userNameTemplate);
-    for (const db of databases.filter((d) => dbPattern.test(d) && !known.has(d))) {
+    // Names the engine keeps for itself (and tenantctl's own mark) are never a tenant's, whatever the template.
+    const ours = (name: string) => !server.driver.isReservedName(name);
+    for (const db of databases.filter((d) => dbPattern.test(d) && ours(d) && !known.has(d))) {
       add({
         kind: 'orphan_database',
         target: { type: 'database', server: serverRow.name, name: db },
@@ -152,7 +182,7 @@ export async function runDoctor(ctx: AppContext, options: DoctorOptions = {}): P
         autoFix: Boolean(options.dropOrphans),
       });
     }
-    for (const user of users.filter((u) => userPattern.test(u) && !knownUsers.has(u))) {
+    for (const user of users.filter((u) => userPattern.test(u) && ours(u) && !knownUsers.has(u))) {
       add({
         kind: 'orphan_user',
         target: { type: 'user', server: serverRow.name, name: user },
@@ -216,13 +246,18 @@ export async function runDoctor(ctx: AppContext, options: DoctorOptions = {}): P
   // Operations that were interrupted: their tenant lock is free, yet the row says work is under way.
   for (const t of rows.filter(
     (r) =>
-      r.status === 'provisioning' || r.status === 'deleting' || (r.step !== null && WITH_DATABASE.includes(r.status)),
+      r.status === 'provisioning' ||
+      r.status === 'deleting' ||
+      (r.step !== null && WITH_DATABASE.includes(r.status) && !isMoving(r)),
   )) {
     const lock = await registry.tryLock(tenantLockName(t.slug), 0);
     if (!lock) continue; // in progress right now
     await lock.release();
     add(interrupted(t));
   }
+  // Moves, before their switch or after it (a move killed while it retired the source leaves the
+  // tenant's row as if done): their record says running, and no tenantctl holds the tenant.
+  for (const finding of await interruptedMoves(ctx, servers)) add(finding);
   // Backups killed mid-dump: a `running` record whose process is gone, and maybe a partial file.
   const repairs = new Map<Finding, () => Promise<void>>();
   for (const b of await findInterruptedBackups(ctx)) {
@@ -300,11 +335,16 @@ export async function runDoctor(ctx: AppContext, options: DoctorOptions = {}): P
   const space = await backupSpaceFinding(ctx, stats.tenants);
   if (space) add(space);
 
+  // What was read at the start may be stale by now (a create, a move or a delete landed meanwhile):
+  // a finding about a tenant whose row changed, or about a database a tenant now lives in, is not one.
+  const current = await stillFound(ctx, findings, rows, alike);
+  findings.splice(0, findings.length, ...current);
+
   let fixed = 0;
   if (options.fix) {
     for (const finding of findings.filter((f) => f.autoFix)) {
       try {
-        await (repairs.get(finding) ?? (() => repair(ctx, finding, rows, servers)))();
+        await (repairs.get(finding) ?? (() => repair(ctx, finding, rows, handles, identities, servers)))();
         finding.fixed = true;
         fixed++;
       } catch (error) {
@@ -408,10 +448,60 @@ function interrupted(t: TenantRow): NewFinding {
   };
 }
 
+/**
+ * The findings that still hold against the registry as it is now: tenant findings whose tenant's
+ * row is unchanged since doctor read it, and orphans that no tenant or move has taken since.
+ */
+async function stillFound(
+  ctx: AppContext,
+  findings: Finding[],
+  before: TenantRow[],
+  alike: (a: number, b: number) => boolean,
+): Promise<Finding[]> {
+  const registry = await ctx.registry();
+  const [now, moves, serverRows] = await Promise.all([
+    listTenantRows(registry.knex),
+    databasesHeldByMoves(registry.knex),
+    listServerRows(registry.knex),
+  ]);
+  const same = (a: TenantRow, b: TenantRow | undefined) =>
+    b !== undefined &&
+    a.server_id === b.server_id &&
+    a.database_name === b.database_name &&
+    a.status === b.status &&
+    a.step === b.step;
+  const serverId = (name: string) => serverRows.find((r) => r.name === name)?.id;
+  return findings.filter((f) => {
+    const target = f.target;
+    if (target.type === 'database' || target.type === 'user') {
+      const id = serverId(target.server);
+      if (id === undefined) return true;
+      const named = (database: string, user: string | null) => (target.type === 'database' ? database : user);
+      return (
+        !now.some(
+          (t) =>
+            t.status !== 'deleted' && alike(t.server_id, id) && named(t.database_name, t.database_user) === target.name,
+        ) && !moves.some((m) => alike(m.serverId, id) && named(m.database, m.user) === target.name)
+      );
+    }
+    if (f.tenant === null || f.kind === 'interrupted_backup' || f.kind === 'interrupted') return true;
+    const was = before.find((r) => r.slug === f.tenant);
+    return (
+      !was ||
+      same(
+        was,
+        now.find((r) => r.slug === f.tenant),
+      )
+    );
+  });
+}
+
 async function repair(
   ctx: AppContext,
   finding: Finding,
   rows: TenantRow[],
+  handles: Map<number, ServerHandle>,
+  identities: Map<number, string>,
   servers: Array<{ id: number; name: string }>,
 ): Promise<void> {
   const target = finding.target;
@@ -429,9 +519,9 @@ async function repair(
     case 'orphan_database':
     case 'orphan_user': {
       if (target.type !== 'database' && target.type !== 'user') break;
-      const server = (await ctx.server(servers.find((s) => s.name === target.server)!.id)).connection;
-      if (target.type === 'database') await server.dropDatabase(target.name);
-      else await usersOf(server).dropUser(target.name);
+      const handle = handles.get(servers.find((s) => s.name === target.server)!.id)!;
+      const { backup } = await dropOrphan(ctx, handle, target, identities);
+      if (backup) finding.backup = backup;
       return;
     }
   }

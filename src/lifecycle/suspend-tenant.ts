@@ -1,5 +1,5 @@
 import type { AppContext } from '../context/app-context.js';
-import { ConflictError } from '../core/errors.js';
+import { ConflictError, OperationError, errorMessage } from '../core/errors.js';
 import type { ServerConnection } from '../engines/engine-driver.js';
 import { updateTenantRow, type Tenant, type TenantRow } from '../registry/tenants-repo.js';
 import { loadTenantRow, reloadTenant } from './load-tenant.js';
@@ -50,15 +50,48 @@ async function changeAccess(
     const server = (await ctx.server(fresh.server_id)).connection;
     const already = fresh.status === change.target && fresh.step === null;
     if (!already) await updateTenantRow(registry.knex, fresh.id, { step: change.step });
-    const enforced = await change.apply(server, fresh);
-    if (!already)
-      await updateTenantRow(registry.knex, fresh.id, {
-        status: change.target,
-        step: null,
-        status_reason: change.reason,
-      });
-    return { row: fresh, tenant: await reloadTenant(ctx, slug), changed: !already, enforced };
+    try {
+      const enforced = await change.apply(server, fresh);
+      if (!already)
+        await updateTenantRow(registry.knex, fresh.id, {
+          status: change.target,
+          step: null,
+          status_reason: change.reason,
+          // An earlier failure of this same change is over now.
+          ...(fresh.last_error?.startsWith(`${change.step} failed`) ? { last_error: null } : {}),
+        });
+      return { row: fresh, tenant: await reloadTenant(ctx, slug), changed: !already, enforced };
+    } catch (error) {
+      if (!already) await recordFailure(ctx, server, fresh, change, error);
+      throw new OperationError(slug, change.step, error);
+    }
   });
+}
+
+/**
+ * A change that failed (it was not killed: it ran to an error) is undone and recorded as failed,
+ * not left looking interrupted: the database gets the access the tenant's status says, the step is
+ * cleared and the error kept on the tenant (`show` → lastError). Only when the undo fails too does
+ * the step stay, for `doctor` to report and the same command to finish.
+ */
+async function recordFailure(
+  ctx: AppContext,
+  server: ServerConnection,
+  row: TenantRow,
+  change: AccessChange,
+  error: unknown,
+): Promise<void> {
+  const registry = await ctx.registry();
+  const lastError = `${change.step} failed: ${errorMessage(error)}`;
+  try {
+    if (row.status === 'suspended') await server.suspendAccess(row.database_name, row.database_user);
+    else await server.resumeAccess(row.database_name, row.database_user);
+    await updateTenantRow(registry.knex, row.id, { step: null, last_error: lastError });
+  } catch (undo) {
+    await updateTenantRow(registry.knex, row.id, {
+      last_error: `${lastError}; undoing it failed too: ${errorMessage(undo)}`,
+    }).catch(() => undefined);
+  }
 }
 
 /**

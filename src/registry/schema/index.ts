@@ -11,6 +11,7 @@ import * as moves from './009-moves.js';
 import * as rollouts from './010-rollouts.js';
 import * as metadataIndex from './011-metadata-index.js';
 import * as moveSecrets from './012-move-secrets.js';
+import * as serverIdentity from './013-server-identity.js';
 
 /** The registry's own migrations, in order. Names are stored; never rename one. */
 const MIGRATIONS: ReadonlyArray<[string, Knex.Migration]> = [
@@ -26,6 +27,7 @@ const MIGRATIONS: ReadonlyArray<[string, Knex.Migration]> = [
   ['010-rollouts', rollouts],
   ['011-metadata-index', metadataIndex],
   ['012-move-secrets', moveSecrets],
+  ['013-server-identity', serverIdentity],
 ];
 
 export const LATEST_REGISTRY_MIGRATION = MIGRATIONS[MIGRATIONS.length - 1]![0];
