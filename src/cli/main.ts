@@ -23,6 +23,8 @@ import { registerShow } from './commands/show.js';
 import { registerStats } from './commands/stats.js';
 import { reportedExit } from './exit-status.js';
 
+export { wasCut } from './interrupts.js';
+
 /** Command modules declare their options here; their heavy code is imported only when run. */
 function buildProgram(): Command {
   const program = new Command('tenantctl')

@@ -18,6 +18,8 @@ export const ExitCode = {
   locked: 6,
   /** This machine lacks what the command needs: a dump or restore tool missing or too old. */
   environment: 7,
+  /** Stopped by SIGINT (Ctrl-C) or SIGTERM: what it finished is recorded; the rest was not started (or cut). */
+  interrupted: 130,
 } as const;
 
 export type ExitCodeValue = (typeof ExitCode)[keyof typeof ExitCode];
@@ -57,6 +59,12 @@ export class LockedError extends TenantctlError {
 export class EnvironmentError extends TenantctlError {
   override readonly code = 'environment';
   override readonly exitCode = ExitCode.environment;
+}
+
+/** The command was stopped by a signal before it could report (a second Ctrl-C cut it). */
+export class InterruptedError extends TenantctlError {
+  override readonly code = 'interrupted';
+  override readonly exitCode = ExitCode.interrupted;
 }
 
 /** tenantctl itself is in a state it should never reach: a bug to report. */

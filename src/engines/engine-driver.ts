@@ -8,6 +8,12 @@ import { TOOL_SETTINGS, type ToolConfig } from './descriptors.js';
 /** Held until released; the server releases it by itself if the process dies. */
 export interface HeldLock {
   release(): Promise<void>;
+  /**
+   * Aborted when the session that holds the lock is gone (the registry restarted, its connection
+   * dropped): the server has released the lock, and another tenantctl may take it. Absent where a
+   * lock cannot be lost while the process lives (SQLite's file locks).
+   */
+  readonly lost?: AbortSignal;
 }
 
 /** What an engine can do and how it is named and locked: no connection needed. */
@@ -58,6 +64,12 @@ export interface EngineDriver {
   isGoneError(error: unknown): boolean;
   /** True when the server refused the login itself (bad password, unknown user or database). */
   isLoginError(error: unknown): boolean;
+  /**
+   * True when a statement failed because the session or the server went away (restarted, shut
+   * down, connection dropped), not because of the statement: trying again on a new connection may
+   * succeed. The network errors every driver shares are recognised by the caller as well.
+   */
+  isSessionLost(error: unknown): boolean;
   /**
    * True when a statement gave up waiting for a lock after the session's lock timeout
    * (TenantConnectionOptions.lockTimeoutMs): PostgreSQL 55P03, MySQL ER_LOCK_WAIT_TIMEOUT, SQLite busy.

@@ -1,4 +1,5 @@
 import { createHash } from 'node:crypto';
+import type { EventEmitter } from 'node:events';
 import type { Knex } from 'knex';
 import type { HeldLock } from './engine-driver.js';
 
@@ -12,7 +13,8 @@ export const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(r
 /**
  * Holds one pooled connection for the lifetime of a session-scoped lock: `attempt` runs on it
  * until it succeeds or `waitMs` runs out; `unlock` runs on the same connection before it returns
- * to the pool.
+ * to the pool. The connection ending or failing (the server restarted) means the server dropped
+ * the lock: `lost` is aborted at once, and releasing it then only gives the connection back.
  */
 export async function lockOnDedicatedConnection(
   knex: Knex,
@@ -25,17 +27,7 @@ export async function lockOnDedicatedConnection(
   const deadline = Date.now() + waitMs;
   try {
     for (;;) {
-      if (await attempt(connection)) {
-        return {
-          release: async () => {
-            try {
-              await unlock(connection);
-            } finally {
-              await client.releaseConnection(connection);
-            }
-          },
-        };
-      }
+      if (await attempt(connection)) return held(client, connection, unlock);
       if (Date.now() >= deadline) break;
       await sleep(Math.min(200, Math.max(1, deadline - Date.now())));
     }
@@ -45,4 +37,36 @@ export async function lockOnDedicatedConnection(
   }
   await client.releaseConnection(connection);
   return undefined;
+}
+
+function held(
+  client: { releaseConnection(c: unknown): Promise<void> },
+  connection: unknown,
+  unlock: (connection: unknown) => Promise<void>,
+): HeldLock {
+  const lost = new AbortController();
+  const events = connection as Partial<Pick<EventEmitter, 'on' | 'off'>>;
+  const gone = (error?: unknown) => {
+    if (!lost.signal.aborted)
+      lost.abort(
+        new Error(`the registry session holding the lock ended${error ? `: ${(error as Error).message}` : ''}`),
+      );
+  };
+  events.on?.('end', gone);
+  events.on?.('error', gone);
+  return {
+    lost: lost.signal,
+    release: async () => {
+      events.off?.('end', gone);
+      events.off?.('error', gone);
+      try {
+        // A lost session's lock went with it; its connection cannot unlock anything.
+        if (!lost.signal.aborted) await unlock(connection);
+      } catch (error) {
+        if (!lost.signal.aborted) throw error;
+      } finally {
+        await client.releaseConnection(connection);
+      }
+    },
+  };
 }

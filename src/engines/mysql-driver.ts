@@ -82,6 +82,11 @@ export const mysqlDriver: EngineDriver = {
     ['ER_ACCESS_DENIED_ERROR', 'ER_DBACCESS_DENIED_ERROR', 'ER_BAD_DB_ERROR'].includes(
       String((error as { code?: string } | null)?.code),
     ),
+  // The server went away under the connection, is shutting down, or killed it.
+  isSessionLost: (error) =>
+    ['PROTOCOL_CONNECTION_LOST', 'ER_SERVER_SHUTDOWN', 'ER_CONNECTION_KILLED', 'ECONNRESET', 'EPIPE'].includes(
+      String((error as { code?: string } | null)?.code),
+    ) || /closed state|server has gone away/i.test(String((error as Error | null)?.message)),
   // Both a metadata lock (lock_wait_timeout) and a row lock (innodb_lock_wait_timeout) give 1205.
   isLockTimeoutError: (error) => (error as { code?: string } | null)?.code === 'ER_LOCK_WAIT_TIMEOUT',
 

@@ -64,6 +64,16 @@ export const postgresDriver: EngineDriver = {
   isGoneError: (error) => ['42704', '3D000'].includes(String((error as { code?: string } | null)?.code)),
   // Invalid password, invalid authorization, unknown database.
   isLoginError: (error) => ['28P01', '28000', '3D000'].includes(String((error as { code?: string } | null)?.code)),
+  // admin_shutdown, crash_shutdown, cannot_connect_now (starting up, shutting down), and class 08
+  // (connection exceptions); pg's own errors for a socket that closed carry no code.
+  isSessionLost: (error) => {
+    const code = String((error as { code?: string } | null)?.code ?? '');
+    return (
+      ['57P01', '57P02', '57P03'].includes(code) ||
+      code.startsWith('08') ||
+      /Connection terminated|connection error and is not queryable/i.test(String((error as Error | null)?.message))
+    );
+  },
   // lock_not_available: lock_timeout ran out.
   isLockTimeoutError: (error) => (error as { code?: string } | null)?.code === '55P03',
 

@@ -92,6 +92,8 @@ export const sqliteDriver: EngineDriver = {
     ),
   isGoneError: (error) => (error as { code?: string } | null)?.code === 'ENOENT',
   isLoginError: () => false,
+  // A file in this process has no session to lose.
+  isSessionLost: () => false,
   isLockTimeoutError: (error) => /^SQLITE_BUSY/.test(String((error as { code?: string } | null)?.code)),
 
   adminKnexConfig(spec) {

@@ -1,4 +1,5 @@
 import type { Knex } from 'knex';
+import { untilCut } from '../core/run-interrupt.js';
 
 /** The parts of a knex instance's client that let a stuck session be cut off. */
 interface KnexInternals {
@@ -8,32 +9,52 @@ interface KnexInternals {
   cancelQuery?(connection: unknown): Promise<unknown>;
 }
 
+/** Ends a tenant's work early from outside: a signal (Ctrl-C twice, a lost registry) and what to settle with. */
+export interface CutOff<T> {
+  signal: AbortSignal | undefined;
+  cut: () => T;
+}
+
 /**
- * Runs `work` with a deadline. `work` reports the knex it opens through `opened`. When the
- * deadline passes first, the statement running is cancelled where the engine can, the connections
- * in use are closed and the pool destroyed (the server ends the session and rolls back its open
- * transaction), and `timedOut()` is returned at once:
- * the run goes on without waiting for the abandoned work, whose late result is ignored.
+ * Runs `work` with a deadline, and with `cutOff` also until its signal is aborted. `work`
+ * reports the knex it opens through `opened`. When the deadline passes (or the signal fires)
+ * first, the statement running is cancelled where the engine can, the connections in use are
+ * closed and the pool destroyed (the server ends the session and rolls back its open
+ * transaction), and `timedOut()` (or `cutOff.cut()`) is returned at once: the run goes on without
+ * waiting for the abandoned work, whose late result is ignored.
  */
 export async function withDeadline<T>(
   ms: number | undefined,
   work: (opened: (knex: Knex) => void) => Promise<T>,
   timedOut: () => T,
+  cutOff?: CutOff<T>,
 ): Promise<T> {
-  if (!ms) return work(() => {});
+  if (!ms && !cutOff?.signal) return work(() => {});
   let knex: Knex | undefined;
+  let abandoned = false;
   let timer: NodeJS.Timeout | undefined;
-  const running = work((k) => (knex = k));
-  const deadline = new Promise<'late'>((resolve) => (timer = setTimeout(() => resolve('late'), ms)));
+  // A knex opened after the work was given up is cut off as soon as it is reported.
+  const running = work((k) => {
+    knex = k;
+    if (abandoned) abandon(k);
+  });
+  const late = Symbol('late');
+  const deadline = new Promise<typeof late>((resolve) => {
+    if (ms) timer = setTimeout(() => resolve(late), ms);
+  });
+  const cut = Symbol('cut');
+  type Outcome = T | typeof late | typeof cut;
+  let outcome: Outcome;
   try {
-    const first = await Promise.race([running, deadline]);
-    if (first !== 'late') return first;
+    outcome = await untilCut<Outcome>(Promise.race([running, deadline]), cutOff?.signal, () => cut);
   } finally {
     clearTimeout(timer);
   }
+  if (outcome !== late && outcome !== cut) return outcome;
   running.catch(() => undefined);
+  abandoned = true;
   if (knex) abandon(knex);
-  return timedOut();
+  return outcome === late ? timedOut() : cutOff!.cut();
 }
 
 function abandon(knex: Knex): void {
