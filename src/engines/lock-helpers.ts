@@ -22,7 +22,7 @@ export async function lockOnDedicatedConnection(
   attempt: (connection: unknown) => Promise<boolean>,
   unlock: (connection: unknown) => Promise<void>,
 ): Promise<HeldLock | undefined> {
-  const client = knex.client as { acquireConnection(): Promise<unknown>; releaseConnection(c: unknown): Promise<void> };
+  const client = knex.client as LockClient;
   const connection = await client.acquireConnection();
   const deadline = Date.now() + waitMs;
   try {
@@ -39,11 +39,14 @@ export async function lockOnDedicatedConnection(
   return undefined;
 }
 
-function held(
-  client: { releaseConnection(c: unknown): Promise<void> },
-  connection: unknown,
-  unlock: (connection: unknown) => Promise<void>,
-): HeldLock {
+/** The parts of a knex client a lock holds its connection with. */
+interface LockClient {
+  acquireConnection(): Promise<unknown>;
+  releaseConnection(connection: unknown): Promise<void>;
+  destroyRawConnection(connection: unknown): Promise<void>;
+}
+
+function held(client: LockClient, connection: unknown, unlock: (connection: unknown) => Promise<void>): HeldLock {
   const lost = new AbortController();
   const events = connection as Partial<Pick<EventEmitter, 'on' | 'off'>>;
   const gone = (error?: unknown) => {
@@ -62,8 +65,10 @@ function held(
       try {
         // A lost session's lock went with it; its connection cannot unlock anything.
         if (!lost.signal.aborted) await unlock(connection);
-      } catch (error) {
-        if (!lost.signal.aborted) throw error;
+      } catch {
+        // The session is going away (its error may come before the connection says so) or in an
+        // unknown state: ending it is what drops the lock for sure. The pool discards it.
+        await client.destroyRawConnection(connection).catch(() => undefined);
       } finally {
         await client.releaseConnection(connection);
       }

@@ -33,7 +33,7 @@ import { runRollout } from './rollout-run.js';
 import { withDeadline } from './tenant-deadline.js';
 import { freshTenant } from './fresh-tenant.js';
 import { OutcomeRecorder } from './outcome-recorder.js';
-import { REGISTRY_RETRY_MS, retryRegistry } from './registry-retry.js';
+import { isRegistryOutage, REGISTRY_RETRY_MS, retryRegistry } from './registry-retry.js';
 
 export interface MigrateFleetOptions extends TenantSelection, RolloutOptions {
   /** `up`: to the latest migration; `down`: roll back the last batch. */
@@ -291,7 +291,7 @@ export async function migrateFleet(
         stopSignal,
         stopped: stopReason,
         attempt: ({ tenant, applied, fingerprinted }) =>
-          ifTenantFree(
+          ifTenantFree<Settled>(
             locks,
             tenant.slug,
             async (): Promise<Settled> => {
@@ -313,7 +313,11 @@ export async function migrateFleet(
               return { ...settled, worked: fresh.now, ...(fresh.movedFrom ? { movedFrom: fresh.movedFrom } : {}) };
             },
             (holder) => ({ outcome: 'busy', migrations: [], durationMs: 0, error: holder }),
-          ),
+          ).catch((error: unknown): Settled => {
+            // The registry went away under the tenant's lock or re-read: the lost lock stops the run next.
+            if (!isRegistryOutage(registry, error)) throw error;
+            return { outcome: 'failed', migrations: [], durationMs: 0, error: `registry: ${errorMessage(error)}` };
+          }),
         settle: ({ tenant, index }, result) => settle(index, tenant, result),
         skip: ({ tenant, index }, reason) =>
           settle(index, tenant, { outcome: 'skipped', migrations: [], durationMs: 0, error: reason }),

@@ -84,8 +84,13 @@ async function recordFailure(
   const registry = await ctx.registry();
   const lastError = `${change.step} failed: ${errorMessage(error)}`;
   try {
-    if (row.status === 'suspended') await server.suspendAccess(row.database_name, row.database_user);
-    else await server.resumeAccess(row.database_name, row.database_user);
+    try {
+      if (row.status === 'suspended') await server.suspendAccess(row.database_name, row.database_user);
+      else await server.resumeAccess(row.database_name, row.database_user);
+    } catch (undo) {
+      // The user or database is gone (what made the change fail, often): nothing to undo.
+      if (!server.driver.isGoneError(undo)) throw undo;
+    }
     await updateTenantRow(registry.knex, row.id, { step: null, last_error: lastError });
   } catch (undo) {
     await updateTenantRow(registry.knex, row.id, {
