@@ -22,6 +22,7 @@ import { databasesHeldByMoves } from '../registry/moves-repo.js';
 import { dropOrphan, sameServer } from './orphan-drop.js';
 import { interruptedMoves } from './doctor-moves.js';
 import { isMoving } from './tenant-moving.js';
+import { stillFound } from './doctor-recheck.js';
 
 export type FindingKind =
   | 'orphan_database'
@@ -464,54 +465,6 @@ function interrupted(t: TenantRow): NewFinding {
     server: null,
     message: `${t.step} was interrupted; the tenant stays suspended`,
   };
-}
-
-/**
- * The findings that still hold against the registry as it is now: tenant findings whose tenant's
- * row is unchanged since doctor read it, and orphans that no tenant or move has taken since.
- */
-async function stillFound(
-  ctx: AppContext,
-  findings: Finding[],
-  before: TenantRow[],
-  alike: (a: number, b: number) => boolean,
-): Promise<Finding[]> {
-  const registry = await ctx.registry();
-  const [now, moves, serverRows] = await Promise.all([
-    listTenantRows(registry.knex),
-    databasesHeldByMoves(registry.knex),
-    listServerRows(registry.knex),
-  ]);
-  const same = (a: TenantRow, b: TenantRow | undefined) =>
-    b !== undefined &&
-    a.server_id === b.server_id &&
-    a.database_name === b.database_name &&
-    a.status === b.status &&
-    a.step === b.step;
-  const serverId = (name: string) => serverRows.find((r) => r.name === name)?.id;
-  return findings.filter((f) => {
-    const target = f.target;
-    if (target.type === 'database' || target.type === 'user') {
-      const id = serverId(target.server);
-      if (id === undefined) return true;
-      const named = (database: string, user: string | null) => (target.type === 'database' ? database : user);
-      return (
-        !now.some(
-          (t) =>
-            t.status !== 'deleted' && alike(t.server_id, id) && named(t.database_name, t.database_user) === target.name,
-        ) && !moves.some((m) => alike(m.serverId, id) && named(m.database, m.user) === target.name)
-      );
-    }
-    if (f.tenant === null || f.kind === 'interrupted_backup' || f.kind === 'interrupted') return true;
-    const was = before.find((r) => r.slug === f.tenant);
-    return (
-      !was ||
-      same(
-        was,
-        now.find((r) => r.slug === f.tenant),
-      )
-    );
-  });
 }
 
 async function repair(
