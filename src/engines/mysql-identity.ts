@@ -20,15 +20,25 @@ export async function mysqlIdentity(admin: Knex): Promise<string> {
   };
   let mark = await read().catch(() => undefined);
   if (!mark) {
-    // Each statement is safe to run twice and at once: two first contacts keep the same mark.
-    await admin.raw(`create database if not exists \`${MARK_DATABASE}\``);
-    await admin.raw(
-      `create table if not exists \`${MARK_DATABASE}\`.\`server\` (id int primary key, mark char(36) not null, created_at varchar(32) not null)`,
-    );
-    await admin.raw(`insert ignore into \`${MARK_DATABASE}\`.\`server\` (id, mark, created_at) values (1, uuid(), ?)`, [
-      new Date().toISOString(),
-    ]);
-    mark = await read();
+    try {
+      // Each statement is safe to run twice and at once: two first contacts keep the same mark.
+      await admin.raw(`create database if not exists \`${MARK_DATABASE}\``);
+      await admin.raw(
+        `create table if not exists \`${MARK_DATABASE}\`.\`server\` (id int primary key, mark char(36) not null, created_at varchar(32) not null)`,
+      );
+      await admin.raw(
+        `insert ignore into \`${MARK_DATABASE}\`.\`server\` (id, mark, created_at) values (1, uuid(), ?)`,
+        [new Date().toISOString()],
+      );
+      mark = await read();
+    } catch (error) {
+      const code = String((error as { code?: string }).code);
+      if (!/ACCESS_DENIED/.test(code)) throw error;
+      throw new Error(
+        `the admin cannot keep tenantctl's server mark (${(error as Error).message}): grant it SELECT, INSERT and CREATE on \`${MARK_DATABASE}\`.*`,
+        { cause: error },
+      );
+    }
   }
   return `mariadb:${mark}`;
 }

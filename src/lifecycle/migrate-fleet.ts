@@ -154,6 +154,10 @@ export async function migrateFleet(
     const lost = lock?.lost;
     const stopSignal = anySignal(options.interrupt?.stop, options.interrupt?.cut, lost);
     const cutSignal = anySignal(options.interrupt?.cut, lost);
+    // Once the registry is lost, its writes are tried again until 30 s after the loss (all of them together).
+    let lostAt = lost?.aborted ? Date.now() : undefined;
+    lost?.addEventListener('abort', () => (lostAt = Date.now()), { once: true });
+    const retryBudget = () => (lostAt === undefined ? 0 : Math.max(0, lostAt + REGISTRY_RETRY_MS - Date.now()));
     const stopReason = () =>
       lost?.aborted
         ? `the registry connection was lost (${errorMessage(lost.reason)})`
@@ -198,7 +202,7 @@ export async function migrateFleet(
     // Outcomes reach the registry as tenants finish (batched, at most a second behind), retried
     // while the registry is away.
     const recorder = new OutcomeRecorder<OutcomeRow>((rows) =>
-      retryRegistry(registry, () => recordOutcomes(registry.knex, rows), lost?.aborted ? REGISTRY_RETRY_MS : 0),
+      retryRegistry(registry, () => recordOutcomes(registry.knex, rows), retryBudget()),
     );
     let done = 0;
     let failed = 0;
@@ -233,6 +237,7 @@ export async function migrateFleet(
     };
     let activeWave: FleetProgress['wave'];
     let halted: string | undefined;
+    let closed: Awaited<ReturnType<typeof recorder.close>> = { unrecorded: 0 };
 
     try {
       // Tenants with nothing to do are found without opening them where the server allows:
@@ -338,14 +343,15 @@ export async function migrateFleet(
           }),
       });
     } finally {
+      // Whatever happened, what the tenants did is written (tried again for a while once the registry was lost).
+      closed = await recorder.close();
       await locks?.close();
     }
 
     const counts = countOutcomes(outcomes);
     const interrupted = lost?.aborted ? undefined : stoppedBy(options.interrupt);
-    // Once the registry was lost, its writes are tried again for a while; otherwise a failed write fails the run.
-    const budget = lost?.aborted ? REGISTRY_RETRY_MS : 0;
-    const { unrecorded, error: unrecordedError } = await recorder.close();
+    const { unrecorded, error: unrecordedError } = closed;
+    // A failed write fails the run, unless the registry was lost (then the result says how many).
     if (unrecorded && !lost?.aborted) throw unrecordedError;
     if (runId !== null) {
       const finishing = () =>
@@ -360,7 +366,7 @@ export async function migrateFleet(
           halted,
           lost?.aborted || interrupted ? stopReason() : undefined,
         );
-      if (lost?.aborted) await retryRegistry(registry, finishing, budget).catch(() => undefined);
+      if (lost?.aborted) await retryRegistry(registry, finishing, retryBudget()).catch(() => undefined);
       else await finishing();
     }
     return {
