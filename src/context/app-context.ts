@@ -15,12 +15,14 @@ import { defaultServerName, parseServerUrl, serverAddress, type ServerSpec } fro
 import { openRegistry, type Registry } from '../registry/registry.js';
 import { syncIndexedKeys } from '../registry/metadata-index-repo.js';
 import {
+  findServerByIdentity,
   findServerRow,
   specFromRow,
   updateServerRow,
   upsertServerRow,
   type ServerRow,
 } from '../registry/servers-repo.js';
+import { readIdentity, registeredTwice, verifyServerIdentity } from './server-identity.js';
 import { loadSecretKey, withSecretWrites, type LoadedKey } from './secret-key.js';
 import { parseDuration } from '../core/duration.js';
 
@@ -29,6 +31,8 @@ export interface ServerHandle {
   row: ServerRow;
   spec: ServerSpec;
   connection: ServerConnection;
+  /** What the server said it is when it was reached (see ServerConnection.identity), checked against the registry. */
+  identity: string;
   /** The server's version string, asked once per run (when it was reached). */
   version(): Promise<string>;
 }
@@ -174,30 +178,53 @@ export class AppContext {
 
   /**
    * The configured server (`serverUrl`): reached first (an unreachable server records nothing),
-   * then recorded, or refreshed, in the registry under `serverName` or a name from its URL.
+   * then recorded, or refreshed, in the registry under `serverName` or a name from its URL. A
+   * server already registered under another name is that one (its credentials refreshed), unless
+   * `serverName` gives a name of its own: a second name for one server is refused.
    */
   async defaultServer(): Promise<ServerHandle> {
     const spec = this.defaultServerSpec();
-    const name = this.config.serverName ?? defaultServerName(spec);
+    let name = this.config.serverName ?? defaultServerName(spec);
     const refused = spec.password ? driverFor(spec.engine).refusedPassword(spec.password) : undefined;
     if (refused) throw new UsageError(`serverUrl: the admin password cannot be used: ${refused}`);
     const { connection, version } = await reachServer(name, spec);
     let row: ServerRow;
+    let identity: string;
     try {
       const registry = await this.registry();
+      identity = await readIdentity(name, serverAddress(spec), connection);
+      const existing = await findServerRow(registry.knex, { name });
+      if (!existing?.identity || existing.status === 'removed') {
+        const holder = await findServerByIdentity(registry.knex, identity);
+        if (holder && holder.name !== name) {
+          if (this.config.serverName !== undefined) throw registeredTwice(name, serverAddress(spec), holder, false);
+          name = holder.name;
+        }
+      }
+      const current = await findServerRow(registry.knex, { name });
+      // A different server at a registered name keeps the registered credentials until confirmed.
+      if (current?.identity && current.identity !== identity && current.status !== 'removed')
+        await verifyServerIdentity(registry.knex, registry.driver, current, identity);
       const { connectTimeoutMs: _, statementTimeoutMs: __, ...stored } = spec;
       row = await this.withEncrypted(spec.password, (encryptedPassword) =>
         upsertServerRow(registry.knex, name, { spec: stored, encryptedPassword }, { version }),
       );
+      await verifyServerIdentity(registry.knex, registry.driver, row, identity);
     } catch (error) {
       await connection.close(); // not adopted: nothing else would close it
       throw error;
     }
-    return this.adopt(row, spec, connection, version);
+    return this.adopt({ ...row, identity }, spec, connection, version, identity);
   }
 
   /** Keeps a connection opened elsewhere (server add) as this run's handle for that server. */
-  async adopt(row: ServerRow, spec: ServerSpec, connection: ServerConnection, version: string): Promise<ServerHandle> {
+  async adopt(
+    row: ServerRow,
+    spec: ServerSpec,
+    connection: ServerConnection,
+    version: string,
+    identity: string,
+  ): Promise<ServerHandle> {
     const existing = this.servers.get(row.id);
     if (existing) {
       const kept = await existing.catch(() => undefined);
@@ -206,7 +233,7 @@ export class AppContext {
         return kept;
       }
     }
-    const opened: ServerHandle = { row, spec, connection, version: async () => version };
+    const opened: ServerHandle = { row, spec, connection, identity, version: async () => version };
     this.servers.set(row.id, Promise.resolve(opened));
     this.watch(row, spec, connection);
     return opened;
@@ -261,8 +288,10 @@ export class AppContext {
   }
 
   /**
-   * A server by registry id, reached once per run: its admin connection answers, or this throws
-   * ServerUnreachableError (and keeps throwing it for the rest of the run without trying again).
+   * A server by registry id, reached once per run: its admin connection answers and the server is
+   * the one registered (see verifyServerIdentity), or this throws ServerUnreachableError — a
+   * ServerIdentityError for the latter — and keeps throwing it for the rest of the run without
+   * trying again.
    */
   server(id: number): Promise<ServerHandle> {
     let handle = this.servers.get(id);
@@ -298,9 +327,17 @@ export class AppContext {
     if (!row) throw new NotFoundError(`server #${id} is not in the registry`);
     const spec = await this.specOf(row);
     const { connection, version } = await reachServer(row.name, spec);
+    let identity: string;
+    try {
+      identity = await readIdentity(row.name, serverAddress(spec), connection);
+      await verifyServerIdentity(registry.knex, registry.driver, row, identity, { readOnly: this.options.readOnly });
+    } catch (error) {
+      await connection.close();
+      throw error;
+    }
     this.watch(row, spec, connection);
     if (row.version !== version) await updateServerRow(registry.knex, row.id, { version }).catch(() => undefined);
-    return { row, spec, connection, version: async () => version };
+    return { row: { ...row, identity }, spec, connection, identity, version: async () => version };
   }
 
   async close(): Promise<void> {

@@ -9,6 +9,12 @@ import { credentialDirectory } from './credential-file.js';
 /** Held until released; the server releases it by itself if the process dies. */
 export interface HeldLock {
   release(): Promise<void>;
+  /**
+   * Aborted when the session that holds the lock is gone (the registry restarted, its connection
+   * dropped): the server has released the lock, and another tenantctl may take it. Absent where a
+   * lock cannot be lost while the process lives (SQLite's file locks).
+   */
+  readonly lost?: AbortSignal;
 }
 
 /** What an engine can do and how it is named and locked: no connection needed. */
@@ -59,6 +65,12 @@ export interface EngineDriver {
   isGoneError(error: unknown): boolean;
   /** True when the server refused the login itself (bad password, unknown user or database). */
   isLoginError(error: unknown): boolean;
+  /**
+   * True when a statement failed because the session or the server went away (restarted, shut
+   * down, connection dropped), not because of the statement: trying again on a new connection may
+   * succeed. The network errors every driver shares are recognised by the caller as well.
+   */
+  isSessionLost(error: unknown): boolean;
   /**
    * True when a statement gave up waiting for a lock after the session's lock timeout
    * (TenantConnectionOptions.lockTimeoutMs): PostgreSQL 55P03, MySQL ER_LOCK_WAIT_TIMEOUT, SQLite busy.
@@ -186,6 +198,14 @@ export interface ScheduledJobs {
 export interface DatabaseAdmin {
   /** Checks the server answers; returns its version string. Throws UnreachableError. */
   ping(): Promise<string>;
+  /**
+   * What the server says it is, the same whatever address or name reaches it, so that one server
+   * is never registered twice and a different server answering at a known address is noticed:
+   * PostgreSQL its system identifier and port; MySQL its server_uuid; where the server has no
+   * such identity of its own (MariaDB, a SQLite directory) a mark tenantctl keeps on it, written
+   * on first contact. Opaque, engine-prefixed, at most 255 characters.
+   */
+  identity(): Promise<string>;
   /**
    * What the admin login lacks of what tenantctl needs (create databases, create users or roles,
    * grant), in words; empty when it can do it all.

@@ -1,4 +1,5 @@
 import { createHash } from 'node:crypto';
+import type { EventEmitter } from 'node:events';
 import type { Knex } from 'knex';
 import type { HeldLock } from './engine-driver.js';
 import { severConnection } from './connection-guard.js';
@@ -27,36 +28,62 @@ export const LOCK_ANSWER_MARGIN_MS = 5000;
  * (waiting in the server's own queue, first come first served, when it waits at all) and says
  * whether it got it; `unlock` runs on the same connection before it goes back to the pool. The
  * knex should be one only locks use (Registry.tryLock's): a lock held across an operation must
- * never take the connection that operation's queries need.
+ * never take the connection that operation's queries need. The connection ending or failing (the
+ * server restarted) means the server dropped the lock: `lost` is aborted at once, and releasing
+ * it then only gives the connection back.
  */
 export async function lockOnDedicatedConnection(
   knex: Knex,
   attempt: (connection: unknown) => Promise<boolean>,
   unlock: (connection: unknown) => Promise<void>,
 ): Promise<HeldLock | undefined> {
-  const client = knex.client as { acquireConnection(): Promise<unknown>; releaseConnection(c: unknown): Promise<void> };
+  const client = knex.client as LockClient;
   const connection = await client.acquireConnection();
-  let held: boolean;
+  let got: boolean;
   try {
-    held = await attempt(connection);
+    got = await attempt(connection);
   } catch (error) {
     // Whatever state the session is in (it may hold the lock after all), it must not be reused.
     severConnection(connection, error as Error);
     await client.releaseConnection(connection);
     throw error;
   }
-  if (!held) {
+  if (!got) {
     await client.releaseConnection(connection);
     return undefined;
   }
+  return held(client, connection, unlock);
+}
+
+/** The parts of a knex client a lock holds its connection with. */
+interface LockClient {
+  acquireConnection(): Promise<unknown>;
+  releaseConnection(connection: unknown): Promise<void>;
+}
+
+function held(client: LockClient, connection: unknown, unlock: (connection: unknown) => Promise<void>): HeldLock {
+  const lost = new AbortController();
+  const events = connection as Partial<Pick<EventEmitter, 'on' | 'off'>>;
+  const gone = (error?: unknown) => {
+    if (!lost.signal.aborted)
+      lost.abort(
+        new Error(`the registry session holding the lock ended${error ? `: ${(error as Error).message}` : ''}`),
+      );
+  };
+  events.on?.('end', gone);
+  events.on?.('error', gone);
   return {
+    lost: lost.signal,
     release: async () => {
+      events.off?.('end', gone);
+      events.off?.('error', gone);
       try {
-        await unlock(connection);
+        // A lost session's lock went with it; its connection cannot unlock anything.
+        if (!lost.signal.aborted) await unlock(connection);
       } catch (error) {
-        // A session that may still hold the lock is ended, which frees it, rather than pooled.
+        // The session is going away (its error may come before the connection says so) or in an
+        // unknown state: ending it is what drops the lock for sure. The pool discards it.
         severConnection(connection, error as Error);
-        throw error;
       } finally {
         await client.releaseConnection(connection);
       }

@@ -36,6 +36,7 @@ import type { ServerSpec } from './server-spec.js';
 import { QUIET_KNEX_LOG } from './knex-log.js';
 import { mysqlFingerprint } from './mysql-fingerprint.js';
 import { cachingSha2PasswordHash, nativePasswordHash } from './mysql-password.js';
+import { MARK_DATABASE, mysqlIdentity } from './mysql-identity.js';
 import type { ContentFingerprint } from './content-fingerprint.js';
 import { runPool } from '../core/run-pool.js';
 
@@ -54,6 +55,7 @@ const RESERVED = new Set([
   'mysql.sys',
   'mysql.session',
   'mysql.infoschema',
+  MARK_DATABASE,
 ]);
 
 /** In GRANT, `_` and `%` in a database name are wildcards: escape them, or `tenant_a` also grants `tenantXa`. */
@@ -143,6 +145,11 @@ export const mysqlDriver: EngineDriver = {
     ['ER_ACCESS_DENIED_ERROR', 'ER_DBACCESS_DENIED_ERROR', 'ER_BAD_DB_ERROR'].includes(
       String((error as { code?: string } | null)?.code),
     ),
+  // The server went away under the connection, is shutting down, or killed it.
+  isSessionLost: (error) =>
+    ['PROTOCOL_CONNECTION_LOST', 'ER_SERVER_SHUTDOWN', 'ER_CONNECTION_KILLED', 'ECONNRESET', 'EPIPE'].includes(
+      String((error as { code?: string } | null)?.code),
+    ) || /closed state|server has gone away/i.test(String((error as Error | null)?.message)),
   // Both a metadata lock (lock_wait_timeout) and a row lock (innodb_lock_wait_timeout) give 1205.
   isLockTimeoutError: (error) => (error as { code?: string } | null)?.code === 'ER_LOCK_WAIT_TIMEOUT',
 
@@ -274,6 +281,10 @@ class MysqlServer implements ServerConnection, ServerUsers, ScheduledJobs {
         { cause: error },
       );
     }
+  }
+
+  identity(): Promise<string> {
+    return mysqlIdentity(this.admin);
   }
 
   async missingPrivileges(): Promise<string[]> {

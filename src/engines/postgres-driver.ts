@@ -103,6 +103,16 @@ export const postgresDriver: EngineDriver = {
   isGoneError: (error) => ['42704', '3D000'].includes(String((error as { code?: string } | null)?.code)),
   // Invalid password, invalid authorization, unknown database.
   isLoginError: (error) => ['28P01', '28000', '3D000'].includes(String((error as { code?: string } | null)?.code)),
+  // admin_shutdown, crash_shutdown, cannot_connect_now (starting up, shutting down), and class 08
+  // (connection exceptions); pg's own errors for a socket that closed carry no code.
+  isSessionLost: (error) => {
+    const code = String((error as { code?: string } | null)?.code ?? '');
+    return (
+      ['57P01', '57P02', '57P03'].includes(code) ||
+      code.startsWith('08') ||
+      /Connection terminated|connection error and is not queryable/i.test(String((error as Error | null)?.message))
+    );
+  },
   // lock_not_available: lock_timeout ran out.
   isLockTimeoutError: (error) => (error as { code?: string } | null)?.code === '55P03',
 
@@ -255,6 +265,18 @@ class PostgresServer implements ServerConnection, ServerUsers, MigrationFingerpr
         { cause: error },
       );
     }
+  }
+
+  async identity(): Promise<string> {
+    // The system identifier is made by initdb and kept in pg_control: the cluster's data, not its
+    // address. A physical standby shares it with its primary, so the port is part of it too. Any
+    // role can read both (the data directory would need pg_read_all_settings: an admin with
+    // CREATEDB and CREATEROLE may lack it).
+    const result = await this.admin.raw(
+      "select system_identifier::text as id, current_setting('port') as port from pg_control_system()",
+    );
+    const row = result.rows[0] as { id: string; port: string };
+    return `postgres:${row.id}:${row.port}`;
   }
 
   async missingPrivileges(): Promise<string[]> {

@@ -1,4 +1,17 @@
-import { accessSync, chmodSync, constants, existsSync, mkdirSync, readdirSync, rmSync, statSync } from 'node:fs';
+import {
+  accessSync,
+  chmodSync,
+  constants,
+  existsSync,
+  linkSync,
+  mkdirSync,
+  readFileSync,
+  readdirSync,
+  rmSync,
+  statSync,
+  writeFileSync,
+} from 'node:fs';
+import { randomUUID } from 'node:crypto';
 import { dirname, join, resolve } from 'node:path';
 import { openSqlite, SqliteKnexClient, sqliteModule, type SqliteDatabase } from './sqlite-native.js';
 import type { Knex } from 'knex';
@@ -22,6 +35,9 @@ import { ServerWatch } from './server-watch.js';
 import type { ContentFingerprint } from './content-fingerprint.js';
 
 const quote = (name: string) => `"${name.replaceAll('"', '""')}"`;
+
+/** The mark that says which tenant directory this is (see SqliteServer.identity). */
+const IDENTITY_FILE = '.tenantctl-identity';
 
 function fileConfig(filename: string): Knex.Config {
   // Loaded here, before any knex: one that cannot load fails as EnvironmentError (exit 7),
@@ -80,6 +96,8 @@ export const sqliteDriver: EngineDriver = {
     ),
   isGoneError: (error) => (error as { code?: string } | null)?.code === 'ENOENT',
   isLoginError: () => false,
+  // A file in this process has no session to lose.
+  isSessionLost: () => false,
   isLockTimeoutError: (error) => /^SQLITE_BUSY/.test(String((error as { code?: string } | null)?.code)),
 
   // The tools' option file takes any password (escaped); SQLite has none.
@@ -198,6 +216,30 @@ class SqliteServer implements ServerConnection {
     } finally {
       db.close();
     }
+  }
+
+  /**
+   * A directory has no identity of its own (two paths, a symlink or a bind mount can name one
+   * directory): tenantctl keeps a mark file in it, written on first contact, that travels with the
+   * tenants' files when the directory is copied elsewhere.
+   */
+  async identity(): Promise<string> {
+    mkdirSync(this.directory, { recursive: true, mode: 0o700 });
+    const file = join(this.directory, IDENTITY_FILE);
+    if (!existsSync(file)) {
+      // Written aside and linked into place: a reader never sees it half written, and of two
+      // first contacts at once the second finds the first one's mark.
+      const temporary = `${file}.${process.pid}.${randomUUID()}`;
+      writeFileSync(temporary, `${randomUUID()}\n`, { mode: 0o600 });
+      try {
+        linkSync(temporary, file);
+      } catch (error) {
+        if ((error as { code?: string }).code !== 'EEXIST') throw error;
+      } finally {
+        rmSync(temporary, { force: true });
+      }
+    }
+    return `sqlite:${readFileSync(file, 'utf8').trim()}`;
   }
 
   async databaseExists(name: string): Promise<boolean> {

@@ -32,7 +32,15 @@ export interface MoveInput {
   keepSource?: boolean;
   /** Say what would be done; change nothing. */
   dryRun?: boolean;
+  /**
+   * Move it only if it still lives on this server (by id) when its lock is taken (an evacuation's
+   * list goes stale): otherwise MovedAwayError, and nothing is done.
+   */
+  onlyFrom?: number;
 }
+
+/** `move` with `onlyFrom`: the tenant is no longer on that server (moved, or deleted, meanwhile). */
+export class MovedAwayError extends ConflictError {}
 
 export interface MoveResult {
   slug: string;
@@ -76,8 +84,10 @@ export async function moveTenant(
   const started = Date.now();
   const slug = validateSlug(input.slug);
   const row = await loadTenantRow(ctx, slug);
-  if (row.status !== 'active' && row.status !== 'suspended')
-    throw new ConflictError(`tenant "${slug}" is ${row.status}: only an active or suspended tenant can be moved`);
+  if (row.status !== 'active' && row.status !== 'suspended') {
+    const why = `tenant "${slug}" is ${row.status}: only an active or suspended tenant can be moved`;
+    throw input.onlyFrom === undefined ? new ConflictError(why) : new MovedAwayError(why);
+  }
   if (row.step && !row.step.startsWith(MOVE_STEP_PREFIX))
     throw new ConflictError(`tenant "${slug}" is in the middle of ${row.step}: finish that first`);
 
@@ -87,6 +97,10 @@ export async function moveTenant(
     let resumed: MoveResult['resumed'] = null;
     let to = input.to;
     const interrupted = await runningMove(registry.knex, tenant.id);
+    if (!interrupted && input.onlyFrom !== undefined && tenant.server_id !== input.onlyFrom) {
+      const now = await findServerRow(registry.knex, { id: tenant.server_id });
+      throw new MovedAwayError(`tenant "${slug}" was moved to server "${now?.name ?? tenant.server_id}" meanwhile`);
+    }
     if (interrupted) {
       const target = (await findServerRow(registry.knex, { id: interrupted.target_server_id }))!;
       if (to && to !== target.name)
