@@ -42,6 +42,7 @@ export { runDoctor, type DoctorOptions, type DoctorResult, type Finding } from '
 export { initRegistry, type InitResult } from './lifecycle/init-registry.js';
 export { readAuditLog, type AuditRecord } from './lifecycle/audit-log.js';
 export type { TenantSelection } from './lifecycle/select-tenants.js';
+export type { RunInterrupt } from './core/run-interrupt.js';
 export type { Tenant, TenantStatus, TenantFilter } from './registry/tenants-repo.js';
 
 // Errors every operation throws, with the exit code the CLI maps them to.
@@ -53,5 +54,8 @@ export {
   UnreachableError,
   LockedError,
   OperationError,
+  RegistryKeyError,
+  ServerUnreachableError,
+  ServerIdentityError,
   ExitCode,
 } from './core/errors.js';

@@ -41,9 +41,10 @@ export class TenantUnavailableError extends UnreachableError {
 export class ConnectionBudgetError extends UnreachableError {
   constructor(
     readonly maxConnections: number,
-    waitedMs: number,
+    readonly waitedMs: number,
+    options?: ErrorOptions,
   ) {
-    super(`no database connection free within ${waitedMs} ms (maxConnections ${maxConnections}, all in use)`);
+    super(`no database connection free within ${waitedMs} ms (maxConnections ${maxConnections}, all in use)`, options);
     this.name = 'ConnectionBudgetError';
   }
 }

@@ -30,7 +30,10 @@ export interface FleetOptions {
    * password goes unseen. Default 5 000.
    */
   cacheTtlMs?: number;
-  /** How long a query waits for a connection when the budget is spent before failing. Default 30 000. */
+  /**
+   * How long a query waits for its turn when the budget is spent before failing with
+   * ConnectionBudgetError (queries are served first come, first served). Default 30 000.
+   */
   acquireTimeoutMs?: number;
   /** Never write to the registry: no schema migration, no key generation, no indexing. Default false. */
   readOnly?: boolean;
@@ -63,7 +66,9 @@ export interface FleetStats {
   /** Open (or opening) connections to tenant databases, all tenants together. */
   connections: number;
   maxConnections: number;
-  /** Queries waiting for a connection because the budget is spent. */
+  /** Queries holding a connection now (0 once every query has finished). */
+  active: number;
+  /** Queries waiting for their turn because the budget is spent (first come, first served). */
   waiting: number;
   /** Tenant pools held (with or without connections). */
   pools: number;
@@ -161,6 +166,7 @@ export class Fleet {
     return {
       connections: this.pools.budget.inUse,
       maxConnections: this.pools.budget.max,
+      active: this.pools.budget.active,
       waiting: this.pools.budget.waiting,
       pools: this.pools.size,
     };

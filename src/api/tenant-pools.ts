@@ -1,5 +1,9 @@
 import knexFactory, { type Knex } from 'knex';
 import { ConnectionBudget } from './connection-budget.js';
+import { ConnectionBudgetError } from './errors.js';
+
+/** How much longer than the budget's wait a pool waits for a connection (the connect itself). */
+const POOL_MARGIN_MS = 10_000;
 
 /** The parts of knex's pool (tarn) this module relies on. */
 interface TarnPool {
@@ -8,11 +12,21 @@ interface TarnPool {
   numFree(): number;
   numPendingCreates(): number;
   check(): void;
-  on(event: 'release', listener: () => void): void;
+}
+
+/** The parts of a knex client this module wraps: where connections are handed out and opened. */
+interface KnexClientParts {
+  acquireConnection(): Promise<unknown>;
+  releaseConnection(connection: unknown): Promise<unknown>;
+  acquireRawConnection(): Promise<unknown>;
+  destroyRawConnection(connection: unknown): Promise<void>;
+  pool?: TarnPool;
 }
 
 interface PoolEntry {
   knex: Knex;
+  /** The budget's name for this pool's queries (a tenant's pool made anew gets a new one). */
+  turn: string;
   /** What the pool connects with (server, database, user, password); a change means a new pool. */
   key: string;
   lastUsed: number;
@@ -33,12 +47,18 @@ export interface TenantPoolsOptions {
  */
 export class TenantPools {
   private readonly pools = new Map<string, PoolEntry>();
+  private made = 0;
   private readonly retiring = new Set<Promise<void>>();
   readonly budget: ConnectionBudget;
   private readonly sweeper: NodeJS.Timeout;
 
   constructor(private readonly options: TenantPoolsOptions) {
-    this.budget = new ConnectionBudget(options.maxConnections, () => this.reclaimIdle(), options.acquireTimeoutMs);
+    this.budget = new ConnectionBudget(
+      options.maxConnections,
+      Math.min(options.connectionsPerTenant, options.maxConnections),
+      () => this.reclaimIdle(),
+      options.acquireTimeoutMs,
+    );
     this.sweeper = setInterval(() => this.sweep(), Math.max(100, Math.min(options.idleTimeoutMs, 10_000)));
     this.sweeper.unref();
   }
@@ -51,7 +71,8 @@ export class TenantPools {
       entry = undefined;
     }
     if (!entry) {
-      entry = { knex: this.open(config()), key, lastUsed: 0 };
+      const turn = `${slug}#${++this.made}`;
+      entry = { knex: this.open(config(), turn), turn, key, lastUsed: 0 };
       this.pools.set(slug, entry);
     }
     entry.lastUsed = performance.now();
@@ -79,34 +100,54 @@ export class TenantPools {
     await Promise.all([...this.retiring]);
   }
 
-  /** A knex whose every connection is counted by the budget. */
-  private open(config: Knex.Config): Knex {
+  /**
+   * A knex whose every query takes its turn in the budget's queue before it gets a connection,
+   * and whose every connection is counted, whichever tenant it belongs to.
+   */
+  private open(config: Knex.Config, turn: string): Knex {
     const { connectionsPerTenant, idleTimeoutMs, acquireTimeoutMs, maxConnections } = this.options;
     const knex = knexFactory({
       ...config,
-      acquireConnectionTimeout: acquireTimeoutMs,
+      // The budget's queue decides how long a query waits; the pool only waits for a connect.
+      acquireConnectionTimeout: acquireTimeoutMs + POOL_MARGIN_MS,
       pool: {
+        ...config.pool,
         min: 0,
         max: Math.min(connectionsPerTenant, maxConnections),
         idleTimeoutMillis: idleTimeoutMs,
         reapIntervalMillis: Math.max(50, Math.min(1000, Math.floor(idleTimeoutMs / 2))),
       },
     });
-    // knex opens and closes raw connections through its client: the budget is taken before a
-    // connection is opened and given back once it is closed, whichever tenant it belongs to.
-    const client = knex.client as {
-      acquireRawConnection(): Promise<unknown>;
-      destroyRawConnection(c: unknown): Promise<void>;
-      pool?: TarnPool;
-    };
-    const acquire = client.acquireRawConnection.bind(client);
+    const client = knex.client as KnexClientParts;
+    const acquire = client.acquireConnection.bind(client);
+    const release = client.releaseConnection.bind(client);
+    const open = client.acquireRawConnection.bind(client);
     const destroy = client.destroyRawConnection.bind(client);
-    client.acquireRawConnection = async () => {
-      await this.budget.acquire();
+    client.acquireConnection = async () => {
+      await this.budget.checkout(turn);
       try {
         return await acquire();
       } catch (error) {
-        this.budget.release();
+        this.budget.checkin(turn);
+        // Never knex's own "pool is probably full": the budget's error says what happened.
+        if ((error as Error).name === 'KnexTimeoutError')
+          throw new ConnectionBudgetError(maxConnections, acquireTimeoutMs, { cause: error });
+        throw error;
+      }
+    };
+    client.releaseConnection = async (connection) => {
+      try {
+        return await release(connection);
+      } finally {
+        this.budget.checkin(turn);
+      }
+    };
+    client.acquireRawConnection = async () => {
+      await this.budget.opening();
+      try {
+        return await open();
+      } catch (error) {
+        this.budget.closed();
         throw error;
       }
     };
@@ -114,13 +155,9 @@ export class TenantPools {
       try {
         await destroy(connection);
       } finally {
-        this.budget.release();
+        this.budget.closed();
       }
     };
-    // A connection handed back while others wait for the budget is closed rather than kept idle.
-    client.pool?.on('release', () => {
-      if (this.budget.waiting > 0) setImmediate(() => this.reclaimIdle());
-    });
     return knex;
   }
 
@@ -146,7 +183,7 @@ export class TenantPools {
     for (const [slug, entry] of this.pools) {
       const pool = poolOf(entry);
       const empty = !pool || pool.numUsed() + pool.numFree() + pool.numPendingCreates() === 0;
-      if (empty && entry.lastUsed < cutoff) this.close(slug);
+      if (empty && entry.lastUsed < cutoff && !this.budget.busy(entry.turn)) this.close(slug);
     }
   }
 }

@@ -7,6 +7,10 @@ import type { AppContext } from '../context/app-context.js';
 import type { Output } from './output.js';
 import { ExitCode, type ExitCodeValue } from '../core/errors.js';
 import { reportExit } from './exit-status.js';
+import { wasCut } from './interrupts.js';
+
+/** After a cut, how long closing the connections may take before the process ends anyway. */
+const CLOSE_AFTER_CUT_MS = 1000;
 
 /** Options every command accepts (declared once on the program). */
 export interface GlobalOptions {
@@ -98,7 +102,10 @@ export async function withCommandContext(
       out.notice(
         `Generated a new secret key in ${generated} (mode 0600). Back it up: without it, stored tenant passwords cannot be read.`,
       );
-    await ctx.close();
+    // A cut command abandoned work that may still hold a connection (a statement waiting on a
+    // lock): closing waits for it, so the entry point ends the process after a short grace instead.
+    if (wasCut()) await Promise.race([ctx.close(), new Promise((resolve) => setTimeout(resolve, CLOSE_AFTER_CUT_MS))]);
+    else await ctx.close();
   }
 }
 

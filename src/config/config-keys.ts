@@ -62,6 +62,13 @@ export interface CoreConfig {
   /** How long a migration session waits for a lock before that tenant fails: `5s`, `500ms`, `1m`. Default `5s`. */
   lockTimeout: string;
   /**
+   * The longest one of tenantctl's own statements (catalog reads, counts, the registry's queries,
+   * not migrations) may run: the server cancels it after this (PostgreSQL `statement_timeout`,
+   * MariaDB `max_statement_time`, MySQL `max_execution_time`), and a connection that gets no
+   * answer for this plus `connectTimeout` is dropped. Default `5m`.
+   */
+  statementTimeout: string;
+  /**
    * Waves `migrate-all` and `rollback --all` run in when `--waves` is not given: [{ name?, select: { plans?, labels?,
    * servers?, slugs? }, concurrency? }]. Default: none (one batch).
    */
@@ -96,6 +103,15 @@ const validateMetadataKey = (value: string) =>
   METADATA_KEY.test(value)
     ? undefined
     : `"${value}" is not a metadata key (letters, digits, "_", "-" or ".", at most 64)`;
+
+function validateDuration(value: string): string | undefined {
+  try {
+    parseDuration(value);
+    return undefined;
+  } catch (error) {
+    return errorMessage(error).replace(/^duration: /, '');
+  }
+}
 
 const validateUrl = (value: string) => (descriptorForUrl(value) ? undefined : `must start with ${urlForms()}`);
 
@@ -224,15 +240,15 @@ export const CONFIG_KEYS: readonly ConfigKeyDefinition[] = [
     key: 'lockTimeout',
     env: 'TENANTCTL_LOCK_TIMEOUT',
     type: 'string',
-    validate: (value) => {
-      try {
-        parseDuration(value);
-        return undefined;
-      } catch (error) {
-        return errorMessage(error).replace(/^duration: /, '');
-      }
-    },
+    validate: validateDuration,
     description: 'how long a migration session waits for a lock before the tenant fails (5s, 500ms)',
+  },
+  {
+    key: 'statementTimeout',
+    env: 'TENANTCTL_STATEMENT_TIMEOUT',
+    type: 'string',
+    validate: (value) => validateDuration(value) ?? (parseDuration(value) < 1000 ? 'must be at least 1s' : undefined),
+    description: "the longest one of tenantctl's own statements may run (not migrations): 5m, 30s",
   },
   {
     key: 'waves',
@@ -288,6 +304,8 @@ export function defaultFor(key: keyof Config, home: string): Config[keyof Config
       return [];
     case 'lockTimeout':
       return '5s';
+    case 'statementTimeout':
+      return '5m';
     case 'waves':
       return undefined;
   }

@@ -1,6 +1,13 @@
 import type { Config } from '../config/config-keys.js';
-import { decryptSecret, encryptSecret } from '../core/secrets.js';
-import { NotFoundError, ServerUnreachableError, networkReason, type UnreachableReason } from '../core/errors.js';
+import { encryptSecret } from '../core/secrets.js';
+import { KeyRing } from './key-ring.js';
+import {
+  NotFoundError,
+  ServerUnreachableError,
+  UsageError,
+  networkReason,
+  type UnreachableReason,
+} from '../core/errors.js';
 import type { EngineDriver, ServerConnection } from '../engines/engine-driver.js';
 import { driverFor } from '../engines/drivers.js';
 import { DEFAULT_URLS } from '../engines/descriptors.js';
@@ -8,19 +15,24 @@ import { defaultServerName, parseServerUrl, serverAddress, type ServerSpec } fro
 import { openRegistry, type Registry } from '../registry/registry.js';
 import { syncIndexedKeys } from '../registry/metadata-index-repo.js';
 import {
+  findServerByIdentity,
   findServerRow,
   specFromRow,
   updateServerRow,
   upsertServerRow,
   type ServerRow,
 } from '../registry/servers-repo.js';
+import { readIdentity, registeredTwice, verifyServerIdentity } from './server-identity.js';
 import { loadSecretKey, withSecretWrites, type LoadedKey } from './secret-key.js';
+import { parseDuration } from '../core/duration.js';
 
 /** What this run knows about a server: its registry row, spec and open, answering admin connection. */
 export interface ServerHandle {
   row: ServerRow;
   spec: ServerSpec;
   connection: ServerConnection;
+  /** What the server said it is when it was reached (see ServerConnection.identity), checked against the registry. */
+  identity: string;
   /** The server's version string, asked once per run (when it was reached). */
   version(): Promise<string>;
 }
@@ -59,8 +71,12 @@ function unreachable(name: string, spec: ServerSpec, driver: EngineDriver, error
 export class AppContext {
   private registryPromise?: Promise<Registry>;
   private keyPromise?: Promise<LoadedKey>;
+  private ringPromise?: Promise<KeyRing>;
   private readonly servers = new Map<number, Promise<ServerHandle>>();
-  private readonly closers: Array<() => Promise<void>> = [];
+  /** Every server connection this run opened, lost ones included, closed by close(). */
+  private readonly opened = new Set<ServerConnection>();
+  /** Servers that stopped answering during this run, by registry id. */
+  private readonly lost = new Map<number, ServerUnreachableError>();
 
   /**
    * `readOnly`: never write to the registry (no schema migration, no key generation, no
@@ -74,7 +90,7 @@ export class AppContext {
   registry(): Promise<Registry> {
     this.registryPromise ??= openRegistry(this.config.registryUrl, {
       migrate: !this.options.readOnly,
-      connectTimeoutMs: this.config.connectTimeout * 1000,
+      ...this.timeouts(),
     }).then(async (registry) => {
       if (this.options.readOnly || this.config.indexedMetadata.length === 0) return registry;
       await syncIndexedKeys(registry.knex, this.config.indexedMetadata).catch(async (error) => {
@@ -101,16 +117,23 @@ export class AppContext {
     return this.keyPromise;
   }
 
-  async encrypt(plaintext: string): Promise<string> {
-    return encryptSecret(plaintext, (await this.secretKey()).key);
+  /** The keys this run can decrypt with: the configured one, and any a rotation gave the key file since. */
+  private keyRing(): Promise<KeyRing> {
+    this.ringPromise ??= this.secretKey().then((loaded) => new KeyRing(loaded.key, this.config.secretKeyFile));
+    return this.ringPromise;
   }
 
   /**
    * Runs `fn` where a key rotation cannot switch keys (see withSecretWrites): rotate-key's switch,
-   * and every write of a secret (withEncrypted).
+   * and every write of a secret (withEncrypted). `fn` gets the registry's current key: the
+   * configured one, or the one a rotation since put in the key file (a long-running process
+   * follows the rotation); a run holding neither is refused and writes nothing.
    */
-  async withSecretWrites<T>(fn: () => Promise<T>): Promise<T> {
-    return withSecretWrites(await this.registry(), (await this.secretKey()).key, fn);
+  async withSecretWrites<T>(fn: (key: Buffer) => Promise<T>): Promise<T> {
+    const [ring, loaded] = [await this.keyRing(), await this.secretKey()];
+    // A registry that has recorded no key yet takes this run's.
+    const keyFor = (fingerprint: string | undefined) => (fingerprint ? ring.keyFor(fingerprint) : loaded.key);
+    return withSecretWrites(await this.registry(), keyFor, fn);
   }
 
   /**
@@ -123,11 +146,12 @@ export class AppContext {
     write: (encrypted: string | null) => Promise<T>,
   ): Promise<T> {
     if (plaintext === null || plaintext === undefined) return write(null);
-    return this.withSecretWrites(async () => write(await this.encrypt(plaintext)));
+    return this.withSecretWrites(async (key) => write(encryptSecret(plaintext, key)));
   }
 
+  /** Decrypts a stored secret with whichever key opens it; RegistryKeyError when none this run holds does. */
   async decrypt(stored: string): Promise<string> {
-    return decryptSecret(stored, (await this.secretKey()).key);
+    return (await this.keyRing()).decrypt(stored);
   }
 
   /** Whether `serverUrl` was configured (flag, environment or file) rather than left at its default. */
@@ -141,33 +165,66 @@ export class AppContext {
   }
 
   private withTimeout(spec: ServerSpec): ServerSpec {
-    return { ...spec, connectTimeoutMs: this.config.connectTimeout * 1000 };
+    return { ...spec, ...this.timeouts() };
+  }
+
+  /** The configured timeouts, as a spec carries them. */
+  private timeouts(): Pick<ServerSpec, 'connectTimeoutMs' | 'statementTimeoutMs'> {
+    return {
+      connectTimeoutMs: this.config.connectTimeout * 1000,
+      statementTimeoutMs: parseDuration(this.config.statementTimeout, 'statementTimeout'),
+    };
   }
 
   /**
    * The configured server (`serverUrl`): reached first (an unreachable server records nothing),
-   * then recorded, or refreshed, in the registry under `serverName` or a name from its URL.
+   * then recorded, or refreshed, in the registry under `serverName` or a name from its URL. A
+   * server already registered under another name is that one (its credentials refreshed), unless
+   * `serverName` gives a name of its own: a second name for one server is refused.
    */
   async defaultServer(): Promise<ServerHandle> {
     const spec = this.defaultServerSpec();
-    const name = this.config.serverName ?? defaultServerName(spec);
+    let name = this.config.serverName ?? defaultServerName(spec);
+    const refused = spec.password ? driverFor(spec.engine).refusedPassword(spec.password) : undefined;
+    if (refused) throw new UsageError(`serverUrl: the admin password cannot be used: ${refused}`);
     const { connection, version } = await reachServer(name, spec);
     let row: ServerRow;
+    let identity: string;
     try {
       const registry = await this.registry();
-      const { connectTimeoutMs: _, ...stored } = spec;
+      identity = await readIdentity(name, serverAddress(spec), connection);
+      const existing = await findServerRow(registry.knex, { name });
+      if (!existing?.identity || existing.status === 'removed') {
+        const holder = await findServerByIdentity(registry.knex, identity);
+        if (holder && holder.name !== name) {
+          if (this.config.serverName !== undefined) throw registeredTwice(name, serverAddress(spec), holder, false);
+          name = holder.name;
+        }
+      }
+      const current = await findServerRow(registry.knex, { name });
+      // A different server at a registered name keeps the registered credentials until confirmed.
+      if (current?.identity && current.identity !== identity && current.status !== 'removed')
+        await verifyServerIdentity(registry.knex, registry.driver, current, identity);
+      const { connectTimeoutMs: _, statementTimeoutMs: __, ...stored } = spec;
       row = await this.withEncrypted(spec.password, (encryptedPassword) =>
         upsertServerRow(registry.knex, name, { spec: stored, encryptedPassword }, { version }),
       );
+      await verifyServerIdentity(registry.knex, registry.driver, row, identity);
     } catch (error) {
       await connection.close(); // not adopted: nothing else would close it
       throw error;
     }
-    return this.adopt(row, spec, connection, version);
+    return this.adopt({ ...row, identity }, spec, connection, version, identity);
   }
 
   /** Keeps a connection opened elsewhere (server add) as this run's handle for that server. */
-  async adopt(row: ServerRow, spec: ServerSpec, connection: ServerConnection, version: string): Promise<ServerHandle> {
+  async adopt(
+    row: ServerRow,
+    spec: ServerSpec,
+    connection: ServerConnection,
+    version: string,
+    identity: string,
+  ): Promise<ServerHandle> {
     const existing = this.servers.get(row.id);
     if (existing) {
       const kept = await existing.catch(() => undefined);
@@ -176,9 +233,53 @@ export class AppContext {
         return kept;
       }
     }
-    const opened: ServerHandle = { row, spec, connection, version: async () => version };
+    const opened: ServerHandle = { row, spec, connection, identity, version: async () => version };
     this.servers.set(row.id, Promise.resolve(opened));
+    this.watch(row, spec, connection);
     return opened;
+  }
+
+  /**
+   * Watches a server for the rest of the run (a heartbeat every connectTimeout): once it stops
+   * answering, everything in flight on it is cut (see ServerConnection.abandon) and it is
+   * unreachable for the rest of the run, which notices that once, not once per tenant.
+   */
+  private watch(row: ServerRow, spec: ServerSpec, connection: ServerConnection): void {
+    this.opened.add(connection);
+    connection.lost.addEventListener(
+      'abort',
+      () => {
+        const reason = connection.lost.reason as Error;
+        const error = new ServerUnreachableError(
+          row.name,
+          serverAddress(spec),
+          networkReason(reason) ?? 'timed out',
+          new Error(`it stopped answering during this run: ${reason.message}`, { cause: reason }),
+        );
+        this.lost.set(row.id, error);
+        const refused = Promise.reject(error);
+        refused.catch(() => undefined);
+        this.servers.set(row.id, refused);
+      },
+      { once: true },
+    );
+    connection.watch(this.config.connectTimeout * 1000);
+  }
+
+  /**
+   * After a failure that may be the server's (a cut connection, a failed rollback): asks it at
+   * once whether it still answers. Returns why it is unreachable when it does not (it is then
+   * lost for the rest of the run), undefined when it answers.
+   */
+  async unansweredServer(id: number): Promise<ServerUnreachableError | undefined> {
+    const handle = await this.servers.get(id)?.catch(() => undefined);
+    if (handle) await handle.connection.confirmAnswering();
+    return this.lost.get(id);
+  }
+
+  /** The servers that stopped answering during this run, each with why. */
+  lostServers(): Map<number, ServerUnreachableError> {
+    return new Map(this.lost);
   }
 
   /** The key file this run generated, if it did, so the CLI can say so. */
@@ -187,8 +288,10 @@ export class AppContext {
   }
 
   /**
-   * A server by registry id, reached once per run: its admin connection answers, or this throws
-   * ServerUnreachableError (and keeps throwing it for the rest of the run without trying again).
+   * A server by registry id, reached once per run: its admin connection answers and the server is
+   * the one registered (see verifyServerIdentity), or this throws ServerUnreachableError — a
+   * ServerIdentityError for the latter — and keeps throwing it for the rest of the run without
+   * trying again.
    */
   server(id: number): Promise<ServerHandle> {
     let handle = this.servers.get(id);
@@ -224,19 +327,22 @@ export class AppContext {
     if (!row) throw new NotFoundError(`server #${id} is not in the registry`);
     const spec = await this.specOf(row);
     const { connection, version } = await reachServer(row.name, spec);
+    let identity: string;
+    try {
+      identity = await readIdentity(row.name, serverAddress(spec), connection);
+      await verifyServerIdentity(registry.knex, registry.driver, row, identity, { readOnly: this.options.readOnly });
+    } catch (error) {
+      await connection.close();
+      throw error;
+    }
+    this.watch(row, spec, connection);
     if (row.version !== version) await updateServerRow(registry.knex, row.id, { version }).catch(() => undefined);
-    return { row, spec, connection, version: async () => version };
-  }
-
-  /** Has `close` run `fn` first: what an operation opened for the whole run (a pool of its own). */
-  onClose(fn: () => Promise<void>): void {
-    this.closers.push(fn);
+    return { row: { ...row, identity }, spec, connection, identity, version: async () => version };
   }
 
   async close(): Promise<void> {
-    for (const fn of this.closers.splice(0)) await fn().catch(() => undefined);
-    const handles = await Promise.allSettled(this.servers.values());
-    for (const h of handles) if (h.status === 'fulfilled') await h.value.connection.close();
+    await Promise.allSettled(this.servers.values());
+    for (const connection of this.opened) await connection.close();
     if (this.registryPromise) await (await this.registryPromise.catch(() => undefined))?.close();
   }
 }

@@ -1,6 +1,6 @@
 import { existsSync, linkSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { dirname } from 'node:path';
-import { LockedError, UsageError } from '../core/errors.js';
+import { LockedError, RegistryKeyError, UsageError } from '../core/errors.js';
 import { generateSecretKey, keyFingerprint, parseSecretKey } from '../core/secrets.js';
 import type { Config } from '../config/config-keys.js';
 import { getSetting, putSetting, type Registry } from '../registry/registry.js';
@@ -82,23 +82,29 @@ async function checkFingerprint(registry: Registry, key: Buffer, readOnly = fals
 const SECRET_WRITES_LOCK = 'tenantctl:secret-writes';
 
 /**
- * Runs `fn`, which encrypts secrets with `key` and writes them, so that no write lands under a key
- * the registry has just rotated away: `rotate-key` switches keys holding the same lock, and `fn`
- * runs only after checking, under it, that `key` is still the registry's. A command that loaded
- * the old key before a rotation finished is refused (exit 2) and writes nothing.
+ * Runs `fn`, which encrypts secrets with the key it is given and writes them, so that no write
+ * lands under a key the registry has just rotated away: `rotate-key` switches keys holding the
+ * same lock, and `fn` runs only with the registry's current key, looked up under it (`keyFor`). A
+ * command that holds only the old key after a rotation finished is refused (exit 2) and writes
+ * nothing. The lock is held only for the check and the write, never across slow work.
  */
-export async function withSecretWrites<T>(registry: Registry, key: Buffer, fn: () => Promise<T>): Promise<T> {
+export async function withSecretWrites<T>(
+  registry: Registry,
+  keyFor: (fingerprint: string | undefined) => Buffer | undefined,
+  fn: (key: Buffer) => Promise<T>,
+): Promise<T> {
   const lock = await registry.tryLock(SECRET_WRITES_LOCK, 30_000);
   if (!lock)
     throw new LockedError('another tenantctl has been writing secrets or rotating the key for 30 s; try again');
   try {
     const current = await getSetting(registry.knex, 'secret_key_fingerprint');
-    if (current !== undefined && current !== keyFingerprint(key)) {
-      throw new UsageError(
+    const key = keyFor(current);
+    if (!key) {
+      throw new RegistryKeyError(
         'the secret key was rotated while this command ran: nothing was written; run it again with the new key',
       );
     }
-    return await fn();
+    return await fn(key);
   } finally {
     await lock.release();
   }

@@ -18,6 +18,8 @@ export const ExitCode = {
   locked: 6,
   /** This machine lacks what the command needs: a dump or restore tool missing or too old. */
   environment: 7,
+  /** Stopped by SIGINT (Ctrl-C) or SIGTERM: what it finished is recorded; the rest was not started (or cut). */
+  interrupted: 130,
 } as const;
 
 export type ExitCodeValue = (typeof ExitCode)[keyof typeof ExitCode];
@@ -33,6 +35,14 @@ export class UsageError extends TenantctlError {
   override readonly exitCode = ExitCode.usage;
 }
 
+/**
+ * The registry's secrets are under a key this process does not hold: the key was rotated and
+ * this machine (or application) has not been given the new one, or it is another registry's key.
+ */
+export class RegistryKeyError extends UsageError {
+  override name = 'RegistryKeyError';
+}
+
 export class NotFoundError extends TenantctlError {
   override readonly code = 'not_found';
   override readonly exitCode = ExitCode.notFound;
@@ -44,8 +54,8 @@ export class ConflictError extends TenantctlError {
 }
 
 export class UnreachableError extends TenantctlError {
-  override readonly code = 'unreachable';
-  override readonly exitCode = ExitCode.unreachable;
+  override readonly code: string = 'unreachable';
+  override readonly exitCode: ExitCodeValue = ExitCode.unreachable;
 }
 
 export class LockedError extends TenantctlError {
@@ -57,6 +67,12 @@ export class LockedError extends TenantctlError {
 export class EnvironmentError extends TenantctlError {
   override readonly code = 'environment';
   override readonly exitCode = ExitCode.environment;
+}
+
+/** The command was stopped by a signal before it could report (a second Ctrl-C cut it). */
+export class InterruptedError extends TenantctlError {
+  override readonly code = 'interrupted';
+  override readonly exitCode = ExitCode.interrupted;
 }
 
 /** tenantctl itself is in a state it should never reach: a bug to report. */
@@ -115,7 +131,14 @@ export function isConnectionError(error: unknown): boolean {
 }
 
 /** Why a server could not be reached, in words an operator acts on. */
-export type UnreachableReason = 'connection refused' | 'timed out' | 'host not found' | 'login refused' | 'unavailable';
+export type UnreachableReason =
+  'connection refused' | 'timed out' | 'host not found' | 'login refused' | 'unavailable' | IdentityProblem;
+
+/**
+ * Why a server that answers is still not used: it is a server already registered under another
+ * name, a different server answers at its address, or it would not say who it is.
+ */
+export type IdentityProblem = 'registered twice' | 'identity changed' | 'identity unknown';
 
 /**
  * A database server tenantctl needs did not answer, or refused the admin's login. Carries the
@@ -134,13 +157,31 @@ export class ServerUnreachableError extends UnreachableError {
   }
 }
 
+/**
+ * A registered server that answers but is not used, because of what it says it is: the same
+ * server as another registered name (`registered twice`), not the server that was registered
+ * there (`identity changed`, until `server update <name> --accept-identity`), or none it could
+ * tell (`identity unknown`). Exit 4. Fleet commands count it with the servers they could not
+ * reach, so its tenants are left alone and the run goes on.
+ */
+export class ServerIdentityError extends ServerUnreachableError {
+  override readonly code: string = 'conflict';
+  override readonly exitCode: ExitCodeValue = ExitCode.conflict;
+  constructor(server: string, address: string, problem: IdentityProblem, message: string, cause?: unknown) {
+    super(server, address, problem, cause);
+    this.message = message;
+  }
+}
+
 /** The network part of why a connection failed; undefined when it was not the network. */
 export function networkReason(error: unknown): UnreachableReason | undefined {
   const code = (error as { code?: unknown } | null)?.code;
   const name = (error as { name?: unknown } | null)?.name;
   if (code === 'ECONNREFUSED') return 'connection refused';
   if (code === 'ENOTFOUND' || code === 'EAI_AGAIN') return 'host not found';
-  if (code === 'ETIMEDOUT' || name === 'KnexTimeoutError' || /timeout/i.test(errorMessage(error))) return 'timed out';
+  // Words, not substrings: a path in a message (`…/rel-timeouts/…`) is no timeout.
+  if (code === 'ETIMEDOUT' || name === 'KnexTimeoutError' || /\b(timeout|timed out)\b/i.test(errorMessage(error)))
+    return 'timed out';
   if (isConnectionError(error)) return 'unavailable';
   return undefined;
 }

@@ -9,6 +9,12 @@ import { credentialDirectory } from './credential-file.js';
 /** Held until released; the server releases it by itself if the process dies. */
 export interface HeldLock {
   release(): Promise<void>;
+  /**
+   * Aborted when the session that holds the lock is gone (the registry restarted, its connection
+   * dropped): the server has released the lock, and another tenantctl may take it. Absent where a
+   * lock cannot be lost while the process lives (SQLite's file locks).
+   */
+  readonly lost?: AbortSignal;
 }
 
 /** What an engine can do and how it is named and locked: no connection needed. */
@@ -60,10 +66,22 @@ export interface EngineDriver {
   /** True when the server refused the login itself (bad password, unknown user or database). */
   isLoginError(error: unknown): boolean;
   /**
+   * True when a statement failed because the session or the server went away (restarted, shut
+   * down, connection dropped), not because of the statement: trying again on a new connection may
+   * succeed. The network errors every driver shares are recognised by the caller as well.
+   */
+  isSessionLost(error: unknown): boolean;
+  /**
    * True when a statement gave up waiting for a lock after the session's lock timeout
    * (TenantConnectionOptions.lockTimeoutMs): PostgreSQL 55P03, MySQL ER_LOCK_WAIT_TIMEOUT, SQLite busy.
    */
   isLockTimeoutError(error: unknown): boolean;
+  /**
+   * Why an admin password cannot serve this engine's dump and restore tools, or undefined
+   * (PostgreSQL's read it from a password file, one entry per line: no line breaks). Refused at
+   * `server add`/`update`, before anything is recorded.
+   */
+  refusedPassword(password: string): string | undefined;
   /** Knex configuration for the admin connection to a server (or the registry). */
   adminKnexConfig(spec: ServerSpec): Knex.Config;
   /**
@@ -74,8 +92,14 @@ export interface EngineDriver {
    */
   readAppliedOn(knex: Knex, table: string, database: string): Promise<string[] | null>;
   /**
-   * Takes a named, session-scoped lock on a knex connection (PostgreSQL advisory lock, MySQL
-   * GET_LOCK, SQLite an OS lock on a file next to the registry). Resolves undefined if it is held
+   * Knex configuration for the registry's session locks (tryLock), apart from its queries: each
+   * held lock keeps a connection, so a pool shared with queries would starve them.
+   */
+  lockKnexConfig(spec: ServerSpec): Knex.Config;
+  /**
+   * Takes a named, session-scoped lock on a connection of `knex` (a lockKnexConfig one):
+   * PostgreSQL advisory lock, MySQL GET_LOCK, SQLite an OS lock on a file next to the registry.
+   * A wait queues in the server, first come first served. Resolves undefined if it is held
    * elsewhere and `waitMs` runs out.
    */
   tryLock(knex: Knex, name: string, waitMs: number): Promise<HeldLock | undefined>;
@@ -156,6 +180,12 @@ export interface TenantConnectionOptions {
    * Default: the server's own setting.
    */
   lockTimeoutMs?: number;
+  /**
+   * The session runs migrations or seeds: no server-side statement limit (they may run for hours;
+   * `--tenant-timeout` and the heartbeat bound them). Default: tenantctl's own statements (counts,
+   * checksums, the migration table), bounded by `statementTimeout`.
+   */
+  schemaWork?: boolean;
 }
 
 /**
@@ -183,6 +213,22 @@ export interface ServerConnection
    * extension's such as pg_cron is not looked at).
    */
   readonly scheduledJobs: ScheduledJobs | undefined;
+  /**
+   * Starts asking the server, every `intervalMs`, whether it still answers, on a connection of
+   * its own; when it stops (two heartbeats missed), the server is lost: see `lost`.
+   */
+  watch(intervalMs: number): void;
+  /**
+   * Asks the server at once, over the heartbeat, whether it still answers (after a failure that
+   * may be its fault); one that does not is lost (see `abandon`). Resolves whether it answers.
+   */
+  confirmAnswering(): Promise<boolean>;
+  /**
+   * Declares the server lost: `lost` aborts with `reason`, every connection opened through this
+   * object (admin, per-database, held tenant pools) is cut and its dump tools are killed; every
+   * later call fails with `reason`.
+   */
+  abandon(reason: Error): void;
   close(): Promise<void>;
 }
 
@@ -205,6 +251,14 @@ export interface ScheduledJobs {
 export interface DatabaseAdmin {
   /** Checks the server answers; returns its version string. Throws UnreachableError. */
   ping(): Promise<string>;
+  /**
+   * What the server says it is, the same whatever address or name reaches it, so that one server
+   * is never registered twice and a different server answering at a known address is noticed:
+   * PostgreSQL its system identifier and port; MySQL its server_uuid; where the server has no
+   * such identity of its own (MariaDB, a SQLite directory) a mark tenantctl keeps on it, written
+   * on first contact. Opaque, engine-prefixed, at most 255 characters.
+   */
+  identity(): Promise<string>;
   /**
    * What the admin login lacks of what tenantctl needs (create databases, create users or roles,
    * grant), in words; empty when it can do it all.
@@ -304,6 +358,10 @@ export interface DatabaseInspection {
 
 /** Knex configurations for one tenant database. */
 export interface TenantConnections {
+  /** Aborted, with the reason, once the server stopped answering (see ServerConnection.watch). */
+  readonly lost: AbortSignal;
+  /** Has `knex` cut at once should the server be lost while it is open; returns the release. */
+  hold(knex: Knex): () => void;
   /** Knex config for one session on a tenant database with these credentials (pool of one). */
   tenantKnexConfig(credentials: TenantCredentials, options?: TenantConnectionOptions): Knex.Config;
   /** Knex config as the tenant's own user would connect (what the application uses). */

@@ -19,12 +19,28 @@ import {
 } from './engine-driver.js';
 import { withLoginSession } from './tenant-session.js';
 import { mysqlCheckDump, mysqlDumpTo, mysqlRestoreFrom } from './mysql-dump.js';
-import { resolveTool } from './run-tool.js';
-import { lockKey64, lockOnDedicatedConnection } from './lock-helpers.js';
+import { resolveTool, type ToolControl } from './run-tool.js';
+import {
+  LOCK_ANSWER_MARGIN_MS,
+  LOCK_IDLE_MS,
+  LOCK_POOL_MAX,
+  lockKey64,
+  lockOnDedicatedConnection,
+} from './lock-helpers.js';
+import type { Socket } from 'node:net';
+import {
+  guardConnection,
+  KEEPALIVE_DELAY_MS,
+  withAnswerDeadline,
+  type RawConnectionParts,
+} from './connection-guard.js';
+import { ServerWatch } from './server-watch.js';
+import { socketDeadlines, statementLimit, type ConnectionUse } from './socket-deadlines.js';
 import type { ServerSpec } from './server-spec.js';
 import { QUIET_KNEX_LOG } from './knex-log.js';
 import { mysqlFingerprint } from './mysql-fingerprint.js';
 import { cachingSha2PasswordHash, nativePasswordHash } from './mysql-password.js';
+import { MARK_DATABASE, mysqlIdentity } from './mysql-identity.js';
 import type { ContentFingerprint } from './content-fingerprint.js';
 import { runPool } from '../core/run-pool.js';
 
@@ -43,6 +59,7 @@ const RESERVED = new Set([
   'mysql.sys',
   'mysql.session',
   'mysql.infoschema',
+  MARK_DATABASE,
 ]);
 
 /** A query on one held connection: HANDLER names live in a session. */
@@ -116,8 +133,54 @@ function connection(
     database,
     charset: 'utf8mb4',
     connectTimeout: spec.connectTimeoutMs,
+    enableKeepAlive: true,
+    keepAliveInitialDelay: KEEPALIVE_DELAY_MS,
   };
 }
+
+/** A mysql2 connection's socket and state, as the connection guard needs them. */
+const MYSQL_PARTS: RawConnectionParts = {
+  socket: (connection) => (connection as { stream?: Socket }).stream,
+  busy: (connection) => Boolean((connection as { _command?: unknown })._command),
+};
+
+/**
+ * The pool options every mysql2 connection gets: its answer and close deadlines (see
+ * connection-guard), then the session settings: the statement limit (MariaDB
+ * `max_statement_time` in seconds, MySQL `max_execution_time` in ms, which bounds only SELECT)
+ * and any `settings` given (lock waits).
+ */
+function pool(
+  spec: ServerSpec,
+  max: number,
+  use: ConnectionUse = 'tenantctl',
+  settings: string[] = [],
+): Knex.PoolConfig {
+  const deadlines = socketDeadlines(spec, use);
+  const limit = statementLimit(spec, use);
+  return {
+    min: 0,
+    max,
+    afterCreate: (conn: RawMysqlConnection, done: (error: Error | null, conn: unknown) => void) => {
+      guardConnection(conn, MYSQL_PARTS, deadlines);
+      const statements = [...settings];
+      const next = (error: Error | null): void => {
+        const sql = statements.shift();
+        if (error || sql === undefined) done(error, conn);
+        else conn.query(sql, next);
+      };
+      if (limit === undefined) return next(null);
+      conn.query(`SET SESSION max_statement_time = ${limit / 1000}`, (error) => {
+        // MySQL names it otherwise (and counts milliseconds).
+        if ((error as { errno?: number } | null)?.errno === ER_UNKNOWN_SYSTEM_VARIABLE)
+          conn.query(`SET SESSION max_execution_time = ${Math.round(limit)}`, next);
+        else next(error);
+      });
+    },
+  };
+}
+
+const ER_UNKNOWN_SYSTEM_VARIABLE = 1193;
 
 export const mysqlDriver: EngineDriver = {
   engine: 'mysql',
@@ -140,6 +203,11 @@ export const mysqlDriver: EngineDriver = {
     ['ER_ACCESS_DENIED_ERROR', 'ER_DBACCESS_DENIED_ERROR', 'ER_BAD_DB_ERROR'].includes(
       String((error as { code?: string } | null)?.code),
     ),
+  // The server went away under the connection, is shutting down, or killed it.
+  isSessionLost: (error) =>
+    ['PROTOCOL_CONNECTION_LOST', 'ER_SERVER_SHUTDOWN', 'ER_CONNECTION_KILLED', 'ECONNRESET', 'EPIPE'].includes(
+      String((error as { code?: string } | null)?.code),
+    ) || /closed state|server has gone away/i.test(String((error as Error | null)?.message)),
   // Both a metadata lock (lock_wait_timeout) and a row lock (innodb_lock_wait_timeout) give 1205.
   isLockTimeoutError: (error) => (error as { code?: string } | null)?.code === 'ER_LOCK_WAIT_TIMEOUT',
 
@@ -147,23 +215,38 @@ export const mysqlDriver: EngineDriver = {
     return onOneConnection(knex, (query) => readWithHandler(query, quote(table), table, database));
   },
 
+  // The tools' option file takes any password (escaped); SQLite has none.
+  refusedPassword: () => undefined,
+
   adminKnexConfig(spec) {
     return {
       client: 'mysql2',
       log: QUIET_KNEX_LOG,
       connection: connection(spec, spec.database),
-      pool: { min: 0, max: 2 },
+      pool: pool(spec, 2),
+    };
+  },
+
+  lockKnexConfig(spec) {
+    return {
+      client: 'mysql2',
+      log: QUIET_KNEX_LOG,
+      connection: connection(spec, spec.database),
+      pool: { ...pool(spec, LOCK_POOL_MAX, 'locks'), idleTimeoutMillis: LOCK_IDLE_MS },
     };
   },
 
   tryLock(knex, name, waitMs) {
     // GET_LOCK names are limited to 64 characters; the hash keeps long names distinct.
     const lockName = `tenantctl:${lockKey64(name)}`;
+    // GET_LOCK waits in the server's own queue, first come first served, whole seconds (0: not at all).
+    const seconds = waitMs > 0 ? Math.max(1, Math.ceil(waitMs / 1000)) : 0;
     return lockOnDedicatedConnection(
       knex,
-      waitMs,
       async (conn) => {
-        const [rows] = await knex.raw('select get_lock(?, 0) as ok', [lockName]).connection(conn);
+        const [rows] = await withAnswerDeadline(conn, seconds * 1000 + LOCK_ANSWER_MARGIN_MS, () =>
+          knex.raw('select get_lock(?, ?) as ok', [lockName, seconds]).connection(conn),
+        );
         return Number(rows[0].ok) === 1;
       },
       async (conn) => {
@@ -196,12 +279,57 @@ class MysqlServer implements ServerConnection, ServerUsers, ScheduledJobs {
   readonly driver = mysqlDriver;
   /** A loan unlocks the tenant's own account: one at a time. */
   readonly lendsOwnAccount = true;
-  private readonly admin: Knex;
+  private readonly watcher = new ServerWatch();
+  private readonly adminKnex: Knex;
+  private heartbeat: Knex | undefined;
   /** The connection HANDLER reads of many tenants go over (see handlerReads); opened when first needed. */
   private batchReader: Knex | undefined;
 
   constructor(private readonly spec: ServerSpec) {
-    this.admin = knexFactory(mysqlDriver.adminKnexConfig(spec));
+    this.adminKnex = knexFactory(mysqlDriver.adminKnexConfig(spec));
+    this.watcher.hold(this.adminKnex);
+  }
+
+  /** The admin pool; once the server is lost, every call fails with the reason at once. */
+  private get admin(): Knex {
+    this.watcher.assertAnswering();
+    return this.adminKnex;
+  }
+
+  get lost(): AbortSignal {
+    return this.watcher.lost;
+  }
+
+  hold(knex: Knex): () => void {
+    return this.watcher.hold(knex);
+  }
+
+  watch(intervalMs: number): void {
+    this.heartbeat ??= knexFactory({
+      client: 'mysql2',
+      log: QUIET_KNEX_LOG,
+      connection: connection(this.spec, this.spec.database),
+      pool: pool(this.spec, 1, 'heartbeat'),
+      // A ping waits for the pool no longer than it waits for the server.
+      acquireConnectionTimeout: socketDeadlines(this.spec, 'heartbeat').answerMs,
+    });
+    const heartbeat = this.heartbeat;
+    this.watcher.hold(heartbeat);
+    this.watcher.start(() => heartbeat.raw('select 1'), intervalMs);
+  }
+
+  confirmAnswering(): Promise<boolean> {
+    return this.watcher.confirm();
+  }
+
+  abandon(reason: Error): void {
+    this.watcher.abandon(reason);
+  }
+
+  /** What stops a dump or restore tool: this server lost, or (dumps) its output silent past the answer deadline. */
+  private toolControl(dump: boolean): ToolControl {
+    const { answerMs } = socketDeadlines(this.spec, 'tenantctl');
+    return { signal: this.watcher.lost, ...(dump && answerMs ? { idleMs: answerMs } : {}) };
   }
 
   private get host(): string {
@@ -219,6 +347,10 @@ class MysqlServer implements ServerConnection, ServerUsers, ScheduledJobs {
         { cause: error },
       );
     }
+  }
+
+  identity(): Promise<string> {
+    return mysqlIdentity(this.admin);
   }
 
   async missingPrivileges(): Promise<string[]> {
@@ -446,11 +578,15 @@ class MysqlServer implements ServerConnection, ServerUsers, ScheduledJobs {
   ): Promise<Map<string, string[] | null | TamperedTableError>> {
     const read = new Map<string, string[] | null | TamperedTableError>();
     if (databases.length === 0) return read;
-    this.batchReader ??= knexFactory({
-      ...mysqlDriver.adminKnexConfig(this.spec),
-      connection: { ...connection(this.spec, this.spec.database), multipleStatements: true },
-      pool: { min: 0, max: 1 },
-    });
+    this.watcher.assertAnswering();
+    if (!this.batchReader) {
+      this.batchReader = knexFactory({
+        ...mysqlDriver.adminKnexConfig(this.spec),
+        connection: { ...connection(this.spec, this.spec.database), multipleStatements: true },
+        pool: pool(this.spec, 1),
+      });
+      this.watcher.hold(this.batchReader);
+    }
     const statements = databases.map(
       (db, i) =>
         `handler ${quote(db)}.${quote(table)} open as tenantctl_m${i}; handler tenantctl_m${i} read first limit 1000000; handler tenantctl_m${i} close`,
@@ -484,7 +620,9 @@ class MysqlServer implements ServerConnection, ServerUsers, ScheduledJobs {
   }
 
   async dump(login: TenantLogin, output: Writable, tools: DumpTools): Promise<void> {
-    await withLoginSession(this, login, (_knex, credentials) => mysqlDumpTo(this.spec, credentials, output, tools));
+    await withLoginSession(this, login, (_knex, credentials) =>
+      mysqlDumpTo(this.spec, credentials, output, tools, this.toolControl(true)),
+    );
   }
 
   checkDump(file: string): Promise<void> {
@@ -492,7 +630,9 @@ class MysqlServer implements ServerConnection, ServerUsers, ScheduledJobs {
   }
 
   async restore(login: TenantLogin, file: string, tools: DumpTools): Promise<void> {
-    await withLoginSession(this, login, (_knex, credentials) => mysqlRestoreFrom(this.spec, credentials, file, tools));
+    await withLoginSession(this, login, (_knex, credentials) =>
+      mysqlRestoreFrom(this.spec, credentials, file, tools, this.toolControl(false)),
+    );
   }
 
   async listTables(database: string): Promise<string[]> {
@@ -598,13 +738,14 @@ class MysqlServer implements ServerConnection, ServerUsers, ScheduledJobs {
 
   tenantKnexConfig(
     { database, user, password }: TenantCredentials,
-    { lockTimeoutMs }: TenantConnectionOptions = {},
+    { lockTimeoutMs, schemaWork }: TenantConnectionOptions = {},
   ): Knex.Config {
+    // Migrations and seeds run unbounded; tenantctl's own reads within statementTimeout.
     return {
       client: 'mysql2',
       log: QUIET_KNEX_LOG,
       connection: user ? connection(this.spec, database, user, password) : connection(this.spec, database),
-      pool: { min: 0, max: 1, ...lockTimeoutHook(lockTimeoutMs) },
+      pool: pool(this.spec, 1, schemaWork ? 'migrations' : 'tenantctl', lockTimeoutSettings(lockTimeoutMs)),
     };
   }
 
@@ -613,32 +754,24 @@ class MysqlServer implements ServerConnection, ServerUsers, ScheduledJobs {
       client: 'mysql2',
       log: QUIET_KNEX_LOG,
       connection: connection(this.spec, database, user, password),
-      pool: { min: 0, max: 1 },
+      pool: pool(this.spec, 1),
     };
   }
 
   async close(): Promise<void> {
-    await this.batchReader?.destroy();
-    await this.admin.destroy();
+    this.watcher.stop();
+    await Promise.all([this.adminKnex.destroy(), this.heartbeat?.destroy(), this.batchReader?.destroy()]);
   }
 }
 
 /**
- * Sets both lock waits of each new session: DDL waits on metadata locks (`lock_wait_timeout`),
- * DML on row locks (`innodb_lock_wait_timeout`). Both count whole seconds, at least 1.
+ * Both lock waits of a session: DDL waits on metadata locks (`lock_wait_timeout`), DML on row
+ * locks (`innodb_lock_wait_timeout`). Both count whole seconds, at least 1.
  */
-function lockTimeoutHook(lockTimeoutMs: number | undefined): {
-  afterCreate?: (conn: RawMysqlConnection, done: (error: Error | null, conn: unknown) => void) => void;
-} {
-  if (lockTimeoutMs === undefined) return {};
+function lockTimeoutSettings(lockTimeoutMs: number | undefined): string[] {
+  if (lockTimeoutMs === undefined) return [];
   const seconds = Math.max(1, Math.ceil(lockTimeoutMs / 1000));
-  return {
-    afterCreate: (conn, done) => {
-      conn.query(`SET SESSION lock_wait_timeout = ${seconds}, SESSION innodb_lock_wait_timeout = ${seconds}`, (error) =>
-        done(error, conn),
-      );
-    },
-  };
+  return [`SET SESSION lock_wait_timeout = ${seconds}, SESSION innodb_lock_wait_timeout = ${seconds}`];
 }
 
 interface RawMysqlConnection {

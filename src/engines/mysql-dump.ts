@@ -8,7 +8,7 @@ import type { DumpTools, TenantCredentials } from './engine-driver.js';
 import { withCredentialFile } from './credential-file.js';
 import { requireTrailer, sink } from './dump-checks.js';
 import { clientCommandCheck } from './mysql-client-check.js';
-import { inheritedEnv, resolveTool, runTool } from './run-tool.js';
+import { inheritedEnv, resolveTool, runTool, type ToolControl } from './run-tool.js';
 import type { ServerSpec } from './server-spec.js';
 
 const run = promisify(execFile);
@@ -16,7 +16,12 @@ const run = promisify(execFile);
 /** mysqldump writes this as its last line when, and only when, the dump is complete. */
 const TRAILER = '-- Dump completed';
 
-const quoteOption = (value: string) => `"${value.replace(/\\/g, '\\\\').replace(/"/g, '\\"')}"`;
+/**
+ * A value in an option file: quoted, with the escapes the client's option parser reads back, so
+ * any password works (line breaks included: `\n`, `\r`, `\t`).
+ */
+const OPTION_ESCAPES: Record<string, string> = { '\\': '\\\\', '"': '\\"', '\n': '\\n', '\r': '\\r', '\t': '\\t' };
+const quoteOption = (value: string) => `"${value.replace(/[\\"\n\r\t]/g, (c) => OPTION_ESCAPES[c]!)}"`;
 
 /**
  * Runs `fn` with an option file holding the credentials of `login` (a tenant's user; the admin
@@ -49,6 +54,7 @@ export async function mysqlDumpTo(
   login: TenantCredentials,
   output: Writable,
   tools: DumpTools,
+  control: ToolControl,
 ): Promise<void> {
   const dump = resolveTool(
     tools.mysqlDump ? [tools.mysqlDump] : ['mariadb-dump', 'mysqldump'],
@@ -73,6 +79,7 @@ export async function mysqlDumpTo(
       ],
       stdout: trailer,
       secrets: [spec.password, login.password],
+      ...control,
     }),
   ).catch((error: Error) => {
     trailer.destroy(error); // so the compressed side settles too
@@ -117,6 +124,7 @@ export async function mysqlRestoreFrom(
   login: TenantCredentials,
   file: string,
   tools: DumpTools,
+  control: ToolControl,
 ): Promise<void> {
   const client = resolveTool(
     tools.mysqlClient ? [tools.mysqlClient] : ['mariadb', 'mysql'],
@@ -137,6 +145,7 @@ export async function mysqlRestoreFrom(
       ],
       stdin: createReadStream(file).pipe(createGunzip()).pipe(portableDump()),
       secrets: [spec.password, login.password],
+      ...control,
     }),
   );
 }

@@ -21,9 +21,24 @@ import {
 } from './engine-driver.js';
 import { withLoginSession } from './tenant-session.js';
 import { checkedPgDump, pgCheckDump, pgDumpTo, pgRestoreFrom } from './postgres-dump.js';
-import { resolveTool } from './run-tool.js';
+import { resolveTool, type ToolControl } from './run-tool.js';
 import { appliedFromStamp, installStamp, readStamps } from './postgres-stamp.js';
-import { lockKey64, lockOnDedicatedConnection } from './lock-helpers.js';
+import {
+  LOCK_ANSWER_MARGIN_MS,
+  LOCK_IDLE_MS,
+  LOCK_POOL_MAX,
+  lockKey64,
+  lockOnDedicatedConnection,
+} from './lock-helpers.js';
+import type { Socket } from 'node:net';
+import {
+  guardConnection,
+  KEEPALIVE_DELAY_MS,
+  withAnswerDeadline,
+  type RawConnectionParts,
+} from './connection-guard.js';
+import { ServerWatch } from './server-watch.js';
+import { socketDeadlines, statementLimit, type ConnectionUse } from './socket-deadlines.js';
 import { scramSha256Verifier } from './postgres-scram.js';
 import type { ServerSpec } from './server-spec.js';
 import { QUIET_KNEX_LOG } from './knex-log.js';
@@ -49,7 +64,9 @@ function connection(
   database: string,
   user = spec.user,
   password = spec.password,
+  use: ConnectionUse = 'tenantctl',
 ): Knex.PgConnectionConfig {
+  const limit = statementLimit(spec, use);
   return {
     host: spec.host,
     port: spec.port,
@@ -57,6 +74,28 @@ function connection(
     password,
     database,
     connectionTimeoutMillis: spec.connectTimeoutMs,
+    keepAlive: true,
+    keepAliveInitialDelayMillis: KEEPALIVE_DELAY_MS,
+    ...(limit ? { statement_timeout: limit } : {}),
+  };
+}
+
+/** A pg Client's socket and state, as the connection guard needs them. */
+const PG_PARTS: RawConnectionParts = {
+  socket: (client) => (client as { connection?: { stream?: Socket } }).connection?.stream,
+  busy: (client) => (client as { readyForQuery?: boolean }).readyForQuery === false,
+};
+
+/** The pool options every pg connection gets: its answer and close deadlines (see connection-guard). */
+function pool(spec: ServerSpec, max: number, use: ConnectionUse = 'tenantctl'): Knex.PoolConfig {
+  const deadlines = socketDeadlines(spec, use);
+  return {
+    min: 0,
+    max,
+    afterCreate: (client: unknown, done: (error: Error | null, client: unknown) => void) => {
+      guardConnection(client, PG_PARTS, deadlines);
+      done(null, client);
+    },
   };
 }
 
@@ -125,6 +164,16 @@ export const postgresDriver: EngineDriver = {
   isGoneError: (error) => ['42704', '3D000'].includes(String((error as { code?: string } | null)?.code)),
   // Invalid password, invalid authorization, unknown database.
   isLoginError: (error) => ['28P01', '28000', '3D000'].includes(String((error as { code?: string } | null)?.code)),
+  // admin_shutdown, crash_shutdown, cannot_connect_now (starting up, shutting down), and class 08
+  // (connection exceptions); pg's own errors for a socket that closed carry no code.
+  isSessionLost: (error) => {
+    const code = String((error as { code?: string } | null)?.code ?? '');
+    return (
+      ['57P01', '57P02', '57P03'].includes(code) ||
+      code.startsWith('08') ||
+      /Connection terminated|connection error and is not queryable/i.test(String((error as Error | null)?.message))
+    );
+  },
   // lock_not_available: lock_timeout ran out.
   isLockTimeoutError: (error) => (error as { code?: string } | null)?.code === '55P03',
 
@@ -132,12 +181,26 @@ export const postgresDriver: EngineDriver = {
     return readMigrationTable(knex, quote(table), table, database);
   },
 
+  refusedPassword: (password) =>
+    /[\r\n]/.test(password)
+      ? 'the password holds a line break, which pg_dump and pg_restore cannot be given (their password file holds one entry per line): choose one without'
+      : undefined,
+
   adminKnexConfig(spec) {
     return {
       client: 'pg',
       log: QUIET_KNEX_LOG,
       connection: connection(spec, spec.database ?? 'postgres'),
-      pool: { min: 0, max: 2 },
+      pool: pool(spec, 2),
+    };
+  },
+
+  lockKnexConfig(spec) {
+    return {
+      client: 'pg',
+      log: QUIET_KNEX_LOG,
+      connection: connection(spec, spec.database ?? 'postgres', undefined, undefined, 'locks'),
+      pool: { ...pool(spec, LOCK_POOL_MAX, 'locks'), idleTimeoutMillis: LOCK_IDLE_MS },
     };
   },
 
@@ -145,10 +208,25 @@ export const postgresDriver: EngineDriver = {
     const key = lockKey64(name);
     return lockOnDedicatedConnection(
       knex,
-      waitMs,
       async (conn) => {
-        const result = await knex.raw('select pg_try_advisory_lock(?::bigint) as ok', [key]).connection(conn);
-        return result.rows[0].ok === true;
+        if (waitMs <= 0) {
+          const result = await knex.raw('select pg_try_advisory_lock(?::bigint) as ok', [key]).connection(conn);
+          return result.rows[0].ok === true;
+        }
+        // Queued in the server, first come first served, for at most waitMs (lock_timeout).
+        const ms = String(Math.max(1, Math.round(waitMs)));
+        await knex.raw("select set_config('lock_timeout', ?, false)", [ms]).connection(conn);
+        try {
+          await withAnswerDeadline(conn, waitMs + LOCK_ANSWER_MARGIN_MS, () =>
+            knex.raw('select pg_advisory_lock(?::bigint)', [key]).connection(conn),
+          );
+          return true;
+        } catch (error) {
+          if ((error as { code?: string }).code === '55P03') return false;
+          throw error;
+        } finally {
+          await knex.raw('reset lock_timeout').connection(conn);
+        }
       },
       async (conn) => {
         await knex.raw('select pg_advisory_unlock(?::bigint)', [key]).connection(conn);
@@ -193,14 +271,59 @@ class PostgresServer implements ServerConnection, ServerUsers, MigrationFingerpr
   readonly driver = postgresDriver;
   /** Each loan is a stand-in role of its own: any number may be out at once. */
   readonly lendsOwnAccount = false;
-  private readonly admin: Knex;
+  private readonly watcher = new ServerWatch();
+  private readonly adminKnex: Knex;
+  private heartbeat: Knex | undefined;
 
   constructor(private readonly spec: ServerSpec) {
     const config = postgresDriver.adminKnexConfig(spec);
-    this.admin = knexFactory({
+    this.adminKnex = knexFactory({
       ...config,
       connection: { ...(config.connection as Knex.PgConnectionConfig), options: ADMIN_SEARCH_PATH },
     });
+    this.watcher.hold(this.adminKnex);
+  }
+
+  /** The admin pool; once the server is lost, every call fails with the reason at once. */
+  private get admin(): Knex {
+    this.watcher.assertAnswering();
+    return this.adminKnex;
+  }
+
+  get lost(): AbortSignal {
+    return this.watcher.lost;
+  }
+
+  hold(knex: Knex): () => void {
+    return this.watcher.hold(knex);
+  }
+
+  watch(intervalMs: number): void {
+    this.heartbeat ??= knexFactory({
+      client: 'pg',
+      log: QUIET_KNEX_LOG,
+      connection: connection(this.spec, this.spec.database ?? 'postgres', undefined, undefined, 'heartbeat'),
+      pool: pool(this.spec, 1, 'heartbeat'),
+      // A ping waits for the pool no longer than it waits for the server.
+      acquireConnectionTimeout: socketDeadlines(this.spec, 'heartbeat').answerMs,
+    });
+    const heartbeat = this.heartbeat;
+    this.watcher.hold(heartbeat);
+    this.watcher.start(() => heartbeat.raw('select 1'), intervalMs);
+  }
+
+  confirmAnswering(): Promise<boolean> {
+    return this.watcher.confirm();
+  }
+
+  abandon(reason: Error): void {
+    this.watcher.abandon(reason);
+  }
+
+  /** What stops a dump or restore tool: this server lost, or (dumps) its output silent past the answer deadline. */
+  private toolControl(dump: boolean): ToolControl {
+    const { answerMs } = socketDeadlines(this.spec, 'tenantctl');
+    return { signal: this.watcher.lost, ...(dump && answerMs ? { idleMs: answerMs } : {}) };
   }
 
   async ping(): Promise<string> {
@@ -213,6 +336,18 @@ class PostgresServer implements ServerConnection, ServerUsers, MigrationFingerpr
         { cause: error },
       );
     }
+  }
+
+  async identity(): Promise<string> {
+    // The system identifier is made by initdb and kept in pg_control: the cluster's data, not its
+    // address. A physical standby shares it with its primary, so the port is part of it too. Any
+    // role can read both (the data directory would need pg_read_all_settings: an admin with
+    // CREATEDB and CREATEROLE may lack it).
+    const result = await this.admin.raw(
+      "select system_identifier::text as id, current_setting('port') as port from pg_control_system()",
+    );
+    const row = result.rows[0] as { id: string; port: string };
+    return `postgres:${row.id}:${row.port}`;
   }
 
   async missingPrivileges(): Promise<string[]> {
@@ -422,7 +557,7 @@ class PostgresServer implements ServerConnection, ServerUsers, MigrationFingerpr
   async dump(login: TenantLogin, output: Writable, tools: DumpTools): Promise<void> {
     const pgDump = await this.checkedPgDump(tools);
     await withLoginSession(this, login, (_knex, credentials) =>
-      pgDumpTo(this.spec, credentials, pgDump, tools.credentialDir, output),
+      pgDumpTo(this.spec, credentials, pgDump, tools.credentialDir, output, undefined, this.toolControl(true)),
     );
   }
 
@@ -437,7 +572,7 @@ class PostgresServer implements ServerConnection, ServerUsers, MigrationFingerpr
           const snapshot = (exported.rows[0] as { id: string }).id;
           const [counts, dumped] = await Promise.allSettled([
             this.rowCountsWith(trx),
-            pgDumpTo(this.spec, credentials, pgDump, tools.credentialDir, output, snapshot),
+            pgDumpTo(this.spec, credentials, pgDump, tools.credentialDir, output, snapshot, this.toolControl(true)),
           ]);
           if (dumped.status === 'rejected') throw dumped.reason;
           if (counts.status === 'rejected') throw counts.reason;
@@ -453,7 +588,9 @@ class PostgresServer implements ServerConnection, ServerUsers, MigrationFingerpr
   }
 
   async restore(login: TenantLogin, file: string, tools: DumpTools): Promise<void> {
-    await withLoginSession(this, login, (_knex, credentials) => pgRestoreFrom(this.spec, credentials, file, tools));
+    await withLoginSession(this, login, (_knex, credentials) =>
+      pgRestoreFrom(this.spec, credentials, file, tools, this.toolControl(false)),
+    );
   }
 
   async listTables(database: string): Promise<string[]> {
@@ -598,38 +735,45 @@ class PostgresServer implements ServerConnection, ServerUsers, MigrationFingerpr
    * reads only: its search_path is the catalog's, whatever the database's owner set as its default.
    */
   private async onDatabase<T>(database: string, fn: (knex: Knex) => Promise<T>): Promise<T> {
+    this.watcher.assertAnswering();
     const knex = knexFactory({
       client: 'pg',
       log: QUIET_KNEX_LOG,
       connection: { ...connection(this.spec, database), options: ADMIN_SEARCH_PATH },
-      pool: { min: 0, max: 1 },
+      pool: pool(this.spec, 1),
     });
+    const release = this.watcher.hold(knex);
     try {
       return await fn(knex);
     } finally {
+      release();
       await knex.destroy();
     }
   }
 
   tenantKnexConfig(
     { database, user, password, role }: TenantCredentials,
-    { lockTimeoutMs }: TenantConnectionOptions = {},
+    { lockTimeoutMs, schemaWork }: TenantConnectionOptions = {},
   ): Knex.Config {
     // The session logs in as the tenant's own role (user null: the admin, where the tenant has
     // none), or as a lent stand-in that takes the tenant's role at once, so the tenant owns what is
     // created (a stand-in has no rights of its own to return to). The lock timeout travels in the
     // startup packet too (a whole number of milliseconds). Role names are plain identifiers.
+    // Migrations and seeds run unbounded; tenantctl's own reads within statementTimeout.
+    const use: ConnectionUse = schemaWork ? 'migrations' : 'tenantctl';
     const settings = [
       user && role ? `-c role=${role}` : '',
       lockTimeoutMs !== undefined ? `-c lock_timeout=${Math.max(1, Math.round(lockTimeoutMs))}` : '',
     ].filter(Boolean);
     const options = settings.length ? settings.join(' ') : undefined;
-    const login = user ? connection(this.spec, database, user, password) : connection(this.spec, database);
+    const login = user
+      ? connection(this.spec, database, user, password, use)
+      : connection(this.spec, database, this.spec.user, this.spec.password, use);
     return {
       client: 'pg',
       log: QUIET_KNEX_LOG,
       connection: { ...login, ...(options ? { options } : {}) },
-      pool: { min: 0, max: 1 },
+      pool: pool(this.spec, 1, use),
     };
   }
 
@@ -638,11 +782,12 @@ class PostgresServer implements ServerConnection, ServerUsers, MigrationFingerpr
       client: 'pg',
       log: QUIET_KNEX_LOG,
       connection: connection(this.spec, database, user, password),
-      pool: { min: 0, max: 1 },
+      pool: pool(this.spec, 1),
     };
   }
 
   async close(): Promise<void> {
-    await this.admin.destroy();
+    this.watcher.stop();
+    await Promise.all([this.adminKnex.destroy(), this.heartbeat?.destroy()]);
   }
 }

@@ -5,7 +5,7 @@ import type { Knex } from 'knex';
 import { EnvironmentError } from '../core/errors.js';
 import type { DumpTools, TenantCredentials } from './engine-driver.js';
 import { withCredentialFile } from './credential-file.js';
-import { inheritedEnv, resolveTool, runTool } from './run-tool.js';
+import { inheritedEnv, resolveTool, runTool, type ToolControl } from './run-tool.js';
 import type { ServerSpec } from './server-spec.js';
 
 const run = promisify(execFile);
@@ -65,7 +65,8 @@ export async function pgDumpTo(
   pgDump: string,
   credentialDir: string,
   output: Writable,
-  snapshot?: string,
+  snapshot: string | undefined,
+  control: ToolControl,
 ): Promise<void> {
   await withToolConnection(spec, login, credentialDir, (args, env) =>
     runTool({
@@ -74,6 +75,7 @@ export async function pgDumpTo(
       env,
       stdout: output,
       secrets: [spec.password, login.password],
+      ...control,
     }),
   );
 }
@@ -98,6 +100,7 @@ export async function pgRestoreFrom(
   login: TenantCredentials,
   file: string,
   tools: DumpTools,
+  control: ToolControl,
 ): Promise<void> {
   const pgRestore = resolveTool([tools.pgRestore], 'postgresql-client');
   await withToolConnection(spec, login, tools.credentialDir, (args, env) =>
@@ -115,6 +118,7 @@ export async function pgRestoreFrom(
       ],
       env,
       secrets: [spec.password, login.password],
+      ...control,
     }),
   );
 }

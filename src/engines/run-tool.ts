@@ -5,6 +5,7 @@ import type { Readable, Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { EnvironmentError, TenantctlError } from '../core/errors.js';
 import { redact } from '../core/secrets.js';
+import { noAnswerError } from './connection-guard.js';
 
 /** A dump or restore tool failed; the message carries the end of its stderr, secrets removed. */
 export class ToolError extends TenantctlError {
@@ -55,13 +56,24 @@ export interface ToolRun {
   stdout?: Writable;
   /** Removed from any error text. */
   secrets?: Array<string | undefined>;
+  /** Kills the tool when aborted (its server was lost); the run fails with the abort's reason. */
+  signal?: AbortSignal;
+  /**
+   * Kills the tool when its stdout stays silent this long (a dump whose server stopped
+   * answering); the run fails with a network timeout. Undefined: no such deadline.
+   */
+  idleMs?: number;
 }
+
+/** What stops a tool early: its server lost (`signal`), or its output silent (`idleMs`). */
+export type ToolControl = Pick<ToolRun, 'signal' | 'idleMs'>;
 
 /**
  * Runs a tool with its output streamed (never buffered), and resolves only if it exited 0 and
  * every stream finished. Keeps the last 4 KB of stderr for the error.
  */
 export async function runTool(run: ToolRun): Promise<void> {
+  run.signal?.throwIfAborted();
   const child = spawn(run.command, run.args, {
     env: { ...inheritedEnv(), ...run.env },
     stdio: [run.stdin ? 'pipe' : 'ignore', run.stdout ? 'pipe' : 'ignore', 'pipe'],
@@ -74,6 +86,20 @@ export async function runTool(run: ToolRun): Promise<void> {
     child.on('error', reject);
     child.on('close', (code, signal) => resolve(signal ? null : code));
   });
+  // Why tenantctl stopped the tool, when it did: the server was lost, or the dump went silent.
+  let stopped: Error | undefined;
+  const stop = (reason: Error) => {
+    stopped ??= reason;
+    child.kill('SIGKILL');
+  };
+  const onAbort = () => stop(run.signal!.reason as Error);
+  run.signal?.addEventListener('abort', onAbort, { once: true });
+  let idle: NodeJS.Timeout | undefined;
+  if (run.idleMs && run.stdout) {
+    const ms = run.idleMs;
+    idle = setTimeout(() => stop(noAnswerError(ms)), ms);
+    child.stdout!.on('data', () => idle!.refresh());
+  }
   const streams: Array<Promise<void>> = [];
   if (run.stdin) streams.push(pipeline(run.stdin, child.stdin!));
   if (run.stdout) streams.push(pipeline(child.stdout!, run.stdout));
@@ -89,7 +115,15 @@ export async function runTool(run: ToolRun): Promise<void> {
     streamError = error;
     child.kill('SIGTERM');
   });
-  const code = await exited;
+  const code = await exited.finally(() => {
+    clearTimeout(idle);
+    run.signal?.removeEventListener('abort', onAbort);
+  });
+  if (stopped) {
+    const name = run.command.split('/').pop();
+    const code = (stopped as { code?: unknown }).code;
+    throw Object.assign(new Error(`${name} was stopped: ${stopped.message}`, { cause: stopped }), { code });
+  }
   if (code !== 0) throw failure(code === null ? 'was killed' : `exited with code ${code}`);
   if (streamError) throw failure(`output failed: ${(streamError as Error).message}`);
 }

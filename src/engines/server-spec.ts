@@ -18,6 +18,12 @@ export interface ServerSpec {
   path?: string;
   /** Network engines: how long a connection attempt may take before the server counts as unreachable. */
   connectTimeoutMs?: number;
+  /**
+   * Network engines: the longest one of tenantctl's own statements may run (server-side), and,
+   * with `connectTimeoutMs` added, how long a connection waits for any answer before it is
+   * dropped (client-side, for a server that stopped answering). Not for migrations. Unset: none.
+   */
+  statementTimeoutMs?: number;
 }
 
 /** Where a server is, for messages: `host:port`, or the SQLite directory. Never credentials. */

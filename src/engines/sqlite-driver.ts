@@ -1,6 +1,19 @@
-import { accessSync, chmodSync, constants, existsSync, mkdirSync, readdirSync, rmSync, statSync } from 'node:fs';
+import {
+  accessSync,
+  chmodSync,
+  constants,
+  existsSync,
+  linkSync,
+  mkdirSync,
+  readFileSync,
+  readdirSync,
+  rmSync,
+  statSync,
+  writeFileSync,
+} from 'node:fs';
+import { randomUUID } from 'node:crypto';
 import { dirname, join, resolve } from 'node:path';
-import { openSqlite, SqliteKnexClient, type SqliteDatabase } from './sqlite-native.js';
+import { openSqlite, SqliteKnexClient, sqliteModule, type SqliteDatabase } from './sqlite-native.js';
 import type { Knex } from 'knex';
 import { ConflictError, InternalError, TamperedTableError, UnreachableError, errorMessage } from '../core/errors.js';
 import type { Writable } from 'node:stream';
@@ -20,11 +33,18 @@ import { lockDirectoryFor, tryFileLock } from './sqlite-file-lock.js';
 import type { ServerSpec } from './server-spec.js';
 import { QUIET_KNEX_LOG } from './knex-log.js';
 import { sqliteFingerprint } from './sqlite-fingerprint.js';
+import { ServerWatch } from './server-watch.js';
 import type { ContentFingerprint } from './content-fingerprint.js';
 
 const quote = (name: string) => `"${name.replaceAll('"', '""')}"`;
 
+/** The mark that says which tenant directory this is (see SqliteServer.identity). */
+const IDENTITY_FILE = '.tenantctl-identity';
+
 function fileConfig(filename: string): Knex.Config {
+  // Loaded here, before any knex: one that cannot load fails as EnvironmentError (exit 7),
+  // which knex would otherwise turn into a plain error ("run npm install …").
+  sqliteModule();
   return {
     client: SqliteKnexClient,
     log: QUIET_KNEX_LOG,
@@ -78,6 +98,8 @@ export const sqliteDriver: EngineDriver = {
     ),
   isGoneError: (error) => (error as { code?: string } | null)?.code === 'ENOENT',
   isLoginError: () => false,
+  // A file in this process has no session to lose.
+  isSessionLost: () => false,
   isLockTimeoutError: (error) => /^SQLITE_BUSY/.test(String((error as { code?: string } | null)?.code)),
 
   async readAppliedOn(knex, table, database) {
@@ -88,10 +110,18 @@ export const sqliteDriver: EngineDriver = {
     return rows.map((row) => row.name);
   },
 
+  // The tools' option file takes any password (escaped); SQLite has none.
+  refusedPassword: () => undefined,
+
   adminKnexConfig(spec) {
     if (!spec.path) throw new InternalError('SQLite spec without a path');
     mkdirSync(dirname(spec.path), { recursive: true });
     return registryConfig(spec.path);
+  },
+
+  /** The locks are files next to the registry: the registry's own configuration names them. */
+  lockKnexConfig(spec) {
+    return this.adminKnexConfig(spec);
   },
 
   /**
@@ -130,6 +160,26 @@ class SqliteServer implements ServerConnection {
   /** SQLite runs nothing by itself. */
   readonly scheduledJobs = undefined;
   private readonly directory: string;
+  /** Files on this machine never stop answering: nothing is watched, and `lost` never aborts unless abandoned. */
+  private readonly watcher = new ServerWatch();
+
+  get lost(): AbortSignal {
+    return this.watcher.lost;
+  }
+
+  hold(knex: Knex): () => void {
+    return this.watcher.hold(knex);
+  }
+
+  watch(): void {}
+
+  confirmAnswering(): Promise<boolean> {
+    return this.watcher.confirm();
+  }
+
+  abandon(reason: Error): void {
+    this.watcher.abandon(reason);
+  }
 
   constructor(spec: ServerSpec) {
     if (!spec.path) throw new InternalError('SQLite spec without a path');
@@ -176,6 +226,30 @@ class SqliteServer implements ServerConnection {
     } finally {
       db.close();
     }
+  }
+
+  /**
+   * A directory has no identity of its own (two paths, a symlink or a bind mount can name one
+   * directory): tenantctl keeps a mark file in it, written on first contact, that travels with the
+   * tenants' files when the directory is copied elsewhere.
+   */
+  async identity(): Promise<string> {
+    mkdirSync(this.directory, { recursive: true, mode: 0o700 });
+    const file = join(this.directory, IDENTITY_FILE);
+    if (!existsSync(file)) {
+      // Written aside and linked into place: a reader never sees it half written, and of two
+      // first contacts at once the second finds the first one's mark.
+      const temporary = `${file}.${process.pid}.${randomUUID()}`;
+      writeFileSync(temporary, `${randomUUID()}\n`, { mode: 0o600 });
+      try {
+        linkSync(temporary, file);
+      } catch (error) {
+        if ((error as { code?: string }).code !== 'EEXIST') throw error;
+      } finally {
+        rmSync(temporary, { force: true });
+      }
+    }
+    return `sqlite:${readFileSync(file, 'utf8').trim()}`;
   }
 
   async databaseExists(name: string): Promise<boolean> {

@@ -47,6 +47,13 @@ export function openSqlite(file: string, options?: BetterSqlite3.Options): Sqlit
 const KnexBetterSqlite = require('knex/lib/dialects/better-sqlite3/index.js') as typeof Knex.Client;
 
 export class SqliteKnexClient extends KnexBetterSqlite {
+  /**
+   * The driver this client loads, for another knex (the project's, see projectKnex) to be given
+   * in its own dialect: never the `better-sqlite3` a project resolves, which on Node 20 may be a
+   * major that crashes the process.
+   */
+  static loadDriver: () => unknown = sqliteModule;
+
   _driver(): SqliteConstructor {
     return sqliteModule();
   }

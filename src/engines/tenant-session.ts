@@ -13,7 +13,8 @@ import type {
  * login. With one password nothing is probed (knex connects on the first query); with several
  * (an interrupted rotation) each is tried with `select 1` until one logs in. `fn` also gets the
  * credentials that worked, for a tool that logs in on its own (pg_dump). `factory` is the knex to
- * open it with (the project's own for migrations); default tenantctl's.
+ * open it with (the project's own for migrations); default tenantctl's. Should the server stop
+ * answering meanwhile, the session is cut (see ServerConnection.watch), so `fn` fails.
  */
 export async function withLoginSession<T>(
   server: TenantConnections & { readonly driver: EngineDriver },
@@ -22,6 +23,7 @@ export async function withLoginSession<T>(
   options: TenantConnectionOptions = {},
   factory: (config: Knex.Config) => Knex = knexFactory,
 ): Promise<T> {
+  server.lost.throwIfAborted();
   const opened = await login.open();
   try {
     const passwords: Array<string | undefined> = opened.passwords.length ? opened.passwords : [undefined];
@@ -33,6 +35,8 @@ export async function withLoginSession<T>(
         ...(opened.role ? { role: opened.role } : {}),
       };
       const knex = factory(server.tenantKnexConfig(credentials, options));
+      // Cut at once should the server stop answering (ServerConnection.watch): fn fails, never hangs.
+      const hold = server.hold(knex);
       try {
         if (passwords.length > 1) {
           try {
@@ -44,6 +48,7 @@ export async function withLoginSession<T>(
         }
         return await fn(knex, credentials);
       } finally {
+        hold();
         await knex.destroy();
       }
     }

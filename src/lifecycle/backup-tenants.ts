@@ -2,24 +2,37 @@ import { createWriteStream, existsSync, mkdirSync, renameSync, rmSync } from 'no
 import { join } from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import type { Config } from '../config/config-keys.js';
-import type { AppContext } from '../context/app-context.js';
+import type { AppContext, ServerHandle } from '../context/app-context.js';
 import { OperationError, TamperedTableError, errorMessage } from '../core/errors.js';
 import { HashingStream } from '../core/hashing-stream.js';
 import { runPool } from '../core/run-pool.js';
-import { isOutage, outageMessage, reachFleet, serverLimit, type UnreachableServer } from './fleet-servers.js';
-import { dumpToolsFrom, type DumpTools } from '../engines/engine-driver.js';
+import { stoppedBy, stopping, untilCut, type RunInterrupt } from '../core/run-interrupt.js';
+import {
+  isOutage,
+  outageMessage,
+  reachFleet,
+  runOutages,
+  serverLimit,
+  type UnreachableServer,
+} from './fleet-servers.js';
+import { adminLogin, dumpToolsFrom, type DumpTools } from '../engines/engine-driver.js';
 import { finishBackupRow, findBackupRow, startBackupRow, type BackupRow } from '../registry/backups-repo.js';
-import type { TenantRow } from '../registry/tenants-repo.js';
+import type { TenantRow, TenantWithServer } from '../registry/tenants-repo.js';
 import { DirectoryMigrationSource } from '../tenant-schema/migration-source.js';
 import { TENANT_MIGRATIONS_TABLE } from '../tenant-schema/run-migrations.js';
 import { countedDump, parseRowCounts, type RecordedRowCounts } from './backup-row-counts.js';
 import { clearInterruptedBackups, partialFileFor } from './interrupted-backups.js';
 import { selectTenants, type TenantSelection } from './select-tenants.js';
 import { assertTenantCodeTrusted, tenantLogin } from './tenant-login.js';
+import { freshTenant } from './fresh-tenant.js';
+import { ifTenantFree, openTenantLockPool } from './tenant-lock-pool.js';
 
 export function dumpTools(config: Config): DumpTools {
   return dumpToolsFrom(config);
 }
+
+/** A dump stopped from outside (see recordedDump's `cut`). */
+class DumpCut extends Error {}
 
 /** A backup as commands return it. */
 export interface Backup {
@@ -72,12 +85,15 @@ function fileTimestamp(date = new Date()): string {
     .replace(/\.\d+Z$/, 'Z');
 }
 
-/** Where a backup of `slug` goes: `<backupDir>/<slug>/<slug>-<UTC time>.<ext>`, never an existing name. */
-async function backupFileFor(ctx: AppContext, slug: string, extension: string): Promise<string> {
+/**
+ * Where a backup of `slug` goes: `<backupDir>/<slug>/<name>-<UTC time>.<ext>` (`name` defaults to
+ * the slug), never an existing name.
+ */
+async function backupFileFor(ctx: AppContext, slug: string, extension: string, name = slug): Promise<string> {
   const registry = await ctx.registry();
   const directory = join(ctx.config.backupDir, slug);
   mkdirSync(directory, { recursive: true, mode: 0o700 });
-  const base = join(directory, `${slug}-${fileTimestamp()}`);
+  const base = join(directory, `${name}-${fileTimestamp()}`);
   // Two backups of one tenant in the same second (a retry, a script): never overwrite.
   let file = `${base}.${extension}`;
   for (let n = 2; existsSync(file) || (await findBackupRow(registry.knex, { file })); n++)
@@ -88,12 +104,15 @@ async function backupFileFor(ctx: AppContext, slug: string, extension: string): 
 /**
  * Runs a dump into `file` (mode 0600): it streams through a hash into a temporary name that is
  * renamed only when the dump finished completely; on any failure the temporary file is removed.
- * The backup's record is written before the dump starts and completed after it.
+ * The backup's record is written before the dump starts and completed after it. `cut` ends the
+ * dump at once: its output is closed (which stops the tool), the partial file removed and the
+ * record marked `interrupted`.
  */
 async function recordedDump(
   ctx: AppContext,
   record: Parameters<typeof startBackupRow>[1],
   dump: (output: HashingStream) => Promise<void | Partial<BackupRow>>,
+  cut?: AbortSignal,
 ): Promise<Backup> {
   const registry = await ctx.registry();
   const started = Date.now();
@@ -101,14 +120,16 @@ async function recordedDump(
   await clearInterruptedBackups(ctx, [record.slug]);
   const id = await startBackupRow(registry.knex, record);
   const partial = partialFileFor(record.file);
+  const hashing = new HashingStream();
   try {
-    const hashing = new HashingStream();
     const written = pipeline(hashing, createWriteStream(partial, { mode: 0o600, flags: 'wx' }));
     const dumped = dump(hashing).catch((error: Error) => {
       hashing.destroy(error); // so the file side settles too
       throw error;
     });
-    const [tool, file] = await Promise.allSettled([dumped, written]);
+    const settled = await untilCut(Promise.allSettled([dumped, written]), cut, () => undefined);
+    if (!settled) throw new DumpCut(`cut (${errorMessage(cut!.reason)}): the dump was stopped`);
+    const [tool, file] = settled;
     if (tool.status === 'rejected') throw tool.reason;
     if (file.status === 'rejected') throw file.reason;
     renameSync(partial, record.file);
@@ -120,9 +141,11 @@ async function recordedDump(
       duration_ms: Date.now() - started,
     });
   } catch (error) {
+    // A cut dump is not a failed one: its output is closed, which stops the tool.
+    if (error instanceof DumpCut) hashing.destroy(error);
     rmSync(partial, { force: true });
     await finishBackupRow(registry.knex, id, {
-      status: 'failed',
+      status: error instanceof DumpCut ? 'interrupted' : 'failed',
       error: errorMessage(error),
       duration_ms: Date.now() - started,
     });
@@ -133,9 +156,10 @@ async function recordedDump(
 
 /**
  * Dumps one tenant's database into its backup directory (0700), recorded with its size, sha256,
- * server version and latest migration. A failed dump leaves no file and a `failed` record.
+ * server version and latest migration. A failed dump leaves no file and a `failed` record; one
+ * cut (`cut` aborted) none and an `interrupted` record. The caller holds the tenant's lock.
  */
-export async function backupTenant(ctx: AppContext, tenant: TenantRow): Promise<Backup> {
+export async function backupTenant(ctx: AppContext, tenant: TenantRow, cut?: AbortSignal): Promise<Backup> {
   const server = await ctx.server(tenant.server_id);
   const driver = server.connection.driver;
   // Everything that reads the tenant's database logs in as the tenant (see tenantLogin).
@@ -157,10 +181,15 @@ export async function backupTenant(ctx: AppContext, tenant: TenantRow): Promise<
     server_version: serverVersion,
     migration: Array.isArray(applied) ? (applied.at(-1) ?? null) : null,
   };
-  const backup = await recordedDump(ctx, record, async (output) => {
-    const counts = await countedDump(server.connection, login, output, dumpTools(ctx.config));
-    return { row_counts: JSON.stringify(counts) };
-  });
+  const backup = await recordedDump(
+    ctx,
+    record,
+    async (output) => {
+      const counts = await countedDump(server.connection, login, output, dumpTools(ctx.config));
+      return { row_counts: JSON.stringify(counts) };
+    },
+    cut,
+  );
   return tampered ? { ...backup, warning: `${tampered.message}; no migration recorded with the backup` } : backup;
 }
 
@@ -181,36 +210,81 @@ export async function backupRegistry(ctx: AppContext): Promise<Backup> {
   return recordedDump(ctx, record, (output) => registry.driver.dumpAt(registry.spec, output, dumpTools(ctx.config)));
 }
 
+/** The slug under which backups of orphan databases are recorded (taken before doctor drops one). */
+export const ORPHAN_SLUG = '_orphans';
+
+/**
+ * Backs up a database no tenant owns (an orphan doctor is about to drop) into
+ * `<backupDir>/_orphans/<server>-<database>-<time>.<ext>`, recorded under `_orphans`: a drop that
+ * was a mistake can be undone from it (restore --from).
+ */
+export async function backupOrphanDatabase(ctx: AppContext, server: ServerHandle, database: string): Promise<Backup> {
+  const driver = server.connection.driver;
+  const record = {
+    tenant_id: null,
+    slug: ORPHAN_SLUG,
+    file: await backupFileFor(ctx, ORPHAN_SLUG, driver.backupExtension, `${server.row.name}-${database}`),
+    engine: driver.engine,
+    server_version: await server.version(),
+    migration: null,
+  };
+  // No tenant's user to log in as: the admin dumps it (pg_dump and mysqldump run nothing of it).
+  return recordedDump(ctx, record, (output) =>
+    server.connection.dump(adminLogin(database), output, dumpTools(ctx.config)),
+  );
+}
+
+/**
+ * `busy`: another operation held the tenant's lock; `moved`: moved off the servers asked for
+ * (`--server`) while the run went on; `skipped`: not started (the run was stopped) or no longer
+ * one to back up (deleted meanwhile).
+ */
+export type BackupOutcomeKind = 'ok' | 'failed' | 'unreachable' | 'busy' | 'moved' | 'skipped';
+
 export interface BackupOutcome {
   slug: string;
+  /** The server it was backed up from (where it lives now, if it was moved since the run began). */
   server: string;
-  outcome: 'ok' | 'failed' | 'unreachable';
+  outcome: BackupOutcomeKind;
   backup?: Backup;
   error?: string;
+  /** The server it was listed on, when it was moved from there while the run went on. */
+  movedFrom?: string;
 }
 
 export interface BackupManyResult {
   ok: boolean;
   total: number;
   succeeded: number;
+  /** Failed, or left out because their server could not be reached. */
   failed: number;
   /** Tenants left out because their server could not be reached (counted in `failed` too). */
   unreachable: number;
+  /** Tenants another operation was working on, not started, or moved out of the selection. */
+  busy: number;
+  skipped: number;
+  moved: number;
   unreachableServers: UnreachableServer[];
   bytes: number;
   durationMs: number;
   tenants: BackupOutcome[];
+  /** Stopped by the caller (the signal, e.g. `SIGINT`): the tenants not started are `skipped`. */
+  interrupted?: string;
 }
 
 /**
  * Backs up the selected tenants, `concurrency` at a time and each server within its own limit; a
- * failure, or a server that cannot be reached, does not stop the others.
+ * failure, or a server that cannot be reached, does not stop the others. Each tenant is backed up
+ * holding its lock, from where its row says it lives at that moment (a list read at the start
+ * goes stale while another host moves tenants); one another operation holds is `busy`.
+ * `interrupt` stops starting tenants (and with `cut`, stops the dumps under way).
  */
 export async function backupTenants(
   ctx: AppContext,
   selection: TenantSelection,
   concurrency: number,
   onProgress: (done: number, total: number, failed: number) => void = () => {},
+  interrupt?: RunInterrupt,
 ): Promise<BackupManyResult> {
   const started = Date.now();
   const tenants = await selectTenants(ctx, selection, 'backup');
@@ -219,53 +293,98 @@ export async function backupTenants(
   let done = 0;
   let failed = 0;
   const fleet = await reachFleet(ctx, tenants);
+  const settle = (index: number, outcome: BackupOutcome) => {
+    outcomes[index] = outcome;
+    if (outcome.outcome === 'failed' || outcome.outcome === 'unreachable') failed++;
+    onProgress(++done, tenants.length, failed);
+  };
   for (const { tenant, error } of fleet.unreachable) {
-    outcomes[tenants.indexOf(tenant)] = {
+    settle(tenants.indexOf(tenant), {
       slug: tenant.slug,
       server: tenant.server_name,
       outcome: 'unreachable',
       error: error.message,
-    };
-    onProgress(++done, tenants.length, ++failed);
+    });
   }
-  await runPool(
-    fleet.reachable,
-    concurrency,
-    async (tenant) => {
-      const index = tenants.indexOf(tenant);
-      try {
-        outcomes[index] = {
-          slug: tenant.slug,
-          server: tenant.server_name,
-          outcome: 'ok',
-          backup: await backupTenant(ctx, tenant),
-        };
-      } catch (error) {
-        failed++;
-        const cause = (error as Error).cause ?? error;
-        outcomes[index] = isOutage(cause)
-          ? {
-              slug: tenant.slug,
-              server: tenant.server_name,
-              outcome: 'unreachable',
-              error: outageMessage(tenant, cause),
-            }
-          : { slug: tenant.slug, server: tenant.server_name, outcome: 'failed', error: errorMessage(cause) };
-      }
-      onProgress(++done, tenants.length, failed);
-    },
-    { keyOf: (tenant) => tenant.server_id, limitOf: serverLimit(ctx, tenants, concurrency) },
-  );
-  const unreachable = outcomes.filter((o) => o.outcome === 'unreachable').length;
+  const locks = await openTenantLockPool(ctx);
+  try {
+    await runPool(
+      fleet.reachable,
+      concurrency,
+      async (tenant) => {
+        const index = tenants.indexOf(tenant);
+        settle(
+          index,
+          await ifTenantFree(
+            locks,
+            tenant.slug,
+            () => backupFresh(ctx, tenant, selection, interrupt),
+            (holder) => ({ slug: tenant.slug, server: tenant.server_name, outcome: 'busy', error: holder }),
+          ),
+        );
+      },
+      {
+        keyOf: (tenant) => tenant.server_id,
+        limitOf: serverLimit(ctx, tenants, concurrency),
+        shouldStop: () => stopping(interrupt),
+        onSkipped: (tenant) =>
+          settle(tenants.indexOf(tenant), {
+            slug: tenant.slug,
+            server: tenant.server_name,
+            outcome: 'skipped',
+            error: `not started: stopped by ${stoppedBy(interrupt)}`,
+          }),
+      },
+    );
+  } finally {
+    await locks.close();
+  }
+  const count = (kind: BackupOutcomeKind) => outcomes.filter((o) => o.outcome === kind).length;
+  const interrupted = stoppedBy(interrupt);
+  const [busy, skipped] = [count('busy'), count('skipped')];
   return {
-    ok: failed === 0,
+    ok: failed === 0 && busy === 0 && skipped === 0 && !interrupted,
     total: tenants.length,
-    succeeded: tenants.length - failed,
+    succeeded: count('ok'),
     failed,
-    unreachable,
-    unreachableServers: fleet.outages,
+    unreachable: count('unreachable'),
+    busy,
+    skipped,
+    moved: count('moved'),
+    unreachableServers: runOutages(ctx, fleet, outcomes),
     bytes: outcomes.reduce((sum, o) => sum + (o.backup?.bytes ?? 0), 0),
     durationMs: Date.now() - started,
     tenants: outcomes,
+    ...(interrupted ? { interrupted } : {}),
   };
+}
+
+/** One tenant of a fleet backup, its lock held: from where it lives now. */
+async function backupFresh(
+  ctx: AppContext,
+  listed: TenantWithServer,
+  selection: TenantSelection,
+  interrupt: RunInterrupt | undefined,
+): Promise<BackupOutcome> {
+  const fresh = await freshTenant(ctx, listed, selection);
+  if ('outcome' in fresh)
+    return { slug: listed.slug, server: listed.server_name, outcome: fresh.outcome, error: fresh.reason };
+  const tenant = fresh.now;
+  const where = {
+    slug: tenant.slug,
+    server: tenant.server_name,
+    ...(fresh.movedFrom ? { movedFrom: fresh.movedFrom } : {}),
+  };
+  try {
+    return { ...where, outcome: 'ok', backup: await backupTenant(ctx, tenant, interrupt?.cut) };
+  } catch (error) {
+    const cause = (error as Error).cause ?? error;
+    // Whatever the dump's own error says (a rollback on a cut connection, a dump gone silent),
+    // the server is asked at once: one that no longer answers is lost for the rest of the run
+    // (its other tenants do not each wait for it again), and this tenant failed for that reason.
+    const lost = await ctx.unansweredServer(tenant.server_id);
+    return lost || isOutage(cause)
+      ? { ...where, outcome: 'unreachable', error: outageMessage(tenant, lost ?? cause) }
+      : { ...where, outcome: 'failed', error: errorMessage(cause) };
+  }
 }

@@ -3,6 +3,7 @@ import type { AppContext, ServerHandle } from '../context/app-context.js';
 import { ConflictError, OperationError, UsageError, errorMessage } from '../core/errors.js';
 import { generatePassword, redact } from '../core/secrets.js';
 import { validateSlug } from '../core/slug.js';
+import { validateText } from '../core/text-limits.js';
 import { assertMetadataAvailable, readIndexedKeys, writeMetadataIndex } from '../registry/metadata-index-repo.js';
 import {
   findTenantByDatabase,
@@ -84,6 +85,8 @@ export async function createTenant(
 ): Promise<CreateTenantResult> {
   const started = Date.now();
   const slug = validateSlug(input.slug);
+  validateText('name', input.name);
+  validateText('plan', input.plan);
   const registry = await ctx.registry();
   return withTenantLock(ctx, slug, async () => {
     const existing = await findTenantRow(registry.knex, slug);

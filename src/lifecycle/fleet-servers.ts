@@ -57,6 +57,26 @@ export async function reachFleet<T extends TenantWithServer>(ctx: AppContext, te
   return result;
 }
 
+/**
+ * Every server a run could not work on: those unreachable from the start (`fleet.outages`) and
+ * those lost on the way (see AppContext.lostServers), each once, with how many of its tenants
+ * ended `unreachable`.
+ */
+export function runOutages<T extends TenantWithServer>(
+  ctx: AppContext,
+  fleet: FleetServers<T>,
+  outcomes: ReadonlyArray<{ server: string; outcome: string } | undefined>,
+): UnreachableServer[] {
+  const all = [...fleet.outages];
+  for (const error of ctx.lostServers().values()) {
+    if (all.some((o) => o.server === error.server)) continue;
+    const tenants = outcomes.filter((o) => o?.server === error.server && o.outcome === 'unreachable').length;
+    if (tenants === 0) continue; // lost after this run was done with it
+    all.push({ server: error.server, address: error.address, reason: error.reason, error: error.message, tenants });
+  }
+  return all.sort((a, b) => a.server.localeCompare(b.server));
+}
+
 /** Whether a tenant's failure was its server going away (mid-run), rather than the tenant's own. */
 export function isOutage(error: unknown): boolean {
   return error instanceof ServerUnreachableError || networkReason(error) !== undefined;

@@ -2,7 +2,8 @@ import type { Knex } from 'knex';
 import type { AppContext, ServerHandle } from '../context/app-context.js';
 import { formatDuration } from '../core/duration.js';
 import { TamperedTableError, errorMessage } from '../core/errors.js';
-import type { AppliedMigrations } from '../engines/engine-driver.js';
+import type { AppliedMigrations, HeldLock } from '../engines/engine-driver.js';
+import { stoppedBy, type RunInterrupt } from '../core/run-interrupt.js';
 import {
   finishRun,
   markInterruptedRuns,
@@ -24,11 +25,21 @@ import { MIGRATIONS_LOCK, withFleetLock } from './fleet-lock.js';
 import { selectTenants, type TenantSelection } from './select-tenants.js';
 import { ifTenantFree, openTenantLockPool } from './tenant-lock-pool.js';
 import { withTenantKnex } from './tenant-database.js';
-import { isOutage, outageMessage, reachFleet, serverLimit, type UnreachableServer } from './fleet-servers.js';
+import {
+  isOutage,
+  outageMessage,
+  reachFleet,
+  runOutages,
+  serverLimit,
+  type UnreachableServer,
+} from './fleet-servers.js';
 import { resumePoint, type RolloutOptions } from './resume-run.js';
 import { parseFailureBudget, planWaves, type Wave } from './rollout-plan.js';
 import { runRollout } from './rollout-run.js';
-import { withDeadline } from './tenant-deadline.js';
+import { withCutoff } from './tenant-deadline.js';
+import { freshTenant } from './fresh-tenant.js';
+import { OutcomeRecorder } from './outcome-recorder.js';
+import { isRegistryOutage, REGISTRY_RETRY_MS, retryRegistry } from './registry-retry.js';
 import { assertTenantCodeTrusted, tenantLogin } from './tenant-login.js';
 
 export interface MigrateFleetOptions extends TenantSelection, RolloutOptions {
@@ -42,14 +53,17 @@ export interface MigrateFleetOptions extends TenantSelection, RolloutOptions {
   failFast?: boolean;
   /** How long to wait for a running migration to finish before giving up. Default 0. */
   waitMs?: number;
+  /** Stops the run early (see RunInterrupt): the CLI's Ctrl-C and SIGTERM. */
+  interrupt?: RunInterrupt;
 }
 
 /**
  * `busy`: another operation (a restore, a delete…) held the tenant's lock; `--retry-failed` picks it up.
  * `unreachable`: its server could not be reached.
+ * `moved`: moved, while the run went on, off the servers the run was asked for (`--server`): not worked on.
  */
 export type TenantOutcomeKind =
-  'migrated' | 'rolled_back' | 'up_to_date' | 'pending' | 'failed' | 'unreachable' | 'skipped' | 'busy';
+  'migrated' | 'rolled_back' | 'up_to_date' | 'pending' | 'failed' | 'unreachable' | 'skipped' | 'busy' | 'moved';
 
 export interface TenantMigrationOutcome {
   slug: string;
@@ -65,6 +79,10 @@ export interface TenantMigrationOutcome {
   lockTimeout?: boolean;
   /** Stopped after `--tenant-timeout`. */
   timedOut?: boolean;
+  /** Cut while it ran: by a second signal, or because the registry (and the run's lock) was lost. */
+  cut?: boolean;
+  /** The server it was listed on, if it was moved while the run went on (`server`: where it was worked on). */
+  movedFrom?: string;
 }
 
 export interface FleetProgress {
@@ -107,6 +125,16 @@ export interface MigrateFleetResult {
   halted?: string;
   /** `--resume`: the run this one continued. */
   resumedFrom?: number;
+  /**
+   * Stopped by the caller (the signal, e.g. `SIGINT`): tenants not started are `skipped`; the run is
+   * recorded `interrupted`.
+   */
+  interrupted?: string;
+  /**
+   * The registry connection was lost mid-run, and the run's lock with it: the run stopped at once
+   * (tenants under way cut, the rest `skipped`), recorded what it could, and is `interrupted`.
+   */
+  registryLost?: { error: string; unrecorded: number };
 }
 
 /**
@@ -126,8 +154,21 @@ export async function migrateFleet(
   const source = new DirectoryMigrationSource(ctx.config.migrationsDir);
   const available = source.list();
 
-  const body = async (): Promise<MigrateFleetResult> => {
+  const body = async (lock?: HeldLock): Promise<MigrateFleetResult> => {
     const registry = await ctx.registry();
+    // A lost registry session is a lost lock: another run may start at once, so this one starts
+    // no more tenants and cuts those under way (their transactions roll back), as a second signal would.
+    const lost = lock?.lost;
+    const stopSignal = anySignal(options.interrupt?.stop, options.interrupt?.cut, lost);
+    const cutSignal = anySignal(options.interrupt?.cut, lost);
+    // Once the registry is lost, its writes are tried again until 30 s after the loss (all of them together).
+    let lostAt = lost?.aborted ? Date.now() : undefined;
+    lost?.addEventListener('abort', () => (lostAt = Date.now()), { once: true });
+    const retryBudget = () => (lostAt === undefined ? 0 : Math.max(0, lostAt + REGISTRY_RETRY_MS - Date.now()));
+    const stopReason = () =>
+      lost?.aborted
+        ? `the registry connection was lost (${errorMessage(lost.reason)})`
+        : `stopped by ${stoppedBy(options.interrupt)}`;
     let finished = new Set<number>();
     if (options.resume !== undefined) {
       if (!options.dryRun) await markInterruptedRuns(registry.knex, kind);
@@ -139,6 +180,7 @@ export async function migrateFleet(
         concurrency: point.options.concurrency ?? options.concurrency,
         dryRun: options.dryRun,
         waitMs: options.waitMs,
+        interrupt: options.interrupt,
         retryFailed: false,
         resume: undefined,
         resumedFrom: options.resume,
@@ -165,32 +207,29 @@ export async function migrateFleet(
     const outcomes: TenantMigrationOutcome[] = new Array(tenants.length);
     const fleet = await reachFleet(ctx, tenants);
     const position = new Map(tenants.map((t, i) => [t.id, i]));
-    const pendingRows: OutcomeRow[] = [];
+    // Outcomes reach the registry as tenants finish (batched, at most a second behind), retried
+    // while the registry is away.
+    const recorder = new OutcomeRecorder<OutcomeRow>((rows) =>
+      retryRegistry(registry, () => recordOutcomes(registry.knex, rows), retryBudget()),
+    );
     let done = 0;
     let failed = 0;
     let migrationFailures = 0;
     const widest = Math.max(options.concurrency, ...waves.map((w) => w.concurrency ?? 0));
     // Every tenant worked on is locked, so no restore or delete runs under its migration.
-    const locks = options.dryRun ? undefined : await openTenantLockPool(ctx, widest);
-    const flush = async () => {
-      if (runId !== null) await recordOutcomes(registry.knex, pendingRows.splice(0));
-    };
-    const settle = async (
-      index: number,
-      tenant: TenantWithServer,
-      outcome: Omit<TenantMigrationOutcome, 'slug' | 'server'>,
-    ) => {
+    const locks = options.dryRun ? undefined : await openTenantLockPool(ctx);
+    const settle = async (index: number, tenant: TenantWithServer, outcome: Settled) => {
       outcomes[index] = {
         slug: tenant.slug,
-        server: tenant.server_name,
-        ...outcome,
+        server: outcome.worked?.server_name ?? tenant.server_name,
+        ...withoutWorked(outcome),
         ...(staged ? { wave: waveOf.get(tenant.id) } : {}),
       };
       done++;
       if (outcome.outcome === 'failed' || outcome.outcome === 'unreachable') failed++;
       if (outcome.outcome === 'failed') migrationFailures++;
       if (runId !== null) {
-        pendingRows.push({
+        recorder.add({
           run_id: runId,
           tenant_id: tenant.id,
           slug: tenant.slug,
@@ -201,12 +240,12 @@ export async function migrateFleet(
           finished_at: now(),
           wave: waveOf.get(tenant.id) ?? null,
         });
-        if (pendingRows.length >= 100) await flush();
       }
       onProgress({ done, total: tenants.length, failed, elapsedMs: Date.now() - started, wave: activeWave });
     };
     let activeWave: FleetProgress['wave'];
     let halted: string | undefined;
+    let closed: Awaited<ReturnType<typeof recorder.close>> = { unrecorded: 0 };
 
     try {
       // Tenants with nothing to do are found without opening them where the server allows:
@@ -262,13 +301,36 @@ export async function migrateFleet(
         keyOf: ({ tenant }) => tenant.server_id,
         limitOf: serverLimit(ctx, tenants, widest),
         workOf: (wave) => workOf.get(wave.number) ?? [],
+        stopSignal,
+        stopped: stopReason,
         attempt: ({ tenant, applied, fingerprinted }) =>
-          ifTenantFree(
+          ifTenantFree<Settled>(
             locks,
             tenant.slug,
-            () => migrateOne(ctx, tenant, source, available, { applied, fingerprinted }, options),
+            async (): Promise<Settled> => {
+              // Under the tenant's lock: where it lives now, not where the list said.
+              const fresh = options.dryRun ? { now: tenant } : await freshTenant(ctx, tenant, options);
+              if ('outcome' in fresh)
+                return { outcome: fresh.outcome, migrations: [], durationMs: 0, error: fresh.reason };
+              const known = fresh.movedFrom ? { applied: undefined, fingerprinted: false } : { applied, fingerprinted };
+              const settled = await migrateOne(ctx, fresh.now, source, available, known, options, {
+                signal: cutSignal,
+                cut: () => ({
+                  outcome: 'failed',
+                  migrations: [],
+                  cut: true,
+                  error: `cut: ${stopReason()}; its migration was stopped`,
+                  durationMs: 0,
+                }),
+              });
+              return { ...settled, worked: fresh.now, ...(fresh.movedFrom ? { movedFrom: fresh.movedFrom } : {}) };
+            },
             (holder) => ({ outcome: 'busy', migrations: [], durationMs: 0, error: holder }),
-          ),
+          ).catch((error: unknown): Settled => {
+            // The registry went away under the tenant's lock or re-read: the lost lock stops the run next.
+            if (!isRegistryOutage(registry, error)) throw error;
+            return { outcome: 'failed', migrations: [], durationMs: 0, error: `registry: ${errorMessage(error)}` };
+          }),
         settle: ({ tenant, index }, result) => settle(index, tenant, result),
         skip: ({ tenant, index }, reason) =>
           settle(index, tenant, { outcome: 'skipped', migrations: [], durationMs: 0, error: reason }),
@@ -289,38 +351,55 @@ export async function migrateFleet(
           }),
       });
     } finally {
-      await flush();
+      // Whatever happened, what the tenants did is written (tried again for a while once the registry was lost).
+      closed = await recorder.close();
       await locks?.close();
     }
 
     const counts = countOutcomes(outcomes);
+    const interrupted = lost?.aborted ? undefined : stoppedBy(options.interrupt);
+    const { unrecorded, error: unrecordedError } = closed;
+    // A failed write fails the run, unless the registry was lost (then the result says how many).
+    if (unrecorded && !lost?.aborted) throw unrecordedError;
     if (runId !== null) {
-      await finishRun(
-        registry.knex,
-        runId,
-        {
-          succeeded: counts.migrated + counts.rolled_back + counts.up_to_date,
-          failed: counts.failed + counts.unreachable,
-          skipped: counts.skipped + counts.busy,
-        },
-        halted,
-      );
+      const finishing = () =>
+        finishRun(
+          registry.knex,
+          runId!,
+          {
+            succeeded: counts.migrated + counts.rolled_back + counts.up_to_date,
+            failed: counts.failed + counts.unreachable,
+            skipped: counts.skipped + counts.busy + counts.moved,
+          },
+          halted,
+          lost?.aborted || interrupted ? stopReason() : undefined,
+        );
+      if (lost?.aborted) await retryRegistry(registry, finishing, retryBudget()).catch(() => undefined);
+      else await finishing();
     }
     return {
       runId,
       kind,
       dryRun: Boolean(options.dryRun),
-      ok: counts.failed === 0 && counts.skipped === 0 && counts.unreachable === 0 && counts.busy === 0,
+      ok:
+        counts.failed === 0 &&
+        counts.skipped === 0 &&
+        counts.unreachable === 0 &&
+        counts.busy === 0 &&
+        !interrupted &&
+        !lost?.aborted,
       total: tenants.length,
       counts,
       available,
       knex: projectKnex(ctx.config.migrationsDir).used,
       tenants: outcomes,
-      unreachableServers: fleet.outages,
+      unreachableServers: runOutages(ctx, fleet, outcomes),
       durationMs: Date.now() - started,
       ...(staged ? { waves: waves.map((w) => ({ number: w.number, name: w.name, tenants: w.tenants.length })) } : {}),
-      ...(halted ? { halted } : {}),
+      ...(halted && !interrupted && !lost?.aborted ? { halted } : {}),
       ...(options.resumedFrom !== undefined ? { resumedFrom: options.resumedFrom } : {}),
+      ...(interrupted ? { interrupted } : {}),
+      ...(lost?.aborted ? { registryLost: { error: errorMessage(lost.reason), unrecorded } } : {}),
     };
   };
 
@@ -329,7 +408,18 @@ export async function migrateFleet(
   return withFleetLock(ctx, MIGRATIONS_LOCK, options.waitMs ?? 0, 'migration run', body);
 }
 
-type Settled = Omit<TenantMigrationOutcome, 'slug' | 'server'>;
+/** One tenant's outcome as its worker returns it; `worked`: the row it acted on (fresh, under the lock). */
+type Settled = Omit<TenantMigrationOutcome, 'slug' | 'server'> & { worked?: TenantWithServer };
+
+function withoutWorked({ worked: _, ...outcome }: Settled): Omit<TenantMigrationOutcome, 'slug' | 'server'> {
+  return outcome;
+}
+
+/** A signal aborted when any of `signals` is (undefined ones ignored). */
+function anySignal(...signals: Array<AbortSignal | undefined>): AbortSignal | undefined {
+  const given = signals.filter((s): s is AbortSignal => s !== undefined);
+  return given.length ? AbortSignal.any(given) : undefined;
+}
 
 /** First wait before a tenant that hit the lock timeout is tried again; doubles each time. */
 const LOCK_RETRY_BACKOFF_MS = 1000;
@@ -412,6 +502,7 @@ async function migrateOne(
   available: string[],
   known: { applied: string[] | null | undefined; fingerprinted: boolean },
   options: MigrateFleetOptions,
+  cutOff?: { signal: AbortSignal | undefined; cut: () => Settled },
 ): Promise<Settled> {
   const started = Date.now();
   let server: ServerHandle | undefined;
@@ -425,51 +516,63 @@ async function migrateOne(
       error: `timed out after ${formatDuration(options.tenantTimeoutMs!)} (--tenant-timeout): stopped`,
       durationMs: Date.now() - started,
     });
-    return await withDeadline(
-      options.tenantTimeoutMs,
-      (opened) =>
-        withTenantKnex(
-          server!.connection,
-          tenantLogin(ctx, server!, tenant),
-          async (knex: Knex): Promise<Settled> => {
-            opened(knex);
-            if (options.direction === 'down') {
-              // Read (and checked to be a plain table) first: a tampered one is reported, not rolled back.
-              const applied = await driver.readAppliedOn(knex, TENANT_MIGRATIONS_TABLE, tenant.database_name);
-              if (options.dryRun) return plannedRollback(knex, applied);
-              const names = await runMigrator(knex, source, 'down');
-              return {
-                outcome: names.length ? 'rolled_back' : 'up_to_date',
-                migrations: names,
-                durationMs: Date.now() - started,
-              };
-            }
-            const applied =
-              known.applied === undefined
-                ? await driver.readAppliedOn(knex, TENANT_MIGRATIONS_TABLE, tenant.database_name)
-                : known.applied;
-            const settled = judge(available, applied, options, ctx.config.migrationsDir);
-            // A tenant without a fingerprint (created before it existed, or restored) gets the trigger
-            // that keeps one, so next time it is cheap; where it exists, the trigger updates it itself.
-            const keep = !options.dryRun && !known.fingerprinted;
-            if (settled) {
-              if (keep && applied !== null)
-                await server!.connection.migrationFingerprints?.keepMigrationFingerprint(knex, TENANT_MIGRATIONS_TABLE);
-              return { ...settled, durationMs: Date.now() - started };
-            }
-            const names = await runMigrator(knex, source, 'up');
-            if (keep)
-              await server!.connection.migrationFingerprints?.keepMigrationFingerprint(knex, TENANT_MIGRATIONS_TABLE);
+    const cutoff = {
+      ms: options.tenantTimeoutMs,
+      lost: server.connection.lost,
+      timedOut,
+      serverLost: (reason: unknown): Settled => ({
+        outcome: 'unreachable',
+        migrations: [],
+        error: outageMessage(tenant, ctx.lostServers().get(tenant.server_id) ?? reason),
+        durationMs: Date.now() - started,
+      }),
+      cut: cutOff && {
+        signal: cutOff.signal,
+        settle: (): Settled => ({ ...cutOff.cut(), durationMs: Date.now() - started }),
+      },
+    };
+    return await withCutoff(cutoff, (opened) =>
+      withTenantKnex(
+        server!.connection,
+        tenantLogin(ctx, server!, tenant),
+        async (knex: Knex): Promise<Settled> => {
+          opened(knex);
+          if (options.direction === 'down') {
+            // Read (and checked to be a plain table) first: a tampered one is reported, not rolled back.
+            const applied = await driver.readAppliedOn(knex, TENANT_MIGRATIONS_TABLE, tenant.database_name);
+            if (options.dryRun) return plannedRollback(knex, applied);
+            const names = await runMigrator(knex, source, 'down');
             return {
-              outcome: names.length ? 'migrated' : 'up_to_date',
+              outcome: names.length ? 'rolled_back' : 'up_to_date',
               migrations: names,
               durationMs: Date.now() - started,
             };
-          },
-          projectKnex(ctx.config.migrationsDir).factory,
-          { lockTimeoutMs: options.lockTimeoutMs },
-        ),
-      timedOut,
+          }
+          const applied =
+            known.applied === undefined
+              ? await driver.readAppliedOn(knex, TENANT_MIGRATIONS_TABLE, tenant.database_name)
+              : known.applied;
+          const settled = judge(available, applied, options, ctx.config.migrationsDir);
+          // A tenant without a fingerprint (created before it existed, or restored) gets the trigger
+          // that keeps one, so next time it is cheap; where it exists, the trigger updates it itself.
+          const keep = !options.dryRun && !known.fingerprinted;
+          if (settled) {
+            if (keep && applied !== null)
+              await server!.connection.migrationFingerprints?.keepMigrationFingerprint(knex, TENANT_MIGRATIONS_TABLE);
+            return { ...settled, durationMs: Date.now() - started };
+          }
+          const names = await runMigrator(knex, source, 'up');
+          if (keep)
+            await server!.connection.migrationFingerprints?.keepMigrationFingerprint(knex, TENANT_MIGRATIONS_TABLE);
+          return {
+            outcome: names.length ? 'migrated' : 'up_to_date',
+            migrations: names,
+            durationMs: Date.now() - started,
+          };
+        },
+        projectKnex(ctx.config.migrationsDir).factory,
+        { lockTimeoutMs: options.lockTimeoutMs },
+      ),
     );
   } catch (error) {
     const driver = server?.connection.driver;
@@ -491,11 +594,13 @@ async function migrateOne(
         durationMs: Date.now() - started,
       };
     }
-    if (isOutage(error))
+    // A failure its server may have caused (a cut connection): the server is asked at once.
+    const lost = await ctx.unansweredServer(tenant.server_id);
+    if (lost || isOutage(error))
       return {
         outcome: 'unreachable',
         migrations: [],
-        error: outageMessage(tenant, error),
+        error: outageMessage(tenant, lost ?? error),
         durationMs: Date.now() - started,
       };
     const hint =
@@ -529,6 +634,7 @@ function countOutcomes(outcomes: TenantMigrationOutcome[]): Record<TenantOutcome
     unreachable: 0,
     skipped: 0,
     busy: 0,
+    moved: 0,
   };
   for (const o of outcomes) counts[o.outcome]++;
   return counts;

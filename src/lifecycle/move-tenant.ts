@@ -1,5 +1,6 @@
 import type { AppContext } from '../context/app-context.js';
 import { ConflictError, OperationError, errorMessage } from '../core/errors.js';
+import { isOutage } from './fleet-servers.js';
 import { generatePassword, redact } from '../core/secrets.js';
 import { validateSlug } from '../core/slug.js';
 import {
@@ -32,7 +33,15 @@ export interface MoveInput {
   keepSource?: boolean;
   /** Say what would be done; change nothing. */
   dryRun?: boolean;
+  /**
+   * Move it only if it still lives on this server (by id) when its lock is taken (an evacuation's
+   * list goes stale): otherwise MovedAwayError, and nothing is done.
+   */
+  onlyFrom?: number;
 }
+
+/** `move` with `onlyFrom`: the tenant is no longer on that server (moved, or deleted, meanwhile). */
+export class MovedAwayError extends ConflictError {}
 
 export interface MoveResult {
   slug: string;
@@ -76,8 +85,10 @@ export async function moveTenant(
   const started = Date.now();
   const slug = validateSlug(input.slug);
   const row = await loadTenantRow(ctx, slug);
-  if (row.status !== 'active' && row.status !== 'suspended')
-    throw new ConflictError(`tenant "${slug}" is ${row.status}: only an active or suspended tenant can be moved`);
+  if (row.status !== 'active' && row.status !== 'suspended') {
+    const why = `tenant "${slug}" is ${row.status}: only an active or suspended tenant can be moved`;
+    throw input.onlyFrom === undefined ? new ConflictError(why) : new MovedAwayError(why);
+  }
   if (row.step && !row.step.startsWith(MOVE_STEP_PREFIX))
     throw new ConflictError(`tenant "${slug}" is in the middle of ${row.step}: finish that first`);
   if (!input.dryRun) await assertTenantCodeTrusted(ctx, [row], 'move');
@@ -88,6 +99,10 @@ export async function moveTenant(
     let resumed: MoveResult['resumed'] = null;
     let to = input.to;
     const interrupted = await runningMove(registry.knex, tenant.id);
+    if (!interrupted && input.onlyFrom !== undefined && tenant.server_id !== input.onlyFrom) {
+      const now = await findServerRow(registry.knex, { id: tenant.server_id });
+      throw new MovedAwayError(`tenant "${slug}" was moved to server "${now?.name ?? tenant.server_id}" meanwhile`);
+    }
     if (interrupted) {
       const target = (await findServerRow(registry.knex, { id: interrupted.target_server_id }))!;
       if (to && to !== target.name)
@@ -212,17 +227,14 @@ export async function moveTenant(
         if (step === 'switch' && (await loadTenantRow(ctx, slug)).server_id === move.target_server_id) break; // it did land
         const message = redact(errorMessage(error), [password ?? undefined]);
         const undone = await rollBack(ctx, move, 'failed', `${step}: ${message}`, onStep).then(
-          () => undefined,
-          (e: unknown) => errorMessage(e),
+          ({ targetLeft }) => ({
+            detail: targetLeft
+              ? `the tenant stays on server "${plan.source}"; the target's copy could not be dropped (${targetLeft}): doctor lists it once server "${plan.target}" answers`
+              : `the tenant stays on server "${plan.source}"; the target's copy was dropped`,
+          }),
+          (e: unknown) => ({ detail: `rollback incomplete, run move again to finish it: ${errorMessage(e)}` }),
         );
-        throw new OperationError(
-          slug,
-          step,
-          new Error(message),
-          undone
-            ? `rollback incomplete, run move again to finish it: ${undone}`
-            : `the tenant stays on server "${plan.source}"; the target's copy was dropped`,
-        );
+        throw new OperationError(slug, step, new Error(message), undone.detail);
       }
     }
     move = (await findMoveRow(registry.knex, moveId))!;
@@ -325,9 +337,13 @@ async function finishMove(ctx: AppContext, move: MoveRow, onStep: MoveProgress):
 }
 
 /**
- * Undoes a move that has not switched: drops what the target got, gives the source its access
- * back if the tenant was active, and records why. Safe to repeat; throws if it could not finish
- * (the move stays recorded as running, so the next `move` tries again).
+ * Undoes a move that has not switched: gives the source its access back if the tenant was active
+ * (first: whatever became of the target, the tenant works again where it was), drops what the
+ * target got, and records why. Safe to repeat. A target that stopped answering keeps its partial
+ * copy, unreachable and locked to everyone but the move (its password is the move's alone): the
+ * move is recorded failed with that, and `doctor` lists the copy as an orphan once the server
+ * answers again. Any other failure throws, and the move stays recorded as running, so the next
+ * `move` tries again.
  */
 async function rollBack(
   ctx: AppContext,
@@ -335,22 +351,29 @@ async function rollBack(
   status: 'failed' | 'rolled_back',
   reason: string,
   onStep: MoveProgress,
-): Promise<void> {
+): Promise<{ targetLeft?: string }> {
   onStep('rollback');
   const registry = await ctx.registry();
-  const [source, target] = await Promise.all([ctx.server(move.source_server_id), ctx.server(move.target_server_id)]);
-  const [problem] = await dropTenantDatabase(target.connection, move.target_database, move.target_user);
-  if (problem) {
-    await updateMoveRow(registry.knex, move.id, { error: `${reason}; rollback: ${errorMessage(problem)}` });
-    throw problem;
-  }
+  const source = await ctx.server(move.source_server_id);
   if (move.was_status === 'active') {
     // A loan of the source's login a killed run left open must not outlive the fence.
     await restoreOwnPassword(ctx, source.connection, await loadTenantRow(ctx, move.slug));
     await source.connection.resumeAccess(move.source_database, move.source_user);
   }
-  await updateMoveRow(registry.knex, move.id, { status, step: null, error: reason, finished_at: now() });
-  await updateTenantRow(registry.knex, move.tenant_id, { step: null, last_error: `move: ${reason}` });
+  const [problem] = await ctx.server(move.target_server_id).then(
+    (target) => dropTenantDatabase(target.connection, move.target_database, move.target_user),
+    (error: unknown) => [error as Error],
+  );
+  const gone = problem && (isOutage(problem) || (await ctx.unansweredServer(move.target_server_id)));
+  const targetLeft = gone ? errorMessage(problem) : undefined;
+  if (problem && !targetLeft) {
+    await updateMoveRow(registry.knex, move.id, { error: `${reason}; rollback: ${errorMessage(problem)}` });
+    throw problem;
+  }
+  const recorded = targetLeft ? `${reason}; the target's copy could not be dropped: ${targetLeft}` : reason;
+  await updateMoveRow(registry.knex, move.id, { status, step: null, error: recorded, finished_at: now() });
+  await updateTenantRow(registry.knex, move.tenant_id, { step: null, last_error: `move: ${recorded}` });
+  return { targetLeft };
 }
 
 /** The target's copy as a login: the new database and user, with the password the move recorded. */

@@ -6,11 +6,15 @@ import { withTenantKnex } from './tenant-database.js';
  * damage the target's copy (so verify must catch it). Unset in normal use: they do nothing.
  */
 
-/** `TENANTCTL_TEST_PAUSE_AT=<step>`: says so on stderr and waits (to be killed) once the step is recorded. */
+/**
+ * `TENANTCTL_TEST_PAUSE_AT=<step>`: says so on stderr and waits once the step is recorded: to be
+ * killed there, or for `TENANTCTL_TEST_PAUSE_MS` (a test does something meanwhile), then goes on.
+ */
 export async function pauseForTest(step: string): Promise<void> {
   if (process.env.TENANTCTL_TEST_PAUSE_AT !== step) return;
   process.stderr.write(`TENANTCTL_TEST_PAUSED ${step}\n`);
-  await new Promise((resolve) => setTimeout(resolve, 600_000));
+  const ms = Number(process.env.TENANTCTL_TEST_PAUSE_MS ?? 600_000);
+  await new Promise((resolve) => setTimeout(resolve, ms));
 }
 
 /**

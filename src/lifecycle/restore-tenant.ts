@@ -108,6 +108,13 @@ export async function restoreTenant(
     const handle = await ctx.server(source.server_id);
     const server = handle.connection;
     await engineChecked(ctx, backup, source);
+    // Credentials the restore tool cannot be given would fail it after the database was replaced:
+    // refused before anything is touched, with what to change.
+    const refused = handle.spec.password && server.driver.refusedPassword(handle.spec.password);
+    if (refused)
+      throw new UsageError(
+        `server "${handle.row.name}": its admin password cannot be used to restore: ${refused} (tenantctl server update ${handle.row.name} --password-stdin); nothing was changed`,
+      );
     // A restore interrupted earlier recorded itself: its half-restored database may be replaced.
     const resuming = source.step === 'restore';
     const tables = (await server.databaseExists(source.database_name))

@@ -1,5 +1,5 @@
-import { sleep } from '../core/duration.js';
 import { runPool } from '../core/run-pool.js';
+import { sleepUnless } from '../core/run-interrupt.js';
 import type { Wave } from './rollout-plan.js';
 
 /** What one attempt at a tenant gave: enough for the rollout to decide what comes next. */
@@ -44,6 +44,13 @@ export interface RolloutControl<W, S extends AttemptResult> {
   onWave?: (wave: Wave<unknown>) => void;
   /** Called about once a second while pausing between waves. */
   onPause?: (next: Wave<unknown>, remainingMs: number) => void;
+  /**
+   * Aborted when the run must start no more tenants (a signal, a lost registry): pauses and
+   * backoffs end at once, and every tenant not started is skipped with `stopped()` as the reason.
+   */
+  stopSignal?: AbortSignal;
+  /** Why the run was stopped, once `stopSignal` is aborted. */
+  stopped?: () => string;
 }
 
 /**
@@ -61,13 +68,16 @@ export async function runRollout<W, S extends AttemptResult>(
   const overBudget = () => control.maxFailures !== undefined && control.failures() >= control.maxFailures;
   const budgetReason = () =>
     `failure budget reached: ${control.failures()} failed (--max-failures ${control.maxFailures})`;
-  const stop = () => Boolean(halted) || control.failFast() || overBudget();
+  const interrupted = () => Boolean(control.stopSignal?.aborted);
+  const stop = () => interrupted() || Boolean(halted) || control.failFast() || overBudget();
   const skipReason = () =>
-    halted
-      ? `not started: the run halted (${halted})`
-      : overBudget()
-        ? `not started: ${budgetReason()}`
-        : 'skipped after an earlier failure (--fail-fast)';
+    interrupted()
+      ? `not started: ${control.stopped?.() ?? 'the run was stopped'}`
+      : halted
+        ? `not started: the run halted (${halted})`
+        : overBudget()
+          ? `not started: ${budgetReason()}`
+          : 'skipped after an earlier failure (--fail-fast)';
 
   for (const [i, wave] of waves.entries()) {
     const work = control.workOf(wave);
@@ -108,12 +118,16 @@ export async function runRollout<W, S extends AttemptResult>(
         for (const { item, result } of again) await control.settle(item, result);
         break;
       }
-      await sleep(control.retryBackoffMs * 2 ** round);
+      await sleepUnless(control.retryBackoffMs * 2 ** round, control.stopSignal);
+      if (stop()) {
+        for (const { item, result } of again) await control.settle(item, result);
+        break;
+      }
       queue = again.map(({ item }) => item);
     }
 
     if (overBudget() && waves.slice(i + 1).some((w) => control.workOf(w).length)) halted ??= budgetReason();
-    if (halted || i === waves.length - 1) continue;
+    if (halted || interrupted() || i === waves.length - 1) continue;
     const outcomes = control.outcomesOf(wave);
     if (wave.canary && outcomes.some((o) => !o || !SUCCEEDED.has(o))) {
       const bad = outcomes.filter((o) => !o || !SUCCEEDED.has(o)).length;
@@ -127,8 +141,8 @@ export async function runRollout<W, S extends AttemptResult>(
 
 async function pause<W, S extends AttemptResult>(control: RolloutControl<W, S>, next: Wave<unknown>): Promise<void> {
   const until = Date.now() + control.pauseMs;
-  for (let left = control.pauseMs; left > 0; left = until - Date.now()) {
+  for (let left = control.pauseMs; left > 0 && !control.stopSignal?.aborted; left = until - Date.now()) {
     control.onPause?.(next, left);
-    await sleep(Math.min(1000, left));
+    await sleepUnless(Math.min(1000, left), control.stopSignal);
   }
 }

@@ -141,6 +141,52 @@ export async function rotateKey(ctx: AppContext, options: RotateKeyOptions): Pro
   }
 }
 
+/** A rotation that was started and not finished: which key it rotates to, and how far it got. */
+export interface InterruptedRotation {
+  /** Fingerprint of the key it rotates to. */
+  to: string;
+  /** Rows already under the new key, and rows still under the old one. */
+  done: number;
+  left: number;
+  /** `rotate-key --generate` kept the new key here (`<secretKeyFile>.next`); null: it came from --new-key-file. */
+  keyFile: string | null;
+}
+
+/**
+ * A key rotation killed half-way (its marker set, no rotate-key running now): some secrets are
+ * under the new key, the rest under the old, until `rotate-key` is run again with the same key.
+ */
+export async function interruptedRotation(ctx: AppContext): Promise<InterruptedRotation | undefined> {
+  const registry = await ctx.registry();
+  const to = await getSetting(registry.knex, ROTATING_TO);
+  if (!to) return undefined;
+  const lock = await registry.tryLock('tenantctl:rotate-key', 0);
+  if (!lock) return undefined; // under way right now
+  await lock.release();
+  let done = 0;
+  let left = 0;
+  for (const { table, columns } of SECRET_TABLES) {
+    const rows = (await registry
+      .knex(table)
+      .where((q) => {
+        for (const column of columns) q.orWhereNotNull(column);
+      })
+      .select('key_fingerprint')) as Array<{ key_fingerprint: string | null }>;
+    for (const row of rows) {
+      if (row.key_fingerprint === to) done++;
+      else left++;
+    }
+  }
+  const next = nextKeyFile(ctx.config.secretKeyFile);
+  let generated = false;
+  try {
+    generated = existsSync(next) && keyFingerprint(parseSecretKey(readFileSync(next, 'utf8'))) === to;
+  } catch {
+    generated = false;
+  }
+  return { to, done, left, keyFile: generated ? next : null };
+}
+
 /** The registry already uses the new key: clear a leftover marker and say so. */
 async function finished(knex: Knex, to: string, keyFile?: string): Promise<RotateKeyResult> {
   await knex('tenantctl_settings').where({ key: ROTATING_TO }).delete();

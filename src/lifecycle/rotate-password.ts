@@ -1,6 +1,7 @@
 import type { AppContext } from '../context/app-context.js';
-import { ConflictError, OperationError, UsageError, errorMessage } from '../core/errors.js';
+import { ConflictError, LockedError, OperationError, UsageError, errorMessage } from '../core/errors.js';
 import { runPool } from '../core/run-pool.js';
+import { stoppedBy, stopping, untilCut, type RunInterrupt } from '../core/run-interrupt.js';
 import { generatePassword, keyFingerprint, redact } from '../core/secrets.js';
 import { now, updateTenantRow, type TenantRow } from '../registry/tenants-repo.js';
 import { loadTenantRow } from './load-tenant.js';
@@ -13,9 +14,12 @@ export interface RotatePasswordOptions extends TenantSelection {
   concurrency: number;
   /** End the user's open sessions after the change (default: they stay, logged in as before). */
   endSessions?: boolean;
+  /** Stops the run early (the CLI's Ctrl-C and SIGTERM): see RunInterrupt. */
+  interrupt?: RunInterrupt;
 }
 
-export type PasswordOutcomeKind = 'rotated' | 'skipped' | 'failed';
+/** `busy`: another tenantctl held the tenant's lock; `skipped`: nothing to rotate, or not started (stopped). */
+export type PasswordOutcomeKind = 'rotated' | 'skipped' | 'failed' | 'busy';
 
 export interface PasswordRotationOutcome {
   slug: string;
@@ -35,6 +39,8 @@ export interface RotatePasswordResult {
   counts: Record<PasswordOutcomeKind, number>;
   tenants: PasswordRotationOutcome[];
   durationMs: number;
+  /** Stopped by the caller (the signal): tenants not started are `skipped`. */
+  interrupted?: string;
 }
 
 /**
@@ -109,7 +115,8 @@ async function assertCurrentKey(ctx: AppContext, row: TenantRow): Promise<void> 
 
 /**
  * Rotates the selected tenants' passwords, `concurrency` at a time and each server within its own limit; a failure
- * does not stop the others.
+ * does not stop the others. Each tenant is rotated under its lock, from its row as it is then (see
+ * rotateTenantPassword); one another tenantctl holds is `busy`.
  */
 export async function rotatePasswords(
   ctx: AppContext,
@@ -119,8 +126,14 @@ export async function rotatePasswords(
   const started = Date.now();
   const tenants = await selectTenants(ctx, options, 'rotate-password');
   const outcomes: PasswordRotationOutcome[] = new Array(tenants.length);
-  const counts: Record<PasswordOutcomeKind, number> = { rotated: 0, skipped: 0, failed: 0 };
+  const counts: Record<PasswordOutcomeKind, number> = { rotated: 0, skipped: 0, failed: 0, busy: 0 };
   let done = 0;
+  const interrupt = options.interrupt;
+  const settle = (index: number, outcome: PasswordRotationOutcome) => {
+    counts[outcome.outcome]++;
+    outcomes[index] = outcome;
+    onProgress(++done, tenants.length, counts.failed);
+  };
   await runPool(
     tenants,
     options.concurrency,
@@ -128,21 +141,46 @@ export async function rotatePasswords(
       const began = Date.now();
       let outcome: Omit<PasswordRotationOutcome, 'server' | 'durationMs'>;
       try {
-        outcome = await rotateTenantPassword(ctx, tenant.slug, { endSessions: options.endSessions });
+        // A cut rotation is one recorded step left pending: the next run (or doctor --fix) finishes it.
+        outcome = await untilCut(
+          rotateTenantPassword(ctx, tenant.slug, { endSessions: options.endSessions }),
+          interrupt?.cut,
+          () => ({
+            slug: tenant.slug,
+            outcome: 'failed',
+            error: `cut (${stoppedBy(interrupt)}): run rotate-password ${tenant.slug} again to finish it`,
+          }),
+        );
       } catch (error) {
-        outcome = { slug: tenant.slug, outcome: 'failed', error: errorMessage(error) };
+        outcome = {
+          slug: tenant.slug,
+          outcome: error instanceof LockedError ? 'busy' : 'failed',
+          error: errorMessage(error),
+        };
       }
-      counts[outcome.outcome]++;
-      outcomes[index] = { ...outcome, server: tenant.server_name, durationMs: Date.now() - began };
-      onProgress(++done, tenants.length, counts.failed);
+      settle(index, { ...outcome, server: tenant.server_name, durationMs: Date.now() - began });
     },
-    { keyOf: (tenant) => tenant.server_id, limitOf: serverLimit(ctx, tenants, options.concurrency) },
+    {
+      keyOf: (tenant) => tenant.server_id,
+      limitOf: serverLimit(ctx, tenants, options.concurrency),
+      shouldStop: () => stopping(interrupt),
+      onSkipped: (tenant, index) =>
+        settle(index, {
+          slug: tenant.slug,
+          server: tenant.server_name,
+          outcome: 'skipped',
+          reason: `not started: stopped by ${stoppedBy(interrupt)}`,
+          durationMs: 0,
+        }),
+    },
   );
+  const interrupted = stoppedBy(interrupt);
   return {
-    ok: counts.failed === 0,
+    ok: counts.failed === 0 && counts.busy === 0 && !interrupted,
     total: tenants.length,
     counts,
     tenants: outcomes,
     durationMs: Date.now() - started,
+    ...(interrupted ? { interrupted } : {}),
   };
 }

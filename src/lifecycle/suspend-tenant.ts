@@ -1,6 +1,7 @@
 import type { Knex } from 'knex';
 import type { AppContext } from '../context/app-context.js';
-import { ConflictError } from '../core/errors.js';
+import { ConflictError, OperationError, errorMessage } from '../core/errors.js';
+import { validateText } from '../core/text-limits.js';
 import type { ServerConnection } from '../engines/engine-driver.js';
 import { updateTenantRow, type Tenant, type TenantRow } from '../registry/tenants-repo.js';
 import { loadTenantRow, reloadTenant } from './load-tenant.js';
@@ -40,6 +41,7 @@ async function changeAccess(
   slug: string,
   change: AccessChange,
 ): Promise<{ row: TenantRow; tenant: Tenant; changed: boolean; enforced: boolean }> {
+  validateText('reason', change.reason);
   const row = await loadTenantRow(ctx, slug);
   if (row.status !== 'active' && row.status !== 'suspended') {
     throw new ConflictError(
@@ -54,17 +56,67 @@ async function changeAccess(
     const fresh = await loadTenantRow(ctx, slug);
     const server = (await ctx.server(fresh.server_id)).connection;
     const already = fresh.status === change.target && fresh.step === null;
-    if (!already) await updateTenantRow(registry.knex, fresh.id, { step: change.step });
-    const enforced = await change.apply(server, fresh, registry.knex);
-    if (!already)
-      await updateTenantRow(registry.knex, fresh.id, {
-        status: change.target,
-        step: null,
-        status_reason: change.reason,
-        ...change.finish,
-      });
-    return { row: fresh, tenant: await reloadTenant(ctx, slug), changed: !already, enforced };
+    // A suspension's reason is recorded with its step, before the database is touched.
+    const reason = change.target === 'suspended' ? { status_reason: change.reason } : {};
+    if (!already) await updateTenantRow(registry.knex, fresh.id, { step: change.step, ...reason });
+    try {
+      const enforced = await change.apply(server, fresh, registry.knex);
+      if (!already)
+        await updateTenantRow(registry.knex, fresh.id, {
+          status: change.target,
+          step: null,
+          status_reason: change.reason,
+          ...change.finish,
+          // An earlier failure of this same change is over now.
+          ...(fresh.last_error?.startsWith(`${change.step} failed`) ? { last_error: null } : {}),
+        });
+      return { row: fresh, tenant: await reloadTenant(ctx, slug), changed: !already, enforced };
+    } catch (error) {
+      if (!already) await recordFailure(ctx, server, fresh, change, error);
+      throw new OperationError(slug, change.step, error);
+    }
   });
+}
+
+/**
+ * A change that failed (it was not killed: it ran to an error) is undone and recorded as failed,
+ * not left looking interrupted: the database gets the access the tenant's status says, the step is
+ * cleared and the error kept on the tenant (`show` → lastError). Only when the undo fails too does
+ * the step stay, for `doctor` to report and the same command to finish.
+ */
+async function recordFailure(
+  ctx: AppContext,
+  server: ServerConnection,
+  row: TenantRow,
+  change: AccessChange,
+  error: unknown,
+): Promise<void> {
+  const registry = await ctx.registry();
+  const lastError = `${change.step} failed: ${errorMessage(error)}`;
+  try {
+    try {
+      if (row.status === 'suspended') await server.suspendAccess(row.database_name, row.database_user);
+      else {
+        await server.resumeAccess(row.database_name, row.database_user);
+        // The jobs a failed suspend disabled already (recorded before each was) run again.
+        const now = await loadTenantRow(ctx, row.slug);
+        await server.scheduledJobs?.setJobsEnabled(row.database_name, suspendedJobs(now), true);
+      }
+    } catch (undo) {
+      // The user or database is gone (what made the change fail, often): nothing to undo.
+      if (!server.driver.isGoneError(undo)) throw undo;
+    }
+    await updateTenantRow(registry.knex, row.id, {
+      step: null,
+      last_error: lastError,
+      status_reason: row.status_reason,
+      ...(row.status === 'suspended' ? {} : { suspended_jobs: null }),
+    });
+  } catch (undo) {
+    await updateTenantRow(registry.knex, row.id, {
+      last_error: `${lastError}; undoing it failed too: ${errorMessage(undo)}`,
+    }).catch(() => undefined);
+  }
 }
 
 /**

@@ -11,7 +11,8 @@ import { withLoginSession } from '../engines/tenant-session.js';
  * Opens a session on one tenant database for schema work (migrations, seeds), logged in as the
  * tenant's own user (see tenantLogin), runs `fn`, and always closes it: no connection outlives
  * its use. `factory` is the knex to open it with (the project's own, see projectKnex); default
- * tenantctl's. `session` sets the session's lock timeout.
+ * tenantctl's. `session` sets the session's lock timeout. Should the server stop answering
+ * meanwhile, the session is cut (see withLoginSession), so `fn` fails instead of waiting.
  */
 export async function withTenantKnex<T>(
   server: ServerConnection,
@@ -20,7 +21,7 @@ export async function withTenantKnex<T>(
   factory: (config: Knex.Config) => Knex = knexFactory,
   session: TenantConnectionOptions = {},
 ): Promise<T> {
-  return withLoginSession(server, login, (knex) => fn(knex), session, factory);
+  return withLoginSession(server, login, (knex) => fn(knex), { ...session, schemaWork: true }, factory);
 }
 
 /**

@@ -1,4 +1,3 @@
-import knexFactory, { type Knex } from 'knex';
 import type { AppContext } from '../context/app-context.js';
 import type { HeldLock } from '../engines/engine-driver.js';
 import { findTenantRow } from '../registry/tenants-repo.js';
@@ -8,9 +7,8 @@ import { tenantLockName } from './tenant-lock.js';
 export type TenantLockAttempt = { held: HeldLock } | { busy: string };
 
 /**
- * Tenant locks for a fleet run's workers. Session locks (PostgreSQL, MySQL) each hold a registry
- * connection, and the registry's own pool is kept small; the workers' locks get a pool of their
- * own, one connection per worker, opened lazily and closed with `close`.
+ * Tenant locks for a fleet run's workers: each worker's tenant lock is a session lock of the
+ * registry's (Registry.tryLock), on a connection of its own apart from the queries.
  */
 export interface TenantLockPool {
   /** Tries the tenant's lock once, never waiting. */
@@ -18,20 +16,15 @@ export interface TenantLockPool {
   close(): Promise<void>;
 }
 
-export async function openTenantLockPool(ctx: AppContext, size: number): Promise<TenantLockPool> {
+export async function openTenantLockPool(ctx: AppContext): Promise<TenantLockPool> {
   const registry = await ctx.registry();
-  const base = registry.driver.adminKnexConfig(registry.spec);
-  let knex: Knex | undefined;
   return {
     async tryHold(slug) {
-      knex ??= knexFactory({ ...base, pool: { ...(base.pool ?? {}), min: 0, max: Math.max(1, size) } });
-      const held = await registry.tryLockOn(knex, tenantLockName(slug), 0);
+      const held = await registry.tryLock(tenantLockName(slug), 0);
       if (held) return { held };
       return { busy: await lockHolder(ctx, slug) };
     },
-    async close() {
-      await knex?.destroy();
-    },
+    async close() {},
   };
 }
 

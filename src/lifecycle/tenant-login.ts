@@ -1,4 +1,3 @@
-import knexFactory, { type Knex } from 'knex';
 import type { AppContext, ServerHandle } from '../context/app-context.js';
 import { LockedError, UsageError } from '../core/errors.js';
 import { driverFor } from '../engines/drivers.js';
@@ -120,8 +119,6 @@ interface Loan {
 
 interface Loans {
   active: Map<string, Loan>;
-  /** Registry connections for the leases: a pool of their own, so loans never starve the registry's. */
-  lockKnex?: Knex;
 }
 
 const loansByContext = new WeakMap<AppContext, Loans>();
@@ -129,12 +126,8 @@ const loansByContext = new WeakMap<AppContext, Loans>();
 function loansOf(ctx: AppContext): Loans {
   let loans = loansByContext.get(ctx);
   if (!loans) {
-    const created: Loans = { active: new Map() };
-    loans = created;
-    loansByContext.set(ctx, created);
-    ctx.onClose(async () => {
-      await created.lockKnex?.destroy();
-    });
+    loans = { active: new Map() };
+    loansByContext.set(ctx, loans);
   }
   return loans;
 }
@@ -159,7 +152,7 @@ async function borrowLogin(
   const key = `${server.row.id}:${user}`;
   let loan = loans.active.get(key);
   if (!loan) {
-    loan = { holders: 0, started: startLoan(ctx, loans, server, source, user) };
+    loan = { holders: 0, started: startLoan(ctx, server, source, user) };
     loans.active.set(key, loan);
   }
   const current = loan;
@@ -192,7 +185,6 @@ async function borrowLogin(
 
 async function startLoan(
   ctx: AppContext,
-  loans: Loans,
   server: ServerHandle,
   source: LoginSource,
   user: string,
@@ -200,11 +192,7 @@ async function startLoan(
   const users = usersOf(server.connection);
   if (!users.lendsOwnAccount) return { lent: await users.lendLogin(user, source.database_name), lease: undefined };
   const registry = await ctx.registry();
-  if (!loans.lockKnex) {
-    const base = registry.driver.adminKnexConfig(registry.spec);
-    loans.lockKnex = knexFactory({ ...base, pool: { ...(base.pool ?? {}), min: 0, max: 16 } });
-  }
-  const lease = await registry.tryLockOn(loans.lockKnex, `tenantctl:login:${server.row.id}:${user}`, LEASE_WAIT_MS);
+  const lease = await registry.tryLock(`tenantctl:login:${server.row.id}:${user}`, LEASE_WAIT_MS);
   if (!lease)
     throw new LockedError(
       `the database login of tenant "${source.slug}" is locked (suspended or fenced) and another tenantctl has borrowed it for ${LEASE_WAIT_MS / 1000} s: try again when that is done`,

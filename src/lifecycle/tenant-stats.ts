@@ -2,10 +2,12 @@ import type { AppContext } from '../context/app-context.js';
 import { TamperedTableError } from '../core/errors.js';
 import type { DatabaseStats } from '../engines/engine-driver.js';
 import { listBackupRows, type BackupRow } from '../registry/backups-repo.js';
+import { listTenantRows, type TenantWithServer } from '../registry/tenants-repo.js';
+import { stoppedBy, untilCut, type RunInterrupt } from '../core/run-interrupt.js';
 import { DirectoryMigrationSource } from '../tenant-schema/migration-source.js';
 import { planMigrations, TENANT_MIGRATIONS_TABLE } from '../tenant-schema/run-migrations.js';
 import { selectTenants, type TenantSelection } from './select-tenants.js';
-import { reachFleet, serverLimit, type UnreachableServer } from './fleet-servers.js';
+import { reachFleet, runOutages, serverLimit, type UnreachableServer } from './fleet-servers.js';
 import { assertTenantCodeTrusted, tenantLogin } from './tenant-login.js';
 
 export interface TenantStats {
@@ -56,19 +58,27 @@ export interface StatsResult {
   largest: Array<{ slug: string; sizeBytes: number }>;
   /** Servers that could not be reached: their tenants' numbers are unknown. */
   unreachableServers: UnreachableServer[];
+  /**
+   * Stopped by the caller (the signal); if cut while it gathered, the servers that had not
+   * answered yet are unknown.
+   */
+  interrupted?: string;
 }
 
 /**
  * What every selected tenant costs, gathered per server in as few queries as the engine allows
- * (see ServerConnection.databaseStats), with backup information from the registry.
+ * (see ServerConnection.databaseStats), with backup information from the registry. A read takes
+ * no tenant's lock; instead the tenants' rows are read again once the servers answered, and a
+ * tenant moved meanwhile is asked about again where it lives now (a list read at the start would
+ * report the retired copy, or a missing database). `interrupt.cut` ends the gathering at once.
  */
 export async function tenantStats(
   ctx: AppContext,
   selection: TenantSelection,
-  options: { exact?: boolean; tables?: boolean; sort?: StatsSort },
+  options: { exact?: boolean; tables?: boolean; sort?: StatsSort; interrupt?: RunInterrupt },
 ): Promise<StatsResult> {
   const at = new Date();
-  const tenants = await selectTenants(ctx, selection, 'stats');
+  let tenants = await selectTenants(ctx, selection, 'stats');
   // Counting rows reads the tenant's tables: as its own user, or as the admin only if trusted.
   if (options.exact || options.tables) await assertTenantCodeTrusted(ctx, tenants, 'stats --exact/--tables');
   const available = new DirectoryMigrationSource(ctx.config.migrationsDir).list();
@@ -77,23 +87,53 @@ export async function tenantStats(
   // Servers side by side, each within its own limit; an unreachable one leaves its tenants unknown.
   const fleet = await reachFleet(ctx, tenants);
   const limit = serverLimit(ctx, tenants, Math.max(ctx.config.concurrency, 8));
-  const byServer = new Map<number, typeof fleet.reachable>();
-  for (const t of fleet.reachable) byServer.set(t.server_id, [...(byServer.get(t.server_id) ?? []), t]);
   const stats = new Map<number, { engine: string; stats: Map<string, DatabaseStats> }>();
-  await Promise.all(
-    [...byServer].map(async ([serverId, onServer]) => {
-      const server = await ctx.server(serverId);
-      const logins = onServer.map((t) => tenantLogin(ctx, server, t));
-      const gathered = await server.connection.databaseStats(logins, {
-        exact: Boolean(options.exact),
-        tables: Boolean(options.tables),
-        concurrency: limit(serverId),
-        migrationsTable: TENANT_MIGRATIONS_TABLE,
-        available,
-      });
-      stats.set(serverId, { engine: server.connection.driver.engine, stats: gathered });
-    }),
+  const gather = async (among: TenantWithServer[]) => {
+    const byServer = new Map<number, TenantWithServer[]>();
+    for (const t of among) byServer.set(t.server_id, [...(byServer.get(t.server_id) ?? []), t]);
+    await Promise.all(
+      [...byServer].map(async ([serverId, onServer]) => {
+        try {
+          const server = await ctx.server(serverId);
+          const logins = onServer.map((t) => tenantLogin(ctx, server, t));
+          const gathered = await server.connection.databaseStats(logins, {
+            exact: Boolean(options.exact),
+            tables: Boolean(options.tables),
+            concurrency: limit(serverId),
+            migrationsTable: TENANT_MIGRATIONS_TABLE,
+            available,
+          });
+          const entry = stats.get(serverId);
+          if (entry) for (const [db, s] of gathered) entry.stats.set(db, s);
+          else stats.set(serverId, { engine: server.connection.driver.engine, stats: gathered });
+        } catch (error) {
+          // A server that stopped answering meanwhile leaves its tenants unknown, as one down from
+          // the start; a server that answers failed for a reason of its own.
+          if (!(await ctx.unansweredServer(serverId))) throw error;
+        }
+      }),
+    );
+  };
+  const cut = options.interrupt?.cut;
+  const finished = await untilCut(
+    gather(fleet.reachable).then(() => true),
+    cut,
+    () => false,
   );
+  if (finished) {
+    const now = new Map((await listTenantRows(registry.knex)).map((r) => [r.id, r]));
+    const moved = (t: TenantWithServer) => {
+      const fresh = now.get(t.id);
+      return fresh && (fresh.server_id !== t.server_id || fresh.database_name !== t.database_name);
+    };
+    const movedAway = tenants.filter(moved).map((t) => now.get(t.id)!);
+    // Deleted meanwhile: no longer one to report.
+    tenants = tenants.filter((t) => now.has(t.id) && now.get(t.id)!.status !== 'deleted').map((t) => now.get(t.id)!);
+    if (movedAway.length) {
+      const again = await reachFleet(ctx, movedAway);
+      await untilCut(gather(again.reachable), cut, () => undefined);
+    }
+  }
 
   const latestBackups = new Map<string, BackupRow>();
   for (const row of await listBackupRows(registry.knex, { status: 'ok', slugs: selection.slugs })) {
@@ -154,6 +194,11 @@ export async function tenantStats(
       .sort((a, b) => b.sizeBytes! - a.sizeBytes!)
       .slice(0, 5)
       .map((t) => ({ slug: t.slug, sizeBytes: t.sizeBytes! })),
-    unreachableServers: fleet.outages,
+    unreachableServers: runOutages(
+      ctx,
+      fleet,
+      rows.map((t) => ({ server: t.server, outcome: t.reachable ? 'ok' : 'unreachable' })),
+    ),
+    ...(stoppedBy(options.interrupt) ? { interrupted: stoppedBy(options.interrupt) } : {}),
   };
 }

@@ -1,5 +1,6 @@
 import type { AppContext } from '../context/app-context.js';
 import { ConflictError, UsageError } from '../core/errors.js';
+import { validateText } from '../core/text-limits.js';
 import { assertMetadataAvailable, readIndexedKeys, writeMetadataIndex } from '../registry/metadata-index-repo.js';
 import { updateTenantRow, type Tenant } from '../registry/tenants-repo.js';
 import { loadTenantRow, reloadTenant } from './load-tenant.js';
@@ -23,6 +24,8 @@ export async function updateTenant(ctx: AppContext, slug: string, input: UpdateI
     throw new UsageError('update: nothing to change (use --name, --plan, --set or --unset)');
   }
   if (input.name !== undefined && input.name.trim() === '') throw new UsageError('update: --name cannot be empty');
+  validateText('name', input.name);
+  validateText('plan', input.plan);
   const row = await loadTenantRow(ctx, slug);
   if (row.status === 'deleted' || row.status === 'deleting')
     throw new ConflictError(`tenant "${slug}" is ${row.status}: it cannot be updated`);

@@ -5,14 +5,16 @@ import type { AppContext } from '../context/app-context.js';
 import { EnvironmentError, errorMessage } from '../core/errors.js';
 import { HashingStream } from '../core/hashing-stream.js';
 import { runPool } from '../core/run-pool.js';
+import { stoppedBy, stopping, untilCut, type RunInterrupt } from '../core/run-interrupt.js';
 import { sink } from '../engines/dump-checks.js';
 import { adminLogin, type TenantLogin } from '../engines/engine-driver.js';
 import { generatePassword } from '../core/secrets.js';
-import { listBackupRows, type BackupRow } from '../registry/backups-repo.js';
+import { latestGoodBackup, listBackupRows, type BackupRow } from '../registry/backups-repo.js';
 import { findTenantRow, listTenantRows } from '../registry/tenants-repo.js';
 import { serverLimit } from './fleet-servers.js';
 import { dumpTools } from './backup-tenants.js';
 import { parseRowCounts, rowCountDifferences } from './backup-row-counts.js';
+import { ifTenantFree, openTenantLockPool } from './tenant-lock-pool.js';
 
 export interface VerifyOptions {
   /** Tenants whose backups to verify; default every tenant with a backup. */
@@ -21,6 +23,8 @@ export interface VerifyOptions {
   allBackups?: boolean;
   /** Restore into a scratch database and compare row counts with those recorded with the backup. */
   restoreTest?: boolean;
+  /** Stops the run early (the CLI's Ctrl-C and SIGTERM): see RunInterrupt. */
+  interrupt?: RunInterrupt;
 }
 
 export interface VerifiedBackup {
@@ -32,14 +36,23 @@ export interface VerifiedBackup {
   problem?: string;
   /** For a restore test: tables and rows compared. */
   detail?: string;
+  /** Not verified: the run was stopped first, or another tenantctl held the tenant (`problem` says which). */
+  skipped?: boolean;
 }
 
 export interface VerifyResult {
   ok: boolean;
   backups: VerifiedBackup[];
+  /** Stopped by the caller (the signal): backups not started are `skipped`. */
+  interrupted?: string;
 }
 
-/** Re-reads backup files: present, same sha256 as recorded, complete; optionally restorable. */
+/**
+ * Re-reads backup files: present, same sha256 as recorded, complete; optionally restorable. Each
+ * tenant's latest backup is looked up again right before it is verified (a move or a backup since
+ * the list was read made a newer one), and a restore test, which works on the tenant's server,
+ * runs holding the tenant's lock, on the server the tenant lives on then.
+ */
 export async function verifyBackups(ctx: AppContext, options: VerifyOptions): Promise<VerifyResult> {
   const registry = await ctx.registry();
   let rows = await listBackupRows(registry.knex, {
@@ -58,32 +71,70 @@ export async function verifyBackups(ctx: AppContext, options: VerifyOptions): Pr
     keyOf: (row: BackupRow) => serverOf.get(row.slug) ?? 0,
     limitOf: serverLimit(ctx, tenants, ctx.config.concurrency),
   };
-  await runPool(
-    rows,
-    ctx.config.concurrency,
-    async (row, index) => {
-      const problem = await checkFile(ctx, row).catch((error) => errorMessage(error));
-      let detail: string | undefined;
-      let restoreProblem: string | undefined;
-      if (!problem && options.restoreTest && row.tenant_id !== null) {
-        [restoreProblem, detail] = await restoreTest(ctx, row).catch((error) => [
-          `restore test: ${errorMessage(error)}`,
-          undefined,
-        ]);
-      }
-      const failure = problem ?? restoreProblem;
-      backups[index] = {
-        id: row.id,
-        slug: row.slug,
-        file: row.file,
-        ok: !failure,
-        ...(failure ? { problem: failure } : {}),
-        ...(detail ? { detail } : {}),
-      };
-    },
-    limits,
-  );
-  return { ok: backups.every((b) => b.ok), backups };
+  const interrupt = options.interrupt;
+  const locks = options.restoreTest ? await openTenantLockPool(ctx) : undefined;
+  const verify = async (listed: BackupRow): Promise<VerifiedBackup> => {
+    const row =
+      options.allBackups || listed.tenant_id === null
+        ? listed
+        : ((await latestGoodBackup(registry.knex, listed.slug)) ?? listed);
+    const problem = await checkFile(ctx, row).catch((error) => errorMessage(error));
+    let detail: string | undefined;
+    let restoreProblem: string | undefined;
+    if (!problem && options.restoreTest && row.tenant_id !== null) {
+      [restoreProblem, detail] = await restoreTest(ctx, row).catch((error) => [
+        `restore test: ${errorMessage(error)}`,
+        undefined,
+      ]);
+    }
+    const failure = problem ?? restoreProblem;
+    return {
+      id: row.id,
+      slug: row.slug,
+      file: row.file,
+      ok: !failure,
+      ...(failure ? { problem: failure } : {}),
+      ...(detail ? { detail } : {}),
+    };
+  };
+  const notDone = (row: BackupRow, problem: string): VerifiedBackup => ({
+    id: row.id,
+    slug: row.slug,
+    file: row.file,
+    ok: false,
+    skipped: true,
+    problem,
+  });
+  try {
+    await runPool(
+      rows,
+      ctx.config.concurrency,
+      async (row, index) => {
+        const locked = locks && row.tenant_id !== null;
+        backups[index] = await untilCut(
+          locked
+            ? ifTenantFree(
+                locks,
+                row.slug,
+                () => verify(row),
+                (holder) => notDone(row, holder),
+              )
+            : verify(row),
+          interrupt?.cut,
+          () => ({ ...notDone(row, `cut (${stoppedBy(interrupt)}) before it was verified`), skipped: false }),
+        );
+      },
+      {
+        ...limits,
+        shouldStop: () => stopping(interrupt),
+        onSkipped: (row, index) => (backups[index] = notDone(row, `not verified: stopped by ${stoppedBy(interrupt)}`)),
+      },
+    );
+  } finally {
+    await locks?.close();
+  }
+  const interrupted = stoppedBy(interrupt);
+  return { ok: backups.every((b) => b.ok) && !interrupted, backups, ...(interrupted ? { interrupted } : {}) };
 }
 
 /** Returns what is wrong with a backup file, or undefined. */

@@ -68,7 +68,8 @@ export async function findBackupRow(
   knex: Knex,
   where: { id: number } | { file: string } | { sha256: string; status: BackupStatus },
 ): Promise<BackupRow | undefined> {
-  return knex<BackupRow>(TABLE).where(where).first();
+  const row = await knex<BackupRow>(TABLE).where(where).first();
+  return row ? normalise([row])[0] : undefined;
 }
 
 export interface BackupFilter {
@@ -111,7 +112,7 @@ export async function deleteBackupRows(knex: Knex, ids: number[]): Promise<void>
       .delete();
 }
 
-/** bigint columns arrive as strings from some drivers. */
+/** bigint columns arrive as strings from pg (and counts from some drivers): every read goes through here. */
 function normalise(rows: BackupRow[]): BackupRow[] {
   return rows.map((row) => ({
     ...row,

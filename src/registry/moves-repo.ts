@@ -64,6 +64,11 @@ export async function runningMove(knex: Knex, tenantId: number): Promise<MoveRow
   return knex<MoveRow>(TABLE).where({ tenant_id: tenantId, status: 'running' }).orderBy('id', 'desc').first();
 }
 
+/** Every move recorded as under way (some may have been killed: their tenant's lock says which). */
+export async function runningMoves(knex: Knex): Promise<MoveRow[]> {
+  return knex<MoveRow>(TABLE).where({ status: 'running' }).orderBy('id');
+}
+
 /** The tenant's finished move whose source copy was kept (`--keep-source`) and not dropped yet. */
 export async function keptSource(knex: Knex, tenantId: number): Promise<MoveRow | undefined> {
   return knex<MoveRow>(TABLE)

@@ -22,8 +22,6 @@ export interface Registry {
    * with the registry's secret (see lock-names.ts), so no tenant can take or block it.
    */
   tryLock(name: string, waitMs?: number): Promise<HeldLock | undefined>;
-  /** The same lock, held on a connection of `knex`: another pool of connections to the registry. */
-  tryLockOn(knex: Knex, name: string, waitMs?: number): Promise<HeldLock | undefined>;
   close(): Promise<void>;
 }
 
@@ -38,15 +36,21 @@ const MIGRATE_CONFIG: Knex.MigratorConfig = {
  */
 export async function openRegistry(
   url: string,
-  options: { migrate?: boolean; connectTimeoutMs?: number } = {},
+  options: { migrate?: boolean; connectTimeoutMs?: number; statementTimeoutMs?: number } = {},
 ): Promise<Registry> {
-  const spec: ServerSpec = { ...parseServerUrl(url), connectTimeoutMs: options.connectTimeoutMs };
+  const spec: ServerSpec = {
+    ...parseServerUrl(url),
+    connectTimeoutMs: options.connectTimeoutMs,
+    statementTimeoutMs: options.statementTimeoutMs,
+  };
   const driver = driverFor(spec.engine);
   // On a server the registry is one database among others: the URL must say which.
   if (!driver.embedded && !spec.database) {
     throw new UsageError('the registry URL must name a database, e.g. postgres://postgres@127.0.0.1:5432/tenantctl');
   }
-  const knex = knexFactory(registryKnexConfig(driver.adminKnexConfig(spec)));
+  const knex = knexFactory(registryKnexConfig(driver, spec));
+  // Session locks hold connections of their own, never the queries' (embedded: files, no sessions).
+  let locks: Knex | undefined;
   let secret: Promise<string> | undefined;
   const lockName = async (name: string): Promise<string> => {
     if (!driver.sharedLockSpace) return name;
@@ -56,14 +60,19 @@ export async function openRegistry(
     });
     return keyedLockName(await secret, name);
   };
-  const tryLockOn = async (on: Knex, name: string, waitMs = 0) => driver.tryLock(on, await lockName(name), waitMs);
   const registry: Registry = {
     knex,
     driver,
     spec,
-    tryLock: (name, waitMs) => tryLockOn(knex, name, waitMs),
-    tryLockOn,
-    close: () => knex.destroy(),
+    tryLock: async (name, waitMs = 0) =>
+      driver.tryLock(
+        driver.embedded ? knex : (locks ??= knexFactory(driver.lockKnexConfig(spec))),
+        await lockName(name),
+        waitMs,
+      ),
+    close: async () => {
+      await Promise.all([knex.destroy(), locks?.destroy()]);
+    },
   };
   try {
     if (options.migrate === false) await assertRegistryReadable(registry);
@@ -72,7 +81,7 @@ export async function openRegistry(
       await restrictRegistryAccess(registry);
     }
   } catch (error) {
-    await knex.destroy();
+    await registry.close();
     const reason = networkReason(error) ?? (driver.isLoginError(error) ? 'login refused' : undefined);
     if (reason) {
       throw new UnreachableError(
@@ -97,16 +106,15 @@ async function restrictRegistryAccess({ knex, driver }: Registry): Promise<void>
 }
 
 /**
- * On a server registry, session locks (the tenant's, the fleet's, placement's) each hold a pooled
- * connection while the operation under them still queries: a pool of two would deadlock with two
- * locks held. A pool that can grow past one connection gets room for those locks and the queries.
- * (The embedded registry's pool is one connection: its locks are files, not sessions.)
+ * A server registry's query pool: fleet workers each write their outcomes and steps while
+ * others read, so a few connections; its locks have a pool of their own (Registry.tryLock).
+ * The embedded registry's pool is its one connection.
  */
 const REGISTRY_POOL_MAX = 6;
 
-function registryKnexConfig(config: Knex.Config): Knex.Config {
-  const max = config.pool?.max ?? 1;
-  return max > 1 ? { ...config, pool: { ...config.pool, max: Math.max(max, REGISTRY_POOL_MAX) } } : config;
+function registryKnexConfig(driver: EngineDriver, spec: ServerSpec): Knex.Config {
+  const config = driver.adminKnexConfig(spec);
+  return driver.embedded ? config : { ...config, pool: { ...config.pool, max: REGISTRY_POOL_MAX } };
 }
 
 /** Applies pending registry migrations; returns their names. Costs one query when there are none. */

@@ -8,7 +8,8 @@ const OUTCOMES = 'tenantctl_run_tenants';
 export type RunKind = 'migrate' | 'rollback';
 /** `halted`: stopped on its failure budget or a failed canary; `reason` says which. */
 export type RunStatus = 'running' | 'succeeded' | 'failed' | 'interrupted' | 'halted';
-export type Outcome = 'migrated' | 'rolled_back' | 'up_to_date' | 'failed' | 'unreachable' | 'skipped' | 'busy';
+export type Outcome =
+  'migrated' | 'rolled_back' | 'up_to_date' | 'failed' | 'unreachable' | 'skipped' | 'busy' | 'moved';
 
 export interface RunRow {
   id: number;
@@ -63,17 +64,28 @@ export async function startRun(knex: Knex, kind: RunKind, options: object, total
   return Number(id);
 }
 
-/** With `halted`, the run is marked `halted` with that reason. */
+/**
+ * With `halted`, the run is marked `halted` with that reason; with `interrupted` (stopped by a
+ * signal, or by losing the registry), `interrupted` with that reason, which `--resume` continues.
+ */
 export async function finishRun(
   knex: Knex,
   id: number,
   counts: { succeeded: number; failed: number; skipped: number },
   halted?: string,
+  interrupted?: string,
 ): Promise<RunStatus> {
-  const status: RunStatus = halted ? 'halted' : counts.failed > 0 ? 'failed' : 'succeeded';
+  const status: RunStatus = interrupted
+    ? 'interrupted'
+    : halted
+      ? 'halted'
+      : counts.failed > 0
+        ? 'failed'
+        : 'succeeded';
+  const reason = interrupted ?? halted;
   await knex(RUNS)
     .where({ id })
-    .update({ ...counts, status, finished_at: now(), ...(halted ? { reason: halted } : {}) });
+    .update({ ...counts, status, finished_at: now(), ...(reason ? { reason } : {}) });
   return status;
 }
 

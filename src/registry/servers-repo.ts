@@ -33,6 +33,11 @@ export interface ServerRow {
   concurrency: number | null;
   /** The version string the server gave when last reached. */
   version: string | null;
+  /**
+   * What the server says it is (see ServerConnection.identity), recorded at `server add` or first
+   * contact; null for a server registered before identities were kept and not reached since.
+   */
+  identity?: string | null;
   checked_at: string | null;
   created_at: string;
   updated_at: string;
@@ -98,6 +103,8 @@ export interface ServerSettings {
   concurrency?: number | null;
   status?: ServerStatus;
   version?: string;
+  /** What the server says it is (unique among registered servers). */
+  identity?: string;
 }
 
 function settingColumns(settings: ServerSettings) {
@@ -107,6 +114,7 @@ function settingColumns(settings: ServerSettings) {
   if (settings.weight !== undefined) columns.weight = settings.weight;
   if (settings.concurrency !== undefined) columns.concurrency = settings.concurrency;
   if (settings.status !== undefined) columns.status = settings.status;
+  if (settings.identity !== undefined) columns.identity = settings.identity;
   if (settings.version !== undefined) {
     columns.version = settings.version;
     columns.checked_at = now();
@@ -160,15 +168,40 @@ export async function updateServerRow(
   return (await findServerRow(knex, { id }))!;
 }
 
-/** Removes a server's row; one that tenant records still name is kept as `removed` instead. */
+/**
+ * Removes a server's row; one that tenant records still name is kept as `removed` instead, without
+ * its identity, so that the server can be registered again, under any name.
+ */
 export async function removeServerRow(knex: Knex, id: number): Promise<'deleted' | 'kept'> {
   const referenced = await knex('tenantctl_tenants').where({ server_id: id }).first('id');
   if (referenced) {
-    await knex(TABLE).where({ id }).update({ status: 'removed', updated_at: now() });
+    await knex(TABLE).where({ id }).update({ status: 'removed', identity: null, updated_at: now() });
     return 'kept';
   }
   await knex(TABLE).where({ id }).delete();
   return 'deleted';
+}
+
+/** The registered (not removed) server with this identity, if any. */
+export async function findServerByIdentity(knex: Knex, identity: string): Promise<ServerRow | undefined> {
+  return knex<ServerRow>(TABLE).where({ identity }).whereNot({ status: 'removed' }).first();
+}
+
+/**
+ * Records a server's identity. `expected` is what the row must still hold (null: first contact),
+ * so two tenantctls recording at once cannot overwrite each other; returns whether it was written.
+ * Throws the driver's unique violation when another server row already has the identity.
+ */
+export async function recordServerIdentity(
+  knex: Knex,
+  id: number,
+  identity: string,
+  expected: string | null,
+): Promise<boolean> {
+  const query = knex(TABLE).where({ id });
+  if (expected === null) query.whereNull('identity');
+  else query.where({ identity: expected });
+  return (await query.update({ identity, updated_at: now() })) > 0;
 }
 
 /** Tenants per server, by status, for placement, `server list` and `server remove`. */

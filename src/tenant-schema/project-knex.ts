@@ -42,7 +42,7 @@ export function projectKnex(migrationsDir: string): ProjectKnex {
 function load(directory: string): ProjectKnex {
   const ownPackage = packageDirectory(own.resolve('knex'));
   const fallback = (note?: string): ProjectKnex => ({
-    factory: knexFactory,
+    factory: (config) => named(knexFactory(config), config),
     used: { version: versionOf(ownPackage), source: 'tenantctl', path: null, ...(note ? { note } : {}) },
   });
   const require = createRequire(join(directory, 'noop.js'));
@@ -60,7 +60,7 @@ function load(directory: string): ProjectKnex {
     const factory = typeof loaded === 'function' ? loaded : (loaded.knex ?? loaded.default);
     if (typeof factory !== 'function') throw new Error('it exports no knex function');
     return {
-      factory: (config) => factory(byClientName(config)),
+      factory: (config) => named(factory(inProjectKnex(config, packageDir)), config),
       used: { version: versionOf(packageDir), source: 'project', path: packageDir },
     };
   } catch (error) {
@@ -70,15 +70,48 @@ function load(directory: string): ProjectKnex {
   }
 }
 
+/** A client class a driver gives tenantctl's knex: the dialect's name, and the database package it loads itself. */
+interface OwnClient {
+  prototype: { driverName?: string };
+  loadDriver?: () => unknown;
+}
+
 /**
- * A driver may give tenantctl's knex a client class of its own (one that loads its database
- * package its own way); another knex needs the client's name, and resolves the package by it from
- * the project, as the project's own code does.
+ * A driver may give tenantctl's knex a client class of its own, which loads its database package
+ * its own way (SQLite: the better-sqlite3 major that runs on this Node). Another knex gets the
+ * same: its own dialect of that name, handed the package tenantctl loaded, never the one the
+ * project resolves. (A knex without that dialect gets the name and resolves the package itself.)
  */
-function byClientName(config: Knex.Config): Knex.Config {
+function inProjectKnex(config: Knex.Config, knexPackage: string): Knex.Config {
   if (typeof config.client !== 'function') return config;
-  const name = (config.client.prototype as { driverName?: string }).driverName;
-  return name ? { ...config, client: name } : config;
+  const client = config.client as unknown as OwnClient;
+  const name = client.prototype.driverName;
+  if (!name) return config;
+  if (!client.loadDriver) return { ...config, client: name };
+  const driver = client.loadDriver(); // an unusable one fails here, as tenantctl's own would
+  let Dialect: new (...args: unknown[]) => { _driver(): unknown };
+  try {
+    Dialect = createRequire(join(knexPackage, 'package.json'))(`./lib/dialects/${name}/index.js`) as typeof Dialect;
+  } catch {
+    return { ...config, client: name };
+  }
+  class WithDriver extends Dialect {
+    override _driver(): unknown {
+      return driver;
+    }
+  }
+  return { ...config, client: WithDriver as unknown as typeof Knex.Client };
+}
+
+/**
+ * Migrations may ask which client runs them (`knex.client.config.client === 'better-sqlite3'`):
+ * a client class given in its place is named again once the knex is made.
+ */
+function named(knex: Knex, config: Knex.Config): Knex {
+  const name =
+    typeof config.client === 'function' ? (config.client as unknown as OwnClient).prototype.driverName : undefined;
+  if (name) (knex.client as { config: Knex.Config }).config.client = name;
+  return knex;
 }
 
 /** The directory of the knex package a file belongs to. */

@@ -1,5 +1,6 @@
 import type { Knex } from 'knex';
 import type { DirectoryMigrationSource } from './migration-source.js';
+import { withExitGuard } from './exit-guard.js';
 
 /** The table Knex keeps in every tenant database; the default name, so the knex CLI agrees. */
 export const TENANT_MIGRATIONS_TABLE = 'knex_migrations';
@@ -32,13 +33,15 @@ export async function runMigrator(
         string[],
       ]
     )[1];
-  try {
-    return await run();
-  } catch (error) {
-    if ((error as Error).name !== 'MigrationLocked') throw error;
-    await knex.migrate.forceFreeMigrationsLock(config);
-    return run();
-  }
+  return withExitGuard(async () => {
+    try {
+      return await run();
+    } catch (error) {
+      if ((error as Error).name !== 'MigrationLocked') throw error;
+      await knex.migrate.forceFreeMigrationsLock(config);
+      return run();
+    }
+  });
 }
 
 /** Pending = available but not applied; unknown = applied but no longer in the directory. */

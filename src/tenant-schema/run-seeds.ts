@@ -3,6 +3,7 @@ import { join } from 'node:path';
 import type { Knex } from 'knex';
 import { TenantctlError, UsageError } from '../core/errors.js';
 import { importUserModule, isLoadableFile } from './load-module.js';
+import { withExitGuard } from './exit-guard.js';
 
 /** What a seed receives as its second argument, so it can e.g. create the tenant's first admin. */
 export interface SeedTenant {
@@ -21,14 +22,17 @@ type SeedModule = { seed?: (knex: Knex, tenant: SeedTenant) => unknown };
 export async function runSeeds(knex: Knex, directory: string, tenant: SeedTenant): Promise<string[]> {
   if (!existsSync(directory)) return [];
   const files = readdirSync(directory).filter(isLoadableFile).sort();
-  for (const file of files) {
-    const module = await importUserModule<SeedModule>(join(directory, file));
-    if (typeof module.seed !== 'function') throw new UsageError(`seed ${file} exports no seed() function`);
-    try {
-      await module.seed(knex, tenant);
-    } catch (error) {
-      throw new TenantctlError(`seed ${file}: ${(error as Error).message}`, { cause: error });
+  // Loading a seed runs its top-level code too: both under the guard.
+  await withExitGuard(async () => {
+    for (const file of files) {
+      const module = await importUserModule<SeedModule>(join(directory, file));
+      if (typeof module.seed !== 'function') throw new UsageError(`seed ${file} exports no seed() function`);
+      try {
+        await module.seed(knex, tenant);
+      } catch (error) {
+        throw new TenantctlError(`seed ${file}: ${(error as Error).message}`, { cause: error });
+      }
     }
-  }
+  });
   return files;
 }

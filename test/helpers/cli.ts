@@ -25,8 +25,15 @@ export function cleanEnv(env: Record<string, string | undefined>): NodeJS.Proces
   return merged;
 }
 
+/**
+ * pg's warning that one client was given a query while it was still executing another: two
+ * callers sharing a connection, a bug in tenantctl, never noise. Any CLI run that prints it fails
+ * its test (with the stack, from --trace-deprecation).
+ */
+const PG_CONCURRENT_USE = /DeprecationWarning: Calling client\.query\(\) when the client is already executing a query/;
+
 export function startCli(args: string[], options: CliOptions): { child: ChildProcess; done: Promise<CliResult> } {
-  const child = spawn(process.execPath, [BIN, ...args], {
+  const child = spawn(process.execPath, ['--trace-deprecation', BIN, ...args], {
     cwd: options.cwd,
     env: cleanEnv(options.env),
     stdio: ['ignore', 'pipe', 'pipe'],
@@ -37,7 +44,11 @@ export function startCli(args: string[], options: CliOptions): { child: ChildPro
   child.stderr.on('data', (chunk) => (stderr += chunk));
   const done = new Promise<CliResult>((resolve, reject) => {
     child.on('error', reject);
-    child.on('close', (code, signal) => resolve({ code, signal, stdout, stderr }));
+    child.on('close', (code, signal) => {
+      if (PG_CONCURRENT_USE.test(stderr))
+        reject(new Error(`tenantctl ${args.join(' ')} used one pg client for two queries at once:\n${stderr}`));
+      else resolve({ code, signal, stdout, stderr });
+    });
   });
   return { child, done };
 }

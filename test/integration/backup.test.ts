@@ -250,6 +250,8 @@ for (const engine of selectedEngines()) {
       });
 
       it('never puts a password on a child process command line', async () => {
+        // A registry of its own: the same server under a second name (with this admin) would be refused.
+        const own = new Workspace(engine);
         const password = `Pw-${randomBytes(12).toString('hex')}`;
         const admin = `tenantctl_admin_${randomBytes(3).toString('hex')}`;
         const root = knexFactory({
@@ -272,9 +274,9 @@ for (const engine of selectedEngines()) {
             [DUMP_ENV[engine]]: join(TOOLS, 'slow-dump'),
             REAL_DUMP_TOOL: REAL_DUMP[engine],
           };
-          const slug = ws.slug();
-          expect((await ws.run(['create', slug], env)).code).toBe(0);
-          const running = ws.start(['backup', slug], env);
+          const slug = own.slug();
+          expect((await own.run(['create', slug], env)).code).toBe(0);
+          const running = own.start(['backup', slug], env);
           const seen: string[] = [];
           let finished = false;
           void running.done.then(() => (finished = true));
@@ -298,6 +300,7 @@ for (const engine of selectedEngines()) {
           if (engine === 'postgres') await root.raw(`drop role if exists ${admin}`).catch(() => undefined);
           else await root.raw(`drop user if exists '${admin}'@'%'`);
           await root.destroy();
+          await own.cleanup();
         }
       });
     }

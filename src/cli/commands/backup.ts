@@ -2,6 +2,7 @@ import type { Command } from 'commander';
 import { ExitCode, UsageError } from '../../core/errors.js';
 import type { TenantStatus } from '../../registry/tenants-repo.js';
 import { withCommandContext } from '../action.js';
+import { interruptible } from '../interrupts.js';
 import { addTenantFilters, PER_SERVER_HELP } from '../options.js';
 import { renderOutages } from '../render/outages.js';
 import { formatBytes } from '../../core/format-bytes.js';
@@ -49,12 +50,16 @@ export function registerBackup(program: Command): void {
           flags.all || slugs.length
             ? { slugs: flags.all ? undefined : slugs, statuses: flags.status, plans: flags.plan, servers: flags.server }
             : undefined;
-        const result = await runBackups(
-          ctx,
-          { selection, registry: flags.registry, policy, concurrency: ctx.config.concurrency },
-          (done, total, failed) => {
-            spinner.text = `${done}/${total} tenants backed up · ${failed} failed`;
-          },
+        const result = await interruptible(
+          (message) => out.warn(message),
+          (interrupt) =>
+            runBackups(
+              ctx,
+              { selection, registry: flags.registry, policy, concurrency: ctx.config.concurrency, interrupt },
+              (done, total, failed) => {
+                spinner.text = `${done}/${total} tenants backed up · ${failed} failed`;
+              },
+            ),
         ).finally(() => spinner.stop());
         const { ok, tenants, registry, pruned } = result;
         out.result(result, () => {
@@ -67,8 +72,14 @@ export function registerBackup(program: Command): void {
                   .filter((t) => t.outcome !== 'unreachable')
                   .map((t) => [
                     t.slug,
-                    t.outcome === 'ok' ? out.color.green('ok') : out.color.red(t.outcome),
-                    t.backup?.file ?? t.error ?? '',
+                    t.outcome === 'ok'
+                      ? out.color.green('ok')
+                      : ['busy', 'skipped', 'moved'].includes(t.outcome)
+                        ? out.color.yellow(t.outcome)
+                        : out.color.red(t.outcome),
+                    t.backup
+                      ? `${t.backup.file}${t.movedFrom ? ` (moved from ${t.movedFrom} meanwhile)` : ''}`
+                      : (t.error ?? ''),
                     t.backup ? formatBytes(t.backup.bytes ?? 0) : null,
                     t.backup ? `${((t.backup.durationMs ?? 0) / 1000).toFixed(1)}s` : null,
                   ]),
@@ -78,9 +89,22 @@ export function registerBackup(program: Command): void {
           for (const t of tenants?.tenants ?? [])
             if (t.backup?.warning) lines.push(out.color.yellow(`⚠ ${t.slug}: ${t.backup.warning}`));
           if (tenants) lines.push(...renderOutages(out, tenants.unreachableServers, 'not backed up'));
-          if (tenants)
+          if (tenants) {
+            const others = [
+              tenants.failed ? out.color.red(`${tenants.failed} failed`) : '',
+              tenants.busy ? out.color.yellow(`${tenants.busy} busy`) : '',
+              tenants.moved ? out.color.yellow(`${tenants.moved} moved away`) : '',
+              tenants.skipped ? out.color.yellow(`${tenants.skipped} skipped`) : '',
+            ].filter(Boolean);
             lines.push(
-              `${tenants.ok ? out.color.green('✔') : out.color.red('✖')} ${tenants.succeeded} of ${tenants.total} tenants backed up (${formatBytes(tenants.bytes)}) in ${(tenants.durationMs / 1000).toFixed(1)}s${tenants.failed ? out.color.red(`, ${tenants.failed} failed`) : ''}`,
+              `${tenants.ok ? out.color.green('✔') : out.color.red('✖')} ${tenants.succeeded} of ${tenants.total} tenants backed up (${formatBytes(tenants.bytes)}) in ${(tenants.durationMs / 1000).toFixed(1)}s${others.length ? `, ${others.join(', ')}` : ''}`,
+            );
+          }
+          if (result.interrupted)
+            lines.push(
+              out.color.yellow(
+                `Interrupted (${result.interrupted}): tenants not started are skipped; no registry backup, nothing pruned`,
+              ),
             );
           if (registry)
             lines.push(
@@ -89,7 +113,7 @@ export function registerBackup(program: Command): void {
           if (pruned.removed.length) lines.push(`Pruned ${pruned.removed.length} old backups`);
           return lines.join('\n');
         });
-        return { exitCode: ok ? ExitCode.ok : ExitCode.failed };
+        return { exitCode: result.interrupted ? ExitCode.interrupted : ok ? ExitCode.ok : ExitCode.failed };
       });
     });
 
@@ -105,11 +129,12 @@ export function registerBackup(program: Command): void {
       const { verifyBackups } = await import('../../lifecycle/verify-backups.js');
       await withCommandContext(command, async (ctx, out) => {
         const spinner = out.spinner('Verifying…');
-        const result = await verifyBackups(ctx, {
-          slugs,
-          allBackups: flags.allBackups,
-          restoreTest: flags.restoreTest,
-        }).finally(() => spinner.stop());
+        const result = await interruptible(
+          (message) => out.warn(message),
+          (interrupt) =>
+            verifyBackups(ctx, { slugs, allBackups: flags.allBackups, restoreTest: flags.restoreTest, interrupt }),
+          'backups',
+        ).finally(() => spinner.stop());
         out.result(result, () =>
           [
             out.table(
@@ -117,14 +142,17 @@ export function registerBackup(program: Command): void {
               result.backups.map((b) => [
                 b.slug,
                 b.file,
-                b.ok ? out.color.green('ok') : out.color.red('failed'),
+                b.ok ? out.color.green('ok') : b.skipped ? out.color.yellow('skipped') : out.color.red('failed'),
                 b.problem ?? b.detail ?? '',
               ]),
             ),
             `${result.ok ? out.color.green('✔') : out.color.red('✖')} ${result.backups.filter((b) => b.ok).length} of ${result.backups.length} backups verified`,
+            ...(result.interrupted
+              ? [out.color.yellow(`Interrupted (${result.interrupted}): backups not started are skipped`)]
+              : []),
           ].join('\n'),
         );
-        return { exitCode: result.ok ? ExitCode.ok : ExitCode.failed };
+        return { exitCode: result.interrupted ? ExitCode.interrupted : result.ok ? ExitCode.ok : ExitCode.failed };
       });
     });
 }

@@ -1,6 +1,7 @@
 import type { Command } from 'commander';
 import { ExitCode, UsageError } from '../../core/errors.js';
 import { withCommandContext } from '../action.js';
+import { interruptible } from '../interrupts.js';
 import { PER_SERVER_HELP } from '../options.js';
 
 /** `36h`, `2d`, `90m`; a bare number is hours. */
@@ -67,16 +68,22 @@ export function registerDoctor(program: Command): void {
             }
             const spinner = out.spinner('Examining the fleet…');
             const result = withFixCommands(
-              await runDoctor(ctx, {
-                backupMaxAgeHours,
-                passwordMaxAgeHours,
-                fix: flags.fix,
-                dropOrphans,
-                strict: flags.strict,
-              }).finally(() => spinner.stop()),
+              await interruptible(
+                (message) => out.warn(message),
+                (interrupt) =>
+                  runDoctor(ctx, {
+                    backupMaxAgeHours,
+                    passwordMaxAgeHours,
+                    fix: flags.fix,
+                    dropOrphans,
+                    strict: flags.strict,
+                    interrupt,
+                  }),
+                'checks',
+              ).finally(() => spinner.stop()),
             );
             out.result(result, () => {
-              if (result.findings.length === 0) return `${out.color.green('✔')} All is well.`;
+              if (result.findings.length === 0 && !result.interrupted) return `${out.color.green('✔')} All is well.`;
               const lines = [
                 out.table(
                   ['finding', 'severity', 'tenant', 'server', 'detail', flags.fix ? 'fixed' : 'fix'],
@@ -96,6 +103,12 @@ export function registerDoctor(program: Command): void {
                   ]),
                 ),
               ];
+              for (const f of result.findings.filter((finding) => finding.backup))
+                lines.push(`backed up before it was dropped: ${f.backup}`);
+              if (result.interrupted)
+                lines.push(
+                  out.color.yellow(`Interrupted (${result.interrupted}): the findings so far; nothing repaired`),
+                );
               lines.push(
                 `${result.ok ? out.color.green('✔') : out.color.red('✖')} ${result.problems} problems, ${result.notices} notices${flags.fix ? `, ${result.fixed} fixed` : ''}`,
               );
@@ -104,7 +117,7 @@ export function registerDoctor(program: Command): void {
             return {
               outcome: flags.fix ? 'ok' : 'noop',
               detail: { findings: result.findings.length, fixed: result.fixed },
-              exitCode: result.ok ? ExitCode.ok : ExitCode.failed,
+              exitCode: result.interrupted ? ExitCode.interrupted : result.ok ? ExitCode.ok : ExitCode.failed,
             };
           },
           flags.fix ? { command: 'doctor --fix', tenant: null } : undefined,

@@ -4,6 +4,7 @@ import { errorMessage, ExitCode, UnreachableError, UsageError } from '../../core
 import type { MigrateFleetOptions } from '../../lifecycle/migrate-fleet.js';
 import type { TenantStatus } from '../../registry/tenants-repo.js';
 import { withCommandContext } from '../action.js';
+import { interruptible } from '../interrupts.js';
 import { addTenantFilters, PER_SERVER_HELP } from '../options.js';
 import { progressLine, renderFleetResult } from '../render/fleet-result.js';
 
@@ -126,15 +127,26 @@ async function run(
         ...rolloutOptions(flags, slugs ? undefined : ctx.config.waves),
       };
       const spinner = out.spinner(direction === 'up' ? 'Migrating…' : 'Rolling back…');
-      const result = await migrateFleet(ctx, options, (p) => {
-        spinner.text = progressLine(p);
-      }).finally(() => spinner.stop());
+      const result = await interruptible(
+        (message) => out.warn(message),
+        (interrupt) =>
+          migrateFleet(ctx, { ...options, interrupt }, (p) => {
+            spinner.text = progressLine(p);
+          }),
+      ).finally(() => spinner.stop());
       // One named tenant whose server is down: one line on stderr and exit 5, as for every one-tenant command.
       const only = slugs?.length === 1 ? result.tenants[0] : undefined;
       if (only?.outcome === 'unreachable')
         throw new UnreachableError(only.error ?? `server "${only.server}" is unreachable`);
       out.result(result, () => renderFleetResult(out, result));
-      const exitCode = result.ok ? ExitCode.ok : ExitCode.failed;
+      // A lost registry is the registry unreachable (5); a signal is 130; else whether every tenant made it.
+      const exitCode = result.registryLost
+        ? ExitCode.unreachable
+        : result.interrupted
+          ? ExitCode.interrupted
+          : result.ok
+            ? ExitCode.ok
+            : ExitCode.failed;
       return { detail: { runId: result.runId, counts: result.counts, dryRun: result.dryRun }, exitCode };
     },
     { command: name, tenant: slugs?.length === 1 ? slugs[0] : null },

@@ -3,6 +3,7 @@ import { ExitCode, UsageError } from '../../core/errors.js';
 import type { MovePlan } from '../../lifecycle/move-plan.js';
 import type { MoveResult } from '../../lifecycle/move-tenant.js';
 import { withCommandContext } from '../action.js';
+import { interruptible } from '../interrupts.js';
 import type { Output } from '../output.js';
 import { formatBytes } from '../../core/format-bytes.js';
 
@@ -162,13 +163,17 @@ async function evacuate(command: Command, flags: MoveFlags): Promise<void> {
     async (ctx, out) => {
       const concurrency = flags.concurrency === undefined ? 1 : ctx.config.concurrency;
       const spinner = out.spinner(`Moving tenants off ${flags.fromServer}…`);
-      const result = await evacuateServer(
-        ctx,
-        flags.fromServer!,
-        { concurrency, keepSource: flags.keepSource, dryRun: flags.dryRun },
-        (done, total, failed) => {
-          spinner.text = `${done}/${total} tenants · ${failed} failed`;
-        },
+      const result = await interruptible(
+        (message) => out.warn(message),
+        (interrupt) =>
+          evacuateServer(
+            ctx,
+            flags.fromServer!,
+            { concurrency, keepSource: flags.keepSource, dryRun: flags.dryRun, interrupt },
+            (done, total, failed) => {
+              spinner.text = `${done}/${total} tenants · ${failed} failed`;
+            },
+          ),
       ).finally(() => spinner.stop());
       out.result(result, () =>
         [
@@ -177,17 +182,24 @@ async function evacuate(command: Command, flags: MoveFlags): Promise<void> {
                 ['tenant', 'outcome', 'target', 'downtime', 'error'],
                 result.tenants.map((t) => [
                   t.slug,
-                  t.outcome === 'failed' ? out.color.red(t.outcome) : out.color.green(t.outcome),
+                  t.outcome === 'failed'
+                    ? out.color.red(t.outcome)
+                    : t.outcome === 'skipped' || t.outcome === 'busy'
+                      ? out.color.yellow(t.outcome)
+                      : out.color.green(t.outcome),
                   t.target,
                   t.downtimeMs === null ? null : seconds(t.downtimeMs),
                   t.error ?? null,
                 ]),
               )
             : `No tenants on server ${result.server}.`,
-          `${result.ok ? out.color.green('✔') : out.color.red('✖')} ${result.dryRun ? 'Dry run' : 'Evacuated'} ${result.server}: ${result.total} tenants in ${seconds(result.durationMs)}: ${result.dryRun ? `${result.total} planned` : `${result.moved} moved`}, ${result.failed ? out.color.red(`${result.failed} failed`) : '0 failed'}`,
+          `${result.ok ? out.color.green('✔') : out.color.red('✖')} ${result.dryRun ? 'Dry run' : 'Evacuated'} ${result.server}: ${result.total} tenants in ${seconds(result.durationMs)}: ${result.dryRun ? `${result.moved} planned` : `${result.moved} moved`}, ${result.failed ? out.color.red(`${result.failed} failed`) : '0 failed'}${result.skipped ? `, ${result.skipped} skipped` : ''}${result.busy ? `, ${result.busy} busy` : ''}`,
+          ...(result.interrupted
+            ? [out.color.yellow(`Interrupted (${result.interrupted}): tenants not started are skipped`)]
+            : []),
         ].join('\n'),
       );
-      const exitCode = result.ok ? ExitCode.ok : ExitCode.failed;
+      const exitCode = result.interrupted ? ExitCode.interrupted : result.ok ? ExitCode.ok : ExitCode.failed;
       return {
         detail: {
           server: result.server,

@@ -2,6 +2,7 @@ import type { Command } from 'commander';
 import { ExitCode, UsageError } from '../../core/errors.js';
 import type { TenantStatus } from '../../registry/tenants-repo.js';
 import { withCommandContext } from '../action.js';
+import { interruptible } from '../interrupts.js';
 import { addTenantFilters, PER_SERVER_HELP } from '../options.js';
 
 interface RotatePasswordFlags {
@@ -38,12 +39,16 @@ export function registerRotatePassword(program: Command): void {
           plans: flags.plan,
           servers: flags.server,
         };
-        const result = await rotatePasswords(
-          ctx,
-          { ...selection, concurrency: ctx.config.concurrency, endSessions: flags.endSessions },
-          (done, total, failed) => {
-            spinner.text = `${done}/${total} tenants · ${failed} failed`;
-          },
+        const result = await interruptible(
+          (message) => out.warn(message),
+          (interrupt) =>
+            rotatePasswords(
+              ctx,
+              { ...selection, concurrency: ctx.config.concurrency, endSessions: flags.endSessions, interrupt },
+              (done, total, failed) => {
+                spinner.text = `${done}/${total} tenants · ${failed} failed`;
+              },
+            ),
         ).finally(() => spinner.stop());
         // One audit entry per tenant whose password changed or failed to (never the password).
         for (const t of result.tenants.filter((o) => o.outcome !== 'skipped')) {
@@ -59,7 +64,7 @@ export function registerRotatePassword(program: Command): void {
         out.result(result, () => {
           const c = result.counts;
           const paint = (o: string) =>
-            o === 'failed' ? out.color.red(o) : o === 'skipped' ? out.color.yellow(o) : out.color.green(o);
+            o === 'failed' ? out.color.red(o) : o === 'rotated' ? out.color.green(o) : out.color.yellow(o);
           return [
             out.table(
               ['tenant', 'server', 'outcome', 'detail'],
@@ -76,10 +81,13 @@ export function registerRotatePassword(program: Command): void {
                       : 'open sessions kept'),
               ]),
             ),
-            `${result.ok ? out.color.green('✔') : out.color.red('✖')} ${c.rotated} rotated, ${c.skipped} skipped, ${c.failed ? out.color.red(`${c.failed} failed`) : '0 failed'} in ${(result.durationMs / 1000).toFixed(1)}s`,
+            `${result.ok ? out.color.green('✔') : out.color.red('✖')} ${c.rotated} rotated, ${c.skipped} skipped, ${c.busy ? out.color.yellow(`${c.busy} busy, `) : ''}${c.failed ? out.color.red(`${c.failed} failed`) : '0 failed'} in ${(result.durationMs / 1000).toFixed(1)}s`,
+            ...(result.interrupted
+              ? [out.color.yellow(`Interrupted (${result.interrupted}): tenants not started are skipped`)]
+              : []),
           ].join('\n');
         });
-        return { exitCode: result.ok ? ExitCode.ok : ExitCode.failed };
+        return { exitCode: result.interrupted ? ExitCode.interrupted : result.ok ? ExitCode.ok : ExitCode.failed };
       });
     });
 }

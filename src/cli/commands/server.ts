@@ -17,6 +17,7 @@ interface ServerFlags {
   weight?: number;
   maxConcurrency?: number | null;
   all?: boolean;
+  acceptIdentity?: boolean;
 }
 
 function wholeNumber(value: string): number {
@@ -99,6 +100,7 @@ function renderServer(out: Output, server: ServerInfo | ServerListing): string {
     ['tenants', `${server.tenants}${server.maxTenants !== null ? ` of ${server.maxTenants}` : ''}`],
     ['weight', server.weight],
     ['max concurrency', server.concurrency ?? "the run's --concurrency"],
+    ['identity', server.identity ?? 'not recorded yet (on first contact)'],
     ...(health
       ? ([
           ['bytes', health.bytes === null ? 'unknown' : formatBytes(health.bytes)],
@@ -202,7 +204,11 @@ export function registerServer(program: Command): void {
       .argument('<name>', 'the server name')
       .option('--url <url>', 'new admin URL (same engine); tried before it is stored')
       .option('--password-stdin', 'read a new admin password from standard input')
-      .option('--unlabel <key>', 'remove a label, repeatable', collectList),
+      .option('--unlabel <key>', 'remove a label, repeatable', collectList)
+      .option(
+        '--accept-identity',
+        'confirm that the server now answering is the one meant (rebuilt, restored, failed over): record its identity',
+      ),
   ).action(async (name: string, flags: ServerFlags, command: Command) => {
     const { updateServer } = await import('../../lifecycle/servers/update-server.js');
     await run(command, 'server update', async (ctx, out) => {
@@ -217,12 +223,17 @@ export function registerServer(program: Command): void {
         maxTenants: limitValue(flags.maxTenants),
         weight: flags.weight,
         concurrency: limitValue(flags.maxConcurrency),
+        acceptIdentity: flags.acceptIdentity,
       });
-      out.result(
-        result,
-        () => `${out.color.green('✔')} Updated server ${out.color.bold(name)}\n${renderServer(out, result.server)}`,
+      out.result(result, () =>
+        result.changed
+          ? `${out.color.green('✔')} Updated server ${out.color.bold(name)}\n${renderServer(out, result.server)}`
+          : `${out.color.dim('•')} Server ${name} already has that identity; nothing changed`,
       );
-      return { detail: { server: name } };
+      return {
+        outcome: result.changed ? 'ok' : 'noop',
+        detail: { server: name, acceptIdentity: flags.acceptIdentity },
+      };
     });
   });
 

@@ -4,6 +4,7 @@ import { ExitCode, UnreachableError, UsageError } from '../../core/errors.js';
 import type { StatsSort } from '../../lifecycle/tenant-stats.js';
 import type { TenantStatus } from '../../registry/tenants-repo.js';
 import { withCommandContext } from '../action.js';
+import { interruptible } from '../interrupts.js';
 import { addTenantFilters, PER_SERVER_HELP } from '../options.js';
 import { renderOutages } from '../render/outages.js';
 import { formatBytes } from '../../core/format-bytes.js';
@@ -51,10 +52,15 @@ export function registerStats(program: Command): void {
       const { tenantStats } = await import('../../lifecycle/tenant-stats.js');
       const { toPrometheus } = await import('../render/prometheus.js');
       await withCommandContext(command, async (ctx, out) => {
-        const result = await tenantStats(
-          ctx,
-          { slugs: slug ? [slug] : undefined, statuses: flags.status, plans: flags.plan, servers: flags.server },
-          { exact: flags.exact, tables: flags.tables, sort: sort as StatsSort },
+        const result = await interruptible(
+          (message) => out.warn(message),
+          (interrupt) =>
+            tenantStats(
+              ctx,
+              { slugs: slug ? [slug] : undefined, statuses: flags.status, plans: flags.plan, servers: flags.server },
+              { exact: flags.exact, tables: flags.tables, sort: sort as StatsSort, interrupt },
+            ),
+          'servers',
         );
         // One named tenant whose server is down: one line on stderr and exit 5, as for every one-tenant command.
         if (slug && result.unreachableServers.length) throw new UnreachableError(result.unreachableServers[0]!.error);
@@ -64,12 +70,16 @@ export function registerStats(program: Command): void {
             : format === 'json'
               ? `${JSON.stringify(result, null, 2)}\n`
               : `${renderTable(out, result, Boolean(slug))}\n`;
-        if (flags.output) {
+        if (flags.output && result.interrupted) {
+          // A collector keeps the last whole picture rather than one cut short.
+          out.warn(`tenantctl: interrupted (${result.interrupted}): ${flags.output} left as it was`);
+        } else if (flags.output) {
           // Written beside the target and renamed: a collector never reads half a file.
           const temporary = `${flags.output}.tmp-${process.pid}`;
           writeFileSync(temporary, text);
           renameSync(temporary, flags.output);
         } else process.stdout.write(text);
+        if (result.interrupted) return { exitCode: ExitCode.interrupted };
         // Numbers from part of the fleet only: incomplete (one named tenant: unreachable, exit 5);
         // a tampered migration table is a problem to look at.
         if (result.unreachableServers.length || result.totals.tampered) return { exitCode: ExitCode.failed };

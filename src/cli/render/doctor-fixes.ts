@@ -13,6 +13,12 @@ export function fixCommand(finding: Finding): string {
       const server = target.type === 'server' ? target.name : (finding.server ?? '');
       return `check the server, its address and credentials (tenantctl server show ${server}; tenantctl server update ${server} --url …)`;
     }
+    case 'server_identity': {
+      const server = target.type === 'server' ? target.name : (finding.server ?? '');
+      return /registered once/.test(finding.message)
+        ? `use the server's first name; forget this one: tenantctl server remove ${server}`
+        : `if the server was replaced on purpose: tenantctl server update ${server} --accept-identity`;
+    }
     case 'orphan_database':
       return 'tenantctl doctor --fix --drop-orphans  (or adopt it: restore a backup into a new tenant)';
     case 'orphan_user':
@@ -55,6 +61,10 @@ export function fixCommand(finding: Finding): string {
     case 'credential_leftover':
       return 'tenantctl doctor --fix  (or the next backup or restore on this machine, which removes them)';
     case 'interrupted':
+      if (target.type === 'key')
+        return target.file
+          ? `tenantctl rotate-key --generate  (finishes it with the new key kept in ${target.file})`
+          : `tenantctl rotate-key --new-key-file <the file holding key ${target.fingerprint}>  (finishes it)`;
       return finishCommand(finding.operation, slug);
   }
 }
@@ -71,6 +81,8 @@ function finishCommand(operation: string | undefined, slug: string): string {
       return `tenantctl reactivate ${slug}`;
     case 'rotate-password':
       return `tenantctl rotate-password ${slug}  (finishes it)`;
+    case 'move':
+      return `tenantctl move ${slug}  (finishes it, or rolls it back and moves afresh)`;
     default:
       return `tenantctl restore ${slug} --force`;
   }

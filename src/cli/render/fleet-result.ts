@@ -37,7 +37,7 @@ export function renderFleetResult(out: Output, result: MigrateFleetResult): stri
           t.server,
           paint(out, t.outcome),
           t.migrations.join(', '),
-          t.error ?? null,
+          t.error ?? (t.movedFrom ? `moved from ${t.movedFrom} while the run went on` : null),
         ]),
       ),
     );
@@ -53,6 +53,7 @@ export function renderFleetResult(out: Output, result: MigrateFleetResult): stri
     c.unreachable ? out.color.red(`${c.unreachable} unreachable`) : undefined,
     c.skipped ? out.color.yellow(`${c.skipped} skipped`) : undefined,
     c.busy ? out.color.yellow(`${c.busy} busy`) : undefined,
+    c.moved ? out.color.yellow(`${c.moved} moved away`) : undefined,
   ].filter(Boolean);
   lines.push(
     ...renderOutages(
@@ -70,15 +71,33 @@ export function renderFleetResult(out: Output, result: MigrateFleetResult): stri
   lines.push(
     `${mark} ${title}: ${result.total} tenants in ${(result.durationMs / 1000).toFixed(1)}s: ${parts.join(', ')}`,
   );
-  if (result.halted) lines.push(out.color.red(`Halted: ${result.halted}. Resume with --resume ${result.runId}`));
-  if (!result.ok && !result.dryRun && result.kind === 'migrate' && !result.halted)
+  const resume = `tenantctl ${result.kind === 'migrate' ? 'migrate-all' : 'rollback --all'} --resume ${result.runId}`;
+  if (result.registryLost)
+    lines.push(
+      out.color.red(
+        `Lost the registry mid-run, and the run's lock with it (${result.registryLost.error}): no tenant was started after that, those under way were cut${result.registryLost.unrecorded ? `; ${result.registryLost.unrecorded} outcomes could not be recorded` : ''}. Once the registry answers: ${resume}`,
+      ),
+    );
+  else if (result.interrupted)
+    lines.push(
+      out.color.yellow(`Interrupted (${result.interrupted}): tenants not started are skipped. Resume with: ${resume}`),
+    );
+  else if (result.halted) lines.push(out.color.red(`Halted: ${result.halted}. Resume with --resume ${result.runId}`));
+  if (
+    !result.ok &&
+    !result.dryRun &&
+    result.kind === 'migrate' &&
+    !result.halted &&
+    !result.interrupted &&
+    !result.registryLost
+  )
     lines.push(out.color.dim('Fix the cause, then: tenantctl migrate-all --retry-failed'));
   return lines.join('\n');
 }
 
 function paint(out: Output, outcome: string): string {
   if (outcome === 'failed' || outcome === 'unreachable') return out.color.red(outcome);
-  if (outcome === 'skipped' || outcome === 'busy') return out.color.yellow(outcome);
+  if (outcome === 'skipped' || outcome === 'busy' || outcome === 'moved') return out.color.yellow(outcome);
   if (outcome === 'pending') return out.color.cyan(outcome);
   return out.color.green(outcome);
 }

@@ -26,6 +26,8 @@ export interface ServerInfo {
   concurrency: number | null;
   /** Live tenants (provisioning, active, suspended, deleting). */
   tenants: number;
+  /** What the server says it is, as recorded (see `server update --accept-identity`); null until first reached. */
+  identity: string | null;
   createdAt: string;
   updatedAt: string;
   checkedAt: string | null;
@@ -54,6 +56,7 @@ export function toServerInfo(row: ServerRow, tenants: number): ServerInfo {
     weight: row.weight,
     concurrency: row.concurrency,
     tenants,
+    identity: row.identity ?? null,
     createdAt: row.created_at,
     updatedAt: row.updated_at,
     checkedAt: row.checked_at,

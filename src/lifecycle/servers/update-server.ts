@@ -1,7 +1,10 @@
 import type { ServerSpec } from '../../engines/server-spec.js';
 import { reachServer, type AppContext } from '../../context/app-context.js';
+import { readIdentity, registeredTwice, verifyServerIdentity } from '../../context/server-identity.js';
+import { serverAddress } from '../../engines/server-spec.js';
 import { ConflictError, NotFoundError, UsageError } from '../../core/errors.js';
 import {
+  findServerByIdentity,
   updateServerRow,
   findServerRow,
   serverLabels,
@@ -10,7 +13,7 @@ import {
   type ServerRow,
   type ServerSettings,
 } from '../../registry/servers-repo.js';
-import { serverSpecFrom } from './add-server.js';
+import { assertUsablePassword, serverSpecFrom } from './add-server.js';
 import { liveCount, toServerInfo, validateSetting, type ServerInfo } from './server-info.js';
 
 export interface UpdateServerInput {
@@ -23,6 +26,11 @@ export interface UpdateServerInput {
   maxTenants?: number | null;
   weight?: number;
   concurrency?: number | null;
+  /**
+   * Records what the server says it is now as its identity: the confirmation that a server whose
+   * identity changed (restored, rebuilt, failed over) is the one meant.
+   */
+  acceptIdentity?: boolean;
 }
 
 export interface ServerChangeResult {
@@ -45,7 +53,8 @@ async function info(ctx: AppContext, row: ServerRow): Promise<ServerInfo> {
 
 /**
  * Changes a server's credentials, labels, capacity, weight or concurrency. New credentials are
- * tried before they are stored: a server that refuses them keeps the old ones.
+ * tried before they are stored: a server that refuses them keeps the old ones, and so does one
+ * that is not the registered server (another identity) unless `acceptIdentity` confirms it.
  */
 export async function updateServer(
   ctx: AppContext,
@@ -59,21 +68,32 @@ export async function updateServer(
   const registry = await ctx.registry();
 
   let connection: { spec: ServerSpec; password: string | undefined } | undefined;
-  if (input.url !== undefined || input.password !== undefined) {
+  let identity: string | undefined;
+  const credentials = input.url !== undefined || input.password !== undefined;
+  if (credentials || input.acceptIdentity) {
     const current = await ctx.specOf(row);
     const spec =
       input.url !== undefined
         ? serverSpecFrom(ctx, input.url, input.password)
-        : { ...specFromRow(row), password: input.password };
+        : { ...specFromRow(row), password: input.password ?? current.password };
     if (spec.engine !== row.engine)
       throw new UsageError(
         `server "${name}" is ${row.engine}; a ${spec.engine} URL cannot replace it (add it as a new server)`,
       );
     if (input.url !== undefined && input.password === undefined && spec.password === undefined)
       spec.password = current.password;
+    assertUsablePassword(spec.engine, spec.password);
     const reached = await reachServer(name, { ...spec, connectTimeoutMs: ctx.config.connectTimeout * 1000 });
-    await reached.connection.close();
-    connection = { spec: { ...spec, connectTimeoutMs: undefined }, password: spec.password };
+    try {
+      identity = await readIdentity(name, serverAddress(spec), reached.connection);
+    } finally {
+      await reached.connection.close();
+    }
+    const holder = await findServerByIdentity(registry.knex, identity);
+    if (holder && holder.id !== row.id) throw registeredTwice(name, serverAddress(spec), holder);
+    // Without the confirmation, the server must be the registered one (first contact records it).
+    if (!input.acceptIdentity) await verifyServerIdentity(registry.knex, registry.driver, row, identity);
+    if (credentials) connection = { spec: { ...spec, connectTimeoutMs: undefined }, password: spec.password };
   }
 
   const settings: ServerSettings = {};
@@ -88,6 +108,10 @@ export async function updateServer(
   if (input.maxTenants !== undefined) settings.maxTenants = input.maxTenants;
   if (input.weight !== undefined) settings.weight = input.weight;
   if (input.concurrency !== undefined) settings.concurrency = input.concurrency;
+  const identityChanged = input.acceptIdentity && identity !== row.identity;
+  if (identityChanged) settings.identity = identity;
+  if (input.acceptIdentity && !connection && !identityChanged && Object.keys(settings).length === 0)
+    return { server: await info(ctx, row), changed: false };
   if (!connection && Object.keys(settings).length === 0)
     throw new UsageError('server update: nothing to change (see --help)');
 

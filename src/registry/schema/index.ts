@@ -12,6 +12,7 @@ import * as rollouts from './010-rollouts.js';
 import * as metadataIndex from './011-metadata-index.js';
 import * as moveSecrets from './012-move-secrets.js';
 import * as suspendedJobs from './013-suspended-jobs.js';
+import * as serverIdentity from './014-server-identity.js';
 
 /** The registry's own migrations, in order. Names are stored; never rename one. */
 const MIGRATIONS: ReadonlyArray<[string, Knex.Migration]> = [
@@ -28,6 +29,7 @@ const MIGRATIONS: ReadonlyArray<[string, Knex.Migration]> = [
   ['011-metadata-index', metadataIndex],
   ['012-move-secrets', moveSecrets],
   ['013-suspended-jobs', suspendedJobs],
+  ['014-server-identity', serverIdentity],
 ];
 
 export const LATEST_REGISTRY_MIGRATION = MIGRATIONS[MIGRATIONS.length - 1]![0];
