@@ -23,6 +23,7 @@ export interface GlobalOptions {
   serverName?: string;
   migrationsDir?: string;
   seedsDir?: string;
+  trustTenantCode?: boolean;
   concurrency?: string;
   perServer?: string;
 }
@@ -44,6 +45,7 @@ export function configFor(command: Command): ResolvedConfig {
     serverName: opts.serverName,
     migrationsDir: opts.migrationsDir,
     seedsDir: opts.seedsDir,
+    trustTenantCode: opts.trustTenantCode ? 'true' : undefined,
     concurrency: opts.concurrency,
     perServer: opts.perServer,
   };

@@ -37,6 +37,12 @@ function buildProgram(): Command {
     .addOption(new Option('--server-name <name>', "the registry's name for that server"))
     .addOption(new Option('--migrations-dir <dir>', 'tenant schema migrations'))
     .addOption(new Option('--seeds-dir <dir>', 'tenant seeds'))
+    .addOption(
+      new Option(
+        '--trust-tenant-code',
+        "work on tenants without a user of their own (tenantUsers: false) over the admin's session",
+      ),
+    )
     .showHelpAfterError('(run with --help for usage)')
     .exitOverride();
   for (const register of [

@@ -31,6 +31,12 @@ export interface CoreConfig {
   userNameTemplate: string;
   /** Give each tenant its own least-privilege database user. Default true; false shares the server's credentials. */
   tenantUsers: boolean;
+  /**
+   * Let commands read, dump, restore and migrate the databases of tenants without a user of their
+   * own (`tenantUsers: false`) over the admin's session, where whatever the tenant defined runs with
+   * the admin's rights. Default false: those commands are refused (exit 2). `--trust-tenant-code`.
+   */
+  trustTenantCode: boolean;
   /** MySQL/MariaDB host part of tenant accounts (`'user'@'host'`). Default `%`. */
   mysqlUserHost: string;
   /** Tenants worked on at once by fleet commands (migrate-all, …). Default 4. */
@@ -179,6 +185,12 @@ export const CONFIG_KEYS: readonly ConfigKeyDefinition[] = [
     description: 'create a database user per tenant',
   },
   {
+    key: 'trustTenantCode',
+    env: 'TENANTCTL_TRUST_TENANT_CODE',
+    type: 'boolean',
+    description: "work on tenants without a user of their own over the admin's session (tenantUsers: false)",
+  },
+  {
     key: 'mysqlUserHost',
     env: 'TENANTCTL_MYSQL_USER_HOST',
     type: 'string',
@@ -274,6 +286,8 @@ export function defaultFor(key: keyof Config, home: string): Config[keyof Config
       return 'tenant_{slug}';
     case 'tenantUsers':
       return true;
+    case 'trustTenantCode':
+      return false;
     case 'mysqlUserHost':
       return '%';
     case 'concurrency':

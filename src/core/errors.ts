@@ -81,6 +81,21 @@ export class InternalError extends TenantctlError {
   override readonly exitCode = ExitCode.failed;
 }
 
+/**
+ * A tenant's migration table is not a plain table (a view, a function-backed relation, a
+ * sequence): someone replaced it. It is reported, never read, so nothing the tenant defined runs.
+ */
+export class TamperedTableError extends TenantctlError {
+  override readonly code = 'tampered';
+  constructor(
+    readonly table: string,
+    readonly database: string,
+    readonly kind: string,
+  ) {
+    super(`the migration table ${table} of database "${database}" is ${kind}, not a plain table: tampered with`);
+  }
+}
+
 /** A step of an operation on one tenant failed; carries the slug, the step and the cause. */
 export class OperationError extends TenantctlError {
   override readonly code: string = 'operation_failed';

@@ -2,7 +2,7 @@ import type { Writable } from 'node:stream';
 import type { Knex } from 'knex';
 import type { Engine, ServerSpec } from './server-spec.js';
 import type { ContentFingerprint } from './content-fingerprint.js';
-import { InternalError } from '../core/errors.js';
+import { InternalError, type TamperedTableError } from '../core/errors.js';
 import { TOOL_SETTINGS, type ToolConfig } from './descriptors.js';
 import { credentialDirectory } from './credential-file.js';
 
@@ -85,6 +85,13 @@ export interface EngineDriver {
   /** Knex configuration for the admin connection to a server (or the registry). */
   adminKnexConfig(spec: ServerSpec): Knex.Config;
   /**
+   * The applied migrations in `table` of the database `knex` is connected to, in order; null when
+   * there is no such table. The table is checked to be a plain table in the same step as it is read
+   * (PostgreSQL: locked, then its relkind; MySQL: HANDLER, which refuses views; SQLite: its type),
+   * so nothing a tenant defined runs: anything else throws TamperedTableError.
+   */
+  readAppliedOn(knex: Knex, table: string, database: string): Promise<string[] | null>;
+  /**
    * Knex configuration for the registry's session locks (tryLock), apart from its queries: each
    * held lock keeps a connection, so a pool shared with queries would starve them.
    */
@@ -122,17 +129,63 @@ export interface EngineDriver {
   connect(spec: ServerSpec): ServerConnection;
 }
 
-/** How tenant schema code connects to a tenant database. */
-export interface TenantConnectionOptions {
-  database: string;
-  /** PostgreSQL: `SET ROLE` to this role on every connection, so the tenant owns what is created. */
+/**
+ * Who a session on a tenant database logs in as (README "Security model"): the tenant's own
+ * database user, never the admin with a `SET ROLE` that tenant code could `RESET`. Lifecycles get
+ * one from tenantLogin() (src/lifecycle/tenant-login.ts); a driver opens it once per operation,
+ * logs in with what it gives, and releases it when the operation's sessions are closed.
+ */
+export interface TenantLogin {
+  readonly database: string;
+  /** The tenant's database user; null where it has none (SQLite; `tenantUsers: false`: the admin logs in). */
+  readonly user: string | null;
+  open(): Promise<OpenLogin>;
+}
+
+/** The credentials of one use of a TenantLogin. */
+export interface OpenLogin {
+  /** Who logs in; null: the server's admin (the spec's credentials). */
+  user: string | null;
+  /**
+   * Passwords to try in this order until one logs in: the registry's, then the one an interrupted
+   * rotation was setting; or, while the account is locked (suspended, fenced), the one-time
+   * password of the login it is lent (ServerUsers.lendLogin).
+   */
+  passwords: string[];
+  /** The role a lent stand-in takes on login (see LentLogin.role). */
   role?: string;
+  /** Call once every session opened with these credentials is closed. */
+  release(): Promise<void>;
+}
+
+/** A login as the admin itself, on a database the admin owns (the registry's, a scratch copy's). */
+export function adminLogin(database: string): TenantLogin {
+  return { database, user: null, open: async () => ({ user: null, passwords: [], release: async () => {} }) };
+}
+
+/** One set of credentials for a tenant database session: user null logs in as the admin. */
+export interface TenantCredentials {
+  database: string;
+  user: string | null;
+  password?: string;
+  /** A role the session takes at once (a lent stand-in's: see LentLogin.role). */
+  role?: string;
+}
+
+/** How tenant schema code's sessions are set up. */
+export interface TenantConnectionOptions {
   /**
    * How long a statement may wait for a lock before failing (PostgreSQL `lock_timeout`, MySQL
    * `lock_wait_timeout` and `innodb_lock_wait_timeout` in whole seconds, SQLite `busy_timeout`).
    * Default: the server's own setting.
    */
   lockTimeoutMs?: number;
+  /**
+   * The session runs migrations or seeds: no server-side statement limit (they may run for hours;
+   * `--tenant-timeout` and the heartbeat bound them). Default: tenantctl's own statements (counts,
+   * checksums, the migration table), bounded by `statementTimeout`.
+   */
+  schemaWork?: boolean;
 }
 
 /**
@@ -243,18 +296,23 @@ export interface DumpRestore {
    * or the dump is incomplete. Credentials reach the tool through its environment or an option
    * file, never its command line.
    */
-  dump(database: string, output: Writable, tools: DumpTools): Promise<void>;
+  dump(login: TenantLogin, output: Writable, tools: DumpTools): Promise<void>;
   /**
    * Dumps like `dump` and counts every table's rows in the very snapshot the dump reads, so the
    * counts are exact even while the application writes (PostgreSQL: a repeatable-read transaction
    * exports its snapshot to pg_dump --snapshot, and counts in it while pg_dump runs). Absent where
    * the dump tool cannot share a snapshot: the caller counts before and after the dump instead.
    */
-  dumpCounted?(database: string, output: Writable, tools: DumpTools): Promise<Record<string, number>>;
+  dumpCounted?(login: TenantLogin, output: Writable, tools: DumpTools): Promise<Record<string, number>>;
   /** Checks that a dump file is complete and readable, as the engine's restore tool would read it. */
   checkDump(file: string, tools: DumpTools): Promise<void>;
-  /** Restores a dump into an existing, empty database; objects owned by `owner` where the engine has owners. */
-  restore(database: string, file: string, owner: string | null, tools: DumpTools): Promise<void>;
+  /**
+   * Restores a dump into an existing, empty database, logged in as `login` (the tenant's own user),
+   * so whatever the file asks beyond that user's own database fails: objects are owned by that user
+   * (PostgreSQL `--no-owner --no-privileges`; MySQL definers rewritten to it), and the MySQL client
+   * runs no client command (`--sandbox`, `--binary-mode`, or tenantctl's own check of the file).
+   */
+  restore(login: TenantLogin, file: string, tools: DumpTools): Promise<void>;
   /**
    * What is wrong with this machine's dump tools for this server (missing, too old), or undefined (also where none
    * are needed).
@@ -265,29 +323,37 @@ export interface DumpRestore {
 /** Reading what databases hold: applied migrations, tables, rows, content, statistics. */
 export interface DatabaseInspection {
   /**
-   * Reads the migration table of many databases with as few round trips as the engine allows
-   * (MySQL: one UNION per batch over the admin connection; PostgreSQL: one short connection per
-   * database, `concurrency` at a time; SQLite: each file).
+   * Reads the migration table of many databases with as few round trips as the engine allows, each
+   * checked to be a plain table as it is read (see EngineDriver.readAppliedOn): MySQL with HANDLER
+   * over the admin connection, which reads a base table's rows and runs nothing of the tenant's;
+   * PostgreSQL from the fingerprints in the catalog where they prove `available`'s prefix, else one
+   * short connection per database as the tenant, `concurrency` at a time; SQLite each file.
    */
-  readAppliedMigrations(databases: string[], table: string, concurrency: number): Promise<AppliedMigrations>;
-  /** The tables of a database, schema-qualified where the engine has schemas. */
+  readAppliedMigrations(
+    logins: TenantLogin[],
+    table: string,
+    concurrency: number,
+    available?: string[],
+  ): Promise<AppliedMigrations>;
+  /** The tables of a database, schema-qualified where the engine has schemas (from the catalog). */
   listTables(database: string): Promise<string[]>;
-  /** Exact row count of every table. */
-  rowCounts(database: string): Promise<Record<string, number>>;
+  /** Exact row count of every table, counted as `login`. */
+  rowCounts(login: TenantLogin): Promise<Record<string, number>>;
   /**
    * Exact row count and content checksum of every table, and every sequence/auto-increment
    * position, computed by the server itself where it can (see ContentFingerprint): what `move`
    * compares between the source and the target before it switches.
    */
-  contentFingerprint(database: string): Promise<ContentFingerprint>;
+  contentFingerprint(login: TenantLogin): Promise<ContentFingerprint>;
   /**
    * Size, tables, rows and open connections of many databases, plus their applied migrations,
    * with as few round trips as the engine allows: sizes and connections in one query per server
    * where the engine can (PostgreSQL, MySQL); tables, rows and migrations in one query per server
-   * on MySQL, one short connection per database on PostgreSQL. Rows are the engine's estimate
-   * unless `exact`. Databases that do not exist are missing from the map.
+   * on MySQL, one short connection per database (as the tenant) on PostgreSQL. Rows are the
+   * engine's estimate unless `exact` (counted as the tenant). Databases that do not exist are
+   * missing from the map.
    */
-  databaseStats(databases: string[], options: DatabaseStatsOptions): Promise<Map<string, DatabaseStats>>;
+  databaseStats(logins: TenantLogin[], options: DatabaseStatsOptions): Promise<Map<string, DatabaseStats>>;
 }
 
 /** Knex configurations for one tenant database. */
@@ -296,8 +362,8 @@ export interface TenantConnections {
   readonly lost: AbortSignal;
   /** Has `knex` cut at once should the server be lost while it is open; returns the release. */
   hold(knex: Knex): () => void;
-  /** Knex config for tenant schema work over the admin credentials. */
-  tenantKnexConfig(options: TenantConnectionOptions): Knex.Config;
+  /** Knex config for one session on a tenant database with these credentials (pool of one). */
+  tenantKnexConfig(credentials: TenantCredentials, options?: TenantConnectionOptions): Knex.Config;
   /** Knex config as the tenant's own user would connect (what the application uses). */
   tenantUserKnexConfig(database: string, user: string, password: string): Knex.Config;
 }
@@ -326,10 +392,42 @@ export interface ServerUsers {
    * password never reaches logs or errors.
    */
   setPassword(user: string, password: string, options?: { endSessions?: boolean }): Promise<void>;
+  /**
+   * Whether a loan changes the tenant's own account (MySQL: unlocked with a one-time password), so
+   * that only one may be out at a time; false where each loan is a login of its own (PostgreSQL).
+   */
+  readonly lendsOwnAccount: boolean;
+  /**
+   * Lends the login of a locked (suspended, fenced) account to tenantctl for one operation, so
+   * that what it reads, dumps, restores or migrates is still done with the tenant's rights and
+   * no more, while the application stays out. PostgreSQL: a stand-in role of its own that is a
+   * member of the tenant's role and nothing else, with a one-time password, a short validity and
+   * a connection limit; the tenant's role stays NOLOGIN (so the application is refused even where
+   * the server trusts logins without a password). MySQL: the account itself, unlocked with a
+   * one-time password in place of its own, in one statement (its definers and the routines only
+   * it may read stay its own). Ended by endLoan.
+   */
+  lendLogin(user: string, database: string): Promise<LentLogin>;
+  /**
+   * Ends a loan: the stand-in's sessions ended and the stand-in dropped (what it owns given to
+   * the tenant first), or the account locked again with its own `password` in one statement and
+   * its sessions ended. With `lent` null, cleans up what a loan a killed tenantctl left: stand-ins
+   * past their validity, or an account with a one-time password (locked with its own again).
+   */
+  endLoan(user: string, lent: LentLogin | null, password: string, database: string): Promise<void>;
   /** Gives an existing user its (re-created) database: ownership on PostgreSQL, grants on MySQL. */
   grantDatabase(user: string, database: string): Promise<void>;
   /** Every user on the server (for finding orphans). */
   listUsers(): Promise<string[]>;
+}
+
+/** The login ServerUsers.lendLogin gives for a locked account. */
+export interface LentLogin {
+  /** Who logs in: a stand-in (PostgreSQL) or the tenant's user itself (MySQL). */
+  user: string;
+  password: string;
+  /** The role sessions take at once (PostgreSQL: the tenant's), so that what they create belongs to the tenant. */
+  role?: string;
 }
 
 /**
@@ -342,10 +440,11 @@ export function usersOf(server: ServerConnection): ServerUsers {
 }
 
 /**
- * What each tenant database's migration table holds: the applied names in order, or null where
- * the table (or the database) does not exist.
+ * What each tenant database's migration table holds: the applied names in order, null where the
+ * table (or the database) does not exist, or the TamperedTableError that says it is not a plain
+ * table (and was not read).
  */
-export type AppliedMigrations = Map<string, string[] | null>;
+export type AppliedMigrations = Map<string, string[] | null | TamperedTableError>;
 
 /**
  * The dump and restore executables, as configured, keyed by each engine's tool settings (see its
@@ -384,8 +483,8 @@ export interface DatabaseStats {
   rowsExact: boolean;
   /** Open connections now; null where the engine cannot tell (SQLite). */
   connections: number | null;
-  /** Applied migrations in order; null without a migration table. */
-  applied: string[] | null;
+  /** Applied migrations in order; null without a migration table; the error when it is not a plain table. */
+  applied: string[] | null | TamperedTableError;
 }
 
 /** dumpAt for engines whose spec names a database on a server: connect, dump it, close. */
@@ -397,7 +496,7 @@ export async function dumpNamedDatabase(
 ): Promise<void> {
   const server = driver.connect(spec);
   try {
-    await server.dump(spec.database!, output, tools);
+    await server.dump(adminLogin(spec.database!), output, tools);
   } finally {
     await server.close();
   }

@@ -1,6 +1,6 @@
 import knexFactory, { type Knex } from 'knex';
-import { TenantctlError, UnreachableError, errorMessage } from '../core/errors.js';
-import { redact } from '../core/secrets.js';
+import { TamperedTableError, TenantctlError, UnreachableError, errorMessage } from '../core/errors.js';
+import { generatePassword, redact } from '../core/secrets.js';
 import type { Writable } from 'node:stream';
 import {
   dumpNamedDatabase,
@@ -9,11 +9,15 @@ import {
   type DatabaseStatsOptions,
   type DumpTools,
   type EngineDriver,
+  type LentLogin,
   type ScheduledJobs,
   type ServerConnection,
   type ServerUsers,
   type TenantConnectionOptions,
+  type TenantCredentials,
+  type TenantLogin,
 } from './engine-driver.js';
+import { withLoginSession } from './tenant-session.js';
 import { mysqlCheckDump, mysqlDumpTo, mysqlRestoreFrom } from './mysql-dump.js';
 import { resolveTool, type ToolControl } from './run-tool.js';
 import {
@@ -57,6 +61,60 @@ const RESERVED = new Set([
   'mysql.infoschema',
   MARK_DATABASE,
 ]);
+
+/** A query on one held connection: HANDLER names live in a session. */
+type OnConnection = (sql: string, bindings?: unknown[]) => Promise<unknown[]>;
+
+/** Runs `fn` with queries that all go to one connection of `knex`'s pool. */
+async function onOneConnection<T>(knex: Knex, fn: (query: OnConnection) => Promise<T>): Promise<T> {
+  const client = knex.client as { acquireConnection(): Promise<unknown>; releaseConnection(c: unknown): Promise<void> };
+  const connection = await client.acquireConnection();
+  try {
+    return await fn(async (sql, bindings = []) => {
+      const [rows] = await knex.raw(sql, bindings as Knex.RawBinding[]).connection(connection);
+      return rows as unknown[];
+    });
+  } finally {
+    await client.releaseConnection(connection);
+  }
+}
+
+/**
+ * A migration table's applied names, read with HANDLER: it reads a base table's rows straight from
+ * the storage engine, refuses a view (or a sequence) in the same statement that opens it, and
+ * runs nothing the tenant defined (no view, function or trigger), so the admin may read it.
+ * `target` is the table, quoted (and qualified with its database where the session is elsewhere).
+ */
+async function readWithHandler(
+  query: OnConnection,
+  target: string,
+  table: string,
+  database: string,
+): Promise<string[] | null> {
+  try {
+    await query(`handler ${target} open as tenantctl_migrations`);
+  } catch (error) {
+    const code = (error as { code?: string }).code;
+    if (code === 'ER_NO_SUCH_TABLE' || code === 'ER_BAD_DB_ERROR') return null;
+    if (code === 'ER_WRONG_OBJECT') throw new TamperedTableError(table, database, 'a view');
+    if (code === 'ER_ILLEGAL_HA') throw new TamperedTableError(table, database, 'not a plain table');
+    throw error;
+  }
+  try {
+    const rows = (await query('handler tenantctl_migrations read first limit 1000000')) as Array<{
+      id: number;
+      name: string;
+    }>;
+    return rows.sort((a, b) => Number(a.id) - Number(b.id)).map((row) => String(row.name));
+  } catch (error) {
+    // A storage engine that cannot be read so (a sequence) is no plain table either.
+    if ((error as { code?: string }).code === 'ER_ILLEGAL_HA')
+      throw new TamperedTableError(table, database, 'not a plain table');
+    throw error;
+  } finally {
+    await query('handler tenantctl_migrations close').catch(() => undefined);
+  }
+}
 
 /** In GRANT, `_` and `%` in a database name are wildcards: escape them, or `tenant_a` also grants `tenantXa`. */
 const grantPattern = (database: string) => quote(database.replace(/[_%]/g, (c) => `\\${c}`));
@@ -153,6 +211,10 @@ export const mysqlDriver: EngineDriver = {
   // Both a metadata lock (lock_wait_timeout) and a row lock (innodb_lock_wait_timeout) give 1205.
   isLockTimeoutError: (error) => (error as { code?: string } | null)?.code === 'ER_LOCK_WAIT_TIMEOUT',
 
+  readAppliedOn(knex, table, database) {
+    return onOneConnection(knex, (query) => readWithHandler(query, quote(table), table, database));
+  },
+
   // The tools' option file takes any password (escaped); SQLite has none.
   refusedPassword: () => undefined,
 
@@ -215,9 +277,13 @@ class MysqlServer implements ServerConnection, ServerUsers, ScheduledJobs {
   /** One UNION per batch reads every migration table: nothing to keep. */
   readonly migrationFingerprints = undefined;
   readonly driver = mysqlDriver;
+  /** A loan unlocks the tenant's own account: one at a time. */
+  readonly lendsOwnAccount = true;
   private readonly watcher = new ServerWatch();
   private readonly adminKnex: Knex;
   private heartbeat: Knex | undefined;
+  /** The connection HANDLER reads of many tenants go over (see handlerReads); opened when first needed. */
+  private batchReader: Knex | undefined;
 
   constructor(private readonly spec: ServerSpec) {
     this.adminKnex = knexFactory(mysqlDriver.adminKnexConfig(spec));
@@ -384,6 +450,29 @@ class MysqlServer implements ServerConnection, ServerUsers, ScheduledJobs {
     await this.admin.raw('drop user if exists ?@?', [name, this.host]);
   }
 
+  async lendLogin(user: string): Promise<LentLogin> {
+    // The account itself: a stand-in could not read the tenant's routines, and what it restored
+    // or migrated would have the stand-in as definer. The application knows only its own password.
+    const password = generatePassword();
+    await this.alterLogin(user, password, 'account unlock');
+    return { user, password };
+  }
+
+  async endLoan(user: string, _lent: LentLogin | null, password: string): Promise<void> {
+    await this.alterLogin(user, password, 'account lock');
+    await this.endSessions(user);
+  }
+
+  /** One ALTER USER that sets the password (its hash, as setPassword) and locks or unlocks the account. */
+  private async alterLogin(user: string, password: string, access: 'account lock' | 'account unlock'): Promise<void> {
+    const { clause, hash } = await this.identifiedBy(password);
+    try {
+      await this.admin.raw(`alter user ?@? ${clause} ${access}`, [user, this.host, hash]);
+    } catch (error) {
+      throw new TenantctlError(redact(errorMessage(error), [hash, password]));
+    }
+  }
+
   async setPassword(user: string, password: string, options: { endSessions?: boolean } = {}): Promise<void> {
     const { clause, hash } = await this.identifiedBy(password);
     try {
@@ -416,10 +505,17 @@ class MysqlServer implements ServerConnection, ServerUsers, ScheduledJobs {
   }
 
   async accessSuspended(_database: string, user: string | null): Promise<boolean> {
-    if (!user || !(await this.userExists(user))) return false;
-    // SHOW CREATE USER says ACCOUNT LOCK on both MySQL and MariaDB, whose catalogs differ.
-    const [rows] = await this.admin.raw('show create user ?@?', [user, this.host]);
-    return /ACCOUNT LOCK/i.test(String(Object.values(rows[0] as object)[0]));
+    if (!user) return false;
+    // SHOW CREATE USER says ACCOUNT LOCK on both MySQL and MariaDB, whose catalogs differ; it is
+    // asked before every session as a tenant, so one query: no such user is not locked either.
+    try {
+      const [rows] = await this.admin.raw('show create user ?@?', [user, this.host]);
+      return /ACCOUNT LOCK/i.test(String(Object.values(rows[0] as object)[0]));
+    } catch (error) {
+      // "Can't find any matching row in the user table"
+      if ((error as { code?: string }).code === 'ER_PASSWORD_NO_MATCH') return false;
+      throw error;
+    }
   }
 
   async enabledJobs(database: string): Promise<string[]> {
@@ -447,37 +543,96 @@ class MysqlServer implements ServerConnection, ServerUsers, ScheduledJobs {
     }
   }
 
-  async readAppliedMigrations(databases: string[], table: string): Promise<AppliedMigrations> {
-    // One server sees every database: a batch of tenants costs two queries, not two per tenant.
+  async readAppliedMigrations(logins: TenantLogin[], table: string): Promise<AppliedMigrations> {
+    // One server sees every database: the catalog says which have the table, and HANDLER reads
+    // each over an admin connection (it runs nothing of the tenant's), without logging in as
+    // every tenant: a batch of tenants in one round trip.
+    const databases = logins.map((l) => l.database);
     const applied: AppliedMigrations = new Map(databases.map((db) => [db, null]));
     for (let start = 0; start < databases.length; start += BATCH) {
       const batch = databases.slice(start, start + BATCH);
-      const [present] = await this.admin.raw(
-        `select table_schema as db from information_schema.tables where table_name = ? and table_schema in (${batch.map(() => '?').join(',')})`,
+      const [rows] = await this.admin.raw(
+        `select table_schema as db, table_type as type from information_schema.tables where table_name = ? and table_schema in (${batch.map(() => '?').join(',')})`,
         [table, ...batch],
       );
-      const withTable = (present as Array<{ db: string }>).map((row) => row.db);
-      if (withTable.length === 0) continue;
-      for (const db of withTable) applied.set(db, []);
-      const union = withTable
-        .map((db) => `select ? as db, id, name from ${quote(db)}.${quote(table)}`)
-        .join(' union all ');
-      const [rows] = await this.admin.raw(`${union} order by db, id`, withTable);
-      for (const row of rows as Array<{ db: string; name: string }>) applied.get(row.db)!.push(row.name);
+      const present: string[] = [];
+      for (const { db, type } of rows as Array<{ db: string; type: string }>) {
+        if (type === 'VIEW' || type === 'SEQUENCE')
+          applied.set(db, new TamperedTableError(table, db, `a ${type.toLowerCase()}`));
+        else present.push(db);
+      }
+      for (const [db, names] of await this.handlerReads(present, table)) applied.set(db, names);
     }
     return applied;
   }
 
-  dump(database: string, output: Writable, tools: DumpTools): Promise<void> {
-    return mysqlDumpTo(this.spec, database, output, tools, this.toolControl(true));
+  /**
+   * HANDLER reads of many databases' migration tables in one round trip, on a connection of its
+   * own that takes several statements at once (the admin pool's never does; every name in them is
+   * quoted). Should one fail (the table was swapped for a view or dropped since the catalog said
+   * otherwise), that batch is read again one database at a time, which names it.
+   */
+  private async handlerReads(
+    databases: string[],
+    table: string,
+  ): Promise<Map<string, string[] | null | TamperedTableError>> {
+    const read = new Map<string, string[] | null | TamperedTableError>();
+    if (databases.length === 0) return read;
+    this.watcher.assertAnswering();
+    if (!this.batchReader) {
+      this.batchReader = knexFactory({
+        ...mysqlDriver.adminKnexConfig(this.spec),
+        connection: { ...connection(this.spec, this.spec.database), multipleStatements: true },
+        pool: pool(this.spec, 1),
+      });
+      this.watcher.hold(this.batchReader);
+    }
+    const statements = databases.map(
+      (db, i) =>
+        `handler ${quote(db)}.${quote(table)} open as tenantctl_m${i}; handler tenantctl_m${i} read first limit 1000000; handler tenantctl_m${i} close`,
+    );
+    try {
+      const [results] = await this.batchReader.raw(statements.join('; '));
+      databases.forEach((db, i) => {
+        const rows = (results as unknown[][])[i * 3 + 1] as Array<{ id: number; name: string }>;
+        read.set(
+          db,
+          [...rows].sort((a, b) => Number(a.id) - Number(b.id)).map((row) => String(row.name)),
+        );
+      });
+      return read;
+    } catch {
+      // The connection may hold handlers the failed batch opened: start afresh, one at a time.
+      await this.batchReader.destroy();
+      this.batchReader = undefined;
+    }
+    await onOneConnection(this.admin, async (query) => {
+      for (const db of databases) {
+        try {
+          read.set(db, await readWithHandler(query, `${quote(db)}.${quote(table)}`, table, db));
+        } catch (error) {
+          if (!(error instanceof TamperedTableError)) throw error;
+          read.set(db, error);
+        }
+      }
+    });
+    return read;
+  }
+
+  async dump(login: TenantLogin, output: Writable, tools: DumpTools): Promise<void> {
+    await withLoginSession(this, login, (_knex, credentials) =>
+      mysqlDumpTo(this.spec, credentials, output, tools, this.toolControl(true)),
+    );
   }
 
   checkDump(file: string): Promise<void> {
     return mysqlCheckDump(file);
   }
 
-  restore(database: string, file: string, _owner: string | null, tools: DumpTools): Promise<void> {
-    return mysqlRestoreFrom(this.spec, database, file, tools, this.toolControl(false));
+  async restore(login: TenantLogin, file: string, tools: DumpTools): Promise<void> {
+    await withLoginSession(this, login, (_knex, credentials) =>
+      mysqlRestoreFrom(this.spec, credentials, file, tools, this.toolControl(false)),
+    );
   }
 
   async listTables(database: string): Promise<string[]> {
@@ -488,21 +643,29 @@ class MysqlServer implements ServerConnection, ServerUsers, ScheduledJobs {
     return (rows as Array<{ name: string }>).map((row) => row.name);
   }
 
-  async rowCounts(database: string): Promise<Record<string, number>> {
-    const tables = await this.listTables(database);
-    if (tables.length === 0) return {};
-    const union = tables
-      .map((t) => `select ? as name, count(*) as n from ${quote(database)}.${quote(t)}`)
-      .join(' union all ');
-    const [rows] = await this.admin.raw(union, tables);
-    return Object.fromEntries((rows as Array<{ name: string; n: number }>).map((row) => [row.name, Number(row.n)]));
+  /** Exact row count of every table, counted in one UNION on a session as the tenant. */
+  async rowCounts(login: TenantLogin): Promise<Record<string, number>> {
+    return withLoginSession(this, login, async (knex) => {
+      const [listed] = await knex.raw(
+        "select table_name as name from information_schema.tables where table_schema = ? and table_type = 'BASE TABLE' order by 1",
+        [login.database],
+      );
+      const tables = (listed as Array<{ name: string }>).map((row) => row.name);
+      if (tables.length === 0) return {};
+      const union = tables
+        .map((t) => `select ? as name, count(*) as n from ${quote(login.database)}.${quote(t)}`)
+        .join(' union all ');
+      const [rows] = await knex.raw(union, tables);
+      return Object.fromEntries((rows as Array<{ name: string; n: number }>).map((row) => [row.name, Number(row.n)]));
+    });
   }
 
-  contentFingerprint(database: string): Promise<ContentFingerprint> {
-    return mysqlFingerprint(this.admin, database);
+  contentFingerprint(login: TenantLogin): Promise<ContentFingerprint> {
+    return withLoginSession(this, login, (knex) => mysqlFingerprint(knex, login.database));
   }
 
-  async databaseStats(databases: string[], options: DatabaseStatsOptions): Promise<Map<string, DatabaseStats>> {
+  async databaseStats(logins: TenantLogin[], options: DatabaseStatsOptions): Promise<Map<string, DatabaseStats>> {
+    const databases = logins.map((l) => l.database);
     const stats = new Map<string, DatabaseStats>();
     if (databases.length === 0) return stats;
     const marks = databases.map(() => '?').join(',');
@@ -519,7 +682,7 @@ class MysqlServer implements ServerConnection, ServerUsers, ScheduledJobs {
       `select db, count(*) as n from information_schema.processlist where db in (${marks}) group by db`,
       databases,
     );
-    const applied = await this.readAppliedMigrations(databases, options.migrationsTable);
+    const applied = await this.readAppliedMigrations(logins, options.migrationsTable);
     const byDb = new Map(
       (tables as Array<{ db: string; tables: number; rows: number; bytes: number }>).map((r) => [r.db, r]),
     );
@@ -536,10 +699,16 @@ class MysqlServer implements ServerConnection, ServerUsers, ScheduledJobs {
       });
     }
     if (options.exact) {
-      await runPool([...stats.keys()], options.concurrency, async (db) => {
-        stats.get(db)!.rows = Object.values(await this.rowCounts(db)).reduce((a, b) => a + b, 0);
-        stats.get(db)!.rowsExact = true;
-      });
+      // Counting reads the tenant's tables: as the tenant, a few at a time.
+      await runPool(
+        logins.filter((l) => stats.has(l.database)),
+        options.concurrency,
+        async (login) => {
+          const entry = stats.get(login.database)!;
+          entry.rows = Object.values(await this.rowCounts(login)).reduce((a, b) => a + b, 0);
+          entry.rowsExact = true;
+        },
+      );
     }
     return stats;
   }
@@ -567,12 +736,16 @@ class MysqlServer implements ServerConnection, ServerUsers, ScheduledJobs {
     return (rows as Array<{ name: string }>).map((r) => r.name);
   }
 
-  tenantKnexConfig({ database, lockTimeoutMs }: TenantConnectionOptions): Knex.Config {
+  tenantKnexConfig(
+    { database, user, password }: TenantCredentials,
+    { lockTimeoutMs, schemaWork }: TenantConnectionOptions = {},
+  ): Knex.Config {
+    // Migrations and seeds run unbounded; tenantctl's own reads within statementTimeout.
     return {
       client: 'mysql2',
       log: QUIET_KNEX_LOG,
-      connection: connection(this.spec, database),
-      pool: pool(this.spec, 1, 'migrations', lockTimeoutSettings(lockTimeoutMs)),
+      connection: user ? connection(this.spec, database, user, password) : connection(this.spec, database),
+      pool: pool(this.spec, 1, schemaWork ? 'migrations' : 'tenantctl', lockTimeoutSettings(lockTimeoutMs)),
     };
   }
 
@@ -587,7 +760,7 @@ class MysqlServer implements ServerConnection, ServerUsers, ScheduledJobs {
 
   async close(): Promise<void> {
     this.watcher.stop();
-    await Promise.all([this.adminKnex.destroy(), this.heartbeat?.destroy()]);
+    await Promise.all([this.adminKnex.destroy(), this.heartbeat?.destroy(), this.batchReader?.destroy()]);
   }
 }
 

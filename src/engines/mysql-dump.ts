@@ -1,12 +1,17 @@
+import { execFile } from 'node:child_process';
 import { createReadStream } from 'node:fs';
-import type { Writable } from 'node:stream';
+import { Transform, type TransformCallback, type Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
+import { promisify } from 'node:util';
 import { createGunzip, createGzip } from 'node:zlib';
-import type { DumpTools } from './engine-driver.js';
+import type { DumpTools, TenantCredentials } from './engine-driver.js';
 import { withCredentialFile } from './credential-file.js';
 import { requireTrailer, sink } from './dump-checks.js';
-import { resolveTool, runTool, type ToolControl } from './run-tool.js';
+import { clientCommandCheck } from './mysql-client-check.js';
+import { inheritedEnv, resolveTool, runTool, type ToolControl } from './run-tool.js';
 import type { ServerSpec } from './server-spec.js';
+
+const run = promisify(execFile);
 
 /** mysqldump writes this as its last line when, and only when, the dump is complete. */
 const TRAILER = '-- Dump completed';
@@ -19,28 +24,34 @@ const OPTION_ESCAPES: Record<string, string> = { '\\': '\\\\', '"': '\\"', '\n':
 const quoteOption = (value: string) => `"${value.replace(/[\\"\n\r\t]/g, (c) => OPTION_ESCAPES[c]!)}"`;
 
 /**
- * Runs `fn` with an option file holding the credentials: mode 0600 in the private `credentialDir`,
- * removed afterwards. The password never reaches a command line.
+ * Runs `fn` with an option file holding the credentials of `login` (a tenant's user; the admin
+ * where it has none): mode 0600 in the private `credentialDir`, removed afterwards. The password
+ * never reaches a command line.
  */
 async function withOptionFile<T>(
   spec: ServerSpec,
+  login: Pick<TenantCredentials, 'user' | 'password'>,
   credentialDir: string,
   fn: (file: string) => Promise<T>,
 ): Promise<T> {
+  const password = login.user ? login.password : spec.password;
   const lines = [
     '[client]',
     `host=${quoteOption(spec.host ?? '127.0.0.1')}`,
     `port=${spec.port ?? 3306}`,
-    `user=${quoteOption(spec.user ?? 'root')}`,
+    `user=${quoteOption(login.user ?? spec.user ?? 'root')}`,
   ];
-  if (spec.password) lines.push(`password=${quoteOption(spec.password)}`);
+  if (password) lines.push(`password=${quoteOption(password)}`);
   return withCredentialFile(credentialDir, 'client.cnf', `${lines.join('\n')}\n`, fn);
 }
 
-/** A consistent, compressed SQL dump with routines, triggers and events, streamed to `output`. */
+/**
+ * A consistent, compressed SQL dump with routines, triggers and events, streamed to `output`,
+ * logged in as `login` (the tenant's own user, who alone sees its routines' bodies).
+ */
 export async function mysqlDumpTo(
   spec: ServerSpec,
-  database: string,
+  login: TenantCredentials,
   output: Writable,
   tools: DumpTools,
   control: ToolControl,
@@ -51,7 +62,7 @@ export async function mysqlDumpTo(
   );
   const trailer = requireTrailer(TRAILER, 'the dump');
   const downstream = pipeline(trailer, createGzip(), output);
-  const dumped = withOptionFile(spec, tools.credentialDir, (options) =>
+  const dumped = withOptionFile(spec, login, tools.credentialDir, (options) =>
     runTool({
       command: dump,
       // --defaults-extra-file must come first.
@@ -64,10 +75,10 @@ export async function mysqlDumpTo(
         '--hex-blob',
         '--default-character-set=utf8mb4',
         '--no-tablespaces',
-        database,
+        login.database,
       ],
       stdout: trailer,
-      secrets: [spec.password],
+      secrets: [spec.password, login.password],
       ...control,
     }),
   ).catch((error: Error) => {
@@ -84,10 +95,33 @@ export async function mysqlCheckDump(file: string): Promise<void> {
   await pipeline(createReadStream(file), createGunzip(), requireTrailer(TRAILER, file), sink());
 }
 
-/** Restores a dump into an existing, empty database through the mysql client's stdin. */
+/** What a mysql client binary offers against a hostile file (from its --help), asked once per binary. */
+const clientFeatures = new Map<string, Promise<{ sandbox: boolean; binaryMode: boolean }>>();
+
+function featuresOf(client: string): Promise<{ sandbox: boolean; binaryMode: boolean }> {
+  let features = clientFeatures.get(client);
+  if (!features) {
+    features = run(client, ['--help'], { env: inheritedEnv(), maxBuffer: 4 * 1024 * 1024 }).then(({ stdout }) => ({
+      sandbox: /^\s*--sandbox\b/m.test(stdout),
+      binaryMode: /^\s*--binary-mode\b/m.test(stdout),
+    }));
+    clientFeatures.set(client, features);
+    features.catch(() => clientFeatures.delete(client));
+  }
+  return features;
+}
+
+/**
+ * Restores a dump into an existing, empty database through the mysql client's stdin, logged in as
+ * `login` (the tenant's own user), so every statement the file holds runs with that user's rights
+ * on its own database only. The client reads it with `--binary-mode` (no client commands but
+ * DELIMITER) and, where it has one, `--sandbox` (nothing that reaches this machine's files or a
+ * shell); a client without the sandbox gets the file only after tenantctl's own check found no
+ * client command in it. Definers are rewritten to the restoring user (see portableDump).
+ */
 export async function mysqlRestoreFrom(
   spec: ServerSpec,
-  database: string,
+  login: TenantCredentials,
   file: string,
   tools: DumpTools,
   control: ToolControl,
@@ -96,13 +130,84 @@ export async function mysqlRestoreFrom(
     tools.mysqlClient ? [tools.mysqlClient] : ['mariadb', 'mysql'],
     'mariadb-client or mysql-client',
   );
-  await withOptionFile(spec, tools.credentialDir, (options) =>
+  const features = await featuresOf(client);
+  // Read the whole file first: a client command is refused before any statement of it runs.
+  if (!features.sandbox) await pipeline(createReadStream(file), createGunzip(), clientCommandCheck(file), sink());
+  await withOptionFile(spec, login, tools.credentialDir, (options) =>
     runTool({
       command: client,
-      args: [`--defaults-extra-file=${options}`, '--default-character-set=utf8mb4', database],
-      stdin: createReadStream(file).pipe(createGunzip()),
-      secrets: [spec.password],
+      args: [
+        `--defaults-extra-file=${options}`,
+        '--default-character-set=utf8mb4',
+        ...(features.binaryMode ? ['--binary-mode'] : []),
+        ...(features.sandbox ? ['--sandbox'] : []),
+        login.database,
+      ],
+      stdin: createReadStream(file).pipe(createGunzip()).pipe(portableDump()),
+      secrets: [spec.password, login.password],
       ...control,
     }),
   );
+}
+
+/** The statements of a dump that name a definer, by how their line starts (mysqldump gives each its own line). */
+const DEFINER_LINES = [
+  '/*!50013 DEFINER=', // a view
+  '/*!50003 CREATE*/ /*!50017 DEFINER=', // a trigger
+  '/*!50106 CREATE*/ /*!50117 DEFINER=', // an event
+  'CREATE DEFINER=', // a procedure or function
+];
+const DEFINER = /DEFINER=(`(?:[^`]|``)*`|'(?:[^'\\]|\\.)*'|[^\s@*]+)@(`(?:[^`]|``)*`|'(?:[^'\\]|\\.)*'|[^\s*]+)/;
+/** A view's definition: the server writes every table it reads qualified with the dumped database's name. */
+const VIEW_LINE = '/*!50001 VIEW ';
+/** The dump's header names the database it was taken from. */
+const HEADER = /^-- Host: .*Database: (\S+)\s*$/;
+
+/**
+ * Makes a dump restorable into another database as another user: each definer clause
+ * (`DEFINER=\`tenant_a\`@\`%\``) becomes `DEFINER=CURRENT_USER`, so views, triggers, routines
+ * and events belong to the user restoring them (a clone's or a moved tenant's new user, a scratch
+ * copy's own; creating an object for another definer needs a privilege no tenant user has), and
+ * a view's tables, qualified with the dumped database's name, are its own database's again (a
+ * clone's views would otherwise read the tenant it was cloned from). Only lines that start one of
+ * those statements are touched, never data: mysqldump writes every row of data, escaped, on a line
+ * of its own.
+ */
+export function portableDump(): Transform {
+  let partial: Buffer = Buffer.alloc(0);
+  let lines = 0;
+  let qualifier: string | undefined;
+  const rewrite = (line: Buffer): Buffer => {
+    const start = line.subarray(0, 48).toString('latin1');
+    if (lines++ < 10 && !qualifier) {
+      const source = HEADER.exec(line.toString('utf8').trimEnd())?.[1];
+      if (source) qualifier = `\`${source.replaceAll('`', '``')}\`.`;
+    }
+    if (DEFINER_LINES.some((prefix) => start.startsWith(prefix)))
+      return Buffer.from(line.toString('latin1').replace(DEFINER, 'DEFINER=CURRENT_USER'), 'latin1');
+    if (qualifier && start.startsWith(VIEW_LINE))
+      return Buffer.from(line.toString('utf8').replaceAll(qualifier, ''), 'utf8');
+    return line;
+  };
+  return new Transform({
+    transform(chunk: Buffer, _encoding, callback: TransformCallback) {
+      const data = partial.length ? Buffer.concat([partial, chunk]) : chunk;
+      const last = data.lastIndexOf(0x0a);
+      if (last < 0) {
+        partial = data;
+        return callback();
+      }
+      const out: Buffer[] = [];
+      let from = 0;
+      for (let nl = data.indexOf(0x0a); nl >= 0 && nl <= last; nl = data.indexOf(0x0a, from)) {
+        out.push(rewrite(data.subarray(from, nl + 1)));
+        from = nl + 1;
+      }
+      partial = Buffer.from(data.subarray(last + 1));
+      callback(null, Buffer.concat(out));
+    },
+    flush(callback: TransformCallback) {
+      callback(null, partial.length ? rewrite(partial) : undefined);
+    },
+  });
 }

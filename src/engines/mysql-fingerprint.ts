@@ -8,11 +8,11 @@ const half = (from: number) => `cast(coalesce(sum(cast(conv(substr(h, ${from}, 1
 
 /**
  * Row counts, content checksums (see ContentFingerprint) and AUTO_INCREMENT positions of one
- * database, over the admin connection. QUOTE() keeps NULL apart from the text 'NULL' and from an
- * empty string, which CONCAT_WS alone would not.
+ * database, on a session logged in as its tenant. QUOTE() keeps NULL apart from the text 'NULL'
+ * and from an empty string, which CONCAT_WS alone would not.
  */
-export async function mysqlFingerprint(admin: Knex, database: string): Promise<ContentFingerprint> {
-  const [columns] = await admin.raw(
+export async function mysqlFingerprint(session: Knex, database: string): Promise<ContentFingerprint> {
+  const [columns] = await session.raw(
     "select c.table_name as t, c.column_name as c from information_schema.columns c join information_schema.tables x on x.table_schema = c.table_schema and x.table_name = c.table_name where c.table_schema = ? and x.table_type = 'BASE TABLE' order by c.table_name, c.ordinal_position",
     [database],
   );
@@ -21,13 +21,13 @@ export async function mysqlFingerprint(admin: Knex, database: string): Promise<C
   const fingerprint: ContentFingerprint = { tables: {}, sequences: {} };
   for (const [table, cols] of byTable) {
     const row = `concat_ws(',', ${cols.map((c) => `quote(${quote(c)})`).join(', ')})`;
-    const [rows] = await admin.raw(
+    const [rows] = await session.raw(
       `select count(*) as n, ${half(1)} as a, ${half(17)} as b from (select md5(${row}) as h from ${quote(database)}.${quote(table)}) s`,
     );
     const r = (rows as Array<{ n: number; a: string; b: string }>)[0]!;
     fingerprint.tables[table] = { rows: Number(r.n), checksum: `${r.a}:${r.b}` };
   }
-  const [increments] = await admin.raw(
+  const [increments] = await session.raw(
     'select table_name as t, auto_increment as v from information_schema.tables where table_schema = ? and auto_increment is not null',
     [database],
   );

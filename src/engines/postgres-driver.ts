@@ -1,6 +1,7 @@
+import { randomBytes } from 'node:crypto';
 import knexFactory, { type Knex } from 'knex';
-import { TenantctlError, UnreachableError, errorMessage } from '../core/errors.js';
-import { redact } from '../core/secrets.js';
+import { TamperedTableError, TenantctlError, UnreachableError, errorMessage } from '../core/errors.js';
+import { generatePassword, redact } from '../core/secrets.js';
 import { runPool } from '../core/run-pool.js';
 import type { Writable } from 'node:stream';
 import {
@@ -10,11 +11,15 @@ import {
   type DatabaseStatsOptions,
   type DumpTools,
   type EngineDriver,
+  type LentLogin,
   type MigrationFingerprints,
   type ServerConnection,
   type ServerUsers,
   type TenantConnectionOptions,
+  type TenantCredentials,
+  type TenantLogin,
 } from './engine-driver.js';
+import { withLoginSession } from './tenant-session.js';
 import { checkedPgDump, pgCheckDump, pgDumpTo, pgRestoreFrom } from './postgres-dump.js';
 import { resolveTool, type ToolControl } from './run-tool.js';
 import { appliedFromStamp, installStamp, readStamps } from './postgres-stamp.js';
@@ -43,6 +48,16 @@ import type { ContentFingerprint } from './content-fingerprint.js';
 const quote = (name: string) => `"${name.replaceAll('"', '""')}"`;
 
 const RESERVED = new Set(['postgres', 'template0', 'template1', 'public']);
+
+/** The names of the stand-in roles loans log in as (see lendLogin). */
+const STAND_IN_PREFIX = 'tenantctl_login_';
+
+/**
+ * The server admin's sessions resolve names in the system catalog only: a table, function or
+ * operator a tenant made (in its own database, or in a schema of the maintenance database)
+ * never stands in for the catalog's. What they query is schema-qualified besides.
+ */
+const ADMIN_SEARCH_PATH = '-c search_path=pg_catalog,pg_temp';
 
 function connection(
   spec: ServerSpec,
@@ -84,6 +99,52 @@ function pool(spec: ServerSpec, max: number, use: ConnectionUse = 'tenantctl'): 
   };
 }
 
+/**
+ * A migration table's applied names, read so that nothing a tenant defined can run, whoever the
+ * session is: the relation `target` names is locked first (so nothing can take its place until
+ * the read), then it must be a plain table (relkind `r`: not a view, not a function-backed or
+ * foreign relation), then only its own rows are read (ONLY: no child tables). The rows of a
+ * plain table come out through built-in output functions only (a type's I/O functions are C,
+ * which only a superuser can install), and RLS does not apply to the owner or a superuser.
+ */
+async function readMigrationTable(
+  knex: Knex,
+  target: string,
+  table: string,
+  database: string,
+): Promise<string[] | null> {
+  try {
+    return await knex.transaction(async (trx) => {
+      await trx.raw(`lock table only ${target} in access share mode`);
+      const found = await trx.raw(
+        'select n.nspname as schema, c.relname as name, c.relkind as kind from pg_catalog.pg_class c join pg_catalog.pg_namespace n on n.oid = c.relnamespace where c.oid = pg_catalog.to_regclass(?)',
+        [target],
+      );
+      const rel = found.rows[0] as { schema: string; name: string; kind: string } | undefined;
+      if (!rel) return null;
+      if (rel.kind !== 'r')
+        throw new TamperedTableError(table, database, RELKINDS[rel.kind] ?? `a "${rel.kind}" relation`);
+      const rows = await trx.raw(`select name from only ${quote(rel.schema)}.${quote(rel.name)} order by id`);
+      return (rows.rows as Array<{ name: string }>).map((row) => row.name);
+    });
+  } catch (error) {
+    if (postgresDriver.isMissingTableError(error)) return null;
+    // LOCK TABLE refuses what is no table or view (a sequence, a type).
+    if ((error as { code?: string }).code === '42809') throw new TamperedTableError(table, database, 'not a table');
+    throw error;
+  }
+}
+
+/** What a relkind is, in words, for a migration table that is not a plain table. */
+const RELKINDS: Record<string, string> = {
+  v: 'a view',
+  m: 'a materialized view',
+  f: 'a foreign table',
+  p: 'a partitioned table',
+  S: 'a sequence',
+  c: 'a composite type',
+};
+
 export const postgresDriver: EngineDriver = {
   engine: 'postgres',
   embedded: false,
@@ -115,6 +176,10 @@ export const postgresDriver: EngineDriver = {
   },
   // lock_not_available: lock_timeout ran out.
   isLockTimeoutError: (error) => (error as { code?: string } | null)?.code === '55P03',
+
+  readAppliedOn(knex, table, database) {
+    return readMigrationTable(knex, quote(table), table, database);
+  },
 
   refusedPassword: (password) =>
     /[\r\n]/.test(password)
@@ -204,12 +269,18 @@ class PostgresServer implements ServerConnection, ServerUsers, MigrationFingerpr
   /** PostgreSQL schedules nothing itself; an extension's jobs (pg_cron) are out of tenantctl's view. */
   readonly scheduledJobs = undefined;
   readonly driver = postgresDriver;
+  /** Each loan is a stand-in role of its own: any number may be out at once. */
+  readonly lendsOwnAccount = false;
   private readonly watcher = new ServerWatch();
   private readonly adminKnex: Knex;
   private heartbeat: Knex | undefined;
 
   constructor(private readonly spec: ServerSpec) {
-    this.adminKnex = knexFactory(postgresDriver.adminKnexConfig(spec));
+    const config = postgresDriver.adminKnexConfig(spec);
+    this.adminKnex = knexFactory({
+      ...config,
+      connection: { ...(config.connection as Knex.PgConnectionConfig), options: ADMIN_SEARCH_PATH },
+    });
     this.watcher.hold(this.adminKnex);
   }
 
@@ -281,7 +352,7 @@ class PostgresServer implements ServerConnection, ServerUsers, MigrationFingerpr
 
   async missingPrivileges(): Promise<string[]> {
     const result = await this.admin.raw(
-      'select rolsuper, rolcreatedb, rolcreaterole from pg_roles where rolname = current_user',
+      'select rolsuper, rolcreatedb, rolcreaterole from pg_catalog.pg_roles where rolname = current_user',
     );
     const role = result.rows[0] as { rolsuper: boolean; rolcreatedb: boolean; rolcreaterole: boolean } | undefined;
     if (!role || role.rolsuper) return [];
@@ -291,14 +362,14 @@ class PostgresServer implements ServerConnection, ServerUsers, MigrationFingerpr
   async databaseSizes(databases: string[]): Promise<Map<string, number>> {
     if (databases.length === 0) return new Map();
     const result = await this.admin.raw(
-      'select datname, pg_database_size(datname) as bytes from pg_database where datname = any(?)',
+      'select datname, pg_catalog.pg_database_size(datname) as bytes from pg_catalog.pg_database where datname = any(?)',
       [databases],
     );
     return new Map(result.rows.map((r: { datname: string; bytes: string }) => [r.datname, Number(r.bytes)]));
   }
 
   async databaseExists(name: string): Promise<boolean> {
-    const result = await this.admin.raw('select 1 from pg_database where datname = ?', [name]);
+    const result = await this.admin.raw('select 1 from pg_catalog.pg_database where datname = ?', [name]);
     return result.rows.length > 0;
   }
 
@@ -314,7 +385,7 @@ class PostgresServer implements ServerConnection, ServerUsers, MigrationFingerpr
   }
 
   async userExists(name: string): Promise<boolean> {
-    const result = await this.admin.raw('select 1 from pg_roles where rolname = ?', [name]);
+    const result = await this.admin.raw('select 1 from pg_catalog.pg_roles where rolname = ?', [name]);
     return result.rows.length > 0;
   }
 
@@ -348,9 +419,54 @@ class PostgresServer implements ServerConnection, ServerUsers, MigrationFingerpr
     if (options.endSessions) await this.endSessions(user);
   }
 
+  async lendLogin(user: string, database: string): Promise<LentLogin> {
+    await this.dropExpiredStandIns(user, database);
+    // A member of the tenant's role and nothing else: the tenant's rights, no more. It can log in
+    // for an hour (its sessions open at the start of the operation), at most 8 at once.
+    const standIn = `${STAND_IN_PREFIX}${randomBytes(6).toString('hex')}`;
+    const password = generatePassword();
+    const verifier = scramSha256Verifier(password);
+    const until = new Date(Date.now() + 3600_000).toISOString();
+    try {
+      await this.admin.raw(
+        `create role ${quote(standIn)} login password '${verifier}' valid until '${until}' connection limit 8 in role ${quote(user)}`,
+      );
+    } catch (error) {
+      throw new TenantctlError(redact(errorMessage(error), [verifier, password]));
+    }
+    return { user: standIn, password, role: user };
+  }
+
+  async endLoan(user: string, lent: LentLogin | null, _password: string, database: string): Promise<void> {
+    if (lent) await this.dropStandIn(lent.user, user, database);
+    else await this.dropExpiredStandIns(user, database);
+  }
+
+  /** Stand-ins of `user` whose validity ran out: what a killed tenantctl's loans left. */
+  private async dropExpiredStandIns(user: string, database: string): Promise<void> {
+    const result = await this.admin.raw(
+      'select s.rolname from pg_catalog.pg_roles s join pg_catalog.pg_auth_members m on m.member = s.oid join pg_catalog.pg_roles t on t.oid = m.roleid where t.rolname = ? and s.rolname like ? and s.rolvaliduntil < pg_catalog.now()',
+      [user, `${STAND_IN_PREFIX.replaceAll('_', '\\_')}%`],
+    );
+    for (const { rolname } of result.rows as Array<{ rolname: string }>)
+      await this.dropStandIn(rolname, user, database);
+  }
+
+  /** Ends a stand-in's sessions, gives what it made to the tenant, and drops it. */
+  private async dropStandIn(standIn: string, user: string, database: string): Promise<void> {
+    await this.endSessions(standIn);
+    await this.onDatabase(database, async (knex) => {
+      await knex.raw(`reassign owned by ${quote(standIn)} to ${quote(user)}`);
+      await knex.raw(`drop owned by ${quote(standIn)}`);
+    }).catch((error: unknown) => {
+      if ((error as { code?: string }).code !== '3D000') throw error; // the database is gone: nothing to give
+    });
+    await this.admin.raw(`drop role if exists ${quote(standIn)}`);
+  }
+
   private async endSessions(user: string): Promise<void> {
     await this.admin.raw(
-      'select pg_terminate_backend(pid) from pg_stat_activity where usename = ? and pid <> pg_backend_pid()',
+      'select pg_catalog.pg_terminate_backend(pid) from pg_catalog.pg_stat_activity where usename = ? and pid <> pg_catalog.pg_backend_pid()',
       [user],
     );
   }
@@ -373,22 +489,56 @@ class PostgresServer implements ServerConnection, ServerUsers, MigrationFingerpr
 
   async accessSuspended(_database: string, user: string | null): Promise<boolean> {
     if (!user) return false;
-    const result = await this.admin.raw('select rolcanlogin from pg_roles where rolname = ?', [user]);
+    const result = await this.admin.raw('select rolcanlogin from pg_catalog.pg_roles where rolname = ?', [user]);
     return result.rows.length > 0 && result.rows[0].rolcanlogin === false;
   }
 
-  async readAppliedMigrations(databases: string[], table: string, concurrency: number): Promise<AppliedMigrations> {
-    // PostgreSQL cannot query across databases: one short connection each, a few at a time.
+  async readAppliedMigrations(
+    logins: TenantLogin[],
+    table: string,
+    concurrency: number,
+    available?: string[],
+  ): Promise<AppliedMigrations> {
     const applied: AppliedMigrations = new Map();
-    await runPool(databases, concurrency, async (database) => {
-      try {
-        applied.set(database, await this.onDatabase(database, (knex) => this.appliedWith(knex, table)));
-      } catch (error) {
-        if ((error as { code?: string }).code !== '3D000') throw error; // no such database
-        applied.set(database, null);
+    let toOpen = logins;
+    if (available) {
+      // The fingerprints in the catalog prove most tenants' migrations without opening them.
+      const stamps = await readStamps(
+        this.admin,
+        logins.map((l) => l.database),
+      );
+      toOpen = [];
+      for (const login of logins) {
+        if (!stamps.has(login.database)) applied.set(login.database, null); // no such database
+        const proven = appliedFromStamp(stamps.get(login.database) ?? null, available);
+        if (proven) applied.set(login.database, proven);
+        else if (stamps.has(login.database)) toOpen.push(login);
       }
+    }
+    // PostgreSQL cannot query across databases: one short connection each, as the tenant, a few at a time.
+    await runPool(toOpen, concurrency, async (login) => {
+      applied.set(login.database, await this.appliedAs(login, table));
     });
     return applied;
+  }
+
+  /**
+   * One database's migration table read as `login`; null where it (or the database) does not exist.
+   * A tenant without a user of its own (shared credentials) has it read by the admin, in `public`
+   * where knex made it: readMigrationTable lets nothing of the tenant's run.
+   */
+  private async appliedAs(login: TenantLogin, table: string): Promise<string[] | null | TamperedTableError> {
+    try {
+      if (login.user === null)
+        return await this.onDatabase(login.database, (knex) =>
+          readMigrationTable(knex, `public.${quote(table)}`, table, login.database),
+        );
+      return await withLoginSession(this, login, (knex) => postgresDriver.readAppliedOn(knex, table, login.database));
+    } catch (error) {
+      if (error instanceof TamperedTableError) return error;
+      if ((error as { code?: string }).code === '3D000') return null; // no such database
+      throw error;
+    }
   }
 
   /** The version check of pg_dump against this server, done once per tool and run. */
@@ -404,14 +554,17 @@ class PostgresServer implements ServerConnection, ServerUsers, MigrationFingerpr
     return checked;
   }
 
-  async dump(database: string, output: Writable, tools: DumpTools): Promise<void> {
+  async dump(login: TenantLogin, output: Writable, tools: DumpTools): Promise<void> {
     const pgDump = await this.checkedPgDump(tools);
-    return pgDumpTo(this.spec, pgDump, tools.credentialDir, database, output, undefined, this.toolControl(true));
+    await withLoginSession(this, login, (_knex, credentials) =>
+      pgDumpTo(this.spec, credentials, pgDump, tools.credentialDir, output, undefined, this.toolControl(true)),
+    );
   }
 
-  async dumpCounted(database: string, output: Writable, tools: DumpTools): Promise<Record<string, number>> {
+  async dumpCounted(login: TenantLogin, output: Writable, tools: DumpTools): Promise<Record<string, number>> {
     const pgDump = await this.checkedPgDump(tools);
-    return this.onDatabase(database, (knex) =>
+    // The counting session and pg_dump both log in as the tenant.
+    return withLoginSession(this, login, (knex, credentials) =>
       knex.transaction(
         async (trx) => {
           // The snapshot stays importable while this transaction is open: until both are done.
@@ -419,7 +572,7 @@ class PostgresServer implements ServerConnection, ServerUsers, MigrationFingerpr
           const snapshot = (exported.rows[0] as { id: string }).id;
           const [counts, dumped] = await Promise.allSettled([
             this.rowCountsWith(trx),
-            pgDumpTo(this.spec, pgDump, tools.credentialDir, database, output, snapshot, this.toolControl(true)),
+            pgDumpTo(this.spec, credentials, pgDump, tools.credentialDir, output, snapshot, this.toolControl(true)),
           ]);
           if (dumped.status === 'rejected') throw dumped.reason;
           if (counts.status === 'rejected') throw counts.reason;
@@ -434,8 +587,10 @@ class PostgresServer implements ServerConnection, ServerUsers, MigrationFingerpr
     return pgCheckDump(file, tools);
   }
 
-  restore(database: string, file: string, owner: string | null, tools: DumpTools): Promise<void> {
-    return pgRestoreFrom(this.spec, database, file, owner, tools, this.toolControl(false));
+  async restore(login: TenantLogin, file: string, tools: DumpTools): Promise<void> {
+    await withLoginSession(this, login, (_knex, credentials) =>
+      pgRestoreFrom(this.spec, credentials, file, tools, this.toolControl(false)),
+    );
   }
 
   async listTables(database: string): Promise<string[]> {
@@ -447,15 +602,15 @@ class PostgresServer implements ServerConnection, ServerUsers, MigrationFingerpr
     });
   }
 
-  async rowCounts(database: string): Promise<Record<string, number>> {
-    return this.onDatabase(database, (knex) => this.rowCountsWith(knex));
+  async rowCounts(login: TenantLogin): Promise<Record<string, number>> {
+    return withLoginSession(this, login, (knex) => this.rowCountsWith(knex));
   }
 
-  contentFingerprint(database: string): Promise<ContentFingerprint> {
-    return this.onDatabase(database, postgresFingerprint);
+  contentFingerprint(login: TenantLogin): Promise<ContentFingerprint> {
+    return withLoginSession(this, login, postgresFingerprint);
   }
 
-  /** Exact row counts of every table, in one UNION query on a connection to that database. */
+  /** Exact row counts of every table, in one UNION query on a session as the tenant. */
   private async rowCountsWith(knex: Knex): Promise<Record<string, number>> {
     const listed = await knex.raw(
       "select table_schema as schema, table_name as name from information_schema.tables where table_type = 'BASE TABLE' and table_schema not in ('pg_catalog', 'information_schema') order by 1, 2",
@@ -472,20 +627,23 @@ class PostgresServer implements ServerConnection, ServerUsers, MigrationFingerpr
     return Object.fromEntries(result.rows.map((row: { name: string; n: string }) => [row.name, Number(row.n)]));
   }
 
-  async databaseStats(databases: string[], options: DatabaseStatsOptions): Promise<Map<string, DatabaseStats>> {
+  async databaseStats(logins: TenantLogin[], options: DatabaseStatsOptions): Promise<Map<string, DatabaseStats>> {
+    const databases = logins.map((l) => l.database);
     // Sizes, sessions and migration fingerprints for the whole server in three queries. Tables
     // and rows live inside each database: one connection each, so only when asked for; without
     // them a database is opened only where its fingerprint does not prove its migrations.
     // pg_database_size() stats every file of a database, the one costly part over a large fleet:
     // split in two, so both admin connections (two server processes) work on it at once.
     const half = Math.ceil(databases.length / 2);
-    const sizeQuery = 'select datname, pg_database_size(datname) as bytes from pg_database where datname = any(?)';
+    const sizeQuery =
+      'select datname, pg_catalog.pg_database_size(datname) as bytes from pg_catalog.pg_database where datname = any(?)';
     const [sizesA, sizesB, sessions, stamps] = await Promise.all([
       this.admin.raw(sizeQuery, [databases.slice(0, half)]),
       this.admin.raw(sizeQuery, [databases.slice(half)]),
-      this.admin.raw('select datname, count(*) as n from pg_stat_activity where datname = any(?) group by datname', [
-        databases,
-      ]),
+      this.admin.raw(
+        'select datname, count(*) as n from pg_catalog.pg_stat_activity where datname = any(?) group by datname',
+        [databases],
+      ),
       readStamps(this.admin, databases),
     ]);
     const connections = new Map<string, number>(
@@ -495,7 +653,8 @@ class PostgresServer implements ServerConnection, ServerUsers, MigrationFingerpr
     const bytes = new Map<string, number>(sizeRows.map((r) => [r.datname, Number(r.bytes)]));
     const withTables = options.tables === true || options.exact;
     const stats = new Map<string, DatabaseStats>();
-    const opened: string[] = [];
+    const opened: TenantLogin[] = [];
+    const loginOf = new Map(logins.map((l) => [l.database, l]));
     for (const database of bytes.keys()) {
       const applied = appliedFromStamp(stamps.get(database) ?? null, options.available);
       const entry: DatabaseStats = {
@@ -507,11 +666,17 @@ class PostgresServer implements ServerConnection, ServerUsers, MigrationFingerpr
         applied: applied ?? null,
       };
       stats.set(database, entry);
-      if (withTables || !applied) opened.push(database);
+      if (withTables || !applied) opened.push(loginOf.get(database)!);
     }
-    await runPool(opened, options.concurrency, async (database) => {
-      const entry = stats.get(database)!;
-      await this.onDatabase(database, async (knex) => {
+    await runPool(opened, options.concurrency, async (login) => {
+      const entry = stats.get(login.database)!;
+      const stamped = appliedFromStamp(stamps.get(login.database) ?? null, options.available);
+      // Without tables only the migration table is wanted: read as the tenant, checked first.
+      if (!withTables) {
+        entry.applied = await this.appliedAs(login, options.migrationsTable);
+        return;
+      }
+      await withLoginSession(this, login, async (knex) => {
         if (withTables) {
           // n_live_tup is kept by the statistics collector: an estimate that needs no ANALYZE.
           const tables = await knex.raw(
@@ -524,20 +689,14 @@ class PostgresServer implements ServerConnection, ServerUsers, MigrationFingerpr
           entry.rowsExact = options.exact;
         }
         entry.applied =
-          appliedFromStamp(stamps.get(database) ?? null, options.available) ??
-          (await this.appliedWith(knex, options.migrationsTable));
+          stamped ??
+          (await postgresDriver.readAppliedOn(knex, options.migrationsTable, login.database).catch((error: unknown) => {
+            if (error instanceof TamperedTableError) return error;
+            throw error;
+          }));
       });
     });
     return stats;
-  }
-
-  private async appliedWith(knex: Knex, table: string): Promise<string[] | null> {
-    try {
-      return (await knex.raw(`select name from ${quote(table)} order by id`)).rows.map((r: { name: string }) => r.name);
-    } catch (error) {
-      if (postgresDriver.isMissingTableError(error)) return null;
-      throw error;
-    }
   }
 
   async readMigrationFingerprints(databases: string[]): Promise<Map<string, string | null>> {
@@ -560,22 +719,27 @@ class PostgresServer implements ServerConnection, ServerUsers, MigrationFingerpr
   }
 
   async listDatabases(): Promise<string[]> {
-    const result = await this.admin.raw('select datname from pg_database where not datistemplate order by 1');
+    const result = await this.admin.raw(
+      'select datname from pg_catalog.pg_database where not datistemplate order by 1',
+    );
     return result.rows.map((r: { datname: string }) => r.datname);
   }
 
   async listUsers(): Promise<string[]> {
-    const result = await this.admin.raw("select rolname from pg_roles where rolname !~ '^pg_' order by 1");
+    const result = await this.admin.raw("select rolname from pg_catalog.pg_roles where rolname !~ '^pg_' order by 1");
     return result.rows.map((r: { rolname: string }) => r.rolname);
   }
 
-  /** A short-lived admin connection to one database (PostgreSQL cannot reach across). */
+  /**
+   * A short-lived admin connection to one database (PostgreSQL cannot reach across), for catalog
+   * reads only: its search_path is the catalog's, whatever the database's owner set as its default.
+   */
   private async onDatabase<T>(database: string, fn: (knex: Knex) => Promise<T>): Promise<T> {
     this.watcher.assertAnswering();
     const knex = knexFactory({
       client: 'pg',
       log: QUIET_KNEX_LOG,
-      connection: connection(this.spec, database),
+      connection: { ...connection(this.spec, database), options: ADMIN_SEARCH_PATH },
       pool: pool(this.spec, 1),
     });
     const release = this.watcher.hold(knex);
@@ -587,23 +751,29 @@ class PostgresServer implements ServerConnection, ServerUsers, MigrationFingerpr
     }
   }
 
-  tenantKnexConfig({ database, role, lockTimeoutMs }: TenantConnectionOptions): Knex.Config {
-    // The role is set in the startup packet (`-c role=…`, as SET ROLE would): the tenant owns
-    // what is created, at no extra round trip. Role names are plain identifiers by construction.
-    // The lock timeout travels the same way (a whole number of milliseconds).
+  tenantKnexConfig(
+    { database, user, password, role }: TenantCredentials,
+    { lockTimeoutMs, schemaWork }: TenantConnectionOptions = {},
+  ): Knex.Config {
+    // The session logs in as the tenant's own role (user null: the admin, where the tenant has
+    // none), or as a lent stand-in that takes the tenant's role at once, so the tenant owns what is
+    // created (a stand-in has no rights of its own to return to). The lock timeout travels in the
+    // startup packet too (a whole number of milliseconds). Role names are plain identifiers.
+    // Migrations and seeds run unbounded; tenantctl's own reads within statementTimeout.
+    const use: ConnectionUse = schemaWork ? 'migrations' : 'tenantctl';
     const settings = [
-      role ? `-c role=${role}` : '',
+      user && role ? `-c role=${role}` : '',
       lockTimeoutMs !== undefined ? `-c lock_timeout=${Math.max(1, Math.round(lockTimeoutMs))}` : '',
     ].filter(Boolean);
     const options = settings.length ? settings.join(' ') : undefined;
+    const login = user
+      ? connection(this.spec, database, user, password, use)
+      : connection(this.spec, database, this.spec.user, this.spec.password, use);
     return {
       client: 'pg',
       log: QUIET_KNEX_LOG,
-      connection: {
-        ...connection(this.spec, database, this.spec.user, this.spec.password, 'migrations'),
-        ...(options ? { options } : {}),
-      },
-      pool: pool(this.spec, 1, 'migrations'),
+      connection: { ...login, ...(options ? { options } : {}) },
+      pool: pool(this.spec, 1, use),
     };
   }
 

@@ -3,7 +3,7 @@ import { promisify } from 'node:util';
 import type { Writable } from 'node:stream';
 import type { Knex } from 'knex';
 import { EnvironmentError } from '../core/errors.js';
-import type { DumpTools } from './engine-driver.js';
+import type { DumpTools, TenantCredentials } from './engine-driver.js';
 import { withCredentialFile } from './credential-file.js';
 import { inheritedEnv, resolveTool, runTool, type ToolControl } from './run-tool.js';
 import type { ServerSpec } from './server-spec.js';
@@ -15,22 +15,27 @@ const passField = (value: string) => value.replace(/[\\:]/g, (c) => `\\${c}`);
 
 /**
  * Runs a PostgreSQL tool's invocation with host and user as arguments and the password in a
- * password file of its own (PGPASSFILE, mode 0600 in `credentialDir`, removed afterwards): never on the command
- * line, never in the environment.
+ * password file of its own (PGPASSFILE, mode 0600 in `credentialDir`, removed afterwards): never
+ * on the command line, never in the environment. It logs in as `login` (a tenant's user), or as
+ * the admin where that has no user.
  */
 async function withToolConnection<T>(
   spec: ServerSpec,
+  login: Pick<TenantCredentials, 'user' | 'password' | 'role'>,
   credentialDir: string,
   fn: (args: string[], env: Record<string, string | undefined>) => Promise<T>,
 ): Promise<T> {
   const host = spec.host ?? '127.0.0.1';
   const port = String(spec.port ?? 5432);
-  const user = spec.user ?? 'postgres';
-  const args = ['--host', host, '--port', port, '--username', user, '--no-password'];
+  const user = login.user ?? spec.user ?? 'postgres';
+  const password = login.user ? login.password : spec.password;
+  // A lent stand-in takes the tenant's role, so what it creates belongs to the tenant.
+  const role = login.user && login.role ? ['--role', login.role] : [];
+  const args = ['--host', host, '--port', port, '--username', user, '--no-password', ...role];
   const env = { PGCONNECT_TIMEOUT: '10' };
-  if (!spec.password) return fn(args, env);
+  if (!password) return fn(args, env);
   // The file serves this one invocation: any host, port and database, this user.
-  const line = `*:*:*:${passField(user)}:${passField(spec.password)}`;
+  const line = `*:*:*:${passField(user)}:${passField(password)}`;
   return withCredentialFile(credentialDir, 'pgpass', `${line}\n`, (file) => fn(args, { ...env, PGPASSFILE: file }));
 }
 
@@ -51,24 +56,25 @@ export async function checkedPgDump(tools: DumpTools, admin: Knex): Promise<stri
 
 /**
  * A custom-format dump (compressed, restorable with pg_restore) streamed to `output`, by a checked
- * pg_dump; with `snapshot`, of the snapshot an open transaction exported (pg_export_snapshot).
+ * pg_dump logged in as `login`; with `snapshot`, of the snapshot an open transaction exported
+ * (pg_export_snapshot).
  */
 export async function pgDumpTo(
   spec: ServerSpec,
+  login: TenantCredentials,
   pgDump: string,
   credentialDir: string,
-  database: string,
   output: Writable,
   snapshot: string | undefined,
   control: ToolControl,
 ): Promise<void> {
-  await withToolConnection(spec, credentialDir, (args, env) =>
+  await withToolConnection(spec, login, credentialDir, (args, env) =>
     runTool({
       command: pgDump,
-      args: [...args, '--format=custom', ...(snapshot ? [`--snapshot=${snapshot}`] : []), '--dbname', database],
+      args: [...args, '--format=custom', ...(snapshot ? [`--snapshot=${snapshot}`] : []), '--dbname', login.database],
       env,
       stdout: output,
-      secrets: [spec.password],
+      secrets: [spec.password, login.password],
       ...control,
     }),
   );
@@ -84,35 +90,34 @@ export async function pgCheckDump(file: string, tools: DumpTools): Promise<void>
 }
 
 /**
- * Restores into an existing, empty database in one transaction. Objects are created as `owner`
- * (SET ROLE), without the source's owners and grants, so a clone belongs to its new tenant.
+ * Restores into an existing, empty database in one transaction, logged in as `login` (the
+ * tenant's own role: never a superuser that `SET ROLE`s, which the archive's SQL could `RESET`).
+ * Objects belong to that role, without the source's owners and grants, so a clone belongs to its
+ * new tenant, and anything the archive asks beyond the tenant's own database fails the restore.
  */
 export async function pgRestoreFrom(
   spec: ServerSpec,
-  database: string,
+  login: TenantCredentials,
   file: string,
-  owner: string | null,
   tools: DumpTools,
   control: ToolControl,
 ): Promise<void> {
   const pgRestore = resolveTool([tools.pgRestore], 'postgresql-client');
-  const role = owner ? ['--role', owner] : [];
-  await withToolConnection(spec, tools.credentialDir, (args, env) =>
+  await withToolConnection(spec, login, tools.credentialDir, (args, env) =>
     runTool({
       command: pgRestore,
       args: [
         ...args,
-        ...role,
         '--no-owner',
         '--no-privileges',
         '--exit-on-error',
         '--single-transaction',
         '--dbname',
-        database,
+        login.database,
         file,
       ],
       env,
-      secrets: [spec.password],
+      secrets: [spec.password, login.password],
       ...control,
     }),
   );

@@ -8,8 +8,10 @@ const half = (from: number) => `coalesce(sum(('x' || substr(h, ${from}, 16))::bi
 
 /**
  * Row counts, content checksums (see ContentFingerprint) and sequence positions of the database
- * `knex` is connected to. The row's text form depends on session settings, so they are fixed
- * first: the two servers may be configured differently.
+ * `knex` is connected to (as the tenant: whatever a tenant defined that this reads runs with the
+ * tenant's rights only). The row's text form depends on session settings, so they are fixed
+ * first: the two servers may be configured differently. It is the built-in record_out, not a
+ * `::text` cast, so a cast the tenant defined on its row type does not decide the checksum.
  */
 export async function postgresFingerprint(knex: Knex): Promise<ContentFingerprint> {
   return knex.transaction(async (trx) => {
@@ -24,13 +26,13 @@ export async function postgresFingerprint(knex: Knex): Promise<ContentFingerprin
     const fingerprint: ContentFingerprint = { tables: {}, sequences: {} };
     for (const t of listed.rows as Array<{ schema: string; name: string }>) {
       const result = await trx.raw(
-        `select count(*) as n, ${half(1)} as a, ${half(17)} as b from (select md5(r::text) as h from ${quote(t.schema)}.${quote(t.name)} r) s`,
+        `select count(*) as n, ${half(1)} as a, ${half(17)} as b from (select pg_catalog.md5(pg_catalog.textin(pg_catalog.record_out(r))) as h from ${quote(t.schema)}.${quote(t.name)} r) s`,
       );
       const row = result.rows[0] as { n: string; a: string; b: string };
       fingerprint.tables[`${t.schema}.${t.name}`] = { rows: Number(row.n), checksum: `${row.a}:${row.b}` };
     }
     const sequences = await trx.raw(
-      "select schemaname || '.' || sequencename as name, last_value::text as value from pg_sequences where schemaname not in ('pg_catalog', 'information_schema')",
+      "select schemaname || '.' || sequencename as name, last_value::text as value from pg_catalog.pg_sequences where schemaname not in ('pg_catalog', 'information_schema')",
     );
     for (const s of sequences.rows as Array<{ name: string; value: string | null }>)
       fingerprint.sequences[s.name] = s.value;

@@ -55,7 +55,7 @@ export interface Stamp {
 /** Every named database's stamp (null where none was recorded), in one query. */
 export async function readStamps(admin: Knex, databases: string[]): Promise<Map<string, Stamp | null>> {
   const result = await admin.raw(
-    'select datname, shobj_description(oid, ?) as comment from pg_database where datname = any(?)',
+    'select datname, pg_catalog.shobj_description(oid, ?) as comment from pg_catalog.pg_database where datname = any(?)',
     ['pg_database', databases],
   );
   return new Map(

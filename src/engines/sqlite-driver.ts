@@ -15,7 +15,7 @@ import { randomUUID } from 'node:crypto';
 import { dirname, join, resolve } from 'node:path';
 import { openSqlite, SqliteKnexClient, sqliteModule, type SqliteDatabase } from './sqlite-native.js';
 import type { Knex } from 'knex';
-import { ConflictError, InternalError, UnreachableError, errorMessage } from '../core/errors.js';
+import { ConflictError, InternalError, TamperedTableError, UnreachableError, errorMessage } from '../core/errors.js';
 import type { Writable } from 'node:stream';
 import type {
   AppliedMigrations,
@@ -25,6 +25,8 @@ import type {
   HeldLock,
   ServerConnection,
   TenantConnectionOptions,
+  TenantCredentials,
+  TenantLogin,
 } from './engine-driver.js';
 import { sqliteCheckDump, sqliteDumpTo, sqliteRestoreFrom } from './sqlite-dump.js';
 import { lockDirectoryFor, tryFileLock } from './sqlite-file-lock.js';
@@ -99,6 +101,14 @@ export const sqliteDriver: EngineDriver = {
   // A file in this process has no session to lose.
   isSessionLost: () => false,
   isLockTimeoutError: (error) => /^SQLITE_BUSY/.test(String((error as { code?: string } | null)?.code)),
+
+  async readAppliedOn(knex, table, database) {
+    const found = (await knex.raw('select type from sqlite_master where name = ?', [table])) as Array<{ type: string }>;
+    if (!found.length) return null;
+    if (found[0]!.type !== 'table') throw new TamperedTableError(table, database, `a ${found[0]!.type}`);
+    const rows = (await knex.raw(`select name from ${quote(table)} order by id`)) as Array<{ name: string }>;
+    return rows.map((row) => row.name);
+  },
 
   // The tools' option file takes any password (escaped); SQLite has none.
   refusedPassword: () => undefined,
@@ -298,9 +308,9 @@ class SqliteServer implements ServerConnection {
     return existsSync(file) && (statSync(file).mode & 0o222) === 0;
   }
 
-  async readAppliedMigrations(databases: string[], table: string): Promise<AppliedMigrations> {
+  async readAppliedMigrations(logins: TenantLogin[], table: string): Promise<AppliedMigrations> {
     const applied: AppliedMigrations = new Map();
-    for (const database of databases) {
+    for (const { database } of logins) {
       const file = this.fileFor(database);
       if (!existsSync(file)) {
         applied.set(database, null);
@@ -308,15 +318,18 @@ class SqliteServer implements ServerConnection {
       }
       const db = openSqlite(file, { readonly: true, fileMustExist: true });
       try {
-        const exists = db.prepare("select 1 from sqlite_master where type = 'table' and name = ?").get(table);
+        const found = db.prepare('select type from sqlite_master where name = ?').get(table) as
+          { type: string } | undefined;
         applied.set(
           database,
-          exists
-            ? (db
-                .prepare(`select name from ${quote(table)} order by id`)
-                .pluck()
-                .all() as string[])
-            : null,
+          !found
+            ? null
+            : found.type !== 'table'
+              ? new TamperedTableError(table, database, `a ${found.type}`)
+              : (db
+                  .prepare(`select name from ${quote(table)} order by id`)
+                  .pluck()
+                  .all() as string[]),
         );
       } finally {
         db.close();
@@ -325,16 +338,16 @@ class SqliteServer implements ServerConnection {
     return applied;
   }
 
-  dump(database: string, output: Writable): Promise<void> {
-    return sqliteDumpTo(this.fileFor(database), output);
+  dump(login: TenantLogin, output: Writable): Promise<void> {
+    return sqliteDumpTo(this.fileFor(login.database), output);
   }
 
   checkDump(file: string): Promise<void> {
     return sqliteCheckDump(file, `${file}.check-${process.pid}`);
   }
 
-  restore(database: string, file: string): Promise<void> {
-    return sqliteRestoreFrom(file, this.fileFor(database));
+  restore(login: TenantLogin, file: string): Promise<void> {
+    return sqliteRestoreFrom(file, this.fileFor(login.database));
   }
 
   async listTables(database: string): Promise<string[]> {
@@ -348,7 +361,7 @@ class SqliteServer implements ServerConnection {
     );
   }
 
-  async rowCounts(database: string): Promise<Record<string, number>> {
+  async rowCounts({ database }: TenantLogin): Promise<Record<string, number>> {
     return this.readFile(database, (db) => {
       const tables = db
         .prepare("select name from sqlite_master where type = 'table' and name not like 'sqlite_%' order by 1")
@@ -368,13 +381,14 @@ class SqliteServer implements ServerConnection {
     });
   }
 
-  async contentFingerprint(database: string): Promise<ContentFingerprint> {
+  async contentFingerprint({ database }: TenantLogin): Promise<ContentFingerprint> {
     return this.readFile(database, sqliteFingerprint);
   }
 
-  async databaseStats(databases: string[], options: DatabaseStatsOptions): Promise<Map<string, DatabaseStats>> {
+  async databaseStats(logins: TenantLogin[], options: DatabaseStatsOptions): Promise<Map<string, DatabaseStats>> {
     const stats = new Map<string, DatabaseStats>();
-    for (const database of databases) {
+    for (const login of logins) {
+      const { database } = login;
       const file = this.fileFor(database);
       if (!existsSync(file)) continue;
       const sizeBytes = ['', '-wal'].reduce(
@@ -382,8 +396,8 @@ class SqliteServer implements ServerConnection {
         0,
       );
       // Counting is exact and cheap at the sizes SQLite tenants have.
-      const counts = await this.rowCounts(database);
-      const applied = (await this.readAppliedMigrations([database], options.migrationsTable)).get(database) ?? null;
+      const counts = await this.rowCounts(login);
+      const applied = (await this.readAppliedMigrations([login], options.migrationsTable)).get(database) ?? null;
       stats.set(database, {
         sizeBytes,
         tables: Object.keys(counts).length,
@@ -417,7 +431,7 @@ class SqliteServer implements ServerConnection {
     }
   }
 
-  tenantKnexConfig({ database, lockTimeoutMs }: TenantConnectionOptions): Knex.Config {
+  tenantKnexConfig({ database }: TenantCredentials, { lockTimeoutMs }: TenantConnectionOptions = {}): Knex.Config {
     const config = fileConfig(this.fileFor(database));
     if (lockTimeoutMs === undefined) return config;
     // A writer waits this long for another writer before SQLITE_BUSY.

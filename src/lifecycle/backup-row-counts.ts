@@ -1,5 +1,5 @@
 import type { Writable } from 'node:stream';
-import type { DatabaseInspection, DumpRestore, DumpTools } from '../engines/engine-driver.js';
+import type { DatabaseInspection, DumpRestore, DumpTools, TenantLogin } from '../engines/engine-driver.js';
 
 /**
  * Each table's exact row count when a backup was taken, as recorded with it (`row_counts`).
@@ -8,7 +8,8 @@ import type { DatabaseInspection, DumpRestore, DumpTools } from '../engines/engi
 export type RecordedRowCounts = Record<string, number | null>;
 
 /**
- * Dumps `database` into `output` and returns each table's row count in the dump. Where the engine
+ * Dumps the database of `login` (counted and dumped as the tenant) into `output` and returns each
+ * table's row count in the dump. Where the engine
  * counts in the dump's own snapshot (dumpCounted) every count is exact. Elsewhere the dump runs
  * between two counts: the dump tool reads its own consistent snapshot, so a count taken while
  * writes go on could differ from what the file holds, and such tables are recorded as unknown
@@ -16,14 +17,14 @@ export type RecordedRowCounts = Record<string, number | null>;
  */
 export async function countedDump(
   server: Pick<DatabaseInspection, 'rowCounts'> & Pick<DumpRestore, 'dump' | 'dumpCounted'>,
-  database: string,
+  login: TenantLogin,
   output: Writable,
   tools: DumpTools,
 ): Promise<RecordedRowCounts> {
-  if (server.dumpCounted) return server.dumpCounted(database, output, tools);
-  const before = await server.rowCounts(database);
-  await server.dump(database, output, tools);
-  const after = await server.rowCounts(database);
+  if (server.dumpCounted) return server.dumpCounted(login, output, tools);
+  const before = await server.rowCounts(login);
+  await server.dump(login, output, tools);
+  const after = await server.rowCounts(login);
   const counts: RecordedRowCounts = {};
   for (const table of new Set([...Object.keys(before), ...Object.keys(after)]))
     counts[table] = before[table] === after[table] ? before[table]! : null;

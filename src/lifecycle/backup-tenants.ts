@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import type { Config } from '../config/config-keys.js';
 import type { AppContext, ServerHandle } from '../context/app-context.js';
-import { OperationError, errorMessage } from '../core/errors.js';
+import { OperationError, TamperedTableError, errorMessage } from '../core/errors.js';
 import { HashingStream } from '../core/hashing-stream.js';
 import { runPool } from '../core/run-pool.js';
 import { stoppedBy, stopping, untilCut, type RunInterrupt } from '../core/run-interrupt.js';
@@ -15,13 +15,15 @@ import {
   serverLimit,
   type UnreachableServer,
 } from './fleet-servers.js';
-import { dumpToolsFrom, type DumpTools } from '../engines/engine-driver.js';
+import { adminLogin, dumpToolsFrom, type DumpTools } from '../engines/engine-driver.js';
 import { finishBackupRow, findBackupRow, startBackupRow, type BackupRow } from '../registry/backups-repo.js';
 import type { TenantRow, TenantWithServer } from '../registry/tenants-repo.js';
+import { DirectoryMigrationSource } from '../tenant-schema/migration-source.js';
 import { TENANT_MIGRATIONS_TABLE } from '../tenant-schema/run-migrations.js';
 import { countedDump, parseRowCounts, type RecordedRowCounts } from './backup-row-counts.js';
 import { clearInterruptedBackups, partialFileFor } from './interrupted-backups.js';
 import { selectTenants, type TenantSelection } from './select-tenants.js';
+import { assertTenantCodeTrusted, tenantLogin } from './tenant-login.js';
 import { freshTenant } from './fresh-tenant.js';
 import { ifTenantFree, openTenantLockPool } from './tenant-lock-pool.js';
 
@@ -49,6 +51,11 @@ export interface Backup {
   finishedAt: string | null;
   durationMs: number | null;
   error: string | null;
+  /**
+   * Something about the tenant's database worth an operator's look that did not stop the backup:
+   * its migration table is not a plain table (tampered with), so no migration is recorded.
+   */
+  warning?: string;
 }
 
 export function toBackup(row: BackupRow): Backup {
@@ -155,27 +162,35 @@ async function recordedDump(
 export async function backupTenant(ctx: AppContext, tenant: TenantRow, cut?: AbortSignal): Promise<Backup> {
   const server = await ctx.server(tenant.server_id);
   const driver = server.connection.driver;
+  // Everything that reads the tenant's database logs in as the tenant (see tenantLogin).
+  const login = tenantLogin(ctx, server, tenant);
+  const available = new DirectoryMigrationSource(ctx.config.migrationsDir).list();
   const [serverVersion, applied] = await Promise.all([
     server.version(),
-    server.connection.readAppliedMigrations([tenant.database_name], TENANT_MIGRATIONS_TABLE, 1).catch(() => undefined),
+    server.connection
+      .readAppliedMigrations([login], TENANT_MIGRATIONS_TABLE, 1, available)
+      .then((read) => read.get(tenant.database_name))
+      .catch(() => undefined),
   ]);
+  const tampered = applied instanceof TamperedTableError ? applied : undefined;
   const record = {
     tenant_id: tenant.id,
     slug: tenant.slug,
     file: await backupFileFor(ctx, tenant.slug, driver.backupExtension),
     engine: driver.engine,
     server_version: serverVersion,
-    migration: applied?.get(tenant.database_name)?.at(-1) ?? null,
+    migration: Array.isArray(applied) ? (applied.at(-1) ?? null) : null,
   };
-  return recordedDump(
+  const backup = await recordedDump(
     ctx,
     record,
     async (output) => {
-      const counts = await countedDump(server.connection, tenant.database_name, output, dumpTools(ctx.config));
+      const counts = await countedDump(server.connection, login, output, dumpTools(ctx.config));
       return { row_counts: JSON.stringify(counts) };
     },
     cut,
   );
+  return tampered ? { ...backup, warning: `${tampered.message}; no migration recorded with the backup` } : backup;
 }
 
 /** The slug under which registry backups are recorded; no tenant can have it (slugs start with a letter). */
@@ -213,7 +228,10 @@ export async function backupOrphanDatabase(ctx: AppContext, server: ServerHandle
     server_version: await server.version(),
     migration: null,
   };
-  return recordedDump(ctx, record, (output) => server.connection.dump(database, output, dumpTools(ctx.config)));
+  // No tenant's user to log in as: the admin dumps it (pg_dump and mysqldump run nothing of it).
+  return recordedDump(ctx, record, (output) =>
+    server.connection.dump(adminLogin(database), output, dumpTools(ctx.config)),
+  );
 }
 
 /**
@@ -270,6 +288,7 @@ export async function backupTenants(
 ): Promise<BackupManyResult> {
   const started = Date.now();
   const tenants = await selectTenants(ctx, selection, 'backup');
+  await assertTenantCodeTrusted(ctx, tenants, 'backup');
   const outcomes: BackupOutcome[] = new Array(tenants.length);
   let done = 0;
   let failed = 0;

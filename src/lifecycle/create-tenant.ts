@@ -23,6 +23,7 @@ import { dumpTools } from './backup-tenants.js';
 import { withTenantLock } from './tenant-lock.js';
 import { dropTenantDatabase, withTenantKnex } from './tenant-database.js';
 import { tenantNames } from './tenant-names.js';
+import { tenantLogin } from './tenant-login.js';
 import { placeTenant, withPlacementLock } from './servers/place-tenant.js';
 import { usersOf } from '../engines/engine-driver.js';
 
@@ -180,9 +181,18 @@ export async function createTenant(
     const migrations: string[] = [];
     const seeds: string[] = [];
     const userKnex = projectKnex(ctx.config.migrationsDir);
-    const schemaWork = (work: (knex: Knex) => Promise<void>) => () =>
-      withTenantKnex(server.connection, names.database, names.user, work, userKnex.factory);
     const fromBackup = input.restoreFrom;
+    // Migrations, seeds and a clone's restore run logged in as the new tenant's own user. Without
+    // one (tenantUsers: false) the admin may fill a database this run just created, but a
+    // backup's content is the tenant's code (see tenantLogin).
+    const login = tenantLogin(
+      ctx,
+      server,
+      { ...row, database_name: names.database, database_user: names.user },
+      { fresh: !fromBackup },
+    );
+    const schemaWork = (work: (knex: Knex) => Promise<void>) => () =>
+      withTenantKnex(server.connection, login, work, userKnex.factory);
     const steps: Record<CreateStep, (() => Promise<unknown>) | undefined> = {
       database: () => server.connection.createDatabase(names.database),
       user: names.user
@@ -201,9 +211,7 @@ export async function createTenant(
               const tenant = { slug, name: row.name, plan: row.plan, metadata: JSON.parse(row.metadata) };
               seeds.push(...(await runSeeds(knex, ctx.config.seedsDir, tenant)));
             }),
-      restore: fromBackup
-        ? () => server.connection.restore(names.database, fromBackup, names.user, dumpTools(ctx.config))
-        : undefined,
+      restore: fromBackup ? () => server.connection.restore(login, fromBackup, dumpTools(ctx.config)) : undefined,
     };
 
     for (const step of CREATE_STEPS) {

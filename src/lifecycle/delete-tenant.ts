@@ -6,6 +6,7 @@ import { backupTenant, type Backup } from './backup-tenants.js';
 import { loadTenantRow, reloadTenant } from './load-tenant.js';
 import { withTenantLock } from './tenant-lock.js';
 import { assertNotMoving } from './tenant-moving.js';
+import { assertTenantCodeTrusted } from './tenant-login.js';
 import { usersOf, type ServerConnection } from '../engines/engine-driver.js';
 
 export interface DeleteOptions {
@@ -85,6 +86,8 @@ export async function deleteTenant(
   ];
   if (options.dryRun)
     return { ...base, tenant: await reloadTenant(ctx, slug), steps, purged: false, alreadyDeleted: false };
+  // The final backup dumps the tenant's database as its own user; without one, only if trusted.
+  if (steps.includes('backup')) await assertTenantCodeTrusted(ctx, [row], 'delete (its final backup)');
 
   return withTenantLock(ctx, slug, async () => {
     const registry = await ctx.registry();

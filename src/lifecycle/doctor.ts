@@ -21,6 +21,7 @@ import { suspendTenant } from './suspend-tenant.js';
 import { tenantLockName } from './tenant-lock.js';
 import { tenantStats } from './tenant-stats.js';
 import { databasesHeldByMoves } from '../registry/moves-repo.js';
+import { restoreOwnPassword } from './tenant-login.js';
 import { dropOrphan, sameServer } from './orphan-drop.js';
 import { interruptedMoves } from './doctor-moves.js';
 import { isMoving } from './tenant-moving.js';
@@ -47,7 +48,8 @@ export type FindingKind =
   | 'stale_password'
   | 'password_login_fails'
   | 'registry_exposed'
-  | 'credential_leftover';
+  | 'credential_leftover'
+  | 'tampered_migrations';
 
 /**
  * `problem`: something is wrong and needs an operator (doctor exits 1); `notice`: worth knowing,
@@ -343,7 +345,9 @@ export async function runDoctor(ctx: AppContext, options: DoctorOptions = {}): P
     for (const s of stats.tenants) {
       if (s.sizeBytes === null) continue; // reported as missing above
       const row = rows.find((r) => r.slug === s.slug)!;
-      if (outcomes.get(row.id)?.outcome === 'failed') {
+      if (s.error) {
+        add({ kind: 'tampered_migrations', tenant: s.slug, server: s.server, message: s.error });
+      } else if (outcomes.get(row.id)?.outcome === 'failed') {
         add({
           kind: 'failed_migration',
           tenant: s.slug,
@@ -520,7 +524,11 @@ async function repair(
   const row = target.type === 'tenant' ? rows.find((r) => r.slug === target.slug) : undefined;
   switch (finding.kind) {
     case 'suspended_can_login':
-      if (row) await suspendTenant(ctx, row.slug, row.status_reason ?? 'suspended');
+      if (row) {
+        await suspendTenant(ctx, row.slug, row.status_reason ?? 'suspended');
+        // Also what a loan a killed tenantctl left open needs: the account's own password back.
+        await restoreOwnPassword(ctx, (await ctx.server(row.server_id)).connection, row);
+      }
       return;
     case 'interrupted':
       if (row?.status === 'provisioning') await createTenant(ctx, { slug: row.slug });

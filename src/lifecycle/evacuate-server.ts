@@ -5,6 +5,7 @@ import { stoppedBy, stopping, untilCut, type RunInterrupt } from '../core/run-in
 import { findServerRow } from '../registry/servers-repo.js';
 import { listTenantRows } from '../registry/tenants-repo.js';
 import { MovedAwayError, moveTenant, type MoveResult } from './move-tenant.js';
+import { assertTenantCodeTrusted } from './tenant-login.js';
 import { WITH_DATABASE } from './select-tenants.js';
 
 export interface EvacuateOutcome {
@@ -62,6 +63,8 @@ export async function evacuateServer(
   const tenants = (await listTenantRows(registry.knex, { statuses: WITH_DATABASE })).filter(
     (t) => t.server_id === server.id,
   );
+  // Moving dumps and restores each tenant as its own user: refused up front for shared credentials.
+  if (!options.dryRun) await assertTenantCodeTrusted(ctx, tenants, 'move --from-server');
   const outcomes: EvacuateOutcome[] = new Array(tenants.length);
   let done = 0;
   let failed = 0;

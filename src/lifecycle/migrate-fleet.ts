@@ -1,8 +1,8 @@
 import type { Knex } from 'knex';
 import type { AppContext, ServerHandle } from '../context/app-context.js';
 import { formatDuration } from '../core/duration.js';
-import { errorMessage } from '../core/errors.js';
-import type { AppliedMigrations, EngineDriver, HeldLock } from '../engines/engine-driver.js';
+import { TamperedTableError, errorMessage } from '../core/errors.js';
+import type { AppliedMigrations, HeldLock } from '../engines/engine-driver.js';
 import { stoppedBy, type RunInterrupt } from '../core/run-interrupt.js';
 import {
   finishRun,
@@ -18,7 +18,6 @@ import { projectKnex, type KnexUsed } from '../tenant-schema/project-knex.js';
 import {
   migrationFingerprint,
   planMigrations,
-  readAppliedWith,
   runMigrator,
   TENANT_MIGRATIONS_TABLE,
 } from '../tenant-schema/run-migrations.js';
@@ -41,6 +40,7 @@ import { withCutoff } from './tenant-deadline.js';
 import { freshTenant } from './fresh-tenant.js';
 import { OutcomeRecorder } from './outcome-recorder.js';
 import { isRegistryOutage, REGISTRY_RETRY_MS, retryRegistry } from './registry-retry.js';
+import { assertTenantCodeTrusted, tenantLogin } from './tenant-login.js';
 
 export interface MigrateFleetOptions extends TenantSelection, RolloutOptions {
   /** `up`: to the latest migration; `down`: roll back the last batch. */
@@ -188,6 +188,7 @@ export async function migrateFleet(
     }
     const staged = options.canary !== undefined || options.waves !== undefined;
     const selected = await selectTenants(ctx, options, kind);
+    await assertTenantCodeTrusted(ctx, selected, kind === 'migrate' ? 'migrate-all' : 'rollback');
     // Waves are planned on the whole selection, so a resumed run keeps its waves.
     const waves = planWaves(selected, options).map((w) => ({
       ...w,
@@ -429,10 +430,12 @@ const LOCK_RETRY_BACKOFF_MS = 1000;
  */
 function judge(
   available: string[],
-  applied: string[] | null,
+  applied: string[] | null | TamperedTableError,
   options: MigrateFleetOptions,
   directory: string,
 ): Settled | undefined {
+  if (applied instanceof TamperedTableError)
+    return { outcome: 'failed', migrations: [], durationMs: 0, error: `${applied.message}: not migrated` };
   const plan = planMigrations(available, applied);
   if (plan.unknown.length) {
     return {
@@ -448,25 +451,29 @@ function judge(
 }
 
 /**
- * Each server's tenants' applied migrations. With `crossDatabaseOnly`, only servers whose engine
- * reads them all over one connection are asked (the others are checked per tenant, on the
- * connection that migrates it).
+ * Each server's tenants' applied migrations, each read as the tenant or without running anything
+ * of the tenant's (see DatabaseInspection.readAppliedMigrations). With `crossDatabaseOnly`, only
+ * servers whose engine reads them all over one connection are asked (the others are checked per
+ * tenant, on the connection that migrates it). `available` lets an engine that keeps fingerprints
+ * answer from them.
  */
 export async function readAppliedInBulk(
   ctx: AppContext,
   tenants: TenantWithServer[],
   concurrency: number,
   crossDatabaseOnly = false,
+  available?: string[],
 ): Promise<Map<number, AppliedMigrations>> {
-  const byServer = new Map<number, string[]>();
-  for (const t of tenants) byServer.set(t.server_id, [...(byServer.get(t.server_id) ?? []), t.database_name]);
+  const byServer = new Map<number, TenantWithServer[]>();
+  for (const t of tenants) byServer.set(t.server_id, [...(byServer.get(t.server_id) ?? []), t]);
   const result = new Map<number, AppliedMigrations>();
-  for (const [serverId, databases] of byServer) {
+  for (const [serverId, onServer] of byServer) {
     const server = await ctx.server(serverId);
     if (crossDatabaseOnly && !server.connection.driver.crossDatabaseReads) continue;
+    const logins = onServer.map((t) => tenantLogin(ctx, server, t));
     result.set(
       serverId,
-      await server.connection.readAppliedMigrations(databases, TENANT_MIGRATIONS_TABLE, concurrency),
+      await server.connection.readAppliedMigrations(logins, TENANT_MIGRATIONS_TABLE, concurrency, available),
     );
   }
   return result;
@@ -527,12 +534,13 @@ async function migrateOne(
     return await withCutoff(cutoff, (opened) =>
       withTenantKnex(
         server!.connection,
-        tenant.database_name,
-        tenant.database_user,
+        tenantLogin(ctx, server!, tenant),
         async (knex: Knex): Promise<Settled> => {
           opened(knex);
           if (options.direction === 'down') {
-            if (options.dryRun) return plannedRollback(knex, driver);
+            // Read (and checked to be a plain table) first: a tampered one is reported, not rolled back.
+            const applied = await driver.readAppliedOn(knex, TENANT_MIGRATIONS_TABLE, tenant.database_name);
+            if (options.dryRun) return plannedRollback(knex, applied);
             const names = await runMigrator(knex, source, 'down');
             return {
               outcome: names.length ? 'rolled_back' : 'up_to_date',
@@ -540,7 +548,10 @@ async function migrateOne(
               durationMs: Date.now() - started,
             };
           }
-          const applied = known.applied === undefined ? await readAppliedWith(knex, driver) : known.applied;
+          const applied =
+            known.applied === undefined
+              ? await driver.readAppliedOn(knex, TENANT_MIGRATIONS_TABLE, tenant.database_name)
+              : known.applied;
           const settled = judge(available, applied, options, ctx.config.migrationsDir);
           // A tenant without a fingerprint (created before it existed, or restored) gets the trigger
           // that keeps one, so next time it is cheap; where it exists, the trigger updates it itself.
@@ -565,6 +576,13 @@ async function migrateOne(
     );
   } catch (error) {
     const driver = server?.connection.driver;
+    if (error instanceof TamperedTableError)
+      return {
+        outcome: 'failed',
+        migrations: [],
+        error: `${error.message}: not migrated`,
+        durationMs: Date.now() - started,
+      };
     // Before the outage check: a lock timeout's message says "timeout" too.
     if (driver?.isLockTimeoutError(error)) {
       const waited = options.lockTimeoutMs === undefined ? '' : ` after ${formatDuration(options.lockTimeoutMs)}`;
@@ -598,9 +616,8 @@ async function migrateOne(
   }
 }
 
-/** Dry run of a rollback: the last batch, read from the tenant's migration table. */
-async function plannedRollback(knex: Knex, driver: EngineDriver): Promise<Settled> {
-  const applied = await readAppliedWith(knex, driver);
+/** Dry run of a rollback: the last batch, read from the tenant's migration table (a plain table: checked). */
+async function plannedRollback(knex: Knex, applied: string[] | null): Promise<Settled> {
   if (!applied?.length) return { outcome: 'up_to_date', migrations: [], durationMs: 0 };
   const last = await knex(TENANT_MIGRATIONS_TABLE).max({ batch: 'batch' }).first();
   const names = await knex(TENANT_MIGRATIONS_TABLE).where({ batch: last!.batch }).orderBy('id', 'desc').pluck('name');

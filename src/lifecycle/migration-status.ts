@@ -1,4 +1,5 @@
 import type { AppContext } from '../context/app-context.js';
+import { TamperedTableError } from '../core/errors.js';
 import { latestOutcomes } from '../registry/runs-repo.js';
 import { DirectoryMigrationSource } from '../tenant-schema/migration-source.js';
 import { planMigrations } from '../tenant-schema/run-migrations.js';
@@ -21,6 +22,11 @@ export interface TenantMigrationStatus {
   lastRun: { runId: number; outcome: string; at: string; error: string | null } | null;
   /** False when the tenant's server could not be reached: what it has applied is unknown. */
   reachable: boolean;
+  /**
+   * Why what it applied is unknown though its server answered: its migration table is not a plain
+   * table (tampered with).
+   */
+  error?: string;
 }
 
 export interface MigrationStatusResult {
@@ -35,6 +41,8 @@ export interface MigrationStatusResult {
     byLatest: Array<{ migration: string | null; tenants: number }>;
     /** Tenants whose server could not be reached. */
     unknown: number;
+    /** Tenants whose migration table is not a plain table (tampered with): not read, so unknown too. */
+    tampered: number;
   };
   /** Servers that could not be reached: what their tenants have applied is unknown. */
   unreachableServers: UnreachableServer[];
@@ -51,14 +59,16 @@ export async function migrationStatus(
   const registry = await ctx.registry();
   const fleet = await reachFleet(ctx, tenants);
   const [applied, outcomes] = await Promise.all([
-    readAppliedInBulk(ctx, fleet.reachable, concurrency),
+    readAppliedInBulk(ctx, fleet.reachable, concurrency, false, available),
     latestOutcomes(registry.knex, 'migrate'),
   ]);
 
   const rows: TenantMigrationStatus[] = tenants.map((t) => {
     const reachable = applied.has(t.server_id);
-    const names = applied.get(t.server_id)?.get(t.database_name) ?? null;
-    const plan = planMigrations(available, names);
+    const read = applied.get(t.server_id)?.get(t.database_name) ?? null;
+    const tampered = read instanceof TamperedTableError ? read : undefined;
+    const names = tampered ? null : (read as string[] | null);
+    const plan = tampered ? { pending: [], unknown: [] } : planMigrations(available, names);
     const last = outcomes.get(t.id);
     return {
       slug: t.slug,
@@ -72,11 +82,12 @@ export async function migrationStatus(
         ? { runId: Number(last.run_id), outcome: last.outcome, at: last.finished_at, error: last.error }
         : null,
       reachable,
+      ...(tampered ? { error: `tenant "${t.slug}": ${tampered.message}; not read` } : {}),
     };
   });
 
   const byLatest = new Map<string | null, number>();
-  const known = rows.filter((r) => r.reachable);
+  const known = rows.filter((r) => r.reachable && !r.error);
   for (const row of known) byLatest.set(row.latest, (byLatest.get(row.latest) ?? 0) + 1);
   return {
     available,
@@ -89,7 +100,8 @@ export async function migrationStatus(
       byLatest: [...byLatest.entries()]
         .map(([migration, count]) => ({ migration, tenants: count }))
         .sort((a, b) => (b.migration ?? '').localeCompare(a.migration ?? '')),
-      unknown: rows.length - known.length,
+      unknown: rows.filter((r) => !r.reachable).length,
+      tampered: rows.filter((r) => r.error).length,
     },
     unreachableServers: fleet.outages,
   };

@@ -22,6 +22,7 @@ import { verifyCopy, type VerifySummary } from './move-verify.js';
 import { MOVE_STEP_PREFIX } from './tenant-moving.js';
 import { dropTenantDatabase } from './tenant-database.js';
 import { withTenantLock } from './tenant-lock.js';
+import { assertTenantCodeTrusted, restoreOwnPassword, tenantLogin, type LoginSource } from './tenant-login.js';
 import { usersOf } from '../engines/engine-driver.js';
 
 export interface MoveInput {
@@ -90,6 +91,7 @@ export async function moveTenant(
   }
   if (row.step && !row.step.startsWith(MOVE_STEP_PREFIX))
     throw new ConflictError(`tenant "${slug}" is in the middle of ${row.step}: finish that first`);
+  if (!input.dryRun) await assertTenantCodeTrusted(ctx, [row], 'move');
 
   return withTenantLock(ctx, slug, async () => {
     const registry = await ctx.registry();
@@ -169,6 +171,10 @@ export async function moveTenant(
     });
     let move = (await findMoveRow(registry.knex, moveId))!;
     const source = await ctx.server(tenant.server_id);
+    // The source is read and the target filled as the tenant's user on each side (the target's
+    // is the new one); each is borrowed while fenced or locked (see tenantLogin).
+    const sourceLogin = tenantLogin(ctx, source, tenant);
+    const targetLogin = tenantLogin(ctx, target, targetSource(move));
     const steps: MoveResult['steps'] = {};
     let backup: MoveResult['backup'] = null;
     let verified: VerifySummary | null = null;
@@ -189,16 +195,16 @@ export async function moveTenant(
           await target.connection.createDatabase(move.target_database);
           if (move.target_user)
             await usersOf(target.connection).createUser(move.target_user, password!, move.target_database);
-          await target.connection.restore(move.target_database, taken.file, move.target_user, dumpTools(ctx.config));
+          await target.connection.restore(targetLogin, taken.file, dumpTools(ctx.config));
           // The copy stays locked until the unfence: never two copies accepting logins.
           await target.connection.suspendAccess(move.target_database, move.target_user);
-          await corruptTargetForTest(target.connection, move.target_database);
+          await corruptTargetForTest(target.connection, targetLogin);
         },
       ],
       [
         'verify',
         async () => {
-          verified = await verifyCopy(source.connection, move.source_database, target.connection, move.target_database);
+          verified = await verifyCopy(source.connection, sourceLogin, target.connection, targetLogin);
         },
       ],
       [
@@ -349,7 +355,11 @@ async function rollBack(
   onStep('rollback');
   const registry = await ctx.registry();
   const source = await ctx.server(move.source_server_id);
-  if (move.was_status === 'active') await source.connection.resumeAccess(move.source_database, move.source_user);
+  if (move.was_status === 'active') {
+    // A loan of the source's login a killed run left open must not outlive the fence.
+    await restoreOwnPassword(ctx, source.connection, await loadTenantRow(ctx, move.slug));
+    await source.connection.resumeAccess(move.source_database, move.source_user);
+  }
   const [problem] = await ctx.server(move.target_server_id).then(
     (target) => dropTenantDatabase(target.connection, move.target_database, move.target_user),
     (error: unknown) => [error as Error],
@@ -364,6 +374,17 @@ async function rollBack(
   await updateMoveRow(registry.knex, move.id, { status, step: null, error: recorded, finished_at: now() });
   await updateTenantRow(registry.knex, move.tenant_id, { step: null, last_error: `move: ${recorded}` });
   return { targetLeft };
+}
+
+/** The target's copy as a login: the new database and user, with the password the move recorded. */
+function targetSource(move: MoveRow): LoginSource {
+  return {
+    slug: move.slug,
+    database_name: move.target_database,
+    database_user: move.target_user,
+    password_enc: move.password_enc,
+    status: 'active',
+  };
 }
 
 async function dryResult(ctx: AppContext, slug: string, plan: MovePlan, started: number): Promise<MoveResult> {

@@ -1,4 +1,4 @@
-import type { TenantConnections } from '../engines/engine-driver.js';
+import type { ServerConnection, TenantLogin } from '../engines/engine-driver.js';
 import { withTenantKnex } from './tenant-database.js';
 
 /**
@@ -21,11 +21,11 @@ export async function pauseForTest(step: string): Promise<void> {
  * `TENANTCTL_TEST_CORRUPT_TARGET=<table>` deletes the row with the highest id from the target's
  * copy after the restore; `<table>.<column>` changes that row's column instead (same row count).
  */
-export async function corruptTargetForTest(target: TenantConnections, database: string): Promise<void> {
+export async function corruptTargetForTest(target: ServerConnection, login: TenantLogin): Promise<void> {
   const spec = process.env.TENANTCTL_TEST_CORRUPT_TARGET;
   if (!spec) return;
   const [table, column] = spec.split('.') as [string, string | undefined];
-  await withTenantKnex(target, database, null, async (knex) => {
+  await withTenantKnex(target, login, async (knex) => {
     const top = (await knex(table).max({ id: 'id' }).first()) as { id: number };
     if (column)
       await knex(table)

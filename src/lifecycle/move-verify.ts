@@ -1,4 +1,5 @@
-import type { DatabaseInspection } from '../engines/engine-driver.js';
+import type { DatabaseInspection, TenantLogin } from '../engines/engine-driver.js';
+import { TamperedTableError } from '../core/errors.js';
 import { fingerprintDifferences } from '../engines/content-fingerprint.js';
 import { TENANT_MIGRATIONS_TABLE } from '../tenant-schema/run-migrations.js';
 
@@ -11,24 +12,28 @@ export interface VerifySummary {
 }
 
 /**
- * Compares the target's copy with the source, each computed by its own server: every table with
- * the same exact row count and content checksum, the same sequence/auto-increment positions, the
- * same applied migrations. Throws, naming every difference, when anything differs.
+ * Compares the target's copy with the source, each computed by its own server as the tenant's
+ * user there: every table with the same exact row count and content checksum, the same
+ * sequence/auto-increment positions, the same applied migrations. Throws, naming every
+ * difference, when anything differs, or when a migration table is not a plain table.
  */
 export async function verifyCopy(
   source: DatabaseInspection,
-  sourceDb: string,
+  sourceLogin: TenantLogin,
   target: DatabaseInspection,
-  targetDb: string,
+  targetLogin: TenantLogin,
 ): Promise<VerifySummary> {
   const [s, t, sm, tm] = await Promise.all([
-    source.contentFingerprint(sourceDb),
-    target.contentFingerprint(targetDb),
-    source.readAppliedMigrations([sourceDb], TENANT_MIGRATIONS_TABLE, 1),
-    target.readAppliedMigrations([targetDb], TENANT_MIGRATIONS_TABLE, 1),
+    source.contentFingerprint(sourceLogin),
+    target.contentFingerprint(targetLogin),
+    source.readAppliedMigrations([sourceLogin], TENANT_MIGRATIONS_TABLE, 1),
+    target.readAppliedMigrations([targetLogin], TENANT_MIGRATIONS_TABLE, 1),
   ]);
   const problems = fingerprintDifferences(s, t);
-  const applied = [sm.get(sourceDb) ?? [], tm.get(targetDb) ?? []];
+  const read = [sm.get(sourceLogin.database) ?? [], tm.get(targetLogin.database) ?? []];
+  const tampered = read.find((r) => r instanceof TamperedTableError);
+  if (tampered) throw tampered;
+  const applied = read as string[][];
   if (applied[0]!.join('\n') !== applied[1]!.join('\n')) {
     problems.push(
       `applied migrations differ: ${applied[0]!.length} on the source (last ${applied[0]!.at(-1) ?? 'none'}), ${applied[1]!.length} on the target (last ${applied[1]!.at(-1) ?? 'none'})`,

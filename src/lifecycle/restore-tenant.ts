@@ -1,5 +1,8 @@
-import { existsSync } from 'node:fs';
+import { createReadStream, existsSync } from 'node:fs';
 import { resolve } from 'node:path';
+import { pipeline } from 'node:stream/promises';
+import { HashingStream } from '../core/hashing-stream.js';
+import { sink } from '../engines/dump-checks.js';
 import type { AppContext } from '../context/app-context.js';
 import { ConflictError, NotFoundError, OperationError, UsageError, errorMessage } from '../core/errors.js';
 import { validateSlug } from '../core/slug.js';
@@ -14,6 +17,8 @@ import { disableScheduledJobs } from './suspend-tenant.js';
 import { assertNotMoving } from './tenant-moving.js';
 import { checkFile } from './verify-backups.js';
 import { usersOf } from '../engines/engine-driver.js';
+import { driverFor } from '../engines/drivers.js';
+import { assertTenantCodeTrusted, tenantLogin, untrusted } from './tenant-login.js';
 
 export interface RestoreInput {
   slug: string;
@@ -23,6 +28,12 @@ export interface RestoreInput {
   force?: boolean;
   /** Restore into a new tenant with this slug instead (a clone), created like `create`. */
   as?: string;
+  /**
+   * `--from-untrusted-file`: restore a file that is none of this registry's recorded backups (no
+   * recorded backup has its checksum). Without it such a file is refused (UsageError): whatever
+   * it holds runs as the tenant's database user.
+   */
+  untrustedFile?: boolean;
 }
 
 export interface RestoreResult {
@@ -32,6 +43,8 @@ export interface RestoreResult {
   /** True when a database with tables was replaced. */
   replaced: boolean;
   cloned: boolean;
+  /** The file was none of this registry's backups, restored because `untrustedFile` said so. */
+  untrustedFile: boolean;
   durationMs: number;
 }
 
@@ -55,20 +68,32 @@ export async function restoreTenant(
   if (!source && !input.from) throw new NotFoundError(`no tenant "${slug}" in the registry`);
 
   onStep('verify');
-  const backup = await chooseBackup(ctx, slug, input.from);
+  const backup = await chooseBackup(ctx, slug, input.from, Boolean(input.untrustedFile));
+  const untrustedFile = backup.id === 0;
   const problem = await checkFile(ctx, backup);
   if (problem)
     throw new OperationError(slug, 'verify', new Error(`${backup.file}: ${problem}; refusing to restore it`));
   const summary = { id: backup.id, file: backup.file, sha256: backup.sha256, takenAt: backup.started_at };
 
   if (input.as !== undefined) {
+    // The clone's restore logs in as its own new user; without one, as the admin (see tenantLogin).
+    const engine = driverFor(ctx.defaultServerSpec().engine);
+    if (!ctx.config.tenantUsers && engine.supportsUsers && !ctx.config.trustTenantCode)
+      throw untrusted([input.as], 'restore --as');
     const created = await createTenant(ctx, {
       slug: input.as,
       plan: source?.plan ?? undefined,
       metadata: source ? (JSON.parse(source.metadata) as Record<string, string>) : undefined,
       restoreFrom: await engineChecked(ctx, backup),
     });
-    return { tenant: created.tenant, backup: summary, replaced: false, cloned: true, durationMs: Date.now() - started };
+    return {
+      tenant: created.tenant,
+      backup: summary,
+      replaced: false,
+      cloned: true,
+      untrustedFile,
+      durationMs: Date.now() - started,
+    };
   }
 
   if (!source) throw new NotFoundError(`no tenant "${slug}" in the registry`);
@@ -78,6 +103,7 @@ export async function restoreTenant(
     );
   }
   assertNotMoving(source, 'restored');
+  await assertTenantCodeTrusted(ctx, [source], 'restore');
   return withTenantLock(ctx, slug, async () => {
     const handle = await ctx.server(source.server_id);
     const server = handle.connection;
@@ -117,7 +143,9 @@ export async function restoreTenant(
       await server.createDatabase(source.database_name);
       if (source.database_user) await usersOf(server).grantDatabase(source.database_user, source.database_name);
       onStep('restore');
-      await server.restore(source.database_name, backup.file, source.database_user, dumpTools(ctx.config));
+      // As the tenant's own user, borrowed while its account is locked for the restore.
+      const login = tenantLogin(ctx, handle, { ...source, status: 'suspended' });
+      await server.restore(login, backup.file, dumpTools(ctx.config));
       if (returnTo === 'suspended') await disableScheduledJobs(server, source, registry.knex);
       onStep('reactivate');
       if (returnTo === 'active') await server.resumeAccess(source.database_name, source.database_user);
@@ -136,13 +164,23 @@ export async function restoreTenant(
       backup: summary,
       replaced: tables.length > 0,
       cloned: false,
+      untrustedFile,
       durationMs: Date.now() - started,
     };
   });
 }
 
-/** The backup named by --from (recorded or not), else the tenant's latest good one. */
-async function chooseBackup(ctx: AppContext, slug: string, from: string | undefined): Promise<BackupRow> {
+/**
+ * The backup named by --from, else the tenant's latest good one. A file is one of this registry's
+ * backups when it is recorded under its path, or a copy of one (a recorded good backup has its
+ * checksum); any other file is refused unless `untrusted` (then returned with id 0).
+ */
+async function chooseBackup(
+  ctx: AppContext,
+  slug: string,
+  from: string | undefined,
+  untrusted: boolean,
+): Promise<BackupRow> {
   const registry = await ctx.registry();
   if (!from) {
     const latest = await latestGoodBackup(registry.knex, slug);
@@ -152,12 +190,21 @@ async function chooseBackup(ctx: AppContext, slug: string, from: string | undefi
   }
   const file = resolve(from);
   if (!existsSync(file)) throw new UsageError(`backup file ${file} does not exist`);
-  const recorded = await findBackupRow(registry.knex, { file });
-  if (recorded) return { ...recorded, bytes: recorded.bytes === null ? null : Number(recorded.bytes) };
-  // A file from elsewhere (another registry, an off-site copy): no checksum to compare, but it
-  // must still read back completely.
   const engine = driverForBackupFile(file)?.engine;
   if (!engine) throw new UsageError(`${file}: not a tenantctl backup (expected ${backupExtensions()})`);
+  const byPath = await findBackupRow(registry.knex, { file });
+  const hashing = new HashingStream();
+  await pipeline(createReadStream(file), hashing, sink());
+  const sha256 = hashing.digest();
+  const recorded = byPath ?? (await findBackupRow(registry.knex, { sha256, status: 'ok' }));
+  // A copy of a recorded backup (an off-site copy brought back) is that backup, read from here.
+  if (recorded) return { ...recorded, file, bytes: recorded.bytes === null ? null : Number(recorded.bytes) };
+  // A file from elsewhere (another registry, a hand-made dump): nothing vouches for what it holds.
+  if (!untrusted) {
+    throw new UsageError(
+      `${file} is not one of this registry's backups (no recorded backup has its checksum): restoring it runs whatever it holds as the tenant's database user. Check where it comes from, then pass --from-untrusted-file to restore it anyway`,
+    );
+  }
   const tenant = await findTenantRow(registry.knex, slug);
   return {
     id: 0,
@@ -166,7 +213,7 @@ async function chooseBackup(ctx: AppContext, slug: string, from: string | undefi
     status: 'ok',
     file,
     bytes: null,
-    sha256: null,
+    sha256,
     engine,
     server_version: null,
     migration: null,

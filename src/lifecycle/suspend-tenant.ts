@@ -7,6 +7,7 @@ import { updateTenantRow, type Tenant, type TenantRow } from '../registry/tenant
 import { loadTenantRow, reloadTenant } from './load-tenant.js';
 import { withTenantLock } from './tenant-lock.js';
 import { assertNotMoving } from './tenant-moving.js';
+import { restoreOwnPassword } from './tenant-login.js';
 import { pauseForTest } from './move-test-hooks.js';
 
 export interface AccessChangeResult {
@@ -147,6 +148,8 @@ export async function reactivateTenant(ctx: AppContext, slug: string): Promise<A
     step: 'reactivate',
     reason: null,
     apply: async (server, t) => {
+      // Locked again with its own password first: a loan a killed tenantctl left open ends here.
+      if (t.status !== 'active' || t.step) await restoreOwnPassword(ctx, server, t);
       await server.resumeAccess(t.database_name, t.database_user);
       await server.scheduledJobs?.setJobsEnabled(t.database_name, suspendedJobs(t), true);
       return true;

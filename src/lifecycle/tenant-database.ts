@@ -3,33 +3,25 @@ import {
   usersOf,
   type ServerConnection,
   type TenantConnectionOptions,
-  type TenantConnections,
+  type TenantLogin,
 } from '../engines/engine-driver.js';
+import { withLoginSession } from '../engines/tenant-session.js';
 
 /**
- * Opens a knex pool on one tenant database for schema work (admin credentials; on PostgreSQL
- * as the tenant's role), runs `fn`, and always destroys the pool: no connection outlives its use.
- * `factory` is the knex to open it with (the project's own, see projectKnex); default tenantctl's.
- * `session` sets the session's lock timeout. Should the server stop answering meanwhile, the
- * pool's connections are cut (see ServerConnection.watch), so `fn` fails instead of waiting.
+ * Opens a session on one tenant database for schema work (migrations, seeds), logged in as the
+ * tenant's own user (see tenantLogin), runs `fn`, and always closes it: no connection outlives
+ * its use. `factory` is the knex to open it with (the project's own, see projectKnex); default
+ * tenantctl's. `session` sets the session's lock timeout. Should the server stop answering
+ * meanwhile, the session is cut (see withLoginSession), so `fn` fails instead of waiting.
  */
 export async function withTenantKnex<T>(
-  server: TenantConnections,
-  database: string,
-  role: string | null,
+  server: ServerConnection,
+  login: TenantLogin,
   fn: (knex: Knex) => Promise<T>,
   factory: (config: Knex.Config) => Knex = knexFactory,
-  session: Pick<TenantConnectionOptions, 'lockTimeoutMs'> = {},
+  session: TenantConnectionOptions = {},
 ): Promise<T> {
-  server.lost.throwIfAborted();
-  const knex = factory(server.tenantKnexConfig({ database, role: role ?? undefined, ...session }));
-  const release = server.hold(knex);
-  try {
-    return await fn(knex);
-  } finally {
-    release();
-    await knex.destroy();
-  }
+  return withLoginSession(server, login, (knex) => fn(knex), { ...session, schemaWork: true }, factory);
 }
 
 /**

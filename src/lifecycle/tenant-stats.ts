@@ -1,4 +1,5 @@
 import type { AppContext } from '../context/app-context.js';
+import { TamperedTableError } from '../core/errors.js';
 import type { DatabaseStats } from '../engines/engine-driver.js';
 import { listBackupRows, type BackupRow } from '../registry/backups-repo.js';
 import { listTenantRows, type TenantWithServer } from '../registry/tenants-repo.js';
@@ -7,6 +8,7 @@ import { DirectoryMigrationSource } from '../tenant-schema/migration-source.js';
 import { planMigrations, TENANT_MIGRATIONS_TABLE } from '../tenant-schema/run-migrations.js';
 import { selectTenants, type TenantSelection } from './select-tenants.js';
 import { reachFleet, runOutages, serverLimit, type UnreachableServer } from './fleet-servers.js';
+import { assertTenantCodeTrusted, tenantLogin } from './tenant-login.js';
 
 export interface TenantStats {
   slug: string;
@@ -29,6 +31,11 @@ export interface TenantStats {
   lastBackup: { at: string; ageSeconds: number; bytes: number | null; file: string } | null;
   /** False when the tenant's server could not be reached: its numbers are unknown (null). */
   reachable: boolean;
+  /**
+   * Why its migrations are unknown though its server answered: its migration table is not a
+   * plain table (tampered with), and was not read.
+   */
+  error?: string;
 }
 
 export type StatsSort = 'size' | 'rows' | 'name';
@@ -44,6 +51,8 @@ export interface StatsResult {
     connections: number;
     withPendingMigrations: number;
     withoutBackup: number;
+    /** Tenants whose migration table is not a plain table (see TenantStats.error). */
+    tampered: number;
   };
   /** The five largest tenants by size. */
   largest: Array<{ slug: string; sizeBytes: number }>;
@@ -70,6 +79,8 @@ export async function tenantStats(
 ): Promise<StatsResult> {
   const at = new Date();
   let tenants = await selectTenants(ctx, selection, 'stats');
+  // Counting rows reads the tenant's tables: as its own user, or as the admin only if trusted.
+  if (options.exact || options.tables) await assertTenantCodeTrusted(ctx, tenants, 'stats --exact/--tables');
   const available = new DirectoryMigrationSource(ctx.config.migrationsDir).list();
   const registry = await ctx.registry();
 
@@ -78,13 +89,14 @@ export async function tenantStats(
   const limit = serverLimit(ctx, tenants, Math.max(ctx.config.concurrency, 8));
   const stats = new Map<number, { engine: string; stats: Map<string, DatabaseStats> }>();
   const gather = async (among: TenantWithServer[]) => {
-    const byServer = new Map<number, string[]>();
-    for (const t of among) byServer.set(t.server_id, [...(byServer.get(t.server_id) ?? []), t.database_name]);
+    const byServer = new Map<number, TenantWithServer[]>();
+    for (const t of among) byServer.set(t.server_id, [...(byServer.get(t.server_id) ?? []), t]);
     await Promise.all(
-      [...byServer].map(async ([serverId, databases]) => {
+      [...byServer].map(async ([serverId, onServer]) => {
         try {
           const server = await ctx.server(serverId);
-          const gathered = await server.connection.databaseStats(databases, {
+          const logins = onServer.map((t) => tenantLogin(ctx, server, t));
+          const gathered = await server.connection.databaseStats(logins, {
             exact: Boolean(options.exact),
             tables: Boolean(options.tables),
             concurrency: limit(serverId),
@@ -132,6 +144,8 @@ export async function tenantStats(
     const server = stats.get(t.server_id);
     const s = server?.stats.get(t.database_name);
     const backup = latestBackups.get(t.slug);
+    const tampered = s?.applied instanceof TamperedTableError ? s.applied : undefined;
+    const applied = tampered ? null : (s?.applied as string[] | null | undefined);
     return {
       slug: t.slug,
       status: t.status,
@@ -142,8 +156,8 @@ export async function tenantStats(
       tables: s?.tables ?? null,
       rows: s?.rows ?? null,
       rowsExact: s?.rowsExact ?? false,
-      migration: s?.applied?.at(-1) ?? null,
-      pendingMigrations: s ? planMigrations(available, s.applied).pending.length : null,
+      migration: applied?.at(-1) ?? null,
+      pendingMigrations: s && !tampered ? planMigrations(available, applied ?? null).pending.length : null,
       connections: s?.connections ?? null,
       lastBackup: backup
         ? {
@@ -154,6 +168,7 @@ export async function tenantStats(
           }
         : null,
       reachable: server !== undefined,
+      ...(tampered ? { error: `tenant "${t.slug}": ${tampered.message}; not read` } : {}),
     };
   });
 
@@ -172,6 +187,7 @@ export async function tenantStats(
       connections: sum((t) => t.connections),
       withPendingMigrations: rows.filter((t) => (t.pendingMigrations ?? 0) > 0).length,
       withoutBackup: rows.filter((t) => !t.lastBackup).length,
+      tampered: rows.filter((t) => t.error).length,
     },
     largest: [...rows]
       .filter((t) => t.sizeBytes !== null)

@@ -7,6 +7,8 @@ import { HashingStream } from '../core/hashing-stream.js';
 import { runPool } from '../core/run-pool.js';
 import { stoppedBy, stopping, untilCut, type RunInterrupt } from '../core/run-interrupt.js';
 import { sink } from '../engines/dump-checks.js';
+import { adminLogin, type TenantLogin } from '../engines/engine-driver.js';
+import { generatePassword } from '../core/secrets.js';
 import { latestGoodBackup, listBackupRows, type BackupRow } from '../registry/backups-repo.js';
 import { findTenantRow, listTenantRows } from '../registry/tenants-repo.js';
 import { serverLimit } from './fleet-servers.js';
@@ -156,7 +158,9 @@ export async function checkFile(ctx: AppContext, row: BackupRow): Promise<string
 /**
  * Restores the backup into a scratch database on the tenant's server, compares every table's row
  * count with the counts recorded when the backup was taken (writes since then do not matter), and
- * drops the scratch database whatever happens. A backup recorded without counts (taken by an
+ * drops the scratch database whatever happens. The scratch copy gets a throwaway user of its own
+ * (where the engine has users), which restores and counts it: what the backup holds runs with
+ * that user's rights on the scratch database only. A backup recorded without counts (taken by an
  * older tenantctl) is only checked to restore.
  */
 async function restoreTest(ctx: AppContext, row: BackupRow): Promise<[string | undefined, string]> {
@@ -165,10 +169,20 @@ async function restoreTest(ctx: AppContext, row: BackupRow): Promise<[string | u
   if (!tenant) return ['the tenant is no longer in the registry', ''];
   const server = (await ctx.server(tenant.server_id)).connection;
   const scratch = `tenantctl_verify_${randomBytes(4).toString('hex')}`;
+  const users = server.users;
+  const password = generatePassword();
+  const login: TenantLogin = users
+    ? {
+        database: scratch,
+        user: scratch,
+        open: async () => ({ user: scratch, passwords: [password], release: async () => {} }),
+      }
+    : adminLogin(scratch);
   await server.createDatabase(scratch);
   try {
-    await server.restore(scratch, row.file, null, dumpTools(ctx.config));
-    const restored = await server.rowCounts(scratch);
+    if (users) await users.createUser(scratch, password, scratch);
+    await server.restore(login, row.file, dumpTools(ctx.config));
+    const restored = await server.rowCounts(login);
     const recorded = parseRowCounts(row.row_counts ?? null);
     const differences = recorded ? rowCountDifferences(recorded, restored) : [];
     const rows = Object.values(restored).reduce((a, b) => a + b, 0);
@@ -176,5 +190,6 @@ async function restoreTest(ctx: AppContext, row: BackupRow): Promise<[string | u
     return [differences.length ? `row counts differ: ${differences.join('; ')}` : undefined, detail];
   } finally {
     await server.dropDatabase(scratch);
+    if (users) await users.dropUser(scratch);
   }
 }

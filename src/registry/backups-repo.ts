@@ -66,7 +66,7 @@ export async function finishBackupRow(knex: Knex, id: number, patch: Partial<Bac
 
 export async function findBackupRow(
   knex: Knex,
-  where: { id: number } | { file: string },
+  where: { id: number } | { file: string } | { sha256: string; status: BackupStatus },
 ): Promise<BackupRow | undefined> {
   const row = await knex<BackupRow>(TABLE).where(where).first();
   return row ? normalise([row])[0] : undefined;

@@ -1,5 +1,4 @@
 import type { Knex } from 'knex';
-import type { EngineDriver } from '../engines/engine-driver.js';
 import type { DirectoryMigrationSource } from './migration-source.js';
 import { withExitGuard } from './exit-guard.js';
 
@@ -43,16 +42,6 @@ export async function runMigrator(
       return run();
     }
   });
-}
-
-/** The applied migrations of one tenant database, in order; null if it has no migration table. */
-export async function readAppliedWith(knex: Knex, driver: EngineDriver): Promise<string[] | null> {
-  try {
-    return await knex(TENANT_MIGRATIONS_TABLE).orderBy('id').pluck('name');
-  } catch (error) {
-    if (driver.isMissingTableError(error)) return null;
-    throw error;
-  }
 }
 
 /** Pending = available but not applied; unknown = applied but no longer in the directory. */

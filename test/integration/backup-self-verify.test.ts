@@ -82,6 +82,8 @@ for (const engine of selectedEngines()) {
           await db.raw(
             'create table bulk as select g as id, repeat(md5(g::text), 8) as body from generate_series(1, 400000) g',
           );
+          // The tenant's own table: backups read as the tenant's user.
+          await db.raw(`alter table bulk owner to "${ws.names(slug).user}"`);
           const backup = ws.start(['backup', slug, '--json']);
           let written = 0;
           let running = true;

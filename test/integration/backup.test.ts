@@ -144,12 +144,16 @@ for (const engine of selectedEngines()) {
       expect(refused.code).toBe(1);
       expect(refused.stderr).toMatch(/checksum mismatch.*refusing to restore/);
 
-      // A truncated copy from elsewhere has no recorded checksum: it must still read back whole.
+      // A truncated copy matches no recorded checksum: refused unless trusted, and even then it
+      // must read back whole.
       writeFileSync(b.file, original);
       const copy = join(ws.dir, `offsite.${basename(b.file).split('.').slice(1).join('.')}`);
       copyFileSync(b.file, copy);
       truncateSync(copy, Math.floor(original.length / 2));
-      const truncated = await ws.run(['restore', slug, '--from', copy, '--force']);
+      const unknown = await ws.run(['restore', slug, '--from', copy, '--force']);
+      expect(unknown.code).toBe(2);
+      expect(unknown.stderr).toMatch(/not one of this registry's backups.*--from-untrusted-file/);
+      const truncated = await ws.run(['restore', slug, '--from', copy, '--force', '--from-untrusted-file']);
       expect(truncated.code).toBe(1);
       expect(truncated.stderr).toMatch(/refusing to restore/);
       expect(await userEmails(slug)).toHaveLength(51); // untouched

@@ -88,6 +88,7 @@ describe('toPrometheus', () => {
       connections: 0,
       withPendingMigrations: 0,
       withoutBackup: 0,
+      tampered: 0,
     },
   });
 

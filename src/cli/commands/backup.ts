@@ -86,6 +86,8 @@ export function registerBackup(program: Command): void {
               ),
             );
           }
+          for (const t of tenants?.tenants ?? [])
+            if (t.backup?.warning) lines.push(out.color.yellow(`⚠ ${t.slug}: ${t.backup.warning}`));
           if (tenants) lines.push(...renderOutages(out, tenants.unreachableServers, 'not backed up'));
           if (tenants) {
             const others = [

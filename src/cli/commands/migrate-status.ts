@@ -64,9 +64,10 @@ export function registerMigrateStatus(program: Command): void {
               if (attention.length > shown.length)
                 lines.push(out.color.dim(`… and ${attention.length - shown.length} more (--all, or --json)`));
             }
+            for (const t of result.tenants.filter((x) => x.error)) lines.push(out.color.red(`✖ ${t.error}`));
             lines.push(...renderOutages(out, result.unreachableServers, 'unknown'));
             lines.push(
-              `${s.total} tenants · ${s.upToDate} up to date · ${s.withPending} with pending migrations · ${s.failedLastRun} failed last run${s.unknown ? ` · ${out.color.red(`${s.unknown} unknown (server unreachable)`)}` : ''}`,
+              `${s.total} tenants · ${s.upToDate} up to date · ${s.withPending} with pending migrations · ${s.failedLastRun} failed last run${s.unknown ? ` · ${out.color.red(`${s.unknown} unknown (server unreachable)`)}` : ''}${s.tampered ? ` · ${out.color.red(`${s.tampered} with a tampered migration table`)}` : ''}`,
             );
             lines.push(
               `${result.available.length} migrations available${result.available.length ? `, latest ${result.available.at(-1)}` : ''}`,
@@ -75,8 +76,9 @@ export function registerMigrateStatus(program: Command): void {
               lines.push(`  ${String(group.tenants).padStart(6)} at ${group.migration ?? '(none applied)'}`);
             return lines.join('\n');
           });
-          // Answered from part of the fleet only: incomplete (one named tenant: unreachable, exit 5).
-          if (result.unreachableServers.length) return { exitCode: ExitCode.failed };
+          // Answered from part of the fleet only: incomplete (one named tenant: unreachable, exit 5);
+          // a tampered migration table is a problem to look at.
+          if (result.unreachableServers.length || result.summary.tampered) return { exitCode: ExitCode.failed };
         });
       },
     );

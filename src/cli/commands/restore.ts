@@ -19,12 +19,18 @@ export function registerRestore(program: Command): void {
     .option('--latest', "the tenant's latest good backup (the default)")
     .option('--force', 'replace a database that has tables')
     .option('--as <new-slug>', 'restore into a new tenant instead: a clone with its own database and user')
+    .option(
+      '--from-untrusted-file',
+      "with --from: restore a file that is none of this registry's backups (its checksum is unknown)",
+    )
     .action(
       async (
         slug: string,
-        flags: { from?: string; latest?: boolean; force?: boolean; as?: string },
+        flags: { from?: string; latest?: boolean; force?: boolean; as?: string; fromUntrustedFile?: boolean },
         command: Command,
       ) => {
+        if (flags.fromUntrustedFile && !flags.from)
+          throw new UsageError('restore: --from-untrusted-file applies to a file named with --from');
         if (flags.from && flags.latest) throw new UsageError('restore: --from and --latest exclude each other');
         const { restoreTenant } = await import('../../lifecycle/restore-tenant.js');
         await withCommandContext(
@@ -32,21 +38,33 @@ export function registerRestore(program: Command): void {
           async (ctx, out) => {
             const progress = out.steps();
             const result = await progress.track(
-              restoreTenant(ctx, { slug, from: flags.from, force: flags.force, as: flags.as }, (step) =>
-                progress.step(`${LABELS[step]}…`),
+              restoreTenant(
+                ctx,
+                { slug, from: flags.from, force: flags.force, as: flags.as, untrustedFile: flags.fromUntrustedFile },
+                (step) => progress.step(`${LABELS[step]}…`),
               ),
             );
             out.result(result, () =>
               [
                 `${out.color.green('✔')} Restored ${out.color.bold(result.tenant.slug)}${result.cloned ? ` (a clone of ${slug})` : ''} from ${result.backup.file} in ${(result.durationMs / 1000).toFixed(1)}s`,
                 out.fields([
-                  ['backup taken', result.backup.takenAt || '(unrecorded file)'],
+                  [
+                    'backup taken',
+                    result.backup.takenAt || "(a file none of this registry's backups, --from-untrusted-file)",
+                  ],
                   ['database', result.tenant.database],
                   ['status', out.status(result.tenant.status)],
                 ]),
               ].join('\n'),
             );
-            return { detail: { backup: result.backup.file, clone: result.cloned ? result.tenant.slug : null } };
+            // An untrusted file is said so in the audit log, with its checksum.
+            return {
+              detail: {
+                backup: result.backup.file,
+                clone: result.cloned ? result.tenant.slug : null,
+                ...(result.untrustedFile ? { untrustedFile: true, sha256: result.backup.sha256 } : {}),
+              },
+            };
           },
           { command: 'restore', tenant: flags.as ?? slug },
         );

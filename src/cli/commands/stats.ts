@@ -80,8 +80,9 @@ export function registerStats(program: Command): void {
           renameSync(temporary, flags.output);
         } else process.stdout.write(text);
         if (result.interrupted) return { exitCode: ExitCode.interrupted };
-        // Numbers from part of the fleet only: incomplete (one named tenant: unreachable, exit 5).
-        if (result.unreachableServers.length) return { exitCode: ExitCode.failed };
+        // Numbers from part of the fleet only: incomplete (one named tenant: unreachable, exit 5);
+        // a tampered migration table is a problem to look at.
+        if (result.unreachableServers.length || result.totals.tampered) return { exitCode: ExitCode.failed };
       });
     });
 }
@@ -117,6 +118,7 @@ function renderTable(
     lines.push(
       out.color.dim(`… and ${result.tenants.length - shown.length} more (--json or --format prometheus for all)`),
     );
+  for (const tenant of result.tenants.filter((x) => x.error)) lines.push(out.color.red(`✖ ${tenant.error}`));
   lines.push(...renderOutages(out, result.unreachableServers, 'unknown'));
   const t = result.totals;
   const counted = result.tenants.some((tenant) => tenant.tables !== null);

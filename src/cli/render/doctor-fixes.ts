@@ -51,6 +51,8 @@ export function fixCommand(finding: Finding): string {
     }
     case 'stale_password':
       return `tenantctl rotate-password ${slug}`;
+    case 'tampered_migrations':
+      return `inspect tenant ${slug}'s database (its knex_migrations was replaced: the tenant's own code or an attacker's); put back the table (from a backup: tenantctl restore ${slug} --force) before migrating it`;
     case 'password_login_fails':
       return `tenantctl rotate-password ${slug}  (sets a new password on the server and in the registry)`;
     case 'registry_exposed':

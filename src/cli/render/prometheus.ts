@@ -40,6 +40,14 @@ export function toPrometheus(result: StatsResult): string {
   for (const o of result.unreachableServers)
     lines.push(`tenantctl_server_unreachable{server="${label(o.server)}",address="${label(o.address)}"} 1`);
   lines.push(
+    '# HELP tenantctl_tenant_migration_table_tampered Tenants whose migration table is not a plain table (not read).',
+    '# TYPE tenantctl_tenant_migration_table_tampered gauge',
+  );
+  for (const t of result.tenants.filter((x) => x.error))
+    lines.push(
+      `tenantctl_tenant_migration_table_tampered{tenant="${label(t.slug)}",server="${label(t.server)}",status="${t.status}"} 1`,
+    );
+  lines.push(
     '# HELP tenantctl_stats_generated_timestamp_seconds When these statistics were gathered.',
     '# TYPE tenantctl_stats_generated_timestamp_seconds gauge',
   );
