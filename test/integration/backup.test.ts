@@ -293,7 +293,9 @@ for (const engine of selectedEngines()) {
           }
           const result = await running.done;
           expect(result.code, result.stderr).toBe(0);
-          expect(seen.some((c) => c.includes(REAL_DUMP[engine].split('/').pop()!))).toBe(true); // we did watch the tool run
+          // We did watch the tool run: the wrapper sleeps a second with exactly the arguments it then
+          // hands the real tool (which may finish between two looks at /proc on a small tenant).
+          expect(seen.some((c) => /slow-dump\s+-/.test(c))).toBe(true);
           for (const cmdline of seen) expect(cmdline).not.toContain(password);
           expect(result.stdout + result.stderr).not.toContain(password);
         } finally {
