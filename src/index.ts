@@ -21,27 +21,32 @@ export {
   type CreateTenantInput,
   type CreateTenantResult,
   type CreateProgress,
-} from './lifecycle/create-tenant.js';
-export { updateTenant, type UpdateInput, type UpdateResult } from './lifecycle/update-tenant.js';
-export { suspendTenant, reactivateTenant, type AccessChangeResult } from './lifecycle/suspend-tenant.js';
-export { deleteTenant, type DeleteOptions, type DeleteResult } from './lifecycle/delete-tenant.js';
-export { listTenants, showTenant, type TenantDetail } from './lifecycle/read-tenants.js';
-export { backupTenants, type Backup, type BackupManyResult, type BackupOutcome } from './lifecycle/backup-tenants.js';
-export { listBackups } from './lifecycle/list-backups.js';
-export { verifyBackups, type VerifyOptions, type VerifyResult } from './lifecycle/verify-backups.js';
-export { restoreTenant, type RestoreInput, type RestoreResult } from './lifecycle/restore-tenant.js';
+} from './lifecycle/tenants/create-tenant.js';
+export { updateTenant, type UpdateInput, type UpdateResult } from './lifecycle/tenants/update-tenant.js';
+export { suspendTenant, reactivateTenant, type AccessChangeResult } from './lifecycle/tenants/suspend-tenant.js';
+export { deleteTenant, type DeleteOptions, type DeleteResult } from './lifecycle/tenants/delete-tenant.js';
+export { listTenants, showTenant, type TenantDetail } from './lifecycle/tenants/read-tenants.js';
+export {
+  backupTenants,
+  type Backup,
+  type BackupManyResult,
+  type BackupOutcome,
+} from './lifecycle/backups/backup-tenants.js';
+export { listBackups } from './lifecycle/backups/list-backups.js';
+export { verifyBackups, type VerifyOptions, type VerifyResult } from './lifecycle/backups/verify-backups.js';
+export { restoreTenant, type RestoreInput, type RestoreResult } from './lifecycle/backups/restore-tenant.js';
 export {
   migrateFleet,
   type MigrateFleetOptions,
   type MigrateFleetResult,
   type TenantMigrationOutcome,
-} from './lifecycle/migrate-fleet.js';
-export { migrationStatus, type MigrationStatusResult } from './lifecycle/migration-status.js';
-export { tenantStats, type StatsResult } from './lifecycle/tenant-stats.js';
-export { runDoctor, type DoctorOptions, type DoctorResult, type Finding } from './lifecycle/doctor.js';
-export { initRegistry, type InitResult } from './lifecycle/init-registry.js';
-export { readAuditLog, type AuditRecord } from './lifecycle/audit-log.js';
-export type { TenantSelection } from './lifecycle/select-tenants.js';
+} from './lifecycle/migrations/migrate-fleet.js';
+export { migrationStatus, type MigrationStatusResult } from './lifecycle/migrations/migration-status.js';
+export { tenantStats, type StatsResult } from './lifecycle/tenants/tenant-stats.js';
+export { runDoctor, type DoctorOptions, type DoctorResult, type Finding } from './lifecycle/doctor/doctor.js';
+export { initRegistry, type InitResult } from './lifecycle/registry/init-registry.js';
+export { readAuditLog, type AuditRecord } from './lifecycle/registry/audit-log.js';
+export type { TenantSelection } from './lifecycle/shared/select-tenants.js';
 export type { RunInterrupt } from './core/run-interrupt.js';
 export type { Tenant, TenantStatus, TenantFilter } from './registry/tenants-repo.js';
 

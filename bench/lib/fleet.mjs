@@ -12,9 +12,9 @@ export const BIN = join(REPO, 'bin', 'tenantctl');
 
 const { resolveConfig } = await import(join(REPO, 'dist/config/resolve-config.js'));
 const { AppContext } = await import(join(REPO, 'dist/context/app-context.js'));
-const { createTenant } = await import(join(REPO, 'dist/lifecycle/create-tenant.js'));
+const { createTenant } = await import(join(REPO, 'dist/lifecycle/tenants/create-tenant.js'));
 const { listTenantRows } = await import(join(REPO, 'dist/registry/tenants-repo.js'));
-const { dropTenantDatabase } = await import(join(REPO, 'dist/lifecycle/tenant-database.js'));
+const { dropTenantDatabase } = await import(join(REPO, 'dist/lifecycle/shared/tenant-database.js'));
 
 export const SERVER_URLS = {
   postgres: process.env.TENANTCTL_TEST_PG_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres',

@@ -132,7 +132,7 @@ export interface EngineDriver {
 /**
  * Who a session on a tenant database logs in as (README "Security model"): the tenant's own
  * database user, never the admin with a `SET ROLE` that tenant code could `RESET`. Lifecycles get
- * one from tenantLogin() (src/lifecycle/tenant-login.ts); a driver opens it once per operation,
+ * one from tenantLogin() (src/lifecycle/shared/tenant-login.ts); a driver opens it once per operation,
  * logs in with what it gives, and releases it when the operation's sessions are closed.
  */
 export interface TenantLogin {

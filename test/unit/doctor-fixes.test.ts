@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { fixCommand, withFixCommands } from '../../src/cli/render/doctor-fixes.js';
-import type { Finding } from '../../src/lifecycle/doctor.js';
+import type { Finding } from '../../src/lifecycle/doctor/doctor.js';
 
 const finding = (over: Partial<Finding>): Finding => ({
   kind: 'interrupted',

@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { UsageError } from '../../src/core/errors.js';
 import { maskUrlPassword } from '../../src/config/resolve-config.js';
 import { defaultServerName, describeServer, parseServerUrl } from '../../src/engines/server-spec.js';
-import { maskArguments } from '../../src/lifecycle/audit-log.js';
+import { maskArguments } from '../../src/lifecycle/registry/audit-log.js';
 
 describe('maskArguments', () => {
   it('masks the password of a URL given as its own argument', () => {

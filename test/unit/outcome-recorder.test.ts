@@ -1,5 +1,5 @@
 import { describe, expect, it, vi } from 'vitest';
-import { OutcomeRecorder } from '../../src/lifecycle/outcome-recorder.js';
+import { OutcomeRecorder } from '../../src/lifecycle/migrations/outcome-recorder.js';
 import { untilCut } from '../../src/core/run-interrupt.js';
 
 describe('OutcomeRecorder', () => {

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { toPrometheus } from '../../src/cli/render/prometheus.js';
-import type { StatsResult, TenantStats } from '../../src/lifecycle/tenant-stats.js';
-import { retentionPlan } from '../../src/lifecycle/retention-plan.js';
+import type { StatsResult, TenantStats } from '../../src/lifecycle/tenants/tenant-stats.js';
+import { retentionPlan } from '../../src/lifecycle/backups/retention-plan.js';
 
 describe('retentionPlan', () => {
   const at = new Date('2026-03-31T12:00:00.000Z');

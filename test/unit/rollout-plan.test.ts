@@ -6,7 +6,7 @@ import {
   planWaves,
   validateWaveConfigs,
   type PlannableTenant,
-} from '../../src/lifecycle/rollout-plan.js';
+} from '../../src/lifecycle/migrations/rollout-plan.js';
 
 const fleet = (n: number): PlannableTenant[] =>
   Array.from({ length: n }, (_, i) => ({

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import type { Wave } from '../../src/lifecycle/rollout-plan.js';
-import { runRollout, type AttemptResult, type RolloutControl } from '../../src/lifecycle/rollout-run.js';
+import type { Wave } from '../../src/lifecycle/migrations/rollout-plan.js';
+import { runRollout, type AttemptResult, type RolloutControl } from '../../src/lifecycle/migrations/rollout-run.js';
 
 type Item = { id: number; wave: number };
 

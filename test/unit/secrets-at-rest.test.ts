@@ -23,7 +23,7 @@ import {
 import { cachingSha2PasswordHash, nativePasswordHash, sha256Crypt } from '../../src/engines/mysql-password.js';
 import { parseServerUrl } from '../../src/engines/server-spec.js';
 import { processOwner } from '../../src/core/process-owner.js';
-import { maskArguments } from '../../src/lifecycle/audit-log.js';
+import { maskArguments } from '../../src/lifecycle/registry/audit-log.js';
 
 describe('credential files of dump tools', () => {
   let home: string;

@@ -1,0 +1,235 @@
+import { createReadStream, existsSync } from 'node:fs';
+import { resolve } from 'node:path';
+import { pipeline } from 'node:stream/promises';
+import { HashingStream } from '../../core/hashing-stream.js';
+import { sink } from '../../engines/dump-checks.js';
+import type { AppContext } from '../../context/app-context.js';
+import { ConflictError, NotFoundError, OperationError, UsageError, errorMessage } from '../../core/errors.js';
+import { validateSlug } from '../../core/slug.js';
+import { findBackupRow, latestGoodBackup, type BackupRow } from '../../registry/backups-repo.js';
+import { findTenantRow, updateTenantRow, type Tenant, type TenantRow } from '../../registry/tenants-repo.js';
+import { reloadTenant } from '../shared/load-tenant.js';
+import { dumpTools } from './backup-tenants.js';
+import { backupExtensions, driverForBackupFile } from '../../engines/drivers.js';
+import { createTenant } from '../tenants/create-tenant.js';
+import { withTenantLock } from '../shared/tenant-lock.js';
+import { disableScheduledJobs } from '../tenants/suspend-tenant.js';
+import { assertNotMoving } from '../shared/tenant-moving.js';
+import { checkFile } from './verify-backups.js';
+import { usersOf } from '../../engines/engine-driver.js';
+import { driverFor } from '../../engines/drivers.js';
+import { assertTenantCodeTrusted, tenantLogin, untrusted } from '../shared/tenant-login.js';
+
+export interface RestoreInput {
+  slug: string;
+  /** A backup file; default the tenant's latest good backup. */
+  from?: string;
+  /** Replace a database that has tables. */
+  force?: boolean;
+  /** Restore into a new tenant with this slug instead (a clone), created like `create`. */
+  as?: string;
+  /**
+   * `--from-untrusted-file`: restore a file that is none of this registry's recorded backups (no
+   * recorded backup has its checksum). Without it such a file is refused (UsageError): whatever
+   * it holds runs as the tenant's database user.
+   */
+  untrustedFile?: boolean;
+}
+
+export interface RestoreResult {
+  tenant: Tenant;
+  /** The backup restored. */
+  backup: { id: number; file: string; sha256: string | null; takenAt: string };
+  /** True when a database with tables was replaced. */
+  replaced: boolean;
+  cloned: boolean;
+  /** The file was none of this registry's backups, restored because `untrustedFile` said so. */
+  untrustedFile: boolean;
+  durationMs: number;
+}
+
+export type RestoreProgress = (step: 'verify' | 'suspend' | 'replace' | 'restore' | 'reactivate') => void;
+
+/**
+ * Restores a tenant's database from a backup after checking the backup's checksum and that it
+ * is complete. The tenant is kept out of use (suspended, its user locked) while its database is
+ * replaced; a failure leaves it suspended with the error, and running restore again finishes.
+ */
+export async function restoreTenant(
+  ctx: AppContext,
+  input: RestoreInput,
+  onStep: RestoreProgress = () => {},
+): Promise<RestoreResult> {
+  const started = Date.now();
+  const slug = validateSlug(input.slug);
+  if (input.as !== undefined) validateSlug(input.as);
+  const registry = await ctx.registry();
+  const source = await findTenantRow(registry.knex, slug);
+  if (!source && !input.from) throw new NotFoundError(`no tenant "${slug}" in the registry`);
+
+  onStep('verify');
+  const backup = await chooseBackup(ctx, slug, input.from, Boolean(input.untrustedFile));
+  const untrustedFile = backup.id === 0;
+  const problem = await checkFile(ctx, backup);
+  if (problem)
+    throw new OperationError(slug, 'verify', new Error(`${backup.file}: ${problem}; refusing to restore it`));
+  const summary = { id: backup.id, file: backup.file, sha256: backup.sha256, takenAt: backup.started_at };
+
+  if (input.as !== undefined) {
+    // The clone's restore logs in as its own new user; without one, as the admin (see tenantLogin).
+    const engine = driverFor(ctx.defaultServerSpec().engine);
+    if (!ctx.config.tenantUsers && engine.supportsUsers && !ctx.config.trustTenantCode)
+      throw untrusted([input.as], 'restore --as');
+    const created = await createTenant(ctx, {
+      slug: input.as,
+      plan: source?.plan ?? undefined,
+      metadata: source ? (JSON.parse(source.metadata) as Record<string, string>) : undefined,
+      restoreFrom: await engineChecked(ctx, backup),
+    });
+    return {
+      tenant: created.tenant,
+      backup: summary,
+      replaced: false,
+      cloned: true,
+      untrustedFile,
+      durationMs: Date.now() - started,
+    };
+  }
+
+  if (!source) throw new NotFoundError(`no tenant "${slug}" in the registry`);
+  if (!['active', 'suspended'].includes(source.status)) {
+    throw new ConflictError(
+      `tenant "${slug}" is ${source.status}: only an active or suspended tenant can be restored (use --as to restore into a new tenant)`,
+    );
+  }
+  assertNotMoving(source, 'restored');
+  await assertTenantCodeTrusted(ctx, [source], 'restore');
+  return withTenantLock(ctx, slug, async () => {
+    const handle = await ctx.server(source.server_id);
+    const server = handle.connection;
+    await engineChecked(ctx, backup, source);
+    // Credentials the restore tool cannot be given would fail it after the database was replaced:
+    // refused before anything is touched, with what to change.
+    const refused = handle.spec.password && server.driver.refusedPassword(handle.spec.password);
+    if (refused)
+      throw new UsageError(
+        `server "${handle.row.name}": its admin password cannot be used to restore: ${refused} (tenantctl server update ${handle.row.name} --password-stdin); nothing was changed`,
+      );
+    // A restore interrupted earlier recorded itself: its half-restored database may be replaced.
+    const resuming = source.step === 'restore';
+    const tables = (await server.databaseExists(source.database_name))
+      ? await server.listTables(source.database_name)
+      : [];
+    if (tables.length > 0 && !input.force && !resuming) {
+      throw new ConflictError(
+        `database "${source.database_name}" has ${tables.length} tables; use --force to replace it with the backup`,
+      );
+    }
+    // The status to return to: an interrupted restore recorded the original in previous_status.
+    const returnTo = resuming ? (source.previous_status ?? 'suspended') : source.status;
+
+    onStep('suspend');
+    await updateTenantRow(registry.knex, source.id, {
+      status: 'suspended',
+      step: 'restore',
+      previous_status: returnTo,
+      status_reason: `restoring from backup (was ${returnTo})`,
+      last_error: null,
+    });
+    try {
+      await server.suspendAccess(source.database_name, source.database_user);
+      onStep('replace');
+      await server.dropDatabase(source.database_name);
+      await server.createDatabase(source.database_name);
+      if (source.database_user) await usersOf(server).grantDatabase(source.database_user, source.database_name);
+      onStep('restore');
+      // As the tenant's own user, borrowed while its account is locked for the restore.
+      const login = tenantLogin(ctx, handle, { ...source, status: 'suspended' });
+      await server.restore(login, backup.file, dumpTools(ctx.config));
+      if (returnTo === 'suspended') await disableScheduledJobs(server, source, registry.knex);
+      onStep('reactivate');
+      if (returnTo === 'active') await server.resumeAccess(source.database_name, source.database_user);
+    } catch (error) {
+      await updateTenantRow(registry.knex, source.id, { last_error: `restore: ${errorMessage(error)}` });
+      throw new OperationError(slug, 'restore', error, 'the tenant stays suspended; run restore again to finish');
+    }
+    await updateTenantRow(registry.knex, source.id, {
+      status: returnTo,
+      step: null,
+      previous_status: null,
+      status_reason: returnTo === 'suspended' ? source.status_reason : null,
+    });
+    return {
+      tenant: await reloadTenant(ctx, slug),
+      backup: summary,
+      replaced: tables.length > 0,
+      cloned: false,
+      untrustedFile,
+      durationMs: Date.now() - started,
+    };
+  });
+}
+
+/**
+ * The backup named by --from, else the tenant's latest good one. A file is one of this registry's
+ * backups when it is recorded under its path, or a copy of one (a recorded good backup has its
+ * checksum); any other file is refused unless `untrusted` (then returned with id 0).
+ */
+async function chooseBackup(
+  ctx: AppContext,
+  slug: string,
+  from: string | undefined,
+  untrusted: boolean,
+): Promise<BackupRow> {
+  const registry = await ctx.registry();
+  if (!from) {
+    const latest = await latestGoodBackup(registry.knex, slug);
+    if (!latest)
+      throw new NotFoundError(`tenant "${slug}" has no good backup; take one with: tenantctl backup ${slug}`);
+    return latest;
+  }
+  const file = resolve(from);
+  if (!existsSync(file)) throw new UsageError(`backup file ${file} does not exist`);
+  const engine = driverForBackupFile(file)?.engine;
+  if (!engine) throw new UsageError(`${file}: not a tenantctl backup (expected ${backupExtensions()})`);
+  const byPath = await findBackupRow(registry.knex, { file });
+  const hashing = new HashingStream();
+  await pipeline(createReadStream(file), hashing, sink());
+  const sha256 = hashing.digest();
+  const recorded = byPath ?? (await findBackupRow(registry.knex, { sha256, status: 'ok' }));
+  // A copy of a recorded backup (an off-site copy brought back) is that backup, read from here.
+  if (recorded) return { ...recorded, file, bytes: recorded.bytes === null ? null : Number(recorded.bytes) };
+  // A file from elsewhere (another registry, a hand-made dump): nothing vouches for what it holds.
+  if (!untrusted) {
+    throw new UsageError(
+      `${file} is not one of this registry's backups (no recorded backup has its checksum): restoring it runs whatever it holds as the tenant's database user. Check where it comes from, then pass --from-untrusted-file to restore it anyway`,
+    );
+  }
+  const tenant = await findTenantRow(registry.knex, slug);
+  return {
+    id: 0,
+    tenant_id: tenant?.id ?? null,
+    slug,
+    status: 'ok',
+    file,
+    bytes: null,
+    sha256,
+    engine,
+    server_version: null,
+    migration: null,
+    started_at: '',
+    finished_at: null,
+    duration_ms: null,
+    error: null,
+  };
+}
+
+/** A backup restores only onto its own engine; returns its file. */
+async function engineChecked(ctx: AppContext, backup: BackupRow, target?: TenantRow): Promise<string> {
+  const engine = target
+    ? (await ctx.server(target.server_id)).connection.driver.engine
+    : ctx.defaultServerSpec().engine;
+  if (backup.engine !== engine)
+    throw new UsageError(`${backup.file} is a ${backup.engine} backup; it cannot be restored onto ${engine}`);
+  return backup.file;
+}

@@ -1,0 +1,407 @@
+import type { AppContext } from '../../context/app-context.js';
+import { ConflictError, OperationError, errorMessage } from '../../core/errors.js';
+import { isOutage } from '../shared/fleet-servers.js';
+import { generatePassword, redact } from '../../core/secrets.js';
+import { validateSlug } from '../../core/slug.js';
+import {
+  findMoveRow,
+  insertMoveRow,
+  runningMove,
+  updateMoveRow,
+  type MoveRow,
+  type MoveStep,
+} from '../../registry/moves-repo.js';
+import { findServerRow } from '../../registry/servers-repo.js';
+import { now, updateTenantRow, type Tenant } from '../../registry/tenants-repo.js';
+import { backupTenant, dumpTools } from '../backups/backup-tenants.js';
+import { loadTenantRow, reloadTenant } from '../shared/load-tenant.js';
+import { planMove, type MovePlan } from './move-plan.js';
+import { withPlacementLock } from '../servers/place-tenant.js';
+import { corruptTargetForTest, pauseForTest } from './move-test-hooks.js';
+import { verifyCopy, type VerifySummary } from './move-verify.js';
+import { MOVE_STEP_PREFIX } from '../shared/tenant-moving.js';
+import { dropTenantDatabase } from '../shared/tenant-database.js';
+import { withTenantLock } from '../shared/tenant-lock.js';
+import { assertTenantCodeTrusted, restoreOwnPassword, tenantLogin, type LoginSource } from '../shared/tenant-login.js';
+import { usersOf } from '../../engines/engine-driver.js';
+
+export interface MoveInput {
+  slug: string;
+  /** `--to`: the target server by name; default: placement chooses (never the tenant's own server). */
+  to?: string;
+  /** Keep the source database and user, locked, as the tenant's retired copy. */
+  keepSource?: boolean;
+  /** Say what would be done; change nothing. */
+  dryRun?: boolean;
+  /**
+   * Move it only if it still lives on this server (by id) when its lock is taken (an evacuation's
+   * list goes stale): otherwise MovedAwayError, and nothing is done.
+   */
+  onlyFrom?: number;
+}
+
+/** `move` with `onlyFrom`: the tenant is no longer on that server (moved, or deleted, meanwhile). */
+export class MovedAwayError extends ConflictError {}
+
+export interface MoveResult {
+  slug: string;
+  tenant: Tenant;
+  source: string;
+  target: string;
+  /** Why the target, in one line. */
+  placement: string;
+  dryRun: boolean;
+  /** What was planned (null when this run only finished an interrupted move). */
+  plan: MovePlan | null;
+  /** What this run did about a move an earlier run left unfinished: finished it, or rolled it back and moved afresh. */
+  resumed: 'finished' | 'rolled_back' | null;
+  /** Fence to unfence: how long the tenant could not log in, in ms (null for a dry run). */
+  downtimeMs: number | null;
+  /** Each step's duration, in ms, in the order they ran. */
+  steps: Partial<Record<MoveStep, number>>;
+  backup: { id: number; file: string } | null;
+  verified: VerifySummary | null;
+  /** The source database and user were kept (locked) rather than dropped. */
+  sourceKept: boolean;
+  durationMs: number;
+}
+
+export type MoveProgress = (step: MoveStep | 'rollback') => void;
+
+/**
+ * Moves a tenant's database to another server of the same engine: preflight → fence (access
+ * taken away on the source, as suspend does) → copy (a recorded backup, restored on the target
+ * as the tenant's new user) → verify (rows, content checksums, migrations, sequences) → switch
+ * (one registry update) → unfence (on the target, if the tenant was active) → retire the source.
+ * Each step is recorded before it runs. A failure before the switch drops what the target got
+ * and unfences the source; a move killed at any point is finished (switched already) or rolled
+ * back and started afresh (not switched) by running it again.
+ */
+export async function moveTenant(
+  ctx: AppContext,
+  input: MoveInput,
+  onStep: MoveProgress = () => {},
+): Promise<MoveResult> {
+  const started = Date.now();
+  const slug = validateSlug(input.slug);
+  const row = await loadTenantRow(ctx, slug);
+  if (row.status !== 'active' && row.status !== 'suspended') {
+    const why = `tenant "${slug}" is ${row.status}: only an active or suspended tenant can be moved`;
+    throw input.onlyFrom === undefined ? new ConflictError(why) : new MovedAwayError(why);
+  }
+  if (row.step && !row.step.startsWith(MOVE_STEP_PREFIX))
+    throw new ConflictError(`tenant "${slug}" is in the middle of ${row.step}: finish that first`);
+  if (!input.dryRun) await assertTenantCodeTrusted(ctx, [row], 'move');
+
+  return withTenantLock(ctx, slug, async () => {
+    const registry = await ctx.registry();
+    let tenant = await loadTenantRow(ctx, slug);
+    let resumed: MoveResult['resumed'] = null;
+    let to = input.to;
+    const interrupted = await runningMove(registry.knex, tenant.id);
+    if (!interrupted && input.onlyFrom !== undefined && tenant.server_id !== input.onlyFrom) {
+      const now = await findServerRow(registry.knex, { id: tenant.server_id });
+      throw new MovedAwayError(`tenant "${slug}" was moved to server "${now?.name ?? tenant.server_id}" meanwhile`);
+    }
+    if (interrupted) {
+      const target = (await findServerRow(registry.knex, { id: interrupted.target_server_id }))!;
+      if (to && to !== target.name)
+        throw new ConflictError(
+          `tenant "${slug}" has an unfinished move to server "${target.name}": run "tenantctl move ${slug}" to finish it first`,
+        );
+      if (input.dryRun) {
+        const plan = await planMove(ctx, tenant, target.name);
+        return dryResult(ctx, slug, plan, started);
+      }
+      if (tenant.server_id === interrupted.target_server_id) {
+        // Switched already: the target is the verified copy; only unfence and retire remain.
+        const done = await finishMove(ctx, interrupted, onStep);
+        return {
+          ...done,
+          placement: 'where the interrupted move was going',
+          dryRun: false,
+          plan: null,
+          resumed: 'finished',
+          backup: null,
+          verified: null,
+          durationMs: Date.now() - started,
+        };
+      }
+      await rollBack(
+        ctx,
+        interrupted,
+        'rolled_back',
+        `interrupted at ${interrupted.step ?? 'start'}; rolled back`,
+        onStep,
+      );
+      resumed = 'rolled_back';
+      to = target.name;
+      tenant = await loadTenantRow(ctx, slug);
+    }
+
+    if (input.dryRun) return dryResult(ctx, slug, await planMove(ctx, tenant, to), started);
+    // Choosing the target and recording the move under way is one step for the fleet, as for
+    // create: moves running at once (an evacuation) count each other against a target's capacity.
+    const { plan, moveId, target, password } = await withPlacementLock(ctx, async () => {
+      const plan = await planMove(ctx, tenant, to);
+      if (plan.problems.length)
+        throw new ConflictError(
+          `cannot move tenant "${slug}" to server "${plan.target}": ${plan.problems.join('; ')} (nothing was changed)`,
+        );
+      const target = await ctx.serverByName(plan.target);
+      const password = plan.targetUser ? generatePassword() : null;
+      const moveId = await ctx.withEncrypted(password, (encrypted) =>
+        insertMoveRow(registry.knex, {
+          tenant_id: tenant.id,
+          slug,
+          status: 'running',
+          step: 'preflight',
+          was_status: tenant.status as 'active' | 'suspended',
+          source_server_id: tenant.server_id,
+          source_database: tenant.database_name,
+          source_user: tenant.database_user,
+          target_server_id: target.row.id,
+          target_database: plan.targetDatabase,
+          target_user: plan.targetUser,
+          password_enc: encrypted,
+          keep_source: Boolean(input.keepSource),
+        }),
+      );
+      return { plan, moveId, target, password };
+    });
+    let move = (await findMoveRow(registry.knex, moveId))!;
+    const source = await ctx.server(tenant.server_id);
+    // The source is read and the target filled as the tenant's user on each side (the target's
+    // is the new one); each is borrowed while fenced or locked (see tenantLogin).
+    const sourceLogin = tenantLogin(ctx, source, tenant);
+    const targetLogin = tenantLogin(ctx, target, targetSource(move));
+    const steps: MoveResult['steps'] = {};
+    let backup: MoveResult['backup'] = null;
+    let verified: VerifySummary | null = null;
+    const actions: Array<[MoveStep, () => Promise<void>]> = [
+      [
+        'fence',
+        async () => {
+          await source.connection.suspendAccess(move.source_database, move.source_user);
+          await updateMoveRow(registry.knex, moveId, { fenced_at: now() });
+        },
+      ],
+      [
+        'copy',
+        async () => {
+          const taken = await backupTenant(ctx, tenant);
+          backup = { id: taken.id, file: taken.file };
+          await updateMoveRow(registry.knex, moveId, { backup_id: taken.id });
+          await target.connection.createDatabase(move.target_database);
+          if (move.target_user)
+            await usersOf(target.connection).createUser(move.target_user, password!, move.target_database);
+          await target.connection.restore(targetLogin, taken.file, dumpTools(ctx.config));
+          // The copy stays locked until the unfence: never two copies accepting logins.
+          await target.connection.suspendAccess(move.target_database, move.target_user);
+          await corruptTargetForTest(target.connection, targetLogin);
+        },
+      ],
+      [
+        'verify',
+        async () => {
+          verified = await verifyCopy(source.connection, sourceLogin, target.connection, targetLogin);
+        },
+      ],
+      [
+        'switch',
+        async () => {
+          await updateTenantRow(registry.knex, tenant.id, {
+            server_id: move.target_server_id,
+            database_name: move.target_database,
+            database_user: move.target_user,
+            password_enc: move.password_enc,
+            step: `${MOVE_STEP_PREFIX}unfence`,
+          });
+        },
+      ],
+    ];
+    for (const [step, action] of actions) {
+      try {
+        await runStep(ctx, move, step, steps, onStep, action);
+      } catch (error) {
+        if (step === 'switch' && (await loadTenantRow(ctx, slug)).server_id === move.target_server_id) break; // it did land
+        const message = redact(errorMessage(error), [password ?? undefined]);
+        const undone = await rollBack(ctx, move, 'failed', `${step}: ${message}`, onStep).then(
+          ({ targetLeft }) => ({
+            detail: targetLeft
+              ? `the tenant stays on server "${plan.source}"; the target's copy could not be dropped (${targetLeft}): doctor lists it once server "${plan.target}" answers`
+              : `the tenant stays on server "${plan.source}"; the target's copy was dropped`,
+          }),
+          (e: unknown) => ({ detail: `rollback incomplete, run move again to finish it: ${errorMessage(e)}` }),
+        );
+        throw new OperationError(slug, step, new Error(message), undone.detail);
+      }
+    }
+    move = (await findMoveRow(registry.knex, moveId))!;
+    const done = await finishMove(ctx, move, onStep);
+    return {
+      ...done,
+      steps: { ...steps, ...done.steps },
+      backup,
+      verified,
+      resumed,
+      placement: plan.reason,
+      dryRun: false,
+      plan,
+      durationMs: Date.now() - started,
+    };
+  });
+}
+
+/** Records a step, runs it, and records how long it took (into `steps`). */
+async function runStep(
+  ctx: AppContext,
+  move: MoveRow,
+  step: MoveStep,
+  steps: MoveResult['steps'],
+  onStep: MoveProgress,
+  action: () => Promise<void>,
+): Promise<void> {
+  const at = Date.now();
+  onStep(step);
+  await recordStep(ctx, move, step);
+  await pauseForTest(step);
+  await action();
+  steps[step] = Date.now() - at;
+  await updateMoveRow((await ctx.registry()).knex, move.id, { durations: JSON.stringify(steps) });
+}
+
+/** Records a step on the move and on the tenant (so other commands leave it alone) before it runs. */
+async function recordStep(ctx: AppContext, move: MoveRow, step: MoveStep): Promise<void> {
+  const registry = await ctx.registry();
+  await updateMoveRow(registry.knex, move.id, { step });
+  if (step !== 'retire' && step !== 'unfence')
+    await updateTenantRow(registry.knex, move.tenant_id, { step: `${MOVE_STEP_PREFIX}${step}` });
+}
+
+/** After the switch: access back on the target (if the tenant was active), then the source retired. */
+type Finished = Pick<MoveResult, 'slug' | 'tenant' | 'source' | 'target' | 'downtimeMs' | 'steps' | 'sourceKept'>;
+
+async function finishMove(ctx: AppContext, move: MoveRow, onStep: MoveProgress): Promise<Finished> {
+  const registry = await ctx.registry();
+  const [source, target] = await Promise.all([ctx.server(move.source_server_id), ctx.server(move.target_server_id)]);
+  const steps: MoveResult['steps'] = JSON.parse(move.durations ?? '{}');
+  const run = async (step: MoveStep, action: () => Promise<void>) => {
+    try {
+      await runStep(ctx, move, step, steps, onStep, action);
+    } catch (error) {
+      await updateMoveRow(registry.knex, move.id, { error: `${step}: ${errorMessage(error)}` });
+      await updateTenantRow(registry.knex, move.tenant_id, { last_error: `move: ${step}: ${errorMessage(error)}` });
+      throw new OperationError(
+        move.slug,
+        step,
+        error,
+        'the tenant is switched to the target already; run move again to finish',
+      );
+    }
+  };
+  let unfencedAt = move.unfenced_at;
+  if (move.step !== 'retire') {
+    await run('unfence', async () => {
+      if (move.was_status === 'active') await target.connection.resumeAccess(move.target_database, move.target_user);
+      unfencedAt = now();
+      await updateMoveRow(registry.knex, move.id, { unfenced_at: unfencedAt });
+      await updateTenantRow(registry.knex, move.tenant_id, { step: null, last_error: null });
+    });
+  }
+  await run('retire', async () => {
+    if (move.keep_source) {
+      await source.connection.suspendAccess(move.source_database, move.source_user);
+      return;
+    }
+    const [problem] = await dropTenantDatabase(source.connection, move.source_database, move.source_user);
+    if (problem) throw problem;
+  });
+  await updateMoveRow(registry.knex, move.id, {
+    status: 'done',
+    step: null,
+    source_state: move.keep_source ? 'kept' : 'dropped',
+    finished_at: now(),
+    error: null,
+  });
+  const downtimeMs = move.fenced_at && unfencedAt ? Date.parse(unfencedAt) - Date.parse(move.fenced_at) : null;
+  return {
+    slug: move.slug,
+    tenant: await reloadTenant(ctx, move.slug),
+    source: source.row.name,
+    target: target.row.name,
+    downtimeMs,
+    steps,
+    sourceKept: Boolean(move.keep_source),
+  };
+}
+
+/**
+ * Undoes a move that has not switched: gives the source its access back if the tenant was active
+ * (first: whatever became of the target, the tenant works again where it was), drops what the
+ * target got, and records why. Safe to repeat. A target that stopped answering keeps its partial
+ * copy, unreachable and locked to everyone but the move (its password is the move's alone): the
+ * move is recorded failed with that, and `doctor` lists the copy as an orphan once the server
+ * answers again. Any other failure throws, and the move stays recorded as running, so the next
+ * `move` tries again.
+ */
+async function rollBack(
+  ctx: AppContext,
+  move: MoveRow,
+  status: 'failed' | 'rolled_back',
+  reason: string,
+  onStep: MoveProgress,
+): Promise<{ targetLeft?: string }> {
+  onStep('rollback');
+  const registry = await ctx.registry();
+  const source = await ctx.server(move.source_server_id);
+  if (move.was_status === 'active') {
+    // A loan of the source's login a killed run left open must not outlive the fence.
+    await restoreOwnPassword(ctx, source.connection, await loadTenantRow(ctx, move.slug));
+    await source.connection.resumeAccess(move.source_database, move.source_user);
+  }
+  const [problem] = await ctx.server(move.target_server_id).then(
+    (target) => dropTenantDatabase(target.connection, move.target_database, move.target_user),
+    (error: unknown) => [error as Error],
+  );
+  const gone = problem && (isOutage(problem) || (await ctx.unansweredServer(move.target_server_id)));
+  const targetLeft = gone ? errorMessage(problem) : undefined;
+  if (problem && !targetLeft) {
+    await updateMoveRow(registry.knex, move.id, { error: `${reason}; rollback: ${errorMessage(problem)}` });
+    throw problem;
+  }
+  const recorded = targetLeft ? `${reason}; the target's copy could not be dropped: ${targetLeft}` : reason;
+  await updateMoveRow(registry.knex, move.id, { status, step: null, error: recorded, finished_at: now() });
+  await updateTenantRow(registry.knex, move.tenant_id, { step: null, last_error: `move: ${recorded}` });
+  return { targetLeft };
+}
+
+/** The target's copy as a login: the new database and user, with the password the move recorded. */
+function targetSource(move: MoveRow): LoginSource {
+  return {
+    slug: move.slug,
+    database_name: move.target_database,
+    database_user: move.target_user,
+    password_enc: move.password_enc,
+    status: 'active',
+  };
+}
+
+async function dryResult(ctx: AppContext, slug: string, plan: MovePlan, started: number): Promise<MoveResult> {
+  return {
+    slug,
+    tenant: await reloadTenant(ctx, slug),
+    source: plan.source,
+    target: plan.target,
+    placement: plan.reason,
+    dryRun: true,
+    plan,
+    resumed: null,
+    downtimeMs: null,
+    steps: {},
+    backup: null,
+    verified: null,
+    sourceKept: false,
+    durationMs: Date.now() - started,
+  };
+}

@@ -1,0 +1,50 @@
+import type { DatabaseInspection, TenantLogin } from '../../engines/engine-driver.js';
+import { TamperedTableError } from '../../core/errors.js';
+import { fingerprintDifferences } from '../../engines/content-fingerprint.js';
+import { TENANT_MIGRATIONS_TABLE } from '../../tenant-schema/run-migrations.js';
+
+/** What a move's verify step compared and found equal. */
+export interface VerifySummary {
+  tables: number;
+  rows: number;
+  sequences: number;
+  migrations: number;
+}
+
+/**
+ * Compares the target's copy with the source, each computed by its own server as the tenant's
+ * user there: every table with the same exact row count and content checksum, the same
+ * sequence/auto-increment positions, the same applied migrations. Throws, naming every
+ * difference, when anything differs, or when a migration table is not a plain table.
+ */
+export async function verifyCopy(
+  source: DatabaseInspection,
+  sourceLogin: TenantLogin,
+  target: DatabaseInspection,
+  targetLogin: TenantLogin,
+): Promise<VerifySummary> {
+  const [s, t, sm, tm] = await Promise.all([
+    source.contentFingerprint(sourceLogin),
+    target.contentFingerprint(targetLogin),
+    source.readAppliedMigrations([sourceLogin], TENANT_MIGRATIONS_TABLE, 1),
+    target.readAppliedMigrations([targetLogin], TENANT_MIGRATIONS_TABLE, 1),
+  ]);
+  const problems = fingerprintDifferences(s, t);
+  const read = [sm.get(sourceLogin.database) ?? [], tm.get(targetLogin.database) ?? []];
+  const tampered = read.find((r) => r instanceof TamperedTableError);
+  if (tampered) throw tampered;
+  const applied = read as string[][];
+  if (applied[0]!.join('\n') !== applied[1]!.join('\n')) {
+    problems.push(
+      `applied migrations differ: ${applied[0]!.length} on the source (last ${applied[0]!.at(-1) ?? 'none'}), ${applied[1]!.length} on the target (last ${applied[1]!.at(-1) ?? 'none'})`,
+    );
+  }
+  if (problems.length) throw new Error(`the copy does not match the source: ${problems.join('; ')}`);
+  const tables = Object.values(s.tables);
+  return {
+    tables: tables.length,
+    rows: tables.reduce((sum, x) => sum + x.rows, 0),
+    sequences: Object.keys(s.sequences).length,
+    migrations: applied[0]!.length,
+  };
+}

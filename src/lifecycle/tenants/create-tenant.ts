@@ -1,0 +1,303 @@
+import type { Knex } from 'knex';
+import type { AppContext, ServerHandle } from '../../context/app-context.js';
+import { ConflictError, OperationError, UsageError, errorMessage } from '../../core/errors.js';
+import { generatePassword, redact } from '../../core/secrets.js';
+import { validateSlug } from '../../core/slug.js';
+import { validateText } from '../../core/text-limits.js';
+import { assertMetadataAvailable, readIndexedKeys, writeMetadataIndex } from '../../registry/metadata-index-repo.js';
+import {
+  findTenantByDatabase,
+  findTenantRow,
+  insertTenantRow,
+  now,
+  toTenant,
+  updateTenantRow,
+  type Tenant,
+  type TenantRow,
+} from '../../registry/tenants-repo.js';
+import { DirectoryMigrationSource } from '../../tenant-schema/migration-source.js';
+import { migrateToLatest, TENANT_MIGRATIONS_TABLE } from '../../tenant-schema/run-migrations.js';
+import { projectKnex, type KnexUsed } from '../../tenant-schema/project-knex.js';
+import { runSeeds } from '../../tenant-schema/run-seeds.js';
+import { dumpTools } from '../backups/backup-tenants.js';
+import { withTenantLock } from '../shared/tenant-lock.js';
+import { dropTenantDatabase, withTenantKnex } from '../shared/tenant-database.js';
+import { tenantNames } from '../shared/tenant-names.js';
+import { tenantLogin } from '../shared/tenant-login.js';
+import { placeTenant, withPlacementLock } from '../servers/place-tenant.js';
+import { usersOf } from '../../engines/engine-driver.js';
+
+export interface CreateTenantInput {
+  slug: string;
+  /** Display name; defaults to the slug. */
+  name?: string;
+  plan?: string;
+  /** Free-form metadata, merged over what a retried tenant already had. */
+  metadata?: Record<string, string>;
+  /** Run the seeds after the migrations. Default true. */
+  seed?: boolean;
+  /**
+   * A verified backup file to fill the database from, instead of migrations and seeds (the
+   * `restore --as` clone). It must be of the target server's engine.
+   */
+  restoreFrom?: string;
+  /** `--server`: the server to create it on, by registry name. */
+  server?: string;
+  /** `--server-label k=v`: place it only on a server carrying these labels. */
+  serverLabels?: Record<string, string>;
+}
+
+/**
+ * The steps of `create`, in the order they can run; each is recorded in the registry (`step`)
+ * before it runs. A clone runs `restore` in place of `migrations` and `seeds`.
+ */
+export const CREATE_STEPS = ['database', 'user', 'migrations', 'seeds', 'restore'] as const;
+export type CreateStep = (typeof CREATE_STEPS)[number];
+
+export interface CreateProgress {
+  step: CreateStep | 'cleanup';
+  phase: 'start' | 'done' | 'skipped';
+}
+
+export interface CreateTenantResult {
+  tenant: Tenant;
+  /** True when this run took over a tenant left `failed` or `provisioning` by an earlier one. */
+  retried: boolean;
+  serverVersion: string;
+  /** Why the tenant went to its server (placement), in one line. */
+  placement: string;
+  migrations: string[];
+  seeds: string[];
+  /** The knex that ran the migrations and seeds (the project's own where it has one). */
+  knex: KnexUsed;
+  durationMs: number;
+}
+
+/**
+ * Creates a tenant: registry row (`provisioning`) → database → user → migrations → seeds →
+ * `active`. Any failure drops what was created and leaves the row `failed` with the error; a
+ * `failed` or killed (`provisioning`) tenant is cleaned up and created afresh by running it again.
+ */
+export async function createTenant(
+  ctx: AppContext,
+  input: CreateTenantInput,
+  onProgress: (event: CreateProgress) => void = () => {},
+): Promise<CreateTenantResult> {
+  const started = Date.now();
+  const slug = validateSlug(input.slug);
+  validateText('name', input.name);
+  validateText('plan', input.plan);
+  const registry = await ctx.registry();
+  return withTenantLock(ctx, slug, async () => {
+    const existing = await findTenantRow(registry.knex, slug);
+    if (existing) assertRetryable(existing);
+    const metadata = { ...(existing ? JSON.parse(existing.metadata) : {}), ...input.metadata } as Record<
+      string,
+      unknown
+    >;
+    const indexedKeys = await readIndexedKeys(registry.knex);
+    await assertMetadataAvailable(registry.knex, indexedKeys, metadata, existing?.id);
+
+    let row: TenantRow;
+    let server: ServerHandle;
+    let placement: string;
+    let password: string | null;
+    let names: { database: string; user: string | null };
+    if (existing) {
+      server = await ctx.server(existing.server_id);
+      if (input.server && input.server !== server.row.name) {
+        throw new UsageError(
+          `tenant "${slug}" was started on server "${server.row.name}": retry it there, or delete it with --purge first`,
+        );
+      }
+      placement = 'where the earlier attempt started';
+      names = tenantNames(ctx.config, server.connection.driver, slug);
+      password = names.user ? generatePassword() : null;
+      onProgress({ step: 'cleanup', phase: 'start' });
+      // Undo what the earlier attempt recorded it had started, under the names it used; what
+      // it never reached is not ours to drop.
+      const reached = existing.step ? CREATE_STEPS.indexOf(existing.step as CreateStep) : -1;
+      const problems = await dropTenantDatabase(
+        server.connection,
+        reached >= 0 ? existing.database_name : null,
+        reached >= 1 ? existing.database_user : null,
+      );
+      if (problems.length) throw new OperationError(slug, 'cleanup', problems[0]);
+      await assertNamesFree(ctx, server, names.database, names.user, existing.id);
+      onProgress({ step: 'cleanup', phase: 'done' });
+      const secret = password;
+      await ctx.withEncrypted(secret, (encrypted) =>
+        updateTenantRow(registry.knex, existing.id, {
+          status: 'provisioning',
+          step: null,
+          name: input.name ?? existing.name,
+          plan: input.plan ?? existing.plan,
+          metadata: JSON.stringify(metadata),
+          database_name: names.database,
+          database_user: names.user,
+          password_enc: encrypted,
+          key_fingerprint: null,
+          password_pending_enc: null,
+          password_changed_at: secret ? now() : null,
+          last_error: null,
+        }),
+      );
+      row = (await findTenantRow(registry.knex, slug))!;
+    } else {
+      ({ server, placement, names, password, row } = await withPlacementLock(ctx, async () => {
+        const placed = await placeTenant(ctx, { server: input.server, labels: input.serverLabels });
+        const chosen = tenantNames(ctx.config, placed.server.connection.driver, slug);
+        const secret = chosen.user ? generatePassword() : null;
+        await assertNamesFree(ctx, placed.server, chosen.database, chosen.user);
+        const inserted = await ctx.withEncrypted(secret, (encrypted) =>
+          insertTenantRow(registry.knex, {
+            slug,
+            name: input.name ?? slug,
+            status: 'provisioning',
+            step: null,
+            server_id: placed.server.row.id,
+            database_name: chosen.database,
+            database_user: chosen.user,
+            password_enc: encrypted,
+            password_changed_at: secret ? now() : null,
+            plan: input.plan ?? null,
+            metadata: JSON.stringify(metadata),
+            last_error: null,
+            status_reason: null,
+          }),
+        );
+        return { server: placed.server, placement: placed.reason, names: chosen, password: secret, row: inserted };
+      }));
+    }
+    try {
+      await writeMetadataIndex(registry, row.id, indexedKeys, metadata);
+    } catch (error) {
+      // Another tenant took an indexed value since the check: nothing was created on the server.
+      await updateTenantRow(registry.knex, row.id, { status: 'failed', last_error: errorMessage(error) });
+      throw error;
+    }
+    const serverVersion = await server.version();
+
+    const migrations: string[] = [];
+    const seeds: string[] = [];
+    const userKnex = projectKnex(ctx.config.migrationsDir);
+    const fromBackup = input.restoreFrom;
+    // Migrations, seeds and a clone's restore run logged in as the new tenant's own user. Without
+    // one (tenantUsers: false) the admin may fill a database this run just created, but a
+    // backup's content is the tenant's code (see tenantLogin).
+    const login = tenantLogin(
+      ctx,
+      server,
+      { ...row, database_name: names.database, database_user: names.user },
+      { fresh: !fromBackup },
+    );
+    const schemaWork = (work: (knex: Knex) => Promise<void>) => () =>
+      withTenantKnex(server.connection, login, work, userKnex.factory);
+    const steps: Record<CreateStep, (() => Promise<unknown>) | undefined> = {
+      database: () => server.connection.createDatabase(names.database),
+      user: names.user
+        ? () => usersOf(server.connection).createUser(names.user!, password!, names.database)
+        : undefined,
+      migrations: fromBackup
+        ? undefined
+        : schemaWork(async (knex) => {
+            migrations.push(...(await migrateToLatest(knex, new DirectoryMigrationSource(ctx.config.migrationsDir))));
+            await server.connection.migrationFingerprints?.keepMigrationFingerprint(knex, TENANT_MIGRATIONS_TABLE);
+          }),
+      seeds:
+        fromBackup || input.seed === false
+          ? undefined
+          : schemaWork(async (knex) => {
+              const tenant = { slug, name: row.name, plan: row.plan, metadata: JSON.parse(row.metadata) };
+              seeds.push(...(await runSeeds(knex, ctx.config.seedsDir, tenant)));
+            }),
+      restore: fromBackup ? () => server.connection.restore(login, fromBackup, dumpTools(ctx.config)) : undefined,
+    };
+
+    for (const step of CREATE_STEPS) {
+      const action = steps[step];
+      if (!action) {
+        onProgress({ step, phase: 'skipped' });
+        continue;
+      }
+      await updateTenantRow(registry.knex, row.id, { step });
+      onProgress({ step, phase: 'start' });
+      try {
+        await action();
+      } catch (error) {
+        throw await failCreate(ctx, server, row.id, slug, names, step, error, password);
+      }
+      onProgress({ step, phase: 'done' });
+    }
+
+    await updateTenantRow(registry.knex, row.id, { status: 'active', step: null, last_error: null });
+    const created = (await findTenantRow(registry.knex, slug))!;
+    return {
+      tenant: toTenant(created, server.row.name),
+      retried: existing !== undefined,
+      serverVersion,
+      placement,
+      migrations,
+      seeds,
+      knex: userKnex.used,
+      durationMs: Date.now() - started,
+    };
+  });
+}
+
+function assertRetryable(row: TenantRow): void {
+  if (row.status === 'failed' || row.status === 'provisioning') return;
+  if (row.status === 'deleted') {
+    throw new ConflictError(
+      `tenant "${row.slug}" was deleted; its record is kept for history (purge it to reuse the slug)`,
+    );
+  }
+  if (row.status === 'deleting')
+    throw new ConflictError(`tenant "${row.slug}" is being deleted; run delete again to finish`);
+  throw new ConflictError(`tenant "${row.slug}" already exists (${row.status})`);
+}
+
+/** A new tenant must not take over a database or user that something else already owns. */
+async function assertNamesFree(
+  ctx: AppContext,
+  server: ServerHandle,
+  database: string,
+  user: string | null,
+  ownId?: number,
+): Promise<void> {
+  const registry = await ctx.registry();
+  const owner = await findTenantByDatabase(registry.knex, server.row.id, database);
+  if (owner && owner.id !== ownId)
+    throw new ConflictError(`database "${database}" already belongs to tenant "${owner.slug}"`);
+  if (await server.connection.databaseExists(database)) {
+    throw new ConflictError(
+      `database "${database}" already exists on server "${server.row.name}" but belongs to no tenant; it is left alone`,
+    );
+  }
+  if (user && (await usersOf(server.connection).userExists(user))) {
+    throw new ConflictError(
+      `database user "${user}" already exists on server "${server.row.name}" but belongs to no tenant; it is left alone`,
+    );
+  }
+}
+
+/** Undoes a failed create and records why; returns the error to throw. */
+async function failCreate(
+  ctx: AppContext,
+  server: ServerHandle,
+  id: number,
+  slug: string,
+  names: { database: string; user: string | null },
+  step: CreateStep,
+  error: unknown,
+  password: string | null,
+): Promise<OperationError> {
+  const problems = await dropTenantDatabase(server.connection, names.database, names.user);
+  const cleanup = problems.length
+    ? `cleanup incomplete, run create again to finish it: ${problems.map(errorMessage).join('; ')}`
+    : undefined;
+  const message = redact(`${step}: ${errorMessage(error)}${cleanup ? ` (${cleanup})` : ''}`, [password ?? undefined]);
+  const registry = await ctx.registry();
+  await updateTenantRow(registry.knex, id, { status: 'failed', last_error: message });
+  return new OperationError(slug, step, new Error(redact(errorMessage(error), [password ?? undefined])), cleanup);
+}
