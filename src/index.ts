@@ -18,34 +18,99 @@ export { AppContext } from './context/app-context.js';
 export type { Config } from './config/config-keys.js';
 export {
   createTenant,
+  updateTenant,
+  suspendTenant,
+  reactivateTenant,
+  deleteTenant,
+  listTenants,
+  showTenant,
+  tenantStats,
   type CreateTenantInput,
   type CreateTenantResult,
   type CreateProgress,
-} from './lifecycle/tenants/create-tenant.js';
-export { updateTenant, type UpdateInput, type UpdateResult } from './lifecycle/tenants/update-tenant.js';
-export { suspendTenant, reactivateTenant, type AccessChangeResult } from './lifecycle/tenants/suspend-tenant.js';
-export { deleteTenant, type DeleteOptions, type DeleteResult } from './lifecycle/tenants/delete-tenant.js';
-export { listTenants, showTenant, type TenantDetail } from './lifecycle/tenants/read-tenants.js';
+  type UpdateInput,
+  type UpdateResult,
+  type AccessChangeResult,
+  type DeleteOptions,
+  type DeleteResult,
+  type TenantDetail,
+  type StatsResult,
+  type StatsSort,
+  type TenantStats,
+} from './lifecycle/tenants/index.js';
 export {
   backupTenants,
+  runBackups,
+  listBackups,
+  verifyBackups,
+  restoreTenant,
   type Backup,
   type BackupManyResult,
   type BackupOutcome,
-} from './lifecycle/backups/backup-tenants.js';
-export { listBackups } from './lifecycle/backups/list-backups.js';
-export { verifyBackups, type VerifyOptions, type VerifyResult } from './lifecycle/backups/verify-backups.js';
-export { restoreTenant, type RestoreInput, type RestoreResult } from './lifecycle/backups/restore-tenant.js';
+  type RunBackupsInput,
+  type RunBackupsResult,
+  type VerifyOptions,
+  type VerifyResult,
+  type RestoreInput,
+  type RestoreResult,
+} from './lifecycle/backups/index.js';
 export {
   migrateFleet,
+  migrationStatus,
+  listRuns,
+  showRun,
   type MigrateFleetOptions,
   type MigrateFleetResult,
   type TenantMigrationOutcome,
-} from './lifecycle/migrations/migrate-fleet.js';
-export { migrationStatus, type MigrationStatusResult } from './lifecycle/migrations/migration-status.js';
-export { tenantStats, type StatsResult } from './lifecycle/tenants/tenant-stats.js';
-export { runDoctor, type DoctorOptions, type DoctorResult, type Finding } from './lifecycle/doctor/doctor.js';
-export { initRegistry, type InitResult } from './lifecycle/registry/init-registry.js';
-export { readAuditLog, type AuditRecord } from './lifecycle/registry/audit-log.js';
+  type FleetProgress,
+  type MigrationStatusResult,
+  type RunSummary,
+  type RunDetail,
+} from './lifecycle/migrations/index.js';
+export {
+  moveTenant,
+  planMove,
+  evacuateServer,
+  dropRetiredSource,
+  type MoveInput,
+  type MoveResult,
+  type MovePlan,
+  type EvacuateOptions,
+  type EvacuateResult,
+  type DropSourceResult,
+} from './lifecycle/moves/index.js';
+export {
+  addServer,
+  listServers,
+  showServer,
+  updateServer,
+  setServerDraining,
+  removeServer,
+  type AddServerInput,
+  type AddServerResult,
+  type ServerListing,
+  type UpdateServerInput,
+  type ServerChangeResult,
+  type RemoveServerResult,
+  type ServerInfo,
+} from './lifecycle/servers/index.js';
+export {
+  rotateKey,
+  rotatePasswords,
+  type RotateKeyOptions,
+  type RotateKeyResult,
+  type RotatePasswordOptions,
+  type RotatePasswordResult,
+} from './lifecycle/secrets/index.js';
+export { runDoctor, type DoctorOptions, type DoctorResult, type Finding } from './lifecycle/doctor/index.js';
+export {
+  initRegistry,
+  readAuditLog,
+  recordAudit,
+  type InitResult,
+  type AuditEntry,
+  type AuditRecord,
+} from './lifecycle/registry/index.js';
 export type { TenantSelection } from './lifecycle/shared/select-tenants.js';
 export type { RunInterrupt } from './core/run-interrupt.js';
 export type { Tenant, TenantStatus, TenantFilter } from './registry/tenants-repo.js';

@@ -117,6 +117,6 @@ async function writeAudit(
   // A command refused before it opened the registry (bad input, unreachable registry) changed
   // nothing, and opening the registry just to say so would create one: not recorded.
   if (result.outcome === 'failed' && !(await ctx.registryIsOpen())) return;
-  const { recordAudit } = await import('../lifecycle/registry/audit-log.js');
+  const { recordAudit } = await import('../lifecycle/registry/index.js');
   await recordAudit(ctx, { command: audit.command, arguments: process.argv.slice(2), tenant: audit.tenant, ...result });
 }

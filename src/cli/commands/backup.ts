@@ -42,7 +42,7 @@ export function registerBackup(program: Command): void {
         throw new UsageError('backup: name tenants, or use --all (or --registry)');
       if (flags.all && slugs.length) throw new UsageError('backup: name tenants or use --all, not both');
       const policy = { keep: positiveInt(flags.keep, '--keep'), keepDays: positiveInt(flags.keepDays, '--keep-days') };
-      const { runBackups } = await import('../../lifecycle/backups/run-backups.js');
+      const { runBackups } = await import('../../lifecycle/backups/index.js');
 
       await withCommandContext(command, async (ctx, out) => {
         const spinner = out.spinner('Backing up…');
@@ -126,7 +126,7 @@ export function registerBackup(program: Command): void {
     .option('--concurrency <n>', 'backups verified at once (default 4)')
     .option('--per-server <n>', PER_SERVER_HELP)
     .action(async (slugs: string[], flags: { allBackups?: boolean; restoreTest?: boolean }, command: Command) => {
-      const { verifyBackups } = await import('../../lifecycle/backups/verify-backups.js');
+      const { verifyBackups } = await import('../../lifecycle/backups/index.js');
       await withCommandContext(command, async (ctx, out) => {
         const spinner = out.spinner('Verifying…');
         const result = await interruptible(
@@ -164,7 +164,7 @@ export function registerBackups(program: Command): void {
     .argument('[slug]', 'one tenant only')
     .option('--limit <n>', 'at most this many (default 50)')
     .action(async (slug: string | undefined, flags: { limit?: string }, command: Command) => {
-      const { listBackups } = await import('../../lifecycle/backups/list-backups.js');
+      const { listBackups } = await import('../../lifecycle/backups/index.js');
       await withCommandContext(command, async (ctx, out) => {
         const backups = await listBackups(ctx, slug, positiveInt(flags.limit, '--limit') ?? 50);
         out.result(backups, () =>

@@ -33,7 +33,7 @@ export function registerCreate(program: Command): void {
     .option('--server <name>', 'create it on this registered server (default: tenantctl chooses)')
     .option('--server-label <key=value>', 'choose only among servers with this label, repeatable', collectKeyValue)
     .action(async (slug: string, options: CreateOptions, command: Command) => {
-      const { createTenant } = await import('../../lifecycle/tenants/create-tenant.js');
+      const { createTenant } = await import('../../lifecycle/tenants/index.js');
       await withCommandContext(
         command,
         async (ctx, out) => {

@@ -27,7 +27,7 @@ export function registerDelete(program: Command): void {
     .option('--purge', 'remove the registry record as well')
     .option('--dry-run', 'show what would be done; do nothing')
     .action(async (slug: string, flags: DeleteFlags, command: Command) => {
-      const { deleteTenant } = await import('../../lifecycle/tenants/delete-tenant.js');
+      const { deleteTenant } = await import('../../lifecycle/tenants/index.js');
       await withCommandContext(
         command,
         async (ctx, out) => {

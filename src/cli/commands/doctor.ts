@@ -49,7 +49,7 @@ export function registerDoctor(program: Command): void {
         if (flags.dropOrphans && !flags.fix) throw new UsageError('--drop-orphans goes with --fix');
         const backupMaxAgeHours = parseAge(flags.backupMaxAge ?? '1d');
         const passwordMaxAgeHours = parseAge(flags.passwordMaxAge ?? '365d', '--password-max-age');
-        const { runDoctor } = await import('../../lifecycle/doctor/doctor.js');
+        const { runDoctor } = await import('../../lifecycle/doctor/index.js');
         const { withFixCommands } = await import('../render/doctor-fixes.js');
         await withCommandContext(
           command,

@@ -6,7 +6,7 @@ export function registerInit(program: Command): void {
     .command('init')
     .description('create or upgrade the registry schema (also done automatically on first use)')
     .action(async (_options: unknown, command: Command) => {
-      const { initRegistry } = await import('../../lifecycle/registry/init-registry.js');
+      const { initRegistry } = await import('../../lifecycle/registry/index.js');
       await withCommandContext(command, async (ctx, out) => {
         const result = await initRegistry(ctx);
         out.result(result, () =>

@@ -11,7 +11,7 @@ export function registerList(program: Command): void {
     .option('--status <status>', 'only tenants with this status (comma-separated or repeated)', collectStatuses)
     .option('--plan <plan>', 'only tenants on this plan (comma-separated or repeated)', collectList)
     .action(async (options: { status?: TenantStatus[]; plan?: string[] }, command: Command) => {
-      const { listTenants } = await import('../../lifecycle/tenants/read-tenants.js');
+      const { listTenants } = await import('../../lifecycle/tenants/index.js');
       await withCommandContext(command, async (ctx, out) => {
         const tenants = await listTenants(ctx, { statuses: options.status, plans: options.plan });
         out.result(tenants, () =>

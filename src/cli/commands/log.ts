@@ -11,7 +11,7 @@ export function registerLog(program: Command): void {
     .action(async (slug: string | undefined, flags: { limit?: string }, command: Command) => {
       if (flags.limit !== undefined && !/^\d+$/.test(flags.limit))
         throw new UsageError('--limit expects a whole number');
-      const { readAuditLog } = await import('../../lifecycle/registry/audit-log.js');
+      const { readAuditLog } = await import('../../lifecycle/registry/index.js');
       await withCommandContext(command, async (ctx, out) => {
         const entries = await readAuditLog(ctx, slug, Number(flags.limit ?? 50));
         out.result(entries, () =>

@@ -23,7 +23,7 @@ export function registerMigrateStatus(program: Command): void {
         flags: { tenants?: string[]; status?: TenantStatus[]; plan?: string[]; server?: string[]; all?: boolean },
         command: Command,
       ) => {
-        const { migrationStatus } = await import('../../lifecycle/migrations/migration-status.js');
+        const { migrationStatus } = await import('../../lifecycle/migrations/index.js');
         await withCommandContext(command, async (ctx, out) => {
           const result = await migrationStatus(
             ctx,

@@ -1,7 +1,7 @@
 import { InvalidArgumentError, type Command } from 'commander';
 import { parseDuration } from '../../core/duration.js';
 import { errorMessage, ExitCode, UnreachableError, UsageError } from '../../core/errors.js';
-import type { MigrateFleetOptions } from '../../lifecycle/migrations/migrate-fleet.js';
+import type { MigrateFleetOptions } from '../../lifecycle/migrations/index.js';
 import type { TenantStatus } from '../../registry/tenants-repo.js';
 import { withCommandContext } from '../action.js';
 import { interruptible } from '../interrupts.js';
@@ -107,7 +107,7 @@ async function run(
   slugs: string[] | undefined,
   name: string,
 ): Promise<void> {
-  const { migrateFleet } = await import('../../lifecycle/migrations/migrate-fleet.js');
+  const { migrateFleet } = await import('../../lifecycle/migrations/index.js');
   await withCommandContext(
     command,
     async (ctx, out) => {

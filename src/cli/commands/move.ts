@@ -1,7 +1,7 @@
 import type { Command } from 'commander';
 import { ExitCode, UsageError } from '../../core/errors.js';
-import type { MovePlan } from '../../lifecycle/moves/move-plan.js';
-import type { MoveResult } from '../../lifecycle/moves/move-tenant.js';
+import type { MovePlan } from '../../lifecycle/moves/index.js';
+import type { MoveResult } from '../../lifecycle/moves/index.js';
 import { withCommandContext } from '../action.js';
 import { interruptible } from '../interrupts.js';
 import type { Output } from '../output.js';
@@ -50,7 +50,7 @@ export function registerMove(program: Command): void {
         throw new UsageError('move --drop-source takes only the tenant');
       if (flags.fromServer) return evacuate(command, flags);
       if (flags.dropSource) return dropSource(command, slug!);
-      const { moveTenant } = await import('../../lifecycle/moves/move-tenant.js');
+      const { moveTenant } = await import('../../lifecycle/moves/index.js');
       await withCommandContext(
         command,
         async (ctx, out) => {
@@ -140,7 +140,7 @@ function renderMove(out: Output, result: MoveResult): string {
 }
 
 async function dropSource(command: Command, slug: string): Promise<void> {
-  const { dropRetiredSource } = await import('../../lifecycle/moves/drop-retired-source.js');
+  const { dropRetiredSource } = await import('../../lifecycle/moves/index.js');
   await withCommandContext(
     command,
     async (ctx, out) => {
@@ -157,7 +157,7 @@ async function dropSource(command: Command, slug: string): Promise<void> {
 }
 
 async function evacuate(command: Command, flags: MoveFlags): Promise<void> {
-  const { evacuateServer } = await import('../../lifecycle/moves/evacuate-server.js');
+  const { evacuateServer } = await import('../../lifecycle/moves/index.js');
   await withCommandContext(
     command,
     async (ctx, out) => {

@@ -32,7 +32,7 @@ export function registerRestore(program: Command): void {
         if (flags.fromUntrustedFile && !flags.from)
           throw new UsageError('restore: --from-untrusted-file applies to a file named with --from');
         if (flags.from && flags.latest) throw new UsageError('restore: --from and --latest exclude each other');
-        const { restoreTenant } = await import('../../lifecycle/backups/restore-tenant.js');
+        const { restoreTenant } = await import('../../lifecycle/backups/index.js');
         await withCommandContext(
           command,
           async (ctx, out) => {

@@ -30,7 +30,7 @@ export function registerRotateKey(program: Command): void {
       const newKey = flags.newKeyFile ? readKeyFile(flags.newKeyFile) : undefined;
       // A test hook: slow each row down so a test can kill the rotation half-way.
       const pauseMs = Number(process.env.TENANTCTL_TEST_ROTATE_PAUSE_MS ?? 0) || 0;
-      const { rotateKey } = await import('../../lifecycle/secrets/rotate-key.js');
+      const { rotateKey } = await import('../../lifecycle/secrets/index.js');
       await withCommandContext(
         command,
         async (ctx, out) => {

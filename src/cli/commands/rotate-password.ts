@@ -29,8 +29,8 @@ export function registerRotatePassword(program: Command): void {
     .action(async (slugs: string[], flags: RotatePasswordFlags, command: Command) => {
       if (!flags.all && slugs.length === 0) throw new UsageError('rotate-password: name tenants, or use --all');
       if (flags.all && slugs.length) throw new UsageError('rotate-password: name tenants or use --all, not both');
-      const { rotatePasswords } = await import('../../lifecycle/secrets/rotate-password.js');
-      const { recordAudit } = await import('../../lifecycle/registry/audit-log.js');
+      const { rotatePasswords } = await import('../../lifecycle/secrets/index.js');
+      const { recordAudit } = await import('../../lifecycle/registry/index.js');
       await withCommandContext(command, async (ctx, out) => {
         const spinner = out.spinner('Rotating passwords…');
         const selection = {

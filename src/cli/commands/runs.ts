@@ -1,6 +1,6 @@
 import { InvalidArgumentError, type Command } from 'commander';
 import { UsageError } from '../../core/errors.js';
-import type { RunDetail, RunSummary } from '../../lifecycle/migrations/list-runs.js';
+import type { RunDetail, RunSummary } from '../../lifecycle/migrations/index.js';
 import { withCommandContext } from '../action.js';
 import type { Output } from '../output.js';
 
@@ -18,7 +18,7 @@ export function registerRuns(program: Command): void {
     .action(async (flags: { limit?: number; kind?: string }, command: Command) => {
       if (flags.kind !== undefined && flags.kind !== 'migrate' && flags.kind !== 'rollback')
         throw new UsageError('--kind: expected migrate or rollback');
-      const { listRuns } = await import('../../lifecycle/migrations/list-runs.js');
+      const { listRuns } = await import('../../lifecycle/migrations/index.js');
       await withCommandContext(command, async (ctx, out) => {
         const list = await listRuns(ctx, {
           limit: flags.limit ?? 20,
@@ -51,7 +51,7 @@ export function registerRuns(program: Command): void {
     .description('one run by wave and outcome, with errors')
     .argument('<id>', 'the run id (from `tenantctl runs`)', whole)
     .action(async (id: number, _flags: unknown, command: Command) => {
-      const { showRun } = await import('../../lifecycle/migrations/list-runs.js');
+      const { showRun } = await import('../../lifecycle/migrations/index.js');
       await withCommandContext(command, async (ctx, out) => {
         const run = await showRun(ctx, id);
         out.result(run, () => renderRun(out, run));

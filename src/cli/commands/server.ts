@@ -1,8 +1,8 @@
 import { InvalidArgumentError, type Command } from 'commander';
 import type { AppContext } from '../../context/app-context.js';
 import { ServerUnreachableError } from '../../core/errors.js';
-import type { ServerListing } from '../../lifecycle/servers/list-servers.js';
-import type { ServerInfo } from '../../lifecycle/servers/server-info.js';
+import type { ServerListing } from '../../lifecycle/servers/index.js';
+import type { ServerInfo } from '../../lifecycle/servers/index.js';
 import { withCommandContext } from '../action.js';
 import { collectKeyValue, collectList } from '../options.js';
 import type { Output } from '../output.js';
@@ -150,7 +150,7 @@ export function registerServer(program: Command): void {
       .requiredOption('--url <url>', 'admin URL without a password, e.g. postgres://postgres@db1:5432/postgres')
       .option('--password-stdin', 'read the admin password from standard input'),
   ).action(async (name: string, flags: ServerFlags, command: Command) => {
-    const { addServer } = await import('../../lifecycle/servers/add-server.js');
+    const { addServer } = await import('../../lifecycle/servers/index.js');
     await run(command, 'server add', async (ctx, out) => {
       warnAboutUrlPassword(out, flags.url);
       const result = await withPassword(out, flags, (password) =>
@@ -178,7 +178,7 @@ export function registerServer(program: Command): void {
     .description('every server with its tenants, bytes, and whether it answers now')
     .option('--all', 'include removed servers')
     .action(async (flags: ServerFlags, command: Command) => {
-      const { listServers } = await import('../../lifecycle/servers/list-servers.js');
+      const { listServers } = await import('../../lifecycle/servers/index.js');
       await run(command, null, async (ctx, out) => {
         const servers = await listServers(ctx, { includeRemoved: flags.all });
         out.result(servers, () => renderList(out, servers));
@@ -190,7 +190,7 @@ export function registerServer(program: Command): void {
     .description('one server in full')
     .argument('<name>', 'the server name')
     .action(async (name: string, _flags: unknown, command: Command) => {
-      const { showServer } = await import('../../lifecycle/servers/list-servers.js');
+      const { showServer } = await import('../../lifecycle/servers/index.js');
       await run(command, null, async (ctx, out) => {
         const shown = await showServer(ctx, name);
         out.result(shown, () => renderServer(out, shown));
@@ -210,7 +210,7 @@ export function registerServer(program: Command): void {
         'confirm that the server now answering is the one meant (rebuilt, restored, failed over): record its identity',
       ),
   ).action(async (name: string, flags: ServerFlags, command: Command) => {
-    const { updateServer } = await import('../../lifecycle/servers/update-server.js');
+    const { updateServer } = await import('../../lifecycle/servers/index.js');
     await run(command, 'server update', async (ctx, out) => {
       warnAboutUrlPassword(out, flags.url);
       const password = await passwordFromInputs(flags);
@@ -246,7 +246,7 @@ export function registerServer(program: Command): void {
       .description(description)
       .argument('<name>', 'the server name')
       .action(async (name: string, _flags: unknown, command: Command) => {
-        const { setServerDraining } = await import('../../lifecycle/servers/update-server.js');
+        const { setServerDraining } = await import('../../lifecycle/servers/index.js');
         await run(command, `server ${verb}`, async (ctx, out) => {
           const result = await setServerDraining(ctx, name, draining);
           out.result(result, () =>
@@ -264,7 +264,7 @@ export function registerServer(program: Command): void {
     .description('forget a server that holds no live tenants (its databases are not touched)')
     .argument('<name>', 'the server name')
     .action(async (name: string, _flags: unknown, command: Command) => {
-      const { removeServer } = await import('../../lifecycle/servers/remove-server.js');
+      const { removeServer } = await import('../../lifecycle/servers/index.js');
       await run(command, 'server remove', async (ctx, out) => {
         const result = await removeServer(ctx, name);
         out.result(

@@ -8,7 +8,7 @@ export function registerShow(program: Command): void {
     .argument('<slug>', 'the tenant slug')
     .option('--show-password', "include the tenant database user's password")
     .action(async (slug: string, options: { showPassword?: boolean }, command: Command) => {
-      const { showTenant } = await import('../../lifecycle/tenants/read-tenants.js');
+      const { showTenant } = await import('../../lifecycle/tenants/index.js');
       await withCommandContext(command, async (ctx, out) => {
         const tenant = await showTenant(ctx, slug, { revealPassword: options.showPassword });
         out.result(tenant, () =>

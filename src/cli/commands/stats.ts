@@ -1,7 +1,7 @@
 import { renameSync, writeFileSync } from 'node:fs';
 import type { Command } from 'commander';
 import { ExitCode, UnreachableError, UsageError } from '../../core/errors.js';
-import type { StatsSort } from '../../lifecycle/tenants/tenant-stats.js';
+import type { StatsSort } from '../../lifecycle/tenants/index.js';
 import type { TenantStatus } from '../../registry/tenants-repo.js';
 import { withCommandContext } from '../action.js';
 import { interruptible } from '../interrupts.js';
@@ -49,7 +49,7 @@ export function registerStats(program: Command): void {
       const format = flags.format ?? (command.optsWithGlobals().json ? 'json' : 'table');
       if (!['table', 'json', 'prometheus'].includes(format))
         throw new UsageError(`--format must be table, json or prometheus (got "${format}")`);
-      const { tenantStats } = await import('../../lifecycle/tenants/tenant-stats.js');
+      const { tenantStats } = await import('../../lifecycle/tenants/index.js');
       const { toPrometheus } = await import('../render/prometheus.js');
       await withCommandContext(command, async (ctx, out) => {
         const result = await interruptible(
@@ -89,7 +89,7 @@ export function registerStats(program: Command): void {
 
 function renderTable(
   out: import('../output.js').Output,
-  result: import('../../lifecycle/tenants/tenant-stats.js').StatsResult,
+  result: import('../../lifecycle/tenants/index.js').StatsResult,
   single: boolean,
 ): string {
   const shown = single ? result.tenants : result.tenants.slice(0, MAX_ROWS);

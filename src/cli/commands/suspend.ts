@@ -1,5 +1,5 @@
 import type { Command } from 'commander';
-import type { AccessChangeResult } from '../../lifecycle/tenants/suspend-tenant.js';
+import type { AccessChangeResult } from '../../lifecycle/tenants/index.js';
 import { withCommandContext } from '../action.js';
 import type { Output } from '../output.js';
 
@@ -18,7 +18,7 @@ export function registerSuspend(program: Command): void {
     .argument('<slug>', 'the tenant slug')
     .option('--reason <text>', 'why (recorded with the tenant and in the audit log)')
     .action(async (slug: string, flags: { reason?: string }, command: Command) => {
-      const { suspendTenant } = await import('../../lifecycle/tenants/suspend-tenant.js');
+      const { suspendTenant } = await import('../../lifecycle/tenants/index.js');
       await withCommandContext(
         command,
         async (ctx, out) => {
@@ -35,7 +35,7 @@ export function registerSuspend(program: Command): void {
     .description('give a suspended tenant its access back')
     .argument('<slug>', 'the tenant slug')
     .action(async (slug: string, _flags: unknown, command: Command) => {
-      const { reactivateTenant } = await import('../../lifecycle/tenants/suspend-tenant.js');
+      const { reactivateTenant } = await import('../../lifecycle/tenants/index.js');
       await withCommandContext(
         command,
         async (ctx, out) => {

@@ -17,7 +17,7 @@ export function registerUpdate(program: Command): void {
         flags: { name?: string; plan?: string; set?: Record<string, string>; unset?: string[] },
         command: Command,
       ) => {
-        const { updateTenant } = await import('../../lifecycle/tenants/update-tenant.js');
+        const { updateTenant } = await import('../../lifecycle/tenants/index.js');
         await withCommandContext(
           command,
           async (ctx, out) => {

@@ -1,4 +1,4 @@
-import type { Finding } from '../../lifecycle/doctor/doctor.js';
+import type { Finding } from '../../lifecycle/doctor/index.js';
 
 /**
  * The command an operator types to fix a doctor finding. Doctor reports what is wrong as data

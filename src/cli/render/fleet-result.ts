@@ -1,4 +1,4 @@
-import type { FleetProgress, MigrateFleetResult } from '../../lifecycle/migrations/migrate-fleet.js';
+import type { FleetProgress, MigrateFleetResult } from '../../lifecycle/migrations/index.js';
 import type { Output } from '../output.js';
 import { renderOutages } from './outages.js';
 import { describeKnex } from './knex-used.js';

@@ -1,4 +1,4 @@
-import type { StatsResult, TenantStats } from '../../lifecycle/tenants/tenant-stats.js';
+import type { StatsResult, TenantStats } from '../../lifecycle/tenants/index.js';
 
 const label = (value: string) => value.replace(/\\/g, '\\\\').replace(/"/g, '\\"').replace(/\n/g, '\\n');
 

@@ -1,7 +1,6 @@
 import { createWriteStream, existsSync, mkdirSync, renameSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { pipeline } from 'node:stream/promises';
-import type { Config } from '../../config/config-keys.js';
 import type { AppContext, ServerHandle } from '../../context/app-context.js';
 import { OperationError, TamperedTableError, errorMessage } from '../../core/errors.js';
 import { HashingStream } from '../../core/hashing-stream.js';
@@ -15,7 +14,7 @@ import {
   serverLimit,
   type UnreachableServer,
 } from '../shared/fleet-servers.js';
-import { adminLogin, dumpToolsFrom, type DumpTools } from '../../engines/engine-driver.js';
+import { adminLogin, dumpToolsFrom } from '../../engines/engine-driver.js';
 import { finishBackupRow, findBackupRow, startBackupRow, type BackupRow } from '../../registry/backups-repo.js';
 import type { TenantRow, TenantWithServer } from '../../registry/tenants-repo.js';
 import { DirectoryMigrationSource } from '../../tenant-schema/migration-source.js';
@@ -26,10 +25,6 @@ import { selectTenants, type TenantSelection } from '../shared/select-tenants.js
 import { assertTenantCodeTrusted, tenantLogin } from '../shared/tenant-login.js';
 import { freshTenant } from '../shared/fresh-tenant.js';
 import { ifTenantFree, openTenantLockPool } from '../shared/tenant-lock-pool.js';
-
-export function dumpTools(config: Config): DumpTools {
-  return dumpToolsFrom(config);
-}
 
 /** A dump stopped from outside (see recordedDump's `cut`). */
 class DumpCut extends Error {}
@@ -185,7 +180,7 @@ export async function backupTenant(ctx: AppContext, tenant: TenantRow, cut?: Abo
     ctx,
     record,
     async (output) => {
-      const counts = await countedDump(server.connection, login, output, dumpTools(ctx.config));
+      const counts = await countedDump(server.connection, login, output, dumpToolsFrom(ctx.config));
       return { row_counts: JSON.stringify(counts) };
     },
     cut,
@@ -207,7 +202,9 @@ export async function backupRegistry(ctx: AppContext): Promise<Backup> {
     server_version: null,
     migration: null,
   };
-  return recordedDump(ctx, record, (output) => registry.driver.dumpAt(registry.spec, output, dumpTools(ctx.config)));
+  return recordedDump(ctx, record, (output) =>
+    registry.driver.dumpAt(registry.spec, output, dumpToolsFrom(ctx.config)),
+  );
 }
 
 /** The slug under which backups of orphan databases are recorded (taken before doctor drops one). */
@@ -230,7 +227,7 @@ export async function backupOrphanDatabase(ctx: AppContext, server: ServerHandle
   };
   // No tenant's user to log in as: the admin dumps it (pg_dump and mysqldump run nothing of it).
   return recordedDump(ctx, record, (output) =>
-    server.connection.dump(adminLogin(database), output, dumpTools(ctx.config)),
+    server.connection.dump(adminLogin(database), output, dumpToolsFrom(ctx.config)),
   );
 }
 

@@ -9,14 +9,13 @@ import { validateSlug } from '../../core/slug.js';
 import { findBackupRow, latestGoodBackup, type BackupRow } from '../../registry/backups-repo.js';
 import { findTenantRow, updateTenantRow, type Tenant, type TenantRow } from '../../registry/tenants-repo.js';
 import { reloadTenant } from '../shared/load-tenant.js';
-import { dumpTools } from './backup-tenants.js';
 import { backupExtensions, driverForBackupFile } from '../../engines/drivers.js';
 import { createTenant } from '../tenants/create-tenant.js';
 import { withTenantLock } from '../shared/tenant-lock.js';
 import { disableScheduledJobs } from '../tenants/suspend-tenant.js';
 import { assertNotMoving } from '../shared/tenant-moving.js';
 import { checkFile } from './verify-backups.js';
-import { usersOf } from '../../engines/engine-driver.js';
+import { usersOf, dumpToolsFrom } from '../../engines/engine-driver.js';
 import { driverFor } from '../../engines/drivers.js';
 import { assertTenantCodeTrusted, tenantLogin, untrusted } from '../shared/tenant-login.js';
 
@@ -145,7 +144,7 @@ export async function restoreTenant(
       onStep('restore');
       // As the tenant's own user, borrowed while its account is locked for the restore.
       const login = tenantLogin(ctx, handle, { ...source, status: 'suspended' });
-      await server.restore(login, backup.file, dumpTools(ctx.config));
+      await server.restore(login, backup.file, dumpToolsFrom(ctx.config));
       if (returnTo === 'suspended') await disableScheduledJobs(server, source, registry.knex);
       onStep('reactivate');
       if (returnTo === 'active') await server.resumeAccess(source.database_name, source.database_user);

@@ -7,12 +7,11 @@ import { HashingStream } from '../../core/hashing-stream.js';
 import { runPool } from '../../core/run-pool.js';
 import { stoppedBy, stopping, untilCut, type RunInterrupt } from '../../core/run-interrupt.js';
 import { sink } from '../../engines/dump-checks.js';
-import { adminLogin, type TenantLogin } from '../../engines/engine-driver.js';
+import { adminLogin, type TenantLogin, dumpToolsFrom } from '../../engines/engine-driver.js';
 import { generatePassword } from '../../core/secrets.js';
 import { latestGoodBackup, listBackupRows, type BackupRow } from '../../registry/backups-repo.js';
 import { findTenantRow, listTenantRows } from '../../registry/tenants-repo.js';
 import { serverLimit } from '../shared/fleet-servers.js';
-import { dumpTools } from './backup-tenants.js';
 import { parseRowCounts, rowCountDifferences } from './backup-row-counts.js';
 import { ifTenantFree, openTenantLockPool } from '../shared/tenant-lock-pool.js';
 
@@ -148,7 +147,7 @@ export async function checkFile(ctx: AppContext, row: BackupRow): Promise<string
   const tenant = row.tenant_id !== null ? await findTenantRow(registry.knex, row.slug) : undefined;
   const driver = tenant ? (await ctx.server(tenant.server_id)).connection : undefined;
   if (!driver) return undefined;
-  return driver.checkDump(row.file, dumpTools(ctx.config)).then(
+  return driver.checkDump(row.file, dumpToolsFrom(ctx.config)).then(
     () => undefined,
     // A missing tool says nothing about the file: that is the machine's problem, raised as such.
     (error) => (error instanceof EnvironmentError ? Promise.reject(error) : `unreadable: ${errorMessage(error)}`),
@@ -181,7 +180,7 @@ async function restoreTest(ctx: AppContext, row: BackupRow): Promise<[string | u
   await server.createDatabase(scratch);
   try {
     if (users) await users.createUser(scratch, password, scratch);
-    await server.restore(login, row.file, dumpTools(ctx.config));
+    await server.restore(login, row.file, dumpToolsFrom(ctx.config));
     const restored = await server.rowCounts(login);
     const recorded = parseRowCounts(row.row_counts ?? null);
     const differences = recorded ? rowCountDifferences(recorded, restored) : [];

@@ -1,8 +1,8 @@
+import { dumpToolsFrom } from '../../engines/engine-driver.js';
 import { rmSync } from 'node:fs';
 import { basename } from 'node:path';
 import type { AppContext } from '../../context/app-context.js';
 import { leftoverCredentialFiles } from '../../engines/credential-file.js';
-import { dumpTools } from '../backups/backup-tenants.js';
 import type { NewFinding } from './doctor.js';
 
 /**
@@ -24,7 +24,7 @@ export async function registryExposureFinding(ctx: AppContext): Promise<NewFindi
 export function credentialLeftoverFinding(
   ctx: AppContext,
 ): { finding: NewFinding; repair: () => Promise<void> } | undefined {
-  const directory = dumpTools(ctx.config).credentialDir;
+  const directory = dumpToolsFrom(ctx.config).credentialDir;
   const leftovers = leftoverCredentialFiles(directory);
   if (leftovers.length === 0) return undefined;
   const count = `${leftovers.length} credential file${leftovers.length === 1 ? '' : 's'}`;

@@ -1,3 +1,4 @@
+import { dumpToolsFrom } from '../../engines/engine-driver.js';
 import { existsSync } from 'node:fs';
 import type { AppContext, ServerHandle } from '../../context/app-context.js';
 import { ServerIdentityError, TenantctlError, errorMessage } from '../../core/errors.js';
@@ -7,8 +8,8 @@ import { latestOutcomes } from '../../registry/runs-repo.js';
 import { listTenantRows, type TenantRow } from '../../registry/tenants-repo.js';
 import { latestGoodBackup } from '../../registry/backups-repo.js';
 import { formatBytes } from '../../core/format-bytes.js';
-import { freeBytesAt, nextDumpBytes } from '../backups/backup-space.js';
-import { dumpTools, REGISTRY_SLUG } from '../backups/backup-tenants.js';
+import { freeBytesAt, nextDumpBytes } from '../shared/backup-space.js';
+import { REGISTRY_SLUG } from '../backups/backup-tenants.js';
 import { createTenant } from '../tenants/create-tenant.js';
 import { deleteTenant } from '../tenants/delete-tenant.js';
 import { clearInterruptedBackup, findInterruptedBackups, partialFileFor } from '../backups/interrupted-backups.js';
@@ -278,7 +279,7 @@ export async function runDoctor(ctx: AppContext, options: DoctorOptions = {}): P
           });
         }
       }
-      const toolProblem = await server.checkDumpTools(dumpTools(ctx.config));
+      const toolProblem = await server.checkDumpTools(dumpToolsFrom(ctx.config));
       if (toolProblem)
         add({
           kind: 'dump_tool',

@@ -4,11 +4,10 @@ import { latestGoodBackup } from '../../registry/backups-repo.js';
 import { findServerRow } from '../../registry/servers-repo.js';
 import type { TenantRow } from '../../registry/tenants-repo.js';
 import { formatBytes } from '../../core/format-bytes.js';
-import { freeBytesAt, nextDumpBytes } from '../backups/backup-space.js';
-import { dumpTools } from '../backups/backup-tenants.js';
+import { freeBytesAt, nextDumpBytes } from '../shared/backup-space.js';
 import { placeTenant } from '../servers/place-tenant.js';
 import { tenantNames } from '../shared/tenant-names.js';
-import { usersOf } from '../../engines/engine-driver.js';
+import { usersOf, dumpToolsFrom } from '../../engines/engine-driver.js';
 
 /** What a move will do, found out without changing anything (the preflight, and `--dry-run`). */
 export interface MovePlan {
@@ -74,8 +73,8 @@ export async function planMove(ctx: AppContext, tenant: TenantRow, to: string | 
   const [dbTaken, userTaken, sourceTools, targetTools, sizes] = await Promise.all([
     target.connection.databaseExists(names.database),
     names.user ? usersOf(target.connection).userExists(names.user) : false,
-    source.connection.checkDumpTools(dumpTools(ctx.config)),
-    target.connection.checkDumpTools(dumpTools(ctx.config)),
+    source.connection.checkDumpTools(dumpToolsFrom(ctx.config)),
+    target.connection.checkDumpTools(dumpToolsFrom(ctx.config)),
     source.connection.databaseSizes([tenant.database_name]),
   ]);
   if (dbTaken) problems.push(`database "${names.database}" already exists on server "${target.row.name}"`);

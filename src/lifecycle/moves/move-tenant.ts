@@ -13,7 +13,7 @@ import {
 } from '../../registry/moves-repo.js';
 import { findServerRow } from '../../registry/servers-repo.js';
 import { now, updateTenantRow, type Tenant } from '../../registry/tenants-repo.js';
-import { backupTenant, dumpTools } from '../backups/backup-tenants.js';
+import { backupTenant } from '../backups/backup-tenants.js';
 import { loadTenantRow, reloadTenant } from '../shared/load-tenant.js';
 import { planMove, type MovePlan } from './move-plan.js';
 import { withPlacementLock } from '../servers/place-tenant.js';
@@ -23,7 +23,7 @@ import { MOVE_STEP_PREFIX } from '../shared/tenant-moving.js';
 import { dropTenantDatabase } from '../shared/tenant-database.js';
 import { withTenantLock } from '../shared/tenant-lock.js';
 import { assertTenantCodeTrusted, restoreOwnPassword, tenantLogin, type LoginSource } from '../shared/tenant-login.js';
-import { usersOf } from '../../engines/engine-driver.js';
+import { usersOf, dumpToolsFrom } from '../../engines/engine-driver.js';
 
 export interface MoveInput {
   slug: string;
@@ -195,7 +195,7 @@ export async function moveTenant(
           await target.connection.createDatabase(move.target_database);
           if (move.target_user)
             await usersOf(target.connection).createUser(move.target_user, password!, move.target_database);
-          await target.connection.restore(targetLogin, taken.file, dumpTools(ctx.config));
+          await target.connection.restore(targetLogin, taken.file, dumpToolsFrom(ctx.config));
           // The copy stays locked until the unfence: never two copies accepting logins.
           await target.connection.suspendAccess(move.target_database, move.target_user);
           await corruptTargetForTest(target.connection, targetLogin);

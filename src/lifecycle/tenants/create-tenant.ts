@@ -19,13 +19,12 @@ import { DirectoryMigrationSource } from '../../tenant-schema/migration-source.j
 import { migrateToLatest, TENANT_MIGRATIONS_TABLE } from '../../tenant-schema/run-migrations.js';
 import { projectKnex, type KnexUsed } from '../../tenant-schema/project-knex.js';
 import { runSeeds } from '../../tenant-schema/run-seeds.js';
-import { dumpTools } from '../backups/backup-tenants.js';
 import { withTenantLock } from '../shared/tenant-lock.js';
 import { dropTenantDatabase, withTenantKnex } from '../shared/tenant-database.js';
 import { tenantNames } from '../shared/tenant-names.js';
 import { tenantLogin } from '../shared/tenant-login.js';
 import { placeTenant, withPlacementLock } from '../servers/place-tenant.js';
-import { usersOf } from '../../engines/engine-driver.js';
+import { usersOf, dumpToolsFrom } from '../../engines/engine-driver.js';
 
 export interface CreateTenantInput {
   slug: string;
@@ -211,7 +210,7 @@ export async function createTenant(
               const tenant = { slug, name: row.name, plan: row.plan, metadata: JSON.parse(row.metadata) };
               seeds.push(...(await runSeeds(knex, ctx.config.seedsDir, tenant)));
             }),
-      restore: fromBackup ? () => server.connection.restore(login, fromBackup, dumpTools(ctx.config)) : undefined,
+      restore: fromBackup ? () => server.connection.restore(login, fromBackup, dumpToolsFrom(ctx.config)) : undefined,
     };
 
     for (const step of CREATE_STEPS) {

@@ -1,0 +1,2 @@
+/** Doctor: finds what is wrong across the registry, the servers and the tenants, and repairs what it safely can. */
+export { runDoctor, type DoctorOptions, type DoctorResult, type Finding } from './doctor.js';

@@ -1,0 +1,14 @@
+/** Tenants: create, read, update, suspend and reactivate, delete; one tenant's stats. */
+export {
+  createTenant,
+  CREATE_STEPS,
+  type CreateTenantInput,
+  type CreateTenantResult,
+  type CreateProgress,
+  type CreateStep,
+} from './create-tenant.js';
+export { deleteTenant, DELETE_STEPS, type DeleteOptions, type DeleteResult, type DeleteStep } from './delete-tenant.js';
+export { updateTenant, type UpdateInput, type UpdateResult } from './update-tenant.js';
+export { suspendTenant, reactivateTenant, disableScheduledJobs, type AccessChangeResult } from './suspend-tenant.js';
+export { listTenants, showTenant, type TenantDetail } from './read-tenants.js';
+export { tenantStats, type StatsResult, type StatsSort, type TenantStats } from './tenant-stats.js';
