@@ -1,26 +1,34 @@
 import { defineConfig } from 'vitest/config';
 
-// Unit tests (test/unit) need nothing; integration tests (test/integration) use the real
-// servers named in test/helpers/engines.ts. Under CI a JSON report is written for .ci/run.
-//
-// Two groups, run one after the other: the outage tests stop and restart the second test
-// servers, which other files (move, placement) use, so nothing else runs while they do.
+// Three projects. `unit` (test/unit) needs no server and has no global setup, so
+// `npm run test:unit` starts nothing. The integration tests (test/integration) use the real
+// servers named in test/helpers/engines.ts, checked once by the global setup; they run in two
+// groups, one after the other: the outage tests stop and restart the second test servers, which
+// other files (move, placement) use, so nothing else runs while they do.
+// Under CI a JSON report is written for .ci/run.
 const OUTAGES = ['test/integration/servers.test.ts'];
+const SERVERS = { globalSetup: ['test/helpers/global-setup.ts'] };
 
 export default defineConfig({
   test: {
-    globalSetup: ['test/helpers/global-setup.ts'],
     testTimeout: 60_000,
     hookTimeout: 60_000,
     pool: 'forks',
     reporters: process.env.CI ? ['default', 'json'] : ['default'],
     outputFile: { json: 'test-results/vitest.json' },
     projects: [
+      { extends: true, test: { name: 'unit', include: ['test/unit/**/*.test.ts'], sequence: { groupOrder: 0 } } },
       {
         extends: true,
-        test: { name: 'fleet', include: ['test/**/*.test.ts'], exclude: OUTAGES, sequence: { groupOrder: 0 } },
+        test: {
+          ...SERVERS,
+          name: 'fleet',
+          include: ['test/integration/**/*.test.ts'],
+          exclude: OUTAGES,
+          sequence: { groupOrder: 0 },
+        },
       },
-      { extends: true, test: { name: 'outages', include: OUTAGES, sequence: { groupOrder: 1 } } },
+      { extends: true, test: { ...SERVERS, name: 'outages', include: OUTAGES, sequence: { groupOrder: 1 } } },
     ],
   },
 });
