@@ -14,7 +14,7 @@ export {
 
 // Operators' tooling: the lifecycle operations, returning data, with a context from a plain config.
 export { createContext, withTenantctl, type TenantctlConfig, type ContextOptions } from './api/context.js';
-export { AppContext } from './context/app-context.js';
+export type { Context, ServerHandle } from './context/context.js';
 export type { Config } from './config/config-keys.js';
 export {
   createTenant,

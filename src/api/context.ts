@@ -1,6 +1,7 @@
 import type { Config } from '../config/config-keys.js';
 import { resolveConfig } from '../config/resolve-config.js';
 import { AppContext } from '../context/app-context.js';
+import type { Context } from '../context/context.js';
 
 /**
  * tenantctl's configuration as a plain object: the keys of `tenantctl.config.json` (README,
@@ -22,7 +23,7 @@ export interface ContextOptions {
  * configuration object, checked as the CLI checks its configuration (a bad value throws a
  * UsageError naming the key). Close it with `ctx.close()`, or use `withTenantctl`.
  */
-export function createContext(config: TenantctlConfig = {}, options: ContextOptions = {}): AppContext {
+export function createContext(config: TenantctlConfig = {}, options: ContextOptions = {}): Context {
   const { config: resolved } = resolveConfig({
     flags: config,
     env: options.env ?? {},
@@ -34,7 +35,7 @@ export function createContext(config: TenantctlConfig = {}, options: ContextOpti
 /** Runs `fn` with a context built from `config`, and always closes it. */
 export async function withTenantctl<T>(
   config: TenantctlConfig,
-  fn: (ctx: AppContext) => Promise<T>,
+  fn: (ctx: Context) => Promise<T>,
   options: ContextOptions = {},
 ): Promise<T> {
   const ctx = createContext(config, options);

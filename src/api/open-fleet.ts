@@ -1,6 +1,7 @@
 import type { Knex } from 'knex';
 import { resolveConfig } from '../config/resolve-config.js';
 import { AppContext } from '../context/app-context.js';
+import type { Context } from '../context/context.js';
 import { UsageError } from '../core/errors.js';
 import { MAX_SLUG_LENGTH } from '../core/slug.js';
 import type { ServerConnection } from '../engines/engine-driver.js';
@@ -89,7 +90,7 @@ export class Fleet {
   private closed = false;
 
   constructor(
-    private readonly ctx: AppContext,
+    private readonly ctx: Context,
     options: FleetOptions,
   ) {
     const maxConnections = positive(options.maxConnections ?? 50, 'maxConnections');

@@ -3,7 +3,7 @@ import type { Config } from '../config/config-keys.js';
 import { resolveConfig, type ResolvedConfig } from '../config/resolve-config.js';
 // Type-only: the context (knex, drivers) and the output (chalk, ora, cli-table3) are loaded
 // when a command runs, so that `--help` and `--version` start fast.
-import type { AppContext } from '../context/app-context.js';
+import type { Context } from '../context/context.js';
 import type { Output } from './output.js';
 import { ExitCode, type ExitCodeValue } from '../core/errors.js';
 import { reportExit } from './exit-status.js';
@@ -76,7 +76,7 @@ export interface AuditNote {
  */
 export async function withCommandContext(
   command: Command,
-  body: (ctx: AppContext, out: Output) => Promise<void | AuditNote>,
+  body: (ctx: Context, out: Output) => Promise<void | AuditNote>,
   audit?: AuditSpec,
 ): Promise<void> {
   const out = await outputFor(command);
@@ -110,7 +110,7 @@ export async function withCommandContext(
 }
 
 async function writeAudit(
-  ctx: AppContext,
+  ctx: Context,
   audit: AuditSpec,
   result: { outcome: 'ok' | 'noop' | 'failed'; detail?: unknown; error?: string },
 ): Promise<void> {

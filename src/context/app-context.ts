@@ -24,18 +24,10 @@ import {
 } from '../registry/servers-repo.js';
 import { readIdentity, registeredTwice, verifyServerIdentity } from './server-identity.js';
 import { loadSecretKey, withSecretWrites, type LoadedKey } from './secret-key.js';
-import { parseDuration } from '../core/duration.js';
+import type { Context, ServerHandle } from './context.js';
 
-/** What this run knows about a server: its registry row, spec and open, answering admin connection. */
-export interface ServerHandle {
-  row: ServerRow;
-  spec: ServerSpec;
-  connection: ServerConnection;
-  /** What the server said it is when it was reached (see ServerConnection.identity), checked against the registry. */
-  identity: string;
-  /** The server's version string, asked once per run (when it was reached). */
-  version(): Promise<string>;
-}
+export type { Context, ServerHandle } from './context.js';
+import { parseDuration } from '../core/duration.js';
 
 /**
  * Opens a server's admin connection and asks its version, within the configured connect timeout.
@@ -68,7 +60,7 @@ function unreachable(name: string, spec: ServerSpec, driver: EngineDriver, error
  * server that could not be reached stays unreachable for the rest of the run, so a fleet command
  * pays its connect timeout once, not once per tenant.
  */
-export class AppContext {
+export class AppContext implements Context {
   private registryPromise?: Promise<Registry>;
   private keyPromise?: Promise<LoadedKey>;
   private ringPromise?: Promise<KeyRing>;
@@ -348,7 +340,7 @@ export class AppContext {
 }
 
 /** Runs `fn` with a context and always closes it. */
-export async function withContext<T>(config: Config, fn: (ctx: AppContext) => Promise<T>): Promise<T> {
+export async function withContext<T>(config: Config, fn: (ctx: Context) => Promise<T>): Promise<T> {
   const ctx = new AppContext(config);
   try {
     return await fn(ctx);

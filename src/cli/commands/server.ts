@@ -1,5 +1,5 @@
 import { InvalidArgumentError, type Command } from 'commander';
-import type { AppContext } from '../../context/app-context.js';
+import type { Context } from '../../context/context.js';
 import { ServerUnreachableError } from '../../core/errors.js';
 import type { ServerListing } from '../../lifecycle/servers/index.js';
 import type { ServerInfo } from '../../lifecycle/servers/index.js';
@@ -133,7 +133,7 @@ function renderList(out: Output, servers: ServerListing[]): string {
   );
 }
 
-type Body = (ctx: AppContext, out: Output) => Promise<{ outcome?: 'ok' | 'noop'; detail?: unknown } | void>;
+type Body = (ctx: Context, out: Output) => Promise<{ outcome?: 'ok' | 'noop'; detail?: unknown } | void>;
 
 /** Server commands are about no tenant; those that change something are audited. */
 const run = (command: Command, audit: string | null, body: Body) =>

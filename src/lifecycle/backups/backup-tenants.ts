@@ -1,7 +1,7 @@
 import { createWriteStream, existsSync, mkdirSync, renameSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { pipeline } from 'node:stream/promises';
-import type { AppContext, ServerHandle } from '../../context/app-context.js';
+import type { Context, ServerHandle } from '../../context/context.js';
 import { OperationError, TamperedTableError, errorMessage } from '../../core/errors.js';
 import { HashingStream } from '../../core/hashing-stream.js';
 import { runPool } from '../../core/run-pool.js';
@@ -84,7 +84,7 @@ function fileTimestamp(date = new Date()): string {
  * Where a backup of `slug` goes: `<backupDir>/<slug>/<name>-<UTC time>.<ext>` (`name` defaults to
  * the slug), never an existing name.
  */
-async function backupFileFor(ctx: AppContext, slug: string, extension: string, name = slug): Promise<string> {
+async function backupFileFor(ctx: Context, slug: string, extension: string, name = slug): Promise<string> {
   const registry = await ctx.registry();
   const directory = join(ctx.config.backupDir, slug);
   mkdirSync(directory, { recursive: true, mode: 0o700 });
@@ -104,7 +104,7 @@ async function backupFileFor(ctx: AppContext, slug: string, extension: string, n
  * record marked `interrupted`.
  */
 async function recordedDump(
-  ctx: AppContext,
+  ctx: Context,
   record: Parameters<typeof startBackupRow>[1],
   dump: (output: HashingStream) => Promise<void | Partial<BackupRow>>,
   cut?: AbortSignal,
@@ -154,7 +154,7 @@ async function recordedDump(
  * server version and latest migration. A failed dump leaves no file and a `failed` record; one
  * cut (`cut` aborted) none and an `interrupted` record. The caller holds the tenant's lock.
  */
-export async function backupTenant(ctx: AppContext, tenant: TenantRow, cut?: AbortSignal): Promise<Backup> {
+export async function backupTenant(ctx: Context, tenant: TenantRow, cut?: AbortSignal): Promise<Backup> {
   const server = await ctx.server(tenant.server_id);
   const driver = server.connection.driver;
   // Everything that reads the tenant's database logs in as the tenant (see tenantLogin).
@@ -192,7 +192,7 @@ export async function backupTenant(ctx: AppContext, tenant: TenantRow, cut?: Abo
 export const REGISTRY_SLUG = '_registry';
 
 /** Backs up the registry database itself, with its own engine's tool. */
-export async function backupRegistry(ctx: AppContext): Promise<Backup> {
+export async function backupRegistry(ctx: Context): Promise<Backup> {
   const registry = await ctx.registry();
   const record = {
     tenant_id: null,
@@ -215,7 +215,7 @@ export const ORPHAN_SLUG = '_orphans';
  * `<backupDir>/_orphans/<server>-<database>-<time>.<ext>`, recorded under `_orphans`: a drop that
  * was a mistake can be undone from it (restore --from).
  */
-export async function backupOrphanDatabase(ctx: AppContext, server: ServerHandle, database: string): Promise<Backup> {
+export async function backupOrphanDatabase(ctx: Context, server: ServerHandle, database: string): Promise<Backup> {
   const driver = server.connection.driver;
   const record = {
     tenant_id: null,
@@ -277,7 +277,7 @@ export interface BackupManyResult {
  * `interrupt` stops starting tenants (and with `cut`, stops the dumps under way).
  */
 export async function backupTenants(
-  ctx: AppContext,
+  ctx: Context,
   selection: TenantSelection,
   concurrency: number,
   onProgress: (done: number, total: number, failed: number) => void = () => {},
@@ -358,7 +358,7 @@ export async function backupTenants(
 
 /** One tenant of a fleet backup, its lock held: from where it lives now. */
 async function backupFresh(
-  ctx: AppContext,
+  ctx: Context,
   listed: TenantWithServer,
   selection: TenantSelection,
   interrupt: RunInterrupt | undefined,

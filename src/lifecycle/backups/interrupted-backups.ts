@@ -1,5 +1,5 @@
 import { rmSync } from 'node:fs';
-import type { AppContext } from '../../context/app-context.js';
+import type { Context } from '../../context/context.js';
 import { ownerState } from '../../core/process-owner.js';
 import { backupOwner, listBackupRows, markBackupInterrupted, type BackupRow } from '../../registry/backups-repo.js';
 
@@ -11,7 +11,7 @@ export const partialFileFor = (file: string): string => `${file}.partial`;
  * killed mid-dump. A backup running on another host is left alone (this machine cannot see its
  * process); a record from before owners were recorded counts as gone.
  */
-export async function findInterruptedBackups(ctx: AppContext, slugs?: string[]): Promise<BackupRow[]> {
+export async function findInterruptedBackups(ctx: Context, slugs?: string[]): Promise<BackupRow[]> {
   const registry = await ctx.registry();
   const running = await listBackupRows(registry.knex, { slugs, status: 'running' });
   return running.filter((row) => {
@@ -24,7 +24,7 @@ export async function findInterruptedBackups(ctx: AppContext, slugs?: string[]):
  * Removes an interrupted backup's partial file, then marks its record `interrupted` (in that
  * order, so a kill in between leaves a record that is found again). Safe to run twice.
  */
-export async function clearInterruptedBackup(ctx: AppContext, row: BackupRow): Promise<void> {
+export async function clearInterruptedBackup(ctx: Context, row: BackupRow): Promise<void> {
   const registry = await ctx.registry();
   rmSync(partialFileFor(row.file), { force: true });
   const owner = backupOwner(row);
@@ -33,7 +33,7 @@ export async function clearInterruptedBackup(ctx: AppContext, row: BackupRow): P
 }
 
 /** Finds and clears the interrupted backups of these tenants; returns how many. */
-export async function clearInterruptedBackups(ctx: AppContext, slugs: string[]): Promise<number> {
+export async function clearInterruptedBackups(ctx: Context, slugs: string[]): Promise<number> {
   const rows = await findInterruptedBackups(ctx, slugs);
   for (const row of rows) await clearInterruptedBackup(ctx, row);
   return rows.length;

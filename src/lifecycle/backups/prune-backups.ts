@@ -1,5 +1,5 @@
 import { rmSync } from 'node:fs';
-import type { AppContext } from '../../context/app-context.js';
+import type { Context } from '../../context/context.js';
 import { UsageError } from '../../core/errors.js';
 import { deleteBackupRows, listBackupRows, type BackupRow } from '../../registry/backups-repo.js';
 import { retentionPlan } from './retention-plan.js';
@@ -24,7 +24,7 @@ export interface PruneResult {
  * one always stays. Failed and interrupted records older than the newest good backup go too.
  */
 export async function pruneBackups(
-  ctx: AppContext,
+  ctx: Context,
   slugs: string[],
   policy: RetentionPolicy,
   at = new Date(),

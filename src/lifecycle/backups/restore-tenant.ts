@@ -3,7 +3,7 @@ import { resolve } from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import { HashingStream } from '../../core/hashing-stream.js';
 import { sink } from '../../engines/dump-checks.js';
-import type { AppContext } from '../../context/app-context.js';
+import type { Context } from '../../context/context.js';
 import { ConflictError, NotFoundError, OperationError, UsageError, errorMessage } from '../../core/errors.js';
 import { validateSlug } from '../../core/slug.js';
 import { findBackupRow, latestGoodBackup, type BackupRow } from '../../registry/backups-repo.js';
@@ -55,7 +55,7 @@ export type RestoreProgress = (step: 'verify' | 'suspend' | 'replace' | 'restore
  * replaced; a failure leaves it suspended with the error, and running restore again finishes.
  */
 export async function restoreTenant(
-  ctx: AppContext,
+  ctx: Context,
   input: RestoreInput,
   onStep: RestoreProgress = () => {},
 ): Promise<RestoreResult> {
@@ -175,7 +175,7 @@ export async function restoreTenant(
  * checksum); any other file is refused unless `untrusted` (then returned with id 0).
  */
 async function chooseBackup(
-  ctx: AppContext,
+  ctx: Context,
   slug: string,
   from: string | undefined,
   untrusted: boolean,
@@ -224,7 +224,7 @@ async function chooseBackup(
 }
 
 /** A backup restores only onto its own engine; returns its file. */
-async function engineChecked(ctx: AppContext, backup: BackupRow, target?: TenantRow): Promise<string> {
+async function engineChecked(ctx: Context, backup: BackupRow, target?: TenantRow): Promise<string> {
   const engine = target
     ? (await ctx.server(target.server_id)).connection.driver.engine
     : ctx.defaultServerSpec().engine;

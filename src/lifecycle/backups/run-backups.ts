@@ -1,4 +1,4 @@
-import type { AppContext } from '../../context/app-context.js';
+import type { Context } from '../../context/context.js';
 import { LockedError, UnreachableError } from '../../core/errors.js';
 import type { RunInterrupt } from '../../core/run-interrupt.js';
 import { backupRegistry, backupTenants, type BackupManyResult } from './backup-tenants.js';
@@ -42,7 +42,7 @@ export interface RunBackupsResult {
  * prunes nothing.
  */
 export async function runBackups(
-  ctx: AppContext,
+  ctx: Context,
   input: RunBackupsInput,
   onProgress: (done: number, total: number, failed: number) => void = () => {},
 ): Promise<RunBackupsResult> {

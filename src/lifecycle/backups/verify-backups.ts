@@ -1,7 +1,7 @@
 import { createReadStream, existsSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
 import { pipeline } from 'node:stream/promises';
-import type { AppContext } from '../../context/app-context.js';
+import type { Context } from '../../context/context.js';
 import { EnvironmentError, errorMessage } from '../../core/errors.js';
 import { HashingStream } from '../../core/hashing-stream.js';
 import { runPool } from '../../core/run-pool.js';
@@ -52,7 +52,7 @@ export interface VerifyResult {
  * the list was read made a newer one), and a restore test, which works on the tenant's server,
  * runs holding the tenant's lock, on the server the tenant lives on then.
  */
-export async function verifyBackups(ctx: AppContext, options: VerifyOptions): Promise<VerifyResult> {
+export async function verifyBackups(ctx: Context, options: VerifyOptions): Promise<VerifyResult> {
   const registry = await ctx.registry();
   let rows = await listBackupRows(registry.knex, {
     slugs: options.slugs?.length ? options.slugs : undefined,
@@ -137,7 +137,7 @@ export async function verifyBackups(ctx: AppContext, options: VerifyOptions): Pr
 }
 
 /** Returns what is wrong with a backup file, or undefined. */
-export async function checkFile(ctx: AppContext, row: BackupRow): Promise<string | undefined> {
+export async function checkFile(ctx: Context, row: BackupRow): Promise<string | undefined> {
   if (!existsSync(row.file)) return 'file is missing';
   const hashing = new HashingStream();
   await pipeline(createReadStream(row.file), hashing, sink());
@@ -162,7 +162,7 @@ export async function checkFile(ctx: AppContext, row: BackupRow): Promise<string
  * that user's rights on the scratch database only. A backup recorded without counts (taken by an
  * older tenantctl) is only checked to restore.
  */
-async function restoreTest(ctx: AppContext, row: BackupRow): Promise<[string | undefined, string]> {
+async function restoreTest(ctx: Context, row: BackupRow): Promise<[string | undefined, string]> {
   const registry = await ctx.registry();
   const tenant = await findTenantRow(registry.knex, row.slug);
   if (!tenant) return ['the tenant is no longer in the registry', ''];

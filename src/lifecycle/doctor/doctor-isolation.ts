@@ -1,7 +1,7 @@
 import { dumpToolsFrom } from '../../engines/engine-driver.js';
 import { rmSync } from 'node:fs';
 import { basename } from 'node:path';
-import type { AppContext } from '../../context/app-context.js';
+import type { Context } from '../../context/context.js';
 import { leftoverCredentialFiles } from '../../engines/credential-file.js';
 import type { NewFinding } from './doctor.js';
 
@@ -10,7 +10,7 @@ import type { NewFinding } from './doctor.js';
  * the registry database, and tenantctl could not close it when it opened the registry (its user
  * is not the database's owner): the message ends with the statements the owner runs.
  */
-export async function registryExposureFinding(ctx: AppContext): Promise<NewFinding | undefined> {
+export async function registryExposureFinding(ctx: Context): Promise<NewFinding | undefined> {
   const registry = await ctx.registry();
   const exposure = await registry.driver.registryExposure(registry.knex);
   if (!exposure) return undefined;
@@ -22,7 +22,7 @@ export async function registryExposureFinding(ctx: AppContext): Promise<NewFindi
  * mid-dump left on this machine; the repair removes them, as the next dump would.
  */
 export function credentialLeftoverFinding(
-  ctx: AppContext,
+  ctx: Context,
 ): { finding: NewFinding; repair: () => Promise<void> } | undefined {
   const directory = dumpToolsFrom(ctx.config).credentialDir;
   const leftovers = leftoverCredentialFiles(directory);

@@ -1,4 +1,4 @@
-import type { AppContext } from '../../context/app-context.js';
+import type { Context } from '../../context/context.js';
 import { runningMoves } from '../../registry/moves-repo.js';
 import type { ServerRow } from '../../registry/servers-repo.js';
 import { findTenantRow } from '../../registry/tenants-repo.js';
@@ -11,7 +11,7 @@ import { tenantLockName } from '../shared/tenant-lock.js';
  * target and only retiring the source is left — the tenant's row then looks done, so only the
  * move's record tells. Either way `tenantctl move <slug>` finishes or rolls it back.
  */
-export async function interruptedMoves(ctx: AppContext, servers: ServerRow[]): Promise<NewFinding[]> {
+export async function interruptedMoves(ctx: Context, servers: ServerRow[]): Promise<NewFinding[]> {
   const registry = await ctx.registry();
   const name = (id: number | undefined) => servers.find((s) => s.id === id)?.name ?? `#${id}`;
   const findings: NewFinding[] = [];

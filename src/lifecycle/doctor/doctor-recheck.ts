@@ -1,4 +1,4 @@
-import type { AppContext } from '../../context/app-context.js';
+import type { Context } from '../../context/context.js';
 import { databasesHeldByMoves } from '../../registry/moves-repo.js';
 import { listServerRows } from '../../registry/servers-repo.js';
 import { listTenantRows, type TenantRow } from '../../registry/tenants-repo.js';
@@ -9,7 +9,7 @@ import type { Finding } from './doctor.js';
  * row is unchanged since doctor read it, and orphans that no tenant or move has taken since.
  */
 export async function stillFound(
-  ctx: AppContext,
+  ctx: Context,
   findings: Finding[],
   before: TenantRow[],
   alike: (a: number, b: number) => boolean,

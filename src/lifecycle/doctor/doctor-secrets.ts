@@ -1,5 +1,5 @@
 import knexFactory from 'knex';
-import type { AppContext } from '../../context/app-context.js';
+import type { Context } from '../../context/context.js';
 import { RegistryKeyError, errorMessage } from '../../core/errors.js';
 import { runPool } from '../../core/run-pool.js';
 import { redact } from '../../core/secrets.js';
@@ -16,7 +16,7 @@ import { WITH_DATABASE } from '../shared/select-tenants.js';
  * application would. Suspended tenants cannot log in by design and are not tried.
  */
 export async function secretFindings(
-  ctx: AppContext,
+  ctx: Context,
   rows: TenantRow[],
   servers: ServerRow[],
   maxAgeHours: number,

@@ -1,6 +1,6 @@
 import { dumpToolsFrom } from '../../engines/engine-driver.js';
 import { existsSync } from 'node:fs';
-import type { AppContext, ServerHandle } from '../../context/app-context.js';
+import type { Context, ServerHandle } from '../../context/context.js';
 import { ServerIdentityError, TenantctlError, errorMessage } from '../../core/errors.js';
 import { stoppedBy, stopping, untilCut, type RunInterrupt } from '../../core/run-interrupt.js';
 import { listServerRows } from '../../registry/servers-repo.js';
@@ -124,7 +124,7 @@ function templatePattern(template: string): RegExp {
 }
 
 /** Compares the registry with the servers and this machine; repairs what is safe with `fix`. */
-export async function runDoctor(ctx: AppContext, options: DoctorOptions = {}): Promise<DoctorResult> {
+export async function runDoctor(ctx: Context, options: DoctorOptions = {}): Promise<DoctorResult> {
   const registry = await ctx.registry();
   const rows = await listTenantRows(registry.knex);
   const findings: Finding[] = [];
@@ -433,7 +433,7 @@ export async function runDoctor(ctx: AppContext, options: DoctorOptions = {}): P
  * registry's, plus growth. Found before the nightly `backup --all` fills the disk, not by it.
  */
 async function backupSpaceFinding(
-  ctx: AppContext,
+  ctx: Context,
   tenants: ReadonlyArray<{ lastBackup: { bytes: number | null } | null }>,
 ): Promise<NewFinding | undefined> {
   const registry = await ctx.registry();
@@ -514,7 +514,7 @@ function interrupted(t: TenantRow): NewFinding {
 }
 
 async function repair(
-  ctx: AppContext,
+  ctx: Context,
   finding: Finding,
   rows: TenantRow[],
   handles: Map<number, ServerHandle>,

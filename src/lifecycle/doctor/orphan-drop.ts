@@ -1,4 +1,4 @@
-import type { AppContext, ServerHandle } from '../../context/app-context.js';
+import type { Context, ServerHandle } from '../../context/context.js';
 import { ConflictError } from '../../core/errors.js';
 import { usersOf } from '../../engines/engine-driver.js';
 import { databasesHeldByMoves } from '../../registry/moves-repo.js';
@@ -29,7 +29,7 @@ export function sameServer(
  * lives in it or a move holds it.
  */
 export async function dropOrphan(
-  ctx: AppContext,
+  ctx: Context,
   server: ServerHandle,
   target: { type: 'database' | 'user'; name: string },
   identities: Map<number, string>,

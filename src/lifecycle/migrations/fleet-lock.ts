@@ -1,4 +1,4 @@
-import type { AppContext } from '../../context/app-context.js';
+import type { Context } from '../../context/context.js';
 import { LockedError } from '../../core/errors.js';
 import type { HeldLock } from '../../engines/engine-driver.js';
 
@@ -12,7 +12,7 @@ export const MIGRATIONS_LOCK = 'tenantctl:migrations';
  * `fn` gets the lock, whose `lost` says when the registry session holding it is gone.
  */
 export async function withFleetLock<T>(
-  ctx: AppContext,
+  ctx: Context,
   name: string,
   waitMs: number,
   what: string,

@@ -1,4 +1,4 @@
-import type { AppContext } from '../../context/app-context.js';
+import type { Context } from '../../context/context.js';
 import { NotFoundError } from '../../core/errors.js';
 import type { OutcomeRow, RunKind, RunRow, RunStatus } from '../../registry/runs-repo.js';
 
@@ -42,14 +42,14 @@ export interface RunDetail extends RunSummary {
 }
 
 /** The most recent runs, newest first. */
-export async function listRuns(ctx: AppContext, options: { limit: number; kind?: RunKind }): Promise<RunSummary[]> {
+export async function listRuns(ctx: Context, options: { limit: number; kind?: RunKind }): Promise<RunSummary[]> {
   const registry = await ctx.registry();
   const query = registry.knex<RunRow>('tenantctl_runs').orderBy('id', 'desc').limit(options.limit);
   if (options.kind) query.where({ kind: options.kind });
   return (await query).map(summary);
 }
 
-export async function showRun(ctx: AppContext, id: number): Promise<RunDetail> {
+export async function showRun(ctx: Context, id: number): Promise<RunDetail> {
   const registry = await ctx.registry();
   const run = await registry.knex<RunRow>('tenantctl_runs').where({ id }).first();
   if (!run) throw new NotFoundError(`no run #${id} in the registry`);

@@ -1,5 +1,5 @@
 import type { Knex } from 'knex';
-import type { AppContext, ServerHandle } from '../../context/app-context.js';
+import type { Context, ServerHandle } from '../../context/context.js';
 import { formatDuration } from '../../core/duration.js';
 import { TamperedTableError, errorMessage } from '../../core/errors.js';
 import type { AppliedMigrations, HeldLock } from '../../engines/engine-driver.js';
@@ -145,7 +145,7 @@ export interface MigrateFleetResult {
  * and the outcomes are stored in the registry.
  */
 export async function migrateFleet(
-  ctx: AppContext,
+  ctx: Context,
   options: MigrateFleetOptions,
   onProgress: (progress: FleetProgress) => void = () => {},
 ): Promise<MigrateFleetResult> {
@@ -458,7 +458,7 @@ function judge(
  * answer from them.
  */
 export async function readAppliedInBulk(
-  ctx: AppContext,
+  ctx: Context,
   tenants: TenantWithServer[],
   concurrency: number,
   crossDatabaseOnly = false,
@@ -481,7 +481,7 @@ export async function readAppliedInBulk(
 
 /** Each server's migration fingerprints, where the engine keeps them. */
 async function readFingerprints(
-  ctx: AppContext,
+  ctx: Context,
   tenants: TenantWithServer[],
 ): Promise<Map<number, Map<string, string | null>>> {
   const result = new Map<number, Map<string, string | null>>();
@@ -496,7 +496,7 @@ async function readFingerprints(
 
 /** One tenant on one connection: check what is applied (unless known), then migrate or roll back. */
 async function migrateOne(
-  ctx: AppContext,
+  ctx: Context,
   tenant: TenantWithServer,
   source: DirectoryMigrationSource,
   available: string[],
@@ -640,7 +640,7 @@ function countOutcomes(outcomes: TenantMigrationOutcome[]): Record<TenantOutcome
   return counts;
 }
 
-function runOptions(ctx: AppContext, options: MigrateFleetOptions): object {
+function runOptions(ctx: Context, options: MigrateFleetOptions): object {
   const { direction, concurrency, failFast, slugs, statuses, plans, servers, retryFailed } = options;
   const { canary, waves, pauseMs, maxFailures, lockTimeoutMs, lockRetries, tenantTimeoutMs, resumedFrom } = options;
   const rollout = { canary, waves, pauseMs, maxFailures, lockTimeoutMs, lockRetries, tenantTimeoutMs, resumedFrom };

@@ -1,4 +1,4 @@
-import type { AppContext } from '../../context/app-context.js';
+import type { Context } from '../../context/context.js';
 import { TamperedTableError } from '../../core/errors.js';
 import { latestOutcomes } from '../../registry/runs-repo.js';
 import { DirectoryMigrationSource } from '../../tenant-schema/migration-source.js';
@@ -50,7 +50,7 @@ export interface MigrationStatusResult {
 
 /** Applied and pending migrations of every selected tenant, read in bulk per server. */
 export async function migrationStatus(
-  ctx: AppContext,
+  ctx: Context,
   selection: TenantSelection,
   concurrency: number,
 ): Promise<MigrationStatusResult> {

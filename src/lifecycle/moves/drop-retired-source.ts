@@ -1,4 +1,4 @@
-import type { AppContext } from '../../context/app-context.js';
+import type { Context } from '../../context/context.js';
 import { NotFoundError, OperationError } from '../../core/errors.js';
 import { keptSource, updateMoveRow } from '../../registry/moves-repo.js';
 import { findServerRow } from '../../registry/servers-repo.js';
@@ -14,7 +14,7 @@ export interface DropSourceResult {
 }
 
 /** `move --drop-source`: drops the retired copy a `move --keep-source` left on the old server. */
-export async function dropRetiredSource(ctx: AppContext, slug: string): Promise<DropSourceResult> {
+export async function dropRetiredSource(ctx: Context, slug: string): Promise<DropSourceResult> {
   const tenant = await loadTenantRow(ctx, slug);
   return withTenantLock(ctx, slug, async () => {
     const registry = await ctx.registry();

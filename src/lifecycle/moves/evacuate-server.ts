@@ -1,4 +1,4 @@
-import type { AppContext } from '../../context/app-context.js';
+import type { Context } from '../../context/context.js';
 import { LockedError, NotFoundError, errorMessage } from '../../core/errors.js';
 import { runPool } from '../../core/run-pool.js';
 import { stoppedBy, stopping, untilCut, type RunInterrupt } from '../../core/run-interrupt.js';
@@ -51,7 +51,7 @@ export interface EvacuateOptions {
  * the tenant's lock). Drain the server first, or placement may send tenants back to it from elsewhere.
  */
 export async function evacuateServer(
-  ctx: AppContext,
+  ctx: Context,
   name: string,
   options: EvacuateOptions,
   onProgress: (done: number, total: number, failed: number) => void = () => {},

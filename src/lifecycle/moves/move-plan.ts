@@ -1,4 +1,4 @@
-import type { AppContext } from '../../context/app-context.js';
+import type { Context } from '../../context/context.js';
 import { NotFoundError, UsageError } from '../../core/errors.js';
 import { latestGoodBackup } from '../../registry/backups-repo.js';
 import { findServerRow } from '../../registry/servers-repo.js';
@@ -52,7 +52,7 @@ const DOWNTIME_PER_BACKUP = 3;
  * below capacity, never the tenant's own server), the tenant's names free there, dump tools
  * present and new enough for both servers.
  */
-export async function planMove(ctx: AppContext, tenant: TenantRow, to: string | undefined): Promise<MovePlan> {
+export async function planMove(ctx: Context, tenant: TenantRow, to: string | undefined): Promise<MovePlan> {
   const registry = await ctx.registry();
   const source = await ctx.server(tenant.server_id);
   const engine = source.connection.driver.engine;

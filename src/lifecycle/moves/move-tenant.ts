@@ -1,4 +1,4 @@
-import type { AppContext } from '../../context/app-context.js';
+import type { Context } from '../../context/context.js';
 import { ConflictError, OperationError, errorMessage } from '../../core/errors.js';
 import { isOutage } from '../shared/fleet-servers.js';
 import { generatePassword, redact } from '../../core/secrets.js';
@@ -77,11 +77,7 @@ export type MoveProgress = (step: MoveStep | 'rollback') => void;
  * and unfences the source; a move killed at any point is finished (switched already) or rolled
  * back and started afresh (not switched) by running it again.
  */
-export async function moveTenant(
-  ctx: AppContext,
-  input: MoveInput,
-  onStep: MoveProgress = () => {},
-): Promise<MoveResult> {
+export async function moveTenant(ctx: Context, input: MoveInput, onStep: MoveProgress = () => {}): Promise<MoveResult> {
   const started = Date.now();
   const slug = validateSlug(input.slug);
   const row = await loadTenantRow(ctx, slug);
@@ -255,7 +251,7 @@ export async function moveTenant(
 
 /** Records a step, runs it, and records how long it took (into `steps`). */
 async function runStep(
-  ctx: AppContext,
+  ctx: Context,
   move: MoveRow,
   step: MoveStep,
   steps: MoveResult['steps'],
@@ -272,7 +268,7 @@ async function runStep(
 }
 
 /** Records a step on the move and on the tenant (so other commands leave it alone) before it runs. */
-async function recordStep(ctx: AppContext, move: MoveRow, step: MoveStep): Promise<void> {
+async function recordStep(ctx: Context, move: MoveRow, step: MoveStep): Promise<void> {
   const registry = await ctx.registry();
   await updateMoveRow(registry.knex, move.id, { step });
   if (step !== 'retire' && step !== 'unfence')
@@ -282,7 +278,7 @@ async function recordStep(ctx: AppContext, move: MoveRow, step: MoveStep): Promi
 /** After the switch: access back on the target (if the tenant was active), then the source retired. */
 type Finished = Pick<MoveResult, 'slug' | 'tenant' | 'source' | 'target' | 'downtimeMs' | 'steps' | 'sourceKept'>;
 
-async function finishMove(ctx: AppContext, move: MoveRow, onStep: MoveProgress): Promise<Finished> {
+async function finishMove(ctx: Context, move: MoveRow, onStep: MoveProgress): Promise<Finished> {
   const registry = await ctx.registry();
   const [source, target] = await Promise.all([ctx.server(move.source_server_id), ctx.server(move.target_server_id)]);
   const steps: MoveResult['steps'] = JSON.parse(move.durations ?? '{}');
@@ -346,7 +342,7 @@ async function finishMove(ctx: AppContext, move: MoveRow, onStep: MoveProgress):
  * `move` tries again.
  */
 async function rollBack(
-  ctx: AppContext,
+  ctx: Context,
   move: MoveRow,
   status: 'failed' | 'rolled_back',
   reason: string,
@@ -387,7 +383,7 @@ function targetSource(move: MoveRow): LoginSource {
   };
 }
 
-async function dryResult(ctx: AppContext, slug: string, plan: MovePlan, started: number): Promise<MoveResult> {
+async function dryResult(ctx: Context, slug: string, plan: MovePlan, started: number): Promise<MoveResult> {
   return {
     slug,
     tenant: await reloadTenant(ctx, slug),

@@ -1,5 +1,5 @@
 import { hostname, userInfo } from 'node:os';
-import type { AppContext } from '../../context/app-context.js';
+import type { Context } from '../../context/context.js';
 import { maskUrlPasswords } from '../../core/url-passwords.js';
 import { insertAuditRow, listAuditRows, type AuditOutcome } from '../../registry/audit-repo.js';
 import { now } from '../../registry/tenants-repo.js';
@@ -31,7 +31,7 @@ function osUser(): string {
 }
 
 /** Writes one audit entry: when, what, by whom and where, for which tenant, and how it ended. */
-export async function recordAudit(ctx: AppContext, entry: AuditEntry): Promise<void> {
+export async function recordAudit(ctx: Context, entry: AuditEntry): Promise<void> {
   const registry = await ctx.registry();
   await insertAuditRow(registry.knex, {
     at: now(),
@@ -59,7 +59,7 @@ export interface AuditRecord {
   detail: unknown;
 }
 
-export async function readAuditLog(ctx: AppContext, tenant: string | undefined, limit: number): Promise<AuditRecord[]> {
+export async function readAuditLog(ctx: Context, tenant: string | undefined, limit: number): Promise<AuditRecord[]> {
   const registry = await ctx.registry();
   const rows = await listAuditRows(registry.knex, tenant, limit);
   return rows.map((row) => ({

@@ -1,4 +1,4 @@
-import type { AppContext } from '../../context/app-context.js';
+import type { Context } from '../../context/context.js';
 import { describeServer } from '../../engines/server-spec.js';
 import { LATEST_REGISTRY_MIGRATION } from '../../registry/schema/index.js';
 
@@ -11,7 +11,7 @@ export interface InitResult {
 }
 
 /** Opens (and so migrates) the registry and loads, or generates, the secret key. */
-export async function initRegistry(ctx: AppContext): Promise<InitResult> {
+export async function initRegistry(ctx: Context): Promise<InitResult> {
   const registry = await ctx.registry();
   const key = await ctx.secretKey();
   return {

@@ -1,6 +1,6 @@
 import { existsSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import type { Knex } from 'knex';
-import type { AppContext } from '../../context/app-context.js';
+import type { Context } from '../../context/context.js';
 import { finishKeyFileSwap, nextKeyFile } from '../../context/rotated-key-file.js';
 import { LockedError, UsageError } from '../../core/errors.js';
 import { decryptSecret, encryptSecret, generateSecretKey, keyFingerprint, parseSecretKey } from '../../core/secrets.js';
@@ -62,7 +62,7 @@ const SECRET_TABLES: ReadonlyArray<{ table: string; columns: string[] }> = [
  * again carries on. Only then does the registry's fingerprint become the new one (and, with
  * `generate`, the new key file replace the old): from then on the old key is refused.
  */
-export async function rotateKey(ctx: AppContext, options: RotateKeyOptions): Promise<RotateKeyResult> {
+export async function rotateKey(ctx: Context, options: RotateKeyOptions): Promise<RotateKeyResult> {
   if (!options.newKey === !options.generate)
     throw new UsageError('rotate-key: give --new-key-file <file> or --generate (one of them)');
   const registry = await ctx.registry();
@@ -156,7 +156,7 @@ export interface InterruptedRotation {
  * A key rotation killed half-way (its marker set, no rotate-key running now): some secrets are
  * under the new key, the rest under the old, until `rotate-key` is run again with the same key.
  */
-export async function interruptedRotation(ctx: AppContext): Promise<InterruptedRotation | undefined> {
+export async function interruptedRotation(ctx: Context): Promise<InterruptedRotation | undefined> {
   const registry = await ctx.registry();
   const to = await getSetting(registry.knex, ROTATING_TO);
   if (!to) return undefined;

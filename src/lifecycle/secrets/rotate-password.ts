@@ -1,4 +1,4 @@
-import type { AppContext } from '../../context/app-context.js';
+import type { Context } from '../../context/context.js';
 import { ConflictError, LockedError, OperationError, UsageError, errorMessage } from '../../core/errors.js';
 import { runPool } from '../../core/run-pool.js';
 import { stoppedBy, stopping, untilCut, type RunInterrupt } from '../../core/run-interrupt.js';
@@ -51,7 +51,7 @@ export interface RotatePasswordResult {
  * Open sessions stay unless `endSessions`. Returns `skipped` where there is no user of its own.
  */
 export async function rotateTenantPassword(
-  ctx: AppContext,
+  ctx: Context,
   slug: string,
   options: { endSessions?: boolean } = {},
 ): Promise<Omit<PasswordRotationOutcome, 'server' | 'durationMs'>> {
@@ -104,7 +104,7 @@ export async function rotateTenantPassword(
 }
 
 /** A row under another key than this run's (a key rotation under way) must not get a secret of ours mixed in. */
-async function assertCurrentKey(ctx: AppContext, row: TenantRow): Promise<void> {
+async function assertCurrentKey(ctx: Context, row: TenantRow): Promise<void> {
   const mine = keyFingerprint((await ctx.secretKey()).key);
   if (row.key_fingerprint && row.key_fingerprint !== mine) {
     throw new UsageError(
@@ -119,7 +119,7 @@ async function assertCurrentKey(ctx: AppContext, row: TenantRow): Promise<void> 
  * rotateTenantPassword); one another tenantctl holds is `busy`.
  */
 export async function rotatePasswords(
-  ctx: AppContext,
+  ctx: Context,
   options: RotatePasswordOptions,
   onProgress: (done: number, total: number, failed: number) => void = () => {},
 ): Promise<RotatePasswordResult> {

@@ -1,4 +1,5 @@
-import { reachServer, type AppContext } from '../../context/app-context.js';
+import { reachServer } from '../../context/app-context.js';
+import type { Context } from '../../context/context.js';
 import { readIdentity, registeredTwice } from '../../context/server-identity.js';
 import { ConflictError, ServerUnreachableError, UsageError } from '../../core/errors.js';
 import { driverFor } from '../../engines/drivers.js';
@@ -31,7 +32,7 @@ export interface AddServerResult {
 }
 
 /** The admin connection spec a URL and a separately given password describe. */
-export function serverSpecFrom(ctx: AppContext, url: string, password: string | undefined): ServerSpec {
+export function serverSpecFrom(ctx: Context, url: string, password: string | undefined): ServerSpec {
   const spec = parseServerUrl(url);
   const driver = driverFor(spec.engine);
   const chosen = password ?? spec.password;
@@ -57,7 +58,7 @@ export function assertUsablePassword(engine: ServerSpec['engine'], password: str
  * its address is written (`localhost` and `127.0.0.1`): servers registered before identities were
  * kept are reached first, to learn theirs.
  */
-export async function addServer(ctx: AppContext, input: AddServerInput): Promise<AddServerResult> {
+export async function addServer(ctx: Context, input: AddServerInput): Promise<AddServerResult> {
   validateServerName(input.name);
   validateSetting('--max-tenants', input.maxTenants, 0, 1_000_000);
   validateSetting('--weight', input.weight, 1, 1000);
@@ -128,7 +129,7 @@ export async function addServer(ctx: AppContext, input: AddServerInput): Promise
  * that each records its own: a new server is then compared with all of them. One that cannot be
  * reached now is compared when it is.
  */
-async function learnIdentities(ctx: AppContext, engine: ServerRow['engine']): Promise<void> {
+async function learnIdentities(ctx: Context, engine: ServerRow['engine']): Promise<void> {
   const unknown = (await listServerRows((await ctx.registry()).knex)).filter(
     (row) => row.engine === engine && !row.identity,
   );

@@ -1,4 +1,4 @@
-import type { AppContext } from '../../context/app-context.js';
+import type { Context } from '../../context/context.js';
 import { NotFoundError } from '../../core/errors.js';
 import { findServerRow, listServerRows, tenantCountsByServer, type ServerRow } from '../../registry/servers-repo.js';
 import { listTenantRows } from '../../registry/tenants-repo.js';
@@ -17,24 +17,21 @@ export type ServerListing = ServerInfo & ServerHealth & { tenantsByStatus: Recor
  * Every registered server with its tenants, and, asked now and side by side, whether it answers
  * and how many bytes its tenants hold. An unreachable server is listed, marked, never an error.
  */
-export async function listServers(
-  ctx: AppContext,
-  options: { includeRemoved?: boolean } = {},
-): Promise<ServerListing[]> {
+export async function listServers(ctx: Context, options: { includeRemoved?: boolean } = {}): Promise<ServerListing[]> {
   const registry = await ctx.registry();
   const rows = await listServerRows(registry.knex, options);
   return describe(ctx, rows);
 }
 
 /** One server, as `server list` shows it. */
-export async function showServer(ctx: AppContext, name: string): Promise<ServerListing> {
+export async function showServer(ctx: Context, name: string): Promise<ServerListing> {
   const registry = await ctx.registry();
   const row = await findServerRow(registry.knex, { name });
   if (!row) throw new NotFoundError(`no server "${name}" in the registry (see: tenantctl server list)`);
   return (await describe(ctx, [row]))[0]!;
 }
 
-async function describe(ctx: AppContext, rows: ServerRow[]): Promise<ServerListing[]> {
+async function describe(ctx: Context, rows: ServerRow[]): Promise<ServerListing[]> {
   const registry = await ctx.registry();
   const counts = await tenantCountsByServer(registry.knex);
   const tenants = await listTenantRows(registry.knex, { statuses: LIVE_STATUSES });

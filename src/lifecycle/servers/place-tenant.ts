@@ -1,4 +1,4 @@
-import type { AppContext, ServerHandle } from '../../context/app-context.js';
+import type { Context, ServerHandle } from '../../context/context.js';
 import { ConflictError, LockedError, ServerUnreachableError, errorMessage } from '../../core/errors.js';
 import { listServerRows, serverLabels, tenantCountsByServer, type ServerRow } from '../../registry/servers-repo.js';
 import { incomingMovesByServer } from '../../registry/moves-repo.js';
@@ -34,7 +34,7 @@ interface Candidate {
  * step for the whole fleet, so that two creates or moves at once never both take a server's last
  * free place. Waits up to 30 s for another tenantctl doing the same.
  */
-export async function withPlacementLock<T>(ctx: AppContext, fn: () => Promise<T>): Promise<T> {
+export async function withPlacementLock<T>(ctx: Context, fn: () => Promise<T>): Promise<T> {
   const lock = await (await ctx.registry()).tryLock('tenantctl:placement', 30_000);
   if (!lock) throw new LockedError('another tenantctl has been choosing a server for 30 s; try again');
   try {
@@ -51,7 +51,7 @@ export async function withPlacementLock<T>(ctx: AppContext, fn: () => Promise<T>
  * capacity and answer now: the fewest live tenants per weight (or, with `placement: bytes`, the
  * fewest bytes per weight), ties broken by name. No server can take it: ConflictError (exit 4).
  */
-export async function placeTenant(ctx: AppContext, request: PlacementRequest): Promise<Placement> {
+export async function placeTenant(ctx: Context, request: PlacementRequest): Promise<Placement> {
   const registry = await ctx.registry();
   const [counts, incoming] = await Promise.all([
     tenantCountsByServer(registry.knex),

@@ -1,4 +1,4 @@
-import type { AppContext } from '../../context/app-context.js';
+import type { Context } from '../../context/context.js';
 import { removeServerRow } from '../../registry/servers-repo.js';
 import { toServerInfo, type ServerInfo } from './server-info.js';
 import { assertNoLiveTenants, loadServer } from './update-server.js';
@@ -13,7 +13,7 @@ export interface RemoveServerResult {
  * Forgets a server. Only without live tenants (exit 4 otherwise); its databases are not touched.
  * Records of deleted tenants keep naming it, so then it stays in the registry as `removed`.
  */
-export async function removeServer(ctx: AppContext, name: string): Promise<RemoveServerResult> {
+export async function removeServer(ctx: Context, name: string): Promise<RemoveServerResult> {
   const row = await loadServer(ctx, name);
   await assertNoLiveTenants(ctx, row);
   const record = await removeServerRow((await ctx.registry()).knex, row.id);

@@ -1,4 +1,4 @@
-import type { AppContext } from '../../context/app-context.js';
+import type { Context } from '../../context/context.js';
 import { ServerUnreachableError, UsageError, errorMessage } from '../../core/errors.js';
 import { describeServer, serverAddress } from '../../engines/server-spec.js';
 import { serverLabels, specFromRow, type ServerRow, type ServerStatus } from '../../registry/servers-repo.js';
@@ -68,7 +68,7 @@ export function liveCount(counts: Record<string, number> | undefined): number {
 }
 
 /** Asks a server now whether it answers, and how much its tenants hold. */
-export async function serverHealth(ctx: AppContext, row: ServerRow, databases: string[]): Promise<ServerHealth> {
+export async function serverHealth(ctx: Context, row: ServerRow, databases: string[]): Promise<ServerHealth> {
   try {
     const handle = await ctx.server(row.id);
     const sizes = await handle.connection.databaseSizes(databases);

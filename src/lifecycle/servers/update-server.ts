@@ -1,5 +1,6 @@
 import type { ServerSpec } from '../../engines/server-spec.js';
-import { reachServer, type AppContext } from '../../context/app-context.js';
+import { reachServer } from '../../context/app-context.js';
+import type { Context } from '../../context/context.js';
 import { readIdentity, registeredTwice, verifyServerIdentity } from '../../context/server-identity.js';
 import { serverAddress } from '../../engines/server-spec.js';
 import { ConflictError, NotFoundError, UsageError } from '../../core/errors.js';
@@ -39,14 +40,14 @@ export interface ServerChangeResult {
   changed: boolean;
 }
 
-export async function loadServer(ctx: AppContext, name: string): Promise<ServerRow> {
+export async function loadServer(ctx: Context, name: string): Promise<ServerRow> {
   const row = await findServerRow((await ctx.registry()).knex, { name });
   if (!row || row.status === 'removed')
     throw new NotFoundError(`no server "${name}" in the registry (see: tenantctl server list)`);
   return row;
 }
 
-async function info(ctx: AppContext, row: ServerRow): Promise<ServerInfo> {
+async function info(ctx: Context, row: ServerRow): Promise<ServerInfo> {
   const counts = await tenantCountsByServer((await ctx.registry()).knex);
   return toServerInfo(row, liveCount(counts.get(row.id)));
 }
@@ -56,11 +57,7 @@ async function info(ctx: AppContext, row: ServerRow): Promise<ServerInfo> {
  * tried before they are stored: a server that refuses them keeps the old ones, and so does one
  * that is not the registered server (another identity) unless `acceptIdentity` confirms it.
  */
-export async function updateServer(
-  ctx: AppContext,
-  name: string,
-  input: UpdateServerInput,
-): Promise<ServerChangeResult> {
+export async function updateServer(ctx: Context, name: string, input: UpdateServerInput): Promise<ServerChangeResult> {
   validateSetting('--max-tenants', input.maxTenants, 0, 1_000_000);
   validateSetting('--weight', input.weight, 1, 1000);
   validateSetting('--concurrency', input.concurrency, 1, 256);
@@ -122,7 +119,7 @@ export async function updateServer(
 }
 
 /** `server drain`: the server takes no new tenants; its tenants keep working. `undrain` reverses it. */
-export async function setServerDraining(ctx: AppContext, name: string, draining: boolean): Promise<ServerChangeResult> {
+export async function setServerDraining(ctx: Context, name: string, draining: boolean): Promise<ServerChangeResult> {
   const row = await loadServer(ctx, name);
   const status = draining ? 'draining' : 'active';
   if (row.status === status) return { server: await info(ctx, row), changed: false };
@@ -131,7 +128,7 @@ export async function setServerDraining(ctx: AppContext, name: string, draining:
 }
 
 /** Throws unless the server can be removed: no live tenant may still be on it. */
-export async function assertNoLiveTenants(ctx: AppContext, row: ServerRow): Promise<void> {
+export async function assertNoLiveTenants(ctx: Context, row: ServerRow): Promise<void> {
   const counts = await tenantCountsByServer((await ctx.registry()).knex);
   const live = liveCount(counts.get(row.id));
   if (live > 0) {

@@ -1,4 +1,4 @@
-import type { AppContext } from '../../context/app-context.js';
+import type { Context } from '../../context/context.js';
 import { ServerUnreachableError, errorMessage, networkReason, type UnreachableReason } from '../../core/errors.js';
 import type { TenantWithServer } from '../../registry/tenants-repo.js';
 
@@ -25,7 +25,7 @@ export interface FleetServers<T extends TenantWithServer> {
  * Reaches every server the tenants live on, at once (each within the connect timeout), so one
  * server down costs one timeout for the whole run and the others go on.
  */
-export async function reachFleet<T extends TenantWithServer>(ctx: AppContext, tenants: T[]): Promise<FleetServers<T>> {
+export async function reachFleet<T extends TenantWithServer>(ctx: Context, tenants: T[]): Promise<FleetServers<T>> {
   const ids = [...new Set(tenants.map((t) => t.server_id))];
   const errors = new Map<number, ServerUnreachableError>();
   await Promise.all(
@@ -59,11 +59,11 @@ export async function reachFleet<T extends TenantWithServer>(ctx: AppContext, te
 
 /**
  * Every server a run could not work on: those unreachable from the start (`fleet.outages`) and
- * those lost on the way (see AppContext.lostServers), each once, with how many of its tenants
+ * those lost on the way (see Context.lostServers), each once, with how many of its tenants
  * ended `unreachable`.
  */
 export function runOutages<T extends TenantWithServer>(
-  ctx: AppContext,
+  ctx: Context,
   fleet: FleetServers<T>,
   outcomes: ReadonlyArray<{ server: string; outcome: string } | undefined>,
 ): UnreachableServer[] {
@@ -93,7 +93,7 @@ export function outageMessage(tenant: TenantWithServer, error: unknown): string 
  * the server's own setting (`server update --max-concurrency`), else the run's total.
  */
 export function serverLimit(
-  ctx: AppContext,
+  ctx: Context,
   tenants: Array<Pick<TenantWithServer, 'server_id' | 'server_concurrency'>>,
   concurrency: number,
 ): (serverId: string | number) => number {

@@ -1,4 +1,4 @@
-import type { AppContext } from '../../context/app-context.js';
+import type { Context } from '../../context/context.js';
 import { listTenantRows, type TenantWithServer } from '../../registry/tenants-repo.js';
 import { WITH_DATABASE, type TenantSelection } from './select-tenants.js';
 import { isMoving } from './tenant-moving.js';
@@ -18,7 +18,7 @@ export type FreshTenant =
  * migrate a retired copy while the live database stayed behind.
  */
 export async function freshTenant(
-  ctx: AppContext,
+  ctx: Context,
   listed: TenantWithServer,
   selection: Pick<TenantSelection, 'servers' | 'statuses'> = {},
 ): Promise<FreshTenant> {

@@ -1,11 +1,11 @@
-import type { AppContext } from '../../context/app-context.js';
+import type { Context } from '../../context/context.js';
 import { NotFoundError } from '../../core/errors.js';
 import { validateSlug } from '../../core/slug.js';
 import { findServerRow } from '../../registry/servers-repo.js';
 import { findTenantRow, toTenant, type Tenant, type TenantRow } from '../../registry/tenants-repo.js';
 
 /** A tenant's row by slug, or NotFoundError; the slug is validated first. */
-export async function loadTenantRow(ctx: AppContext, slug: string): Promise<TenantRow> {
+export async function loadTenantRow(ctx: Context, slug: string): Promise<TenantRow> {
   validateSlug(slug);
   const registry = await ctx.registry();
   const row = await findTenantRow(registry.knex, slug);
@@ -14,7 +14,7 @@ export async function loadTenantRow(ctx: AppContext, slug: string): Promise<Tena
 }
 
 /** The tenant as commands return it, read fresh from the registry. */
-export async function reloadTenant(ctx: AppContext, slug: string): Promise<Tenant> {
+export async function reloadTenant(ctx: Context, slug: string): Promise<Tenant> {
   const registry = await ctx.registry();
   const row = (await findTenantRow(registry.knex, slug))!;
   const server = await findServerRow(registry.knex, { id: row.server_id });

@@ -1,4 +1,4 @@
-import type { AppContext } from '../../context/app-context.js';
+import type { Context } from '../../context/context.js';
 import { NotFoundError, UsageError } from '../../core/errors.js';
 import { validateSlug } from '../../core/slug.js';
 import { failedTenantIds, lastRun, type RunKind } from '../../registry/runs-repo.js';
@@ -25,7 +25,7 @@ export const WITH_DATABASE: TenantStatus[] = ['active', 'suspended'];
 export type SelectionPurpose = RunKind | 'backup' | 'stats' | 'rotate-password';
 
 export async function selectTenants(
-  ctx: AppContext,
+  ctx: Context,
   selection: TenantSelection,
   kind: SelectionPurpose,
 ): Promise<TenantWithServer[]> {

@@ -1,4 +1,4 @@
-import type { AppContext } from '../../context/app-context.js';
+import type { Context } from '../../context/context.js';
 import type { HeldLock } from '../../engines/engine-driver.js';
 import { findTenantRow } from '../../registry/tenants-repo.js';
 import { tenantLockName } from './tenant-lock.js';
@@ -16,7 +16,7 @@ export interface TenantLockPool {
   close(): Promise<void>;
 }
 
-export async function openTenantLockPool(ctx: AppContext): Promise<TenantLockPool> {
+export async function openTenantLockPool(ctx: Context): Promise<TenantLockPool> {
   const registry = await ctx.registry();
   return {
     async tryHold(slug) {
@@ -32,7 +32,7 @@ export async function openTenantLockPool(ctx: AppContext): Promise<TenantLockPoo
  * What holds a tenant's lock, as far as the registry knows: operations record their step before
  * acting (`restore`, `suspend`, a `delete` step…). Without one, only that another tenantctl does.
  */
-export async function lockHolder(ctx: AppContext, slug: string): Promise<string> {
+export async function lockHolder(ctx: Context, slug: string): Promise<string> {
   const registry = await ctx.registry();
   const row = await findTenantRow(registry.knex, slug);
   if (row?.step)

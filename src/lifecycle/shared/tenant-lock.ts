@@ -1,4 +1,4 @@
-import type { AppContext } from '../../context/app-context.js';
+import type { Context } from '../../context/context.js';
 import { LockedError } from '../../core/errors.js';
 
 /**
@@ -11,7 +11,7 @@ export function tenantLockName(slug: string): string {
   return `tenantctl:tenant:${slug}`;
 }
 
-export async function withTenantLock<T>(ctx: AppContext, slug: string, fn: () => Promise<T>): Promise<T> {
+export async function withTenantLock<T>(ctx: Context, slug: string, fn: () => Promise<T>): Promise<T> {
   const registry = await ctx.registry();
   const lock = await registry.tryLock(tenantLockName(slug), 0);
   if (!lock)

@@ -1,4 +1,4 @@
-import type { AppContext, ServerHandle } from '../../context/app-context.js';
+import type { Context, ServerHandle } from '../../context/context.js';
 import { LockedError, UsageError } from '../../core/errors.js';
 import { driverFor } from '../../engines/drivers.js';
 import {
@@ -39,7 +39,7 @@ export interface LoginOptions {
  * a user of its own (`tenantUsers: false`) is worked on as the admin only with `--trust-tenant-code`.
  */
 export function tenantLogin(
-  ctx: AppContext,
+  ctx: Context,
   server: ServerHandle,
   source: LoginSource,
   options: LoginOptions = {},
@@ -69,7 +69,7 @@ export function tenantLogin(
  * their own (`tenantUsers: false`) over the admin's session, unless the operator trusts their code.
  */
 export async function assertTenantCodeTrusted(
-  ctx: AppContext,
+  ctx: Context,
   tenants: ReadonlyArray<{ slug: string; database_user: string | null; server_id: number }>,
   what: string,
 ): Promise<void> {
@@ -100,11 +100,7 @@ export function untrusted(slugs: string[], what: string): UsageError {
  * account, so that a loan a killed tenantctl left open (unlocked, with a one-time password nobody
  * knows) ends with the application's password, not that one.
  */
-export async function restoreOwnPassword(
-  ctx: AppContext,
-  server: ServerConnection,
-  source: LoginSource,
-): Promise<void> {
+export async function restoreOwnPassword(ctx: Context, server: ServerConnection, source: LoginSource): Promise<void> {
   if (!source.database_user || !source.password_enc || !server.users) return;
   await server.users.endLoan(source.database_user, null, await ctx.decrypt(source.password_enc), source.database_name);
 }
@@ -121,9 +117,9 @@ interface Loans {
   active: Map<string, Loan>;
 }
 
-const loansByContext = new WeakMap<AppContext, Loans>();
+const loansByContext = new WeakMap<Context, Loans>();
 
-function loansOf(ctx: AppContext): Loans {
+function loansOf(ctx: Context): Loans {
   let loans = loansByContext.get(ctx);
   if (!loans) {
     loans = { active: new Map() };
@@ -142,7 +138,7 @@ function loansOf(ctx: AppContext): Loans {
  * it (restoreOwnPassword), gives it its own back.
  */
 async function borrowLogin(
-  ctx: AppContext,
+  ctx: Context,
   server: ServerHandle,
   source: LoginSource,
   user: string,
@@ -184,7 +180,7 @@ async function borrowLogin(
 }
 
 async function startLoan(
-  ctx: AppContext,
+  ctx: Context,
   server: ServerHandle,
   source: LoginSource,
   user: string,

@@ -1,5 +1,5 @@
 import type { Knex } from 'knex';
-import type { AppContext, ServerHandle } from '../../context/app-context.js';
+import type { Context, ServerHandle } from '../../context/context.js';
 import { ConflictError, OperationError, UsageError, errorMessage } from '../../core/errors.js';
 import { generatePassword, redact } from '../../core/secrets.js';
 import { validateSlug } from '../../core/slug.js';
@@ -78,7 +78,7 @@ export interface CreateTenantResult {
  * `failed` or killed (`provisioning`) tenant is cleaned up and created afresh by running it again.
  */
 export async function createTenant(
-  ctx: AppContext,
+  ctx: Context,
   input: CreateTenantInput,
   onProgress: (event: CreateProgress) => void = () => {},
 ): Promise<CreateTenantResult> {
@@ -258,7 +258,7 @@ function assertRetryable(row: TenantRow): void {
 
 /** A new tenant must not take over a database or user that something else already owns. */
 async function assertNamesFree(
-  ctx: AppContext,
+  ctx: Context,
   server: ServerHandle,
   database: string,
   user: string | null,
@@ -282,7 +282,7 @@ async function assertNamesFree(
 
 /** Undoes a failed create and records why; returns the error to throw. */
 async function failCreate(
-  ctx: AppContext,
+  ctx: Context,
   server: ServerHandle,
   id: number,
   slug: string,

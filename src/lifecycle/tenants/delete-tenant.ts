@@ -1,4 +1,4 @@
-import type { AppContext } from '../../context/app-context.js';
+import type { Context } from '../../context/context.js';
 import { ConflictError, OperationError, errorMessage } from '../../core/errors.js';
 import { clearMetadataIndex } from '../../registry/metadata-index-repo.js';
 import { deleteTenantRow, updateTenantRow, type Tenant, type TenantStatus } from '../../registry/tenants-repo.js';
@@ -46,7 +46,7 @@ const DELETABLE: TenantStatus[] = ['active', 'suspended', 'failed', 'provisionin
  * other way round. A failed backup stops the delete before anything is dropped.
  */
 export async function deleteTenant(
-  ctx: AppContext,
+  ctx: Context,
   slug: string,
   options: DeleteOptions,
   onStep: (step: DeleteStep) => void = () => {},

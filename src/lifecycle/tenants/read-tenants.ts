@@ -1,11 +1,11 @@
-import type { AppContext } from '../../context/app-context.js';
+import type { Context } from '../../context/context.js';
 import { InternalError } from '../../core/errors.js';
 import { describeServer } from '../../engines/server-spec.js';
 import { findServerRow, specFromRow } from '../../registry/servers-repo.js';
 import { listTenantRows, toTenant, type Tenant, type TenantFilter } from '../../registry/tenants-repo.js';
 import { loadTenantRow } from '../shared/load-tenant.js';
 
-export async function listTenants(ctx: AppContext, filter: TenantFilter = {}): Promise<Tenant[]> {
+export async function listTenants(ctx: Context, filter: TenantFilter = {}): Promise<Tenant[]> {
   const registry = await ctx.registry();
   const rows = await listTenantRows(registry.knex, filter);
   return rows.map((row) => toTenant(row, row.server_name));
@@ -21,7 +21,7 @@ export interface TenantDetail extends Tenant {
 
 /** One tenant's full record; the password only with `revealPassword`. Throws NotFoundError. */
 export async function showTenant(
-  ctx: AppContext,
+  ctx: Context,
   slug: string,
   options: { revealPassword?: boolean } = {},
 ): Promise<TenantDetail> {

@@ -1,5 +1,5 @@
 import type { Knex } from 'knex';
-import type { AppContext } from '../../context/app-context.js';
+import type { Context } from '../../context/context.js';
 import { ConflictError, OperationError, errorMessage } from '../../core/errors.js';
 import { validateText } from '../../core/text-limits.js';
 import type { ServerConnection } from '../../engines/engine-driver.js';
@@ -37,7 +37,7 @@ interface AccessChange {
  * (harmless) and reports it unchanged.
  */
 async function changeAccess(
-  ctx: AppContext,
+  ctx: Context,
   slug: string,
   change: AccessChange,
 ): Promise<{ row: TenantRow; tenant: Tenant; changed: boolean; enforced: boolean }> {
@@ -85,7 +85,7 @@ async function changeAccess(
  * the step stay, for `doctor` to report and the same command to finish.
  */
 async function recordFailure(
-  ctx: AppContext,
+  ctx: Context,
   server: ServerConnection,
   row: TenantRow,
   change: AccessChange,
@@ -123,7 +123,7 @@ async function recordFailure(
  * Suspends a tenant in the database itself (see ServerConnection.suspendAccess) and records
  * when and why; suspending a suspended tenant re-checks the lock and says so.
  */
-export async function suspendTenant(ctx: AppContext, slug: string, reason: string): Promise<AccessChangeResult> {
+export async function suspendTenant(ctx: Context, slug: string, reason: string): Promise<AccessChangeResult> {
   const { row, tenant, changed, enforced } = await changeAccess(ctx, slug, {
     target: 'suspended',
     step: 'suspend',
@@ -142,7 +142,7 @@ export async function suspendTenant(ctx: AppContext, slug: string, reason: strin
 }
 
 /** Reverses exactly what suspend did; reactivating an active tenant is harmless and says so. */
-export async function reactivateTenant(ctx: AppContext, slug: string): Promise<AccessChangeResult> {
+export async function reactivateTenant(ctx: Context, slug: string): Promise<AccessChangeResult> {
   const { tenant, changed } = await changeAccess(ctx, slug, {
     target: 'active',
     step: 'reactivate',

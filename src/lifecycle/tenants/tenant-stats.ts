@@ -1,4 +1,4 @@
-import type { AppContext } from '../../context/app-context.js';
+import type { Context } from '../../context/context.js';
 import { TamperedTableError } from '../../core/errors.js';
 import type { DatabaseStats } from '../../engines/engine-driver.js';
 import { listBackupRows, type BackupRow } from '../../registry/backups-repo.js';
@@ -73,7 +73,7 @@ export interface StatsResult {
  * report the retired copy, or a missing database). `interrupt.cut` ends the gathering at once.
  */
 export async function tenantStats(
-  ctx: AppContext,
+  ctx: Context,
   selection: TenantSelection,
   options: { exact?: boolean; tables?: boolean; sort?: StatsSort; interrupt?: RunInterrupt },
 ): Promise<StatsResult> {

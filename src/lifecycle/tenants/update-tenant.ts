@@ -1,4 +1,4 @@
-import type { AppContext } from '../../context/app-context.js';
+import type { Context } from '../../context/context.js';
 import { ConflictError, UsageError } from '../../core/errors.js';
 import { validateText } from '../../core/text-limits.js';
 import { assertMetadataAvailable, readIndexedKeys, writeMetadataIndex } from '../../registry/metadata-index-repo.js';
@@ -19,7 +19,7 @@ export interface UpdateResult {
 }
 
 /** Changes a tenant's display name, plan and metadata in the registry; its database is not touched. */
-export async function updateTenant(ctx: AppContext, slug: string, input: UpdateInput): Promise<UpdateResult> {
+export async function updateTenant(ctx: Context, slug: string, input: UpdateInput): Promise<UpdateResult> {
   if (input.name === undefined && input.plan === undefined && !input.set && !input.unset?.length) {
     throw new UsageError('update: nothing to change (use --name, --plan, --set or --unset)');
   }
