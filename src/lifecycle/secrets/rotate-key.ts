@@ -107,7 +107,8 @@ export async function rotateKey(ctx: Context, options: RotateKeyOptions): Promis
           counts[table.owner] += done.reencrypted;
         }
         if (left === 0) return;
-        if (pass >= 20) throw new Error('secrets keep changing while the key is rotated: run rotate-key again');
+        // Other commands keep writing secrets: nothing is wrong but the timing, so it is worth trying again (exit 6).
+        if (pass >= 20) throw new LockedError('secrets keep changing while the key is rotated: run rotate-key again');
       }
     };
     await reencryptAll();
