@@ -8,7 +8,7 @@ import type { ServerConnection } from '../engines/engine-driver.js';
 import { driverFor } from '../engines/drivers.js';
 import { findIndexedTenantId, readIndexedKeys } from '../registry/metadata-index-repo.js';
 import { findServerRow, specFromRow, type ServerRow } from '../registry/servers-repo.js';
-import { findTenantRow, toTenant, type Tenant, type TenantRow } from '../registry/tenants-repo.js';
+import { findTenantRow, findTenantSlugById, toTenant, type Tenant, type TenantRow } from '../registry/tenants-repo.js';
 import { TenantNotFoundError, TenantSuspendedError, TenantUnavailableError } from './errors.js';
 import { TenantPools } from './tenant-pools.js';
 
@@ -142,7 +142,7 @@ export class Fleet {
       }
       const id = await findIndexedTenantId(registry.knex, key, String(value));
       if (id === undefined) return undefined;
-      return (await registry.knex('tenantctl_tenants').where({ id }).first('slug'))?.slug as string | undefined;
+      return findTenantSlugById(registry.knex, id);
     });
     if (!slug) throw new TenantNotFoundError(String(value), `no tenant has ${key} "${value}"`);
     return this.tenant(slug);

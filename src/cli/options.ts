@@ -1,5 +1,39 @@
 import { InvalidArgumentError, type Command } from 'commander';
+import { UsageError } from '../core/errors.js';
 import { TENANT_STATUSES, type TenantStatus } from '../registry/tenants-repo.js';
+
+/**
+ * The one reading of a whole-number flag (`--limit 20`, `--keep 3`, `--wait 120`): digits only, so
+ * a sign, a fraction, `1e3` or blanks are refused rather than silently rounded or read as 0.
+ */
+function wholeNumber(value: string): number | undefined {
+  return /^\d+$/.test(value) ? Number(value) : undefined;
+}
+
+/**
+ * A whole-number flag read in a command's action: undefined when the flag was not given, a
+ * UsageError (exit 2) naming the flag when it is not a whole number.
+ */
+export function parseInteger(value: string, flag: string): number;
+export function parseInteger(value: string | undefined, flag: string): number | undefined;
+export function parseInteger(value: string | undefined, flag: string): number | undefined {
+  if (value === undefined) return undefined;
+  const n = wholeNumber(value);
+  if (n === undefined) throw new UsageError(`${flag} expects a whole number, got "${value}"`);
+  return n;
+}
+
+/**
+ * The same reading as a commander option or argument parser: commander names the flag and the
+ * value, and adds `expected` (e.g. "expected a number of seconds"); it exits 2 as bad usage.
+ */
+export function integerArgument(expected = 'expected a whole number'): (value: string) => number {
+  return (value) => {
+    const n = wholeNumber(value);
+    if (n === undefined) throw new InvalidArgumentError(expected);
+    return n;
+  };
+}
 
 /** `--set key=value`, repeatable: collected into one object. */
 export function collectKeyValue(value: string, previous: Record<string, string> = {}): Record<string, string> {

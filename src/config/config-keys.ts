@@ -2,7 +2,7 @@ import { parseDuration } from '../core/duration.js';
 import { errorMessage } from '../core/errors.js';
 import { validateTemplate } from '../core/naming.js';
 import { DEFAULT_URLS, TOOL_SETTINGS, descriptorForUrl, urlForms, type ToolConfig } from '../engines/descriptors.js';
-import { validateWaveConfigs, type WaveConfig } from '../lifecycle/migrations/index.js';
+import { validateWaveConfigs, type WaveConfig } from './wave-config.js';
 
 /** Where an effective configuration value came from, in order of precedence. */
 export type ConfigSource = 'flag' | 'env' | 'file' | 'default';

@@ -478,7 +478,7 @@ class MysqlServer implements ServerConnection, ServerUsers, ScheduledJobs {
     try {
       await this.admin.raw(`alter user ?@? ${clause}`, [user, this.host, hash]);
     } catch (error) {
-      throw new Error(redact(errorMessage(error), [hash, password]));
+      throw new TenantctlError(redact(errorMessage(error), [hash, password]));
     }
     if (options.endSessions) await this.endSessions(user);
   }

@@ -414,7 +414,7 @@ class PostgresServer implements ServerConnection, ServerUsers, MigrationFingerpr
     try {
       await this.admin.raw(`alter role ${quote(user)} password '${verifier}'`);
     } catch (error) {
-      throw new Error(redact(errorMessage(error), [verifier, password]));
+      throw new TenantctlError(redact(errorMessage(error), [verifier, password]));
     }
     if (options.endSessions) await this.endSessions(user);
   }

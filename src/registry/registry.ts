@@ -176,3 +176,7 @@ export async function putSetting(knex: Knex, key: string, value: string): Promis
   const updated = await knex('tenantctl_settings').where({ key }).update({ value });
   if (updated === 0) await knex('tenantctl_settings').insert({ key, value });
 }
+
+export async function deleteSetting(knex: Knex, key: string): Promise<void> {
+  await knex('tenantctl_settings').where({ key }).delete();
+}

@@ -110,6 +110,22 @@ export async function recordOutcomes(knex: Knex, rows: OutcomeRow[]): Promise<vo
   if (rows.length) await knex.batchInsert(OUTCOMES, rows, 200);
 }
 
+/** The most recent runs (of one kind, if given), newest first. */
+export async function listRunRows(knex: Knex, options: { limit: number; kind?: RunKind }): Promise<RunRow[]> {
+  const query = knex<RunRow>(RUNS).orderBy('id', 'desc').limit(options.limit);
+  if (options.kind) query.where({ kind: options.kind });
+  return query;
+}
+
+export async function findRunRow(knex: Knex, id: number): Promise<RunRow | undefined> {
+  return knex<RunRow>(RUNS).where({ id }).first();
+}
+
+/** Every tenant outcome a run recorded, in the order it recorded them. */
+export async function runOutcomeRows(knex: Knex, runId: number): Promise<OutcomeRow[]> {
+  return (await knex(OUTCOMES).where({ run_id: runId }).orderBy('id')) as OutcomeRow[];
+}
+
 export async function lastRun(knex: Knex, kind: RunKind): Promise<RunRow | undefined> {
   return knex<RunRow>(RUNS).where({ kind }).whereNot({ status: 'running' }).orderBy('id', 'desc').first();
 }
@@ -123,6 +139,16 @@ export async function failedTenantIds(knex: Knex, runId: number): Promise<number
     await knex(OUTCOMES)
       .where({ run_id: runId })
       .whereIn('outcome', ['failed', 'unreachable', 'busy'])
+      .pluck('tenant_id')
+  ).map(Number);
+}
+
+/** Tenant ids whose outcome in the given run was a success (`migrated`, `rolled_back`, `up_to_date`). */
+export async function succeededTenantIds(knex: Knex, runId: number): Promise<number[]> {
+  return (
+    await knex(OUTCOMES)
+      .where({ run_id: runId })
+      .whereIn('outcome', ['migrated', 'rolled_back', 'up_to_date'])
       .pluck('tenant_id')
   ).map(Number);
 }

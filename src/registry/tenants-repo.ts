@@ -85,6 +85,10 @@ export async function findTenantRow(knex: Knex, slug: string): Promise<TenantRow
   return knex<TenantRow>(TABLE).where({ slug }).first();
 }
 
+export async function findTenantSlugById(knex: Knex, id: number): Promise<string | undefined> {
+  return (await knex(TABLE).where({ id }).first('slug'))?.slug as string | undefined;
+}
+
 export async function findTenantByDatabase(
   knex: Knex,
   serverId: number,

@@ -1,10 +1,10 @@
 import { describe, expect, it } from 'vitest';
 import { UsageError } from '../../src/core/errors.js';
+import { validateWaveConfigs } from '../../src/config/wave-config.js';
 import {
   parseCanary,
   parseFailureBudget,
   planWaves,
-  validateWaveConfigs,
   type PlannableTenant,
 } from '../../src/lifecycle/migrations/rollout-plan.js';
 

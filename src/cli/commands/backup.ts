@@ -3,7 +3,7 @@ import { ExitCode, UsageError } from '../../core/errors.js';
 import type { TenantStatus } from '../../registry/tenants-repo.js';
 import { withCommandContext } from '../action.js';
 import { interruptible } from '../interrupts.js';
-import { addTenantFilters, PER_SERVER_HELP } from '../options.js';
+import { addTenantFilters, parseInteger, PER_SERVER_HELP } from '../options.js';
 import { renderOutages } from '../render/outages.js';
 import { formatBytes } from '../../core/format-bytes.js';
 
@@ -15,12 +15,6 @@ interface BackupFlags {
   registry?: boolean;
   keep?: string;
   keepDays?: string;
-}
-
-function positiveInt(value: string | undefined, flag: string): number | undefined {
-  if (value === undefined) return undefined;
-  if (!/^\d+$/.test(value)) throw new UsageError(`${flag} expects a whole number, got "${value}"`);
-  return Number(value);
 }
 
 export function registerBackup(program: Command): void {
@@ -41,7 +35,10 @@ export function registerBackup(program: Command): void {
       if (!flags.all && slugs.length === 0 && !flags.registry)
         throw new UsageError('backup: name tenants, or use --all (or --registry)');
       if (flags.all && slugs.length) throw new UsageError('backup: name tenants or use --all, not both');
-      const policy = { keep: positiveInt(flags.keep, '--keep'), keepDays: positiveInt(flags.keepDays, '--keep-days') };
+      const policy = {
+        keep: parseInteger(flags.keep, '--keep'),
+        keepDays: parseInteger(flags.keepDays, '--keep-days'),
+      };
       const { runBackups } = await import('../../lifecycle/backups/index.js');
 
       await withCommandContext(command, async (ctx, out) => {
@@ -166,7 +163,7 @@ export function registerBackups(program: Command): void {
     .action(async (slug: string | undefined, flags: { limit?: string }, command: Command) => {
       const { listBackups } = await import('../../lifecycle/backups/index.js');
       await withCommandContext(command, async (ctx, out) => {
-        const backups = await listBackups(ctx, slug, positiveInt(flags.limit, '--limit') ?? 50);
+        const backups = await listBackups(ctx, slug, parseInteger(flags.limit, '--limit') ?? 50);
         out.result(backups, () =>
           backups.length === 0
             ? out.color.dim('No backups.')

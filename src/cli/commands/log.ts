@@ -1,6 +1,6 @@
 import type { Command } from 'commander';
-import { UsageError } from '../../core/errors.js';
 import { withCommandContext } from '../action.js';
+import { parseInteger } from '../options.js';
 
 export function registerLog(program: Command): void {
   program
@@ -9,11 +9,10 @@ export function registerLog(program: Command): void {
     .argument('[slug]', 'one tenant only')
     .option('--limit <n>', 'at most this many entries (default 50)')
     .action(async (slug: string | undefined, flags: { limit?: string }, command: Command) => {
-      if (flags.limit !== undefined && !/^\d+$/.test(flags.limit))
-        throw new UsageError('--limit expects a whole number');
+      const limit = parseInteger(flags.limit, '--limit') ?? 50;
       const { readAuditLog } = await import('../../lifecycle/registry/index.js');
       await withCommandContext(command, async (ctx, out) => {
-        const entries = await readAuditLog(ctx, slug, Number(flags.limit ?? 50));
+        const entries = await readAuditLog(ctx, slug, limit);
         out.result(entries, () =>
           entries.length === 0
             ? out.color.dim('No entries.')

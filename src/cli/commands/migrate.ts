@@ -5,7 +5,7 @@ import type { MigrateFleetOptions } from '../../lifecycle/migrations/index.js';
 import type { TenantStatus } from '../../registry/tenants-repo.js';
 import { withCommandContext } from '../action.js';
 import { interruptible } from '../interrupts.js';
-import { addTenantFilters, PER_SERVER_HELP } from '../options.js';
+import { addTenantFilters, integerArgument, PER_SERVER_HELP } from '../options.js';
 import { progressLine, renderFleetResult } from '../render/fleet-result.js';
 
 interface FleetFlags {
@@ -31,10 +31,7 @@ interface FleetFlags {
 /** `--wait` alone waits up to an hour; `--wait 120` up to two minutes. */
 const DEFAULT_WAIT_SECONDS = 3600;
 
-function parseSeconds(value: string): number {
-  if (!/^\d+$/.test(value)) throw new InvalidArgumentError('expected a number of seconds');
-  return Number(value);
-}
+const parseSeconds = integerArgument('expected a number of seconds');
 
 /** A commander parser for a duration flag: `5s`, `2m`, `500ms`, `1h`. */
 const durationFlag = (flag: string) => (value: string) => {
@@ -45,10 +42,7 @@ const durationFlag = (flag: string) => (value: string) => {
   }
 };
 
-const countFlag = (value: string) => {
-  if (!/^\d+$/.test(value)) throw new InvalidArgumentError('expected a whole number');
-  return Number(value);
-};
+const countFlag = integerArgument();
 
 /** Staged rollouts: canary, waves, failure budget, timeouts and resume (see README "Staged rollouts"). */
 function addRolloutOptions(command: Command): Command {

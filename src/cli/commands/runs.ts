@@ -1,13 +1,11 @@
-import { InvalidArgumentError, type Command } from 'commander';
+import type { Command } from 'commander';
 import { UsageError } from '../../core/errors.js';
 import type { RunDetail, RunSummary } from '../../lifecycle/migrations/index.js';
 import { withCommandContext } from '../action.js';
+import { integerArgument } from '../options.js';
 import type { Output } from '../output.js';
 
-const whole = (value: string) => {
-  if (!/^\d+$/.test(value)) throw new InvalidArgumentError('expected a whole number');
-  return Number(value);
-};
+const whole = integerArgument();
 
 export function registerRuns(program: Command): void {
   const runs = program

@@ -1,10 +1,10 @@
-import { InvalidArgumentError, type Command } from 'commander';
+import type { Command } from 'commander';
 import type { Context } from '../../context/context.js';
 import { ServerUnreachableError } from '../../core/errors.js';
 import type { ServerListing } from '../../lifecycle/servers/index.js';
 import type { ServerInfo } from '../../lifecycle/servers/index.js';
 import { withCommandContext } from '../action.js';
-import { collectKeyValue, collectList } from '../options.js';
+import { collectKeyValue, collectList, integerArgument } from '../options.js';
 import type { Output } from '../output.js';
 import { formatBytes } from '../../core/format-bytes.js';
 
@@ -20,10 +20,7 @@ interface ServerFlags {
   acceptIdentity?: boolean;
 }
 
-function wholeNumber(value: string): number {
-  if (!/^\d+$/.test(value)) throw new InvalidArgumentError('expected a whole number');
-  return Number(value);
-}
+const wholeNumber = integerArgument();
 
 /** Commander turns a parser's null into '', so "no limit" travels as -1 until the action. */
 const NO_LIMIT = -1;

@@ -8,4 +8,3 @@ export {
 } from './migrate-fleet.js';
 export { migrationStatus, type MigrationStatusResult, type TenantMigrationStatus } from './migration-status.js';
 export { listRuns, showRun, type RunSummary, type RunDetail, type RunTenantOutcome } from './list-runs.js';
-export { validateWaveConfigs, type WaveConfig } from './rollout-plan.js';

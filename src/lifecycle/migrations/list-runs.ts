@@ -1,6 +1,13 @@
 import type { Context } from '../../context/context.js';
 import { NotFoundError } from '../../core/errors.js';
-import type { OutcomeRow, RunKind, RunRow, RunStatus } from '../../registry/runs-repo.js';
+import {
+  findRunRow,
+  listRunRows,
+  runOutcomeRows,
+  type RunKind,
+  type RunRow,
+  type RunStatus,
+} from '../../registry/runs-repo.js';
 
 /** One recorded fleet run (migrate-all, rollback --all), as `runs` lists it. */
 export interface RunSummary {
@@ -44,16 +51,14 @@ export interface RunDetail extends RunSummary {
 /** The most recent runs, newest first. */
 export async function listRuns(ctx: Context, options: { limit: number; kind?: RunKind }): Promise<RunSummary[]> {
   const registry = await ctx.registry();
-  const query = registry.knex<RunRow>('tenantctl_runs').orderBy('id', 'desc').limit(options.limit);
-  if (options.kind) query.where({ kind: options.kind });
-  return (await query).map(summary);
+  return (await listRunRows(registry.knex, options)).map(summary);
 }
 
 export async function showRun(ctx: Context, id: number): Promise<RunDetail> {
   const registry = await ctx.registry();
-  const run = await registry.knex<RunRow>('tenantctl_runs').where({ id }).first();
+  const run = await findRunRow(registry.knex, id);
   if (!run) throw new NotFoundError(`no run #${id} in the registry`);
-  const rows = (await registry.knex('tenantctl_run_tenants').where({ run_id: id }).orderBy('id')) as OutcomeRow[];
+  const rows = await runOutcomeRows(registry.knex, id);
   const waves = new Map<number | null, RunTenantOutcome[]>();
   for (const row of rows) {
     const wave = row.wave === null || row.wave === undefined ? null : Number(row.wave);

@@ -1,7 +1,7 @@
 import type { Knex } from 'knex';
 import { ConflictError, NotFoundError, UsageError } from '../../core/errors.js';
-import type { RunKind, RunRow } from '../../registry/runs-repo.js';
-import type { WaveConfig } from './rollout-plan.js';
+import { findRunRow, succeededTenantIds, type RunKind, type RunRow } from '../../registry/runs-repo.js';
+import type { WaveConfig } from '../../config/wave-config.js';
 import type { TenantSelection } from '../shared/select-tenants.js';
 
 /** A staged rollout's options; stored in the run's options, so `--resume` runs the same waves. */
@@ -30,8 +30,6 @@ export interface RolloutOptions {
 export type StoredRunOptions = TenantSelection &
   RolloutOptions & { direction?: string; concurrency?: number; failFast?: boolean };
 
-const SUCCEEDED = ['migrated', 'rolled_back', 'up_to_date'];
-
 /**
  * Where `--resume <id>` starts: the run's stored options (selection, waves, budget, timeouts),
  * and the tenants that already succeeded in it or in the runs it resumed. Only an interrupted
@@ -42,7 +40,7 @@ export async function resumePoint(
   kind: RunKind,
   id: number,
 ): Promise<{ options: StoredRunOptions; finished: Set<number> }> {
-  const run = await knex<RunRow>('tenantctl_runs').where({ id }).first();
+  const run = await findRunRow(knex, id);
   if (!run) throw new NotFoundError(`no run #${id} in the registry`);
   if (run.kind !== kind) throw new UsageError(`run #${id} is a ${run.kind} run, not a ${kind} run`);
   if (run.status !== 'interrupted' && run.status !== 'halted') {
@@ -54,12 +52,8 @@ export async function resumePoint(
   const finished = new Set<number>();
   // A resumed run that is itself resumed: what every run of the chain finished counts.
   for (let at: number | undefined = id; at !== undefined;) {
-    const ids = await knex('tenantctl_run_tenants')
-      .where({ run_id: at })
-      .whereIn('outcome', SUCCEEDED)
-      .pluck('tenant_id');
-    for (const tenant of ids) finished.add(Number(tenant));
-    const row: RunRow | undefined = at === id ? run : await knex<RunRow>('tenantctl_runs').where({ id: at }).first();
+    for (const tenant of await succeededTenantIds(knex, at)) finished.add(tenant);
+    const row: RunRow | undefined = at === id ? run : await findRunRow(knex, at);
     at = row ? (JSON.parse(row.options) as StoredRunOptions).resumedFrom : undefined;
     if (at === id) break;
   }

@@ -5,7 +5,14 @@ import { finishKeyFileSwap, nextKeyFile } from '../../context/rotated-key-file.j
 import { LockedError, UsageError } from '../../core/errors.js';
 import { decryptSecret, encryptSecret, generateSecretKey, keyFingerprint, parseSecretKey } from '../../core/secrets.js';
 import { sleep } from '../../engines/lock-helpers.js';
-import { getSetting, putSetting } from '../../registry/registry.js';
+import { deleteSetting, getSetting, putSetting } from '../../registry/registry.js';
+import {
+  SECRET_TABLES,
+  secretRowFingerprints,
+  secretRowsNotUnder,
+  updateSecretRowIfUnchanged,
+  type SecretTable,
+} from '../../registry/secrets-repo.js';
 
 const CURRENT = 'secret_key_fingerprint';
 /** Set while a rotation is under way: the fingerprint of the key it rotates to. */
@@ -40,20 +47,6 @@ export interface RotateKeyResult {
   keyFile?: string;
   message: string;
 }
-
-/** Which count of the result each table's re-encrypted rows go to. */
-const COUNTED: Record<string, 'tenants' | 'servers' | 'moves'> = {
-  tenantctl_tenants: 'tenants',
-  tenantctl_servers: 'servers',
-  tenantctl_moves: 'moves',
-};
-
-/** The tables holding secrets, and their encrypted columns (all under the row's `key_fingerprint`). */
-const SECRET_TABLES: ReadonlyArray<{ table: string; columns: string[] }> = [
-  { table: 'tenantctl_tenants', columns: ['password_enc', 'password_pending_enc'] },
-  { table: 'tenantctl_servers', columns: ['admin_password_enc'] },
-  { table: 'tenantctl_moves', columns: ['password_enc'] },
-];
 
 /**
  * Re-encrypts every stored secret under a new key, crash-safely: the new key's fingerprint is
@@ -108,13 +101,14 @@ export async function rotateKey(ctx: Context, options: RotateKeyOptions): Promis
     const reencryptAll = async () => {
       for (let pass = 0; ; pass++) {
         let left = 0;
-        for (const { table, columns } of SECRET_TABLES) {
-          const done = await reencryptTable(knex, table, columns, { oldKey, from, newKey, to }, options.pauseMs ?? 0);
+        for (const table of SECRET_TABLES) {
+          const done = await reencryptTable(knex, table, { oldKey, from, newKey, to }, options.pauseMs ?? 0);
           left += done.left;
-          counts[COUNTED[table]!] += done.reencrypted;
+          counts[table.owner] += done.reencrypted;
         }
         if (left === 0) return;
-        if (pass >= 20) throw new Error('secrets keep changing while the key is rotated: run rotate-key again');
+        // Other commands keep writing secrets: nothing is wrong but the timing, so it is worth trying again (exit 6).
+        if (pass >= 20) throw new LockedError('secrets keep changing while the key is rotated: run rotate-key again');
       }
     };
     await reencryptAll();
@@ -123,7 +117,7 @@ export async function rotateKey(ctx: Context, options: RotateKeyOptions): Promis
     await ctx.withSecretWrites(async () => {
       await reencryptAll();
       await putSetting(knex, CURRENT, to);
-      await knex('tenantctl_settings').where({ key: ROTATING_TO }).delete();
+      await deleteSetting(knex, ROTATING_TO);
     });
     if (options.generate) renameSync(nextKeyFile(keyFile), keyFile);
     const resumed = rotatingTo !== undefined;
@@ -165,15 +159,9 @@ export async function interruptedRotation(ctx: Context): Promise<InterruptedRota
   await lock.release();
   let done = 0;
   let left = 0;
-  for (const { table, columns } of SECRET_TABLES) {
-    const rows = (await registry
-      .knex(table)
-      .where((q) => {
-        for (const column of columns) q.orWhereNotNull(column);
-      })
-      .select('key_fingerprint')) as Array<{ key_fingerprint: string | null }>;
-    for (const row of rows) {
-      if (row.key_fingerprint === to) done++;
+  for (const table of SECRET_TABLES) {
+    for (const fingerprint of await secretRowFingerprints(registry.knex, table)) {
+      if (fingerprint === to) done++;
       else left++;
     }
   }
@@ -189,7 +177,7 @@ export async function interruptedRotation(ctx: Context): Promise<InterruptedRota
 
 /** The registry already uses the new key: clear a leftover marker and say so. */
 async function finished(knex: Knex, to: string, keyFile?: string): Promise<RotateKeyResult> {
-  await knex('tenantctl_settings').where({ key: ROTATING_TO }).delete();
+  await deleteSetting(knex, ROTATING_TO);
   return {
     changed: false,
     from: null,
@@ -234,44 +222,27 @@ interface Keys {
  */
 async function reencryptTable(
   knex: Knex,
-  table: string,
-  columns: string[],
+  table: SecretTable,
   keys: Keys,
   pauseMs: number,
 ): Promise<{ reencrypted: number; left: number }> {
-  const rows = (await knex(table)
-    .select('id', 'key_fingerprint', ...columns)
-    .where((q) => {
-      q.whereNull('key_fingerprint').orWhereNot('key_fingerprint', keys.to);
-    })
-    .andWhere((q) => {
-      for (const column of columns) q.orWhereNotNull(column);
-    })) as Array<Record<string, string | null> & { id: number }>;
+  const rows = await secretRowsNotUnder(knex, table, keys.to);
   let reencrypted = 0;
   let left = 0;
   for (const row of rows) {
     const under = row.key_fingerprint ?? keys.from;
     if (under !== keys.from) {
       throw new UsageError(
-        `${table} row ${row.id} is encrypted with key ${under}, neither the old nor the new one: its secrets cannot be re-encrypted`,
+        `${table.table} row ${row.id} is encrypted with key ${under}, neither the old nor the new one: its secrets cannot be re-encrypted`,
       );
     }
     const patch: Record<string, string | null> = { key_fingerprint: keys.to };
-    for (const column of columns) {
+    for (const column of table.columns) {
       const stored = row[column];
       patch[column] =
         stored === null || stored === undefined ? null : encryptSecret(decryptSecret(stored, keys.oldKey), keys.newKey);
     }
-    const stillAsRead = (q: Knex.QueryBuilder) => {
-      q.where('id', row.id);
-      for (const column of ['key_fingerprint', ...columns]) {
-        const value = row[column] ?? null;
-        if (value === null) q.whereNull(column);
-        else q.where(column, value);
-      }
-    };
-    const updated = await knex(table).where(stillAsRead).update(patch);
-    if (updated === 1) reencrypted++;
+    if (await updateSecretRowIfUnchanged(knex, table, row, patch)) reencrypted++;
     else left++;
     if (pauseMs > 0) await sleep(pauseMs);
   }
