@@ -10,7 +10,8 @@ export interface OperationHooks {
   /**
    * Once a step is recorded and before it runs: a move's steps (`fence`, `copy`, `verify`,
    * `switch`, `unfence`, `retire`), and `suspend-job-disabled` after each scheduled job a suspend
-   * disabled (recorded already).
+   * disabled (recorded already), and `rotate-key-row` after each secret a key rotation
+   * re-encrypted (a test slows the rotation down there, to kill it half-way).
    */
   atStep?(step: string): Promise<void>;
   /** A move's copy is restored on the target and locked, before it is verified. */

@@ -6,7 +6,12 @@ export const BIN = fileURLToPath(new URL('../../bin/tenantctl', import.meta.url)
 
 /** The same, with the harness's kill points (see hooked-tenantctl.mjs): for a test that sets them. */
 export const HOOKED_BIN = fileURLToPath(new URL('./hooked-tenantctl.mjs', import.meta.url));
-const HOOK_VARIABLES = ['TENANTCTL_TEST_PAUSE_AT', 'TENANTCTL_TEST_PAUSE_MS', 'TENANTCTL_TEST_CORRUPT_TARGET'];
+const HOOK_VARIABLES = [
+  'TENANTCTL_TEST_PAUSE_AT',
+  'TENANTCTL_TEST_PAUSE_MS',
+  'TENANTCTL_TEST_CORRUPT_TARGET',
+  'TENANTCTL_TEST_ROTATE_PAUSE_MS',
+];
 
 /** The entry a CLI run with this environment takes: the hooked one only when a test asks for a hook. */
 export function entryFor(env: Record<string, string | undefined>): string {

@@ -8,6 +8,8 @@
 // - TENANTCTL_TEST_CORRUPT_TARGET=<table>: a move deletes the row with the highest id from the
 //   target's copy after the restore; `<table>.<column>` changes that row's column instead (same
 //   row count), so verify must catch it.
+// - TENANTCTL_TEST_ROTATE_PAUSE_MS=<ms>: rotate-key waits that long after each secret it
+//   re-encrypted, so a test can kill it half-way.
 //
 // test/helpers/cli.ts runs this file instead of bin/tenantctl when a test sets one of them.
 import module from 'node:module';
@@ -18,12 +20,17 @@ const exit = process.exit.bind(process);
 module.enableCompileCache?.();
 const { main } = await import('../../dist/cli/main.js');
 
-/** Waits at the step named by TENANTCTL_TEST_PAUSE_AT. */
+const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
+
+/** Waits at the step named by TENANTCTL_TEST_PAUSE_AT, and after each row of a slowed key rotation. */
 async function atStep(step) {
-  if (process.env.TENANTCTL_TEST_PAUSE_AT !== step) return;
-  process.stderr.write(`TENANTCTL_TEST_PAUSED ${step}\n`);
-  const ms = Number(process.env.TENANTCTL_TEST_PAUSE_MS ?? 600_000);
-  await new Promise((resolve) => setTimeout(resolve, ms));
+  if (process.env.TENANTCTL_TEST_PAUSE_AT === step) {
+    process.stderr.write(`TENANTCTL_TEST_PAUSED ${step}\n`);
+    await sleep(Number(process.env.TENANTCTL_TEST_PAUSE_MS ?? 600_000));
+  } else if (step === 'rotate-key-row') {
+    const ms = Number(process.env.TENANTCTL_TEST_ROTATE_PAUSE_MS ?? 0) || 0;
+    if (ms > 0) await sleep(ms);
+  }
 }
 
 /** Damages the move's copy as TENANTCTL_TEST_CORRUPT_TARGET says. */

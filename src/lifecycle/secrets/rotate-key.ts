@@ -1,10 +1,10 @@
 import { existsSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import type { Knex } from 'knex';
 import type { Context } from '../../context/context.js';
+import type { OperationHooks } from '../../context/operation-hooks.js';
 import { finishKeyFileSwap, nextKeyFile } from '../../context/rotated-key-file.js';
 import { LockedError, UsageError } from '../../core/errors.js';
 import { decryptSecret, encryptSecret, generateSecretKey, keyFingerprint, parseSecretKey } from '../../core/secrets.js';
-import { sleep } from '../../engines/lock-helpers.js';
 import { getSetting, putSetting } from '../../registry/registry.js';
 
 const CURRENT = 'secret_key_fingerprint';
@@ -19,8 +19,6 @@ export interface RotateKeyOptions {
    * `<secretKeyFile>.next` during the rotation and replaces the key file at the end.
    */
   generate?: boolean;
-  /** Pause after each re-encrypted row, in ms (lets tests kill a rotation half-way). */
-  pauseMs?: number;
 }
 
 export interface RotateKeyResult {
@@ -109,7 +107,7 @@ export async function rotateKey(ctx: Context, options: RotateKeyOptions): Promis
       for (let pass = 0; ; pass++) {
         let left = 0;
         for (const { table, columns } of SECRET_TABLES) {
-          const done = await reencryptTable(knex, table, columns, { oldKey, from, newKey, to }, options.pauseMs ?? 0);
+          const done = await reencryptTable(knex, table, columns, { oldKey, from, newKey, to }, ctx.hooks);
           left += done.left;
           counts[COUNTED[table]!] += done.reencrypted;
         }
@@ -237,7 +235,7 @@ async function reencryptTable(
   table: string,
   columns: string[],
   keys: Keys,
-  pauseMs: number,
+  hooks: OperationHooks | undefined,
 ): Promise<{ reencrypted: number; left: number }> {
   const rows = (await knex(table)
     .select('id', 'key_fingerprint', ...columns)
@@ -273,7 +271,8 @@ async function reencryptTable(
     const updated = await knex(table).where(stillAsRead).update(patch);
     if (updated === 1) reencrypted++;
     else left++;
-    if (pauseMs > 0) await sleep(pauseMs);
+    // A test slows the rotation down here, to kill it half-way.
+    await hooks?.atStep?.('rotate-key-row');
   }
   return { reencrypted, left };
 }
