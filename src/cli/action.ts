@@ -4,6 +4,7 @@ import { resolveConfig, type ResolvedConfig } from '../config/resolve-config.js'
 // Type-only: the context (knex, drivers) and the output (chalk, ora, cli-table3) are loaded
 // when a command runs, so that `--help` and `--version` start fast.
 import type { Context } from '../context/context.js';
+import type { OperationHooks } from '../context/operation-hooks.js';
 import type { Output } from './output.js';
 import { ExitCode, type ExitCodeValue } from '../core/errors.js';
 import { reportExit } from './exit-status.js';
@@ -11,6 +12,19 @@ import { wasCut } from './interrupts.js';
 
 /** After a cut, how long closing the connections may take before the process ends anyway. */
 const CLOSE_AFTER_CUT_MS = 1000;
+
+/** The hooks main() was given (the test harness's), by program: every command's context gets them. */
+const programHooks = new WeakMap<Command, OperationHooks>();
+
+export function setProgramHooks(program: Command, hooks: OperationHooks): void {
+  programHooks.set(program, hooks);
+}
+
+function hooksFor(command: Command): OperationHooks | undefined {
+  let program = command;
+  while (program.parent) program = program.parent;
+  return programHooks.get(program);
+}
 
 /** Options every command accepts (declared once on the program). */
 export interface GlobalOptions {
@@ -82,7 +96,7 @@ export async function withCommandContext(
   const out = await outputFor(command);
   const { config } = configFor(command);
   const { AppContext } = await import('../context/app-context.js');
-  const ctx = new AppContext(config);
+  const ctx = new AppContext(config, { hooks: hooksFor(command) });
   try {
     const note = await body(ctx, out);
     const exitCode = note?.exitCode ?? ExitCode.ok;

@@ -22,6 +22,8 @@ import { registerRuns } from './commands/runs.js';
 import { registerShow } from './commands/show.js';
 import { registerStats } from './commands/stats.js';
 import { reportedExit } from './exit-status.js';
+import { setProgramHooks } from './action.js';
+import type { OperationHooks } from '../context/operation-hooks.js';
 
 /** Command modules declare their options here; their heavy code is imported only when run. */
 function buildProgram(): Command {
@@ -79,9 +81,15 @@ function writeJsonError(code: string, message: string): void {
   process.stdout.write(`${JSON.stringify({ ok: false, error: { code, message } }, null, 2)}\n`);
 }
 
+export interface MainOptions {
+  /** Passed to every operation's context (the test harness's kill points); none in normal use. */
+  hooks?: OperationHooks;
+}
+
 /** The only place that decides exit codes and prints errors. */
-export async function main(argv: string[]): Promise<number> {
+export async function main(argv: string[], options: MainOptions = {}): Promise<number> {
   const program = buildProgram();
+  if (options.hooks) setProgramHooks(program, options.hooks);
   const json = argv.includes('--json');
   const verbose = argv.includes('--verbose') || argv.includes('-v');
   try {

@@ -25,6 +25,7 @@ import {
 import { readIdentity, registeredTwice, verifyServerIdentity } from './server-identity.js';
 import { loadSecretKey, withSecretWrites, type LoadedKey } from './secret-key.js';
 import type { Context, ServerHandle } from './context.js';
+import type { OperationHooks } from './operation-hooks.js';
 
 export type { Context, ServerHandle } from './context.js';
 import { parseDuration } from '../core/duration.js';
@@ -73,11 +74,16 @@ export class AppContext implements Context {
   /**
    * `readOnly`: never write to the registry (no schema migration, no key generation, no
    * indexing of newly configured metadata keys), for applications that only read it.
+   * `hooks`: see OperationHooks (the test harness's kill points); none by default.
    */
   constructor(
     readonly config: Config,
-    readonly options: { readOnly?: boolean } = {},
+    readonly options: { readOnly?: boolean; hooks?: OperationHooks } = {},
   ) {}
+
+  get hooks(): OperationHooks | undefined {
+    return this.options.hooks;
+  }
 
   registry(): Promise<Registry> {
     this.registryPromise ??= openRegistry(this.config.registryUrl, {

@@ -4,6 +4,7 @@ import type { ServerConnection } from '../engines/engine-driver.js';
 import type { ServerSpec } from '../engines/server-spec.js';
 import type { Registry } from '../registry/registry.js';
 import type { ServerRow } from '../registry/servers-repo.js';
+import type { OperationHooks } from './operation-hooks.js';
 import type { LoadedKey } from './secret-key.js';
 
 /** What this run knows about a server: its registry row, spec and open, answering admin connection. */
@@ -26,6 +27,8 @@ export interface ServerHandle {
 export interface Context {
   readonly config: Config;
   readonly options: { readOnly?: boolean };
+  /** Where a caller (the test harness) steps into operations as they run; none in normal use. */
+  readonly hooks?: OperationHooks;
   registry(): Promise<Registry>;
   /** Whether this run has opened the registry (successfully). */
   registryIsOpen(): Promise<boolean>;

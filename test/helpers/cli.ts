@@ -4,6 +4,20 @@ import { fileURLToPath } from 'node:url';
 /** The built executable, run exactly as a user runs it. */
 export const BIN = fileURLToPath(new URL('../../bin/tenantctl', import.meta.url));
 
+/** The same, with the harness's kill points (see hooked-tenantctl.mjs): for a test that sets them. */
+export const HOOKED_BIN = fileURLToPath(new URL('./hooked-tenantctl.mjs', import.meta.url));
+const HOOK_VARIABLES = [
+  'TENANTCTL_TEST_PAUSE_AT',
+  'TENANTCTL_TEST_PAUSE_MS',
+  'TENANTCTL_TEST_CORRUPT_TARGET',
+  'TENANTCTL_TEST_ROTATE_PAUSE_MS',
+];
+
+/** The entry a CLI run with this environment takes: the hooked one only when a test asks for a hook. */
+export function entryFor(env: Record<string, string | undefined>): string {
+  return HOOK_VARIABLES.some((name) => env[name] !== undefined) ? HOOKED_BIN : BIN;
+}
+
 export interface CliResult {
   code: number | null;
   signal: NodeJS.Signals | null;
@@ -33,7 +47,7 @@ export function cleanEnv(env: Record<string, string | undefined>): NodeJS.Proces
 const PG_CONCURRENT_USE = /DeprecationWarning: Calling client\.query\(\) when the client is already executing a query/;
 
 export function startCli(args: string[], options: CliOptions): { child: ChildProcess; done: Promise<CliResult> } {
-  const child = spawn(process.execPath, ['--trace-deprecation', BIN, ...args], {
+  const child = spawn(process.execPath, ['--trace-deprecation', entryFor(options.env), ...args], {
     cwd: options.cwd,
     env: cleanEnv(options.env),
     stdio: ['ignore', 'pipe', 'pipe'],

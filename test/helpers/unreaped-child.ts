@@ -1,6 +1,6 @@
 import { spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
-import { BIN, cleanEnv, type CliOptions } from './cli.js';
+import { cleanEnv, entryFor, type CliOptions } from './cli.js';
 
 /**
  * A process started the way a cron wrapper or supervisor starts one: its parent does not wait
@@ -48,7 +48,10 @@ export async function startUnreaped(
 
 /** `tenantctl <args>` under a parent that does not reap it. */
 export function startUnreapedCli(args: string[], options: CliOptions): Promise<UnreapedChild> {
-  return startUnreaped([process.execPath, BIN, ...args], { cwd: options.cwd, env: cleanEnv(options.env) });
+  return startUnreaped([process.execPath, entryFor(options.env), ...args], {
+    cwd: options.cwd,
+    env: cleanEnv(options.env),
+  });
 }
 
 /** A process's state letter from /proc (`Z` for a zombie), or undefined if there is no such process. */

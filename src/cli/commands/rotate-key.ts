@@ -28,16 +28,12 @@ export function registerRotateKey(program: Command): void {
       if (Boolean(flags.newKeyFile) === Boolean(flags.generate))
         throw new UsageError('rotate-key: give --new-key-file <file> or --generate (one of them)');
       const newKey = flags.newKeyFile ? readKeyFile(flags.newKeyFile) : undefined;
-      // A test hook: slow each row down so a test can kill the rotation half-way.
-      const pauseMs = Number(process.env.TENANTCTL_TEST_ROTATE_PAUSE_MS ?? 0) || 0;
       const { rotateKey } = await import('../../lifecycle/secrets/index.js');
       await withCommandContext(
         command,
         async (ctx, out) => {
           const spinner = out.spinner('Re-encrypting secrets…');
-          const result = await rotateKey(ctx, { newKey, generate: flags.generate, pauseMs }).finally(() =>
-            spinner.stop(),
-          );
+          const result = await rotateKey(ctx, { newKey, generate: flags.generate }).finally(() => spinner.stop());
           out.result(result, () => {
             const lines = [
               `${result.changed ? out.color.green('✔') : out.color.dim('•')} ${result.message[0]!.toUpperCase()}${result.message.slice(1)}`,

@@ -1,4 +1,4 @@
-import type { Context } from '../../context/context.js';
+import type { Context, ServerHandle } from '../../context/context.js';
 import { ConflictError, OperationError, errorMessage } from '../../core/errors.js';
 import { isOutage } from '../shared/fleet-servers.js';
 import { generatePassword, redact } from '../../core/secrets.js';
@@ -12,12 +12,11 @@ import {
   type MoveStep,
 } from '../../registry/moves-repo.js';
 import { findServerRow } from '../../registry/servers-repo.js';
-import { now, updateTenantRow, type Tenant } from '../../registry/tenants-repo.js';
+import { now, updateTenantRow, type Tenant, type TenantRow } from '../../registry/tenants-repo.js';
 import { backupTenant } from '../backups/backup-tenants.js';
 import { loadTenantRow, reloadTenant } from '../shared/load-tenant.js';
 import { planMove, type MovePlan } from './move-plan.js';
 import { withPlacementLock } from '../servers/place-tenant.js';
-import { corruptTargetForTest, pauseForTest } from './move-test-hooks.js';
 import { verifyCopy, type VerifySummary } from './move-verify.js';
 import { MOVE_STEP_PREFIX } from '../shared/tenant-moving.js';
 import { dropTenantDatabase } from '../shared/tenant-database.js';
@@ -80,6 +79,33 @@ export type MoveProgress = (step: MoveStep | 'rollback') => void;
 export async function moveTenant(ctx: Context, input: MoveInput, onStep: MoveProgress = () => {}): Promise<MoveResult> {
   const started = Date.now();
   const slug = validateSlug(input.slug);
+  await assertMovable(ctx, slug, input);
+  return withTenantLock(ctx, slug, async () => {
+    const earlier = await settleEarlierMove(ctx, slug, input, onStep, started);
+    if ('result' in earlier) return earlier.result;
+    const { tenant, to, resumed } = earlier;
+    if (input.dryRun) return dryResult(ctx, slug, await planMove(ctx, tenant, to), started);
+    const recorded = await recordMove(ctx, tenant, to, Boolean(input.keepSource));
+    const { steps, backup, verified } = await copyAndSwitch(ctx, recorded, onStep);
+    const registry = await ctx.registry();
+    const move = (await findMoveRow(registry.knex, recorded.move.id))!;
+    const done = await finishMove(ctx, move, onStep);
+    return {
+      ...done,
+      steps: { ...steps, ...done.steps },
+      backup,
+      verified,
+      resumed,
+      placement: recorded.plan.reason,
+      dryRun: false,
+      plan: recorded.plan,
+      durationMs: Date.now() - started,
+    };
+  });
+}
+
+/** Before the lock: only an active or suspended tenant, in no other command's step, moves. */
+async function assertMovable(ctx: Context, slug: string, input: MoveInput): Promise<void> {
   const row = await loadTenantRow(ctx, slug);
   if (row.status !== 'active' && row.status !== 'suspended') {
     const why = `tenant "${slug}" is ${row.status}: only an active or suspended tenant can be moved`;
@@ -88,165 +114,198 @@ export async function moveTenant(ctx: Context, input: MoveInput, onStep: MovePro
   if (row.step && !row.step.startsWith(MOVE_STEP_PREFIX))
     throw new ConflictError(`tenant "${slug}" is in the middle of ${row.step}: finish that first`);
   if (!input.dryRun) await assertTenantCodeTrusted(ctx, [row], 'move');
+}
 
-  return withTenantLock(ctx, slug, async () => {
-    const registry = await ctx.registry();
-    let tenant = await loadTenantRow(ctx, slug);
-    let resumed: MoveResult['resumed'] = null;
-    let to = input.to;
-    const interrupted = await runningMove(registry.knex, tenant.id);
-    if (!interrupted && input.onlyFrom !== undefined && tenant.server_id !== input.onlyFrom) {
+/**
+ * What an earlier run's unfinished move leaves this one: a result already (that move finished,
+ * or a dry run of it), or the tenant to move afresh, and where to (an interrupted move, rolled
+ * back, is started again to the same target).
+ */
+type EarlierMove =
+  { result: MoveResult } | { tenant: TenantRow; to: string | undefined; resumed: MoveResult['resumed'] };
+
+async function settleEarlierMove(
+  ctx: Context,
+  slug: string,
+  input: MoveInput,
+  onStep: MoveProgress,
+  started: number,
+): Promise<EarlierMove> {
+  const registry = await ctx.registry();
+  const tenant = await loadTenantRow(ctx, slug);
+  const interrupted = await runningMove(registry.knex, tenant.id);
+  if (!interrupted) {
+    if (input.onlyFrom !== undefined && tenant.server_id !== input.onlyFrom) {
       const now = await findServerRow(registry.knex, { id: tenant.server_id });
       throw new MovedAwayError(`tenant "${slug}" was moved to server "${now?.name ?? tenant.server_id}" meanwhile`);
     }
-    if (interrupted) {
-      const target = (await findServerRow(registry.knex, { id: interrupted.target_server_id }))!;
-      if (to && to !== target.name)
-        throw new ConflictError(
-          `tenant "${slug}" has an unfinished move to server "${target.name}": run "tenantctl move ${slug}" to finish it first`,
-        );
-      if (input.dryRun) {
-        const plan = await planMove(ctx, tenant, target.name);
-        return dryResult(ctx, slug, plan, started);
-      }
-      if (tenant.server_id === interrupted.target_server_id) {
-        // Switched already: the target is the verified copy; only unfence and retire remain.
-        const done = await finishMove(ctx, interrupted, onStep);
-        return {
-          ...done,
-          placement: 'where the interrupted move was going',
-          dryRun: false,
-          plan: null,
-          resumed: 'finished',
-          backup: null,
-          verified: null,
-          durationMs: Date.now() - started,
-        };
-      }
-      await rollBack(
-        ctx,
-        interrupted,
-        'rolled_back',
-        `interrupted at ${interrupted.step ?? 'start'}; rolled back`,
-        onStep,
-      );
-      resumed = 'rolled_back';
-      to = target.name;
-      tenant = await loadTenantRow(ctx, slug);
-    }
-
-    if (input.dryRun) return dryResult(ctx, slug, await planMove(ctx, tenant, to), started);
-    // Choosing the target and recording the move under way is one step for the fleet, as for
-    // create: moves running at once (an evacuation) count each other against a target's capacity.
-    const { plan, moveId, target, password } = await withPlacementLock(ctx, async () => {
-      const plan = await planMove(ctx, tenant, to);
-      if (plan.problems.length)
-        throw new ConflictError(
-          `cannot move tenant "${slug}" to server "${plan.target}": ${plan.problems.join('; ')} (nothing was changed)`,
-        );
-      const target = await ctx.serverByName(plan.target);
-      const password = plan.targetUser ? generatePassword() : null;
-      const moveId = await ctx.withEncrypted(password, (encrypted) =>
-        insertMoveRow(registry.knex, {
-          tenant_id: tenant.id,
-          slug,
-          status: 'running',
-          step: 'preflight',
-          was_status: tenant.status as 'active' | 'suspended',
-          source_server_id: tenant.server_id,
-          source_database: tenant.database_name,
-          source_user: tenant.database_user,
-          target_server_id: target.row.id,
-          target_database: plan.targetDatabase,
-          target_user: plan.targetUser,
-          password_enc: encrypted,
-          keep_source: Boolean(input.keepSource),
-        }),
-      );
-      return { plan, moveId, target, password };
-    });
-    let move = (await findMoveRow(registry.knex, moveId))!;
-    const source = await ctx.server(tenant.server_id);
-    // The source is read and the target filled as the tenant's user on each side (the target's
-    // is the new one); each is borrowed while fenced or locked (see tenantLogin).
-    const sourceLogin = tenantLogin(ctx, source, tenant);
-    const targetLogin = tenantLogin(ctx, target, targetSource(move));
-    const steps: MoveResult['steps'] = {};
-    let backup: MoveResult['backup'] = null;
-    let verified: VerifySummary | null = null;
-    const actions: Array<[MoveStep, () => Promise<void>]> = [
-      [
-        'fence',
-        async () => {
-          await source.connection.suspendAccess(move.source_database, move.source_user);
-          await updateMoveRow(registry.knex, moveId, { fenced_at: now() });
-        },
-      ],
-      [
-        'copy',
-        async () => {
-          const taken = await backupTenant(ctx, tenant);
-          backup = { id: taken.id, file: taken.file };
-          await updateMoveRow(registry.knex, moveId, { backup_id: taken.id });
-          await target.connection.createDatabase(move.target_database);
-          if (move.target_user)
-            await usersOf(target.connection).createUser(move.target_user, password!, move.target_database);
-          await target.connection.restore(targetLogin, taken.file, dumpToolsFrom(ctx.config));
-          // The copy stays locked until the unfence: never two copies accepting logins.
-          await target.connection.suspendAccess(move.target_database, move.target_user);
-          await corruptTargetForTest(target.connection, targetLogin);
-        },
-      ],
-      [
-        'verify',
-        async () => {
-          verified = await verifyCopy(source.connection, sourceLogin, target.connection, targetLogin);
-        },
-      ],
-      [
-        'switch',
-        async () => {
-          await updateTenantRow(registry.knex, tenant.id, {
-            server_id: move.target_server_id,
-            database_name: move.target_database,
-            database_user: move.target_user,
-            password_enc: move.password_enc,
-            step: `${MOVE_STEP_PREFIX}unfence`,
-          });
-        },
-      ],
-    ];
-    for (const [step, action] of actions) {
-      try {
-        await runStep(ctx, move, step, steps, onStep, action);
-      } catch (error) {
-        if (step === 'switch' && (await loadTenantRow(ctx, slug)).server_id === move.target_server_id) break; // it did land
-        const message = redact(errorMessage(error), [password ?? undefined]);
-        const undone = await rollBack(ctx, move, 'failed', `${step}: ${message}`, onStep).then(
-          ({ targetLeft }) => ({
-            detail: targetLeft
-              ? `the tenant stays on server "${plan.source}"; the target's copy could not be dropped (${targetLeft}): doctor lists it once server "${plan.target}" answers`
-              : `the tenant stays on server "${plan.source}"; the target's copy was dropped`,
-          }),
-          (e: unknown) => ({ detail: `rollback incomplete, run move again to finish it: ${errorMessage(e)}` }),
-        );
-        throw new OperationError(slug, step, new Error(message), undone.detail);
-      }
-    }
-    move = (await findMoveRow(registry.knex, moveId))!;
-    const done = await finishMove(ctx, move, onStep);
+    return { tenant, to: input.to, resumed: null };
+  }
+  const target = (await findServerRow(registry.knex, { id: interrupted.target_server_id }))!;
+  if (input.to && input.to !== target.name)
+    throw new ConflictError(
+      `tenant "${slug}" has an unfinished move to server "${target.name}": run "tenantctl move ${slug}" to finish it first`,
+    );
+  if (input.dryRun) return { result: await dryResult(ctx, slug, await planMove(ctx, tenant, target.name), started) };
+  if (tenant.server_id === interrupted.target_server_id) {
+    // Switched already: the target is the verified copy; only unfence and retire remain.
+    const done = await finishMove(ctx, interrupted, onStep);
     return {
-      ...done,
-      steps: { ...steps, ...done.steps },
-      backup,
-      verified,
-      resumed,
-      placement: plan.reason,
-      dryRun: false,
-      plan,
-      durationMs: Date.now() - started,
+      result: {
+        ...done,
+        placement: 'where the interrupted move was going',
+        dryRun: false,
+        plan: null,
+        resumed: 'finished',
+        backup: null,
+        verified: null,
+        durationMs: Date.now() - started,
+      },
     };
+  }
+  await rollBack(ctx, interrupted, 'rolled_back', `interrupted at ${interrupted.step ?? 'start'}; rolled back`, onStep);
+  return { tenant: await loadTenantRow(ctx, slug), to: target.name, resumed: 'rolled_back' };
+}
+
+/** A move recorded under way (at `preflight`): its plan, target, and the new user's password. */
+interface RecordedMove {
+  tenant: TenantRow;
+  plan: MovePlan;
+  move: MoveRow;
+  target: ServerHandle;
+  password: string | null;
+}
+
+/**
+ * Chooses the target and records the move under way, as one step for the fleet (as for create):
+ * moves running at once (an evacuation) count each other against a target's capacity.
+ */
+async function recordMove(
+  ctx: Context,
+  tenant: TenantRow,
+  to: string | undefined,
+  keepSource: boolean,
+): Promise<RecordedMove> {
+  const registry = await ctx.registry();
+  const { plan, moveId, target, password } = await withPlacementLock(ctx, async () => {
+    const plan = await planMove(ctx, tenant, to);
+    if (plan.problems.length)
+      throw new ConflictError(
+        `cannot move tenant "${tenant.slug}" to server "${plan.target}": ${plan.problems.join('; ')} (nothing was changed)`,
+      );
+    const target = await ctx.serverByName(plan.target);
+    const password = plan.targetUser ? generatePassword() : null;
+    const moveId = await ctx.withEncrypted(password, (encrypted) =>
+      insertMoveRow(registry.knex, {
+        tenant_id: tenant.id,
+        slug: tenant.slug,
+        status: 'running',
+        step: 'preflight',
+        was_status: tenant.status as 'active' | 'suspended',
+        source_server_id: tenant.server_id,
+        source_database: tenant.database_name,
+        source_user: tenant.database_user,
+        target_server_id: target.row.id,
+        target_database: plan.targetDatabase,
+        target_user: plan.targetUser,
+        password_enc: encrypted,
+        keep_source: keepSource,
+      }),
+    );
+    return { plan, moveId, target, password };
   });
+  const move = (await findMoveRow(registry.knex, moveId))!;
+  return { tenant, plan, move, target, password };
+}
+
+/** What the steps up to the switch found, for the result. */
+interface Copied {
+  steps: MoveResult['steps'];
+  backup: MoveResult['backup'];
+  verified: VerifySummary | null;
+}
+
+/**
+ * Fence → copy → verify → switch, each recorded before it runs. A failure rolls the move back
+ * (unless the switch did land) and throws, saying what became of the target's copy.
+ */
+async function copyAndSwitch(ctx: Context, recorded: RecordedMove, onStep: MoveProgress): Promise<Copied> {
+  const { move, plan, password } = recorded;
+  const copied: Copied = { steps: {}, backup: null, verified: null };
+  for (const [step, action] of await stepsToSwitch(ctx, recorded, copied)) {
+    try {
+      await runStep(ctx, move, step, copied.steps, onStep, action);
+    } catch (error) {
+      if (step === 'switch' && (await loadTenantRow(ctx, move.slug)).server_id === move.target_server_id) break; // it did land
+      const message = redact(errorMessage(error), [password ?? undefined]);
+      const undone = await rollBack(ctx, move, 'failed', `${step}: ${message}`, onStep).then(
+        ({ targetLeft }) => ({
+          detail: targetLeft
+            ? `the tenant stays on server "${plan.source}"; the target's copy could not be dropped (${targetLeft}): doctor lists it once server "${plan.target}" answers`
+            : `the tenant stays on server "${plan.source}"; the target's copy was dropped`,
+        }),
+        (e: unknown) => ({ detail: `rollback incomplete, run move again to finish it: ${errorMessage(e)}` }),
+      );
+      throw new OperationError(move.slug, step, new Error(message), undone.detail);
+    }
+  }
+  return copied;
+}
+
+/** The actions of the steps up to the switch; what they find goes into `copied`. */
+async function stepsToSwitch(
+  ctx: Context,
+  { tenant, move, target, password }: RecordedMove,
+  copied: Copied,
+): Promise<Array<[MoveStep, () => Promise<void>]>> {
+  const registry = await ctx.registry();
+  const source = await ctx.server(tenant.server_id);
+  // The source is read and the target filled as the tenant's user on each side (the target's
+  // is the new one); each is borrowed while fenced or locked (see tenantLogin).
+  const sourceLogin = tenantLogin(ctx, source, tenant);
+  const targetLogin = tenantLogin(ctx, target, targetSource(move));
+  return [
+    [
+      'fence',
+      async () => {
+        await source.connection.suspendAccess(move.source_database, move.source_user);
+        await updateMoveRow(registry.knex, move.id, { fenced_at: now() });
+      },
+    ],
+    [
+      'copy',
+      async () => {
+        const taken = await backupTenant(ctx, tenant);
+        copied.backup = { id: taken.id, file: taken.file };
+        await updateMoveRow(registry.knex, move.id, { backup_id: taken.id });
+        await target.connection.createDatabase(move.target_database);
+        if (move.target_user)
+          await usersOf(target.connection).createUser(move.target_user, password!, move.target_database);
+        await target.connection.restore(targetLogin, taken.file, dumpToolsFrom(ctx.config));
+        // The copy stays locked until the unfence: never two copies accepting logins.
+        await target.connection.suspendAccess(move.target_database, move.target_user);
+        await ctx.hooks?.afterCopy?.(target.connection, targetLogin);
+      },
+    ],
+    [
+      'verify',
+      async () => {
+        copied.verified = await verifyCopy(source.connection, sourceLogin, target.connection, targetLogin);
+      },
+    ],
+    [
+      'switch',
+      async () => {
+        await updateTenantRow(registry.knex, tenant.id, {
+          server_id: move.target_server_id,
+          database_name: move.target_database,
+          database_user: move.target_user,
+          password_enc: move.password_enc,
+          step: `${MOVE_STEP_PREFIX}unfence`,
+        });
+      },
+    ],
+  ];
 }
 
 /** Records a step, runs it, and records how long it took (into `steps`). */
@@ -261,7 +320,7 @@ async function runStep(
   const at = Date.now();
   onStep(step);
   await recordStep(ctx, move, step);
-  await pauseForTest(step);
+  await ctx.hooks?.atStep?.(step);
   await action();
   steps[step] = Date.now() - at;
   await updateMoveRow((await ctx.registry()).knex, move.id, { durations: JSON.stringify(steps) });

@@ -1,10 +1,10 @@
 import { existsSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import type { Knex } from 'knex';
 import type { Context } from '../../context/context.js';
+import type { OperationHooks } from '../../context/operation-hooks.js';
 import { finishKeyFileSwap, nextKeyFile } from '../../context/rotated-key-file.js';
 import { LockedError, UsageError } from '../../core/errors.js';
 import { decryptSecret, encryptSecret, generateSecretKey, keyFingerprint, parseSecretKey } from '../../core/secrets.js';
-import { sleep } from '../../engines/lock-helpers.js';
 import { deleteSetting, getSetting, putSetting } from '../../registry/registry.js';
 import {
   SECRET_TABLES,
@@ -26,8 +26,6 @@ export interface RotateKeyOptions {
    * `<secretKeyFile>.next` during the rotation and replaces the key file at the end.
    */
   generate?: boolean;
-  /** Pause after each re-encrypted row, in ms (lets tests kill a rotation half-way). */
-  pauseMs?: number;
 }
 
 export interface RotateKeyResult {
@@ -102,7 +100,7 @@ export async function rotateKey(ctx: Context, options: RotateKeyOptions): Promis
       for (let pass = 0; ; pass++) {
         let left = 0;
         for (const table of SECRET_TABLES) {
-          const done = await reencryptTable(knex, table, { oldKey, from, newKey, to }, options.pauseMs ?? 0);
+          const done = await reencryptTable(knex, table, { oldKey, from, newKey, to }, ctx.hooks);
           left += done.left;
           counts[table.owner] += done.reencrypted;
         }
@@ -224,7 +222,7 @@ async function reencryptTable(
   knex: Knex,
   table: SecretTable,
   keys: Keys,
-  pauseMs: number,
+  hooks: OperationHooks | undefined,
 ): Promise<{ reencrypted: number; left: number }> {
   const rows = await secretRowsNotUnder(knex, table, keys.to);
   let reencrypted = 0;
@@ -244,7 +242,8 @@ async function reencryptTable(
     }
     if (await updateSecretRowIfUnchanged(knex, table, row, patch)) reencrypted++;
     else left++;
-    if (pauseMs > 0) await sleep(pauseMs);
+    // A test slows the rotation down here, to kill it half-way.
+    await hooks?.atStep?.('rotate-key-row');
   }
   return { reencrypted, left };
 }

@@ -96,152 +96,193 @@ export async function createTenant(
     >;
     const indexedKeys = await readIndexedKeys(registry.knex);
     await assertMetadataAvailable(registry.knex, indexedKeys, metadata, existing?.id);
-
-    let row: TenantRow;
-    let server: ServerHandle;
-    let placement: string;
-    let password: string | null;
-    let names: { database: string; user: string | null };
-    if (existing) {
-      server = await ctx.server(existing.server_id);
-      if (input.server && input.server !== server.row.name) {
-        throw new UsageError(
-          `tenant "${slug}" was started on server "${server.row.name}": retry it there, or delete it with --purge first`,
-        );
-      }
-      placement = 'where the earlier attempt started';
-      names = tenantNames(ctx.config, server.connection.driver, slug);
-      password = names.user ? generatePassword() : null;
-      onProgress({ step: 'cleanup', phase: 'start' });
-      // Undo what the earlier attempt recorded it had started, under the names it used; what
-      // it never reached is not ours to drop.
-      const reached = existing.step ? CREATE_STEPS.indexOf(existing.step as CreateStep) : -1;
-      const problems = await dropTenantDatabase(
-        server.connection,
-        reached >= 0 ? existing.database_name : null,
-        reached >= 1 ? existing.database_user : null,
-      );
-      if (problems.length) throw new OperationError(slug, 'cleanup', problems[0]);
-      await assertNamesFree(ctx, server, names.database, names.user, existing.id);
-      onProgress({ step: 'cleanup', phase: 'done' });
-      const secret = password;
-      await ctx.withEncrypted(secret, (encrypted) =>
-        updateTenantRow(registry.knex, existing.id, {
-          status: 'provisioning',
-          step: null,
-          name: input.name ?? existing.name,
-          plan: input.plan ?? existing.plan,
-          metadata: JSON.stringify(metadata),
-          database_name: names.database,
-          database_user: names.user,
-          password_enc: encrypted,
-          key_fingerprint: null,
-          password_pending_enc: null,
-          password_changed_at: secret ? now() : null,
-          last_error: null,
-        }),
-      );
-      row = (await findTenantRow(registry.knex, slug))!;
-    } else {
-      ({ server, placement, names, password, row } = await withPlacementLock(ctx, async () => {
-        const placed = await placeTenant(ctx, { server: input.server, labels: input.serverLabels });
-        const chosen = tenantNames(ctx.config, placed.server.connection.driver, slug);
-        const secret = chosen.user ? generatePassword() : null;
-        await assertNamesFree(ctx, placed.server, chosen.database, chosen.user);
-        const inserted = await ctx.withEncrypted(secret, (encrypted) =>
-          insertTenantRow(registry.knex, {
-            slug,
-            name: input.name ?? slug,
-            status: 'provisioning',
-            step: null,
-            server_id: placed.server.row.id,
-            database_name: chosen.database,
-            database_user: chosen.user,
-            password_enc: encrypted,
-            password_changed_at: secret ? now() : null,
-            plan: input.plan ?? null,
-            metadata: JSON.stringify(metadata),
-            last_error: null,
-            status_reason: null,
-          }),
-        );
-        return { server: placed.server, placement: placed.reason, names: chosen, password: secret, row: inserted };
-      }));
-    }
+    const claimed = existing
+      ? await retakeEarlierAttempt(ctx, existing, input, metadata, onProgress)
+      : await placeNewTenant(ctx, slug, input, metadata);
     try {
-      await writeMetadataIndex(registry, row.id, indexedKeys, metadata);
+      await writeMetadataIndex(registry, claimed.row.id, indexedKeys, metadata);
     } catch (error) {
       // Another tenant took an indexed value since the check: nothing was created on the server.
-      await updateTenantRow(registry.knex, row.id, { status: 'failed', last_error: errorMessage(error) });
+      await updateTenantRow(registry.knex, claimed.row.id, { status: 'failed', last_error: errorMessage(error) });
       throw error;
     }
-    const serverVersion = await server.version();
-
-    const migrations: string[] = [];
-    const seeds: string[] = [];
-    const userKnex = projectKnex(ctx.config.migrationsDir);
-    const fromBackup = input.restoreFrom;
-    // Migrations, seeds and a clone's restore run logged in as the new tenant's own user. Without
-    // one (tenantUsers: false) the admin may fill a database this run just created, but a
-    // backup's content is the tenant's code (see tenantLogin).
-    const login = tenantLogin(
-      ctx,
-      server,
-      { ...row, database_name: names.database, database_user: names.user },
-      { fresh: !fromBackup },
-    );
-    const schemaWork = (work: (knex: Knex) => Promise<void>) => () =>
-      withTenantKnex(server.connection, login, work, userKnex.factory);
-    const steps: Record<CreateStep, (() => Promise<unknown>) | undefined> = {
-      database: () => server.connection.createDatabase(names.database),
-      user: names.user
-        ? () => usersOf(server.connection).createUser(names.user!, password!, names.database)
-        : undefined,
-      migrations: fromBackup
-        ? undefined
-        : schemaWork(async (knex) => {
-            migrations.push(...(await migrateToLatest(knex, new DirectoryMigrationSource(ctx.config.migrationsDir))));
-            await server.connection.migrationFingerprints?.keepMigrationFingerprint(knex, TENANT_MIGRATIONS_TABLE);
-          }),
-      seeds:
-        fromBackup || input.seed === false
-          ? undefined
-          : schemaWork(async (knex) => {
-              const tenant = { slug, name: row.name, plan: row.plan, metadata: JSON.parse(row.metadata) };
-              seeds.push(...(await runSeeds(knex, ctx.config.seedsDir, tenant)));
-            }),
-      restore: fromBackup ? () => server.connection.restore(login, fromBackup, dumpToolsFrom(ctx.config)) : undefined,
-    };
-
-    for (const step of CREATE_STEPS) {
-      const action = steps[step];
-      if (!action) {
-        onProgress({ step, phase: 'skipped' });
-        continue;
-      }
-      await updateTenantRow(registry.knex, row.id, { step });
-      onProgress({ step, phase: 'start' });
-      try {
-        await action();
-      } catch (error) {
-        throw await failCreate(ctx, server, row.id, slug, names, step, error, password);
-      }
-      onProgress({ step, phase: 'done' });
-    }
-
-    await updateTenantRow(registry.knex, row.id, { status: 'active', step: null, last_error: null });
+    const serverVersion = await claimed.server.version();
+    const filled = await runCreateSteps(ctx, input, claimed, onProgress);
+    await updateTenantRow(registry.knex, claimed.row.id, { status: 'active', step: null, last_error: null });
     const created = (await findTenantRow(registry.knex, slug))!;
     return {
-      tenant: toTenant(created, server.row.name),
+      tenant: toTenant(created, claimed.server.row.name),
       retried: existing !== undefined,
       serverVersion,
-      placement,
-      migrations,
-      seeds,
-      knex: userKnex.used,
+      placement: claimed.placement,
+      ...filled,
       durationMs: Date.now() - started,
     };
   });
+}
+
+/** The tenant's row (`provisioning`), its server, and the names and password it is created with. */
+interface Claimed {
+  row: TenantRow;
+  server: ServerHandle;
+  /** Why that server, in one line. */
+  placement: string;
+  names: { database: string; user: string | null };
+  password: string | null;
+}
+
+/**
+ * A `failed` or killed tenant is taken over where its earlier attempt started: what that attempt
+ * recorded it had started is dropped, and the row is reset to `provisioning` with new names and
+ * a new password.
+ */
+async function retakeEarlierAttempt(
+  ctx: Context,
+  existing: TenantRow,
+  input: CreateTenantInput,
+  metadata: Record<string, unknown>,
+  onProgress: (event: CreateProgress) => void,
+): Promise<Claimed> {
+  const registry = await ctx.registry();
+  const slug = existing.slug;
+  const server = await ctx.server(existing.server_id);
+  if (input.server && input.server !== server.row.name) {
+    throw new UsageError(
+      `tenant "${slug}" was started on server "${server.row.name}": retry it there, or delete it with --purge first`,
+    );
+  }
+  const names = tenantNames(ctx.config, server.connection.driver, slug);
+  const password = names.user ? generatePassword() : null;
+  onProgress({ step: 'cleanup', phase: 'start' });
+  // Undo what the earlier attempt recorded it had started, under the names it used; what
+  // it never reached is not ours to drop.
+  const reached = existing.step ? CREATE_STEPS.indexOf(existing.step as CreateStep) : -1;
+  const problems = await dropTenantDatabase(
+    server.connection,
+    reached >= 0 ? existing.database_name : null,
+    reached >= 1 ? existing.database_user : null,
+  );
+  if (problems.length) throw new OperationError(slug, 'cleanup', problems[0]);
+  await assertNamesFree(ctx, server, names.database, names.user, existing.id);
+  onProgress({ step: 'cleanup', phase: 'done' });
+  await ctx.withEncrypted(password, (encrypted) =>
+    updateTenantRow(registry.knex, existing.id, {
+      status: 'provisioning',
+      step: null,
+      name: input.name ?? existing.name,
+      plan: input.plan ?? existing.plan,
+      metadata: JSON.stringify(metadata),
+      database_name: names.database,
+      database_user: names.user,
+      password_enc: encrypted,
+      key_fingerprint: null,
+      password_pending_enc: null,
+      password_changed_at: password ? now() : null,
+      last_error: null,
+    }),
+  );
+  const row = (await findTenantRow(registry.knex, slug))!;
+  return { row, server, placement: 'where the earlier attempt started', names, password };
+}
+
+/**
+ * A new tenant: placement chooses its server and its row is recorded (`provisioning`) as one
+ * step for the fleet, so that creates running at once count each other against capacity.
+ */
+async function placeNewTenant(
+  ctx: Context,
+  slug: string,
+  input: CreateTenantInput,
+  metadata: Record<string, unknown>,
+): Promise<Claimed> {
+  const registry = await ctx.registry();
+  return withPlacementLock(ctx, async () => {
+    const placed = await placeTenant(ctx, { server: input.server, labels: input.serverLabels });
+    const names = tenantNames(ctx.config, placed.server.connection.driver, slug);
+    const password = names.user ? generatePassword() : null;
+    await assertNamesFree(ctx, placed.server, names.database, names.user);
+    const row = await ctx.withEncrypted(password, (encrypted) =>
+      insertTenantRow(registry.knex, {
+        slug,
+        name: input.name ?? slug,
+        status: 'provisioning',
+        step: null,
+        server_id: placed.server.row.id,
+        database_name: names.database,
+        database_user: names.user,
+        password_enc: encrypted,
+        password_changed_at: password ? now() : null,
+        plan: input.plan ?? null,
+        metadata: JSON.stringify(metadata),
+        last_error: null,
+        status_reason: null,
+      }),
+    );
+    return { server: placed.server, placement: placed.reason, names, password, row };
+  });
+}
+
+/**
+ * Runs the steps of CREATE_STEPS that apply, each recorded on the row before it runs; a failure
+ * undoes the create (failCreate) and throws. Returns what the migrations and seeds ran, and how.
+ */
+async function runCreateSteps(
+  ctx: Context,
+  input: CreateTenantInput,
+  claimed: Claimed,
+  onProgress: (event: CreateProgress) => void,
+): Promise<Pick<CreateTenantResult, 'migrations' | 'seeds' | 'knex'>> {
+  const registry = await ctx.registry();
+  const { row, server, names, password } = claimed;
+  const migrations: string[] = [];
+  const seeds: string[] = [];
+  const userKnex = projectKnex(ctx.config.migrationsDir);
+  const fromBackup = input.restoreFrom;
+  // Migrations, seeds and a clone's restore run logged in as the new tenant's own user. Without
+  // one (tenantUsers: false) the admin may fill a database this run just created, but a
+  // backup's content is the tenant's code (see tenantLogin).
+  const login = tenantLogin(
+    ctx,
+    server,
+    { ...row, database_name: names.database, database_user: names.user },
+    { fresh: !fromBackup },
+  );
+  const schemaWork = (work: (knex: Knex) => Promise<void>) => () =>
+    withTenantKnex(server.connection, login, work, userKnex.factory);
+  const steps: Record<CreateStep, (() => Promise<unknown>) | undefined> = {
+    database: () => server.connection.createDatabase(names.database),
+    user: names.user ? () => usersOf(server.connection).createUser(names.user!, password!, names.database) : undefined,
+    migrations: fromBackup
+      ? undefined
+      : schemaWork(async (knex) => {
+          migrations.push(...(await migrateToLatest(knex, new DirectoryMigrationSource(ctx.config.migrationsDir))));
+          await server.connection.migrationFingerprints?.keepMigrationFingerprint(knex, TENANT_MIGRATIONS_TABLE);
+        }),
+    seeds:
+      fromBackup || input.seed === false
+        ? undefined
+        : schemaWork(async (knex) => {
+            const tenant = { slug: row.slug, name: row.name, plan: row.plan, metadata: JSON.parse(row.metadata) };
+            seeds.push(...(await runSeeds(knex, ctx.config.seedsDir, tenant)));
+          }),
+    restore: fromBackup ? () => server.connection.restore(login, fromBackup, dumpToolsFrom(ctx.config)) : undefined,
+  };
+  for (const step of CREATE_STEPS) {
+    const action = steps[step];
+    if (!action) {
+      onProgress({ step, phase: 'skipped' });
+      continue;
+    }
+    await updateTenantRow(registry.knex, row.id, { step });
+    onProgress({ step, phase: 'start' });
+    try {
+      await action();
+    } catch (error) {
+      throw await failCreate(ctx, server, row.id, row.slug, names, step, error, password);
+    }
+    onProgress({ step, phase: 'done' });
+  }
+  return { migrations, seeds, knex: userKnex.used };
 }
 
 function assertRetryable(row: TenantRow): void {

@@ -1,5 +1,6 @@
 import type { Knex } from 'knex';
 import type { Context } from '../../context/context.js';
+import type { OperationHooks } from '../../context/operation-hooks.js';
 import { ConflictError, OperationError, errorMessage } from '../../core/errors.js';
 import { validateText } from '../../core/text-limits.js';
 import type { ServerConnection } from '../../engines/engine-driver.js';
@@ -8,7 +9,6 @@ import { loadTenantRow, reloadTenant } from '../shared/load-tenant.js';
 import { withTenantLock } from '../shared/tenant-lock.js';
 import { assertNotMoving } from '../shared/tenant-moving.js';
 import { restoreOwnPassword } from '../shared/tenant-login.js';
-import { pauseForTest } from '../moves/move-test-hooks.js';
 
 export interface AccessChangeResult {
   tenant: Tenant;
@@ -131,7 +131,7 @@ export async function suspendTenant(ctx: Context, slug: string, reason: string):
     apply: async (server, t, registry) => {
       // The user first, so that no session of the tenant's adds a job after they are listed.
       const enforced = await server.suspendAccess(t.database_name, t.database_user);
-      if (enforced) await disableScheduledJobs(server, t, registry);
+      if (enforced) await disableScheduledJobs(server, t, registry, ctx.hooks);
       return enforced;
     },
   });
@@ -175,8 +175,14 @@ function suspendedJobs(row: TenantRow): string[] {
  * suspend recorded already, so reactivate enables exactly the jobs suspend disabled (never one the
  * tenant had disabled itself), however often suspend was killed and run again. Also for a
  * suspended tenant's restored database, whose jobs come back as they were when it was dumped.
+ * `hooks.atStep('suspend-job-disabled')` after each job (a test kills the suspend there).
  */
-export async function disableScheduledJobs(server: ServerConnection, row: TenantRow, registry: Knex): Promise<void> {
+export async function disableScheduledJobs(
+  server: ServerConnection,
+  row: TenantRow,
+  registry: Knex,
+  hooks?: OperationHooks,
+): Promise<void> {
   const jobs = server.scheduledJobs;
   if (!jobs) return;
   const enabled = await jobs.enabledJobs(row.database_name);
@@ -185,6 +191,6 @@ export async function disableScheduledJobs(server: ServerConnection, row: Tenant
   if (all.length > recorded.length) await updateTenantRow(registry, row.id, { suspended_jobs: JSON.stringify(all) });
   for (const name of enabled) {
     await jobs.setJobsEnabled(row.database_name, [name], false);
-    await pauseForTest('suspend-job-disabled');
+    await hooks?.atStep?.('suspend-job-disabled');
   }
 }
