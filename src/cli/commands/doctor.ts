@@ -1,15 +1,14 @@
 import type { Command } from 'commander';
+import { AGE, parseDuration } from '../../core/duration.js';
 import { ExitCode, UsageError } from '../../core/errors.js';
 import { withCommandContext } from '../action.js';
 import { interruptible } from '../interrupts.js';
+import type { RunInterrupt } from '../../core/run-interrupt.js';
 import { PER_SERVER_HELP } from '../options.js';
 
-/** `36h`, `2d`, `90m`; a bare number is hours. */
-function parseAge(value: string, flag = '--backup-max-age'): number {
-  const match = /^(\d+(?:\.\d+)?)([dhm]?)$/.exec(value.trim());
-  if (!match) throw new UsageError(`${flag} expects e.g. 1d, 36h or 90m (got "${value}")`);
-  const n = Number(match[1]);
-  return match[2] === 'd' ? n * 24 : match[2] === 'm' ? n / 60 : n;
+/** An age flag in hours: `36h`, `2d`, `90m`; a bare number is hours. */
+function ageHours(value: string, flag: string): number {
+  return parseDuration(value, flag, AGE) / 3_600_000;
 }
 
 export function registerDoctor(program: Command): void {
@@ -47,40 +46,35 @@ export function registerDoctor(program: Command): void {
         command: Command,
       ) => {
         if (flags.dropOrphans && !flags.fix) throw new UsageError('--drop-orphans goes with --fix');
-        const backupMaxAgeHours = parseAge(flags.backupMaxAge ?? '1d');
-        const passwordMaxAgeHours = parseAge(flags.passwordMaxAge ?? '365d', '--password-max-age');
-        const { runDoctor } = await import('../../lifecycle/doctor/index.js');
+        const backupMaxAgeHours = ageHours(flags.backupMaxAge ?? '1d', '--backup-max-age');
+        const passwordMaxAgeHours = ageHours(flags.passwordMaxAge ?? '365d', '--password-max-age');
+        const { examineFleet, concludeExamination } = await import('../../lifecycle/doctor/index.js');
         const { withFixCommands } = await import('../render/doctor-fixes.js');
         await withCommandContext(
           command,
           async (ctx, out) => {
+            // The signals stop the examination; while repairs run they are held off as they were.
+            const underSpinner = <T>(work: (interrupt: RunInterrupt) => Promise<T>): Promise<T> => {
+              const spinner = out.spinner('Examining the fleet…');
+              return interruptible((message) => out.warn(message), work, 'checks').finally(() => spinner.stop());
+            };
+            // One examination: the orphans asked about are those it found, and those dropped.
+            const examination = await underSpinner((interrupt) =>
+              examineFleet(ctx, { backupMaxAgeHours, passwordMaxAgeHours, interrupt }),
+            );
             let dropOrphans = false;
-            if (flags.dropOrphans) {
-              const preview = await runDoctor(ctx, { backupMaxAgeHours, passwordMaxAgeHours });
-              const orphans = preview.findings.filter((f) => f.kind.startsWith('orphan_'));
-              if (orphans.length)
-                dropOrphans =
-                  flags.yes ||
-                  (await confirmDrop(
-                    orphans.map((o) => o.message),
-                    out.json,
-                  ));
-            }
-            const spinner = out.spinner('Examining the fleet…');
+            const orphans = examination.findings.filter((f) => f.kind.startsWith('orphan_'));
+            if (flags.dropOrphans && !examination.interrupted && orphans.length)
+              dropOrphans =
+                flags.yes ||
+                (await confirmDrop(
+                  orphans.map((o) => o.message),
+                  out.json,
+                ));
             const result = withFixCommands(
-              await interruptible(
-                (message) => out.warn(message),
-                (interrupt) =>
-                  runDoctor(ctx, {
-                    backupMaxAgeHours,
-                    passwordMaxAgeHours,
-                    fix: flags.fix,
-                    dropOrphans,
-                    strict: flags.strict,
-                    interrupt,
-                  }),
-                'checks',
-              ).finally(() => spinner.stop()),
+              await underSpinner(() =>
+                concludeExamination(ctx, examination, { fix: flags.fix, dropOrphans, strict: flags.strict }),
+              ),
             );
             out.result(result, () => {
               if (result.findings.length === 0 && !result.interrupted) return `${out.color.green('✔')} All is well.`;
