@@ -4,7 +4,12 @@ import { ExitCode, UsageError } from '../../core/errors.js';
 import { withCommandContext } from '../action.js';
 import { interruptible } from '../interrupts.js';
 import type { RunInterrupt } from '../../core/run-interrupt.js';
+import type { DoctorResult, Finding } from '../../lifecycle/doctor/index.js';
+import type { Output } from '../output.js';
 import { PER_SERVER_HELP } from '../options.js';
+
+/** A doctor result as the CLI reports it: each finding with the command that fixes it. */
+type ReportedResult = Omit<DoctorResult, 'findings'> & { findings: Array<Finding & { fix: string }> };
 
 /** An age flag in hours: `36h`, `2d`, `90m`; a bare number is hours. */
 function ageHours(value: string, flag: string): number {
@@ -53,7 +58,8 @@ export function registerDoctor(program: Command): void {
         await withCommandContext(
           command,
           async (ctx, out) => {
-            // The signals stop the examination; while repairs run they are held off as they were.
+            // Both phases under the signals, as the one run was: the first stops the examination, and
+            // during repairs it does not end the process half-way through one.
             const underSpinner = <T>(work: (interrupt: RunInterrupt) => Promise<T>): Promise<T> => {
               const spinner = out.spinner('Examining the fleet…');
               return interruptible((message) => out.warn(message), work, 'checks').finally(() => spinner.stop());
@@ -76,38 +82,7 @@ export function registerDoctor(program: Command): void {
                 concludeExamination(ctx, examination, { fix: flags.fix, dropOrphans, strict: flags.strict }),
               ),
             );
-            out.result(result, () => {
-              if (result.findings.length === 0 && !result.interrupted) return `${out.color.green('✔')} All is well.`;
-              const lines = [
-                out.table(
-                  ['finding', 'severity', 'tenant', 'server', 'detail', flags.fix ? 'fixed' : 'fix'],
-                  result.findings.map((f) => [
-                    f.kind,
-                    f.severity === 'problem' ? out.color.red(f.severity) : out.color.yellow(f.severity),
-                    f.tenant,
-                    f.server,
-                    f.message,
-                    flags.fix
-                      ? f.fixed
-                        ? out.color.green('yes')
-                        : f.fixError
-                          ? out.color.red(`no: ${f.fixError}`)
-                          : f.fix
-                      : f.fix,
-                  ]),
-                ),
-              ];
-              for (const f of result.findings.filter((finding) => finding.backup))
-                lines.push(`backed up before it was dropped: ${f.backup}`);
-              if (result.interrupted)
-                lines.push(
-                  out.color.yellow(`Interrupted (${result.interrupted}): the findings so far; nothing repaired`),
-                );
-              lines.push(
-                `${result.ok ? out.color.green('✔') : out.color.red('✖')} ${result.problems} problems, ${result.notices} notices${flags.fix ? `, ${result.fixed} fixed` : ''}`,
-              );
-              return lines.join('\n');
-            });
+            out.result(result, () => doctorText(out, result, Boolean(flags.fix)));
             return {
               outcome: flags.fix ? 'ok' : 'noop',
               detail: { findings: result.findings.length, fixed: result.fixed },
@@ -118,6 +93,32 @@ export function registerDoctor(program: Command): void {
         );
       },
     );
+}
+
+/** The human report: every finding with its fix (or whether --fix repaired it), then the counts. */
+function doctorText(out: Output, result: ReportedResult, fix: boolean): string {
+  if (result.findings.length === 0 && !result.interrupted) return `${out.color.green('✔')} All is well.`;
+  const lines = [
+    out.table(
+      ['finding', 'severity', 'tenant', 'server', 'detail', fix ? 'fixed' : 'fix'],
+      result.findings.map((f) => [
+        f.kind,
+        f.severity === 'problem' ? out.color.red(f.severity) : out.color.yellow(f.severity),
+        f.tenant,
+        f.server,
+        f.message,
+        fix ? (f.fixed ? out.color.green('yes') : f.fixError ? out.color.red(`no: ${f.fixError}`) : f.fix) : f.fix,
+      ]),
+    ),
+  ];
+  for (const f of result.findings.filter((finding) => finding.backup))
+    lines.push(`backed up before it was dropped: ${f.backup}`);
+  if (result.interrupted)
+    lines.push(out.color.yellow(`Interrupted (${result.interrupted}): the findings so far; nothing repaired`));
+  lines.push(
+    `${result.ok ? out.color.green('✔') : out.color.red('✖')} ${result.problems} problems, ${result.notices} notices${fix ? `, ${result.fixed} fixed` : ''}`,
+  );
+  return lines.join('\n');
 }
 
 async function confirmDrop(messages: string[], json: boolean): Promise<boolean> {
