@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { formatDuration, parseDuration } from '../../src/core/duration.js';
+import { AGE, formatDuration, parseDuration } from '../../src/core/duration.js';
 import { UsageError } from '../../src/core/errors.js';
 
 describe('parseDuration', () => {
@@ -28,6 +28,28 @@ describe('parseDuration', () => {
   it('rejects negative and non-finite numbers', () => {
     expect(() => parseDuration(-5)).toThrow(UsageError);
     expect(() => parseDuration(Number.NaN)).toThrow(UsageError);
+  });
+});
+
+describe('parseDuration with AGE (doctor --backup-max-age, --password-max-age)', () => {
+  const HOUR = 3_600_000;
+  it.each([
+    ['1d', 24 * HOUR],
+    ['365d', 365 * 24 * HOUR],
+    ['36h', 36 * HOUR],
+    ['90m', 1.5 * HOUR],
+    ['0m', 0],
+    ['36', 36 * HOUR],
+    ['0', 0],
+    ['1.5d', 36 * HOUR],
+    [' 2d ', 48 * HOUR],
+  ])('reads %j as %d ms (a bare number is hours)', (text, ms) => {
+    expect(parseDuration(text, '--backup-max-age', AGE)).toBe(ms);
+  });
+
+  it.each(['', 'd', '5s', '250ms', '-1d', '1w', '1e3', 'abc', '1d2h'])('rejects %j, naming the flag', (text) => {
+    expect(() => parseDuration(text, '--backup-max-age', AGE)).toThrow(UsageError);
+    expect(() => parseDuration(text, '--backup-max-age', AGE)).toThrow(/--backup-max-age.*1d, 36h, 90m/);
   });
 });
 

@@ -1,15 +1,19 @@
 import type { Command } from 'commander';
+import { AGE, parseDuration } from '../../core/duration.js';
 import { ExitCode, UsageError } from '../../core/errors.js';
 import { withCommandContext } from '../action.js';
 import { interruptible } from '../interrupts.js';
+import type { RunInterrupt } from '../../core/run-interrupt.js';
+import type { DoctorResult, Finding } from '../../lifecycle/doctor/index.js';
+import type { Output } from '../output.js';
 import { PER_SERVER_HELP } from '../options.js';
 
-/** `36h`, `2d`, `90m`; a bare number is hours. */
-function parseAge(value: string, flag = '--backup-max-age'): number {
-  const match = /^(\d+(?:\.\d+)?)([dhm]?)$/.exec(value.trim());
-  if (!match) throw new UsageError(`${flag} expects e.g. 1d, 36h or 90m (got "${value}")`);
-  const n = Number(match[1]);
-  return match[2] === 'd' ? n * 24 : match[2] === 'm' ? n / 60 : n;
+/** A doctor result as the CLI reports it: each finding with the command that fixes it. */
+type ReportedResult = Omit<DoctorResult, 'findings'> & { findings: Array<Finding & { fix: string }> };
+
+/** An age flag in hours: `36h`, `2d`, `90m`; a bare number is hours. */
+function ageHours(value: string, flag: string): number {
+  return parseDuration(value, flag, AGE) / 3_600_000;
 }
 
 export function registerDoctor(program: Command): void {
@@ -47,73 +51,38 @@ export function registerDoctor(program: Command): void {
         command: Command,
       ) => {
         if (flags.dropOrphans && !flags.fix) throw new UsageError('--drop-orphans goes with --fix');
-        const backupMaxAgeHours = parseAge(flags.backupMaxAge ?? '1d');
-        const passwordMaxAgeHours = parseAge(flags.passwordMaxAge ?? '365d', '--password-max-age');
-        const { runDoctor } = await import('../../lifecycle/doctor/index.js');
+        const backupMaxAgeHours = ageHours(flags.backupMaxAge ?? '1d', '--backup-max-age');
+        const passwordMaxAgeHours = ageHours(flags.passwordMaxAge ?? '365d', '--password-max-age');
+        const { examineFleet, concludeExamination } = await import('../../lifecycle/doctor/index.js');
         const { withFixCommands } = await import('../render/doctor-fixes.js');
         await withCommandContext(
           command,
           async (ctx, out) => {
-            let dropOrphans = false;
-            if (flags.dropOrphans) {
-              const preview = await runDoctor(ctx, { backupMaxAgeHours, passwordMaxAgeHours });
-              const orphans = preview.findings.filter((f) => f.kind.startsWith('orphan_'));
-              if (orphans.length)
-                dropOrphans =
-                  flags.yes ||
-                  (await confirmDrop(
-                    orphans.map((o) => o.message),
-                    out.json,
-                  ));
-            }
-            const spinner = out.spinner('Examining the fleet…');
-            const result = withFixCommands(
-              await interruptible(
-                (message) => out.warn(message),
-                (interrupt) =>
-                  runDoctor(ctx, {
-                    backupMaxAgeHours,
-                    passwordMaxAgeHours,
-                    fix: flags.fix,
-                    dropOrphans,
-                    strict: flags.strict,
-                    interrupt,
-                  }),
-                'checks',
-              ).finally(() => spinner.stop()),
+            // Both phases under the signals, as the one run was: the first stops the examination, and
+            // during repairs it does not end the process half-way through one.
+            const underSpinner = <T>(work: (interrupt: RunInterrupt) => Promise<T>): Promise<T> => {
+              const spinner = out.spinner('Examining the fleet…');
+              return interruptible((message) => out.warn(message), work, 'checks').finally(() => spinner.stop());
+            };
+            // One examination: the orphans asked about are those it found, and those dropped.
+            const examination = await underSpinner((interrupt) =>
+              examineFleet(ctx, { backupMaxAgeHours, passwordMaxAgeHours, interrupt }),
             );
-            out.result(result, () => {
-              if (result.findings.length === 0 && !result.interrupted) return `${out.color.green('✔')} All is well.`;
-              const lines = [
-                out.table(
-                  ['finding', 'severity', 'tenant', 'server', 'detail', flags.fix ? 'fixed' : 'fix'],
-                  result.findings.map((f) => [
-                    f.kind,
-                    f.severity === 'problem' ? out.color.red(f.severity) : out.color.yellow(f.severity),
-                    f.tenant,
-                    f.server,
-                    f.message,
-                    flags.fix
-                      ? f.fixed
-                        ? out.color.green('yes')
-                        : f.fixError
-                          ? out.color.red(`no: ${f.fixError}`)
-                          : f.fix
-                      : f.fix,
-                  ]),
-                ),
-              ];
-              for (const f of result.findings.filter((finding) => finding.backup))
-                lines.push(`backed up before it was dropped: ${f.backup}`);
-              if (result.interrupted)
-                lines.push(
-                  out.color.yellow(`Interrupted (${result.interrupted}): the findings so far; nothing repaired`),
-                );
-              lines.push(
-                `${result.ok ? out.color.green('✔') : out.color.red('✖')} ${result.problems} problems, ${result.notices} notices${flags.fix ? `, ${result.fixed} fixed` : ''}`,
-              );
-              return lines.join('\n');
-            });
+            let dropOrphans = false;
+            const orphans = examination.findings.filter((f) => f.kind.startsWith('orphan_'));
+            if (flags.dropOrphans && !examination.interrupted && orphans.length)
+              dropOrphans =
+                flags.yes ||
+                (await confirmDrop(
+                  orphans.map((o) => o.message),
+                  out.json,
+                ));
+            const result = withFixCommands(
+              await underSpinner(() =>
+                concludeExamination(ctx, examination, { fix: flags.fix, dropOrphans, strict: flags.strict }),
+              ),
+            );
+            out.result(result, () => doctorText(out, result, Boolean(flags.fix)));
             return {
               outcome: flags.fix ? 'ok' : 'noop',
               detail: { findings: result.findings.length, fixed: result.fixed },
@@ -124,6 +93,32 @@ export function registerDoctor(program: Command): void {
         );
       },
     );
+}
+
+/** The human report: every finding with its fix (or whether --fix repaired it), then the counts. */
+function doctorText(out: Output, result: ReportedResult, fix: boolean): string {
+  if (result.findings.length === 0 && !result.interrupted) return `${out.color.green('✔')} All is well.`;
+  const lines = [
+    out.table(
+      ['finding', 'severity', 'tenant', 'server', 'detail', fix ? 'fixed' : 'fix'],
+      result.findings.map((f) => [
+        f.kind,
+        f.severity === 'problem' ? out.color.red(f.severity) : out.color.yellow(f.severity),
+        f.tenant,
+        f.server,
+        f.message,
+        fix ? (f.fixed ? out.color.green('yes') : f.fixError ? out.color.red(`no: ${f.fixError}`) : f.fix) : f.fix,
+      ]),
+    ),
+  ];
+  for (const f of result.findings.filter((finding) => finding.backup))
+    lines.push(`backed up before it was dropped: ${f.backup}`);
+  if (result.interrupted)
+    lines.push(out.color.yellow(`Interrupted (${result.interrupted}): the findings so far; nothing repaired`));
+  lines.push(
+    `${result.ok ? out.color.green('✔') : out.color.red('✖')} ${result.problems} problems, ${result.notices} notices${fix ? `, ${result.fixed} fixed` : ''}`,
+  );
+  return lines.join('\n');
 }
 
 async function confirmDrop(messages: string[], json: boolean): Promise<boolean> {

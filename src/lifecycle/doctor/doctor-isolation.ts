@@ -3,7 +3,7 @@ import { rmSync } from 'node:fs';
 import { basename } from 'node:path';
 import type { Context } from '../../context/context.js';
 import { leftoverCredentialFiles } from '../../engines/credential-file.js';
-import type { NewFinding } from './doctor.js';
+import type { NewFinding } from './findings.js';
 
 /**
  * `registry_exposed`: other users of the registry's server (tenants' users among them) may reach

@@ -2,7 +2,7 @@ import type { Context } from '../../context/context.js';
 import { runningMoves } from '../../registry/moves-repo.js';
 import type { ServerRow } from '../../registry/servers-repo.js';
 import { findTenantRow } from '../../registry/tenants-repo.js';
-import type { NewFinding } from './doctor.js';
+import type { NewFinding } from './findings.js';
 import { tenantLockName } from '../shared/tenant-lock.js';
 
 /**

@@ -2,7 +2,7 @@ import type { Context } from '../../context/context.js';
 import { databasesHeldByMoves } from '../../registry/moves-repo.js';
 import { listServerRows } from '../../registry/servers-repo.js';
 import { listTenantRows, type TenantRow } from '../../registry/tenants-repo.js';
-import type { Finding } from './doctor.js';
+import type { Finding } from './findings.js';
 
 /**
  * The findings that still hold against the registry as it is now: tenant findings whose tenant's

@@ -5,7 +5,7 @@ import { runPool } from '../../core/run-pool.js';
 import { redact } from '../../core/secrets.js';
 import type { ServerRow } from '../../registry/servers-repo.js';
 import type { TenantRow } from '../../registry/tenants-repo.js';
-import type { NewFinding } from './doctor.js';
+import type { NewFinding } from './findings.js';
 import { serverLimit } from '../shared/fleet-servers.js';
 import { WITH_DATABASE } from '../shared/select-tenants.js';
 
@@ -62,32 +62,43 @@ export async function secretFindings(
     toTry,
     ctx.config.concurrency,
     async (t) => {
-      let handle;
-      try {
-        handle = await ctx.server(t.server_id);
-        await handle.version();
-      } catch {
-        return; // an unreachable server is reported on its own
-      }
-      let password: string;
-      try {
-        password = await ctx.decrypt(t.password_enc!);
-      } catch (error) {
-        // Under a key this machine lacks: an interrupted rotation, which doctor reports on its own.
-        if (error instanceof RegistryKeyError) return;
-        throw error;
-      }
-      const knex = knexFactory(handle.connection.tenantUserKnexConfig(t.database_name, t.database_user!, password));
-      try {
-        await knex.raw('select 1');
-      } catch (error) {
-        const message = `the stored password does not log in as "${t.database_user}": ${redact(errorMessage(error), [password])}`;
-        findings.push({ kind: 'password_login_fails', tenant: t.slug, server: handle.row.name, message });
-      } finally {
-        await knex.destroy();
-      }
+      const finding = await loginFinding(ctx, t);
+      if (finding) findings.push(finding);
     },
     { keyOf: (t) => t.server_id, limitOf },
   );
   return findings;
+}
+
+/**
+ * `password_login_fails` when the tenant's stored password does not log in as its user. Nothing
+ * when its server cannot be reached or the password is under a key this machine lacks: both are
+ * reported on their own.
+ */
+async function loginFinding(ctx: Context, t: TenantRow): Promise<NewFinding | undefined> {
+  let handle;
+  try {
+    handle = await ctx.server(t.server_id);
+    await handle.version();
+  } catch {
+    return undefined; // an unreachable server is reported on its own
+  }
+  let password: string;
+  try {
+    password = await ctx.decrypt(t.password_enc!);
+  } catch (error) {
+    // Under a key this machine lacks: an interrupted rotation, which doctor reports on its own.
+    if (error instanceof RegistryKeyError) return undefined;
+    throw error;
+  }
+  const knex = knexFactory(handle.connection.tenantUserKnexConfig(t.database_name, t.database_user!, password));
+  try {
+    await knex.raw('select 1');
+    return undefined;
+  } catch (error) {
+    const message = `the stored password does not log in as "${t.database_user}": ${redact(errorMessage(error), [password])}`;
+    return { kind: 'password_login_fails', tenant: t.slug, server: handle.row.name, message };
+  } finally {
+    await knex.destroy();
+  }
 }

@@ -1,2 +1,10 @@
 /** Doctor: finds what is wrong across the registry, the servers and the tenants, and repairs what it safely can. */
-export { runDoctor, type DoctorOptions, type DoctorResult, type Finding } from './doctor.js';
+export {
+  runDoctor,
+  examineFleet,
+  concludeExamination,
+  type DoctorOptions,
+  type DoctorResult,
+  type DoctorExamination,
+  type Finding,
+} from './doctor.js';

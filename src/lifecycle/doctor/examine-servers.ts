@@ -1,0 +1,150 @@
+/** Doctor's checks per server: reachable, orphans, missing databases and users, access against status, dump tools. */
+import type { Context } from '../../context/context.js';
+import { ServerIdentityError, errorMessage } from '../../core/errors.js';
+import { dumpToolsFrom, type ServerConnection } from '../../engines/engine-driver.js';
+import type { ServerRow } from '../../registry/servers-repo.js';
+import type { TenantRow } from '../../registry/tenants-repo.js';
+import { WITH_DATABASE } from '../shared/select-tenants.js';
+import type { FleetView } from './fleet-view.js';
+import type { FindingList } from './findings.js';
+
+/** Names a naming template can produce: `tenant_{slug}` → /^tenant_[a-z][a-z0-9_]*$/. */
+function templatePattern(template: string): RegExp {
+  const [before, after] = template.split('{slug}').map((part) => part.replace(/[.*+?^${}()|[\]\\]/g, '\\$&'));
+  return new RegExp(`^${before}[a-z][a-z0-9_]*${after ?? ''}$`);
+}
+
+/** One server's findings. An unreachable one is reported, and its tenants are not judged from here. */
+export async function examineServer(
+  ctx: Context,
+  fleet: FleetView,
+  serverRow: ServerRow,
+  list: FindingList,
+): Promise<void> {
+  const tenantsHere = fleet.rows.filter((r) => r.server_id === serverRow.id);
+  const handle = fleet.handles.get(serverRow.id);
+  if (!handle) {
+    const error = fleet.failures.get(serverRow.id);
+    const live = tenantsHere.filter((r) => r.status !== 'deleted').length;
+    list.add({
+      kind: error instanceof ServerIdentityError ? 'server_identity' : 'server_unreachable',
+      target: { type: 'server', name: serverRow.name },
+      tenant: null,
+      server: serverRow.name,
+      message: `${errorMessage(error)}; ${live} tenant${live === 1 ? '' : 's'} not checked`,
+    });
+    return;
+  }
+  const server = handle.connection;
+  const [databases, users] = await Promise.all([server.listDatabases(), server.users?.listUsers() ?? []]);
+  findOrphans(ctx, fleet, serverRow, server, { databases, users }, list);
+  const present = new Set(databases);
+  const presentUsers = new Set(users);
+  for (const t of tenantsHere.filter((r) => WITH_DATABASE.includes(r.status) && r.step === null)) {
+    if (!present.has(t.database_name)) {
+      list.add({
+        kind: 'missing_database',
+        tenant: t.slug,
+        server: serverRow.name,
+        message: `${t.status} tenant's database "${t.database_name}" does not exist`,
+      });
+      continue;
+    }
+    if (t.database_user && !presentUsers.has(t.database_user)) {
+      list.add({
+        kind: 'missing_user',
+        tenant: t.slug,
+        server: serverRow.name,
+        message: `tenant's database user "${t.database_user}" does not exist`,
+      });
+      continue;
+    }
+    await checkAccess(server, serverRow, t, list);
+  }
+  const toolProblem = await server.checkDumpTools(dumpToolsFrom(ctx.config));
+  if (toolProblem)
+    list.add({
+      kind: 'dump_tool',
+      target: { type: 'server', name: serverRow.name },
+      tenant: null,
+      server: serverRow.name,
+      message: toolProblem,
+    });
+}
+
+/**
+ * Databases and users that follow the naming templates but belong to no tenant (whatever server
+ * row the tenant was registered through: it is this server's if the server is one) and no move.
+ * `--fix` drops them only with --drop-orphans, which sets their autoFix.
+ */
+function findOrphans(
+  ctx: Context,
+  fleet: FleetView,
+  serverRow: ServerRow,
+  server: ServerConnection,
+  names: { databases: string[]; users: string[] },
+  list: FindingList,
+): void {
+  const livesHere = fleet.rows.filter((r) => r.status !== 'deleted' && fleet.alike(r.server_id, serverRow.id));
+  const known = new Set(livesHere.map((r) => r.database_name));
+  const knownUsers = new Set(livesHere.filter((r) => r.database_user).map((r) => r.database_user!));
+  for (const held of fleet.movedHere.filter((h) => fleet.alike(h.serverId, serverRow.id))) {
+    known.add(held.database);
+    if (held.user) knownUsers.add(held.user);
+  }
+  const dbPattern = templatePattern(ctx.config.databaseNameTemplate);
+  const userPattern = templatePattern(ctx.config.userNameTemplate);
+  // Names the engine keeps for itself (and tenantctl's own mark) are never a tenant's, whatever the template.
+  const ours = (name: string) => !server.driver.isReservedName(name);
+  for (const db of names.databases.filter((d) => dbPattern.test(d) && ours(d) && !known.has(d))) {
+    list.add({
+      kind: 'orphan_database',
+      target: { type: 'database', server: serverRow.name, name: db },
+      tenant: null,
+      server: serverRow.name,
+      message: `database "${db}" follows the naming template but belongs to no tenant`,
+    });
+  }
+  for (const user of names.users.filter((u) => userPattern.test(u) && ours(u) && !knownUsers.has(u))) {
+    list.add({
+      kind: 'orphan_user',
+      target: { type: 'user', server: serverRow.name, name: user },
+      tenant: null,
+      server: serverRow.name,
+      message: `database user "${user}" follows the naming template but belongs to no tenant`,
+    });
+  }
+}
+
+/** Whether a tenant's access matches its status: a suspended one locked out (its jobs too), an active one not. */
+async function checkAccess(server: ServerConnection, serverRow: ServerRow, t: TenantRow, list: FindingList) {
+  const suspended = await server.accessSuspended(t.database_name, t.database_user);
+  if (t.status === 'suspended' && !suspended && (t.database_user || server.driver.suspendsWithoutUser)) {
+    list.add({
+      kind: 'suspended_can_login',
+      tenant: t.slug,
+      server: serverRow.name,
+      message: 'suspended tenant can still reach its database',
+      autoFix: true,
+    });
+  }
+  // Locked out, yet its scheduled jobs (MySQL events) still run and write: not suspended either.
+  const jobs = t.status === 'suspended' && suspended ? await server.scheduledJobs?.enabledJobs(t.database_name) : [];
+  if (jobs && jobs.length > 0) {
+    list.add({
+      kind: 'suspended_can_login',
+      tenant: t.slug,
+      server: serverRow.name,
+      message: `suspended tenant's scheduled jobs still run: ${jobs.join(', ')}`,
+      autoFix: true,
+    });
+  }
+  if (t.status === 'active' && suspended) {
+    list.add({
+      kind: 'active_locked_out',
+      tenant: t.slug,
+      server: serverRow.name,
+      message: 'active tenant cannot reach its database (its access is locked)',
+    });
+  }
+}
