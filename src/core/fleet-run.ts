@@ -53,6 +53,23 @@ export interface FleetProgress {
 export const ignoreProgress = (_progress: FleetProgress): void => {};
 
 /**
+ * Progress of a run of one batch: call the returned function as each of `total` tenants settles
+ * (`failed`: whether it counts as failed), and `onProgress` is told where the run is.
+ */
+export function progressCounter(
+  total: number,
+  onProgress: (progress: FleetProgress) => void,
+  started = Date.now(),
+): (failed: boolean) => void {
+  let done = 0;
+  let failed = 0;
+  return (didFail) => {
+    if (didFail) failed++;
+    onProgress({ done: ++done, total, failed, elapsedMs: Date.now() - started });
+  };
+}
+
+/**
  * A command run on one tenant it was given by name, whose server could not be reached, fails as
  * every one-tenant command does then: UnreachableError (exit 5), not a fleet result. A run whose
  * rows carry no outcome (stats) knows that from the servers it could not reach.

@@ -4,6 +4,7 @@ import type { TenantStatus } from '../../registry/tenants-repo.js';
 import { withCommandContext } from '../action.js';
 import { interruptible } from '../interrupts.js';
 import { addTenantFilters, PER_SERVER_HELP } from '../options.js';
+import { progressLine } from '../render/fleet-progress.js';
 import { renderOutages } from '../render/outages.js';
 import { formatBytes } from '../../core/format-bytes.js';
 
@@ -56,8 +57,8 @@ export function registerBackup(program: Command): void {
             runBackups(
               ctx,
               { selection, registry: flags.registry, policy, concurrency: ctx.config.concurrency, interrupt },
-              (done, total, failed) => {
-                spinner.text = `${done}/${total} tenants backed up · ${failed} failed`;
+              (p) => {
+                spinner.text = progressLine(p, { what: 'tenants backed up' });
               },
             ),
         ).finally(() => spinner.stop());

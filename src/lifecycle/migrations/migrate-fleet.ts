@@ -34,7 +34,6 @@ export type {
   TenantOutcomeKind,
   WaveSummary,
 } from './fleet-types.js';
-export type { FleetProgress } from '../../core/fleet-run.js';
 export { readAppliedInBulk } from './applied-in-bulk.js';
 
 /** First wait before a tenant that hit the lock timeout is tried again; doubles each time. */

@@ -5,7 +5,8 @@ import { DirectoryMigrationSource } from '../../tenant-schema/migration-source.j
 import { planMigrations } from '../../tenant-schema/run-migrations.js';
 import { readAppliedInBulk } from './applied-in-bulk.js';
 import { selectTenants, type TenantSelection } from '../shared/select-tenants.js';
-import { reachFleet, type UnreachableServer } from '../shared/fleet-servers.js';
+import type { UnreachableServer } from '../../core/fleet-run.js';
+import { reachFleet } from '../shared/fleet-servers.js';
 
 export interface TenantMigrationStatus {
   slug: string;

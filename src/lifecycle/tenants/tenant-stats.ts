@@ -7,7 +7,8 @@ import { stoppedBy, untilCut, type RunInterrupt } from '../../core/run-interrupt
 import { DirectoryMigrationSource } from '../../tenant-schema/migration-source.js';
 import { planMigrations, TENANT_MIGRATIONS_TABLE } from '../../tenant-schema/run-migrations.js';
 import { selectTenants, type TenantSelection } from '../shared/select-tenants.js';
-import { reachFleet, runOutages, serverLimit, type UnreachableServer } from '../shared/fleet-servers.js';
+import type { FleetRun, UnreachableServer } from '../../core/fleet-run.js';
+import { reachFleet, runOutages, serverLimit } from '../shared/fleet-servers.js';
 import { assertTenantCodeTrusted, tenantLogin } from '../shared/tenant-login.js';
 
 export interface TenantStats {
@@ -40,7 +41,8 @@ export interface TenantStats {
 
 export type StatsSort = 'size' | 'rows' | 'name';
 
-export interface StatsResult {
+/** A fleet read: no outcome to judge, so no `ok`; whom it could not reach is in `unreachableServers`. */
+export interface StatsResult extends FleetRun<TenantStats> {
   generatedAt: string;
   tenants: TenantStats[];
   totals: {
