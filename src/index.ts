@@ -62,7 +62,6 @@ export {
   type MigrateFleetOptions,
   type MigrateFleetResult,
   type TenantMigrationOutcome,
-  type FleetProgress,
   type MigrationStatusResult,
   type RunSummary,
   type RunDetail,
@@ -113,6 +112,8 @@ export {
 } from './lifecycle/registry/index.js';
 export type { TenantSelection } from './lifecycle/shared/select-tenants.js';
 export type { RunInterrupt } from './core/run-interrupt.js';
+// What every fleet operation returns and reports as it runs.
+export type { FleetRun, FleetProgress, UnreachableServer } from './core/fleet-run.js';
 export type { Tenant, TenantStatus, TenantFilter } from './registry/tenants-repo.js';
 
 // Errors every operation throws, with the exit code the CLI maps them to.

@@ -4,6 +4,7 @@ import type { TenantStatus } from '../../registry/tenants-repo.js';
 import { withCommandContext } from '../action.js';
 import { interruptible } from '../interrupts.js';
 import { addTenantFilters, parseInteger, PER_SERVER_HELP } from '../options.js';
+import { progressLine } from '../render/fleet-progress.js';
 import { renderOutages } from '../render/outages.js';
 import { formatBytes } from '../../core/format-bytes.js';
 
@@ -53,8 +54,8 @@ export function registerBackup(program: Command): void {
             runBackups(
               ctx,
               { selection, registry: flags.registry, policy, concurrency: ctx.config.concurrency, interrupt },
-              (done, total, failed) => {
-                spinner.text = `${done}/${total} tenants backed up · ${failed} failed`;
+              (p) => {
+                spinner.text = progressLine(p, { what: 'tenants backed up' });
               },
             ),
         ).finally(() => spinner.stop());

@@ -1,12 +1,14 @@
 import { InvalidArgumentError, type Command } from 'commander';
 import { parseDuration } from '../../core/duration.js';
-import { errorMessage, ExitCode, UnreachableError, UsageError } from '../../core/errors.js';
+import { errorMessage, ExitCode, UsageError } from '../../core/errors.js';
+import { assertNamedTenantReached } from '../../core/fleet-run.js';
 import type { MigrateFleetOptions } from '../../lifecycle/migrations/index.js';
 import type { TenantStatus } from '../../registry/tenants-repo.js';
 import { withCommandContext } from '../action.js';
 import { interruptible } from '../interrupts.js';
 import { addTenantFilters, integerArgument, PER_SERVER_HELP } from '../options.js';
-import { progressLine, renderFleetResult } from '../render/fleet-result.js';
+import { progressLine } from '../render/fleet-progress.js';
+import { renderFleetResult } from '../render/fleet-result.js';
 
 interface FleetFlags {
   tenants?: string[];
@@ -125,13 +127,11 @@ async function run(
         (message) => out.warn(message),
         (interrupt) =>
           migrateFleet(ctx, { ...options, interrupt }, (p) => {
-            spinner.text = progressLine(p);
+            spinner.text = progressLine(p, { timed: true });
           }),
       ).finally(() => spinner.stop());
       // One named tenant whose server is down: one line on stderr and exit 5, as for every one-tenant command.
-      const only = slugs?.length === 1 ? result.tenants[0] : undefined;
-      if (only?.outcome === 'unreachable')
-        throw new UnreachableError(only.error ?? `server "${only.server}" is unreachable`);
+      assertNamedTenantReached(result, slugs?.length === 1);
       out.result(result, () => renderFleetResult(out, result));
       // A lost registry is the registry unreachable (5); a signal is 130; else whether every tenant made it.
       const exitCode = result.registryLost

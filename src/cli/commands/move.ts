@@ -4,6 +4,7 @@ import type { MovePlan } from '../../lifecycle/moves/index.js';
 import type { MoveResult } from '../../lifecycle/moves/index.js';
 import { withCommandContext } from '../action.js';
 import { interruptible } from '../interrupts.js';
+import { progressLine } from '../render/fleet-progress.js';
 import type { Output } from '../output.js';
 import { formatBytes } from '../../core/format-bytes.js';
 
@@ -170,8 +171,8 @@ async function evacuate(command: Command, flags: MoveFlags): Promise<void> {
             ctx,
             flags.fromServer!,
             { concurrency, keepSource: flags.keepSource, dryRun: flags.dryRun, interrupt },
-            (done, total, failed) => {
-              spinner.text = `${done}/${total} tenants · ${failed} failed`;
+            (p) => {
+              spinner.text = progressLine(p);
             },
           ),
       ).finally(() => spinner.stop());

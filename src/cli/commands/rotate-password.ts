@@ -4,6 +4,7 @@ import type { TenantStatus } from '../../registry/tenants-repo.js';
 import { withCommandContext } from '../action.js';
 import { interruptible } from '../interrupts.js';
 import { addTenantFilters, PER_SERVER_HELP } from '../options.js';
+import { progressLine } from '../render/fleet-progress.js';
 
 interface RotatePasswordFlags {
   all?: boolean;
@@ -45,8 +46,8 @@ export function registerRotatePassword(program: Command): void {
             rotatePasswords(
               ctx,
               { ...selection, concurrency: ctx.config.concurrency, endSessions: flags.endSessions, interrupt },
-              (done, total, failed) => {
-                spinner.text = `${done}/${total} tenants · ${failed} failed`;
+              (p) => {
+                spinner.text = progressLine(p);
               },
             ),
         ).finally(() => spinner.stop());

@@ -1,6 +1,7 @@
 import { renameSync, writeFileSync } from 'node:fs';
 import type { Command } from 'commander';
-import { ExitCode, UnreachableError, UsageError } from '../../core/errors.js';
+import { ExitCode, UsageError } from '../../core/errors.js';
+import { assertNamedTenantReached } from '../../core/fleet-run.js';
 import type { StatsSort } from '../../lifecycle/tenants/index.js';
 import type { TenantStatus } from '../../registry/tenants-repo.js';
 import { withCommandContext } from '../action.js';
@@ -63,7 +64,7 @@ export function registerStats(program: Command): void {
           'servers',
         );
         // One named tenant whose server is down: one line on stderr and exit 5, as for every one-tenant command.
-        if (slug && result.unreachableServers.length) throw new UnreachableError(result.unreachableServers[0]!.error);
+        assertNamedTenantReached(result, Boolean(slug));
         const text =
           format === 'prometheus'
             ? toPrometheus(result)

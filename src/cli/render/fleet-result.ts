@@ -1,19 +1,10 @@
-import type { FleetProgress, MigrateFleetResult } from '../../lifecycle/migrations/index.js';
+import type { MigrateFleetResult } from '../../lifecycle/migrations/index.js';
 import type { Output } from '../output.js';
 import { renderOutages } from './outages.js';
 import { describeKnex } from './knex-used.js';
 
 /** Rows shown per outcome before the table says "… and N more" (JSON always has every tenant). */
 const MAX_ROWS = 25;
-
-export function progressLine(p: FleetProgress): string {
-  const seconds = p.elapsedMs / 1000;
-  const rate = seconds > 0 ? (p.done / seconds).toFixed(1) : '0.0';
-  const wave = p.wave ? `wave ${p.wave.number}/${p.wave.of} (${p.wave.name}) · ` : '';
-  if (p.pauseLeftMs !== undefined)
-    return `${wave}starts in ${Math.ceil(p.pauseLeftMs / 1000)}s (--pause) · ${p.done}/${p.total} tenants · ${p.failed} failed`;
-  return `${wave}${p.done}/${p.total} tenants · ${p.failed} failed · ${seconds.toFixed(1)}s · ${rate}/s`;
-}
 
 export function renderFleetResult(out: Output, result: MigrateFleetResult): string {
   const c = result.counts;

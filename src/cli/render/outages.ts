@@ -1,4 +1,4 @@
-import type { UnreachableServer } from '../../lifecycle/shared/fleet-servers.js';
+import type { UnreachableServer } from '../../core/fleet-run.js';
 import type { Output } from '../output.js';
 
 /** Reasons of a server that answered but is not the one registered (see ServerIdentityError). */

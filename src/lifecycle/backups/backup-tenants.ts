@@ -7,13 +7,13 @@ import { HashingStream } from '../../core/hashing-stream.js';
 import { runPool } from '../../core/run-pool.js';
 import { stoppedBy, stopping, untilCut, type RunInterrupt } from '../../core/run-interrupt.js';
 import {
-  isOutage,
-  outageMessage,
-  reachFleet,
-  runOutages,
-  serverLimit,
+  ignoreProgress,
+  progressCounter,
+  type FleetProgress,
+  type FleetRun,
   type UnreachableServer,
-} from '../shared/fleet-servers.js';
+} from '../../core/fleet-run.js';
+import { isOutage, outageMessage, reachFleet, runOutages, serverLimit } from '../shared/fleet-servers.js';
 import { adminLogin, dumpToolsFrom } from '../../engines/engine-driver.js';
 import { finishBackupRow, findBackupRow, startBackupRow, type BackupRow } from '../../registry/backups-repo.js';
 import type { TenantRow, TenantWithServer } from '../../registry/tenants-repo.js';
@@ -249,7 +249,8 @@ export interface BackupOutcome {
   movedFrom?: string;
 }
 
-export interface BackupManyResult {
+/** A fleet backup (`backup --all`, or named tenants); its counts are fields of their own, as `--json` prints them. */
+export interface BackupManyResult extends FleetRun<BackupOutcome, BackupOutcomeKind> {
   ok: boolean;
   total: number;
   succeeded: number;
@@ -280,20 +281,18 @@ export async function backupTenants(
   ctx: Context,
   selection: TenantSelection,
   concurrency: number,
-  onProgress: (done: number, total: number, failed: number) => void = () => {},
+  onProgress: (progress: FleetProgress) => void = ignoreProgress,
   interrupt?: RunInterrupt,
 ): Promise<BackupManyResult> {
   const started = Date.now();
   const tenants = await selectTenants(ctx, selection, 'backup');
   await assertTenantCodeTrusted(ctx, tenants, 'backup');
   const outcomes: BackupOutcome[] = new Array(tenants.length);
-  let done = 0;
-  let failed = 0;
+  const progress = progressCounter(tenants.length, onProgress, started);
   const fleet = await reachFleet(ctx, tenants);
   const settle = (index: number, outcome: BackupOutcome) => {
     outcomes[index] = outcome;
-    if (outcome.outcome === 'failed' || outcome.outcome === 'unreachable') failed++;
-    onProgress(++done, tenants.length, failed);
+    progress(outcome.outcome === 'failed' || outcome.outcome === 'unreachable');
   };
   for (const { tenant, error } of fleet.unreachable) {
     settle(tenants.indexOf(tenant), {
@@ -339,6 +338,7 @@ export async function backupTenants(
   const count = (kind: BackupOutcomeKind) => outcomes.filter((o) => o.outcome === kind).length;
   const interrupted = stoppedBy(interrupt);
   const [busy, skipped] = [count('busy'), count('skipped')];
+  const failed = count('failed') + count('unreachable');
   return {
     ok: failed === 0 && busy === 0 && skipped === 0 && !interrupted,
     total: tenants.length,

@@ -1,5 +1,6 @@
 import type { Context } from '../../context/context.js';
-import { LockedError, UnreachableError } from '../../core/errors.js';
+import { LockedError } from '../../core/errors.js';
+import { assertNamedTenantReached, ignoreProgress, type FleetProgress } from '../../core/fleet-run.js';
 import type { RunInterrupt } from '../../core/run-interrupt.js';
 import { backupRegistry, backupTenants, type BackupManyResult } from './backup-tenants.js';
 import { pruneBackups, type PruneResult, type RetentionPolicy } from './prune-backups.js';
@@ -44,14 +45,14 @@ export interface RunBackupsResult {
 export async function runBackups(
   ctx: Context,
   input: RunBackupsInput,
-  onProgress: (done: number, total: number, failed: number) => void = () => {},
+  onProgress: (progress: FleetProgress) => void = ignoreProgress,
 ): Promise<RunBackupsResult> {
   const tenants = input.selection
     ? await backupTenants(ctx, input.selection, input.concurrency, onProgress, input.interrupt)
     : undefined;
-  const only = input.selection?.slugs?.length === 1 && !input.registry ? tenants?.tenants[0] : undefined;
-  if (only?.outcome === 'unreachable')
-    throw new UnreachableError(only.error ?? `server "${only.server}" is unreachable`);
+  const named = input.selection?.slugs?.length === 1 && !input.registry;
+  if (tenants) assertNamedTenantReached(tenants, named);
+  const only = named ? tenants?.tenants[0] : undefined;
   if (only?.outcome === 'busy') throw new LockedError(`tenant "${only.slug}" ${only.error ?? 'is busy'}`);
   const interrupted = tenants?.interrupted;
   if (interrupted) return { ok: false, tenants, interrupted, pruned: { removed: [], failedRecordsRemoved: 0 } };

@@ -4,6 +4,7 @@ import { pipeline } from 'node:stream/promises';
 import type { Context } from '../../context/context.js';
 import { EnvironmentError, errorMessage } from '../../core/errors.js';
 import { HashingStream } from '../../core/hashing-stream.js';
+import type { FleetRun } from '../../core/fleet-run.js';
 import { runPool } from '../../core/run-pool.js';
 import { stoppedBy, stopping, untilCut, type RunInterrupt } from '../../core/run-interrupt.js';
 import { sink } from '../../engines/dump-checks.js';
@@ -39,7 +40,8 @@ export interface VerifiedBackup {
   skipped?: boolean;
 }
 
-export interface VerifyResult {
+/** A fleet run whose outcomes are backups, not tenants: listed as `backups` (the name `--json` prints). */
+export interface VerifyResult extends Omit<FleetRun<VerifiedBackup>, 'tenants'> {
   ok: boolean;
   backups: VerifiedBackup[];
   /** Stopped by the caller (the signal): backups not started are `skipped`. */

@@ -4,7 +4,6 @@ export {
   type MigrateFleetOptions,
   type MigrateFleetResult,
   type TenantMigrationOutcome,
-  type FleetProgress,
 } from './migrate-fleet.js';
 export { migrationStatus, type MigrationStatusResult, type TenantMigrationStatus } from './migration-status.js';
 export { listRuns, showRun, type RunSummary, type RunDetail, type RunTenantOutcome } from './list-runs.js';

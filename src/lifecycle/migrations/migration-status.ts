@@ -3,9 +3,10 @@ import { TamperedTableError } from '../../core/errors.js';
 import { latestOutcomes } from '../../registry/runs-repo.js';
 import { DirectoryMigrationSource } from '../../tenant-schema/migration-source.js';
 import { planMigrations } from '../../tenant-schema/run-migrations.js';
-import { readAppliedInBulk } from './migrate-fleet.js';
+import { readAppliedInBulk } from './applied-in-bulk.js';
 import { selectTenants, type TenantSelection } from '../shared/select-tenants.js';
-import { reachFleet, type UnreachableServer } from '../shared/fleet-servers.js';
+import type { UnreachableServer } from '../../core/fleet-run.js';
+import { reachFleet } from '../shared/fleet-servers.js';
 
 export interface TenantMigrationStatus {
   slug: string;

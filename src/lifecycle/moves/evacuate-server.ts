@@ -1,5 +1,6 @@
 import type { Context } from '../../context/context.js';
 import { LockedError, NotFoundError, errorMessage } from '../../core/errors.js';
+import { ignoreProgress, progressCounter, type FleetProgress, type FleetRun } from '../../core/fleet-run.js';
 import { runPool } from '../../core/run-pool.js';
 import { stoppedBy, stopping, untilCut, type RunInterrupt } from '../../core/run-interrupt.js';
 import { findServerRow } from '../../registry/servers-repo.js';
@@ -21,7 +22,8 @@ export interface EvacuateOutcome {
   result?: MoveResult;
 }
 
-export interface EvacuateResult {
+/** `move --from-server`: its counts are fields of their own, as `--json` prints them. */
+export interface EvacuateResult extends FleetRun<EvacuateOutcome> {
   ok: boolean;
   server: string;
   total: number;
@@ -54,7 +56,7 @@ export async function evacuateServer(
   ctx: Context,
   name: string,
   options: EvacuateOptions,
-  onProgress: (done: number, total: number, failed: number) => void = () => {},
+  onProgress: (progress: FleetProgress) => void = ignoreProgress,
 ): Promise<EvacuateResult> {
   const started = Date.now();
   const registry = await ctx.registry();
@@ -66,13 +68,11 @@ export async function evacuateServer(
   // Moving dumps and restores each tenant as its own user: refused up front for shared credentials.
   if (!options.dryRun) await assertTenantCodeTrusted(ctx, tenants, 'move --from-server');
   const outcomes: EvacuateOutcome[] = new Array(tenants.length);
-  let done = 0;
-  let failed = 0;
+  const progress = progressCounter(tenants.length, onProgress, started);
   const interrupt = options.interrupt;
   const settle = (index: number, outcome: EvacuateOutcome) => {
     outcomes[index] = outcome;
-    if (outcome.outcome === 'failed') failed++;
-    onProgress(++done, tenants.length, failed);
+    progress(outcome.outcome === 'failed');
   };
   const notMoved = (slug: string, outcome: EvacuateOutcome['outcome'], error: string): EvacuateOutcome => ({
     slug,
@@ -123,6 +123,7 @@ export async function evacuateServer(
   );
   const count = (kind: EvacuateOutcome['outcome']) => outcomes.filter((o) => o.outcome === kind).length;
   const interrupted = stoppedBy(interrupt);
+  const failed = count('failed');
   return {
     ok: failed === 0 && count('busy') === 0 && !interrupted,
     server: name,

@@ -1,5 +1,6 @@
 import type { Context } from '../../context/context.js';
 import { ConflictError, LockedError, OperationError, UsageError, errorMessage } from '../../core/errors.js';
+import { ignoreProgress, progressCounter, type FleetProgress, type FleetRun } from '../../core/fleet-run.js';
 import { runPool } from '../../core/run-pool.js';
 import { stoppedBy, stopping, untilCut, type RunInterrupt } from '../../core/run-interrupt.js';
 import { generatePassword, keyFingerprint, redact } from '../../core/secrets.js';
@@ -33,7 +34,7 @@ export interface PasswordRotationOutcome {
   durationMs: number;
 }
 
-export interface RotatePasswordResult {
+export interface RotatePasswordResult extends FleetRun<PasswordRotationOutcome, PasswordOutcomeKind> {
   ok: boolean;
   total: number;
   counts: Record<PasswordOutcomeKind, number>;
@@ -121,18 +122,18 @@ async function assertCurrentKey(ctx: Context, row: TenantRow): Promise<void> {
 export async function rotatePasswords(
   ctx: Context,
   options: RotatePasswordOptions,
-  onProgress: (done: number, total: number, failed: number) => void = () => {},
+  onProgress: (progress: FleetProgress) => void = ignoreProgress,
 ): Promise<RotatePasswordResult> {
   const started = Date.now();
   const tenants = await selectTenants(ctx, options, 'rotate-password');
   const outcomes: PasswordRotationOutcome[] = new Array(tenants.length);
   const counts: Record<PasswordOutcomeKind, number> = { rotated: 0, skipped: 0, failed: 0, busy: 0 };
-  let done = 0;
+  const progress = progressCounter(tenants.length, onProgress, started);
   const interrupt = options.interrupt;
   const settle = (index: number, outcome: PasswordRotationOutcome) => {
     counts[outcome.outcome]++;
     outcomes[index] = outcome;
-    onProgress(++done, tenants.length, counts.failed);
+    progress(outcome.outcome === 'failed');
   };
   await runPool(
     tenants,

@@ -1,16 +1,10 @@
 import type { Context } from '../../context/context.js';
-import { ServerUnreachableError, errorMessage, networkReason, type UnreachableReason } from '../../core/errors.js';
+import { ServerUnreachableError, errorMessage, networkReason } from '../../core/errors.js';
+import type { UnreachableServer } from '../../core/fleet-run.js';
 import type { TenantWithServer } from '../../registry/tenants-repo.js';
 
-/** A server a fleet command could not reach: named once, with how many of its tenants it left out. */
-export interface UnreachableServer {
-  server: string;
-  address: string;
-  reason: UnreachableReason;
-  /** The full message, for logs. */
-  error: string;
-  tenants: number;
-}
+// The type lives with the fleet results (the CLI renders it from there); named here too for the operations.
+export type { UnreachableServer } from '../../core/fleet-run.js';
 
 /** The servers of a fleet run, reached side by side before any tenant is worked on. */
 export interface FleetServers<T extends TenantWithServer> {

@@ -7,7 +7,8 @@ import { stoppedBy, untilCut, type RunInterrupt } from '../../core/run-interrupt
 import { DirectoryMigrationSource } from '../../tenant-schema/migration-source.js';
 import { planMigrations, TENANT_MIGRATIONS_TABLE } from '../../tenant-schema/run-migrations.js';
 import { selectTenants, type TenantSelection } from '../shared/select-tenants.js';
-import { reachFleet, runOutages, serverLimit, type UnreachableServer } from '../shared/fleet-servers.js';
+import type { FleetRun, UnreachableServer } from '../../core/fleet-run.js';
+import { reachFleet, runOutages, serverLimit } from '../shared/fleet-servers.js';
 import { assertTenantCodeTrusted, tenantLogin } from '../shared/tenant-login.js';
 
 export interface TenantStats {
@@ -40,7 +41,8 @@ export interface TenantStats {
 
 export type StatsSort = 'size' | 'rows' | 'name';
 
-export interface StatsResult {
+/** A fleet read: no outcome to judge, so no `ok`; whom it could not reach is in `unreachableServers`. */
+export interface StatsResult extends FleetRun<TenantStats> {
   generatedAt: string;
   tenants: TenantStats[];
   totals: {
@@ -87,33 +89,9 @@ export async function tenantStats(
   // Servers side by side, each within its own limit; an unreachable one leaves its tenants unknown.
   const fleet = await reachFleet(ctx, tenants);
   const limit = serverLimit(ctx, tenants, Math.max(ctx.config.concurrency, 8));
-  const stats = new Map<number, { engine: string; stats: Map<string, DatabaseStats> }>();
-  const gather = async (among: TenantWithServer[]) => {
-    const byServer = new Map<number, TenantWithServer[]>();
-    for (const t of among) byServer.set(t.server_id, [...(byServer.get(t.server_id) ?? []), t]);
-    await Promise.all(
-      [...byServer].map(async ([serverId, onServer]) => {
-        try {
-          const server = await ctx.server(serverId);
-          const logins = onServer.map((t) => tenantLogin(ctx, server, t));
-          const gathered = await server.connection.databaseStats(logins, {
-            exact: Boolean(options.exact),
-            tables: Boolean(options.tables),
-            concurrency: limit(serverId),
-            migrationsTable: TENANT_MIGRATIONS_TABLE,
-            available,
-          });
-          const entry = stats.get(serverId);
-          if (entry) for (const [db, s] of gathered) entry.stats.set(db, s);
-          else stats.set(serverId, { engine: server.connection.driver.engine, stats: gathered });
-        } catch (error) {
-          // A server that stopped answering meanwhile leaves its tenants unknown, as one down from
-          // the start; a server that answers failed for a reason of its own.
-          if (!(await ctx.unansweredServer(serverId))) throw error;
-        }
-      }),
-    );
-  };
+  const stats: GatheredStats = new Map();
+  const gather = (among: TenantWithServer[]) =>
+    gatherStats(ctx, among, { ...options, concurrency: limit, available }, stats);
   const cut = options.interrupt?.cut;
   const finished = await untilCut(
     gather(fleet.reachable).then(() => true),
@@ -140,55 +118,14 @@ export async function tenantStats(
     if (!latestBackups.has(row.slug)) latestBackups.set(row.slug, row);
   }
 
-  const rows: TenantStats[] = tenants.map((t) => {
-    const server = stats.get(t.server_id);
-    const s = server?.stats.get(t.database_name);
-    const backup = latestBackups.get(t.slug);
-    const tampered = s?.applied instanceof TamperedTableError ? s.applied : undefined;
-    const applied = tampered ? null : (s?.applied as string[] | null | undefined);
-    return {
-      slug: t.slug,
-      status: t.status,
-      server: t.server_name,
-      engine: server?.engine ?? 'unknown',
-      database: t.database_name,
-      sizeBytes: s?.sizeBytes ?? null,
-      tables: s?.tables ?? null,
-      rows: s?.rows ?? null,
-      rowsExact: s?.rowsExact ?? false,
-      migration: applied?.at(-1) ?? null,
-      pendingMigrations: s && !tampered ? planMigrations(available, applied ?? null).pending.length : null,
-      connections: s?.connections ?? null,
-      lastBackup: backup
-        ? {
-            at: backup.started_at,
-            ageSeconds: Math.max(0, Math.round((at.getTime() - Date.parse(backup.started_at)) / 1000)),
-            bytes: backup.bytes,
-            file: backup.file,
-          }
-        : null,
-      reachable: server !== undefined,
-      ...(tampered ? { error: `tenant "${t.slug}": ${tampered.message}; not read` } : {}),
-    };
-  });
-
+  const rows = tenants.map((t) => statsRow(t, stats.get(t.server_id), latestBackups.get(t.slug), available, at));
   const sort = options.sort ?? 'name';
   if (sort === 'size') rows.sort((a, b) => (b.sizeBytes ?? -1) - (a.sizeBytes ?? -1) || a.slug.localeCompare(b.slug));
   if (sort === 'rows') rows.sort((a, b) => (b.rows ?? -1) - (a.rows ?? -1) || a.slug.localeCompare(b.slug));
-  const sum = (pick: (t: TenantStats) => number | null) => rows.reduce((total, t) => total + (pick(t) ?? 0), 0);
   return {
     generatedAt: at.toISOString(),
     tenants: rows,
-    totals: {
-      tenants: rows.length,
-      sizeBytes: sum((t) => t.sizeBytes),
-      tables: sum((t) => t.tables),
-      rows: sum((t) => t.rows),
-      connections: sum((t) => t.connections),
-      withPendingMigrations: rows.filter((t) => (t.pendingMigrations ?? 0) > 0).length,
-      withoutBackup: rows.filter((t) => !t.lastBackup).length,
-      tampered: rows.filter((t) => t.error).length,
-    },
+    totals: statsTotals(rows),
     largest: [...rows]
       .filter((t) => t.sizeBytes !== null)
       .sort((a, b) => b.sizeBytes! - a.sizeBytes!)
@@ -200,5 +137,92 @@ export async function tenantStats(
       rows.map((t) => ({ server: t.server, outcome: t.reachable ? 'ok' : 'unreachable' })),
     ),
     ...(stoppedBy(options.interrupt) ? { interrupted: stoppedBy(options.interrupt) } : {}),
+  };
+}
+
+/** Each server's answers, by server id: its engine and each database's numbers. */
+type GatheredStats = Map<number, { engine: string; stats: Map<string, DatabaseStats> }>;
+
+/** Asks each server of `among` about its tenants, side by side, into `stats`; an unanswering server is left out. */
+async function gatherStats(
+  ctx: Context,
+  among: TenantWithServer[],
+  options: { exact?: boolean; tables?: boolean; concurrency: (serverId: number) => number; available: string[] },
+  stats: GatheredStats,
+): Promise<void> {
+  const byServer = new Map<number, TenantWithServer[]>();
+  for (const t of among) byServer.set(t.server_id, [...(byServer.get(t.server_id) ?? []), t]);
+  await Promise.all(
+    [...byServer].map(async ([serverId, onServer]) => {
+      try {
+        const server = await ctx.server(serverId);
+        const logins = onServer.map((t) => tenantLogin(ctx, server, t));
+        const gathered = await server.connection.databaseStats(logins, {
+          exact: Boolean(options.exact),
+          tables: Boolean(options.tables),
+          concurrency: options.concurrency(serverId),
+          migrationsTable: TENANT_MIGRATIONS_TABLE,
+          available: options.available,
+        });
+        const entry = stats.get(serverId);
+        if (entry) for (const [db, s] of gathered) entry.stats.set(db, s);
+        else stats.set(serverId, { engine: server.connection.driver.engine, stats: gathered });
+      } catch (error) {
+        // A server that stopped answering meanwhile leaves its tenants unknown, as one down from
+        // the start; a server that answers failed for a reason of its own.
+        if (!(await ctx.unansweredServer(serverId))) throw error;
+      }
+    }),
+  );
+}
+
+/** One tenant's row, from what its server answered (undefined: not reached) and its latest good backup. */
+function statsRow(
+  t: TenantWithServer,
+  server: ReturnType<GatheredStats['get']>,
+  backup: BackupRow | undefined,
+  available: string[],
+  at: Date,
+): TenantStats {
+  const s = server?.stats.get(t.database_name);
+  const tampered = s?.applied instanceof TamperedTableError ? s.applied : undefined;
+  const applied = tampered ? null : (s?.applied as string[] | null | undefined);
+  return {
+    slug: t.slug,
+    status: t.status,
+    server: t.server_name,
+    engine: server?.engine ?? 'unknown',
+    database: t.database_name,
+    sizeBytes: s?.sizeBytes ?? null,
+    tables: s?.tables ?? null,
+    rows: s?.rows ?? null,
+    rowsExact: s?.rowsExact ?? false,
+    migration: applied?.at(-1) ?? null,
+    pendingMigrations: s && !tampered ? planMigrations(available, applied ?? null).pending.length : null,
+    connections: s?.connections ?? null,
+    lastBackup: backup
+      ? {
+          at: backup.started_at,
+          ageSeconds: Math.max(0, Math.round((at.getTime() - Date.parse(backup.started_at)) / 1000)),
+          bytes: backup.bytes,
+          file: backup.file,
+        }
+      : null,
+    reachable: server !== undefined,
+    ...(tampered ? { error: `tenant "${t.slug}": ${tampered.message}; not read` } : {}),
+  };
+}
+
+function statsTotals(rows: TenantStats[]): StatsResult['totals'] {
+  const sum = (pick: (t: TenantStats) => number | null) => rows.reduce((total, t) => total + (pick(t) ?? 0), 0);
+  return {
+    tenants: rows.length,
+    sizeBytes: sum((t) => t.sizeBytes),
+    tables: sum((t) => t.tables),
+    rows: sum((t) => t.rows),
+    connections: sum((t) => t.connections),
+    withPendingMigrations: rows.filter((t) => (t.pendingMigrations ?? 0) > 0).length,
+    withoutBackup: rows.filter((t) => !t.lastBackup).length,
+    tampered: rows.filter((t) => t.error).length,
   };
 }
