@@ -19,6 +19,15 @@ export interface MigrateFleetOptions extends TenantSelection, RolloutOptions {
   waitMs?: number;
   /** Stops the run early (see RunInterrupt): the CLI's Ctrl-C and SIGTERM. */
   interrupt?: RunInterrupt;
+  /** Back up each tenant with migrations pending right before they run, under its lock (up only). */
+  backupFirst?: boolean;
+}
+
+/** The backup `--backup-first` took of a tenant before migrating it. */
+export interface BackupTaken {
+  id: number;
+  file: string;
+  bytes: number | null;
 }
 
 /**
@@ -47,6 +56,8 @@ export interface TenantMigrationOutcome {
   cut?: boolean;
   /** The server it was listed on, if it was moved while the run went on (`server`: where it was worked on). */
   movedFrom?: string;
+  /** `--backup-first`: the backup taken right before its migrations ran. */
+  backup?: BackupTaken;
 }
 
 /** A wave of a staged run, as the result reports it. */

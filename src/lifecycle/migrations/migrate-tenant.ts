@@ -13,6 +13,7 @@ import { withCutoff } from '../shared/tenant-deadline.js';
 import { withTenantKnex } from '../shared/tenant-database.js';
 import { ifTenantFree, type TenantLockPool } from '../shared/tenant-lock-pool.js';
 import { tenantLogin } from '../shared/tenant-login.js';
+import { backupBeforeMigrating } from './backup-first.js';
 import { settledAs, type MigrateFleetOptions, type Settled } from './fleet-types.js';
 import { isRegistryOutage } from './registry-retry.js';
 import type { RunStop } from './run-stop.js';
@@ -171,9 +172,13 @@ async function migrateOn(
     if (keep && applied !== null) await fingerprints?.keepMigrationFingerprint(knex, TENANT_MIGRATIONS_TABLE);
     return took(settled);
   }
+  // Only a tenant with migrations pending is backed up: one up to date has nothing to protect.
+  const before = options.backupFirst ? await backupBeforeMigrating(ctx, tenant, run.stop.cutSignal) : undefined;
+  if (before && 'failed' in before) return took(before.failed);
+  const backup = before ? { backup: before.taken } : {};
   const names = await runMigrator(knex, source, 'up');
   if (keep) await fingerprints?.keepMigrationFingerprint(knex, TENANT_MIGRATIONS_TABLE);
-  return took({ outcome: names.length ? 'migrated' : 'up_to_date', migrations: names, durationMs: 0 });
+  return took({ outcome: names.length ? 'migrated' : 'up_to_date', migrations: names, durationMs: 0, ...backup });
 }
 
 /** What a tenant's migration failing with `error` is (the caller stamps `durationMs`). */
