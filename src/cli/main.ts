@@ -15,6 +15,7 @@ import { registerList } from './commands/list.js';
 import { registerMigrate } from './commands/migrate.js';
 import { registerMigrateStatus } from './commands/migrate-status.js';
 import { registerMove } from './commands/move.js';
+import { registerQuery } from './commands/query.js';
 import { registerRestore } from './commands/restore.js';
 import { registerRotateKey } from './commands/rotate-key.js';
 import { registerRotatePassword } from './commands/rotate-password.js';
@@ -69,6 +70,7 @@ function buildProgram(): Command {
     registerConfig,
     registerServer,
     registerMove,
+    registerQuery,
   ])
     register(program);
   const all = (c: Command): Command[] => [c, ...c.commands.flatMap(all)];
