@@ -105,7 +105,7 @@ for (const engine of selectedEngines()) {
         .map((l) => JSON.parse(l));
       expect(lines.map((l) => l.tenant).sort()).toEqual([...slugs].sort());
       expect(Object.keys(lines[0])[0]).toBe('tenant');
-      const counts = Object.fromEntries(lines.map((l) => [l.tenant, Number(l.n)]));
+      const counts: Record<string, number> = Object.fromEntries(lines.map((l) => [l.tenant, Number(l.n)]));
       expect(counts[slugs[0]!]).toBe(counts[slugs[1]!]! + 2);
 
       const csv = await ws.run(['query', 'select email, name from users order by id', slugs[0]!, '--format', 'csv']);
@@ -122,7 +122,7 @@ for (const engine of selectedEngines()) {
       expect(data.aggregate).toMatchObject({
         column: 'n',
         tenants: 3,
-        sum: Object.values(counts).reduce((a, b) => a + b, 0),
+        sum: Object.values(counts).reduce((a: number, b) => a + Number(b), 0),
         max: counts[slugs[0]!],
       });
 
