@@ -8,6 +8,7 @@ import { Workspace } from '../helpers/workspace.js';
 import { createContext } from '../../src/index.js';
 import { listTenantRows } from '../../src/registry/tenants-repo.js';
 import { tenantLogin } from '../../src/lifecycle/shared/tenant-login.js';
+import { withTenantLock } from '../../src/lifecycle/shared/tenant-lock.js';
 
 const reachable = inject('reachableEngines');
 
@@ -190,6 +191,23 @@ for (const engine of selectedEngines()) {
         expect(await db.schema.hasTable('audit_log')).toBe(true);
         expect(await db.schema.hasTable('tq_new')).toBe(false);
       });
+    });
+
+    it('a tenant another operation holds is busy; the others answer; exit 1', async () => {
+      const ctx = createContext({ migrationsDir: join(ws.dir, 'migrations') }, { cwd: ws.dir });
+      try {
+        await withTenantLock(ctx, slugs[0]!, async () => {
+          const { result, data } = await ws.json(['query', 'select count(*) as n from users', '--all']);
+          expect(result.code, result.stderr).toBe(1);
+          expect(data.counts).toMatchObject({ ok: 2, busy: 1 });
+          expect(data.tenants.find((t: { slug: string }) => t.slug === slugs[0])).toMatchObject({
+            outcome: 'busy',
+            error: expect.stringMatching(/busy/),
+          });
+        });
+      } finally {
+        await ctx.close();
+      }
     });
 
     it.skipIf(engine === 'sqlite')('stops a tenant at --timeout and reports it failed', async () => {

@@ -41,7 +41,8 @@ export function registerQuery(program: Command): void {
     .option('--per-server <n>', PER_SERVER_HELP)
     .action(async (sqlArg: string | undefined, rest: string[], flags: QueryFlags, command: Command) => {
       const { sql, slugs } = statementAndSlugs(sqlArg, rest, flags.sqlFile);
-      const named = slugs ?? flags.tenants;
+      const both = [...(slugs ?? []), ...(flags.tenants ?? [])];
+      const named = both.length ? [...new Set(both)] : undefined;
       if (!flags.all && !named?.length && !flags.status && !flags.plan && !flags.server)
         throw new UsageError('query: name tenants, filter them (--plan, --server, --status), or pass --all');
       const format = (flags.format ?? (command.optsWithGlobals().json ? 'json' : 'table')) as QueryFormat;
