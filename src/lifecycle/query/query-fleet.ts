@@ -8,7 +8,6 @@ import type { TenantWithServer } from '../../registry/tenants-repo.js';
 import { freshTenant } from '../shared/fresh-tenant.js';
 import { isOutage, outageMessage, reachFleet, runOutages, serverLimit } from '../shared/fleet-servers.js';
 import { selectTenants, type TenantSelection } from '../shared/select-tenants.js';
-import { ifTenantFree, openTenantLockPool } from '../shared/tenant-lock-pool.js';
 import { assertTenantCodeTrusted, tenantLogin } from '../shared/tenant-login.js';
 import { Aggregator, type FleetAggregate } from './aggregate.js';
 import { assertSingleRead } from './read-statement.js';
@@ -78,8 +77,10 @@ const KINDS: QueryOutcomeKind[] = ['ok', 'failed', 'unreachable', 'busy', 'skipp
  * of another tenant's), in a read-only transaction (see DatabaseInspection.readOnlyQuery), each
  * server within its limit. A statement that is not one read is refused before any tenant is
  * touched (UsageError). A tenant that fails never stops the rest; rows go to `onRows` as each
- * tenant answers. Holds each tenant's lock while it reads it, as backup does: a tenant being
- * restored or moved is `busy`, not read half-done.
+ * tenant answers. Like `stats`, a read takes no tenant's lock (a migrate-all would find tenants
+ * busy while an operator reads them); instead each tenant's row is read again right before it is
+ * read, so a tenant moved meanwhile is read where it lives now, and one with an operation under
+ * way (a restore, a move) is `busy`.
  */
 export async function queryFleet(
   ctx: Context,
@@ -103,34 +104,21 @@ export async function queryFleet(
   const fleet = await reachFleet(ctx, tenants);
   for (const { tenant, error } of fleet.unreachable)
     settle(tenant, outcomeOf(tenant, 'unreachable', 0, started, error.message));
-  const locks = await openTenantLockPool(ctx);
-  try {
-    await runPool(
-      fleet.reachable,
-      options.concurrency,
-      async (tenant) => {
-        const outcome = await ifTenantFree(
-          locks,
-          tenant.slug,
-          () => readTenant(ctx, tenant, selection, { ...options, timeoutMs }, aggregator),
-          (holder) => outcomeOf(tenant, 'busy', 0, Date.now(), holder),
-        );
-        settle(tenant, outcome);
-      },
-      {
-        keyOf: (tenant) => tenant.server_id,
-        limitOf: serverLimit(ctx, tenants, options.concurrency),
-        shouldStop: () => stopping(options.interrupt),
-        onSkipped: (tenant) =>
-          settle(
-            tenant,
-            outcomeOf(tenant, 'skipped', 0, Date.now(), `not started: stopped by ${stoppedBy(options.interrupt)}`),
-          ),
-      },
-    );
-  } finally {
-    await locks.close();
-  }
+  await runPool(
+    fleet.reachable,
+    options.concurrency,
+    async (tenant) => settle(tenant, await readTenant(ctx, tenant, selection, { ...options, timeoutMs }, aggregator)),
+    {
+      keyOf: (tenant) => tenant.server_id,
+      limitOf: serverLimit(ctx, tenants, options.concurrency),
+      shouldStop: () => stopping(options.interrupt),
+      onSkipped: (tenant) =>
+        settle(
+          tenant,
+          outcomeOf(tenant, 'skipped', 0, Date.now(), `not started: stopped by ${stoppedBy(options.interrupt)}`),
+        ),
+    },
+  );
   return fleetResult(ctx, fleet, outcomes, started, aggregator, options.interrupt);
 }
 
@@ -145,7 +133,7 @@ function queryTimeout(ctx: Context, timeoutMs = DEFAULT_QUERY_TIMEOUT_MS): numbe
   return timeoutMs;
 }
 
-/** One tenant, holding its lock: read as the registry has it now, its rows handed on. */
+/** One tenant, as the registry has it now: read, its rows handed on. */
 async function readTenant(
   ctx: Context,
   listed: TenantWithServer,
@@ -158,6 +146,8 @@ async function readTenant(
   if ('outcome' in fresh)
     return outcomeOf(listed, fresh.outcome === 'moved' ? 'skipped' : fresh.outcome, 0, started, fresh.reason);
   const tenant = fresh.now;
+  // An operation under way on it (a restore replacing its database, a suspension): not read half-done.
+  if (tenant.step) return outcomeOf(tenant, 'busy', 0, started, `busy: ${tenant.step} in progress`);
   try {
     const server = await ctx.server(tenant.server_id);
     const answer = await server.connection.readOnlyQuery(tenantLogin(ctx, server, tenant), options.sql, {
