@@ -358,7 +358,7 @@ export interface DatabaseInspection {
    * Runs one statement of the operator's (`tenantctl query`) on a session as `login`, inside a
    * read-only transaction, so that a write, wherever it hides (a CTE, a function), is refused by
    * the server itself: PostgreSQL `BEGIN READ ONLY` over the extended protocol (one statement
-   * only); MySQL/MariaDB the session and its transaction read only (DDL too); SQLite the file
+   * only); MySQL/MariaDB the session made read only first (DDL too); SQLite the file
    * opened read-only with `query_only`. The statement may run `timeoutMs` (PostgreSQL
    * `statement_timeout`, MariaDB `max_statement_time`, MySQL `max_execution_time`, SQLite
    * between rows). The rows are the tenant's only: one tenant's result is held, never a fleet's.
