@@ -56,6 +56,13 @@ export async function benchQuery(fleet, { concurrency }) {
   row(`bare in-process knex loop (admin login), concurrency ${concurrency}`, bare.ms);
   const query = await tenantctlQuery(fleet, COUNT, concurrency, fleet.count);
   row(`tenantctl query "${COUNT}" --all (whole process)`, query.ms, query.peakMb);
+  // What the whole process costs beyond the tenants: start-up, the registry, reaching the server.
+  const one = await runMeasured(process.execPath, [BIN, 'query', COUNT, fleet.slugs[0], '--format', 'ndjson'], {
+    cwd: fleet.dir,
+    env: fleet.env,
+  });
+  if (one.code !== 0) throw new Error(`query on one tenant failed: ${one.stderr}`);
+  row('tenantctl query on one tenant (start-up and fixed costs)', one.ms, one.peakMb);
   const shell = await shellLoop(fleet);
   if (shell.code !== 0) throw new Error(`shell loop failed: ${shell.stderr}`);
   row(`shell loop of ${fleet.engine === 'postgres' ? 'psql -c' : 'mysql -e'} per tenant`, shell.ms);
@@ -66,6 +73,8 @@ export async function benchQuery(fleet, { concurrency }) {
     ratios: {
       queryMs: query.ms,
       versusBareKnex: query.ms / bare.ms,
+      fixedMs: one.ms,
+      versusBareKnexBeyondFixed: (query.ms - one.ms) / bare.ms,
       speedupOverShellLoop: shell.ms / query.ms,
       peakMbCount: query.peakMb,
       peakMbHundredRows: hundred.peakMb,
