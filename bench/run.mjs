@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-// npm run bench [-- --tenants 1000 --engines postgres,mysql --naive-sample 100 --only migrate,rollouts]
+// npm run bench [-- --tenants 1000 --engines postgres,mysql --naive-sample 100 --only migrate,rollouts,query]
 //                 [-- --servers 2 --only servers]
 // Creates a fleet per engine, measures, prints a table and writes bench/results/<time>.json.
 import { mkdirSync, writeFileSync } from 'node:fs';
@@ -14,6 +14,7 @@ import { benchStartup } from './sections/startup.mjs';
 import { benchMove } from './sections/move.mjs';
 import { benchRollouts } from './sections/rollouts.mjs';
 import { benchStats } from './sections/stats.mjs';
+import { benchQuery } from './sections/query.mjs';
 import { benchServers, describeServers } from './sections/servers.mjs';
 
 const { values } = parseArgs({
@@ -57,7 +58,9 @@ if (sections.has('startup')) {
     `  goals ${results.startup.ratios.goalsMet ? 'met' : 'MISSED'}: --help/--version within 100 ms of bare node, list within 200 ms`,
   );
 }
-const fleetSections = ['migrate', 'rollouts', 'stats', 'backup', 'fleet', 'move'].filter((s) => sections.has(s));
+const fleetSections = ['migrate', 'rollouts', 'stats', 'query', 'backup', 'fleet', 'move'].filter((s) =>
+  sections.has(s),
+);
 const spreadOverServers = Number(values.servers) > 1;
 
 for (const engine of fleetSections.length || spreadOverServers ? values.engines.split(',') : []) {
@@ -103,6 +106,15 @@ for (const engine of fleetSections.length || spreadOverServers ? values.engines.
       const r = engineResults.stats.ratios;
       console.log(
         `  stats (default) took ${fmtMs(r.statsMs)}, ${r.speedupOverPerTenant.toFixed(1)}× faster than the per-tenant-connection script; with --tables ${fmtMs(r.statsTablesMs)} (${r.tablesSpeedupOverPerTenant.toFixed(1)}×)`,
+      );
+    }
+    if (sections.has('query')) {
+      console.error(`[${engine}] query…`);
+      engineResults.query = await benchQuery(fleet, { concurrency });
+      printTable(`${engine}: query over ${tenants} tenants`, engineResults.query.rows);
+      const r = engineResults.query.ratios;
+      console.log(
+        `  query is ${r.versusBareKnex.toFixed(2)}× the bare knex loop (${r.versusBareKnexBeyondFixed.toFixed(2)}× beyond its fixed ${r.fixedMs.toFixed(0)} ms) and ${r.speedupOverShellLoop.toFixed(1)}× faster than the shell loop; peak RSS ${r.peakMbCount?.toFixed(0) ?? '?'} MB, ${r.peakMbHundredRows?.toFixed(0) ?? '?'} MB with 100 rows per tenant`,
       );
     }
     if (sections.has('backup')) {

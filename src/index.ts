@@ -103,6 +103,15 @@ export {
 } from './lifecycle/secrets/index.js';
 export { runDoctor, type DoctorOptions, type DoctorResult, type Finding } from './lifecycle/doctor/index.js';
 export {
+  queryFleet,
+  type QueryFleetOptions,
+  type QueryResult,
+  type QueryOutcome,
+  type QueryOutcomeKind,
+  type TenantRows,
+  type FleetAggregate,
+} from './lifecycle/query/index.js';
+export {
   initRegistry,
   readAuditLog,
   recordAudit,

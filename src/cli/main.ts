@@ -15,6 +15,7 @@ import { registerList } from './commands/list.js';
 import { registerMigrate } from './commands/migrate.js';
 import { registerMigrateStatus } from './commands/migrate-status.js';
 import { registerMove } from './commands/move.js';
+import { registerQuery } from './commands/query.js';
 import { registerRegistry } from './commands/registry.js';
 import { registerRestore } from './commands/restore.js';
 import { registerRotateKey } from './commands/rotate-key.js';
@@ -71,6 +72,7 @@ function buildProgram(): Command {
     registerConfig,
     registerServer,
     registerMove,
+    registerQuery,
   ])
     register(program);
   const all = (c: Command): Command[] => [c, ...c.commands.flatMap(all)];

@@ -360,6 +360,28 @@ export interface DatabaseInspection {
    * missing from the map.
    */
   databaseStats(logins: TenantLogin[], options: DatabaseStatsOptions): Promise<Map<string, DatabaseStats>>;
+  /**
+   * Runs one statement of the operator's (`tenantctl query`) on a session as `login`, inside a
+   * read-only transaction, so that a write, wherever it hides (a CTE, a function), is refused by
+   * the server itself: PostgreSQL `BEGIN READ ONLY` over the extended protocol (one statement
+   * only); MySQL/MariaDB the session made read only first (DDL too); SQLite the file
+   * opened read-only with `query_only`. The statement may run `timeoutMs` (PostgreSQL
+   * `statement_timeout`, MariaDB `max_statement_time`, MySQL `max_execution_time`, SQLite
+   * between rows). The rows are the tenant's only: one tenant's result is held, never a fleet's.
+   */
+  readOnlyQuery(login: TenantLogin, sql: string, options: ReadOnlyQueryOptions): Promise<QueryRows>;
+}
+
+export interface ReadOnlyQueryOptions {
+  /** Named bindings (`:name` in the statement), as strings. */
+  bindings?: Record<string, string>;
+  timeoutMs: number;
+}
+
+/** One tenant's answer to a read: its columns in order, and its rows. */
+export interface QueryRows {
+  columns: string[];
+  rows: Array<Record<string, unknown>>;
 }
 
 /** Knex configurations for one tenant database. */

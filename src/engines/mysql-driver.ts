@@ -17,6 +17,8 @@ import {
   type TenantConnectionOptions,
   type TenantCredentials,
   type TenantLogin,
+  type QueryRows,
+  type ReadOnlyQueryOptions,
 } from './engine-driver.js';
 import { withLoginSession } from './tenant-session.js';
 import { mysqlCheckDump, mysqlDumpTo, mysqlRestoreFrom } from './mysql-dump.js';
@@ -37,6 +39,7 @@ import {
 } from './connection-guard.js';
 import { ServerWatch } from './server-watch.js';
 import { socketDeadlines, statementLimit, type ConnectionUse } from './socket-deadlines.js';
+import { mysqlReadOnlyQuery } from './mysql-query.js';
 import type { ServerSpec } from './server-spec.js';
 import { QUIET_KNEX_LOG } from './knex-log.js';
 import { mysqlFingerprint } from './mysql-fingerprint.js';
@@ -667,6 +670,10 @@ class MysqlServer implements ServerConnection, ServerUsers, ScheduledJobs {
 
   contentFingerprint(login: TenantLogin): Promise<ContentFingerprint> {
     return withLoginSession(this, login, (knex) => mysqlFingerprint(knex, login.database));
+  }
+
+  readOnlyQuery(login: TenantLogin, sql: string, options: ReadOnlyQueryOptions): Promise<QueryRows> {
+    return withLoginSession(this, login, (knex) => mysqlReadOnlyQuery(knex, sql, options));
   }
 
   async databaseStats(logins: TenantLogin[], options: DatabaseStatsOptions): Promise<Map<string, DatabaseStats>> {

@@ -19,6 +19,8 @@ import {
   type TenantConnectionOptions,
   type TenantCredentials,
   type TenantLogin,
+  type QueryRows,
+  type ReadOnlyQueryOptions,
 } from './engine-driver.js';
 import { withLoginSession } from './tenant-session.js';
 import { checkedPgDump, pgCheckDump, pgDumpTo, pgRestoreFrom } from './postgres-dump.js';
@@ -44,6 +46,7 @@ import { scramSha256Verifier } from './postgres-scram.js';
 import type { ServerSpec } from './server-spec.js';
 import { QUIET_KNEX_LOG } from './knex-log.js';
 import { postgresFingerprint } from './postgres-fingerprint.js';
+import { postgresReadOnlyQuery } from './postgres-query.js';
 import type { ContentFingerprint } from './content-fingerprint.js';
 
 const quote = (name: string) => `"${name.replaceAll('"', '""')}"`;
@@ -630,6 +633,10 @@ class PostgresServer implements ServerConnection, ServerUsers, MigrationFingerpr
       tables.map((t) => `${t.schema}.${t.name}`),
     );
     return Object.fromEntries(result.rows.map((row: { name: string; n: string }) => [row.name, Number(row.n)]));
+  }
+
+  readOnlyQuery(login: TenantLogin, sql: string, options: ReadOnlyQueryOptions): Promise<QueryRows> {
+    return withLoginSession(this, login, (knex) => postgresReadOnlyQuery(knex, sql, options));
   }
 
   async databaseStats(logins: TenantLogin[], options: DatabaseStatsOptions): Promise<Map<string, DatabaseStats>> {

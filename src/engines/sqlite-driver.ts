@@ -27,12 +27,15 @@ import type {
   TenantConnectionOptions,
   TenantCredentials,
   TenantLogin,
+  QueryRows,
+  ReadOnlyQueryOptions,
 } from './engine-driver.js';
 import { sqliteCheckDump, sqliteDumpTo, sqliteRestoreFrom } from './sqlite-dump.js';
 import { lockDirectoryFor, tryFileLock } from './sqlite-file-lock.js';
 import type { ServerSpec } from './server-spec.js';
 import { QUIET_KNEX_LOG } from './knex-log.js';
 import { sqliteFingerprint } from './sqlite-fingerprint.js';
+import { sqliteReadOnlyQuery } from './sqlite-query.js';
 import { ServerWatch } from './server-watch.js';
 import type { ContentFingerprint } from './content-fingerprint.js';
 
@@ -388,6 +391,10 @@ class SqliteServer implements ServerConnection {
 
   async contentFingerprint({ database }: TenantLogin): Promise<ContentFingerprint> {
     return this.readFile(database, sqliteFingerprint);
+  }
+
+  async readOnlyQuery({ database }: TenantLogin, sql: string, options: ReadOnlyQueryOptions): Promise<QueryRows> {
+    return this.readFile(database, (db) => sqliteReadOnlyQuery(db, sql, options));
   }
 
   async databaseStats(logins: TenantLogin[], options: DatabaseStatsOptions): Promise<Map<string, DatabaseStats>> {

@@ -1,0 +1,83 @@
+// tenantctl query over the fleet against the bare in-process knex loop and a shell loop of the
+// engine's client, and its peak memory with 100 rows per tenant (flat: rows are written as each
+// tenant answers, never held for the fleet).
+import { BIN } from '../lib/fleet.mjs';
+import { pool, runMeasured, timeIt } from '../lib/measure.mjs';
+
+const COUNT = 'select count(*) as n from users';
+/** 100 rows of ~110 bytes per tenant, on PostgreSQL and MySQL/MariaDB alike. */
+const HUNDRED_ROWS =
+  "with recursive r(i) as (select 1 union all select i + 1 from r where i < 100) select i, repeat('x', 100) as pad from r";
+
+/** What a script without tenantctl does: a knex per tenant database, the statement, close; `concurrency` at a time. */
+function bareKnexLoop(fleet, concurrency) {
+  return timeIt(() =>
+    pool(fleet.slugs, concurrency, async (slug) => {
+      const knex = fleet.adminKnex(fleet.database(slug));
+      try {
+        await knex.raw(COUNT);
+      } finally {
+        await knex.destroy();
+      }
+    }),
+  );
+}
+
+/** The shell loop an operator would write: the engine's client once per tenant, one after another. */
+function shellLoop(fleet) {
+  const url = new URL(fleet.env.TENANTCTL_SERVER_URL);
+  const dbs = fleet.slugs.map((s) => fleet.database(s)).join(' ');
+  const script =
+    fleet.engine === 'postgres'
+      ? `for db in ${dbs}; do psql -h ${url.hostname} -p ${url.port} -U ${url.username} -d "$db" -Atc "${COUNT}" > /dev/null || exit 1; done`
+      : `CLIENT=$(command -v mariadb || command -v mysql); for db in ${dbs}; do "$CLIENT" -h ${url.hostname} -P ${url.port} -u ${url.username} -N -e "${COUNT}" "$db" > /dev/null || exit 1; done`;
+  return runMeasured('bash', ['-c', script]);
+}
+
+async function tenantctlQuery(fleet, sql, concurrency, expectedRows) {
+  const run = await runMeasured(
+    process.execPath,
+    [BIN, 'query', sql, '--all', '--format', 'ndjson', '--concurrency', String(concurrency)],
+    { cwd: fleet.dir, env: fleet.env },
+  );
+  if (run.code !== 0) throw new Error(`query failed (${run.code}): ${run.stderr}`);
+  const lines = run.stdout.split('\n').filter(Boolean).length;
+  if (lines !== expectedRows) throw new Error(`query wrote ${lines} rows, expected ${expectedRows}`);
+  return run;
+}
+
+export async function benchQuery(fleet, { concurrency }) {
+  const rows = [];
+  const row = (label, ms, peakMb) =>
+    rows.push({ label, ms, tenants: fleet.count, perTenantMs: ms / fleet.count, ...(peakMb ? { peakMb } : {}) });
+  // Warm the server's caches once, so the first measurement is not the only cold one.
+  await bareKnexLoop(fleet, concurrency);
+  const bare = await bareKnexLoop(fleet, concurrency);
+  row(`bare in-process knex loop (admin login), concurrency ${concurrency}`, bare.ms);
+  const query = await tenantctlQuery(fleet, COUNT, concurrency, fleet.count);
+  row(`tenantctl query "${COUNT}" --all (whole process)`, query.ms, query.peakMb);
+  // What the whole process costs beyond the tenants: start-up, the registry, reaching the server.
+  const one = await runMeasured(process.execPath, [BIN, 'query', COUNT, fleet.slugs[0], '--format', 'ndjson'], {
+    cwd: fleet.dir,
+    env: fleet.env,
+  });
+  if (one.code !== 0) throw new Error(`query on one tenant failed: ${one.stderr}`);
+  row('tenantctl query on one tenant (start-up and fixed costs)', one.ms, one.peakMb);
+  const shell = await shellLoop(fleet);
+  if (shell.code !== 0) throw new Error(`shell loop failed: ${shell.stderr}`);
+  row(`shell loop of ${fleet.engine === 'postgres' ? 'psql -c' : 'mysql -e'} per tenant`, shell.ms);
+  const hundred = await tenantctlQuery(fleet, HUNDRED_ROWS, concurrency, fleet.count * 100);
+  row('tenantctl query, 100 rows per tenant, ndjson (whole process)', hundred.ms, hundred.peakMb);
+  return {
+    rows,
+    ratios: {
+      queryMs: query.ms,
+      versusBareKnex: query.ms / bare.ms,
+      fixedMs: one.ms,
+      versusBareKnexBeyondFixed: (query.ms - one.ms) / bare.ms,
+      speedupOverShellLoop: shell.ms / query.ms,
+      peakMbCount: query.peakMb,
+      peakMbHundredRows: hundred.peakMb,
+    },
+  };
+}
