@@ -39,6 +39,7 @@ function buildProgram(): Command {
     .addOption(new Option('--server-name <name>', "the registry's name for that server"))
     .addOption(new Option('--migrations-dir <dir>', 'tenant schema migrations'))
     .addOption(new Option('--seeds-dir <dir>', 'tenant seeds'))
+    .addOption(new Option('--knexfile <path>', "the project's knexfile (default ./knexfile.* if present)"))
     .addOption(
       new Option(
         '--trust-tenant-code',

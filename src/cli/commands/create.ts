@@ -67,6 +67,7 @@ export function registerCreate(program: Command): void {
                 ['migrations', result.migrations.length ? result.migrations.join(', ') : 'none'],
                 ['seeds', result.seeds.length ? result.seeds.join(', ') : 'none'],
                 ['knex', describeKnex(out, result.knex)],
+                ['knexfile', result.knexfile ?? 'none'],
                 ['status', out.status(tenant.status)],
               ]),
             ].join('\n'),

@@ -5,8 +5,8 @@ import { TamperedTableError, errorMessage } from '../../core/errors.js';
 import type { Registry } from '../../registry/registry.js';
 import type { TenantWithServer } from '../../registry/tenants-repo.js';
 import type { DirectoryMigrationSource } from '../../tenant-schema/migration-source.js';
-import { projectKnex } from '../../tenant-schema/project-knex.js';
-import { planMigrations, runMigrator, TENANT_MIGRATIONS_TABLE } from '../../tenant-schema/run-migrations.js';
+import { planMigrations, runMigrator } from '../../tenant-schema/run-migrations.js';
+import type { TenantProject } from '../../tenant-schema/tenant-project.js';
 import { isOutage, outageMessage } from '../shared/fleet-servers.js';
 import { freshTenant } from '../shared/fresh-tenant.js';
 import { withCutoff } from '../shared/tenant-deadline.js';
@@ -29,6 +29,8 @@ export interface KnownMigrations {
 export interface TenantMigration {
   ctx: Context;
   registry: Registry;
+  /** The project's directories, migrations table and knex (see tenantProject). */
+  project: TenantProject;
   source: DirectoryMigrationSource;
   available: string[];
   options: MigrateFleetOptions;
@@ -131,7 +133,7 @@ async function migrateOne(
           opened(knex);
           return migrateOn(run, handle, tenant, knex, known, took);
         },
-        projectKnex(ctx.config.migrationsDir).factory,
+        run.project.knex.factory,
         { lockTimeoutMs: options.lockTimeoutMs },
       ),
     );
@@ -149,30 +151,29 @@ async function migrateOn(
   known: KnownMigrations,
   took: (settled: Settled) => Settled,
 ): Promise<Settled> {
-  const { ctx, options, source } = run;
+  const { options, source, project } = run;
   const driver = server.connection.driver;
+  const table = project.migrations.tableName;
   if (options.direction === 'down') {
     // Read (and checked to be a plain table) first: a tampered one is reported, not rolled back.
-    const applied = await driver.readAppliedOn(knex, TENANT_MIGRATIONS_TABLE, tenant.database_name);
-    if (options.dryRun) return plannedRollback(knex, applied);
-    const names = await runMigrator(knex, source, 'down');
+    const applied = await driver.readAppliedOn(knex, table, tenant.database_name);
+    if (options.dryRun) return plannedRollback(knex, applied, table);
+    const names = await runMigrator(knex, source, 'down', project.migrations);
     return took({ outcome: names.length ? 'rolled_back' : 'up_to_date', migrations: names, durationMs: 0 });
   }
   const applied =
-    known.applied === undefined
-      ? await driver.readAppliedOn(knex, TENANT_MIGRATIONS_TABLE, tenant.database_name)
-      : known.applied;
-  const settled = judge(run.available, applied, options, ctx.config.migrationsDir);
+    known.applied === undefined ? await driver.readAppliedOn(knex, table, tenant.database_name) : known.applied;
+  const settled = judge(run.available, applied, options, project.migrationsDir);
   // A tenant without a fingerprint (created before it existed, or restored) gets the trigger
   // that keeps one, so next time it is cheap; where it exists, the trigger updates it itself.
   const keep = !options.dryRun && !known.fingerprinted;
   const fingerprints = server.connection.migrationFingerprints;
   if (settled) {
-    if (keep && applied !== null) await fingerprints?.keepMigrationFingerprint(knex, TENANT_MIGRATIONS_TABLE);
+    if (keep && applied !== null) await fingerprints?.keepMigrationFingerprint(knex, table);
     return took(settled);
   }
-  const names = await runMigrator(knex, source, 'up');
-  if (keep) await fingerprints?.keepMigrationFingerprint(knex, TENANT_MIGRATIONS_TABLE);
+  const names = await runMigrator(knex, source, 'up', project.migrations);
+  if (keep) await fingerprints?.keepMigrationFingerprint(knex, table);
   return took({ outcome: names.length ? 'migrated' : 'up_to_date', migrations: names, durationMs: 0 });
 }
 
@@ -213,9 +214,9 @@ function caught(outcome: 'failed' | 'unreachable', error: string): Settled {
 }
 
 /** Dry run of a rollback: the last batch, read from the tenant's migration table (a plain table: checked). */
-async function plannedRollback(knex: Knex, applied: string[] | null): Promise<Settled> {
+async function plannedRollback(knex: Knex, applied: string[] | null, table: string): Promise<Settled> {
   if (!applied?.length) return settledAs('up_to_date');
-  const last = await knex(TENANT_MIGRATIONS_TABLE).max({ batch: 'batch' }).first();
-  const names = await knex(TENANT_MIGRATIONS_TABLE).where({ batch: last!.batch }).orderBy('id', 'desc').pluck('name');
+  const last = await knex(table).max({ batch: 'batch' }).first();
+  const names = await knex(table).where({ batch: last!.batch }).orderBy('id', 'desc').pluck('name');
   return { outcome: 'pending', migrations: names, durationMs: 0 };
 }

@@ -15,9 +15,9 @@ import {
   type Tenant,
   type TenantRow,
 } from '../../registry/tenants-repo.js';
-import { DirectoryMigrationSource } from '../../tenant-schema/migration-source.js';
-import { migrateToLatest, TENANT_MIGRATIONS_TABLE } from '../../tenant-schema/run-migrations.js';
-import { projectKnex, type KnexUsed } from '../../tenant-schema/project-knex.js';
+import { migrateToLatest } from '../../tenant-schema/run-migrations.js';
+import type { KnexUsed } from '../../tenant-schema/project-knex.js';
+import { tenantProject } from '../../tenant-schema/tenant-project.js';
 import { runSeeds } from '../../tenant-schema/run-seeds.js';
 import { withTenantLock } from '../shared/tenant-lock.js';
 import { dropTenantDatabase, withTenantKnex } from '../shared/tenant-database.js';
@@ -69,6 +69,8 @@ export interface CreateTenantResult {
   seeds: string[];
   /** The knex that ran the migrations and seeds (the project's own where it has one). */
   knex: KnexUsed;
+  /** The project's knexfile whose settings the migrations and seeds ran with, or null. */
+  knexfile: string | null;
   durationMs: number;
 }
 
@@ -86,6 +88,8 @@ export async function createTenant(
   const slug = validateSlug(input.slug);
   validateText('name', input.name);
   validateText('plan', input.plan);
+  // The knexfile (user code) is read before anything is created: one that cannot be is exit 2.
+  await tenantProject(ctx);
   const registry = await ctx.registry();
   return withTenantLock(ctx, slug, async () => {
     const existing = await findTenantRow(registry.knex, slug);
@@ -231,12 +235,13 @@ async function runCreateSteps(
   input: CreateTenantInput,
   claimed: Claimed,
   onProgress: (event: CreateProgress) => void,
-): Promise<Pick<CreateTenantResult, 'migrations' | 'seeds' | 'knex'>> {
+): Promise<Pick<CreateTenantResult, 'migrations' | 'seeds' | 'knex' | 'knexfile'>> {
   const registry = await ctx.registry();
   const { row, server, names, password } = claimed;
   const migrations: string[] = [];
   const seeds: string[] = [];
-  const userKnex = projectKnex(ctx.config.migrationsDir);
+  const project = await tenantProject(ctx);
+  const userKnex = project.knex;
   const fromBackup = input.restoreFrom;
   // Migrations, seeds and a clone's restore run logged in as the new tenant's own user. Without
   // one (tenantUsers: false) the admin may fill a database this run just created, but a
@@ -255,15 +260,15 @@ async function runCreateSteps(
     migrations: fromBackup
       ? undefined
       : schemaWork(async (knex) => {
-          migrations.push(...(await migrateToLatest(knex, new DirectoryMigrationSource(ctx.config.migrationsDir))));
-          await server.connection.migrationFingerprints?.keepMigrationFingerprint(knex, TENANT_MIGRATIONS_TABLE);
+          migrations.push(...(await migrateToLatest(knex, project.source(), project.migrations)));
+          await server.connection.migrationFingerprints?.keepMigrationFingerprint(knex, project.migrations.tableName);
         }),
     seeds:
       fromBackup || input.seed === false
         ? undefined
         : schemaWork(async (knex) => {
             const tenant = { slug: row.slug, name: row.name, plan: row.plan, metadata: JSON.parse(row.metadata) };
-            seeds.push(...(await runSeeds(knex, ctx.config.seedsDir, tenant)));
+            seeds.push(...(await runSeeds(knex, project.seedsDir, tenant, project.seedExtensions)));
           }),
     restore: fromBackup ? () => server.connection.restore(login, fromBackup, dumpToolsFrom(ctx.config)) : undefined,
   };
@@ -282,7 +287,7 @@ async function runCreateSteps(
     }
     onProgress({ step, phase: 'done' });
   }
-  return { migrations, seeds, knex: userKnex.used };
+  return { migrations, seeds, knex: userKnex.used, knexfile: project.knexfile };
 }
 
 function assertRetryable(row: TenantRow): void {
