@@ -1,6 +1,7 @@
 import { createRequire } from 'node:module';
 import { Command, CommanderError, Option } from 'commander';
 import { ExitCode, TenantctlError, errorMessage } from '../core/errors.js';
+import { setUserConsoleSink } from '../tenant-schema/user-console.js';
 import { registerBackup, registerBackups } from './commands/backup.js';
 import { registerConfig } from './commands/config.js';
 import { registerCreate } from './commands/create.js';
@@ -91,6 +92,8 @@ export interface MainOptions {
 export async function main(argv: string[], options: MainOptions = {}): Promise<number> {
   const program = buildProgram();
   if (options.hooks) setProgramHooks(program, options.hooks);
+  // What migrations and seeds print goes to stderr, in every output mode: stdout is the result.
+  setUserConsoleSink((text) => process.stderr.write(text));
   const json = argv.includes('--json');
   const verbose = argv.includes('--verbose') || argv.includes('-v');
   try {

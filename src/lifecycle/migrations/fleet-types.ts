@@ -47,6 +47,8 @@ export interface TenantMigrationOutcome {
   cut?: boolean;
   /** The server it was listed on, if it was moved while the run went on (`server`: where it was worked on). */
   movedFrom?: string;
+  /** What its migrations printed (console.log & co., sent to stderr as they ran), capped; absent when nothing. */
+  log?: string[];
 }
 
 /** A wave of a staged run, as the result reports it. */

@@ -7,6 +7,7 @@ import type { TenantWithServer } from '../../registry/tenants-repo.js';
 import type { DirectoryMigrationSource } from '../../tenant-schema/migration-source.js';
 import { planMigrations, runMigrator } from '../../tenant-schema/run-migrations.js';
 import type { TenantProject } from '../../tenant-schema/tenant-project.js';
+import { UserConsole } from '../../tenant-schema/user-console.js';
 import { isOutage, outageMessage } from '../shared/fleet-servers.js';
 import { freshTenant } from '../shared/fresh-tenant.js';
 import { withCutoff } from '../shared/tenant-deadline.js';
@@ -57,17 +58,27 @@ export function attemptTenant(
       const fresh = options.dryRun ? { now: tenant } : await freshTenant(ctx, tenant, options);
       if ('outcome' in fresh) return settledAs(fresh.outcome, fresh.reason);
       const knownNow = fresh.movedFrom ? { applied: undefined, fingerprinted: false } : known;
-      const settled = await migrateOne(run, fresh.now, knownNow, {
-        signal: stop.cutSignal,
-        cut: () => ({
-          outcome: 'failed',
-          migrations: [],
-          cut: true,
-          error: `cut: ${stop.reason()}; its migration was stopped`,
-          durationMs: 0,
+      // What its migrations print is its own (`log`), prefixed with its slug when others run too.
+      const userConsole = new UserConsole(options.concurrency > 1 ? tenant.slug : undefined);
+      const settled = await userConsole.run(() =>
+        migrateOne(run, fresh.now, knownNow, {
+          signal: stop.cutSignal,
+          cut: () => ({
+            outcome: 'failed',
+            migrations: [],
+            cut: true,
+            error: `cut: ${stop.reason()}; its migration was stopped`,
+            durationMs: 0,
+          }),
         }),
-      });
-      return { ...settled, worked: fresh.now, ...(fresh.movedFrom ? { movedFrom: fresh.movedFrom } : {}) };
+      );
+      const log = userConsole.log();
+      return {
+        ...settled,
+        worked: fresh.now,
+        ...(fresh.movedFrom ? { movedFrom: fresh.movedFrom } : {}),
+        ...(log ? { log } : {}),
+      };
     },
     (holder) => settledAs('busy', holder),
   ).catch((error: unknown): Settled => {

@@ -18,6 +18,7 @@ import {
 import { migrateToLatest } from '../../tenant-schema/run-migrations.js';
 import type { KnexUsed } from '../../tenant-schema/project-knex.js';
 import { tenantProject } from '../../tenant-schema/tenant-project.js';
+import { UserConsole } from '../../tenant-schema/user-console.js';
 import { runSeeds } from '../../tenant-schema/run-seeds.js';
 import { withTenantLock } from '../shared/tenant-lock.js';
 import { dropTenantDatabase, withTenantKnex } from '../shared/tenant-database.js';
@@ -71,6 +72,8 @@ export interface CreateTenantResult {
   knex: KnexUsed;
   /** The project's knexfile whose settings the migrations and seeds ran with, or null. */
   knexfile: string | null;
+  /** What the migrations and seeds printed (console.log & co., sent to stderr as they ran), capped; absent: none. */
+  log?: string[];
   durationMs: number;
 }
 
@@ -235,7 +238,7 @@ async function runCreateSteps(
   input: CreateTenantInput,
   claimed: Claimed,
   onProgress: (event: CreateProgress) => void,
-): Promise<Pick<CreateTenantResult, 'migrations' | 'seeds' | 'knex' | 'knexfile'>> {
+): Promise<Pick<CreateTenantResult, 'migrations' | 'seeds' | 'knex' | 'knexfile' | 'log'>> {
   const registry = await ctx.registry();
   const { row, server, names, password } = claimed;
   const migrations: string[] = [];
@@ -252,8 +255,9 @@ async function runCreateSteps(
     { ...row, database_name: names.database, database_user: names.user },
     { fresh: !fromBackup },
   );
+  const userConsole = new UserConsole();
   const schemaWork = (work: (knex: Knex) => Promise<void>) => () =>
-    withTenantKnex(server.connection, login, work, userKnex.factory);
+    userConsole.run(() => withTenantKnex(server.connection, login, work, userKnex.factory));
   const steps: Record<CreateStep, (() => Promise<unknown>) | undefined> = {
     database: () => server.connection.createDatabase(names.database),
     user: names.user ? () => usersOf(server.connection).createUser(names.user!, password!, names.database) : undefined,
@@ -287,7 +291,8 @@ async function runCreateSteps(
     }
     onProgress({ step, phase: 'done' });
   }
-  return { migrations, seeds, knex: userKnex.used, knexfile: project.knexfile };
+  const log = userConsole.log();
+  return { migrations, seeds, knex: userKnex.used, knexfile: project.knexfile, ...(log ? { log } : {}) };
 }
 
 function assertRetryable(row: TenantRow): void {
