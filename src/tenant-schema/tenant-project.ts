@@ -1,6 +1,8 @@
+import { existsSync } from 'node:fs';
 import { dirname } from 'node:path';
 import type { Knex } from 'knex';
 import type { Config } from '../config/config-keys.js';
+import { UsageError } from '../core/errors.js';
 import { readKnexfile, type KnexfileSettings } from './knexfile.js';
 import { DirectoryMigrationSource } from './migration-source.js';
 import { projectKnex, type ProjectKnex } from './project-knex.js';
@@ -29,11 +31,15 @@ export interface TenantProject {
   migrations: MigrationSettings;
   /** The extensions loaded as seeds (knexfile `seeds.loadExtensions`), or all tenantctl loads. */
   seedExtensions?: readonly string[];
+  /** Where each directory came from: `config` (flag, environment, config file), `knexfile`, or `default`. */
+  origins: { migrations: DirectoryOrigin; seeds: DirectoryOrigin };
   /** A fresh listing of the migrations directory. */
   source(): DirectoryMigrationSource;
   /** The knex migrations and seeds run with: the project's own, given the knexfile's settings. */
   knex: ProjectKnex;
 }
+
+export type DirectoryOrigin = 'config' | 'knexfile' | 'default';
 
 const projects = new WeakMap<Config, Promise<TenantProject>>();
 
@@ -55,8 +61,14 @@ export function tenantProject(ctx: { config: Config }): Promise<TenantProject> {
 async function load(config: Config): Promise<TenantProject> {
   const file = config.knexfile ? await readKnexfile(config.knexfile, config.knexEnv) : undefined;
   const configured = config.directoriesConfigured ?? { migrations: true, seeds: true };
-  const migrationsDir = (!configured.migrations && file?.migrations.directory) || config.migrationsDir;
-  const seedsDir = (!configured.seeds && file?.seeds.directory) || config.seedsDir;
+  const fromKnexfile = {
+    migrations: !configured.migrations && file?.migrations.directory !== undefined,
+    seeds: !configured.seeds && file?.seeds.directory !== undefined,
+  };
+  const migrationsDir = fromKnexfile.migrations ? file!.migrations.directory! : config.migrationsDir;
+  const seedsDir = fromKnexfile.seeds ? file!.seeds.directory! : config.seedsDir;
+  const origin = (which: 'migrations' | 'seeds'): DirectoryOrigin =>
+    configured[which] ? 'config' : fromKnexfile[which] ? 'knexfile' : 'default';
   const extensions = file?.migrations.loadExtensions;
   const base = projectKnex(file ? dirname(file.file) : migrationsDir);
   return {
@@ -64,6 +76,7 @@ async function load(config: Config): Promise<TenantProject> {
     knexEnv: file?.env ?? null,
     migrationsDir,
     seedsDir,
+    origins: { migrations: origin('migrations'), seeds: origin('seeds') },
     migrations: {
       tableName: file?.migrations.tableName ?? DEFAULT_MIGRATIONS_TABLE,
       ...(file?.migrations.schemaName ? { schemaName: file.migrations.schemaName } : {}),
@@ -91,4 +104,25 @@ function withKnexfile(file: KnexfileSettings, tenant: Knex.Config): Knex.Config 
     ? (connection, done) => ours(connection, (error) => (error ? done(error, connection) : theirs(connection, done)))
     : theirs;
   return { ...merged, pool: { ...tenant.pool, afterCreate } };
+}
+
+/**
+ * A directory that was asked for (configured, or named by the knexfile) must exist: a mistyped
+ * one is exit 2 before anything is created, not a tenant without its schema. Only the default
+ * `./migrations` / `./seeds` may be absent ("no migrations").
+ */
+export function assertProjectDirectories(project: TenantProject, check: { migrations: boolean; seeds: boolean }): void {
+  const missing = (
+    [
+      ...(check.migrations ? [['migrationsDir', project.migrationsDir, project.origins.migrations] as const] : []),
+      ...(check.seeds ? [['seedsDir', project.seedsDir, project.origins.seeds] as const] : []),
+    ] as const
+  ).filter(([, dir, origin]) => origin !== 'default' && !existsSync(dir));
+  if (missing.length === 0) return;
+  const said = missing.map(([key, dir, origin]) =>
+    origin === 'knexfile'
+      ? `the knexfile's ${key === 'migrationsDir' ? 'migrations' : 'seeds'}.directory ${dir}`
+      : `${key} ${dir}`,
+  );
+  throw new UsageError(`${said.join(' and ')} ${missing.length > 1 ? 'do' : 'does'} not exist`);
 }

@@ -71,6 +71,23 @@ for (const engine of selectedEngines()) {
       expect(again.data.tenants[0]).toMatchObject({ outcome: 'migrated', migrations: [MIGRATION] });
     }, 240_000);
 
+    it('a directory given that does not exist is exit 2 before anything is created', async () => {
+      for (const [flag, key] of [
+        ['--migrations-dir', 'migrationsDir'],
+        ['--seeds-dir', 'seedsDir'],
+      ] as const) {
+        const slug = ws.slug();
+        const { result, data } = await ws.json(['create', slug, flag, 'mistyped']);
+        expect(result.code, result.stderr).toBe(2);
+        expect(data.error.message).toBe(`${key} ${join(ws.dir, 'mistyped')} does not exist`);
+        expect(await ws.probe.databaseExists(ws.names(slug).database)).toBe(false);
+        expect((await ws.run(['show', slug])).code).not.toBe(0);
+      }
+      const fleet = await ws.run(['migrate-all', '--migrations-dir', 'mistyped']);
+      expect(fleet.code).toBe(2);
+      expect(fleet.stderr).toMatch(/migrationsDir \S*mistyped does not exist/);
+    }, 120_000);
+
     it('a tenant migrated by plain knex under the knexfile has nothing run again by migrate-all', async () => {
       const slug = ws.slug();
       // An empty tenant (the flag's directory wins over the knexfile's), then migrated as the knex CLI would.

@@ -7,7 +7,7 @@ import type { Registry } from '../../registry/registry.js';
 import { finishRun, type RunKind } from '../../registry/runs-repo.js';
 import type { TenantWithServer } from '../../registry/tenants-repo.js';
 import type { DirectoryMigrationSource } from '../../tenant-schema/migration-source.js';
-import { tenantProject, type TenantProject } from '../../tenant-schema/tenant-project.js';
+import { assertProjectDirectories, tenantProject, type TenantProject } from '../../tenant-schema/tenant-project.js';
 import { migrationFingerprint } from '../../tenant-schema/run-migrations.js';
 import { reachFleet, runOutages, serverLimit, type FleetServers } from '../shared/fleet-servers.js';
 import { openTenantLockPool } from '../shared/tenant-lock-pool.js';
@@ -57,6 +57,7 @@ export async function migrateFleet(
   const started = Date.now();
   const kind: RunKind = options.direction === 'up' ? 'migrate' : 'rollback';
   const project = await tenantProject(ctx);
+  assertProjectDirectories(project, { migrations: true, seeds: false });
   const source = project.source();
   const available = source.list();
   const start = { kind, options, project, source, available, started, onProgress };

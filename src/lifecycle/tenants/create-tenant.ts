@@ -17,7 +17,7 @@ import {
 } from '../../registry/tenants-repo.js';
 import { migrateToLatest } from '../../tenant-schema/run-migrations.js';
 import type { KnexUsed } from '../../tenant-schema/project-knex.js';
-import { tenantProject } from '../../tenant-schema/tenant-project.js';
+import { assertProjectDirectories, tenantProject } from '../../tenant-schema/tenant-project.js';
 import { UserConsole } from '../../tenant-schema/user-console.js';
 import { runSeeds } from '../../tenant-schema/run-seeds.js';
 import { withTenantLock } from '../shared/tenant-lock.js';
@@ -91,8 +91,11 @@ export async function createTenant(
   const slug = validateSlug(input.slug);
   validateText('name', input.name);
   validateText('plan', input.plan);
-  // The knexfile (user code) is read before anything is created: one that cannot be is exit 2.
-  await tenantProject(ctx);
+  // The knexfile (user code) and the directories are checked before anything is created: exit 2.
+  assertProjectDirectories(await tenantProject(ctx), {
+    migrations: !input.restoreFrom,
+    seeds: input.seed !== false && !input.restoreFrom,
+  });
   const registry = await ctx.registry();
   return withTenantLock(ctx, slug, async () => {
     const existing = await findTenantRow(registry.knex, slug);
