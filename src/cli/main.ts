@@ -79,8 +79,9 @@ function buildProgram(): Command {
 }
 
 /** The error shape every failure prints on stdout under --json. */
-function writeJsonError(code: string, message: string): void {
-  process.stdout.write(`${JSON.stringify({ ok: false, error: { code, message } }, null, 2)}\n`);
+function writeJsonError(code: string, message: string, detail?: Record<string, string>): void {
+  const error = detail ? { code, message, detail } : { code, message };
+  process.stdout.write(`${JSON.stringify({ ok: false, error }, null, 2)}\n`);
 }
 
 export interface MainOptions {
@@ -109,7 +110,7 @@ export async function main(argv: string[], options: MainOptions = {}): Promise<n
     }
     const known = error instanceof TenantctlError;
     const code = known ? error.exitCode : ExitCode.failed;
-    if (json) writeJsonError(known ? error.code : 'internal', errorMessage(error));
+    if (json) writeJsonError(known ? error.code : 'internal', errorMessage(error), known ? error.detail : undefined);
     process.stderr.write(`tenantctl: ${errorMessage(error)}\n`);
     if (verbose && error instanceof Error && error.stack) process.stderr.write(`${error.stack}\n`);
     else if (!known)

@@ -8,6 +8,7 @@ import type { DirectoryMigrationSource } from '../../tenant-schema/migration-sou
 import { planMigrations, runMigrator } from '../../tenant-schema/run-migrations.js';
 import type { TenantProject } from '../../tenant-schema/tenant-project.js';
 import { UserConsole } from '../../tenant-schema/user-console.js';
+import { databaseErrorDetail, describeErrorDetail } from '../../engines/error-detail.js';
 import { isOutage, outageMessage } from '../shared/fleet-servers.js';
 import { freshTenant } from '../shared/fresh-tenant.js';
 import { withCutoff } from '../shared/tenant-deadline.js';
@@ -216,7 +217,10 @@ async function failureOf(
     driver && !driver.transactionalDdl
       ? ` [${driver.engine} cannot roll back DDL: the failed migration may be partly applied]`
       : '';
-  return caught('failed', `${errorMessage(error)}${hint}`);
+  // The database's own words (PostgreSQL's detail, hint, constraint) go with the message, and as `detail`.
+  const detail = databaseErrorDetail(error);
+  const failed = caught('failed', `${errorMessage(error)}${describeErrorDetail(detail)}${hint}`);
+  return detail ? { ...failed, detail } : failed;
 }
 
 /** A failure as a worker reports it (its fields in the order the JSON output has always had them). */

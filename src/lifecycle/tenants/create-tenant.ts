@@ -26,6 +26,7 @@ import { tenantNames } from '../shared/tenant-names.js';
 import { tenantLogin } from '../shared/tenant-login.js';
 import { placeTenant, withPlacementLock } from '../servers/place-tenant.js';
 import { usersOf, dumpToolsFrom } from '../../engines/engine-driver.js';
+import { databaseErrorDetail, describeErrorDetail } from '../../engines/error-detail.js';
 
 export interface CreateTenantInput {
   slug: string;
@@ -349,8 +350,14 @@ async function failCreate(
   const cleanup = problems.length
     ? `cleanup incomplete, run create again to finish it: ${problems.map(errorMessage).join('; ')}`
     : undefined;
-  const message = redact(`${step}: ${errorMessage(error)}${cleanup ? ` (${cleanup})` : ''}`, [password ?? undefined]);
+  // The database's own words (PostgreSQL's detail, hint, constraint) go with the message.
+  const hide = (text: string) => redact(text, [password ?? undefined]);
+  const detail = databaseErrorDetail(error);
+  const said = `${errorMessage(error)}${describeErrorDetail(detail)}`;
+  const message = hide(`${step}: ${said}${cleanup ? ` (${cleanup})` : ''}`);
   const registry = await ctx.registry();
   await updateTenantRow(registry.knex, id, { status: 'failed', last_error: message });
-  return new OperationError(slug, step, new Error(redact(errorMessage(error), [password ?? undefined])), cleanup);
+  const failed = new OperationError(slug, step, new Error(hide(said)), cleanup);
+  if (detail) failed.detail = Object.fromEntries(Object.entries(detail).map(([k, v]) => [k, hide(v)]));
+  return failed;
 }
