@@ -48,6 +48,8 @@ export interface TenantMigrationOutcome {
   cut?: boolean;
   /** The server it was listed on, if it was moved while the run went on (`server`: where it was worked on). */
   movedFrom?: string;
+  /** Applied migrations its directory lacks (every one; `error` names them too), when that failed it. */
+  missingMigrations?: string[];
   /** What the database said beyond `error`'s message (`detail`, `hint`, `constraint`, `code`…), when it failed it. */
   detail?: ErrorDetail;
   /** What its migrations printed (console.log & co., sent to stderr as they ran), capped; absent when nothing. */

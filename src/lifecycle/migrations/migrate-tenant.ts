@@ -102,7 +102,10 @@ export function judge(
   if (applied instanceof TamperedTableError) return settledAs('failed', `${applied.message}: not migrated`);
   const plan = planMigrations(available, applied);
   if (plan.unknown.length)
-    return settledAs('failed', `applied migrations missing from ${directory}: ${plan.unknown.join(', ')}`);
+    return {
+      ...settledAs('failed', `applied migrations missing from ${directory}: ${plan.unknown.join(', ')}`),
+      missingMigrations: plan.unknown,
+    };
   if (plan.pending.length === 0) return settledAs('up_to_date');
   if (options.dryRun) return { outcome: 'pending', migrations: plan.pending, durationMs: 0 };
   return undefined;
