@@ -1,4 +1,4 @@
-import { cpSync, mkdirSync } from 'node:fs';
+import { cpSync, mkdirSync, renameSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { join } from 'node:path';
 import knexFactory, { type Knex } from 'knex';
@@ -86,6 +86,18 @@ for (const engine of selectedEngines()) {
       const fleet = await ws.run(['migrate-all', '--migrations-dir', 'mistyped']);
       expect(fleet.code).toBe(2);
       expect(fleet.stderr).toMatch(/migrationsDir \S*mistyped does not exist/);
+      // Nothing given and no ./migrations: no migrations, said once.
+      renameSync(join(ws.dir, 'migrations'), join(ws.dir, 'away'));
+      try {
+        const none = await ws.json(['create', ws.slug(), '--no-seed']);
+        expect(none.result.code, none.result.stderr).toBe(0);
+        expect(none.data.migrations).toEqual([]);
+        expect(none.data.migrationsNote).toBe(
+          `no migrations directory (${join(ws.dir, 'migrations')}) and none configured (migrationsDir, knexfile)`,
+        );
+      } finally {
+        renameSync(join(ws.dir, 'away'), join(ws.dir, 'migrations'));
+      }
     }, 120_000);
 
     it('a tenant migrated by plain knex under the knexfile has nothing run again by migrate-all', async () => {

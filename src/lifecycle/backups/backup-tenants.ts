@@ -158,14 +158,15 @@ export async function backupTenant(ctx: Context, tenant: TenantRow, cut?: AbortS
   const driver = server.connection.driver;
   // Everything that reads the tenant's database logs in as the tenant (see tenantLogin).
   const login = tenantLogin(ctx, server, tenant);
-  const project = await tenantProject(ctx);
-  const available = project.source().list();
+  // A knexfile that cannot be loaded stops no backup: the migrations then go unrecorded.
+  const project = await tenantProject(ctx).catch(() => undefined);
   const [serverVersion, applied] = await Promise.all([
     server.version(),
-    server.connection
-      .readAppliedMigrations([login], project.migrations.tableName, 1, available)
-      .then((read) => read.get(tenant.database_name))
-      .catch(() => undefined),
+    project &&
+      server.connection
+        .readAppliedMigrations([login], project.migrations.tableName, 1, project.source().list())
+        .then((read) => read.get(tenant.database_name))
+        .catch(() => undefined),
   ]);
   const tampered = applied instanceof TamperedTableError ? applied : undefined;
   const record = {

@@ -1,3 +1,4 @@
+import { existsSync } from 'node:fs';
 import type { Knex } from 'knex';
 import type { Context, ServerHandle } from '../../context/context.js';
 import { ConflictError, OperationError, UsageError, errorMessage } from '../../core/errors.js';
@@ -17,7 +18,7 @@ import {
 } from '../../registry/tenants-repo.js';
 import { migrateToLatest } from '../../tenant-schema/run-migrations.js';
 import type { KnexUsed } from '../../tenant-schema/project-knex.js';
-import { assertProjectDirectories, tenantProject } from '../../tenant-schema/tenant-project.js';
+import { assertProjectDirectories, tenantProject, type TenantProject } from '../../tenant-schema/tenant-project.js';
 import { UserConsole } from '../../tenant-schema/user-console.js';
 import { runSeeds } from '../../tenant-schema/run-seeds.js';
 import { withTenantLock } from '../shared/tenant-lock.js';
@@ -73,6 +74,8 @@ export interface CreateTenantResult {
   knex: KnexUsed;
   /** The project's knexfile whose settings the migrations and seeds ran with, or null. */
   knexfile: string | null;
+  /** Why there were no migrations, when no directory was given and the default one is absent. */
+  migrationsNote?: string;
   /** What the migrations and seeds printed (console.log & co., sent to stderr as they ran), capped; absent: none. */
   log?: string[];
   durationMs: number;
@@ -242,7 +245,7 @@ async function runCreateSteps(
   input: CreateTenantInput,
   claimed: Claimed,
   onProgress: (event: CreateProgress) => void,
-): Promise<Pick<CreateTenantResult, 'migrations' | 'seeds' | 'knex' | 'knexfile' | 'log'>> {
+): Promise<Pick<CreateTenantResult, 'migrations' | 'seeds' | 'knex' | 'knexfile' | 'log' | 'migrationsNote'>> {
   const registry = await ctx.registry();
   const { row, server, names, password } = claimed;
   const migrations: string[] = [];
@@ -296,7 +299,21 @@ async function runCreateSteps(
     onProgress({ step, phase: 'done' });
   }
   const log = userConsole.log();
-  return { migrations, seeds, knex: userKnex.used, knexfile: project.knexfile, ...(log ? { log } : {}) };
+  const note = noMigrationsNote(project, Boolean(fromBackup));
+  return {
+    migrations,
+    seeds,
+    knex: userKnex.used,
+    knexfile: project.knexfile,
+    ...(note ? { migrationsNote: note } : {}),
+    ...(log ? { log } : {}),
+  };
+}
+
+/** "No migrations" said once, and only where it is not a mistake: nothing given, no default directory. */
+function noMigrationsNote(project: TenantProject, restored: boolean): string | undefined {
+  if (restored || project.origins.migrations !== 'default' || existsSync(project.migrationsDir)) return undefined;
+  return `no migrations directory (${project.migrationsDir}) and none configured (migrationsDir, knexfile)`;
 }
 
 function assertRetryable(row: TenantRow): void {
