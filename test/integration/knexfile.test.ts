@@ -63,6 +63,14 @@ for (const engine of selectedEngines()) {
       const mine = status.data.tenants.find((t: { slug: string }) => t.slug === slug);
       expect(mine).toMatchObject({ applied: 1, latest: MIGRATION, pending: [], unknown: [] });
 
+      // stats and doctor read the same table: nothing pending, nothing tampered with.
+      const stats = await ws.json(['stats', slug, '--knexfile', 'app/db/knexfile.js']);
+      expect(stats.data.tenants[0]).toMatchObject({ slug, pendingMigrations: 0 });
+      const doctor = await ws.json(['doctor', '--knexfile', 'app/db/knexfile.js']);
+      const about = doctor.data.findings.filter((f: { tenant?: string }) => f.tenant === slug);
+      expect(about.map((f: { kind: string }) => f.kind)).not.toContain('pending_migrations');
+      expect(about.map((f: { kind: string }) => f.kind)).not.toContain('tampered_migrations');
+
       // Rolled back and migrated again through the knexfile's table.
       const back = await ws.json(['rollback', slug, '--knexfile', 'app/db/knexfile.js']);
       expect(back.result.code, back.result.stderr).toBe(0);
