@@ -16,6 +16,7 @@ import { registerList } from './commands/list.js';
 import { registerMigrate } from './commands/migrate.js';
 import { registerMigrateStatus } from './commands/migrate-status.js';
 import { registerMove } from './commands/move.js';
+import { registerRegistry } from './commands/registry.js';
 import { registerRestore } from './commands/restore.js';
 import { registerRotateKey } from './commands/rotate-key.js';
 import { registerRotatePassword } from './commands/rotate-password.js';
@@ -63,6 +64,7 @@ function buildProgram(): Command {
     registerBackup,
     registerBackups,
     registerRestore,
+    registerRegistry,
     registerRotateKey,
     registerRotatePassword,
     registerStats,

@@ -67,6 +67,8 @@ export interface CoreConfig {
   placement: 'tenants' | 'bytes';
   /** Where backups are written: `<backupDir>/<slug>/<slug>-<UTC time>.<ext>`. Default `<home>/backups`. */
   backupDir: string;
+  /** Days a deleted tenant's backups are kept after its delete, then erased by `backup --all`. Default 30. */
+  deletedRetentionDays: number;
   /**
    * Metadata keys the registry indexes: each value belongs to one tenant at most (checked on
    * create and update) and applications find tenants by it (`fleet.resolve({ domain })`). Default none.
@@ -96,7 +98,7 @@ export interface CoreConfig {
 export type Config = CoreConfig & ToolConfig;
 
 /** `json`: any JSON value in the config file, a JSON text in the environment. */
-type KeyType = 'string' | 'boolean' | 'path' | 'count' | 'list' | 'json';
+type KeyType = 'string' | 'boolean' | 'path' | 'count' | 'days' | 'list' | 'json';
 
 export interface ConfigKeyDefinition {
   key: keyof Config;
@@ -247,6 +249,12 @@ export const CONFIG_KEYS: readonly ConfigKeyDefinition[] = [
     description: 'how create chooses a server: fewest tenants or least bytes, per weight',
   },
   { key: 'backupDir', env: 'TENANTCTL_BACKUP_DIR', type: 'path', description: 'where backups are written' },
+  {
+    key: 'deletedRetentionDays',
+    env: 'TENANTCTL_DELETED_RETENTION_DAYS',
+    type: 'days',
+    description: "days a deleted tenant's backups are kept, then erased (backup --all, backups prune --deleted)",
+  },
   // Each engine's tools, as its descriptor declares them (src/engines/*-descriptor.ts).
   ...TOOL_SETTINGS.map((tool): ConfigKeyDefinition => ({
     key: tool.key,
@@ -330,6 +338,8 @@ export function defaultFor(key: keyof Config, home: string): Config[keyof Config
       return 'tenants';
     case 'backupDir':
       return `${home}/backups`;
+    case 'deletedRetentionDays':
+      return 30;
     case 'indexedMetadata':
       return [];
     case 'lockTimeout':

@@ -116,6 +116,13 @@ function parseValue(def: ConfigKeyDefinition, value: unknown, label: string, err
     errors.push(`${label}: expected a whole number from 1 to 256, got ${JSON.stringify(value)}`);
     return undefined;
   }
+  if (def.type === 'days') {
+    const n =
+      typeof value === 'number' ? value : typeof value === 'string' && /^\d+$/.test(value) ? Number(value) : NaN;
+    if (Number.isInteger(n) && n >= 0 && n <= 36_500) return n;
+    errors.push(`${label}: expected a number of days from 0 to 36500, got ${JSON.stringify(value)}`);
+    return undefined;
+  }
   if (def.type === 'list') return parseList(def, value, label, errors);
   if (def.type === 'json') {
     try {

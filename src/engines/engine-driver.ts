@@ -125,6 +125,12 @@ export interface EngineDriver {
   restrictRegistry(knex: Knex): Promise<void>;
   /** Dumps the database a spec itself names (the registry's): like ServerConnection.dump. */
   dumpAt(spec: ServerSpec, output: Writable, tools: DumpTools): Promise<void>;
+  /**
+   * Replaces the database a spec names (the registry's) with a dumpAt backup of it, once the file
+   * reads back whole: a file, replaced by a temporary name (SQLite); a database dropped, created
+   * again and restored into (servers). Nothing else may use it meanwhile.
+   */
+  restoreAt(spec: ServerSpec, file: string, tools: DumpTools): Promise<void>;
   /** Opens the admin side of one server. */
   connect(spec: ServerSpec): ServerConnection;
 }
@@ -485,6 +491,29 @@ export interface DatabaseStats {
   connections: number | null;
   /** Applied migrations in order; null without a migration table; the error when it is not a plain table. */
   applied: string[] | null | TamperedTableError;
+}
+
+/**
+ * restoreAt for engines whose spec names a database on a server: checked whole, then the
+ * database dropped (its sessions ended), created again and restored into, from the server's
+ * admin side (the spec's database is not connected to: it is the one replaced).
+ */
+export async function restoreNamedDatabase(
+  driver: EngineDriver,
+  spec: ServerSpec,
+  file: string,
+  tools: DumpTools,
+): Promise<void> {
+  const server = driver.connect({ ...spec, database: undefined });
+  const database = spec.database!;
+  try {
+    await server.checkDump(file, tools);
+    await server.dropDatabase(database);
+    await server.createDatabase(database);
+    await server.restore(adminLogin(database), file, tools);
+  } finally {
+    await server.close();
+  }
 }
 
 /** dumpAt for engines whose spec names a database on a server: connect, dump it, close. */

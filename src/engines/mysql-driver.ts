@@ -4,6 +4,7 @@ import { generatePassword, redact } from '../core/secrets.js';
 import type { Writable } from 'node:stream';
 import {
   dumpNamedDatabase,
+  restoreNamedDatabase,
   type AppliedMigrations,
   type DatabaseStats,
   type DatabaseStatsOptions,
@@ -264,6 +265,10 @@ export const mysqlDriver: EngineDriver = {
 
   dumpAt(spec, output, tools) {
     return dumpNamedDatabase(this, spec, output, tools);
+  },
+
+  restoreAt(spec, file, tools) {
+    return restoreNamedDatabase(this, spec, file, tools);
   },
 
   connect(spec) {

@@ -6,6 +6,7 @@ import { runPool } from '../core/run-pool.js';
 import type { Writable } from 'node:stream';
 import {
   dumpNamedDatabase,
+  restoreNamedDatabase,
   type AppliedMigrations,
   type DatabaseStats,
   type DatabaseStatsOptions,
@@ -256,6 +257,10 @@ export const postgresDriver: EngineDriver = {
 
   dumpAt(spec, output, tools) {
     return dumpNamedDatabase(this, spec, output, tools);
+  },
+
+  restoreAt(spec, file, tools) {
+    return restoreNamedDatabase(this, spec, file, tools);
   },
 
   connect(spec) {

@@ -145,6 +145,11 @@ export const sqliteDriver: EngineDriver = {
     return sqliteDumpTo(spec.path!, output);
   },
 
+  async restoreAt(spec, file) {
+    await sqliteCheckDump(file, `${spec.path!}.check-${process.pid}`);
+    await sqliteRestoreFrom(file, spec.path!);
+  },
+
   connect(spec) {
     return new SqliteServer(spec);
   },

@@ -33,6 +33,8 @@ export interface BackupRow {
   owner_host?: string | null;
   owner_pid?: number | null;
   owner_start?: string | null;
+  /** When its tenant was deleted (kept `deletedRetentionDays` after that); null while the tenant lives. */
+  tenant_deleted_at?: string | null;
 }
 
 /**
@@ -110,6 +112,25 @@ export async function deleteBackupRows(knex: Knex, ids: number[]): Promise<void>
     await knex(TABLE)
       .whereIn('id', ids.slice(i, i + 500))
       .delete();
+}
+
+/** Stamps a deleted tenant's backups with the time it was deleted (those stamped already keep theirs). */
+export async function markBackupsOfDeletedTenant(knex: Knex, tenantId: number, at: string): Promise<void> {
+  await knex(TABLE).where({ tenant_id: tenantId }).whereNull('tenant_deleted_at').update({ tenant_deleted_at: at });
+}
+
+/**
+ * Backups of deleted tenants, newest first: those of one tenant (`tenantId`), or those whose
+ * tenant was deleted before `deletedBefore`, or all of them.
+ */
+export async function listDeletedTenantBackupRows(
+  knex: Knex,
+  filter: { tenantId?: number; deletedBefore?: string } = {},
+): Promise<BackupRow[]> {
+  const query = knex<BackupRow>(TABLE).whereNotNull('tenant_deleted_at').orderBy('id', 'desc');
+  if (filter.tenantId !== undefined) query.where({ tenant_id: filter.tenantId });
+  if (filter.deletedBefore !== undefined) query.where('tenant_deleted_at', '<', filter.deletedBefore);
+  return normalise(await query);
 }
 
 /** bigint columns arrive as strings from pg (and counts from some drivers): every read goes through here. */

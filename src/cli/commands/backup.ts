@@ -7,6 +7,8 @@ import { addTenantFilters, parseInteger, PER_SERVER_HELP } from '../options.js';
 import { progressLine } from '../render/fleet-progress.js';
 import { renderOutages } from '../render/outages.js';
 import { formatBytes } from '../../core/format-bytes.js';
+import type { ErasureResult } from '../../lifecycle/backups/index.js';
+import type { Output } from '../output.js';
 
 interface BackupFlags {
   all?: boolean;
@@ -109,6 +111,7 @@ export function registerBackup(program: Command): void {
               `${registry.status === 'ok' ? out.color.green('✔') : out.color.red('✖')} registry: ${registry.error ?? `${registry.file} ${formatBytes(registry.bytes ?? 0)}`}`,
             );
           if (pruned.removed.length) lines.push(`Pruned ${pruned.removed.length} old backups`);
+          lines.push(...renderErased(out, result.erased));
           return lines.join('\n');
         });
         return { exitCode: result.interrupted ? ExitCode.interrupted : ok ? ExitCode.ok : ExitCode.failed };
@@ -156,7 +159,7 @@ export function registerBackup(program: Command): void {
 }
 
 export function registerBackups(program: Command): void {
-  program
+  const backups = program
     .command('backups')
     .description('list recorded backups, newest first')
     .argument('[slug]', 'one tenant only')
@@ -190,6 +193,57 @@ export function registerBackups(program: Command): void {
         );
       });
     });
+  registerPrune(backups);
+}
+
+/** `backups prune`: retention without a backup run; `--deleted` erases what deleted tenants kept past policy. */
+function registerPrune(backups: Command): void {
+  backups
+    .command('prune')
+    .description(
+      "apply retention to every tenant's backups; --deleted erases deleted tenants' past deletedRetentionDays",
+    )
+    .option('--keep <n>', 'keep only the newest N good backups of each tenant')
+    .option('--keep-days <days>', 'remove good backups older than D days (the newest good one always stays)')
+    .option('--deleted', 'erase the backups of tenants deleted more than deletedRetentionDays ago')
+    .action(async (flags: { keep?: string; keepDays?: string; deleted?: boolean }, command: Command) => {
+      const policy = {
+        keep: parseInteger(flags.keep, '--keep'),
+        keepDays: parseInteger(flags.keepDays, '--keep-days'),
+      };
+      const { pruneFleetBackups } = await import('../../lifecycle/backups/index.js');
+      await withCommandContext(
+        command,
+        async (ctx, out) => {
+          const result = await pruneFleetBackups(ctx, { policy, deleted: flags.deleted });
+          out.result(result, () => [renderPruned(result.pruned), ...renderErased(out, result.erased)].join('\n'));
+          const failed = result.erased?.tenants.some((t) => t.failed);
+          return {
+            exitCode: failed ? ExitCode.failed : ExitCode.ok,
+            detail: { pruned: result.pruned.removed.length, erased: erasedDetail(result.erased) },
+          };
+        },
+        { command: 'backups prune', tenant: null },
+      );
+    });
+}
+
+function renderPruned(pruned: { removed: unknown[]; failedRecordsRemoved: number }): string {
+  return `Pruned ${pruned.removed.length} old backups, ${pruned.failedRecordsRemoved} failed records`;
+}
+
+/** One line per deleted tenant whose backups were erased (past deletedRetentionDays, or on request). */
+function renderErased(out: Output, erased: ErasureResult | undefined): string[] {
+  return (erased?.tenants ?? []).map((t) =>
+    t.failed
+      ? out.color.red(`✖ ${t.slug}: ${t.failed.length} backup files could not be erased: ${t.failed[0]!.error}`)
+      : `Erased ${t.files.length} backups of ${t.slug} (deleted ${t.deletedAt.slice(0, 10)})`,
+  );
+}
+
+/** What the audit entry of the command keeps of an erasure (each tenant's own entry has the files). */
+function erasedDetail(erased: ErasureResult | undefined): Array<{ slug: string; files: number }> | undefined {
+  return erased?.tenants.map((t) => ({ slug: t.slug, files: t.files.length }));
 }
 
 function age(iso: string): string {

@@ -28,6 +28,15 @@ interface FleetFlags {
   lockRetries?: number;
   tenantTimeout?: number;
   resume?: number;
+  backupFirst?: boolean;
+}
+
+/** `--backup-first`, on the commands that migrate up. */
+function addBackupFirst(command: Command): Command {
+  return command.option(
+    '--backup-first',
+    'back up each tenant with migrations pending right before they run; a failed backup fails the tenant unmigrated',
+  );
 }
 
 /** `--wait` alone waits up to an hour; `--wait 120` up to two minutes. */
@@ -120,6 +129,7 @@ async function run(
         waitMs: flags.wait === undefined ? 0 : (flags.wait === true ? DEFAULT_WAIT_SECONDS : flags.wait) * 1000,
         lockTimeoutMs: flags.lockTimeout ?? parseDuration(ctx.config.lockTimeout, 'lockTimeout'),
         tenantTimeoutMs: flags.tenantTimeout,
+        backupFirst: flags.backupFirst,
         ...rolloutOptions(flags, slugs ? undefined : ctx.config.waves),
       };
       const spinner = out.spinner(direction === 'up' ? 'Migrating…' : 'Rolling back…');
@@ -165,21 +175,25 @@ function rolloutOptions(flags: FleetFlags, configWaves: MigrateFleetOptions['wav
 }
 
 export function registerMigrate(program: Command): void {
-  addRunOptions(
-    program
-      .command('migrate')
-      .description("bring one tenant's database to the latest migration")
-      .argument('<slug>', 'the tenant slug'),
+  addBackupFirst(
+    addRunOptions(
+      program
+        .command('migrate')
+        .description("bring one tenant's database to the latest migration")
+        .argument('<slug>', 'the tenant slug'),
+    ),
   ).action(async (slug: string, flags: FleetFlags, command: Command) => run(command, 'up', flags, [slug], 'migrate'));
 
-  addRolloutOptions(
-    addRunOptions(
-      addFleetOptions(
-        program
-          .command('migrate-all')
-          .description('migrate every tenant whose database exists (active and suspended), concurrently')
-          .option('--fail-fast', 'stop starting tenants after the first failure')
-          .option('--retry-failed', 'only the tenants that failed in the last migrate run'),
+  addBackupFirst(
+    addRolloutOptions(
+      addRunOptions(
+        addFleetOptions(
+          program
+            .command('migrate-all')
+            .description('migrate every tenant whose database exists (active and suspended), concurrently')
+            .option('--fail-fast', 'stop starting tenants after the first failure')
+            .option('--retry-failed', 'only the tenants that failed in the last migrate run'),
+        ),
       ),
     ),
   ).action(async (flags: FleetFlags, command: Command) => run(command, 'up', flags, undefined, 'migrate-all'));

@@ -49,6 +49,8 @@ export function fixCommand(finding: Finding): string {
       const directory = target.type === 'directory' ? target.path : 'the backup directory';
       return `free space in ${directory}, keep fewer backups (tenantctl backup --all --keep-days N), or set backupDir to a larger disk`;
     }
+    case 'backups_past_retention':
+      return 'tenantctl backups prune --deleted  (or the next tenantctl backup --all)';
     case 'stale_password':
       return `tenantctl rotate-password ${slug}`;
     case 'tampered_migrations':

@@ -72,6 +72,8 @@ export function renderFleetResult(out: Output, result: MigrateFleetResult): stri
   const title = result.dryRun ? 'Dry run' : `${verb} run #${result.runId}`;
   if (!result.dryRun && c.migrated + c.rolled_back + c.failed > 0)
     lines.push(out.color.dim(`knex ${describeKnex(out, result.knex)}`));
+  const backedUp = result.tenants.filter((t) => t.backup).length;
+  if (backedUp) lines.push(out.color.dim(`${backedUp} backed up first (--backup-first; --json has each file)`));
   if (result.waves)
     lines.push(out.color.dim(`waves: ${result.waves.map((w) => `${w.number} ${w.name} (${w.tenants})`).join(' → ')}`));
   lines.push(

@@ -16,3 +16,11 @@ export { listBackups } from './list-backups.js';
 export { verifyBackups, type VerifyOptions, type VerifyResult } from './verify-backups.js';
 export { restoreTenant, type RestoreInput, type RestoreResult } from './restore-tenant.js';
 export { findInterruptedBackups, clearInterruptedBackup, partialFileFor } from './interrupted-backups.js';
+export {
+  eraseDeletedTenantBackups,
+  type ErasureResult,
+  type ErasedTenantBackups,
+  type ErasureReason,
+} from './erase-backups.js';
+export { pruneBackups, type PruneResult, type RetentionPolicy } from './prune-backups.js';
+export { pruneFleetBackups, type PruneFleetInput, type PruneFleetResult } from './prune-fleet.js';

@@ -32,6 +32,8 @@ export async function pruneBackups(
   if (policy.keep === undefined && policy.keepDays === undefined) return { removed: [], failedRecordsRemoved: 0 };
   if (policy.keep !== undefined && policy.keep < 1)
     throw new UsageError('--keep must be at least 1: the newest good backup is never pruned');
+  // No tenants is none: an empty list must not read as "every backup" (listBackupRows' filter).
+  if (slugs.length === 0) return { removed: [], failedRecordsRemoved: 0 };
   const registry = await ctx.registry();
   const result: PruneResult = { removed: [], failedRecordsRemoved: 0 };
   const rows = await listBackupRows(registry.knex, { slugs });

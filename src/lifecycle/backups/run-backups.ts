@@ -3,6 +3,7 @@ import { LockedError } from '../../core/errors.js';
 import { assertNamedTenantReached, ignoreProgress, type FleetProgress } from '../../core/fleet-run.js';
 import type { RunInterrupt } from '../../core/run-interrupt.js';
 import { backupRegistry, backupTenants, type BackupManyResult } from './backup-tenants.js';
+import { eraseDeletedTenantBackups, type ErasureResult } from './erase-backups.js';
 import { pruneBackups, type PruneResult, type RetentionPolicy } from './prune-backups.js';
 import type { TenantSelection } from '../shared/select-tenants.js';
 
@@ -33,14 +34,17 @@ export interface RunBackupsResult {
   tenants?: BackupManyResult;
   registry?: RegistryBackupOutcome;
   pruned: PruneResult;
+  /** `backup --all`: deleted tenants whose backups were kept `deletedRetentionDays` and are now erased. */
+  erased?: ErasureResult;
 }
 
 /**
  * What `backup` does as a whole: the selected tenants (each server within its limit), then the
  * registry, then the retention policy over the tenants that were backed up. One named tenant on
  * an unreachable server throws UnreachableError, and one another operation is working on
- * LockedError, as every one-tenant operation does. Interrupted, it backs up no registry and
- * prunes nothing.
+ * LockedError, as every one-tenant operation does. The whole fleet's run (`--all`) then erases the
+ * backups of tenants deleted more than `deletedRetentionDays` ago. Interrupted, it backs up no
+ * registry and prunes and erases nothing.
  */
 export async function runBackups(
   ctx: Context,
@@ -64,6 +68,9 @@ export async function runBackups(
     : undefined;
   const backedUp = tenants?.tenants.filter((t) => t.outcome === 'ok').map((t) => t.slug) ?? [];
   const pruned = await pruneBackups(ctx, backedUp, input.policy);
-  const ok = (tenants?.ok ?? true) && (registry?.status ?? 'ok') === 'ok';
-  return { ok, tenants, registry, pruned };
+  // The whole fleet's run (cron's `backup --all`) is where deleted tenants' backups expire.
+  const everyTenant = input.selection !== undefined && !input.selection.slugs?.length;
+  const erased = everyTenant ? await eraseDeletedTenantBackups(ctx, {}) : undefined;
+  const ok = (tenants?.ok ?? true) && (registry?.status ?? 'ok') === 'ok' && !erased?.tenants.some((t) => t.failed);
+  return { ok, tenants, registry, pruned, ...(erased ? { erased } : {}) };
 }

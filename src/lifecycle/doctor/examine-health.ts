@@ -6,6 +6,7 @@ import { latestOutcomes } from '../../registry/runs-repo.js';
 import { REGISTRY_SLUG } from '../backups/backup-tenants.js';
 import { freeBytesAt, nextDumpBytes } from '../shared/backup-space.js';
 import { tenantStats } from '../tenants/tenant-stats.js';
+import { examineRetention } from './examine-retention.js';
 import type { FleetView } from './fleet-view.js';
 import type { FindingList, NewFinding } from './findings.js';
 
@@ -61,6 +62,7 @@ export async function examineHealth(
   }
   const space = await backupSpaceFinding(ctx, stats.tenants);
   if (space) list.add(space);
+  await examineRetention(ctx, list);
 }
 
 /**

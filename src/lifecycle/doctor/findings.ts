@@ -15,6 +15,7 @@ export type FindingKind =
   | 'no_backup'
   | 'stale_backup'
   | 'backup_space'
+  | 'backups_past_retention'
   | 'dump_tool'
   | 'server_unreachable'
   | 'server_identity'

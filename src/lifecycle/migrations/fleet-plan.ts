@@ -77,6 +77,8 @@ async function resumed(
       waitMs: options.waitMs,
       interrupt: options.interrupt,
       retryFailed: false,
+      // A resumed run backs up first if either run was asked to.
+      backupFirst: Boolean(point.options.backupFirst) || options.backupFirst,
       resume: undefined,
       resumedFrom: options.resume,
     },
@@ -85,7 +87,7 @@ async function resumed(
 
 /** What a run stores as its options (see StoredRunOptions): enough to run it again the same way. */
 function runOptions(ctx: Context, options: MigrateFleetOptions): object {
-  const { direction, concurrency, failFast, slugs, statuses, plans, servers, retryFailed } = options;
+  const { direction, concurrency, failFast, slugs, statuses, plans, servers, retryFailed, backupFirst } = options;
   const { canary, waves, pauseMs, maxFailures, lockTimeoutMs, lockRetries, tenantTimeoutMs, resumedFrom } = options;
   const rollout = { canary, waves, pauseMs, maxFailures, lockTimeoutMs, lockRetries, tenantTimeoutMs, resumedFrom };
   return {
@@ -98,6 +100,7 @@ function runOptions(ctx: Context, options: MigrateFleetOptions): object {
     plans,
     servers,
     retryFailed,
+    backupFirst,
     ...rollout,
   };
 }

@@ -20,6 +20,15 @@ export interface MigrateFleetOptions extends TenantSelection, RolloutOptions {
   waitMs?: number;
   /** Stops the run early (see RunInterrupt): the CLI's Ctrl-C and SIGTERM. */
   interrupt?: RunInterrupt;
+  /** Back up each tenant with migrations pending right before they run, under its lock (up only). */
+  backupFirst?: boolean;
+}
+
+/** The backup `--backup-first` took of a tenant before migrating it. */
+export interface BackupTaken {
+  id: number;
+  file: string;
+  bytes: number | null;
 }
 
 /**
@@ -54,6 +63,8 @@ export interface TenantMigrationOutcome {
   detail?: ErrorDetail;
   /** What its migrations printed (console.log & co., sent to stderr as they ran), capped; absent when nothing. */
   log?: string[];
+  /** `--backup-first`: the backup taken right before its migrations ran. */
+  backup?: BackupTaken;
 }
 
 /** A wave of a staged run, as the result reports it. */

@@ -15,6 +15,7 @@ import { withCutoff } from '../shared/tenant-deadline.js';
 import { withTenantKnex } from '../shared/tenant-database.js';
 import { ifTenantFree, type TenantLockPool } from '../shared/tenant-lock-pool.js';
 import { tenantLogin } from '../shared/tenant-login.js';
+import { backupBeforeMigrating } from './backup-first.js';
 import { settledAs, type MigrateFleetOptions, type Settled } from './fleet-types.js';
 import { isRegistryOutage } from './registry-retry.js';
 import type { RunStop } from './run-stop.js';
@@ -166,7 +167,7 @@ async function migrateOn(
   known: KnownMigrations,
   took: (settled: Settled) => Settled,
 ): Promise<Settled> {
-  const { options, source, project } = run;
+  const { ctx, options, source, project } = run;
   const driver = server.connection.driver;
   const table = project.migrations.tableName;
   if (options.direction === 'down') {
@@ -187,9 +188,13 @@ async function migrateOn(
     if (keep && applied !== null) await fingerprints?.keepMigrationFingerprint(knex, table);
     return took(settled);
   }
+  // Only a tenant with migrations pending is backed up: one up to date has nothing to protect.
+  const before = options.backupFirst ? await backupBeforeMigrating(ctx, tenant, run.stop.cutSignal) : undefined;
+  if (before && 'failed' in before) return took(before.failed);
+  const backup = before ? { backup: before.taken } : {};
   const names = await runMigrator(knex, source, 'up', project.migrations);
   if (keep) await fingerprints?.keepMigrationFingerprint(knex, table);
-  return took({ outcome: names.length ? 'migrated' : 'up_to_date', migrations: names, durationMs: 0 });
+  return took({ outcome: names.length ? 'migrated' : 'up_to_date', migrations: names, durationMs: 0, ...backup });
 }
 
 /** What a tenant's migration failing with `error` is (the caller stamps `durationMs`). */

@@ -28,7 +28,7 @@ export interface RolloutOptions {
 
 /** What a run stores as its options: enough to run it again the same way. */
 export type StoredRunOptions = TenantSelection &
-  RolloutOptions & { direction?: string; concurrency?: number; failFast?: boolean };
+  RolloutOptions & { direction?: string; concurrency?: number; failFast?: boolean; backupFirst?: boolean };
 
 /**
  * Where `--resume <id>` starts: the run's stored options (selection, waves, budget, timeouts),

@@ -1,8 +1,17 @@
 import type { Context } from '../../context/context.js';
 import { ConflictError, OperationError, errorMessage } from '../../core/errors.js';
 import { clearMetadataIndex } from '../../registry/metadata-index-repo.js';
-import { deleteTenantRow, updateTenantRow, type Tenant, type TenantStatus } from '../../registry/tenants-repo.js';
+import { markBackupsOfDeletedTenant } from '../../registry/backups-repo.js';
+import {
+  deleteTenantRow,
+  now,
+  updateTenantRow,
+  type Tenant,
+  type TenantRow,
+  type TenantStatus,
+} from '../../registry/tenants-repo.js';
 import { backupTenant, type Backup } from '../backups/backup-tenants.js';
+import { eraseDeletedTenantBackups, type ErasedTenantBackups } from '../backups/erase-backups.js';
 import { loadTenantRow, reloadTenant } from '../shared/load-tenant.js';
 import { withTenantLock } from '../shared/tenant-lock.js';
 import { assertNotMoving } from '../shared/tenant-moving.js';
@@ -14,13 +23,19 @@ export interface DeleteOptions {
   backup?: boolean;
   /** Remove the registry row too (history stays in the audit log and backup records). */
   purge?: boolean;
+  /**
+   * Erase every backup of the tenant now (an erasure request) instead of keeping them
+   * `deletedRetentionDays`; no final backup is taken. Recorded in the audit log.
+   */
+  purgeBackups?: boolean;
   /** Say what would be done; do nothing. */
   dryRun?: boolean;
 }
 
 /** The steps of `delete`, in order; each is recorded in the registry (`step`) before it runs. */
 export const DELETE_STEPS = ['backup', 'connections', 'database', 'user'] as const;
-export type DeleteStep = (typeof DELETE_STEPS)[number] | 'purge';
+/** After the tenant is deleted: `erase_backups` (--purge-backups), then `purge` (its row). */
+export type DeleteStep = (typeof DELETE_STEPS)[number] | 'erase_backups' | 'purge';
 
 export interface DeleteResult {
   slug: string;
@@ -29,6 +44,8 @@ export interface DeleteResult {
   /** The steps run (or, for a dry run, that would run). */
   steps: DeleteStep[];
   backup: Backup | null;
+  /** `purgeBackups`: the backups erased (none when it had none). */
+  erasedBackups?: ErasedTenantBackups;
   purged: boolean;
   /** True when there was nothing left to do. */
   alreadyDeleted: boolean;
@@ -52,24 +69,11 @@ export async function deleteTenant(
   onStep: (step: DeleteStep) => void = () => {},
 ): Promise<DeleteResult> {
   const row = await loadTenantRow(ctx, slug);
-  const wantBackup = options.backup !== false;
+  // Backups about to be erased need no final one.
+  const wantBackup = options.backup !== false && !options.purgeBackups;
   const base = { slug, backup: null, resumed: row.status === 'deleting', dryRun: Boolean(options.dryRun) };
 
-  if (row.status === 'deleted') {
-    const steps: DeleteStep[] = options.purge ? ['purge'] : [];
-    if (options.purge && !options.dryRun) {
-      const registry = await ctx.registry();
-      await clearMetadataIndex(registry.knex, row.id);
-      await deleteTenantRow(registry.knex, row.id);
-    }
-    return {
-      ...base,
-      tenant: options.purge && !options.dryRun ? null : await reloadTenant(ctx, slug),
-      steps,
-      purged: Boolean(options.purge) && !options.dryRun,
-      alreadyDeleted: true,
-    };
-  }
+  if (row.status === 'deleted') return alreadyDeleted(ctx, row, options, base);
   assertNotMoving(row, 'deleted');
   if (!DELETABLE.includes(row.status))
     throw new ConflictError(`tenant "${slug}" is ${row.status}: it cannot be deleted`);
@@ -82,7 +86,7 @@ export async function deleteTenant(
     'connections',
     'database',
     'user',
-    ...(options.purge ? (['purge'] as const) : []),
+    ...afterDelete(options),
   ];
   if (options.dryRun)
     return { ...base, tenant: await reloadTenant(ctx, slug), steps, purged: false, alreadyDeleted: false };
@@ -104,8 +108,8 @@ export async function deleteTenant(
     let backup: Backup | null = null;
 
     for (const step of steps) {
+      if (step === 'erase_backups' || step === 'purge') break; // once deleted, below
       onStep(step);
-      if (step === 'purge') break;
       await record(step);
       try {
         if (step === 'backup') backup = await backupTenant(ctx, fresh);
@@ -143,16 +147,68 @@ export async function deleteTenant(
       password_pending_enc: null,
       last_error: null,
     });
-    if (options.purge) await deleteTenantRow(registry.knex, fresh.id);
-    return {
-      ...base,
-      tenant: options.purge ? null : await reloadTenant(ctx, slug),
-      steps,
-      backup,
-      purged: Boolean(options.purge),
-      alreadyDeleted: false,
-    };
+    await markBackupsOfDeletedTenant(registry.knex, fresh.id, now());
+    const after = await finishDeleted(ctx, fresh, options, onStep);
+    return { ...base, ...after, steps, backup, alreadyDeleted: false };
   });
+}
+
+/** The steps after the tenant is deleted, as asked. */
+function afterDelete(options: DeleteOptions): DeleteStep[] {
+  return [
+    ...(options.purgeBackups ? (['erase_backups'] as const) : []),
+    ...(options.purge ? (['purge'] as const) : []),
+  ];
+}
+
+/** What is left once the tenant is deleted: its backups erased (--purge-backups), its row removed (--purge). */
+async function finishDeleted(
+  ctx: Context,
+  row: TenantRow,
+  options: DeleteOptions,
+  onStep: (step: DeleteStep) => void,
+): Promise<Pick<DeleteResult, 'tenant' | 'erasedBackups' | 'purged'>> {
+  const registry = await ctx.registry();
+  let erasedBackups: ErasedTenantBackups | undefined;
+  if (options.purgeBackups) {
+    onStep('erase_backups');
+    const erased = await eraseDeletedTenantBackups(ctx, { tenantId: row.id });
+    erasedBackups = erased.tenants[0] ?? { slug: row.slug, deletedAt: row.status_changed_at, files: [], records: 0 };
+    if (erasedBackups.failed?.length)
+      throw new OperationError(
+        row.slug,
+        'erase_backups',
+        new Error(erasedBackups.failed.map((f) => `${f.file}: ${f.error}`).join('; ')),
+        'run delete --purge-backups again to finish',
+      );
+  }
+  if (options.purge) {
+    onStep('purge');
+    await clearMetadataIndex(registry.knex, row.id);
+    await deleteTenantRow(registry.knex, row.id);
+  }
+  return {
+    tenant: options.purge ? null : await reloadTenant(ctx, row.slug),
+    ...(erasedBackups ? { erasedBackups } : {}),
+    purged: Boolean(options.purge),
+  };
+}
+
+/** `delete` of a tenant deleted already: only what is left to do (erase its backups, purge its row). */
+async function alreadyDeleted(
+  ctx: Context,
+  row: TenantRow,
+  options: DeleteOptions,
+  base: Pick<DeleteResult, 'slug' | 'backup' | 'resumed' | 'dryRun'>,
+): Promise<DeleteResult> {
+  const steps = afterDelete(options);
+  if (options.dryRun)
+    return { ...base, tenant: await reloadTenant(ctx, row.slug), steps, purged: false, alreadyDeleted: true };
+  const registry = await ctx.registry();
+  // Deleted by a tenantctl from before backups recorded it: their clock starts at its delete.
+  await markBackupsOfDeletedTenant(registry.knex, row.id, row.status_changed_at);
+  const after = await finishDeleted(ctx, row, options, () => {});
+  return { ...base, ...after, steps, alreadyDeleted: true };
 }
 
 /** Ending the connections of a user or file that is already gone is no failure. */

@@ -13,6 +13,7 @@ import * as metadataIndex from './011-metadata-index.js';
 import * as moveSecrets from './012-move-secrets.js';
 import * as suspendedJobs from './013-suspended-jobs.js';
 import * as serverIdentity from './014-server-identity.js';
+import * as deletedBackups from './015-deleted-backups.js';
 
 /** The registry's own migrations, in order. Names are stored; never rename one. */
 const MIGRATIONS: ReadonlyArray<[string, Knex.Migration]> = [
@@ -30,6 +31,7 @@ const MIGRATIONS: ReadonlyArray<[string, Knex.Migration]> = [
   ['012-move-secrets', moveSecrets],
   ['013-suspended-jobs', suspendedJobs],
   ['014-server-identity', serverIdentity],
+  ['015-deleted-backups', deletedBackups],
 ];
 
 export const LATEST_REGISTRY_MIGRATION = MIGRATIONS[MIGRATIONS.length - 1]![0];
