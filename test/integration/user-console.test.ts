@@ -64,6 +64,8 @@ for (const engine of selectedEngines()) {
       expect(human.code, human.stderr).toBe(0);
       expect(human.stdout).not.toContain('Table third added');
       expect(human.stderr).toContain('Table third added');
+      // One tenant alone: its lines are not prefixed.
+      expect(human.stderr).not.toContain(`[${slugs[0]}]`);
     }, 300_000);
   });
 }

@@ -90,7 +90,18 @@ async function runFleet(ctx: Context, start: FleetStart, lock?: HeldLock): Promi
   const locks = plan.options.dryRun ? undefined : await openTenantLockPool(ctx);
   const available = start.available;
   const { project, source } = start;
-  const run: TenantMigration = { ctx, registry, project, source, available, options: plan.options, locks, stop };
+  const several = plan.tenants.length > 1 && plan.options.concurrency > 1;
+  const run: TenantMigration = {
+    ctx,
+    registry,
+    project,
+    source,
+    available,
+    options: plan.options,
+    locks,
+    stop,
+    several,
+  };
   let halted: string | undefined;
   let closed: Awaited<ReturnType<FleetTally['close']>> = { unrecorded: 0 };
   try {

@@ -40,6 +40,8 @@ export interface TenantMigration {
   /** The run's tenant locks; none in a dry run. */
   locks: TenantLockPool | undefined;
   stop: RunStop;
+  /** Several tenants may run at once: what their migrations print is prefixed with their slug. */
+  several: boolean;
 }
 
 /**
@@ -61,7 +63,7 @@ export function attemptTenant(
       if ('outcome' in fresh) return settledAs(fresh.outcome, fresh.reason);
       const knownNow = fresh.movedFrom ? { applied: undefined, fingerprinted: false } : known;
       // What its migrations print is its own (`log`), prefixed with its slug when others run too.
-      const userConsole = new UserConsole(options.concurrency > 1 ? tenant.slug : undefined);
+      const userConsole = new UserConsole(run.several ? tenant.slug : undefined);
       const settled = await userConsole.run(() =>
         migrateOne(run, fresh.now, knownNow, {
           signal: stop.cutSignal,
