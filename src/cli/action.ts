@@ -37,6 +37,7 @@ export interface GlobalOptions {
   serverName?: string;
   migrationsDir?: string;
   seedsDir?: string;
+  knexfile?: string;
   trustTenantCode?: boolean;
   concurrency?: string;
   perServer?: string;
@@ -59,6 +60,7 @@ export function configFor(command: Command): ResolvedConfig {
     serverName: opts.serverName,
     migrationsDir: opts.migrationsDir,
     seedsDir: opts.seedsDir,
+    knexfile: opts.knexfile,
     trustTenantCode: opts.trustTenantCode ? 'true' : undefined,
     concurrency: opts.concurrency,
     perServer: opts.perServer,

@@ -1,6 +1,7 @@
 import { createRequire } from 'node:module';
 import { Command, CommanderError, Option } from 'commander';
 import { ExitCode, TenantctlError, errorMessage } from '../core/errors.js';
+import { setUserConsoleSink } from '../tenant-schema/user-console.js';
 import { registerBackup, registerBackups } from './commands/backup.js';
 import { registerConfig } from './commands/config.js';
 import { registerCreate } from './commands/create.js';
@@ -41,6 +42,7 @@ function buildProgram(): Command {
     .addOption(new Option('--server-name <name>', "the registry's name for that server"))
     .addOption(new Option('--migrations-dir <dir>', 'tenant schema migrations'))
     .addOption(new Option('--seeds-dir <dir>', 'tenant seeds'))
+    .addOption(new Option('--knexfile <path>', "the project's knexfile (default ./knexfile.* if present)"))
     .addOption(
       new Option(
         '--trust-tenant-code',
@@ -81,8 +83,9 @@ function buildProgram(): Command {
 }
 
 /** The error shape every failure prints on stdout under --json. */
-function writeJsonError(code: string, message: string): void {
-  process.stdout.write(`${JSON.stringify({ ok: false, error: { code, message } }, null, 2)}\n`);
+function writeJsonError(code: string, message: string, detail?: Record<string, string>): void {
+  const error = detail ? { code, message, detail } : { code, message };
+  process.stdout.write(`${JSON.stringify({ ok: false, error }, null, 2)}\n`);
 }
 
 export interface MainOptions {
@@ -94,6 +97,8 @@ export interface MainOptions {
 export async function main(argv: string[], options: MainOptions = {}): Promise<number> {
   const program = buildProgram();
   if (options.hooks) setProgramHooks(program, options.hooks);
+  // What migrations and seeds print goes to stderr, in every output mode: stdout is the result.
+  setUserConsoleSink((text) => process.stderr.write(text));
   const json = argv.includes('--json');
   const verbose = argv.includes('--verbose') || argv.includes('-v');
   try {
@@ -109,7 +114,7 @@ export async function main(argv: string[], options: MainOptions = {}): Promise<n
     }
     const known = error instanceof TenantctlError;
     const code = known ? error.exitCode : ExitCode.failed;
-    if (json) writeJsonError(known ? error.code : 'internal', errorMessage(error));
+    if (json) writeJsonError(known ? error.code : 'internal', errorMessage(error), known ? error.detail : undefined);
     process.stderr.write(`tenantctl: ${errorMessage(error)}\n`);
     if (verbose && error instanceof Error && error.stack) process.stderr.write(`${error.stack}\n`);
     else if (!known)

@@ -25,6 +25,19 @@ export interface CoreConfig {
   migrationsDir: string;
   /** Directory of the tenant seeds. Default `seeds`. */
   seedsDir: string;
+  /**
+   * The project's knexfile: every setting in it but the connection is used for tenant databases
+   * (README "Writing migrations and seeds"). Default: a `knexfile.{js,cjs,mjs,ts,cts,mts}` in the
+   * working directory, as the knex CLI finds it; none, none.
+   */
+  knexfile: string | undefined;
+  /** The knexfile's environment, when it exports one object per environment. Default `NODE_ENV`, else `development`. */
+  knexEnv: string;
+  /**
+   * Not a key: set by resolveConfig, true for a directory given by a flag, the environment or the
+   * config file (it wins over the knexfile's). Absent means configured.
+   */
+  directoriesConfigured?: { migrations: boolean; seeds: boolean };
   /** Template for tenant database names. Default `tenant_{slug}`. */
   databaseNameTemplate: string;
   /** Template for tenant database users. Default `tenant_{slug}`. */
@@ -167,6 +180,18 @@ export const CONFIG_KEYS: readonly ConfigKeyDefinition[] = [
   },
   { key: 'seedsDir', env: 'TENANTCTL_SEEDS_DIR', type: 'path', description: 'tenant seeds' },
   {
+    key: 'knexfile',
+    env: 'TENANTCTL_KNEXFILE',
+    type: 'path',
+    description: "the project's knexfile (default ./knexfile.* if present): all but its connection is used",
+  },
+  {
+    key: 'knexEnv',
+    env: 'TENANTCTL_KNEX_ENV',
+    type: 'string',
+    description: "the knexfile's environment (default NODE_ENV, else development)",
+  },
+  {
     key: 'databaseNameTemplate',
     env: 'TENANTCTL_DATABASE_NAME_TEMPLATE',
     type: 'string',
@@ -288,6 +313,11 @@ export function defaultFor(key: keyof Config, home: string): Config[keyof Config
       return 'migrations';
     case 'seedsDir':
       return 'seeds';
+    // Both depend on the working directory and NODE_ENV: resolveConfig fills them in.
+    case 'knexfile':
+      return undefined;
+    case 'knexEnv':
+      return 'development';
     case 'databaseNameTemplate':
       return 'tenant_{slug}';
     case 'userNameTemplate':

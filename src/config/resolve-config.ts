@@ -3,6 +3,7 @@ import { isAbsolute, resolve } from 'node:path';
 import { UsageError } from '../core/errors.js';
 import { maskUrlPasswords } from '../core/url-passwords.js';
 import { descriptorForUrl } from '../engines/descriptors.js';
+import { findKnexfile } from './find-knexfile.js';
 import { CONFIG_KEYS, defaultFor, type Config, type ConfigKeyDefinition, type ConfigSource } from './config-keys.js';
 
 /** The file read from the working directory when `--config` is not given. */
@@ -26,7 +27,8 @@ export interface ConfigInputs {
 }
 
 /**
- * Precedence: flags > environment (TENANTCTL_*) > config file > defaults. Every problem is
+ * Precedence: flags > environment (TENANTCTL_*) > config file > defaults (the knexfile comes
+ * between the file and the defaults for the directories: see tenantProject). Every problem is
  * collected and reported together, each naming its key.
  */
 export function resolveConfig(inputs: ConfigInputs): ResolvedConfig {
@@ -58,12 +60,23 @@ export function resolveConfig(inputs: ConfigInputs): ResolvedConfig {
   const config = {} as Record<keyof Config, unknown>;
   for (const def of CONFIG_KEYS) {
     if (raw[def.key] === undefined) sources[def.key] = 'default';
-    let value = raw[def.key] ?? defaultFor(def.key, home);
+    let value = raw[def.key] ?? workingDefault(def.key, inputs) ?? defaultFor(def.key, home);
     if (def.type === 'path' && typeof value === 'string') value = resolvePath(inputs.cwd, value);
     if (def.key === 'registryUrl' || def.key === 'serverUrl') value = absoluteUrl(inputs.cwd, value as string);
     config[def.key] = value;
   }
-  return { config: config as unknown as Config, sources, file, cwd: inputs.cwd };
+  const directoriesConfigured = {
+    migrations: sources.migrationsDir !== 'default',
+    seeds: sources.seedsDir !== 'default',
+  };
+  return { config: { ...(config as unknown as Config), directoriesConfigured }, sources, file, cwd: inputs.cwd };
+}
+
+/** Defaults that depend on the working directory or the environment rather than on `home`. */
+function workingDefault(key: keyof Config, inputs: ConfigInputs): string | undefined {
+  if (key === 'knexfile') return findKnexfile(inputs.cwd);
+  if (key === 'knexEnv') return inputs.env.NODE_ENV || undefined;
+  return undefined;
 }
 
 function readConfigFile(inputs: ConfigInputs, errors: string[]): { values: Record<string, unknown>; file?: string } {

@@ -24,10 +24,15 @@ export const ExitCode = {
 
 export type ExitCodeValue = (typeof ExitCode)[keyof typeof ExitCode];
 
+/** What a database said about an error beyond its message (`detail`, `hint`, `constraint`, `code`…). */
+export type ErrorDetail = Record<string, string>;
+
 export class TenantctlError extends Error {
   /** Machine-readable error code, stable across releases (shown in --json output). */
   readonly code: string = 'failed';
   readonly exitCode: ExitCodeValue = ExitCode.failed;
+  /** What the database said beyond the message, when it failed the operation (--json `error.detail`). */
+  detail?: ErrorDetail;
 }
 
 export class UsageError extends TenantctlError {

@@ -26,7 +26,11 @@ export async function importUserModule<T extends object>(file: string): Promise<
 
 const LOADABLE = /\.(js|cjs|mjs|ts|cts|mts)$/;
 
-/** Files in a directory that can hold migrations or seeds, sorted by name as Knex does. */
-export function isLoadableFile(name: string): boolean {
-  return LOADABLE.test(name) && !name.endsWith('.d.ts') && !name.startsWith('.');
+/**
+ * Files in a directory that can hold migrations or seeds: those tenantctl can load, or (a
+ * knexfile's `loadExtensions`) those of the extensions named, as Knex picks them.
+ */
+export function isLoadableFile(name: string, extensions?: readonly string[]): boolean {
+  if (name.startsWith('.') || name.endsWith('.d.ts')) return false;
+  return extensions ? extensions.some((ext) => name.endsWith(ext)) : LOADABLE.test(name);
 }

@@ -12,11 +12,19 @@ import { importUserModule, isLoadableFile } from './load-module.js';
 export class DirectoryMigrationSource implements Knex.MigrationSource<string> {
   private files?: string[];
 
-  constructor(readonly directory: string) {}
+  /** `extensions`: the knexfile's `migrations.loadExtensions` (e.g. `['.js']`), else every loadable file. */
+  constructor(
+    readonly directory: string,
+    private readonly extensions?: readonly string[],
+  ) {}
 
   /** Migration names in order; an absent directory means "no migrations". */
   list(): string[] {
-    this.files ??= existsSync(this.directory) ? readdirSync(this.directory).filter(isLoadableFile).sort() : [];
+    this.files ??= existsSync(this.directory)
+      ? readdirSync(this.directory)
+          .filter((name) => isLoadableFile(name, this.extensions))
+          .sort()
+      : [];
     return this.files;
   }
 

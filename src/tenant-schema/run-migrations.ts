@@ -1,17 +1,26 @@
 import type { Knex } from 'knex';
 import type { DirectoryMigrationSource } from './migration-source.js';
 import { withExitGuard } from './exit-guard.js';
+import { DEFAULT_MIGRATIONS_TABLE, type MigrationSettings } from './tenant-project.js';
 
-/** The table Knex keeps in every tenant database; the default name, so the knex CLI agrees. */
-export const TENANT_MIGRATIONS_TABLE = 'knex_migrations';
+/** The table Knex keeps in every tenant database by default, so the knex CLI agrees. */
+export const TENANT_MIGRATIONS_TABLE = DEFAULT_MIGRATIONS_TABLE;
 
-export function migratorConfig(source: DirectoryMigrationSource): Knex.MigratorConfig {
-  return { migrationSource: source, tableName: TENANT_MIGRATIONS_TABLE };
+/** What knex's migrator is given: tenantctl's source, the table (and options) the knexfile names. */
+export function migratorConfig(
+  source: DirectoryMigrationSource,
+  settings: MigrationSettings = { tableName: DEFAULT_MIGRATIONS_TABLE },
+): Knex.MigratorConfig {
+  return { ...settings, migrationSource: source };
 }
 
 /** Brings one tenant database to the latest migration; returns the names applied. */
-export async function migrateToLatest(knex: Knex, source: DirectoryMigrationSource): Promise<string[]> {
-  return runMigrator(knex, source, 'up');
+export async function migrateToLatest(
+  knex: Knex,
+  source: DirectoryMigrationSource,
+  settings?: MigrationSettings,
+): Promise<string[]> {
+  return runMigrator(knex, source, 'up', settings);
 }
 
 /**
@@ -24,8 +33,9 @@ export async function runMigrator(
   knex: Knex,
   source: DirectoryMigrationSource,
   direction: 'up' | 'down',
+  settings?: MigrationSettings,
 ): Promise<string[]> {
-  const config = migratorConfig(source);
+  const config = migratorConfig(source, settings);
   const run = async () =>
     (
       (direction === 'up' ? await knex.migrate.latest(config) : await knex.migrate.rollback(config)) as [

@@ -19,9 +19,16 @@ type SeedModule = { seed?: (knex: Knex, tenant: SeedTenant) => unknown };
  * Runs every seed file in name order: `seed(knex, tenant)`. Knex's own seeds take only `knex`;
  * they run here unchanged and simply ignore the tenant. Returns the files run.
  */
-export async function runSeeds(knex: Knex, directory: string, tenant: SeedTenant): Promise<string[]> {
+export async function runSeeds(
+  knex: Knex,
+  directory: string,
+  tenant: SeedTenant,
+  extensions?: readonly string[],
+): Promise<string[]> {
   if (!existsSync(directory)) return [];
-  const files = readdirSync(directory).filter(isLoadableFile).sort();
+  const files = readdirSync(directory)
+    .filter((name) => isLoadableFile(name, extensions))
+    .sort();
   // Loading a seed runs its top-level code too: both under the guard.
   await withExitGuard(async () => {
     for (const file of files) {

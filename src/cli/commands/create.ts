@@ -64,9 +64,15 @@ export function registerCreate(program: Command): void {
                 ['placement', result.placement],
                 ['database', tenant.database],
                 ['user', tenant.user ?? '(server credentials)'],
-                ['migrations', result.migrations.length ? result.migrations.join(', ') : 'none'],
+                [
+                  'migrations',
+                  result.migrations.length
+                    ? result.migrations.join(', ')
+                    : `none${result.migrationsNote ? out.color.dim(` · ${result.migrationsNote}`) : ''}`,
+                ],
                 ['seeds', result.seeds.length ? result.seeds.join(', ') : 'none'],
                 ['knex', describeKnex(out, result.knex)],
+                ['knexfile', result.knexfile ?? 'none'],
                 ['status', out.status(tenant.status)],
               ]),
             ].join('\n'),

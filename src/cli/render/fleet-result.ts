@@ -6,6 +6,21 @@ import { describeKnex } from './knex-used.js';
 /** Rows shown per outcome before the table says "… and N more" (JSON always has every tenant). */
 const MAX_ROWS = 25;
 
+/** Names shown in one cell before "and N more" (--json has every one). */
+const MAX_NAMES = 3;
+
+/** `a, b, c and 27 more`: a cell stays readable however many migrations it names. */
+export function summarised(names: readonly string[]): string {
+  if (names.length <= MAX_NAMES) return names.join(', ');
+  return `${names.slice(0, MAX_NAMES).join(', ')} and ${names.length - MAX_NAMES} more`;
+}
+
+/** A tenant's error, its list of missing migrations summarised. */
+function errorCell(t: MigrateFleetResult['tenants'][number]): string | undefined {
+  if (!t.error || !t.missingMigrations) return t.error;
+  return t.error.replace(t.missingMigrations.join(', '), summarised(t.missingMigrations));
+}
+
 export function renderFleetResult(out: Output, result: MigrateFleetResult): string {
   const c = result.counts;
   const verb = result.kind === 'migrate' ? 'Migrated' : 'Rolled back';
@@ -27,8 +42,8 @@ export function renderFleetResult(out: Output, result: MigrateFleetResult): stri
           t.slug,
           t.server,
           paint(out, t.outcome),
-          t.migrations.join(', '),
-          t.error ?? (t.movedFrom ? `moved from ${t.movedFrom} while the run went on` : null),
+          summarised(t.migrations),
+          errorCell(t) ?? (t.movedFrom ? `moved from ${t.movedFrom} while the run went on` : null),
         ]),
       ),
     );

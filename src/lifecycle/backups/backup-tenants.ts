@@ -17,8 +17,7 @@ import { isOutage, outageMessage, reachFleet, runOutages, serverLimit } from '..
 import { adminLogin, dumpToolsFrom } from '../../engines/engine-driver.js';
 import { finishBackupRow, findBackupRow, startBackupRow, type BackupRow } from '../../registry/backups-repo.js';
 import type { TenantRow, TenantWithServer } from '../../registry/tenants-repo.js';
-import { DirectoryMigrationSource } from '../../tenant-schema/migration-source.js';
-import { TENANT_MIGRATIONS_TABLE } from '../../tenant-schema/run-migrations.js';
+import { tenantProject } from '../../tenant-schema/tenant-project.js';
 import { countedDump, parseRowCounts, type RecordedRowCounts } from './backup-row-counts.js';
 import { clearInterruptedBackups, partialFileFor } from './interrupted-backups.js';
 import { selectTenants, type TenantSelection } from '../shared/select-tenants.js';
@@ -159,13 +158,15 @@ export async function backupTenant(ctx: Context, tenant: TenantRow, cut?: AbortS
   const driver = server.connection.driver;
   // Everything that reads the tenant's database logs in as the tenant (see tenantLogin).
   const login = tenantLogin(ctx, server, tenant);
-  const available = new DirectoryMigrationSource(ctx.config.migrationsDir).list();
+  // A knexfile that cannot be loaded stops no backup: the migrations then go unrecorded.
+  const project = await tenantProject(ctx).catch(() => undefined);
   const [serverVersion, applied] = await Promise.all([
     server.version(),
-    server.connection
-      .readAppliedMigrations([login], TENANT_MIGRATIONS_TABLE, 1, available)
-      .then((read) => read.get(tenant.database_name))
-      .catch(() => undefined),
+    project &&
+      server.connection
+        .readAppliedMigrations([login], project.migrations.tableName, 1, project.source().list())
+        .then((read) => read.get(tenant.database_name))
+        .catch(() => undefined),
   ]);
   const tampered = applied instanceof TamperedTableError ? applied : undefined;
   const record = {

@@ -1,7 +1,7 @@
 import type { Context } from '../../context/context.js';
 import type { AppliedMigrations } from '../../engines/engine-driver.js';
 import type { TenantWithServer } from '../../registry/tenants-repo.js';
-import { TENANT_MIGRATIONS_TABLE } from '../../tenant-schema/run-migrations.js';
+import { tenantProject } from '../../tenant-schema/tenant-project.js';
 import { tenantLogin } from '../shared/tenant-login.js';
 
 /**
@@ -21,14 +21,12 @@ export async function readAppliedInBulk(
   const byServer = new Map<number, TenantWithServer[]>();
   for (const t of tenants) byServer.set(t.server_id, [...(byServer.get(t.server_id) ?? []), t]);
   const result = new Map<number, AppliedMigrations>();
+  const table = (await tenantProject(ctx)).migrations.tableName;
   for (const [serverId, onServer] of byServer) {
     const server = await ctx.server(serverId);
     if (crossDatabaseOnly && !server.connection.driver.crossDatabaseReads) continue;
     const logins = onServer.map((t) => tenantLogin(ctx, server, t));
-    result.set(
-      serverId,
-      await server.connection.readAppliedMigrations(logins, TENANT_MIGRATIONS_TABLE, concurrency, available),
-    );
+    result.set(serverId, await server.connection.readAppliedMigrations(logins, table, concurrency, available));
   }
   return result;
 }

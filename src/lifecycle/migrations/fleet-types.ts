@@ -1,4 +1,5 @@
 import type { FleetRun, UnreachableServer } from '../../core/fleet-run.js';
+import type { ErrorDetail } from '../../core/errors.js';
 import type { RunInterrupt } from '../../core/run-interrupt.js';
 import type { RunKind } from '../../registry/runs-repo.js';
 import type { TenantWithServer } from '../../registry/tenants-repo.js';
@@ -56,6 +57,12 @@ export interface TenantMigrationOutcome {
   cut?: boolean;
   /** The server it was listed on, if it was moved while the run went on (`server`: where it was worked on). */
   movedFrom?: string;
+  /** Applied migrations its directory lacks (every one; `error` names them too), when that failed it. */
+  missingMigrations?: string[];
+  /** What the database said beyond `error`'s message (`detail`, `hint`, `constraint`, `code`…), when it failed it. */
+  detail?: ErrorDetail;
+  /** What its migrations printed (console.log & co., sent to stderr as they ran), capped; absent when nothing. */
+  log?: string[];
   /** `--backup-first`: the backup taken right before its migrations ran. */
   backup?: BackupTaken;
 }

@@ -6,8 +6,8 @@ import type { HeldLock } from '../../engines/engine-driver.js';
 import type { Registry } from '../../registry/registry.js';
 import { finishRun, type RunKind } from '../../registry/runs-repo.js';
 import type { TenantWithServer } from '../../registry/tenants-repo.js';
-import { DirectoryMigrationSource } from '../../tenant-schema/migration-source.js';
-import { projectKnex } from '../../tenant-schema/project-knex.js';
+import type { DirectoryMigrationSource } from '../../tenant-schema/migration-source.js';
+import { assertProjectDirectories, tenantProject, type TenantProject } from '../../tenant-schema/tenant-project.js';
 import { migrationFingerprint } from '../../tenant-schema/run-migrations.js';
 import { reachFleet, runOutages, serverLimit, type FleetServers } from '../shared/fleet-servers.js';
 import { openTenantLockPool } from '../shared/tenant-lock-pool.js';
@@ -56,9 +56,12 @@ export async function migrateFleet(
 ): Promise<MigrateFleetResult> {
   const started = Date.now();
   const kind: RunKind = options.direction === 'up' ? 'migrate' : 'rollback';
-  const source = new DirectoryMigrationSource(ctx.config.migrationsDir);
+  const project = await tenantProject(ctx);
+  assertProjectDirectories(project, { migrations: true, seeds: false });
+  const source = project.source();
   const available = source.list();
-  const body = (lock?: HeldLock) => runFleet(ctx, { kind, options, source, available, started, onProgress }, lock);
+  const start = { kind, options, project, source, available, started, onProgress };
+  const body = (lock?: HeldLock) => runFleet(ctx, start, lock);
   // A dry run changes nothing, so it needs no lock and never waits behind a real run.
   if (options.dryRun) return body();
   return withFleetLock(ctx, MIGRATIONS_LOCK, options.waitMs ?? 0, 'migration run', body);
@@ -68,6 +71,7 @@ export async function migrateFleet(
 interface FleetStart {
   kind: RunKind;
   options: MigrateFleetOptions;
+  project: TenantProject;
   source: DirectoryMigrationSource;
   /** The migrations in the migrations directory, in order. */
   available: string[];
@@ -85,7 +89,19 @@ async function runFleet(ctx: Context, start: FleetStart, lock?: HeldLock): Promi
   // Every tenant worked on is locked, so no restore or delete runs under its migration.
   const locks = plan.options.dryRun ? undefined : await openTenantLockPool(ctx);
   const available = start.available;
-  const run: TenantMigration = { ctx, registry, source: start.source, available, options: plan.options, locks, stop };
+  const { project, source } = start;
+  const several = plan.tenants.length > 1 && plan.options.concurrency > 1;
+  const run: TenantMigration = {
+    ctx,
+    registry,
+    project,
+    source,
+    available,
+    options: plan.options,
+    locks,
+    stop,
+    several,
+  };
   let halted: string | undefined;
   let closed: Awaited<ReturnType<FleetTally['close']>> = { unrecorded: 0 };
   try {
@@ -110,7 +126,7 @@ async function runFleet(ctx: Context, start: FleetStart, lock?: HeldLock): Promi
     total: plan.tenants.length,
     counts,
     available,
-    knex: projectKnex(ctx.config.migrationsDir).used,
+    knex: start.project.knex.used,
     tenants: tally.outcomes,
     unreachableServers: runOutages(ctx, fleet, tally.outcomes),
     durationMs: Date.now() - start.started,
@@ -152,7 +168,7 @@ async function settleKnown(
         ? settledAs('up_to_date')
         : applied === undefined
           ? undefined
-          : judge(available, applied, options, ctx.config.migrationsDir);
+          : judge(available, applied, options, run.project.migrationsDir);
     if (settled) await tally.settle(tenant, settled);
     // A tampered history was settled (failed) by judge: what is left is a list, null or unread.
     else

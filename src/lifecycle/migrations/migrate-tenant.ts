@@ -5,8 +5,10 @@ import { TamperedTableError, errorMessage } from '../../core/errors.js';
 import type { Registry } from '../../registry/registry.js';
 import type { TenantWithServer } from '../../registry/tenants-repo.js';
 import type { DirectoryMigrationSource } from '../../tenant-schema/migration-source.js';
-import { projectKnex } from '../../tenant-schema/project-knex.js';
-import { planMigrations, runMigrator, TENANT_MIGRATIONS_TABLE } from '../../tenant-schema/run-migrations.js';
+import { planMigrations, runMigrator } from '../../tenant-schema/run-migrations.js';
+import type { TenantProject } from '../../tenant-schema/tenant-project.js';
+import { UserConsole } from '../../tenant-schema/user-console.js';
+import { databaseErrorDetail, describeErrorDetail } from '../../engines/error-detail.js';
 import { isOutage, outageMessage } from '../shared/fleet-servers.js';
 import { freshTenant } from '../shared/fresh-tenant.js';
 import { withCutoff } from '../shared/tenant-deadline.js';
@@ -30,12 +32,16 @@ export interface KnownMigrations {
 export interface TenantMigration {
   ctx: Context;
   registry: Registry;
+  /** The project's directories, migrations table and knex (see tenantProject). */
+  project: TenantProject;
   source: DirectoryMigrationSource;
   available: string[];
   options: MigrateFleetOptions;
   /** The run's tenant locks; none in a dry run. */
   locks: TenantLockPool | undefined;
   stop: RunStop;
+  /** Several tenants may run at once: what their migrations print is prefixed with their slug. */
+  several: boolean;
 }
 
 /**
@@ -56,17 +62,27 @@ export function attemptTenant(
       const fresh = options.dryRun ? { now: tenant } : await freshTenant(ctx, tenant, options);
       if ('outcome' in fresh) return settledAs(fresh.outcome, fresh.reason);
       const knownNow = fresh.movedFrom ? { applied: undefined, fingerprinted: false } : known;
-      const settled = await migrateOne(run, fresh.now, knownNow, {
-        signal: stop.cutSignal,
-        cut: () => ({
-          outcome: 'failed',
-          migrations: [],
-          cut: true,
-          error: `cut: ${stop.reason()}; its migration was stopped`,
-          durationMs: 0,
+      // What its migrations print is its own (`log`), prefixed with its slug when others run too.
+      const userConsole = new UserConsole(run.several ? tenant.slug : undefined);
+      const settled = await userConsole.run(() =>
+        migrateOne(run, fresh.now, knownNow, {
+          signal: stop.cutSignal,
+          cut: () => ({
+            outcome: 'failed',
+            migrations: [],
+            cut: true,
+            error: `cut: ${stop.reason()}; its migration was stopped`,
+            durationMs: 0,
+          }),
         }),
-      });
-      return { ...settled, worked: fresh.now, ...(fresh.movedFrom ? { movedFrom: fresh.movedFrom } : {}) };
+      );
+      const log = userConsole.log();
+      return {
+        ...settled,
+        worked: fresh.now,
+        ...(fresh.movedFrom ? { movedFrom: fresh.movedFrom } : {}),
+        ...(log ? { log } : {}),
+      };
     },
     (holder) => settledAs('busy', holder),
   ).catch((error: unknown): Settled => {
@@ -89,7 +105,10 @@ export function judge(
   if (applied instanceof TamperedTableError) return settledAs('failed', `${applied.message}: not migrated`);
   const plan = planMigrations(available, applied);
   if (plan.unknown.length)
-    return settledAs('failed', `applied migrations missing from ${directory}: ${plan.unknown.join(', ')}`);
+    return {
+      ...settledAs('failed', `applied migrations missing from ${directory}: ${plan.unknown.join(', ')}`),
+      missingMigrations: plan.unknown,
+    };
   if (plan.pending.length === 0) return settledAs('up_to_date');
   if (options.dryRun) return { outcome: 'pending', migrations: plan.pending, durationMs: 0 };
   return undefined;
@@ -132,7 +151,7 @@ async function migrateOne(
           opened(knex);
           return migrateOn(run, handle, tenant, knex, known, took);
         },
-        projectKnex(ctx.config.migrationsDir).factory,
+        run.project.knex.factory,
         { lockTimeoutMs: options.lockTimeoutMs },
       ),
     );
@@ -150,34 +169,33 @@ async function migrateOn(
   known: KnownMigrations,
   took: (settled: Settled) => Settled,
 ): Promise<Settled> {
-  const { ctx, options, source } = run;
+  const { ctx, options, source, project } = run;
   const driver = server.connection.driver;
+  const table = project.migrations.tableName;
   if (options.direction === 'down') {
     // Read (and checked to be a plain table) first: a tampered one is reported, not rolled back.
-    const applied = await driver.readAppliedOn(knex, TENANT_MIGRATIONS_TABLE, tenant.database_name);
-    if (options.dryRun) return plannedRollback(knex, applied);
-    const names = await runMigrator(knex, source, 'down');
+    const applied = await driver.readAppliedOn(knex, table, tenant.database_name);
+    if (options.dryRun) return plannedRollback(knex, applied, table);
+    const names = await runMigrator(knex, source, 'down', project.migrations);
     return took({ outcome: names.length ? 'rolled_back' : 'up_to_date', migrations: names, durationMs: 0 });
   }
   const applied =
-    known.applied === undefined
-      ? await driver.readAppliedOn(knex, TENANT_MIGRATIONS_TABLE, tenant.database_name)
-      : known.applied;
-  const settled = judge(run.available, applied, options, ctx.config.migrationsDir);
+    known.applied === undefined ? await driver.readAppliedOn(knex, table, tenant.database_name) : known.applied;
+  const settled = judge(run.available, applied, options, project.migrationsDir);
   // A tenant without a fingerprint (created before it existed, or restored) gets the trigger
   // that keeps one, so next time it is cheap; where it exists, the trigger updates it itself.
   const keep = !options.dryRun && !known.fingerprinted;
   const fingerprints = server.connection.migrationFingerprints;
   if (settled) {
-    if (keep && applied !== null) await fingerprints?.keepMigrationFingerprint(knex, TENANT_MIGRATIONS_TABLE);
+    if (keep && applied !== null) await fingerprints?.keepMigrationFingerprint(knex, table);
     return took(settled);
   }
   // Only a tenant with migrations pending is backed up: one up to date has nothing to protect.
   const before = options.backupFirst ? await backupBeforeMigrating(ctx, tenant, run.stop.cutSignal) : undefined;
   if (before && 'failed' in before) return took(before.failed);
   const backup = before ? { backup: before.taken } : {};
-  const names = await runMigrator(knex, source, 'up');
-  if (keep) await fingerprints?.keepMigrationFingerprint(knex, TENANT_MIGRATIONS_TABLE);
+  const names = await runMigrator(knex, source, 'up', project.migrations);
+  if (keep) await fingerprints?.keepMigrationFingerprint(knex, table);
   return took({ outcome: names.length ? 'migrated' : 'up_to_date', migrations: names, durationMs: 0, ...backup });
 }
 
@@ -209,7 +227,10 @@ async function failureOf(
     driver && !driver.transactionalDdl
       ? ` [${driver.engine} cannot roll back DDL: the failed migration may be partly applied]`
       : '';
-  return caught('failed', `${errorMessage(error)}${hint}`);
+  // The database's own words (PostgreSQL's detail, hint, constraint) go with the message, and as `detail`.
+  const detail = databaseErrorDetail(error);
+  const failed = caught('failed', `${errorMessage(error)}${describeErrorDetail(detail)}${hint}`);
+  return detail ? { ...failed, detail } : failed;
 }
 
 /** A failure as a worker reports it (its fields in the order the JSON output has always had them). */
@@ -218,9 +239,9 @@ function caught(outcome: 'failed' | 'unreachable', error: string): Settled {
 }
 
 /** Dry run of a rollback: the last batch, read from the tenant's migration table (a plain table: checked). */
-async function plannedRollback(knex: Knex, applied: string[] | null): Promise<Settled> {
+async function plannedRollback(knex: Knex, applied: string[] | null, table: string): Promise<Settled> {
   if (!applied?.length) return settledAs('up_to_date');
-  const last = await knex(TENANT_MIGRATIONS_TABLE).max({ batch: 'batch' }).first();
-  const names = await knex(TENANT_MIGRATIONS_TABLE).where({ batch: last!.batch }).orderBy('id', 'desc').pluck('name');
+  const last = await knex(table).max({ batch: 'batch' }).first();
+  const names = await knex(table).where({ batch: last!.batch }).orderBy('id', 'desc').pluck('name');
   return { outcome: 'pending', migrations: names, durationMs: 0 };
 }

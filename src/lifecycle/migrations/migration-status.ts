@@ -1,7 +1,7 @@
 import type { Context } from '../../context/context.js';
 import { TamperedTableError } from '../../core/errors.js';
 import { latestOutcomes } from '../../registry/runs-repo.js';
-import { DirectoryMigrationSource } from '../../tenant-schema/migration-source.js';
+import { tenantProject } from '../../tenant-schema/tenant-project.js';
 import { planMigrations } from '../../tenant-schema/run-migrations.js';
 import { readAppliedInBulk } from './applied-in-bulk.js';
 import { selectTenants, type TenantSelection } from '../shared/select-tenants.js';
@@ -55,7 +55,7 @@ export async function migrationStatus(
   selection: TenantSelection,
   concurrency: number,
 ): Promise<MigrationStatusResult> {
-  const available = new DirectoryMigrationSource(ctx.config.migrationsDir).list();
+  const available = (await tenantProject(ctx)).source().list();
   const tenants = await selectTenants(ctx, selection, 'migrate');
   const registry = await ctx.registry();
   const fleet = await reachFleet(ctx, tenants);

@@ -23,6 +23,7 @@ import { dropTenantDatabase } from '../shared/tenant-database.js';
 import { withTenantLock } from '../shared/tenant-lock.js';
 import { assertTenantCodeTrusted, restoreOwnPassword, tenantLogin, type LoginSource } from '../shared/tenant-login.js';
 import { usersOf, dumpToolsFrom } from '../../engines/engine-driver.js';
+import { tenantProject } from '../../tenant-schema/tenant-project.js';
 
 export interface MoveInput {
   slug: string;
@@ -290,7 +291,8 @@ async function stepsToSwitch(
     [
       'verify',
       async () => {
-        copied.verified = await verifyCopy(source.connection, sourceLogin, target.connection, targetLogin);
+        const table = (await tenantProject(ctx)).migrations.tableName;
+        copied.verified = await verifyCopy(source.connection, sourceLogin, target.connection, targetLogin, table);
       },
     ],
     [

@@ -1,7 +1,6 @@
 import type { DatabaseInspection, TenantLogin } from '../../engines/engine-driver.js';
 import { TamperedTableError } from '../../core/errors.js';
 import { fingerprintDifferences } from '../../engines/content-fingerprint.js';
-import { TENANT_MIGRATIONS_TABLE } from '../../tenant-schema/run-migrations.js';
 
 /** What a move's verify step compared and found equal. */
 export interface VerifySummary {
@@ -15,19 +14,20 @@ export interface VerifySummary {
  * Compares the target's copy with the source, each computed by its own server as the tenant's
  * user there: every table with the same exact row count and content checksum, the same
  * sequence/auto-increment positions, the same applied migrations. Throws, naming every
- * difference, when anything differs, or when a migration table is not a plain table.
+ * difference, when anything differs, or when a migration table (`table`, the knexfile's) is not a plain table.
  */
 export async function verifyCopy(
   source: DatabaseInspection,
   sourceLogin: TenantLogin,
   target: DatabaseInspection,
   targetLogin: TenantLogin,
+  table: string,
 ): Promise<VerifySummary> {
   const [s, t, sm, tm] = await Promise.all([
     source.contentFingerprint(sourceLogin),
     target.contentFingerprint(targetLogin),
-    source.readAppliedMigrations([sourceLogin], TENANT_MIGRATIONS_TABLE, 1),
-    target.readAppliedMigrations([targetLogin], TENANT_MIGRATIONS_TABLE, 1),
+    source.readAppliedMigrations([sourceLogin], table, 1),
+    target.readAppliedMigrations([targetLogin], table, 1),
   ]);
   const problems = fingerprintDifferences(s, t);
   const read = [sm.get(sourceLogin.database) ?? [], tm.get(targetLogin.database) ?? []];

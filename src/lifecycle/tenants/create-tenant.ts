@@ -1,3 +1,4 @@
+import { existsSync } from 'node:fs';
 import type { Knex } from 'knex';
 import type { Context, ServerHandle } from '../../context/context.js';
 import { ConflictError, OperationError, UsageError, errorMessage } from '../../core/errors.js';
@@ -15,9 +16,10 @@ import {
   type Tenant,
   type TenantRow,
 } from '../../registry/tenants-repo.js';
-import { DirectoryMigrationSource } from '../../tenant-schema/migration-source.js';
-import { migrateToLatest, TENANT_MIGRATIONS_TABLE } from '../../tenant-schema/run-migrations.js';
-import { projectKnex, type KnexUsed } from '../../tenant-schema/project-knex.js';
+import { migrateToLatest } from '../../tenant-schema/run-migrations.js';
+import type { KnexUsed } from '../../tenant-schema/project-knex.js';
+import { assertProjectDirectories, tenantProject, type TenantProject } from '../../tenant-schema/tenant-project.js';
+import { UserConsole } from '../../tenant-schema/user-console.js';
 import { runSeeds } from '../../tenant-schema/run-seeds.js';
 import { withTenantLock } from '../shared/tenant-lock.js';
 import { dropTenantDatabase, withTenantKnex } from '../shared/tenant-database.js';
@@ -25,6 +27,7 @@ import { tenantNames } from '../shared/tenant-names.js';
 import { tenantLogin } from '../shared/tenant-login.js';
 import { placeTenant, withPlacementLock } from '../servers/place-tenant.js';
 import { usersOf, dumpToolsFrom } from '../../engines/engine-driver.js';
+import { databaseErrorDetail, describeErrorDetail } from '../../engines/error-detail.js';
 
 export interface CreateTenantInput {
   slug: string;
@@ -69,6 +72,12 @@ export interface CreateTenantResult {
   seeds: string[];
   /** The knex that ran the migrations and seeds (the project's own where it has one). */
   knex: KnexUsed;
+  /** The project's knexfile whose settings the migrations and seeds ran with, or null. */
+  knexfile: string | null;
+  /** Why there were no migrations, when no directory was given and the default one is absent. */
+  migrationsNote?: string;
+  /** What the migrations and seeds printed (console.log & co., sent to stderr as they ran), capped; absent: none. */
+  log?: string[];
   durationMs: number;
 }
 
@@ -86,6 +95,11 @@ export async function createTenant(
   const slug = validateSlug(input.slug);
   validateText('name', input.name);
   validateText('plan', input.plan);
+  // The knexfile (user code) and the directories are checked before anything is created: exit 2.
+  assertProjectDirectories(await tenantProject(ctx), {
+    migrations: !input.restoreFrom,
+    seeds: input.seed !== false && !input.restoreFrom,
+  });
   const registry = await ctx.registry();
   return withTenantLock(ctx, slug, async () => {
     const existing = await findTenantRow(registry.knex, slug);
@@ -231,12 +245,13 @@ async function runCreateSteps(
   input: CreateTenantInput,
   claimed: Claimed,
   onProgress: (event: CreateProgress) => void,
-): Promise<Pick<CreateTenantResult, 'migrations' | 'seeds' | 'knex'>> {
+): Promise<Pick<CreateTenantResult, 'migrations' | 'seeds' | 'knex' | 'knexfile' | 'log' | 'migrationsNote'>> {
   const registry = await ctx.registry();
   const { row, server, names, password } = claimed;
   const migrations: string[] = [];
   const seeds: string[] = [];
-  const userKnex = projectKnex(ctx.config.migrationsDir);
+  const project = await tenantProject(ctx);
+  const userKnex = project.knex;
   const fromBackup = input.restoreFrom;
   // Migrations, seeds and a clone's restore run logged in as the new tenant's own user. Without
   // one (tenantUsers: false) the admin may fill a database this run just created, but a
@@ -247,23 +262,24 @@ async function runCreateSteps(
     { ...row, database_name: names.database, database_user: names.user },
     { fresh: !fromBackup },
   );
+  const userConsole = new UserConsole();
   const schemaWork = (work: (knex: Knex) => Promise<void>) => () =>
-    withTenantKnex(server.connection, login, work, userKnex.factory);
+    userConsole.run(() => withTenantKnex(server.connection, login, work, userKnex.factory));
   const steps: Record<CreateStep, (() => Promise<unknown>) | undefined> = {
     database: () => server.connection.createDatabase(names.database),
     user: names.user ? () => usersOf(server.connection).createUser(names.user!, password!, names.database) : undefined,
     migrations: fromBackup
       ? undefined
       : schemaWork(async (knex) => {
-          migrations.push(...(await migrateToLatest(knex, new DirectoryMigrationSource(ctx.config.migrationsDir))));
-          await server.connection.migrationFingerprints?.keepMigrationFingerprint(knex, TENANT_MIGRATIONS_TABLE);
+          migrations.push(...(await migrateToLatest(knex, project.source(), project.migrations)));
+          await server.connection.migrationFingerprints?.keepMigrationFingerprint(knex, project.migrations.tableName);
         }),
     seeds:
       fromBackup || input.seed === false
         ? undefined
         : schemaWork(async (knex) => {
             const tenant = { slug: row.slug, name: row.name, plan: row.plan, metadata: JSON.parse(row.metadata) };
-            seeds.push(...(await runSeeds(knex, ctx.config.seedsDir, tenant)));
+            seeds.push(...(await runSeeds(knex, project.seedsDir, tenant, project.seedExtensions)));
           }),
     restore: fromBackup ? () => server.connection.restore(login, fromBackup, dumpToolsFrom(ctx.config)) : undefined,
   };
@@ -282,7 +298,22 @@ async function runCreateSteps(
     }
     onProgress({ step, phase: 'done' });
   }
-  return { migrations, seeds, knex: userKnex.used };
+  const log = userConsole.log();
+  const note = noMigrationsNote(project, Boolean(fromBackup));
+  return {
+    migrations,
+    seeds,
+    knex: userKnex.used,
+    knexfile: project.knexfile,
+    ...(note ? { migrationsNote: note } : {}),
+    ...(log ? { log } : {}),
+  };
+}
+
+/** "No migrations" said once, and only where it is not a mistake: nothing given, no default directory. */
+function noMigrationsNote(project: TenantProject, restored: boolean): string | undefined {
+  if (restored || project.origins.migrations !== 'default' || existsSync(project.migrationsDir)) return undefined;
+  return `no migrations directory (${project.migrationsDir}) and none configured (migrationsDir, knexfile)`;
 }
 
 function assertRetryable(row: TenantRow): void {
@@ -336,8 +367,14 @@ async function failCreate(
   const cleanup = problems.length
     ? `cleanup incomplete, run create again to finish it: ${problems.map(errorMessage).join('; ')}`
     : undefined;
-  const message = redact(`${step}: ${errorMessage(error)}${cleanup ? ` (${cleanup})` : ''}`, [password ?? undefined]);
+  // The database's own words (PostgreSQL's detail, hint, constraint) go with the message.
+  const hide = (text: string) => redact(text, [password ?? undefined]);
+  const detail = databaseErrorDetail(error);
+  const said = `${errorMessage(error)}${describeErrorDetail(detail)}`;
+  const message = hide(`${step}: ${said}${cleanup ? ` (${cleanup})` : ''}`);
   const registry = await ctx.registry();
   await updateTenantRow(registry.knex, id, { status: 'failed', last_error: message });
-  return new OperationError(slug, step, new Error(redact(errorMessage(error), [password ?? undefined])), cleanup);
+  const failed = new OperationError(slug, step, new Error(hide(said)), cleanup);
+  if (detail) failed.detail = Object.fromEntries(Object.entries(detail).map(([k, v]) => [k, hide(v)]));
+  return failed;
 }

@@ -4,8 +4,8 @@ import type { DatabaseStats } from '../../engines/engine-driver.js';
 import { listBackupRows, type BackupRow } from '../../registry/backups-repo.js';
 import { listTenantRows, type TenantWithServer } from '../../registry/tenants-repo.js';
 import { stoppedBy, untilCut, type RunInterrupt } from '../../core/run-interrupt.js';
-import { DirectoryMigrationSource } from '../../tenant-schema/migration-source.js';
-import { planMigrations, TENANT_MIGRATIONS_TABLE } from '../../tenant-schema/run-migrations.js';
+import { planMigrations } from '../../tenant-schema/run-migrations.js';
+import { tenantProject } from '../../tenant-schema/tenant-project.js';
 import { selectTenants, type TenantSelection } from '../shared/select-tenants.js';
 import type { FleetRun, UnreachableServer } from '../../core/fleet-run.js';
 import { reachFleet, runOutages, serverLimit } from '../shared/fleet-servers.js';
@@ -83,7 +83,9 @@ export async function tenantStats(
   let tenants = await selectTenants(ctx, selection, 'stats');
   // Counting rows reads the tenant's tables: as its own user, or as the admin only if trusted.
   if (options.exact || options.tables) await assertTenantCodeTrusted(ctx, tenants, 'stats --exact/--tables');
-  const available = new DirectoryMigrationSource(ctx.config.migrationsDir).list();
+  const project = await tenantProject(ctx);
+  const available = project.source().list();
+  const migrationsTable = project.migrations.tableName;
   const registry = await ctx.registry();
 
   // Servers side by side, each within its own limit; an unreachable one leaves its tenants unknown.
@@ -91,7 +93,7 @@ export async function tenantStats(
   const limit = serverLimit(ctx, tenants, Math.max(ctx.config.concurrency, 8));
   const stats: GatheredStats = new Map();
   const gather = (among: TenantWithServer[]) =>
-    gatherStats(ctx, among, { ...options, concurrency: limit, available }, stats);
+    gatherStats(ctx, among, { ...options, concurrency: limit, available, migrationsTable }, stats);
   const cut = options.interrupt?.cut;
   const finished = await untilCut(
     gather(fleet.reachable).then(() => true),
@@ -147,7 +149,13 @@ type GatheredStats = Map<number, { engine: string; stats: Map<string, DatabaseSt
 async function gatherStats(
   ctx: Context,
   among: TenantWithServer[],
-  options: { exact?: boolean; tables?: boolean; concurrency: (serverId: number) => number; available: string[] },
+  options: {
+    exact?: boolean;
+    tables?: boolean;
+    concurrency: (serverId: number) => number;
+    available: string[];
+    migrationsTable: string;
+  },
   stats: GatheredStats,
 ): Promise<void> {
   const byServer = new Map<number, TenantWithServer[]>();
@@ -161,7 +169,7 @@ async function gatherStats(
           exact: Boolean(options.exact),
           tables: Boolean(options.tables),
           concurrency: options.concurrency(serverId),
-          migrationsTable: TENANT_MIGRATIONS_TABLE,
+          migrationsTable: options.migrationsTable,
           available: options.available,
         });
         const entry = stats.get(serverId);
