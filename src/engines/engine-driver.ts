@@ -272,6 +272,14 @@ export interface DatabaseAdmin {
   dropDatabase(name: string): Promise<void>;
   /** Every database on the server (for finding orphans). */
   listDatabases(): Promise<string[]>;
+  /**
+   * Marks `database` as the registry's whose mark is `mark` (see ownership-mark.ts for where each
+   * engine keeps it). Called right after the database is created and again after a restore into
+   * it; repeating it is harmless, and a database that carries the mark already is not written.
+   */
+  markDatabase(database: string, mark: string): Promise<void>;
+  /** The registry mark each named database carries (null: none), in one query where the engine can. */
+  readMarks(databases: string[]): Promise<Map<string, string | null>>;
 }
 
 /** Suspending and resuming a tenant's access in the database itself. */

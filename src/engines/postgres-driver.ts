@@ -22,7 +22,7 @@ import {
 import { withLoginSession } from './tenant-session.js';
 import { checkedPgDump, pgCheckDump, pgDumpTo, pgRestoreFrom } from './postgres-dump.js';
 import { resolveTool, type ToolControl } from './run-tool.js';
-import { appliedFromStamp, installStamp, readStamps } from './postgres-stamp.js';
+import { appliedFromStamp, installStamp, readOwnerMarks, readStamps, writeOwnerMark } from './postgres-stamp.js';
 import {
   LOCK_ANSWER_MARGIN_MS,
   LOCK_IDLE_MS,
@@ -723,6 +723,14 @@ class PostgresServer implements ServerConnection, ServerUsers, MigrationFingerpr
       'select datname from pg_catalog.pg_database where not datistemplate order by 1',
     );
     return result.rows.map((r: { datname: string }) => r.datname);
+  }
+
+  markDatabase(database: string, mark: string): Promise<void> {
+    return writeOwnerMark(this.admin, database, mark);
+  }
+
+  readMarks(databases: string[]): Promise<Map<string, string | null>> {
+    return readOwnerMarks(this.admin, databases);
   }
 
   async listUsers(): Promise<string[]> {
