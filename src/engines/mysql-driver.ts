@@ -638,8 +638,8 @@ class MysqlServer implements ServerConnection, ServerUsers, ScheduledJobs {
 
   async listTables(database: string): Promise<string[]> {
     const [rows] = await this.admin.raw(
-      "select table_name as name from information_schema.tables where table_schema = ? and table_type = 'BASE TABLE' order by 1",
-      [database],
+      "select table_name as name from information_schema.tables where table_schema = ? and table_type = 'BASE TABLE' and table_name <> ? order by 1",
+      [database, MARK_TABLE],
     );
     return (rows as Array<{ name: string }>).map((row) => row.name);
   }
@@ -648,8 +648,8 @@ class MysqlServer implements ServerConnection, ServerUsers, ScheduledJobs {
   async rowCounts(login: TenantLogin): Promise<Record<string, number>> {
     return withLoginSession(this, login, async (knex) => {
       const [listed] = await knex.raw(
-        "select table_name as name from information_schema.tables where table_schema = ? and table_type = 'BASE TABLE' order by 1",
-        [login.database],
+        "select table_name as name from information_schema.tables where table_schema = ? and table_type = 'BASE TABLE' and table_name <> ? order by 1",
+        [login.database, MARK_TABLE],
       );
       const tables = (listed as Array<{ name: string }>).map((row) => row.name);
       if (tables.length === 0) return {};
@@ -676,8 +676,8 @@ class MysqlServer implements ServerConnection, ServerUsers, ScheduledJobs {
       databases,
     );
     const [tables] = await this.admin.raw(
-      `select table_schema as db, count(*) as tables, coalesce(sum(table_rows), 0) as \`rows\`, coalesce(sum(data_length + index_length), 0) as bytes from information_schema.tables where table_type = 'BASE TABLE' and table_schema in (${marks}) group by table_schema`,
-      databases,
+      `select table_schema as db, count(*) as tables, coalesce(sum(table_rows), 0) as \`rows\`, coalesce(sum(data_length + index_length), 0) as bytes from information_schema.tables where table_type = 'BASE TABLE' and table_name <> ? and table_schema in (${marks}) group by table_schema`,
+      [MARK_TABLE, ...databases],
     );
     const [sessions] = await this.admin.raw(
       `select db, count(*) as n from information_schema.processlist where db in (${marks}) group by db`,

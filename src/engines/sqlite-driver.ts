@@ -356,18 +356,22 @@ class SqliteServer implements ServerConnection {
       database,
       (db) =>
         db
-          .prepare("select name from sqlite_master where type = 'table' and name not like 'sqlite_%' order by 1")
+          .prepare(
+            "select name from sqlite_master where type = 'table' and name not like 'sqlite_%' and name <> ? order by 1",
+          )
           .pluck()
-          .all() as string[],
+          .all(MARK_TABLE) as string[],
     );
   }
 
   async rowCounts({ database }: TenantLogin): Promise<Record<string, number>> {
     return this.readFile(database, (db) => {
       const tables = db
-        .prepare("select name from sqlite_master where type = 'table' and name not like 'sqlite_%' order by 1")
+        .prepare(
+          "select name from sqlite_master where type = 'table' and name not like 'sqlite_%' and name <> ? order by 1",
+        )
         .pluck()
-        .all() as string[];
+        .all(MARK_TABLE) as string[];
       return Object.fromEntries(
         tables.map((t) => [
           t,
