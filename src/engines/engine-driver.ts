@@ -66,6 +66,12 @@ export interface EngineDriver {
   /** True when the server refused the login itself (bad password, unknown user or database). */
   isLoginError(error: unknown): boolean;
   /**
+   * True when a login without a password failed because the server asks for one (PostgreSQL:
+   * password, md5 or SCRAM authentication, which the client cannot answer; MySQL: access denied
+   * "using password: NO"), so the message can say that none is stored rather than "unavailable".
+   */
+  isPasswordRequired(error: unknown): boolean;
+  /**
    * True when a statement failed because the session or the server went away (restarted, shut
    * down, connection dropped), not because of the statement: trying again on a new connection may
    * succeed. The network errors every driver shares are recognised by the caller as well.

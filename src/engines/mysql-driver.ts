@@ -204,6 +204,9 @@ export const mysqlDriver: EngineDriver = {
     ['ER_ACCESS_DENIED_ERROR', 'ER_DBACCESS_DENIED_ERROR', 'ER_BAD_DB_ERROR'].includes(
       String((error as { code?: string } | null)?.code),
     ),
+  isPasswordRequired: (error) =>
+    (error as { code?: string } | null)?.code === 'ER_ACCESS_DENIED_ERROR' &&
+    /using password: NO/.test(errorMessage(error)),
   // The server went away under the connection, is shutting down, or killed it.
   isSessionLost: (error) =>
     ['PROTOCOL_CONNECTION_LOST', 'ER_SERVER_SHUTDOWN', 'ER_CONNECTION_KILLED', 'ECONNRESET', 'EPIPE'].includes(

@@ -164,6 +164,10 @@ export const postgresDriver: EngineDriver = {
   isGoneError: (error) => ['42704', '3D000'].includes(String((error as { code?: string } | null)?.code)),
   // Invalid password, invalid authorization, unknown database.
   isLoginError: (error) => ['28P01', '28000', '3D000'].includes(String((error as { code?: string } | null)?.code)),
+  // node-postgres refuses to start SCRAM (or send a password) without one; a server answering 28P01 asked for it.
+  isPasswordRequired: (error) =>
+    /client password must be a string/.test(errorMessage(error)) ||
+    String((error as { code?: string } | null)?.code) === '28P01',
   // admin_shutdown, crash_shutdown, cannot_connect_now (starting up, shutting down), and class 08
   // (connection exceptions); pg's own errors for a socket that closed carry no code.
   isSessionLost: (error) => {
