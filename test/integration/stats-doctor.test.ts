@@ -71,7 +71,7 @@ for (const engine of selectedEngines()) {
       const counted = async (slug: string) => {
         const k = ws.probe.admin(names(slug).database);
         try {
-          const tables =
+          let tables: string[] =
             engine === 'postgres'
               ? (await k.raw("select tablename from pg_tables where schemaname = 'public'")).rows.map(
                   (r: { tablename: string }) => r.tablename,
@@ -85,6 +85,8 @@ for (const engine of selectedEngines()) {
                 : (await k.raw("select name from sqlite_master where type = 'table' and name not like 'sqlite_%'")).map(
                     (r: { name: string }) => r.name,
                   );
+          // The ownership mark's table (README "Ownership marks") is tenantctl's, not the tenant's.
+          tables = tables.filter((t: string) => t !== 'tenantctl_owner');
           let rows = 0;
           for (const t of tables) rows += Number(Object.values((await k(t).count({ n: '*' }))[0]!)[0]);
           return { tables: tables.length, rows };
