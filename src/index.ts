@@ -5,6 +5,7 @@
 
 // Applications: tenants' databases through the registry, under one connection budget.
 export { openFleet, Fleet, type FleetOptions, type FleetTenant, type FleetStats } from './api/open-fleet.js';
+export type { ConnectionConfig } from './engines/engine-descriptor.js';
 export {
   TenantNotFoundError,
   TenantSuspendedError,

@@ -1,4 +1,6 @@
 import type { Knex } from 'knex';
+import type { ConnectionConfig } from '../engines/engine-descriptor.js';
+import { applicationConnection, connectionUrlOf } from '../lifecycle/shared/tenant-connection.js';
 import { resolveConfig } from '../config/resolve-config.js';
 import { AppContext } from '../context/app-context.js';
 import type { Context } from '../context/context.js';
@@ -119,6 +121,21 @@ export class Fleet {
     return this.pools.get(slug, key, () =>
       connection.tenantUserKnexConfig(row.database_name, login.user ?? '', login.password ?? ''),
     );
+  }
+
+  /**
+   * Where and as whom an application connects to the tenant's database: host, port, user,
+   * password, database (SQLite: the file's path, the rest null), for clients that are not Knex.
+   * Refuses a tenant that may not be served, as knex() does (TenantSuspendedError, …).
+   */
+  async connectionConfig(slug: string): Promise<ConnectionConfig> {
+    const { row, server } = await this.servable(slug);
+    return applicationConnection(this.ctx, row, server);
+  }
+
+  /** connectionConfig() as a URL, password included (`postgresql://…`, `mysql://…`, `file:…`). */
+  async connectionString(slug: string): Promise<string> {
+    return connectionUrlOf(await this.connectionConfig(slug), true);
   }
 
   /** The tenant's record (any status but deleted); TenantNotFoundError if there is none. */

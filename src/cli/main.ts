@@ -24,6 +24,7 @@ import { registerRotatePassword } from './commands/rotate-password.js';
 import { registerRuns } from './commands/runs.js';
 import { registerShow } from './commands/show.js';
 import { registerStats } from './commands/stats.js';
+import { registerUrl } from './commands/url.js';
 import { reportedExit } from './exit-status.js';
 import { setProgramHooks } from './action.js';
 import type { OperationHooks } from '../context/operation-hooks.js';
@@ -56,6 +57,7 @@ function buildProgram(): Command {
     registerCreate,
     registerList,
     registerShow,
+    registerUrl,
     registerUpdate,
     registerSuspend,
     registerDelete,

@@ -50,6 +50,14 @@ export async function reachServer(
 
 function unreachable(name: string, spec: ServerSpec, driver: EngineDriver, error: unknown): ServerUnreachableError {
   const cause = (error as { cause?: unknown }).cause ?? error;
+  if (!spec.password && driver.isPasswordRequired(cause))
+    return new ServerUnreachableError(
+      name,
+      serverAddress(spec),
+      'login refused',
+      cause,
+      `the server asks for a password and none is stored (tenantctl server update ${name} --password-stdin)`,
+    );
   const reason: UnreachableReason =
     networkReason(cause) ?? (driver.isLoginError(cause) ? 'login refused' : 'unavailable');
   return new ServerUnreachableError(name, serverAddress(spec), reason, cause);

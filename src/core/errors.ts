@@ -155,10 +155,11 @@ export class ServerUnreachableError extends UnreachableError {
     readonly address: string,
     readonly reason: UnreachableReason,
     cause: unknown,
+    /** What to say after the reason instead of the driver's message (a cause known, with its remedy). */
+    detail?: string,
   ) {
-    super(`server "${server}" (${address}) is unreachable: ${reason}${cause ? ` (${errorMessage(cause)})` : ''}`, {
-      cause,
-    });
+    const after = detail ? `: ${detail}` : cause ? ` (${errorMessage(cause)})` : '';
+    super(`server "${server}" (${address}) is unreachable: ${reason}${after}`, { cause });
   }
 }
 

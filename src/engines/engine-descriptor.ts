@@ -38,15 +38,61 @@ export interface EngineDescriptor {
   address(spec: ServerSpec): string;
   /** A stable, readable name for a server the configuration names none for. */
   defaultName(spec: ServerSpec): string;
+  /**
+   * Where an application connects to a tenant's database on the server `spec` names, as the
+   * tenant's user (`login`): what `tenantctl url` and `fleet.connectionConfig()` give.
+   */
+  connectionConfig(spec: ServerSpec, login: TenantLoginDetails): ConnectionConfig;
+  /**
+   * The URL ORMs and drivers take for it (Prisma, Sequelize, TypeORM, SQLAlchemy, node-postgres,
+   * mysql2): `postgresql://…`, `mysql://…`, `file:<path>`; user and password percent-encoded; the
+   * password left out when `password` is null.
+   */
+  connectionUrl(config: ConnectionConfig): string;
   readonly toolSettings: readonly ToolSetting[];
+}
+
+/** Who an application logs in as on a tenant database: its own user, or (shared credentials) the admin. */
+export interface TenantLoginDetails {
+  database: string;
+  user: string | null;
+  password: string | null;
+}
+
+/** How an application reaches a tenant database. Files (SQLite): `database` is the file's path, the rest null. */
+export interface ConnectionConfig {
+  engine: Engine;
+  host: string | null;
+  port: number | null;
+  user: string | null;
+  password: string | null;
+  database: string;
 }
 
 /** The shared URL handling of engines reached over the network: `scheme://user:pw@host:port/db`. */
 export function networkUrlFormat(
   engine: Engine,
-  defaults: { port: number; user: string },
-): Pick<EngineDescriptor, 'parseUrl' | 'absoluteUrl' | 'describe' | 'address' | 'defaultName'> {
+  defaults: { port: number; user: string; appScheme: string },
+): Pick<
+  EngineDescriptor,
+  'parseUrl' | 'absoluteUrl' | 'describe' | 'address' | 'defaultName' | 'connectionConfig' | 'connectionUrl'
+> {
   return {
+    connectionConfig: (spec, login) => ({
+      engine,
+      host: spec.host ?? '127.0.0.1',
+      port: spec.port ?? defaults.port,
+      user: login.user,
+      password: login.password,
+      database: login.database,
+    }),
+    connectionUrl(config) {
+      const user = config.user === null ? '' : encodeURIComponent(config.user);
+      const password = config.password === null ? '' : `:${encodeURIComponent(config.password)}`;
+      const host = config.host?.includes(':') ? `[${config.host}]` : config.host;
+      const login = user || password ? `${user}${password}@` : '';
+      return `${defaults.appScheme}://${login}${host}:${config.port}/${encodeURIComponent(config.database)}`;
+    },
     parseUrl(url) {
       // Refused rather than read some other way (an @ in the password taken for the host's side).
       const unescaped = unescapedUserinfo(url);

@@ -66,6 +66,12 @@ export interface EngineDriver {
   /** True when the server refused the login itself (bad password, unknown user or database). */
   isLoginError(error: unknown): boolean;
   /**
+   * True when a login without a password failed because the server asks for one (PostgreSQL:
+   * password, md5 or SCRAM authentication, which the client cannot answer; MySQL: access denied
+   * "using password: NO"), so the message can say that none is stored rather than "unavailable".
+   */
+  isPasswordRequired(error: unknown): boolean;
+  /**
    * True when a statement failed because the session or the server went away (restarted, shut
    * down, connection dropped), not because of the statement: trying again on a new connection may
    * succeed. The network errors every driver shares are recognised by the caller as well.
@@ -278,6 +284,14 @@ export interface DatabaseAdmin {
   dropDatabase(name: string): Promise<void>;
   /** Every database on the server (for finding orphans). */
   listDatabases(): Promise<string[]>;
+  /**
+   * Marks `database` as the registry's whose mark is `mark` (see ownership-mark.ts for where each
+   * engine keeps it). Called right after the database is created and again after a restore into
+   * it; repeating it is harmless, and a database that carries the mark already is not written.
+   */
+  markDatabase(database: string, mark: string): Promise<void>;
+  /** The registry mark each named database carries (null: none), in one query where the engine can. */
+  readMarks(databases: string[]): Promise<Map<string, string | null>>;
 }
 
 /** Suspending and resuming a tenant's access in the database itself. */

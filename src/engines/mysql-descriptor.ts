@@ -19,6 +19,6 @@ export const mysqlDescriptor = {
   engine: 'mysql',
   urlSchemes: ['mysql', 'mariadb'],
   urlForms: ['mysql://', 'mariadb://'],
-  ...networkUrlFormat('mysql', { port: 3306, user: 'root' }),
+  ...networkUrlFormat('mysql', { port: 3306, user: 'root', appScheme: 'mysql' }),
   toolSettings: [MYSQL_DUMP, MYSQL_CLIENT] as const,
 } as const satisfies EngineDescriptor;

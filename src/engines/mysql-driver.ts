@@ -1,5 +1,5 @@
 import knexFactory, { type Knex } from 'knex';
-import { TamperedTableError, TenantctlError, UnreachableError, errorMessage } from '../core/errors.js';
+import { InternalError, TamperedTableError, TenantctlError, UnreachableError, errorMessage } from '../core/errors.js';
 import { generatePassword, redact } from '../core/secrets.js';
 import type { Writable } from 'node:stream';
 import {
@@ -47,6 +47,7 @@ import { cachingSha2PasswordHash, nativePasswordHash } from './mysql-password.js
 import { MARK_DATABASE, mysqlIdentity } from './mysql-identity.js';
 import type { ContentFingerprint } from './content-fingerprint.js';
 import { runPool } from '../core/run-pool.js';
+import { MARK_PATTERN, MARK_TABLE, OWNER_PREFIX, markIn } from './ownership-mark.js';
 
 /** Tenants read per UNION query: well inside packet and table-open limits. */
 const BATCH = 250;
@@ -207,6 +208,9 @@ export const mysqlDriver: EngineDriver = {
     ['ER_ACCESS_DENIED_ERROR', 'ER_DBACCESS_DENIED_ERROR', 'ER_BAD_DB_ERROR'].includes(
       String((error as { code?: string } | null)?.code),
     ),
+  isPasswordRequired: (error) =>
+    (error as { code?: string } | null)?.code === 'ER_ACCESS_DENIED_ERROR' &&
+    /using password: NO/.test(errorMessage(error)),
   // The server went away under the connection, is shutting down, or killed it.
   isSessionLost: (error) =>
     ['PROTOCOL_CONNECTION_LOST', 'ER_SERVER_SHUTDOWN', 'ER_CONNECTION_KILLED', 'ECONNRESET', 'EPIPE'].includes(
@@ -645,8 +649,8 @@ class MysqlServer implements ServerConnection, ServerUsers, ScheduledJobs {
 
   async listTables(database: string): Promise<string[]> {
     const [rows] = await this.admin.raw(
-      "select table_name as name from information_schema.tables where table_schema = ? and table_type = 'BASE TABLE' order by 1",
-      [database],
+      "select table_name as name from information_schema.tables where table_schema = ? and table_type = 'BASE TABLE' and table_name <> ? order by 1",
+      [database, MARK_TABLE],
     );
     return (rows as Array<{ name: string }>).map((row) => row.name);
   }
@@ -655,8 +659,8 @@ class MysqlServer implements ServerConnection, ServerUsers, ScheduledJobs {
   async rowCounts(login: TenantLogin): Promise<Record<string, number>> {
     return withLoginSession(this, login, async (knex) => {
       const [listed] = await knex.raw(
-        "select table_name as name from information_schema.tables where table_schema = ? and table_type = 'BASE TABLE' order by 1",
-        [login.database],
+        "select table_name as name from information_schema.tables where table_schema = ? and table_type = 'BASE TABLE' and table_name <> ? order by 1",
+        [login.database, MARK_TABLE],
       );
       const tables = (listed as Array<{ name: string }>).map((row) => row.name);
       if (tables.length === 0) return {};
@@ -687,8 +691,8 @@ class MysqlServer implements ServerConnection, ServerUsers, ScheduledJobs {
       databases,
     );
     const [tables] = await this.admin.raw(
-      `select table_schema as db, count(*) as tables, coalesce(sum(table_rows), 0) as \`rows\`, coalesce(sum(data_length + index_length), 0) as bytes from information_schema.tables where table_type = 'BASE TABLE' and table_schema in (${marks}) group by table_schema`,
-      databases,
+      `select table_schema as db, count(*) as tables, coalesce(sum(table_rows), 0) as \`rows\`, coalesce(sum(data_length + index_length), 0) as bytes from information_schema.tables where table_type = 'BASE TABLE' and table_name <> ? and table_schema in (${marks}) group by table_schema`,
+      [MARK_TABLE, ...databases],
     );
     const [sessions] = await this.admin.raw(
       `select db, count(*) as n from information_schema.processlist where db in (${marks}) group by db`,
@@ -741,6 +745,27 @@ class MysqlServer implements ServerConnection, ServerUsers, ScheduledJobs {
   async listDatabases(): Promise<string[]> {
     const [rows] = await this.admin.raw('select schema_name as name from information_schema.schemata order by 1');
     return (rows as Array<{ name: string }>).map((r) => r.name);
+  }
+
+  /** The mark is the comment of MARK_TABLE, an empty table that mysqldump carries with the tenant's. */
+  async markDatabase(database: string, mark: string): Promise<void> {
+    if ((await this.readMarks([database])).get(database) === mark) return;
+    if (!MARK_PATTERN.test(mark)) throw new InternalError(`not a registry mark: ${mark}`);
+    const table = `${quote(database)}.${quote(MARK_TABLE)}`;
+    const comment = `'${OWNER_PREFIX}${mark}'`;
+    await this.admin.raw(`create table if not exists ${table} (registry char(32) primary key) comment = ${comment}`);
+    await this.admin.raw(`alter table ${table} comment = ${comment}`);
+  }
+
+  async readMarks(databases: string[]): Promise<Map<string, string | null>> {
+    const marks = new Map(databases.map((db): [string, string | null] => [db, null]));
+    if (databases.length === 0) return marks;
+    const [rows] = await this.admin.raw(
+      `select table_schema as db, table_comment as comment from information_schema.tables where table_name = ? and table_schema in (${databases.map(() => '?').join(',')})`,
+      [MARK_TABLE, ...databases],
+    );
+    for (const row of rows as Array<{ db: string; comment: string }>) marks.set(row.db, markIn(row.comment));
+    return marks;
   }
 
   async listUsers(): Promise<string[]> {

@@ -1,5 +1,7 @@
 import type { Knex } from 'knex';
 import type { ContentFingerprint } from './content-fingerprint.js';
+// The ownership mark is tenantctl's, not the tenant's content: a copy made before it existed matches.
+import { MARK_TABLE } from './ownership-mark.js';
 
 const quote = (name: string) => `\`${name.replaceAll('`', '``')}\``;
 
@@ -13,8 +15,8 @@ const half = (from: number) => `cast(coalesce(sum(cast(conv(substr(h, ${from}, 1
  */
 export async function mysqlFingerprint(session: Knex, database: string): Promise<ContentFingerprint> {
   const [columns] = await session.raw(
-    "select c.table_name as t, c.column_name as c from information_schema.columns c join information_schema.tables x on x.table_schema = c.table_schema and x.table_name = c.table_name where c.table_schema = ? and x.table_type = 'BASE TABLE' order by c.table_name, c.ordinal_position",
-    [database],
+    "select c.table_name as t, c.column_name as c from information_schema.columns c join information_schema.tables x on x.table_schema = c.table_schema and x.table_name = c.table_name where c.table_schema = ? and x.table_type = 'BASE TABLE' and c.table_name <> ? order by c.table_name, c.ordinal_position",
+    [database, MARK_TABLE],
   );
   const byTable = new Map<string, string[]>();
   for (const { t, c } of columns as Array<{ t: string; c: string }>) byTable.set(t, [...(byTable.get(t) ?? []), c]);
@@ -28,8 +30,8 @@ export async function mysqlFingerprint(session: Knex, database: string): Promise
     fingerprint.tables[table] = { rows: Number(r.n), checksum: `${r.a}:${r.b}` };
   }
   const [increments] = await session.raw(
-    'select table_name as t, auto_increment as v from information_schema.tables where table_schema = ? and auto_increment is not null',
-    [database],
+    'select table_name as t, auto_increment as v from information_schema.tables where table_schema = ? and auto_increment is not null and table_name <> ?',
+    [database, MARK_TABLE],
   );
   for (const { t, v } of increments as Array<{ t: string; v: number }>) fingerprint.sequences[t] = String(v);
   return fingerprint;

@@ -17,6 +17,7 @@ export const postgresDescriptor = {
   engine: 'postgres',
   urlSchemes: ['postgres', 'postgresql'],
   urlForms: ['postgres://'],
-  ...networkUrlFormat('postgres', { port: 5432, user: 'postgres' }),
+  // postgresql://: the scheme every client takes (SQLAlchemy 1.4+ refuses postgres://).
+  ...networkUrlFormat('postgres', { port: 5432, user: 'postgres', appScheme: 'postgresql' }),
   toolSettings: [PG_DUMP, PG_RESTORE] as const,
 } as const satisfies EngineDescriptor;

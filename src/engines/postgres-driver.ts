@@ -25,7 +25,7 @@ import {
 import { withLoginSession } from './tenant-session.js';
 import { checkedPgDump, pgCheckDump, pgDumpTo, pgRestoreFrom } from './postgres-dump.js';
 import { resolveTool, type ToolControl } from './run-tool.js';
-import { appliedFromStamp, installStamp, readStamps } from './postgres-stamp.js';
+import { appliedFromStamp, installStamp, readOwnerMarks, readStamps, writeOwnerMark } from './postgres-stamp.js';
 import {
   LOCK_ANSWER_MARGIN_MS,
   LOCK_IDLE_MS,
@@ -168,6 +168,10 @@ export const postgresDriver: EngineDriver = {
   isGoneError: (error) => ['42704', '3D000'].includes(String((error as { code?: string } | null)?.code)),
   // Invalid password, invalid authorization, unknown database.
   isLoginError: (error) => ['28P01', '28000', '3D000'].includes(String((error as { code?: string } | null)?.code)),
+  // node-postgres refuses to start SCRAM (or send a password) without one; a server answering 28P01 asked for it.
+  isPasswordRequired: (error) =>
+    /client password must be a string/.test(errorMessage(error)) ||
+    String((error as { code?: string } | null)?.code) === '28P01',
   // admin_shutdown, crash_shutdown, cannot_connect_now (starting up, shutting down), and class 08
   // (connection exceptions); pg's own errors for a socket that closed carry no code.
   isSessionLost: (error) => {
@@ -735,6 +739,14 @@ class PostgresServer implements ServerConnection, ServerUsers, MigrationFingerpr
       'select datname from pg_catalog.pg_database where not datistemplate order by 1',
     );
     return result.rows.map((r: { datname: string }) => r.datname);
+  }
+
+  markDatabase(database: string, mark: string): Promise<void> {
+    return writeOwnerMark(this.admin, database, mark);
+  }
+
+  readMarks(databases: string[]): Promise<Map<string, string | null>> {
+    return readOwnerMarks(this.admin, databases);
   }
 
   async listUsers(): Promise<string[]> {

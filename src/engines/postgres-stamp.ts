@@ -1,5 +1,6 @@
 import type { Knex } from 'knex';
 import { migrationFingerprint } from '../tenant-schema/migration-fingerprint.js';
+import { OWNER_PREFIX, markIn } from './ownership-mark.js';
 
 /**
  * A fingerprint of each tenant's applied migrations that PostgreSQL keeps where any database can
@@ -29,10 +30,13 @@ export async function installStamp(knex: Knex, table: string): Promise<void> {
   await knex.raw(`
     create or replace function tenantctl_stamp_migrations() returns trigger
     language plpgsql security definer set search_path = pg_catalog as $$
-    declare stamp text;
+    declare stamp text; owner text;
     begin
       execute format('${stampSql().replace(/'/g, "''")}', TG_TABLE_SCHEMA, TG_TABLE_NAME, TG_TABLE_SCHEMA, TG_TABLE_NAME) into stamp;
-      execute format('comment on database %I is %L', current_database(), '${STAMP_PREFIX}' || stamp);
+      -- The registry's ownership mark (ownership-mark.ts) stays in front of the stamp.
+      select substring(pg_catalog.shobj_description(d.oid, 'pg_database') from '^${OWNER_PREFIX}[0-9a-f]{32}') into owner
+        from pg_catalog.pg_database d where d.datname = current_database();
+      execute format('comment on database %I is %L', current_database(), coalesce(owner || ' ', '') || '${STAMP_PREFIX}' || stamp);
       return null;
     end $$`);
   await knex.raw(`drop trigger if exists tenantctl_stamp on ${quoteIdent(table)}`);
@@ -65,11 +69,56 @@ export async function readStamps(admin: Knex, databases: string[]): Promise<Map<
 
 /** Reads a database comment written by the trigger; null for any other comment. */
 export function parseStamp(comment: string | null): Stamp | null {
-  const match = comment?.startsWith(STAMP_PREFIX)
-    ? /^(\d+):([0-9a-f]*):(.*)$/s.exec(comment.slice(STAMP_PREFIX.length))
-    : null;
+  // After the ownership mark, when there is one (`tenantctl:owner=<mark> tenantctl:migrations=…`).
+  const at = comment ? stampStart(comment) : -1;
+  const match = at >= 0 ? /^(\d+):([0-9a-f]*):(.*)$/s.exec(comment!.slice(at + STAMP_PREFIX.length)) : null;
   if (!match) return null;
   return { fingerprint: `${match[1]}:${match[2]}`, count: Number(match[1]), latest: match[3] || null };
+}
+
+/** Where the stamp starts in a database comment: at its start, or after the ownership mark; -1 if nowhere. */
+export function stampStart(comment: string): number {
+  if (comment.startsWith(STAMP_PREFIX)) return 0;
+  const owner = new RegExp(`^${OWNER_PREFIX}[0-9a-f]{32} `).exec(comment);
+  return owner && comment.startsWith(STAMP_PREFIX, owner[0].length) ? owner[0].length : -1;
+}
+
+/**
+ * Marks a database as the registry's (ownership-mark.ts) in its comment, keeping the stamp that
+ * follows. Only the database's owner or a superuser may comment on it: the admin marks a database
+ * it has just created, before it gives it to the tenant's role.
+ */
+export async function writeOwnerMark(admin: Knex, database: string, mark: string): Promise<void> {
+  const comment = await readComment(admin, database);
+  if (markIn(comment) === mark) return;
+  const at = comment ? stampStart(comment) : -1;
+  const text = `${OWNER_PREFIX}${mark}${at >= 0 ? ` ${comment!.slice(at)}` : ''}`;
+  // COMMENT takes no bind parameters: format() quotes both.
+  const sql = await admin.raw('select format(?, ?::text, ?::text) as sql', [
+    'comment on database %I is %L',
+    database,
+    text,
+  ]);
+  await admin.raw(sql.rows[0].sql);
+}
+
+/** Every named database's ownership mark (null where none), in one query. */
+export async function readOwnerMarks(admin: Knex, databases: string[]): Promise<Map<string, string | null>> {
+  const result = await admin.raw(
+    'select datname, pg_catalog.shobj_description(oid, ?) as comment from pg_catalog.pg_database where datname = any(?)',
+    ['pg_database', databases],
+  );
+  return new Map(
+    result.rows.map((row: { datname: string; comment: string | null }) => [row.datname, markIn(row.comment)]),
+  );
+}
+
+async function readComment(admin: Knex, database: string): Promise<string | null> {
+  const result = await admin.raw(
+    'select pg_catalog.shobj_description(oid, ?) as comment from pg_catalog.pg_database where datname = ?',
+    ['pg_database', database],
+  );
+  return (result.rows[0]?.comment as string | null | undefined) ?? null;
 }
 
 /**

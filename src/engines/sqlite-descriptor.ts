@@ -1,4 +1,4 @@
-import { isAbsolute, resolve } from 'node:path';
+import { isAbsolute, join, resolve } from 'node:path';
 import { UsageError } from '../core/errors.js';
 import type { EngineDescriptor } from './engine-descriptor.js';
 
@@ -26,6 +26,16 @@ export const sqliteDescriptor = {
   describe: (spec) => `${SCHEME}${spec.path}`,
   address: (spec) => spec.path ?? '',
   defaultName: () => 'sqlite-local',
+  // The file the driver keeps the tenant in (sqlite-driver.ts fileFor); no host, no login.
+  connectionConfig: (spec, login) => ({
+    engine: 'sqlite',
+    host: null,
+    port: null,
+    user: null,
+    password: null,
+    database: join(spec.path ?? '', `${login.database}.sqlite`),
+  }),
+  connectionUrl: (config) => `file:${config.database}`,
   toolSettings: [] as const,
 } as const satisfies EngineDescriptor;
 

@@ -36,6 +36,7 @@ import type { ServerSpec } from './server-spec.js';
 import { QUIET_KNEX_LOG } from './knex-log.js';
 import { sqliteFingerprint } from './sqlite-fingerprint.js';
 import { sqliteReadOnlyQuery } from './sqlite-query.js';
+import { MARK_PATTERN, MARK_TABLE } from './ownership-mark.js';
 import { ServerWatch } from './server-watch.js';
 import type { ContentFingerprint } from './content-fingerprint.js';
 
@@ -101,6 +102,7 @@ export const sqliteDriver: EngineDriver = {
     ),
   isGoneError: (error) => (error as { code?: string } | null)?.code === 'ENOENT',
   isLoginError: () => false,
+  isPasswordRequired: () => false,
   // A file in this process has no session to lose.
   isSessionLost: () => false,
   isLockTimeoutError: (error) => /^SQLITE_BUSY/.test(String((error as { code?: string } | null)?.code)),
@@ -363,18 +365,22 @@ class SqliteServer implements ServerConnection {
       database,
       (db) =>
         db
-          .prepare("select name from sqlite_master where type = 'table' and name not like 'sqlite_%' order by 1")
+          .prepare(
+            "select name from sqlite_master where type = 'table' and name not like 'sqlite_%' and name <> ? order by 1",
+          )
           .pluck()
-          .all() as string[],
+          .all(MARK_TABLE) as string[],
     );
   }
 
   async rowCounts({ database }: TenantLogin): Promise<Record<string, number>> {
     return this.readFile(database, (db) => {
       const tables = db
-        .prepare("select name from sqlite_master where type = 'table' and name not like 'sqlite_%' order by 1")
+        .prepare(
+          "select name from sqlite_master where type = 'table' and name not like 'sqlite_%' and name <> ? order by 1",
+        )
         .pluck()
-        .all() as string[];
+        .all(MARK_TABLE) as string[];
       return Object.fromEntries(
         tables.map((t) => [
           t,
@@ -432,6 +438,40 @@ class SqliteServer implements ServerConnection {
       .filter((f) => f.endsWith('.sqlite'))
       .map((f) => f.slice(0, -'.sqlite'.length))
       .sort();
+  }
+
+  /** The mark is the one row of MARK_TABLE in the file itself: a copy of the file (a dump, a move) keeps it. */
+  async markDatabase(database: string, mark: string): Promise<void> {
+    if ((await this.readMarks([database])).get(database) === mark) return;
+    const db = openSqlite(this.fileFor(database), { fileMustExist: true });
+    try {
+      db.exec(`create table if not exists ${quote(MARK_TABLE)} (registry text primary key)`);
+      db.transaction(() => {
+        db.prepare(`delete from ${quote(MARK_TABLE)}`).run();
+        db.prepare(`insert into ${quote(MARK_TABLE)} (registry) values (?)`).run(mark);
+      })();
+    } finally {
+      db.close();
+    }
+  }
+
+  async readMarks(databases: string[]): Promise<Map<string, string | null>> {
+    const marks = new Map<string, string | null>();
+    for (const database of databases) {
+      const mark = existsSync(this.fileFor(database))
+        ? this.readFile(database, (db) => {
+            const table = db.prepare("select 1 from sqlite_master where type = 'table' and name = ?").get(MARK_TABLE);
+            return table
+              ? (db
+                  .prepare(`select registry from ${quote(MARK_TABLE)}`)
+                  .pluck()
+                  .get() as string)
+              : null;
+          })
+        : null;
+      marks.set(database, mark && MARK_PATTERN.test(mark) ? mark : null);
+    }
+    return marks;
   }
 
   private readFile<T>(database: string, fn: (db: SqliteDatabase) => T): T {

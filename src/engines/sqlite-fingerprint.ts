@@ -1,14 +1,18 @@
 import type { SqliteDatabase } from './sqlite-native.js';
+import { MARK_TABLE } from './ownership-mark.js';
 import { RowSumHash, type ContentFingerprint } from './content-fingerprint.js';
 
 const quote = (name: string) => `"${name.replaceAll('"', '""')}"`;
 
 /** Row counts, content checksums (summed in the client, rows streamed) and sqlite_sequence positions. */
 export function sqliteFingerprint(db: SqliteDatabase): ContentFingerprint {
+  // The ownership mark is tenantctl's, not the tenant's content: a copy made before it existed matches.
   const tables = db
-    .prepare("select name from sqlite_master where type = 'table' and name not like 'sqlite_%' order by 1")
+    .prepare(
+      "select name from sqlite_master where type = 'table' and name not like 'sqlite_%' and name <> ? order by 1",
+    )
     .pluck()
-    .all() as string[];
+    .all(MARK_TABLE) as string[];
   const fingerprint: ContentFingerprint = { tables: {}, sequences: {} };
   for (const table of tables) {
     const hash = new RowSumHash();

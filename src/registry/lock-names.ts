@@ -21,6 +21,14 @@ export function keyedLockName(secret: string, name: string): string {
   return `tenantctl:${createHmac('sha256', secret).update(name).digest('hex').slice(0, 40)}`;
 }
 
+/**
+ * The registry's ownership mark (src/engines/ownership-mark.ts): public, on every database it
+ * owns, so an HMAC of the secret rather than the secret, which would give the lock names away.
+ */
+export function registryMark(secret: string): string {
+  return createHmac('sha256', secret).update('tenantctl:ownership-mark').digest('hex').slice(0, 32);
+}
+
 /** The registry's secret id, created (once, whichever run gets there first) when missing. */
 export async function registrySecret(knex: Knex, driver: EngineDriver): Promise<string> {
   const read = async () => ((await knex(TABLE).where({ slot: 1 }).first('id')) as { id: string } | undefined)?.id;

@@ -9,7 +9,7 @@ import {
   REGISTRY_MIGRATIONS_TABLE,
   registryMigrationSource,
 } from './schema/index.js';
-import { keyedLockName, registrySecret } from './lock-names.js';
+import { keyedLockName, registryMark, registrySecret } from './lock-names.js';
 
 /** The open registry database: one knex pool, the engine's driver, and its lock primitive. */
 export interface Registry {
@@ -22,6 +22,11 @@ export interface Registry {
    * with the registry's secret (see lock-names.ts), so no tenant can take or block it.
    */
   tryLock(name: string, waitMs?: number): Promise<HeldLock | undefined>;
+  /**
+   * The mark this registry leaves on its databases (ownership-mark.ts): derived from its secret
+   * id, the same for every tenantctl that opens this registry (and a restored copy of it).
+   */
+  mark(): Promise<string>;
   close(): Promise<void>;
 }
 
@@ -52,13 +57,14 @@ export async function openRegistry(
   // Session locks hold connections of their own, never the queries' (embedded: files, no sessions).
   let locks: Knex | undefined;
   let secret: Promise<string> | undefined;
-  const lockName = async (name: string): Promise<string> => {
-    if (!driver.sharedLockSpace) return name;
-    secret ??= registrySecret(knex, driver).catch((error: unknown) => {
+  const readSecret = (): Promise<string> =>
+    (secret ??= registrySecret(knex, driver).catch((error: unknown) => {
       secret = undefined; // a failed read (the network) is tried again by the next lock
       throw error;
-    });
-    return keyedLockName(await secret, name);
+    }));
+  const lockName = async (name: string): Promise<string> => {
+    if (!driver.sharedLockSpace) return name;
+    return keyedLockName(await readSecret(), name);
   };
   const registry: Registry = {
     knex,
@@ -70,6 +76,7 @@ export async function openRegistry(
         await lockName(name),
         waitMs,
       ),
+    mark: async () => registryMark(await readSecret()),
     close: async () => {
       await Promise.all([knex.destroy(), locks?.destroy()]);
     },

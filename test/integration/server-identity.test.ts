@@ -5,6 +5,7 @@ import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { SERVER_URLS, selectedEngines } from '../helpers/engines.js';
 import { sqliteKnex } from '../helpers/sqlite-knex.js';
 import { Workspace } from '../helpers/workspace.js';
+import { readMark, writeMark } from '../helpers/ownership-marks.js';
 
 const reachable = inject('reachableEngines');
 
@@ -101,6 +102,8 @@ for (const engine of selectedEngines().filter((e): e is 'postgres' | 'mysql' => 
       const orphan = `${prefix}_orphan${randomBytes(3).toString('hex')}`;
       orphans.push(orphan);
       await ws.probe.createDatabase(orphan);
+      // Ours: it carries this registry's mark (as one whose registry row was lost would).
+      await writeMark(engine, ws.probe, orphan, await readMark(engine, ws.probe, live));
       const fixed = await ws.json(['doctor', '--fix', '--drop-orphans', '--yes']);
       const orphanFindings = fixed.data.findings.filter((f: { kind: string }) => f.kind === 'orphan_database');
       expect(orphanFindings.map((f: { target: { name: string } }) => f.target.name)).not.toContain(live);

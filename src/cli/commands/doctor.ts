@@ -103,7 +103,11 @@ function doctorText(out: Output, result: ReportedResult, fix: boolean): string {
       ['finding', 'severity', 'tenant', 'server', 'detail', fix ? 'fixed' : 'fix'],
       result.findings.map((f) => [
         f.kind,
-        f.severity === 'problem' ? out.color.red(f.severity) : out.color.yellow(f.severity),
+        f.severity === 'problem'
+          ? out.color.red(f.severity)
+          : f.severity === 'notice'
+            ? out.color.yellow(f.severity)
+            : f.severity,
         f.tenant,
         f.server,
         f.message,

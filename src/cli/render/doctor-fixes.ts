@@ -23,6 +23,13 @@ export function fixCommand(finding: Finding): string {
       return 'tenantctl doctor --fix --drop-orphans  (or adopt it: restore a backup into a new tenant)';
     case 'orphan_user':
       return 'tenantctl doctor --fix --drop-orphans';
+    case 'unmarked_database':
+      return /another registry/.test(finding.message)
+        ? 'find out which registry the database belongs to: two registries claim it'
+        : 'tenantctl doctor --fix';
+    case 'foreign_database':
+    case 'foreign_user':
+      return "nothing: not this registry's";
     case 'missing_database':
       return `tenantctl restore ${slug} --force  (or: tenantctl delete ${slug} --yes --no-backup)`;
     case 'missing_user':

@@ -140,11 +140,13 @@ export async function restoreTenant(
       onStep('replace');
       await server.dropDatabase(source.database_name);
       await server.createDatabase(source.database_name);
+      await server.markDatabase(source.database_name, await registry.mark());
       if (source.database_user) await usersOf(server).grantDatabase(source.database_user, source.database_name);
       onStep('restore');
       // As the tenant's own user, borrowed while its account is locked for the restore.
       const login = tenantLogin(ctx, handle, { ...source, status: 'suspended' });
       await server.restore(login, backup.file, dumpToolsFrom(ctx.config));
+      await server.markDatabase(source.database_name, await registry.mark()); // a backup older than marks
       if (returnTo === 'suspended') await disableScheduledJobs(server, source, registry.knex);
       onStep('reactivate');
       if (returnTo === 'active') await server.resumeAccess(source.database_name, source.database_user);

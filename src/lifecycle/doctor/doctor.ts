@@ -138,7 +138,7 @@ export async function concludeExamination(
   // Stopped: nothing is repaired from findings that may be incomplete.
   const fixed = options.fix && !interrupted ? await repairFindings(ctx, fleet, list) : 0;
   const findings = list.findings;
-  const counting = (f: Finding) => f.severity === 'problem' || Boolean(options.strict);
+  const counting = (f: Finding) => f.severity === 'problem' || (f.severity === 'notice' && Boolean(options.strict));
   return {
     ok: findings.filter(counting).every((f) => f.fixed) && !interrupted,
     ...(interrupted ? { interrupted } : {}),

@@ -37,9 +37,17 @@ export async function examineServer(
   }
   const server = handle.connection;
   const [databases, users] = await Promise.all([server.listDatabases(), server.users?.listUsers() ?? []]);
-  findOrphans(ctx, fleet, serverRow, server, { databases, users }, list);
+  await findOrphans(ctx, fleet, serverRow, server, { databases, users }, list);
   const present = new Set(databases);
   const presentUsers = new Set(users);
+  const live = tenantsHere.filter((r) => WITH_DATABASE.includes(r.status) && r.step === null);
+  await findUnmarked(
+    fleet,
+    serverRow,
+    server,
+    live.filter((t) => present.has(t.database_name)),
+    list,
+  );
   for (const t of tenantsHere.filter((r) => WITH_DATABASE.includes(r.status) && r.step === null)) {
     if (!present.has(t.database_name)) {
       list.add({
@@ -75,16 +83,19 @@ export async function examineServer(
 /**
  * Databases and users that follow the naming templates but belong to no tenant (whatever server
  * row the tenant was registered through: it is this server's if the server is one) and no move.
- * `--fix` drops them only with --drop-orphans, which sets their autoFix.
+ * A database is an orphan only when it is this registry's: it carries its mark, or carries none
+ * and the registry recorded it (a deleted or failed tenant's, made before marks); any other is
+ * another registry's or nobody's, `foreign_database`, and left alone. `--fix` drops orphans only
+ * with --drop-orphans, which sets their autoFix.
  */
-function findOrphans(
+async function findOrphans(
   ctx: Context,
   fleet: FleetView,
   serverRow: ServerRow,
   server: ServerConnection,
   names: { databases: string[]; users: string[] },
   list: FindingList,
-): void {
+): Promise<void> {
   const livesHere = fleet.rows.filter((r) => r.status !== 'deleted' && fleet.alike(r.server_id, serverRow.id));
   const known = new Set(livesHere.map((r) => r.database_name));
   const knownUsers = new Set(livesHere.filter((r) => r.database_user).map((r) => r.database_user!));
@@ -96,7 +107,18 @@ function findOrphans(
   const userPattern = templatePattern(ctx.config.userNameTemplate);
   // Names the engine keeps for itself (and tenantctl's own mark) are never a tenant's, whatever the template.
   const ours = (name: string) => !server.driver.isReservedName(name);
-  for (const db of names.databases.filter((d) => dbPattern.test(d) && ours(d) && !known.has(d))) {
+  const candidates = names.databases.filter((d) => dbPattern.test(d) && ours(d) && !known.has(d));
+  const owned = await ownedDatabases(fleet, serverRow, server, candidates);
+  for (const db of candidates.filter((d) => !owned.has(d))) {
+    list.add({
+      kind: 'foreign_database',
+      target: { type: 'database', server: serverRow.name, name: db },
+      tenant: null,
+      server: serverRow.name,
+      message: `database "${db}" matches the naming template, belongs to another registry or to none; left alone`,
+    });
+  }
+  for (const db of candidates.filter((d) => owned.has(d))) {
     list.add({
       kind: 'orphan_database',
       target: { type: 'database', server: serverRow.name, name: db },
@@ -105,15 +127,101 @@ function findOrphans(
       message: `database "${db}" follows the naming template but belongs to no tenant`,
     });
   }
-  for (const user of names.users.filter((u) => userPattern.test(u) && ours(u) && !knownUsers.has(u))) {
+  const users = names.users.filter((u) => userPattern.test(u) && ours(u) && !knownUsers.has(u));
+  findOrphanUsers(ctx, fleet, serverRow, { users, ownedDatabases: owned }, list);
+}
+
+/**
+ * Users of the user template that belong to no tenant: orphans when this registry recorded them
+ * (a failed or deleted tenant's) or their database by the templates (same slug) is this
+ * registry's; any other is `foreign_user`, another registry's or nobody's, left alone.
+ */
+function findOrphanUsers(
+  ctx: Context,
+  fleet: FleetView,
+  serverRow: ServerRow,
+  names: { users: string[]; ownedDatabases: Set<string> },
+  list: FindingList,
+): void {
+  const recorded = new Set(
+    fleet.rows.filter((r) => r.database_user && fleet.alike(r.server_id, serverRow.id)).map((r) => r.database_user),
+  );
+  const { databaseNameTemplate, userNameTemplate } = ctx.config;
+  for (const user of names.users) {
+    const slug = slugIn(userNameTemplate, user);
+    const ours =
+      recorded.has(user) || (slug !== null && names.ownedDatabases.has(databaseNameTemplate.replace('{slug}', slug)));
     list.add({
-      kind: 'orphan_user',
+      kind: ours ? 'orphan_user' : 'foreign_user',
       target: { type: 'user', server: serverRow.name, name: user },
       tenant: null,
       server: serverRow.name,
-      message: `database user "${user}" follows the naming template but belongs to no tenant`,
+      message: ours
+        ? `database user "${user}" follows the naming template but belongs to no tenant`
+        : `database user "${user}" matches the naming template, belongs to another registry or to none; left alone`,
     });
   }
+}
+
+/** The slug a name made by `template` holds, or null. */
+function slugIn(template: string, name: string): string | null {
+  const [before, after] = template.split('{slug}');
+  if (after === undefined || !name.startsWith(before!) || !name.endsWith(after)) return null;
+  return name.slice(before!.length, name.length - after.length) || null;
+}
+
+/**
+ * Tenants' databases without this registry's mark (created before marks, or the mark removed):
+ * a notice, and `--fix` marks them, so that another registry on the server sees them as foreign.
+ * One query per server.
+ */
+async function findUnmarked(
+  fleet: FleetView,
+  serverRow: ServerRow,
+  server: ServerConnection,
+  tenants: TenantRow[],
+  list: FindingList,
+): Promise<void> {
+  if (tenants.length === 0) return;
+  const [mark, marks] = await Promise.all([
+    fleet.registry.mark(),
+    server.readMarks(tenants.map((t) => t.database_name)),
+  ]);
+  for (const t of tenants.filter((row) => marks.get(row.database_name) !== mark)) {
+    const other = marks.get(t.database_name);
+    list.add(
+      {
+        kind: 'unmarked_database',
+        severity: other ? 'problem' : 'notice',
+        tenant: t.slug,
+        server: serverRow.name,
+        message: other
+          ? `tenant's database "${t.database_name}" carries another registry's mark`
+          : `tenant's database "${t.database_name}" carries no ownership mark (made before marks)`,
+        // Another registry's mark is an operator's question (two registries claim one database), not a repair.
+        autoFix: !other,
+      },
+      other ? undefined : () => server.markDatabase(t.database_name, mark),
+    );
+  }
+}
+
+/**
+ * Which of `databases` are this registry's: those with its mark, and unmarked ones it recorded
+ * on this server (under any of its names) for a tenant of any status.
+ */
+async function ownedDatabases(
+  fleet: FleetView,
+  serverRow: ServerRow,
+  server: ServerConnection,
+  databases: string[],
+): Promise<Set<string>> {
+  if (databases.length === 0) return new Set();
+  const [mark, marks] = await Promise.all([fleet.registry.mark(), server.readMarks(databases)]);
+  const recorded = new Set(
+    fleet.rows.filter((r) => fleet.alike(r.server_id, serverRow.id)).map((r) => r.database_name),
+  );
+  return new Set(databases.filter((db) => marks.get(db) === mark || (!marks.get(db) && recorded.has(db))));
 }
 
 /** Whether a tenant's access matches its status: a suspended one locked out (its jobs too), an active one not. */

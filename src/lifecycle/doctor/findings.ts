@@ -2,6 +2,9 @@
 
 export type FindingKind =
   | 'orphan_database'
+  | 'foreign_database'
+  | 'foreign_user'
+  | 'unmarked_database'
   | 'orphan_user'
   | 'missing_database'
   | 'missing_user'
@@ -28,9 +31,10 @@ export type FindingKind =
 /**
  * `problem`: something is wrong and needs an operator (doctor exits 1); `notice`: worth knowing,
  * nothing is broken (pending migrations, a new tenant's first backup not yet due). `--strict`
- * treats notices as problems.
+ * treats notices as problems; `info`: said so that nobody wonders, never counted (a database that
+ * is not this registry's).
  */
-export type FindingSeverity = 'problem' | 'notice';
+export type FindingSeverity = 'problem' | 'notice' | 'info';
 
 /** What a finding is about, as data: `--fix` acts on it without reading the message. */
 export type FindingTarget =
@@ -70,12 +74,15 @@ export type NewFinding = Omit<Finding, 'autoFix' | 'severity' | 'target'> &
 
 /** Kinds that are worth knowing but break nothing. */
 const NOTICES: FindingKind[] = ['pending_migrations'];
+/** Kinds that are no business of this registry's. */
+const INFOS: FindingKind[] = ['foreign_database', 'foreign_user'];
 
 export function complete(finding: NewFinding): Finding {
   const target: FindingTarget =
     finding.target ??
     (finding.tenant ? { type: 'tenant', slug: finding.tenant } : { type: 'server', name: finding.server ?? '' });
-  return { autoFix: false, severity: NOTICES.includes(finding.kind) ? 'notice' : 'problem', ...finding, target };
+  const severity = INFOS.includes(finding.kind) ? 'info' : NOTICES.includes(finding.kind) ? 'notice' : 'problem';
+  return { autoFix: false, severity, ...finding, target };
 }
 
 /**

@@ -22,6 +22,26 @@ export function sameServer(
 }
 
 /**
+ * Refuses a database that is not this registry's (see ownership-mark.ts): another registry's mark,
+ * or no mark on a name this registry never recorded. Read again just before the drop.
+ */
+async function assertOurs(server: ServerHandle, database: string, mark: string, recorded: boolean): Promise<void> {
+  const found = (await server.connection.readMarks([database])).get(database) ?? null;
+  if (found === mark || (found === null && recorded)) return;
+  throw new ConflictError(
+    `database "${database}" ${found ? "carries another registry's mark" : "carries no mark of this registry's"}: it is no orphan of this registry; not dropped`,
+  );
+}
+
+/** The database the naming templates give the user's slug; empty when the user is none of the template's. */
+function databaseOfUser(ctx: Context, user: string): string {
+  const [before, after = ''] = ctx.config.userNameTemplate.split('{slug}');
+  const slug =
+    user.startsWith(before!) && user.endsWith(after) ? user.slice(before!.length, user.length - after.length) : '';
+  return slug ? ctx.config.databaseNameTemplate.replace('{slug}', slug) : '';
+}
+
+/**
  * Drops an orphan database or user, as doctor --fix --drop-orphans does, only after checking it
  * again against the registry as it is now (not as doctor read it: a create or a move may have
  * landed since) on every row that is, or might be, the same server — however its address is
@@ -46,8 +66,9 @@ export async function dropOrphan(
       )
       .map((r) => r.id),
   );
+  const tenantRows = await listTenantRows(registry.knex);
   const holders = [
-    ...(await listTenantRows(registry.knex))
+    ...tenantRows
       .filter((t) => t.status !== 'deleted' && alike.has(t.server_id))
       .map((t) => ({
         database: t.database_name,
@@ -61,7 +82,18 @@ export async function dropOrphan(
   const holder = holders.find((h) => (target.type === 'database' ? h.database : h.user) === target.name);
   if (holder)
     throw new ConflictError(`${target.type} "${target.name}" belongs to ${holder.by}: it is no orphan; not dropped`);
+  const recorded = tenantRows.some(
+    (t) => alike.has(t.server_id) && (target.type === 'database' ? t.database_name : t.database_user) === target.name,
+  );
+  if (target.type === 'database') await assertOurs(server, target.name, await registry.mark(), recorded);
   if (target.type === 'user') {
+    // Not recorded: ours only if its database (by the templates) is ours.
+    const database = databaseOfUser(ctx, target.name);
+    const mark = database ? (await server.connection.readMarks([database])).get(database) : null;
+    if (!recorded && mark !== (await registry.mark()))
+      throw new ConflictError(
+        `user "${target.name}" is no orphan of this registry's (never recorded, its database not marked as ours); not dropped`,
+      );
     await usersOf(server.connection).dropUser(target.name);
     return {};
   }

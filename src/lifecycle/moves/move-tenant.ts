@@ -280,9 +280,11 @@ async function stepsToSwitch(
         copied.backup = { id: taken.id, file: taken.file };
         await updateMoveRow(registry.knex, move.id, { backup_id: taken.id });
         await target.connection.createDatabase(move.target_database);
+        await target.connection.markDatabase(move.target_database, await registry.mark());
         if (move.target_user)
           await usersOf(target.connection).createUser(move.target_user, password!, move.target_database);
         await target.connection.restore(targetLogin, taken.file, dumpToolsFrom(ctx.config));
+        await target.connection.markDatabase(move.target_database, await registry.mark()); // a source older than marks
         // The copy stays locked until the unfence: never two copies accepting logins.
         await target.connection.suspendAccess(move.target_database, move.target_user);
         await ctx.hooks?.afterCopy?.(target.connection, targetLogin);

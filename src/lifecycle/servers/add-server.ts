@@ -1,3 +1,4 @@
+import { assertAdminPrivileges } from './admin-privileges.js';
 import { reachServer } from '../../context/app-context.js';
 import type { Context } from '../../context/context.js';
 import { readIdentity, registeredTwice } from '../../context/server-identity.js';
@@ -88,12 +89,7 @@ export async function addServer(ctx: Context, input: AddServerInput): Promise<Ad
     await learnIdentities(ctx, spec.engine);
     const first = await findServerByIdentity(registry.knex, identity);
     if (first && first.name !== input.name) throw registeredTwice(input.name, serverAddress(spec), first, false);
-    const missing = await connection.missingPrivileges();
-    if (missing.length) {
-      throw new ConflictError(
-        `the admin login "${spec.user ?? ''}" on ${serverAddress(spec)} lacks ${missing.join(', ')}: tenantctl creates databases and users and grants them access`,
-      );
-    }
+    await assertAdminPrivileges(connection, spec);
   } finally {
     await connection.close();
   }

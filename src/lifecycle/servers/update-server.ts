@@ -1,3 +1,4 @@
+import { assertAdminPrivileges } from './admin-privileges.js';
 import type { ServerSpec } from '../../engines/server-spec.js';
 import { reachServer } from '../../context/app-context.js';
 import type { Context } from '../../context/context.js';
@@ -83,6 +84,8 @@ export async function updateServer(ctx: Context, name: string, input: UpdateServ
     const reached = await reachServer(name, { ...spec, connectTimeoutMs: ctx.config.connectTimeout * 1000 });
     try {
       identity = await readIdentity(name, serverAddress(spec), reached.connection);
+      // New credentials must be able to do what the old ones were recorded for.
+      if (credentials) await assertAdminPrivileges(reached.connection, spec);
     } finally {
       await reached.connection.close();
     }

@@ -266,7 +266,10 @@ async function runCreateSteps(
   const schemaWork = (work: (knex: Knex) => Promise<void>) => () =>
     userConsole.run(() => withTenantKnex(server.connection, login, work, userKnex.factory));
   const steps: Record<CreateStep, (() => Promise<unknown>) | undefined> = {
-    database: () => server.connection.createDatabase(names.database),
+    database: async () => {
+      await server.connection.createDatabase(names.database);
+      await server.connection.markDatabase(names.database, await registry.mark());
+    },
     user: names.user ? () => usersOf(server.connection).createUser(names.user!, password!, names.database) : undefined,
     migrations: fromBackup
       ? undefined
@@ -281,7 +284,12 @@ async function runCreateSteps(
             const tenant = { slug: row.slug, name: row.name, plan: row.plan, metadata: JSON.parse(row.metadata) };
             seeds.push(...(await runSeeds(knex, project.seedsDir, tenant, project.seedExtensions)));
           }),
-    restore: fromBackup ? () => server.connection.restore(login, fromBackup, dumpToolsFrom(ctx.config)) : undefined,
+    restore: fromBackup
+      ? async () => {
+          await server.connection.restore(login, fromBackup, dumpToolsFrom(ctx.config));
+          await server.connection.markDatabase(names.database, await registry.mark()); // a backup older than marks
+        }
+      : undefined,
   };
   for (const step of CREATE_STEPS) {
     const action = steps[step];

@@ -11,4 +11,5 @@ export { deleteTenant, DELETE_STEPS, type DeleteOptions, type DeleteResult, type
 export { updateTenant, type UpdateInput, type UpdateResult } from './update-tenant.js';
 export { suspendTenant, reactivateTenant, disableScheduledJobs, type AccessChangeResult } from './suspend-tenant.js';
 export { listTenants, showTenant, type TenantDetail } from './read-tenants.js';
+export { tenantUrl, type TenantUrl } from './tenant-url.js';
 export { tenantStats, type StatsResult, type StatsSort, type TenantStats } from './tenant-stats.js';
