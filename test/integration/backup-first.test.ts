@@ -3,13 +3,9 @@ import { join } from 'node:path';
 import { afterEach, describe, expect, inject, it } from 'vitest';
 import { selectedEngines, type TestEngine } from '../helpers/engines.js';
 import { FIXTURES, Workspace } from '../helpers/workspace.js';
+import { REAL_DUMP, DUMP_ENV } from '../helpers/dump-tools.js';
 
 const reachable = inject('reachableEngines');
-const REAL_DUMP = {
-  postgres: 'pg_dump',
-  mysql: existsSync('/usr/bin/mariadb-dump') ? '/usr/bin/mariadb-dump' : 'mysqldump',
-} as const;
-const DUMP_ENV = { postgres: 'TENANTCTL_PG_DUMP', mysql: 'TENANTCTL_MYSQL_DUMP' } as const;
 const NEW_MIGRATION = '20240301000000_add_nickname.js';
 const LATEST_BEFORE = '20240101000100_create_audit_log.js';
 

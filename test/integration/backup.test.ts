@@ -7,14 +7,10 @@ import { SERVER_URLS, selectedEngines } from '../helpers/engines.js';
 import { canQuery } from '../helpers/server-probe.js';
 import { FIXTURES, Workspace } from '../helpers/workspace.js';
 import { sqliteKnex } from '../helpers/sqlite-knex.js';
+import { REAL_DUMP, DUMP_ENV } from '../helpers/dump-tools.js';
 
 const reachable = inject('reachableEngines');
 const TOOLS = join(FIXTURES, 'tools');
-const REAL_DUMP = {
-  postgres: 'pg_dump',
-  mysql: existsSync('/usr/bin/mariadb-dump') ? '/usr/bin/mariadb-dump' : 'mysqldump',
-} as const;
-const DUMP_ENV = { postgres: 'TENANTCTL_PG_DUMP', mysql: 'TENANTCTL_MYSQL_DUMP' } as const;
 
 const sha256 = (file: string) => createHash('sha256').update(readFileSync(file)).digest('hex');
 

@@ -8,13 +8,9 @@ import { processState, startUnreapedCli } from '../helpers/unreaped-child.js';
 import { waitFor } from '../helpers/wait-for.js';
 import { FIXTURES, Workspace } from '../helpers/workspace.js';
 import { sqliteKnex } from '../helpers/sqlite-knex.js';
+import { REAL_DUMP, DUMP_ENV } from '../helpers/dump-tools.js';
 
 const reachable = inject('reachableEngines');
-const REAL_DUMP = {
-  postgres: 'pg_dump',
-  mysql: existsSync('/usr/bin/mariadb-dump') ? '/usr/bin/mariadb-dump' : 'mysqldump',
-} as const;
-const DUMP_ENV = { postgres: 'TENANTCTL_PG_DUMP', mysql: 'TENANTCTL_MYSQL_DUMP' } as const;
 
 interface BackupListed {
   id: number;

@@ -9,15 +9,11 @@ import { waitFor } from '../helpers/wait-for.js';
 import { FIXTURES, Workspace } from '../helpers/workspace.js';
 import { sqliteKnex } from '../helpers/sqlite-knex.js';
 import { SQLITE_PACKAGE } from '../../src/engines/sqlite-native.js';
+import { REAL_DUMP, DUMP_ENV } from '../helpers/dump-tools.js';
 
 const reachable = inject('reachableEngines');
 const NOBODY = 65534;
 const BETTER_SQLITE = createRequire(import.meta.url).resolve(SQLITE_PACKAGE);
-const REAL_DUMP = {
-  postgres: 'pg_dump',
-  mysql: existsSync('/usr/bin/mariadb-dump') ? '/usr/bin/mariadb-dump' : 'mysqldump',
-} as const;
-const DUMP_ENV = { postgres: 'TENANTCTL_PG_DUMP', mysql: 'TENANTCTL_MYSQL_DUMP' } as const;
 
 for (const engine of selectedEngines()) {
   describe.skipIf(!reachable.includes(engine))(`tenant lifecycle on ${engine}`, () => {

@@ -6,13 +6,9 @@ import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { SERVER_URLS, selectedEngines } from '../helpers/engines.js';
 import { watchProcesses } from '../helpers/watch-processes.js';
 import { FIXTURES, Workspace } from '../helpers/workspace.js';
+import { REAL_DUMP, DUMP_ENV } from '../helpers/dump-tools.js';
 
 const reachable = inject('reachableEngines');
-const REAL_DUMP = {
-  postgres: 'pg_dump',
-  mysql: existsSync('/usr/bin/mariadb-dump') ? '/usr/bin/mariadb-dump' : 'mysqldump',
-} as const;
-const DUMP_ENV = { postgres: 'TENANTCTL_PG_DUMP', mysql: 'TENANTCTL_MYSQL_DUMP' } as const;
 
 for (const engine of selectedEngines()) {
   if (engine === 'sqlite') continue; // SQLite backups run in-process: no tool, no credentials
