@@ -19,6 +19,8 @@ export type { Context, ServerHandle } from './context/context.js';
 export type { Config } from './config/config-keys.js';
 export {
   createTenant,
+  adoptTenant,
+  adoptMatching,
   updateTenant,
   suspendTenant,
   reactivateTenant,
@@ -29,6 +31,10 @@ export {
   type CreateTenantInput,
   type CreateTenantResult,
   type CreateProgress,
+  type AdoptTenantInput,
+  type AdoptTenantResult,
+  type AdoptMatchingInput,
+  type AdoptMatchingResult,
   type UpdateInput,
   type UpdateResult,
   type AccessChangeResult,

@@ -2,6 +2,7 @@ import { createRequire } from 'node:module';
 import { Command, CommanderError, Option } from 'commander';
 import { ExitCode, TenantctlError, errorMessage } from '../core/errors.js';
 import { setUserConsoleSink } from '../tenant-schema/user-console.js';
+import { registerAdopt } from './commands/adopt.js';
 import { registerBackup, registerBackups } from './commands/backup.js';
 import { registerConfig } from './commands/config.js';
 import { registerCreate } from './commands/create.js';
@@ -55,6 +56,7 @@ function buildProgram(): Command {
   for (const register of [
     registerInit,
     registerCreate,
+    registerAdopt,
     registerList,
     registerShow,
     registerUrl,

@@ -459,6 +459,13 @@ export interface ServerUsers {
   endLoan(user: string, lent: LentLogin | null, password: string, database: string): Promise<void>;
   /** Gives an existing user its (re-created) database: ownership on PostgreSQL, grants on MySQL. */
   grantDatabase(user: string, database: string): Promise<void>;
+  /**
+   * Gives `user` the database and what is in it, for `adopt --create-user`: PostgreSQL the
+   * database and every schema, table, view, sequence, routine and type outside the catalog and
+   * extensions (ALTER … OWNER, one object at a time: REASSIGN OWNED would reach the old owner's
+   * objects in other databases too); MySQL grantDatabase (MySQL objects have no owners).
+   */
+  giveObjects(user: string, database: string): Promise<void>;
   /** Every user on the server (for finding orphans). */
   listUsers(): Promise<string[]>;
 }

@@ -417,6 +417,16 @@ class PostgresServer implements ServerConnection, ServerUsers, MigrationFingerpr
     await this.admin.raw(`grant connect, temporary on database ${quote(database)} to ${quote(user)}`);
   }
 
+  async giveObjects(user: string, database: string): Promise<void> {
+    await this.grantDatabase(user, database);
+    await this.onDatabase(database, async (knex) => {
+      // Names come quoted from the catalog itself (quote_ident, regclass, regprocedure, regtype).
+      const result = await knex.raw(ADOPTABLE_OBJECTS_SQL);
+      for (const { kind, name } of result.rows as Array<{ kind: string; name: string }>)
+        await knex.raw(`alter ${kind} ${name} owner to ${quote(user)}`);
+    });
+  }
+
   async dropUser(name: string): Promise<void> {
     await this.admin.raw(`drop role if exists ${quote(name)}`);
   }
@@ -815,3 +825,33 @@ class PostgresServer implements ServerConnection, ServerUsers, MigrationFingerpr
     await Promise.all([this.adminKnex.destroy(), this.heartbeat?.destroy()]);
   }
 }
+
+/**
+ * What `adopt --create-user` gives the new user, in an order ALTER … OWNER accepts: schemas, then
+ * relations (a sequence owned by a column follows its table, so it is left out), routines and
+ * standalone types; nothing of the catalog's or of an extension's.
+ */
+const ADOPTABLE_OBJECTS_SQL = `
+with own_ns as (
+  select oid, nspname from pg_catalog.pg_namespace
+  where nspname not like 'pg\\_%' and nspname <> 'information_schema'
+    and not exists (select 1 from pg_catalog.pg_depend d where d.classid = 'pg_catalog.pg_namespace'::regclass and d.objid = pg_namespace.oid and d.deptype = 'e')
+)
+select 'schema' as kind, pg_catalog.quote_ident(nspname) as name, 0 as ord from own_ns
+union all
+select case c.relkind when 'S' then 'sequence' when 'v' then 'view' when 'm' then 'materialized view' when 'f' then 'foreign table' else 'table' end,
+       c.oid::pg_catalog.regclass::text, 1
+from pg_catalog.pg_class c join own_ns n on n.oid = c.relnamespace
+where c.relkind in ('r', 'p', 'v', 'm', 'S', 'f')
+  and not exists (select 1 from pg_catalog.pg_depend d where d.classid = 'pg_catalog.pg_class'::regclass and d.objid = c.oid and d.deptype in ('a', 'i', 'e'))
+union all
+select 'routine', p.oid::pg_catalog.regprocedure::text, 2
+from pg_catalog.pg_proc p join own_ns n on n.oid = p.pronamespace
+where p.prokind in ('f', 'p', 'w')
+  and not exists (select 1 from pg_catalog.pg_depend d where d.classid = 'pg_catalog.pg_proc'::regclass and d.objid = p.oid and d.deptype = 'e')
+union all
+select case t.typtype when 'd' then 'domain' else 'type' end, t.oid::pg_catalog.regtype::text, 3
+from pg_catalog.pg_type t join own_ns n on n.oid = t.typnamespace
+where (t.typtype in ('e', 'd', 'r') or (t.typtype = 'c' and exists (select 1 from pg_catalog.pg_class c where c.oid = t.typrelid and c.relkind = 'c')))
+  and not exists (select 1 from pg_catalog.pg_depend d where d.classid = 'pg_catalog.pg_type'::regclass and d.objid = t.oid and d.deptype = 'e')
+order by 3, 2`;

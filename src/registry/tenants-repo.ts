@@ -1,7 +1,16 @@
 import type { Knex } from 'knex';
 import { InternalError } from '../core/errors.js';
 
-export const TENANT_STATUSES = ['provisioning', 'active', 'suspended', 'deleting', 'deleted', 'failed'] as const;
+/** `adopting`: an `adopt` under way (never `provisioning`: a create retried over it would drop the database). */
+export const TENANT_STATUSES = [
+  'provisioning',
+  'adopting',
+  'active',
+  'suspended',
+  'deleting',
+  'deleted',
+  'failed',
+] as const;
 export type TenantStatus = (typeof TENANT_STATUSES)[number];
 
 const TABLE = 'tenantctl_tenants';

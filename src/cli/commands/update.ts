@@ -1,4 +1,5 @@
-import type { Command } from 'commander';
+import { Option, type Command } from 'commander';
+import { UsageError } from '../../core/errors.js';
 import { withCommandContext } from '../action.js';
 import { collectKeyValue, collectList } from '../options.js';
 
@@ -11,17 +12,36 @@ export function registerUpdate(program: Command): void {
     .option('--plan <plan>', 'new plan')
     .option('--set <key=value>', 'set a metadata entry; repeatable', collectKeyValue)
     .option('--unset <key>', 'remove a metadata entry; repeatable', collectList)
+    .addOption(new Option('--database <name>').hideHelp())
+    .addOption(new Option('--server <name>').hideHelp())
     .action(
       async (
         slug: string,
-        flags: { name?: string; plan?: string; set?: Record<string, string>; unset?: string[] },
+        flags: {
+          name?: string;
+          plan?: string;
+          set?: Record<string, string>;
+          unset?: string[];
+          database?: string;
+          server?: string;
+        },
         command: Command,
       ) => {
+        // Repointing a row at another database would leave the data behind: that is move's job.
+        if (flags.database !== undefined || flags.server !== undefined)
+          throw new UsageError(
+            `update: a tenant's ${flags.database !== undefined ? 'database' : 'server'} is not changed by update; to put ${slug} on another server use: tenantctl move ${slug} --to <server>`,
+          );
         const { updateTenant } = await import('../../lifecycle/tenants/index.js');
         await withCommandContext(
           command,
           async (ctx, out) => {
-            const result = await updateTenant(ctx, slug, flags);
+            const result = await updateTenant(ctx, slug, {
+              name: flags.name,
+              plan: flags.plan,
+              set: flags.set,
+              unset: flags.unset,
+            });
             out.result(result, () =>
               result.changed.length
                 ? `${out.color.green('✔')} Updated ${result.changed.join(', ')} of tenant ${slug}\n${out.fields([

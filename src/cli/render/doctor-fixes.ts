@@ -23,6 +23,19 @@ export function fixCommand(finding: Finding): string {
       return 'tenantctl doctor --fix --drop-orphans  (or adopt it: restore a backup into a new tenant)';
     case 'orphan_user':
       return 'tenantctl doctor --fix --drop-orphans';
+    case 'unregistered_database': {
+      const server = target.type === 'database' ? target.server : (finding.server ?? '');
+      const database = target.type === 'database' ? target.name : '';
+      const adopt = finding.adopt;
+      const as = adopt?.slug ?? '<slug>';
+      // Its own user keeps the application's password (which the lost registry rows held).
+      const login = adopt?.user
+        ? ` --user ${adopt.user} --password-stdin`
+        : adopt?.createUser === false
+          ? ''
+          : ' --create-user';
+      return `tenantctl adopt ${as} --server ${server} --database ${database}${login}`;
+    }
     case 'unmarked_database':
       return /another registry/.test(finding.message)
         ? 'find out which registry the database belongs to: two registries claim it'

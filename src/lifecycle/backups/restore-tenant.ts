@@ -11,12 +11,14 @@ import { findTenantRow, updateTenantRow, type Tenant, type TenantRow } from '../
 import { reloadTenant } from '../shared/load-tenant.js';
 import { backupExtensions, driverForBackupFile } from '../../engines/drivers.js';
 import { createTenant } from '../tenants/create-tenant.js';
+import { assertMetadataAvailable, readIndexedKeys } from '../../registry/metadata-index-repo.js';
 import { withTenantLock } from '../shared/tenant-lock.js';
 import { disableScheduledJobs } from '../tenants/suspend-tenant.js';
 import { assertNotMoving } from '../shared/tenant-moving.js';
 import { checkFile } from './verify-backups.js';
 import { usersOf, dumpToolsFrom } from '../../engines/engine-driver.js';
 import { driverFor } from '../../engines/drivers.js';
+import type { Engine } from '../../engines/server-spec.js';
 import { assertTenantCodeTrusted, tenantLogin, untrusted } from '../shared/tenant-login.js';
 
 export interface RestoreInput {
@@ -27,6 +29,14 @@ export interface RestoreInput {
   force?: boolean;
   /** Restore into a new tenant with this slug instead (a clone), created like `create`. */
   as?: string;
+  /**
+   * With `as`: the copy's server (by name), the labels placement must find, its display name and
+   * metadata entries over the source's.
+   */
+  asServer?: string;
+  asServerLabels?: Record<string, string>;
+  asName?: string;
+  asSet?: Record<string, string>;
   /**
    * `--from-untrusted-file`: restore a file that is none of this registry's recorded backups (no
    * recorded backup has its checksum). Without it such a file is refused (UsageError): whatever
@@ -76,14 +86,20 @@ export async function restoreTenant(
 
   if (input.as !== undefined) {
     // The clone's restore logs in as its own new user; without one, as the admin (see tenantLogin).
-    const engine = driverFor(ctx.defaultServerSpec().engine);
-    if (!ctx.config.tenantUsers && engine.supportsUsers && !ctx.config.trustTenantCode)
+    if (!ctx.config.tenantUsers && driverFor(backup.engine as Engine).supportsUsers && !ctx.config.trustTenantCode)
       throw untrusted([input.as], 'restore --as');
+    const metadata = { ...(source ? (JSON.parse(source.metadata) as Record<string, string>) : {}), ...input.asSet };
+    await assertCloneMetadataFree(ctx, input.as, metadata, input.asSet ?? {});
+    // Placed like create (--server, labels, placement), only on a server of the backup's engine.
     const created = await createTenant(ctx, {
       slug: input.as,
+      name: input.asName,
       plan: source?.plan ?? undefined,
-      metadata: source ? (JSON.parse(source.metadata) as Record<string, string>) : undefined,
-      restoreFrom: await engineChecked(ctx, backup),
+      metadata,
+      restoreFrom: backup.file,
+      restoreEngine: backup.engine,
+      server: input.asServer,
+      serverLabels: input.asServerLabels,
     });
     return {
       tenant: created.tenant,
@@ -223,6 +239,32 @@ async function chooseBackup(
     duration_ms: null,
     error: null,
   };
+}
+
+/**
+ * A clone takes its source's metadata: an indexed value (unique per key) would clash with the
+ * source's own. Refused before anything is created, naming the flag that gives the copy its own.
+ */
+async function assertCloneMetadataFree(
+  ctx: Context,
+  copy: string,
+  metadata: Record<string, unknown>,
+  set: Record<string, string>,
+): Promise<void> {
+  const registry = await ctx.registry();
+  const indexedKeys = await readIndexedKeys(registry.knex);
+  // A failed earlier clone of the same slug holds its own values: not a clash.
+  const earlier = await findTenantRow(registry.knex, copy);
+  try {
+    await assertMetadataAvailable(registry.knex, indexedKeys, metadata, earlier?.id);
+  } catch (error) {
+    if (!(error instanceof ConflictError)) throw error;
+    const clashing = indexedKeys.filter((key) => key in metadata && !(key in set));
+    const hint = clashing.length
+      ? `; give the copy its own with ${clashing.map((key) => `--set ${key}=<value>`).join(' ')}`
+      : '';
+    throw new ConflictError(`restore --as: ${errorMessage(error)}${hint}; nothing was created`);
+  }
 }
 
 /** A backup restores only onto its own engine; returns its file. */

@@ -16,6 +16,7 @@ export async function examineOperations(ctx: Context, fleet: FleetView, list: Fi
   for (const t of fleet.rows.filter(
     (r) =>
       r.status === 'provisioning' ||
+      r.status === 'adopting' ||
       r.status === 'deleting' ||
       (r.step !== null && WITH_DATABASE.includes(r.status) && !isMoving(r)),
   )) {
@@ -52,6 +53,16 @@ export async function examineOperations(ctx: Context, fleet: FleetView, list: Fi
 
 /** The finding for a tenant whose operation was cut short, by what its row says was under way. */
 function interrupted(t: TenantRow): NewFinding {
+  if (t.status === 'adopting') {
+    // Not repaired here: `adopt <slug>` run again resumes it (never a create, which would drop the database).
+    return {
+      kind: 'interrupted',
+      operation: 'adopt',
+      tenant: t.slug,
+      server: null,
+      message: `adopt of database "${t.database_name}" was interrupted at step "${t.step ?? 'start'}"; run: tenantctl adopt ${t.slug}`,
+    };
+  }
   if (t.status === 'provisioning') {
     return {
       kind: 'interrupted',

@@ -118,7 +118,39 @@ async function findOrphans(
       message: `database "${db}" matches the naming template, belongs to another registry or to none; left alone`,
     });
   }
-  for (const db of candidates.filter((d) => owned.has(d))) {
+  // This registry's mark, yet no row of any status: a tenant the registry lost (a registry
+  // restored from a backup older than its create). Adopted back, not dropped.
+  const recorded = new Set(
+    fleet.rows.filter((r) => fleet.alike(r.server_id, serverRow.id)).map((r) => r.database_name),
+  );
+  const mark = await fleet.registry.mark();
+  const marks = owned.size ? await server.readMarks([...owned]) : new Map<string, string | null>();
+  const unregistered = new Set([...owned].filter((db) => !recorded.has(db) && marks.get(db) === mark));
+  const { databaseNameTemplate, userNameTemplate } = ctx.config;
+  const unregisteredUsers = new Set<string>();
+  for (const db of unregistered) {
+    const slug = slugIn(databaseNameTemplate, db);
+    const user = slug && server.users ? userNameTemplate.replace('{slug}', slug) : null;
+    const userHere = user !== null && names.users.includes(user) ? user : null;
+    if (userHere) unregisteredUsers.add(userHere);
+    list.add({
+      kind: 'unregistered_database',
+      target: { type: 'database', server: serverRow.name, name: db },
+      tenant: null,
+      server: serverRow.name,
+      message: `database "${db}" carries this registry's ownership mark but no tenant has it (created after the registry's backup?)${slug ? `; adopt it back as "${slug}"` : ''}${userHere ? ` with its user "${userHere}"` : ''}`,
+      ...(slug
+        ? {
+            adopt: {
+              slug,
+              user: userHere,
+              createUser: !userHere && server.users !== undefined && ctx.config.tenantUsers,
+            },
+          }
+        : {}),
+    });
+  }
+  for (const db of candidates.filter((d) => owned.has(d) && !unregistered.has(d))) {
     list.add({
       kind: 'orphan_database',
       target: { type: 'database', server: serverRow.name, name: db },
@@ -127,7 +159,10 @@ async function findOrphans(
       message: `database "${db}" follows the naming template but belongs to no tenant`,
     });
   }
-  const users = names.users.filter((u) => userPattern.test(u) && ours(u) && !knownUsers.has(u));
+  // An unregistered database's user goes back with it (adopt --user): no orphan.
+  const users = names.users.filter(
+    (u) => userPattern.test(u) && ours(u) && !knownUsers.has(u) && !unregisteredUsers.has(u),
+  );
   findOrphanUsers(ctx, fleet, serverRow, { users, ownedDatabases: owned }, list);
 }
 

@@ -2,6 +2,7 @@
 
 export type FindingKind =
   | 'orphan_database'
+  | 'unregistered_database'
   | 'foreign_database'
   | 'foreign_user'
   | 'unmarked_database'
@@ -59,6 +60,11 @@ export interface Finding {
    * `rotate-password`, or the step the registry recorded), which says how to finish it.
    */
   operation?: string;
+  /**
+   * For `unregistered_database`: what to adopt it as (the slug the naming template says, and the
+   * user of that slug where one exists on the server), for the command that brings it back.
+   */
+  adopt?: { slug: string; user: string | null; createUser: boolean };
   /** Whether `doctor --fix` repairs it (orphans only with --drop-orphans). */
   autoFix: boolean;
   /** Set by --fix: whether the repair worked, and why not. */

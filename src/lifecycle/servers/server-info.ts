@@ -5,7 +5,7 @@ import { serverLabels, specFromRow, type ServerRow, type ServerStatus } from '..
 import type { TenantStatus } from '../../registry/tenants-repo.js';
 
 /** Statuses whose tenant has (or is getting) a database on its server: what capacity counts. */
-export const LIVE_STATUSES: TenantStatus[] = ['provisioning', 'active', 'suspended', 'deleting'];
+export const LIVE_STATUSES: TenantStatus[] = ['provisioning', 'adopting', 'active', 'suspended', 'deleting'];
 
 /** A server as commands return it: every field but secrets. */
 export interface ServerInfo {

@@ -43,6 +43,8 @@ export interface CreateTenantInput {
    * `restore --as` clone). It must be of the target server's engine.
    */
   restoreFrom?: string;
+  /** With `restoreFrom`: the backup's engine; placement takes only a server of that engine. */
+  restoreEngine?: string;
   /** `--server`: the server to create it on, by registry name. */
   server?: string;
   /** `--server-label k=v`: place it only on a server carrying these labels. */
@@ -211,7 +213,11 @@ async function placeNewTenant(
 ): Promise<Claimed> {
   const registry = await ctx.registry();
   return withPlacementLock(ctx, async () => {
-    const placed = await placeTenant(ctx, { server: input.server, labels: input.serverLabels });
+    const placed = await placeTenant(ctx, {
+      server: input.server,
+      labels: input.serverLabels,
+      engine: input.restoreEngine,
+    });
     const names = tenantNames(ctx.config, placed.server.connection.driver, slug);
     const password = names.user ? generatePassword() : null;
     await assertNamesFree(ctx, placed.server, names.database, names.user);

@@ -13,3 +13,16 @@ export { suspendTenant, reactivateTenant, disableScheduledJobs, type AccessChang
 export { listTenants, showTenant, type TenantDetail } from './read-tenants.js';
 export { tenantUrl, type TenantUrl } from './tenant-url.js';
 export { tenantStats, type StatsResult, type StatsSort, type TenantStats } from './tenant-stats.js';
+export {
+  adoptTenant,
+  ADOPT_STEPS,
+  type AdoptTenantInput,
+  type AdoptTenantResult,
+  type AdoptStep,
+} from './adopt-tenant.js';
+export {
+  adoptMatching,
+  type AdoptMatchingInput,
+  type AdoptMatchingResult,
+  type AdoptCandidate,
+} from './adopt-matching.js';
