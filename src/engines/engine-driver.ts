@@ -466,6 +466,12 @@ export interface ServerUsers {
    * objects in other databases too); MySQL grantDatabase (MySQL objects have no owners).
    */
   giveObjects(user: string, database: string): Promise<void>;
+  /**
+   * Whether `password` is `user`'s, by the server's stored verifier, where the admin may read it:
+   * a login alone proves nothing on a server that trusts local logins (PostgreSQL `trust`). Null
+   * where it cannot be told (no verifier readable); the login then decides.
+   */
+  passwordMatches(user: string, password: string): Promise<boolean | null>;
   /** Every user on the server (for finding orphans). */
   listUsers(): Promise<string[]>;
 }

@@ -458,6 +458,11 @@ class MysqlServer implements ServerConnection, ServerUsers, ScheduledJobs {
     await this.admin.raw(`grant all privileges on ${grantPattern(database)}.* to ?@?`, [user, this.host]);
   }
 
+  /** MySQL and MariaDB check every password at login (no `trust`): the login decides. */
+  async passwordMatches(): Promise<boolean | null> {
+    return null;
+  }
+
   /** MySQL objects have no owners: the grants on the database are all there is to give. */
   async giveObjects(user: string, database: string): Promise<void> {
     await this.grantDatabase(user, database);

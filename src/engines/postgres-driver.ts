@@ -42,7 +42,7 @@ import {
 } from './connection-guard.js';
 import { ServerWatch } from './server-watch.js';
 import { socketDeadlines, statementLimit, type ConnectionUse } from './socket-deadlines.js';
-import { scramSha256Verifier } from './postgres-scram.js';
+import { verifierMatches, scramSha256Verifier } from './postgres-scram.js';
 import type { ServerSpec } from './server-spec.js';
 import { QUIET_KNEX_LOG } from './knex-log.js';
 import { postgresFingerprint } from './postgres-fingerprint.js';
@@ -415,6 +415,17 @@ class PostgresServer implements ServerConnection, ServerUsers, MigrationFingerpr
   async grantDatabase(user: string, database: string): Promise<void> {
     await this.admin.raw(`alter database ${quote(database)} owner to ${quote(user)}`);
     await this.admin.raw(`grant connect, temporary on database ${quote(database)} to ${quote(user)}`);
+  }
+
+  async passwordMatches(user: string, password: string): Promise<boolean | null> {
+    // pg_authid is readable by superusers only: any other admin leaves it to the login.
+    const result = await this.admin
+      .raw('select rolpassword from pg_catalog.pg_authid where rolname = ?', [user])
+      .catch(() => undefined);
+    const stored = (result?.rows[0] as { rolpassword: string | null } | undefined)?.rolpassword;
+    if (result === undefined || stored === undefined) return null;
+    if (stored === null) return false; // no password at all: the application cannot be logging in with one
+    return verifierMatches(stored, user, password);
   }
 
   async giveObjects(user: string, database: string): Promise<void> {

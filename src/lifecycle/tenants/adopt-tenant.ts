@@ -214,6 +214,10 @@ async function planAdoption(
 
 /** Logs in as the application's user, as it does: a wrong password is refused before anything is recorded. */
 async function verifyLogin(server: ServerHandle, database: string, user: string, password: string): Promise<void> {
+  if ((await usersOf(server.connection).passwordMatches(user, password)) === false)
+    throw new UsageError(
+      `adopt: the password given is not that of "${user}" on server "${server.row.name}"; nothing was changed`,
+    );
   const knex = knexFactory({
     ...server.connection.tenantUserKnexConfig(database, user, password),
     pool: { min: 0, max: 1 },
