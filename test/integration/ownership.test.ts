@@ -85,7 +85,7 @@ for (const engine of selectedEngines().filter((e): e is 'postgres' | 'mysql' => 
       expect(clean.result.code).toBe(0);
     });
 
-    it('keeps the mark through a restore, and its own marked database with no row is an orphan (of it alone)', async () => {
+    it('keeps the mark through a restore, and its own marked database with no row is unregistered (to it alone)', async () => {
       const mine = await create(first);
       const mark = await readMark(engine, first.probe, mine.database);
       expect((await first.run(['backup', mine.slug])).code).toBe(0);
@@ -95,13 +95,14 @@ for (const engine of selectedEngines().filter((e): e is 'postgres' | 'mysql' => 
       expect((await first.run(['migrate', mine.slug])).code).toBe(0);
       expect(await readMark(engine, first.probe, mine.database)).toBe(mark); // the stamp kept it (PostgreSQL)
 
-      // A database of the first registry's that it lost track of: its orphan, the second's foreign.
+      // A database of the first registry's that it lost track of (a registry restored from an older
+      // backup): unregistered, to adopt back, never an orphan to drop; the second's foreign.
       const lost = `${prefix}_lost${randomBytes(2).toString('hex')}`;
       dbs.push(lost);
       await first.probe.createDatabase(lost);
       await writeMark(engine, first.probe, lost, mark);
       expect((await doctor(second)).find((f) => f.target.name === lost)?.kind).toBe('foreign_database');
-      expect((await doctor(first)).find((f) => f.target.name === lost)?.kind).toBe('orphan_database');
+      expect((await doctor(first)).find((f) => f.target.name === lost)?.kind).toBe('unregistered_database');
       // Marked by nobody: foreign to both.
       await writeMark(engine, first.probe, lost, null);
       expect((await doctor(first)).find((f) => f.target.name === lost)?.kind).toBe('foreign_database');

@@ -172,7 +172,7 @@ for (const engine of selectedEngines()) {
         expect(line).toMatch(/^(# (HELP|TYPE) \w+ .+|\w+(\{[^}]*\})? -?\d+(\.\d+)?)$/);
     });
 
-    it('leaves a database made by hand alone; one with its mark is an orphan, dropped only with --drop-orphans', async () => {
+    it('leaves a database made by hand alone; one with its mark and no row is unregistered; a deleted tenant\'s is an orphan, dropped only with --drop-orphans', async () => {
       await ws.probe.createDatabase(`${prefix}_orphan`);
       const foreign = await findings('--fix', '--drop-orphans', '--yes');
       expect(foreign.findings).toContainEqual(
@@ -185,24 +185,43 @@ for (const engine of selectedEngines()) {
       );
       expect(foreign.findings.some((f) => f.kind === 'orphan_database')).toBe(false);
       expect(await ws.probe.databaseExists(`${prefix}_orphan`)).toBe(true);
-      // This registry's mark, as on a database whose tenant's row was lost.
+      // This registry's mark, as on a database whose tenant's row was lost (a registry restored
+      // from an older backup): unregistered, to adopt back; never dropped as an orphan.
       const live = await create();
-      await writeMark(engine, ws.probe, `${prefix}_orphan`, await readMark(engine, ws.probe, names(live).database));
+      const mark = await readMark(engine, ws.probe, names(live).database);
+      await writeMark(engine, ws.probe, `${prefix}_orphan`, mark);
+      const lost = await findings('--fix', '--drop-orphans', '--yes');
+      expect(lost.code).toBe(1);
+      expect(lost.findings).toContainEqual(
+        expect.objectContaining({
+          kind: 'unregistered_database',
+          severity: 'problem',
+          target: { type: 'database', server: expect.any(String), name: `${prefix}_orphan` },
+          fix: expect.stringMatching(new RegExp(`^tenantctl adopt orphan --server \\S+ --database ${prefix}_orphan`)),
+        }),
+      );
+      expect(await ws.probe.databaseExists(`${prefix}_orphan`)).toBe(true);
+      await writeMark(engine, ws.probe, `${prefix}_orphan`, null);
+      // Its mark on the database of a tenant it deleted: an orphan, dropped only with --drop-orphans.
+      const gone = await create();
+      expect((await ws.run(['delete', gone, '--yes', '--no-backup'])).code).toBe(0);
+      await ws.probe.createDatabase(names(gone).database);
+      await writeMark(engine, ws.probe, names(gone).database, mark);
       const found = await findings();
       expect(found.code).toBe(1);
       expect(found.findings).toContainEqual(
         expect.objectContaining({
           kind: 'orphan_database',
           severity: 'problem',
-          target: { type: 'database', server: expect.any(String), name: `${prefix}_orphan` },
+          target: { type: 'database', server: expect.any(String), name: names(gone).database },
         }),
       );
       await findings('--fix');
-      expect(await ws.probe.databaseExists(`${prefix}_orphan`)).toBe(true);
+      expect(await ws.probe.databaseExists(names(gone).database)).toBe(true);
       expect((await ws.run(['doctor', '--fix', '--drop-orphans'])).code).toBe(2); // no terminal, no --yes
       const dropped = await findings('--fix', '--drop-orphans', '--yes');
       expect(dropped.findings.find((f) => f.kind === 'orphan_database')?.fixed).toBe(true);
-      expect(await ws.probe.databaseExists(`${prefix}_orphan`)).toBe(false);
+      expect(await ws.probe.databaseExists(names(gone).database)).toBe(false);
     });
 
     it('finds a suspended tenant whose access was restored by hand, and --fix locks it again', async () => {
