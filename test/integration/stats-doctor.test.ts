@@ -172,7 +172,7 @@ for (const engine of selectedEngines()) {
         expect(line).toMatch(/^(# (HELP|TYPE) \w+ .+|\w+(\{[^}]*\})? -?\d+(\.\d+)?)$/);
     });
 
-    it('leaves a database made by hand alone; one with its mark and no row is unregistered; a deleted tenant\'s is an orphan, dropped only with --drop-orphans', async () => {
+    it("leaves a database made by hand alone; one with its mark and no row is unregistered; a deleted tenant's is an orphan, dropped only with --drop-orphans", async () => {
       await ws.probe.createDatabase(`${prefix}_orphan`);
       const foreign = await findings('--fix', '--drop-orphans', '--yes');
       expect(foreign.findings).toContainEqual(
