@@ -99,10 +99,13 @@ for (const engine of selectedEngines().filter((e): e is 'postgres' | 'mysql' => 
         const { identity } = await knex('tenantctl_servers').where({ name: 'main' }).first();
         await knex('tenantctl_servers').where({ name: 'alias' }).update({ identity });
       });
-      const orphan = `${prefix}_orphan${randomBytes(3).toString('hex')}`;
+      // Ours: the database of a tenant this registry deleted, made again with its mark (a database
+      // with its mark and no row at all is unregistered, adopted back, never dropped).
+      const goneSlug = await create();
+      expect((await ws.run(['delete', goneSlug, '--yes', '--no-backup'])).code).toBe(0);
+      const orphan = `${prefix}_${goneSlug}`;
       orphans.push(orphan);
       await ws.probe.createDatabase(orphan);
-      // Ours: it carries this registry's mark (as one whose registry row was lost would).
       await writeMark(engine, ws.probe, orphan, await readMark(engine, ws.probe, live));
       const fixed = await ws.json(['doctor', '--fix', '--drop-orphans', '--yes']);
       const orphanFindings = fixed.data.findings.filter((f: { kind: string }) => f.kind === 'orphan_database');
