@@ -205,3 +205,40 @@ for (const engine of selectedEngines().filter((e): e is 'postgres' | 'mysql' => 
     }
   });
 }
+
+// SQLite: a tenant is a file in the tenants directory; no users, so neither --user nor --create-user.
+describe.skipIf(!selectedEngines().includes('sqlite'))('adopt on sqlite', () => {
+  let ws: Workspace;
+  beforeAll(() => {
+    ws = new Workspace('sqlite');
+  });
+  afterAll(() => ws.cleanup());
+
+  it('adopts files made by hand, one and by --match; migrate-all and backup --all work on them; refusals', async () => {
+    const one = ws.slug('one');
+    await ws.probe.createDatabase(ws.names(one).database);
+    // Refused: a user on an engine without users, a file that is not there.
+    expect((await ws.run(['adopt', one, '--database', ws.names(one).database, '--create-user'])).code).toBe(2);
+    expect((await ws.run(['adopt', one, '--database', 'tenant_nothere'])).code).toBe(3);
+    const adopted = await ws.json(['adopt', one, '--database', ws.names(one).database, '--plan', 'free']);
+    expect(adopted.result.code, adopted.result.stderr).toBe(0);
+    expect(adopted.data).toMatchObject({ tenant: { slug: one, status: 'active', plan: 'free' }, applied: [] });
+
+    const many = [ws.slug('m'), ws.slug('m')];
+    for (const slug of many) await ws.probe.createDatabase(ws.names(slug).database);
+    const matched = await ws.json(['adopt', '--match', 'tenant_m%']);
+    expect(matched.result.code, matched.result.stderr).toBe(0);
+    expect(matched.data.adopted.map((a: { tenant: { slug: string } }) => a.tenant.slug).sort()).toEqual(many.sort());
+
+    const migrated = await ws.json(['migrate-all']);
+    expect(migrated.result.code, migrated.result.stderr).toBe(0);
+    expect((await ws.run(['backup', '--all'])).code).toBe(0);
+    const db = ws.probe.admin(ws.names(one).database);
+    try {
+      expect(await db.schema.hasTable('hand_made')).toBe(true); // the file's own table kept
+      expect(await db.schema.hasTable('users')).toBe(true); // and migrated
+    } finally {
+      await db.destroy();
+    }
+  }, 120_000);
+});
