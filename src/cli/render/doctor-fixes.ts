@@ -95,6 +95,8 @@ function finishCommand(operation: string | undefined, slug: string): string {
   switch (operation) {
     case 'create':
       return `tenantctl create ${slug}  (finishes it)  or  tenantctl delete ${slug} --yes`;
+    case 'adopt':
+      return `tenantctl adopt ${slug}  (resumes it where it stopped)`;
     case 'delete':
       return `tenantctl delete ${slug} --yes  (finishes it)`;
     case 'suspend':
