@@ -192,7 +192,12 @@ for (const engine of selectedEngines().filter((e): e is 'postgres' | 'mysql' => 
         // Doctor names it and how to finish; create (which would start afresh) refuses it.
         const doctor = await ws.json(['doctor']);
         expect(doctor.data.findings).toContainEqual(
-          expect.objectContaining({ kind: 'interrupted', operation: 'adopt', tenant: slug }),
+          expect.objectContaining({
+            kind: 'interrupted',
+            operation: 'adopt',
+            tenant: slug,
+            fix: `tenantctl adopt ${slug}  (resumes it where it stopped)`,
+          }),
         );
         expect((await ws.run(['create', slug])).code).toBe(4);
         const again = await ws.json(['adopt', slug]);

@@ -222,7 +222,7 @@ for (const engine of selectedEngines()) {
       const dropped = await findings('--fix', '--drop-orphans', '--yes');
       expect(dropped.findings.find((f) => f.kind === 'orphan_database')?.fixed).toBe(true);
       expect(await ws.probe.databaseExists(names(gone).database)).toBe(false);
-    });
+    }, 180_000);
 
     it('finds a suspended tenant whose access was restored by hand, and --fix locks it again', async () => {
       const slug = await create();
