@@ -111,6 +111,7 @@ export class Output {
       active: this.color.green,
       suspended: this.color.yellow,
       provisioning: this.color.cyan,
+      adopting: this.color.cyan,
       deleting: this.color.magenta,
       failed: this.color.red,
       deleted: this.color.dim,

@@ -103,6 +103,9 @@ export async function adoptTenant(
       if (input.database && input.database !== existing.database_name)
         throw new UsageError(`tenant "${slug}" is being adopted from database "${existing.database_name}"`);
       row = existing;
+      // A run killed between recording the row and indexing its metadata: indexed now (idempotent).
+      const indexedKeys = await readIndexedKeys(registry.knex);
+      await writeMetadataIndex(registry, row.id, indexedKeys, JSON.parse(row.metadata) as Record<string, unknown>);
     } else {
       if (!input.database) throw new UsageError('adopt: --database <name> is required');
       server = input.server ? await ctx.serverByName(input.server) : await ctx.defaultServer();
