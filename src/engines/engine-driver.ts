@@ -83,6 +83,18 @@ export interface EngineDriver {
    */
   isLockTimeoutError(error: unknown): boolean;
   /**
+   * True when a statement was refused for want of a privilege (PostgreSQL 42501; MySQL's
+   * ER_*ACCESS_DENIED* such as 1044, 1142, 1227), not a login refused: a migration needing more
+   * than the tenant's rights, which an `adminSetup` can give. Never on SQLite (no users).
+   */
+  isPermissionDenied(error: unknown): boolean;
+  /**
+   * Runs an SQL script of any number of statements (an `adminSetup` .sql file) on the session
+   * `knex` is (opened with TenantConnectionOptions.script): as the server reads it, statement by
+   * statement in one round trip, so function bodies and quoting are the server's business.
+   */
+  runScript(knex: Knex, sql: string): Promise<void>;
+  /**
    * Why an admin password cannot serve this engine's dump and restore tools, or undefined
    * (PostgreSQL's read it from a password file, one entry per line: no line breaks). Refused at
    * `server add`/`update`, before anything is recorded.
@@ -198,6 +210,8 @@ export interface TenantConnectionOptions {
    * checksums, the migration table), bounded by `statementTimeout`.
    */
   schemaWork?: boolean;
+  /** The session runs a script of several statements (runScript): MySQL lets one query hold them. */
+  script?: boolean;
 }
 
 /**

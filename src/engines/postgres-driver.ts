@@ -45,6 +45,7 @@ import { socketDeadlines, statementLimit, type ConnectionUse } from './socket-de
 import { scramSha256Verifier } from './postgres-scram.js';
 import type { ServerSpec } from './server-spec.js';
 import { QUIET_KNEX_LOG } from './knex-log.js';
+import { onRawConnection } from './raw-connection.js';
 import { postgresFingerprint } from './postgres-fingerprint.js';
 import { postgresReadOnlyQuery } from './postgres-query.js';
 import type { ContentFingerprint } from './content-fingerprint.js';
@@ -184,6 +185,12 @@ export const postgresDriver: EngineDriver = {
   },
   // lock_not_available: lock_timeout ran out.
   isLockTimeoutError: (error) => (error as { code?: string } | null)?.code === '55P03',
+  isPermissionDenied: (error) => (error as { code?: string } | null)?.code === '42501',
+
+  // pg's simple query protocol runs a whole script, several statements, in one query.
+  async runScript(knex, sql) {
+    await onRawConnection<{ query(sql: string): Promise<unknown> }, unknown>(knex, (client) => client.query(sql));
+  },
 
   readAppliedOn(knex, table, database) {
     return readMigrationTable(knex, quote(table), table, database);
@@ -600,8 +607,12 @@ class PostgresServer implements ServerConnection, ServerUsers, MigrationFingerpr
   }
 
   async restore(login: TenantLogin, file: string, tools: DumpTools): Promise<void> {
+    // Extensions the database has already are the admin's (adminSetup): the archive's are skipped.
+    const present = await this.onDatabase(login.database, async (knex) =>
+      (await knex.raw('select extname from pg_catalog.pg_extension')).rows.map((r: { extname: string }) => r.extname),
+    );
     await withLoginSession(this, login, (_knex, credentials) =>
-      pgRestoreFrom(this.spec, credentials, file, tools, this.toolControl(false)),
+      pgRestoreFrom(this.spec, credentials, file, tools, this.toolControl(false), present),
     );
   }
 

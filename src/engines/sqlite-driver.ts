@@ -39,6 +39,7 @@ import { sqliteReadOnlyQuery } from './sqlite-query.js';
 import { MARK_PATTERN, MARK_TABLE } from './ownership-mark.js';
 import { ServerWatch } from './server-watch.js';
 import type { ContentFingerprint } from './content-fingerprint.js';
+import { onRawConnection } from './raw-connection.js';
 
 const quote = (name: string) => `"${name.replaceAll('"', '""')}"`;
 
@@ -106,6 +107,12 @@ export const sqliteDriver: EngineDriver = {
   // A file in this process has no session to lose.
   isSessionLost: () => false,
   isLockTimeoutError: (error) => /^SQLITE_BUSY/.test(String((error as { code?: string } | null)?.code)),
+  isPermissionDenied: () => false,
+
+  // better-sqlite3's exec runs every statement of a script.
+  async runScript(knex, sql) {
+    await onRawConnection<{ exec(sql: string): unknown }, unknown>(knex, (db) => db.exec(sql));
+  },
 
   async readAppliedOn(knex, table, database) {
     const found = (await knex.raw('select type from sqlite_master where name = ?', [table])) as Array<{ type: string }>;

@@ -11,6 +11,7 @@ import { UserConsole } from '../../tenant-schema/user-console.js';
 import { databaseErrorDetail, describeErrorDetail } from '../../engines/error-detail.js';
 import { isOutage, outageMessage } from '../shared/fleet-servers.js';
 import { freshTenant } from '../shared/fresh-tenant.js';
+import { permissionHint } from '../shared/admin-setup.js';
 import { withCutoff } from '../shared/tenant-deadline.js';
 import { withTenantKnex } from '../shared/tenant-database.js';
 import { ifTenantFree, type TenantLockPool } from '../shared/tenant-lock-pool.js';
@@ -229,7 +230,8 @@ async function failureOf(
       : '';
   // The database's own words (PostgreSQL's detail, hint, constraint) go with the message, and as `detail`.
   const detail = databaseErrorDetail(error);
-  const failed = caught('failed', `${errorMessage(error)}${describeErrorDetail(detail)}${hint}`);
+  const denied = driver ? permissionHint(driver, error, tenant.database_user) : '';
+  const failed = caught('failed', `${errorMessage(error)}${describeErrorDetail(detail)}${hint}${denied}`);
   return detail ? { ...failed, detail } : failed;
 }
 

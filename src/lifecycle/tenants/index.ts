@@ -13,3 +13,10 @@ export { suspendTenant, reactivateTenant, disableScheduledJobs, type AccessChang
 export { listTenants, showTenant, type TenantDetail } from './read-tenants.js';
 export { tenantUrl, type TenantUrl } from './tenant-url.js';
 export { tenantStats, type StatsResult, type StatsSort, type TenantStats } from './tenant-stats.js';
+export {
+  setupTenants,
+  type SetupOptions,
+  type SetupResult,
+  type SetupOutcome,
+  type SetupOutcomeKind,
+} from './setup-tenants.js';
