@@ -161,6 +161,15 @@ describe.skipIf(!reachable.includes('postgres'))('adminSetup on postgres: what o
     // Idempotent by contract: run again on the tenant, nothing fails.
     const again = await ws.json(['setup', slug, '--admin-setup', 'fdw-setup.cjs']);
     expect(again.data.tenants).toMatchObject([{ slug, outcome: 'done' }]);
+    // Its backup (which holds the extension) restores: a scratch copy and the tenant's own database
+    // are set up by the admin first.
+    const setupFlag = ['--admin-setup', 'fdw-setup.cjs'];
+    const backup = await ws.run(['backup', slug, ...setupFlag]);
+    expect(backup.code, backup.stderr).toBe(0);
+    const verified = await ws.json(['backup', 'verify', slug, '--restore-test', ...setupFlag]);
+    expect(verified.result.code, verified.result.stdout).toBe(0);
+    const restored = await ws.run(['restore', slug, '--latest', '--force', ...setupFlag]);
+    expect(restored.code, restored.stderr).toBe(0);
 
     // Without it, a migration creating the extension is refused, and the error says why and what to do.
     const bare = ws.slug();
