@@ -3,6 +3,7 @@ import { dirname } from 'node:path';
 import type { Knex } from 'knex';
 import type { Config } from '../config/config-keys.js';
 import { UsageError } from '../core/errors.js';
+import { knexClientName } from '../engines/descriptors.js';
 import { readKnexfile, type KnexfileSettings } from './knexfile.js';
 import { DirectoryMigrationSource } from './migration-source.js';
 import { projectKnex, type ProjectKnex } from './project-knex.js';
@@ -84,8 +85,21 @@ async function load(config: Config): Promise<TenantProject> {
     },
     ...(file?.seeds.loadExtensions ? { seedExtensions: file.seeds.loadExtensions } : {}),
     source: () => new DirectoryMigrationSource(migrationsDir, extensions),
-    knex: file ? { used: base.used, factory: (tenant) => base.factory(withKnexfile(file, tenant)) } : base,
+    knex: file
+      ? { used: base.used, factory: (tenant) => namedAsKnexfile(base.factory(withKnexfile(file, tenant)), file) }
+      : base,
   };
+}
+
+/**
+ * Migrations see the client name their knexfile gives (`knex.client.config.client === 'sqlite3'`,
+ * `'postgresql'`), as under the knex CLI, where it names the tenant's engine; the dialect is the
+ * client's own. (knex reads the name only when it is made: changing it afterwards is harmless.)
+ */
+function namedAsKnexfile(knex: Knex, file: KnexfileSettings): Knex {
+  const config = (knex.client as { config: Knex.Config }).config;
+  if (typeof config.client === 'string') config.client = knexClientName(config.client, file.client);
+  return knex;
 }
 
 type AfterCreate = (connection: unknown, done: (error: Error | null, connection?: unknown) => void) => void;
