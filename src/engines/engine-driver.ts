@@ -6,6 +6,16 @@ import { InternalError, type TamperedTableError } from '../core/errors.js';
 import { TOOL_SETTINGS, type ToolConfig } from './descriptors.js';
 import { credentialDirectory } from './credential-file.js';
 
+/**
+ * A tenant's migrations table, as its knexfile names it (`migrations.tableName`, default
+ * `knex_migrations`) and, on PostgreSQL, the schema it is in (`migrations.schemaName`; absent:
+ * the session's default, as knex's). Engines without schemas in a database use the name only.
+ */
+export interface MigrationTable {
+  readonly name: string;
+  readonly schema?: string;
+}
+
 /** Held until released; the server releases it by itself if the process dies. */
 export interface HeldLock {
   release(): Promise<void>;
@@ -108,7 +118,7 @@ export interface EngineDriver {
    * (PostgreSQL: locked, then its relkind; MySQL: HANDLER, which refuses views; SQLite: its type),
    * so nothing a tenant defined runs: anything else throws TamperedTableError.
    */
-  readAppliedOn(knex: Knex, table: string, database: string): Promise<string[] | null>;
+  readAppliedOn(knex: Knex, table: MigrationTable, database: string): Promise<string[] | null>;
   /**
    * Knex configuration for the registry's session locks (tryLock), apart from its queries: each
    * held lock keeps a connection, so a pool shared with queries would starve them.
@@ -365,7 +375,7 @@ export interface DatabaseInspection {
    */
   readAppliedMigrations(
     logins: TenantLogin[],
-    table: string,
+    table: MigrationTable,
     concurrency: number,
     available?: string[],
   ): Promise<AppliedMigrations>;
@@ -432,7 +442,7 @@ export interface MigrationFingerprints {
    */
   readMigrationFingerprints(databases: string[]): Promise<Map<string, string | null>>;
   /** Has the server keep that fingerprint from now on (PostgreSQL: a trigger). */
-  keepMigrationFingerprint(knex: Knex, table: string): Promise<void>;
+  keepMigrationFingerprint(knex: Knex, table: MigrationTable): Promise<void>;
 }
 
 /** The users capability of a server whose engine has database users. */
@@ -525,7 +535,7 @@ export interface DatabaseStatsOptions {
   tables?: boolean;
   /** Databases read at once where each needs a connection. */
   concurrency: number;
-  migrationsTable: string;
+  migrationsTable: MigrationTable;
   /** The migrations available, in order: lets an engine that keeps fingerprints skip reading the table. */
   available: string[];
 }

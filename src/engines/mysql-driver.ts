@@ -9,6 +9,7 @@ import {
   type DatabaseStats,
   type DatabaseStatsOptions,
   type DumpTools,
+  type MigrationTable,
   type EngineDriver,
   type LentLogin,
   type ScheduledJobs,
@@ -239,7 +240,8 @@ export const mysqlDriver: EngineDriver = {
     );
   },
 
-  readAppliedOn(knex, table, database) {
+  // A migrations table's schema (migrations.schemaName) is PostgreSQL's: a MySQL database has none.
+  readAppliedOn(knex, { name: table }, database) {
     return onOneConnection(knex, (query) => readWithHandler(query, quote(table), table, database));
   },
 
@@ -575,7 +577,7 @@ class MysqlServer implements ServerConnection, ServerUsers, ScheduledJobs {
     }
   }
 
-  async readAppliedMigrations(logins: TenantLogin[], table: string): Promise<AppliedMigrations> {
+  async readAppliedMigrations(logins: TenantLogin[], { name: table }: MigrationTable): Promise<AppliedMigrations> {
     // One server sees every database: the catalog says which have the table, and HANDLER reads
     // each over an admin connection (it runs nothing of the tenant's), without logging in as
     // every tenant: a batch of tenants in one round trip.

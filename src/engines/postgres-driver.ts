@@ -11,6 +11,7 @@ import {
   type DatabaseStats,
   type DatabaseStatsOptions,
   type DumpTools,
+  type MigrationTable,
   type EngineDriver,
   type LentLogin,
   type MigrationFingerprints,
@@ -51,6 +52,14 @@ import { postgresReadOnlyQuery } from './postgres-query.js';
 import type { ContentFingerprint } from './content-fingerprint.js';
 
 const quote = (name: string) => `"${name.replaceAll('"', '""')}"`;
+
+/** A migrations table as SQL names it: in its schema (knexfile migrations.schemaName) where it has one. */
+const qualified = (table: MigrationTable, fallback?: string) => {
+  const schema = table.schema ?? fallback;
+  return schema ? `${quote(schema)}.${quote(table.name)}` : quote(table.name);
+};
+/** A migrations table as messages name it. */
+const shown = (table: MigrationTable) => (table.schema ? `${table.schema}.${table.name}` : table.name);
 
 const RESERVED = new Set(['postgres', 'template0', 'template1', 'public']);
 
@@ -193,7 +202,7 @@ export const postgresDriver: EngineDriver = {
   },
 
   readAppliedOn(knex, table, database) {
-    return readMigrationTable(knex, quote(table), table, database);
+    return readMigrationTable(knex, qualified(table), shown(table), database);
   },
 
   refusedPassword: (password) =>
@@ -514,7 +523,7 @@ class PostgresServer implements ServerConnection, ServerUsers, MigrationFingerpr
 
   async readAppliedMigrations(
     logins: TenantLogin[],
-    table: string,
+    table: MigrationTable,
     concurrency: number,
     available?: string[],
   ): Promise<AppliedMigrations> {
@@ -546,11 +555,11 @@ class PostgresServer implements ServerConnection, ServerUsers, MigrationFingerpr
    * A tenant without a user of its own (shared credentials) has it read by the admin, in `public`
    * where knex made it: readMigrationTable lets nothing of the tenant's run.
    */
-  private async appliedAs(login: TenantLogin, table: string): Promise<string[] | null | TamperedTableError> {
+  private async appliedAs(login: TenantLogin, table: MigrationTable): Promise<string[] | null | TamperedTableError> {
     try {
       if (login.user === null)
         return await this.onDatabase(login.database, (knex) =>
-          readMigrationTable(knex, `public.${quote(table)}`, table, login.database),
+          readMigrationTable(knex, qualified(table, 'public'), shown(table), login.database),
         );
       return await withLoginSession(this, login, (knex) => postgresDriver.readAppliedOn(knex, table, login.database));
     } catch (error) {
@@ -731,8 +740,8 @@ class PostgresServer implements ServerConnection, ServerUsers, MigrationFingerpr
     return new Map([...stamps].map(([db, stamp]) => [db, stamp?.fingerprint ?? null]));
   }
 
-  keepMigrationFingerprint(knex: Knex, table: string): Promise<void> {
-    return installStamp(knex, table);
+  keepMigrationFingerprint(knex: Knex, table: MigrationTable): Promise<void> {
+    return installStamp(knex, qualified(table));
   }
 
   async checkDumpTools(tools: DumpTools): Promise<string | undefined> {

@@ -23,6 +23,7 @@ import type {
   DatabaseStatsOptions,
   EngineDriver,
   HeldLock,
+  MigrationTable,
   ServerConnection,
   TenantConnectionOptions,
   TenantCredentials,
@@ -114,7 +115,7 @@ export const sqliteDriver: EngineDriver = {
     await onRawConnection<{ exec(sql: string): unknown }, unknown>(knex, (db) => db.exec(sql));
   },
 
-  async readAppliedOn(knex, table, database) {
+  async readAppliedOn(knex, { name: table }, database) {
     const found = (await knex.raw('select type from sqlite_master where name = ?', [table])) as Array<{ type: string }>;
     if (!found.length) return null;
     if (found[0]!.type !== 'table') throw new TamperedTableError(table, database, `a ${found[0]!.type}`);
@@ -325,7 +326,7 @@ class SqliteServer implements ServerConnection {
     return existsSync(file) && (statSync(file).mode & 0o222) === 0;
   }
 
-  async readAppliedMigrations(logins: TenantLogin[], table: string): Promise<AppliedMigrations> {
+  async readAppliedMigrations(logins: TenantLogin[], { name: table }: MigrationTable): Promise<AppliedMigrations> {
     const applied: AppliedMigrations = new Map();
     for (const { database } of logins) {
       const file = this.fileFor(database);

@@ -4,6 +4,7 @@ import type { Knex } from 'knex';
 import type { Config } from '../config/config-keys.js';
 import { UsageError } from '../core/errors.js';
 import { knexClientName } from '../engines/descriptors.js';
+import type { MigrationTable } from '../engines/engine-driver.js';
 import { readKnexfile, type KnexfileSettings } from './knexfile.js';
 import { DirectoryMigrationSource } from './migration-source.js';
 import { projectKnex, type ProjectKnex } from './project-knex.js';
@@ -30,6 +31,8 @@ export interface TenantProject {
   migrationsDir: string;
   seedsDir: string;
   migrations: MigrationSettings;
+  /** The migrations table, where tenantctl reads it: the knexfile's name, and its schema (PostgreSQL). */
+  table: MigrationTable;
   /** The extensions loaded as seeds (knexfile `seeds.loadExtensions`), or all tenantctl loads. */
   seedExtensions?: readonly string[];
   /** Where each directory came from: `config` (flag, environment, config file), `knexfile`, or `default`. */
@@ -82,6 +85,10 @@ async function load(config: Config): Promise<TenantProject> {
       tableName: file?.migrations.tableName ?? DEFAULT_MIGRATIONS_TABLE,
       ...(file?.migrations.schemaName ? { schemaName: file.migrations.schemaName } : {}),
       ...(file?.migrations.disableTransactions ? { disableTransactions: true } : {}),
+    },
+    table: {
+      name: file?.migrations.tableName ?? DEFAULT_MIGRATIONS_TABLE,
+      ...(file?.migrations.schemaName ? { schema: file.migrations.schemaName } : {}),
     },
     ...(file?.seeds.loadExtensions ? { seedExtensions: file.seeds.loadExtensions } : {}),
     source: () => new DirectoryMigrationSource(migrationsDir, extensions),

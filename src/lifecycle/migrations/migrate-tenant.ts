@@ -3,6 +3,7 @@ import type { Context, ServerHandle } from '../../context/context.js';
 import { formatDuration } from '../../core/duration.js';
 import { TamperedTableError, errorMessage } from '../../core/errors.js';
 import type { Registry } from '../../registry/registry.js';
+import type { MigrationTable } from '../../engines/engine-driver.js';
 import type { TenantWithServer } from '../../registry/tenants-repo.js';
 import type { DirectoryMigrationSource } from '../../tenant-schema/migration-source.js';
 import { planMigrations, runMigrator } from '../../tenant-schema/run-migrations.js';
@@ -172,7 +173,7 @@ async function migrateOn(
 ): Promise<Settled> {
   const { ctx, options, source, project } = run;
   const driver = server.connection.driver;
-  const table = project.migrations.tableName;
+  const table = project.table;
   if (options.direction === 'down') {
     // Read (and checked to be a plain table) first: a tampered one is reported, not rolled back.
     const applied = await driver.readAppliedOn(knex, table, tenant.database_name);
@@ -241,9 +242,12 @@ function caught(outcome: 'failed' | 'unreachable', error: string): Settled {
 }
 
 /** Dry run of a rollback: the last batch, read from the tenant's migration table (a plain table: checked). */
-async function plannedRollback(knex: Knex, applied: string[] | null, table: string): Promise<Settled> {
+async function plannedRollback(knex: Knex, applied: string[] | null, table: MigrationTable): Promise<Settled> {
   if (!applied?.length) return settledAs('up_to_date');
-  const last = await knex(table).max({ batch: 'batch' }).first();
-  const names = await knex(table).where({ batch: last!.batch }).orderBy('id', 'desc').pluck('name');
+  // In the knexfile's schema where it names one, as knex's migrator reads it.
+  const from = (): Knex.QueryBuilder =>
+    table.schema ? knex.withSchema(table.schema).from(table.name) : knex.from(table.name);
+  const last = await from().max({ batch: 'batch' }).first();
+  const names = await from().where({ batch: last!.batch }).orderBy('id', 'desc').pluck('name');
   return { outcome: 'pending', migrations: names, durationMs: 0 };
 }

@@ -303,7 +303,7 @@ async function stepsToSwitch(
     [
       'verify',
       async () => {
-        const table = (await tenantProject(ctx)).migrations.tableName;
+        const table = (await tenantProject(ctx)).table;
         copied.verified = await verifyCopy(source.connection, sourceLogin, target.connection, targetLogin, table);
       },
     ],

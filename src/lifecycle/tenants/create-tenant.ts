@@ -291,7 +291,7 @@ async function runCreateSteps(
       ? undefined
       : schemaWork(async (knex) => {
           migrations.push(...(await migrateToLatest(knex, project.source(), project.migrations)));
-          await server.connection.migrationFingerprints?.keepMigrationFingerprint(knex, project.migrations.tableName);
+          await server.connection.migrationFingerprints?.keepMigrationFingerprint(knex, project.table);
         }),
     seeds:
       fromBackup || input.seed === false
