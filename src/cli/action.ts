@@ -38,6 +38,7 @@ export interface GlobalOptions {
   migrationsDir?: string;
   seedsDir?: string;
   knexfile?: string;
+  adminSetup?: string;
   trustTenantCode?: boolean;
   concurrency?: string;
   perServer?: string;
@@ -61,6 +62,7 @@ export function configFor(command: Command): ResolvedConfig {
     migrationsDir: opts.migrationsDir,
     seedsDir: opts.seedsDir,
     knexfile: opts.knexfile,
+    adminSetup: opts.adminSetup,
     trustTenantCode: opts.trustTenantCode ? 'true' : undefined,
     concurrency: opts.concurrency,
     perServer: opts.perServer,

@@ -22,6 +22,7 @@ import { registerRegistry } from './commands/registry.js';
 import { registerRestore } from './commands/restore.js';
 import { registerRotateKey } from './commands/rotate-key.js';
 import { registerRotatePassword } from './commands/rotate-password.js';
+import { registerSetup } from './commands/setup.js';
 import { registerRuns } from './commands/runs.js';
 import { registerShow } from './commands/show.js';
 import { registerStats } from './commands/stats.js';
@@ -45,6 +46,9 @@ function buildProgram(): Command {
     .addOption(new Option('--migrations-dir <dir>', 'tenant schema migrations'))
     .addOption(new Option('--seeds-dir <dir>', 'tenant seeds'))
     .addOption(new Option('--knexfile <path>', "the project's knexfile (default ./knexfile.* if present)"))
+    .addOption(
+      new Option('--admin-setup <file>', "a .sql file or setup(knex, tenant) module run as the server's admin first"),
+    )
     .addOption(
       new Option(
         '--trust-tenant-code',
@@ -72,6 +76,7 @@ function buildProgram(): Command {
     registerRegistry,
     registerRotateKey,
     registerRotatePassword,
+    registerSetup,
     registerStats,
     registerDoctor,
     registerLog,

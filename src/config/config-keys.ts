@@ -34,6 +34,12 @@ export interface CoreConfig {
   /** The knexfile's environment, when it exports one object per environment. Default `NODE_ENV`, else `development`. */
   knexEnv: string;
   /**
+   * The tenant databases' admin setup: a `.sql` file, or a module exporting `setup(knex, tenant)`,
+   * run as the server's admin on each tenant's database before its migrations (create, move's
+   * target, `tenantctl setup`). Idempotent by contract. Default none.
+   */
+  adminSetup: string | undefined;
+  /**
    * Not a key: set by resolveConfig, true for a directory given by a flag, the environment or the
    * config file (it wins over the knexfile's). Absent means configured.
    */
@@ -192,6 +198,13 @@ export const CONFIG_KEYS: readonly ConfigKeyDefinition[] = [
     description: "the knexfile's environment (default NODE_ENV, else development)",
   },
   {
+    key: 'adminSetup',
+    env: 'TENANTCTL_ADMIN_SETUP',
+    type: 'path',
+    description:
+      "a .sql file or setup(knex, tenant) module run as the server's admin on each tenant database before migrations",
+  },
+  {
     key: 'databaseNameTemplate',
     env: 'TENANTCTL_DATABASE_NAME_TEMPLATE',
     type: 'string',
@@ -318,6 +331,8 @@ export function defaultFor(key: keyof Config, home: string): Config[keyof Config
       return undefined;
     case 'knexEnv':
       return 'development';
+    case 'adminSetup':
+      return undefined;
     case 'databaseNameTemplate':
       return 'tenant_{slug}';
     case 'userNameTemplate':

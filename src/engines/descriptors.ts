@@ -40,6 +40,17 @@ export function descriptorFor(engine: Engine): EngineDescriptor {
   return descriptor;
 }
 
+/**
+ * The name a knexfile gives the client (`sqlite3`, `postgresql`, …) when it names the same engine
+ * as `tenantClient` (the name of the client tenantctl connects with), else `tenantClient`: what
+ * a migration sees as `knex.client.config.client`, as the knex CLI would show it.
+ */
+export function knexClientName(tenantClient: string, knexfileClient: unknown): string {
+  if (typeof knexfileClient !== 'string') return tenantClient;
+  const engine = DESCRIPTORS.find((d) => (d.knexClients as readonly string[]).includes(tenantClient));
+  return engine && (engine.knexClients as readonly string[]).includes(knexfileClient) ? knexfileClient : tenantClient;
+}
+
 /** The descriptor whose scheme starts `url` (case-insensitive, as URL schemes are), or undefined. */
 export function descriptorForUrl(url: string): EngineDescriptor | undefined {
   const scheme = /^([a-z][a-z0-9+.-]*):/i.exec(url)?.[1]?.toLowerCase();

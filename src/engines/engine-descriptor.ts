@@ -50,6 +50,12 @@ export interface EngineDescriptor {
    */
   connectionUrl(config: ConnectionConfig): string;
   readonly toolSettings: readonly ToolSetting[];
+  /**
+   * The knex client names of this engine (what a knexfile's `client` may say): a migration sees
+   * the knexfile's own name as `knex.client.config.client` when it is one of these, as under the
+   * knex CLI.
+   */
+  readonly knexClients: readonly string[];
 }
 
 /** Who an application logs in as on a tenant database: its own user, or (shared credentials) the admin. */

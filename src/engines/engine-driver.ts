@@ -6,6 +6,16 @@ import { InternalError, type TamperedTableError } from '../core/errors.js';
 import { TOOL_SETTINGS, type ToolConfig } from './descriptors.js';
 import { credentialDirectory } from './credential-file.js';
 
+/**
+ * A tenant's migrations table, as its knexfile names it (`migrations.tableName`, default
+ * `knex_migrations`) and, on PostgreSQL, the schema it is in (`migrations.schemaName`; absent:
+ * the session's default, as knex's). Engines without schemas in a database use the name only.
+ */
+export interface MigrationTable {
+  readonly name: string;
+  readonly schema?: string;
+}
+
 /** Held until released; the server releases it by itself if the process dies. */
 export interface HeldLock {
   release(): Promise<void>;
@@ -83,6 +93,18 @@ export interface EngineDriver {
    */
   isLockTimeoutError(error: unknown): boolean;
   /**
+   * True when a statement was refused for want of a privilege (PostgreSQL 42501; MySQL's
+   * ER_*ACCESS_DENIED* such as 1044, 1142, 1227), not a login refused: a migration needing more
+   * than the tenant's rights, which an `adminSetup` can give. Never on SQLite (no users).
+   */
+  isPermissionDenied(error: unknown): boolean;
+  /**
+   * Runs an SQL script of any number of statements (an `adminSetup` .sql file) on the session
+   * `knex` is (opened with TenantConnectionOptions.script): as the server reads it, statement by
+   * statement in one round trip, so function bodies and quoting are the server's business.
+   */
+  runScript(knex: Knex, sql: string): Promise<void>;
+  /**
    * Why an admin password cannot serve this engine's dump and restore tools, or undefined
    * (PostgreSQL's read it from a password file, one entry per line: no line breaks). Refused at
    * `server add`/`update`, before anything is recorded.
@@ -96,7 +118,7 @@ export interface EngineDriver {
    * (PostgreSQL: locked, then its relkind; MySQL: HANDLER, which refuses views; SQLite: its type),
    * so nothing a tenant defined runs: anything else throws TamperedTableError.
    */
-  readAppliedOn(knex: Knex, table: string, database: string): Promise<string[] | null>;
+  readAppliedOn(knex: Knex, table: MigrationTable, database: string): Promise<string[] | null>;
   /**
    * Knex configuration for the registry's session locks (tryLock), apart from its queries: each
    * held lock keeps a connection, so a pool shared with queries would starve them.
@@ -198,6 +220,8 @@ export interface TenantConnectionOptions {
    * checksums, the migration table), bounded by `statementTimeout`.
    */
   schemaWork?: boolean;
+  /** The session runs a script of several statements (runScript): MySQL lets one query hold them. */
+  script?: boolean;
 }
 
 /**
@@ -351,7 +375,7 @@ export interface DatabaseInspection {
    */
   readAppliedMigrations(
     logins: TenantLogin[],
-    table: string,
+    table: MigrationTable,
     concurrency: number,
     available?: string[],
   ): Promise<AppliedMigrations>;
@@ -418,7 +442,7 @@ export interface MigrationFingerprints {
    */
   readMigrationFingerprints(databases: string[]): Promise<Map<string, string | null>>;
   /** Has the server keep that fingerprint from now on (PostgreSQL: a trigger). */
-  keepMigrationFingerprint(knex: Knex, table: string): Promise<void>;
+  keepMigrationFingerprint(knex: Knex, table: MigrationTable): Promise<void>;
 }
 
 /** The users capability of a server whose engine has database users. */
@@ -524,7 +548,7 @@ export interface DatabaseStatsOptions {
   tables?: boolean;
   /** Databases read at once where each needs a connection. */
   concurrency: number;
-  migrationsTable: string;
+  migrationsTable: MigrationTable;
   /** The migrations available, in order: lets an engine that keeps fingerprints skip reading the table. */
   available: string[];
 }

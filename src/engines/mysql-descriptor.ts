@@ -21,4 +21,5 @@ export const mysqlDescriptor = {
   urlForms: ['mysql://', 'mariadb://'],
   ...networkUrlFormat('mysql', { port: 3306, user: 'root', appScheme: 'mysql' }),
   toolSettings: [MYSQL_DUMP, MYSQL_CLIENT] as const,
+  knexClients: ['mysql2', 'mysql', 'mariadb'],
 } as const satisfies EngineDescriptor;

@@ -9,6 +9,7 @@ import {
   type DatabaseStats,
   type DatabaseStatsOptions,
   type DumpTools,
+  type MigrationTable,
   type EngineDriver,
   type LentLogin,
   type ScheduledJobs,
@@ -48,6 +49,7 @@ import { MARK_DATABASE, mysqlIdentity } from './mysql-identity.js';
 import type { ContentFingerprint } from './content-fingerprint.js';
 import { runPool } from '../core/run-pool.js';
 import { MARK_PATTERN, MARK_TABLE, OWNER_PREFIX, markIn } from './ownership-mark.js';
+import { onRawConnection } from './raw-connection.js';
 
 /** Tenants read per UNION query: well inside packet and table-open limits. */
 const BATCH = 250;
@@ -218,8 +220,28 @@ export const mysqlDriver: EngineDriver = {
     ) || /closed state|server has gone away/i.test(String((error as Error | null)?.message)),
   // Both a metadata lock (lock_wait_timeout) and a row lock (innodb_lock_wait_timeout) give 1205.
   isLockTimeoutError: (error) => (error as { code?: string } | null)?.code === 'ER_LOCK_WAIT_TIMEOUT',
+  // ER_DBACCESS_DENIED_ERROR 1044, ER_TABLEACCESS_DENIED_ERROR 1142, ER_COLUMNACCESS_DENIED_ERROR 1143,
+  // ER_SPECIFIC_ACCESS_DENIED_ERROR 1227, ER_PROCACCESS_DENIED_ERROR 1370, … (not 1045: a login refused).
+  isPermissionDenied: (error) => {
+    const { code, errno } = (error ?? {}) as { code?: string; errno?: number };
+    return (
+      [1044, 1142, 1143, 1227, 1370].includes(errno ?? 0) ||
+      (/^ER_\w*ACCESS_DENIED\w*$/.test(code ?? '') && code !== 'ER_ACCESS_DENIED_ERROR')
+    );
+  },
 
-  readAppliedOn(knex, table, database) {
+  // The session was opened with multipleStatements (TenantConnectionOptions.script): one query holds the script.
+  async runScript(knex, sql) {
+    type Callback = (error: Error | null) => void;
+    await onRawConnection<{ query(sql: string, callback: Callback): void }, void>(
+      knex,
+      (connection) =>
+        new Promise<void>((resolve, reject) => connection.query(sql, (error) => (error ? reject(error) : resolve()))),
+    );
+  },
+
+  // A migrations table's schema (migrations.schemaName) is PostgreSQL's: a MySQL database has none.
+  readAppliedOn(knex, { name: table }, database) {
     return onOneConnection(knex, (query) => readWithHandler(query, quote(table), table, database));
   },
 
@@ -565,7 +587,7 @@ class MysqlServer implements ServerConnection, ServerUsers, ScheduledJobs {
     }
   }
 
-  async readAppliedMigrations(logins: TenantLogin[], table: string): Promise<AppliedMigrations> {
+  async readAppliedMigrations(logins: TenantLogin[], { name: table }: MigrationTable): Promise<AppliedMigrations> {
     // One server sees every database: the catalog says which have the table, and HANDLER reads
     // each over an admin connection (it runs nothing of the tenant's), without logging in as
     // every tenant: a batch of tenants in one round trip.
@@ -785,13 +807,16 @@ class MysqlServer implements ServerConnection, ServerUsers, ScheduledJobs {
 
   tenantKnexConfig(
     { database, user, password }: TenantCredentials,
-    { lockTimeoutMs, schemaWork }: TenantConnectionOptions = {},
+    { lockTimeoutMs, schemaWork, script }: TenantConnectionOptions = {},
   ): Knex.Config {
     // Migrations and seeds run unbounded; tenantctl's own reads within statementTimeout.
     return {
       client: 'mysql2',
       log: QUIET_KNEX_LOG,
-      connection: user ? connection(this.spec, database, user, password) : connection(this.spec, database),
+      connection: {
+        ...(user ? connection(this.spec, database, user, password) : connection(this.spec, database)),
+        ...(script ? { multipleStatements: true } : {}),
+      },
       pool: pool(this.spec, 1, schemaWork ? 'migrations' : 'tenantctl', lockTimeoutSettings(lockTimeoutMs)),
     };
   }

@@ -20,4 +20,5 @@ export const postgresDescriptor = {
   // postgresql://: the scheme every client takes (SQLAlchemy 1.4+ refuses postgres://).
   ...networkUrlFormat('postgres', { port: 5432, user: 'postgres', appScheme: 'postgresql' }),
   toolSettings: [PG_DUMP, PG_RESTORE] as const,
+  knexClients: ['pg', 'postgres', 'postgresql', 'pgnative'],
 } as const satisfies EngineDescriptor;

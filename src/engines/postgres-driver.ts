@@ -11,6 +11,7 @@ import {
   type DatabaseStats,
   type DatabaseStatsOptions,
   type DumpTools,
+  type MigrationTable,
   type EngineDriver,
   type LentLogin,
   type MigrationFingerprints,
@@ -45,11 +46,20 @@ import { socketDeadlines, statementLimit, type ConnectionUse } from './socket-de
 import { verifierMatches, scramSha256Verifier } from './postgres-scram.js';
 import type { ServerSpec } from './server-spec.js';
 import { QUIET_KNEX_LOG } from './knex-log.js';
+import { onRawConnection } from './raw-connection.js';
 import { postgresFingerprint } from './postgres-fingerprint.js';
 import { postgresReadOnlyQuery } from './postgres-query.js';
 import type { ContentFingerprint } from './content-fingerprint.js';
 
 const quote = (name: string) => `"${name.replaceAll('"', '""')}"`;
+
+/** A migrations table as SQL names it: in its schema (knexfile migrations.schemaName) where it has one. */
+const qualified = (table: MigrationTable, fallback?: string) => {
+  const schema = table.schema ?? fallback;
+  return schema ? `${quote(schema)}.${quote(table.name)}` : quote(table.name);
+};
+/** A migrations table as messages name it. */
+const shown = (table: MigrationTable) => (table.schema ? `${table.schema}.${table.name}` : table.name);
 
 const RESERVED = new Set(['postgres', 'template0', 'template1', 'public']);
 
@@ -184,9 +194,15 @@ export const postgresDriver: EngineDriver = {
   },
   // lock_not_available: lock_timeout ran out.
   isLockTimeoutError: (error) => (error as { code?: string } | null)?.code === '55P03',
+  isPermissionDenied: (error) => (error as { code?: string } | null)?.code === '42501',
+
+  // pg's simple query protocol runs a whole script, several statements, in one query.
+  async runScript(knex, sql) {
+    await onRawConnection<{ query(sql: string): Promise<unknown> }, unknown>(knex, (client) => client.query(sql));
+  },
 
   readAppliedOn(knex, table, database) {
-    return readMigrationTable(knex, quote(table), table, database);
+    return readMigrationTable(knex, qualified(table), shown(table), database);
   },
 
   refusedPassword: (password) =>
@@ -528,7 +544,7 @@ class PostgresServer implements ServerConnection, ServerUsers, MigrationFingerpr
 
   async readAppliedMigrations(
     logins: TenantLogin[],
-    table: string,
+    table: MigrationTable,
     concurrency: number,
     available?: string[],
   ): Promise<AppliedMigrations> {
@@ -560,11 +576,11 @@ class PostgresServer implements ServerConnection, ServerUsers, MigrationFingerpr
    * A tenant without a user of its own (shared credentials) has it read by the admin, in `public`
    * where knex made it: readMigrationTable lets nothing of the tenant's run.
    */
-  private async appliedAs(login: TenantLogin, table: string): Promise<string[] | null | TamperedTableError> {
+  private async appliedAs(login: TenantLogin, table: MigrationTable): Promise<string[] | null | TamperedTableError> {
     try {
       if (login.user === null)
         return await this.onDatabase(login.database, (knex) =>
-          readMigrationTable(knex, `public.${quote(table)}`, table, login.database),
+          readMigrationTable(knex, qualified(table, 'public'), shown(table), login.database),
         );
       return await withLoginSession(this, login, (knex) => postgresDriver.readAppliedOn(knex, table, login.database));
     } catch (error) {
@@ -621,8 +637,12 @@ class PostgresServer implements ServerConnection, ServerUsers, MigrationFingerpr
   }
 
   async restore(login: TenantLogin, file: string, tools: DumpTools): Promise<void> {
+    // Extensions the database has already are the admin's (adminSetup): the archive's are skipped.
+    const present = await this.onDatabase(login.database, async (knex) =>
+      (await knex.raw('select extname from pg_catalog.pg_extension')).rows.map((r: { extname: string }) => r.extname),
+    );
     await withLoginSession(this, login, (_knex, credentials) =>
-      pgRestoreFrom(this.spec, credentials, file, tools, this.toolControl(false)),
+      pgRestoreFrom(this.spec, credentials, file, tools, this.toolControl(false), present),
     );
   }
 
@@ -741,8 +761,8 @@ class PostgresServer implements ServerConnection, ServerUsers, MigrationFingerpr
     return new Map([...stamps].map(([db, stamp]) => [db, stamp?.fingerprint ?? null]));
   }
 
-  keepMigrationFingerprint(knex: Knex, table: string): Promise<void> {
-    return installStamp(knex, table);
+  keepMigrationFingerprint(knex: Knex, table: MigrationTable): Promise<void> {
+    return installStamp(knex, qualified(table));
   }
 
   async checkDumpTools(tools: DumpTools): Promise<string | undefined> {

@@ -1,4 +1,7 @@
 import { execFile } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { promisify } from 'node:util';
 import type { Writable } from 'node:stream';
 import type { Knex } from 'knex';
@@ -101,24 +104,51 @@ export async function pgRestoreFrom(
   file: string,
   tools: DumpTools,
   control: ToolControl,
+  presentExtensions: readonly string[] = [],
 ): Promise<void> {
   const pgRestore = resolveTool([tools.pgRestore], 'postgresql-client');
-  await withToolConnection(spec, login, tools.credentialDir, (args, env) =>
-    runTool({
-      command: pgRestore,
-      args: [
-        ...args,
-        '--no-owner',
-        '--no-privileges',
-        '--exit-on-error',
-        '--single-transaction',
-        '--dbname',
-        login.database,
-        file,
-      ],
-      env,
-      secrets: [spec.password, login.password],
-      ...control,
-    }),
-  );
+  const scratch = presentExtensions.length ? mkdtempSync(join(tmpdir(), 'tenantctl-toc-')) : undefined;
+  try {
+    const list = scratch ? await restoreList(pgRestore, file, scratch, presentExtensions) : [];
+    await withToolConnection(spec, login, tools.credentialDir, (args, env) =>
+      runTool({
+        command: pgRestore,
+        args: [
+          ...args,
+          '--no-owner',
+          '--no-privileges',
+          '--exit-on-error',
+          '--single-transaction',
+          ...list,
+          '--dbname',
+          login.database,
+          file,
+        ],
+        env,
+        secrets: [spec.password, login.password],
+        ...control,
+      }),
+    );
+  } finally {
+    if (scratch) rmSync(scratch, { recursive: true, force: true });
+  }
+}
+
+/**
+ * The archive's table of contents without the extensions the target database has already (made
+ * by the server's admin, e.g. adminSetup), nor their comments: the tenant's role may not
+ * re-create or comment on an extension it does not own, and the admin's stays as it is. Every
+ * other entry is restored as before. Returns pg_restore's `--use-list` arguments.
+ */
+async function restoreList(pgRestore: string, file: string, scratch: string, present: readonly string[]) {
+  const listFile = join(scratch, 'toc.list');
+  await runTool({ command: pgRestore, args: ['--list', '--file', listFile, file] });
+  const names = new Set(present);
+  // `<id>; <tableoid> <oid> EXTENSION - <name> [owner]` and `… COMMENT - EXTENSION <name> [owner]`
+  const entry = /^\d+; \d+ \d+ (?:EXTENSION -|COMMENT - EXTENSION) (\S+)/;
+  const kept = readFileSync(listFile, 'utf8')
+    .split('\n')
+    .filter((line) => !names.has(entry.exec(line)?.[1] ?? ''));
+  writeFileSync(listFile, kept.join('\n'));
+  return ['--use-list', listFile];
 }

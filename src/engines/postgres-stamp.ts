@@ -24,9 +24,10 @@ function stampSql(): string {
 
 /**
  * Installs (or refreshes) the trigger and records the current fingerprint. SECURITY DEFINER, so
- * the database owner's right to ALTER DATABASE applies whoever runs the migrations.
+ * the database owner's right to ALTER DATABASE applies whoever runs the migrations. `target` is
+ * the migrations table as SQL names it (quoted, schema-qualified where the knexfile gives one).
  */
-export async function installStamp(knex: Knex, table: string): Promise<void> {
+export async function installStamp(knex: Knex, target: string): Promise<void> {
   await knex.raw(`
     create or replace function tenantctl_stamp_migrations() returns trigger
     language plpgsql security definer set search_path = pg_catalog as $$
@@ -39,15 +40,13 @@ export async function installStamp(knex: Knex, table: string): Promise<void> {
       execute format('comment on database %I is %L', current_database(), coalesce(owner || ' ', '') || '${STAMP_PREFIX}' || stamp);
       return null;
     end $$`);
-  await knex.raw(`drop trigger if exists tenantctl_stamp on ${quoteIdent(table)}`);
+  await knex.raw(`drop trigger if exists tenantctl_stamp on ${target}`);
   await knex.raw(
-    `create trigger tenantctl_stamp after insert or update or delete or truncate on ${quoteIdent(table)} for each statement execute function tenantctl_stamp_migrations()`,
+    `create trigger tenantctl_stamp after insert or update or delete or truncate on ${target} for each statement execute function tenantctl_stamp_migrations()`,
   );
   // Record the present state now: the trigger only sees changes from here on.
-  await knex.raw(`update ${quoteIdent(table)} set name = name where false`);
+  await knex.raw(`update ${target} set name = name where false`);
 }
-
-const quoteIdent = (name: string) => `"${name.replaceAll('"', '""')}"`;
 
 export interface Stamp {
   /** `<count>:<md5>`, comparable with migrationFingerprint(). */

@@ -37,6 +37,7 @@ export const sqliteDescriptor = {
   }),
   connectionUrl: (config) => `file:${config.database}`,
   toolSettings: [] as const,
+  knexClients: ['better-sqlite3', 'sqlite3', 'sqlite'],
 } as const satisfies EngineDescriptor;
 
 /** The embedded defaults: a registry file and a directory of tenant files under `home`. */

@@ -23,6 +23,7 @@ import type {
   DatabaseStatsOptions,
   EngineDriver,
   HeldLock,
+  MigrationTable,
   ServerConnection,
   TenantConnectionOptions,
   TenantCredentials,
@@ -39,6 +40,7 @@ import { sqliteReadOnlyQuery } from './sqlite-query.js';
 import { MARK_PATTERN, MARK_TABLE } from './ownership-mark.js';
 import { ServerWatch } from './server-watch.js';
 import type { ContentFingerprint } from './content-fingerprint.js';
+import { onRawConnection } from './raw-connection.js';
 
 const quote = (name: string) => `"${name.replaceAll('"', '""')}"`;
 
@@ -106,8 +108,14 @@ export const sqliteDriver: EngineDriver = {
   // A file in this process has no session to lose.
   isSessionLost: () => false,
   isLockTimeoutError: (error) => /^SQLITE_BUSY/.test(String((error as { code?: string } | null)?.code)),
+  isPermissionDenied: () => false,
 
-  async readAppliedOn(knex, table, database) {
+  // better-sqlite3's exec runs every statement of a script.
+  async runScript(knex, sql) {
+    await onRawConnection<{ exec(sql: string): unknown }, unknown>(knex, (db) => db.exec(sql));
+  },
+
+  async readAppliedOn(knex, { name: table }, database) {
     const found = (await knex.raw('select type from sqlite_master where name = ?', [table])) as Array<{ type: string }>;
     if (!found.length) return null;
     if (found[0]!.type !== 'table') throw new TamperedTableError(table, database, `a ${found[0]!.type}`);
@@ -318,7 +326,7 @@ class SqliteServer implements ServerConnection {
     return existsSync(file) && (statSync(file).mode & 0o222) === 0;
   }
 
-  async readAppliedMigrations(logins: TenantLogin[], table: string): Promise<AppliedMigrations> {
+  async readAppliedMigrations(logins: TenantLogin[], { name: table }: MigrationTable): Promise<AppliedMigrations> {
     const applied: AppliedMigrations = new Map();
     for (const { database } of logins) {
       const file = this.fileFor(database);

@@ -9,6 +9,8 @@ export interface KnexfileSettings {
   file: string;
   /** The environment read from it, when it exports one object per environment. */
   env: string | null;
+  /** The knexfile's client name (`sqlite3`, `postgresql`, …), shown to migrations where it is the tenant's engine. */
+  client?: string;
   /** Every knex setting but the connection and the client (the tenant's replace them). */
   knex: Omit<Knex.Config, 'connection' | 'client' | 'migrations' | 'seeds'>;
   migrations: {
@@ -58,7 +60,7 @@ export async function readKnexfile(file: string, env: string): Promise<KnexfileS
 
 function normalise(file: string, env: string | null, settings: Knex.Config): KnexfileSettings {
   // The connection and client are the tenant's (dropped here); migrations and seeds are read apart.
-  const { connection: _connection, client: _client, migrations = {}, seeds = {}, ...knex } = settings;
+  const { connection: _connection, client, migrations = {}, seeds = {}, ...knex } = settings;
   const base = dirname(file);
   const at = (dir: unknown, what: string): string | undefined => {
     if (dir === undefined) return undefined;
@@ -69,6 +71,7 @@ function normalise(file: string, env: string | null, settings: Knex.Config): Kne
   return {
     file,
     env,
+    ...(typeof client === 'string' ? { client } : {}),
     knex,
     migrations: {
       directory: at(migrations.directory, 'migrations'),

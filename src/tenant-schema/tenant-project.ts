@@ -3,6 +3,8 @@ import { dirname } from 'node:path';
 import type { Knex } from 'knex';
 import type { Config } from '../config/config-keys.js';
 import { UsageError } from '../core/errors.js';
+import { knexClientName } from '../engines/descriptors.js';
+import type { MigrationTable } from '../engines/engine-driver.js';
 import { readKnexfile, type KnexfileSettings } from './knexfile.js';
 import { DirectoryMigrationSource } from './migration-source.js';
 import { projectKnex, type ProjectKnex } from './project-knex.js';
@@ -29,6 +31,8 @@ export interface TenantProject {
   migrationsDir: string;
   seedsDir: string;
   migrations: MigrationSettings;
+  /** The migrations table, where tenantctl reads it: the knexfile's name, and its schema (PostgreSQL). */
+  table: MigrationTable;
   /** The extensions loaded as seeds (knexfile `seeds.loadExtensions`), or all tenantctl loads. */
   seedExtensions?: readonly string[];
   /** Where each directory came from: `config` (flag, environment, config file), `knexfile`, or `default`. */
@@ -82,10 +86,27 @@ async function load(config: Config): Promise<TenantProject> {
       ...(file?.migrations.schemaName ? { schemaName: file.migrations.schemaName } : {}),
       ...(file?.migrations.disableTransactions ? { disableTransactions: true } : {}),
     },
+    table: {
+      name: file?.migrations.tableName ?? DEFAULT_MIGRATIONS_TABLE,
+      ...(file?.migrations.schemaName ? { schema: file.migrations.schemaName } : {}),
+    },
     ...(file?.seeds.loadExtensions ? { seedExtensions: file.seeds.loadExtensions } : {}),
     source: () => new DirectoryMigrationSource(migrationsDir, extensions),
-    knex: file ? { used: base.used, factory: (tenant) => base.factory(withKnexfile(file, tenant)) } : base,
+    knex: file
+      ? { used: base.used, factory: (tenant) => namedAsKnexfile(base.factory(withKnexfile(file, tenant)), file) }
+      : base,
   };
+}
+
+/**
+ * Migrations see the client name their knexfile gives (`knex.client.config.client === 'sqlite3'`,
+ * `'postgresql'`), as under the knex CLI, where it names the tenant's engine; the dialect is the
+ * client's own. (knex reads the name only when it is made: changing it afterwards is harmless.)
+ */
+function namedAsKnexfile(knex: Knex, file: KnexfileSettings): Knex {
+  const config = (knex.client as { config: Knex.Config }).config;
+  if (typeof config.client === 'string') config.client = knexClientName(config.client, file.client);
+  return knex;
 }
 
 type AfterCreate = (connection: unknown, done: (error: Error | null, connection?: unknown) => void) => void;

@@ -164,7 +164,7 @@ export async function backupTenant(ctx: Context, tenant: TenantRow, cut?: AbortS
     server.version(),
     project &&
       server.connection
-        .readAppliedMigrations([login], project.migrations.tableName, 1, project.source().list())
+        .readAppliedMigrations([login], project.table, 1, project.source().list())
         .then((read) => read.get(tenant.database_name))
         .catch(() => undefined),
   ]);

@@ -20,6 +20,9 @@ import { usersOf, dumpToolsFrom } from '../../engines/engine-driver.js';
 import { driverFor } from '../../engines/drivers.js';
 import type { Engine } from '../../engines/server-spec.js';
 import { assertTenantCodeTrusted, tenantLogin, untrusted } from '../shared/tenant-login.js';
+import { adminSetupOf } from '../../tenant-schema/admin-setup.js';
+import { UserConsole } from '../../tenant-schema/user-console.js';
+import { runAdminSetup } from '../shared/admin-setup.js';
 
 export interface RestoreInput {
   slug: string;
@@ -158,6 +161,12 @@ export async function restoreTenant(
       await server.createDatabase(source.database_name);
       await server.markDatabase(source.database_name, await registry.mark());
       if (source.database_user) await usersOf(server).grantDatabase(source.database_user, source.database_name);
+      // What only the admin may do (an extension the dump names) is done on the new database first.
+      const setup = await adminSetupOf(ctx);
+      if (setup) {
+        const target = { ...source, database: source.database_name, user: source.database_user };
+        await new UserConsole().run(() => runAdminSetup(ctx, server, target, setup));
+      }
       onStep('restore');
       // As the tenant's own user, borrowed while its account is locked for the restore.
       const login = tenantLogin(ctx, handle, { ...source, status: 'suspended' });

@@ -15,6 +15,9 @@ import { findTenantRow, listTenantRows } from '../../registry/tenants-repo.js';
 import { serverLimit } from '../shared/fleet-servers.js';
 import { parseRowCounts, rowCountDifferences } from './backup-row-counts.js';
 import { ifTenantFree, openTenantLockPool } from '../shared/tenant-lock-pool.js';
+import { runAdminSetup } from '../shared/admin-setup.js';
+import { adminSetupOf } from '../../tenant-schema/admin-setup.js';
+import { UserConsole } from '../../tenant-schema/user-console.js';
 
 export interface VerifyOptions {
   /** Tenants whose backups to verify; default every tenant with a backup. */
@@ -182,6 +185,12 @@ async function restoreTest(ctx: Context, row: BackupRow): Promise<[string | unde
   await server.createDatabase(scratch);
   try {
     if (users) await users.createUser(scratch, password, scratch);
+    // As for a real restore: what only the admin may do (an extension) is there first.
+    const setup = await adminSetupOf(ctx);
+    if (setup) {
+      const target = { ...tenant, database: scratch, user: users ? scratch : null };
+      await new UserConsole().run(() => runAdminSetup(ctx, server, target, setup));
+    }
     await server.restore(login, row.file, dumpToolsFrom(ctx.config));
     const restored = await server.rowCounts(login);
     const recorded = parseRowCounts(row.row_counts ?? null);

@@ -21,7 +21,7 @@ export async function readAppliedInBulk(
   const byServer = new Map<number, TenantWithServer[]>();
   for (const t of tenants) byServer.set(t.server_id, [...(byServer.get(t.server_id) ?? []), t]);
   const result = new Map<number, AppliedMigrations>();
-  const table = (await tenantProject(ctx)).migrations.tableName;
+  const table = (await tenantProject(ctx)).table;
   for (const [serverId, onServer] of byServer) {
     const server = await ctx.server(serverId);
     if (crossDatabaseOnly && !server.connection.driver.crossDatabaseReads) continue;

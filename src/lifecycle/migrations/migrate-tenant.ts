@@ -3,6 +3,7 @@ import type { Context, ServerHandle } from '../../context/context.js';
 import { formatDuration } from '../../core/duration.js';
 import { TamperedTableError, errorMessage } from '../../core/errors.js';
 import type { Registry } from '../../registry/registry.js';
+import type { MigrationTable } from '../../engines/engine-driver.js';
 import type { TenantWithServer } from '../../registry/tenants-repo.js';
 import type { DirectoryMigrationSource } from '../../tenant-schema/migration-source.js';
 import { planMigrations, runMigrator } from '../../tenant-schema/run-migrations.js';
@@ -11,6 +12,7 @@ import { UserConsole } from '../../tenant-schema/user-console.js';
 import { databaseErrorDetail, describeErrorDetail } from '../../engines/error-detail.js';
 import { isOutage, outageMessage } from '../shared/fleet-servers.js';
 import { freshTenant } from '../shared/fresh-tenant.js';
+import { permissionHint } from '../shared/admin-setup.js';
 import { withCutoff } from '../shared/tenant-deadline.js';
 import { withTenantKnex } from '../shared/tenant-database.js';
 import { ifTenantFree, type TenantLockPool } from '../shared/tenant-lock-pool.js';
@@ -171,7 +173,7 @@ async function migrateOn(
 ): Promise<Settled> {
   const { ctx, options, source, project } = run;
   const driver = server.connection.driver;
-  const table = project.migrations.tableName;
+  const table = project.table;
   if (options.direction === 'down') {
     // Read (and checked to be a plain table) first: a tampered one is reported, not rolled back.
     const applied = await driver.readAppliedOn(knex, table, tenant.database_name);
@@ -229,7 +231,8 @@ async function failureOf(
       : '';
   // The database's own words (PostgreSQL's detail, hint, constraint) go with the message, and as `detail`.
   const detail = databaseErrorDetail(error);
-  const failed = caught('failed', `${errorMessage(error)}${describeErrorDetail(detail)}${hint}`);
+  const denied = driver ? permissionHint(driver, error, tenant.database_user) : '';
+  const failed = caught('failed', `${errorMessage(error)}${describeErrorDetail(detail)}${hint}${denied}`);
   return detail ? { ...failed, detail } : failed;
 }
 
@@ -239,9 +242,12 @@ function caught(outcome: 'failed' | 'unreachable', error: string): Settled {
 }
 
 /** Dry run of a rollback: the last batch, read from the tenant's migration table (a plain table: checked). */
-async function plannedRollback(knex: Knex, applied: string[] | null, table: string): Promise<Settled> {
+async function plannedRollback(knex: Knex, applied: string[] | null, table: MigrationTable): Promise<Settled> {
   if (!applied?.length) return settledAs('up_to_date');
-  const last = await knex(table).max({ batch: 'batch' }).first();
-  const names = await knex(table).where({ batch: last!.batch }).orderBy('id', 'desc').pluck('name');
+  // In the knexfile's schema where it names one, as knex's migrator reads it.
+  const from = (): Knex.QueryBuilder =>
+    table.schema ? knex.withSchema(table.schema).from(table.name) : knex.from(table.name);
+  const last = await from().max({ batch: 'batch' }).first();
+  const names = await from().where({ batch: last!.batch }).orderBy('id', 'desc').pluck('name');
   return { outcome: 'pending', migrations: names, durationMs: 0 };
 }

@@ -24,6 +24,9 @@ import { withTenantLock } from '../shared/tenant-lock.js';
 import { assertTenantCodeTrusted, restoreOwnPassword, tenantLogin, type LoginSource } from '../shared/tenant-login.js';
 import { usersOf, dumpToolsFrom } from '../../engines/engine-driver.js';
 import { tenantProject } from '../../tenant-schema/tenant-project.js';
+import { adminSetupOf } from '../../tenant-schema/admin-setup.js';
+import { UserConsole } from '../../tenant-schema/user-console.js';
+import { runAdminSetup } from '../shared/admin-setup.js';
 
 export interface MoveInput {
   slug: string;
@@ -81,6 +84,7 @@ export async function moveTenant(ctx: Context, input: MoveInput, onStep: MovePro
   const started = Date.now();
   const slug = validateSlug(input.slug);
   await assertMovable(ctx, slug, input);
+  await adminSetupOf(ctx); // a missing adminSetup is exit 2 before anything moves
   return withTenantLock(ctx, slug, async () => {
     const earlier = await settleEarlierMove(ctx, slug, input, onStep, started);
     if ('result' in earlier) return earlier.result;
@@ -283,6 +287,12 @@ async function stepsToSwitch(
         await target.connection.markDatabase(move.target_database, await registry.mark());
         if (move.target_user)
           await usersOf(target.connection).createUser(move.target_user, password!, move.target_database);
+        // What only the admin may do (an extension the dump names) is done on the target first.
+        const setup = await adminSetupOf(ctx);
+        if (setup) {
+          const onTarget = { ...tenant, database: move.target_database, user: move.target_user };
+          await new UserConsole().run(() => runAdminSetup(ctx, target.connection, onTarget, setup));
+        }
         await target.connection.restore(targetLogin, taken.file, dumpToolsFrom(ctx.config));
         await target.connection.markDatabase(move.target_database, await registry.mark()); // a source older than marks
         // The copy stays locked until the unfence: never two copies accepting logins.
@@ -293,7 +303,7 @@ async function stepsToSwitch(
     [
       'verify',
       async () => {
-        const table = (await tenantProject(ctx)).migrations.tableName;
+        const table = (await tenantProject(ctx)).table;
         copied.verified = await verifyCopy(source.connection, sourceLogin, target.connection, targetLogin, table);
       },
     ],

@@ -1,4 +1,4 @@
-import type { DatabaseInspection, TenantLogin } from '../../engines/engine-driver.js';
+import type { DatabaseInspection, MigrationTable, TenantLogin } from '../../engines/engine-driver.js';
 import { TamperedTableError } from '../../core/errors.js';
 import { fingerprintDifferences } from '../../engines/content-fingerprint.js';
 
@@ -21,7 +21,7 @@ export async function verifyCopy(
   sourceLogin: TenantLogin,
   target: DatabaseInspection,
   targetLogin: TenantLogin,
-  table: string,
+  table: MigrationTable,
 ): Promise<VerifySummary> {
   const [s, t, sm, tm] = await Promise.all([
     source.contentFingerprint(sourceLogin),

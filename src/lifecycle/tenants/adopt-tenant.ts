@@ -252,7 +252,7 @@ async function runAdoptSteps(
   const password = row.password_enc ? await ctx.decrypt(row.password_enc) : null;
   const applied: string[] = [];
   const migrated: string[] = [];
-  const table = project.migrations.tableName;
+  const table = project.table;
   const steps: Record<AdoptStep, (() => Promise<void>) | undefined> = {
     'adopt-user': createUser
       ? async () => {

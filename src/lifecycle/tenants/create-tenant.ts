@@ -21,6 +21,8 @@ import type { KnexUsed } from '../../tenant-schema/project-knex.js';
 import { assertProjectDirectories, tenantProject, type TenantProject } from '../../tenant-schema/tenant-project.js';
 import { UserConsole } from '../../tenant-schema/user-console.js';
 import { runSeeds } from '../../tenant-schema/run-seeds.js';
+import { adminSetupOf } from '../../tenant-schema/admin-setup.js';
+import { permissionHint, runAdminSetup } from '../shared/admin-setup.js';
 import { withTenantLock } from '../shared/tenant-lock.js';
 import { dropTenantDatabase, withTenantKnex } from '../shared/tenant-database.js';
 import { tenantNames } from '../shared/tenant-names.js';
@@ -53,9 +55,10 @@ export interface CreateTenantInput {
 
 /**
  * The steps of `create`, in the order they can run; each is recorded in the registry (`step`)
- * before it runs. A clone runs `restore` in place of `migrations` and `seeds`.
+ * before it runs. `setup` (the project's adminSetup, as the server's admin) runs only where one is
+ * configured. A clone runs `restore` in place of `migrations` and `seeds`.
  */
-export const CREATE_STEPS = ['database', 'user', 'migrations', 'seeds', 'restore'] as const;
+export const CREATE_STEPS = ['database', 'user', 'setup', 'migrations', 'seeds', 'restore'] as const;
 export type CreateStep = (typeof CREATE_STEPS)[number];
 
 export interface CreateProgress {
@@ -76,6 +79,8 @@ export interface CreateTenantResult {
   knex: KnexUsed;
   /** The project's knexfile whose settings the migrations and seeds ran with, or null. */
   knexfile: string | null;
+  /** The adminSetup run as the server's admin before the migrations (its file), or null. */
+  adminSetup: string | null;
   /** Why there were no migrations, when no directory was given and the default one is absent. */
   migrationsNote?: string;
   /** What the migrations and seeds printed (console.log & co., sent to stderr as they ran), capped; absent: none. */
@@ -102,6 +107,7 @@ export async function createTenant(
     migrations: !input.restoreFrom,
     seeds: input.seed !== false && !input.restoreFrom,
   });
+  await adminSetupOf(ctx); // loaded (and a missing file refused, exit 2) before anything is created
   const registry = await ctx.registry();
   return withTenantLock(ctx, slug, async () => {
     const existing = await findTenantRow(registry.knex, slug);
@@ -251,7 +257,9 @@ async function runCreateSteps(
   input: CreateTenantInput,
   claimed: Claimed,
   onProgress: (event: CreateProgress) => void,
-): Promise<Pick<CreateTenantResult, 'migrations' | 'seeds' | 'knex' | 'knexfile' | 'log' | 'migrationsNote'>> {
+): Promise<
+  Pick<CreateTenantResult, 'migrations' | 'seeds' | 'knex' | 'knexfile' | 'adminSetup' | 'log' | 'migrationsNote'>
+> {
   const registry = await ctx.registry();
   const { row, server, names, password } = claimed;
   const migrations: string[] = [];
@@ -259,6 +267,7 @@ async function runCreateSteps(
   const project = await tenantProject(ctx);
   const userKnex = project.knex;
   const fromBackup = input.restoreFrom;
+  const setup = await adminSetupOf(ctx);
   // Migrations, seeds and a clone's restore run logged in as the new tenant's own user. Without
   // one (tenantUsers: false) the admin may fill a database this run just created, but a
   // backup's content is the tenant's code (see tenantLogin).
@@ -277,11 +286,18 @@ async function runCreateSteps(
       await server.connection.markDatabase(names.database, await registry.mark());
     },
     user: names.user ? () => usersOf(server.connection).createUser(names.user!, password!, names.database) : undefined,
+    // As the server's admin, before anything of the tenant's runs (a clone's restore needs it too).
+    setup: setup
+      ? () =>
+          userConsole.run(() =>
+            runAdminSetup(ctx, server.connection, { ...row, database: names.database, user: names.user }, setup),
+          )
+      : undefined,
     migrations: fromBackup
       ? undefined
       : schemaWork(async (knex) => {
           migrations.push(...(await migrateToLatest(knex, project.source(), project.migrations)));
-          await server.connection.migrationFingerprints?.keepMigrationFingerprint(knex, project.migrations.tableName);
+          await server.connection.migrationFingerprints?.keepMigrationFingerprint(knex, project.table);
         }),
     seeds:
       fromBackup || input.seed === false
@@ -319,6 +335,7 @@ async function runCreateSteps(
     seeds,
     knex: userKnex.used,
     knexfile: project.knexfile,
+    adminSetup: setup?.file ?? null,
     ...(note ? { migrationsNote: note } : {}),
     ...(log ? { log } : {}),
   };
@@ -384,7 +401,9 @@ async function failCreate(
   // The database's own words (PostgreSQL's detail, hint, constraint) go with the message.
   const hide = (text: string) => redact(text, [password ?? undefined]);
   const detail = databaseErrorDetail(error);
-  const said = `${errorMessage(error)}${describeErrorDetail(detail)}`;
+  const hint =
+    step === 'migrations' || step === 'seeds' ? permissionHint(server.connection.driver, error, names.user) : '';
+  const said = `${errorMessage(error)}${describeErrorDetail(detail)}${hint}`;
   const message = hide(`${step}: ${said}${cleanup ? ` (${cleanup})` : ''}`);
   const registry = await ctx.registry();
   await updateTenantRow(registry.knex, id, { status: 'failed', last_error: message });

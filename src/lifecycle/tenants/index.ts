@@ -26,3 +26,10 @@ export {
   type AdoptMatchingResult,
   type AdoptCandidate,
 } from './adopt-matching.js';
+export {
+  setupTenants,
+  type SetupOptions,
+  type SetupResult,
+  type SetupOutcome,
+  type SetupOutcomeKind,
+} from './setup-tenants.js';

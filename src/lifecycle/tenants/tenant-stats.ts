@@ -1,6 +1,6 @@
 import type { Context } from '../../context/context.js';
 import { TamperedTableError } from '../../core/errors.js';
-import type { DatabaseStats } from '../../engines/engine-driver.js';
+import type { DatabaseStats, MigrationTable } from '../../engines/engine-driver.js';
 import { listBackupRows, type BackupRow } from '../../registry/backups-repo.js';
 import { listTenantRows, type TenantWithServer } from '../../registry/tenants-repo.js';
 import { stoppedBy, untilCut, type RunInterrupt } from '../../core/run-interrupt.js';
@@ -85,7 +85,7 @@ export async function tenantStats(
   if (options.exact || options.tables) await assertTenantCodeTrusted(ctx, tenants, 'stats --exact/--tables');
   const project = await tenantProject(ctx);
   const available = project.source().list();
-  const migrationsTable = project.migrations.tableName;
+  const migrationsTable = project.table;
   const registry = await ctx.registry();
 
   // Servers side by side, each within its own limit; an unreachable one leaves its tenants unknown.
@@ -154,7 +154,7 @@ async function gatherStats(
     tables?: boolean;
     concurrency: (serverId: number) => number;
     available: string[];
-    migrationsTable: string;
+    migrationsTable: MigrationTable;
   },
   stats: GatheredStats,
 ): Promise<void> {
