@@ -72,7 +72,14 @@ export async function pgDumpTo(
   await withToolConnection(spec, login, credentialDir, (args, env) =>
     runTool({
       command: pgDump,
-      args: [...args, '--format=custom', ...extra, ...(snapshot ? [`--snapshot=${snapshot}`] : []), '--dbname', login.database],
+      args: [
+        ...args,
+        '--format=custom',
+        ...extra,
+        ...(snapshot ? [`--snapshot=${snapshot}`] : []),
+        '--dbname',
+        login.database,
+      ],
       env,
       stdout: output,
       secrets: [spec.password, login.password],

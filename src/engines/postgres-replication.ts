@@ -102,7 +102,8 @@ export class PostgresReplication implements OnlineMoves {
     targetLogin: TenantLogin,
     tools: DumpTools,
   ): Promise<void> {
-    const dir = await mkdtemp(join(tools.credentialDir ?? tmpdir(), 'tenantctl-schema-'));
+    // A directory of its own (mode 0700): the schema is the tenant's, if not its rows.
+    const dir = await mkdtemp(join(tmpdir(), 'tenantctl-schema-'));
     try {
       const file = join(dir, 'schema.dump');
       await this.host.dumpSchema(sourceLogin, file, tools);
