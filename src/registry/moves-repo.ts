@@ -26,6 +26,17 @@ export const MOVE_STEPS = [
 export type MoveStep = (typeof MOVE_STEPS)[number];
 export type MoveStatus = 'running' | 'done' | 'failed' | 'rolled_back';
 
+/**
+ * The steps (recorded on the tenant as `move:<step>`) during which a move has the tenant's login
+ * taken away: from the fence until the unfence is done (a move killed there leaves it so).
+ */
+const FENCED_STEPS = new Set(['fence', 'drain', 'unreplicate', 'copy', 'verify', 'switch', 'unfence']);
+
+/** Whether a tenant's `step` says a move has fenced it (its login is refused). */
+export function fencedByMove(tenantStep: string | null | undefined): boolean {
+  return Boolean(tenantStep?.startsWith('move:') && FENCED_STEPS.has(tenantStep.slice('move:'.length)));
+}
+
 /** A move as the registry stores it, its password encrypted. Never rendered as is. */
 export interface MoveRow {
   id: number;

@@ -1,10 +1,12 @@
 import { randomUUID } from 'node:crypto';
+import { join } from 'node:path';
 import knexFactory, { type Knex } from 'knex';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { OwnPostgres } from '../helpers/own-postgres.js';
 import { selectedEngines } from '../helpers/engines.js';
 import { waitFor } from '../helpers/wait-for.js';
 import { Workspace } from '../helpers/workspace.js';
+import { openFleet, TenantUnavailableError } from '../../src/index.js';
 
 const log = { warn() {}, error() {}, deprecate() {}, debug() {} };
 
@@ -237,6 +239,40 @@ describe.skipIf(!selectedEngines().includes('postgres'))('online move on postgre
       expect(dropped.code, dropped.stderr).toBe(0);
     }, 120_000);
   }
+
+  it("the library refuses a tenant a move has fenced with TenantUnavailableError (reason 'moving'), serves it before and after", async () => {
+    const slug = await tenantOn('src', 5);
+    const fleet = await openFleet({
+      registryUrl: `sqlite:${join(ws.dir, '.tenantctl', 'registry.sqlite')}`,
+      secretKeyFile: join(ws.dir, '.tenantctl', 'secret.key'),
+      cacheTtlMs: 50,
+      readOnly: true,
+    });
+    try {
+      await (await fleet.knex(slug)).raw('select 1');
+      const paused = ws.start(['move', slug, '--to', 'plain'], { TENANTCTL_TEST_PAUSE_AT: 'drain' });
+      let stderr = '';
+      paused.child.stderr!.on('data', (chunk) => (stderr += chunk));
+      await waitFor(async () => stderr.includes('TENANTCTL_TEST_PAUSED drain'), 60_000);
+      await new Promise((resolve) => setTimeout(resolve, 100));
+      const refused = await fleet.knex(slug).then(
+        () => null,
+        (error: unknown) => error,
+      );
+      expect(refused).toBeInstanceOf(TenantUnavailableError);
+      expect(refused).toMatchObject({ reason: 'moving' });
+      paused.child.kill('SIGKILL');
+      await paused.done;
+      // Still fenced after the kill, as the registry says: refused the same way, until move resolves it.
+      await expect(fleet.knex(slug)).rejects.toMatchObject({ reason: 'moving' });
+      const again = await ws.run(['move', slug]);
+      expect(again.code, again.stderr).toBe(0);
+      await new Promise((resolve) => setTimeout(resolve, 100));
+      await (await fleet.knex(slug)).raw('select 1');
+    } finally {
+      await fleet.close();
+    }
+  }, 120_000);
 
   it('a finished move run again with the same --to exits 0 saying it is done', async () => {
     const slug = await tenantOn('src', 5);
