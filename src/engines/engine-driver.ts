@@ -467,8 +467,10 @@ export interface OnlineMoves {
   unsubscribe(name: string, database: string): Promise<void>;
   /** Source: slot, publication and replication login removed, replica identities back. Safe to repeat. */
   unpublish(name: string, database: string, fullTables: string[]): Promise<void>;
-  /** Replication objects named by tenantctl on this server (slots, subscriptions, logins): for doctor. */
-  leftovers(): Promise<string[]>;
+  /** Replication objects on this server whose name starts with `prefix` (slots, subscriptions, logins): for doctor. */
+  leftovers(prefix: string): Promise<Array<{ what: string; name: string }>>;
+  /** Removes every replication object of that name on this server (doctor --fix). Safe to repeat. */
+  removeLeftover(name: string): Promise<void>;
 }
 
 /** The users capability of a server whose engine has database users. */

@@ -14,9 +14,6 @@ const quote = (name: string) => `"${name.replaceAll('"', '""')}"`;
 /** A libpq conninfo value: quoted, with `\` and `'` escaped. */
 const conninfoValue = (value: string) => `'${value.replace(/[\\']/g, (c) => `\\${c}`)}'`;
 
-/** Every replication object tenantctl makes is named so (slot, publication, subscription, login). */
-export const MOVE_OBJECT_PREFIX = 'tenantctl_move_';
-
 /** The server's tenant sessions (see withLoginSession). */
 type Sessions = TenantConnections & { readonly driver: EngineDriver };
 
@@ -229,7 +226,7 @@ export class PostgresReplication implements OnlineMoves {
     const row = exists.rows[0] as { datname: string } | undefined;
     if (!row) return;
     // Detached from its slot first: the source's side is removed by unpublish, whether or not it answers.
-    await this.host.onDatabase(row.datname ?? database, async (knex) => {
+    await this.host.onDatabase(row.datname || database, async (knex) => {
       await knex.raw(`alter subscription ${quote(name)} disable`);
       await knex.raw(`alter subscription ${quote(name)} set (slot_name = none)`);
       await knex.raw(`drop subscription ${quote(name)}`);
@@ -284,13 +281,23 @@ export class PostgresReplication implements OnlineMoves {
     await this.admin.raw(`drop role if exists ${quote(login)}`);
   }
 
-  async leftovers(): Promise<string[]> {
-    const pattern = `${MOVE_OBJECT_PREFIX.replaceAll('_', '\\_')}%`;
+  async leftovers(prefix: string): Promise<Array<{ what: string; name: string }>> {
+    const pattern = `${prefix.replaceAll('\\', '\\\\').replaceAll('_', '\\_').replaceAll('%', '\\%')}%`;
     const result = await this.admin.raw(
-      "select 'replication slot ' || slot_name as what from pg_catalog.pg_replication_slots where slot_name like ? union all select 'subscription ' || subname from pg_catalog.pg_subscription where subname like ? union all select 'replication login ' || rolname from pg_catalog.pg_roles where rolname like ? order by 1",
+      "select 'replication slot' as what, slot_name::text as name from pg_catalog.pg_replication_slots where slot_name like ? union all select 'subscription', subname::text from pg_catalog.pg_subscription where subname like ? union all select 'replication login', rolname::text from pg_catalog.pg_roles where rolname like ? order by 2, 1",
       [pattern, pattern, pattern],
     );
-    return (result.rows as Array<{ what: string }>).map((r) => r.what);
+    return result.rows as Array<{ what: string; name: string }>;
+  }
+
+  async removeLeftover(name: string): Promise<void> {
+    await this.unsubscribe(name, '');
+    // The slot's database holds the publication of the same name.
+    const slot = await this.admin.raw('select database from pg_catalog.pg_replication_slots where slot_name = ?', [
+      name,
+    ]);
+    const database = (slot.rows[0] as { database: string | null } | undefined)?.database;
+    await this.unpublish(name, database ?? '', []);
   }
 }
 

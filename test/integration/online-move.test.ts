@@ -6,6 +6,7 @@ import { OwnPostgres } from '../helpers/own-postgres.js';
 import { selectedEngines } from '../helpers/engines.js';
 import { waitFor } from '../helpers/wait-for.js';
 import { Workspace } from '../helpers/workspace.js';
+import { sqliteKnex } from '../helpers/sqlite-knex.js';
 import { openFleet, TenantUnavailableError } from '../../src/index.js';
 
 const log = { warn() {}, error() {}, deprecate() {}, debug() {} };
@@ -272,6 +273,38 @@ describe.skipIf(!selectedEngines().includes('postgres'))('online move on postgre
     } finally {
       await fleet.close();
     }
+  }, 120_000);
+
+  it('doctor reports the replication objects an abandoned move left on either server, and --fix removes them', async () => {
+    const slug = await tenantOn('src', 5);
+    const killed = ws.start(['move', slug, '--to', 'plain'], { TENANTCTL_TEST_PAUSE_AT: 'catchup' });
+    let stderr = '';
+    killed.child.stderr!.on('data', (chunk) => (stderr += chunk));
+    await waitFor(async () => stderr.includes('TENANTCTL_TEST_PAUSED catchup'), 60_000);
+    killed.child.kill('SIGKILL');
+    await killed.done;
+    const kinds = async () =>
+      ((await ws.json(['doctor'])).data.findings as Array<{ kind: string; server: string; message: string }>).filter(
+        (f) => f.kind === 'replication_leftover',
+      );
+    // Interrupted, not abandoned: its objects are the move's, which `move` removes.
+    expect(await kinds()).toEqual([]);
+    // Abandoned: its record no longer says running (as a registry restored from an older backup would).
+    const registry = sqliteKnex(join(ws.dir, '.tenantctl', 'registry.sqlite'));
+    try {
+      await registry('tenantctl_moves').where({ slug, status: 'running' }).update({ status: 'failed' });
+    } finally {
+      await registry.destroy();
+    }
+    const found = await kinds();
+    expect(found.map((f) => f.server).sort()).toEqual(['plain', 'src']);
+    expect(found.find((f) => f.server === 'src')!.message).toMatch(/replication slot.*WAL/);
+    expect(found.find((f) => f.server === 'plain')!.message).toMatch(/subscription/);
+    const fixed = await ws.run(['doctor', '--fix']);
+    expect(fixed.stderr).not.toMatch(/replication_leftover.*fail/i);
+    expect(await kinds()).toEqual([]);
+    expect(await leftovers(src)).toEqual([]);
+    expect((await leftovers(plain)).filter((l) => !l.startsWith('publication'))).toEqual([]);
   }, 120_000);
 
   it('a finished move run again with the same --to exits 0 saying it is done', async () => {

@@ -28,8 +28,13 @@ export interface OnlineParts {
  * server never pick the same.
  */
 export async function replicationName(ctx: Context, move: Pick<MoveRow, 'id'>): Promise<string> {
+  return `${await replicationPrefix(ctx)}${move.id}`;
+}
+
+/** What every replication object of this registry's moves is named with first (doctor looks for it). */
+export async function replicationPrefix(ctx: Context): Promise<string> {
   const mark = await (await ctx.registry()).mark();
-  return `tenantctl_move_${createHash('sha256').update(`${mark}:${move.id}`).digest('hex').slice(0, 16)}`;
+  return `tenantctl_move_${createHash('sha256').update(mark).digest('hex').slice(0, 10)}_`;
 }
 
 function capability(server: ServerHandle): OnlineMoves {
