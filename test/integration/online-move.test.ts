@@ -327,7 +327,7 @@ describe.skipIf(!selectedEngines().includes('postgres'))('online move on postgre
     expect(dry.data.plan.modeReason).toMatch(/wal_level is replica, not logical/);
     expect(dry.data.plan.problems.join('\n')).toMatch(/--offline/);
     const refused = await ws.run(['move', slug, '--to', 'src']);
-    expect(refused.code).not.toBe(0);
+    expect(refused.code).toBe(4); // conflict: nothing changed
     expect(refused.stderr).toMatch(/wal_level is replica, not logical/);
     expect((await ws.json(['show', slug])).data).toMatchObject({ server: 'plain', status: 'active' });
     const offline = await ws.json(['move', slug, '--to', 'src', '--offline']);
