@@ -142,6 +142,11 @@ export class PostgresReplication implements OnlineMoves {
 
   async subscribe(name: string, database: string, connection: string): Promise<void> {
     await this.host.onDatabase(database, async (knex) => {
+      // The statement holds the replication login's password: kept out of the target's server log
+      // (the session's one connection; a superuser's to set). The login is dropped after the move.
+      await knex.raw("set log_statement = 'none'");
+      await knex.raw('set log_min_duration_statement = -1');
+      await knex.raw("set log_min_error_statement = 'panic'");
       try {
         await knex.raw(
           `create subscription ${quote(name)} connection ${literal(connection)} publication ${quote(name)} with (copy_data = true, create_slot = true, slot_name = ${literal(name)})`,

@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import knexFactory, { type Knex } from 'knex';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -18,7 +19,8 @@ const log = { warn() {}, error() {}, deprecate() {}, debug() {} };
  */
 describe.skipIf(!selectedEngines().includes('postgres'))('online move on postgres', () => {
   const src = new OwnPostgres(5480, ['wal_level=logical', 'max_replication_slots=10', 'max_wal_senders=10']);
-  const plain = new OwnPostgres(5481);
+  // Logs every statement: the subscription's (which holds a password) must not be among them.
+  const plain = new OwnPostgres(5481, ['log_statement=all']);
   let ws: Workspace;
 
   const on = (server: OwnPostgres, database = 'postgres', user = 'postgres', password = ''): Knex =>
@@ -193,6 +195,10 @@ describe.skipIf(!selectedEngines().includes('postgres'))('online move on postgre
     }
     expect(await leftovers(src)).toEqual([]);
     expect(await leftovers(plain)).toEqual([]);
+    // The replication login's password never reached the target's log.
+    const targetLog = readFileSync(join(plain.directory, 'log'), 'utf8');
+    expect(targetLog).toMatch(/statement: /); // it does log statements
+    expect(targetLog).not.toMatch(/create subscription|password=/i);
   }, 180_000);
 
   for (const step of [
