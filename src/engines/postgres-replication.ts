@@ -26,6 +26,9 @@ export interface PostgresParts {
   dumpSchema(login: TenantLogin, file: string, tools: DumpTools): Promise<void>;
 }
 
+/** Errors of the subscription's workers a move lives with (one may be a restart) before it fails. */
+const SUBSCRIPTION_ERRORS_TOLERATED = 3;
+
 /** The move's replication login on the source: its name (the other objects share the move's name). */
 const loginOf = (name: string) => name;
 
@@ -158,6 +161,19 @@ export class PostgresReplication implements OnlineMoves {
   }
 
   async tablesCopying(name: string, database: string): Promise<number> {
+    // A subscription that keeps failing (a table it cannot copy or apply) would be waited for
+    // forever: it fails the move instead, which rolls it back. PostgreSQL 15 counts its errors.
+    if (Number(await this.setting('server_version_num')) >= 150000) {
+      const stats = await this.admin.raw(
+        'select apply_error_count + sync_error_count as errors from pg_catalog.pg_stat_subscription_stats where subname = ?',
+        [name],
+      );
+      const errors = Number((stats.rows[0] as { errors?: string } | undefined)?.errors ?? 0);
+      if (errors >= SUBSCRIPTION_ERRORS_TOLERATED)
+        throw new TenantctlError(
+          `the target's subscription failed ${errors} times copying or applying the tenant's rows (the target server's log says why)`,
+        );
+    }
     return this.host.onDatabase(database, async (knex) => {
       const result = await knex.raw(
         "select count(*) filter (where r.srsubstate <> 'r') as copying, count(*) as n from pg_catalog.pg_subscription_rel r join pg_catalog.pg_subscription s on s.oid = r.srsubid where s.subname = ?",
