@@ -1,5 +1,6 @@
 // move: one tenant (filled with --move-gb GB of rows) moved to the second server of its engine
-// and back, reporting the downtime (fence to unfence), the whole move and tenantctl's peak memory.
+// (online where the source allows it, else offline: moveMode auto) and back offline (--offline),
+// reporting the mode, the downtime (fence to unfence), the whole move and tenantctl's peak memory.
 import { execFileSync } from 'node:child_process';
 import { BIN } from '../lib/fleet.mjs';
 import { runMeasured } from '../lib/measure.mjs';
@@ -24,17 +25,20 @@ export async function benchMove(fleet, { gigabytes, large: filled }) {
   }
   const rows = [];
   let downtimeMs;
-  for (const to of ['bench-second', home]) {
-    const run = await runMeasured(process.execPath, [BIN, 'move', large.slug, '--to', to, '--json'], {
+  for (const [to, mode] of [
+    ['bench-second', []],
+    [home, ['--offline']],
+  ]) {
+    const run = await runMeasured(process.execPath, [BIN, 'move', large.slug, '--to', to, ...mode, '--json'], {
       cwd: fleet.dir,
-      env: fleet.env,
+      env: { ...fleet.env, TENANTCTL_MOVE_MODE: 'auto' },
     });
     if (run.code !== 0) throw new Error(`move to ${to} failed: ${run.stderr}`);
     const result = JSON.parse(run.stdout);
     downtimeMs ??= result.downtimeMs;
     const size = large.bytes > 0 ? `${(large.bytes / 1024 ** 3).toFixed(2)} GB of rows` : 'a freshly created tenant';
     rows.push({
-      label: `move of ${size} to ${to === home ? 'its first server' : 'the second server'}: downtime ${(result.downtimeMs / 1000).toFixed(1)} s (${Object.entries(
+      label: `${result.mode} move of ${size} to ${to === home ? 'its first server' : 'the second server'}: downtime ${(result.downtimeMs / 1000).toFixed(1)} s (${Object.entries(
         result.steps,
       )
         .map(([s, ms]) => `${s} ${(ms / 1000).toFixed(1)}s`)

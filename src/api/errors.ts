@@ -25,14 +25,21 @@ export class TenantSuspendedError extends ConflictError {
 
 /**
  * The tenant exists but cannot be served now: it is being created (`provisioning`), deleted
- * (`deleting`), or its creation failed (`failed`). An application answers 503 and retries later.
+ * (`deleting`), or its creation failed (`failed`); or a move has fenced it (`reason`
+ * `moving`: its login is refused until the move unfences it, or `tenantctl move` resolves an
+ * interrupted one). An application answers 503 and retries later.
  */
 export class TenantUnavailableError extends UnreachableError {
   constructor(
     readonly slug: string,
     readonly status: TenantStatus,
+    readonly reason: 'moving' | null = null,
   ) {
-    super(`tenant "${slug}" is not available (${status})`);
+    super(
+      reason === 'moving'
+        ? `tenant "${slug}" is not available: a move has fenced it (its login is refused until the move is done)`
+        : `tenant "${slug}" is not available (${status})`,
+    );
     this.name = 'TenantUnavailableError';
   }
 }

@@ -12,6 +12,7 @@ import { findIndexedTenantId, readIndexedKeys } from '../registry/metadata-index
 import { findServerRow, specFromRow, type ServerRow } from '../registry/servers-repo.js';
 import { findTenantRow, findTenantSlugById, toTenant, type Tenant, type TenantRow } from '../registry/tenants-repo.js';
 import { TenantNotFoundError, TenantSuspendedError, TenantUnavailableError } from './errors.js';
+import { fencedByMove } from '../registry/moves-repo.js';
 import { TenantPools } from './tenant-pools.js';
 
 /** How an application opens the fleet. Every field but `registryUrl` has a default. */
@@ -209,9 +210,10 @@ export class Fleet {
       throw error;
     }
     const { row } = resolved;
-    if (row.status === 'active') return resolved;
+    if (row.status === 'active' && !fencedByMove(row.step)) return resolved;
     this.pools.close(slug);
     if (row.status === 'suspended') throw new TenantSuspendedError(slug, row.status_reason);
+    if (fencedByMove(row.step)) throw new TenantUnavailableError(slug, row.status, 'moving');
     throw new TenantUnavailableError(slug, row.status);
   }
 

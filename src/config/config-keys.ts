@@ -71,6 +71,12 @@ export interface CoreConfig {
    * weight). Default `tenants`.
    */
   placement: 'tenants' | 'bytes';
+  /**
+   * How `move` runs where the source cannot move online (README "Moving tenants"): `online`
+   * (default: the move is refused, naming the setting; `--offline` moves it offline) or `auto`
+   * (offline then, saying why).
+   */
+  moveMode: 'online' | 'auto';
   /** Where backups are written: `<backupDir>/<slug>/<slug>-<UTC time>.<ext>`. Default `<home>/backups`. */
   backupDir: string;
   /** Days a deleted tenant's backups are kept after its delete, then erased by `backup --all`. Default 30. */
@@ -261,6 +267,13 @@ export const CONFIG_KEYS: readonly ConfigKeyDefinition[] = [
     validate: (value) => (value === 'tenants' || value === 'bytes' ? undefined : 'must be "tenants" or "bytes"'),
     description: 'how create chooses a server: fewest tenants or least bytes, per weight',
   },
+  {
+    key: 'moveMode',
+    env: 'TENANTCTL_MOVE_MODE',
+    type: 'string',
+    validate: (value) => (value === 'online' || value === 'auto' ? undefined : 'must be "online" or "auto"'),
+    description: 'move where the source cannot move online: refuse (online) or move offline (auto)',
+  },
   { key: 'backupDir', env: 'TENANTCTL_BACKUP_DIR', type: 'path', description: 'where backups are written' },
   {
     key: 'deletedRetentionDays',
@@ -351,6 +364,8 @@ export function defaultFor(key: keyof Config, home: string): Config[keyof Config
       return 5;
     case 'placement':
       return 'tenants';
+    case 'moveMode':
+      return 'online';
     case 'backupDir':
       return `${home}/backups`;
     case 'deletedRetentionDays':

@@ -250,6 +250,11 @@ export interface ServerConnection
    */
   readonly scheduledJobs: ScheduledJobs | undefined;
   /**
+   * The server's own replication, for moving a tenant while it keeps working (PostgreSQL: logical
+   * replication); undefined where tenantctl has no online move for the engine (it moves offline).
+   */
+  readonly onlineMoves: OnlineMoves | undefined;
+  /**
    * Starts asking the server, every `intervalMs`, whether it still answers, on a connection of
    * its own; when it stops (two heartbeats missed), the server is lost: see `lost`.
    */
@@ -443,6 +448,53 @@ export interface MigrationFingerprints {
   readMigrationFingerprints(databases: string[]): Promise<Map<string, string | null>>;
   /** Has the server keep that fingerprint from now on (PostgreSQL: a trigger). */
   keepMigrationFingerprint(knex: Knex, table: MigrationTable): Promise<void>;
+}
+
+/**
+ * The online-move capability: a copy kept up to date by the servers' own replication while the
+ * tenant works, so that it is fenced only for the last catch-up. Every object is named after the
+ * move (`name`), so a killed move's objects are found again and removed. The source side's calls
+ * are made on the source server, the target side's on the target.
+ */
+export interface OnlineMoves {
+  /** Why this server cannot be an online move's source (each names the setting), empty when it can. */
+  sourceBlockers(): Promise<string[]>;
+  /** Why this server cannot be an online move's target, empty when it can. */
+  targetBlockers(): Promise<string[]>;
+  /** Source: tables that need a full replica identity for the move (no primary key, no identity index). */
+  tablesWithoutKey(database: string): Promise<string[]>;
+  /** Source: the tenant's schema (no rows) copied into the target's database, as each side's tenant user. */
+  copySchema(
+    sourceLogin: TenantLogin,
+    target: ServerConnection,
+    targetLogin: TenantLogin,
+    tools: DumpTools,
+  ): Promise<void>;
+  /**
+   * Source: publishes the database (`fullTables` given a full replica identity first) with a
+   * replication login of the move's own; returns how the target connects, a secret.
+   */
+  publish(name: string, database: string, tenantUser: string, fullTables: string[]): Promise<string>;
+  /** Target: subscribes its database to the source (the initial copy starts at once). */
+  subscribe(name: string, database: string, connection: string): Promise<void>;
+  /** Target: tables whose initial copy is not done yet. */
+  tablesCopying(name: string, database: string): Promise<number>;
+  /** Source: bytes of WAL (or binlog) the target has still to confirm; null when the slot is gone. */
+  lagBytes(name: string): Promise<number | null>;
+  /** Source: takes the tenant's access away (as suspendAccess), sparing the move's replication session. */
+  fence(name: string, database: string, user: string): Promise<void>;
+  /** Source: waits until the target has applied everything written until now; throws after `timeoutMs`. */
+  awaitApplied(name: string, timeoutMs: number): Promise<void>;
+  /** Source → target: every sequence set from the source's, each side read/written as its tenant user. */
+  copySequences(sourceLogin: TenantLogin, target: ServerConnection, targetLogin: TenantLogin): Promise<number>;
+  /** Target: the subscription removed (without touching the source). Safe to repeat; the database may be gone. */
+  unsubscribe(name: string, database: string): Promise<void>;
+  /** Source: slot, publication and replication login removed, replica identities back. Safe to repeat. */
+  unpublish(name: string, database: string, fullTables: string[]): Promise<void>;
+  /** Replication objects on this server whose name starts with `prefix` (slots, subscriptions, logins): for doctor. */
+  leftovers(prefix: string): Promise<Array<{ what: string; name: string }>>;
+  /** Removes every replication object of that name on this server (doctor --fix). Safe to repeat. */
+  removeLeftover(name: string): Promise<void>;
 }
 
 /** The users capability of a server whose engine has database users. */

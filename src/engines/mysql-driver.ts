@@ -308,6 +308,8 @@ export const mysqlDriver: EngineDriver = {
 class MysqlServer implements ServerConnection, ServerUsers, ScheduledJobs {
   readonly users: ServerUsers = this;
   readonly scheduledJobs: ScheduledJobs = this;
+  /** No online move for this engine yet: it moves offline. */
+  readonly onlineMoves = undefined;
   /** One UNION per batch reads every migration table: nothing to keep. */
   readonly migrationFingerprints = undefined;
   readonly driver = mysqlDriver;

@@ -20,6 +20,7 @@ import {
   type TenantConnectionOptions,
   type TenantCredentials,
   type TenantLogin,
+  type OnlineMoves,
   type QueryRows,
   type ReadOnlyQueryOptions,
 } from './engine-driver.js';
@@ -50,6 +51,8 @@ import { onRawConnection } from './raw-connection.js';
 import { postgresFingerprint } from './postgres-fingerprint.js';
 import { postgresReadOnlyQuery } from './postgres-query.js';
 import type { ContentFingerprint } from './content-fingerprint.js';
+import { createWriteStream } from 'node:fs';
+import { PostgresReplication } from './postgres-replication.js';
 
 const quote = (name: string) => `"${name.replaceAll('"', '""')}"`;
 
@@ -296,6 +299,7 @@ class PostgresServer implements ServerConnection, ServerUsers, MigrationFingerpr
   readonly migrationFingerprints: MigrationFingerprints = this;
   /** PostgreSQL schedules nothing itself; an extension's jobs (pg_cron) are out of tenantctl's view. */
   readonly scheduledJobs = undefined;
+  readonly onlineMoves: OnlineMoves;
   readonly driver = postgresDriver;
   /** Each loan is a stand-in role of its own: any number may be out at once. */
   readonly lendsOwnAccount = false;
@@ -310,6 +314,12 @@ class PostgresServer implements ServerConnection, ServerUsers, MigrationFingerpr
       connection: { ...(config.connection as Knex.PgConnectionConfig), options: ADMIN_SEARCH_PATH },
     });
     this.watcher.hold(this.adminKnex);
+    this.onlineMoves = new PostgresReplication(this, {
+      spec,
+      admin: () => this.admin,
+      onDatabase: (database, fn) => this.onDatabase(database, fn),
+      dumpSchema: (login, file, tools) => this.dumpSchema(login, file, tools),
+    });
   }
 
   /** The admin pool; once the server is lost, every call fails with the reason at once. */
@@ -634,6 +644,23 @@ class PostgresServer implements ServerConnection, ServerUsers, MigrationFingerpr
 
   checkDump(file: string, tools: DumpTools): Promise<void> {
     return pgCheckDump(file, tools);
+  }
+
+  /** A schema-only dump (no rows) of the login's database into `file`: an online move's first step. */
+  async dumpSchema(login: TenantLogin, file: string, tools: DumpTools): Promise<void> {
+    const pgDump = await this.checkedPgDump(tools);
+    await withLoginSession(this, login, async (_knex, credentials) => {
+      const output = createWriteStream(file, { mode: 0o600 });
+      const closed = new Promise<void>((resolve, reject) => output.on('close', resolve).on('error', reject));
+      try {
+        await pgDumpTo(this.spec, credentials, pgDump, tools.credentialDir, output, undefined, this.toolControl(true), [
+          '--schema-only',
+        ]);
+      } finally {
+        output.end();
+        await closed;
+      }
+    });
   }
 
   async restore(login: TenantLogin, file: string, tools: DumpTools): Promise<void> {

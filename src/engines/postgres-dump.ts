@@ -70,11 +70,19 @@ export async function pgDumpTo(
   output: Writable,
   snapshot: string | undefined,
   control: ToolControl,
+  extra: string[] = [],
 ): Promise<void> {
   await withToolConnection(spec, login, credentialDir, (args, env) =>
     runTool({
       command: pgDump,
-      args: [...args, '--format=custom', ...(snapshot ? [`--snapshot=${snapshot}`] : []), '--dbname', login.database],
+      args: [
+        ...args,
+        '--format=custom',
+        ...extra,
+        ...(snapshot ? [`--snapshot=${snapshot}`] : []),
+        '--dbname',
+        login.database,
+      ],
       env,
       stdout: output,
       secrets: [spec.password, login.password],

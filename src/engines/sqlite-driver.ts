@@ -177,6 +177,8 @@ class SqliteServer implements ServerConnection {
   readonly migrationFingerprints = undefined;
   /** SQLite runs nothing by itself. */
   readonly scheduledJobs = undefined;
+  /** No online move for this engine yet: it moves offline. */
+  readonly onlineMoves = undefined;
   private readonly directory: string;
   /** Files on this machine never stop answering: nothing is watched, and `lost` never aborts unless abandoned. */
   private readonly watcher = new ServerWatch();

@@ -3,9 +3,39 @@ import { now } from './tenants-repo.js';
 
 const TABLE = 'tenantctl_moves';
 
-export const MOVE_STEPS = ['preflight', 'fence', 'copy', 'verify', 'switch', 'unfence', 'retire'] as const;
+/**
+ * An offline move: preflight, fence, copy, verify, switch, unfence, retire. An online one:
+ * preflight, schema, replicate, catchup (the tenant still working), fence, drain (the last
+ * changes applied, sequences set), unreplicate (replication objects removed), verify, switch,
+ * unfence, retire.
+ */
+export const MOVE_STEPS = [
+  'preflight',
+  'schema',
+  'replicate',
+  'catchup',
+  'fence',
+  'drain',
+  'unreplicate',
+  'copy',
+  'verify',
+  'switch',
+  'unfence',
+  'retire',
+] as const;
 export type MoveStep = (typeof MOVE_STEPS)[number];
 export type MoveStatus = 'running' | 'done' | 'failed' | 'rolled_back';
+
+/**
+ * The steps (recorded on the tenant as `move:<step>`) during which a move has the tenant's login
+ * taken away: from the fence until the unfence is done (a move killed there leaves it so).
+ */
+const FENCED_STEPS = new Set(['fence', 'drain', 'unreplicate', 'copy', 'verify', 'switch', 'unfence']);
+
+/** Whether a tenant's `step` says a move has fenced it (its login is refused). */
+export function fencedByMove(tenantStep: string | null | undefined): boolean {
+  return Boolean(tenantStep?.startsWith('move:') && FENCED_STEPS.has(tenantStep.slice('move:'.length)));
+}
 
 /** A move as the registry stores it, its password encrypted. Never rendered as is. */
 export interface MoveRow {
@@ -24,6 +54,10 @@ export interface MoveRow {
   password_enc: string | null;
   backup_id: number | null;
   keep_source: boolean | number;
+  /** `online` (replication) or `offline` (dump and restore while fenced); null: recorded before online moves. */
+  mode: 'online' | 'offline' | null;
+  /** JSON list of the source's tables given a full replica identity for the move. */
+  replica_full: string | null;
   source_state: 'kept' | 'dropped' | null;
   durations: string | null;
   started_at: string;
@@ -44,6 +78,7 @@ export type NewMoveRow = Omit<
   | 'error'
   | 'source_state'
   | 'backup_id'
+  | 'replica_full'
 >;
 
 export async function insertMoveRow(knex: Knex, row: NewMoveRow): Promise<number> {
@@ -62,6 +97,11 @@ export async function findMoveRow(knex: Knex, id: number): Promise<MoveRow | und
 /** The tenant's move under way (at most one), if any. */
 export async function runningMove(knex: Knex, tenantId: number): Promise<MoveRow | undefined> {
   return knex<MoveRow>(TABLE).where({ tenant_id: tenantId, status: 'running' }).orderBy('id', 'desc').first();
+}
+
+/** The tenant's last move that finished, if any. */
+export async function lastDoneMove(knex: Knex, tenantId: number): Promise<MoveRow | undefined> {
+  return knex<MoveRow>(TABLE).where({ tenant_id: tenantId, status: 'done' }).orderBy('id', 'desc').first();
 }
 
 /** Every move recorded as under way (some may have been killed: their tenant's lock says which). */

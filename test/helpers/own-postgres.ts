@@ -25,7 +25,11 @@ export class OwnPostgres {
   readonly directory: string;
   readonly url: string;
 
-  constructor(readonly port: number) {
+  /** `settings`: more server settings, e.g. `['wal_level=logical']` for a source of online moves. */
+  constructor(
+    readonly port: number,
+    readonly settings: string[] = [],
+  ) {
     this.directory = mkdtempSync(join(tmpdir(), `tenantctl-own-pg-${port}-`));
     chownSync(this.directory, uidOf('postgres'), gidOf('postgres'));
     this.url = `postgres://postgres@127.0.0.1:${port}/postgres`;
@@ -39,7 +43,10 @@ export class OwnPostgres {
       '-l',
       join(this.directory, 'log'),
       '-o',
-      `-p ${this.port} -c listen_addresses=127.0.0.1 -k ${this.directory} -c fsync=off`,
+      [
+        `-p ${this.port} -c listen_addresses=127.0.0.1 -k ${this.directory} -c fsync=off`,
+        ...this.settings.map((s) => `-c ${s}`),
+      ].join(' '),
       '-w',
       'start',
     ]);

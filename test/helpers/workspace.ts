@@ -33,7 +33,13 @@ export class Workspace {
     this.dir = mkdtempSync(join(tmpdir(), `tenantctl-${engine}-`));
     cpSync(join(REPO, 'migrations'), join(this.dir, 'migrations'), { recursive: true });
     cpSync(join(REPO, 'seeds'), join(this.dir, 'seeds'), { recursive: true });
-    this.env = { TENANTCTL_SERVER_URL: engine === 'sqlite' ? undefined : SERVER_URLS[engine], ...options.env };
+    // The shared test servers are not configured for replication: their moves go offline, saying
+    // why (moveMode: auto). test/integration/online-move.test.ts moves online between its own.
+    this.env = {
+      TENANTCTL_SERVER_URL: engine === 'sqlite' ? undefined : SERVER_URLS[engine],
+      TENANTCTL_MOVE_MODE: 'auto',
+      ...options.env,
+    };
     this.probe = probeFor(engine, join(this.dir, '.tenantctl', 'tenants'));
   }
 

@@ -10,6 +10,11 @@ import { formatBytes } from '../../core/format-bytes.js';
 
 const LABELS = {
   preflight: 'Checking both servers',
+  schema: 'Copying the schema to the target',
+  replicate: 'Starting replication (publication on the source, subscription on the target)',
+  catchup: 'Copying rows while the tenant works, then catching up',
+  drain: 'Applying the last changes and the sequences',
+  unreplicate: 'Removing the replication from both servers',
   fence: 'Fencing the tenant on the source',
   copy: 'Copying (backup, then restore on the target)',
   verify: 'Verifying the copy',
@@ -24,6 +29,7 @@ interface MoveFlags {
   keepSource?: boolean;
   dropSource?: boolean;
   dryRun?: boolean;
+  offline?: boolean;
   fromServer?: string;
   concurrency?: string;
 }
@@ -39,6 +45,7 @@ export function registerMove(program: Command): void {
     .option('--keep-source', 'keep the source database and user, locked, as a retired copy')
     .option('--drop-source', 'drop the retired copy an earlier move --keep-source left')
     .option('--dry-run', 'print the plan (source, target, size, expected downtime); change nothing')
+    .option('--offline', 'fence for the whole dump and restore, even where the source could move online')
     .option('--from-server <name>', 'evacuate: move every tenant off this server')
     .option('--concurrency <n>', 'with --from-server: tenants moved at once (default 1)')
     .action(async (slug: string | undefined, flags: MoveFlags, command: Command) => {
@@ -57,8 +64,10 @@ export function registerMove(program: Command): void {
         async (ctx, out) => {
           const progress = out.steps();
           const result = await progress.track(
-            moveTenant(ctx, { slug: slug!, to: flags.to, keepSource: flags.keepSource, dryRun: flags.dryRun }, (step) =>
-              progress.step(`${LABELS[step]}…`),
+            moveTenant(
+              ctx,
+              { slug: slug!, to: flags.to, keepSource: flags.keepSource, dryRun: flags.dryRun, offline: flags.offline },
+              (step) => progress.step(`${LABELS[step]}…`),
             ),
           );
           out.result(result, () => (result.dryRun ? renderPlan(out, result) : renderMove(out, result)));
@@ -85,6 +94,7 @@ function renderPlan(out: Output, result: MoveResult): string {
     `Would move tenant ${out.color.bold(result.slug)} from ${plan.source} to ${out.color.bold(plan.target)} (${plan.reason})`,
     out.fields([
       ['engine', plan.engine],
+      ['mode', `${plan.mode} (${plan.modeReason})`],
       ['size', plan.sizeBytes === null ? 'unknown' : `${plan.sizeBytes} bytes`],
       [
         'expected downtime',
@@ -107,6 +117,8 @@ function dumpSpace({ directory, freeBytes, neededBytes, basis }: MovePlan['dumpS
 }
 
 function renderMove(out: Output, result: MoveResult): string {
+  if (result.alreadyDone)
+    return `${out.color.green('✔')} Tenant ${out.color.bold(result.slug)} is on ${out.color.bold(result.target)} already: moved there from ${result.source} (${result.placement})`;
   const note =
     result.resumed === 'finished'
       ? ' (finished an interrupted move)'
@@ -116,6 +128,7 @@ function renderMove(out: Output, result: MoveResult): string {
   return [
     `${out.color.green('✔')} Moved tenant ${out.color.bold(result.slug)} from ${result.source} to ${out.color.bold(result.target)}${note}: downtime ${seconds(result.downtimeMs)}, ${seconds(result.durationMs)} in all`,
     out.fields([
+      ['mode', result.mode ?? 'unknown'],
       [
         'steps',
         Object.entries(result.steps)
@@ -170,7 +183,7 @@ async function evacuate(command: Command, flags: MoveFlags): Promise<void> {
           evacuateServer(
             ctx,
             flags.fromServer!,
-            { concurrency, keepSource: flags.keepSource, dryRun: flags.dryRun, interrupt },
+            { concurrency, keepSource: flags.keepSource, dryRun: flags.dryRun, offline: flags.offline, interrupt },
             (p) => {
               spinner.text = progressLine(p);
             },

@@ -80,6 +80,8 @@ export function fixCommand(finding: Finding): string {
     case 'registry_exposed':
       // The driver's message ends with the statements that close it (they differ by engine).
       return /run: (.*)$/.exec(finding.message)?.[1] ?? 'close the registry database to other users of its server';
+    case 'replication_leftover':
+      return 'tenantctl doctor --fix  (removes it)';
     case 'credential_leftover':
       return 'tenantctl doctor --fix  (or the next backup or restore on this machine, which removes them)';
     case 'interrupted':

@@ -4,6 +4,9 @@ import type { ServerRow } from '../../registry/servers-repo.js';
 import { findTenantRow } from '../../registry/tenants-repo.js';
 import type { NewFinding } from './findings.js';
 import { tenantLockName } from '../shared/tenant-lock.js';
+import { replicationName, replicationPrefix } from '../moves/online-steps.js';
+import type { FleetView } from './fleet-view.js';
+import type { FindingList } from './findings.js';
 
 /**
  * Moves whose record says running while no tenantctl holds their tenant: killed. Before the switch
@@ -34,4 +37,39 @@ export async function interruptedMoves(ctx: Context, servers: ServerRow[]): Prom
     });
   }
   return findings;
+}
+
+/**
+ * `replication_leftover`: a replication slot, subscription or replication login this registry's
+ * online moves named, on any server, that no move under way accounts for (a move under way, even
+ * an interrupted one, removes its own when it is run again). A slot left behind keeps the source's
+ * WAL from being recycled; the repair removes it.
+ */
+export async function replicationLeftovers(ctx: Context, fleet: FleetView, list: FindingList): Promise<void> {
+  const prefix = await replicationPrefix(ctx);
+  const running = new Set(
+    await Promise.all((await runningMoves(fleet.registry.knex)).map((m) => replicationName(ctx, m))),
+  );
+  for (const [id, handle] of fleet.handles) {
+    const online = handle.connection.onlineMoves;
+    if (!online) continue;
+    // A server that cannot list them (an admin without the rights) is no finding here.
+    const listed = await online.leftovers(prefix).catch(() => []);
+    const found = listed.filter((l) => !running.has(l.name));
+    const server = fleet.servers.find((s) => s.id === id)?.name ?? `#${id}`;
+    for (const name of new Set(found.map((l) => l.name))) {
+      const what = found.filter((l) => l.name === name).map((l) => l.what);
+      list.add(
+        {
+          kind: 'replication_leftover',
+          tenant: null,
+          server,
+          target: { type: 'server', name: server },
+          message: `${what.join(', ')} "${name}" left by an online move on server "${server}"${what.includes('replication slot') ? ' (the slot keeps the server from recycling its WAL)' : ''}`,
+          autoFix: true,
+        },
+        () => online.removeLeftover(name),
+      );
+    }
+  }
 }

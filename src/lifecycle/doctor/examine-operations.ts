@@ -7,7 +7,7 @@ import { clearInterruptedBackup, findInterruptedBackups, partialFileFor } from '
 import { WITH_DATABASE } from '../shared/select-tenants.js';
 import { tenantLockName } from '../shared/tenant-lock.js';
 import { isMoving } from '../shared/tenant-moving.js';
-import { interruptedMoves } from './doctor-moves.js';
+import { interruptedMoves, replicationLeftovers } from './doctor-moves.js';
 import type { FleetView } from './fleet-view.js';
 import type { FindingList, NewFinding } from './findings.js';
 
@@ -28,6 +28,7 @@ export async function examineOperations(ctx: Context, fleet: FleetView, list: Fi
   // Moves, before their switch or after it (a move killed while it retired the source leaves the
   // tenant's row as if done): their record says running, and no tenantctl holds the tenant.
   for (const finding of await interruptedMoves(ctx, fleet.servers)) list.add(finding);
+  await replicationLeftovers(ctx, fleet, list);
   // Backups killed mid-dump: a `running` record whose process is gone, and maybe a partial file.
   for (const b of await findInterruptedBackups(ctx)) {
     list.add(

@@ -27,6 +27,7 @@ export type FindingKind =
   | 'password_login_fails'
   | 'registry_exposed'
   | 'credential_leftover'
+  | 'replication_leftover'
   | 'tampered_migrations';
 
 /**

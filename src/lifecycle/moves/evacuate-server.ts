@@ -42,6 +42,8 @@ export interface EvacuateOptions {
   concurrency: number;
   keepSource?: boolean;
   dryRun?: boolean;
+  /** `--offline`: every tenant moved offline (see MoveInput.offline). */
+  offline?: boolean;
   /** Stops the run early (the CLI's Ctrl-C and SIGTERM): see RunInterrupt. */
   interrupt?: RunInterrupt;
 }
@@ -90,6 +92,7 @@ export async function evacuateServer(
           slug: tenant.slug,
           keepSource: options.keepSource,
           dryRun: options.dryRun,
+          offline: options.offline,
           onlyFrom: server.id,
         });
         // A move cut half-way is what a killed one is: `tenantctl move <slug>` finishes or rolls it back.

@@ -6,6 +6,7 @@ import { validateSlug } from '../../core/slug.js';
 import {
   findMoveRow,
   insertMoveRow,
+  lastDoneMove,
   runningMove,
   updateMoveRow,
   type MoveRow,
@@ -15,9 +16,10 @@ import { findServerRow } from '../../registry/servers-repo.js';
 import { now, updateTenantRow, type Tenant, type TenantRow } from '../../registry/tenants-repo.js';
 import { backupTenant } from '../backups/backup-tenants.js';
 import { loadTenantRow, reloadTenant } from '../shared/load-tenant.js';
-import { planMove, type MovePlan } from './move-plan.js';
+import { planMove, type ModeRequest, type MovePlan } from './move-plan.js';
 import { withPlacementLock } from '../servers/place-tenant.js';
 import { verifyCopy, type VerifySummary } from './move-verify.js';
+import { onlineSteps, removeReplication } from './online-steps.js';
 import { MOVE_STEP_PREFIX } from '../shared/tenant-moving.js';
 import { dropTenantDatabase } from '../shared/tenant-database.js';
 import { withTenantLock } from '../shared/tenant-lock.js';
@@ -41,6 +43,8 @@ export interface MoveInput {
    * list goes stale): otherwise MovedAwayError, and nothing is done.
    */
   onlyFrom?: number;
+  /** `--offline`: fenced for the whole dump and restore, even where the source could move online. */
+  offline?: boolean;
 }
 
 /** `move` with `onlyFrom`: the tenant is no longer on that server (moved, or deleted, meanwhile). */
@@ -58,6 +62,10 @@ export interface MoveResult {
   plan: MovePlan | null;
   /** What this run did about a move an earlier run left unfinished: finished it, or rolled it back and moved afresh. */
   resumed: 'finished' | 'rolled_back' | null;
+  /** The tenant was moved to that server already (by an earlier run): nothing was done. */
+  alreadyDone: boolean;
+  /** How it ran: online (replication, fenced for the last catch-up) or offline; null when nothing ran. */
+  mode: 'online' | 'offline' | null;
   /** Fence to unfence: how long the tenant could not log in, in ms (null for a dry run). */
   downtimeMs: number | null;
   /** Each step's duration, in ms, in the order they ran. */
@@ -89,8 +97,8 @@ export async function moveTenant(ctx: Context, input: MoveInput, onStep: MovePro
     const earlier = await settleEarlierMove(ctx, slug, input, onStep, started);
     if ('result' in earlier) return earlier.result;
     const { tenant, to, resumed } = earlier;
-    if (input.dryRun) return dryResult(ctx, slug, await planMove(ctx, tenant, to), started);
-    const recorded = await recordMove(ctx, tenant, to, Boolean(input.keepSource));
+    if (input.dryRun) return dryResult(ctx, slug, await planMove(ctx, tenant, to, input), started);
+    const recorded = await recordMove(ctx, tenant, to, Boolean(input.keepSource), input);
     const { steps, backup, verified } = await copyAndSwitch(ctx, recorded, onStep);
     const registry = await ctx.registry();
     const move = (await findMoveRow(registry.knex, recorded.move.id))!;
@@ -101,6 +109,8 @@ export async function moveTenant(ctx: Context, input: MoveInput, onStep: MovePro
       backup,
       verified,
       resumed,
+      alreadyDone: false,
+      mode: recorded.plan.mode,
       placement: recorded.plan.reason,
       dryRun: false,
       plan: recorded.plan,
@@ -140,6 +150,8 @@ async function settleEarlierMove(
   const tenant = await loadTenantRow(ctx, slug);
   const interrupted = await runningMove(registry.knex, tenant.id);
   if (!interrupted) {
+    const done = input.to ? await alreadyMoved(ctx, tenant, input.to, started) : undefined;
+    if (done) return { result: done };
     if (input.onlyFrom !== undefined && tenant.server_id !== input.onlyFrom) {
       const now = await findServerRow(registry.knex, { id: tenant.server_id });
       throw new MovedAwayError(`tenant "${slug}" was moved to server "${now?.name ?? tenant.server_id}" meanwhile`);
@@ -151,7 +163,8 @@ async function settleEarlierMove(
     throw new ConflictError(
       `tenant "${slug}" has an unfinished move to server "${target.name}": run "tenantctl move ${slug}" to finish it first`,
     );
-  if (input.dryRun) return { result: await dryResult(ctx, slug, await planMove(ctx, tenant, target.name), started) };
+  if (input.dryRun)
+    return { result: await dryResult(ctx, slug, await planMove(ctx, tenant, target.name, input), started) };
   if (tenant.server_id === interrupted.target_server_id) {
     // Switched already: the target is the verified copy; only unfence and retire remain.
     const done = await finishMove(ctx, interrupted, onStep);
@@ -162,6 +175,8 @@ async function settleEarlierMove(
         dryRun: false,
         plan: null,
         resumed: 'finished',
+        alreadyDone: false,
+        mode: interrupted.mode,
         backup: null,
         verified: null,
         durationMs: Date.now() - started,
@@ -170,6 +185,42 @@ async function settleEarlierMove(
   }
   await rollBack(ctx, interrupted, 'rolled_back', `interrupted at ${interrupted.step ?? 'start'}; rolled back`, onStep);
   return { tenant: await loadTenantRow(ctx, slug), to: target.name, resumed: 'rolled_back' };
+}
+
+/**
+ * The tenant is on `to` already, brought there by its last move: that move is done, and running
+ * it again says so (exit 0) rather than refusing `to` as the tenant's own server.
+ */
+async function alreadyMoved(
+  ctx: Context,
+  tenant: TenantRow,
+  to: string,
+  started: number,
+): Promise<MoveResult | undefined> {
+  const registry = await ctx.registry();
+  const named = await findServerRow(registry.knex, { name: to });
+  if (!named || named.id !== tenant.server_id) return undefined;
+  const last = await lastDoneMove(registry.knex, tenant.id);
+  if (!last || last.target_server_id !== tenant.server_id) return undefined;
+  const source = await findServerRow(registry.knex, { id: last.source_server_id });
+  return {
+    slug: tenant.slug,
+    tenant: await reloadTenant(ctx, tenant.slug),
+    source: source?.name ?? String(last.source_server_id),
+    target: named.name,
+    placement: `moved there already (${last.finished_at ?? 'earlier'}): nothing to do`,
+    dryRun: false,
+    plan: null,
+    resumed: null,
+    alreadyDone: true,
+    mode: last.mode,
+    downtimeMs: null,
+    steps: {},
+    backup: null,
+    verified: null,
+    sourceKept: Boolean(last.keep_source),
+    durationMs: Date.now() - started,
+  };
 }
 
 /** A move recorded under way (at `preflight`): its plan, target, and the new user's password. */
@@ -190,10 +241,11 @@ async function recordMove(
   tenant: TenantRow,
   to: string | undefined,
   keepSource: boolean,
+  request: ModeRequest,
 ): Promise<RecordedMove> {
   const registry = await ctx.registry();
   const { plan, moveId, target, password } = await withPlacementLock(ctx, async () => {
-    const plan = await planMove(ctx, tenant, to);
+    const plan = await planMove(ctx, tenant, to, request);
     if (plan.problems.length)
       throw new ConflictError(
         `cannot move tenant "${tenant.slug}" to server "${plan.target}": ${plan.problems.join('; ')} (nothing was changed)`,
@@ -215,6 +267,7 @@ async function recordMove(
         target_user: plan.targetUser,
         password_enc: encrypted,
         keep_source: keepSource,
+        mode: plan.mode,
       }),
     );
     return { plan, moveId, target, password };
@@ -269,6 +322,31 @@ async function stepsToSwitch(
   // is the new one); each is borrowed while fenced or locked (see tenantLogin).
   const sourceLogin = tenantLogin(ctx, source, tenant);
   const targetLogin = tenantLogin(ctx, target, targetSource(move));
+  const verify: [MoveStep, () => Promise<void>] = [
+    'verify',
+    async () => {
+      const table = (await tenantProject(ctx)).table;
+      copied.verified = await verifyCopy(source.connection, sourceLogin, target.connection, targetLogin, table);
+    },
+  ];
+  const switchOver: [MoveStep, () => Promise<void>] = [
+    'switch',
+    async () => {
+      await updateTenantRow(registry.knex, tenant.id, {
+        server_id: move.target_server_id,
+        database_name: move.target_database,
+        database_user: move.target_user,
+        password_enc: move.password_enc,
+        step: `${MOVE_STEP_PREFIX}unfence`,
+      });
+    },
+  ];
+  if (move.mode === 'online')
+    return [
+      ...onlineSteps(ctx, { tenant, move, target, password, source, sourceLogin, targetLogin }),
+      verify,
+      switchOver,
+    ];
   return [
     [
       'fence',
@@ -300,25 +378,8 @@ async function stepsToSwitch(
         await ctx.hooks?.afterCopy?.(target.connection, targetLogin);
       },
     ],
-    [
-      'verify',
-      async () => {
-        const table = (await tenantProject(ctx)).table;
-        copied.verified = await verifyCopy(source.connection, sourceLogin, target.connection, targetLogin, table);
-      },
-    ],
-    [
-      'switch',
-      async () => {
-        await updateTenantRow(registry.knex, tenant.id, {
-          server_id: move.target_server_id,
-          database_name: move.target_database,
-          database_user: move.target_user,
-          password_enc: move.password_enc,
-          step: `${MOVE_STEP_PREFIX}unfence`,
-        });
-      },
-    ],
+    verify,
+    switchOver,
   ];
 }
 
@@ -429,6 +490,11 @@ async function rollBack(
     await restoreOwnPassword(ctx, source.connection, await loadTenantRow(ctx, move.slug));
     await source.connection.resumeAccess(move.source_database, move.source_user);
   }
+  if (move.mode === 'online') {
+    // The subscription first (a database with one cannot be dropped), then the source's slot.
+    const target = await ctx.server(move.target_server_id).catch((error: unknown) => error as Error);
+    await removeReplication(ctx, (await findMoveRow(registry.knex, move.id)) ?? move, source, target);
+  }
   const [problem] = await ctx.server(move.target_server_id).then(
     (target) => dropTenantDatabase(target.connection, move.target_database, move.target_user),
     (error: unknown) => [error as Error],
@@ -466,6 +532,8 @@ async function dryResult(ctx: Context, slug: string, plan: MovePlan, started: nu
     dryRun: true,
     plan,
     resumed: null,
+    alreadyDone: false,
+    mode: plan.mode,
     downtimeMs: null,
     steps: {},
     backup: null,
