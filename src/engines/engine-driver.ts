@@ -37,6 +37,12 @@ export interface EngineDriver {
   readonly suspendsWithoutUser: boolean;
   /** Whether DDL rolls back with its transaction (MySQL: no, a failed migration may be half applied). */
   readonly transactionalDdl: boolean;
+  /**
+   * The rows a statement run with `knex.raw` changed, from what the engine's client answered
+   * (PostgreSQL `rowCount`, MySQL `affectedRows`, SQLite `changes`); undefined for a read or an
+   * answer that does not say. What `tenantctl exec` reports per tenant.
+   */
+  changedRows(rawResult: unknown): number | undefined;
   /** File name extension of this engine's backups: `pgdump` (pg_dump custom format), `sql.gz`, `sqlite.gz`. */
   readonly backupExtension: string;
   /** Whether one admin connection can read every database (MySQL), so fleet reads batch per server. */

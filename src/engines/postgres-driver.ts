@@ -155,6 +155,11 @@ export const postgresDriver: EngineDriver = {
   accountHosts: false,
   suspendsWithoutUser: false,
   transactionalDdl: true,
+  changedRows(rawResult) {
+    const count = (rawResult as { rowCount?: unknown } | null)?.rowCount;
+    const command = (rawResult as { command?: unknown } | null)?.command;
+    return typeof count === 'number' && command !== 'SELECT' ? count : undefined;
+  },
   backupExtension: 'pgdump',
   crossDatabaseReads: false,
   supportsUsers: true,

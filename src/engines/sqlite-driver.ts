@@ -88,6 +88,11 @@ export const sqliteDriver: EngineDriver = {
   accountHosts: false,
   suspendsWithoutUser: true,
   transactionalDdl: true,
+  changedRows(rawResult) {
+    // better-sqlite3's run() answers { changes, lastInsertRowid }; a read answers its rows.
+    const changes = Array.isArray(rawResult) ? undefined : (rawResult as { changes?: unknown } | null)?.changes;
+    return typeof changes === 'number' ? changes : undefined;
+  },
   backupExtension: 'sqlite.gz',
   crossDatabaseReads: false,
   supportsUsers: false,

@@ -5,11 +5,12 @@ import { now } from './tenants-repo.js';
 const RUNS = 'tenantctl_runs';
 const OUTCOMES = 'tenantctl_run_tenants';
 
-export type RunKind = 'migrate' | 'rollback';
+/** `exec`: an operator's data fix or script over the fleet (`tenantctl exec`). */
+export type RunKind = 'migrate' | 'rollback' | 'exec';
 /** `halted`: stopped on its failure budget or a failed canary; `reason` says which. */
 export type RunStatus = 'running' | 'succeeded' | 'failed' | 'interrupted' | 'halted';
 export type Outcome =
-  'migrated' | 'rolled_back' | 'up_to_date' | 'failed' | 'unreachable' | 'skipped' | 'busy' | 'moved';
+  'migrated' | 'rolled_back' | 'up_to_date' | 'executed' | 'failed' | 'unreachable' | 'skipped' | 'busy' | 'moved';
 
 export interface RunRow {
   id: number;
@@ -143,12 +144,12 @@ export async function failedTenantIds(knex: Knex, runId: number): Promise<number
   ).map(Number);
 }
 
-/** Tenant ids whose outcome in the given run was a success (`migrated`, `rolled_back`, `up_to_date`). */
+/** Tenant ids whose outcome in the given run was a success (`migrated`, `rolled_back`, `up_to_date`, `executed`). */
 export async function succeededTenantIds(knex: Knex, runId: number): Promise<number[]> {
   return (
     await knex(OUTCOMES)
       .where({ run_id: runId })
-      .whereIn('outcome', ['migrated', 'rolled_back', 'up_to_date'])
+      .whereIn('outcome', ['migrated', 'rolled_back', 'up_to_date', 'executed'])
       .pluck('tenant_id')
   ).map(Number);
 }
