@@ -113,6 +113,15 @@ export {
   type FleetAggregate,
 } from './lifecycle/query/index.js';
 export {
+  execFleet,
+  countExecTenants,
+  type ExecFleetOptions,
+  type ExecFleetResult,
+  type ExecTenantOutcome,
+  type ExecOutcomeKind,
+  type ExecTenantInfo,
+} from './lifecycle/exec/index.js';
+export {
   initRegistry,
   readAuditLog,
   recordAudit,

@@ -196,7 +196,9 @@ export const mysqlDriver: EngineDriver = {
   changedRows(rawResult) {
     // mysql2 answers [ResultSetHeader, fields] for a write, [rows, fields] for a read.
     const header = Array.isArray(rawResult) ? (rawResult[0] as { affectedRows?: unknown } | null) : undefined;
-    return header && !Array.isArray(header) && typeof header.affectedRows === 'number' ? header.affectedRows : undefined;
+    return header && !Array.isArray(header) && typeof header.affectedRows === 'number'
+      ? header.affectedRows
+      : undefined;
   },
   backupExtension: 'sql.gz',
   crossDatabaseReads: true,

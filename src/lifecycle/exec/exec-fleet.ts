@@ -60,11 +60,12 @@ export async function execFleet(
   const { options, finished, stored } = await resumed(registry, asked);
   // Read and checked before the lock and any tenant: a bad file changes nothing.
   // Resumed: the run's own file, unless the operator names it again (then it must be the same bytes).
-  const spec = stored && !asked.sqlFile && !asked.script
-    ? stored.work.kind === 'sql'
-      ? { sqlFile: stored.work.file }
-      : { script: stored.work.file }
-    : options;
+  const spec =
+    stored && !asked.sqlFile && !asked.script
+      ? stored.work.kind === 'sql'
+        ? { sqlFile: stored.work.file }
+        : { script: stored.work.file }
+      : options;
   const work = await loadExecWork(spec, stored?.work.sha256);
   return withFleetLock(ctx, EXEC_LOCK, options.waitMs ?? 0, 'exec run', (lock) =>
     runExec(ctx, registry, { options, finished, work, started, onProgress }, lock),
@@ -126,7 +127,8 @@ async function runExec(ctx: Context, registry: Registry, start: ExecStart, lock:
   let halted: string | undefined;
   let closed: { unrecorded: number; error?: unknown } = { unrecorded: 0 };
   try {
-    for (const { tenant, error } of fleet.unreachable) await tally.settle(tenant, execSettled('unreachable', error.message));
+    for (const { tenant, error } of fleet.unreachable)
+      await tally.settle(tenant, execSettled('unreachable', error.message));
     const reachable = new Set(fleet.reachable.map((t) => t.id));
     const widest = Math.max(options.concurrency, ...waves.map((w) => w.concurrency ?? 0));
     halted = await runRollout<TenantWithServer, ExecSettled>(waves, {
@@ -208,7 +210,9 @@ function notesOf(outcomes: ExecFleetResult['tenants'], work: ExecWork, dryRun: b
       `${partial} tenant(s) on MySQL/MariaDB: the file holds DDL, which MySQL commits on its own; it was not one transaction there${dryRun ? ' and the dry run could not roll it back' : ''}`,
     );
   if (work.kind === 'script' && dryRun)
-    notes.push('a script runs in the transaction it is given: DDL it runs on MySQL/MariaDB is committed even in a dry run');
+    notes.push(
+      'a script runs in the transaction it is given: DDL it runs on MySQL/MariaDB is committed even in a dry run',
+    );
   return notes;
 }
 

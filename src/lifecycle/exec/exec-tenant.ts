@@ -82,14 +82,18 @@ async function execOne(run: TenantExec, tenant: TenantWithServer): Promise<ExecS
         lost: connection.lost,
         timedOut: () =>
           took({
-            ...execSettled('failed', `timed out after ${formatDuration(options.tenantTimeoutMs!)} (--tenant-timeout): stopped, its transaction rolled back`),
+            ...execSettled(
+              'failed',
+              `timed out after ${formatDuration(options.tenantTimeoutMs!)} (--tenant-timeout): stopped, its transaction rolled back`,
+            ),
             timedOut: true,
           }),
         serverLost: (reason) =>
           took(execSettled('unreachable', outageMessage(tenant, ctx.lostServers().get(tenant.server_id) ?? reason))),
         cut: {
           signal: stop.cutSignal,
-          settle: () => took({ ...execSettled('failed', `cut: ${stop.reason()}; its transaction was stopped`), cut: true }),
+          settle: () =>
+            took({ ...execSettled('failed', `cut: ${stop.reason()}; its transaction was stopped`), cut: true }),
         },
       },
       (opened) =>
