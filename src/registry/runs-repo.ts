@@ -10,7 +10,17 @@ export type RunKind = 'migrate' | 'rollback' | 'exec';
 /** `halted`: stopped on its failure budget or a failed canary; `reason` says which. */
 export type RunStatus = 'running' | 'succeeded' | 'failed' | 'interrupted' | 'halted';
 export type Outcome =
-  'migrated' | 'rolled_back' | 'up_to_date' | 'executed' | 'failed' | 'unreachable' | 'skipped' | 'busy' | 'moved';
+  | 'migrated'
+  | 'rolled_back'
+  | 'up_to_date'
+  | 'executed'
+  | 'failed'
+  | 'unreachable'
+  | 'skipped'
+  | 'busy'
+  | 'moved'
+  /** exec: recorded right before the tenant's commit; still there afterwards, the commit is in doubt. */
+  | 'committing';
 
 export interface RunRow {
   id: number;
@@ -109,6 +119,37 @@ export async function markInterruptedRuns(knex: Knex, kind: RunKind): Promise<nu
 /** Stores outcomes in one statement per chunk: a thousand tenants cost a handful of writes. */
 export async function recordOutcomes(knex: Knex, rows: OutcomeRow[]): Promise<void> {
   if (rows.length) await knex.batchInsert(OUTCOMES, rows, 200);
+}
+
+/** Stores one outcome at once (not batched) and returns its id: exec's `committing` mark, see execTenant. */
+export async function recordOutcomeNow(knex: Knex, row: OutcomeRow): Promise<number> {
+  const [inserted] = await knex(OUTCOMES).insert(row, ['id']);
+  return Number(typeof inserted === 'object' ? (inserted as { id: number }).id : inserted);
+}
+
+/** Replaces a stored outcome (exec's `committing` mark, once the commit is known). */
+export async function updateOutcome(
+  knex: Knex,
+  id: number,
+  fields: Pick<OutcomeRow, 'outcome' | 'detail' | 'error' | 'duration_ms' | 'finished_at'>,
+): Promise<void> {
+  await knex(OUTCOMES).where({ id }).update(fields);
+}
+
+/** Tenant ids and slugs whose outcome in the given run is one of `outcomes`. */
+export async function tenantsWithOutcome(
+  knex: Knex,
+  runId: number,
+  outcomes: Outcome[],
+): Promise<Array<{ tenant_id: number; slug: string }>> {
+  const rows = (await knex(OUTCOMES)
+    .where({ run_id: runId })
+    .whereIn('outcome', outcomes)
+    .select('tenant_id', 'slug')) as Array<{
+    tenant_id: number;
+    slug: string;
+  }>;
+  return rows.map((r) => ({ tenant_id: Number(r.tenant_id), slug: r.slug }));
 }
 
 /** The most recent runs (of one kind, if given), newest first. */

@@ -10,7 +10,9 @@ const whole = integerArgument();
 export function registerRuns(program: Command): void {
   const runs = program
     .command('runs')
-    .description('recent fleet runs (migrate-all, rollback --all, exec), newest first: who, when, waves, counts, status')
+    .description(
+      'recent fleet runs (migrate-all, rollback --all, exec), newest first: who, when, waves, counts, status',
+    )
     .option('--limit <n>', 'at most this many runs (default 20)', whole)
     .option('--kind <kind>', 'only migrate, rollback or exec runs')
     .action(async (flags: { limit?: number; kind?: string }, command: Command) => {

@@ -3,7 +3,7 @@ import { ignoreProgress, type FleetProgress } from '../../core/fleet-run.js';
 import { stoppedBy } from '../../core/run-interrupt.js';
 import type { HeldLock } from '../../engines/engine-driver.js';
 import type { Registry } from '../../registry/registry.js';
-import { finishRun, markInterruptedRuns, startRun } from '../../registry/runs-repo.js';
+import { findRunRow, finishRun, markInterruptedRuns, startRun, tenantsWithOutcome } from '../../registry/runs-repo.js';
 import type { TenantWithServer } from '../../registry/tenants-repo.js';
 import { tenantProject } from '../../tenant-schema/tenant-project.js';
 import { withFleetLock } from '../migrations/fleet-lock.js';
@@ -57,7 +57,7 @@ export async function execFleet(
 ): Promise<ExecFleetResult> {
   const started = Date.now();
   const registry = await ctx.registry();
-  const { options, finished, stored } = await resumed(registry, asked);
+  const { options, finished, stored, inDoubt } = await resumed(registry, asked);
   // Read and checked before the lock and any tenant: a bad file changes nothing.
   // Resumed: the run's own file, unless the operator names it again (then it must be the same bytes).
   const spec =
@@ -68,13 +68,14 @@ export async function execFleet(
       : options;
   const work = await loadExecWork(spec, stored?.work.sha256);
   return withFleetLock(ctx, EXEC_LOCK, options.waitMs ?? 0, 'exec run', (lock) =>
-    runExec(ctx, registry, { options, finished, work, started, onProgress }, lock),
+    runExec(ctx, registry, { options, finished, inDoubt, work, started, onProgress }, lock),
   );
 }
 
 interface ExecStart {
   options: ExecFleetOptions;
   finished: Set<number>;
+  inDoubt: string[];
   work: ExecWork;
   started: number;
   onProgress: (progress: FleetProgress) => void;
@@ -122,6 +123,7 @@ async function runExec(ctx: Context, registry: Registry, start: ExecStart, lock:
     options,
     locks,
     stop,
+    runId,
     several: tenants.length > 1 && options.concurrency > 1,
   };
   let halted: string | undefined;
@@ -188,7 +190,7 @@ async function runExec(ctx: Context, registry: Registry, start: ExecStart, lock:
       sha256: work.sha256,
       ...(work.statements ? { statements: work.statements.length } : {}),
     },
-    notes: notesOf(tally.outcomes, work, Boolean(options.dryRun)),
+    notes: notesOf(tally.outcomes, work, Boolean(options.dryRun), start.inDoubt),
     tenants: tally.outcomes,
     unreachableServers: runOutages(ctx, fleet, tally.outcomes),
     durationMs: Date.now() - start.started,
@@ -196,15 +198,20 @@ async function runExec(ctx: Context, registry: Registry, start: ExecStart, lock:
     ...(staged ? { waves: waves.map((w) => ({ number: w.number, name: w.name, tenants: w.tenants.length })) } : {}),
     ...(halted && !interrupted && !lost ? { halted } : {}),
     ...(options.resumedFrom !== undefined ? { resumedFrom: options.resumedFrom } : {}),
+    ...(start.inDoubt.length ? { inDoubt: start.inDoubt } : {}),
     ...(interrupted ? { interrupted } : {}),
     ...(lost ? { registryLost: { error: stop.lostReason(), unrecorded: closed.unrecorded } } : {}),
   };
 }
 
 /** What the result must say about transactions: tenants whose work was not one transaction. */
-function notesOf(outcomes: ExecFleetResult['tenants'], work: ExecWork, dryRun: boolean): string[] {
+function notesOf(outcomes: ExecFleetResult['tenants'], work: ExecWork, dryRun: boolean, inDoubt: string[]): string[] {
   const partial = outcomes.filter((o) => o.atomic === false).length;
   const notes: string[] = [];
+  if (inDoubt.length)
+    notes.push(
+      `${inDoubt.length} tenant(s) in doubt, not run again: an earlier run was killed while committing them (${inDoubt.join(', ')}); check them by hand`,
+    );
   if (partial)
     notes.push(
       `${partial} tenant(s) on MySQL/MariaDB: the file holds DDL, which MySQL commits on its own; it was not one transaction there${dryRun ? ' and the dry run could not roll it back' : ''}`,
@@ -220,12 +227,24 @@ function notesOf(outcomes: ExecFleetResult['tenants'], work: ExecWork, dryRun: b
 async function resumed(
   registry: Registry,
   asked: ExecFleetOptions,
-): Promise<{ options: ExecFleetOptions; finished: Set<number>; stored?: StoredExecOptions }> {
-  if (asked.resume === undefined) return { options: asked, finished: new Set() };
+): Promise<{ options: ExecFleetOptions; finished: Set<number>; inDoubt: string[]; stored?: StoredExecOptions }> {
+  if (asked.resume === undefined) return { options: asked, finished: new Set(), inDoubt: [] };
   const point = await resumePoint(registry.knex, 'exec', asked.resume);
   const stored = point.options as unknown as StoredExecOptions;
+  // Killed between a tenant's mark and its commit: maybe committed, so never run again.
+  const inDoubt: string[] = [];
+  for (let at: number | undefined = asked.resume; at !== undefined;) {
+    for (const t of await tenantsWithOutcome(registry.knex, at, ['committing'])) {
+      if (!point.finished.has(t.tenant_id)) inDoubt.push(t.slug);
+      point.finished.add(t.tenant_id);
+    }
+    const row = await findRunRow(registry.knex, at);
+    const next = row ? (JSON.parse(row.options) as StoredExecOptions).resumedFrom : undefined;
+    at = next === asked.resume ? undefined : next;
+  }
   return {
     finished: point.finished,
+    inDoubt,
     stored,
     options: {
       ...stored,

@@ -1,6 +1,6 @@
 import type { FleetProgress } from '../../core/fleet-run.js';
 import type { Registry } from '../../registry/registry.js';
-import { recordOutcomes, type OutcomeRow } from '../../registry/runs-repo.js';
+import { recordOutcomes, updateOutcome, type OutcomeRow } from '../../registry/runs-repo.js';
 import { now, type TenantWithServer } from '../../registry/tenants-repo.js';
 import { OutcomeRecorder } from '../migrations/outcome-recorder.js';
 import { retryRegistry } from '../migrations/registry-retry.js';
@@ -31,8 +31,8 @@ export class ExecTally {
     private readonly waveCount: number,
     private readonly runId: number | null,
     private readonly started: number,
-    registry: Registry,
-    retryBudget: () => number,
+    private readonly registry: Registry,
+    private readonly retryBudget: () => number,
     private readonly onProgress: (progress: FleetProgress) => void,
   ) {
     this.outcomes = new Array(tenants.length);
@@ -54,7 +54,7 @@ export class ExecTally {
   }
 
   async settle(tenant: TenantWithServer, settled: ExecSettled): Promise<void> {
-    const { worked, ...rest } = settled;
+    const { worked, recordId, ...rest } = settled;
     const wave = this.waveOf.get(tenant.id);
     this.outcomes[this.position.get(tenant.id)!] = {
       slug: tenant.slug,
@@ -65,10 +65,7 @@ export class ExecTally {
     this.done++;
     if (settled.outcome === 'failed' || settled.outcome === 'unreachable') this.failedCount++;
     if (settled.outcome === 'failed') this.workFailures++;
-    this.recorder?.add({
-      run_id: this.runId!,
-      tenant_id: tenant.id,
-      slug: tenant.slug,
+    const row = {
       outcome: settled.outcome,
       detail:
         settled.rowsChanged === undefined && settled.atomic === undefined
@@ -77,8 +74,12 @@ export class ExecTally {
       error: settled.error ?? null,
       duration_ms: settled.durationMs,
       finished_at: now(),
-      wave: wave ?? null,
-    });
+    };
+    // A tenant marked `committing` has its row already: the commit's outcome replaces the mark, at once.
+    if (recordId !== undefined)
+      await retryRegistry(this.registry, () => updateOutcome(this.registry.knex, recordId, row), this.retryBudget());
+    else
+      this.recorder?.add({ run_id: this.runId!, tenant_id: tenant.id, slug: tenant.slug, ...row, wave: wave ?? null });
     this.report();
   }
 

@@ -4,7 +4,8 @@ import { formatDuration } from '../../core/duration.js';
 import { errorMessage } from '../../core/errors.js';
 import { databaseErrorDetail, describeErrorDetail } from '../../engines/error-detail.js';
 import type { Registry } from '../../registry/registry.js';
-import type { TenantWithServer } from '../../registry/tenants-repo.js';
+import { recordOutcomeNow } from '../../registry/runs-repo.js';
+import { now, type TenantWithServer } from '../../registry/tenants-repo.js';
 import type { TenantProject } from '../../tenant-schema/tenant-project.js';
 import { UserConsole } from '../../tenant-schema/user-console.js';
 import { isRegistryOutage } from '../migrations/registry-retry.js';
@@ -27,6 +28,8 @@ export interface TenantExec {
   options: ExecFleetOptions;
   locks: TenantLockPool;
   stop: RunStop;
+  /** The recorded run; null in a dry run. */
+  runId: number | null;
   /** Several tenants at once: what a script prints is prefixed with its slug. */
   several: boolean;
 }
@@ -69,6 +72,7 @@ async function execOne(run: TenantExec, tenant: TenantWithServer): Promise<ExecS
   const started = Date.now();
   const took = (settled: ExecSettled): ExecSettled => ({ ...settled, durationMs: Date.now() - started });
   let server: ServerHandle | undefined;
+  let recordId: number | undefined;
   try {
     server = await ctx.server(tenant.server_id);
     const connection = server.connection;
@@ -115,19 +119,40 @@ async function execOne(run: TenantExec, tenant: TenantWithServer): Promise<ExecS
               await knex.transaction(async (trx) => {
                 done = await work.run(trx, driver, info);
                 if (options.dryRun) throw new DryRunRollback();
+                // Marked before the commit: killed before it, the tenant rolled back and the mark
+                // says so to no one (resume runs it again only if no mark); killed after the mark,
+                // resume never runs it twice, and names it in doubt.
+                recordId = await markCommitting(run, tenant);
               });
             } catch (error) {
               if (!(error instanceof DryRunRollback)) throw error;
             }
-            return took({ outcome: 'executed', ...done, atomic, durationMs: 0 });
+            return took({ outcome: 'executed', ...done, atomic, durationMs: 0, ...(recordId ? { recordId } : {}) });
           },
           run.project.knex.factory,
           { lockTimeoutMs: options.lockTimeoutMs },
         ),
     );
   } catch (error) {
-    return took(await failureOf(run, tenant, server, error));
+    // A failed commit after the mark: the mark is replaced by the failure.
+    const failed = took(await failureOf(run, tenant, server, error));
+    return recordId ? { ...failed, recordId } : failed;
   }
+}
+
+/** The tenant's `committing` mark in the run's outcomes, stored at once; none in a dry run. */
+async function markCommitting(run: TenantExec, tenant: TenantWithServer): Promise<number | undefined> {
+  if (run.runId === null) return undefined;
+  return recordOutcomeNow(run.registry.knex, {
+    run_id: run.runId,
+    tenant_id: tenant.id,
+    slug: tenant.slug,
+    outcome: 'committing',
+    detail: null,
+    error: null,
+    duration_ms: 0,
+    finished_at: now(),
+  });
 }
 
 /** What the work failing on a tenant with `error` is. */

@@ -84,12 +84,21 @@ export interface ExecFleetResult extends FleetRun<ExecTenantOutcome, ExecOutcome
   waves?: Array<{ number: number; name: string; tenants: number }>;
   halted?: string;
   resumedFrom?: number;
+  /**
+   * `--resume`: tenants an earlier run was killed while committing (between its mark and the
+   * commit): they may or may not have the change, and are not run again. Check them by hand.
+   */
+  inDoubt?: string[];
   interrupted?: string;
   registryLost?: { error: string; unrecorded: number };
 }
 
 /** One tenant's outcome as its worker returns it; `worked`: the row it acted on. */
-export type ExecSettled = Omit<ExecTenantOutcome, 'slug' | 'server'> & { worked?: TenantWithServer };
+export type ExecSettled = Omit<ExecTenantOutcome, 'slug' | 'server'> & {
+  worked?: TenantWithServer;
+  /** The registry row of its `committing` mark (see execTenant): its final outcome replaces it. */
+  recordId?: number;
+};
 
 export function execSettled(outcome: ExecOutcomeKind, error?: string): ExecSettled {
   return { outcome, durationMs: 0, ...(error === undefined ? {} : { error }) };
