@@ -35,6 +35,9 @@ interface StoredExecOptions extends Omit<ExecFleetOptions, 'interrupt' | 'dryRun
 export async function countExecTenants(ctx: Context, options: ExecFleetOptions): Promise<number> {
   if (options.resume !== undefined) {
     const registry = await ctx.registry();
+    // A killed run is still marked running: when no exec runs now, it is marked interrupted.
+    const lock = await registry.tryLock(EXEC_LOCK, 0);
+    if (lock) await markInterruptedRuns(registry.knex, 'exec').finally(() => lock.release());
     const point = await resumePoint(registry.knex, 'exec', options.resume);
     const selected = await selectTenants(ctx, point.options, 'exec');
     return selected.filter((t) => !point.finished.has(t.id)).length;
@@ -57,19 +60,21 @@ export async function execFleet(
 ): Promise<ExecFleetResult> {
   const started = Date.now();
   const registry = await ctx.registry();
-  const { options, finished, stored, inDoubt } = await resumed(registry, asked);
-  // Read and checked before the lock and any tenant: a bad file changes nothing.
-  // Resumed: the run's own file, unless the operator names it again (then it must be the same bytes).
-  const spec =
-    stored && !asked.sqlFile && !asked.script
-      ? stored.work.kind === 'sql'
-        ? { sqlFile: stored.work.file }
-        : { script: stored.work.file }
-      : options;
-  const work = await loadExecWork(spec, stored?.work.sha256);
-  return withFleetLock(ctx, EXEC_LOCK, options.waitMs ?? 0, 'exec run', (lock) =>
-    runExec(ctx, registry, { options, finished, inDoubt, work, started, onProgress }, lock),
-  );
+  return withFleetLock(ctx, EXEC_LOCK, asked.waitMs ?? 0, 'exec run', async (lock) => {
+    // Under the exec lock: a run still marked running was killed (so it can be resumed).
+    await markInterruptedRuns(registry.knex, 'exec');
+    const { options, finished, stored, inDoubt } = await resumed(registry, asked);
+    // Read and checked before any tenant: a bad file changes nothing. Resumed: the run's own
+    // file, unless the operator names it again (then it must be the same bytes).
+    const spec =
+      stored && !asked.sqlFile && !asked.script
+        ? stored.work.kind === 'sql'
+          ? { sqlFile: stored.work.file }
+          : { script: stored.work.file }
+        : options;
+    const work = await loadExecWork(spec, stored?.work.sha256);
+    return runExec(ctx, registry, { options, finished, inDoubt, work, started, onProgress }, lock);
+  });
 }
 
 interface ExecStart {
@@ -97,8 +102,6 @@ async function runExec(ctx: Context, registry: Registry, start: ExecStart, lock:
     options.maxFailures === undefined ? undefined : parseFailureBudget(options.maxFailures, tenants.length);
   let runId: number | null = null;
   if (!options.dryRun) {
-    // Under the exec lock: a run still marked running was killed.
-    await markInterruptedRuns(registry.knex, 'exec');
     runId = await startRun(registry.knex, 'exec', storedOptions(options, work), tenants.length, waves.length || 1);
   }
   const stop = new RunStop(lock.lost, options.interrupt);
