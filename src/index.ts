@@ -122,6 +122,13 @@ export {
   type ExecTenantInfo,
 } from './lifecycle/exec/index.js';
 export {
+  schemaDiff,
+  type SchemaDiffOptions,
+  type SchemaDiffResult,
+  type SchemaVariant,
+  type StructureDifference,
+} from './lifecycle/schema/index.js';
+export {
   initRegistry,
   readAuditLog,
   recordAudit,

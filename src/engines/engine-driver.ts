@@ -1,3 +1,4 @@
+import type { SchemaStructure } from './schema-structure.js';
 import type { Writable } from 'node:stream';
 import type { Knex } from 'knex';
 import type { Engine, ServerSpec } from './server-spec.js';
@@ -60,6 +61,8 @@ export interface EngineDriver {
    */
   isReservedName(name: string): boolean;
   quoteIdentifier(name: string): string;
+  /** `drop index …` as the engine writes it (MySQL names the table too); printed by `schema diff --sql`. */
+  dropIndexStatement(index: string, table: string): string;
   /** True for the driver's "no such table" error. */
   isMissingTableError(error: unknown): boolean;
   /** True for a unique or primary key violation (an insert lost a race for a key). */
@@ -390,6 +393,12 @@ export interface DatabaseInspection {
    * between rows). The rows are the tenant's only: one tenant's result is held, never a fleet's.
    */
   readOnlyQuery(login: TenantLogin, sql: string, options: ReadOnlyQueryOptions): Promise<QueryRows>;
+  /**
+   * The database's structure (`tenantctl schema diff`), read from the catalog on a session as
+   * `login`, normalised so that names the engine makes up and the catalog's order do not count
+   * (see SchemaStructure): postgres-structure, mysql-structure, sqlite-structure.
+   */
+  readStructure(login: TenantLogin): Promise<SchemaStructure>;
 }
 
 export interface ReadOnlyQueryOptions {
