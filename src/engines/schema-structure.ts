@@ -42,10 +42,17 @@ export function squeeze(text: string): string {
   return text.replace(/\s+/g, ' ').trim();
 }
 
-/** Every list sorted and every key ordered: the form the fingerprint is taken of. */
+/**
+ * What tenantctl keeps in a tenant database itself (the ownership mark's table, the migration
+ * fingerprint's trigger and function): not the tenant's schema, and not compared.
+ */
+const OURS = /^tenantctl_/;
+
+/** Every list sorted and every key ordered, tenantctl's own objects left out: the form the fingerprint is taken of. */
 export function canonicalStructure(structure: SchemaStructure): SchemaStructure {
   const tables: Record<string, TableStructure> = {};
   for (const name of Object.keys(structure.tables).sort()) {
+    if (OURS.test(name)) continue;
     const t = structure.tables[name]!;
     tables[name] = {
       columns: Object.fromEntries(
@@ -71,7 +78,7 @@ export function canonicalStructure(structure: SchemaStructure): SchemaStructure 
     views: sorted(structure.views),
     triggers: sorted(structure.triggers),
     functions: sorted(structure.functions),
-    sequences: [...structure.sequences].sort(),
+    sequences: structure.sequences.filter((s) => !OURS.test(s)).sort(),
   };
 }
 
