@@ -112,6 +112,15 @@ for (const engine of selectedEngines()) {
       expect(text.stdout).toContain('variant B');
       expect(text.stdout).toMatch(/drop index .*hand_made_idx/);
       expect(text.stdout).toContain('by hand: - column users.password_hash missing');
+
+      // doctor --schema-drift: one schema_drift notice per variant that differs.
+      const doctor = await ws.json(['doctor', '--schema-drift']);
+      const drift = doctor.data.findings.filter((f: { kind: string }) => f.kind === 'schema_drift');
+      expect(drift, doctor.result.stderr).toHaveLength(3);
+      expect(drift.every((f: { severity: string }) => f.severity === 'notice')).toBe(true);
+      expect(drift.map((f: { message: string }) => f.message).join('\n')).toContain('hand_made_idx');
+      const plain = await ws.json(['doctor']);
+      expect(plain.data.findings.filter((f: { kind: string }) => f.kind === 'schema_drift')).toEqual([]);
     });
   });
 }
