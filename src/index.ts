@@ -123,6 +123,22 @@ export {
   type FleetAggregate,
 } from './lifecycle/query/index.js';
 export {
+  execFleet,
+  countExecTenants,
+  type ExecFleetOptions,
+  type ExecFleetResult,
+  type ExecTenantOutcome,
+  type ExecOutcomeKind,
+  type ExecTenantInfo,
+} from './lifecycle/exec/index.js';
+export {
+  schemaDiff,
+  type SchemaDiffOptions,
+  type SchemaDiffResult,
+  type SchemaVariant,
+  type StructureDifference,
+} from './lifecycle/schema/index.js';
+export {
   initRegistry,
   readAuditLog,
   recordAudit,

@@ -8,6 +8,8 @@ import { registerConfig } from './commands/config.js';
 import { registerCreate } from './commands/create.js';
 import { registerDelete } from './commands/delete.js';
 import { registerDoctor } from './commands/doctor.js';
+import { registerExec } from './commands/exec.js';
+import { registerSchema } from './commands/schema.js';
 import { registerLog } from './commands/log.js';
 import { registerServer } from './commands/server.js';
 import { registerSuspend } from './commands/suspend.js';
@@ -84,6 +86,8 @@ function buildProgram(): Command {
     registerServer,
     registerMove,
     registerQuery,
+    registerExec,
+    registerSchema,
   ])
     register(program);
   const all = (c: Command): Command[] => [c, ...c.commands.flatMap(all)];

@@ -1,3 +1,4 @@
+import type { SchemaStructure } from './schema-structure.js';
 import type { Writable } from 'node:stream';
 import type { Knex } from 'knex';
 import type { Engine, ServerSpec } from './server-spec.js';
@@ -47,6 +48,12 @@ export interface EngineDriver {
   readonly suspendsWithoutUser: boolean;
   /** Whether DDL rolls back with its transaction (MySQL: no, a failed migration may be half applied). */
   readonly transactionalDdl: boolean;
+  /**
+   * The rows a statement run with `knex.raw` changed, from what the engine's client answered
+   * (PostgreSQL `rowCount`, MySQL `affectedRows`, SQLite `changes`); undefined for a read or an
+   * answer that does not say. What `tenantctl exec` reports per tenant.
+   */
+  changedRows(rawResult: unknown): number | undefined;
   /** File name extension of this engine's backups: `pgdump` (pg_dump custom format), `sql.gz`, `sqlite.gz`. */
   readonly backupExtension: string;
   /** Whether one admin connection can read every database (MySQL), so fleet reads batch per server. */
@@ -64,6 +71,8 @@ export interface EngineDriver {
    */
   isReservedName(name: string): boolean;
   quoteIdentifier(name: string): string;
+  /** `drop index …` as the engine writes it (MySQL names the table too); printed by `schema diff --sql`. */
+  dropIndexStatement(index: string, table: string): string;
   /** True for the driver's "no such table" error. */
   isMissingTableError(error: unknown): boolean;
   /** True for a unique or primary key violation (an insert lost a race for a key). */
@@ -413,6 +422,12 @@ export interface DatabaseInspection {
    * between rows). The rows are the tenant's only: one tenant's result is held, never a fleet's.
    */
   readOnlyQuery(login: TenantLogin, sql: string, options: ReadOnlyQueryOptions): Promise<QueryRows>;
+  /**
+   * The database's structure (`tenantctl schema diff`), read from the catalog on a session as
+   * `login`, normalised so that names the engine makes up and the catalog's order do not count
+   * (see SchemaStructure): postgres-structure, mysql-structure, sqlite-structure.
+   */
+  readStructure(login: TenantLogin): Promise<SchemaStructure>;
 }
 
 export interface ReadOnlyQueryOptions {

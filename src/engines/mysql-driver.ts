@@ -1,3 +1,5 @@
+import { mysqlStructure } from './mysql-structure.js';
+import type { SchemaStructure } from './schema-structure.js';
 import knexFactory, { type Knex } from 'knex';
 import { InternalError, TamperedTableError, TenantctlError, UnreachableError, errorMessage } from '../core/errors.js';
 import { generatePassword, redact } from '../core/secrets.js';
@@ -195,11 +197,21 @@ export const mysqlDriver: EngineDriver = {
   accountHosts: true,
   suspendsWithoutUser: false,
   transactionalDdl: false,
+  changedRows(rawResult) {
+    // mysql2 answers [ResultSetHeader, fields] for a write, [rows, fields] for a read.
+    const header = Array.isArray(rawResult) ? (rawResult[0] as { affectedRows?: unknown } | null) : undefined;
+    return header && !Array.isArray(header) && typeof header.affectedRows === 'number'
+      ? header.affectedRows
+      : undefined;
+  },
   backupExtension: 'sql.gz',
   crossDatabaseReads: true,
   supportsUsers: true,
   limits: { database: 64, user: 32 },
   isReservedName: (name) => RESERVED.has(name),
+  dropIndexStatement(index, table) {
+    return `drop index ${quote(index)} on ${quote(table)};`;
+  },
   quoteIdentifier: quote,
   isMissingTableError: (error) => (error as { code?: string } | null)?.code === 'ER_NO_SUCH_TABLE',
   isUniqueViolation: (error) => (error as { code?: string } | null)?.code === 'ER_DUP_ENTRY',
@@ -708,6 +720,10 @@ class MysqlServer implements ServerConnection, ServerUsers, ScheduledJobs {
 
   contentFingerprint(login: TenantLogin): Promise<ContentFingerprint> {
     return withLoginSession(this, login, (knex) => mysqlFingerprint(knex, login.database));
+  }
+
+  readStructure(login: TenantLogin): Promise<SchemaStructure> {
+    return withLoginSession(this, login, mysqlStructure);
   }
 
   readOnlyQuery(login: TenantLogin, sql: string, options: ReadOnlyQueryOptions): Promise<QueryRows> {

@@ -1,3 +1,5 @@
+import { postgresStructure } from './postgres-structure.js';
+import type { SchemaStructure } from './schema-structure.js';
 import { randomBytes } from 'node:crypto';
 import knexFactory, { type Knex } from 'knex';
 import { TamperedTableError, TenantctlError, UnreachableError, errorMessage } from '../core/errors.js';
@@ -168,12 +170,20 @@ export const postgresDriver: EngineDriver = {
   accountHosts: false,
   suspendsWithoutUser: false,
   transactionalDdl: true,
+  changedRows(rawResult) {
+    const count = (rawResult as { rowCount?: unknown } | null)?.rowCount;
+    const command = (rawResult as { command?: unknown } | null)?.command;
+    return typeof count === 'number' && command !== 'SELECT' ? count : undefined;
+  },
   backupExtension: 'pgdump',
   crossDatabaseReads: false,
   supportsUsers: true,
   limits: { database: 63, user: 63 },
   // Role and schema names starting with pg_ are reserved to the system (CREATE ROLE refuses them).
   isReservedName: (name) => RESERVED.has(name) || name.startsWith('pg_'),
+  dropIndexStatement(index) {
+    return `drop index ${quote(index)};`;
+  },
   quoteIdentifier: quote,
   isMissingTableError: (error) => (error as { code?: string } | null)?.code === '42P01',
   isUniqueViolation: (error) => (error as { code?: string } | null)?.code === '23505',
@@ -705,6 +715,10 @@ class PostgresServer implements ServerConnection, ServerUsers, MigrationFingerpr
       tables.map((t) => `${t.schema}.${t.name}`),
     );
     return Object.fromEntries(result.rows.map((row: { name: string; n: string }) => [row.name, Number(row.n)]));
+  }
+
+  readStructure(login: TenantLogin): Promise<SchemaStructure> {
+    return withLoginSession(this, login, postgresStructure);
   }
 
   readOnlyQuery(login: TenantLogin, sql: string, options: ReadOnlyQueryOptions): Promise<QueryRows> {

@@ -1,3 +1,5 @@
+import { sqliteStructure } from './sqlite-structure.js';
+import type { SchemaStructure } from './schema-structure.js';
 import {
   accessSync,
   chmodSync,
@@ -90,12 +92,20 @@ export const sqliteDriver: EngineDriver = {
   accountHosts: false,
   suspendsWithoutUser: true,
   transactionalDdl: true,
+  changedRows(rawResult) {
+    // better-sqlite3's run() answers { changes, lastInsertRowid }; a read answers its rows.
+    const changes = Array.isArray(rawResult) ? undefined : (rawResult as { changes?: unknown } | null)?.changes;
+    return typeof changes === 'number' ? changes : undefined;
+  },
   backupExtension: 'sqlite.gz',
   crossDatabaseReads: false,
   supportsUsers: false,
   limits: { database: 200, user: 200 },
   // A tenant file must never take the embedded registry's name, registry.sqlite, should both share a directory.
   isReservedName: (name) => name === 'registry',
+  dropIndexStatement(index) {
+    return `drop index ${quote(index)};`;
+  },
   quoteIdentifier: quote,
   isMissingTableError: (error) => /no such table/.test(String((error as Error | null)?.message)),
   isUniqueViolation: (error) =>
@@ -407,6 +417,10 @@ class SqliteServer implements ServerConnection {
 
   async contentFingerprint({ database }: TenantLogin): Promise<ContentFingerprint> {
     return this.readFile(database, sqliteFingerprint);
+  }
+
+  async readStructure({ database }: TenantLogin): Promise<SchemaStructure> {
+    return this.readFile(database, sqliteStructure);
   }
 
   async readOnlyQuery({ database }: TenantLogin, sql: string, options: ReadOnlyQueryOptions): Promise<QueryRows> {

@@ -5,11 +5,22 @@ import { now } from './tenants-repo.js';
 const RUNS = 'tenantctl_runs';
 const OUTCOMES = 'tenantctl_run_tenants';
 
-export type RunKind = 'migrate' | 'rollback';
+/** `exec`: an operator's data fix or script over the fleet (`tenantctl exec`). */
+export type RunKind = 'migrate' | 'rollback' | 'exec';
 /** `halted`: stopped on its failure budget or a failed canary; `reason` says which. */
 export type RunStatus = 'running' | 'succeeded' | 'failed' | 'interrupted' | 'halted';
 export type Outcome =
-  'migrated' | 'rolled_back' | 'up_to_date' | 'failed' | 'unreachable' | 'skipped' | 'busy' | 'moved';
+  | 'migrated'
+  | 'rolled_back'
+  | 'up_to_date'
+  | 'executed'
+  | 'failed'
+  | 'unreachable'
+  | 'skipped'
+  | 'busy'
+  | 'moved'
+  /** exec: recorded right before the tenant's commit; still there afterwards, the commit is in doubt. */
+  | 'committing';
 
 export interface RunRow {
   id: number;
@@ -110,6 +121,37 @@ export async function recordOutcomes(knex: Knex, rows: OutcomeRow[]): Promise<vo
   if (rows.length) await knex.batchInsert(OUTCOMES, rows, 200);
 }
 
+/** Stores one outcome at once (not batched) and returns its id: exec's `committing` mark, see execTenant. */
+export async function recordOutcomeNow(knex: Knex, row: OutcomeRow): Promise<number> {
+  const [inserted] = await knex(OUTCOMES).insert(row, ['id']);
+  return Number(typeof inserted === 'object' ? (inserted as { id: number }).id : inserted);
+}
+
+/** Replaces a stored outcome (exec's `committing` mark, once the commit is known). */
+export async function updateOutcome(
+  knex: Knex,
+  id: number,
+  fields: Pick<OutcomeRow, 'outcome' | 'detail' | 'error' | 'duration_ms' | 'finished_at'>,
+): Promise<void> {
+  await knex(OUTCOMES).where({ id }).update(fields);
+}
+
+/** Tenant ids and slugs whose outcome in the given run is one of `outcomes`. */
+export async function tenantsWithOutcome(
+  knex: Knex,
+  runId: number,
+  outcomes: Outcome[],
+): Promise<Array<{ tenant_id: number; slug: string }>> {
+  const rows = (await knex(OUTCOMES)
+    .where({ run_id: runId })
+    .whereIn('outcome', outcomes)
+    .select('tenant_id', 'slug')) as Array<{
+    tenant_id: number;
+    slug: string;
+  }>;
+  return rows.map((r) => ({ tenant_id: Number(r.tenant_id), slug: r.slug }));
+}
+
 /** The most recent runs (of one kind, if given), newest first. */
 export async function listRunRows(knex: Knex, options: { limit: number; kind?: RunKind }): Promise<RunRow[]> {
   const query = knex<RunRow>(RUNS).orderBy('id', 'desc').limit(options.limit);
@@ -143,12 +185,12 @@ export async function failedTenantIds(knex: Knex, runId: number): Promise<number
   ).map(Number);
 }
 
-/** Tenant ids whose outcome in the given run was a success (`migrated`, `rolled_back`, `up_to_date`). */
+/** Tenant ids whose outcome in the given run was a success (`migrated`, `rolled_back`, `up_to_date`, `executed`). */
 export async function succeededTenantIds(knex: Knex, runId: number): Promise<number[]> {
   return (
     await knex(OUTCOMES)
       .where({ run_id: runId })
-      .whereIn('outcome', ['migrated', 'rolled_back', 'up_to_date'])
+      .whereIn('outcome', ['migrated', 'rolled_back', 'up_to_date', 'executed'])
       .pluck('tenant_id')
   ).map(Number);
 }

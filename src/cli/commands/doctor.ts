@@ -38,6 +38,10 @@ export function registerDoctor(program: Command): void {
     )
     .option('--strict', 'exit 1 for notices too (pending migrations, a first backup not yet due)')
     .option('--password-max-age <age>', 'a tenant password not changed for longer is a finding (default 365d)')
+    .option(
+      '--schema-drift',
+      "also read every tenant's structure: a schema_drift notice per variant that is not the expected one",
+    )
     .action(
       async (
         flags: {
@@ -47,6 +51,7 @@ export function registerDoctor(program: Command): void {
           backupMaxAge?: string;
           strict?: boolean;
           passwordMaxAge?: string;
+          schemaDrift?: boolean;
         },
         command: Command,
       ) => {
@@ -66,7 +71,7 @@ export function registerDoctor(program: Command): void {
             };
             // One examination: the orphans asked about are those it found, and those dropped.
             const examination = await underSpinner((interrupt) =>
-              examineFleet(ctx, { backupMaxAgeHours, passwordMaxAgeHours, interrupt }),
+              examineFleet(ctx, { backupMaxAgeHours, passwordMaxAgeHours, interrupt, schemaDrift: flags.schemaDrift }),
             );
             let dropOrphans = false;
             const orphans = examination.findings.filter((f) => f.kind.startsWith('orphan_'));

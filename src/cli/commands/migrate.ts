@@ -45,7 +45,7 @@ const DEFAULT_WAIT_SECONDS = 3600;
 const parseSeconds = integerArgument('expected a number of seconds');
 
 /** A commander parser for a duration flag: `5s`, `2m`, `500ms`, `1h`. */
-const durationFlag = (flag: string) => (value: string) => {
+export const durationFlag = (flag: string) => (value: string) => {
   try {
     return parseDuration(value, flag);
   } catch (error) {
@@ -56,7 +56,7 @@ const durationFlag = (flag: string) => (value: string) => {
 const countFlag = integerArgument();
 
 /** Staged rollouts: canary, waves, failure budget, timeouts and resume (see README "Staged rollouts"). */
-function addRolloutOptions(command: Command): Command {
+export function addRolloutOptions(command: Command): Command {
   return command
     .option(
       '--canary <selection>',

@@ -62,6 +62,8 @@ export function fixCommand(finding: Finding): string {
       return 'tenantctl migrate-all --retry-failed';
     case 'pending_migrations':
       return 'tenantctl migrate-all';
+    case 'schema_drift':
+      return 'tenantctl schema diff --sql (simple fixes printed; the rest by hand)';
     case 'no_backup':
     case 'stale_backup':
       return `tenantctl backup ${slug}`;

@@ -7,6 +7,7 @@ import { stillFound } from './doctor-recheck.js';
 import { repairFindings } from './doctor-repair.js';
 import { secretFindings } from './doctor-secrets.js';
 import { examineHealth } from './examine-health.js';
+import { examineSchemaDrift } from './examine-schema.js';
 import { examineOperations } from './examine-operations.js';
 import { examineServer } from './examine-servers.js';
 import { FindingList, type Finding } from './findings.js';
@@ -22,6 +23,8 @@ export interface ExamineOptions {
   passwordMaxAgeHours?: number;
   /** Stops the examination early (the CLI's Ctrl-C and SIGTERM): see RunInterrupt. */
   interrupt?: RunInterrupt;
+  /** Also read every tenant's structure and report each variant that is not the expected one (`schema_drift`). */
+  schemaDrift?: boolean;
 }
 
 /** What is done with an examination's findings. */
@@ -117,6 +120,8 @@ async function examineEach(ctx: Context, fleet: FleetView, list: FindingList, op
   for (const finding of secrets) list.add(finding);
   if (stop()) return;
   await examineHealth(ctx, fleet, options.backupMaxAgeHours ?? 24, list);
+  if (stop() || !options.schemaDrift) return;
+  await examineSchemaDrift(ctx, list);
 }
 
 /**

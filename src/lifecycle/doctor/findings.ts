@@ -28,7 +28,9 @@ export type FindingKind =
   | 'registry_exposed'
   | 'credential_leftover'
   | 'replication_leftover'
-  | 'tampered_migrations';
+  | 'tampered_migrations'
+  /** `doctor --schema-drift`: a variant of the fleet's structure that is not the expected one (see schemaDiff). */
+  | 'schema_drift';
 
 /**
  * `problem`: something is wrong and needs an operator (doctor exits 1); `notice`: worth knowing,
@@ -80,7 +82,7 @@ export type NewFinding = Omit<Finding, 'autoFix' | 'severity' | 'target'> &
   Partial<Pick<Finding, 'autoFix' | 'severity' | 'target'>>;
 
 /** Kinds that are worth knowing but break nothing. */
-const NOTICES: FindingKind[] = ['pending_migrations'];
+const NOTICES: FindingKind[] = ['pending_migrations', 'schema_drift'];
 /** Kinds that are no business of this registry's. */
 const INFOS: FindingKind[] = ['foreign_database', 'foreign_user'];
 

@@ -10,7 +10,7 @@ export interface AttemptResult {
 }
 
 /** Outcomes that count as a tenant done right; anything else stops a canary. */
-const SUCCEEDED = new Set(['migrated', 'rolled_back', 'up_to_date', 'pending']);
+const SUCCEEDED = new Set(['migrated', 'rolled_back', 'up_to_date', 'pending', 'executed']);
 
 export interface RolloutControl<W, S extends AttemptResult> {
   /** Tenants worked on at once, unless the wave says otherwise. */

@@ -22,7 +22,7 @@ export interface TenantSelection {
 export const WITH_DATABASE: TenantStatus[] = ['active', 'suspended'];
 
 /** What a selection is for: a recorded run kind (`--retry-failed` looks up its last run), or a read. */
-export type SelectionPurpose = RunKind | 'backup' | 'stats' | 'rotate-password' | 'query' | 'setup';
+export type SelectionPurpose = RunKind | 'backup' | 'stats' | 'rotate-password' | 'query' | 'setup' | 'schema diff';
 
 export async function selectTenants(
   ctx: Context,

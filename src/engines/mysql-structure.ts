@@ -1,0 +1,118 @@
+import type { Knex } from 'knex';
+import { digest, squeeze, type SchemaStructure, type TableStructure } from './schema-structure.js';
+
+type Rows = Array<Record<string, string | number | boolean | null>>;
+
+/**
+ * The structure of the database `knex` is logged in to (as the tenant), from information_schema
+ * filtered to `database()`: tables (sequences, on MariaDB, apart), columns with their full type,
+ * nullability and default, primary key, indexes by columns (their names do not count), foreign
+ * keys, checks, views (their database qualifier removed), triggers and routines.
+ */
+export async function mysqlStructure(knex: Knex): Promise<SchemaStructure> {
+  const rows = async (sql: string): Promise<Rows> => {
+    const [result] = (await knex.raw(sql)) as [Rows];
+    // Column names come back as the server spells them (upper case on MySQL 8): lower-cased here.
+    return result.map((r) => Object.fromEntries(Object.entries(r).map(([k, v]) => [k.toLowerCase(), v])));
+  };
+  const [{ db }] = (await rows('select database() as db')) as [{ db: string }];
+  const unqualify = (text: string) => text.replaceAll(`\`${db}\`.`, '').replaceAll(`${db}.`, '');
+  const tables: Record<string, TableStructure> = {};
+  const sequences: string[] = [];
+  for (const r of await rows(
+    "select table_name as name, table_type as type from information_schema.tables where table_schema = database() and table_type in ('BASE TABLE', 'SEQUENCE')",
+  )) {
+    if (r.type === 'SEQUENCE') sequences.push(String(r.name));
+    else
+      tables[String(r.name)] = {
+        columns: {},
+        primaryKey: [],
+        indexes: [],
+        indexNames: {},
+        foreignKeys: [],
+        checks: [],
+      };
+  }
+  for (const r of await rows(
+    'select table_name as tbl, column_name as col, column_type as type, is_nullable as nullable, column_default as dflt, extra from information_schema.columns where table_schema = database()',
+  )) {
+    const t = tables[String(r.tbl)];
+    if (!t) continue;
+    // MySQL 8 marks expression defaults DEFAULT_GENERATED: not part of the column's meaning.
+    const extra = squeeze(String(r.extra ?? '').replace(/DEFAULT_GENERATED/i, ''));
+    t.columns[String(r.col)] = {
+      type: `${String(r.type)}${extra ? ` ${extra}` : ''}`,
+      nullable: r.nullable === 'YES',
+      default: r.dflt === null || r.dflt === 'NULL' ? null : String(r.dflt),
+    };
+  }
+  const indexes = new Map<string, { tbl: string; name: string; unique: boolean; cols: string[] }>();
+  for (const r of await rows(
+    'select table_name as tbl, index_name as name, non_unique, column_name as col, sub_part, seq_in_index from information_schema.statistics where table_schema = database() order by table_name, index_name, seq_in_index',
+  )) {
+    const key = `${String(r.tbl)}\u0000${String(r.name)}`;
+    const entry = indexes.get(key) ?? {
+      tbl: String(r.tbl),
+      name: String(r.name),
+      unique: Number(r.non_unique) === 0,
+      cols: [],
+    };
+    entry.cols.push(r.sub_part === null ? String(r.col) : `${String(r.col)}(${String(r.sub_part)})`);
+    indexes.set(key, entry);
+  }
+  for (const i of indexes.values()) {
+    const t = tables[i.tbl];
+    if (!t) continue;
+    if (i.name === 'PRIMARY') {
+      t.primaryKey = i.cols;
+      continue;
+    }
+    const signature = `${i.unique ? 'unique ' : ''}(${i.cols.join(', ')})`;
+    t.indexes.push(signature);
+    t.indexNames[signature] = i.name;
+  }
+  const fks = new Map<string, { tbl: string; cols: string[]; ref: string; refCols: string[]; rules: string }>();
+  for (const r of await rows(`
+    select k.table_name as tbl, k.constraint_name as name, k.column_name as col, k.referenced_table_name as ref,
+           k.referenced_column_name as refcol, c.update_rule, c.delete_rule
+    from information_schema.key_column_usage k join information_schema.referential_constraints c
+      on c.constraint_schema = k.constraint_schema and c.constraint_name = k.constraint_name and c.table_name = k.table_name
+    where k.table_schema = database() and k.referenced_table_name is not null order by k.table_name, k.constraint_name, k.ordinal_position`)) {
+    const key = `${String(r.tbl)}\u0000${String(r.name)}`;
+    const entry = fks.get(key) ?? {
+      tbl: String(r.tbl),
+      cols: [],
+      ref: String(r.ref),
+      refCols: [],
+      rules: `on update ${String(r.update_rule).toLowerCase()} on delete ${String(r.delete_rule).toLowerCase()}`,
+    };
+    entry.cols.push(String(r.col));
+    entry.refCols.push(String(r.refcol));
+    fks.set(key, entry);
+  }
+  for (const f of fks.values())
+    tables[f.tbl]?.foreignKeys.push(`(${f.cols.join(', ')}) references ${f.ref} (${f.refCols.join(', ')}) ${f.rules}`);
+  // Check constraints: MySQL 8.0.16+, MariaDB 10.2+; an older server has none to read.
+  const checks = await rows(`
+    select t.table_name as tbl, c.check_clause as clause from information_schema.table_constraints t
+    join information_schema.check_constraints c on c.constraint_schema = t.constraint_schema and c.constraint_name = t.constraint_name
+    where t.table_schema = database() and t.constraint_type = 'CHECK'`).catch(() => [] as Rows);
+  for (const r of checks) tables[String(r.tbl)]?.checks.push(squeeze(unqualify(String(r.clause))));
+  const views: Record<string, string> = {};
+  for (const r of await rows(
+    'select table_name as name, view_definition as def from information_schema.views where table_schema = database()',
+  ))
+    views[String(r.name)] = squeeze(unqualify(String(r.def ?? '')));
+  const triggers: Record<string, string> = {};
+  for (const r of await rows(
+    'select trigger_name as name, event_object_table as tbl, action_timing as timing, event_manipulation as event, action_statement as body from information_schema.triggers where trigger_schema = database()',
+  ))
+    triggers[String(r.name)] =
+      `${String(r.tbl)}: ${String(r.timing)} ${String(r.event)}: ${squeeze(unqualify(String(r.body)))}`;
+  const functions: Record<string, string> = {};
+  for (const r of await rows(
+    'select routine_name as name, routine_type as type, routine_definition as def from information_schema.routines where routine_schema = database()',
+  ))
+    functions[`${String(r.type).toLowerCase()} ${String(r.name)}`] = digest(unqualify(String(r.def ?? '')));
+  return { tables, views, triggers, functions, sequences };
+}
