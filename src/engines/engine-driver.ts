@@ -72,6 +72,19 @@ export interface EngineDriver {
    */
   isPasswordRequired(error: unknown): boolean;
   /**
+   * True when the server refused TLS itself (it has none): PostgreSQL's "does not support SSL",
+   * mysql2's HANDSHAKE_NO_SSL_SUPPORT. Node's own handshake and certificate errors are recognised
+   * by the caller (connect-failure.ts).
+   */
+  isTlsRefused(error: unknown): boolean;
+  /**
+   * True when a plain login was refused because the server takes this login over TLS only
+   * (PostgreSQL: no pg_hba.conf line for it "no encryption"), so the message can name sslmode.
+   * False where the server does not say so (MySQL: a REQUIRE SSL account's plain login is a bare
+   * "access denied").
+   */
+  isTlsRequired(error: unknown): boolean;
+  /**
    * True when a statement failed because the session or the server went away (restarted, shut
    * down, connection dropped), not because of the statement: trying again on a new connection may
    * succeed. The network errors every driver shares are recognised by the caller as well.

@@ -45,6 +45,7 @@ import { socketDeadlines, statementLimit, type ConnectionUse } from './socket-de
 import { scramSha256Verifier } from './postgres-scram.js';
 import type { ServerSpec } from './server-spec.js';
 import { QUIET_KNEX_LOG } from './knex-log.js';
+import { nodeTlsOptions } from './tls-settings.js';
 import { postgresFingerprint } from './postgres-fingerprint.js';
 import { postgresReadOnlyQuery } from './postgres-query.js';
 import type { ContentFingerprint } from './content-fingerprint.js';
@@ -78,10 +79,23 @@ function connection(
     password,
     database,
     connectionTimeoutMillis: spec.connectTimeoutMs,
+    ...(spec.tls ? { ssl: pgSsl(spec) } : {}),
     keepAlive: true,
     keepAliveInitialDelayMillis: KEEPALIVE_DELAY_MS,
     ...(limit ? { statement_timeout: limit } : {}),
   };
+}
+
+/**
+ * node-pg's `ssl` option for the spec's TLS settings. pg hands it to tls.connect with the host,
+ * so verify-full checks the certificate against a host name or an IP address alike; verify-ca
+ * (and require with a CA) checks only the chain.
+ */
+function pgSsl(spec: ServerSpec): Knex.PgConnectionConfig['ssl'] {
+  const options = nodeTlsOptions(spec.tls);
+  if (!options) return false;
+  const { verifyIdentity, ...rest } = options;
+  return verifyIdentity ? rest : { ...rest, checkServerIdentity: () => undefined };
 }
 
 /** A pg Client's socket and state, as the connection guard needs them. */
@@ -172,6 +186,9 @@ export const postgresDriver: EngineDriver = {
   isPasswordRequired: (error) =>
     /client password must be a string/.test(errorMessage(error)) ||
     String((error as { code?: string } | null)?.code) === '28P01',
+  isTlsRefused: (error) => /server does not support SSL/i.test(errorMessage(error)),
+  isTlsRequired: (error) =>
+    String((error as { code?: string } | null)?.code) === '28000' && /no encryption/.test(errorMessage(error)),
   // admin_shutdown, crash_shutdown, cannot_connect_now (starting up, shutting down), and class 08
   // (connection exceptions); pg's own errors for a socket that closed carry no code.
   isSessionLost: (error) => {

@@ -34,8 +34,10 @@ export const sqliteDescriptor = {
     user: null,
     password: null,
     database: join(spec.path ?? '', `${login.database}.sqlite`),
+    ssl: null,
   }),
   connectionUrl: (config) => `file:${config.database}`,
+  tlsParameters: () => null,
   toolSettings: [] as const,
 } as const satisfies EngineDescriptor;
 

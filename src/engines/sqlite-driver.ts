@@ -103,6 +103,8 @@ export const sqliteDriver: EngineDriver = {
   isGoneError: (error) => (error as { code?: string } | null)?.code === 'ENOENT',
   isLoginError: () => false,
   isPasswordRequired: () => false,
+  isTlsRefused: () => false,
+  isTlsRequired: () => false,
   // A file in this process has no session to lose.
   isSessionLost: () => false,
   isLockTimeoutError: (error) => /^SQLITE_BUSY/.test(String((error as { code?: string } | null)?.code)),
