@@ -34,6 +34,14 @@ const errorCode = (error: unknown): string => {
   return typeof code === 'string' ? code : '';
 };
 
+/**
+ * Node's words for the same, for drivers that replace the code (mysql2: HANDSHAKE_SSL_ERROR). An
+ * alert from the server about a certificate (`tlsv13 alert certificate required`) is not one: the
+ * server refused the handshake.
+ */
+const CERTIFICATE_WORDS =
+  /self[- ]signed certificate|unable to (verify|get) .*(certificate|issuer)|certificate (has expired|is not yet valid|signature failure)|does not match certificate's altnames/i;
+
 /** A handshake that failed below the certificate: protocol versions, ciphers, an alert from the server. */
 const isHandshakeError = (error: unknown) => {
   const code = errorCode(error);
@@ -49,13 +57,12 @@ const isHandshakeError = (error: unknown) => {
 export function connectFailure(driver: EngineDriver, spec: ServerSpec, error: unknown, name?: string): ConnectFailure {
   const message = errorMessage(error).split('\n')[0]!;
   const code = errorCode(error);
-  if (CERTIFICATE_CODES.has(code))
+  if (CERTIFICATE_CODES.has(code) || CERTIFICATE_WORDS.test(message))
     return {
       reason: 'certificate rejected',
-      detail:
-        code === 'ERR_TLS_CERT_ALTNAME_INVALID'
-          ? `${message} (connect by a name the certificate carries, or use verify-ca)`
-          : `${message} (${code}; check the CA file the URL names)`,
+      detail: /altnames/.test(message)
+        ? `${message} (connect by a name the certificate carries, or use verify-ca)`
+        : `${message} (check the CA file the URL names)`,
     };
   if (driver.isTlsRefused(error))
     return { reason: 'TLS refused', detail: `${message} (the server has TLS off: use a plain mode or turn it on)` };

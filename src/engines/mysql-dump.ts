@@ -40,6 +40,8 @@ async function withOptionFile<T>(
     '[client]',
     `host=${quoteOption(spec.host ?? '127.0.0.1')}`,
     `port=${spec.port ?? 3306}`,
+    // `localhost` would otherwise mean the default Unix socket: another server, and never TLS.
+    'protocol=TCP',
     `user=${quoteOption(login.user ?? spec.user ?? 'root')}`,
   ];
   if (password) lines.push(`password=${quoteOption(password)}`);

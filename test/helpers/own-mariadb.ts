@@ -44,6 +44,10 @@ export function canRunOwnMariadb(): boolean {
 export async function startOwnMariadb(options: {
   eventScheduler?: boolean;
   generalLog?: boolean;
+  /** Ports to try instead of this file's own (a test's assigned range). */
+  ports?: number[];
+  /** TLS on: the server's CA, certificate and key files (readable by the server's user). */
+  tls?: { ca: string; cert: string; key: string };
 }): Promise<OwnMariadb> {
   const dir = mkdtempSync(join(tmpdir(), 'tenantctl-own-mariadb-'));
   // mariadbd will not run as root: it runs as mysql, which must own its directory.
@@ -66,7 +70,8 @@ export async function startOwnMariadb(options: {
   const log = join(dir, 'general.log');
   // Another test file may start one at the same moment: a port that turns out taken (the server
   // exits, or another instance answers) is given up for the next.
-  for (const port of PORTS) {
+  const ports = options.ports ?? PORTS;
+  for (const port of ports) {
     if (await portTaken(port)) continue;
     const server: ChildProcess = spawn(
       '/usr/sbin/mariadbd',
@@ -82,6 +87,9 @@ export async function startOwnMariadb(options: {
         '--skip-name-resolve',
         `--event-scheduler=${options.eventScheduler ? 'ON' : 'OFF'}`,
         ...(options.generalLog ? ['--general-log=1', `--general-log-file=${log}`] : []),
+        ...(options.tls
+          ? [`--ssl-ca=${options.tls.ca}`, `--ssl-cert=${options.tls.cert}`, `--ssl-key=${options.tls.key}`]
+          : []),
       ],
       { stdio: 'ignore' },
     );
@@ -144,5 +152,5 @@ export async function startOwnMariadb(options: {
     return { url: `mysql://root@127.0.0.1:${port}`, port, root, stop, generalLog: () => readFileSync(log, 'utf8') };
   }
   rmSync(dir, { recursive: true, force: true });
-  throw new Error(`no test MariaDB could start on any of ports ${PORTS.join(', ')}`);
+  throw new Error(`no test MariaDB could start on any of ports ${ports.join(', ')}`);
 }
