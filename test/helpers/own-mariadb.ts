@@ -46,6 +46,8 @@ export async function startOwnMariadb(options: {
   generalLog?: boolean;
   /** Ports to try instead of this file's own (a test's assigned range). */
   ports?: number[];
+  /** Addresses to listen on (comma-separated); default 127.0.0.1. */
+  bindAddress?: string;
   /** TLS on: the server's CA, certificate and key files (readable by the server's user). */
   tls?: { ca: string; cert: string; key: string };
 }): Promise<OwnMariadb> {
@@ -82,7 +84,7 @@ export async function startOwnMariadb(options: {
         `--port=${port}`,
         `--socket=${dir}/mysqld.sock`,
         `--pid-file=${dir}/mysqld.pid`,
-        '--bind-address=127.0.0.1',
+        `--bind-address=${options.bindAddress ?? '127.0.0.1'}`,
         `--log-error=${dir}/error.log`,
         '--skip-name-resolve',
         `--event-scheduler=${options.eventScheduler ? 'ON' : 'OFF'}`,

@@ -8,6 +8,12 @@ import { startOwnMariadb, type OwnMariadb } from './own-mariadb.js';
 
 const CERTS_SCRIPT = fileURLToPath(new URL('../servers/tls-certs.sh', import.meta.url));
 
+/**
+ * An address of this machine's loopback that the server certificate does not name: the servers
+ * listen on it too, so verify-full to it must fail on the name alone.
+ */
+export const OTHER_ADDRESS = '127.0.0.2';
+
 /** A test CA and a server certificate it signed (CN localhost, SAN localhost and 127.0.0.1), by tls-certs.sh. */
 export interface TestCertificates {
   dir: string;
@@ -51,8 +57,8 @@ export function startTlsPostgres(port: number, certs: TestCertificates): OwnPost
   const pg = new OwnPostgres(port);
   const files = serverCopy(certs, join(pg.directory, 'tls'), 'postgres');
   pg.start({
-    serverOptions: `-c ssl=on -c ssl_cert_file=${files.cert} -c ssl_key_file=${files.key} -c ssl_ca_file=${files.ca}`,
-    hba: 'local all all trust\nhostssl all all 127.0.0.1/32 trust\n',
+    serverOptions: `-c listen_addresses=127.0.0.1,${OTHER_ADDRESS} -c ssl=on -c ssl_cert_file=${files.cert} -c ssl_key_file=${files.key} -c ssl_ca_file=${files.ca}`,
+    hba: `local all all trust\nhostssl all all 127.0.0.1/32 trust\nhostssl all all ${OTHER_ADDRESS}/32 trust\n`,
   });
   return pg;
 }
@@ -67,7 +73,7 @@ export async function startTlsMariadb(
 ): Promise<OwnMariadb & { admin: { user: string; password: string } }> {
   const dir = mkdtempSync(join(tmpdir(), 'tenantctl-own-mariadb-tls-'));
   const files = serverCopy(certs, dir, 'mysql');
-  const server = await startOwnMariadb({ ports, tls: files });
+  const server = await startOwnMariadb({ ports, tls: files, bindAddress: `127.0.0.1,${OTHER_ADDRESS}` });
   const root = server.root();
   const admin = { user: 'tlsadmin', password: 'tls-admin-pw' };
   try {
