@@ -85,6 +85,12 @@ export interface EngineDriver {
    */
   isTlsRequired(error: unknown): boolean;
   /**
+   * When a statement failed because the session lacks a privilege: what it lacks, in the
+   * server's words (`SELECT on \`mysql\`.\`user\``, `permission denied for table …`), so a fleet
+   * command can report it as a finding or a tenant's outcome; undefined for any other error.
+   */
+  missingPrivilege(error: unknown): string | undefined;
+  /**
    * True when a statement failed because the session or the server went away (restarted, shut
    * down, connection dropped), not because of the statement: trying again on a new connection may
    * succeed. The network errors every driver shares are recognised by the caller as well.

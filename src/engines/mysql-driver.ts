@@ -217,6 +217,16 @@ function pool(
 
 const ER_UNKNOWN_SYSTEM_VARIABLE = 1193;
 
+/** mysql2's codes for a statement the account lacks a privilege for. */
+const PRIVILEGE_ERRORS = [
+  'ER_TABLEACCESS_DENIED_ERROR',
+  'ER_COLUMNACCESS_DENIED_ERROR',
+  'ER_SPECIFIC_ACCESS_DENIED_ERROR',
+  'ER_DBACCESS_DENIED_ERROR',
+  'ER_PROCACCESS_DENIED_ERROR',
+  'ER_ACCESS_DENIED_NO_PASSWORD_ERROR',
+];
+
 export const mysqlDriver: EngineDriver = {
   engine: 'mysql',
   embedded: false,
@@ -241,6 +251,16 @@ export const mysqlDriver: EngineDriver = {
   isPasswordRequired: (error) =>
     (error as { code?: string } | null)?.code === 'ER_ACCESS_DENIED_ERROR' &&
     /using password: NO/.test(errorMessage(error)),
+  missingPrivilege: (error) => {
+    if (!PRIVILEGE_ERRORS.includes(String((error as { code?: string } | null)?.code))) return undefined;
+    const words = String((error as { sqlMessage?: string }).sqlMessage ?? errorMessage(error).split(' - ').at(-1));
+    // "SELECT command denied to user 'a'@'h' for table `db`.`t`" → "SELECT on `db`.`t`"
+    const command = /^(\w+) command denied to user .* for table (.+)$/.exec(words);
+    if (command) return `${command[1]} on ${command[2]}`;
+    // "Access denied; you need (at least one of) the PROCESS privilege(s) for this operation"
+    const specific = /you need \(at least one of\) the (.+) privilege/.exec(words);
+    return specific ? `the ${specific[1]} privilege` : words;
+  },
   isTlsRefused: (error) => (error as { code?: string } | null)?.code === 'HANDSHAKE_NO_SSL_SUPPORT',
   isTlsRequired: () => false,
   // The server went away under the connection, is shutting down, or killed it.

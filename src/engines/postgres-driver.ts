@@ -86,6 +86,9 @@ function connection(
   };
 }
 
+/** The server's own message, without the statement knex puts before it. */
+const serverWords = (error: unknown) => errorMessage(error).split(' - ').at(-1)!;
+
 /**
  * node-pg's `ssl` option for the spec's TLS settings. pg hands it to tls.connect with the host,
  * so verify-full checks the certificate against a host name or an IP address alike; verify-ca
@@ -186,6 +189,9 @@ export const postgresDriver: EngineDriver = {
   isPasswordRequired: (error) =>
     /client password must be a string/.test(errorMessage(error)) ||
     String((error as { code?: string } | null)?.code) === '28P01',
+  // insufficient_privilege: "permission denied for table x", "must be member of role y".
+  missingPrivilege: (error) =>
+    String((error as { code?: string } | null)?.code) === '42501' ? serverWords(error) : undefined,
   isTlsRefused: (error) => /server does not support SSL/i.test(errorMessage(error)),
   isTlsRequired: (error) =>
     String((error as { code?: string } | null)?.code) === '28000' && /no encryption/.test(errorMessage(error)),

@@ -104,6 +104,7 @@ export const sqliteDriver: EngineDriver = {
   isLoginError: () => false,
   isPasswordRequired: () => false,
   isTlsRefused: () => false,
+  missingPrivilege: () => undefined,
   isTlsRequired: () => false,
   // A file in this process has no session to lose.
   isSessionLost: () => false,
