@@ -21,7 +21,7 @@ export function fixCommand(finding: Finding): string {
     }
     case 'admin_privilege': {
       const server = target.type === 'server' ? target.name : (finding.server ?? '<server>');
-      return `grant the admin what the finding names (what `server add` checks), or give another: tenantctl server update ${server} --url …`;
+      return `grant the admin what the finding names (what server add checks), or give another: tenantctl server update ${server} --url …`;
     }
     case 'orphan_database':
       return 'tenantctl doctor --fix --drop-orphans  (or adopt it: restore a backup into a new tenant)';
