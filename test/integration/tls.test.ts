@@ -1,4 +1,5 @@
 import { execFile, spawnSync } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
 import { rmSync } from 'node:fs';
 import { promisify } from 'node:util';
 import { join } from 'node:path';
@@ -23,7 +24,12 @@ const run = promisify(execFile);
 /** How each engine's URL spells the TLS settings, and its own client's check that a session is encrypted. */
 interface EngineCase {
   engine: 'postgres' | 'mysql';
-  start(certs: TestCertificates): Promise<{ adminUrl: (host: string, query: string) => string; stop(): Promise<void> }>;
+  start(certs: TestCertificates): Promise<{
+    adminUrl: (host: string, query: string, database?: string) => string;
+    /** Runs a statement as the admin with the engine's own client, over TLS. */
+    admin(sql: string): Promise<void>;
+    stop(): Promise<void>;
+  }>;
   verifyFull: (ca: string) => string;
   verifyCa: (ca: string) => string;
   /** The engine's own client over a tenant's URL (`tenantctl url --show-password`): whether the session uses TLS. */
@@ -36,7 +42,11 @@ const CASES: EngineCase[] = [
     async start(certs) {
       const pg: OwnPostgres = startTlsPostgres(PG_PORT, certs);
       return {
-        adminUrl: (host, query) => `postgres://postgres@${host}:${PG_PORT}/postgres${query}`,
+        adminUrl: (host, query, database = 'postgres') => `postgres://postgres@${host}:${PG_PORT}/${database}${query}`,
+        admin: async (sql) => {
+          const url = `postgresql://postgres@localhost:${PG_PORT}/postgres?sslmode=verify-full&sslrootcert=${certs.ca}`;
+          await run('psql', [url, '-Atqc', sql], { env: { PATH: process.env.PATH } });
+        },
         stop: async () => pg.destroy(),
       };
     },
@@ -57,7 +67,13 @@ const CASES: EngineCase[] = [
         certs,
       );
       return {
-        adminUrl: (host, query) => `mysql://${my.admin.user}:${my.admin.password}@${host}:${my.port}/${query}`,
+        adminUrl: (host, query, database = '') =>
+          `mysql://${my.admin.user}:${my.admin.password}@${host}:${my.port}/${database}${query}`,
+        admin: async (sql) => {
+          const args = ['-h', 'localhost', '--protocol=TCP', '-P', String(my.port), '-u', my.admin.user];
+          args.push(`--ssl-ca=${certs.ca}`, '--ssl-verify-server-cert', '-e', sql);
+          await run('mariadb', args, { env: { PATH: process.env.PATH, MYSQL_PWD: my.admin.password } });
+        },
         stop: () => my.stop(),
       };
     },
@@ -142,6 +158,29 @@ for (const c of CASES) {
         await fleet.close();
       }
     }, 180_000);
+
+    it('the registry on the TLS-only server: registryUrl with the same parameters; without them, exit 5 naming why', async () => {
+      const database = 'tenantctl_registry_tls';
+      await server.admin(`create database ${database}`);
+      const registryUrl = server.adminUrl('localhost', c.verifyFull(certs.ca), database);
+      const w = new Workspace(c.engine, {
+        env: {
+          TENANTCTL_SERVER_URL: server.adminUrl('localhost', c.verifyFull(certs.ca)),
+          TENANTCTL_REGISTRY_URL: registryUrl,
+          TENANTCTL_SECRET_KEY: randomBytes(32).toString('hex'),
+        },
+      });
+      fresh.push(w);
+      const slug = w.slug();
+      const created = await w.run(['create', slug]);
+      expect(created.code, created.stderr).toBe(0);
+      const listed = await w.json(['list']);
+      expect(listed.data.map((t: { slug: string }) => t.slug)).toContain(slug);
+      const plain = await w.run(['list'], { TENANTCTL_REGISTRY_URL: server.adminUrl('localhost', '', database) });
+      expect(plain.code).toBe(5);
+      expect(plain.stderr.trim()).toMatch(/cannot reach the registry database .*: login refused/);
+      expect(plain.stderr.trim().split('\n')).toHaveLength(1);
+    }, 120_000);
 
     it('`server show` shows the settings; `server update --url` changes them', async () => {
       const w = isolated();
