@@ -95,6 +95,38 @@ const CASES: EngineCase[] = [
 const certs = makeTestCertificates();
 afterAll(() => rmSync(certs.dir, { recursive: true, force: true }));
 
+describe('move between two TLS-only PostgreSQL servers (verify-full both ways)', () => {
+  let pgA: OwnPostgres;
+  let pgB: OwnPostgres;
+  let ws: Workspace;
+  const url = (port: number) =>
+    `postgres://postgres@localhost:${port}/postgres?sslmode=verify-full&sslrootcert=${certs.ca}`;
+  beforeAll(() => {
+    pgA = startTlsPostgres(PG_PORT + 1, certs);
+    pgB = startTlsPostgres(PG_PORT + 2, certs);
+    ws = new Workspace('postgres', { env: { TENANTCTL_SERVER_URL: undefined } });
+  }, 120_000);
+  afterAll(async () => {
+    await ws.probe.close();
+    rmSync(ws.dir, { recursive: true, force: true });
+    pgA.destroy();
+    pgB.destroy();
+  });
+
+  it('create on one, move to the other, then the tenant works there', async () => {
+    expect((await ws.run(['server', 'add', 'a', '--url', url(PG_PORT + 1)])).code).toBe(0);
+    expect((await ws.run(['server', 'add', 'b', '--url', url(PG_PORT + 2)])).code).toBe(0);
+    const slug = ws.slug();
+    const created = await ws.run(['create', slug, '--server', 'a']);
+    expect(created.code, created.stderr).toBe(0);
+    const moved = await ws.run(['move', slug, '--to', 'b']);
+    expect(moved.code, moved.stderr + moved.stdout).toBe(0);
+    expect((await ws.json(['show', slug])).data.server).toBe('b');
+    const migrated = await ws.run(['migrate', slug]);
+    expect(migrated.code, migrated.stderr).toBe(0);
+  }, 180_000);
+});
+
 for (const c of CASES) {
   describe(`TLS on ${c.engine} (a server that refuses plain TCP)`, () => {
     let server: Awaited<ReturnType<EngineCase['start']>>;
