@@ -1,15 +1,10 @@
 import type { Config } from '../config/config-keys.js';
 import { encryptSecret } from '../core/secrets.js';
 import { KeyRing } from './key-ring.js';
-import {
-  NotFoundError,
-  ServerUnreachableError,
-  UsageError,
-  networkReason,
-  type UnreachableReason,
-} from '../core/errors.js';
+import { NotFoundError, ServerUnreachableError, UsageError, networkReason } from '../core/errors.js';
 import type { EngineDriver, ServerConnection } from '../engines/engine-driver.js';
 import { driverFor } from '../engines/drivers.js';
+import { connectFailure } from '../engines/connect-failure.js';
 import { DEFAULT_URLS } from '../engines/descriptors.js';
 import { defaultServerName, parseServerUrl, serverAddress, type ServerSpec } from '../engines/server-spec.js';
 import { openRegistry, type Registry } from '../registry/registry.js';
@@ -50,17 +45,8 @@ export async function reachServer(
 
 function unreachable(name: string, spec: ServerSpec, driver: EngineDriver, error: unknown): ServerUnreachableError {
   const cause = (error as { cause?: unknown }).cause ?? error;
-  if (!spec.password && driver.isPasswordRequired(cause))
-    return new ServerUnreachableError(
-      name,
-      serverAddress(spec),
-      'login refused',
-      cause,
-      `the server asks for a password and none is stored (tenantctl server update ${name} --password-stdin)`,
-    );
-  const reason: UnreachableReason =
-    networkReason(cause) ?? (driver.isLoginError(cause) ? 'login refused' : 'unavailable');
-  return new ServerUnreachableError(name, serverAddress(spec), reason, cause);
+  const { reason, detail } = connectFailure(driver, spec, cause, name);
+  return new ServerUnreachableError(name, serverAddress(spec), reason, cause, detail);
 }
 
 /**

@@ -137,7 +137,14 @@ export function isConnectionError(error: unknown): boolean {
 
 /** Why a server could not be reached, in words an operator acts on. */
 export type UnreachableReason =
-  'connection refused' | 'timed out' | 'host not found' | 'login refused' | 'unavailable' | IdentityProblem;
+  | 'connection refused'
+  | 'timed out'
+  | 'host not found'
+  | 'TLS refused'
+  | 'certificate rejected'
+  | 'login refused'
+  | 'unavailable'
+  | IdentityProblem;
 
 /**
  * Why a server that answers is still not used: it is a server already registered under another

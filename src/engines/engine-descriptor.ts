@@ -1,6 +1,13 @@
 import { UsageError } from '../core/errors.js';
 import { unescapedUserinfo } from '../core/url-passwords.js';
 import type { Engine, ServerSpec } from './server-spec.js';
+import {
+  parseTlsParameters,
+  tlsParameterMap,
+  tlsQuery,
+  type TlsParameterNames,
+  type TlsSettings,
+} from './tls-settings.js';
 
 /**
  * A configuration key naming one of an engine's external tools (`pgDump`, `mysqlClient`, …).
@@ -49,6 +56,8 @@ export interface EngineDescriptor {
    * password left out when `password` is null.
    */
   connectionUrl(config: ConnectionConfig): string;
+  /** The server's TLS settings in this engine's URL words (`{ sslmode: 'verify-full', … }`); null: none set. */
+  tlsParameters(spec: ServerSpec): Record<string, string> | null;
   readonly toolSettings: readonly ToolSetting[];
   /**
    * The knex client names of this engine (what a knexfile's `client` may say): a migration sees
@@ -73,15 +82,24 @@ export interface ConnectionConfig {
   user: string | null;
   password: string | null;
   database: string;
+  /** The server's TLS settings (mode and file paths); null: none set (the driver's default, plain). */
+  ssl: TlsSettings | null;
 }
 
 /** The shared URL handling of engines reached over the network: `scheme://user:pw@host:port/db`. */
 export function networkUrlFormat(
   engine: Engine,
-  defaults: { port: number; user: string; appScheme: string },
+  defaults: { port: number; user: string; appScheme: string; tls: TlsParameterNames },
 ): Pick<
   EngineDescriptor,
-  'parseUrl' | 'absoluteUrl' | 'describe' | 'address' | 'defaultName' | 'connectionConfig' | 'connectionUrl'
+  | 'parseUrl'
+  | 'absoluteUrl'
+  | 'describe'
+  | 'address'
+  | 'defaultName'
+  | 'connectionConfig'
+  | 'connectionUrl'
+  | 'tlsParameters'
 > {
   return {
     connectionConfig: (spec, login) => ({
@@ -91,20 +109,24 @@ export function networkUrlFormat(
       user: login.user,
       password: login.password,
       database: login.database,
+      ssl: spec.tls ?? null,
     }),
     connectionUrl(config) {
       const user = config.user === null ? '' : encodeURIComponent(config.user);
       const password = config.password === null ? '' : `:${encodeURIComponent(config.password)}`;
       const host = config.host?.includes(':') ? `[${config.host}]` : config.host;
       const login = user || password ? `${user}${password}@` : '';
-      return `${defaults.appScheme}://${login}${host}:${config.port}/${encodeURIComponent(config.database)}`;
+      const tls = tlsQuery(config.ssl ?? undefined, defaults.tls);
+      return `${defaults.appScheme}://${login}${host}:${config.port}/${encodeURIComponent(config.database)}${tls}`;
     },
+    tlsParameters: (spec) => tlsParameterMap(spec.tls, defaults.tls),
     parseUrl(url) {
       // Refused rather than read some other way (an @ in the password taken for the host's side).
       const unescaped = unescapedUserinfo(url);
       if (unescaped) throw new UsageError(unescaped);
       const parsed = parseUrl(url);
       const database = decodeURIComponent(parsed.pathname.replace(/^\//, '')) || undefined;
+      const tls = parseTlsParameters(parsed.searchParams, defaults.tls);
       return {
         engine,
         host: parsed.hostname || '127.0.0.1',
@@ -112,10 +134,12 @@ export function networkUrlFormat(
         user: parsed.username ? decodeURIComponent(parsed.username) : defaults.user,
         password: parsed.password ? decodeURIComponent(parsed.password) : undefined,
         database,
+        ...(tls ? { tls } : {}),
       };
     },
     absoluteUrl: (url) => url,
-    describe: (spec) => `${engine}://${spec.user}@${spec.host}:${spec.port}${spec.database ? `/${spec.database}` : ''}`,
+    describe: (spec) =>
+      `${engine}://${spec.user}@${spec.host}:${spec.port}${spec.database ? `/${spec.database}` : spec.tls ? '/' : ''}${tlsQuery(spec.tls, defaults.tls)}`,
     address: (spec) => `${spec.host}:${spec.port}`,
     defaultName: (spec) => `${engine}-${spec.host}-${spec.port}`,
   };

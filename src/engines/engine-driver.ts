@@ -91,6 +91,25 @@ export interface EngineDriver {
    */
   isPasswordRequired(error: unknown): boolean;
   /**
+   * True when the server refused TLS itself (it has none): PostgreSQL's "does not support SSL",
+   * mysql2's HANDSHAKE_NO_SSL_SUPPORT. Node's own handshake and certificate errors are recognised
+   * by the caller (connect-failure.ts).
+   */
+  isTlsRefused(error: unknown): boolean;
+  /**
+   * True when a plain login was refused because the server takes this login over TLS only
+   * (PostgreSQL: no pg_hba.conf line for it "no encryption"), so the message can name sslmode.
+   * False where the server does not say so (MySQL: a REQUIRE SSL account's plain login is a bare
+   * "access denied").
+   */
+  isTlsRequired(error: unknown): boolean;
+  /**
+   * When a statement failed because the session lacks a privilege: what it lacks, in the
+   * server's words (`SELECT on \`mysql\`.\`user\``, `permission denied for table …`), so a fleet
+   * command can report it as a finding or a tenant's outcome; undefined for any other error.
+   */
+  missingPrivilege(error: unknown): string | undefined;
+  /**
    * True when a statement failed because the session or the server went away (restarted, shut
    * down, connection dropped), not because of the statement: trying again on a new connection may
    * succeed. The network errors every driver shares are recognised by the caller as well.

@@ -34,6 +34,8 @@ import {
   lockOnDedicatedConnection,
 } from './lock-helpers.js';
 import type { Socket } from 'node:net';
+import type { TLSSocket } from 'node:tls';
+import { identityError, isAddress, nodeTlsOptions } from './tls-settings.js';
 import {
   guardConnection,
   KEEPALIVE_DELAY_MS,
@@ -142,9 +144,35 @@ function connection(
     database,
     charset: 'utf8mb4',
     connectTimeout: spec.connectTimeoutMs,
+    ...(spec.tls ? { ssl: mysqlSsl(spec) } : {}),
     enableKeepAlive: true,
     keepAliveInitialDelay: KEEPALIVE_DELAY_MS,
   };
+}
+
+/**
+ * mysql2's `ssl` option for the spec's TLS settings. mysql2 checks the certificate's names only
+ * for a host name (it sends no SNI for an address and then checks nothing): verify-full to an IP
+ * address is checked after the handshake instead (see certificateNamesHost).
+ */
+function mysqlSsl(spec: ServerSpec): Knex.MySql2ConnectionConfig['ssl'] {
+  const options = nodeTlsOptions(spec.tls);
+  if (!options) return undefined;
+  const { verifyIdentity, ...rest } = options;
+  return { ...rest, verifyIdentity: verifyIdentity && !isAddress(spec.host) } as Knex.MySql2ConnectionConfig['ssl'];
+}
+
+/**
+ * verify-full to an IP address: the certificate the server gave must name that address (its IP
+ * SANs), or the connection fails as Node's own check would fail it (ERR_TLS_CERT_ALTNAME_INVALID).
+ */
+function certificateNamesHost(spec: ServerSpec, conn: RawMysqlConnection): Error | undefined {
+  if (spec.tls?.mode !== 'verify-full' || !isAddress(spec.host)) return undefined;
+  const stream = (conn as { stream?: Partial<TLSSocket> }).stream;
+  const certificate = stream?.getPeerCertificate?.();
+  if (!certificate || Object.keys(certificate).length === 0)
+    return Object.assign(new Error('the server presented no certificate'), { code: 'ERR_TLS_CERT_ALTNAME_INVALID' });
+  return identityError(spec.host!, certificate);
 }
 
 /** A mysql2 connection's socket and state, as the connection guard needs them. */
@@ -172,6 +200,8 @@ function pool(
     max,
     afterCreate: (conn: RawMysqlConnection, done: (error: Error | null, conn: unknown) => void) => {
       guardConnection(conn, MYSQL_PARTS, deadlines);
+      const misnamed = certificateNamesHost(spec, conn);
+      if (misnamed) return done(misnamed, conn);
       const statements = [...settings];
       const next = (error: Error | null): void => {
         const sql = statements.shift();
@@ -190,6 +220,16 @@ function pool(
 }
 
 const ER_UNKNOWN_SYSTEM_VARIABLE = 1193;
+
+/** mysql2's codes for a statement the account lacks a privilege for. */
+const PRIVILEGE_ERRORS = [
+  'ER_TABLEACCESS_DENIED_ERROR',
+  'ER_COLUMNACCESS_DENIED_ERROR',
+  'ER_SPECIFIC_ACCESS_DENIED_ERROR',
+  'ER_DBACCESS_DENIED_ERROR',
+  'ER_PROCACCESS_DENIED_ERROR',
+  'ER_ACCESS_DENIED_NO_PASSWORD_ERROR',
+];
 
 export const mysqlDriver: EngineDriver = {
   engine: 'mysql',
@@ -225,6 +265,18 @@ export const mysqlDriver: EngineDriver = {
   isPasswordRequired: (error) =>
     (error as { code?: string } | null)?.code === 'ER_ACCESS_DENIED_ERROR' &&
     /using password: NO/.test(errorMessage(error)),
+  missingPrivilege: (error) => {
+    if (!PRIVILEGE_ERRORS.includes(String((error as { code?: string } | null)?.code))) return undefined;
+    const words = String((error as { sqlMessage?: string }).sqlMessage ?? errorMessage(error).split(' - ').at(-1));
+    // "SELECT command denied to user 'a'@'h' for table `db`.`t`" → "SELECT on `db`.`t`"
+    const command = /^(\w+) command denied to user .* for table (.+)$/.exec(words);
+    if (command) return `${command[1]} on ${command[2]}`;
+    // "Access denied; you need (at least one of) the PROCESS privilege(s) for this operation"
+    const specific = /you need \(at least one of\) the (.+) privilege/.exec(words);
+    return specific ? `the ${specific[1]} privilege` : words;
+  },
+  isTlsRefused: (error) => (error as { code?: string } | null)?.code === 'HANDSHAKE_NO_SSL_SUPPORT',
+  isTlsRequired: () => false,
   // The server went away under the connection, is shutting down, or killed it.
   isSessionLost: (error) =>
     ['PROTOCOL_CONNECTION_LOST', 'ER_SERVER_SHUTDOWN', 'ER_CONNECTION_KILLED', 'ECONNRESET', 'EPIPE'].includes(

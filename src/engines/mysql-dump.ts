@@ -10,6 +10,7 @@ import { requireTrailer, sink } from './dump-checks.js';
 import { clientCommandCheck } from './mysql-client-check.js';
 import { inheritedEnv, resolveTool, runTool, type ToolControl } from './run-tool.js';
 import type { ServerSpec } from './server-spec.js';
+import { MYSQL_TLS } from './mysql-descriptor.js';
 
 const run = promisify(execFile);
 
@@ -39,10 +40,32 @@ async function withOptionFile<T>(
     '[client]',
     `host=${quoteOption(spec.host ?? '127.0.0.1')}`,
     `port=${spec.port ?? 3306}`,
+    // `localhost` would otherwise mean the default Unix socket: another server, and never TLS.
+    'protocol=TCP',
     `user=${quoteOption(login.user ?? spec.user ?? 'root')}`,
   ];
   if (password) lines.push(`password=${quoteOption(password)}`);
   return withCredentialFile(credentialDir, 'client.cnf', `${lines.join('\n')}\n`, fn);
+}
+
+/**
+ * The server's TLS settings as the client's flags (file paths only, no secret). MySQL's clients
+ * take `--ssl-mode` as the URL names it. MariaDB's have no modes: `--skip-ssl` (disable), `--ssl`
+ * (prefer, require) and `--ssl-verify-server-cert` (verify-ca and verify-full alike: it checks the
+ * chain against `--ssl-ca` and the host name; it has no chain-only check).
+ */
+export function mysqlTlsFlags(spec: ServerSpec, features: Pick<ClientFeatures, 'sslMode'>): string[] {
+  const tls = spec.tls;
+  if (!tls) return [];
+  const files = [
+    ...(tls.ca ? [`--ssl-ca=${tls.ca}`] : []),
+    ...(tls.cert ? [`--ssl-cert=${tls.cert}`] : []),
+    ...(tls.key ? [`--ssl-key=${tls.key}`] : []),
+  ];
+  if (features.sslMode) return [`--ssl-mode=${MYSQL_TLS.modes[tls.mode]}`, ...(tls.mode === 'disable' ? [] : files)];
+  if (tls.mode === 'disable') return ['--skip-ssl'];
+  const verify = tls.mode === 'verify-ca' || tls.mode === 'verify-full' || (tls.mode === 'require' && !!tls.ca);
+  return ['--ssl', ...files, ...(verify ? ['--ssl-verify-server-cert'] : [])];
 }
 
 /**
@@ -60,6 +83,7 @@ export async function mysqlDumpTo(
     tools.mysqlDump ? [tools.mysqlDump] : ['mariadb-dump', 'mysqldump'],
     'mariadb-client or mysql-client (Debian: apt-get install mariadb-client)',
   );
+  const tlsFlags = mysqlTlsFlags(spec, await featuresOf(dump));
   const trailer = requireTrailer(TRAILER, 'the dump');
   const downstream = pipeline(trailer, createGzip(), output);
   const dumped = withOptionFile(spec, login, tools.credentialDir, (options) =>
@@ -68,6 +92,7 @@ export async function mysqlDumpTo(
       // --defaults-extra-file must come first.
       args: [
         `--defaults-extra-file=${options}`,
+        ...tlsFlags,
         '--single-transaction',
         '--routines',
         '--triggers',
@@ -96,14 +121,21 @@ export async function mysqlCheckDump(file: string): Promise<void> {
 }
 
 /** What a mysql client binary offers against a hostile file (from its --help), asked once per binary. */
-const clientFeatures = new Map<string, Promise<{ sandbox: boolean; binaryMode: boolean }>>();
+interface ClientFeatures {
+  sandbox: boolean;
+  binaryMode: boolean;
+  /** MySQL's `--ssl-mode`; without it, MariaDB's `--ssl`/`--skip-ssl`/`--ssl-verify-server-cert`. */
+  sslMode: boolean;
+}
+const clientFeatures = new Map<string, Promise<ClientFeatures>>();
 
-function featuresOf(client: string): Promise<{ sandbox: boolean; binaryMode: boolean }> {
+function featuresOf(client: string): Promise<ClientFeatures> {
   let features = clientFeatures.get(client);
   if (!features) {
     features = run(client, ['--help'], { env: inheritedEnv(), maxBuffer: 4 * 1024 * 1024 }).then(({ stdout }) => ({
       sandbox: /^\s*--sandbox\b/m.test(stdout),
       binaryMode: /^\s*--binary-mode\b/m.test(stdout),
+      sslMode: /^\s*--ssl-mode\b/m.test(stdout),
     }));
     clientFeatures.set(client, features);
     features.catch(() => clientFeatures.delete(client));
@@ -138,6 +170,7 @@ export async function mysqlRestoreFrom(
       command: client,
       args: [
         `--defaults-extra-file=${options}`,
+        ...mysqlTlsFlags(spec, features),
         '--default-character-set=utf8mb4',
         ...(features.binaryMode ? ['--binary-mode'] : []),
         ...(features.sandbox ? ['--sandbox'] : []),

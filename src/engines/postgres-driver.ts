@@ -50,6 +50,7 @@ import { verifierMatches, scramSha256Verifier } from './postgres-scram.js';
 import type { ServerSpec } from './server-spec.js';
 import { QUIET_KNEX_LOG } from './knex-log.js';
 import { onRawConnection } from './raw-connection.js';
+import { nodeTlsOptions } from './tls-settings.js';
 import { postgresFingerprint } from './postgres-fingerprint.js';
 import { postgresReadOnlyQuery } from './postgres-query.js';
 import type { ContentFingerprint } from './content-fingerprint.js';
@@ -93,10 +94,26 @@ function connection(
     password,
     database,
     connectionTimeoutMillis: spec.connectTimeoutMs,
+    ...(spec.tls ? { ssl: pgSsl(spec) } : {}),
     keepAlive: true,
     keepAliveInitialDelayMillis: KEEPALIVE_DELAY_MS,
     ...(limit ? { statement_timeout: limit } : {}),
   };
+}
+
+/** The server's own message, without the statement knex puts before it. */
+const serverWords = (error: unknown) => errorMessage(error).split(' - ').at(-1)!;
+
+/**
+ * node-pg's `ssl` option for the spec's TLS settings. pg hands it to tls.connect with the host,
+ * so verify-full checks the certificate against a host name or an IP address alike; verify-ca
+ * (and require with a CA) checks only the chain.
+ */
+function pgSsl(spec: ServerSpec): Knex.PgConnectionConfig['ssl'] {
+  const options = nodeTlsOptions(spec.tls);
+  if (!options) return false;
+  const { verifyIdentity, ...rest } = options;
+  return verifyIdentity ? rest : { ...rest, checkServerIdentity: () => undefined };
 }
 
 /** A pg Client's socket and state, as the connection guard needs them. */
@@ -195,6 +212,12 @@ export const postgresDriver: EngineDriver = {
   isPasswordRequired: (error) =>
     /client password must be a string/.test(errorMessage(error)) ||
     String((error as { code?: string } | null)?.code) === '28P01',
+  // insufficient_privilege: "permission denied for table x", "must be member of role y".
+  missingPrivilege: (error) =>
+    String((error as { code?: string } | null)?.code) === '42501' ? serverWords(error) : undefined,
+  isTlsRefused: (error) => /server does not support SSL/i.test(errorMessage(error)),
+  isTlsRequired: (error) =>
+    String((error as { code?: string } | null)?.code) === '28000' && /no encryption/.test(errorMessage(error)),
   // admin_shutdown, crash_shutdown, cannot_connect_now (starting up, shutting down), and class 08
   // (connection exceptions); pg's own errors for a socket that closed carry no code.
   isSessionLost: (error) => {

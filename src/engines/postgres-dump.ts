@@ -35,11 +35,26 @@ async function withToolConnection<T>(
   // A lent stand-in takes the tenant's role, so what it creates belongs to the tenant.
   const role = login.user && login.role ? ['--role', login.role] : [];
   const args = ['--host', host, '--port', port, '--username', user, '--no-password', ...role];
-  const env = { PGCONNECT_TIMEOUT: '10' };
+  const env = { PGCONNECT_TIMEOUT: '10', ...pgTlsEnv(spec) };
   if (!password) return fn(args, env);
   // The file serves this one invocation: any host, port and database, this user.
   const line = `*:*:*:${passField(user)}:${passField(password)}`;
   return withCredentialFile(credentialDir, 'pgpass', `${line}\n`, (file) => fn(args, { ...env, PGPASSFILE: file }));
+}
+
+/**
+ * The server's TLS settings as libpq's environment variables (file paths only). Unset settings
+ * leave libpq's defaults; a PGSSL… variable tenantctl's own environment has is withheld (run-tool).
+ */
+export function pgTlsEnv(spec: ServerSpec): Record<string, string> {
+  const tls = spec.tls;
+  if (!tls) return {};
+  return {
+    PGSSLMODE: tls.mode,
+    ...(tls.ca ? { PGSSLROOTCERT: tls.ca } : {}),
+    ...(tls.cert ? { PGSSLCERT: tls.cert } : {}),
+    ...(tls.key ? { PGSSLKEY: tls.key } : {}),
+  };
 }
 
 /** pg_dump must be at least the server's major version: say which client to install if not. */

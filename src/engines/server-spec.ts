@@ -1,3 +1,4 @@
+import type { TlsSettings } from './tls-settings.js';
 import { descriptorFor, descriptorForUrl, unsupportedUrl } from './descriptors.js';
 
 export type Engine = 'postgres' | 'mysql' | 'sqlite';
@@ -16,6 +17,8 @@ export interface ServerSpec {
   userHost?: string;
   /** SQLite: the directory holding one file per tenant (or, for the registry, the file). */
   path?: string;
+  /** Network engines: how connections use TLS (the URL's `sslmode`… / `ssl-mode`…); unset: plain, as before. */
+  tls?: TlsSettings;
   /** Network engines: how long a connection attempt may take before the server counts as unreachable. */
   connectTimeoutMs?: number;
   /**

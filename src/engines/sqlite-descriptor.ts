@@ -34,8 +34,10 @@ export const sqliteDescriptor = {
     user: null,
     password: null,
     database: join(spec.path ?? '', `${login.database}.sqlite`),
+    ssl: null,
   }),
   connectionUrl: (config) => `file:${config.database}`,
+  tlsParameters: () => null,
   toolSettings: [] as const,
   knexClients: ['better-sqlite3', 'sqlite3', 'sqlite'],
 } as const satisfies EngineDescriptor;

@@ -115,6 +115,9 @@ export const sqliteDriver: EngineDriver = {
   isGoneError: (error) => (error as { code?: string } | null)?.code === 'ENOENT',
   isLoginError: () => false,
   isPasswordRequired: () => false,
+  isTlsRefused: () => false,
+  missingPrivilege: () => undefined,
+  isTlsRequired: () => false,
   // A file in this process has no session to lose.
   isSessionLost: () => false,
   isLockTimeoutError: (error) => /^SQLITE_BUSY/.test(String((error as { code?: string } | null)?.code)),

@@ -2,6 +2,7 @@ import knexFactory, { type Knex } from 'knex';
 import { UnreachableError, UsageError, errorMessage, networkReason } from '../core/errors.js';
 import type { EngineDriver, HeldLock } from '../engines/engine-driver.js';
 import { driverFor } from '../engines/drivers.js';
+import { connectFailure } from '../engines/connect-failure.js';
 import { describeServer, parseServerUrl, type ServerSpec } from '../engines/server-spec.js';
 import {
   LATEST_REGISTRY_MIGRATION,
@@ -89,10 +90,10 @@ export async function openRegistry(
     }
   } catch (error) {
     await registry.close();
-    const reason = networkReason(error) ?? (driver.isLoginError(error) ? 'login refused' : undefined);
-    if (reason) {
+    const { reason, detail } = connectFailure(driver, spec, error);
+    if (reason !== 'unavailable' || networkReason(error)) {
       throw new UnreachableError(
-        `cannot reach the registry database (${describeServer(spec)}): ${reason} (${errorMessage(error)})`,
+        `cannot reach the registry database (${describeServer(spec)}): ${reason} (${detail ?? errorMessage(error).split('\n')[0]})`,
         { cause: error },
       );
     }

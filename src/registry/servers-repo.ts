@@ -1,6 +1,7 @@
 import type { Knex } from 'knex';
 import { ConflictError, InternalError } from '../core/errors.js';
 import type { Engine, ServerSpec } from '../engines/server-spec.js';
+import type { TlsSettings } from '../engines/tls-settings.js';
 import { now } from './tenants-repo.js';
 
 const TABLE = 'tenantctl_servers';
@@ -22,6 +23,8 @@ export interface ServerRow {
   admin_database: string | null;
   user_host: string | null;
   path: string | null;
+  /** JSON of the server's TlsSettings (file paths, not contents); null: none set. */
+  tls?: string | null;
   status: ServerStatus;
   /** JSON object of label → value. */
   labels: string | null;
@@ -54,6 +57,7 @@ export function specFromRow(row: ServerRow, password?: string): ServerSpec {
     database: row.admin_database ?? undefined,
     userHost: row.user_host ?? undefined,
     path: row.path ?? undefined,
+    ...(row.tls ? { tls: JSON.parse(row.tls) as TlsSettings } : {}),
   };
 }
 
@@ -92,6 +96,7 @@ function connectionColumns({ spec, encryptedPassword }: ServerConnectionFields) 
     admin_database: spec.database ?? null,
     user_host: spec.userHost ?? null,
     path: spec.path ?? null,
+    tls: spec.tls ? JSON.stringify(spec.tls) : null,
   };
 }
 

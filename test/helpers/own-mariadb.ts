@@ -44,6 +44,12 @@ export function canRunOwnMariadb(): boolean {
 export async function startOwnMariadb(options: {
   eventScheduler?: boolean;
   generalLog?: boolean;
+  /** Ports to try instead of this file's own (a test's assigned range). */
+  ports?: number[];
+  /** Addresses to listen on (comma-separated); default 127.0.0.1. */
+  bindAddress?: string;
+  /** TLS on: the server's CA, certificate and key files (readable by the server's user). */
+  tls?: { ca: string; cert: string; key: string };
 }): Promise<OwnMariadb> {
   const dir = mkdtempSync(join(tmpdir(), 'tenantctl-own-mariadb-'));
   // mariadbd will not run as root: it runs as mysql, which must own its directory.
@@ -66,7 +72,8 @@ export async function startOwnMariadb(options: {
   const log = join(dir, 'general.log');
   // Another test file may start one at the same moment: a port that turns out taken (the server
   // exits, or another instance answers) is given up for the next.
-  for (const port of PORTS) {
+  const ports = options.ports ?? PORTS;
+  for (const port of ports) {
     if (await portTaken(port)) continue;
     const server: ChildProcess = spawn(
       '/usr/sbin/mariadbd',
@@ -77,11 +84,14 @@ export async function startOwnMariadb(options: {
         `--port=${port}`,
         `--socket=${dir}/mysqld.sock`,
         `--pid-file=${dir}/mysqld.pid`,
-        '--bind-address=127.0.0.1',
+        `--bind-address=${options.bindAddress ?? '127.0.0.1'}`,
         `--log-error=${dir}/error.log`,
         '--skip-name-resolve',
         `--event-scheduler=${options.eventScheduler ? 'ON' : 'OFF'}`,
         ...(options.generalLog ? ['--general-log=1', `--general-log-file=${log}`] : []),
+        ...(options.tls
+          ? [`--ssl-ca=${options.tls.ca}`, `--ssl-cert=${options.tls.cert}`, `--ssl-key=${options.tls.key}`]
+          : []),
       ],
       { stdio: 'ignore' },
     );
@@ -144,5 +154,5 @@ export async function startOwnMariadb(options: {
     return { url: `mysql://root@127.0.0.1:${port}`, port, root, stop, generalLog: () => readFileSync(log, 'utf8') };
   }
   rmSync(dir, { recursive: true, force: true });
-  throw new Error(`no test MariaDB could start on any of ports ${PORTS.join(', ')}`);
+  throw new Error(`no test MariaDB could start on any of ports ${ports.join(', ')}`);
 }

@@ -1,5 +1,5 @@
 import { spawnSync } from 'node:child_process';
-import { chownSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { chownSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
@@ -35,8 +35,13 @@ export class OwnPostgres {
     this.url = `postgres://postgres@127.0.0.1:${port}/postgres`;
   }
 
-  start(): void {
+  /**
+   * `serverOptions`: more of the server's `-c` settings (TLS files…); `hba`: the pg_hba.conf to
+   * run with (e.g. `hostssl` lines only) instead of initdb's trust-everything one.
+   */
+  start(options: { serverOptions?: string; hba?: string } = {}): void {
     asPostgres('initdb', ['-D', join(this.directory, 'data'), '-A', 'trust', '-U', 'postgres', '--no-sync']);
+    if (options.hba !== undefined) writeFileSync(join(this.directory, 'data', 'pg_hba.conf'), options.hba);
     asPostgres('pg_ctl', [
       '-D',
       join(this.directory, 'data'),
@@ -46,6 +51,7 @@ export class OwnPostgres {
       [
         `-p ${this.port} -c listen_addresses=127.0.0.1 -k ${this.directory} -c fsync=off`,
         ...this.settings.map((s) => `-c ${s}`),
+        options.serverOptions ?? '',
       ].join(' '),
       '-w',
       'start',

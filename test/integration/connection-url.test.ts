@@ -106,6 +106,7 @@ for (const engine of selectedEngines().filter((e): e is 'postgres' | 'mysql' => 
           user: database(),
           password: decodeURIComponent(new URL(url).password),
           database: database(),
+          ssl: null,
         });
         // Suspended: refused, like knex(), by the library and the CLI.
         expect((await ws.run(['suspend', slug, '--reason', 'unpaid'])).code).toBe(0);

@@ -89,6 +89,7 @@ describe('toPrometheus', () => {
       withPendingMigrations: 0,
       withoutBackup: 0,
       tampered: 0,
+      denied: 0,
     },
   });
 

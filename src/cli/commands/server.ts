@@ -91,6 +91,7 @@ function renderServer(out: Output, server: ServerInfo | ServerListing): string {
     ['name', server.name],
     ['engine', server.engine],
     ['url', server.url],
+    ['tls', server.tls ? labelText(server.tls) : 'none (plain connections)'],
     ['version', server.version ?? 'unknown'],
     ['status', server.status],
     ['labels', labelText(server.labels) || 'none'],

@@ -83,7 +83,8 @@ export function registerStats(program: Command): void {
         if (result.interrupted) return { exitCode: ExitCode.interrupted };
         // Numbers from part of the fleet only: incomplete (one named tenant: unreachable, exit 5);
         // a tampered migration table is a problem to look at.
-        if (result.unreachableServers.length || result.totals.tampered) return { exitCode: ExitCode.failed };
+        if (result.unreachableServers.length || result.totals.tampered || result.totals.denied)
+          return { exitCode: ExitCode.failed };
       });
     });
 }
@@ -101,7 +102,7 @@ function renderTable(
         t.slug,
         out.status(t.status),
         t.server,
-        !t.reachable
+        !t.reachable || t.missingPrivilege
           ? out.color.red('unknown')
           : t.sizeBytes === null
             ? out.color.red('missing')

@@ -19,6 +19,10 @@ export function fixCommand(finding: Finding): string {
         ? `use the server's first name; forget this one: tenantctl server remove ${server}`
         : `if the server was replaced on purpose: tenantctl server update ${server} --accept-identity`;
     }
+    case 'admin_privilege': {
+      const server = target.type === 'server' ? target.name : (finding.server ?? '<server>');
+      return `grant the admin what the finding names (what server add checks), or give another: tenantctl server update ${server} --url …`;
+    }
     case 'orphan_database':
       return 'tenantctl doctor --fix --drop-orphans  (or adopt it: restore a backup into a new tenant)';
     case 'orphan_user':

@@ -43,7 +43,7 @@ export function toPrometheus(result: StatsResult): string {
     '# HELP tenantctl_tenant_migration_table_tampered Tenants whose migration table is not a plain table (not read).',
     '# TYPE tenantctl_tenant_migration_table_tampered gauge',
   );
-  for (const t of result.tenants.filter((x) => x.error))
+  for (const t of result.tenants.filter((x) => x.error && !x.missingPrivilege))
     lines.push(
       `tenantctl_tenant_migration_table_tampered{tenant="${label(t.slug)}",server="${label(t.server)}",status="${t.status}"} 1`,
     );

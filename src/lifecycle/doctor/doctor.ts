@@ -11,6 +11,7 @@ import { examineSchemaDrift } from './examine-schema.js';
 import { examineOperations } from './examine-operations.js';
 import { examineServer } from './examine-servers.js';
 import { FindingList, type Finding } from './findings.js';
+import { withPrivilegeFinding } from './privilege-findings.js';
 import { readFleet, type FleetView } from './fleet-view.js';
 
 export type { Finding, FindingKind, FindingSeverity, FindingTarget, NewFinding } from './findings.js';
@@ -104,22 +105,33 @@ async function examineEach(ctx: Context, fleet: FleetView, list: FindingList, op
   const stop = () => stopping(options.interrupt);
   for (const serverRow of fleet.servers) {
     if (stop()) return;
-    await examineServer(ctx, fleet, serverRow, list);
+    const live = fleet.rows.filter((r) => r.server_id === serverRow.id && r.status !== 'deleted').length;
+    await withPrivilegeFinding(
+      list,
+      fleet.servers,
+      `its ${live} tenant${live === 1 ? '' : 's'}`,
+      () => examineServer(ctx, fleet, serverRow, list),
+      serverRow,
+    );
   }
   if (stop()) return;
-  await examineOperations(ctx, fleet, list);
+  await withPrivilegeFinding(list, fleet.servers, 'interrupted operations', () => examineOperations(ctx, fleet, list));
   if (stop()) return;
   // Passwords: age, interrupted rotations, and a real login (tenants already found broken above are not tried).
   const reported = new Set(list.findings.map((f) => f.tenant));
-  const secrets = await secretFindings(
-    ctx,
-    fleet.rows.filter((r) => !reported.has(r.slug)),
-    fleet.servers,
-    options.passwordMaxAgeHours ?? 365 * 24,
-  );
-  for (const finding of secrets) list.add(finding);
+  await withPrivilegeFinding(list, fleet.servers, 'passwords', async () => {
+    const secrets = await secretFindings(
+      ctx,
+      fleet.rows.filter((r) => !reported.has(r.slug)),
+      fleet.servers,
+      options.passwordMaxAgeHours ?? 365 * 24,
+    );
+    for (const finding of secrets) list.add(finding);
+  });
   if (stop()) return;
-  await examineHealth(ctx, fleet, options.backupMaxAgeHours ?? 24, list);
+  await withPrivilegeFinding(list, fleet.servers, 'migrations and backups', () =>
+    examineHealth(ctx, fleet, options.backupMaxAgeHours ?? 24, list),
+  );
   if (stop() || !options.schemaDrift) return;
   await examineSchemaDrift(ctx, list);
 }

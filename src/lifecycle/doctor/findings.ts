@@ -23,6 +23,7 @@ export type FindingKind =
   | 'dump_tool'
   | 'server_unreachable'
   | 'server_identity'
+  | 'admin_privilege'
   | 'stale_password'
   | 'password_login_fails'
   | 'registry_exposed'

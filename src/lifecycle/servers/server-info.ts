@@ -1,6 +1,7 @@
 import type { Context } from '../../context/context.js';
 import { ServerUnreachableError, UsageError, errorMessage } from '../../core/errors.js';
 import { describeServer, serverAddress } from '../../engines/server-spec.js';
+import { descriptorFor } from '../../engines/descriptors.js';
 import { serverLabels, specFromRow, type ServerRow, type ServerStatus } from '../../registry/servers-repo.js';
 import type { TenantStatus } from '../../registry/tenants-repo.js';
 
@@ -15,6 +16,8 @@ export interface ServerInfo {
   address: string;
   /** The admin URL without its password. */
   url: string;
+  /** Its TLS settings in the engine's URL words (`sslmode`, `sslrootcert`… / `ssl-mode`, `ssl-ca`…); null: none. */
+  tls: Record<string, string> | null;
   /** The version string the server gave when last reached. */
   version: string | null;
   status: ServerStatus;
@@ -49,6 +52,7 @@ export function toServerInfo(row: ServerRow, tenants: number): ServerInfo {
     engine: row.engine,
     address: serverAddress(spec),
     url: describeServer(spec),
+    tls: descriptorFor(row.engine).tlsParameters(spec),
     version: row.version,
     status: row.status,
     labels: serverLabels(row),

@@ -34,9 +34,12 @@ export interface TenantStats {
   reachable: boolean;
   /**
    * Why its migrations are unknown though its server answered: its migration table is not a
-   * plain table (tampered with), and was not read.
+   * plain table (tampered with), and was not read; or why its numbers are unknown: the server's
+   * admin lacks a privilege to read them (named).
    */
   error?: string;
+  /** The privilege its server's admin lacks to read its numbers (then they are null, and `error` says so). */
+  missingPrivilege?: string;
 }
 
 export type StatsSort = 'size' | 'rows' | 'name';
@@ -55,6 +58,8 @@ export interface StatsResult extends FleetRun<TenantStats> {
     withoutBackup: number;
     /** Tenants whose migration table is not a plain table (see TenantStats.error). */
     tampered: number;
+    /** Tenants not read because their server's admin lacks a privilege (see TenantStats.error). */
+    denied: number;
   };
   /** The five largest tenants by size. */
   largest: Array<{ slug: string; sizeBytes: number }>;
@@ -143,7 +148,7 @@ export async function tenantStats(
 }
 
 /** Each server's answers, by server id: its engine and each database's numbers. */
-type GatheredStats = Map<number, { engine: string; stats: Map<string, DatabaseStats> }>;
+type GatheredStats = Map<number, { engine: string; stats: Map<string, DatabaseStats>; missingPrivilege?: string }>;
 
 /** Asks each server of `among` about its tenants, side by side, into `stats`; an unanswering server is left out. */
 async function gatherStats(
@@ -162,9 +167,11 @@ async function gatherStats(
   for (const t of among) byServer.set(t.server_id, [...(byServer.get(t.server_id) ?? []), t]);
   await Promise.all(
     [...byServer].map(async ([serverId, onServer]) => {
+      let server: Awaited<ReturnType<Context['server']>> | undefined;
       try {
-        const server = await ctx.server(serverId);
-        const logins = onServer.map((t) => tenantLogin(ctx, server, t));
+        server = await ctx.server(serverId);
+        const handle = server;
+        const logins = onServer.map((t) => tenantLogin(ctx, handle, t));
         const gathered = await server.connection.databaseStats(logins, {
           exact: Boolean(options.exact),
           tables: Boolean(options.tables),
@@ -176,6 +183,12 @@ async function gatherStats(
         if (entry) for (const [db, s] of gathered) entry.stats.set(db, s);
         else stats.set(serverId, { engine: server.connection.driver.engine, stats: gathered });
       } catch (error) {
+        // The admin lacks a privilege the reads need: each tenant's outcome says which.
+        const missing = server?.connection.driver.missingPrivilege(error);
+        if (server && missing) {
+          stats.set(serverId, { engine: server.connection.driver.engine, stats: new Map(), missingPrivilege: missing });
+          return;
+        }
         // A server that stopped answering meanwhile leaves its tenants unknown, as one down from
         // the start; a server that answers failed for a reason of its own.
         if (!(await ctx.unansweredServer(serverId))) throw error;
@@ -193,6 +206,7 @@ function statsRow(
   at: Date,
 ): TenantStats {
   const s = server?.stats.get(t.database_name);
+  const missing = server?.missingPrivilege;
   const tampered = s?.applied instanceof TamperedTableError ? s.applied : undefined;
   const applied = tampered ? null : (s?.applied as string[] | null | undefined);
   return {
@@ -218,6 +232,12 @@ function statsRow(
       : null,
     reachable: server !== undefined,
     ...(tampered ? { error: `tenant "${t.slug}": ${tampered.message}; not read` } : {}),
+    ...(missing
+      ? {
+          error: `tenant "${t.slug}": the admin of server "${t.server_name}" lacks a privilege stats needs: ${missing}; not read`,
+          missingPrivilege: missing,
+        }
+      : {}),
   };
 }
 
@@ -231,6 +251,7 @@ function statsTotals(rows: TenantStats[]): StatsResult['totals'] {
     connections: sum((t) => t.connections),
     withPendingMigrations: rows.filter((t) => (t.pendingMigrations ?? 0) > 0).length,
     withoutBackup: rows.filter((t) => !t.lastBackup).length,
-    tampered: rows.filter((t) => t.error).length,
+    tampered: rows.filter((t) => t.error && !t.missingPrivilege).length,
+    denied: rows.filter((t) => t.missingPrivilege).length,
   };
 }

@@ -14,6 +14,7 @@ import * as moveSecrets from './012-move-secrets.js';
 import * as suspendedJobs from './013-suspended-jobs.js';
 import * as serverIdentity from './014-server-identity.js';
 import * as deletedBackups from './015-deleted-backups.js';
+import * as serverTls from './017-server-tls.js';
 import * as onlineMoves from './022-online-moves.js';
 
 /** The registry's own migrations, in order. Names are stored; never rename one. */
@@ -33,6 +34,7 @@ const MIGRATIONS: ReadonlyArray<[string, Knex.Migration]> = [
   ['013-suspended-jobs', suspendedJobs],
   ['014-server-identity', serverIdentity],
   ['015-deleted-backups', deletedBackups],
+  ['017-server-tls', serverTls],
   ['022-online-moves', onlineMoves],
 ];
 
