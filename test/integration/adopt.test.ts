@@ -200,6 +200,9 @@ for (const engine of selectedEngines().filter((e): e is 'postgres' | 'mysql' => 
           }),
         );
         expect((await ws.run(['create', slug])).code).toBe(4);
+        const deleting = await ws.run(['delete', slug, '--yes', '--no-backup']);
+        expect(deleting.code).toBe(4);
+        expect(deleting.stderr).toMatch(/tenantctl adopt/);
         const again = await ws.json(['adopt', slug]);
         expect(again.result.code, again.result.stderr).toBe(0);
         expect(again.data).toMatchObject({ resumed: true, tenant: { status: 'active', step: null } });

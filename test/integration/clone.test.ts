@@ -1,3 +1,4 @@
+import knexFactory from 'knex';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { SECOND_SERVER_URLS, SERVER_URLS } from '../helpers/engines.js';
 import { Workspace } from '../helpers/workspace.js';
@@ -11,7 +12,6 @@ const reachable = inject('reachableEngines');
 for (const engine of ['postgres', 'mysql'] as const) {
   describe.skipIf(!reachable.includes(engine))(`restore --as onto registered ${engine} servers`, () => {
     let ws: Workspace;
-    const second: Workspace[] = [];
     beforeAll(async () => {
       ws = new Workspace(engine, { env: { TENANTCTL_SERVER_URL: undefined, TENANTCTL_INDEXED_METADATA: 'domain' } });
       for (const [name, url] of [
@@ -23,14 +23,33 @@ for (const engine of ['postgres', 'mysql'] as const) {
       }
     });
     afterAll(async () => {
-      // Copies made on server b: dropped there (the workspace's probe reaches server a only).
-      const b = new Workspace(engine, { env: { TENANTCTL_SERVER_URL: SECOND_SERVER_URLS[engine] } });
-      second.push(b);
+      // Copies made on server b are dropped there (the workspace's probe reaches server a only).
       const rows = (await ws.json(['list'])).data as Array<{ server: string; database: string; user: string }>;
-      for (const t of rows) {
-        if (t.server === 'b') await b.probe.drop(t.database, t.user).catch(() => undefined);
+      const url = new URL(SECOND_SERVER_URLS[engine]);
+      const b = knexFactory({
+        client: engine === 'postgres' ? 'pg' : 'mysql2',
+        connection: {
+          host: url.hostname,
+          port: Number(url.port),
+          user: decodeURIComponent(url.username),
+          password: decodeURIComponent(url.password),
+          database: url.pathname.slice(1) || undefined,
+        },
+        pool: { min: 0, max: 1 },
+      });
+      try {
+        for (const t of rows.filter((row) => row.server === 'b')) {
+          if (engine === 'postgres') {
+            await b.raw(`drop database if exists "${t.database}" with (force)`);
+            await b.raw(`drop role if exists "${t.user}"`);
+          } else {
+            await b.raw(`drop database if exists \`${t.database}\``);
+            await b.raw(`drop user if exists ?@'%'`, [t.user]);
+          }
+        }
+      } finally {
+        await b.destroy();
       }
-      for (const w of second) await w.cleanup();
       await ws.cleanup();
     });
 

@@ -75,6 +75,11 @@ export async function deleteTenant(
 
   if (row.status === 'deleted') return alreadyDeleted(ctx, row, options, base);
   assertNotMoving(row, 'deleted');
+  // An adopt under way may not have given the database to the tenant yet: finish it first.
+  if (row.status === 'adopting')
+    throw new ConflictError(
+      `tenant "${slug}" is being adopted: finish it with tenantctl adopt ${slug}, then delete it`,
+    );
   if (!DELETABLE.includes(row.status))
     throw new ConflictError(`tenant "${slug}" is ${row.status}: it cannot be deleted`);
 
