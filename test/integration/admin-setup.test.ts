@@ -89,6 +89,24 @@ for (const engine of selectedEngines()) {
       expect(entries.map((e) => e.outcome)).toEqual(['ok', 'ok']);
     }, 120_000);
 
+    it('runs on adopt too, before the migration table is read, as the admin', async () => {
+      const slug = ws.slug();
+      await ws.probe.createDatabase(ws.names(slug).database); // made by a script, not by tenantctl
+      const users = engine === 'sqlite' ? [] : ['--create-user'];
+      const { result, data } = await ws.json([
+        'adopt',
+        slug,
+        '--database',
+        ws.names(slug).database,
+        ...users,
+        '--admin-setup',
+        'setup.sql',
+      ]);
+      expect(result.code, result.stderr).toBe(0);
+      expect(data.tenant).toMatchObject({ slug, status: 'active' });
+      expect(await count(slug, 'setup_runs')).toHaveLength(1);
+    }, 60_000);
+
     it('a module setup(knex, tenant) runs as the admin with the tenant named; its console output stays off stdout', async () => {
       const slug = ws.slug();
       const { result, data } = await ws.json(['create', slug, '--admin-setup', 'setup.mjs']);

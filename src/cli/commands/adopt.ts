@@ -22,6 +22,7 @@ const STEP_LABELS = {
   'adopt-user': 'Creating database user',
   'adopt-objects': 'Giving the objects to the new user',
   'adopt-mark': 'Writing the ownership mark',
+  'adopt-setup': 'Running the admin setup',
   'adopt-read': 'Reading the migration table',
   migrations: 'Running migrations',
 } as const;

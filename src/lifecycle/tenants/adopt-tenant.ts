@@ -20,6 +20,8 @@ import {
 import { migrateToLatest } from '../../tenant-schema/run-migrations.js';
 import { assertProjectDirectories, tenantProject } from '../../tenant-schema/tenant-project.js';
 import { UserConsole } from '../../tenant-schema/user-console.js';
+import { adminSetupOf } from '../../tenant-schema/admin-setup.js';
+import { runAdminSetup } from '../shared/admin-setup.js';
 import { withTenantKnex } from '../shared/tenant-database.js';
 import { tenantLogin } from '../shared/tenant-login.js';
 import { tenantNames } from '../shared/tenant-names.js';
@@ -47,7 +49,14 @@ export interface AdoptTenantInput {
  * The steps of `adopt`, each recorded on the row (`step`) before it runs, so that a killed adopt
  * run again resumes where it stopped. None drops or rewrites the tenant's data.
  */
-export const ADOPT_STEPS = ['adopt-user', 'adopt-objects', 'adopt-mark', 'adopt-read', 'migrations'] as const;
+export const ADOPT_STEPS = [
+  'adopt-user',
+  'adopt-objects',
+  'adopt-mark',
+  'adopt-setup',
+  'adopt-read',
+  'migrations',
+] as const;
 export type AdoptStep = (typeof ADOPT_STEPS)[number];
 
 export interface AdoptTenantResult {
@@ -253,6 +262,7 @@ async function runAdoptSteps(
   const applied: string[] = [];
   const migrated: string[] = [];
   const table = project.table;
+  const setup = await adminSetupOf(ctx);
   const steps: Record<AdoptStep, (() => Promise<void>) | undefined> = {
     'adopt-user': createUser
       ? async () => {
@@ -267,6 +277,14 @@ async function runAdoptSteps(
       ? () => usersOf(connection).giveObjects(row.database_user!, row.database_name)
       : undefined,
     'adopt-mark': async () => connection.markDatabase(row.database_name, await registry.mark()),
+    // The project's adminSetup (idempotent by contract) gives the database what the migrations
+    // need of the admin, as on create; the application's data is not touched by it.
+    'adopt-setup': setup
+      ? () =>
+          new UserConsole().run(() =>
+            runAdminSetup(ctx, connection, { ...row, database: row.database_name, user: row.database_user }, setup),
+          )
+      : undefined,
     'adopt-read': () =>
       withTenantKnex(connection, login, async (knex) => {
         const found = await connection.driver.readAppliedOn(knex, table, row.database_name);
