@@ -14,6 +14,7 @@ import * as moveSecrets from './012-move-secrets.js';
 import * as suspendedJobs from './013-suspended-jobs.js';
 import * as serverIdentity from './014-server-identity.js';
 import * as deletedBackups from './015-deleted-backups.js';
+import * as backupKeys from './018-backup-keys.js';
 
 /** The registry's own migrations, in order. Names are stored; never rename one. */
 const MIGRATIONS: ReadonlyArray<[string, Knex.Migration]> = [
@@ -32,6 +33,7 @@ const MIGRATIONS: ReadonlyArray<[string, Knex.Migration]> = [
   ['013-suspended-jobs', suspendedJobs],
   ['014-server-identity', serverIdentity],
   ['015-deleted-backups', deletedBackups],
+  ['018-backup-keys', backupKeys],
 ];
 
 export const LATEST_REGISTRY_MIGRATION = MIGRATIONS[MIGRATIONS.length - 1]![0];
