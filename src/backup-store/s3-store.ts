@@ -188,7 +188,9 @@ export class S3Store implements BackupStore {
   async probe(): Promise<string | undefined> {
     const key = this.prefixed(`.tenantctl-probe-${process.pid}-${Date.now()}`);
     try {
-      await this.client.send(new PutObjectCommand({ Bucket: this.base.bucket, Key: key, Body: '' }));
+      await this.client.send(
+        new PutObjectCommand({ Bucket: this.base.bucket, Key: key, Body: new Uint8Array(0), ContentLength: 0 }),
+      );
       await this.client.send(new DeleteObjectCommand({ Bucket: this.base.bucket, Key: key }));
       return undefined;
     } catch (error) {
@@ -197,6 +199,16 @@ export class S3Store implements BackupStore {
   }
 
   async leftoverUploads(): Promise<LeftoverUpload[]> {
+    try {
+      return await this.listUploads();
+    } catch (error) {
+      // Some S3-compatible stores (s3rver) cannot list uploads: nothing to report from them.
+      if ((error as { name?: string }).name === 'NotImplemented') return [];
+      throw error;
+    }
+  }
+
+  private async listUploads(): Promise<LeftoverUpload[]> {
     const found: LeftoverUpload[] = [];
     let keyMarker: string | undefined;
     let uploadMarker: string | undefined;
