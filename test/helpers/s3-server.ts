@@ -1,4 +1,5 @@
 import { existsSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
@@ -87,6 +88,7 @@ export async function startS3(own = false): Promise<TestS3> {
   let server: Running | undefined;
   let port = 0;
   for (const candidate of PORTS) {
+    if (!(await portFree(candidate))) continue; // another test file's s3rver
     try {
       server = await runS3rver(candidate, directory, bucket);
       port = candidate;
@@ -119,6 +121,15 @@ export async function startS3(own = false): Promise<TestS3> {
       rmSync(directory, { recursive: true, force: true });
     },
   };
+}
+
+/** s3rver reports a taken port as an uncaught error, not a rejection: asked first. */
+function portFree(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const probe = createServer();
+    probe.once('error', () => resolve(false));
+    probe.listen(port, '127.0.0.1', () => probe.close(() => resolve(true)));
+  });
 }
 
 function storeEnv(endpoint: string, bucket: string, auth: Record<string, string>): Record<string, string> {
