@@ -1,4 +1,5 @@
-import { existsSync } from 'node:fs';
+import { copyFileSync, existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { selectedEngines } from '../helpers/engines.js';
@@ -102,6 +103,49 @@ for (const engine of selectedEngines()) {
       }
       await putObject(s3, taken.file, original);
       expect((await ws.run(['backup', 'verify', slug])).code).toBe(0);
+    });
+
+    it('decrypts a backup with the registry key alone; rotate-key re-wraps every data key and the backups still restore', async () => {
+      const slug = ws.slug();
+      expect((await ws.run(['create', slug])).code).toBe(0);
+      const taken = await backup(slug);
+      const keyFile = join(ws.dir, '.tenantctl', 'secret.key');
+      const oldKey = join(ws.dir, 'old.key');
+      copyFileSync(keyFile, oldKey);
+      const out = join(ws.dir, `${slug}.plain`);
+      // No registry needed: another directory, only the key file and the store's settings.
+      const decrypted = await ws.json(['backup', 'decrypt', '--from', taken.file, '--out', out, '--key-file', oldKey], {
+        TENANTCTL_HOME: join(ws.dir, 'elsewhere'),
+      });
+      expect(decrypted.result.code, decrypted.result.stderr).toBe(0);
+      expect(decrypted.data).toMatchObject({ bytes: taken.bytes, sha256: taken.sha256 });
+      expect(existsSync(join(ws.dir, 'elsewhere', 'registry.sqlite'))).toBe(false);
+      const wrongKey = join(ws.dir, 'wrong.key');
+      writeFileSync(wrongKey, randomBytes(32).toString('hex'), { mode: 0o600 });
+      const refused = await ws.run([
+        'backup',
+        'decrypt',
+        '--from',
+        taken.file,
+        '--out',
+        `${out}2`,
+        '--key-file',
+        wrongKey,
+      ]);
+      expect(refused.code).toBe(2);
+      expect(existsSync(`${out}2`)).toBe(false);
+
+      const rotated = await ws.json(['rotate-key', '--generate']);
+      expect(rotated.result.code, rotated.result.stderr).toBe(0);
+      expect(rotated.data.backups).toBeGreaterThanOrEqual(1);
+      expect(readFileSync(keyFile, 'utf8')).not.toBe(readFileSync(oldKey, 'utf8'));
+      const verify = await ws.run(['backup', 'verify', slug]);
+      expect(verify.code, verify.stderr).toBe(0);
+      const restore = await ws.run(['restore', slug, '--force']);
+      expect(restore.code, restore.stderr).toBe(0);
+      // The file's own header still names the key it was taken under: the old key opens it.
+      const again = await ws.run(['backup', 'decrypt', '--from', taken.file, '--out', `${out}3`, '--key-file', oldKey]);
+      expect(again.code, again.stderr).toBe(0);
     });
 
     it('prunes backups from the store (--keep), objects and records together', async () => {
