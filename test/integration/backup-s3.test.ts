@@ -2,7 +2,7 @@ import { copyFileSync, existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
-import { selectedEngines } from '../helpers/engines.js';
+import { SECOND_SERVER_URLS, SERVER_URLS, selectedEngines } from '../helpers/engines.js';
 import { withTenantDb } from '../helpers/tenant-db.js';
 import { Workspace } from '../helpers/workspace.js';
 import { getObject, listKeys, putObject, splitS3, startS3, type TestS3 } from '../helpers/s3-server.js';
@@ -161,6 +161,33 @@ for (const engine of selectedEngines()) {
       const prefix = splitS3(`${s3.env.TENANTCTL_BACKUP_STORE}/${slug}/x`).Key.replace(/x$/, '');
       expect(await listKeys(s3, prefix)).toEqual([splitS3(all[0]!.file).Key]);
     });
+
+    it.runIf(engine !== 'sqlite')(
+      'moves a tenant to another server and back, its copy read from the store',
+      async () => {
+        const other = SECOND_SERVER_URLS[engine as 'postgres' | 'mysql'];
+        for (const [name, url] of [
+          ['a', SERVER_URLS[engine]],
+          ['b', other],
+        ] as const) {
+          const added = await ws.run(['server', 'add', name, '--url', url!]);
+          expect(added.code, added.stderr).toBe(0);
+        }
+        const slug = ws.slug();
+        const created = await ws.run(['create', slug, '--server', 'a']);
+        expect(created.code, created.stderr).toBe(0);
+        await addUser(slug, 'moved@example.com');
+        const before = await count(slug);
+        for (const to of ['b', 'a']) {
+          const moved = await ws.json(['move', slug, '--to', to]);
+          expect(moved.result.code, moved.result.stderr).toBe(0);
+          const copy = (await backupsOf(slug))[0]!;
+          expect(copy.file.startsWith(s3.env.TENANTCTL_BACKUP_STORE!)).toBe(true);
+          expect(copy.encrypted).toBe(true);
+        }
+        expect(await count(slug)).toBe(before); // back on the main server, every row there
+      },
+    );
 
     it("doctor checks that the store can be written instead of the disk's free space", async () => {
       const slug = ws.slug();
