@@ -73,6 +73,9 @@ export class S3Store implements BackupStore {
   constructor(url: string, settings: S3Settings) {
     this.base = parseS3Url(url);
     this.root = s3Url(this.base).replace(/\/$/, '');
+    // tenantctl pins an SDK release line that supports Node 20: its warning about later releases
+    // (on stderr of every command) is not the operator's business.
+    process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
     this.client = new S3Client({
       region: settings.region ?? process.env.AWS_REGION ?? process.env.AWS_DEFAULT_REGION ?? 'us-east-1',
       ...(settings.endpoint ? { endpoint: settings.endpoint } : {}),
