@@ -2,7 +2,7 @@ import { copyFileSync, existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
-import { SECOND_SERVER_URLS, SERVER_URLS, selectedEngines } from '../helpers/engines.js';
+import { SECOND_SERVER_URLS, selectedEngines } from '../helpers/engines.js';
 import { withTenantDb } from '../helpers/tenant-db.js';
 import { Workspace } from '../helpers/workspace.js';
 import { getObject, listKeys, putObject, splitS3, startS3, type TestS3 } from '../helpers/s3-server.js';
@@ -25,7 +25,8 @@ interface BackupJson {
  * pruned and refused when changed, on every engine.
  */
 for (const engine of selectedEngines()) {
-  describe.skipIf(!reachable.includes(engine))(`backups in an S3 store on ${engine}`, () => {
+  // Many CLI runs per test on a shared machine: a longer deadline than the default minute.
+  describe.skipIf(!reachable.includes(engine))(`backups in an S3 store on ${engine}`, { timeout: 240_000 }, () => {
     let s3: TestS3;
     let ws: Workspace;
     beforeAll(async () => {
@@ -166,20 +167,16 @@ for (const engine of selectedEngines()) {
     if (engine !== 'sqlite')
       it('moves a tenant to another server and back, its copy read from the store', async () => {
         const server = engine as 'postgres' | 'mysql';
-        const other = SECOND_SERVER_URLS[server];
-        for (const [name, url] of [
-          ['a', SERVER_URLS[server]],
-          ['b', other],
-        ] as const) {
-          const added = await ws.run(['server', 'add', name, '--url', url!]);
-          expect(added.code, added.stderr).toBe(0);
-        }
+        const added = await ws.run(['server', 'add', 'b', '--url', SECOND_SERVER_URLS[server]]);
+        expect(added.code, added.stderr).toBe(0);
         const slug = ws.slug();
-        const created = await ws.run(['create', slug, '--server', 'a']);
+        const created = await ws.run(['create', slug]);
         expect(created.code, created.stderr).toBe(0);
+        const home = (await ws.json(['show', slug])).data.server as string;
+        expect(home).toBeTruthy();
         await addUser(slug, 'moved@example.com');
         const before = await count(slug);
-        for (const to of ['b', 'a']) {
+        for (const to of ['b', home]) {
           const moved = await ws.json(['move', slug, '--to', to]);
           expect(moved.result.code, moved.result.stderr).toBe(0);
           const copy = (await backupsOf(slug))[0]!;
