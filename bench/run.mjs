@@ -126,7 +126,7 @@ for (const engine of fleetSections.length || spreadOverServers ? values.engines.
       printTable(`${engine}: backing up ${tenants} tenants`, engineResults.backup.rows);
       const r = engineResults.backup.ratios;
       console.log(
-        `  backup --all is ${r.speedupOverShellLoop.toFixed(1)}× faster than the shell loop${r.largePeakMb ? `; peak memory on the large tenant: ${r.largePeakMb.toFixed(0)} MB` : ''}`,
+        `  backup --all is ${r.speedupOverShellLoop.toFixed(1)}× faster than the shell loop${r.s3SpeedupOverShellLoop ? ` (${r.s3SpeedupOverShellLoop.toFixed(1)}× to the S3 store, encrypted)` : ''}${r.largePeakMb ? `; peak memory on the large tenant: ${r.largePeakMb.toFixed(0)} MB${r.largeS3PeakMb ? `, ${r.largeS3PeakMb.toFixed(0)} MB to S3` : ''}` : ''}`,
       );
     }
     if (sections.has('fleet')) {

@@ -1,5 +1,8 @@
 // backup --all against the obvious shell loop, and one large tenant to show memory stays flat.
-import { mkdirSync, rmSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { BIN } from '../lib/fleet.mjs';
 import { pool, runMeasured, timeIt } from '../lib/measure.mjs';
@@ -69,6 +72,49 @@ export async function makeLargeTenant(fleet, gigabytes) {
   }
 }
 
+/**
+ * An s3rver on 127.0.0.1 (the first free port of 4570-4579) with a bucket, and the environment that
+ * points tenantctl's backupStore at it (encrypted, the default for S3). BENCH_S3_ENV (JSON) names
+ * another S3-compatible store instead.
+ */
+async function startStore() {
+  if (process.env.BENCH_S3_ENV) return { env: JSON.parse(process.env.BENCH_S3_ENV), close: async () => {} };
+  const S3rver = createRequire(import.meta.url)('s3rver');
+  const directory = mkdtempSync(join(tmpdir(), 'tenantctl-bench-s3-'));
+  for (let port = 4570; port <= 4579; port++) {
+    // s3rver reports a taken port as an uncaught error, not a rejection: asked first.
+    const free = await new Promise((resolve) => {
+      const probe = createServer();
+      probe.once('error', () => resolve(false));
+      probe.listen(port, '127.0.0.1', () => probe.close(() => resolve(true)));
+    });
+    if (!free) continue;
+    const server = new S3rver({
+      address: '127.0.0.1',
+      port,
+      silent: true,
+      directory,
+      configureBuckets: [{ name: 'bench' }],
+    });
+    await server.run();
+    return {
+      env: {
+        TENANTCTL_BACKUP_STORE: 's3://bench/backups',
+        TENANTCTL_S3_ENDPOINT: `http://127.0.0.1:${port}`,
+        TENANTCTL_S3_FORCE_PATH_STYLE: 'true',
+        TENANTCTL_S3_REGION: 'us-east-1',
+        AWS_ACCESS_KEY_ID: 'S3RVER',
+        AWS_SECRET_ACCESS_KEY: 'S3RVER',
+      },
+      close: async () => {
+        await server.close();
+        rmSync(directory, { recursive: true, force: true });
+      },
+    };
+  }
+  throw new Error('no free port for s3rver in 4570-4579');
+}
+
 export async function benchBackup(fleet, { concurrency, largeGb }) {
   await addRows(fleet, concurrency);
   const rows = [];
@@ -100,6 +146,31 @@ export async function benchBackup(fleet, { concurrency, largeGb }) {
     });
   }
 
+  // The same backups into an S3 store (s3rver on this machine), encrypted: stream, cipher, upload.
+  const store = await startStore();
+  let s3Best;
+  try {
+    const run = await runMeasured(
+      process.execPath,
+      [BIN, 'backup', '--all', '--concurrency', String(concurrency), '--json'],
+      {
+        cwd: fleet.dir,
+        env: { ...fleet.env, ...store.env },
+      },
+    );
+    if (run.code !== 0) throw new Error(`backup --all to S3 failed: ${run.stderr}`);
+    s3Best = run.ms;
+    rows.push({
+      label: `tenantctl backup --all --concurrency ${concurrency} to an S3 store (s3rver), encrypted`,
+      ms: run.ms,
+      tenants: fleet.count,
+      perTenantMs: run.ms / fleet.count,
+      peakMb: run.peakMb,
+    });
+  } finally {
+    if (largeGb <= 0) await store.close();
+  }
+
   let large;
   if (largeGb > 0) {
     console.error(`[${fleet.engine}] filling one tenant with ${largeGb} GB of rows…`);
@@ -118,6 +189,23 @@ export async function benchBackup(fleet, { concurrency, largeGb }) {
       perTenantMs: run.ms,
       peakMb: run.peakMb,
     });
+    try {
+      const toS3 = await runMeasured(process.execPath, [BIN, 'backup', large.slug, '--json'], {
+        cwd: fleet.dir,
+        env: { ...fleet.env, ...store.env },
+      });
+      if (toS3.code !== 0) throw new Error(`large backup to S3 failed: ${toS3.stderr}`);
+      large.s3 = { ms: toS3.ms, peakMb: toS3.peakMb };
+      rows.push({
+        label: `  the same tenant to the S3 store, encrypted (multipart upload, no local copy)`,
+        ms: toS3.ms,
+        tenants: 1,
+        perTenantMs: toS3.ms,
+        peakMb: toS3.peakMb,
+      });
+    } finally {
+      await store.close();
+    }
     // Each backup records every table's exact row count (for backup verify --restore-test): on
     // PostgreSQL one count in the dump's snapshot, beside pg_dump; elsewhere one before and one
     // after the dump. The cost of one such count on the large tenant.
@@ -136,5 +224,14 @@ export async function benchBackup(fleet, { concurrency, largeGb }) {
     }
   }
   const best = rows.find((r) => r.label.includes(`--concurrency ${concurrency}`));
-  return { rows, ratios: { speedupOverShellLoop: shell.ms / best.ms, largePeakMb: large?.peakMb ?? null }, large };
+  return {
+    rows,
+    ratios: {
+      speedupOverShellLoop: shell.ms / best.ms,
+      s3SpeedupOverShellLoop: s3Best ? shell.ms / s3Best : null,
+      largePeakMb: large?.peakMb ?? null,
+      largeS3PeakMb: large?.s3?.peakMb ?? null,
+    },
+    large,
+  };
 }

@@ -79,6 +79,22 @@ export interface CoreConfig {
   moveMode: 'online' | 'auto';
   /** Where backups are written: `<backupDir>/<slug>/<slug>-<UTC time>.<ext>`. Default `<home>/backups`. */
   backupDir: string;
+  /**
+   * Where backups are kept: a local directory, or `s3://bucket/prefix` (an S3 or S3-compatible
+   * store). Default: `backupDir`.
+   */
+  backupStore: string | undefined;
+  /** The S3 endpoint of an S3-compatible store (`http://127.0.0.1:9000`); default AWS's own. */
+  s3Endpoint: string | undefined;
+  /** The S3 region; default AWS_REGION, else `us-east-1`. */
+  s3Region: string | undefined;
+  /** Path-style S3 addressing (`endpoint/bucket/key`), which most S3-compatible stores need. Default false. */
+  s3ForcePathStyle: boolean;
+  /**
+   * `on`: each backup encrypted (AES-256-GCM, a data key per backup wrapped by the registry key);
+   * `off`: not. Default: `on` when the store is not a local directory, else `off`.
+   */
+  backupEncryption: 'on' | 'off' | undefined;
   /** Days a deleted tenant's backups are kept after its delete, then erased by `backup --all`. Default 30. */
   deletedRetentionDays: number;
   /**
@@ -276,6 +292,46 @@ export const CONFIG_KEYS: readonly ConfigKeyDefinition[] = [
   },
   { key: 'backupDir', env: 'TENANTCTL_BACKUP_DIR', type: 'path', description: 'where backups are written' },
   {
+    key: 'backupStore',
+    env: 'TENANTCTL_BACKUP_STORE',
+    type: 'string',
+    validate: (value) =>
+      value.startsWith('s3://')
+        ? /^s3:\/\/[a-z0-9][a-z0-9.-]{1,61}[a-z0-9](\/.*)?$/.test(value)
+          ? undefined
+          : 'must be s3://bucket or s3://bucket/prefix (bucket in lower case)'
+        : value.includes('://')
+          ? 'must be a directory or s3://bucket/prefix'
+          : undefined,
+    description: 'where backups are kept: a directory or s3://bucket/prefix (default: backupDir)',
+  },
+  {
+    key: 's3Endpoint',
+    env: 'TENANTCTL_S3_ENDPOINT',
+    type: 'string',
+    validate: (value) => (/^https?:\/\/[^\s]+$/.test(value) ? undefined : 'must be an http:// or https:// URL'),
+    description: 'endpoint of an S3-compatible store (default: AWS)',
+  },
+  {
+    key: 's3Region',
+    env: 'TENANTCTL_S3_REGION',
+    type: 'string',
+    description: 'S3 region (default: AWS_REGION, else us-east-1)',
+  },
+  {
+    key: 's3ForcePathStyle',
+    env: 'TENANTCTL_S3_FORCE_PATH_STYLE',
+    type: 'boolean',
+    description: 'path-style S3 addressing (most S3-compatible stores need it)',
+  },
+  {
+    key: 'backupEncryption',
+    env: 'TENANTCTL_BACKUP_ENCRYPTION',
+    type: 'string',
+    validate: (value) => (value === 'on' || value === 'off' ? undefined : 'must be "on" or "off"'),
+    description: 'encrypt backups (default: on when backupStore is S3, off for a directory)',
+  },
+  {
     key: 'deletedRetentionDays',
     env: 'TENANTCTL_DELETED_RETENTION_DAYS',
     type: 'days',
@@ -370,6 +426,13 @@ export function defaultFor(key: keyof Config, home: string): Config[keyof Config
       return `${home}/backups`;
     case 'deletedRetentionDays':
       return 30;
+    case 'backupStore':
+    case 's3Endpoint':
+    case 's3Region':
+    case 'backupEncryption':
+      return undefined;
+    case 's3ForcePathStyle':
+      return false;
     case 'indexedMetadata':
       return [];
     case 'lockTimeout':

@@ -39,7 +39,7 @@ export function resolveTool(candidates: string[], install: string): string {
  * (the secret key, URLs with passwords), and a PGPASSWORD that would take precedence over the
  * password file tenantctl hands the tool.
  */
-const withheld = (name: string) => name.startsWith('TENANTCTL_') || name === 'PGPASSWORD';
+const withheld = (name: string) => name.startsWith('TENANTCTL_') || name.startsWith('AWS_') || name === 'PGPASSWORD';
 
 export function inheritedEnv(): NodeJS.ProcessEnv {
   return Object.fromEntries(Object.entries(process.env).filter(([name]) => !withheld(name)));

@@ -35,6 +35,10 @@ export interface BackupRow {
   owner_start?: string | null;
   /** When its tenant was deleted (kept `deletedRetentionDays` after that); null while the tenant lives. */
   tenant_deleted_at?: string | null;
+  /** An encrypted backup's data key, wrapped by the registry key (a registry secret); null: not encrypted. */
+  data_key_enc?: string | null;
+  /** The registry key `data_key_enc` is wrapped under; null: the registry's current key. */
+  key_fingerprint?: string | null;
 }
 
 /**
@@ -43,7 +47,7 @@ export interface BackupRow {
  */
 export async function startBackupRow(
   knex: Knex,
-  row: Pick<BackupRow, 'tenant_id' | 'slug' | 'file' | 'engine' | 'server_version' | 'migration'>,
+  row: Pick<BackupRow, 'tenant_id' | 'slug' | 'file' | 'engine' | 'server_version' | 'migration' | 'data_key_enc'>,
 ): Promise<number> {
   const owner = processOwner();
   const [inserted] = await knex(TABLE).insert(

@@ -1,7 +1,7 @@
 import type { Knex } from 'knex';
 
 /** What a table's secrets belong to. */
-export type SecretOwner = 'tenants' | 'servers' | 'moves';
+export type SecretOwner = 'tenants' | 'servers' | 'moves' | 'backups';
 
 /** A table holding secrets, and its encrypted columns (all under the row's `key_fingerprint`). */
 export interface SecretTable {
@@ -15,6 +15,8 @@ export const SECRET_TABLES: readonly SecretTable[] = [
   { table: 'tenantctl_tenants', owner: 'tenants', columns: ['password_enc', 'password_pending_enc'] },
   { table: 'tenantctl_servers', owner: 'servers', columns: ['admin_password_enc'] },
   { table: 'tenantctl_moves', owner: 'moves', columns: ['password_enc'] },
+  // An encrypted backup's data key: re-wrapped, never the backup itself.
+  { table: 'tenantctl_backups', owner: 'backups', columns: ['data_key_enc'] },
 ];
 
 /** A row's id, key fingerprint and encrypted columns, as read. */

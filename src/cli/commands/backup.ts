@@ -119,6 +119,24 @@ export function registerBackup(program: Command): void {
     });
 
   backup
+    .command('decrypt')
+    .description('decrypt an encrypted backup with the registry key alone (no registry needed)')
+    .requiredOption('--from <file>', 'the encrypted backup: a file or s3://bucket/key')
+    .requiredOption('--out <file>', 'where the plain dump goes (a new file)')
+    .option('--key-file <file>', 'the registry key it was taken under (default: the configured key)')
+    .action(async (flags: { from: string; out: string; keyFile?: string }, command: Command) => {
+      const { decryptBackup } = await import('../../lifecycle/backups/index.js');
+      await withCommandContext(command, async (ctx, out) => {
+        const result = await decryptBackup(ctx, flags);
+        out.result(
+          result,
+          () =>
+            `${out.color.green('✔')} ${result.out}: ${formatBytes(result.bytes)}, sha256 ${result.sha256} (key ${result.keyFingerprint})`,
+        );
+      });
+    });
+
+  backup
     .command('verify')
     .description('re-read backups: checksum, completeness; --restore-test restores each into a scratch database')
     .argument('[slugs...]', 'tenants whose latest backup to verify (default: every tenant)')

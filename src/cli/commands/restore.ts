@@ -16,7 +16,7 @@ export function registerRestore(program: Command): void {
     .command('restore')
     .description("restore a tenant's database from a backup (checksum checked first)")
     .argument('<slug>', 'the tenant whose backup to restore')
-    .option('--from <file>', 'this backup file')
+    .option('--from <file>', 'this backup: a file or s3://bucket/key')
     .option('--latest', "the tenant's latest good backup (the default)")
     .option('--force', 'replace a database that has tables')
     .option('--as <new-slug>', 'restore into a new tenant instead: a clone with its own database and user')

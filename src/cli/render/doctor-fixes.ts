@@ -75,6 +75,10 @@ export function fixCommand(finding: Finding): string {
       const directory = target.type === 'directory' ? target.path : 'the backup directory';
       return `free space in ${directory}, keep fewer backups (tenantctl backup --all --keep-days N), or set backupDir to a larger disk`;
     }
+    case 'backup_store':
+      return 'check backupStore, s3Endpoint and s3Region, and that the AWS credentials (environment, ~/.aws, role) may write the bucket';
+    case 'leftover_upload':
+      return 'tenantctl doctor --fix  (aborts the upload a killed backup left)';
     case 'backups_past_retention':
       return 'tenantctl backups prune --deleted  (or the next tenantctl backup --all)';
     case 'stale_password':

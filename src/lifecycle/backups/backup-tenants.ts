@@ -1,5 +1,3 @@
-import { createWriteStream, existsSync, mkdirSync, renameSync, rmSync } from 'node:fs';
-import { join } from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import type { Context, ServerHandle } from '../../context/context.js';
 import { OperationError, TamperedTableError, errorMessage } from '../../core/errors.js';
@@ -19,7 +17,10 @@ import { finishBackupRow, findBackupRow, startBackupRow, type BackupRow } from '
 import type { TenantRow, TenantWithServer } from '../../registry/tenants-repo.js';
 import { tenantProject } from '../../tenant-schema/tenant-project.js';
 import { countedDump, parseRowCounts, type RecordedRowCounts } from './backup-row-counts.js';
-import { clearInterruptedBackups, partialFileFor } from './interrupted-backups.js';
+import { clearInterruptedBackups } from './interrupted-backups.js';
+import { configuredStore, encryptsBackups, type StoreWriter } from '../../backup-store/index.js';
+import { EncryptingStream } from '../../core/backup-cipher.js';
+import { withNewDataKey, type DataKey } from './backup-keys.js';
 import { selectTenants, type TenantSelection } from '../shared/select-tenants.js';
 import { assertTenantCodeTrusted, tenantLogin } from '../shared/tenant-login.js';
 import { freshTenant } from '../shared/fresh-tenant.js';
@@ -45,6 +46,8 @@ export interface Backup {
   finishedAt: string | null;
   durationMs: number | null;
   error: string | null;
+  /** Encrypted (AES-256-GCM under a data key of its own, wrapped by the registry key). */
+  encrypted: boolean;
   /**
    * Something about the tenant's database worth an operator's look that did not stop the backup:
    * its migration table is not a plain table (tampered with), so no migration is recorded.
@@ -68,6 +71,7 @@ export function toBackup(row: BackupRow): Backup {
     finishedAt: row.finished_at,
     durationMs: row.duration_ms,
     error: row.error,
+    encrypted: Boolean(row.data_key_enc),
   };
 }
 
@@ -80,27 +84,28 @@ function fileTimestamp(date = new Date()): string {
 }
 
 /**
- * Where a backup of `slug` goes: `<backupDir>/<slug>/<name>-<UTC time>.<ext>` (`name` defaults to
- * the slug), never an existing name.
+ * Where a backup of `slug` goes in the configured store: `<store>/<slug>/<name>-<UTC time>.<ext>`
+ * (`name` defaults to the slug), never an existing name.
  */
 async function backupFileFor(ctx: Context, slug: string, extension: string, name = slug): Promise<string> {
   const registry = await ctx.registry();
-  const directory = join(ctx.config.backupDir, slug);
-  mkdirSync(directory, { recursive: true, mode: 0o700 });
-  const base = join(directory, `${name}-${fileTimestamp()}`);
+  const store = configuredStore(ctx.config);
+  const base = `${name}-${fileTimestamp()}`;
   // Two backups of one tenant in the same second (a retry, a script): never overwrite.
-  let file = `${base}.${extension}`;
-  for (let n = 2; existsSync(file) || (await findBackupRow(registry.knex, { file })); n++)
-    file = `${base}-${n}.${extension}`;
+  let file = store.locationFor(slug, `${base}.${extension}`);
+  for (let n = 2; (await findBackupRow(registry.knex, { file })) || (await store.exists(file)); n++)
+    file = store.locationFor(slug, `${base}-${n}.${extension}`);
   return file;
 }
 
 /**
- * Runs a dump into `file` (mode 0600): it streams through a hash into a temporary name that is
- * renamed only when the dump finished completely; on any failure the temporary file is removed.
- * The backup's record is written before the dump starts and completed after it. `cut` ends the
- * dump at once: its output is closed (which stops the tool), the partial file removed and the
- * record marked `interrupted`.
+ * Runs a dump into the backup store: it streams through a hash (of the plain dump) and, when
+ * backups are encrypted, the cipher, straight into the store's writer (a file under a temporary
+ * name, or a multipart upload), which publishes it only when the dump finished completely (the
+ * tool exited 0 and every check passed); on any failure the write is aborted and nothing is left.
+ * The backup's record is written before the dump starts (with its wrapped data key) and completed
+ * after it. `cut` ends the dump at once: its output is closed (which stops the tool), the write
+ * aborted and the record marked `interrupted`.
  */
 async function recordedDump(
   ctx: Context,
@@ -112,13 +117,29 @@ async function recordedDump(
   const started = Date.now();
   // A killed earlier backup of this tenant left a `running` record and a partial file: not twice.
   await clearInterruptedBackups(ctx, [record.slug]);
-  const id = await startBackupRow(registry.knex, record);
-  const partial = partialFileFor(record.file);
+  const store = configuredStore(ctx.config);
+  let dataKey: DataKey | undefined;
+  const id = encryptsBackups(ctx.config)
+    ? await withNewDataKey(ctx, (key) => {
+        dataKey = key;
+        return startBackupRow(registry.knex, { ...record, data_key_enc: key.wrapped });
+      })
+    : await startBackupRow(registry.knex, record);
   const hashing = new HashingStream();
+  let writer: StoreWriter | undefined;
   try {
-    const written = pipeline(hashing, createWriteStream(partial, { mode: 0o600, flags: 'wx' }));
+    writer = await store.write(record.file);
+    const stages: NodeJS.WritableStream[] = dataKey
+      ? [new EncryptingStream(dataKey.key, dataKey.fingerprint, dataKey.wrapped), writer.input]
+      : [writer.input];
+    // An S3 writer holds its end back until complete(): the pipeline settles after that, so the
+    // dump counts as written once the writer received its end (or the pipeline failed).
+    const piped = pipeline([hashing, ...stages]);
+    piped.catch(() => undefined);
+    const received = writer.received;
+    const written = Promise.race([piped, received]).then(() => received);
     const dumped = dump(hashing).catch((error: Error) => {
-      hashing.destroy(error); // so the file side settles too
+      hashing.destroy(error); // so the store side settles too
       throw error;
     });
     const settled = await untilCut(Promise.allSettled([dumped, written]), cut, () => undefined);
@@ -126,7 +147,7 @@ async function recordedDump(
     const [tool, file] = settled;
     if (tool.status === 'rejected') throw tool.reason;
     if (file.status === 'rejected') throw file.reason;
-    renameSync(partial, record.file);
+    await writer.complete();
     await finishBackupRow(registry.knex, id, {
       ...(tool.value ?? {}),
       status: 'ok',
@@ -137,7 +158,7 @@ async function recordedDump(
   } catch (error) {
     // A cut dump is not a failed one: its output is closed, which stops the tool.
     if (error instanceof DumpCut) hashing.destroy(error);
-    rmSync(partial, { force: true });
+    await writer?.abort(error as Error).catch(() => undefined);
     await finishBackupRow(registry.knex, id, {
       status: error instanceof DumpCut ? 'interrupted' : 'failed',
       error: errorMessage(error),

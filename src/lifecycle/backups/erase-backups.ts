@@ -1,4 +1,4 @@
-import { rmSync } from 'node:fs';
+import { storeOf } from '../../backup-store/index.js';
 import type { Context } from '../../context/context.js';
 import { errorMessage } from '../../core/errors.js';
 import { deleteBackupRows, listDeletedTenantBackupRows, type BackupRow } from '../../registry/backups-repo.js';
@@ -65,7 +65,7 @@ async function eraseOne(ctx: Context, backups: BackupRow[], reason: ErasureReaso
   for (const backup of backups) {
     try {
       // Failed and interrupted backups left no file; force: one removed by hand is gone already.
-      rmSync(backup.file, { force: true });
+      await storeOf(ctx.config, backup.file).remove(backup.file);
       gone.push(backup);
     } catch (error) {
       failed.push({ file: backup.file, error: errorMessage(error) });

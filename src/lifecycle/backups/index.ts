@@ -24,3 +24,4 @@ export {
 } from './erase-backups.js';
 export { pruneBackups, type PruneResult, type RetentionPolicy } from './prune-backups.js';
 export { pruneFleetBackups, type PruneFleetInput, type PruneFleetResult } from './prune-fleet.js';
+export { decryptBackup, type DecryptBackupInput, type DecryptBackupResult } from './decrypt-backup.js';

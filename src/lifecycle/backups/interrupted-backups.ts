@@ -1,10 +1,10 @@
 import { rmSync } from 'node:fs';
+import { isS3Url, partialFileFor } from '../../backup-store/index.js';
 import type { Context } from '../../context/context.js';
 import { ownerState } from '../../core/process-owner.js';
 import { backupOwner, listBackupRows, markBackupInterrupted, type BackupRow } from '../../registry/backups-repo.js';
 
-/** Where a backup's dump is written until it is complete and renamed to `file`. */
-export const partialFileFor = (file: string): string => `${file}.partial`;
+export { partialFileFor };
 
 /**
  * `running` backup records whose process is gone: a `backup`, or the final backup of a `delete`,
@@ -26,7 +26,8 @@ export async function findInterruptedBackups(ctx: Context, slugs?: string[]): Pr
  */
 export async function clearInterruptedBackup(ctx: Context, row: BackupRow): Promise<void> {
   const registry = await ctx.registry();
-  rmSync(partialFileFor(row.file), { force: true });
+  // A local dump's partial file; an S3 upload a killed run left is aborted by doctor --fix.
+  if (!isS3Url(row.file)) rmSync(partialFileFor(row.file), { force: true });
   const owner = backupOwner(row);
   const who = owner ? `the tenantctl that ran it (pid ${owner.pid} on ${owner.host})` : 'the tenantctl that ran it';
   await markBackupInterrupted(registry.knex, row.id, `interrupted: ${who} is gone; its partial file was removed`);

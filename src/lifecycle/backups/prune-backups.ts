@@ -1,4 +1,4 @@
-import { rmSync } from 'node:fs';
+import { storeOf } from '../../backup-store/index.js';
 import type { Context } from '../../context/context.js';
 import { UsageError } from '../../core/errors.js';
 import { deleteBackupRows, listBackupRows, type BackupRow } from '../../registry/backups-repo.js';
@@ -42,7 +42,7 @@ export async function pruneBackups(
 
   for (const backups of bySlug.values()) {
     const { doomed, staleFailures } = retentionPlan(backups, policy, at); // rows come newest first
-    for (const b of doomed) rmSync(b.file, { force: true });
+    for (const b of doomed) await storeOf(ctx.config, b.file).remove(b.file);
     await deleteBackupRows(
       registry.knex,
       [...doomed, ...staleFailures].map((b) => b.id),

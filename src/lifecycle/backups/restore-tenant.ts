@@ -15,7 +15,8 @@ import { assertMetadataAvailable, readIndexedKeys } from '../../registry/metadat
 import { withTenantLock } from '../shared/tenant-lock.js';
 import { disableScheduledJobs } from '../tenants/suspend-tenant.js';
 import { assertNotMoving } from '../shared/tenant-moving.js';
-import { checkFile } from './verify-backups.js';
+import { checkedBackup } from './verify-backups.js';
+import { isS3Url, storeOf } from '../../backup-store/index.js';
 import { usersOf, dumpToolsFrom } from '../../engines/engine-driver.js';
 import { driverFor } from '../../engines/drivers.js';
 import type { Engine } from '../../engines/server-spec.js';
@@ -82,9 +83,30 @@ export async function restoreTenant(
   onStep('verify');
   const backup = await chooseBackup(ctx, slug, input.from, Boolean(input.untrustedFile));
   const untrustedFile = backup.id === 0;
-  const problem = await checkFile(ctx, backup);
-  if (problem)
-    throw new OperationError(slug, 'verify', new Error(`${backup.file}: ${problem}; refusing to restore it`));
+  // Read whole from the store, decrypted and checked, before anything is touched.
+  const checked = await checkedBackup(ctx, backup);
+  if (typeof checked === 'string')
+    throw new OperationError(slug, 'verify', new Error(`${backup.file}: ${checked}; refusing to restore it`));
+  try {
+    return await restoreChecked(ctx, input, slug, source, backup, checked.file, untrustedFile, started, onStep);
+  } finally {
+    checked.release();
+  }
+}
+
+/** The restore proper, from `file`: the backup's plain dump, checked whole. */
+async function restoreChecked(
+  ctx: Context,
+  input: RestoreInput,
+  slug: string,
+  source: TenantRow | undefined,
+  backup: BackupRow,
+  file: string,
+  untrustedFile: boolean,
+  started: number,
+  onStep: RestoreProgress,
+): Promise<RestoreResult> {
+  const registry = await ctx.registry();
   const summary = { id: backup.id, file: backup.file, sha256: backup.sha256, takenAt: backup.started_at };
 
   if (input.as !== undefined) {
@@ -99,7 +121,7 @@ export async function restoreTenant(
       name: input.asName,
       plan: source?.plan ?? undefined,
       metadata,
-      restoreFrom: backup.file,
+      restoreFrom: await engineChecked(ctx, backup, file),
       restoreEngine: backup.engine,
       server: input.asServer,
       serverLabels: input.asServerLabels,
@@ -125,7 +147,7 @@ export async function restoreTenant(
   return withTenantLock(ctx, slug, async () => {
     const handle = await ctx.server(source.server_id);
     const server = handle.connection;
-    await engineChecked(ctx, backup, source);
+    await engineChecked(ctx, backup, file, source);
     // Credentials the restore tool cannot be given would fail it after the database was replaced:
     // refused before anything is touched, with what to change.
     const refused = handle.spec.password && server.driver.refusedPassword(handle.spec.password);
@@ -170,7 +192,7 @@ export async function restoreTenant(
       onStep('restore');
       // As the tenant's own user, borrowed while its account is locked for the restore.
       const login = tenantLogin(ctx, handle, { ...source, status: 'suspended' });
-      await server.restore(login, backup.file, dumpToolsFrom(ctx.config));
+      await server.restore(login, file, dumpToolsFrom(ctx.config));
       await server.markDatabase(source.database_name, await registry.mark()); // a backup older than marks
       if (returnTo === 'suspended') await disableScheduledJobs(server, source, registry.knex);
       onStep('reactivate');
@@ -214,6 +236,7 @@ async function chooseBackup(
       throw new NotFoundError(`tenant "${slug}" has no good backup; take one with: tenantctl backup ${slug}`);
     return latest;
   }
+  if (isS3Url(from)) return storedBackup(ctx, slug, from, untrusted);
   const file = resolve(from);
   if (!existsSync(file)) throw new UsageError(`backup file ${file} does not exist`);
   const engine = driverForBackupFile(file)?.engine;
@@ -276,12 +299,52 @@ async function assertCloneMetadataFree(
   }
 }
 
-/** A backup restores only onto its own engine; returns its file. */
-async function engineChecked(ctx: Context, backup: BackupRow, target?: TenantRow): Promise<string> {
+/** A backup restores only onto its own engine; returns its (checked, plain) file. */
+async function engineChecked(ctx: Context, backup: BackupRow, file: string, target?: TenantRow): Promise<string> {
   const engine = target
     ? (await ctx.server(target.server_id)).connection.driver.engine
     : ctx.defaultServerSpec().engine;
   if (backup.engine !== engine)
     throw new UsageError(`${backup.file} is a ${backup.engine} backup; it cannot be restored onto ${engine}`);
-  return backup.file;
+  return file;
+}
+
+/**
+ * `--from s3://…`: a recorded backup named by its location; any other object of the store only
+ * with `untrusted` (read once to learn its checksum, and refused unless it is a recorded one's).
+ */
+async function storedBackup(ctx: Context, slug: string, from: string, untrusted: boolean): Promise<BackupRow> {
+  const registry = await ctx.registry();
+  const recorded = await findBackupRow(registry.knex, { file: from });
+  if (recorded) return recorded;
+  const engine = driverForBackupFile(from)?.engine;
+  if (!engine) throw new UsageError(`${from}: not a tenantctl backup (expected ${backupExtensions()})`);
+  const store = storeOf(ctx.config, from);
+  if (!(await store.exists(from))) throw new UsageError(`backup ${from} does not exist`);
+  const hashing = new HashingStream();
+  await pipeline(await store.read(from), hashing, sink());
+  const sha256 = hashing.digest();
+  const copy = await findBackupRow(registry.knex, { sha256, status: 'ok' });
+  if (copy) return { ...copy, file: from };
+  if (!untrusted)
+    throw new UsageError(
+      `${from} is not one of this registry's backups (no recorded backup has its checksum): restoring it runs whatever it holds as the tenant's database user. Check where it comes from, then pass --from-untrusted-file to restore it anyway`,
+    );
+  const tenant = await findTenantRow(registry.knex, slug);
+  return {
+    id: 0,
+    tenant_id: tenant?.id ?? null,
+    slug,
+    status: 'ok',
+    file: from,
+    bytes: null,
+    sha256,
+    engine,
+    server_version: null,
+    migration: null,
+    started_at: '',
+    finished_at: null,
+    duration_ms: null,
+    error: null,
+  };
 }

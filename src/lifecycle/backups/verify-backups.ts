@@ -1,13 +1,10 @@
-import { createReadStream, existsSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
-import { pipeline } from 'node:stream/promises';
 import type { Context } from '../../context/context.js';
 import { EnvironmentError, errorMessage } from '../../core/errors.js';
-import { HashingStream } from '../../core/hashing-stream.js';
 import type { FleetRun } from '../../core/fleet-run.js';
 import { runPool } from '../../core/run-pool.js';
 import { stoppedBy, stopping, untilCut, type RunInterrupt } from '../../core/run-interrupt.js';
-import { sink } from '../../engines/dump-checks.js';
+import { plainBackup, type PlainBackup } from './backup-copy.js';
 import { adminLogin, type TenantLogin, dumpToolsFrom } from '../../engines/engine-driver.js';
 import { generatePassword } from '../../core/secrets.js';
 import { latestGoodBackup, listBackupRows, type BackupRow } from '../../registry/backups-repo.js';
@@ -82,14 +79,20 @@ export async function verifyBackups(ctx: Context, options: VerifyOptions): Promi
       options.allBackups || listed.tenant_id === null
         ? listed
         : ((await latestGoodBackup(registry.knex, listed.slug)) ?? listed);
-    const problem = await checkFile(ctx, row).catch((error) => errorMessage(error));
+    // Read from the store once: checked whole (decrypted, checksummed, readable), then restored.
+    const checked = await checkedBackup(ctx, row).catch((error: unknown) => errorMessage(error));
+    const problem = typeof checked === 'string' ? checked : undefined;
     let detail: string | undefined;
     let restoreProblem: string | undefined;
-    if (!problem && options.restoreTest && row.tenant_id !== null) {
-      [restoreProblem, detail] = await restoreTest(ctx, row).catch((error) => [
-        `restore test: ${errorMessage(error)}`,
-        undefined,
-      ]);
+    try {
+      if (typeof checked !== 'string' && options.restoreTest && row.tenant_id !== null) {
+        [restoreProblem, detail] = await restoreTest(ctx, row, checked.file).catch((error) => [
+          `restore test: ${errorMessage(error)}`,
+          undefined,
+        ]);
+      }
+    } finally {
+      if (typeof checked !== 'string') checked.release();
     }
     const failure = problem ?? restoreProblem;
     return {
@@ -141,22 +144,39 @@ export async function verifyBackups(ctx: Context, options: VerifyOptions): Promi
   return { ok: backups.every((b) => b.ok) && !interrupted, backups, ...(interrupted ? { interrupted } : {}) };
 }
 
-/** Returns what is wrong with a backup file, or undefined. */
+/** Returns what is wrong with a backup, or undefined. */
 export async function checkFile(ctx: Context, row: BackupRow): Promise<string | undefined> {
-  if (!existsSync(row.file)) return 'file is missing';
-  const hashing = new HashingStream();
-  await pipeline(createReadStream(row.file), hashing, sink());
-  if (row.sha256 && hashing.digest() !== row.sha256)
-    return `checksum mismatch: the file changed since it was written (${hashing.bytes} bytes, ${row.bytes} recorded)`;
-  const registry = await ctx.registry();
-  const tenant = row.tenant_id !== null ? await findTenantRow(registry.knex, row.slug) : undefined;
-  const driver = tenant ? (await ctx.server(tenant.server_id)).connection : undefined;
-  if (!driver) return undefined;
-  return driver.checkDump(row.file, dumpToolsFrom(ctx.config)).then(
-    () => undefined,
-    // A missing tool says nothing about the file: that is the machine's problem, raised as such.
-    (error) => (error instanceof EnvironmentError ? Promise.reject(error) : `unreadable: ${errorMessage(error)}`),
-  );
+  const checked = await checkedBackup(ctx, row);
+  if (typeof checked === 'string') return checked;
+  checked.release();
+  return undefined;
+}
+
+/**
+ * Reads a backup whole from its store (decrypted, checksummed: see plainBackup) and has the
+ * engine's tool read the plain dump as a restore would: the dump as a file the tools can read, or
+ * what is wrong with it. The caller releases it.
+ */
+export async function checkedBackup(ctx: Context, row: BackupRow): Promise<PlainBackup | string> {
+  const plain = await plainBackup(ctx, row);
+  if (typeof plain === 'string') return plain;
+  try {
+    const registry = await ctx.registry();
+    const tenant = row.tenant_id !== null ? await findTenantRow(registry.knex, row.slug) : undefined;
+    const driver = tenant ? (await ctx.server(tenant.server_id)).connection : undefined;
+    if (!driver) return plain;
+    const problem = await driver.checkDump(plain.file, dumpToolsFrom(ctx.config)).then(
+      () => undefined,
+      // A missing tool says nothing about the file: that is the machine's problem, raised as such.
+      (error) => (error instanceof EnvironmentError ? Promise.reject(error) : `unreadable: ${errorMessage(error)}`),
+    );
+    if (problem === undefined) return plain;
+    plain.release();
+    return problem;
+  } catch (error) {
+    plain.release();
+    throw error;
+  }
 }
 
 /**
@@ -167,7 +187,7 @@ export async function checkFile(ctx: Context, row: BackupRow): Promise<string | 
  * that user's rights on the scratch database only. A backup recorded without counts (taken by an
  * older tenantctl) is only checked to restore.
  */
-async function restoreTest(ctx: Context, row: BackupRow): Promise<[string | undefined, string]> {
+async function restoreTest(ctx: Context, row: BackupRow, file: string): Promise<[string | undefined, string]> {
   const registry = await ctx.registry();
   const tenant = await findTenantRow(registry.knex, row.slug);
   if (!tenant) return ['the tenant is no longer in the registry', ''];
@@ -191,7 +211,7 @@ async function restoreTest(ctx: Context, row: BackupRow): Promise<[string | unde
       const target = { ...tenant, database: scratch, user: users ? scratch : null };
       await new UserConsole().run(() => runAdminSetup(ctx, server, target, setup));
     }
-    await server.restore(login, row.file, dumpToolsFrom(ctx.config));
+    await server.restore(login, file, dumpToolsFrom(ctx.config));
     const restored = await server.rowCounts(login);
     const recorded = parseRowCounts(row.row_counts ?? null);
     const differences = recorded ? rowCountDifferences(recorded, restored) : [];

@@ -1,3 +1,4 @@
+import { configuredStore } from '../../backup-store/index.js';
 /** Doctor's checks on each tenant's migrations and backups, and on the room left for the next round of backups. */
 import type { Context } from '../../context/context.js';
 import { formatBytes } from '../../core/format-bytes.js';
@@ -73,11 +74,25 @@ async function backupSpaceFinding(
   ctx: Context,
   tenants: ReadonlyArray<{ lastBackup: { bytes: number | null } | null }>,
 ): Promise<NewFinding | undefined> {
+  // An S3 store has no free space to run out of: it must be reachable and writable.
+  const store = configuredStore(ctx.config);
+  if (store.kind !== 'local') {
+    const problem = await store.probe();
+    return problem
+      ? {
+          kind: 'backup_store',
+          target: { type: 'store', location: store.root },
+          tenant: null,
+          server: null,
+          message: `the backup store cannot be used: ${problem}`,
+        }
+      : undefined;
+  }
   const registry = await ctx.registry();
   const registryBackup = await latestGoodBackup(registry.knex, REGISTRY_SLUG);
   const lastDumps = tenants.reduce((sum, t) => sum + (t.lastBackup?.bytes ?? 0), registryBackup?.bytes ?? 0);
   if (lastDumps === 0) return undefined;
-  const directory = ctx.config.backupDir;
+  const directory = store.root;
   const [free, needed] = [await freeBytesAt(directory), nextDumpBytes(lastDumps)];
   if (free === null || free >= needed) return undefined;
   return {

@@ -1,5 +1,8 @@
 /** Doctor's checks on cut-short work: interrupted creates, deletes, suspends, moves; killed backups; failed creates. */
 import { existsSync } from 'node:fs';
+import { configuredStore } from '../../backup-store/index.js';
+import { errorMessage } from '../../core/errors.js';
+import { listBackupRows } from '../../registry/backups-repo.js';
 import type { Context } from '../../context/context.js';
 import type { TenantRow } from '../../registry/tenants-repo.js';
 import { REGISTRY_SLUG } from '../backups/backup-tenants.js';
@@ -42,6 +45,7 @@ export async function examineOperations(ctx: Context, fleet: FleetView, list: Fi
       () => clearInterruptedBackup(ctx, b),
     );
   }
+  await examineLeftoverUploads(ctx, list);
   for (const t of fleet.rows.filter((r) => r.status === 'failed')) {
     list.add({
       kind: 'failed_create',
@@ -108,4 +112,43 @@ function interrupted(t: TenantRow): NewFinding {
     server: null,
     message: `${t.step} was interrupted; the tenant stays suspended`,
   };
+}
+
+/**
+ * Multipart uploads in the S3 store that no running backup is writing: left by a tenantctl killed
+ * mid-upload (S3 keeps, and bills, their parts until they are aborted). `--fix` aborts them.
+ */
+async function examineLeftoverUploads(ctx: Context, list: FindingList): Promise<void> {
+  const store = configuredStore(ctx.config);
+  if (store.kind !== 's3') return;
+  const registry = await ctx.registry();
+  const gone = new Set((await findInterruptedBackups(ctx)).map((b) => b.id));
+  const running = await listBackupRows(registry.knex, { status: 'running' });
+  const writing = new Set(running.filter((b) => !gone.has(b.id)).map((b) => b.file));
+  let uploads;
+  try {
+    uploads = await store.leftoverUploads();
+  } catch (error) {
+    list.add({
+      kind: 'backup_store',
+      target: { type: 'store', location: store.root },
+      tenant: null,
+      server: null,
+      message: `cannot list the uploads in ${store.root}: ${errorMessage(error)}`,
+    });
+    return;
+  }
+  for (const upload of uploads.filter((u) => !writing.has(u.location))) {
+    list.add(
+      {
+        kind: 'leftover_upload',
+        target: { type: 'store', location: upload.location },
+        tenant: null,
+        server: null,
+        message: `an unfinished upload of ${upload.location}${upload.startedAt ? ` (started ${upload.startedAt})` : ''} is left in the store: no running backup writes it`,
+        autoFix: true,
+      },
+      () => store.abortUpload(upload),
+    );
+  }
 }

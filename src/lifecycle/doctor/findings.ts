@@ -19,6 +19,8 @@ export type FindingKind =
   | 'no_backup'
   | 'stale_backup'
   | 'backup_space'
+  | 'backup_store'
+  | 'leftover_upload'
   | 'backups_past_retention'
   | 'dump_tool'
   | 'server_unreachable'
@@ -48,6 +50,8 @@ export type FindingTarget =
   | { type: 'user'; server: string; name: string }
   | { type: 'server'; name: string }
   | { type: 'directory'; path: string }
+  /** A backup store (`s3://bucket/prefix`), or an upload into it at `location`. */
+  | { type: 'store'; location: string }
   | { type: 'registry' }
   /** The registry's key: `fingerprint` of the key an interrupted rotation goes to, `file` where --generate keeps it. */
   | { type: 'key'; fingerprint: string; file: string | null };

@@ -1,3 +1,5 @@
+import { findBackupRow } from '../../registry/backups-repo.js';
+import { plainBackup } from '../backups/backup-copy.js';
 import type { Context, ServerHandle } from '../../context/context.js';
 import { ConflictError, OperationError, errorMessage } from '../../core/errors.js';
 import { isOutage } from '../shared/fleet-servers.js';
@@ -371,7 +373,14 @@ async function stepsToSwitch(
           const onTarget = { ...tenant, database: move.target_database, user: move.target_user };
           await new UserConsole().run(() => runAdminSetup(ctx, target.connection, onTarget, setup));
         }
-        await target.connection.restore(targetLogin, taken.file, dumpToolsFrom(ctx.config));
+        // The copy is read back from the store, checked whole (decrypted, checksummed) first.
+        const plain = await plainBackup(ctx, (await findBackupRow(registry.knex, { id: taken.id }))!);
+        if (typeof plain === 'string') throw new Error(`backup ${taken.file}: ${plain}`);
+        try {
+          await target.connection.restore(targetLogin, plain.file, dumpToolsFrom(ctx.config));
+        } finally {
+          plain.release();
+        }
         await target.connection.markDatabase(move.target_database, await registry.mark()); // a source older than marks
         // The copy stays locked until the unfence: never two copies accepting logins.
         await target.connection.suspendAccess(move.target_database, move.target_user);

@@ -41,6 +41,8 @@ export interface RotateKeyResult {
   servers: number;
   /** Target passwords of moves under way or kept. */
   moves: number;
+  /** Data keys of encrypted backups, re-wrapped under the new key (the backups themselves are not rewritten). */
+  backups: number;
   /** With `generate`: the key file that now holds the new key. */
   keyFile?: string;
   message: string;
@@ -94,7 +96,7 @@ export async function rotateKey(ctx: Context, options: RotateKeyOptions): Promis
     }
     await putSetting(knex, ROTATING_TO, to);
 
-    const counts = { tenants: 0, servers: 0, moves: 0 };
+    const counts = { tenants: 0, servers: 0, moves: 0, backups: 0 };
     /** Passes until every secret is under the new key; rows written meanwhile get another pass. */
     const reencryptAll = async () => {
       for (let pass = 0; ; pass++) {
@@ -126,7 +128,7 @@ export async function rotateKey(ctx: Context, options: RotateKeyOptions): Promis
       resumed,
       ...counts,
       keyFile: options.generate ? keyFile : undefined,
-      message: `${resumed ? 'finished rotating' : 'rotated'} the secret key ${from} → ${to}: ${counts.tenants} tenant, ${counts.servers} server and ${counts.moves} move secrets re-encrypted`,
+      message: `${resumed ? 'finished rotating' : 'rotated'} the secret key ${from} → ${to}: ${counts.tenants} tenant, ${counts.servers} server and ${counts.moves} move secrets re-encrypted, ${counts.backups} backup keys re-wrapped`,
     };
   } finally {
     await lock.release();
@@ -184,6 +186,7 @@ async function finished(knex: Knex, to: string, keyFile?: string): Promise<Rotat
     tenants: 0,
     servers: 0,
     moves: 0,
+    backups: 0,
     keyFile,
     message: `the registry already uses key ${to}`,
   };

@@ -15,6 +15,7 @@ import * as suspendedJobs from './013-suspended-jobs.js';
 import * as serverIdentity from './014-server-identity.js';
 import * as deletedBackups from './015-deleted-backups.js';
 import * as serverTls from './017-server-tls.js';
+import * as backupKeys from './018-backup-keys.js';
 import * as onlineMoves from './022-online-moves.js';
 
 /** The registry's own migrations, in order. Names are stored; never rename one. */
@@ -35,6 +36,7 @@ const MIGRATIONS: ReadonlyArray<[string, Knex.Migration]> = [
   ['014-server-identity', serverIdentity],
   ['015-deleted-backups', deletedBackups],
   ['017-server-tls', serverTls],
+  ['018-backup-keys', backupKeys],
   ['022-online-moves', onlineMoves],
 ];
 
