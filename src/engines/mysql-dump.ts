@@ -83,7 +83,8 @@ export async function mysqlDumpTo(
     tools.mysqlDump ? [tools.mysqlDump] : ['mariadb-dump', 'mysqldump'],
     'mariadb-client or mysql-client (Debian: apt-get install mariadb-client)',
   );
-  const tlsFlags = mysqlTlsFlags(spec, await featuresOf(dump));
+  // The dump tool's --help is asked only when there are TLS settings to translate into its flags.
+  const tlsFlags = spec.tls ? mysqlTlsFlags(spec, await featuresOf(dump)) : [];
   const trailer = requireTrailer(TRAILER, 'the dump');
   const downstream = pipeline(trailer, createGzip(), output);
   const dumped = withOptionFile(spec, login, tools.credentialDir, (options) =>
