@@ -102,7 +102,14 @@ export {
   type RotatePasswordOptions,
   type RotatePasswordResult,
 } from './lifecycle/secrets/index.js';
-export { runDoctor, type DoctorOptions, type DoctorResult, type Finding } from './lifecycle/doctor/index.js';
+export {
+  runDoctor,
+  type DoctorOptions,
+  type DoctorResult,
+  type Finding,
+  type TenantHealth,
+  type HealthCheck,
+} from './lifecycle/doctor/index.js';
 export {
   queryFleet,
   type QueryFleetOptions,

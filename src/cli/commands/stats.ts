@@ -119,6 +119,10 @@ function renderTable(
     lines.push(
       out.color.dim(`… and ${result.tenants.length - shown.length} more (--json or --format prometheus for all)`),
     );
+  // One tenant: when it was last used, where its engine can tell (see README, stats).
+  if (single)
+    for (const tenant of result.tenants)
+      lines.push(`last activity: ${tenant.lastActivity ?? out.color.dim('unknown (the engine cannot tell now)')}`);
   for (const tenant of result.tenants.filter((x) => x.error)) lines.push(out.color.red(`✖ ${tenant.error}`));
   lines.push(...renderOutages(out, result.unreachableServers, 'unknown'));
   const t = result.totals;

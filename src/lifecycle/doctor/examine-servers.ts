@@ -37,7 +37,8 @@ export async function examineServer(
   }
   const server = handle.connection;
   const [databases, users] = await Promise.all([server.listDatabases(), server.users?.listUsers() ?? []]);
-  await findOrphans(ctx, fleet, serverRow, server, { databases, users }, list);
+  // One tenant examined (`doctor <slug>`): the view holds no other tenant, so none are orphans.
+  if (!fleet.only) await findOrphans(ctx, fleet, serverRow, server, { databases, users }, list);
   const present = new Set(databases);
   const presentUsers = new Set(users);
   const live = tenantsHere.filter((r) => WITH_DATABASE.includes(r.status) && r.step === null);
