@@ -3,6 +3,7 @@ import { Command, CommanderError, Option } from 'commander';
 import { ExitCode, TenantctlError, errorMessage } from '../core/errors.js';
 import { setUserConsoleSink } from '../tenant-schema/user-console.js';
 import { registerBackup, registerBackups } from './commands/backup.js';
+import { registerCompletion } from './commands/completion.js';
 import { registerConfig } from './commands/config.js';
 import { registerCreate } from './commands/create.js';
 import { registerDelete } from './commands/delete.js';
@@ -77,6 +78,7 @@ function buildProgram(): Command {
     registerServer,
     registerMove,
     registerQuery,
+    registerCompletion,
   ])
     register(program);
   const all = (c: Command): Command[] => [c, ...c.commands.flatMap(all)];
