@@ -68,6 +68,12 @@ export {
   type RunDetail,
 } from './lifecycle/migrations/index.js';
 export {
+  seedTenants,
+  type SeedTenantsOptions,
+  type SeedTenantsResult,
+  type TenantSeedOutcome,
+} from './lifecycle/seeds/index.js';
+export {
   moveTenant,
   planMove,
   evacuateServer,

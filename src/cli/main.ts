@@ -9,6 +9,7 @@ import { registerCreate } from './commands/create.js';
 import { registerDelete } from './commands/delete.js';
 import { registerDoctor } from './commands/doctor.js';
 import { registerLog } from './commands/log.js';
+import { registerSeed } from './commands/seed.js';
 import { registerServer } from './commands/server.js';
 import { registerSuspend } from './commands/suspend.js';
 import { registerUpdate } from './commands/update.js';
@@ -79,6 +80,7 @@ function buildProgram(): Command {
     registerMove,
     registerQuery,
     registerCompletion,
+    registerSeed,
   ])
     register(program);
   const all = (c: Command): Command[] => [c, ...c.commands.flatMap(all)];

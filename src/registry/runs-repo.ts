@@ -5,11 +5,11 @@ import { now } from './tenants-repo.js';
 const RUNS = 'tenantctl_runs';
 const OUTCOMES = 'tenantctl_run_tenants';
 
-export type RunKind = 'migrate' | 'rollback';
+export type RunKind = 'migrate' | 'rollback' | 'seed';
 /** `halted`: stopped on its failure budget or a failed canary; `reason` says which. */
 export type RunStatus = 'running' | 'succeeded' | 'failed' | 'interrupted' | 'halted';
 export type Outcome =
-  'migrated' | 'rolled_back' | 'up_to_date' | 'failed' | 'unreachable' | 'skipped' | 'busy' | 'moved';
+  'migrated' | 'rolled_back' | 'up_to_date' | 'failed' | 'unreachable' | 'skipped' | 'busy' | 'moved' | 'seeded';
 
 export interface RunRow {
   id: number;
@@ -103,6 +103,11 @@ function osUser(): string | null {
  */
 export async function markInterruptedRuns(knex: Knex, kind: RunKind): Promise<number> {
   return knex(RUNS).where({ kind, status: 'running' }).update({ status: 'interrupted', finished_at: now() });
+}
+
+/** These runs were found killed (their process is gone): marked `interrupted`. */
+export async function markRunsInterrupted(knex: Knex, ids: number[]): Promise<void> {
+  if (ids.length) await knex(RUNS).whereIn('id', ids).update({ status: 'interrupted', finished_at: now() });
 }
 
 /** Stores outcomes in one statement per chunk: a thousand tenants cost a handful of writes. */

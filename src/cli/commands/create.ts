@@ -2,6 +2,7 @@ import type { Command } from 'commander';
 import { withCommandContext } from '../action.js';
 import { collectKeyValue } from '../options.js';
 import { describeKnex } from '../render/knex-used.js';
+import { seedValueLines, shownSeedValues } from '../render/seed-values.js';
 
 interface CreateOptions {
   name?: string;
@@ -10,6 +11,7 @@ interface CreateOptions {
   seed: boolean;
   server?: string;
   serverLabel?: Record<string, string>;
+  showSecrets?: boolean;
 }
 
 const STEP_LABELS = {
@@ -30,6 +32,7 @@ export function registerCreate(program: Command): void {
     .option('--plan <plan>', 'plan name, free text')
     .option('--set <key=value>', 'metadata entry, repeatable', collectKeyValue)
     .option('--no-seed', 'skip the seeds')
+    .option('--show-secrets', 'show what the seeds returned (masked by default)')
     .option('--server <name>', 'create it on this registered server (default: tenantctl chooses)')
     .option('--server-label <key=value>', 'choose only among servers with this label, repeatable', collectKeyValue)
     .action(async (slug: string, options: CreateOptions, command: Command) => {
@@ -56,7 +59,8 @@ export function registerCreate(program: Command): void {
             ),
           );
           const { tenant } = result;
-          out.result(result, () =>
+          const seedValues = shownSeedValues(result.seedValues, Boolean(options.showSecrets));
+          out.result({ ...result, seedValues }, () =>
             [
               `${out.color.green('✔')} Created tenant ${out.color.bold(tenant.slug)}${result.retried ? ' (retried)' : ''} in ${(result.durationMs / 1000).toFixed(1)}s`,
               out.fields([
@@ -71,6 +75,7 @@ export function registerCreate(program: Command): void {
                     : `none${result.migrationsNote ? out.color.dim(` · ${result.migrationsNote}`) : ''}`,
                 ],
                 ['seeds', result.seeds.length ? result.seeds.join(', ') : 'none'],
+                ...seedValueLines(seedValues).map((line) => ['seed returned', line] as [string, string]),
                 ['knex', describeKnex(out, result.knex)],
                 ['knexfile', result.knexfile ?? 'none'],
                 ['status', out.status(tenant.status)],

@@ -12,15 +12,15 @@ export function registerRuns(program: Command): void {
     .command('runs')
     .description('recent fleet runs (migrate-all, rollback --all), newest first: who, when, waves, counts, status')
     .option('--limit <n>', 'at most this many runs (default 20)', whole)
-    .option('--kind <kind>', 'only migrate or rollback runs')
+    .option('--kind <kind>', 'only migrate, rollback or seed runs')
     .action(async (flags: { limit?: number; kind?: string }, command: Command) => {
-      if (flags.kind !== undefined && flags.kind !== 'migrate' && flags.kind !== 'rollback')
-        throw new UsageError('--kind: expected migrate or rollback');
+      if (flags.kind !== undefined && !['migrate', 'rollback', 'seed'].includes(flags.kind))
+        throw new UsageError('--kind: expected migrate, rollback or seed');
       const { listRuns } = await import('../../lifecycle/migrations/index.js');
       await withCommandContext(command, async (ctx, out) => {
         const list = await listRuns(ctx, {
           limit: flags.limit ?? 20,
-          kind: flags.kind as 'migrate' | 'rollback' | undefined,
+          kind: flags.kind as 'migrate' | 'rollback' | 'seed' | undefined,
         });
         out.result(list, () =>
           list.length === 0

@@ -20,7 +20,7 @@ import { migrateToLatest } from '../../tenant-schema/run-migrations.js';
 import type { KnexUsed } from '../../tenant-schema/project-knex.js';
 import { assertProjectDirectories, tenantProject, type TenantProject } from '../../tenant-schema/tenant-project.js';
 import { UserConsole } from '../../tenant-schema/user-console.js';
-import { runSeeds } from '../../tenant-schema/run-seeds.js';
+import { runSeedFiles } from '../../tenant-schema/run-seeds.js';
 import { withTenantLock } from '../shared/tenant-lock.js';
 import { dropTenantDatabase, withTenantKnex } from '../shared/tenant-database.js';
 import { tenantNames } from '../shared/tenant-names.js';
@@ -70,6 +70,8 @@ export interface CreateTenantResult {
   placement: string;
   migrations: string[];
   seeds: string[];
+  /** What each seed returned, by file (e.g. a generated first-admin password); files returning nothing left out. */
+  seedValues: Record<string, unknown>;
   /** The knex that ran the migrations and seeds (the project's own where it has one). */
   knex: KnexUsed;
   /** The project's knexfile whose settings the migrations and seeds ran with, or null. */
@@ -245,11 +247,14 @@ async function runCreateSteps(
   input: CreateTenantInput,
   claimed: Claimed,
   onProgress: (event: CreateProgress) => void,
-): Promise<Pick<CreateTenantResult, 'migrations' | 'seeds' | 'knex' | 'knexfile' | 'log' | 'migrationsNote'>> {
+): Promise<
+  Pick<CreateTenantResult, 'migrations' | 'seeds' | 'seedValues' | 'knex' | 'knexfile' | 'log' | 'migrationsNote'>
+> {
   const registry = await ctx.registry();
   const { row, server, names, password } = claimed;
   const migrations: string[] = [];
   const seeds: string[] = [];
+  let seedValues: Record<string, unknown> = {};
   const project = await tenantProject(ctx);
   const userKnex = project.knex;
   const fromBackup = input.restoreFrom;
@@ -282,7 +287,11 @@ async function runCreateSteps(
         ? undefined
         : schemaWork(async (knex) => {
             const tenant = { slug: row.slug, name: row.name, plan: row.plan, metadata: JSON.parse(row.metadata) };
-            seeds.push(...(await runSeeds(knex, project.seedsDir, tenant, project.seedExtensions)));
+            const run = await runSeedFiles(knex, project.seedsDir, tenant, {
+              ...(project.seedExtensions ? { extensions: project.seedExtensions } : {}),
+            });
+            seeds.push(...run.files);
+            seedValues = run.returned;
           }),
     restore: fromBackup
       ? async () => {
@@ -311,6 +320,7 @@ async function runCreateSteps(
   return {
     migrations,
     seeds,
+    seedValues,
     knex: userKnex.used,
     knexfile: project.knexfile,
     ...(note ? { migrationsNote: note } : {}),
