@@ -1,6 +1,6 @@
 import type { Command } from 'commander';
 import { withCommandContext } from '../action.js';
-import { collectKeyValue } from '../options.js';
+import { collectKeyJson, collectKeyValue, mergedMetadata } from '../options.js';
 import { describeKnex } from '../render/knex-used.js';
 import { seedValueLines, shownSeedValues } from '../render/seed-values.js';
 
@@ -8,6 +8,7 @@ interface CreateOptions {
   name?: string;
   plan?: string;
   set?: Record<string, string>;
+  setJson?: Record<string, unknown>;
   seed: boolean;
   server?: string;
   serverLabel?: Record<string, string>;
@@ -31,11 +32,17 @@ export function registerCreate(program: Command): void {
     .option('--name <name>', 'display name (default: the slug)')
     .option('--plan <plan>', 'plan name, free text')
     .option('--set <key=value>', 'metadata entry, repeatable', collectKeyValue)
+    .option(
+      '--set-json <key=json>',
+      'metadata entry with a JSON value (number, boolean, list, object); repeatable',
+      collectKeyJson,
+    )
     .option('--no-seed', 'skip the seeds')
     .option('--show-secrets', 'show what the seeds returned (masked by default)')
     .option('--server <name>', 'create it on this registered server (default: tenantctl chooses)')
     .option('--server-label <key=value>', 'choose only among servers with this label, repeatable', collectKeyValue)
     .action(async (slug: string, options: CreateOptions, command: Command) => {
+      const metadata = mergedMetadata(options.set, options.setJson);
       const { createTenant } = await import('../../lifecycle/tenants/index.js');
       await withCommandContext(
         command,
@@ -48,7 +55,7 @@ export function registerCreate(program: Command): void {
                 slug,
                 name: options.name,
                 plan: options.plan,
-                metadata: options.set,
+                metadata,
                 seed: options.seed,
                 server: options.server,
                 serverLabels: options.serverLabel,

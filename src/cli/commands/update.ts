@@ -1,6 +1,6 @@
 import type { Command } from 'commander';
 import { withCommandContext } from '../action.js';
-import { collectKeyValue, collectList } from '../options.js';
+import { collectKeyJson, collectKeyValue, collectList, mergedMetadata } from '../options.js';
 
 export function registerUpdate(program: Command): void {
   program
@@ -10,18 +10,35 @@ export function registerUpdate(program: Command): void {
     .option('--name <name>', 'new display name')
     .option('--plan <plan>', 'new plan')
     .option('--set <key=value>', 'set a metadata entry; repeatable', collectKeyValue)
+    .option(
+      '--set-json <key=json>',
+      'set a metadata entry to a JSON value (number, boolean, list, object); repeatable',
+      collectKeyJson,
+    )
     .option('--unset <key>', 'remove a metadata entry; repeatable', collectList)
     .action(
       async (
         slug: string,
-        flags: { name?: string; plan?: string; set?: Record<string, string>; unset?: string[] },
+        flags: {
+          name?: string;
+          plan?: string;
+          set?: Record<string, string>;
+          setJson?: Record<string, unknown>;
+          unset?: string[];
+        },
         command: Command,
       ) => {
+        const set = mergedMetadata(flags.set, flags.setJson);
         const { updateTenant } = await import('../../lifecycle/tenants/index.js');
         await withCommandContext(
           command,
           async (ctx, out) => {
-            const result = await updateTenant(ctx, slug, flags);
+            const result = await updateTenant(ctx, slug, {
+              ...(flags.name !== undefined ? { name: flags.name } : {}),
+              ...(flags.plan !== undefined ? { plan: flags.plan } : {}),
+              ...(set ? { set } : {}),
+              ...(flags.unset ? { unset: flags.unset } : {}),
+            });
             out.result(result, () =>
               result.changed.length
                 ? `${out.color.green('✔')} Updated ${result.changed.join(', ')} of tenant ${slug}\n${out.fields([

@@ -35,7 +35,7 @@ export interface CreateTenantInput {
   name?: string;
   plan?: string;
   /** Free-form metadata, merged over what a retried tenant already had. */
-  metadata?: Record<string, string>;
+  metadata?: Record<string, unknown>;
   /** Run the seeds after the migrations. Default true. */
   seed?: boolean;
   /**
