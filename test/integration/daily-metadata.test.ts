@@ -52,4 +52,34 @@ describe('typed metadata (--set-json)', () => {
     expect((await ws.run(['create', ws.slug('dm'), '--set-json', `big="${'x'.repeat(10_001)}"`])).code).toBe(2);
     expect((await ws.json(['show', slug])).data.metadata.max_users).toBe(60);
   });
+
+  it('list filters by metadata and creation time, sorts, pages, and writes CSV', async () => {
+    const other = ws.slug('dm');
+    expect((await ws.run(['create', other, '--set', 'region=us', '--plan', 'pro'])).code).toBe(0);
+    const listed = async (...args: string[]) => {
+      const { result, data } = await ws.json(['list', ...args]);
+      expect(result.code, result.stderr).toBe(0);
+      return (data as Array<{ slug: string }>).map((t) => t.slug);
+    };
+    expect(await listed('--where', 'meta.region=eu')).toEqual([slug]);
+    expect(await listed('--where', 'meta.max_users=60')).toEqual([slug]);
+    expect(await listed('--sort', 'created', '--desc', '--limit', '1')).toEqual([other]);
+    expect(await listed('--sort', 'created', '--offset', '1')).toEqual([other]);
+    expect(await listed('--created-after', '2999-01-01')).toEqual([]);
+    expect((await listed('--sort', 'size', '--desc')).sort()).toEqual([slug, other].sort());
+    const csv = await ws.run(['list', '--format', 'csv', '--where', 'meta.region=us']);
+    expect(csv.code).toBe(0);
+    const lines = csv.stdout.trim().split('\r\n');
+    expect(lines[0]).toBe('slug,name,status,server,database,plan,createdAt,metadata');
+    expect(lines).toHaveLength(2);
+    expect(lines[1]).toMatch(new RegExp(`^${other},${other},active,sqlite-local,`));
+    for (const bad of [
+      ['--sort', 'weight'],
+      ['--where', 'region=eu'],
+      ['--created-after', 'soon'],
+      ['--limit', '-1'],
+      ['--format', 'xml'],
+    ])
+      expect((await ws.run(['list', ...bad])).code, bad.join(' ')).toBe(2);
+  });
 });

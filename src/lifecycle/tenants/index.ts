@@ -13,3 +13,11 @@ export { suspendTenant, reactivateTenant, disableScheduledJobs, type AccessChang
 export { listTenants, showTenant, type TenantDetail } from './read-tenants.js';
 export { tenantUrl, type TenantUrl } from './tenant-url.js';
 export { tenantStats, type StatsResult, type StatsSort, type TenantStats } from './tenant-stats.js';
+export {
+  queryTenantList,
+  tenantsCsv,
+  parseCreatedAfter,
+  LIST_SORTS,
+  type ListSort,
+  type TenantListQuery,
+} from './tenant-list-query.js';
