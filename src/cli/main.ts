@@ -28,6 +28,7 @@ import { registerShow } from './commands/show.js';
 import { registerStats } from './commands/stats.js';
 import { registerUrl } from './commands/url.js';
 import { reportedExit } from './exit-status.js';
+import { JSON_SCHEMA_VERSION } from './render/json-document.js';
 import { setProgramHooks } from './action.js';
 import type { OperationHooks } from '../context/operation-hooks.js';
 
@@ -91,7 +92,7 @@ function buildProgram(): Command {
 /** The error shape every failure prints on stdout under --json. */
 function writeJsonError(code: string, message: string, detail?: Record<string, string>): void {
   const error = detail ? { code, message, detail } : { code, message };
-  process.stdout.write(`${JSON.stringify({ ok: false, error }, null, 2)}\n`);
+  process.stdout.write(`${JSON.stringify({ schemaVersion: JSON_SCHEMA_VERSION, ok: false, error }, null, 2)}\n`);
 }
 
 export interface MainOptions {

@@ -2,6 +2,7 @@ import type { Command } from 'commander';
 import { withCommandContext } from '../action.js';
 import { collectKeyJson, collectKeyValue, mergedMetadata } from '../options.js';
 import { describeKnex } from '../render/knex-used.js';
+import { tenantDocument } from '../render/json-document.js';
 import { seedValueLines, shownSeedValues } from '../render/seed-values.js';
 
 interface CreateOptions {
@@ -67,7 +68,7 @@ export function registerCreate(program: Command): void {
           );
           const { tenant } = result;
           const seedValues = shownSeedValues(result.seedValues, Boolean(options.showSecrets));
-          out.result({ ...result, seedValues }, () =>
+          out.result(tenantDocument({ ...result, seedValues }), () =>
             [
               `${out.color.green('✔')} Created tenant ${out.color.bold(tenant.slug)}${result.retried ? ' (retried)' : ''} in ${(result.durationMs / 1000).toFixed(1)}s`,
               out.fields([

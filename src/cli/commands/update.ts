@@ -1,5 +1,6 @@
 import type { Command } from 'commander';
 import { withCommandContext } from '../action.js';
+import { tenantDocument } from '../render/json-document.js';
 import { collectKeyJson, collectKeyValue, collectList, mergedMetadata } from '../options.js';
 
 export function registerUpdate(program: Command): void {
@@ -39,7 +40,7 @@ export function registerUpdate(program: Command): void {
               ...(set ? { set } : {}),
               ...(flags.unset ? { unset: flags.unset } : {}),
             });
-            out.result(result, () =>
+            out.result(tenantDocument(result), () =>
               result.changed.length
                 ? `${out.color.green('✔')} Updated ${result.changed.join(', ')} of tenant ${slug}\n${out.fields([
                     ['name', result.tenant.name],
