@@ -74,3 +74,22 @@ describe('queryTenantList', () => {
     ]);
   });
 });
+
+describe('{meta.<key>} in naming templates', () => {
+  it('renders indexed metadata into names, and refuses a missing or unsafe value (exit 2)', async () => {
+    const { renderName, validateTemplate } = await import('../../src/core/naming.js');
+    expect(validateTemplate('{meta.business_type}_{slug}_db')).toBeUndefined();
+    expect(validateTemplate('{meta.x}_db')).toMatch(/\{slug\}/);
+    expect(renderName('{meta.business_type}_{slug}_db', 'acme-co', { business_type: 'retail' })).toBe(
+      'retail_acme_co_db',
+    );
+    expect(renderName('t_{meta.n}_{slug}', 'a', { n: 7 })).toBe('t_7_a');
+    expect(() => renderName('{meta.business_type}_{slug}', 'acme', {})).toThrow(/needs metadata "business_type"/);
+    expect(() => renderName('{meta.business_type}_{slug}', 'acme', { business_type: 'x; drop' })).toThrow(
+      /lower-case letters/,
+    );
+    expect(() => renderName('{meta.business_type}_{slug}', 'acme', { business_type: 'Retail' })).toThrow(
+      /lower-case letters/,
+    );
+  });
+});

@@ -10,7 +10,13 @@ import type { FindingList } from './findings.js';
 
 /** Names a naming template can produce: `tenant_{slug}` → /^tenant_[a-z][a-z0-9_]*$/. */
 function templatePattern(template: string): RegExp {
-  const [before, after] = template.split('{slug}').map((part) => part.replace(/[.*+?^${}()|[\]\\]/g, '\\$&'));
+  // A `{meta.<key>}` part is any identifier text (the metadata value).
+  const [before, after] = template.split('{slug}').map((part) =>
+    part
+      .split(/\{meta\.[A-Za-z0-9_.-]{1,64}\}/)
+      .map((text) => text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&'))
+      .join('[a-z0-9_]+'),
+  );
   return new RegExp(`^${before}[a-z][a-z0-9_]*${after ?? ''}$`);
 }
 

@@ -67,7 +67,7 @@ export async function planMove(ctx: Context, tenant: TenantRow, to: string | und
   }
   const placed = await placeTenant(ctx, { server: to, exclude: tenant.server_id, engine });
   const target = placed.server;
-  const names = tenantNames(ctx.config, target.connection.driver, tenant.slug);
+  const names = tenantNames(ctx.config, target.connection.driver, tenant.slug, JSON.parse(tenant.metadata));
 
   const problems: string[] = [];
   const [dbTaken, userTaken, sourceTools, targetTools, sizes] = await Promise.all([

@@ -167,7 +167,7 @@ async function retakeEarlierAttempt(
       `tenant "${slug}" was started on server "${server.row.name}": retry it there, or delete it with --purge first`,
     );
   }
-  const names = tenantNames(ctx.config, server.connection.driver, slug);
+  const names = tenantNames(ctx.config, server.connection.driver, slug, metadata);
   const password = names.user ? generatePassword() : null;
   onProgress({ step: 'cleanup', phase: 'start' });
   // Undo what the earlier attempt recorded it had started, under the names it used; what
@@ -214,7 +214,7 @@ async function placeNewTenant(
   const registry = await ctx.registry();
   return withPlacementLock(ctx, async () => {
     const placed = await placeTenant(ctx, { server: input.server, labels: input.serverLabels });
-    const names = tenantNames(ctx.config, placed.server.connection.driver, slug);
+    const names = tenantNames(ctx.config, placed.server.connection.driver, slug, metadata);
     const password = names.user ? generatePassword() : null;
     await assertNamesFree(ctx, placed.server, names.database, names.user);
     const row = await ctx.withEncrypted(password, (encrypted) =>
