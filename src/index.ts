@@ -81,6 +81,12 @@ export {
   type RunDetail,
 } from './lifecycle/migrations/index.js';
 export {
+  seedTenants,
+  type SeedTenantsOptions,
+  type SeedTenantsResult,
+  type TenantSeedOutcome,
+} from './lifecycle/seeds/index.js';
+export {
   moveTenant,
   planMove,
   evacuateServer,
@@ -115,7 +121,14 @@ export {
   type RotatePasswordOptions,
   type RotatePasswordResult,
 } from './lifecycle/secrets/index.js';
-export { runDoctor, type DoctorOptions, type DoctorResult, type Finding } from './lifecycle/doctor/index.js';
+export {
+  runDoctor,
+  type DoctorOptions,
+  type DoctorResult,
+  type Finding,
+  type TenantHealth,
+  type HealthCheck,
+} from './lifecycle/doctor/index.js';
 export {
   queryFleet,
   type QueryFleetOptions,

@@ -82,7 +82,8 @@ export interface AuditSpec {
  * refine its audit entry (a harmless repeat is `noop`; detail is kept as JSON).
  */
 export interface AuditNote {
-  outcome?: 'ok' | 'noop';
+  /** `dry-run`: the command was asked to change nothing, and did not (logged as such, not `ok`). */
+  outcome?: 'ok' | 'noop' | 'dry-run';
   detail?: unknown;
   exitCode?: ExitCodeValue;
 }
@@ -130,7 +131,7 @@ export async function withCommandContext(
 async function writeAudit(
   ctx: Context,
   audit: AuditSpec,
-  result: { outcome: 'ok' | 'noop' | 'failed'; detail?: unknown; error?: string },
+  result: { outcome: 'ok' | 'noop' | 'dry-run' | 'failed'; detail?: unknown; error?: string },
 ): Promise<void> {
   // A command refused before it opened the registry (bad input, unreachable registry) changed
   // nothing, and opening the registry just to say so would create one: not recorded.

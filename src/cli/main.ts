@@ -4,6 +4,7 @@ import { ExitCode, TenantctlError, errorMessage } from '../core/errors.js';
 import { setUserConsoleSink } from '../tenant-schema/user-console.js';
 import { registerAdopt } from './commands/adopt.js';
 import { registerBackup, registerBackups } from './commands/backup.js';
+import { registerCompletion } from './commands/completion.js';
 import { registerConfig } from './commands/config.js';
 import { registerCreate } from './commands/create.js';
 import { registerDelete } from './commands/delete.js';
@@ -11,6 +12,7 @@ import { registerDoctor } from './commands/doctor.js';
 import { registerExec } from './commands/exec.js';
 import { registerSchema } from './commands/schema.js';
 import { registerLog } from './commands/log.js';
+import { registerSeed } from './commands/seed.js';
 import { registerServer } from './commands/server.js';
 import { registerSuspend } from './commands/suspend.js';
 import { registerUpdate } from './commands/update.js';
@@ -30,6 +32,7 @@ import { registerShow } from './commands/show.js';
 import { registerStats } from './commands/stats.js';
 import { registerUrl } from './commands/url.js';
 import { reportedExit } from './exit-status.js';
+import { JSON_SCHEMA_VERSION } from './render/json-document.js';
 import { setProgramHooks } from './action.js';
 import type { OperationHooks } from '../context/operation-hooks.js';
 
@@ -88,6 +91,8 @@ function buildProgram(): Command {
     registerQuery,
     registerExec,
     registerSchema,
+    registerCompletion,
+    registerSeed,
   ])
     register(program);
   const all = (c: Command): Command[] => [c, ...c.commands.flatMap(all)];
@@ -98,7 +103,7 @@ function buildProgram(): Command {
 /** The error shape every failure prints on stdout under --json. */
 function writeJsonError(code: string, message: string, detail?: Record<string, string>): void {
   const error = detail ? { code, message, detail } : { code, message };
-  process.stdout.write(`${JSON.stringify({ ok: false, error }, null, 2)}\n`);
+  process.stdout.write(`${JSON.stringify({ schemaVersion: JSON_SCHEMA_VERSION, ok: false, error }, null, 2)}\n`);
 }
 
 export interface MainOptions {

@@ -45,6 +45,33 @@ export function collectKeyValue(value: string, previous: Record<string, string> 
   return { ...previous, [match[1]!]: match[2]! };
 }
 
+/** The longest `--set-json` value, as JSON text: metadata describes a tenant, it is not its data. */
+export const MAX_JSON_METADATA = 10_000;
+
+/** `--set-json key=<json>`, repeatable: the value keeps its JSON type (number, boolean, list, object, null). */
+export function collectKeyJson(value: string, previous: Record<string, unknown> = {}): Record<string, unknown> {
+  const [entry] = Object.entries(collectKeyValue(value));
+  const [key, text] = entry!;
+  if (text.length > MAX_JSON_METADATA)
+    throw new InvalidArgumentError(`--set-json ${key}: longer than ${MAX_JSON_METADATA} characters`);
+  try {
+    return { ...previous, [key]: JSON.parse(text) as unknown };
+  } catch (error) {
+    throw new InvalidArgumentError(`--set-json ${key}: not JSON (${(error as Error).message})`);
+  }
+}
+
+/** `--set` and `--set-json` together; a key given by both is ambiguous (exit 2). */
+export function mergedMetadata(
+  set: Record<string, string> | undefined,
+  setJson: Record<string, unknown> | undefined,
+): Record<string, unknown> | undefined {
+  if (!set && !setJson) return undefined;
+  const both = Object.keys(set ?? {}).filter((key) => setJson && key in setJson);
+  if (both.length) throw new UsageError(`metadata ${both.join(', ')}: given by both --set and --set-json`);
+  return { ...set, ...setJson };
+}
+
 /** `--status active,suspended` or repeated `--status`. */
 export function collectStatuses(value: string, previous: TenantStatus[] = []): TenantStatus[] {
   const statuses = value

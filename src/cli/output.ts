@@ -1,5 +1,6 @@
 import { Chalk, type ChalkInstance } from 'chalk';
 import Table from 'cli-table3';
+import { jsonDocument } from './render/json-document.js';
 import type { Ora } from 'ora';
 
 /** What commands do with a spinner: update its text, and end it. */
@@ -40,7 +41,7 @@ export class Output {
 
   /** The command's result: JSON with --json, else the human rendering. Always on stdout. */
   result(data: unknown, human: () => string): void {
-    process.stdout.write(this.json ? `${JSON.stringify(data, null, 2)}\n` : `${human()}\n`);
+    process.stdout.write(this.json ? `${JSON.stringify(jsonDocument(data), null, 2)}\n` : `${human()}\n`);
   }
 
   /** A remark for a person (a generated key file, a warning); stderr, so stdout stays clean. */

@@ -650,6 +650,12 @@ export interface DatabaseStats {
   connections: number | null;
   /** Applied migrations in order; null without a migration table; the error when it is not a plain table. */
   applied: string[] | null | TamperedTableError;
+  /**
+   * When the database was last used, as far as the engine can tell (ISO time), or null: PostgreSQL
+   * the latest state change of a session open on it now (none open: null); MySQL/MariaDB the
+   * latest table update time; SQLite the file's last write.
+   */
+  lastActivity: string | null;
 }
 
 /**

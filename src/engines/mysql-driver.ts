@@ -467,7 +467,7 @@ class MysqlServer implements ServerConnection, ServerUsers, ScheduledJobs {
   async databaseSizes(databases: string[]): Promise<Map<string, number>> {
     if (databases.length === 0) return new Map();
     const [rows] = await this.admin.raw(
-      `select table_schema as db, coalesce(sum(data_length + index_length), 0) as bytes from information_schema.tables where table_schema in (${databases.map(() => '?').join(',')}) group by table_schema`,
+      `select table_schema as db, coalesce(sum(data_length + index_length), 0) as bytes, max(update_time) as updated from information_schema.tables where table_schema in (${databases.map(() => '?').join(',')}) group by table_schema`,
       databases,
     );
     const sizes = new Map<string, number>(
@@ -793,7 +793,7 @@ class MysqlServer implements ServerConnection, ServerUsers, ScheduledJobs {
       databases,
     );
     const [tables] = await this.admin.raw(
-      `select table_schema as db, count(*) as tables, coalesce(sum(table_rows), 0) as \`rows\`, coalesce(sum(data_length + index_length), 0) as bytes from information_schema.tables where table_type = 'BASE TABLE' and table_name <> ? and table_schema in (${marks}) group by table_schema`,
+      `select table_schema as db, count(*) as tables, coalesce(sum(table_rows), 0) as \`rows\`, coalesce(sum(data_length + index_length), 0) as bytes, max(update_time) as updated from information_schema.tables where table_type = 'BASE TABLE' and table_name <> ? and table_schema in (${marks}) group by table_schema`,
       [MARK_TABLE, ...databases],
     );
     const [sessions] = await this.admin.raw(
@@ -802,7 +802,9 @@ class MysqlServer implements ServerConnection, ServerUsers, ScheduledJobs {
     );
     const applied = await this.readAppliedMigrations(logins, options.migrationsTable);
     const byDb = new Map(
-      (tables as Array<{ db: string; tables: number; rows: number; bytes: number }>).map((r) => [r.db, r]),
+      (tables as Array<{ db: string; tables: number; rows: number; bytes: number; updated: Date | string | null }>).map(
+        (r) => [r.db, r],
+      ),
     );
     const connections = new Map((sessions as Array<{ db: string; n: number }>).map((r) => [r.db, Number(r.n)]));
     for (const { db } of schemata as Array<{ db: string }>) {
@@ -814,6 +816,8 @@ class MysqlServer implements ServerConnection, ServerUsers, ScheduledJobs {
         rowsExact: false,
         connections: connections.get(db) ?? 0,
         applied: applied.get(db) ?? null,
+        // The latest table update time (InnoDB keeps it in memory: a restart forgets it).
+        lastActivity: t?.updated ? new Date(t.updated).toISOString() : null,
       });
     }
     if (options.exact) {

@@ -762,13 +762,20 @@ class PostgresServer implements ServerConnection, ServerUsers, MigrationFingerpr
       this.admin.raw(sizeQuery, [databases.slice(0, half)]),
       this.admin.raw(sizeQuery, [databases.slice(half)]),
       this.admin.raw(
-        'select datname, count(*) as n from pg_catalog.pg_stat_activity where datname = any(?) group by datname',
+        // The latest state change of a session open now (not this one) is the only activity time PostgreSQL keeps.
+        'select datname, count(*) as n, max(coalesce(state_change, backend_start)) filter (where pid <> pg_catalog.pg_backend_pid()) as active from pg_catalog.pg_stat_activity where datname = any(?) group by datname',
         [databases],
       ),
       readStamps(this.admin, databases),
     ]);
     const connections = new Map<string, number>(
       sessions.rows.map((r: { datname: string; n: string }) => [r.datname, Number(r.n)]),
+    );
+    const activity = new Map<string, string | null>(
+      sessions.rows.map((r: { datname: string; active: Date | null }) => [
+        r.datname,
+        r.active ? new Date(r.active).toISOString() : null,
+      ]),
     );
     const sizeRows = [...sizesA.rows, ...sizesB.rows] as Array<{ datname: string; bytes: string }>;
     const bytes = new Map<string, number>(sizeRows.map((r) => [r.datname, Number(r.bytes)]));
@@ -785,6 +792,7 @@ class PostgresServer implements ServerConnection, ServerUsers, MigrationFingerpr
         rowsExact: false,
         connections: connections.get(database) ?? 0,
         applied: applied ?? null,
+        lastActivity: activity.get(database) ?? null,
       };
       stats.set(database, entry);
       if (withTables || !applied) opened.push(loginOf.get(database)!);

@@ -450,6 +450,10 @@ class SqliteServer implements ServerConnection {
         rowsExact: true,
         connections: null,
         applied,
+        // The file's (or its write-ahead log's) last write.
+        lastActivity: new Date(
+          Math.max(...['', '-wal'].map((suffix) => (existsSync(file + suffix) ? statSync(file + suffix).mtimeMs : 0))),
+        ).toISOString(),
       });
     }
     return stats;

@@ -2,7 +2,8 @@ import type { Knex } from 'knex';
 
 const TABLE = 'tenantctl_audit';
 
-export type AuditOutcome = 'ok' | 'noop' | 'failed';
+/** `dry-run`: a command run with --dry-run that succeeded: it changed nothing. */
+export type AuditOutcome = 'ok' | 'noop' | 'dry-run' | 'failed';
 
 export interface AuditRow {
   id: number;

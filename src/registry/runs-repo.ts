@@ -5,8 +5,8 @@ import { now } from './tenants-repo.js';
 const RUNS = 'tenantctl_runs';
 const OUTCOMES = 'tenantctl_run_tenants';
 
-/** `exec`: an operator's data fix or script over the fleet (`tenantctl exec`). */
-export type RunKind = 'migrate' | 'rollback' | 'exec';
+/** `exec`: an operator's data fix or script over the fleet (`tenantctl exec`); `seed`: `tenantctl seed`. */
+export type RunKind = 'migrate' | 'rollback' | 'exec' | 'seed';
 /** `halted`: stopped on its failure budget or a failed canary; `reason` says which. */
 export type RunStatus = 'running' | 'succeeded' | 'failed' | 'interrupted' | 'halted';
 export type Outcome =
@@ -14,6 +14,7 @@ export type Outcome =
   | 'rolled_back'
   | 'up_to_date'
   | 'executed'
+  | 'seeded'
   | 'failed'
   | 'unreachable'
   | 'skipped'
@@ -114,6 +115,11 @@ function osUser(): string | null {
  */
 export async function markInterruptedRuns(knex: Knex, kind: RunKind): Promise<number> {
   return knex(RUNS).where({ kind, status: 'running' }).update({ status: 'interrupted', finished_at: now() });
+}
+
+/** These runs were found killed (their process is gone): marked `interrupted`. */
+export async function markRunsInterrupted(knex: Knex, ids: number[]): Promise<void> {
+  if (ids.length) await knex(RUNS).whereIn('id', ids).update({ status: 'interrupted', finished_at: now() });
 }
 
 /** Stores outcomes in one statement per chunk: a thousand tenants cost a handful of writes. */

@@ -36,6 +36,7 @@ describe('tenantctl as a script sees it', () => {
     const json = await ws.run(['show', 'nobody', '--json']);
     expect(json.code).toBe(3);
     expect(JSON.parse(json.stdout)).toEqual({
+      schemaVersion: 1,
       ok: false,
       error: { code: 'not_found', message: 'no tenant "nobody" in the registry' },
     });

@@ -71,6 +71,7 @@ describe('toPrometheus', () => {
     migration: '001_a.js',
     pendingMigrations: 0,
     connections: 2,
+    lastActivity: null,
     lastBackup: null,
     reachable: true,
     ...over,

@@ -1,15 +1,19 @@
 import type { Command } from 'commander';
 import { withCommandContext } from '../action.js';
-import { collectKeyValue } from '../options.js';
+import { collectKeyJson, collectKeyValue, mergedMetadata } from '../options.js';
 import { describeKnex } from '../render/knex-used.js';
+import { tenantDocument } from '../render/json-document.js';
+import { seedValueLines, shownSeedValues } from '../render/seed-values.js';
 
 interface CreateOptions {
   name?: string;
   plan?: string;
   set?: Record<string, string>;
+  setJson?: Record<string, unknown>;
   seed: boolean;
   server?: string;
   serverLabel?: Record<string, string>;
+  showSecrets?: boolean;
 }
 
 const STEP_LABELS = {
@@ -30,10 +34,17 @@ export function registerCreate(program: Command): void {
     .option('--name <name>', 'display name (default: the slug)')
     .option('--plan <plan>', 'plan name, free text')
     .option('--set <key=value>', 'metadata entry, repeatable', collectKeyValue)
+    .option(
+      '--set-json <key=json>',
+      'metadata entry with a JSON value (number, boolean, list, object); repeatable',
+      collectKeyJson,
+    )
     .option('--no-seed', 'skip the seeds')
+    .option('--show-secrets', 'show what the seeds returned (masked by default)')
     .option('--server <name>', 'create it on this registered server (default: tenantctl chooses)')
     .option('--server-label <key=value>', 'choose only among servers with this label, repeatable', collectKeyValue)
     .action(async (slug: string, options: CreateOptions, command: Command) => {
+      const metadata = mergedMetadata(options.set, options.setJson);
       const { createTenant } = await import('../../lifecycle/tenants/index.js');
       await withCommandContext(
         command,
@@ -46,7 +57,7 @@ export function registerCreate(program: Command): void {
                 slug,
                 name: options.name,
                 plan: options.plan,
-                metadata: options.set,
+                metadata,
                 seed: options.seed,
                 server: options.server,
                 serverLabels: options.serverLabel,
@@ -57,7 +68,8 @@ export function registerCreate(program: Command): void {
             ),
           );
           const { tenant } = result;
-          out.result(result, () =>
+          const seedValues = shownSeedValues(result.seedValues, Boolean(options.showSecrets));
+          out.result(tenantDocument({ ...result, seedValues }), () =>
             [
               `${out.color.green('✔')} Created tenant ${out.color.bold(tenant.slug)}${result.retried ? ' (retried)' : ''} in ${(result.durationMs / 1000).toFixed(1)}s`,
               out.fields([
@@ -72,6 +84,7 @@ export function registerCreate(program: Command): void {
                     : `none${result.migrationsNote ? out.color.dim(` · ${result.migrationsNote}`) : ''}`,
                 ],
                 ['seeds', result.seeds.length ? result.seeds.join(', ') : 'none'],
+                ...seedValueLines(seedValues).map((line) => ['seed returned', line] as [string, string]),
                 ['knex', describeKnex(out, result.knex)],
                 ['knexfile', result.knexfile ?? 'none'],
                 ...(result.adminSetup ? [['admin setup', result.adminSetup] as [string, string]] : []),

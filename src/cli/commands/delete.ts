@@ -77,7 +77,11 @@ export function registerDelete(program: Command): void {
               .join('\n');
           });
           return {
-            outcome: result.alreadyDeleted && !result.purged && !result.erasedBackups?.records ? 'noop' : 'ok',
+            outcome: result.dryRun
+              ? 'dry-run'
+              : result.alreadyDeleted && !result.purged && !result.erasedBackups?.records
+                ? 'noop'
+                : 'ok',
             detail: {
               steps: result.steps,
               backup: result.backup?.file ?? null,

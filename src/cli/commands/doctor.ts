@@ -4,7 +4,7 @@ import { ExitCode, UsageError } from '../../core/errors.js';
 import { withCommandContext } from '../action.js';
 import { interruptible } from '../interrupts.js';
 import type { RunInterrupt } from '../../core/run-interrupt.js';
-import type { DoctorResult, Finding } from '../../lifecycle/doctor/index.js';
+import type { DoctorResult, Finding, TenantHealth } from '../../lifecycle/doctor/index.js';
 import type { Output } from '../output.js';
 import { PER_SERVER_HELP } from '../options.js';
 
@@ -21,6 +21,10 @@ export function registerDoctor(program: Command): void {
     .command('doctor')
     .description(
       'compare the registry with the servers and this machine; report every problem with the command that fixes it',
+    )
+    .argument(
+      '[slug]',
+      "one tenant's health only: reachable, database, login, migrations, backup, lock, interrupted steps",
     )
     .option(
       '--fix',
@@ -44,6 +48,7 @@ export function registerDoctor(program: Command): void {
     )
     .action(
       async (
+        slug: string | undefined,
         flags: {
           fix?: boolean;
           dropOrphans?: boolean;
@@ -56,6 +61,8 @@ export function registerDoctor(program: Command): void {
         command: Command,
       ) => {
         if (flags.dropOrphans && !flags.fix) throw new UsageError('--drop-orphans goes with --fix');
+        if (flags.dropOrphans && slug)
+          throw new UsageError('--drop-orphans is for the whole fleet: orphans belong to no tenant');
         const backupMaxAgeHours = ageHours(flags.backupMaxAge ?? '1d', '--backup-max-age');
         const passwordMaxAgeHours = ageHours(flags.passwordMaxAge ?? '365d', '--password-max-age');
         const { examineFleet, concludeExamination } = await import('../../lifecycle/doctor/index.js');
@@ -66,12 +73,18 @@ export function registerDoctor(program: Command): void {
             // Both phases under the signals, as the one run was: the first stops the examination, and
             // during repairs it does not end the process half-way through one.
             const underSpinner = <T>(work: (interrupt: RunInterrupt) => Promise<T>): Promise<T> => {
-              const spinner = out.spinner('Examining the fleet…');
+              const spinner = out.spinner(slug ? `Examining ${slug}…` : 'Examining the fleet…');
               return interruptible((message) => out.warn(message), work, 'checks').finally(() => spinner.stop());
             };
             // One examination: the orphans asked about are those it found, and those dropped.
             const examination = await underSpinner((interrupt) =>
-              examineFleet(ctx, { backupMaxAgeHours, passwordMaxAgeHours, interrupt, schemaDrift: flags.schemaDrift }),
+              examineFleet(ctx, {
+                backupMaxAgeHours,
+                passwordMaxAgeHours,
+                interrupt,
+                schemaDrift: flags.schemaDrift,
+                ...(slug ? { tenant: slug } : {}),
+              }),
             );
             let dropOrphans = false;
             const orphans = examination.findings.filter((f) => f.kind.startsWith('orphan_'));
@@ -87,17 +100,41 @@ export function registerDoctor(program: Command): void {
                 concludeExamination(ctx, examination, { fix: flags.fix, dropOrphans, strict: flags.strict }),
               ),
             );
-            out.result(result, () => doctorText(out, result, Boolean(flags.fix)));
+            out.result(result, () =>
+              [
+                ...(result.health ? [healthText(out, result.health)] : []),
+                doctorText(out, result, Boolean(flags.fix)),
+              ].join('\n'),
+            );
             return {
               outcome: flags.fix ? 'ok' : 'noop',
               detail: { findings: result.findings.length, fixed: result.fixed },
               exitCode: result.interrupted ? ExitCode.interrupted : result.ok ? ExitCode.ok : ExitCode.failed,
             };
           },
-          flags.fix ? { command: 'doctor --fix', tenant: null } : undefined,
+          flags.fix ? { command: 'doctor --fix', tenant: slug ?? null } : undefined,
         );
       },
     );
+}
+
+/** `doctor <slug>`: one line per check, before the findings. */
+function healthText(out: Output, health: TenantHealth): string {
+  const mark = (status: string) =>
+    status === 'ok'
+      ? out.color.green('ok')
+      : status === 'problem'
+        ? out.color.red(status)
+        : status === 'notice'
+          ? out.color.yellow(status)
+          : out.color.dim(status);
+  return [
+    `${health.slug} (${health.status}) on ${health.server ?? 'unknown server'}`,
+    out.table(
+      ['check', 'status', 'detail'],
+      health.checks.map((c) => [c.check, mark(c.status), c.detail]),
+    ),
+  ].join('\n');
 }
 
 /** The human report: every finding with its fix (or whether --fix repaired it), then the counts. */

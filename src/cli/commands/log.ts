@@ -24,7 +24,7 @@ export function registerLog(program: Command): void {
                   e.tenant,
                   e.outcome === 'failed'
                     ? out.color.red(e.outcome)
-                    : e.outcome === 'noop'
+                    : e.outcome === 'noop' || e.outcome === 'dry-run'
                       ? out.color.dim(e.outcome)
                       : out.color.green(e.outcome),
                   `${e.user}@${e.host}`,

@@ -151,7 +151,11 @@ async function run(
           : result.ok
             ? ExitCode.ok
             : ExitCode.failed;
-      return { detail: { runId: result.runId, counts: result.counts, dryRun: result.dryRun }, exitCode };
+      return {
+        ...(result.dryRun ? { outcome: 'dry-run' as const } : {}),
+        detail: { runId: result.runId, counts: result.counts, dryRun: result.dryRun },
+        exitCode,
+      };
     },
     { command: name, tenant: slugs?.length === 1 ? slugs[0] : null },
   );

@@ -72,6 +72,7 @@ export function registerMove(program: Command): void {
           );
           out.result(result, () => (result.dryRun ? renderPlan(out, result) : renderMove(out, result)));
           return {
+            ...(result.dryRun ? { outcome: 'dry-run' as const } : {}),
             detail: {
               source: result.source,
               target: result.target,
@@ -215,6 +216,7 @@ async function evacuate(command: Command, flags: MoveFlags): Promise<void> {
       );
       const exitCode = result.interrupted ? ExitCode.interrupted : result.ok ? ExitCode.ok : ExitCode.failed;
       return {
+        ...(result.dryRun ? { outcome: 'dry-run' as const } : {}),
         detail: {
           server: result.server,
           total: result.total,

@@ -11,18 +11,18 @@ export function registerRuns(program: Command): void {
   const runs = program
     .command('runs')
     .description(
-      'recent fleet runs (migrate-all, rollback --all, exec), newest first: who, when, waves, counts, status',
+      'recent fleet runs (migrate-all, rollback --all, exec, seed), newest first: who, when, waves, counts, status',
     )
     .option('--limit <n>', 'at most this many runs (default 20)', whole)
-    .option('--kind <kind>', 'only migrate, rollback or exec runs')
+    .option('--kind <kind>', 'only migrate, rollback, exec or seed runs')
     .action(async (flags: { limit?: number; kind?: string }, command: Command) => {
-      if (flags.kind !== undefined && !['migrate', 'rollback', 'exec'].includes(flags.kind))
-        throw new UsageError('--kind: expected migrate, rollback or exec');
+      if (flags.kind !== undefined && !['migrate', 'rollback', 'exec', 'seed'].includes(flags.kind))
+        throw new UsageError('--kind: expected migrate, rollback, exec or seed');
       const { listRuns } = await import('../../lifecycle/migrations/index.js');
       await withCommandContext(command, async (ctx, out) => {
         const list = await listRuns(ctx, {
           limit: flags.limit ?? 20,
-          kind: flags.kind as 'migrate' | 'rollback' | 'exec' | undefined,
+          kind: flags.kind as 'migrate' | 'rollback' | 'exec' | 'seed' | undefined,
         });
         out.result(list, () =>
           list.length === 0

@@ -7,6 +7,7 @@ import type { TenantStatus } from '../../registry/tenants-repo.js';
 import { withCommandContext } from '../action.js';
 import { interruptible } from '../interrupts.js';
 import { addTenantFilters, PER_SERVER_HELP } from '../options.js';
+import { jsonDocument } from '../render/json-document.js';
 import { renderOutages } from '../render/outages.js';
 import { formatBytes } from '../../core/format-bytes.js';
 
@@ -69,7 +70,7 @@ export function registerStats(program: Command): void {
           format === 'prometheus'
             ? toPrometheus(result)
             : format === 'json'
-              ? `${JSON.stringify(result, null, 2)}\n`
+              ? `${JSON.stringify(jsonDocument(result), null, 2)}\n`
               : `${renderTable(out, result, Boolean(slug))}\n`;
         if (flags.output && result.interrupted) {
           // A collector keeps the last whole picture rather than one cut short.
@@ -120,6 +121,10 @@ function renderTable(
     lines.push(
       out.color.dim(`… and ${result.tenants.length - shown.length} more (--json or --format prometheus for all)`),
     );
+  // One tenant: when it was last used, where its engine can tell (see README, stats).
+  if (single)
+    for (const tenant of result.tenants)
+      lines.push(`last activity: ${tenant.lastActivity ?? out.color.dim('unknown (the engine cannot tell now)')}`);
   for (const tenant of result.tenants.filter((x) => x.error)) lines.push(out.color.red(`✖ ${tenant.error}`));
   lines.push(...renderOutages(out, result.unreachableServers, 'unknown'));
   const t = result.totals;

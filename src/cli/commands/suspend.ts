@@ -1,6 +1,7 @@
 import type { Command } from 'commander';
 import type { AccessChangeResult } from '../../lifecycle/tenants/index.js';
 import { withCommandContext } from '../action.js';
+import { tenantDocument } from '../render/json-document.js';
 import type { Output } from '../output.js';
 
 function render(out: Output, result: AccessChangeResult): string {
@@ -23,7 +24,7 @@ export function registerSuspend(program: Command): void {
         command,
         async (ctx, out) => {
           const result = await suspendTenant(ctx, slug, flags.reason ?? 'no reason given');
-          out.result(result, () => render(out, result));
+          out.result(tenantDocument(result), () => render(out, result));
           return { outcome: result.changed ? 'ok' : 'noop' };
         },
         { command: 'suspend', tenant: slug },
@@ -40,7 +41,7 @@ export function registerSuspend(program: Command): void {
         command,
         async (ctx, out) => {
           const result = await reactivateTenant(ctx, slug);
-          out.result(result, () => render(out, result));
+          out.result(tenantDocument(result), () => render(out, result));
           return { outcome: result.changed ? 'ok' : 'noop' };
         },
         { command: 'reactivate', tenant: slug },

@@ -1,7 +1,8 @@
 import { Option, type Command } from 'commander';
 import { UsageError } from '../../core/errors.js';
 import { withCommandContext } from '../action.js';
-import { collectKeyValue, collectList } from '../options.js';
+import { tenantDocument } from '../render/json-document.js';
+import { collectKeyJson, collectKeyValue, collectList, mergedMetadata } from '../options.js';
 
 export function registerUpdate(program: Command): void {
   program
@@ -11,6 +12,11 @@ export function registerUpdate(program: Command): void {
     .option('--name <name>', 'new display name')
     .option('--plan <plan>', 'new plan')
     .option('--set <key=value>', 'set a metadata entry; repeatable', collectKeyValue)
+    .option(
+      '--set-json <key=json>',
+      'set a metadata entry to a JSON value (number, boolean, list, object); repeatable',
+      collectKeyJson,
+    )
     .option('--unset <key>', 'remove a metadata entry; repeatable', collectList)
     .addOption(new Option('--database <name>').hideHelp())
     .addOption(new Option('--server <name>').hideHelp())
@@ -21,6 +27,7 @@ export function registerUpdate(program: Command): void {
           name?: string;
           plan?: string;
           set?: Record<string, string>;
+          setJson?: Record<string, unknown>;
           unset?: string[];
           database?: string;
           server?: string;
@@ -32,17 +39,18 @@ export function registerUpdate(program: Command): void {
           throw new UsageError(
             `update: a tenant's ${flags.database !== undefined ? 'database' : 'server'} is not changed by update; to put ${slug} on another server use: tenantctl move ${slug} --to <server>`,
           );
+        const set = mergedMetadata(flags.set, flags.setJson);
         const { updateTenant } = await import('../../lifecycle/tenants/index.js');
         await withCommandContext(
           command,
           async (ctx, out) => {
             const result = await updateTenant(ctx, slug, {
-              name: flags.name,
-              plan: flags.plan,
-              set: flags.set,
-              unset: flags.unset,
+              ...(flags.name !== undefined ? { name: flags.name } : {}),
+              ...(flags.plan !== undefined ? { plan: flags.plan } : {}),
+              ...(set ? { set } : {}),
+              ...(flags.unset ? { unset: flags.unset } : {}),
             });
-            out.result(result, () =>
+            out.result(tenantDocument(result), () =>
               result.changed.length
                 ? `${out.color.green('✔')} Updated ${result.changed.join(', ')} of tenant ${slug}\n${out.fields([
                     ['name', result.tenant.name],

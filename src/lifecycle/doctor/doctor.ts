@@ -13,7 +13,10 @@ import { examineServer } from './examine-servers.js';
 import { FindingList, type Finding } from './findings.js';
 import { withPrivilegeFinding } from './privilege-findings.js';
 import { readFleet, type FleetView } from './fleet-view.js';
+import { loadTenantRow } from '../shared/load-tenant.js';
+import { probeTenant, tenantHealth, type HealthProbe, type TenantHealth } from './tenant-health.js';
 
+export type { TenantHealth, HealthCheck } from './tenant-health.js';
 export type { Finding, FindingKind, FindingSeverity, FindingTarget, NewFinding } from './findings.js';
 
 /** What the examination takes: the limits findings are judged by, and the signals that stop it. */
@@ -26,6 +29,11 @@ export interface ExamineOptions {
   interrupt?: RunInterrupt;
   /** Also read every tenant's structure and report each variant that is not the expected one (`schema_drift`). */
   schemaDrift?: boolean;
+  /**
+   * One tenant only (`doctor <slug>`): its row, its server, its findings, and a health summary
+   * (`DoctorResult.health`). Orphans are never judged then (the view holds no other tenant).
+   */
+  tenant?: string;
 }
 
 /** What is done with an examination's findings. */
@@ -49,6 +57,8 @@ export interface DoctorResult {
   fixed: number;
   /** Stopped by the caller (the signal): the findings are those made until then, and nothing was repaired. */
   interrupted?: string;
+  /** With `tenant`: that tenant's health, check by check. */
+  health?: TenantHealth;
 }
 
 /** One examination of the fleet: its findings so far, and what concluding it (repairs among it) needs. */
@@ -58,6 +68,8 @@ export interface DoctorExamination {
   readonly interrupted?: string;
   readonly fleet: FleetView;
   readonly list: FindingList;
+  /** With `tenant`: what the summary needs besides the findings (lock, last backup). */
+  readonly probe?: HealthProbe;
 }
 
 /** Compares the registry with the servers and this machine; repairs what is safe with `fix`. */
@@ -71,6 +83,7 @@ export async function runDoctor(ctx: Context, options: DoctorOptions = {}): Prom
  * operator about the findings (the orphans to drop) in between.
  */
 export async function examineFleet(ctx: Context, options: ExamineOptions = {}): Promise<DoctorExamination> {
+  if (options.tenant) return examineTenant(ctx, options.tenant, options);
   const fleet = await readFleet(ctx);
   const list = new FindingList();
   await examineRegistry(ctx, list);
@@ -84,6 +97,23 @@ export async function examineFleet(ctx: Context, options: ExamineOptions = {}): 
   const leftover = credentialLeftoverFinding(ctx);
   if (leftover) list.add(leftover.finding, leftover.repair);
   return { findings: list.findings, ...(interrupted ? { interrupted } : {}), fleet, list };
+}
+
+/**
+ * One tenant's examination: the same checks on its row and its server only, keeping the findings
+ * about it and about its server (unreachable, dump tools); the machine's and the registry's are
+ * the fleet doctor's.
+ */
+async function examineTenant(ctx: Context, slug: string, options: ExamineOptions): Promise<DoctorExamination> {
+  const row = await loadTenantRow(ctx, slug);
+  const fleet = await readFleet(ctx, row);
+  const list = new FindingList();
+  await untilCut(examineEach(ctx, fleet, list, options), options.interrupt?.cut, () => undefined);
+  const interrupted = stoppedBy(options.interrupt);
+  const serverName = fleet.servers[0]?.name ?? null;
+  list.keepOnly(list.findings.filter((f) => f.tenant === slug || (f.tenant === null && f.server === serverName)));
+  const probe = await probeTenant(ctx, row);
+  return { findings: list.findings, ...(interrupted ? { interrupted } : {}), fleet, list, probe };
 }
 
 /** A key rotation killed half-way: secrets under two keys until it is run again. */
@@ -133,7 +163,7 @@ async function examineEach(ctx: Context, fleet: FleetView, list: FindingList, op
     examineHealth(ctx, fleet, options.backupMaxAgeHours ?? 24, list),
   );
   if (stop() || !options.schemaDrift) return;
-  await examineSchemaDrift(ctx, list);
+  await examineSchemaDrift(ctx, list, options.tenant);
 }
 
 /**
@@ -156,8 +186,10 @@ export async function concludeExamination(
   const fixed = options.fix && !interrupted ? await repairFindings(ctx, fleet, list) : 0;
   const findings = list.findings;
   const counting = (f: Finding) => f.severity === 'problem' || (f.severity === 'notice' && Boolean(options.strict));
+  const ok = findings.filter(counting).every((f) => f.fixed) && !interrupted;
   return {
-    ok: findings.filter(counting).every((f) => f.fixed) && !interrupted,
+    ok,
+    ...(examination.probe ? { health: tenantHealth(examination.probe, fleet, findings) } : {}),
     ...(interrupted ? { interrupted } : {}),
     problems: findings.filter((f) => f.severity === 'problem').length,
     notices: findings.filter((f) => f.severity === 'notice').length,

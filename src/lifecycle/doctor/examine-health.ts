@@ -18,7 +18,7 @@ export async function examineHealth(
   backupMaxAgeHours: number,
   list: FindingList,
 ): Promise<void> {
-  const stats = await tenantStats(ctx, {}, {});
+  const stats = await tenantStats(ctx, fleet.only ? { slugs: [fleet.only] } : {}, {});
   const outcomes = await latestOutcomes(fleet.registry.knex, 'migrate');
   const maxAge = backupMaxAgeHours * 3600;
   const ageOf = (iso: string) => (Date.now() - Date.parse(iso)) / 1000;
@@ -61,6 +61,8 @@ export async function examineHealth(
       });
     }
   }
+  // One tenant examined: the fleet's backup room and deleted tenants' backups are not its health.
+  if (fleet.only) return;
   const space = await backupSpaceFinding(ctx, stats.tenants);
   if (space) list.add(space);
   await examineRetention(ctx, list);

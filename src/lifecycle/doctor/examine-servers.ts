@@ -10,7 +10,13 @@ import type { FindingList } from './findings.js';
 
 /** Names a naming template can produce: `tenant_{slug}` → /^tenant_[a-z][a-z0-9_]*$/. */
 function templatePattern(template: string): RegExp {
-  const [before, after] = template.split('{slug}').map((part) => part.replace(/[.*+?^${}()|[\]\\]/g, '\\$&'));
+  // A `{meta.<key>}` part is any identifier text (the metadata value).
+  const [before, after] = template.split('{slug}').map((part) =>
+    part
+      .split(/\{meta\.[A-Za-z0-9_.-]{1,64}\}/)
+      .map((text) => text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&'))
+      .join('[a-z0-9_]+'),
+  );
   return new RegExp(`^${before}[a-z][a-z0-9_]*${after ?? ''}$`);
 }
 
@@ -37,7 +43,8 @@ export async function examineServer(
   }
   const server = handle.connection;
   const [databases, users] = await Promise.all([server.listDatabases(), server.users?.listUsers() ?? []]);
-  await findOrphans(ctx, fleet, serverRow, server, { databases, users }, list);
+  // One tenant examined (`doctor <slug>`): the view holds no other tenant, so none are orphans.
+  if (!fleet.only) await findOrphans(ctx, fleet, serverRow, server, { databases, users }, list);
   const present = new Set(databases);
   const presentUsers = new Set(users);
   const live = tenantsHere.filter((r) => WITH_DATABASE.includes(r.status) && r.step === null);

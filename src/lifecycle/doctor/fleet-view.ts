@@ -20,6 +20,11 @@ export interface FleetView {
   identities: Map<number, string>;
   /** Whether two server rows are, or might be, one server. */
   alike: (a: number, b: number) => boolean;
+  /**
+   * Set by `doctor <slug>`: the one tenant examined. `rows` and `servers` are then its row and
+   * its server only, so nothing else (orphans of other tenants) may be judged from this view.
+   */
+  only?: string;
 }
 
 /**
@@ -27,10 +32,10 @@ export interface FleetView {
  * their tenants, so none of them calls another's databases orphans. A row whose server never
  * said (unreachable since before identities were kept) might be any server of its engine.
  */
-export async function readFleet(ctx: Context): Promise<FleetView> {
+export async function readFleet(ctx: Context, only?: TenantRow): Promise<FleetView> {
   const registry = await ctx.registry();
-  const rows = await listTenantRows(registry.knex);
-  const servers = await listServerRows(registry.knex);
+  const rows = only ? [only] : await listTenantRows(registry.knex);
+  const servers = (await listServerRows(registry.knex)).filter((s) => !only || s.id === only.server_id);
   const movedHere = await databasesHeldByMoves(registry.knex);
   const handles = new Map<number, ServerHandle>();
   const failures = new Map<number, unknown>();
@@ -53,5 +58,15 @@ export async function readFleet(ctx: Context): Promise<FleetView> {
     };
     return sameServer(of(a), of(b)) !== 'no';
   };
-  return { registry, rows, servers, movedHere, handles, failures, identities, alike };
+  return {
+    registry,
+    rows,
+    servers,
+    movedHere,
+    handles,
+    failures,
+    identities,
+    alike,
+    ...(only ? { only: only.slug } : {}),
+  };
 }

@@ -7,4 +7,6 @@ export {
   type DoctorResult,
   type DoctorExamination,
   type Finding,
+  type TenantHealth,
+  type HealthCheck,
 } from './doctor.js';

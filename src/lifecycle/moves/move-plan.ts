@@ -91,7 +91,7 @@ export async function planMove(
   }
   const placed = await placeTenant(ctx, { server: to, exclude: tenant.server_id, engine });
   const target = placed.server;
-  const names = tenantNames(ctx.config, target.connection.driver, tenant.slug);
+  const names = tenantNames(ctx.config, target.connection.driver, tenant.slug, JSON.parse(tenant.metadata));
 
   const problems: string[] = [];
   const [dbTaken, userTaken, sourceTools, targetTools, sizes] = await Promise.all([

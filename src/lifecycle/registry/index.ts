@@ -2,3 +2,4 @@
 export { initRegistry, type InitResult } from './init-registry.js';
 export { recordAudit, readAuditLog, maskArguments, type AuditEntry, type AuditRecord } from './audit-log.js';
 export { restoreRegistry, type RestoreRegistryResult } from './restore-registry.js';
+export { completionNames, type CompletionNames } from './completion-names.js';

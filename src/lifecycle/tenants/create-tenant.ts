@@ -20,7 +20,7 @@ import { migrateToLatest } from '../../tenant-schema/run-migrations.js';
 import type { KnexUsed } from '../../tenant-schema/project-knex.js';
 import { assertProjectDirectories, tenantProject, type TenantProject } from '../../tenant-schema/tenant-project.js';
 import { UserConsole } from '../../tenant-schema/user-console.js';
-import { runSeeds } from '../../tenant-schema/run-seeds.js';
+import { runSeedFiles } from '../../tenant-schema/run-seeds.js';
 import { adminSetupOf } from '../../tenant-schema/admin-setup.js';
 import { permissionHint, runAdminSetup } from '../shared/admin-setup.js';
 import { withTenantLock } from '../shared/tenant-lock.js';
@@ -37,7 +37,7 @@ export interface CreateTenantInput {
   name?: string;
   plan?: string;
   /** Free-form metadata, merged over what a retried tenant already had. */
-  metadata?: Record<string, string>;
+  metadata?: Record<string, unknown>;
   /** Run the seeds after the migrations. Default true. */
   seed?: boolean;
   /**
@@ -75,6 +75,8 @@ export interface CreateTenantResult {
   placement: string;
   migrations: string[];
   seeds: string[];
+  /** What each seed returned, by file (e.g. a generated first-admin password); files returning nothing left out. */
+  seedValues: Record<string, unknown>;
   /** The knex that ran the migrations and seeds (the project's own where it has one). */
   knex: KnexUsed;
   /** The project's knexfile whose settings the migrations and seeds ran with, or null. */
@@ -173,7 +175,7 @@ async function retakeEarlierAttempt(
       `tenant "${slug}" was started on server "${server.row.name}": retry it there, or delete it with --purge first`,
     );
   }
-  const names = tenantNames(ctx.config, server.connection.driver, slug);
+  const names = tenantNames(ctx.config, server.connection.driver, slug, metadata);
   const password = names.user ? generatePassword() : null;
   onProgress({ step: 'cleanup', phase: 'start' });
   // Undo what the earlier attempt recorded it had started, under the names it used; what
@@ -224,7 +226,7 @@ async function placeNewTenant(
       labels: input.serverLabels,
       engine: input.restoreEngine,
     });
-    const names = tenantNames(ctx.config, placed.server.connection.driver, slug);
+    const names = tenantNames(ctx.config, placed.server.connection.driver, slug, metadata);
     const password = names.user ? generatePassword() : null;
     await assertNamesFree(ctx, placed.server, names.database, names.user);
     const row = await ctx.withEncrypted(password, (encrypted) =>
@@ -258,12 +260,16 @@ async function runCreateSteps(
   claimed: Claimed,
   onProgress: (event: CreateProgress) => void,
 ): Promise<
-  Pick<CreateTenantResult, 'migrations' | 'seeds' | 'knex' | 'knexfile' | 'adminSetup' | 'log' | 'migrationsNote'>
+  Pick<
+    CreateTenantResult,
+    'migrations' | 'seeds' | 'seedValues' | 'knex' | 'knexfile' | 'adminSetup' | 'log' | 'migrationsNote'
+  >
 > {
   const registry = await ctx.registry();
   const { row, server, names, password } = claimed;
   const migrations: string[] = [];
   const seeds: string[] = [];
+  let seedValues: Record<string, unknown> = {};
   const project = await tenantProject(ctx);
   const userKnex = project.knex;
   const fromBackup = input.restoreFrom;
@@ -304,7 +310,11 @@ async function runCreateSteps(
         ? undefined
         : schemaWork(async (knex) => {
             const tenant = { slug: row.slug, name: row.name, plan: row.plan, metadata: JSON.parse(row.metadata) };
-            seeds.push(...(await runSeeds(knex, project.seedsDir, tenant, project.seedExtensions)));
+            const run = await runSeedFiles(knex, project.seedsDir, tenant, {
+              ...(project.seedExtensions ? { extensions: project.seedExtensions } : {}),
+            });
+            seeds.push(...run.files);
+            seedValues = run.returned;
           }),
     restore: fromBackup
       ? async () => {
@@ -333,6 +343,7 @@ async function runCreateSteps(
   return {
     migrations,
     seeds,
+    seedValues,
     knex: userKnex.used,
     knexfile: project.knexfile,
     adminSetup: setup?.file ?? null,

@@ -33,3 +33,11 @@ export {
   type SetupOutcome,
   type SetupOutcomeKind,
 } from './setup-tenants.js';
+export {
+  queryTenantList,
+  tenantsCsv,
+  parseCreatedAfter,
+  LIST_SORTS,
+  type ListSort,
+  type TenantListQuery,
+} from './tenant-list-query.js';

@@ -29,6 +29,8 @@ export interface TenantStats {
   pendingMigrations: number | null;
   /** Open connections to the tenant's database now; null where the engine cannot tell. */
   connections: number | null;
+  /** When the database was last used, where the engine can tell (see DatabaseStats.lastActivity); else null. */
+  lastActivity: string | null;
   lastBackup: { at: string; ageSeconds: number; bytes: number | null; file: string } | null;
   /** False when the tenant's server could not be reached: its numbers are unknown (null). */
   reachable: boolean;
@@ -222,6 +224,7 @@ function statsRow(
     migration: applied?.at(-1) ?? null,
     pendingMigrations: s && !tampered ? planMigrations(available, applied ?? null).pending.length : null,
     connections: s?.connections ?? null,
+    lastActivity: s?.lastActivity ?? null,
     lastBackup: backup
       ? {
           at: backup.started_at,

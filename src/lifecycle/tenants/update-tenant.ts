@@ -8,7 +8,8 @@ import { loadTenantRow, reloadTenant } from '../shared/load-tenant.js';
 export interface UpdateInput {
   name?: string;
   plan?: string;
-  set?: Record<string, string>;
+  /** Metadata entries to set, of any JSON type (the CLI's `--set` gives strings, `--set-json` any). */
+  set?: Record<string, unknown>;
   unset?: string[];
 }
 

@@ -1,0 +1,7 @@
+/** Seeds on existing tenants: `tenantctl seed`. */
+export {
+  seedTenants,
+  type SeedTenantsOptions,
+  type SeedTenantsResult,
+  type TenantSeedOutcome,
+} from './seed-tenants.js';
