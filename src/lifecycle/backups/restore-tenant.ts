@@ -121,7 +121,7 @@ async function restoreChecked(
       name: input.asName,
       plan: source?.plan ?? undefined,
       metadata,
-      restoreFrom: await engineChecked(ctx, backup, file),
+      restoreFrom: file, // placement takes only a server of the backup's engine (restoreEngine)
       restoreEngine: backup.engine,
       server: input.asServer,
       serverLabels: input.asServerLabels,
