@@ -472,8 +472,20 @@ class PostgresServer implements ServerConnection, ServerUsers, MigrationFingerpr
   }
 
   async grantDatabase(user: string, database: string): Promise<void> {
+    await this.joinRole(user);
     await this.admin.raw(`alter database ${quote(database)} owner to ${quote(user)}`);
     await this.admin.raw(`grant connect, temporary on database ${quote(database)} to ${quote(user)}`);
+  }
+
+  /**
+   * Makes the admin a member of a role it made, unless it is one (a superuser always is). A
+   * managed server's admin (RDS, Cloud SQL, Azure: CREATEDB and CREATEROLE, no superuser) must
+   * be, to give a database to that role or to reassign what the role owns. Membership gives the
+   * admin the role's rights, never the role the admin's.
+   */
+  private async joinRole(role: string): Promise<void> {
+    const member = await this.admin.raw(`select pg_catalog.pg_has_role(current_user, ?, 'MEMBER') as member`, [role]);
+    if (!(member.rows[0] as { member: boolean }).member) await this.admin.raw(`grant ${quote(role)} to current_user`);
   }
 
   async passwordMatches(user: string, password: string): Promise<boolean | null> {
@@ -547,6 +559,9 @@ class PostgresServer implements ServerConnection, ServerUsers, MigrationFingerpr
   /** Ends a stand-in's sessions, gives what it made to the tenant, and drops it. */
   private async dropStandIn(standIn: string, user: string, database: string): Promise<void> {
     await this.endSessions(standIn);
+    // REASSIGN OWNED needs membership of both roles.
+    await this.joinRole(standIn);
+    await this.joinRole(user);
     await this.onDatabase(database, async (knex) => {
       await knex.raw(`reassign owned by ${quote(standIn)} to ${quote(user)}`);
       await knex.raw(`drop owned by ${quote(standIn)}`);
