@@ -140,6 +140,11 @@ export class PostgresReplication implements OnlineMoves {
       `user=${conninfoValue(login)}`,
       `password=${conninfoValue(password)}`,
       `application_name=${conninfoValue(name)}`,
+      // The target server connects to the source itself: tenantctl's certificate files are on
+      // this machine, not the server's, so a TLS source is asked for TLS without them (`require`).
+      ...(spec.tls && spec.tls.mode !== 'disable'
+        ? [`sslmode=${spec.tls.mode === 'prefer' ? 'prefer' : 'require'}`]
+        : []),
     ].join(' ');
   }
 
