@@ -1,6 +1,7 @@
 import { parseDuration } from '../core/duration.js';
 import { errorMessage } from '../core/errors.js';
 import { validateTemplate } from '../core/naming.js';
+import { validateSlugPattern } from '../core/slug.js';
 import { DEFAULT_URLS, TOOL_SETTINGS, descriptorForUrl, urlForms, type ToolConfig } from '../engines/descriptors.js';
 import { validateWaveConfigs, type WaveConfig } from './wave-config.js';
 
@@ -44,6 +45,8 @@ export interface CoreConfig {
    * config file (it wins over the knexfile's). Absent means configured.
    */
   directoriesConfigured?: { migrations: boolean; seeds: boolean };
+  /** What a new tenant's slug may be: `word` (default), `id` (ObjectIds, UUIDs) or a regular expression. */
+  slugPattern: string;
   /** Template for tenant database names. Default `tenant_{slug}`. */
   databaseNameTemplate: string;
   /** Template for tenant database users. Default `tenant_{slug}`. */
@@ -227,6 +230,13 @@ export const CONFIG_KEYS: readonly ConfigKeyDefinition[] = [
       "a .sql file or setup(knex, tenant) module run as the server's admin on each tenant database before migrations",
   },
   {
+    key: 'slugPattern',
+    env: 'TENANTCTL_SLUG_PATTERN',
+    type: 'string',
+    validate: validateSlugPattern,
+    description: 'what a slug may be: word (default), id (hex ObjectIds, UUIDs) or a regular expression',
+  },
+  {
     key: 'databaseNameTemplate',
     env: 'TENANTCTL_DATABASE_NAME_TEMPLATE',
     type: 'string',
@@ -402,6 +412,8 @@ export function defaultFor(key: keyof Config, home: string): Config[keyof Config
       return 'development';
     case 'adminSetup':
       return undefined;
+    case 'slugPattern':
+      return 'word';
     case 'databaseNameTemplate':
       return 'tenant_{slug}';
     case 'userNameTemplate':

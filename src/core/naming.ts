@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { UsageError } from './errors.js';
 import { metadataText } from './metadata-value.js';
 
@@ -43,4 +44,18 @@ export function validateTemplate(template: string): string | undefined {
     return 'may contain only lower-case letters, digits, "_", {slug} and {meta.<key>}';
   }
   return undefined;
+}
+
+/** Hex characters of the hash a shortened name ends with (after `_`). */
+const SUFFIX_LENGTH = 8;
+
+/**
+ * A derived name that fits the engine's limit: as it is when it fits, else cut and ended with
+ * `_` and a short hash of the whole name, so two long names that start alike stay apart and the
+ * same slug always gets the same name.
+ */
+export function fitName(name: string, limit: number): string {
+  if (name.length <= limit) return name;
+  const hash = createHash('sha256').update(name).digest('hex').slice(0, SUFFIX_LENGTH);
+  return `${name.slice(0, limit - SUFFIX_LENGTH - 1)}_${hash}`;
 }

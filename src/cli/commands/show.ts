@@ -22,8 +22,8 @@ export function registerShow(program: Command): void {
                 ['step', tenant.step],
                 ['server', `${tenant.server} (${tenant.serverUrl})`],
                 ['engine', tenant.engine],
-                ['database', tenant.database],
-                ['user', tenant.user ?? '(server credentials)'],
+                ['database', tenant.database + shortenedNote(tenant.shortenedFrom?.database)],
+                ['user', (tenant.user ?? '(server credentials)') + shortenedNote(tenant.shortenedFrom?.user)],
                 ['password', tenant.password],
                 ['plan', tenant.plan],
                 ['metadata', tenant.metadata],
@@ -36,4 +36,9 @@ export function registerShow(program: Command): void {
         );
       });
     });
+}
+
+/** Says that a name is its template's, shortened to the engine's limit with a hash suffix. */
+function shortenedNote(full: string | undefined): string {
+  return full ? ` (shortened with a hash suffix from ${full}, longer than the engine allows)` : '';
 }

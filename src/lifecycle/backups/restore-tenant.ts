@@ -5,7 +5,7 @@ import { HashingStream } from '../../core/hashing-stream.js';
 import { sink } from '../../engines/dump-checks.js';
 import type { Context } from '../../context/context.js';
 import { ConflictError, NotFoundError, OperationError, UsageError, errorMessage } from '../../core/errors.js';
-import { validateSlug } from '../../core/slug.js';
+import { EXISTING_SLUG, slugRuleOf, validateSlug } from '../../core/slug.js';
 import { findBackupRow, latestGoodBackup, type BackupRow } from '../../registry/backups-repo.js';
 import { findTenantRow, updateTenantRow, type Tenant, type TenantRow } from '../../registry/tenants-repo.js';
 import { reloadTenant } from '../shared/load-tenant.js';
@@ -74,8 +74,8 @@ export async function restoreTenant(
   onStep: RestoreProgress = () => {},
 ): Promise<RestoreResult> {
   const started = Date.now();
-  const slug = validateSlug(input.slug);
-  if (input.as !== undefined) validateSlug(input.as);
+  const slug = validateSlug(input.slug, EXISTING_SLUG);
+  if (input.as !== undefined) validateSlug(input.as, slugRuleOf(ctx.config));
   const registry = await ctx.registry();
   const source = await findTenantRow(registry.knex, slug);
   if (!source && !input.from) throw new NotFoundError(`no tenant "${slug}" in the registry`);

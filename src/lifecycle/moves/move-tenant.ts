@@ -4,7 +4,7 @@ import type { Context, ServerHandle } from '../../context/context.js';
 import { ConflictError, OperationError, errorMessage } from '../../core/errors.js';
 import { isOutage } from '../shared/fleet-servers.js';
 import { generatePassword, redact } from '../../core/secrets.js';
-import { validateSlug } from '../../core/slug.js';
+import { EXISTING_SLUG, validateSlug } from '../../core/slug.js';
 import {
   findMoveRow,
   insertMoveRow,
@@ -92,7 +92,7 @@ export type MoveProgress = (step: MoveStep | 'rollback') => void;
  */
 export async function moveTenant(ctx: Context, input: MoveInput, onStep: MoveProgress = () => {}): Promise<MoveResult> {
   const started = Date.now();
-  const slug = validateSlug(input.slug);
+  const slug = validateSlug(input.slug, EXISTING_SLUG);
   await assertMovable(ctx, slug, input);
   await adminSetupOf(ctx); // a missing adminSetup is exit 2 before anything moves
   return withTenantLock(ctx, slug, async () => {

@@ -1,12 +1,12 @@
 import type { Context } from '../../context/context.js';
 import { NotFoundError } from '../../core/errors.js';
-import { validateSlug } from '../../core/slug.js';
+import { EXISTING_SLUG, validateSlug } from '../../core/slug.js';
 import { findServerRow } from '../../registry/servers-repo.js';
 import { findTenantRow, toTenant, type Tenant, type TenantRow } from '../../registry/tenants-repo.js';
 
 /** A tenant's row by slug, or NotFoundError; the slug is validated first. */
 export async function loadTenantRow(ctx: Context, slug: string): Promise<TenantRow> {
-  validateSlug(slug);
+  validateSlug(slug, EXISTING_SLUG);
   const registry = await ctx.registry();
   const row = await findTenantRow(registry.knex, slug);
   if (!row) throw new NotFoundError(`no tenant "${slug}" in the registry`);

@@ -1,6 +1,6 @@
 import type { Context } from '../../context/context.js';
 import { NotFoundError, UsageError } from '../../core/errors.js';
-import { validateSlug } from '../../core/slug.js';
+import { EXISTING_SLUG, validateSlug } from '../../core/slug.js';
 import { failedTenantIds, lastRun, type RunKind } from '../../registry/runs-repo.js';
 import { listTenantRows, type TenantStatus, type TenantWithServer } from '../../registry/tenants-repo.js';
 import { assertNotMoving, isMoving } from './tenant-moving.js';
@@ -29,7 +29,7 @@ export async function selectTenants(
   selection: TenantSelection,
   kind: SelectionPurpose,
 ): Promise<TenantWithServer[]> {
-  for (const slug of selection.slugs ?? []) validateSlug(slug);
+  for (const slug of selection.slugs ?? []) validateSlug(slug, EXISTING_SLUG);
   const outside = (selection.statuses ?? []).filter((s) => !WITH_DATABASE.includes(s));
   if (outside.length) {
     throw new UsageError(

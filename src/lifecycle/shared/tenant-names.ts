@@ -1,12 +1,14 @@
 import type { Config } from '../../config/config-keys.js';
 import { UsageError } from '../../core/errors.js';
-import { renderName, templateMetaKeys } from '../../core/naming.js';
+import { fitName, renderName, templateMetaKeys } from '../../core/naming.js';
 import type { EngineDriver } from '../../engines/engine-driver.js';
 
 export interface TenantNames {
   database: string;
   /** Null where the engine has no users or per-tenant users are turned off. */
   user: string | null;
+  /** The names the templates gave, where they were longer than the engine allows and were shortened. */
+  shortened?: { database?: string; user?: string };
 }
 
 /**
@@ -23,20 +25,31 @@ export function tenantNames(
   for (const key of [config.databaseNameTemplate, config.userNameTemplate].flatMap(templateMetaKeys))
     if (!config.indexedMetadata.includes(key))
       throw new UsageError(`naming template uses {meta.${key}}, but "${key}" is not in indexedMetadata`);
-  const database = renderName(config.databaseNameTemplate, slug, metadata);
-  const user = driver.supportsUsers && config.tenantUsers ? renderName(config.userNameTemplate, slug, metadata) : null;
-  check(driver, 'database', database, driver.limits.database);
-  if (user) check(driver, 'user', user, driver.limits.user);
-  return { database, user };
+  const fullDatabase = renderName(config.databaseNameTemplate, slug, metadata);
+  const fullUser =
+    driver.supportsUsers && config.tenantUsers ? renderName(config.userNameTemplate, slug, metadata) : null;
+  // Too long for the engine (a UUID slug on MySQL's 32-character users): cut, with a hash suffix.
+  // A metadata value that makes it too long is refused instead: that value is the operator's to fix.
+  const fit = (kind: string, template: string, name: string, limit: number) => {
+    if (name.length > limit && templateMetaKeys(template).length)
+      throw new UsageError(
+        `${kind} name "${name}" is ${name.length} characters; ${driver.engine} allows ${limit}: the metadata in "${template}" makes it too long`,
+      );
+    return fitName(name, limit);
+  };
+  const database = fit('database', config.databaseNameTemplate, fullDatabase, driver.limits.database);
+  const user = fullUser === null ? null : fit('user', config.userNameTemplate, fullUser, driver.limits.user);
+  check(driver, 'database', database);
+  if (user) check(driver, 'user', user);
+  const shortened = {
+    ...(database !== fullDatabase ? { database: fullDatabase } : {}),
+    ...(user !== fullUser && fullUser !== null ? { user: fullUser } : {}),
+  };
+  return { database, user, ...(Object.keys(shortened).length ? { shortened } : {}) };
 }
 
-function check(driver: EngineDriver, kind: string, name: string, limit: number): void {
-  // Names are ASCII by construction, so bytes (PostgreSQL) and characters (MySQL) agree.
-  if (name.length > limit) {
-    throw new UsageError(
-      `${kind} name "${name}" is ${name.length} characters; ${driver.engine} allows ${limit}: use a shorter slug`,
-    );
-  }
+// Names are ASCII by construction, so bytes (PostgreSQL) and characters (MySQL) agree in fitName.
+function check(driver: EngineDriver, kind: string, name: string): void {
   if (driver.isReservedName(name)) {
     throw new UsageError(`${kind} name "${name}" is reserved by ${driver.engine}: use another slug or naming template`);
   }

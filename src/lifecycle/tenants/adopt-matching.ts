@@ -1,6 +1,6 @@
 import type { Context } from '../../context/context.js';
 import { UsageError, errorMessage, TenantctlError } from '../../core/errors.js';
-import { validateSlug } from '../../core/slug.js';
+import { slugRuleOf, validateSlug } from '../../core/slug.js';
 import { listTenantRows } from '../../registry/tenants-repo.js';
 import { adoptTenant, type AdoptTenantInput, type AdoptTenantResult } from './adopt-tenant.js';
 
@@ -124,7 +124,7 @@ function slugFor(ctx: Context, database: string, slugFrom: RegExp | undefined): 
   }
   if (!candidate) return null;
   try {
-    return validateSlug(candidate.toLowerCase());
+    return validateSlug(candidate.toLowerCase(), slugRuleOf(ctx.config));
   } catch {
     return null;
   }

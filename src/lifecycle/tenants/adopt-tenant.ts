@@ -2,7 +2,7 @@ import knexFactory from 'knex';
 import type { Context, ServerHandle } from '../../context/context.js';
 import { ConflictError, NotFoundError, OperationError, UsageError, errorMessage } from '../../core/errors.js';
 import { generatePassword, redact } from '../../core/secrets.js';
-import { validateSlug } from '../../core/slug.js';
+import { slugRuleOf, validateSlug } from '../../core/slug.js';
 import { validateText } from '../../core/text-limits.js';
 import { usersOf } from '../../engines/engine-driver.js';
 import { assertMetadataAvailable, readIndexedKeys, writeMetadataIndex } from '../../registry/metadata-index-repo.js';
@@ -92,7 +92,7 @@ export async function adoptTenant(
   onProgress: (step: AdoptStep) => void = () => {},
 ): Promise<AdoptTenantResult> {
   const started = Date.now();
-  const slug = validateSlug(input.slug);
+  const slug = validateSlug(input.slug, slugRuleOf(ctx.config));
   validateText('name', input.name);
   validateText('plan', input.plan);
   if (input.user && input.createUser) throw new UsageError('adopt: --user and --create-user exclude each other');

@@ -3,7 +3,7 @@ import type { Knex } from 'knex';
 import type { Context, ServerHandle } from '../../context/context.js';
 import { ConflictError, OperationError, UsageError, errorMessage } from '../../core/errors.js';
 import { generatePassword, redact } from '../../core/secrets.js';
-import { validateSlug } from '../../core/slug.js';
+import { slugRuleOf, validateSlug } from '../../core/slug.js';
 import { validateText } from '../../core/text-limits.js';
 import { assertMetadataAvailable, readIndexedKeys, writeMetadataIndex } from '../../registry/metadata-index-repo.js';
 import {
@@ -101,7 +101,7 @@ export async function createTenant(
   onProgress: (event: CreateProgress) => void = () => {},
 ): Promise<CreateTenantResult> {
   const started = Date.now();
-  const slug = validateSlug(input.slug);
+  const slug = validateSlug(input.slug, slugRuleOf(ctx.config));
   validateText('name', input.name);
   validateText('plan', input.plan);
   // The knexfile (user code) and the directories are checked before anything is created: exit 2.

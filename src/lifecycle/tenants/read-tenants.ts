@@ -2,8 +2,17 @@ import type { Context } from '../../context/context.js';
 import { InternalError } from '../../core/errors.js';
 import { describeServer } from '../../engines/server-spec.js';
 import { findServerRow, specFromRow } from '../../registry/servers-repo.js';
-import { listTenantRows, toTenant, type Tenant, type TenantFilter } from '../../registry/tenants-repo.js';
+import {
+  listTenantRows,
+  toTenant,
+  type Tenant,
+  type TenantFilter,
+  type TenantRow,
+} from '../../registry/tenants-repo.js';
 import { loadTenantRow } from '../shared/load-tenant.js';
+import { tenantNames } from '../shared/tenant-names.js';
+import { driverFor } from '../../engines/drivers.js';
+import type { Engine } from '../../engines/server-spec.js';
 
 export async function listTenants(ctx: Context, filter: TenantFilter = {}): Promise<Tenant[]> {
   const registry = await ctx.registry();
@@ -17,6 +26,11 @@ export interface TenantDetail extends Tenant {
   serverUrl: string;
   /** The tenant user's password: present only when asked for. */
   password?: string | null;
+  /**
+   * Where the naming templates gave a name longer than the engine allows, the full name: the
+   * database or user is that name cut and ended with a hash (see tenantNames).
+   */
+  shortenedFrom?: { database?: string; user?: string };
 }
 
 /** One tenant's full record; the password only with `revealPassword`. Throws NotFoundError. */
@@ -35,6 +49,20 @@ export async function showTenant(
     engine: server.engine,
     serverUrl: describeServer(specFromRow(server)),
   };
+  const shortenedFrom = shortenedNames(ctx, row, server.engine);
+  if (shortenedFrom) detail.shortenedFrom = shortenedFrom;
   if (options.revealPassword) detail.password = row.password_enc ? await ctx.decrypt(row.password_enc) : null;
   return detail;
+}
+
+/** The full names the templates give this tenant, where its names are those names shortened. */
+function shortenedNames(ctx: Context, row: TenantRow, engine: string): TenantDetail['shortenedFrom'] {
+  try {
+    const names = tenantNames(ctx.config, driverFor(engine as Engine), row.slug, JSON.parse(row.metadata));
+    // Only when the stored names are what the templates give today (templates may have changed since).
+    if (!names.shortened || names.database !== row.database_name || names.user !== row.database_user) return undefined;
+    return names.shortened;
+  } catch {
+    return undefined; // names from another configuration: nothing to say
+  }
 }
