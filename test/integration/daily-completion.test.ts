@@ -67,6 +67,32 @@ describe('tenantctl completion', () => {
     expect((await ws.run(['completion', 'powershell'])).code).toBe(2);
   });
 
+  // .ci/run installs zsh and fish: the scripts are loaded by the real shells, not only read.
+  it('fish offers the commands and the slugs; zsh loads its script', async () => {
+    const env = { ...process.env, ...ws.env, PATH: `${dirname(BIN)}:${process.env.PATH}` };
+    const fishScript = join(ws.dir, 'completion.fish');
+    writeFileSync(fishScript, (await ws.run(['completion', 'fish'])).stdout);
+    const fish = (typed: string) =>
+      execFileSync('fish', ['-c', `source ${fishScript}; complete -C '${typed}'`], { cwd: ws.dir, env })
+        .toString()
+        .split('\n')
+        .map((line) => line.split('\t')[0])
+        .filter(Boolean);
+    expect(fish('tenantctl mig').sort()).toEqual(['migrate', 'migrate-all', 'migrate-status']);
+    expect(fish('tenantctl show ')).toContain(slug);
+    const zshScript = join(ws.dir, 'completion.zsh');
+    writeFileSync(zshScript, (await ws.run(['completion', 'zsh'])).stdout);
+    const zsh = execFileSync(
+      'zsh',
+      ['-c', `autoload -Uz compinit && compinit -u && source ${zshScript} && echo loaded`],
+      {
+        cwd: ws.dir,
+        env,
+      },
+    );
+    expect(zsh.toString().trim().split('\n').at(-1)).toBe('loaded');
+  });
+
   it('creates no registry where there is none', async () => {
     const empty = new Workspace('sqlite');
     try {
