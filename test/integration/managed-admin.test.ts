@@ -44,10 +44,23 @@ describe.skipIf(!reachable.includes('postgres'))('an admin that is not a superus
     );
     expect(memberOf.rows[0].n).toBe(0);
 
-    for (const args of [['suspend', slug], ['reactivate', slug], ['backup', slug], ['migrate-all'], ['stats', slug]]) {
+    for (const args of [
+      ['suspend', slug],
+      ['reactivate', slug],
+      ['backup', slug],
+      ['migrate-all'],
+      ['stats', slug],
+      ['rotate-password', slug],
+      ['url', slug],
+    ]) {
       const result = await ws.run(args);
       expect(result.code, `${args.join(' ')}: ${result.stderr}`).toBe(0);
     }
+    // doctor reads the catalog with this admin: no privilege it lacks, nothing wrong with the tenant.
+    const doctor = await ws.json(['doctor']);
+    expect(doctor.result.code, doctor.result.stderr).toBeLessThanOrEqual(1);
+    const findings = doctor.data.findings as Array<{ kind: string; tenant: string | null; severity: string }>;
+    expect(findings.filter((f) => f.kind === 'admin_privilege' || f.tenant === slug)).toEqual([]);
     const restored = await ws.run(['restore', slug, '--latest', '--force']);
     expect(restored.code, restored.stderr).toBe(0);
     const deleted = await ws.run(['delete', slug, '--yes']);
