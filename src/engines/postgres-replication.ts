@@ -149,7 +149,13 @@ export class PostgresReplication implements OnlineMoves {
   }
 
   async subscribe(name: string, database: string, connection: string): Promise<void> {
+    const version = Number(await this.setting('server_version_num'));
     await this.host.onDatabase(database, async (knex) => {
+      // Before PostgreSQL 16 the subscription's apply and initial copy run as its owner, a
+      // superuser: a function of the tenant's (a check, an index expression, a generated column)
+      // or a trigger it enabled ALWAYS/REPLICA would run with those rights. Such a schema moves
+      // offline there; from 16 the apply runs as each table's owner (run_as_owner = false).
+      if (version < 160000) await refuseTenantCode(knex, version);
       // The statement holds the replication login's password: kept out of the target's server log
       // (the session's one connection; a superuser's to set). The login is dropped after the move.
       await knex.raw("set log_statement = 'none'");
@@ -157,7 +163,7 @@ export class PostgresReplication implements OnlineMoves {
       await knex.raw("set log_min_error_statement = 'panic'");
       try {
         await knex.raw(
-          `create subscription ${quote(name)} connection ${literal(connection)} publication ${quote(name)} with (copy_data = true, create_slot = true, slot_name = ${literal(name)})`,
+          `create subscription ${quote(name)} connection ${literal(connection)} publication ${quote(name)} with (copy_data = true, create_slot = true, slot_name = ${literal(name)}${version >= 160000 ? ', run_as_owner = false' : ''})`,
         );
       } catch (error) {
         throw new TenantctlError(`cannot subscribe to the source: ${redactConninfo(errorMessage(error), connection)}`);
@@ -342,4 +348,28 @@ function literal(value: string): string {
 function redactConninfo(message: string, connection: string): string {
   const password = /password='((?:[^'\\]|\\.)*)'/.exec(connection)?.[1];
   return redact(message, [password, password?.replace(/\\(.)/g, '$1')]);
+}
+
+/**
+ * Refuses (before any subscription exists) a copied schema in which replicating would run the
+ * tenant's own code as the subscription's superuser owner: a function that is not an extension's
+ * (called from a check, an index, a default or a generated column) or a trigger that fires during
+ * replication (ENABLE ALWAYS / REPLICA). Trigger functions count only through such a trigger (they
+ * cannot be called otherwise; tenantctl's own migration stamp is one). Reads the catalog only.
+ */
+async function refuseTenantCode(knex: Knex, version: number): Promise<void> {
+  const result = await knex.raw(
+    "select (select count(*)::int from pg_catalog.pg_proc p join pg_catalog.pg_namespace n on n.oid = p.pronamespace where n.nspname not in ('pg_catalog', 'information_schema') and p.prorettype not in ('pg_catalog.trigger'::pg_catalog.regtype, 'pg_catalog.event_trigger'::pg_catalog.regtype) and not exists (select 1 from pg_catalog.pg_depend d where d.classid = 'pg_catalog.pg_proc'::pg_catalog.regclass and d.objid = p.oid and d.deptype = 'e')) as functions, (select count(*)::int from pg_catalog.pg_trigger t where not t.tgisinternal and t.tgenabled in ('A', 'R')) as triggers",
+  );
+  const { functions, triggers } = result.rows[0] as { functions: number; triggers: number };
+  if (functions === 0 && triggers === 0) return;
+  const what = [
+    functions ? `${functions} function(s)` : '',
+    triggers ? `${triggers} trigger(s) enabled for replication` : '',
+  ]
+    .filter(Boolean)
+    .join(' and ');
+  throw new TenantctlError(
+    `an online move is not safe here: the tenant's schema has ${what}, which PostgreSQL ${Math.floor(version / 10000)} would run as the subscription's superuser owner (PostgreSQL 16 runs them as the table owner); move it with --offline`,
+  );
 }

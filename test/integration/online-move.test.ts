@@ -313,6 +313,30 @@ describe.skipIf(!selectedEngines().includes('postgres'))('online move on postgre
     expect((await leftovers(plain)).filter((l) => !l.startsWith('publication'))).toEqual([]);
   }, 120_000);
 
+  // PostgreSQL 15 (this machine's) applies changes as the subscription's superuser owner.
+  it('a tenant that defines a function is not moved online before PostgreSQL 16 (it would run as the superuser); --offline moves it', async () => {
+    const slug = await tenantOn('src', 5);
+    const { password } = (await ws.json(['show', slug, '--show-password'])).data;
+    const db = on(src, ws.names(slug).database, ws.names(slug).user!, password);
+    try {
+      // What a hostile tenant would hang on a check: it runs for every row the apply writes.
+      await db.raw("create function public.tag_ok(t text) returns boolean language sql as $$ select t <> '' $$");
+      await db.raw('alter table items add constraint items_tag_ok check (public.tag_ok(tag))');
+    } finally {
+      await db.destroy();
+    }
+    const before = await contents(src, slug);
+    const refused = await ws.run(['move', slug, '--to', 'plain']);
+    expect(refused.code).not.toBe(0);
+    expect(refused.stderr).toMatch(/1 function\(s\).*superuser owner.*--offline/);
+    expect((await ws.json(['show', slug])).data).toMatchObject({ server: 'src', status: 'active' });
+    expect(await leftovers(src)).toEqual([]);
+    expect(await leftovers(plain)).toEqual([]);
+    const offline = await ws.json(['move', slug, '--to', 'plain', '--offline']);
+    expect(offline.result.code, offline.result.stderr).toBe(0);
+    expect(await contents(plain, slug)).toEqual(before);
+  }, 90_000);
+
   it('a finished move run again with the same --to exits 0 saying it is done', async () => {
     const slug = await tenantOn('src', 5);
     const first = await ws.json(['move', slug, '--to', 'plain']);
