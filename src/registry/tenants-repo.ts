@@ -90,6 +90,21 @@ export function toTenant(row: TenantRow, serverName: string): Tenant {
   };
 }
 
+/** The slug of a live tenant (other than `except`) whose database user on that server is `user`, if any. */
+export async function findTenantHoldingUser(
+  knex: Knex,
+  serverId: number,
+  user: string,
+  except: string,
+): Promise<string | undefined> {
+  const row = (await knex(TABLE)
+    .where({ server_id: serverId, database_user: user })
+    .whereNot({ slug: except })
+    .whereNot({ status: 'deleted' })
+    .first('slug')) as { slug: string } | undefined;
+  return row?.slug;
+}
+
 export async function findTenantRow(knex: Knex, slug: string): Promise<TenantRow | undefined> {
   return knex<TenantRow>(TABLE).where({ slug }).first();
 }

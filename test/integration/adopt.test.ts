@@ -102,6 +102,11 @@ for (const engine of selectedEngines().filter((e): e is 'postgres' | 'mysql' => 
       expect(wrong.stderr).not.toContain('not-it');
       expect((await ws.run(['adopt', 'one', '--database', `${prefix}_none`, '--create-user'])).code).toBe(3);
       expect((await ws.run(['adopt', 'one', '--database', app.database])).code).toBe(2); // no credentials
+      // The server's admin is never a tenant's own user (suspend would lock it, delete drop it).
+      const adminUser = new URL(SERVER_URLS[engine]).username;
+      const asAdmin = await ws.run(['adopt', 'one', '--database', app.database, '--user', adminUser], login);
+      expect(asAdmin.code, asAdmin.stderr).toBe(2);
+      expect(asAdmin.stderr).toMatch(/admin; a tenant needs a user of its own/);
       expect((await ws.run(['show', 'one'])).code).toBe(3);
 
       const { result, data } = await ws.json(base, login);
@@ -109,7 +114,11 @@ for (const engine of selectedEngines().filter((e): e is 'postgres' | 'mysql' => 
       expect(data.tenant).toMatchObject({ slug: 'one', status: 'active', database: app.database, user: app.user });
       expect(data.applied).toHaveLength(2);
       expect(data.migrated).toEqual([]);
-      // Registered now: neither this database again nor this slug.
+      // Registered now: neither this database again nor this slug, nor its user for another database.
+      const sharing = await scriptDatabase(`${prefix}_shr`, false, true);
+      const shared = await ws.run(['adopt', 'shr', '--database', sharing.database, '--user', app.user!], login);
+      expect(shared.code, shared.stderr).toBe(4);
+      expect(shared.stderr).toMatch(/already tenant "one"'s/);
       expect((await ws.run(['adopt', 'two', '--database', app.database, '--user', app.user!], login)).code).toBe(4);
       expect((await ws.run(base, login)).code).toBe(4);
       // Another registry sees this registry's mark and leaves it alone.

@@ -73,6 +73,17 @@ update users set name = ${WHO[engine]} where email = 'fix@x';
         for (const slug of slugs) expect(await nameOf(slug)).toBe('old');
       });
 
+    if (engine === 'mysql')
+      it('--dry-run of DDL is not tried (MySQL would commit it): every tenant skipped, saying why, nothing changed', async () => {
+        writeFileSync(join(ws.dir, 'ddl.sql'), 'alter table users add column dry_col int;\n');
+        const { result, data } = await ws.json(['exec', '--sql-file', 'ddl.sql', '--all', '--yes', '--dry-run']);
+        expect(result.code, result.stderr).not.toBe(2);
+        expect(data.counts.skipped).toBe(slugs.length);
+        expect(data.tenants[0].error).toMatch(/commits DDL .* could not be rolled back/);
+        for (const slug of slugs)
+          expect(await withTenantDb(ws, slug, (db) => db.schema.hasColumn('users', 'dry_col'))).toBe(false);
+      });
+
     it('changes the rows of every selected tenant, as the tenant, recorded and audited with the checksum', async () => {
       const { result, data } = await ws.json(['exec', '--sql-file', 'fix.sql', '--all', '--yes']);
       expect(result.code, result.stderr).toBe(0);

@@ -79,6 +79,15 @@ async function execOne(run: TenantExec, tenant: TenantWithServer): Promise<ExecS
     const driver = connection.driver;
     // MySQL commits DDL on its own: such a file is not one transaction there.
     const atomic = driver.transactionalDdl || !work.ddl;
+    // A dry run is a rolled-back transaction: DDL MySQL would commit on its own is not tried at all.
+    if (options.dryRun && !atomic)
+      return took({
+        ...execSettled(
+          'skipped',
+          `dry run not tried: ${driver.engine} commits DDL (CREATE, ALTER, DROP, RENAME, TRUNCATE) on its own, so it could not be rolled back`,
+        ),
+        atomic,
+      });
     const handle = server;
     return await withCutoff<ExecSettled>(
       {

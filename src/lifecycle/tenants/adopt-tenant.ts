@@ -9,6 +9,7 @@ import { assertMetadataAvailable, readIndexedKeys, writeMetadataIndex } from '..
 import {
   deleteTenantRow,
   findTenantByDatabase,
+  findTenantHoldingUser,
   findTenantRow,
   insertTenantRow,
   now,
@@ -17,6 +18,7 @@ import {
   type Tenant,
   type TenantRow,
 } from '../../registry/tenants-repo.js';
+import { specFromRow } from '../../registry/servers-repo.js';
 import { migrateToLatest } from '../../tenant-schema/run-migrations.js';
 import { assertProjectDirectories, tenantProject } from '../../tenant-schema/tenant-project.js';
 import { UserConsole } from '../../tenant-schema/user-console.js';
@@ -205,7 +207,7 @@ async function planAdoption(
     return { user: null, password: null, mode: MODE_NO_USER };
   }
   if (input.createUser) {
-    const user = tenantNames(ctx.config, driver, slug).user!;
+    const user = tenantNames(ctx.config, driver, slug, { ...input.metadata }).user!;
     if (await usersOf(connection).userExists(user))
       throw new ConflictError(
         `database user "${user}" already exists on server "${server.row.name}": keep it with --user ${user} (and its password), or adopt under another slug`,
@@ -220,8 +222,28 @@ async function planAdoption(
     throw new UsageError(
       `adopt: --user ${input.user} needs its password (--password-stdin or TENANTCTL_TENANT_PASSWORD)`,
     );
+  await assertUserIsTenants(ctx, server, slug, input.user);
   await verifyLogin(server, database, input.user, input.password);
   return { user: input.user, password: input.password, mode: MODE_KEEP_USER };
+}
+
+/**
+ * The kept user becomes the tenant's own: suspend locks it, delete drops it. So it may be neither
+ * the server's admin nor a user another tenant of this registry has (a user several databases
+ * share: adopt those with --create-user instead).
+ */
+async function assertUserIsTenants(ctx: Context, server: ServerHandle, slug: string, user: string): Promise<void> {
+  const admin = specFromRow(server.row).user;
+  if (admin !== undefined && user === admin)
+    throw new UsageError(
+      `adopt: "${user}" is server "${server.row.name}"'s admin; a tenant needs a user of its own (--create-user)`,
+    );
+  const registry = await ctx.registry();
+  const holder = await findTenantHoldingUser(registry.knex, server.row.id, user, slug);
+  if (holder)
+    throw new ConflictError(
+      `adopt: database user "${user}" is already tenant "${holder}"'s; suspending or deleting one would lock out the other: use --create-user`,
+    );
 }
 
 /** Logs in as the application's user, as it does: a wrong password is refused before anything is recorded. */
