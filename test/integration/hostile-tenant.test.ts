@@ -452,6 +452,7 @@ for (const engine of selectedEngines().filter((e): e is 'postgres' | 'mysql' => 
       const shared = { TENANTCTL_TENANT_USERS: 'false' };
       it('refuses what would run tenant code as the admin unless --trust-tenant-code, and says which flag', async () => {
         const slug = ws.slug('s');
+        writeFileSync(join(ws.dir, 'noop.sql'), 'select 1;\n');
         const created = await ws.run(['create', slug, '--server', 'a'], shared);
         expect(created.code, created.stderr).toBe(0);
         const first = await ws.run(['backup', slug, '--trust-tenant-code'], shared);
@@ -463,6 +464,9 @@ for (const engine of selectedEngines().filter((e): e is 'postgres' | 'mysql' => 
           ['stats', '--exact'],
           ['restore', slug, '--force'],
           ['move', slug, '--to', 'b'],
+          ['seed', slug],
+          ['exec', '--sql-file', 'noop.sql', slug, '--yes'],
+          ['schema', 'diff', slug],
         ]) {
           const refused = await ws.run(args, shared);
           expect(refused.code, args.join(' ')).toBe(2);

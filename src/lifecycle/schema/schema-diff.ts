@@ -76,6 +76,7 @@ export async function schemaDiff(
   if (options.reference) {
     const [ref] = await selectTenants(ctx, { slugs: [options.reference] }, 'schema diff');
     if (!ref) throw new UsageError(`--reference ${options.reference}: no such tenant`);
+    await assertTenantCodeTrusted(ctx, [ref], 'schema diff');
     referenceStructure = await readTenant(ctx, ref);
   } else {
     const project = await tenantProject(ctx);

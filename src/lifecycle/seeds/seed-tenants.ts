@@ -17,7 +17,7 @@ import { runSeedFiles, seedFiles } from '../../tenant-schema/run-seeds.js';
 import { tenantProject } from '../../tenant-schema/tenant-project.js';
 import { selectTenants, type TenantSelection } from '../shared/select-tenants.js';
 import { withTenantKnex } from '../shared/tenant-database.js';
-import { tenantLogin } from '../shared/tenant-login.js';
+import { assertTenantCodeTrusted, tenantLogin } from '../shared/tenant-login.js';
 import { withTenantLock } from '../shared/tenant-lock.js';
 
 export interface SeedTenantsOptions extends Omit<TenantSelection, 'retryFailed'> {
@@ -73,6 +73,8 @@ export async function seedTenants(ctx: Context, options: SeedTenantsOptions): Pr
   const suspended = tenants.filter((t) => t.status !== 'active');
   if (suspended.length)
     throw new UsageError(`${suspended.map((t) => `"${t.slug}" is ${t.status}`).join(', ')}: seed needs active tenants`);
+  // Without tenant users the seeds would run over the admin's session, firing the tenant's triggers.
+  await assertTenantCodeTrusted(ctx, tenants, 'seed');
   const registry = await ctx.registry();
   // Seed runs take no fleet lock (tenants are locked one by one): one still marked running whose
   // process on this machine is gone was killed, and is marked so before a new one starts.

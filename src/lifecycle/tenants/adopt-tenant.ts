@@ -25,7 +25,7 @@ import { UserConsole } from '../../tenant-schema/user-console.js';
 import { adminSetupOf } from '../../tenant-schema/admin-setup.js';
 import { runAdminSetup } from '../shared/admin-setup.js';
 import { withTenantKnex } from '../shared/tenant-database.js';
-import { tenantLogin } from '../shared/tenant-login.js';
+import { tenantLogin, untrusted } from '../shared/tenant-login.js';
 import { tenantNames } from '../shared/tenant-names.js';
 import { withTenantLock } from '../shared/tenant-lock.js';
 
@@ -204,6 +204,9 @@ async function planAdoption(
       throw new UsageError(
         `adopt: ${driver.supportsUsers ? 'tenantUsers is off' : `${driver.engine} has no database users`}; leave out --user and --create-user`,
       );
+    // Migrations over the admin's session in a database someone else made run its triggers as the admin.
+    if (driver.supportsUsers && input.migrate && !ctx.config.trustTenantCode)
+      throw untrusted([slug], 'adopt --migrate');
     return { user: null, password: null, mode: MODE_NO_USER };
   }
   if (input.createUser) {
