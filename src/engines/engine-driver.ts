@@ -250,6 +250,12 @@ export interface TenantConnectionOptions {
   schemaWork?: boolean;
   /** The session runs a script of several statements (runScript): MySQL lets one query hold them. */
   script?: boolean;
+  /**
+   * The admin's session runs the operator's code (adminSetup) in a database the tenant owns: the
+   * name search ignores what the database's owner set (PostgreSQL: `search_path = public`, the
+   * catalog first), so a tenant cannot shadow what the code calls with functions of its own.
+   */
+  ownNameSearch?: boolean;
 }
 
 /**

@@ -905,7 +905,7 @@ class PostgresServer implements ServerConnection, ServerUsers, MigrationFingerpr
 
   tenantKnexConfig(
     { database, user, password, role }: TenantCredentials,
-    { lockTimeoutMs, schemaWork }: TenantConnectionOptions = {},
+    { lockTimeoutMs, schemaWork, ownNameSearch }: TenantConnectionOptions = {},
   ): Knex.Config {
     // The session logs in as the tenant's own role (user null: the admin, where the tenant has
     // none), or as a lent stand-in that takes the tenant's role at once, so the tenant owns what is
@@ -916,6 +916,7 @@ class PostgresServer implements ServerConnection, ServerUsers, MigrationFingerpr
     const settings = [
       user && role ? `-c role=${role}` : '',
       lockTimeoutMs !== undefined ? `-c lock_timeout=${Math.max(1, Math.round(lockTimeoutMs))}` : '',
+      ownNameSearch && !user ? '-c search_path=public' : '',
     ].filter(Boolean);
     const options = settings.length ? settings.join(' ') : undefined;
     const login = user

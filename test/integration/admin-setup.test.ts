@@ -198,6 +198,35 @@ describe.skipIf(!reachable.includes('postgres'))('adminSetup on postgres: what o
     expect(refused.data.error.message).toContain('adminSetup');
   }, 120_000);
 
+  it("a tenant cannot shadow what the setup calls: the database's search_path is not the admin's", async () => {
+    const slug = ws.slug();
+    expect((await ws.run(['create', slug, '--no-seed'])).code).toBe(0);
+    const { password } = (await ws.json(['show', slug, '--show-password'])).data;
+    const { database, user } = ws.names(slug);
+    const tenant = ws.probe.connectAs(database, user, password);
+    try {
+      // A hostile tenant's trap: its own lower(), first in the database's default search_path,
+      // which would make whoever calls lower() unqualified a superuser-maker.
+      await tenant.raw('create schema trap');
+      await tenant.raw(
+        `create function trap.lower(t text) returns text language plpgsql as $$ begin execute 'alter role ${user} superuser'; return t; end $$`,
+      );
+      await tenant.raw(`alter database "${database}" set search_path = trap, pg_catalog, public`);
+    } finally {
+      await tenant.destroy();
+    }
+    writeFileSync(join(ws.dir, 'lower-setup.sql'), "select lower('X');\n");
+    const ran = await ws.json(['setup', slug, '--admin-setup', 'lower-setup.sql']);
+    expect(ran.result.code, ran.result.stderr).toBe(0);
+    const admin = ws.probe.admin('postgres');
+    try {
+      const role = (await admin.raw('select rolsuper from pg_roles where rolname = ?', [user])).rows[0];
+      expect(role.rolsuper).toBe(false);
+    } finally {
+      await admin.destroy();
+    }
+  }, 60_000);
+
   it("migrate-all's permission error names adminSetup too", async () => {
     const slug = ws.slug();
     mkdirSync(join(ws.dir, 'no-migrations'), { recursive: true });

@@ -44,7 +44,7 @@ export async function runAdminSetup(
       adminLogin(target.database),
       (knex) => runAdminSetupOn(knex, setup, tenant, (k, sql) => server.driver.runScript(k, sql)),
       factory,
-      { script: setup.kind === 'sql' },
+      { script: setup.kind === 'sql', ownNameSearch: true },
     ),
   );
 }
