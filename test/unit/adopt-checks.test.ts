@@ -2,6 +2,8 @@ import { describe, expect, it } from 'vitest';
 import { fixCommand } from '../../src/cli/render/doctor-fixes.js';
 import { scramSha256Verifier, verifierMatches } from '../../src/engines/postgres-scram.js';
 import type { Finding } from '../../src/lifecycle/doctor/doctor.js';
+import type { Context } from '../../src/context/context.js';
+import { isTenantctlDatabase } from '../../src/lifecycle/tenants/adopt-tenant.js';
 
 const finding = (over: Partial<Finding>): Finding => ({
   kind: 'interrupted',
@@ -43,5 +45,18 @@ describe('doctor fix commands for adoption', () => {
     expect(fixCommand(finding({ ...base, adopt: { slug: 'acme', user: null, createUser: false } }))).toBe(
       'tenantctl adopt acme --server db1 --database tenant_acme',
     );
+  });
+});
+
+describe("adopt never takes tenantctl's own databases", () => {
+  const ctx = (registryUrl: string) => ({ config: { registryUrl } }) as unknown as Context;
+  it('refuses scratch, verify and mark databases, and the registry where it lives on a server', () => {
+    const embedded = ctx('sqlite:/srv/app/.tenantctl/registry.db');
+    for (const name of ['tenantctl_scratch_1a2b', 'tenantctl_identity', 'tenantctl'])
+      expect(isTenantctlDatabase(embedded, name)).toBe(true);
+    expect(isTenantctlDatabase(embedded, 'finvera_acme')).toBe(false);
+    const onServer = ctx('postgres://admin@db1:5432/fleet_registry');
+    expect(isTenantctlDatabase(onServer, 'fleet_registry')).toBe(true);
+    expect(isTenantctlDatabase(onServer, 'fleet_acme')).toBe(false);
   });
 });

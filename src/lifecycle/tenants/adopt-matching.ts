@@ -2,7 +2,7 @@ import type { Context } from '../../context/context.js';
 import { UsageError, errorMessage, TenantctlError } from '../../core/errors.js';
 import { slugRuleOf, validateSlug } from '../../core/slug.js';
 import { listTenantRows } from '../../registry/tenants-repo.js';
-import { adoptTenant, type AdoptTenantInput, type AdoptTenantResult } from './adopt-tenant.js';
+import { adoptTenant, isTenantctlDatabase, type AdoptTenantInput, type AdoptTenantResult } from './adopt-tenant.js';
 
 export interface AdoptMatchingInput extends Omit<AdoptTenantInput, 'slug' | 'database' | 'user' | 'password' | 'name'> {
   /** A LIKE pattern over database names: `%` any run of characters, `_` any one. */
@@ -47,7 +47,9 @@ export async function adoptMatching(
   const server = input.server ? await ctx.serverByName(input.server) : await ctx.defaultServer();
   const registry = await ctx.registry();
   const driver = server.connection.driver;
-  const databases = (await server.connection.listDatabases()).filter((d) => like.test(d) && !driver.isReservedName(d));
+  const databases = (await server.connection.listDatabases()).filter(
+    (d) => like.test(d) && !driver.isReservedName(d) && !isTenantctlDatabase(ctx, d),
+  );
   const registered = new Map(
     (await listTenantRows(registry.knex))
       .filter((t) => t.server_id === server.row.id)

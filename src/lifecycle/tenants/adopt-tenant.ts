@@ -187,6 +187,10 @@ async function planAdoption(
   const database = input.database!;
   if (driver.isReservedName(database))
     throw new UsageError(`database "${database}" is reserved by ${driver.engine}: it cannot be a tenant's`);
+  if (isTenantctlDatabase(ctx, database))
+    throw new UsageError(
+      `database "${database}" is tenantctl's own (the registry, or a scratch or mark database): it cannot be a tenant's`,
+    );
   const owner = await findTenantByDatabase(registry.knex, server.row.id, database);
   if (owner)
     throw new ConflictError(
@@ -361,4 +365,18 @@ async function runAdoptSteps(
     applied.push(...(found ?? []));
   }
   return { applied, migrated };
+}
+
+/**
+ * tenantctl's own databases on a server: its scratch, verify and mark databases (`tenantctl_…`)
+ * and the registry's, where the registry lives on that server. Never adopted.
+ */
+export function isTenantctlDatabase(ctx: Context, database: string): boolean {
+  if (database.startsWith('tenantctl_') || database === 'tenantctl') return true;
+  try {
+    const url = new URL(ctx.config.registryUrl);
+    return decodeURIComponent(url.pathname.slice(1)) === database;
+  } catch {
+    return false; // an embedded registry (a file): no database of a server
+  }
 }
