@@ -236,41 +236,7 @@ async function chooseBackup(
       throw new NotFoundError(`tenant "${slug}" has no good backup; take one with: tenantctl backup ${slug}`);
     return latest;
   }
-  if (isS3Url(from)) return storedBackup(ctx, slug, from, untrusted);
-  const file = resolve(from);
-  if (!existsSync(file)) throw new UsageError(`backup file ${file} does not exist`);
-  const engine = driverForBackupFile(file)?.engine;
-  if (!engine) throw new UsageError(`${file}: not a tenantctl backup (expected ${backupExtensions()})`);
-  const byPath = await findBackupRow(registry.knex, { file });
-  const hashing = new HashingStream();
-  await pipeline(createReadStream(file), hashing, sink());
-  const sha256 = hashing.digest();
-  const recorded = byPath ?? (await findBackupRow(registry.knex, { sha256, status: 'ok' }));
-  // A copy of a recorded backup (an off-site copy brought back) is that backup, read from here.
-  if (recorded) return { ...recorded, file, bytes: recorded.bytes === null ? null : Number(recorded.bytes) };
-  // A file from elsewhere (another registry, a hand-made dump): nothing vouches for what it holds.
-  if (!untrusted) {
-    throw new UsageError(
-      `${file} is not one of this registry's backups (no recorded backup has its checksum): restoring it runs whatever it holds as the tenant's database user. Check where it comes from, then pass --from-untrusted-file to restore it anyway`,
-    );
-  }
-  const tenant = await findTenantRow(registry.knex, slug);
-  return {
-    id: 0,
-    tenant_id: tenant?.id ?? null,
-    slug,
-    status: 'ok',
-    file,
-    bytes: null,
-    sha256,
-    engine,
-    server_version: null,
-    migration: null,
-    started_at: '',
-    finished_at: null,
-    duration_ms: null,
-    error: null,
-  };
+  return namedBackup(ctx, slug, from, untrusted);
 }
 
 /**
@@ -310,25 +276,33 @@ async function engineChecked(ctx: Context, backup: BackupRow, file: string, targ
 }
 
 /**
- * `--from s3://…`: a recorded backup named by its location; any other object of the store only
- * with `untrusted` (read once to learn its checksum, and refused unless it is a recorded one's).
+ * `--from <file | s3://…>`: a recorded backup named by its location, or a copy of one (an off-site
+ * copy brought back, found by its checksum); any other file only with `untrusted`, since nothing
+ * vouches for what it holds.
  */
-async function storedBackup(ctx: Context, slug: string, from: string, untrusted: boolean): Promise<BackupRow> {
+async function namedBackup(ctx: Context, slug: string, from: string, untrusted: boolean): Promise<BackupRow> {
   const registry = await ctx.registry();
-  const recorded = await findBackupRow(registry.knex, { file: from });
-  if (recorded) return recorded;
-  const engine = driverForBackupFile(from)?.engine;
-  if (!engine) throw new UsageError(`${from}: not a tenantctl backup (expected ${backupExtensions()})`);
-  const store = storeOf(ctx.config, from);
-  if (!(await store.exists(from))) throw new UsageError(`backup ${from} does not exist`);
+  const store = isS3Url(from) ? storeOf(ctx.config, from) : undefined;
+  const location = store ? from : resolve(from);
+  const asRead = (row: BackupRow): BackupRow => ({
+    ...row,
+    file: location,
+    bytes: row.bytes === null ? null : Number(row.bytes),
+  });
+  const recorded = await findBackupRow(registry.knex, { file: location });
+  if (recorded) return asRead(recorded);
+  if (!(store ? await store.exists(location) : existsSync(location)))
+    throw new UsageError(`backup ${location} does not exist`);
+  const engine = driverForBackupFile(location)?.engine;
+  if (!engine) throw new UsageError(`${location}: not a tenantctl backup (expected ${backupExtensions()})`);
   const hashing = new HashingStream();
-  await pipeline(await store.read(from), hashing, sink());
+  await pipeline(store ? await store.read(location) : createReadStream(location), hashing, sink());
   const sha256 = hashing.digest();
   const copy = await findBackupRow(registry.knex, { sha256, status: 'ok' });
-  if (copy) return { ...copy, file: from };
+  if (copy) return asRead(copy);
   if (!untrusted)
     throw new UsageError(
-      `${from} is not one of this registry's backups (no recorded backup has its checksum): restoring it runs whatever it holds as the tenant's database user. Check where it comes from, then pass --from-untrusted-file to restore it anyway`,
+      `${location} is not one of this registry's backups (no recorded backup has its checksum): restoring it runs whatever it holds as the tenant's database user. Check where it comes from, then pass --from-untrusted-file to restore it anyway`,
     );
   const tenant = await findTenantRow(registry.knex, slug);
   return {
@@ -336,7 +310,7 @@ async function storedBackup(ctx: Context, slug: string, from: string, untrusted:
     tenant_id: tenant?.id ?? null,
     slug,
     status: 'ok',
-    file: from,
+    file: location,
     bytes: null,
     sha256,
     engine,
