@@ -353,6 +353,12 @@ export interface DatabaseAdmin {
    * it; repeating it is harmless, and a database that carries the mark already is not written.
    */
   markDatabase(database: string, mark: string): Promise<void>;
+  /**
+   * Takes back what tenantctl wrote into a database it gives up without dropping (an abandoned
+   * adopt): the ownership mark and, where the engine keeps one, the migrations stamp with its
+   * trigger. Executes nothing of the tenant's. Safe to repeat; the data is not touched.
+   */
+  unmarkDatabase(database: string): Promise<void>;
   /** The registry mark each named database carries (null: none), in one query where the engine can. */
   readMarks(databases: string[]): Promise<Map<string, string | null>>;
 }

@@ -863,6 +863,10 @@ class MysqlServer implements ServerConnection, ServerUsers, ScheduledJobs {
     await this.admin.raw(`alter table ${table} comment = ${comment}`);
   }
 
+  async unmarkDatabase(database: string): Promise<void> {
+    await this.admin.raw(`drop table if exists ${quote(database)}.${quote(MARK_TABLE)}`);
+  }
+
   async readMarks(databases: string[]): Promise<Map<string, string | null>> {
     const marks = new Map(databases.map((db): [string, string | null] => [db, null]));
     if (databases.length === 0) return marks;

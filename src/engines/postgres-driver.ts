@@ -29,7 +29,15 @@ import {
 import { withLoginSession } from './tenant-session.js';
 import { checkedPgDump, pgCheckDump, pgDumpTo, pgRestoreFrom } from './postgres-dump.js';
 import { resolveTool, type ToolControl } from './run-tool.js';
-import { appliedFromStamp, installStamp, readOwnerMarks, readStamps, writeOwnerMark } from './postgres-stamp.js';
+import {
+  appliedFromStamp,
+  clearOwnerMark,
+  dropStamp,
+  installStamp,
+  readOwnerMarks,
+  readStamps,
+  writeOwnerMark,
+} from './postgres-stamp.js';
 import {
   LOCK_ANSWER_MARGIN_MS,
   LOCK_IDLE_MS,
@@ -875,6 +883,11 @@ class PostgresServer implements ServerConnection, ServerUsers, MigrationFingerpr
 
   readMarks(databases: string[]): Promise<Map<string, string | null>> {
     return readOwnerMarks(this.admin, databases);
+  }
+
+  async unmarkDatabase(database: string): Promise<void> {
+    await this.onDatabase(database, (knex) => dropStamp(knex));
+    await clearOwnerMark(this.admin, database);
   }
 
   async listUsers(): Promise<string[]> {

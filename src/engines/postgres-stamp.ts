@@ -101,6 +101,30 @@ export async function writeOwnerMark(admin: Knex, database: string, mark: string
   await admin.raw(sql.rows[0].sql);
 }
 
+/**
+ * Removes the mark and the stamp from a database's comment. Both are tenantctl's whole comment
+ * (writeOwnerMark and the trigger write nothing else), so the comment goes.
+ */
+export async function clearOwnerMark(admin: Knex, database: string): Promise<void> {
+  const comment = await readComment(admin, database);
+  if (comment === null || (markIn(comment) === null && parseStamp(comment) === null)) return;
+  const sql = await admin.raw('select format(?, ?::text) as sql', ['comment on database %I is null', database]);
+  await admin.raw(sql.rows[0].sql);
+}
+
+/**
+ * Drops the stamp's trigger function wherever the tenant's search_path put it, and with it (CASCADE)
+ * the trigger on the migration table: nothing else depends on a function of that name and
+ * signature. Run in the database by the admin; dropping runs no code of the tenant's.
+ */
+export async function dropStamp(knex: Knex): Promise<void> {
+  const found = await knex.raw(
+    "select p.oid::pg_catalog.regprocedure::text as name from pg_catalog.pg_proc p where p.proname = 'tenantctl_stamp_migrations' and p.pronargs = 0",
+  );
+  for (const { name } of found.rows as Array<{ name: string }>)
+    await knex.raw(`drop function if exists ${name} cascade`);
+}
+
 /** Every named database's ownership mark (null where none), in one query. */
 export async function readOwnerMarks(admin: Knex, databases: string[]): Promise<Map<string, string | null>> {
   const result = await admin.raw(

@@ -486,6 +486,16 @@ class SqliteServer implements ServerConnection {
     }
   }
 
+  async unmarkDatabase(database: string): Promise<void> {
+    if (!existsSync(this.fileFor(database))) return;
+    const db = openSqlite(this.fileFor(database), { fileMustExist: true });
+    try {
+      db.exec(`drop table if exists ${quote(MARK_TABLE)}`);
+    } finally {
+      db.close();
+    }
+  }
+
   async readMarks(databases: string[]): Promise<Map<string, string | null>> {
     const marks = new Map<string, string | null>();
     for (const database of databases) {

@@ -220,6 +220,87 @@ for (const engine of selectedEngines().filter((e): e is 'postgres' | 'mysql' => 
         expect(await notes(app.database, tenant.user, tenant.password)).toEqual([`kept in ${app.database}`]);
       }, 120_000);
     }
+
+    /** tenantctl's traces in a database: its ownership mark, and on PostgreSQL the stamp's function. */
+    const traces = async (database: string): Promise<string[]> => {
+      if (engine === 'postgres') {
+        const comment = await admin.raw(
+          "select pg_catalog.shobj_description(oid, 'pg_database') as c from pg_catalog.pg_database where datname = ?",
+          [database],
+        );
+        const on = knexOn(database);
+        try {
+          const fns = await on.raw(
+            "select proname from pg_catalog.pg_proc where proname = 'tenantctl_stamp_migrations'",
+          );
+          return [comment.rows[0].c, ...fns.rows.map((r: { proname: string }) => r.proname)].filter(Boolean);
+        } finally {
+          await on.destroy();
+        }
+      }
+      const [rows] = await admin.raw(
+        'select table_name as t from information_schema.tables where table_schema = ? and table_name = ?',
+        [database, 'tenantctl_owner'],
+      );
+      return (rows as Array<{ t: string }>).map((r) => r.t);
+    };
+
+    it('abandons an adopt that cannot finish: forgotten, the database kept without its traces, the made user named', async () => {
+      const app = await scriptDatabase(`${prefix}_ab_db`, false);
+      const killed = ws.start(['adopt', 'ab', '--database', app.database, '--create-user'], {
+        TENANTCTL_TEST_PAUSE_AT: 'adopt-read',
+      });
+      let stderr = '';
+      killed.child.stderr!.on('data', (chunk) => (stderr += chunk));
+      await waitFor(async () => stderr.includes('TENANTCTL_TEST_PAUSED adopt-read'), 60_000);
+      killed.child.kill('SIGKILL');
+      await killed.done;
+      const user = (await show('ab')).user as string;
+      made.push({ database: app.database, user });
+      expect(await traces(app.database)).not.toEqual([]);
+      // Only an unfinished adopt can be abandoned, and --abandon takes nothing but the slug.
+      expect((await ws.run(['adopt', 'ab', '--abandon', '--database', app.database])).code).toBe(2);
+      const { result, data } = await ws.json(['adopt', 'ab', '--abandon']);
+      expect(result.code, result.stderr).toBe(0);
+      expect(data).toMatchObject({ slug: 'ab', database: app.database, databaseFound: true, keptUser: user });
+      expect((await ws.run(['show', 'ab'])).code).toBe(3);
+      expect(await traces(app.database)).toEqual([]);
+      const kept = knexOn(app.database);
+      try {
+        expect((await kept('notes').select('body')).map((r) => r.body)).toEqual([`kept in ${app.database}`]);
+      } finally {
+        await kept.destroy();
+      }
+      // Without the mark doctor leaves it alone as not this registry's: never one to adopt back or drop.
+      const findings = (await ws.json(['doctor'])).data.findings as Array<{ kind: string; target?: { name?: string } }>;
+      expect(findings.filter((f) => f.target?.name === app.database).map((f) => f.kind)).toEqual(['foreign_database']);
+      expect((await ws.run(['adopt', 'ab', '--abandon'])).code).toBe(3);
+      expect((await ws.json(['log', 'ab'])).data).toContainEqual(
+        expect.objectContaining({ command: 'adopt --abandon' }),
+      );
+      // A finished adopt is not abandoned: it is a tenant like any other.
+      const done = await scriptDatabase(`${prefix}_ab2_db`, false);
+      expect((await ws.run(['adopt', 'abtwo', '--database', done.database, '--create-user'])).code).toBe(0);
+      made.push({ database: done.database, user: (await show('abtwo')).user });
+      const refused = await ws.run(['adopt', 'abtwo', '--abandon']);
+      expect(refused.code).toBe(4);
+      expect(refused.stderr).toMatch(/not being adopted/);
+    }, 120_000);
+
+    it('refuses to adopt onto a server at its tenant limit, recording nothing', async () => {
+      const app = await scriptDatabase(`${prefix}_cap_db`, false);
+      const server = (await ws.json(['server', 'list'])).data[0] as { name: string; tenants: number };
+      expect((await ws.run(['server', 'update', server.name, '--max-tenants', String(server.tenants)])).code).toBe(0);
+      try {
+        const full = await ws.run(['adopt', 'cap', '--database', app.database, '--create-user']);
+        expect(full.code, full.stderr).toBe(4);
+        expect(full.stderr).toMatch(/at capacity/);
+        expect((await ws.run(['show', 'cap'])).code).toBe(3);
+        expect(await traces(app.database)).toEqual([]);
+      } finally {
+        await ws.run(['server', 'update', server.name, '--max-tenants', 'none']);
+      }
+    }, 60_000);
   });
 }
 

@@ -16,6 +16,7 @@ interface AdoptFlags {
   name?: string;
   plan?: string;
   set?: Record<string, string>;
+  abandon?: boolean;
 }
 
 const STEP_LABELS = {
@@ -64,7 +65,9 @@ export function registerAdopt(program: Command): void {
     .option('--name <name>', 'display name (default: the slug)')
     .option('--plan <plan>', 'plan name, free text')
     .option('--set <key=value>', 'metadata entry, repeatable', collectKeyValue)
+    .option('--abandon', 'give up an unfinished adopt of <slug>: the database is kept, the tenant forgotten')
     .action(async (slug: string | undefined, flags: AdoptFlags, command: Command) => {
+      if (flags.abandon) return abandon(slug, flags, command);
       if (flags.match !== undefined) {
         if (slug || flags.database)
           throw new UsageError('adopt: --match adopts many databases: leave out the slug and --database');
@@ -128,6 +131,39 @@ export function registerAdopt(program: Command): void {
         { command: 'adopt', tenant: slug },
       );
     });
+}
+
+async function abandon(slug: string | undefined, flags: AdoptFlags, command: Command): Promise<void> {
+  if (!slug) throw new UsageError('adopt --abandon: give the slug of the unfinished adopt');
+  const others = Object.entries(flags).filter(([key, value]) => key !== 'abandon' && value !== undefined);
+  if (others.length) throw new UsageError(`adopt --abandon takes only the slug, not --${others[0]![0]}`);
+  const { abandonAdoption } = await import('../../lifecycle/tenants/index.js');
+  await withCommandContext(
+    command,
+    async (ctx, out) => {
+      const result = await abandonAdoption(ctx, slug);
+      out.result(result, () =>
+        [
+          `${out.color.green('✔')} Abandoned the adopt of ${out.color.bold(result.database)} as ${out.color.bold(slug)} on ${result.server}: the tenant is forgotten, the database ${result.databaseFound ? "kept as it was, without tenantctl's mark" : 'was not there'}`,
+          ...(result.droppedUser ? [`  dropped database user ${result.droppedUser} (the adopt had made it)`] : []),
+          ...(result.keptUser
+            ? [
+                `  ${out.color.yellow('!')} kept database user ${result.keptUser}, which the adopt made: it may own the database and its objects; give them back and drop it (README: adopt --abandon)`,
+              ]
+            : []),
+        ].join('\n'),
+      );
+      return {
+        detail: {
+          server: result.server,
+          database: result.database,
+          keptUser: result.keptUser,
+          droppedUser: result.droppedUser,
+        },
+      };
+    },
+    { command: 'adopt --abandon', tenant: slug },
+  );
 }
 
 async function adoptMany(flags: AdoptFlags, command: Command): Promise<void> {

@@ -45,6 +45,20 @@ export async function withPlacementLock<T>(ctx: Context, fn: () => Promise<T>): 
 }
 
 /**
+ * Why `server` cannot take one more tenant now (draining, removed, at capacity), or undefined:
+ * for a tenant that arrives on a server it did not choose (adopt). Call it under withPlacementLock.
+ */
+export async function placementRefusal(ctx: Context, server: ServerHandle): Promise<string | undefined> {
+  const registry = await ctx.registry();
+  const [counts, incoming] = await Promise.all([
+    tenantCountsByServer(registry.knex),
+    incomingMovesByServer(registry.knex),
+  ]);
+  const id = server.row.id;
+  return refuse(server.row, { live: liveCount(counts.get(id)), incoming: incoming.get(id) ?? 0 }, {});
+}
+
+/**
  * Chooses the server a new tenant goes to. `--server` names it; otherwise the configured server
  * (`serverUrl`) is used when one is configured and no label is asked for; otherwise tenantctl
  * chooses among registered servers that are not draining, match the labels, are below their

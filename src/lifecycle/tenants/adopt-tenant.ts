@@ -28,6 +28,7 @@ import { withTenantKnex } from '../shared/tenant-database.js';
 import { tenantLogin, untrusted } from '../shared/tenant-login.js';
 import { tenantNames } from '../shared/tenant-names.js';
 import { withTenantLock } from '../shared/tenant-lock.js';
+import { placementRefusal, withPlacementLock } from '../servers/place-tenant.js';
 
 export interface AdoptTenantInput {
   slug: string;
@@ -77,7 +78,7 @@ export interface AdoptTenantResult {
 }
 
 /** How the row says an adopt takes its user: the mode is recorded so that a resume keeps it. */
-const MODE_CREATE_USER = 'adopting (--create-user)';
+export const MODE_CREATE_USER = 'adopting (--create-user)';
 const MODE_KEEP_USER = 'adopting (--user)';
 const MODE_NO_USER = 'adopting';
 
@@ -123,24 +124,33 @@ export async function adoptTenant(
       const metadata = { ...input.metadata };
       const indexedKeys = await readIndexedKeys(registry.knex);
       await assertMetadataAvailable(registry.knex, indexedKeys, metadata);
-      const plan = await planAdoption(ctx, server, slug, input);
-      row = await ctx.withEncrypted(plan.password, (encrypted) =>
-        insertTenantRow(registry.knex, {
-          slug,
-          name: input.name ?? slug,
-          status: 'adopting',
-          step: null,
-          server_id: server.row.id,
-          database_name: input.database!,
-          database_user: plan.user,
-          password_enc: encrypted,
-          password_changed_at: plan.password ? now() : null,
-          plan: input.plan ?? null,
-          metadata: JSON.stringify(metadata),
-          last_error: null,
-          status_reason: plan.mode,
-        }),
-      );
+      // Checked and recorded as one step, as create places a tenant: two adopts (or an adopt and
+      // a create) never both take a server's last free place.
+      row = await withPlacementLock(ctx, async () => {
+        const refusal = await placementRefusal(ctx, server);
+        if (refusal)
+          throw new ConflictError(
+            `server "${server.row.name}" cannot take another tenant: ${refusal}; nothing was changed`,
+          );
+        const plan = await planAdoption(ctx, server, slug, input);
+        return ctx.withEncrypted(plan.password, (encrypted) =>
+          insertTenantRow(registry.knex, {
+            slug,
+            name: input.name ?? slug,
+            status: 'adopting',
+            step: null,
+            server_id: server.row.id,
+            database_name: input.database!,
+            database_user: plan.user,
+            password_enc: encrypted,
+            password_changed_at: plan.password ? now() : null,
+            plan: input.plan ?? null,
+            metadata: JSON.stringify(metadata),
+            last_error: null,
+            status_reason: plan.mode,
+          }),
+        );
+      });
       try {
         await writeMetadataIndex(registry, row.id, indexedKeys, metadata);
       } catch (error) {

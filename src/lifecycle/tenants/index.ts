@@ -20,6 +20,7 @@ export {
   type AdoptTenantResult,
   type AdoptStep,
 } from './adopt-tenant.js';
+export { abandonAdoption, type AbandonAdoptionResult } from './abandon-adoption.js';
 export {
   adoptMatching,
   type AdoptMatchingInput,
