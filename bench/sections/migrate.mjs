@@ -38,15 +38,16 @@ export async function benchMigrate(fleet, { naiveSample, concurrency }) {
 
   // 1. The naive baseline: one `knex migrate:latest` process per tenant, one after another.
   addMigration(fleet);
+  // Not named knexfile.*: tenantctl, run in the same directory, would take it for the project's.
   writeFileSync(
-    join(fleet.dir, 'knexfile.cjs'),
+    join(fleet.dir, 'naive-knexfile.cjs'),
     "module.exports = { client: process.env.BENCH_CLIENT, connection: JSON.parse(process.env.BENCH_CONNECTION), migrations: { directory: './migrations' } };\n",
   );
   const sample = fleet.slugs.slice(0, Math.min(naiveSample ?? n, n));
   const knexBin = join(REPO, 'node_modules', 'knex', 'bin', 'cli.js');
   const naive = await timeIt(async () => {
     for (const slug of sample) {
-      const run = await runMeasured(process.execPath, [knexBin, 'migrate:latest', '--knexfile', 'knexfile.cjs'], {
+      const run = await runMeasured(process.execPath, [knexBin, 'migrate:latest', '--knexfile', 'naive-knexfile.cjs'], {
         cwd: fleet.dir,
         env: {
           BENCH_CLIENT: fleet.client,

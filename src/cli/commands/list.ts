@@ -34,8 +34,11 @@ export function registerList(program: Command): void {
     .option('--offset <n>', 'skip this many tenants first (with --sort: a stable page)')
     .option('--format <format>', 'table (default), csv, or json (also --json)')
     .action(async (flags: ListFlags, command: Command) => {
-      const { listTenants, queryTenantList, tenantsCsv, parseCreatedAfter, LIST_SORTS } =
-        await import('../../lifecycle/tenants/index.js');
+      // The two modules list needs, not the tenants index (which loads every tenant operation).
+      const [{ listTenants }, { queryTenantList, tenantsCsv, parseCreatedAfter, LIST_SORTS }] = await Promise.all([
+        import('../../lifecycle/tenants/read-tenants.js'),
+        import('../../lifecycle/tenants/tenant-list-query.js'),
+      ]);
       // Every flag is checked before the registry is opened: bad input, exit 2.
       const sort = (flags.sort ?? 'slug') as ListSort;
       if (!LIST_SORTS.includes(sort))
@@ -94,7 +97,7 @@ export function registerList(program: Command): void {
 
 /** Each tenant's database size, from the servers (as `stats` gathers it); unknown ones are left out. */
 async function tenantSizes(ctx: import('../../context/context.js').Context): Promise<Map<string, number | null>> {
-  const { tenantStats } = await import('../../lifecycle/tenants/index.js');
+  const { tenantStats } = await import('../../lifecycle/tenants/tenant-stats.js');
   const stats = await tenantStats(ctx, {}, {});
   return new Map(stats.tenants.map((t) => [t.slug, t.sizeBytes]));
 }

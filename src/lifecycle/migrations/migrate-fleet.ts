@@ -192,7 +192,10 @@ function runWaves(
   const workOf = new Map<number, WorkItem[]>();
   for (const item of work) {
     const wave = plan.waveOf.get(item.tenant.id)!;
-    workOf.set(wave, [...(workOf.get(wave) ?? []), item]);
+    // Pushed, not copied: a copy per tenant is quadratic in the fleet's size.
+    const items = workOf.get(wave);
+    if (items) items.push(item);
+    else workOf.set(wave, [item]);
   }
   const widest = Math.max(options.concurrency, ...plan.waves.map((w) => w.concurrency ?? 0));
   return runRollout<WorkItem, Settled>(plan.waves, {
