@@ -114,12 +114,14 @@ export async function clearOwnerMark(admin: Knex, database: string): Promise<voi
 
 /**
  * Drops the stamp's trigger function wherever the tenant's search_path put it, and with it (CASCADE)
- * the trigger on the migration table: nothing else depends on a function of that name and
- * signature. Run in the database by the admin; dropping runs no code of the tenant's.
+ * the trigger on the migration table. Only trigger functions of that name: only triggers can
+ * depend on one, so the cascade reaches nothing of the tenant's (a same-named function of another
+ * type, used by a column default say, is left alone). Run in the database by the admin, over the
+ * catalog; dropping runs no code of the tenant's.
  */
 export async function dropStamp(knex: Knex): Promise<void> {
   const found = await knex.raw(
-    "select p.oid::pg_catalog.regprocedure::text as name from pg_catalog.pg_proc p where p.proname = 'tenantctl_stamp_migrations' and p.pronargs = 0",
+    "select p.oid::pg_catalog.regprocedure::text as name from pg_catalog.pg_proc p where p.proname = 'tenantctl_stamp_migrations' and p.pronargs = 0 and p.prorettype = 'pg_catalog.trigger'::pg_catalog.regtype",
   );
   for (const { name } of found.rows as Array<{ name: string }>)
     await knex.raw(`drop function if exists ${name} cascade`);

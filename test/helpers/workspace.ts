@@ -6,6 +6,7 @@ import { randomBytes } from 'node:crypto';
 import { SERVER_URLS, type TestEngine } from './engines.js';
 import { runCli, startCli, type CliResult } from './cli.js';
 import { probeFor, type ServerProbe } from './server-probe.js';
+import { waitFor } from './wait-for.js';
 
 const REPO = fileURLToPath(new URL('../..', import.meta.url));
 export const FIXTURES = join(REPO, 'test', 'fixtures');
@@ -62,6 +63,19 @@ export class Workspace {
 
   start(args: string[], env: Record<string, string | undefined> = {}) {
     return startCli(args, { cwd: this.dir, env: { ...this.env, ...env } });
+  }
+
+  /**
+   * Runs the command until it reaches `step` (TENANTCTL_TEST_PAUSE_AT, see hooked-tenantctl.mjs),
+   * then kills it with -9: the run a test resumes or abandons afterwards.
+   */
+  async killAtStep(args: string[], step: string, env: Record<string, string | undefined> = {}) {
+    const running = this.start(args, { ...env, TENANTCTL_TEST_PAUSE_AT: step });
+    let stderr = '';
+    running.child.stderr!.on('data', (chunk) => (stderr += chunk));
+    await waitFor(async () => stderr.includes(`TENANTCTL_TEST_PAUSED ${step}`), 60_000);
+    running.child.kill('SIGKILL');
+    return running.done;
   }
 
   /** Runs with --json and parses stdout, which must hold nothing but the JSON document. */

@@ -3,7 +3,6 @@ import { join } from 'node:path';
 import knexFactory, { type Knex } from 'knex';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { SERVER_URLS, selectedEngines } from '../helpers/engines.js';
-import { waitFor } from '../helpers/wait-for.js';
 import { Workspace } from '../helpers/workspace.js';
 
 const reachable = inject('reachableEngines');
@@ -189,14 +188,8 @@ for (const engine of selectedEngines().filter((e): e is 'postgres' | 'mysql' => 
       it(`finishes an adopt killed with -9 at ${step} when run again, without touching the data`, async () => {
         const slug = `k${step.replace('adopt-', '')}`;
         const app = await scriptDatabase(`${prefix}_${slug}_db`, false);
-        const killed = ws.start(['adopt', slug, '--database', app.database, '--create-user'], {
-          TENANTCTL_TEST_PAUSE_AT: step,
-        });
-        let stderr = '';
-        killed.child.stderr!.on('data', (chunk) => (stderr += chunk));
-        await waitFor(async () => stderr.includes(`TENANTCTL_TEST_PAUSED ${step}`), 60_000);
-        killed.child.kill('SIGKILL');
-        expect((await killed.done).signal).toBe('SIGKILL');
+        const killed = await ws.killAtStep(['adopt', slug, '--database', app.database, '--create-user'], step);
+        expect(killed.signal).toBe('SIGKILL');
         expect(await show(slug)).toMatchObject({ status: 'adopting', step });
         // Doctor names it and how to finish; create (which would start afresh) refuses it.
         const doctor = await ws.json(['doctor']);
@@ -247,14 +240,9 @@ for (const engine of selectedEngines().filter((e): e is 'postgres' | 'mysql' => 
 
     it('abandons an adopt that cannot finish: forgotten, the database kept without its traces, the made user named', async () => {
       const app = await scriptDatabase(`${prefix}_ab_db`, false);
-      const killed = ws.start(['adopt', 'ab', '--database', app.database, '--create-user'], {
-        TENANTCTL_TEST_PAUSE_AT: 'adopt-read',
-      });
-      let stderr = '';
-      killed.child.stderr!.on('data', (chunk) => (stderr += chunk));
-      await waitFor(async () => stderr.includes('TENANTCTL_TEST_PAUSED adopt-read'), 60_000);
-      killed.child.kill('SIGKILL');
-      await killed.done;
+      expect(
+        (await ws.killAtStep(['adopt', 'ab', '--database', app.database, '--create-user'], 'adopt-read')).signal,
+      ).toBe('SIGKILL');
       const user = (await show('ab')).user as string;
       made.push({ database: app.database, user });
       expect(await traces(app.database)).not.toEqual([]);

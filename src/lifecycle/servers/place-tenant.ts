@@ -49,13 +49,18 @@ export async function withPlacementLock<T>(ctx: Context, fn: () => Promise<T>): 
  * for a tenant that arrives on a server it did not choose (adopt). Call it under withPlacementLock.
  */
 export async function placementRefusal(ctx: Context, server: ServerHandle): Promise<string | undefined> {
+  const load = await serverLoads(ctx);
+  return refuse(server.row, load(server.row.id), {});
+}
+
+/** Each server's live tenants plus those moving in: what capacity is measured against. */
+async function serverLoads(ctx: Context): Promise<(id: number) => { live: number; incoming: number }> {
   const registry = await ctx.registry();
   const [counts, incoming] = await Promise.all([
     tenantCountsByServer(registry.knex),
     incomingMovesByServer(registry.knex),
   ]);
-  const id = server.row.id;
-  return refuse(server.row, { live: liveCount(counts.get(id)), incoming: incoming.get(id) ?? 0 }, {});
+  return (id) => ({ live: liveCount(counts.get(id)), incoming: incoming.get(id) ?? 0 });
 }
 
 /**
@@ -67,12 +72,7 @@ export async function placementRefusal(ctx: Context, server: ServerHandle): Prom
  */
 export async function placeTenant(ctx: Context, request: PlacementRequest): Promise<Placement> {
   const registry = await ctx.registry();
-  const [counts, incoming] = await Promise.all([
-    tenantCountsByServer(registry.knex),
-    incomingMovesByServer(registry.knex),
-  ]);
-  /** Live tenants plus those moving in: what capacity is measured against. */
-  const load = (id: number) => ({ live: liveCount(counts.get(id)), incoming: incoming.get(id) ?? 0 });
+  const load = await serverLoads(ctx);
 
   if (request.server) {
     const server = await ctx.serverByName(request.server);
