@@ -197,7 +197,12 @@ for (const engine of NETWORK_ENGINES) {
       const ours = created.map((s) => `${prefix}_${s}`);
       const count = async (which: 'main' | 'second') => {
         if (engine === 'postgres') {
-          const r = await admin[which].raw('select count(*) as n from pg_stat_activity where datname = any(?)', [ours]);
+          // Sessions at work: a backend whose client has just gone (a finished tenant's) stays
+          // listed, idle, for a moment after it, and is no tenant being migrated.
+          const r = await admin[which].raw(
+            "select count(*) as n from pg_stat_activity where datname = any(?) and state is distinct from 'idle'",
+            [ours],
+          );
           return Number(r.rows[0].n);
         }
         const [rows] = await admin[which].raw(
