@@ -256,6 +256,12 @@ export interface TenantConnectionOptions {
    * catalog first), so a tenant cannot shadow what the code calls with functions of its own.
    */
   ownNameSearch?: boolean;
+  /**
+   * The session only reads (`tenantctl query`): set up as the connection opens, with no round
+   * trip of its own, every transaction of it is read only and each statement is cut after
+   * `timeoutMs` (instead of statementTimeout). A connection the setting failed on never opens.
+   */
+  readOnly?: { timeoutMs: number };
 }
 
 /**

@@ -221,6 +221,33 @@ function pool(
 
 const ER_UNKNOWN_SYSTEM_VARIABLE = 1193;
 
+/**
+ * A read-only session's pool (TenantConnectionOptions.readOnly): made read only (`tx_read_only`,
+ * what `SET SESSION TRANSACTION READ ONLY` sets) and bounded by `timeoutMs` in the statement that
+ * opens it, so the operator's statement is the session's second and last; a connection where
+ * either setting failed is never handed out. MariaDB names them in one statement; MySQL 8, which
+ * knows neither name, is asked again with its own (milliseconds; SELECT only).
+ */
+function readOnlyPool(spec: ServerSpec, timeoutMs: number): Knex.PoolConfig {
+  const deadlines = socketDeadlines(spec, 'tenantctl');
+  const mariadb = `SET SESSION max_statement_time = ${Math.max(0.001, timeoutMs / 1000)}, SESSION tx_read_only = 1`;
+  const mysql = `SET SESSION max_execution_time = ${Math.max(1, Math.round(timeoutMs))}, SESSION transaction_read_only = 1`;
+  return {
+    min: 0,
+    max: 1,
+    afterCreate: (conn: RawMysqlConnection, done: (error: Error | null, conn: unknown) => void) => {
+      guardConnection(conn, MYSQL_PARTS, deadlines);
+      const misnamed = certificateNamesHost(spec, conn);
+      if (misnamed) return done(misnamed, conn);
+      conn.query(mariadb, (error) => {
+        if ((error as { errno?: number } | null)?.errno === ER_UNKNOWN_SYSTEM_VARIABLE)
+          conn.query(mysql, (again) => done(again, conn));
+        else done(error, conn);
+      });
+    },
+  };
+}
+
 /** mysql2's codes for a statement the account lacks a privilege for. */
 const PRIVILEGE_ERRORS = [
   'ER_TABLEACCESS_DENIED_ERROR',
@@ -779,7 +806,9 @@ class MysqlServer implements ServerConnection, ServerUsers, ScheduledJobs {
   }
 
   readOnlyQuery(login: TenantLogin, sql: string, options: ReadOnlyQueryOptions): Promise<QueryRows> {
-    return withLoginSession(this, login, (knex) => mysqlReadOnlyQuery(knex, sql, options));
+    return withLoginSession(this, login, (knex) => mysqlReadOnlyQuery(knex, sql, options), {
+      readOnly: { timeoutMs: options.timeoutMs },
+    });
   }
 
   async databaseStats(logins: TenantLogin[], options: DatabaseStatsOptions): Promise<Map<string, DatabaseStats>> {
@@ -885,7 +914,7 @@ class MysqlServer implements ServerConnection, ServerUsers, ScheduledJobs {
 
   tenantKnexConfig(
     { database, user, password }: TenantCredentials,
-    { lockTimeoutMs, schemaWork, script }: TenantConnectionOptions = {},
+    { lockTimeoutMs, schemaWork, script, readOnly }: TenantConnectionOptions = {},
   ): Knex.Config {
     // Migrations and seeds run unbounded; tenantctl's own reads within statementTimeout.
     return {
@@ -895,7 +924,9 @@ class MysqlServer implements ServerConnection, ServerUsers, ScheduledJobs {
         ...(user ? connection(this.spec, database, user, password) : connection(this.spec, database)),
         ...(script ? { multipleStatements: true } : {}),
       },
-      pool: pool(this.spec, 1, schemaWork ? 'migrations' : 'tenantctl', lockTimeoutSettings(lockTimeoutMs)),
+      pool: readOnly
+        ? readOnlyPool(this.spec, readOnly.timeoutMs)
+        : pool(this.spec, 1, schemaWork ? 'migrations' : 'tenantctl', lockTimeoutSettings(lockTimeoutMs)),
     };
   }
 

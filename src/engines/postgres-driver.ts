@@ -768,7 +768,9 @@ class PostgresServer implements ServerConnection, ServerUsers, MigrationFingerpr
   }
 
   readOnlyQuery(login: TenantLogin, sql: string, options: ReadOnlyQueryOptions): Promise<QueryRows> {
-    return withLoginSession(this, login, (knex) => postgresReadOnlyQuery(knex, sql, options));
+    return withLoginSession(this, login, (knex) => postgresReadOnlyQuery(knex, sql, options), {
+      readOnly: { timeoutMs: options.timeoutMs },
+    });
   }
 
   async databaseStats(logins: TenantLogin[], options: DatabaseStatsOptions): Promise<Map<string, DatabaseStats>> {
@@ -918,7 +920,7 @@ class PostgresServer implements ServerConnection, ServerUsers, MigrationFingerpr
 
   tenantKnexConfig(
     { database, user, password, role }: TenantCredentials,
-    { lockTimeoutMs, schemaWork, ownNameSearch }: TenantConnectionOptions = {},
+    { lockTimeoutMs, schemaWork, ownNameSearch, readOnly }: TenantConnectionOptions = {},
   ): Knex.Config {
     // The session logs in as the tenant's own role (user null: the admin, where the tenant has
     // none), or as a lent stand-in that takes the tenant's role at once, so the tenant owns what is
@@ -930,6 +932,8 @@ class PostgresServer implements ServerConnection, ServerUsers, MigrationFingerpr
       user && role ? `-c role=${role}` : '',
       lockTimeoutMs !== undefined ? `-c lock_timeout=${Math.max(1, Math.round(lockTimeoutMs))}` : '',
       ownNameSearch && !user ? '-c search_path=public' : '',
+      // In the startup packet: the session is read only before its first statement, at no round trip.
+      readOnly ? '-c default_transaction_read_only=on' : '',
     ].filter(Boolean);
     const options = settings.length ? settings.join(' ') : undefined;
     const login = user
@@ -938,7 +942,11 @@ class PostgresServer implements ServerConnection, ServerUsers, MigrationFingerpr
     return {
       client: 'pg',
       log: QUIET_KNEX_LOG,
-      connection: { ...login, ...(options ? { options } : {}) },
+      connection: {
+        ...login,
+        ...(options ? { options } : {}),
+        ...(readOnly ? { statement_timeout: Math.max(1, Math.round(readOnly.timeoutMs)) } : {}),
+      },
       pool: pool(this.spec, 1, use),
     };
   }
