@@ -68,6 +68,21 @@ export async function benchQuery(fleet, { concurrency }) {
   row(`shell loop of ${fleet.engine === 'postgres' ? 'psql -c' : 'mysql -e'} per tenant`, shell.ms);
   const hundred = await tenantctlQuery(fleet, HUNDRED_ROWS, concurrency, fleet.count * 100);
   row('tenantctl query, 100 rows per tenant, ndjson (whole process)', hundred.ms, hundred.peakMb);
+  // Drift over the fleet: every tenant's catalog read as itself (one statement per tenant),
+  // against a fresh tenant built in a scratch database, then against a reference tenant.
+  for (const [label, extra] of [
+    ['schema diff --all against a fresh tenant (scratch database)', []],
+    [`schema diff --all --reference ${fleet.slugs[0]}`, ['--reference', fleet.slugs[0]]],
+  ]) {
+    const diff = await runMeasured(
+      process.execPath,
+      [BIN, 'schema', 'diff', '--all', '--json', '--concurrency', String(concurrency), ...extra],
+      { cwd: fleet.dir, env: fleet.env },
+    );
+    // Exit 1 is drift found (the bench's tables are not the project's): a run, not a failure.
+    if (diff.code !== 0 && diff.code !== 1) throw new Error(`schema diff failed (${diff.code}): ${diff.stderr}`);
+    row(`tenantctl ${label} (whole process)`, diff.ms, diff.peakMb);
+  }
   return {
     rows,
     ratios: {
