@@ -291,7 +291,8 @@ export interface ServerConnection
   readonly scheduledJobs: ScheduledJobs | undefined;
   /**
    * The server's own replication, for moving a tenant while it keeps working (PostgreSQL: logical
-   * replication); undefined where tenantctl has no online move for the engine (it moves offline).
+   * replication; MySQL/MariaDB: binlog replication into a channel of its own); undefined where
+   * tenantctl has no online move for the engine (it moves offline).
    */
   readonly onlineMoves: OnlineMoves | undefined;
   /**
@@ -506,38 +507,56 @@ export interface MigrationFingerprints {
  * The online-move capability: a copy kept up to date by the servers' own replication while the
  * tenant works, so that it is fenced only for the last catch-up. Every object is named after the
  * move (`name`), so a killed move's objects are found again and removed. The source side's calls
- * are made on the source server, the target side's on the target.
+ * are made on the source server, the target side's on the target; a call that needs both sides
+ * (how far behind the target is) is made on the source and given the target.
  */
 export interface OnlineMoves {
+  /** How this engine replicates for a move, in words (what `--dry-run` says). */
+  readonly method: string;
+  /**
+   * Whether the initial copy is a dump written to the work directory first (MySQL: a snapshot of
+   * the rows), so the move needs room there as an offline one does; false where replication
+   * copies the rows itself (PostgreSQL's subscription).
+   */
+  readonly dumpsInitialCopy: boolean;
   /** Why this server cannot be an online move's source (each names the setting), empty when it can. */
   sourceBlockers(): Promise<string[]>;
-  /** Why this server cannot be an online move's target, empty when it can. */
-  targetBlockers(): Promise<string[]>;
+  /** Why this server cannot take an online move from `source`, empty when it can. */
+  targetBlockers(source: ServerConnection): Promise<string[]>;
   /** Source: tables that need a full replica identity for the move (no primary key, no identity index). */
   tablesWithoutKey(database: string): Promise<string[]>;
-  /** Source: the tenant's schema (no rows) copied into the target's database, as each side's tenant user. */
-  copySchema(
+  /**
+   * Source: what the target's database starts from, copied into it as each side's tenant user
+   * (PostgreSQL: the schema, no rows; MySQL: a consistent snapshot of schema and rows, dumped into
+   * `workDir` first). Returns where in the source's change stream replication must start (opaque;
+   * null where the subscription finds its own start).
+   */
+  initialCopy(
     sourceLogin: TenantLogin,
     target: ServerConnection,
     targetLogin: TenantLogin,
     tools: DumpTools,
-  ): Promise<void>;
+    workDir: string,
+  ): Promise<string | null>;
   /**
    * Source: publishes the database (`fullTables` given a full replica identity first) with a
    * replication login of the move's own; returns how the target connects, a secret.
    */
   publish(name: string, database: string, tenantUser: string, fullTables: string[]): Promise<string>;
-  /** Target: subscribes its database to the source (the initial copy starts at once). */
-  subscribe(name: string, database: string, connection: string): Promise<void>;
-  /** Target: tables whose initial copy is not done yet. */
+  /** Target: replicates the source into its database from `start` (initialCopy's), starting at once. */
+  subscribe(name: string, database: string, connection: string, start: string | null): Promise<void>;
+  /** Target: tables whose initial copy is not done yet; throws once replication has failed. */
   tablesCopying(name: string, database: string): Promise<number>;
-  /** Source: bytes of WAL (or binlog) the target has still to confirm; null when the slot is gone. */
-  lagBytes(name: string): Promise<number | null>;
+  /** Source: bytes of WAL (or binlog) `target` has still to apply; null when the move's replication is gone. */
+  lagBytes(name: string, target: ServerConnection): Promise<number | null>;
   /** Source: takes the tenant's access away (as suspendAccess), sparing the move's replication session. */
   fence(name: string, database: string, user: string): Promise<void>;
-  /** Source: waits until the target has applied everything written until now; throws after `timeoutMs`. */
-  awaitApplied(name: string, timeoutMs: number): Promise<void>;
-  /** Source → target: every sequence set from the source's, each side read/written as its tenant user. */
+  /** Source: waits until `target` has applied everything written until now; throws after `timeoutMs`. */
+  awaitApplied(name: string, target: ServerConnection, timeoutMs: number): Promise<void>;
+  /**
+   * Source → target: every sequence (MySQL: AUTO_INCREMENT position) set from the source's, each
+   * side read/written as its tenant user.
+   */
   copySequences(sourceLogin: TenantLogin, target: ServerConnection, targetLogin: TenantLogin): Promise<number>;
   /** Target: the subscription removed (without touching the source). Safe to repeat; the database may be gone. */
   unsubscribe(name: string, database: string): Promise<void>;
@@ -545,8 +564,12 @@ export interface OnlineMoves {
   unpublish(name: string, database: string, fullTables: string[]): Promise<void>;
   /** Replication objects on this server whose name starts with `prefix` (slots, subscriptions, logins): for doctor. */
   leftovers(prefix: string): Promise<Array<{ what: string; name: string }>>;
-  /** Removes every replication object of that name on this server (doctor --fix). Safe to repeat. */
-  removeLeftover(name: string): Promise<void>;
+  /**
+   * Removes every replication object of that name on this server (doctor --fix). `recorded` is
+   * what the registry's move of that name says of its source (null: no such move): the source
+   * database, and the tables whose replica identity it changed, which get theirs back. Safe to repeat.
+   */
+  removeLeftover(name: string, recorded: { database: string; fullTables: string[] } | null): Promise<void>;
 }
 
 /** The users capability of a server whose engine has database users. */

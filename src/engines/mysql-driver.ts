@@ -14,6 +14,7 @@ import {
   type MigrationTable,
   type EngineDriver,
   type LentLogin,
+  type OnlineMoves,
   type ScheduledJobs,
   type ServerConnection,
   type ServerUsers,
@@ -54,6 +55,7 @@ import type { ContentFingerprint } from './content-fingerprint.js';
 import { runPool } from '../core/run-pool.js';
 import { MARK_PATTERN, MARK_TABLE, OWNER_PREFIX, markIn } from './ownership-mark.js';
 import { onRawConnection } from './raw-connection.js';
+import { MysqlReplication } from './mysql-replication.js';
 
 /** Tenants read per UNION query: well inside packet and table-open limits. */
 const BATCH = 250;
@@ -399,8 +401,7 @@ export const mysqlDriver: EngineDriver = {
 class MysqlServer implements ServerConnection, ServerUsers, ScheduledJobs {
   readonly users: ServerUsers = this;
   readonly scheduledJobs: ScheduledJobs = this;
-  /** No online move for this engine yet: it moves offline. */
-  readonly onlineMoves = undefined;
+  readonly onlineMoves: OnlineMoves;
   /** One UNION per batch reads every migration table: nothing to keep. */
   readonly migrationFingerprints = undefined;
   readonly driver = mysqlDriver;
@@ -415,6 +416,18 @@ class MysqlServer implements ServerConnection, ServerUsers, ScheduledJobs {
   constructor(private readonly spec: ServerSpec) {
     this.adminKnex = knexFactory(mysqlDriver.adminKnexConfig(spec));
     this.watcher.hold(this.adminKnex);
+    const server = this;
+    this.onlineMoves = new MysqlReplication(this, {
+      spec,
+      get userHost() {
+        return server.host;
+      },
+      admin: () => this.admin,
+      flavour: () => this.serverFlavour(),
+      identifiedBy: (password) => this.identifiedBy(password),
+      suspendAccess: (database, user) => this.suspendAccess(database, user),
+      toolControl: (dump) => this.toolControl(dump),
+    });
   }
 
   /** The admin pool; once the server is lost, every call fails with the reason at once. */
@@ -540,12 +553,7 @@ class MysqlServer implements ServerConnection, ServerUsers, ScheduledJobs {
   /** MariaDB or MySQL, asked once: they take a password's hash in different clauses. */
   private flavour?: Promise<'mariadb' | 'mysql'>;
 
-  /**
-   * The clause that sets `password` by its hash, computed here: the plaintext never reaches the
-   * server, whose general query log (and binary log) would keep the statement. MariaDB:
-   * mysql_native_password's `*…`, its default; MySQL 8: caching_sha2_password's `$A$005$…`, its default.
-   */
-  private async identifiedBy(password: string): Promise<{ clause: string; hash: string }> {
+  private serverFlavour(): Promise<'mariadb' | 'mysql'> {
     this.flavour ??= this.admin.raw('select version() as version').then(
       ([rows]) => (/mariadb/i.test(String(rows[0].version)) ? 'mariadb' : 'mysql'),
       (error: unknown) => {
@@ -553,7 +561,16 @@ class MysqlServer implements ServerConnection, ServerUsers, ScheduledJobs {
         throw error;
       },
     );
-    return (await this.flavour) === 'mariadb'
+    return this.flavour;
+  }
+
+  /**
+   * The clause that sets `password` by its hash, computed here: the plaintext never reaches the
+   * server, whose general query log (and binary log) would keep the statement. MariaDB:
+   * mysql_native_password's `*…`, its default; MySQL 8: caching_sha2_password's `$A$005$…`, its default.
+   */
+  private async identifiedBy(password: string): Promise<{ clause: string; hash: string }> {
+    return (await this.serverFlavour()) === 'mariadb'
       ? { clause: 'identified by password ?', hash: nativePasswordHash(password) }
       : { clause: 'identified with caching_sha2_password as ?', hash: cachingSha2PasswordHash(password) };
   }

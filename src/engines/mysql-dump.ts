@@ -70,7 +70,8 @@ export function mysqlTlsFlags(spec: ServerSpec, features: Pick<ClientFeatures, '
 
 /**
  * A consistent, compressed SQL dump with routines, triggers and events, streamed to `output`,
- * logged in as `login` (the tenant's own user, who alone sees its routines' bodies).
+ * logged in as `login` (the tenant's own user, who alone sees its routines' bodies). `more`: the
+ * dump tool's further options (an online move's `--master-data=2`).
  */
 export async function mysqlDumpTo(
   spec: ServerSpec,
@@ -78,6 +79,7 @@ export async function mysqlDumpTo(
   output: Writable,
   tools: DumpTools,
   control: ToolControl,
+  more: string[] = [],
 ): Promise<void> {
   const dump = resolveTool(
     tools.mysqlDump ? [tools.mysqlDump] : ['mariadb-dump', 'mysqldump'],
@@ -101,6 +103,7 @@ export async function mysqlDumpTo(
         '--hex-blob',
         '--default-character-set=utf8mb4',
         '--no-tablespaces',
+        ...more,
         login.database,
       ],
       stdout: trailer,

@@ -41,6 +41,9 @@ const loginOf = (name: string) => name;
  * publication FOR ALL TABLES, a subscription).
  */
 export class PostgresReplication implements OnlineMoves {
+  readonly method = 'logical replication (a publication on the source, a subscription on the target)';
+  readonly dumpsInitialCopy = false;
+
   constructor(
     private readonly sessions: Sessions,
     private readonly host: PostgresParts,
@@ -96,12 +99,13 @@ export class PostgresReplication implements OnlineMoves {
     });
   }
 
-  async copySchema(
+  /** The schema only: the subscription copies the rows (copy_data) and finds its own start. */
+  async initialCopy(
     sourceLogin: TenantLogin,
     target: ServerConnection,
     targetLogin: TenantLogin,
     tools: DumpTools,
-  ): Promise<void> {
+  ): Promise<null> {
     // A directory of its own (mode 0700): the schema is the tenant's, if not its rows.
     const dir = await mkdtemp(join(tmpdir(), 'tenantctl-schema-'));
     try {
@@ -111,6 +115,7 @@ export class PostgresReplication implements OnlineMoves {
     } finally {
       await rm(dir, { recursive: true, force: true });
     }
+    return null;
   }
 
   async publish(name: string, database: string, tenantUser: string, fullTables: string[]): Promise<string> {
@@ -149,6 +154,7 @@ export class PostgresReplication implements OnlineMoves {
   }
 
   async subscribe(name: string, database: string, connection: string): Promise<void> {
+    // (No start: the subscription's own slot, created here, is where it starts.)
     const version = Number(await this.setting('server_version_num'));
     await this.host.onDatabase(database, async (knex) => {
       // Before PostgreSQL 16 the subscription's apply and initial copy run as its owner, a
@@ -212,7 +218,8 @@ export class PostgresReplication implements OnlineMoves {
     );
   }
 
-  async awaitApplied(name: string, timeoutMs: number): Promise<void> {
+  /** The subscriber confirms what it applied to the source's slot: the source alone tells. */
+  async awaitApplied(name: string, _target: ServerConnection, timeoutMs: number): Promise<void> {
     // Everything the fenced tenant committed is before this position; the subscriber confirms
     // what it has applied (and flushed) back to the slot.
     const at = await this.admin.raw('select pg_catalog.pg_current_wal_lsn()::text as lsn');
@@ -322,14 +329,16 @@ export class PostgresReplication implements OnlineMoves {
     return result.rows as Array<{ what: string; name: string }>;
   }
 
-  async removeLeftover(name: string): Promise<void> {
+  async removeLeftover(name: string, recorded: { database: string; fullTables: string[] } | null): Promise<void> {
     await this.unsubscribe(name, '');
     // The slot's database holds the publication of the same name.
     const slot = await this.admin.raw('select database from pg_catalog.pg_replication_slots where slot_name = ?', [
       name,
     ]);
     const database = (slot.rows[0] as { database: string | null } | undefined)?.database;
-    await this.unpublish(name, database ?? '', []);
+    // The publication and the replica identities are put back where the move recorded them, even
+    // once the slot is gone (a move killed between dropping it and dropping the publication).
+    await this.unpublish(name, database ?? recorded?.database ?? '', recorded?.fullTables ?? []);
   }
 }
 

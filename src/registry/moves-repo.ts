@@ -5,13 +5,14 @@ const TABLE = 'tenantctl_moves';
 
 /**
  * An offline move: preflight, fence, copy, verify, switch, unfence, retire. An online one:
- * preflight, schema, replicate, catchup (the tenant still working), fence, drain (the last
- * changes applied, sequences set), unreplicate (replication objects removed), verify, switch,
- * unfence, retire.
+ * preflight, schema (PostgreSQL) or snapshot (MySQL: schema and rows), replicate, catchup (the
+ * tenant still working), fence, drain (the last changes applied, sequences set), unreplicate
+ * (replication objects removed), verify, switch, unfence, retire.
  */
 export const MOVE_STEPS = [
   'preflight',
   'schema',
+  'snapshot',
   'replicate',
   'catchup',
   'fence',

@@ -13,7 +13,7 @@ const PORTS = [3365, 3366, 3367, 3368, 3369];
 
 /**
  * A MariaDB server of a test's own, in a temporary directory, for what must not be switched on
- * in the shared one: the event scheduler, the general query log. Removed by `stop`.
+ * in the shared one: the event scheduler, the general query log, binlog replication. Removed by `stop`.
  */
 export interface OwnMariadb {
   url: string;
@@ -50,6 +50,8 @@ export async function startOwnMariadb(options: {
   bindAddress?: string;
   /** TLS on: the server's CA, certificate and key files (readable by the server's user). */
   tls?: { ca: string; cert: string; key: string };
+  /** More server options: an online move's source needs `--log-bin`, `--binlog-format=ROW`, a `--server-id`. */
+  settings?: string[];
 }): Promise<OwnMariadb> {
   const dir = mkdtempSync(join(tmpdir(), 'tenantctl-own-mariadb-'));
   // mariadbd will not run as root: it runs as mysql, which must own its directory.
@@ -92,6 +94,7 @@ export async function startOwnMariadb(options: {
         ...(options.tls
           ? [`--ssl-ca=${options.tls.ca}`, `--ssl-cert=${options.tls.cert}`, `--ssl-key=${options.tls.key}`]
           : []),
+        ...(options.settings ?? []),
       ],
       { stdio: 'ignore' },
     );

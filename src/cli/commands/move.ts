@@ -11,7 +11,8 @@ import { formatBytes } from '../../core/format-bytes.js';
 const LABELS = {
   preflight: 'Checking both servers',
   schema: 'Copying the schema to the target',
-  replicate: 'Starting replication (publication on the source, subscription on the target)',
+  snapshot: 'Copying a consistent snapshot (schema and rows) to the target',
+  replicate: 'Starting replication from the source to the target',
   catchup: 'Copying rows while the tenant works, then catching up',
   drain: 'Applying the last changes and the sequences',
   unreplicate: 'Removing the replication from both servers',

@@ -1,5 +1,5 @@
 import type { Context } from '../../context/context.js';
-import { runningMoves } from '../../registry/moves-repo.js';
+import { findMoveRow, runningMoves, type MoveRow } from '../../registry/moves-repo.js';
 import type { ServerRow } from '../../registry/servers-repo.js';
 import { findTenantRow } from '../../registry/tenants-repo.js';
 import type { NewFinding } from './findings.js';
@@ -40,22 +40,27 @@ export async function interruptedMoves(ctx: Context, servers: ServerRow[]): Prom
 }
 
 /**
- * `replication_leftover`: a replication slot, subscription or replication login this registry's
- * online moves named, on any server, that no move under way accounts for (a move under way, even
- * an interrupted one, removes its own when it is run again). A slot left behind keeps the source's
- * WAL from being recycled; the repair removes it.
+ * `replication_leftover`: a replication slot, subscription, replication connection or login this
+ * registry's online moves named, on any server, that no move under way accounts for (a move under
+ * way, even an interrupted one, removes its own when it is run again). A slot left behind keeps
+ * the source's WAL from being recycled; the repair removes it. The moves under way are read after
+ * the servers are listed, and again by each repair: a move that starts meanwhile (its row is
+ * recorded before it creates anything) is never taken for a leftover.
  */
 export async function replicationLeftovers(ctx: Context, fleet: FleetView, list: FindingList): Promise<void> {
   const prefix = await replicationPrefix(ctx);
+  const listed = new Map<number, Array<{ what: string; name: string }>>();
+  for (const [id, handle] of fleet.handles) {
+    // A server that cannot list them (an admin without the rights) is no finding here.
+    const online = handle.connection.onlineMoves;
+    if (online) listed.set(id, await online.leftovers(prefix).catch(() => []));
+  }
   const running = new Set(
     await Promise.all((await runningMoves(fleet.registry.knex)).map((m) => replicationName(ctx, m))),
   );
-  for (const [id, handle] of fleet.handles) {
-    const online = handle.connection.onlineMoves;
-    if (!online) continue;
-    // A server that cannot list them (an admin without the rights) is no finding here.
-    const listed = await online.leftovers(prefix).catch(() => []);
-    const found = listed.filter((l) => !running.has(l.name));
+  for (const [id, all] of listed) {
+    const online = fleet.handles.get(id)!.connection.onlineMoves!;
+    const found = all.filter((l) => !running.has(l.name));
     const server = fleet.servers.find((s) => s.id === id)?.name ?? `#${id}`;
     for (const name of new Set(found.map((l) => l.name))) {
       const what = found.filter((l) => l.name === name).map((l) => l.what);
@@ -68,8 +73,28 @@ export async function replicationLeftovers(ctx: Context, fleet: FleetView, list:
           message: `${what.join(', ')} "${name}" left by an online move on server "${server}"${what.includes('replication slot') ? ' (the slot keeps the server from recycling its WAL)' : ''}`,
           autoFix: true,
         },
-        () => online.removeLeftover(name),
+        async () => {
+          const move = await moveNamed(ctx, prefix, name);
+          // Under way since the listing (run again after a kill, say): its own run removes it.
+          if (move?.status === 'running') return;
+          // What the move changed on its source (replica identities) is put back there only.
+          const recorded =
+            move && move.source_server_id === id
+              ? { database: move.source_database, fullTables: replicaFullOf(move) }
+              : null;
+          await online.removeLeftover(name, recorded);
+        },
       );
     }
   }
 }
+
+/** The registry's move whose replication objects are named `name` (prefix and its id), if any. */
+async function moveNamed(ctx: Context, prefix: string, name: string): Promise<MoveRow | undefined> {
+  const id = Number(name.slice(prefix.length));
+  if (!Number.isSafeInteger(id) || id <= 0) return undefined;
+  return findMoveRow((await ctx.registry()).knex, id);
+}
+
+const replicaFullOf = (move: MoveRow): string[] =>
+  move.replica_full ? (JSON.parse(move.replica_full) as string[]) : [];

@@ -114,7 +114,7 @@ export async function planMove(
   // The tenant is fenced while the dump is written: a full disk found out then costs downtime.
   const dumpSpace = await spaceForDump(ctx.config.backupDir, last?.bytes ?? null, sizeBytes);
   if (
-    chosen.mode === 'offline' &&
+    (chosen.mode === 'offline' || source.connection.onlineMoves?.dumpsInitialCopy) &&
     dumpSpace.freeBytes !== null &&
     dumpSpace.neededBytes !== null &&
     dumpSpace.freeBytes < dumpSpace.neededBytes
@@ -176,10 +176,15 @@ async function chooseMode(
   const blockers = [
     ...(tenant.database_user ? [] : ['the tenant has no database user of its own (tenantUsers: false)']),
     ...(await online.sourceBlockers()).map((b) => `server "${source.row.name}": ${b}`),
-    ...(await target.connection.onlineMoves.targetBlockers()).map((b) => `server "${target.row.name}": ${b}`),
+    ...(await target.connection.onlineMoves.targetBlockers(source.connection)).map(
+      (b) => `server "${target.row.name}": ${b}`,
+    ),
   ];
   if (!blockers.length)
-    return { mode: 'online', reason: 'the source allows logical replication: fenced only for the last catch-up' };
+    return {
+      mode: 'online',
+      reason: `both servers allow it: ${online.method}, fenced only for the last catch-up`,
+    };
   const why = `an online move is not possible: ${blockers.join('; ')}`;
   if (ctx.config.moveMode === 'auto') return { mode: 'offline', reason: `${why} (moveMode: auto moves it offline)` };
   return {

@@ -50,16 +50,21 @@ const fullTablesOf = (move: Pick<MoveRow, 'replica_full'>): string[] =>
   move.replica_full ? (JSON.parse(move.replica_full) as string[]) : [];
 
 /**
- * The online move's steps up to the copy being verified: the schema copied, the source
- * published and the target subscribed (the initial copy runs while the tenant works), caught
- * up, then the fence, the last changes and the sequences, and the replication removed.
+ * The online move's steps up to the copy being verified: the initial copy (PostgreSQL `schema`:
+ * the schema, whose rows the subscription copies while the tenant works; MySQL `snapshot`: a
+ * consistent snapshot of schema and rows with its binlog position), the source published and the
+ * target replicating from there, caught up, then the fence, the last changes and the sequences,
+ * and the replication removed.
  */
 export function onlineSteps(ctx: Context, parts: OnlineParts): Array<[MoveStep, () => Promise<void>]> {
   const { tenant, move, source, target, password, sourceLogin, targetLogin } = parts;
   const named = replicationName(ctx, move);
+  // Where replication starts, as the initial copy found it. Kept in memory only: a move killed
+  // before it is replicating is rolled back and started afresh, never resumed.
+  let start: string | null = null;
   return [
     [
-      'schema',
+      capability(source).dumpsInitialCopy ? 'snapshot' : 'schema',
       async () => {
         const registry = await ctx.registry();
         await target.connection.createDatabase(move.target_database);
@@ -74,7 +79,13 @@ export function onlineSteps(ctx: Context, parts: OnlineParts): Array<[MoveStep, 
           const onTarget = { ...tenant, database: move.target_database, user: move.target_user };
           await new UserConsole().run(() => runAdminSetup(ctx, target.connection, onTarget, setup));
         }
-        await capability(source).copySchema(sourceLogin, target.connection, targetLogin, dumpToolsFrom(ctx.config));
+        start = await capability(source).initialCopy(
+          sourceLogin,
+          target.connection,
+          targetLogin,
+          dumpToolsFrom(ctx.config),
+          ctx.config.backupDir,
+        );
         await target.connection.markDatabase(move.target_database, await registry.mark());
       },
     ],
@@ -88,7 +99,7 @@ export function onlineSteps(ctx: Context, parts: OnlineParts): Array<[MoveStep, 
         move.replica_full = JSON.stringify(full);
         await updateMoveRow(registry.knex, move.id, { replica_full: move.replica_full });
         const connection = await capability(source).publish(name, move.source_database, tenant.database_user!, full);
-        await capability(target).subscribe(name, move.target_database, connection);
+        await capability(target).subscribe(name, move.target_database, connection, start);
       },
     ],
     [
@@ -98,9 +109,9 @@ export function onlineSteps(ctx: Context, parts: OnlineParts): Array<[MoveStep, 
         for (;;) {
           const [copying, lag] = await Promise.all([
             capability(target).tablesCopying(name, move.target_database),
-            capability(source).lagBytes(name),
+            capability(source).lagBytes(name, target.connection),
           ]);
-          if (lag === null) throw new TenantctlError(`the move's replication slot "${name}" is gone from the source`);
+          if (lag === null) throw new TenantctlError(`the move's replication "${name}" is gone`);
           if (copying === 0 && lag <= CATCHUP_LAG_BYTES) return;
           await new Promise((resolve) => setTimeout(resolve, CATCHUP_POLL_MS));
         }
@@ -119,7 +130,7 @@ export function onlineSteps(ctx: Context, parts: OnlineParts): Array<[MoveStep, 
     [
       'drain',
       async () => {
-        await capability(source).awaitApplied(await named, DRAIN_TIMEOUT_MS);
+        await capability(source).awaitApplied(await named, target.connection, DRAIN_TIMEOUT_MS);
         await capability(source).copySequences(sourceLogin, target.connection, targetLogin);
       },
     ],
