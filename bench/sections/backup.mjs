@@ -47,6 +47,10 @@ export async function makeLargeTenant(fleet, gigabytes) {
         'insert into big_payload (payload) select md5(random()::text) || md5(random()::text) || md5(random()::text) || md5(random()::text) || md5(random()::text) || md5(random()::text) || md5(random()::text) || md5(random()::text) from generate_series(1, ?)',
         [rows],
       );
+      // The tenant's own, as a table its migrations made: a dump or a move reads it as the tenant.
+      await knex.raw(
+        "do $$ begin execute format('alter table big_payload owner to %I', (select pg_catalog.pg_get_userbyid(datdba) from pg_catalog.pg_database where datname = current_database())); end $$",
+      );
       const size = await knex.raw('select pg_total_relation_size(?) as bytes', ['big_payload']);
       return { slug, rows, bytes: Number(size.rows[0].bytes) };
     }

@@ -1,12 +1,63 @@
 // move: one tenant (filled with --move-gb GB of rows) moved to the second server of its engine
 // (online where the source allows it, else offline: moveMode auto) and back offline (--offline),
-// reporting the mode, the downtime (fence to unfence), the whole move and tenantctl's peak memory.
+// under a write load through the tenant's own login, reporting the mode, the downtime (fence to
+// unfence), the whole move, the writes committed meanwhile and tenantctl's peak memory. An online
+// move needs a source configured for replication: point TENANTCTL_TEST_PG_URL /
+// TENANTCTL_TEST_MYSQL_URL (the fleet's server) and TENANTCTL_TEST_PG2_URL / TENANTCTL_TEST_MYSQL2_URL
+// (the target) at such servers; the shared test servers are not, and move offline.
 import { execFileSync } from 'node:child_process';
-import { BIN } from '../lib/fleet.mjs';
+import knexFactory from 'knex';
+import { BIN, SECOND_SERVER_URLS } from '../lib/fleet.mjs';
 import { runMeasured } from '../lib/measure.mjs';
 import { makeLargeTenant } from './backup.mjs';
 
-const SECOND_URLS = { postgres: 'postgres://postgres@127.0.0.1:5433/postgres', mysql: 'mysql://root@127.0.0.1:3307' };
+/**
+ * Inserts, one per transaction, as the tenant's own user on the server it is on, until stopped:
+ * what a working tenant does while it moves. Refused statements (the fence) are retried.
+ */
+function writeLoad(fleet, slug, cli) {
+  const shown = cli('show', slug, '--show-password');
+  const url = new URL(SECOND_SERVER_URLS[fleet.engine]);
+  const home = new URL(fleet.env.TENANTCTL_SERVER_URL);
+  const on = shown.server === 'bench-second' ? url : home;
+  const connection = {
+    host: on.hostname,
+    port: Number(on.port),
+    user: shown.user,
+    password: shown.password,
+    database: shown.database,
+  };
+  let stopped = false;
+  let committed = 0;
+  let refused = 0;
+  const done = (async () => {
+    let knex = knexFactory({ client: fleet.client, connection, pool: { min: 0, max: 1 } });
+    if (!(await knex.schema.hasTable('bench_writes')))
+      await knex.schema.createTable('bench_writes', (t) => {
+        t.increments('id');
+        t.string('note', 64);
+      });
+    while (!stopped) {
+      try {
+        await knex('bench_writes').insert({ note: 'during the move' });
+        committed++;
+      } catch {
+        refused++;
+        await knex.destroy();
+        await new Promise((resolve) => setTimeout(resolve, 50));
+        knex = knexFactory({ client: fleet.client, connection, pool: { min: 0, max: 1 } });
+      }
+    }
+    await knex.destroy();
+  })();
+  return {
+    stop: async () => {
+      stopped = true;
+      await done;
+      return { committed, refused };
+    },
+  };
+}
 
 export async function benchMove(fleet, { gigabytes, large: filled }) {
   const cli = (...args) =>
@@ -16,7 +67,7 @@ export async function benchMove(fleet, { gigabytes, large: filled }) {
         env: { ...process.env, ...fleet.env },
       }).toString(),
     );
-  cli('server', 'add', 'bench-second', '--url', SECOND_URLS[fleet.engine]);
+  cli('server', 'add', 'bench-second', '--url', SECOND_SERVER_URLS[fleet.engine]);
   const home = cli('show', fleet.slugs[0]).server;
   let large = filled ?? { slug: fleet.slugs[0], bytes: 0 };
   if (gigabytes > 0 && !filled) {
@@ -29,10 +80,14 @@ export async function benchMove(fleet, { gigabytes, large: filled }) {
     ['bench-second', []],
     [home, ['--offline']],
   ]) {
+    // The load only on the way out: the way back is offline, fenced throughout.
+    const load = mode.length ? null : writeLoad(fleet, large.slug, cli);
+    await new Promise((resolve) => setTimeout(resolve, 1000));
     const run = await runMeasured(process.execPath, [BIN, 'move', large.slug, '--to', to, ...mode, '--json'], {
       cwd: fleet.dir,
       env: { ...fleet.env, TENANTCTL_MOVE_MODE: 'auto' },
     });
+    const writes = load ? await load.stop() : null;
     if (run.code !== 0) throw new Error(`move to ${to} failed: ${run.stderr}`);
     const result = JSON.parse(run.stdout);
     downtimeMs ??= result.downtimeMs;
@@ -42,7 +97,7 @@ export async function benchMove(fleet, { gigabytes, large: filled }) {
         result.steps,
       )
         .map(([s, ms]) => `${s} ${(ms / 1000).toFixed(1)}s`)
-        .join(', ')})`,
+        .join(', ')})${writes ? `; ${writes.committed} writes committed meanwhile` : ''}`,
       ms: run.ms,
       tenants: 1,
       perTenantMs: run.ms,
