@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { BenchFleet, REPO } from './lib/fleet.mjs';
 import { fmtMs, timeIt } from './lib/measure.mjs';
-import { benchBackup } from './sections/backup.mjs';
+import { benchBackup, describeBackup } from './sections/backup.mjs';
 import { benchFleetApi } from './sections/fleet-api.mjs';
 import { benchMigrate } from './sections/migrate.mjs';
 import { benchStartup } from './sections/startup.mjs';
@@ -124,10 +124,7 @@ for (const engine of fleetSections.length || spreadOverServers ? values.engines.
         largeGb: Number(values['large-gb']),
       });
       printTable(`${engine}: backing up ${tenants} tenants`, engineResults.backup.rows);
-      const r = engineResults.backup.ratios;
-      console.log(
-        `  backup --all is ${r.speedupOverShellLoop.toFixed(1)}× faster than the shell loop${r.s3SpeedupOverShellLoop ? ` (${r.s3SpeedupOverShellLoop.toFixed(1)}× to the S3 store, encrypted)` : ''}${r.largePeakMb ? `; peak memory on the large tenant: ${r.largePeakMb.toFixed(0)} MB${r.largeS3PeakMb ? `, ${r.largeS3PeakMb.toFixed(0)} MB to S3` : ''}` : ''}`,
-      );
+      console.log(describeBackup(engineResults.backup.ratios));
     }
     if (sections.has('fleet')) {
       console.error(`[${engine}] library (fleet.knex)…`);

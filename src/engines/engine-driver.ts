@@ -6,6 +6,7 @@ import type { ContentFingerprint } from './content-fingerprint.js';
 import { InternalError, type TamperedTableError } from '../core/errors.js';
 import { TOOL_SETTINGS, type ToolConfig } from './descriptors.js';
 import { credentialDirectory } from './credential-file.js';
+import type { RecordedRowCounts } from './row-counts.js';
 
 /**
  * A tenant's migrations table, as its knexfile names it (`migrations.tableName`, default
@@ -394,12 +395,14 @@ export interface DumpRestore {
    */
   dump(login: TenantLogin, output: Writable, tools: DumpTools): Promise<void>;
   /**
-   * Dumps like `dump` and counts every table's rows in the very snapshot the dump reads, so the
-   * counts are exact even while the application writes (PostgreSQL: a repeatable-read transaction
-   * exports its snapshot to pg_dump --snapshot, and counts in it while pg_dump runs). Absent where
-   * the dump tool cannot share a snapshot: the caller counts before and after the dump instead.
+   * Dumps like `dump` and returns every table's row count in the dump, over one login session as
+   * the tenant. PostgreSQL counts in the very snapshot the dump reads (a repeatable-read
+   * transaction exports it to pg_dump --snapshot), so every count is exact even while the
+   * application writes; MySQL, whose dump tool shares no snapshot, counts before and after the
+   * dump on that one session (see bracketedCounts: a table whose count moved is null). Absent
+   * (SQLite): the caller counts before and after the dump itself.
    */
-  dumpCounted?(login: TenantLogin, output: Writable, tools: DumpTools): Promise<Record<string, number>>;
+  dumpCounted?(login: TenantLogin, output: Writable, tools: DumpTools): Promise<RecordedRowCounts>;
   /** Checks that a dump file is complete and readable, as the engine's restore tool would read it. */
   checkDump(file: string, tools: DumpTools): Promise<void>;
   /**

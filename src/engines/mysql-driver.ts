@@ -25,6 +25,7 @@ import {
   type ReadOnlyQueryOptions,
 } from './engine-driver.js';
 import { withLoginSession } from './tenant-session.js';
+import { bracketedCounts, type RecordedRowCounts } from './row-counts.js';
 import { mysqlCheckDump, mysqlDumpTo, mysqlRestoreFrom } from './mysql-dump.js';
 import { resolveTool, type ToolControl } from './run-tool.js';
 import {
@@ -779,6 +780,20 @@ class MysqlServer implements ServerConnection, ServerUsers, ScheduledJobs {
     );
   }
 
+  /**
+   * mysqldump reads a snapshot of its own (--single-transaction) that no other session can share,
+   * so the counts bracket it: taken before and after the dump on one session as the tenant (the
+   * same credentials mysqldump logs in with), a table whose count moved meanwhile is unknown. One
+   * login per backup, not one per count.
+   */
+  async dumpCounted(login: TenantLogin, output: Writable, tools: DumpTools): Promise<RecordedRowCounts> {
+    return withLoginSession(this, login, async (knex, credentials) => {
+      const before = await this.rowCountsWith(knex, login.database);
+      await mysqlDumpTo(this.spec, credentials, output, tools, this.toolControl(true));
+      return bracketedCounts(before, await this.rowCountsWith(knex, login.database));
+    });
+  }
+
   checkDump(file: string): Promise<void> {
     return mysqlCheckDump(file);
   }
@@ -799,19 +814,21 @@ class MysqlServer implements ServerConnection, ServerUsers, ScheduledJobs {
 
   /** Exact row count of every table, counted in one UNION on a session as the tenant. */
   async rowCounts(login: TenantLogin): Promise<Record<string, number>> {
-    return withLoginSession(this, login, async (knex) => {
-      const [listed] = await knex.raw(
-        "select table_name as name from information_schema.tables where table_schema = ? and table_type = 'BASE TABLE' and table_name <> ? order by 1",
-        [login.database, MARK_TABLE],
-      );
-      const tables = (listed as Array<{ name: string }>).map((row) => row.name);
-      if (tables.length === 0) return {};
-      const union = tables
-        .map((t) => `select ? as name, count(*) as n from ${quote(login.database)}.${quote(t)}`)
-        .join(' union all ');
-      const [rows] = await knex.raw(union, tables);
-      return Object.fromEntries((rows as Array<{ name: string; n: number }>).map((row) => [row.name, Number(row.n)]));
-    });
+    return withLoginSession(this, login, (knex) => this.rowCountsWith(knex, login.database));
+  }
+
+  private async rowCountsWith(knex: Knex, database: string): Promise<Record<string, number>> {
+    const [listed] = await knex.raw(
+      "select table_name as name from information_schema.tables where table_schema = ? and table_type = 'BASE TABLE' and table_name <> ? order by 1",
+      [database, MARK_TABLE],
+    );
+    const tables = (listed as Array<{ name: string }>).map((row) => row.name);
+    if (tables.length === 0) return {};
+    const union = tables
+      .map((t) => `select ? as name, count(*) as n from ${quote(database)}.${quote(t)}`)
+      .join(' union all ');
+    const [rows] = await knex.raw(union, tables);
+    return Object.fromEntries((rows as Array<{ name: string; n: number }>).map((row) => [row.name, Number(row.n)]));
   }
 
   contentFingerprint(login: TenantLogin): Promise<ContentFingerprint> {

@@ -1,4 +1,5 @@
-import { copyFileSync, existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { copyFileSync, existsSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
@@ -198,6 +199,42 @@ for (const engine of selectedEngines()) {
         expect.objectContaining({ kind: 'backup_store', message: expect.stringMatching(/no-such-bucket-here/) }),
       );
       expect(wrong.result.stdout + wrong.result.stderr).not.toContain(s3.env.AWS_SECRET_ACCESS_KEY ?? '\0');
+    });
+
+    it('restores the registry from its encrypted backup in the store once the registry is gone; a changed object restores nothing', async () => {
+      const slugs = async () => ((await ws.json(['list'])).data as Array<{ slug: string }>).map((t) => t.slug).sort();
+      const before = ws.slug();
+      expect((await ws.run(['create', before])).code).toBe(0);
+      const taken = await ws.json(['registry', 'backup']);
+      expect(taken.result.code, taken.result.stderr).toBe(0);
+      const file = taken.data.file as string;
+      expect(file.startsWith(`${s3.env.TENANTCTL_BACKUP_STORE}/_registry/`)).toBe(true);
+      const original = await getObject(s3, file);
+      expect(original.subarray(0, 8).toString()).toBe('TCTLENC1');
+      const known = await slugs();
+      const after = ws.slug();
+      expect((await ws.run(['create', after])).code).toBe(0);
+
+      // One byte changed in the store: refused before the registry is touched.
+      const flipped = Buffer.from(original);
+      flipped[Math.floor(flipped.length / 2)]! ^= 0x01;
+      await putObject(s3, file, flipped);
+      const refused = await ws.run(['registry', 'restore', '--from', file, '--yes']);
+      expect(refused.code).not.toBe(0);
+      expect(refused.stderr).toMatch(/authenticate/);
+      expect(await slugs()).toEqual([...known, after].sort());
+      await putObject(s3, file, original);
+
+      // The registry lost (its file gone): restored from the store with the key file alone.
+      for (const suffix of ['', '-wal', '-shm'])
+        rmSync(join(ws.dir, '.tenantctl', `registry.sqlite${suffix}`), { force: true });
+      const restored = await ws.json(['registry', 'restore', '--from', file, '--yes']);
+      expect(restored.result.code, restored.result.stderr).toBe(0);
+      expect(restored.data).toMatchObject({ file, tenants: known.length });
+      expect(await slugs()).toEqual(known);
+      const records = (await ws.json(['backups', '_registry'])).data as Array<{ file: string; status: string }>;
+      expect(records.find((r) => r.file === file)?.status).toBe('ok');
+      expect(readdirSync(tmpdir()).filter((f) => f.startsWith('tenantctl-registry-'))).toEqual([]);
     });
   });
 }

@@ -30,7 +30,10 @@ export function registerRegistry(program: Command): void {
   registry
     .command('restore')
     .description('replace the registry database with a backup of it (refused while another tenantctl holds a lock)')
-    .requiredOption('--from <file>', 'the registry backup (registry backup / backup --registry)')
+    .requiredOption(
+      '--from <file|key>',
+      'the registry backup (registry backup / backup --registry): a file or s3://bucket/key',
+    )
     .option('-y, --yes', 'do not ask for confirmation (required without a terminal)')
     .action(async (flags: { from: string; yes?: boolean }, command: Command) => {
       const { restoreRegistry } = await import('../../lifecycle/registry/index.js');

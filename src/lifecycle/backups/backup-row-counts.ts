@@ -1,19 +1,14 @@
 import type { Writable } from 'node:stream';
 import type { DatabaseInspection, DumpRestore, DumpTools, TenantLogin } from '../../engines/engine-driver.js';
+import { bracketedCounts, type RecordedRowCounts } from '../../engines/row-counts.js';
 
-/**
- * Each table's exact row count when a backup was taken, as recorded with it (`row_counts`).
- * A table whose count changed while the dump ran is null: its count in the dump is unknown.
- */
-export type RecordedRowCounts = Record<string, number | null>;
+export type { RecordedRowCounts };
 
 /**
  * Dumps the database of `login` (counted and dumped as the tenant) into `output` and returns each
- * table's row count in the dump. Where the engine
- * counts in the dump's own snapshot (dumpCounted) every count is exact. Elsewhere the dump runs
- * between two counts: the dump tool reads its own consistent snapshot, so a count taken while
- * writes go on could differ from what the file holds, and such tables are recorded as unknown
- * rather than guessed.
+ * table's row count in the dump: where the engine counts on the dump's own session (dumpCounted),
+ * as it does; elsewhere the dump runs between two counts, and a table whose count moved meanwhile
+ * is recorded as unknown rather than guessed (see bracketedCounts).
  */
 export async function countedDump(
   server: Pick<DatabaseInspection, 'rowCounts'> & Pick<DumpRestore, 'dump' | 'dumpCounted'>,
@@ -24,11 +19,7 @@ export async function countedDump(
   if (server.dumpCounted) return server.dumpCounted(login, output, tools);
   const before = await server.rowCounts(login);
   await server.dump(login, output, tools);
-  const after = await server.rowCounts(login);
-  const counts: RecordedRowCounts = {};
-  for (const table of new Set([...Object.keys(before), ...Object.keys(after)]))
-    counts[table] = before[table] === after[table] ? before[table]! : null;
-  return counts;
+  return bracketedCounts(before, await server.rowCounts(login));
 }
 
 export function parseRowCounts(json: string | null): RecordedRowCounts | null {

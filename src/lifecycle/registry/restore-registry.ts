@@ -1,10 +1,10 @@
-import { createReadStream, existsSync } from 'node:fs';
+import { createReadStream } from 'node:fs';
 import { pipeline } from 'node:stream/promises';
 import { HashingStream } from '../../core/hashing-stream.js';
 import { sink } from '../../engines/dump-checks.js';
 import { findBackupRow, finishBackupRow } from '../../registry/backups-repo.js';
 import type { Context } from '../../context/context.js';
-import { LockedError, NotFoundError } from '../../core/errors.js';
+import { LockedError } from '../../core/errors.js';
 import { dumpToolsFrom, type HeldLock } from '../../engines/engine-driver.js';
 import { driverFor } from '../../engines/drivers.js';
 import { describeServer, parseServerUrl } from '../../engines/server-spec.js';
@@ -12,6 +12,7 @@ import { openRegistry, type Registry } from '../../registry/registry.js';
 import { LATEST_REGISTRY_MIGRATION } from '../../registry/schema/index.js';
 import { listTenantRows } from '../../registry/tenants-repo.js';
 import { tenantLockName } from '../shared/tenant-lock.js';
+import { registryBackupFile } from './registry-backup-file.js';
 
 /**
  * The registry locks a running tenantctl holds besides its tenants' (migration runs, key
@@ -42,11 +43,21 @@ export interface RestoreRegistryResult {
  * Replaces the registry database (embedded SQLite, PostgreSQL or MySQL) with a backup of it
  * (`registry backup`, `backup --registry`): refused (LockedError) while another tenantctl holds
  * one of its locks, whose names it reads from the registry as it is. A registry that cannot be
- * opened (the disaster this is for) holds no lock. The file is checked whole before anything is
- * replaced. Then the restored registry is opened as every command opens it (its schema upgraded).
+ * opened (the disaster this is for) holds no lock. `from` is a file or an `s3://…` object of the
+ * backup store (see registryBackupFile). The file is checked whole before anything is replaced.
+ * Then the restored registry is opened as every command opens it (its schema upgraded).
  */
 export async function restoreRegistry(ctx: Context, from: string): Promise<RestoreRegistryResult> {
-  if (!existsSync(from)) throw new NotFoundError(`no such file: ${from}`);
+  // Checked whole (an S3 object downloaded and decrypted) before the registry is touched.
+  const backup = await registryBackupFile(ctx, from);
+  try {
+    return await restoreRegistryFrom(ctx, from, backup.file);
+  } finally {
+    backup.release();
+  }
+}
+
+async function restoreRegistryFrom(ctx: Context, from: string, file: string): Promise<RestoreRegistryResult> {
   const current = await openRegistry(ctx.config.registryUrl, {
     migrate: false,
     connectTimeoutMs: ctx.config.connectTimeout * 1000,
@@ -55,14 +66,14 @@ export async function restoreRegistry(ctx: Context, from: string): Promise<Resto
   const { driver, spec } = current ?? replacedSpec(ctx);
   try {
     await current?.knex.destroy(); // its queries' connections: nothing may use the database replaced
-    await driver.restoreAt(spec, from, dumpToolsFrom(ctx.config));
+    await driver.restoreAt(spec, file, dumpToolsFrom(ctx.config));
   } finally {
     // On a server whose restore dropped the database, the locks' sessions ended with it.
     for (const lock of held) await lock.release().catch(() => undefined);
     await current?.close().catch(() => undefined);
   }
   const restored = await ctx.registry();
-  await settleOwnRecord(restored, from);
+  await settleOwnRecord(restored, from, file);
   return {
     file: from,
     registry: describeServer(spec),
@@ -97,11 +108,12 @@ async function holdEveryLock(registry: Registry): Promise<HeldLock[]> {
  * The backup's own record, written before its dump began, says `running` in the copy the dump
  * holds: the dump finished (this file is it), so it is completed as the original was.
  */
-async function settleOwnRecord(registry: Registry, file: string): Promise<void> {
-  const row = await findBackupRow(registry.knex, { file });
+async function settleOwnRecord(registry: Registry, location: string, plain: string): Promise<void> {
+  const row = await findBackupRow(registry.knex, { file: location });
   if (row?.status !== 'running') return;
+  // Of the plain dump, as every record's checksum is (an encrypted backup's too).
   const hashing = new HashingStream();
-  await pipeline(createReadStream(file), hashing, sink());
+  await pipeline(createReadStream(plain), hashing, sink());
   await finishBackupRow(registry.knex, row.id, { status: 'ok', bytes: hashing.bytes, sha256: hashing.digest() });
 }
 
