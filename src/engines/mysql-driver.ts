@@ -15,6 +15,7 @@ import {
   type EngineDriver,
   type LentLogin,
   type ScheduledJobs,
+  type SchemaTemplates,
   type ServerConnection,
   type ServerUsers,
   type TenantConnectionOptions,
@@ -24,6 +25,7 @@ import {
   type ReadOnlyQueryOptions,
 } from './engine-driver.js';
 import { withLoginSession } from './tenant-session.js';
+import { MysqlTemplates } from './mysql-template.js';
 import { mysqlCheckDump, mysqlDumpTo, mysqlRestoreFrom } from './mysql-dump.js';
 import { resolveTool, type ToolControl } from './run-tool.js';
 import {
@@ -377,6 +379,13 @@ class MysqlServer implements ServerConnection, ServerUsers, ScheduledJobs {
   /** One UNION per batch reads every migration table: nothing to keep. */
   readonly migrationFingerprints = undefined;
   readonly driver = mysqlDriver;
+  readonly templates: SchemaTemplates = new MysqlTemplates({
+    suspendAccess: (database, user) => this.suspendAccess(database, user),
+    createDatabase: (name) => this.createDatabase(name),
+    dropDatabase: (name) => this.dropDatabase(name),
+    dropUser: (name) => this.dropUser(name),
+    session: (login, fn) => withLoginSession(this, login, fn, { schemaWork: true }),
+  });
   /** A loan unlocks the tenant's own account: one at a time. */
   readonly lendsOwnAccount = true;
   private readonly watcher = new ServerWatch();
