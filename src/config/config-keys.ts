@@ -59,7 +59,10 @@ export interface CoreConfig {
    * the admin's rights. Default false: those commands are refused (exit 2). `--trust-tenant-code`.
    */
   trustTenantCode: boolean;
-  /** `create` copies each server's schema template instead of replaying the migrations (README "Templates"). Default true. */
+  /**
+   * `create` copies each server's schema template instead of replaying the migrations (README
+   * "Templates"). Default true.
+   */
   templates: boolean;
   /** MySQL/MariaDB host part of tenant accounts (`'user'@'host'`). Default `%`. */
   mysqlUserHost: string;
