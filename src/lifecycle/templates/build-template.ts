@@ -20,6 +20,9 @@ import { templateKey } from './template-key.js';
 /** Template databases (and users) are named so: tenantctl's own, never a tenant's or adoptable. */
 export const TEMPLATE_PREFIX = 'tenantctl_tpl_';
 
+/** The registry lock one build of a server's template holds (and doctor's repair of its templates). */
+export const templateLockName = (serverId: number) => `template:${serverId}`;
+
 /** How long a create waits for another run's build of the same server's template. */
 const BUILD_WAIT_MS = 300_000;
 
@@ -45,7 +48,7 @@ export async function readyTemplate(
   const key = await templateKey(ctx, server);
   const found = options.rebuild ? undefined : await findReadyTemplate(registry.knex, server.row.id, key.key);
   if (found) return { row: found, built: false, dropped: [] };
-  const lock = await registry.tryLock(`template:${server.row.id}`, BUILD_WAIT_MS);
+  const lock = await registry.tryLock(templateLockName(server.row.id), BUILD_WAIT_MS);
   if (!lock) throw new LockedError(`another tenantctl is building the template of server "${server.row.name}"`);
   try {
     const again = options.rebuild ? undefined : await findReadyTemplate(registry.knex, server.row.id, key.key);
@@ -107,6 +110,8 @@ async function buildTemplate(
         project.knex.factory,
       ),
     );
+    // Migrated, not yet sealed nor ready: a build killed here must never be cloned.
+    await ctx.hooks?.atStep?.('template-seal');
     await connection.templates.sealTemplate(name, user);
     const buildMs = Date.now() - started;
     await markTemplateReady(registry.knex, row.id, buildMs);

@@ -1,4 +1,10 @@
-export { readyTemplate, dropTemplateRow, TEMPLATE_PREFIX, type ReadyTemplate } from './build-template.js';
+export {
+  readyTemplate,
+  dropTemplateRow,
+  templateLockName,
+  TEMPLATE_PREFIX,
+  type ReadyTemplate,
+} from './build-template.js';
 export { templateKey, type TemplateKey } from './template-key.js';
 export {
   buildTemplates,

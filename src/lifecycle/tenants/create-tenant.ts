@@ -369,6 +369,7 @@ async function runCreateSteps(
       continue;
     }
     await updateTenantRow(registry.knex, row.id, { step });
+    await ctx.hooks?.atStep?.(`create-${step}`);
     onProgress({ step, phase: 'start' });
     try {
       await action();
