@@ -9,7 +9,7 @@ import type { Knex } from 'knex';
 export async function up(knex: Knex): Promise<void> {
   await knex.schema.createTable('tenantctl_templates', (t) => {
     t.increments('id');
-    t.integer('server_id').notNullable().references('id').inTable('tenantctl_servers');
+    t.integer('server_id').unsigned().notNullable().references('id').inTable('tenantctl_servers');
     t.string('template_key', 64).notNullable();
     t.string('state', 16).notNullable();
     t.string('database_name', 128).notNullable().unique();
