@@ -1,5 +1,6 @@
 #!/usr/bin/env node
 // npm run bench [-- --tenants 1000 --engines postgres,mysql --naive-sample 100 --only migrate,rollouts,query]
+//                 [-- --only create --tenants 200]  (the create loop's length)
 //                 [-- --servers 2 --only servers]
 // Creates a fleet per engine, measures, prints a table and writes bench/results/<time>.json.
 import { mkdirSync, writeFileSync } from 'node:fs';
@@ -8,6 +9,7 @@ import { parseArgs } from 'node:util';
 import { BenchFleet, REPO } from './lib/fleet.mjs';
 import { fmtMs, timeIt } from './lib/measure.mjs';
 import { benchBackup, describeBackup } from './sections/backup.mjs';
+import { benchCreate } from './sections/create.mjs';
 import { benchFleetApi } from './sections/fleet-api.mjs';
 import { benchMigrate } from './sections/migrate.mjs';
 import { benchStartup } from './sections/startup.mjs';
@@ -57,6 +59,19 @@ if (sections.has('startup')) {
   console.log(
     `  goals ${results.startup.ratios.goalsMet ? 'met' : 'MISSED'}: --help/--version within 100 ms of bare node, list within 200 ms`,
   );
+}
+if (sections.has('create')) {
+  results.create = {};
+  for (const engine of values.engines.split(',')) {
+    console.error(`\n[${engine}] create, replayed and from the schema template…`);
+    const created = await benchCreate(engine, { loop: tenants, prefix: values.prefix });
+    results.create[engine] = created;
+    printTable(`${engine}: create (2, 30 and 300 migrations; one tenant is the median of 3)`, created.rows);
+    for (const d of created.details.filter((x) => x.templateBuildMs !== undefined))
+      console.log(`  ${d.migrations} migrations: template built in ${fmtMs(d.templateBuildMs ?? 0)}`);
+    for (const d of created.details.filter((x) => x.loop))
+      console.log(`  loop of ${d.loop}, ${d.way}: ${d.perSecond.toFixed(1)} tenants per second`);
+  }
 }
 const fleetSections = ['migrate', 'rollouts', 'stats', 'query', 'backup', 'fleet', 'move'].filter((s) =>
   sections.has(s),

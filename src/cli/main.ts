@@ -11,6 +11,7 @@ import { registerDelete } from './commands/delete.js';
 import { registerDoctor } from './commands/doctor.js';
 import { registerExec } from './commands/exec.js';
 import { registerSchema } from './commands/schema.js';
+import { registerTemplate } from './commands/template.js';
 import { registerLog } from './commands/log.js';
 import { registerSeed } from './commands/seed.js';
 import { registerServer } from './commands/server.js';
@@ -91,6 +92,7 @@ function buildProgram(): Command {
     registerQuery,
     registerExec,
     registerSchema,
+    registerTemplate,
     registerCompletion,
     registerSeed,
   ])

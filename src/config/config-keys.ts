@@ -59,6 +59,11 @@ export interface CoreConfig {
    * the admin's rights. Default false: those commands are refused (exit 2). `--trust-tenant-code`.
    */
   trustTenantCode: boolean;
+  /**
+   * `create` copies each server's schema template instead of replaying the migrations (README
+   * "Templates"). Default true.
+   */
+  templates: boolean;
   /** MySQL/MariaDB host part of tenant accounts (`'user'@'host'`). Default `%`. */
   mysqlUserHost: string;
   /** Tenants worked on at once by fleet commands (migrate-all, …). Default 4. */
@@ -263,6 +268,12 @@ export const CONFIG_KEYS: readonly ConfigKeyDefinition[] = [
     description: "work on tenants without a user of their own over the admin's session (tenantUsers: false)",
   },
   {
+    key: 'templates',
+    env: 'TENANTCTL_TEMPLATES',
+    type: 'boolean',
+    description: 'create tenants from a schema template (off: replay every migration)',
+  },
+  {
     key: 'mysqlUserHost',
     env: 'TENANTCTL_MYSQL_USER_HOST',
     type: 'string',
@@ -422,6 +433,8 @@ export function defaultFor(key: keyof Config, home: string): Config[keyof Config
       return true;
     case 'trustTenantCode':
       return false;
+    case 'templates':
+      return true;
     case 'mysqlUserHost':
       return '%';
     case 'concurrency':

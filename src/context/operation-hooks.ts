@@ -11,7 +11,9 @@ export interface OperationHooks {
    * Once a step is recorded and before it runs: a move's steps (`fence`, `copy`, `verify`,
    * `switch`, `unfence`, `retire`), and `suspend-job-disabled` after each scheduled job a suspend
    * disabled (recorded already), and `rotate-key-row` after each secret a key rotation
-   * re-encrypted (a test slows the rotation down there, to kill it half-way).
+   * re-encrypted (a test slows the rotation down there, to kill it half-way); a create's steps
+   * as `create-<step>` (`create-database`, `create-clone`, …), and `template-seal` once a schema
+   * template's migrations ran, before it is sealed and marked ready.
    */
   atStep?(step: string): Promise<void>;
   /** A move's copy is restored on the target and locked, before it is verified. */

@@ -272,6 +272,8 @@ export interface TenantConnectionOptions {
  */
 export interface ServerConnection
   extends DatabaseAdmin, TenantAccess, DumpRestore, DatabaseInspection, TenantConnections {
+  /** Schema templates (README "Templates"): databases migrated once, that `create` copies. */
+  readonly templates: SchemaTemplates;
   readonly driver: EngineDriver;
   /**
    * The server's database users (PostgreSQL roles, MySQL accounts); undefined where the engine
@@ -313,6 +315,42 @@ export interface ServerConnection
    */
   abandon(reason: Error): void;
   close(): Promise<void>;
+}
+
+/**
+ * A schema template: a database migrated once as a user of its own (where the engine has users),
+ * exactly as `create` migrates a tenant, then copied into each new tenant's database. Each engine
+ * copies it the fastest exact way it has; whatever the copy, the tenant's database ends as a
+ * replayed create leaves it (owners, grants, definers, the migration table's rows).
+ */
+export interface SchemaTemplates {
+  /**
+   * Closes a built template to every login and makes it copyable: PostgreSQL the database given
+   * to the admin (so that REASSIGN OWNED in a clone leaves it alone), ALLOW_CONNECTIONS false and
+   * IS_TEMPLATE true, its sessions ended and its role NOLOGIN; MySQL the account locked and its
+   * sessions ended; SQLite the WAL folded into the file, which is made read-only.
+   */
+  sealTemplate(database: string, user: string | null): Promise<void>;
+  /**
+   * Creates `database` from a sealed template, as createDatabase would (PUBLIC's access revoked):
+   * PostgreSQL `CREATE DATABASE … TEMPLATE` (the whole schema and the migration table's rows);
+   * SQLite a copy of the file; MySQL an empty database, which finishClone fills.
+   */
+  cloneDatabase(template: string, database: string): Promise<void>;
+  /**
+   * Makes a cloned database, once its user has it (ServerUsers.createUser), what a replayed
+   * create leaves: PostgreSQL everything the template's role owns reassigned (REASSIGN OWNED, in
+   * that database only) to the tenant's user, or to the admin where it has none; MySQL the
+   * template's tables (the migration tables' rows included), views, triggers and routines made
+   * in one session logged in as `login`, so their definer is the tenant's user; SQLite nothing.
+   */
+  finishClone(
+    template: { database: string; user: string | null },
+    login: TenantLogin,
+    table: MigrationTable,
+  ): Promise<void>;
+  /** Drops a template's database and user, sealed or half built. Safe to repeat. */
+  dropTemplate(database: string, user: string | null): Promise<void>;
 }
 
 /**

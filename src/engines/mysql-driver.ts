@@ -16,6 +16,7 @@ import {
   type LentLogin,
   type OnlineMoves,
   type ScheduledJobs,
+  type SchemaTemplates,
   type ServerConnection,
   type ServerUsers,
   type TenantConnectionOptions,
@@ -26,6 +27,7 @@ import {
 } from './engine-driver.js';
 import { withLoginSession } from './tenant-session.js';
 import { bracketedCounts, type RecordedRowCounts } from './row-counts.js';
+import { MysqlTemplates } from './mysql-template.js';
 import { mysqlCheckDump, mysqlDumpTo, mysqlRestoreFrom } from './mysql-dump.js';
 import { resolveTool, type ToolControl } from './run-tool.js';
 import {
@@ -406,6 +408,13 @@ class MysqlServer implements ServerConnection, ServerUsers, ScheduledJobs {
   /** One UNION per batch reads every migration table: nothing to keep. */
   readonly migrationFingerprints = undefined;
   readonly driver = mysqlDriver;
+  readonly templates: SchemaTemplates = new MysqlTemplates({
+    suspendAccess: (database, user) => this.suspendAccess(database, user),
+    createDatabase: (name) => this.createDatabase(name),
+    dropDatabase: (name) => this.dropDatabase(name),
+    dropUser: (name) => this.dropUser(name),
+    session: (login, fn) => withLoginSession(this, login, fn, { schemaWork: true }),
+  });
   /** A loan unlocks the tenant's own account: one at a time. */
   readonly lendsOwnAccount = true;
   private readonly watcher = new ServerWatch();

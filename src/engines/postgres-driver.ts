@@ -23,6 +23,7 @@ import {
   type TenantCredentials,
   type TenantLogin,
   type OnlineMoves,
+  type SchemaTemplates,
   type QueryRows,
   type ReadOnlyQueryOptions,
 } from './engine-driver.js';
@@ -64,6 +65,7 @@ import { postgresReadOnlyQuery } from './postgres-query.js';
 import type { ContentFingerprint } from './content-fingerprint.js';
 import { createWriteStream } from 'node:fs';
 import { PostgresReplication } from './postgres-replication.js';
+import { PostgresTemplates } from './postgres-template.js';
 
 const quote = (name: string) => `"${name.replaceAll('"', '""')}"`;
 
@@ -341,6 +343,7 @@ class PostgresServer implements ServerConnection, ServerUsers, MigrationFingerpr
   /** PostgreSQL schedules nothing itself; an extension's jobs (pg_cron) are out of tenantctl's view. */
   readonly scheduledJobs = undefined;
   readonly onlineMoves: OnlineMoves;
+  readonly templates: SchemaTemplates;
   readonly driver = postgresDriver;
   /** Each loan is a stand-in role of its own: any number may be out at once. */
   readonly lendsOwnAccount = false;
@@ -360,6 +363,11 @@ class PostgresServer implements ServerConnection, ServerUsers, MigrationFingerpr
       admin: () => this.admin,
       onDatabase: (database, fn) => this.onDatabase(database, fn),
       dumpSchema: (login, file, tools) => this.dumpSchema(login, file, tools),
+    });
+    this.templates = new PostgresTemplates({
+      admin: () => this.admin,
+      onDatabase: (database, fn) => this.onDatabase(database, fn),
+      joinRole: (role) => this.joinRole(role),
     });
   }
 

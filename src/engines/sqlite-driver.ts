@@ -43,6 +43,7 @@ import { MARK_PATTERN, MARK_TABLE } from './ownership-mark.js';
 import { ServerWatch } from './server-watch.js';
 import type { ContentFingerprint } from './content-fingerprint.js';
 import { onRawConnection } from './raw-connection.js';
+import { SqliteTemplates } from './sqlite-template.js';
 
 const quote = (name: string) => `"${name.replaceAll('"', '""')}"`;
 
@@ -192,6 +193,7 @@ class SqliteServer implements ServerConnection {
   readonly scheduledJobs = undefined;
   /** No online move for this engine yet: it moves offline. */
   readonly onlineMoves = undefined;
+  readonly templates = new SqliteTemplates((database) => this.fileFor(database));
   private readonly directory: string;
   /** Files on this machine never stop answering: nothing is watched, and `lost` never aborts unless abandoned. */
   private readonly watcher = new ServerWatch();

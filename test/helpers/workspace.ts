@@ -1,4 +1,4 @@
-import { cpSync, mkdtempSync, rmSync } from 'node:fs';
+import { cpSync, existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -88,6 +88,9 @@ export class Workspace {
   }
 
   async cleanup(): Promise<void> {
+    // The schema templates its creates built live on the shared servers, under names of their own.
+    if (existsSync(join(this.dir, '.tenantctl')) || this.env.TENANTCTL_REGISTRY_URL)
+      await this.run(['template', 'drop']).catch(() => undefined);
     for (const slug of this.slugs) {
       const { database, user } = this.names(slug);
       await this.probe.drop(database, user).catch(() => undefined);

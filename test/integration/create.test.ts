@@ -157,7 +157,8 @@ for (const engine of selectedEngines()) {
     it('takes over a create that was killed (kill -9) mid-migration, leaving no orphan', async () => {
       const slug = ws.slug();
       const { database, user } = ws.names(slug);
-      const slow = ws.start(['create', slug, '--no-seed'], {
+      // Replayed: from a template, the migrations run in the template's build, not at this step.
+      const slow = ws.start(['create', slug, '--no-seed', '--replay'], {
         TENANTCTL_MIGRATIONS_DIR: join(FIXTURES, 'slow-migrations'),
       });
       await waitFor(
@@ -183,7 +184,8 @@ for (const engine of selectedEngines()) {
 
     it('refuses a second create of the same tenant while the first is still running', async () => {
       const slug = ws.slug();
-      const slow = ws.start(['create', slug, '--no-seed'], {
+      // Replayed: from a template, the migrations run in the template's build, not at this step.
+      const slow = ws.start(['create', slug, '--no-seed', '--replay'], {
         TENANTCTL_MIGRATIONS_DIR: join(FIXTURES, 'slow-migrations'),
       });
       try {

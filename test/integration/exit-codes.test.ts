@@ -48,7 +48,8 @@ for (const engine of selectedEngines()) {
 
       // 6: a create still running holds the tenant; delete must not start under it.
       const busy = ws.slug();
-      const slow = ws.start(['create', busy, '--no-seed'], {
+      // Replayed: from a template, the migrations run in the template's build, not at this step.
+      const slow = ws.start(['create', busy, '--no-seed', '--replay'], {
         TENANTCTL_MIGRATIONS_DIR: join(FIXTURES, 'slow-migrations'),
         SLOW_MIGRATION_MS: '60000',
       });

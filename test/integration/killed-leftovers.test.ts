@@ -141,7 +141,8 @@ describe.skipIf(!reachable.includes('sqlite'))("the embedded registry's locks", 
 
   it('a live create holds its tenant; killed and never reaped (a zombie), it holds nothing', async () => {
     const slug = ws.slug();
-    const holder = await startUnreapedCli(['create', slug, '--no-seed'], {
+    // Replayed: from a template, the migrations run in the template's build, not at this step.
+    const holder = await startUnreapedCli(['create', slug, '--no-seed', '--replay'], {
       ...cli(),
       env: { ...ws.env, TENANTCTL_MIGRATIONS_DIR: join(FIXTURES, 'slow-migrations') },
     });
@@ -176,6 +177,7 @@ describe.skipIf(!reachable.includes('sqlite'))("the embedded registry's locks", 
       };
       exports.down = (knex) => knex.schema.dropTable('zombie_table');`,
     );
+    // Replayed: from a template, the migrations run in the template's build, not at this step.
     const holder = await startUnreapedCli(['migrate-all', '--concurrency', '1'], cli());
     try {
       await waitFor(async () => existsSync(join(ws.dir, 'zombie-started')));

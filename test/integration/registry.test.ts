@@ -39,7 +39,8 @@ for (const engine of ['postgres', 'mysql'] as const) {
 
     it('holds the tenant lock in the registry server, and a killed holder leaves none behind', async () => {
       const slug = ws.slug();
-      const slow = ws.start(['create', slug, '--no-seed'], {
+      // Replayed: from a template, the migrations run in the template's build, not at this step.
+      const slow = ws.start(['create', slug, '--no-seed', '--replay'], {
         TENANTCTL_MIGRATIONS_DIR: join(FIXTURES, 'slow-migrations'),
       });
       try {

@@ -11,6 +11,7 @@ interface CreateOptions {
   set?: Record<string, string>;
   setJson?: Record<string, unknown>;
   seed: boolean;
+  replay?: boolean;
   server?: string;
   serverLabel?: Record<string, string>;
   showSecrets?: boolean;
@@ -21,6 +22,7 @@ const STEP_LABELS = {
   database: 'Creating database',
   user: 'Creating database user',
   setup: 'Running the admin setup',
+  clone: 'Giving the template copy to the tenant',
   migrations: 'Running migrations',
   seeds: 'Running seeds',
   restore: 'Restoring the backup',
@@ -40,6 +42,7 @@ export function registerCreate(program: Command): void {
       collectKeyJson,
     )
     .option('--no-seed', 'skip the seeds')
+    .option('--replay', "run every migration instead of copying the server's schema template")
     .option('--show-secrets', 'show what the seeds returned (masked by default)')
     .option('--server <name>', 'create it on this registered server (default: tenantctl chooses)')
     .option('--server-label <key=value>', 'choose only among servers with this label, repeatable', collectKeyValue)
@@ -61,6 +64,7 @@ export function registerCreate(program: Command): void {
                 seed: options.seed,
                 server: options.server,
                 serverLabels: options.serverLabel,
+                replay: options.replay,
               },
               ({ step, phase }) => {
                 if (phase === 'start') progress.step(`${STEP_LABELS[step]}…`);
@@ -82,6 +86,12 @@ export function registerCreate(program: Command): void {
                   result.migrations.length
                     ? result.migrations.join(', ')
                     : `none${result.migrationsNote ? out.color.dim(` · ${result.migrationsNote}`) : ''}`,
+                ],
+                [
+                  'template',
+                  result.template
+                    ? `${result.template.database}${result.template.built ? ' (built now)' : ''}`
+                    : `none${result.templateNote ? out.color.dim(` · ${result.templateNote}`) : ''}`,
                 ],
                 ['seeds', result.seeds.length ? result.seeds.join(', ') : 'none'],
                 ...seedValueLines(seedValues).map((line) => ['seed returned', line] as [string, string]),

@@ -92,6 +92,8 @@ export function fixCommand(finding: Finding): string {
       return /run: (.*)$/.exec(finding.message)?.[1] ?? 'close the registry database to other users of its server';
     case 'replication_leftover':
       return 'tenantctl doctor --fix  (removes it)';
+    case 'stale_template':
+      return 'tenantctl doctor --fix  (drops it; or tenantctl template build, which drops the stale ones of the server)';
     case 'credential_leftover':
       return 'tenantctl doctor --fix  (or the next backup or restore on this machine, which removes them)';
     case 'interrupted':

@@ -10,6 +10,7 @@ import { examineHealth } from './examine-health.js';
 import { examineSchemaDrift } from './examine-schema.js';
 import { examineOperations } from './examine-operations.js';
 import { examineServer } from './examine-servers.js';
+import { templateFindings } from './doctor-templates.js';
 import { FindingList, type Finding } from './findings.js';
 import { withPrivilegeFinding } from './privilege-findings.js';
 import { readFleet, type FleetView } from './fleet-view.js';
@@ -144,6 +145,10 @@ async function examineEach(ctx: Context, fleet: FleetView, list: FindingList, op
       serverRow,
     );
   }
+  if (stop()) return;
+  // The servers' schema templates: a fleet's, not one tenant's.
+  if (!fleet.only)
+    await withPrivilegeFinding(list, fleet.servers, 'schema templates', () => templateFindings(ctx, fleet, list));
   if (stop()) return;
   await withPrivilegeFinding(list, fleet.servers, 'interrupted operations', () => examineOperations(ctx, fleet, list));
   if (stop()) return;

@@ -32,6 +32,8 @@ export type FindingKind =
   | 'credential_leftover'
   | 'replication_leftover'
   | 'tampered_migrations'
+  /** A schema template built for other migrations, knexfile or server version, or a build killed half-way. */
+  | 'stale_template'
   /** `doctor --schema-drift`: a variant of the fleet's structure that is not the expected one (see schemaDiff). */
   | 'schema_drift';
 
@@ -87,7 +89,7 @@ export type NewFinding = Omit<Finding, 'autoFix' | 'severity' | 'target'> &
   Partial<Pick<Finding, 'autoFix' | 'severity' | 'target'>>;
 
 /** Kinds that are worth knowing but break nothing. */
-const NOTICES: FindingKind[] = ['pending_migrations', 'schema_drift'];
+const NOTICES: FindingKind[] = ['pending_migrations', 'schema_drift', 'stale_template'];
 /** Kinds that are no business of this registry's. */
 const INFOS: FindingKind[] = ['foreign_database', 'foreign_user'];
 

@@ -29,6 +29,8 @@ import { tenantNames } from '../shared/tenant-names.js';
 import { tenantLogin } from '../shared/tenant-login.js';
 import { placeTenant, withPlacementLock } from '../servers/place-tenant.js';
 import { usersOf, dumpToolsFrom } from '../../engines/engine-driver.js';
+import type { TemplateRow } from '../../registry/templates-repo.js';
+import { readyTemplate } from '../templates/build-template.js';
 import { databaseErrorDetail, describeErrorDetail } from '../../engines/error-detail.js';
 
 export interface CreateTenantInput {
@@ -51,14 +53,18 @@ export interface CreateTenantInput {
   server?: string;
   /** `--server-label k=v`: place it only on a server carrying these labels. */
   serverLabels?: Record<string, string>;
+  /** `--replay`: run every migration instead of cloning the server's schema template. */
+  replay?: boolean;
 }
 
 /**
  * The steps of `create`, in the order they can run; each is recorded in the registry (`step`)
  * before it runs. `setup` (the project's adminSetup, as the server's admin) runs only where one is
- * configured. A clone runs `restore` in place of `migrations` and `seeds`.
+ * configured. A clone runs `restore` in place of `migrations` and `seeds`. From a schema template
+ * (README "Templates"), `database` copies the template and `clone` gives the copy to the tenant,
+ * in place of `migrations`.
  */
-export const CREATE_STEPS = ['database', 'user', 'setup', 'migrations', 'seeds', 'restore'] as const;
+export const CREATE_STEPS = ['database', 'user', 'setup', 'clone', 'migrations', 'seeds', 'restore'] as const;
 export type CreateStep = (typeof CREATE_STEPS)[number];
 
 export interface CreateProgress {
@@ -85,6 +91,10 @@ export interface CreateTenantResult {
   adminSetup: string | null;
   /** Why there were no migrations, when no directory was given and the default one is absent. */
   migrationsNote?: string;
+  /** The schema template the database was copied from (null: the migrations were replayed). */
+  template: { database: string; built: boolean } | null;
+  /** Why the migrations were replayed although templates are on (a build that failed, an adminSetup). */
+  templateNote?: string;
   /** What the migrations and seeds printed (console.log & co., sent to stderr as they ran), capped; absent: none. */
   log?: string[];
   durationMs: number;
@@ -262,7 +272,16 @@ async function runCreateSteps(
 ): Promise<
   Pick<
     CreateTenantResult,
-    'migrations' | 'seeds' | 'seedValues' | 'knex' | 'knexfile' | 'adminSetup' | 'log' | 'migrationsNote'
+    | 'migrations'
+    | 'seeds'
+    | 'seedValues'
+    | 'knex'
+    | 'knexfile'
+    | 'adminSetup'
+    | 'log'
+    | 'migrationsNote'
+    | 'template'
+    | 'templateNote'
   >
 > {
   const registry = await ctx.registry();
@@ -286,9 +305,12 @@ async function runCreateSteps(
   const userConsole = new UserConsole();
   const schemaWork = (work: (knex: Knex) => Promise<void>) => () =>
     userConsole.run(() => withTenantKnex(server.connection, login, work, userKnex.factory));
+  const chosen = await chooseTemplate(ctx, server, input, Boolean(setup));
+  const template = chosen.template;
   const steps: Record<CreateStep, (() => Promise<unknown>) | undefined> = {
     database: async () => {
-      await server.connection.createDatabase(names.database);
+      if (template) await server.connection.templates.cloneDatabase(template.database_name, names.database);
+      else await server.connection.createDatabase(names.database);
       await server.connection.markDatabase(names.database, await registry.mark());
     },
     user: names.user ? () => usersOf(server.connection).createUser(names.user!, password!, names.database) : undefined,
@@ -299,12 +321,29 @@ async function runCreateSteps(
             runAdminSetup(ctx, server.connection, { ...row, database: names.database, user: names.user }, setup),
           )
       : undefined,
-    migrations: fromBackup
-      ? undefined
-      : schemaWork(async (knex) => {
-          migrations.push(...(await migrateToLatest(knex, project.source(), project.migrations)));
-          await server.connection.migrationFingerprints?.keepMigrationFingerprint(knex, project.table);
-        }),
+    clone: template
+      ? async () => {
+          await server.connection.templates.finishClone(
+            { database: template.database_name, user: template.database_user },
+            login,
+            project.table,
+          );
+          // As a replayed create ends: the fingerprint kept, the applied names read back.
+          await withTenantKnex(server.connection, login, async (knex) => {
+            await server.connection.migrationFingerprints?.keepMigrationFingerprint(knex, project.table);
+            migrations.push(
+              ...((await server.connection.driver.readAppliedOn(knex, project.table, names.database)) ?? []),
+            );
+          });
+        }
+      : undefined,
+    migrations:
+      fromBackup || template
+        ? undefined
+        : schemaWork(async (knex) => {
+            migrations.push(...(await migrateToLatest(knex, project.source(), project.migrations)));
+            await server.connection.migrationFingerprints?.keepMigrationFingerprint(knex, project.table);
+          }),
     seeds:
       fromBackup || input.seed === false
         ? undefined
@@ -330,6 +369,7 @@ async function runCreateSteps(
       continue;
     }
     await updateTenantRow(registry.knex, row.id, { step });
+    await ctx.hooks?.atStep?.(`create-${step}`);
     onProgress({ step, phase: 'start' });
     try {
       await action();
@@ -347,9 +387,33 @@ async function runCreateSteps(
     knex: userKnex.used,
     knexfile: project.knexfile,
     adminSetup: setup?.file ?? null,
+    template: template ? { database: template.database_name, built: chosen.built } : null,
+    ...(chosen.note ? { templateNote: chosen.note } : {}),
     ...(note ? { migrationsNote: note } : {}),
     ...(log ? { log } : {}),
   };
+}
+
+/**
+ * The schema template to copy, built first where there is none (README "Templates"); none for a
+ * restore, `--replay`, `templates: off`, or with an adminSetup (it is run per tenant, before the
+ * migrations). A template that cannot be built is a note, never a failed create: it replays.
+ */
+async function chooseTemplate(
+  ctx: Context,
+  server: ServerHandle,
+  input: CreateTenantInput,
+  withSetup: boolean,
+): Promise<{ template: TemplateRow | null; built: boolean; note?: string }> {
+  if (input.restoreFrom || input.replay || !ctx.config.templates) return { template: null, built: false };
+  if (withSetup)
+    return { template: null, built: false, note: 'templates are not used with an adminSetup: migrations replayed' };
+  try {
+    const ready = await readyTemplate(ctx, server);
+    return { template: ready.row, built: ready.built };
+  } catch (error) {
+    return { template: null, built: false, note: `template not built (${errorMessage(error)}): migrations replayed` };
+  }
 }
 
 /** "No migrations" said once, and only where it is not a mistake: nothing given, no default directory. */

@@ -16,6 +16,7 @@ import * as serverIdentity from './014-server-identity.js';
 import * as deletedBackups from './015-deleted-backups.js';
 import * as serverTls from './017-server-tls.js';
 import * as backupKeys from './018-backup-keys.js';
+import * as schemaTemplates from './019-schema-templates.js';
 import * as onlineMoves from './022-online-moves.js';
 
 /** The registry's own migrations, in order. Names are stored; never rename one. */
@@ -37,6 +38,7 @@ const MIGRATIONS: ReadonlyArray<[string, Knex.Migration]> = [
   ['015-deleted-backups', deletedBackups],
   ['017-server-tls', serverTls],
   ['018-backup-keys', backupKeys],
+  ['019-schema-templates', schemaTemplates],
   ['022-online-moves', onlineMoves],
 ];
 
