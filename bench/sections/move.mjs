@@ -97,7 +97,11 @@ export async function benchMove(fleet, { gigabytes, large: filled }) {
         result.steps,
       )
         .map(([s, ms]) => `${s} ${(ms / 1000).toFixed(1)}s`)
-        .join(', ')})${writes ? `; ${writes.committed} writes committed meanwhile` : ''}`,
+        .join(', ')})${
+        result.verified?.writesPausedMs !== undefined
+          ? `; writes paused ${result.verified.writesPausedMs} ms for the live comparison`
+          : ''
+      }${writes ? `; ${writes.committed} writes committed meanwhile` : ''}`,
       ms: run.ms,
       tenants: 1,
       perTenantMs: run.ms,

@@ -11,10 +11,18 @@ import { createHash } from 'node:crypto';
  * Rows are whole tuples with their primary key, so the order they are read in does not matter.
  */
 export interface ContentFingerprint {
+  /** Per table; `checksum` is empty where only rows were counted (FingerprintDepth `rows`). */
   tables: Record<string, { rows: number; checksum: string }>;
   /** Sequence (PostgreSQL), AUTO_INCREMENT (MySQL) or sqlite_sequence position, by name. */
   sequences: Record<string, string | null>;
 }
+
+/**
+ * How much of each table a fingerprint reads: `content`, every row's checksum (a full pass over
+ * the data); `rows`, the exact row count only (what an online move's fence re-checks, its content
+ * having been compared before the fence, see OnlineMoves.compareLive).
+ */
+export type FingerprintDepth = 'content' | 'rows';
 
 /** The differences between two fingerprints, in words; empty when they match. */
 export function fingerprintDifferences(source: ContentFingerprint, target: ContentFingerprint): string[] {

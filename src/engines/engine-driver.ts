@@ -2,7 +2,7 @@ import type { SchemaStructure } from './schema-structure.js';
 import type { Writable } from 'node:stream';
 import type { Knex } from 'knex';
 import type { Engine, ServerSpec } from './server-spec.js';
-import type { ContentFingerprint } from './content-fingerprint.js';
+import type { ContentFingerprint, FingerprintDepth } from './content-fingerprint.js';
 import { InternalError, type TamperedTableError } from '../core/errors.js';
 import { TOOL_SETTINGS, type ToolConfig } from './descriptors.js';
 import { credentialDirectory } from './credential-file.js';
@@ -479,9 +479,10 @@ export interface DatabaseInspection {
   /**
    * Exact row count and content checksum of every table, and every sequence/auto-increment
    * position, computed by the server itself where it can (see ContentFingerprint): what `move`
-   * compares between the source and the target before it switches.
+   * compares between the source and the target before it switches. `rows`: counts only, no
+   * checksums (see FingerprintDepth).
    */
-  contentFingerprint(login: TenantLogin): Promise<ContentFingerprint>;
+  contentFingerprint(login: TenantLogin, depth?: FingerprintDepth): Promise<ContentFingerprint>;
   /**
    * Size, tables, rows and open connections of many databases, plus their applied migrations,
    * with as few round trips as the engine allows: sizes and connections in one query per server
@@ -551,6 +552,10 @@ export interface MigrationFingerprints {
  * are made on the source server, the target side's on the target; a call that needs both sides
  * (how far behind the target is) is made on the source and given the target.
  */
+/** What OnlineMoves.compareLive found: both fingerprints, or why there are none. */
+export type LiveComparison =
+  { source: ContentFingerprint; target: ContentFingerprint; pausedMs: number } | { skipped: string };
+
 export interface OnlineMoves {
   /** How this engine replicates for a move, in words (what `--dry-run` says). */
   readonly method: string;
@@ -590,6 +595,20 @@ export interface OnlineMoves {
   tablesCopying(name: string, database: string): Promise<number>;
   /** Source: bytes of WAL (or binlog) `target` has still to apply; null when the move's replication is gone. */
   lagBytes(name: string, target: ServerConnection): Promise<number | null>;
+  /**
+   * Source and target, before the fence: both copies' content fingerprints (tables only) at one
+   * point of the change stream, computed while the tenant keeps working. The source's writes
+   * pause only until the target has applied them and both sides hold a snapshot (`pausedMs`);
+   * the checksums are then computed in those snapshots. `skipped` (the reason) where no such
+   * point could be had within the limits: the fence's verify then compares content itself.
+   * Absent where the engine cannot (MySQL/MariaDB: the fence compares content).
+   */
+  compareLive?(
+    name: string,
+    sourceLogin: TenantLogin,
+    target: ServerConnection,
+    targetLogin: TenantLogin,
+  ): Promise<LiveComparison>;
   /** Source: takes the tenant's access away (as suspendAccess), sparing the move's replication session. */
   fence(name: string, database: string, user: string): Promise<void>;
   /** Source: waits until `target` has applied everything written until now; throws after `timeoutMs`. */

@@ -54,7 +54,7 @@ import { QUIET_KNEX_LOG } from './knex-log.js';
 import { mysqlFingerprint } from './mysql-fingerprint.js';
 import { cachingSha2PasswordHash, nativePasswordHash } from './mysql-password.js';
 import { MARK_DATABASE, mysqlIdentity } from './mysql-identity.js';
-import type { ContentFingerprint } from './content-fingerprint.js';
+import type { ContentFingerprint, FingerprintDepth } from './content-fingerprint.js';
 import { runPool } from '../core/run-pool.js';
 import { MARK_PATTERN, MARK_TABLE, OWNER_PREFIX, markIn } from './ownership-mark.js';
 import { onRawConnection } from './raw-connection.js';
@@ -840,8 +840,8 @@ class MysqlServer implements ServerConnection, ServerUsers, ScheduledJobs {
     return Object.fromEntries((rows as Array<{ name: string; n: number }>).map((row) => [row.name, Number(row.n)]));
   }
 
-  contentFingerprint(login: TenantLogin): Promise<ContentFingerprint> {
-    return withLoginSession(this, login, (knex) => mysqlFingerprint(knex, login.database));
+  contentFingerprint(login: TenantLogin, depth?: FingerprintDepth): Promise<ContentFingerprint> {
+    return withLoginSession(this, login, (knex) => mysqlFingerprint(knex, login.database, depth));
   }
 
   readStructure(login: TenantLogin): Promise<SchemaStructure> {

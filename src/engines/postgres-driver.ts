@@ -62,7 +62,7 @@ import { onRawConnection } from './raw-connection.js';
 import { nodeTlsOptions } from './tls-settings.js';
 import { postgresFingerprint } from './postgres-fingerprint.js';
 import { postgresReadOnlyQuery } from './postgres-query.js';
-import type { ContentFingerprint } from './content-fingerprint.js';
+import type { ContentFingerprint, FingerprintDepth } from './content-fingerprint.js';
 import { createWriteStream } from 'node:fs';
 import { PostgresReplication } from './postgres-replication.js';
 import { PostgresTemplates } from './postgres-template.js';
@@ -750,8 +750,8 @@ class PostgresServer implements ServerConnection, ServerUsers, MigrationFingerpr
     return withLoginSession(this, login, (knex) => this.rowCountsWith(knex));
   }
 
-  contentFingerprint(login: TenantLogin): Promise<ContentFingerprint> {
-    return withLoginSession(this, login, postgresFingerprint);
+  contentFingerprint(login: TenantLogin, depth?: FingerprintDepth): Promise<ContentFingerprint> {
+    return withLoginSession(this, login, (knex) => postgresFingerprint(knex, depth));
   }
 
   /** Exact row counts of every table, in one UNION query on a session as the tenant. */

@@ -4,7 +4,8 @@ import { join } from 'node:path';
 import type { Knex } from 'knex';
 import { TenantctlError, errorMessage } from '../core/errors.js';
 import { generatePassword, redact } from '../core/secrets.js';
-import type { DumpTools, OnlineMoves, ServerConnection, TenantLogin } from './engine-driver.js';
+import type { DumpTools, LiveComparison, OnlineMoves, ServerConnection, TenantLogin } from './engine-driver.js';
+import { compareLive, NotAppliedInTime } from './postgres-live-compare.js';
 import { scramSha256Verifier } from './postgres-scram.js';
 import type { ServerSpec } from './server-spec.js';
 import { withLoginSession } from './tenant-session.js';
@@ -234,9 +235,21 @@ export class PostgresReplication implements OnlineMoves {
       if (!row) throw new TenantctlError(`the move's replication slot "${name}" is gone from the source`);
       if (row.done) return;
       if (Date.now() > deadline)
-        throw new TenantctlError(`the target did not apply the source's changes up to ${lsn} within ${timeoutMs} ms`);
+        throw new NotAppliedInTime(`the target did not apply the source's changes up to ${lsn} within ${timeoutMs} ms`);
       await new Promise((resolve) => setTimeout(resolve, wait));
     }
+  }
+
+  compareLive(
+    name: string,
+    sourceLogin: TenantLogin,
+    target: ServerConnection,
+    targetLogin: TenantLogin,
+  ): Promise<LiveComparison> {
+    if (!(target.onlineMoves instanceof PostgresReplication)) throw new TenantctlError('the target is not PostgreSQL');
+    return compareLive(this.sessions, sourceLogin, target.onlineMoves.sessions, targetLogin, (timeoutMs) =>
+      this.awaitApplied(name, target, timeoutMs),
+    );
   }
 
   async copySequences(sourceLogin: TenantLogin, target: ServerConnection, targetLogin: TenantLogin): Promise<number> {

@@ -41,7 +41,7 @@ import { sqliteFingerprint } from './sqlite-fingerprint.js';
 import { sqliteReadOnlyQuery } from './sqlite-query.js';
 import { MARK_PATTERN, MARK_TABLE } from './ownership-mark.js';
 import { ServerWatch } from './server-watch.js';
-import type { ContentFingerprint } from './content-fingerprint.js';
+import type { ContentFingerprint, FingerprintDepth } from './content-fingerprint.js';
 import { onRawConnection } from './raw-connection.js';
 import { SqliteTemplates } from './sqlite-template.js';
 
@@ -420,8 +420,8 @@ class SqliteServer implements ServerConnection {
     });
   }
 
-  async contentFingerprint({ database }: TenantLogin): Promise<ContentFingerprint> {
-    return this.readFile(database, sqliteFingerprint);
+  async contentFingerprint({ database }: TenantLogin, depth?: FingerprintDepth): Promise<ContentFingerprint> {
+    return this.readFile(database, (db) => sqliteFingerprint(db, depth));
   }
 
   async readStructure({ database }: TenantLogin): Promise<SchemaStructure> {

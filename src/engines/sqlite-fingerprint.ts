@@ -1,11 +1,11 @@
 import type { SqliteDatabase } from './sqlite-native.js';
 import { MARK_TABLE } from './ownership-mark.js';
-import { RowSumHash, type ContentFingerprint } from './content-fingerprint.js';
+import { RowSumHash, type ContentFingerprint, type FingerprintDepth } from './content-fingerprint.js';
 
 const quote = (name: string) => `"${name.replaceAll('"', '""')}"`;
 
 /** Row counts, content checksums (summed in the client, rows streamed) and sqlite_sequence positions. */
-export function sqliteFingerprint(db: SqliteDatabase): ContentFingerprint {
+export function sqliteFingerprint(db: SqliteDatabase, depth: FingerprintDepth = 'content'): ContentFingerprint {
   // The ownership mark is tenantctl's, not the tenant's content: a copy made before it existed matches.
   const tables = db
     .prepare(
@@ -15,6 +15,14 @@ export function sqliteFingerprint(db: SqliteDatabase): ContentFingerprint {
     .all(MARK_TABLE) as string[];
   const fingerprint: ContentFingerprint = { tables: {}, sequences: {} };
   for (const table of tables) {
+    if (depth === 'rows') {
+      const rows = db
+        .prepare(`select count(*) from ${quote(table)}`)
+        .pluck()
+        .get() as number;
+      fingerprint.tables[table] = { rows, checksum: '' };
+      continue;
+    }
     const hash = new RowSumHash();
     for (const row of db
       .prepare(`select * from ${quote(table)}`)

@@ -6,8 +6,9 @@ const TABLE = 'tenantctl_moves';
 /**
  * An offline move: preflight, fence, copy, verify, switch, unfence, retire. An online one:
  * preflight, schema (PostgreSQL) or snapshot (MySQL: schema and rows), replicate, catchup (the
- * tenant still working), fence, drain (the last changes applied, sequences set), unreplicate
- * (replication objects removed), verify, switch, unfence, retire.
+ * tenant still working), compare (both copies' content at one point, the tenant still working),
+ * fence, drain (the last changes applied, sequences set), unreplicate (replication objects
+ * removed), verify, switch, unfence, retire.
  */
 export const MOVE_STEPS = [
   'preflight',
@@ -15,6 +16,7 @@ export const MOVE_STEPS = [
   'snapshot',
   'replicate',
   'catchup',
+  'compare',
   'fence',
   'drain',
   'unreplicate',

@@ -154,6 +154,7 @@ describe.skipIf(!selectedEngines().includes('postgres'))('online move on postgre
       'schema',
       'replicate',
       'catchup',
+      'compare',
       'fence',
       'drain',
       'unreplicate',
@@ -163,8 +164,11 @@ describe.skipIf(!selectedEngines().includes('postgres'))('online move on postgre
       'retire',
     ]);
     expect(data.verified.tables).toBeGreaterThanOrEqual(4); // items, events, the migrations' tables and the example's
+    // The content was compared before the fence, writes paused only for the snapshots.
+    expect(data.verified).toMatchObject({ content: 'live' });
+    expect(data.verified.writesPausedMs).toBeLessThan(5_000);
     console.error(
-      `online move under load: downtime ${data.downtimeMs} ms, ${data.durationMs} ms in all, ${afterMove} rows written meanwhile, ${errors} cut statements`,
+      `online move under load: downtime ${data.downtimeMs} ms, writes paused ${data.verified.writesPausedMs} ms for the live comparison, ${data.durationMs} ms in all, ${afterMove} rows written meanwhile, ${errors} cut statements`,
     );
     expect(data.downtimeMs).toBeGreaterThanOrEqual(0);
     expect(data.downtimeMs).toBeLessThan(10_000);
@@ -205,6 +209,7 @@ describe.skipIf(!selectedEngines().includes('postgres'))('online move on postgre
     'schema',
     'replicate',
     'catchup',
+    'compare',
     'fence',
     'drain',
     'unreplicate',
@@ -246,6 +251,74 @@ describe.skipIf(!selectedEngines().includes('postgres'))('online move on postgre
       expect(dropped.code, dropped.stderr).toBe(0);
     }, 120_000);
   }
+
+  it('a copy that differs from the source is caught by the live comparison, before the tenant is fenced: the move rolls back', async () => {
+    const slug = await tenantOn('src');
+    const before = await contents(src, slug);
+    const database = ws.names(slug).database;
+    // Paused (4 s) at the comparison, caught up: a row of the target's copy changed behind the
+    // replication's back, which no later change of the source's touches.
+    const moving = ws.start(['move', slug, '--to', 'plain', '--json'], {
+      TENANTCTL_TEST_PAUSE_AT: 'compare',
+      TENANTCTL_TEST_PAUSE_MS: '4000',
+    });
+    let stderr = '';
+    moving.child.stderr!.on('data', (chunk) => (stderr += chunk));
+    await waitFor(async () => stderr.includes('TENANTCTL_TEST_PAUSED compare'), 60_000);
+    await query(plain, "update events set v = -1 where tag = 'seed-3'", [], database);
+    const done = await moving.done;
+    expect(done.code, stderr).toBe(1);
+    expect(stderr).toMatch(
+      /compare failed: the copy does not match the source \(compared live\): table public\.events: same 30 rows but different content/,
+    );
+    // Never fenced: the tenant stayed on the source, active, its data as it was; nothing left behind.
+    const moves = sqliteKnex(join(ws.dir, '.tenantctl', 'registry.sqlite'));
+    try {
+      expect(await moves('tenantctl_moves').where({ slug }).select('status', 'fenced_at')).toEqual([
+        { status: 'failed', fenced_at: null },
+      ]);
+    } finally {
+      await moves.destroy();
+    }
+    expect((await ws.json(['show', slug])).data).toMatchObject({ server: 'src', status: 'active' });
+    expect(await contents(src, slug)).toEqual(before);
+    expect(await query(plain, 'select 1 from pg_database where datname = ?', [database])).toEqual([]);
+    expect(await leftovers(src)).toEqual([]);
+    expect(await leftovers(plain)).toEqual([]);
+  }, 120_000);
+
+  it("a tenant's transaction that holds the tables leaves the content comparison to the fence, saying why; the move goes on", async () => {
+    const slug = await tenantOn('src');
+    const { password } = (await ws.json(['show', slug, '--show-password'])).data;
+    const db = on(src, ws.names(slug).database, ws.names(slug).user!, password);
+    try {
+      // Caught up, paused (3 s) at the comparison: an uncommitted write begins, whose lock keeps
+      // the comparison's write lock waiting past its limit.
+      const moving = ws.start(['move', slug, '--to', 'plain', '--json'], {
+        TENANTCTL_TEST_PAUSE_AT: 'compare',
+        TENANTCTL_TEST_PAUSE_MS: '3000',
+      });
+      let stdout = '';
+      let stderr = '';
+      moving.child.stdout!.on('data', (chunk) => (stdout += chunk));
+      moving.child.stderr!.on('data', (chunk) => (stderr += chunk));
+      await waitFor(async () => stderr.includes('TENANTCTL_TEST_PAUSED compare'), 60_000);
+      const trx = await db.transaction();
+      await trx('events').insert({ tag: 'uncommitted', v: 0 });
+      const done = await moving.done;
+      expect(done.code, stderr).toBe(0);
+      const data = JSON.parse(stdout);
+      expect(data.verified).toMatchObject({ content: 'fenced' });
+      expect(data.verified.liveSkipped).toMatch(/tables could not be locked for a moment.*lock timeout/);
+      // The fence ended the transaction's session: its row went nowhere.
+      await trx.rollback().catch(() => undefined);
+      const target = await contents(plain, slug);
+      expect(target.events.map((e: any) => e.tag)).not.toContain('uncommitted');
+      expect(target.events).toHaveLength(30);
+    } finally {
+      await db.destroy();
+    }
+  }, 120_000);
 
   it("the library refuses a tenant a move has fenced with TenantUnavailableError (reason 'moving'), serves it before and after", async () => {
     const slug = await tenantOn('src', 5);

@@ -14,6 +14,7 @@ const LABELS = {
   snapshot: 'Copying a consistent snapshot (schema and rows) to the target',
   replicate: 'Starting replication from the source to the target',
   catchup: 'Copying rows while the tenant works, then catching up',
+  compare: "Comparing both copies' content while the tenant works",
   drain: 'Applying the last changes and the sequences',
   unreplicate: 'Removing the replication from both servers',
   fence: 'Fencing the tenant on the source',
@@ -141,7 +142,12 @@ function renderMove(out: Output, result: MoveResult): string {
         ? [
             [
               'verified',
-              `${result.verified.tables} tables, ${result.verified.rows} rows, ${result.verified.sequences} sequences, ${result.verified.migrations} migrations identical`,
+              `${result.verified.tables} tables, ${result.verified.rows} rows, ${result.verified.sequences} sequences, ${result.verified.migrations} migrations identical` +
+                (result.verified.content === 'live'
+                  ? ` (content compared before the fence, writes paused ${result.verified.writesPausedMs ?? 0} ms)`
+                  : result.verified.liveSkipped
+                    ? ` (content compared in the fence: ${result.verified.liveSkipped})`
+                    : ''),
             ] as [string, string],
           ]
         : []),

@@ -21,7 +21,7 @@ import { loadTenantRow, reloadTenant } from '../shared/load-tenant.js';
 import { planMove, type ModeRequest, type MovePlan } from './move-plan.js';
 import { withPlacementLock } from '../servers/place-tenant.js';
 import { verifyCopy, type VerifySummary } from './move-verify.js';
-import { onlineSteps, removeReplication } from './online-steps.js';
+import { onlineSteps, removeReplication, type LiveCheck } from './online-steps.js';
 import { MOVE_STEP_PREFIX } from '../shared/tenant-moving.js';
 import { dropTenantDatabase } from '../shared/tenant-database.js';
 import { withTenantLock } from '../shared/tenant-lock.js';
@@ -324,11 +324,12 @@ async function stepsToSwitch(
   // is the new one); each is borrowed while fenced or locked (see tenantLogin).
   const sourceLogin = tenantLogin(ctx, source, tenant);
   const targetLogin = tenantLogin(ctx, target, targetSource(move));
+  const live: LiveCheck = { compared: false };
   const verify: [MoveStep, () => Promise<void>] = [
     'verify',
     async () => {
       const table = (await tenantProject(ctx)).table;
-      copied.verified = await verifyCopy(source.connection, sourceLogin, target.connection, targetLogin, table);
+      copied.verified = await verifyCopy(source.connection, sourceLogin, target.connection, targetLogin, table, live);
     },
   ];
   const switchOver: [MoveStep, () => Promise<void>] = [
@@ -345,7 +346,7 @@ async function stepsToSwitch(
   ];
   if (move.mode === 'online')
     return [
-      ...onlineSteps(ctx, { tenant, move, target, password, source, sourceLogin, targetLogin }),
+      ...onlineSteps(ctx, { tenant, move, target, password, source, sourceLogin, targetLogin, live }),
       verify,
       switchOver,
     ];

@@ -1,6 +1,7 @@
 import type { DatabaseInspection, MigrationTable, TenantLogin } from '../../engines/engine-driver.js';
 import { TamperedTableError } from '../../core/errors.js';
 import { fingerprintDifferences } from '../../engines/content-fingerprint.js';
+import type { LiveCheck } from './online-steps.js';
 
 /** What a move's verify step compared and found equal. */
 export interface VerifySummary {
@@ -8,6 +9,16 @@ export interface VerifySummary {
   rows: number;
   sequences: number;
   migrations: number;
+  /**
+   * Where the tables' content checksums were compared: `live`, before the fence at one point of
+   * the change stream (an online move's `compare` step; the fence re-checked rows, sequences and
+   * migrations), or `fenced`, inside the fence with everything else.
+   */
+  content: 'live' | 'fenced';
+  /** With `live`: how long the source's writes paused for the comparison's snapshots. */
+  writesPausedMs?: number;
+  /** With `fenced` on an online move that tried `live` first: why it could not be had. */
+  liveSkipped?: string;
 }
 
 /**
@@ -15,6 +26,7 @@ export interface VerifySummary {
  * user there: every table with the same exact row count and content checksum, the same
  * sequence/auto-increment positions, the same applied migrations. Throws, naming every
  * difference, when anything differs, or when a migration table (`table`, the knexfile's) is not a plain table.
+ * With `live` (content compared before the fence), rows are counted but not checksummed.
  */
 export async function verifyCopy(
   source: DatabaseInspection,
@@ -22,10 +34,12 @@ export async function verifyCopy(
   target: DatabaseInspection,
   targetLogin: TenantLogin,
   table: MigrationTable,
+  live: LiveCheck = { compared: false },
 ): Promise<VerifySummary> {
+  const depth = live.compared ? 'rows' : 'content';
   const [s, t, sm, tm] = await Promise.all([
-    source.contentFingerprint(sourceLogin),
-    target.contentFingerprint(targetLogin),
+    source.contentFingerprint(sourceLogin, depth),
+    target.contentFingerprint(targetLogin, depth),
     source.readAppliedMigrations([sourceLogin], table, 1),
     target.readAppliedMigrations([targetLogin], table, 1),
   ]);
@@ -46,5 +60,8 @@ export async function verifyCopy(
     rows: tables.reduce((sum, x) => sum + x.rows, 0),
     sequences: Object.keys(s.sequences).length,
     migrations: applied[0]!.length,
+    ...(live.compared
+      ? { content: 'live' as const, writesPausedMs: live.pausedMs }
+      : { content: 'fenced' as const, ...(live.skipped ? { liveSkipped: live.skipped } : {}) }),
   };
 }

@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import type { Context, ServerHandle } from '../../context/context.js';
 import { TenantctlError, errorMessage } from '../../core/errors.js';
+import { fingerprintDifferences } from '../../engines/content-fingerprint.js';
 import { dumpToolsFrom, usersOf, type OnlineMoves, type TenantLogin } from '../../engines/engine-driver.js';
 import { updateMoveRow, type MoveRow, type MoveStep } from '../../registry/moves-repo.js';
 import { now, type TenantRow } from '../../registry/tenants-repo.js';
@@ -15,6 +16,19 @@ const CATCHUP_POLL_MS = 100;
 /** Inside the fence, the target must have applied the source's last changes within this. */
 const DRAIN_TIMEOUT_MS = 30_000;
 
+/**
+ * What the online move's `compare` step found, for the verify step inside the fence: where both
+ * copies' content was compared already, the fence re-checks rows, sequences and migrations only.
+ * Kept in memory: a move resumed after a kill inside the fence compares content again.
+ */
+export interface LiveCheck {
+  compared: boolean;
+  /** How long the source's writes paused for the comparison's snapshots. */
+  pausedMs?: number;
+  /** Why content is compared inside the fence instead (the engine cannot, or a limit was hit). */
+  skipped?: string;
+}
+
 export interface OnlineParts {
   tenant: TenantRow;
   move: MoveRow;
@@ -23,6 +37,8 @@ export interface OnlineParts {
   password: string | null;
   sourceLogin: TenantLogin;
   targetLogin: TenantLogin;
+  /** Filled by the `compare` step. */
+  live: LiveCheck;
 }
 
 /**
@@ -53,15 +69,42 @@ const fullTablesOf = (move: Pick<MoveRow, 'replica_full'>): string[] =>
  * The online move's steps up to the copy being verified: the initial copy (PostgreSQL `schema`:
  * the schema, whose rows the subscription copies while the tenant works; MySQL `snapshot`: a
  * consistent snapshot of schema and rows with its binlog position), the source published and the
- * target replicating from there, caught up, then the fence, the last changes and the sequences,
- * and the replication removed.
+ * target replicating from there, caught up, both copies' content compared at one point while the
+ * tenant works (where the engine can), then the fence, the last changes and the sequences, and
+ * the replication removed.
  */
 export function onlineSteps(ctx: Context, parts: OnlineParts): Array<[MoveStep, () => Promise<void>]> {
-  const { tenant, move, source, target, password, sourceLogin, targetLogin } = parts;
+  const { tenant, move, source, target, password, sourceLogin, targetLogin, live } = parts;
   const named = replicationName(ctx, move);
   // Where replication starts, as the initial copy found it. Kept in memory only: a move killed
   // before it is replicating is rolled back and started afresh, never resumed.
   let start: string | null = null;
+  // Both copies' content compared while the tenant works, where the engine can (PostgreSQL).
+  const online = source.connection.onlineMoves;
+  const compareLive = online?.compareLive?.bind(online);
+  const compare: Array<[MoveStep, () => Promise<void>]> = compareLive
+    ? [
+        [
+          'compare',
+          async () => {
+            const found = await compareLive(await named, sourceLogin, target.connection, targetLogin);
+            if ('skipped' in found) {
+              live.skipped = found.skipped;
+              return;
+            }
+            // Sequences move on without a write lock: they are set and compared inside the fence.
+            const problems = fingerprintDifferences(
+              { tables: found.source.tables, sequences: {} },
+              { tables: found.target.tables, sequences: {} },
+            );
+            if (problems.length)
+              throw new TenantctlError(`the copy does not match the source (compared live): ${problems.join('; ')}`);
+            live.compared = true;
+            live.pausedMs = found.pausedMs;
+          },
+        ],
+      ]
+    : [];
   return [
     [
       capability(source).dumpsInitialCopy ? 'snapshot' : 'schema',
@@ -117,6 +160,7 @@ export function onlineSteps(ctx: Context, parts: OnlineParts): Array<[MoveStep, 
         }
       },
     ],
+    ...compare,
     [
       'fence',
       async () => {
