@@ -601,7 +601,7 @@ export interface OnlineMoves {
    * pause only until the target has applied them and both sides hold a snapshot (`pausedMs`);
    * the checksums are then computed in those snapshots. `skipped` (the reason) where no such
    * point could be had within the limits: the fence's verify then compares content itself.
-   * Absent where the engine cannot (MySQL/MariaDB: the fence compares content).
+   * Absent where the engine cannot: the fence's verify compares content.
    */
   compareLive?(
     name: string,

@@ -9,12 +9,15 @@ import { generatePassword, redact } from '../core/secrets.js';
 import type {
   DumpTools,
   EngineDriver,
+  LiveComparison,
   OnlineMoves,
   ServerConnection,
   TenantConnections,
   TenantLogin,
 } from './engine-driver.js';
+import { compareLive, NotAppliedInTime } from './live-compare.js';
 import { mysqlDumpTo } from './mysql-dump.js';
+import { mysqlLiveCompare } from './mysql-live-compare.js';
 import type { ToolControl } from './run-tool.js';
 import type { ServerSpec } from './server-spec.js';
 import { withLoginSession } from './tenant-session.js';
@@ -423,9 +426,21 @@ export class MysqlReplication implements OnlineMoves {
     const r = (rows as Array<{ r: number | null }>)[0]!.r;
     if (r === null) await this.healthy(name); // stopped meanwhile: says why
     if (r === null || Number(r) < 0)
-      throw new TenantctlError(
+      throw new NotAppliedInTime(
         `the target did not apply the source's changes up to ${at.file}:${at.pos} within ${timeoutMs} ms`,
       );
+  }
+
+  compareLive(
+    name: string,
+    sourceLogin: TenantLogin,
+    target: ServerConnection,
+    targetLogin: TenantLogin,
+  ): Promise<LiveComparison> {
+    const replica = replicationOf(target);
+    return compareLive(mysqlLiveCompare, this.sessions, sourceLogin, replica.sessions, targetLogin, (timeoutMs) =>
+      this.awaitApplied(name, target, timeoutMs),
+    );
   }
 
   async copySequences(sourceLogin: TenantLogin, target: ServerConnection, targetLogin: TenantLogin): Promise<number> {

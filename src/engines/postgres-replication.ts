@@ -5,7 +5,8 @@ import type { Knex } from 'knex';
 import { TenantctlError, errorMessage } from '../core/errors.js';
 import { generatePassword, redact } from '../core/secrets.js';
 import type { DumpTools, LiveComparison, OnlineMoves, ServerConnection, TenantLogin } from './engine-driver.js';
-import { compareLive, NotAppliedInTime } from './postgres-live-compare.js';
+import { compareLive, NotAppliedInTime } from './live-compare.js';
+import { postgresLiveCompare } from './postgres-live-compare.js';
 import { scramSha256Verifier } from './postgres-scram.js';
 import type { ServerSpec } from './server-spec.js';
 import { withLoginSession } from './tenant-session.js';
@@ -247,8 +248,13 @@ export class PostgresReplication implements OnlineMoves {
     targetLogin: TenantLogin,
   ): Promise<LiveComparison> {
     if (!(target.onlineMoves instanceof PostgresReplication)) throw new TenantctlError('the target is not PostgreSQL');
-    return compareLive(this.sessions, sourceLogin, target.onlineMoves.sessions, targetLogin, (timeoutMs) =>
-      this.awaitApplied(name, target, timeoutMs),
+    return compareLive(
+      postgresLiveCompare,
+      this.sessions,
+      sourceLogin,
+      target.onlineMoves.sessions,
+      targetLogin,
+      (timeoutMs) => this.awaitApplied(name, target, timeoutMs),
     );
   }
 

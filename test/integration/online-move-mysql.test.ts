@@ -155,6 +155,7 @@ describe.skipIf(!selectedEngines().includes('mysql') || !canRunOwnMariadb())('on
       'snapshot',
       'replicate',
       'catchup',
+      'compare',
       'fence',
       'drain',
       'unreplicate',
@@ -164,8 +165,11 @@ describe.skipIf(!selectedEngines().includes('mysql') || !canRunOwnMariadb())('on
       'retire',
     ]);
     expect(data.verified.tables).toBeGreaterThanOrEqual(4);
+    // The content was compared before the fence, writes paused only for the snapshots.
+    expect(data.verified).toMatchObject({ content: 'live' });
+    expect(data.verified.writesPausedMs).toBeLessThan(7_000);
     console.error(
-      `online move under load (mariadb): downtime ${data.downtimeMs} ms, ${data.durationMs} ms in all, ${afterMove} rows written meanwhile, ${errors} cut statements`,
+      `online move under load (mariadb): downtime ${data.downtimeMs} ms, writes paused ${data.verified.writesPausedMs} ms for the live comparison, ${data.durationMs} ms in all, ${afterMove} rows written meanwhile, ${errors} cut statements`,
     );
     expect(data.downtimeMs).toBeGreaterThanOrEqual(0);
     expect(data.downtimeMs).toBeLessThan(10_000);
@@ -202,6 +206,7 @@ describe.skipIf(!selectedEngines().includes('mysql') || !canRunOwnMariadb())('on
     'snapshot',
     'replicate',
     'catchup',
+    'compare',
     'fence',
     'drain',
     'unreplicate',
@@ -232,6 +237,47 @@ describe.skipIf(!selectedEngines().includes('mysql') || !canRunOwnMariadb())('on
       expect(dropped.code, dropped.stderr).toBe(0);
     }, 120_000);
   }
+
+  it('a copy that differs from the source is caught by the live comparison, before the tenant is fenced: the move rolls back', async () => {
+    const slug = await tenantOn('src');
+    const before = await contents(src, slug);
+    const database = ws.names(slug).database;
+    // Paused (4 s) at the comparison, caught up: a row of the target's copy changed behind the
+    // replication's back, which no later change of the source's touches.
+    const moving = ws.start(['move', slug, '--to', 'plain', '--json'], {
+      TENANTCTL_TEST_PAUSE_AT: 'compare',
+      TENANTCTL_TEST_PAUSE_MS: '4000',
+    });
+    let stderr = '';
+    moving.child.stderr!.on('data', (chunk) => (stderr += chunk));
+    await waitFor(async () => stderr.includes('TENANTCTL_TEST_PAUSED compare'), 60_000);
+    const target = on(plain, database);
+    try {
+      await target.raw("update events set v = -1 where tag = 'seed-3'");
+    } finally {
+      await target.destroy();
+    }
+    const done = await moving.done;
+    expect(done.code, stderr).toBe(1);
+    expect(stderr).toMatch(
+      /compare failed: the copy does not match the source \(compared live\): table events: same 30 rows but different content/,
+    );
+    const registry = sqliteKnex(join(ws.dir, '.tenantctl', 'registry.sqlite'));
+    try {
+      expect(await registry('tenantctl_moves').where({ slug }).select('status', 'fenced_at')).toEqual([
+        { status: 'failed', fenced_at: null },
+      ]);
+    } finally {
+      await registry.destroy();
+    }
+    expect((await ws.json(['show', slug])).data).toMatchObject({ server: 'src', status: 'active' });
+    expect(await contents(src, slug)).toEqual(before);
+    expect(
+      await query(plain, 'select schema_name from information_schema.schemata where schema_name = ?', [database]),
+    ).toEqual([]);
+    expect(await leftovers(src)).toEqual([]);
+    expect(await leftovers(plain)).toEqual([]);
+  }, 120_000);
 
   it('doctor reports the replication objects an abandoned move left on either server, and --fix removes them', async () => {
     const slug = await tenantOn('src', 5);

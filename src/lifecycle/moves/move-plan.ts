@@ -60,7 +60,7 @@ const OFFLINE_MS_PER_BYTE = 14_100 / 171e6;
 const ONLINE_FIXED_MS = 500;
 const ONLINE_VERIFY_MS_PER_BYTE = 1 / 200e3;
 /**
- * Where the content was compared before the fence (PostgreSQL's `compare` step), the fence only
+ * Where the content was compared before the fence (the online move's `compare` step), the fence only
  * counts rows again: one scan without hashing, several times faster than the comparison.
  */
 const ONLINE_COUNT_MS_PER_BYTE = 1 / 1e6;

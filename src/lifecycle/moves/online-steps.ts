@@ -79,7 +79,7 @@ export function onlineSteps(ctx: Context, parts: OnlineParts): Array<[MoveStep, 
   // Where replication starts, as the initial copy found it. Kept in memory only: a move killed
   // before it is replicating is rolled back and started afresh, never resumed.
   let start: string | null = null;
-  // Both copies' content compared while the tenant works, where the engine can (PostgreSQL).
+  // Both copies' content compared while the tenant works, where the engine can.
   const online = source.connection.onlineMoves;
   const compareLive = online?.compareLive?.bind(online);
   const compare: Array<[MoveStep, () => Promise<void>]> = compareLive
