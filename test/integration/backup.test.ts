@@ -295,6 +295,13 @@ for (const engine of selectedEngines()) {
           for (const cmdline of seen) expect(cmdline).not.toContain(password);
           expect(result.stdout + result.stderr).not.toContain(password);
         } finally {
+          // The create's schema template was built by this admin's server entry: dropped while it can log in.
+          await own
+            .run(['template', 'drop'], {
+              TENANTCTL_SERVER_URL: url.toString(),
+              TENANTCTL_SERVER_NAME: `${engine}-with-password`,
+            })
+            .catch(() => undefined);
           if (engine === 'postgres') await root.raw(`drop role if exists ${admin}`).catch(() => undefined);
           else await root.raw(`drop user if exists '${admin}'@'%'`);
           await root.destroy();

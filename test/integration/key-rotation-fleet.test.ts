@@ -1,6 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { keyFingerprint, parseSecretKey } from '../../src/core/secrets.js';
@@ -9,6 +8,7 @@ import { selectedEngines } from '../helpers/engines.js';
 import { waitFor } from '../helpers/wait-for.js';
 import { Workspace } from '../helpers/workspace.js';
 import { sqliteKnex } from '../helpers/sqlite-knex.js';
+import { tempDir } from '../helpers/temp-dir.js';
 
 const reachable = inject('reachableEngines');
 const CACHE_TTL_MS = 100;
@@ -85,7 +85,7 @@ for (const engine of selectedEngines().filter((e) => e !== 'sqlite')) {
       { timeout: 120_000 },
       async () => {
         const oldKey = readFileSync(keyFile(), 'utf8').trim();
-        const elsewhere = mkdtempSync(join(tmpdir(), 'tenantctl-app-')); // no key file there
+        const elsewhere = tempDir('tenantctl-app-'); // no key file there
         const fleet = await openFleet({
           registryUrl: `sqlite:${registryFile()}`,
           secretKey: oldKey,

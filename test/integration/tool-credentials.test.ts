@@ -74,6 +74,13 @@ for (const engine of selectedEngines()) {
           }
           expect(result.stdout + result.stderr).not.toContain(password);
         } finally {
+          // The create's schema template was built by this admin's server entry: dropped while it can log in.
+          await ws
+            .run(['template', 'drop'], {
+              TENANTCTL_SERVER_URL: url.toString(),
+              TENANTCTL_SERVER_NAME: `${engine}-env-check`,
+            })
+            .catch(() => undefined);
           if (engine === 'postgres') await root.raw(`drop role if exists ${admin}`).catch(() => undefined);
           else await root.raw(`drop user if exists '${admin}'@'%'`);
           await root.destroy();

@@ -1,13 +1,13 @@
-import { mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { resolveConfig } from '../../src/config/resolve-config.js';
 import { UsageError } from '../../src/core/errors.js';
 import { indexedEntries } from '../../src/registry/metadata-index-repo.js';
+import { tempDir } from '../helpers/temp-dir.js';
 
 describe('indexedMetadata', () => {
-  const cwd = mkdtempSync(join(tmpdir(), 'tenantctl-config-'));
+  const cwd = tempDir('tenantctl-config-');
 
   it('defaults to no key, reads a comma-separated variable and a JSON array', () => {
     expect(resolveConfig({ flags: {}, env: {}, cwd }).config.indexedMetadata).toEqual([]);
@@ -15,7 +15,7 @@ describe('indexedMetadata', () => {
       resolveConfig({ flags: {}, env: { TENANTCTL_INDEXED_METADATA: 'domain, region,domain' }, cwd }).config
         .indexedMetadata,
     ).toEqual(['domain', 'region']);
-    const withFile = mkdtempSync(join(tmpdir(), 'tenantctl-config-'));
+    const withFile = tempDir('tenantctl-config-');
     writeFileSync(join(withFile, 'tenantctl.config.json'), JSON.stringify({ indexedMetadata: ['domain'] }));
     expect(resolveConfig({ flags: {}, env: {}, cwd: withFile })).toMatchObject({
       config: { indexedMetadata: ['domain'] },
@@ -27,7 +27,7 @@ describe('indexedMetadata', () => {
     expect(() => resolveConfig({ flags: {}, env: { TENANTCTL_INDEXED_METADATA: 'domain,bad key' }, cwd })).toThrow(
       /TENANTCTL_INDEXED_METADATA: "bad key" is not a metadata key/,
     );
-    const withFile = mkdtempSync(join(tmpdir(), 'tenantctl-config-'));
+    const withFile = tempDir('tenantctl-config-');
     writeFileSync(join(withFile, 'tenantctl.config.json'), JSON.stringify({ indexedMetadata: [1] }));
     expect(() => resolveConfig({ flags: {}, env: {}, cwd: withFile })).toThrow(
       /"indexedMetadata": expected a list of strings/,

@@ -1,11 +1,11 @@
-import { mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { maskedConfig, resolveConfig } from '../../src/config/resolve-config.js';
+import { tempDir } from '../helpers/temp-dir.js';
 
 function dirWithConfig(content?: unknown): string {
-  const dir = mkdtempSync(join(tmpdir(), 'tenantctl-config-'));
+  const dir = tempDir('tenantctl-config-');
   if (content !== undefined) writeFileSync(join(dir, 'tenantctl.config.json'), JSON.stringify(content));
   return dir;
 }
