@@ -13,7 +13,7 @@ type Sessions = TenantConnections & { readonly driver: EngineDriver };
  * the fence.
  */
 export const LOCK_WAIT_MS = 2_000;
-/** How long the tenant's writes may stay paused while the target catches up. */
+/** How long the tenant's writes may stay paused while the target catches up (then: left to the fence). */
 const PAUSE_LIMIT_MS = 5_000;
 
 /** Thrown by the catch-up wait when the target did not apply in time (not a broken replication). */
@@ -35,8 +35,8 @@ export interface LiveCompareDialect {
 }
 
 /**
- * A REPEATABLE READ, READ ONLY session as `login` that takes its snapshot at once and holds it
- * until told to fingerprint it (or to let it go): the snapshot outlives the write lock that made
+ * A read-only snapshot transaction as `login` (see LiveCompareDialect.takeSnapshot), kept open
+ * until told to fingerprint its snapshot (or to let it go): the snapshot outlives the write lock that made
  * it a consistent point, while the checksums take as long as the data needs.
  */
 class HeldSnapshot {
