@@ -36,8 +36,8 @@ export interface LiveCompareDialect {
 
 /**
  * A read-only snapshot transaction as `login` (see LiveCompareDialect.takeSnapshot), kept open
- * until told to fingerprint its snapshot (or to let it go): the snapshot outlives the write lock that made
- * it a consistent point, while the checksums take as long as the data needs.
+ * until told to fingerprint its snapshot (or to let it go): the snapshot outlives the write lock
+ * that made it a consistent point, while the checksums take as long as the data needs.
  */
 class HeldSnapshot {
   /** Resolves once the snapshot is taken; rejects if the session failed first. */
