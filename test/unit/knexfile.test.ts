@@ -1,13 +1,13 @@
-import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { resolveConfig } from '../../src/config/resolve-config.js';
 import { readKnexfile } from '../../src/tenant-schema/knexfile.js';
 import { tenantProject } from '../../src/tenant-schema/tenant-project.js';
+import { tempDir } from '../helpers/temp-dir.js';
 
 function project(files: Record<string, string>): string {
-  const dir = mkdtempSync(join(tmpdir(), 'tenantctl-knexfile-'));
+  const dir = tempDir('tenantctl-knexfile-');
   for (const [name, content] of Object.entries(files)) {
     mkdirSync(join(dir, name, '..'), { recursive: true });
     writeFileSync(join(dir, name), content);
