@@ -24,6 +24,17 @@ export interface ContentFingerprint {
  */
 export type FingerprintDepth = 'content' | 'rows';
 
+/** A fingerprint of row counts only (FingerprintDepth `rows`): every checksum empty. */
+export function countedFingerprint(
+  counts: Record<string, number>,
+  sequences: ContentFingerprint['sequences'],
+): ContentFingerprint {
+  return {
+    tables: Object.fromEntries(Object.entries(counts).map(([name, rows]) => [name, { rows, checksum: '' }])),
+    sequences,
+  };
+}
+
 /** The differences between two fingerprints, in words; empty when they match. */
 export function fingerprintDifferences(source: ContentFingerprint, target: ContentFingerprint): string[] {
   const problems: string[] = [];

@@ -545,6 +545,10 @@ export interface MigrationFingerprints {
   keepMigrationFingerprint(knex: Knex, table: MigrationTable): Promise<void>;
 }
 
+/** What OnlineMoves.compareLive found: both fingerprints, or why there are none. */
+export type LiveComparison =
+  { source: ContentFingerprint; target: ContentFingerprint; pausedMs: number } | { skipped: string };
+
 /**
  * The online-move capability: a copy kept up to date by the servers' own replication while the
  * tenant works, so that it is fenced only for the last catch-up. Every object is named after the
@@ -552,10 +556,6 @@ export interface MigrationFingerprints {
  * are made on the source server, the target side's on the target; a call that needs both sides
  * (how far behind the target is) is made on the source and given the target.
  */
-/** What OnlineMoves.compareLive found: both fingerprints, or why there are none. */
-export type LiveComparison =
-  { source: ContentFingerprint; target: ContentFingerprint; pausedMs: number } | { skipped: string };
-
 export interface OnlineMoves {
   /** How this engine replicates for a move, in words (what `--dry-run` says). */
   readonly method: string;
@@ -601,9 +601,8 @@ export interface OnlineMoves {
    * pause only until the target has applied them and both sides hold a snapshot (`pausedMs`);
    * the checksums are then computed in those snapshots. `skipped` (the reason) where no such
    * point could be had within the limits: the fence's verify then compares content itself.
-   * Absent where the engine cannot: the fence's verify compares content.
    */
-  compareLive?(
+  compareLive(
     name: string,
     sourceLogin: TenantLogin,
     target: ServerConnection,

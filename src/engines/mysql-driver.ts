@@ -51,10 +51,10 @@ import { socketDeadlines, statementLimit, type ConnectionUse } from './socket-de
 import { mysqlReadOnlyQuery } from './mysql-query.js';
 import type { ServerSpec } from './server-spec.js';
 import { QUIET_KNEX_LOG } from './knex-log.js';
-import { mysqlFingerprint } from './mysql-fingerprint.js';
+import { mysqlAutoIncrements, mysqlFingerprint, mysqlTables } from './mysql-fingerprint.js';
 import { cachingSha2PasswordHash, nativePasswordHash } from './mysql-password.js';
 import { MARK_DATABASE, mysqlIdentity } from './mysql-identity.js';
-import type { ContentFingerprint, FingerprintDepth } from './content-fingerprint.js';
+import { countedFingerprint, type ContentFingerprint, type FingerprintDepth } from './content-fingerprint.js';
 import { runPool } from '../core/run-pool.js';
 import { MARK_PATTERN, MARK_TABLE, OWNER_PREFIX, markIn } from './ownership-mark.js';
 import { onRawConnection } from './raw-connection.js';
@@ -827,11 +827,7 @@ class MysqlServer implements ServerConnection, ServerUsers, ScheduledJobs {
   }
 
   private async rowCountsWith(knex: Knex, database: string): Promise<Record<string, number>> {
-    const [listed] = await knex.raw(
-      "select table_name as name from information_schema.tables where table_schema = ? and table_type = 'BASE TABLE' and table_name <> ? order by 1",
-      [database, MARK_TABLE],
-    );
-    const tables = (listed as Array<{ name: string }>).map((row) => row.name);
+    const tables = await mysqlTables(knex, database);
     if (tables.length === 0) return {};
     const union = tables
       .map((t) => `select ? as name, count(*) as n from ${quote(database)}.${quote(t)}`)
@@ -840,8 +836,15 @@ class MysqlServer implements ServerConnection, ServerUsers, ScheduledJobs {
     return Object.fromEntries((rows as Array<{ name: string; n: number }>).map((row) => [row.name, Number(row.n)]));
   }
 
-  contentFingerprint(login: TenantLogin, depth?: FingerprintDepth): Promise<ContentFingerprint> {
-    return withLoginSession(this, login, (knex) => mysqlFingerprint(knex, login.database, depth));
+  contentFingerprint(login: TenantLogin, depth: FingerprintDepth = 'content'): Promise<ContentFingerprint> {
+    return withLoginSession(this, login, async (knex) =>
+      depth === 'rows'
+        ? countedFingerprint(
+            await this.rowCountsWith(knex, login.database),
+            await mysqlAutoIncrements(knex, login.database),
+          )
+        : mysqlFingerprint(knex, login.database),
+    );
   }
 
   readStructure(login: TenantLogin): Promise<SchemaStructure> {

@@ -1,6 +1,5 @@
-import { MARK_TABLE } from './ownership-mark.js';
 import { LOCK_WAIT_MS, type LiveCompareDialect } from './live-compare.js';
-import { mysqlFingerprint } from './mysql-fingerprint.js';
+import { mysqlFingerprint, mysqlTables } from './mysql-fingerprint.js';
 
 const quote = (name: string) => `\`${name.replaceAll('`', '``')}\``;
 
@@ -11,11 +10,7 @@ const quote = (name: string) => `\`${name.replaceAll('`', '``')}\``;
  */
 export const mysqlLiveCompare: LiveCompareDialect = {
   async lockForWrites(trx, database) {
-    const [rows] = await trx.raw(
-      "select table_name as t from information_schema.tables where table_schema = ? and table_type = 'BASE TABLE' and table_name <> ? order by 1",
-      [database, MARK_TABLE],
-    );
-    const tables = (rows as Array<{ t: string }>).map(({ t }) => `${quote(database)}.${quote(t)} read`);
+    const tables = (await mysqlTables(trx, database)).map((t) => `${quote(database)}.${quote(t)} read`);
     await trx.raw(`set session lock_wait_timeout = ${Math.max(1, Math.round(LOCK_WAIT_MS / 1000))}`);
     if (tables.length) await trx.raw(`lock tables ${tables.join(', ')}`);
   },

@@ -60,9 +60,9 @@ import type { ServerSpec } from './server-spec.js';
 import { QUIET_KNEX_LOG } from './knex-log.js';
 import { onRawConnection } from './raw-connection.js';
 import { nodeTlsOptions } from './tls-settings.js';
-import { postgresFingerprint } from './postgres-fingerprint.js';
+import { postgresFingerprint, postgresSequences, postgresTables } from './postgres-fingerprint.js';
 import { postgresReadOnlyQuery } from './postgres-query.js';
-import type { ContentFingerprint, FingerprintDepth } from './content-fingerprint.js';
+import { countedFingerprint, type ContentFingerprint, type FingerprintDepth } from './content-fingerprint.js';
 import { createWriteStream } from 'node:fs';
 import { PostgresReplication } from './postgres-replication.js';
 import { PostgresTemplates } from './postgres-template.js';
@@ -750,16 +750,17 @@ class PostgresServer implements ServerConnection, ServerUsers, MigrationFingerpr
     return withLoginSession(this, login, (knex) => this.rowCountsWith(knex));
   }
 
-  contentFingerprint(login: TenantLogin, depth?: FingerprintDepth): Promise<ContentFingerprint> {
-    return withLoginSession(this, login, (knex) => postgresFingerprint(knex, depth));
+  contentFingerprint(login: TenantLogin, depth: FingerprintDepth = 'content'): Promise<ContentFingerprint> {
+    return withLoginSession(this, login, async (knex) =>
+      depth === 'rows'
+        ? countedFingerprint(await this.rowCountsWith(knex), await postgresSequences(knex))
+        : postgresFingerprint(knex),
+    );
   }
 
   /** Exact row counts of every table, in one UNION query on a session as the tenant. */
   private async rowCountsWith(knex: Knex): Promise<Record<string, number>> {
-    const listed = await knex.raw(
-      "select table_schema as schema, table_name as name from information_schema.tables where table_type = 'BASE TABLE' and table_schema not in ('pg_catalog', 'information_schema') order by 1, 2",
-    );
-    const tables = listed.rows as Array<{ schema: string; name: string }>;
+    const tables = await postgresTables(knex);
     if (tables.length === 0) return {};
     const union = tables
       .map((t) => `select ? as name, count(*) as n from ${quote(t.schema)}.${quote(t.name)}`)

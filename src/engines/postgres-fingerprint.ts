@@ -1,5 +1,5 @@
 import type { Knex } from 'knex';
-import type { ContentFingerprint, FingerprintDepth } from './content-fingerprint.js';
+import type { ContentFingerprint } from './content-fingerprint.js';
 
 const quote = (name: string) => `"${name.replaceAll('"', '""')}"`;
 
@@ -13,38 +13,39 @@ const half = (from: number) => `coalesce(sum(('x' || substr(h, ${from}, 16))::bi
  * first: the two servers may be configured differently. It is the built-in record_out, not a
  * `::text` cast, so a cast the tenant defined on its row type does not decide the checksum.
  */
-export async function postgresFingerprint(
-  knex: Knex,
-  depth: FingerprintDepth = 'content',
-): Promise<ContentFingerprint> {
+export async function postgresFingerprint(knex: Knex): Promise<ContentFingerprint> {
   return knex.transaction(async (trx) => {
     await trx.raw("set local timezone = 'UTC'");
     await trx.raw("set local datestyle = 'ISO, YMD'");
     await trx.raw("set local intervalstyle = 'postgres'");
     await trx.raw('set local extra_float_digits = 3');
     await trx.raw("set local bytea_output = 'hex'");
-    const listed = await trx.raw(
-      "select table_schema as schema, table_name as name from information_schema.tables where table_type = 'BASE TABLE' and table_schema not in ('pg_catalog', 'information_schema') order by 1, 2",
-    );
-    const fingerprint: ContentFingerprint = { tables: {}, sequences: {} };
-    for (const t of listed.rows as Array<{ schema: string; name: string }>) {
-      const table = `${quote(t.schema)}.${quote(t.name)}`;
+    const fingerprint: ContentFingerprint = { tables: {}, sequences: await postgresSequences(trx) };
+    for (const t of await postgresTables(trx)) {
       const result = await trx.raw(
-        depth === 'rows'
-          ? `select count(*) as n, '' as a, '' as b from ${table}`
-          : `select count(*) as n, ${half(1)} as a, ${half(17)} as b from (select pg_catalog.md5(pg_catalog.textin(pg_catalog.record_out(r))) as h from ${table} r) s`,
+        `select count(*) as n, ${half(1)} as a, ${half(17)} as b from (select pg_catalog.md5(pg_catalog.textin(pg_catalog.record_out(r))) as h from ${quote(t.schema)}.${quote(t.name)} r) s`,
       );
       const row = result.rows[0] as { n: string; a: string; b: string };
-      fingerprint.tables[`${t.schema}.${t.name}`] = {
-        rows: Number(row.n),
-        checksum: depth === 'rows' ? '' : `${row.a}:${row.b}`,
-      };
+      fingerprint.tables[`${t.schema}.${t.name}`] = { rows: Number(row.n), checksum: `${row.a}:${row.b}` };
     }
-    const sequences = await trx.raw(
-      "select schemaname || '.' || sequencename as name, last_value::text as value from pg_catalog.pg_sequences where schemaname not in ('pg_catalog', 'information_schema')",
-    );
-    for (const s of sequences.rows as Array<{ name: string; value: string | null }>)
-      fingerprint.sequences[s.name] = s.value;
     return fingerprint;
   });
+}
+
+/** The tables a fingerprint, a row count and a move's write lock cover: every base table the session sees. */
+export async function postgresTables(knex: Knex): Promise<Array<{ schema: string; name: string }>> {
+  const listed = await knex.raw(
+    "select table_schema as schema, table_name as name from information_schema.tables where table_type = 'BASE TABLE' and table_schema not in ('pg_catalog', 'information_schema') order by 1, 2",
+  );
+  return listed.rows as Array<{ schema: string; name: string }>;
+}
+
+/** Every sequence's position, by `schema.name`. */
+export async function postgresSequences(knex: Knex): Promise<ContentFingerprint['sequences']> {
+  const result = await knex.raw(
+    "select schemaname || '.' || sequencename as name, last_value::text as value from pg_catalog.pg_sequences where schemaname not in ('pg_catalog', 'information_schema')",
+  );
+  return Object.fromEntries(
+    (result.rows as Array<{ name: string; value: string | null }>).map((s) => [s.name, s.value]),
+  );
 }

@@ -1,5 +1,5 @@
 import { LOCK_WAIT_MS, type LiveCompareDialect } from './live-compare.js';
-import { postgresFingerprint } from './postgres-fingerprint.js';
+import { postgresFingerprint, postgresTables } from './postgres-fingerprint.js';
 
 const quote = (name: string) => `"${name.replaceAll('"', '""')}"`;
 
@@ -9,12 +9,7 @@ const quote = (name: string) => `"${name.replaceAll('"', '""')}"`;
  */
 export const postgresLiveCompare: LiveCompareDialect = {
   async lockForWrites(trx) {
-    const listed = await trx.raw(
-      "select table_schema as schema, table_name as name from information_schema.tables where table_type = 'BASE TABLE' and table_schema not in ('pg_catalog', 'information_schema') order by 1, 2",
-    );
-    const tables = (listed.rows as Array<{ schema: string; name: string }>).map(
-      (t) => `${quote(t.schema)}.${quote(t.name)}`,
-    );
+    const tables = (await postgresTables(trx)).map((t) => `${quote(t.schema)}.${quote(t.name)}`);
     await trx.raw(`set local lock_timeout = ${LOCK_WAIT_MS}`);
     if (tables.length) await trx.raw(`lock table ${tables.join(', ')} in exclusive mode`);
   },

@@ -37,11 +37,11 @@ import { sqliteCheckDump, sqliteDumpTo, sqliteRestoreFrom } from './sqlite-dump.
 import { lockDirectoryFor, tryFileLock } from './sqlite-file-lock.js';
 import type { ServerSpec } from './server-spec.js';
 import { QUIET_KNEX_LOG } from './knex-log.js';
-import { sqliteFingerprint } from './sqlite-fingerprint.js';
+import { sqliteFingerprint, sqliteSequences } from './sqlite-fingerprint.js';
 import { sqliteReadOnlyQuery } from './sqlite-query.js';
 import { MARK_PATTERN, MARK_TABLE } from './ownership-mark.js';
 import { ServerWatch } from './server-watch.js';
-import type { ContentFingerprint, FingerprintDepth } from './content-fingerprint.js';
+import { countedFingerprint, type ContentFingerprint, type FingerprintDepth } from './content-fingerprint.js';
 import { onRawConnection } from './raw-connection.js';
 import { SqliteTemplates } from './sqlite-template.js';
 
@@ -399,29 +399,16 @@ class SqliteServer implements ServerConnection {
   }
 
   async rowCounts({ database }: TenantLogin): Promise<Record<string, number>> {
-    return this.readFile(database, (db) => {
-      const tables = db
-        .prepare(
-          "select name from sqlite_master where type = 'table' and name not like 'sqlite_%' and name <> ? order by 1",
-        )
-        .pluck()
-        .all(MARK_TABLE) as string[];
-      return Object.fromEntries(
-        tables.map((t) => [
-          t,
-          Number(
-            db
-              .prepare(`select count(*) from ${quote(t)}`)
-              .pluck()
-              .get(),
-          ),
-        ]),
-      );
-    });
+    return this.readFile(database, countRows);
   }
 
-  async contentFingerprint({ database }: TenantLogin, depth?: FingerprintDepth): Promise<ContentFingerprint> {
-    return this.readFile(database, (db) => sqliteFingerprint(db, depth));
+  async contentFingerprint(
+    { database }: TenantLogin,
+    depth: FingerprintDepth = 'content',
+  ): Promise<ContentFingerprint> {
+    return this.readFile(database, (db) =>
+      depth === 'rows' ? countedFingerprint(countRows(db), sqliteSequences(db)) : sqliteFingerprint(db),
+    );
   }
 
   async readStructure({ database }: TenantLogin): Promise<SchemaStructure> {
@@ -546,4 +533,25 @@ class SqliteServer implements ServerConnection {
   }
 
   async close(): Promise<void> {}
+}
+
+/** Exact row count of every table but the ownership mark. */
+function countRows(db: SqliteDatabase): Record<string, number> {
+  const tables = db
+    .prepare(
+      "select name from sqlite_master where type = 'table' and name not like 'sqlite_%' and name <> ? order by 1",
+    )
+    .pluck()
+    .all(MARK_TABLE) as string[];
+  return Object.fromEntries(
+    tables.map((t) => [
+      t,
+      Number(
+        db
+          .prepare(`select count(*) from ${quote(t)}`)
+          .pluck()
+          .get(),
+      ),
+    ]),
+  );
 }

@@ -1,11 +1,11 @@
 import type { SqliteDatabase } from './sqlite-native.js';
 import { MARK_TABLE } from './ownership-mark.js';
-import { RowSumHash, type ContentFingerprint, type FingerprintDepth } from './content-fingerprint.js';
+import { RowSumHash, type ContentFingerprint } from './content-fingerprint.js';
 
 const quote = (name: string) => `"${name.replaceAll('"', '""')}"`;
 
 /** Row counts, content checksums (summed in the client, rows streamed) and sqlite_sequence positions. */
-export function sqliteFingerprint(db: SqliteDatabase, depth: FingerprintDepth = 'content'): ContentFingerprint {
+export function sqliteFingerprint(db: SqliteDatabase): ContentFingerprint {
   // The ownership mark is tenantctl's, not the tenant's content: a copy made before it existed matches.
   const tables = db
     .prepare(
@@ -15,14 +15,6 @@ export function sqliteFingerprint(db: SqliteDatabase, depth: FingerprintDepth = 
     .all(MARK_TABLE) as string[];
   const fingerprint: ContentFingerprint = { tables: {}, sequences: {} };
   for (const table of tables) {
-    if (depth === 'rows') {
-      const rows = db
-        .prepare(`select count(*) from ${quote(table)}`)
-        .pluck()
-        .get() as number;
-      fingerprint.tables[table] = { rows, checksum: '' };
-      continue;
-    }
     const hash = new RowSumHash();
     for (const row of db
       .prepare(`select * from ${quote(table)}`)
@@ -31,10 +23,14 @@ export function sqliteFingerprint(db: SqliteDatabase, depth: FingerprintDepth = 
       hash.add(row as unknown[]);
     fingerprint.tables[table] = { rows: hash.rows, checksum: hash.checksum };
   }
-  const hasSequences = db.prepare("select 1 from sqlite_master where name = 'sqlite_sequence'").get();
-  if (hasSequences) {
-    for (const s of db.prepare('select name, seq from sqlite_sequence').all() as Array<{ name: string; seq: number }>)
-      fingerprint.sequences[s.name] = String(s.seq);
-  }
+  fingerprint.sequences = sqliteSequences(db);
   return fingerprint;
+}
+
+/** Every sqlite_sequence position, by table name. */
+export function sqliteSequences(db: SqliteDatabase): ContentFingerprint['sequences'] {
+  const hasSequences = db.prepare("select 1 from sqlite_master where name = 'sqlite_sequence'").get();
+  if (!hasSequences) return {};
+  const rows = db.prepare('select name, seq from sqlite_sequence').all() as Array<{ name: string; seq: number }>;
+  return Object.fromEntries(rows.map((s) => [s.name, String(s.seq)]));
 }

@@ -70,12 +70,25 @@ export class Workspace {
    * then kills it with -9: the run a test resumes or abandons afterwards.
    */
   async killAtStep(args: string[], step: string, env: Record<string, string | undefined> = {}) {
-    const running = this.start(args, { ...env, TENANTCTL_TEST_PAUSE_AT: step });
+    const running = await this.startPausedAt(args, step, 600_000, env);
+    running.child.kill('SIGKILL');
+    return running.done;
+  }
+
+  /**
+   * Starts the command and resolves once it has reached `step` (TENANTCTL_TEST_PAUSE_AT), where it
+   * waits `pauseMs` before it goes on: the test does something meanwhile, then awaits `done`.
+   */
+  async startPausedAt(args: string[], step: string, pauseMs: number, env: Record<string, string | undefined> = {}) {
+    const running = this.start(args, {
+      ...env,
+      TENANTCTL_TEST_PAUSE_AT: step,
+      TENANTCTL_TEST_PAUSE_MS: String(pauseMs),
+    });
     let stderr = '';
     running.child.stderr!.on('data', (chunk) => (stderr += chunk));
     await waitFor(async () => stderr.includes(`TENANTCTL_TEST_PAUSED ${step}`), 60_000);
-    running.child.kill('SIGKILL');
-    return running.done;
+    return running;
   }
 
   /** Runs with --json and parses stdout, which must hold nothing but the JSON document. */

@@ -244,13 +244,7 @@ describe.skipIf(!selectedEngines().includes('mysql') || !canRunOwnMariadb())('on
     const database = ws.names(slug).database;
     // Paused (4 s) at the comparison, caught up: a row of the target's copy changed behind the
     // replication's back, which no later change of the source's touches.
-    const moving = ws.start(['move', slug, '--to', 'plain', '--json'], {
-      TENANTCTL_TEST_PAUSE_AT: 'compare',
-      TENANTCTL_TEST_PAUSE_MS: '4000',
-    });
-    let stderr = '';
-    moving.child.stderr!.on('data', (chunk) => (stderr += chunk));
-    await waitFor(async () => stderr.includes('TENANTCTL_TEST_PAUSED compare'), 60_000);
+    const moving = await ws.startPausedAt(['move', slug, '--to', 'plain', '--json'], 'compare', 4000);
     const target = on(plain, database);
     try {
       await target.raw("update events set v = -1 where tag = 'seed-3'");
@@ -258,8 +252,8 @@ describe.skipIf(!selectedEngines().includes('mysql') || !canRunOwnMariadb())('on
       await target.destroy();
     }
     const done = await moving.done;
-    expect(done.code, stderr).toBe(1);
-    expect(stderr).toMatch(
+    expect(done.code, done.stderr).toBe(1);
+    expect(done.stderr).toMatch(
       /compare failed: the copy does not match the source \(compared live\): table events: same 30 rows but different content/,
     );
     const registry = sqliteKnex(join(ws.dir, '.tenantctl', 'registry.sqlite'));

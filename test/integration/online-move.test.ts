@@ -258,17 +258,11 @@ describe.skipIf(!selectedEngines().includes('postgres'))('online move on postgre
     const database = ws.names(slug).database;
     // Paused (4 s) at the comparison, caught up: a row of the target's copy changed behind the
     // replication's back, which no later change of the source's touches.
-    const moving = ws.start(['move', slug, '--to', 'plain', '--json'], {
-      TENANTCTL_TEST_PAUSE_AT: 'compare',
-      TENANTCTL_TEST_PAUSE_MS: '4000',
-    });
-    let stderr = '';
-    moving.child.stderr!.on('data', (chunk) => (stderr += chunk));
-    await waitFor(async () => stderr.includes('TENANTCTL_TEST_PAUSED compare'), 60_000);
+    const moving = await ws.startPausedAt(['move', slug, '--to', 'plain', '--json'], 'compare', 4000);
     await query(plain, "update events set v = -1 where tag = 'seed-3'", [], database);
     const done = await moving.done;
-    expect(done.code, stderr).toBe(1);
-    expect(stderr).toMatch(
+    expect(done.code, done.stderr).toBe(1);
+    expect(done.stderr).toMatch(
       /compare failed: the copy does not match the source \(compared live\): table public\.events: same 30 rows but different content/,
     );
     // Never fenced: the tenant stayed on the source, active, its data as it was; nothing left behind.
@@ -294,20 +288,12 @@ describe.skipIf(!selectedEngines().includes('postgres'))('online move on postgre
     try {
       // Caught up, paused (3 s) at the comparison: an uncommitted write begins, whose lock keeps
       // the comparison's write lock waiting past its limit.
-      const moving = ws.start(['move', slug, '--to', 'plain', '--json'], {
-        TENANTCTL_TEST_PAUSE_AT: 'compare',
-        TENANTCTL_TEST_PAUSE_MS: '3000',
-      });
-      let stdout = '';
-      let stderr = '';
-      moving.child.stdout!.on('data', (chunk) => (stdout += chunk));
-      moving.child.stderr!.on('data', (chunk) => (stderr += chunk));
-      await waitFor(async () => stderr.includes('TENANTCTL_TEST_PAUSED compare'), 60_000);
+      const moving = await ws.startPausedAt(['move', slug, '--to', 'plain', '--json'], 'compare', 3000);
       const trx = await db.transaction();
       await trx('events').insert({ tag: 'uncommitted', v: 0 });
       const done = await moving.done;
-      expect(done.code, stderr).toBe(0);
-      const data = JSON.parse(stdout);
+      expect(done.code, done.stderr).toBe(0);
+      const data = JSON.parse(done.stdout);
       expect(data.verified).toMatchObject({ content: 'fenced' });
       expect(data.verified.liveSkipped).toMatch(/tables could not be locked for a moment.*lock timeout/);
       // The fence ended the transaction's session: its row went nowhere.

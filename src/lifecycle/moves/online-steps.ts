@@ -25,7 +25,7 @@ export interface LiveCheck {
   compared: boolean;
   /** How long the source's writes paused for the comparison's snapshots. */
   pausedMs?: number;
-  /** Why content is compared inside the fence instead (the engine cannot, or a limit was hit). */
+  /** Why content is compared inside the fence instead (a lock or catch-up limit was hit). */
   skipped?: string;
 }
 
@@ -70,7 +70,7 @@ const fullTablesOf = (move: Pick<MoveRow, 'replica_full'>): string[] =>
  * the schema, whose rows the subscription copies while the tenant works; MySQL `snapshot`: a
  * consistent snapshot of schema and rows with its binlog position), the source published and the
  * target replicating from there, caught up, both copies' content compared at one point while the
- * tenant works (where the engine can), then the fence, the last changes and the sequences, and
+ * tenant works, then the fence, the last changes and the sequences, and
  * the replication removed.
  */
 export function onlineSteps(ctx: Context, parts: OnlineParts): Array<[MoveStep, () => Promise<void>]> {
@@ -79,32 +79,6 @@ export function onlineSteps(ctx: Context, parts: OnlineParts): Array<[MoveStep, 
   // Where replication starts, as the initial copy found it. Kept in memory only: a move killed
   // before it is replicating is rolled back and started afresh, never resumed.
   let start: string | null = null;
-  // Both copies' content compared while the tenant works, where the engine can.
-  const online = source.connection.onlineMoves;
-  const compareLive = online?.compareLive?.bind(online);
-  const compare: Array<[MoveStep, () => Promise<void>]> = compareLive
-    ? [
-        [
-          'compare',
-          async () => {
-            const found = await compareLive(await named, sourceLogin, target.connection, targetLogin);
-            if ('skipped' in found) {
-              live.skipped = found.skipped;
-              return;
-            }
-            // Sequences move on without a write lock: they are set and compared inside the fence.
-            const problems = fingerprintDifferences(
-              { tables: found.source.tables, sequences: {} },
-              { tables: found.target.tables, sequences: {} },
-            );
-            if (problems.length)
-              throw new TenantctlError(`the copy does not match the source (compared live): ${problems.join('; ')}`);
-            live.compared = true;
-            live.pausedMs = found.pausedMs;
-          },
-        ],
-      ]
-    : [];
   return [
     [
       capability(source).dumpsInitialCopy ? 'snapshot' : 'schema',
@@ -160,7 +134,25 @@ export function onlineSteps(ctx: Context, parts: OnlineParts): Array<[MoveStep, 
         }
       },
     ],
-    ...compare,
+    [
+      'compare',
+      async () => {
+        const found = await capability(source).compareLive(await named, sourceLogin, target.connection, targetLogin);
+        if ('skipped' in found) {
+          live.skipped = found.skipped;
+          return;
+        }
+        // Sequences move on without a write lock: they are set and compared inside the fence.
+        const problems = fingerprintDifferences(
+          { tables: found.source.tables, sequences: {} },
+          { tables: found.target.tables, sequences: {} },
+        );
+        if (problems.length)
+          throw new TenantctlError(`the copy does not match the source (compared live): ${problems.join('; ')}`);
+        live.compared = true;
+        live.pausedMs = found.pausedMs;
+      },
+    ],
     [
       'fence',
       async () => {
