@@ -480,9 +480,14 @@ export interface DatabaseInspection {
    * Exact row count and content checksum of every table, and every sequence/auto-increment
    * position, computed by the server itself where it can (see ContentFingerprint): what `move`
    * compares between the source and the target before it switches. `rows`: counts only, no
-   * checksums (see FingerprintDepth).
+   * checksums (see FingerprintDepth); with `known`, the tables named there are listed with that
+   * count, not counted again (an online move's tables unwritten since its live comparison).
    */
-  contentFingerprint(login: TenantLogin, depth?: FingerprintDepth): Promise<ContentFingerprint>;
+  contentFingerprint(
+    login: TenantLogin,
+    depth?: FingerprintDepth,
+    known?: Record<string, number>,
+  ): Promise<ContentFingerprint>;
   /**
    * Size, tables, rows and open connections of many databases, plus their applied migrations,
    * with as few round trips as the engine allows: sizes and connections in one query per server
@@ -545,9 +550,16 @@ export interface MigrationFingerprints {
   keepMigrationFingerprint(knex: Knex, table: MigrationTable): Promise<void>;
 }
 
-/** What OnlineMoves.compareLive found: both fingerprints, or why there are none. */
+/** What OnlineMoves.compareLive found: both fingerprints and the source's write marks, or why there are none. */
 export type LiveComparison =
-  { source: ContentFingerprint; target: ContentFingerprint; pausedMs: number } | { skipped: string };
+  { source: ContentFingerprint; target: ContentFingerprint; pausedMs: number; marks: WriteMarks } | { skipped: string };
+
+/**
+ * Per table of the source, read while the live comparison held its write lock: what tells, inside
+ * the fence, that the table has not been written since (see OnlineMoves.unwrittenSince). Opaque,
+ * the engine's own; a table without one is taken as written.
+ */
+export type WriteMarks = Record<string, string>;
 
 /**
  * The online-move capability: a copy kept up to date by the servers' own replication while the
@@ -608,7 +620,23 @@ export interface OnlineMoves {
     target: ServerConnection,
     targetLogin: TenantLogin,
   ): Promise<LiveComparison>;
-  /** Source: takes the tenant's access away (as suspendAccess), sparing the move's replication session. */
+  /**
+   * Source, while compareLive holds the tables' write lock (no write of the tenant's is under way):
+   * per table, what the server keeps that any later write changes; tables the engine cannot tell
+   * about are left out.
+   */
+  writeMarks(database: string): Promise<WriteMarks>;
+  /**
+   * Source, inside the fence (the tenant's sessions gone): the tables whose marks show that
+   * nothing was written to them since `marks` were read. Their rows need no recount: the live
+   * comparison's still hold, on both sides (the target's copy of a table changes only by what
+   * replication brings of the source's writes to it).
+   */
+  unwrittenSince(database: string, marks: WriteMarks): Promise<string[]>;
+  /**
+   * Source: takes the tenant's access away (as suspendAccess), sparing the move's replication
+   * session, and returns once the tenant's sessions are gone (their last commits written).
+   */
   fence(name: string, database: string, user: string): Promise<void>;
   /** Source: waits until `target` has applied everything written until now; throws after `timeoutMs`. */
   awaitApplied(name: string, target: ServerConnection, timeoutMs: number): Promise<void>;

@@ -1,7 +1,7 @@
 import type { Knex } from 'knex';
 import { TenantctlError, errorMessage } from '../core/errors.js';
 import type { ContentFingerprint } from './content-fingerprint.js';
-import type { EngineDriver, LiveComparison, TenantConnections, TenantLogin } from './engine-driver.js';
+import type { EngineDriver, LiveComparison, TenantConnections, TenantLogin, WriteMarks } from './engine-driver.js';
 import { withLoginSession } from './tenant-session.js';
 
 /** A server's tenant sessions (see withLoginSession). */
@@ -81,7 +81,8 @@ class Skip extends Error {}
  * (reads go on, writes wait), a snapshot taken, the target waited for until it has applied the
  * source's position in its change stream (`awaitApplied`), a snapshot taken on the target, the
  * locks let go. The two snapshots then hold the same rows, and each server checksums its own at
- * leisure.
+ * leisure. The source's write marks (`readMarks`) are read while the lock is held: inside the
+ * fence they tell which tables were written after that point.
  */
 export async function compareLive(
   dialect: LiveCompareDialect,
@@ -90,9 +91,11 @@ export async function compareLive(
   target: Sessions,
   targetLogin: TenantLogin,
   awaitApplied: (timeoutMs: number) => Promise<void>,
+  readMarks: () => Promise<WriteMarks>,
 ): Promise<LiveComparison> {
   const held: HeldSnapshot[] = [];
   let pausedMs = 0;
+  let marks: WriteMarks = {};
   try {
     await withLoginSession(source, sourceLogin, (knex) =>
       knex.transaction(async (trx) => {
@@ -104,7 +107,7 @@ export async function compareLive(
         }
         const onSource = new HeldSnapshot(source, sourceLogin, dialect);
         held.push(onSource);
-        await onSource.taken;
+        [marks] = await Promise.all([readMarks(), onSource.taken]);
         try {
           await awaitApplied(PAUSE_LIMIT_MS);
         } catch (error) {
@@ -125,5 +128,5 @@ export async function compareLive(
     throw error;
   }
   const [s, t] = await Promise.all(held.map((h) => h.finish(true)));
-  return { source: s!, target: t!, pausedMs };
+  return { source: s!, target: t!, pausedMs, marks };
 }

@@ -826,21 +826,35 @@ class MysqlServer implements ServerConnection, ServerUsers, ScheduledJobs {
     return withLoginSession(this, login, (knex) => this.rowCountsWith(knex, login.database));
   }
 
-  private async rowCountsWith(knex: Knex, database: string): Promise<Record<string, number>> {
+  /** `known`: tables whose count is given, listed with it rather than counted. */
+  private async rowCountsWith(
+    knex: Knex,
+    database: string,
+    known: Record<string, number> = {},
+  ): Promise<Record<string, number>> {
     const tables = await mysqlTables(knex, database);
-    if (tables.length === 0) return {};
-    const union = tables
+    const counted = tables.filter((t) => known[t] === undefined);
+    const given = tables.filter((t) => known[t] !== undefined).map((t) => [t, known[t]!]);
+    if (counted.length === 0) return Object.fromEntries(given);
+    const union = counted
       .map((t) => `select ? as name, count(*) as n from ${quote(database)}.${quote(t)}`)
       .join(' union all ');
-    const [rows] = await knex.raw(union, tables);
-    return Object.fromEntries((rows as Array<{ name: string; n: number }>).map((row) => [row.name, Number(row.n)]));
+    const [rows] = await knex.raw(union, counted);
+    return Object.fromEntries([
+      ...given,
+      ...(rows as Array<{ name: string; n: number }>).map((row) => [row.name, Number(row.n)]),
+    ]);
   }
 
-  contentFingerprint(login: TenantLogin, depth: FingerprintDepth = 'content'): Promise<ContentFingerprint> {
+  contentFingerprint(
+    login: TenantLogin,
+    depth: FingerprintDepth = 'content',
+    known?: Record<string, number>,
+  ): Promise<ContentFingerprint> {
     return withLoginSession(this, login, async (knex) =>
       depth === 'rows'
         ? countedFingerprint(
-            await this.rowCountsWith(knex, login.database),
+            await this.rowCountsWith(knex, login.database, known),
             await mysqlAutoIncrements(knex, login.database),
           )
         : mysqlFingerprint(knex, login.database),

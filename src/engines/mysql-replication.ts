@@ -14,6 +14,7 @@ import type {
   ServerConnection,
   TenantConnections,
   TenantLogin,
+  WriteMarks,
 } from './engine-driver.js';
 import { compareLive, NotAppliedInTime } from './live-compare.js';
 import { mysqlDumpTo } from './mysql-dump.js';
@@ -438,9 +439,83 @@ export class MysqlReplication implements OnlineMoves {
     targetLogin: TenantLogin,
   ): Promise<LiveComparison> {
     const replica = replicationOf(target);
-    return compareLive(mysqlLiveCompare, this.sessions, sourceLogin, replica.sessions, targetLogin, (timeoutMs) =>
-      this.awaitApplied(name, target, timeoutMs),
+    return compareLive(
+      mysqlLiveCompare,
+      this.sessions,
+      sourceLogin,
+      replica.sessions,
+      targetLogin,
+      (timeoutMs) => this.awaitApplied(name, target, timeoutMs),
+      () => this.writeMarks(sourceLogin.database),
     );
+  }
+
+  /**
+   * InnoDB keeps, in memory, each table's UPDATE_TIME: the start of the last transaction that
+   * wrote to it (not its commit: a transaction that began before the lock and writes after it
+   * carries its older start), and a table id that TRUNCATE and a rebuilding ALTER change. The
+   * mark is the table's id and the moment since when a write shows: the earlier of now and the
+   * start of the oldest transaction still open (every write after the lock is by a transaction
+   * started later or open now).
+   */
+  async writeMarks(database: string): Promise<WriteMarks> {
+    return this.innodbCatalog(database, async (query, ids) => {
+      const [row] = (await query(
+        'select least(unix_timestamp(), coalesce((select unix_timestamp(min(trx_started)) from information_schema.innodb_trx), unix_timestamp())) as since',
+      )) as Array<{ since: number }>;
+      const since = Math.floor(Number(row!.since));
+      return Object.fromEntries([...ids].map(([table, id]) => [table, `${id}@${since}`]));
+    });
+  }
+
+  async unwrittenSince(database: string, marks: WriteMarks): Promise<string[]> {
+    return this.innodbCatalog(database, async (query, ids) => {
+      const rows = (await query(
+        "select table_name as t, unix_timestamp(update_time) as u from information_schema.tables where table_schema = ? and table_type = 'BASE TABLE'",
+        [database],
+      )) as Array<{ t: string; u: number | null }>;
+      return rows
+        .filter(({ t, u }) => {
+          const [id, since] = (marks[t] ?? '').split('@');
+          // No time (restarted, or evicted from InnoDB's cache since): written, for all it tells.
+          return id !== undefined && ids.get(t) === id && u !== null && Number(u) < Number(since);
+        })
+        .map(({ t }) => t);
+    });
+  }
+
+  /**
+   * On one admin connection in UTC (UPDATE_TIME is shown in the session's time zone, ambiguous
+   * for an hour a year elsewhere), with MySQL 8's catalog cache off: `fn` gets the InnoDB table id
+   * of each of the database's tables whose name InnoDB's catalog spells as it is (names it
+   * encodes, and partitions, are left out: never marked, always counted).
+   */
+  private async innodbCatalog<T>(
+    database: string,
+    fn: (query: OnConnection, ids: Map<string, string>) => Promise<T>,
+  ): Promise<T> {
+    const mysql = (await this.host.flavour()) === 'mysql';
+    return onOneConnection(this.admin, async (query) => {
+      await query("set session time_zone = '+00:00'");
+      try {
+        if (mysql) await query('set session information_schema_stats_expiry = 0');
+        const ids = new Map<string, string>();
+        if (/^[A-Za-z0-9_]+$/.test(database)) {
+          const rows = (await query(
+            `select name, table_id as id from information_schema.${mysql ? 'innodb_tables' : 'innodb_sys_tables'} where name like ?`,
+            [`${database}/%`],
+          )) as Array<{ name: string; id: number | string }>;
+          for (const { name, id } of rows) {
+            const table = name.slice(database.length + 1);
+            // LIKE's `_` matches any character: only this database's own names are taken.
+            if (name.startsWith(`${database}/`) && /^[A-Za-z0-9_]+$/.test(table)) ids.set(table, String(id));
+          }
+        }
+        return await fn(query, ids);
+      } finally {
+        await query('set session time_zone = @@global.time_zone');
+      }
+    });
   }
 
   async copySequences(sourceLogin: TenantLogin, target: ServerConnection, targetLogin: TenantLogin): Promise<number> {

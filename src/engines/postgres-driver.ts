@@ -750,26 +750,38 @@ class PostgresServer implements ServerConnection, ServerUsers, MigrationFingerpr
     return withLoginSession(this, login, (knex) => this.rowCountsWith(knex));
   }
 
-  contentFingerprint(login: TenantLogin, depth: FingerprintDepth = 'content'): Promise<ContentFingerprint> {
+  contentFingerprint(
+    login: TenantLogin,
+    depth: FingerprintDepth = 'content',
+    known?: Record<string, number>,
+  ): Promise<ContentFingerprint> {
     return withLoginSession(this, login, async (knex) =>
       depth === 'rows'
-        ? countedFingerprint(await this.rowCountsWith(knex), await postgresSequences(knex))
+        ? countedFingerprint(await this.rowCountsWith(knex, known), await postgresSequences(knex))
         : postgresFingerprint(knex),
     );
   }
 
-  /** Exact row counts of every table, in one UNION query on a session as the tenant. */
-  private async rowCountsWith(knex: Knex): Promise<Record<string, number>> {
-    const tables = await postgresTables(knex);
-    if (tables.length === 0) return {};
-    const union = tables
+  /**
+   * Exact row counts of every table, in one UNION query on a session as the tenant; `known`:
+   * tables whose count is given, listed with it rather than counted.
+   */
+  private async rowCountsWith(knex: Knex, known: Record<string, number> = {}): Promise<Record<string, number>> {
+    const tables = (await postgresTables(knex)).map((t) => ({ ...t, key: `${t.schema}.${t.name}` }));
+    const counted = tables.filter((t) => known[t.key] === undefined);
+    const given = tables.filter((t) => known[t.key] !== undefined).map((t) => [t.key, known[t.key]!]);
+    if (counted.length === 0) return Object.fromEntries(given);
+    const union = counted
       .map((t) => `select ? as name, count(*) as n from ${quote(t.schema)}.${quote(t.name)}`)
       .join(' union all ');
     const result = await knex.raw(
       union,
-      tables.map((t) => `${t.schema}.${t.name}`),
+      counted.map((t) => t.key),
     );
-    return Object.fromEntries(result.rows.map((row: { name: string; n: string }) => [row.name, Number(row.n)]));
+    return Object.fromEntries([
+      ...given,
+      ...result.rows.map((row: { name: string; n: string }) => [row.name, Number(row.n)]),
+    ]);
   }
 
   readStructure(login: TenantLogin): Promise<SchemaStructure> {

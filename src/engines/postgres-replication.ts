@@ -4,7 +4,14 @@ import { join } from 'node:path';
 import type { Knex } from 'knex';
 import { TenantctlError, errorMessage } from '../core/errors.js';
 import { generatePassword, redact } from '../core/secrets.js';
-import type { DumpTools, LiveComparison, OnlineMoves, ServerConnection, TenantLogin } from './engine-driver.js';
+import type {
+  DumpTools,
+  LiveComparison,
+  OnlineMoves,
+  ServerConnection,
+  TenantLogin,
+  WriteMarks,
+} from './engine-driver.js';
 import { compareLive, NotAppliedInTime } from './live-compare.js';
 import { postgresLiveCompare } from './postgres-live-compare.js';
 import { scramSha256Verifier } from './postgres-scram.js';
@@ -27,6 +34,9 @@ export interface PostgresParts {
   /** A schema-only dump of the login's database into `file`. */
   dumpSchema(login: TenantLogin, file: string, tools: DumpTools): Promise<void>;
 }
+
+/** How long the fence waits for the tenant's ended sessions to be gone. */
+const SESSIONS_GONE_MS = 10_000;
 
 /** Errors of the subscription's workers a move lives with (one may be a restart) before it fails. */
 const SUBSCRIPTION_ERRORS_TOLERATED = 3;
@@ -214,10 +224,20 @@ export class PostgresReplication implements OnlineMoves {
   async fence(name: string, database: string, user: string): Promise<void> {
     await this.admin.raw(`alter role ${quote(user)} nologin`);
     // As suspendAccess, but the move's replication session (its walsender) goes on streaming.
-    await this.admin.raw(
-      'select pg_catalog.pg_terminate_backend(pid) from pg_catalog.pg_stat_activity where (usename = ? or (datname = ? and usename is distinct from current_user and usename is distinct from ?)) and pid <> pg_catalog.pg_backend_pid()',
-      [user, database, loginOf(name)],
-    );
+    const theirs =
+      'from pg_catalog.pg_stat_activity where (usename = ? or (datname = ? and usename is distinct from current_user and usename is distinct from ?)) and pid <> pg_catalog.pg_backend_pid()';
+    const who = [user, database, loginOf(name)];
+    await this.admin.raw(`select pg_catalog.pg_terminate_backend(pid) ${theirs}`, who);
+    // A session told to end may still be finishing a commit: the position read after the fence
+    // must come after everything the tenant committed (and its write counts be in, see writeMarks).
+    const deadline = Date.now() + SESSIONS_GONE_MS;
+    for (;;) {
+      const left = await this.admin.raw(`select count(*) as n ${theirs}`, who);
+      if (Number((left.rows[0] as { n: string }).n) === 0) return;
+      if (Date.now() > deadline)
+        throw new TenantctlError(`the tenant's sessions did not end within ${SESSIONS_GONE_MS} ms of the fence`);
+      await new Promise((resolve) => setTimeout(resolve, 20));
+    }
   }
 
   /** The subscriber confirms what it applied to the source's slot: the source alone tells. */
@@ -255,7 +275,32 @@ export class PostgresReplication implements OnlineMoves {
       target.onlineMoves.sessions,
       targetLogin,
       (timeoutMs) => this.awaitApplied(name, target, timeoutMs),
+      () => this.writeMarks(sourceLogin.database),
     );
+  }
+
+  /**
+   * A plain table's mark: its file (TRUNCATE and rewrites give it a new one) and its counts of
+   * rows inserted, updated and deleted, which every write adds to. Since PostgreSQL 15 a session
+   * adds its counts to the server's at the latest as it exits (before it leaves pg_stat_activity),
+   * and the fence waits for the tenant's sessions to be gone: nothing written is left uncounted.
+   * Older servers send counts to a collector that may drop them, and with `track_counts` off none
+   * are kept: no marks there, every table is counted. Partitioned tables are never marked (their
+   * rows are their partitions', counted apart).
+   */
+  async writeMarks(database: string): Promise<WriteMarks> {
+    if (Number(await this.setting('server_version_num')) < 150000) return {};
+    return this.host.onDatabase(database, async (knex) => {
+      const result = await knex.raw(
+        "select s.schemaname || '.' || s.relname as name, c.relfilenode || ':' || s.n_tup_ins || ':' || s.n_tup_upd || ':' || s.n_tup_del as mark from pg_catalog.pg_stat_user_tables s join pg_catalog.pg_class c on c.oid = s.relid where c.relkind = 'r' and pg_catalog.current_setting('track_counts')::boolean",
+      );
+      return Object.fromEntries((result.rows as Array<{ name: string; mark: string }>).map((r) => [r.name, r.mark]));
+    });
+  }
+
+  async unwrittenSince(database: string, marks: WriteMarks): Promise<string[]> {
+    const now = await this.writeMarks(database);
+    return Object.keys(now).filter((table) => marks[table] !== undefined && marks[table] === now[table]);
   }
 
   async copySequences(sourceLogin: TenantLogin, target: ServerConnection, targetLogin: TenantLogin): Promise<number> {

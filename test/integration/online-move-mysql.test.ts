@@ -168,6 +168,9 @@ describe.skipIf(!selectedEngines().includes('mysql') || !canRunOwnMariadb())('on
     // The content was compared before the fence, writes paused only for the snapshots.
     expect(data.verified).toMatchObject({ content: 'live' });
     expect(data.verified.writesPausedMs).toBeLessThan(7_000);
+    // Counted again inside the fence: the tables the load wrote to since, not the others.
+    expect(data.verified.recounted).toBeGreaterThanOrEqual(2);
+    expect(data.verified.recounted).toBeLessThan(data.verified.tables);
     console.error(
       `online move under load (mariadb): downtime ${data.downtimeMs} ms, writes paused ${data.verified.writesPausedMs} ms for the live comparison, ${data.durationMs} ms in all, ${afterMove} rows written meanwhile, ${errors} cut statements`,
     );
@@ -237,6 +240,35 @@ describe.skipIf(!selectedEngines().includes('mysql') || !canRunOwnMariadb())('on
       expect(dropped.code, dropped.stderr).toBe(0);
     }, 120_000);
   }
+
+  it('inside the fence, the tables written since the live comparison are counted again: a row the copy lost there is caught, the move rolls back', async () => {
+    const slug = await tenantOn('src');
+    const { database, user } = ws.names(slug);
+    const { password } = (await ws.json(['show', slug, '--show-password'])).data;
+    // Paused (4 s) after the comparison, before the fence: the target's copy loses a row of
+    // `events` behind the replication's back, then the tenant writes to `events` on the source.
+    const moving = await ws.startPausedAt(['move', slug, '--to', 'plain', '--json'], 'fence', 4000);
+    const target = on(plain, database);
+    const db = on(src, database, user!, password);
+    try {
+      await target.raw("delete from events where tag = 'seed-3'");
+      await db('events').insert({ tag: 'after-compare', v: 1 });
+    } finally {
+      await target.destroy();
+      await db.destroy();
+    }
+    const done = await moving.done;
+    expect(done.code, done.stderr).toBe(1);
+    expect(done.stderr).toMatch(
+      /verify failed: the copy does not match the source: table events: 31 rows on the source, 30 on the target/,
+    );
+    expect((await ws.json(['show', slug])).data).toMatchObject({ server: 'src', status: 'active' });
+    expect(
+      await query(plain, 'select schema_name from information_schema.schemata where schema_name = ?', [database]),
+    ).toEqual([]);
+    expect(await leftovers(src)).toEqual([]);
+    expect(await leftovers(plain)).toEqual([]);
+  }, 120_000);
 
   it('a copy that differs from the source is caught by the live comparison, before the tenant is fenced: the move rolls back', async () => {
     const slug = await tenantOn('src');

@@ -144,7 +144,7 @@ function renderMove(out: Output, result: MoveResult): string {
               'verified',
               `${result.verified.tables} tables, ${result.verified.rows} rows, ${result.verified.sequences} sequences, ${result.verified.migrations} migrations identical` +
                 (result.verified.content === 'live'
-                  ? ` (content compared before the fence, writes paused ${result.verified.writesPausedMs ?? 0} ms)`
+                  ? ` (content compared before the fence, writes paused ${result.verified.writesPausedMs ?? 0} ms; rows recounted in the fence in the ${result.verified.recounted ?? result.verified.tables} tables written since)`
                   : result.verified.liveSkipped
                     ? ` (content compared in the fence: ${result.verified.liveSkipped})`
                     : ''),

@@ -17,6 +17,11 @@ export interface VerifySummary {
   content: 'live' | 'fenced';
   /** With `live`: how long the source's writes paused for the comparison's snapshots. */
   writesPausedMs?: number;
+  /**
+   * With `live`: the tables whose rows were counted again inside the fence (those written since
+   * the comparison); the others' counts, compared then, still held.
+   */
+  recounted?: number;
   /** With `fenced` on an online move that tried `live` first: why it could not be had. */
   liveSkipped?: string;
 }
@@ -26,7 +31,8 @@ export interface VerifySummary {
  * user there: every table with the same exact row count and content checksum, the same
  * sequence/auto-increment positions, the same applied migrations. Throws, naming every
  * difference, when anything differs, or when a migration table (`table`, the knexfile's) is not a plain table.
- * With `live` (content compared before the fence), rows are counted but not checksummed.
+ * With `live` (content compared before the fence), rows are counted but not checksummed, and
+ * only in the tables written since (`live.known` holds the others').
  */
 export async function verifyCopy(
   source: DatabaseInspection,
@@ -38,8 +44,8 @@ export async function verifyCopy(
 ): Promise<VerifySummary> {
   const depth = live.compared ? 'rows' : 'content';
   const [s, t, sm, tm] = await Promise.all([
-    source.contentFingerprint(sourceLogin, depth),
-    target.contentFingerprint(targetLogin, depth),
+    source.contentFingerprint(sourceLogin, depth, live.known),
+    target.contentFingerprint(targetLogin, depth, live.known),
     source.readAppliedMigrations([sourceLogin], table, 1),
     target.readAppliedMigrations([targetLogin], table, 1),
   ]);
@@ -61,7 +67,11 @@ export async function verifyCopy(
     sequences: Object.keys(s.sequences).length,
     migrations: applied[0]!.length,
     ...(live.compared
-      ? { content: 'live' as const, writesPausedMs: live.pausedMs }
+      ? {
+          content: 'live' as const,
+          writesPausedMs: live.pausedMs,
+          recounted: tables.length - Object.keys(live.known ?? {}).filter((t) => t in s.tables).length,
+        }
       : { content: 'fenced' as const, ...(live.skipped ? { liveSkipped: live.skipped } : {}) }),
   };
 }

@@ -2,7 +2,13 @@ import { createHash } from 'node:crypto';
 import type { Context, ServerHandle } from '../../context/context.js';
 import { TenantctlError, errorMessage } from '../../core/errors.js';
 import { fingerprintDifferences } from '../../engines/content-fingerprint.js';
-import { dumpToolsFrom, usersOf, type OnlineMoves, type TenantLogin } from '../../engines/engine-driver.js';
+import {
+  dumpToolsFrom,
+  usersOf,
+  type OnlineMoves,
+  type TenantLogin,
+  type WriteMarks,
+} from '../../engines/engine-driver.js';
 import { updateMoveRow, type MoveRow, type MoveStep } from '../../registry/moves-repo.js';
 import { now, type TenantRow } from '../../registry/tenants-repo.js';
 import { adminSetupOf } from '../../tenant-schema/admin-setup.js';
@@ -18,8 +24,9 @@ const DRAIN_TIMEOUT_MS = 30_000;
 
 /**
  * What the online move's `compare` step found, for the verify step inside the fence: where both
- * copies' content was compared already, the fence re-checks rows, sequences and migrations only.
- * Kept in memory: a move resumed after a kill inside the fence compares content again.
+ * copies' content was compared already, the fence re-checks rows, sequences and migrations only,
+ * and counts again only the tables written since. Kept in memory: a move resumed after a kill
+ * inside the fence compares content again.
  */
 export interface LiveCheck {
   compared: boolean;
@@ -27,6 +34,11 @@ export interface LiveCheck {
   pausedMs?: number;
   /** Why content is compared inside the fence instead (a lock or catch-up limit was hit). */
   skipped?: string;
+  /** The source's write marks and row counts at the comparison's point. */
+  marks?: WriteMarks;
+  rows?: Record<string, number>;
+  /** Filled inside the fence: the row counts that still hold (tables unwritten since the comparison). */
+  known?: Record<string, number>;
 }
 
 export interface OnlineParts {
@@ -151,6 +163,8 @@ export function onlineSteps(ctx: Context, parts: OnlineParts): Array<[MoveStep, 
           throw new TenantctlError(`the copy does not match the source (compared live): ${problems.join('; ')}`);
         live.compared = true;
         live.pausedMs = found.pausedMs;
+        live.marks = found.marks;
+        live.rows = Object.fromEntries(Object.entries(found.source.tables).map(([t, { rows }]) => [t, rows]));
       },
     ],
     [
@@ -168,6 +182,12 @@ export function onlineSteps(ctx: Context, parts: OnlineParts): Array<[MoveStep, 
       async () => {
         await capability(source).awaitApplied(await named, target.connection, DRAIN_TIMEOUT_MS);
         await capability(source).copySequences(sourceLogin, target.connection, targetLogin);
+        if (live.compared && live.marks && live.rows) {
+          const unwritten = await capability(source).unwrittenSince(move.source_database, live.marks);
+          live.known = Object.fromEntries(
+            unwritten.filter((t) => live.rows![t] !== undefined).map((t) => [t, live.rows![t]!]),
+          );
+        }
       },
     ],
     [
