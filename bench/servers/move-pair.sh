@@ -17,10 +17,11 @@ pg_start() { # port, extra settings…
   if [ ! -d "$dir/data" ]; then
     mkdir -p "$dir" && chown postgres "$dir"
     runuser -u postgres -- "$PG_BIN/initdb" -D "$dir/data" -A trust -U postgres --no-sync >/dev/null || return 1
-    printf '%s\n' "port = $1" "listen_addresses = '127.0.0.1'" "unix_socket_directories = '$dir'" \
+    printf '%s\n' "port = $port" "listen_addresses = '127.0.0.1'" "unix_socket_directories = '$dir'" \
       "max_connections = 200" "$@" >>"$dir/data/postgresql.conf"
   fi
-  runuser -u postgres -- "$PG_BIN/pg_ctl" -D "$dir/data" -l "$dir/log" -w start >/dev/null
+  runuser -u postgres -- "$PG_BIN/pg_ctl" -D "$dir/data" status >/dev/null 2>&1 ||
+    runuser -u postgres -- "$PG_BIN/pg_ctl" -D "$dir/data" -l "$dir/log" -w start >/dev/null
 }
 
 my_start() { # port, extra options…
@@ -31,7 +32,8 @@ my_start() { # port, extra options…
     mariadb-install-db --user=mysql --datadir="$dir/data" --auth-root-authentication-method=normal \
       --skip-test-db >/dev/null || return 1
   fi
-  start-stop-daemon --start --background --chuid mysql --exec /usr/sbin/mariadbd -- --no-defaults \
+  mariadb -h 127.0.0.1 -P "$port" -u root -e 'select 1' >/dev/null 2>&1 && return 0
+  start-stop-daemon --start --background --chuid mysql --pidfile "$dir/mysqld.pid" --exec /usr/sbin/mariadbd -- --no-defaults \
     --datadir="$dir/data" --port="$port" --socket="$dir/mysqld.sock" --pid-file="$dir/mysqld.pid" \
     --bind-address=127.0.0.1 --log-error="$dir/error.log" --skip-name-resolve --max-connections=300 "$@"
   for _ in $(seq 1 60); do
