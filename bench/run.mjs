@@ -36,6 +36,13 @@ const { values } = parseArgs({
   },
 });
 
+// An engine the bench does not know would reach tenantctl as an invalid URL halfway through.
+for (const engine of values.engines.split(','))
+  if (!['postgres', 'mysql'].includes(engine)) {
+    console.error(`--engines: "${engine}" is not postgres or mysql`);
+    process.exit(2);
+  }
+
 const tenants = Number(values.tenants);
 const concurrency = Number(values.concurrency);
 const sections = new Set(values.only.split(','));

@@ -69,6 +69,9 @@ interface ReplicaStatus {
   sqlError: string;
 }
 
+/** "Access denied; you need the … privilege for this operation". */
+const ER_SPECIFIC_ACCESS_DENIED = 1227;
+
 /** How long the fence waits for the tenant's killed sessions to be gone. */
 const SESSIONS_GONE_MS = 10_000;
 
@@ -460,6 +463,7 @@ export class MysqlReplication implements OnlineMoves {
    */
   async writeMarks(database: string): Promise<WriteMarks> {
     return this.innodbCatalog(database, async (query, ids) => {
+      if (ids.size === 0) return {};
       const [row] = (await query(
         'select least(unix_timestamp(), coalesce((select unix_timestamp(min(trx_started)) from information_schema.innodb_trx), unix_timestamp())) as since',
       )) as Array<{ since: number }>;
@@ -476,9 +480,11 @@ export class MysqlReplication implements OnlineMoves {
       )) as Array<{ t: string; u: number | null }>;
       return rows
         .filter(({ t, u }) => {
-          const [id, since] = (marks[t] ?? '').split('@');
+          const mark = marks[t];
+          if (mark === undefined) return false;
+          const [id, since] = mark.split('@');
           // No time (restarted, or evicted from InnoDB's cache since): written, for all it tells.
-          return id !== undefined && ids.get(t) === id && u !== null && Number(u) < Number(since);
+          return ids.get(t) === id && u !== null && Number(u) < Number(since);
         })
         .map(({ t }) => t);
     });
@@ -501,10 +507,15 @@ export class MysqlReplication implements OnlineMoves {
         if (mysql) await query('set session information_schema_stats_expiry = 0');
         const ids = new Map<string, string>();
         if (/^[A-Za-z0-9_]+$/.test(database)) {
+          // InnoDB's catalog and its open transactions need the PROCESS privilege: an admin
+          // without it gets no marks, and every table is counted.
           const rows = (await query(
             `select name, table_id as id from information_schema.${mysql ? 'innodb_tables' : 'innodb_sys_tables'} where name like ?`,
             [`${database}/%`],
-          )) as Array<{ name: string; id: number | string }>;
+          ).catch((error: unknown) => {
+            if ((error as { errno?: number } | null)?.errno === ER_SPECIFIC_ACCESS_DENIED) return [];
+            throw error;
+          })) as Array<{ name: string; id: number | string }>;
           for (const { name, id } of rows) {
             const table = name.slice(database.length + 1);
             // LIKE's `_` matches any character: only this database's own names are taken.
