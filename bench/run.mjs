@@ -138,6 +138,9 @@ for (const engine of fleetSections.length || spreadOverServers ? values.engines.
       console.log(
         `  query is ${r.versusBareKnex.toFixed(2)}× the bare knex loop (${r.versusBareKnexBeyondFixed.toFixed(2)}× beyond its fixed ${r.fixedMs.toFixed(0)} ms) and ${r.speedupOverShellLoop.toFixed(1)}× faster than the shell loop; peak RSS ${r.peakMbCount?.toFixed(0) ?? '?'} MB, ${r.peakMbHundredRows?.toFixed(0) ?? '?'} MB with 100 rows per tenant`,
       );
+      console.log(
+        `  schema diff: ${(r.schemaDiffUncachedMs / 1000).toFixed(2)} s reading every structure, ${(r.schemaDiffCachedMs / 1000).toFixed(2)} s with the cache (${(r.schemaDiffUncachedMs / r.schemaDiffCachedMs).toFixed(1)}×)`,
+      );
     }
     if (sections.has('backup')) {
       console.error(`[${engine}] backups…`);

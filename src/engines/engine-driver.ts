@@ -513,6 +513,11 @@ export interface DatabaseInspection {
    * (see SchemaStructure): postgres-structure, mysql-structure, sqlite-structure.
    */
   readStructure(login: TenantLogin): Promise<SchemaStructure>;
+  /**
+   * A digest of the catalog readStructure reads, in one query as `login`: it changes whenever the
+   * structure may have (any DDL), so a structure read under the same digest still holds.
+   */
+  structureDigest(login: TenantLogin): Promise<string>;
 }
 
 export interface ReadOnlyQueryOptions {

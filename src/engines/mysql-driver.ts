@@ -1,4 +1,4 @@
-import { mysqlStructure } from './mysql-structure.js';
+import { mysqlStructure, mysqlStructureDigest } from './mysql-structure.js';
 import type { SchemaStructure } from './schema-structure.js';
 import knexFactory, { type Knex } from 'knex';
 import { InternalError, TamperedTableError, TenantctlError, UnreachableError, errorMessage } from '../core/errors.js';
@@ -863,6 +863,10 @@ class MysqlServer implements ServerConnection, ServerUsers, ScheduledJobs {
 
   readStructure(login: TenantLogin): Promise<SchemaStructure> {
     return withLoginSession(this, login, mysqlStructure);
+  }
+
+  structureDigest(login: TenantLogin): Promise<string> {
+    return withLoginSession(this, login, mysqlStructureDigest);
   }
 
   readOnlyQuery(login: TenantLogin, sql: string, options: ReadOnlyQueryOptions): Promise<QueryRows> {

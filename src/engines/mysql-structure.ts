@@ -116,3 +116,74 @@ export async function mysqlStructure(knex: Knex): Promise<SchemaStructure> {
     functions[`${String(r.type).toLowerCase()} ${String(r.name)}`] = digest(unqualify(String(r.def ?? '')));
   return { tables, views, triggers, functions, sequences };
 }
+
+/**
+ * One query's digest of what mysqlStructure reads from information_schema (and when each routine
+ * was last altered): a change to any table, column, index, constraint, view, trigger or routine of
+ * the database changes it. The rows are concatenated per catalog table, so the session's
+ * `group_concat_max_len` is raised first (on one connection: a transaction) far above any schema.
+ */
+export async function mysqlStructureDigest(knex: Knex): Promise<string> {
+  // QUOTE keeps a NULL apart from the text 'NULL' and keeps every field in its place.
+  const part = (columns: string, from: string, schemaColumn: string, order: string) =>
+    `(select group_concat(concat_ws(',', ${columns
+      .split(', ')
+      .map((c) => `quote(${c})`)
+      .join(
+        ', ',
+      )}) order by ${order} separator ';') from information_schema.${from} where ${schemaColumn} = database())`;
+  const parts = [
+    part('table_name, table_type, engine, table_collation, create_options', 'tables', 'table_schema', 'table_name'),
+    part(
+      'table_name, column_name, ordinal_position, column_type, is_nullable, column_default, extra, collation_name',
+      'columns',
+      'table_schema',
+      'table_name, ordinal_position',
+    ),
+    part(
+      'table_name, index_name, seq_in_index, column_name, non_unique, sub_part, index_type',
+      'statistics',
+      'table_schema',
+      'table_name, index_name, seq_in_index',
+    ),
+    part(
+      'table_name, constraint_name, constraint_type',
+      'table_constraints',
+      'constraint_schema',
+      'table_name, constraint_name',
+    ),
+    part(
+      'table_name, constraint_name, ordinal_position, column_name, referenced_table_name, referenced_column_name',
+      'key_column_usage',
+      'table_schema',
+      'table_name, constraint_name, ordinal_position',
+    ),
+    part(
+      'constraint_name, update_rule, delete_rule, referenced_table_name',
+      'referential_constraints',
+      'constraint_schema',
+      'constraint_name',
+    ),
+    part('constraint_name, check_clause', 'check_constraints', 'constraint_schema', 'constraint_name'),
+    part('table_name, view_definition', 'views', 'table_schema', 'table_name'),
+    part(
+      'trigger_name, event_object_table, action_timing, event_manipulation, action_order, action_statement',
+      'triggers',
+      'trigger_schema',
+      'trigger_name',
+    ),
+    part(
+      'routine_name, routine_type, created, last_altered, routine_definition',
+      'routines',
+      'routine_schema',
+      'routine_name, routine_type',
+    ),
+  ];
+  return knex.transaction(async (trx) => {
+    await trx.raw('set session group_concat_max_len = 1073741824');
+    const [rows] = (await trx.raw(
+      `select md5(concat_ws('|', ${parts.map((p) => `coalesce(${p}, '')`).join(', ')})) as digest`,
+    )) as [Array<{ digest: string }>];
+    return rows[0]!.digest;
+  });
+}

@@ -1,4 +1,4 @@
-import { postgresStructure } from './postgres-structure.js';
+import { postgresStructure, postgresStructureDigest } from './postgres-structure.js';
 import type { SchemaStructure } from './schema-structure.js';
 import { randomBytes } from 'node:crypto';
 import knexFactory, { type Knex } from 'knex';
@@ -786,6 +786,10 @@ class PostgresServer implements ServerConnection, ServerUsers, MigrationFingerpr
 
   readStructure(login: TenantLogin): Promise<SchemaStructure> {
     return withLoginSession(this, login, postgresStructure);
+  }
+
+  structureDigest(login: TenantLogin): Promise<string> {
+    return withLoginSession(this, login, postgresStructureDigest);
   }
 
   readOnlyQuery(login: TenantLogin, sql: string, options: ReadOnlyQueryOptions): Promise<QueryRows> {

@@ -96,3 +96,34 @@ export async function postgresStructure(knex: Knex): Promise<SchemaStructure> {
   ).map((r) => qualified(r.schema, r.name));
   return { tables, views, triggers, functions, sequences };
 }
+
+/**
+ * One query's digest of every catalog row postgresStructure reads from (and the types and
+ * extension memberships behind them): each row's identity and `xmin`, the transaction that wrote
+ * its present version. Any DDL inserts, updates or deletes such rows, and so changes the digest;
+ * what the server updates in place (VACUUM's page counts) keeps its xmin and does not.
+ */
+export async function postgresStructureDigest(knex: Knex): Promise<string> {
+  const inUserSchema = (alias: string, column: string) =>
+    `join pg_catalog.pg_namespace n on n.oid = ${alias}.${column} where ${SYSTEM}`;
+  const ofUserRelation = (alias: string, column: string) =>
+    `join pg_catalog.pg_class c on c.oid = ${alias}.${column} join pg_catalog.pg_namespace n on n.oid = c.relnamespace where ${SYSTEM}`;
+  const parts = [
+    `select 'n' || n.oid || ':' || n.xmin as r from pg_catalog.pg_namespace n where ${SYSTEM}`,
+    `select 'c' || c.oid || ':' || c.xmin from pg_catalog.pg_class c ${inUserSchema('c', 'relnamespace')}`,
+    `select 'a' || a.attrelid || '.' || a.attnum || ':' || a.xmin from pg_catalog.pg_attribute a ${ofUserRelation('a', 'attrelid')}`,
+    `select 'd' || d.oid || ':' || d.xmin from pg_catalog.pg_attrdef d ${ofUserRelation('d', 'adrelid')}`,
+    `select 'i' || i.indexrelid || ':' || i.xmin from pg_catalog.pg_index i ${ofUserRelation('i', 'indrelid')}`,
+    `select 'k' || k.oid || ':' || k.xmin from pg_catalog.pg_constraint k ${inUserSchema('k', 'connamespace')}`,
+    `select 't' || t.oid || ':' || t.xmin from pg_catalog.pg_trigger t ${ofUserRelation('t', 'tgrelid')}`,
+    `select 'w' || w.oid || ':' || w.xmin from pg_catalog.pg_rewrite w ${ofUserRelation('w', 'ev_class')}`,
+    `select 'p' || p.oid || ':' || p.xmin from pg_catalog.pg_proc p ${inUserSchema('p', 'pronamespace')}`,
+    `select 'y' || y.oid || ':' || y.xmin from pg_catalog.pg_type y ${inUserSchema('y', 'typnamespace')}`,
+    `select 'e' || e.oid || ':' || e.xmin from pg_catalog.pg_extension e`,
+    `select 'x' || x.classid || '.' || x.objid || '.' || x.objsubid || ':' || x.xmin from pg_catalog.pg_depend x where x.deptype = 'e'`,
+  ];
+  const result = await knex.raw(
+    `select pg_catalog.md5(coalesce(string_agg(r, ',' order by r), '')) as digest from (${parts.join(' union all ')}) s`,
+  );
+  return (result.rows[0] as { digest: string }).digest;
+}

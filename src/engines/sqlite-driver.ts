@@ -1,4 +1,4 @@
-import { sqliteStructure } from './sqlite-structure.js';
+import { sqliteStructure, sqliteStructureDigest } from './sqlite-structure.js';
 import type { SchemaStructure } from './schema-structure.js';
 import {
   accessSync,
@@ -413,6 +413,10 @@ class SqliteServer implements ServerConnection {
 
   async readStructure({ database }: TenantLogin): Promise<SchemaStructure> {
     return this.readFile(database, sqliteStructure);
+  }
+
+  async structureDigest({ database }: TenantLogin): Promise<string> {
+    return this.readFile(database, sqliteStructureDigest);
   }
 
   async readOnlyQuery({ database }: TenantLogin, sql: string, options: ReadOnlyQueryOptions): Promise<QueryRows> {

@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { squeeze, type SchemaStructure, type TableStructure } from './schema-structure.js';
 import type { SqliteDatabase } from './sqlite-native.js';
 
@@ -60,4 +61,10 @@ export function sqliteStructure(db: SqliteDatabase): SchemaStructure {
     tables[name] = t;
   }
   return { tables, views, triggers, functions: {}, sequences: [] };
+}
+
+/** A digest of the file's schema: every CREATE statement SQLite keeps, which any DDL rewrites. */
+export function sqliteStructureDigest(db: SqliteDatabase): string {
+  const rows = db.prepare('select type, name, tbl_name, sql from sqlite_master order by type, name').all();
+  return createHash('sha256').update(JSON.stringify(rows)).digest('hex');
 }

@@ -56,6 +56,13 @@ for (const engine of selectedEngines()) {
       expect(data.variants).toHaveLength(1);
       expect(data.variants[0]).toMatchObject({ name: 'A', expected: true, count: FLEET, differences: [] });
       expect(data.unread).toEqual([]);
+      expect(data.cache).toEqual({ cached: 0, read: FLEET, expectedCached: 0 });
+      // Again: every catalog unchanged, so every structure is known by its digest, and a fresh
+      // tenant's by the migration state; the same answer.
+      const again = await ws.json(['schema', 'diff']);
+      expect(again.result.code, again.result.stderr).toBe(0);
+      expect(again.data.cache).toEqual({ cached: FLEET, read: 0, expectedCached: 1 });
+      expect(again.data.variants).toEqual(data.variants);
       // The scratch database the expected structure was built in is gone.
       if (engine !== 'sqlite') {
         const db = ws.probe.admin(engine === 'postgres' ? 'postgres' : 'information_schema');
@@ -81,7 +88,12 @@ for (const engine of selectedEngines()) {
       const { result, data } = await ws.json(['schema', 'diff']);
       expect(result.code, result.stderr).toBe(1);
       expect(data.unread).toEqual([]);
+      // Read in full: the three changed tenants, whose catalog digest moved; the rest known by it.
+      expect(data.cache).toMatchObject({ read: 3, cached: FLEET - 3 });
       expect(data.variants).toHaveLength(4);
+      const uncached = await ws.json(['schema', 'diff', '--no-cache']);
+      expect(uncached.data.cache).toEqual({ cached: 0, read: FLEET, expectedCached: 0 });
+      expect(uncached.data.variants).toEqual(data.variants);
       const [expected, ...drifted] = data.variants;
       expect(expected).toMatchObject({ name: 'A', expected: true, count: FLEET - 3 });
       expect(expected.tenants).not.toContain(withIndex);

@@ -13,6 +13,7 @@ interface SchemaDiffFlags {
   server?: string[];
   reference?: string;
   sql?: boolean;
+  cache?: boolean;
 }
 
 export function registerSchema(program: Command): void {
@@ -32,6 +33,10 @@ export function registerSchema(program: Command): void {
       .option(
         '--sql',
         'print, per variant, the statements that would bring it to the expected structure (simple, safe ones; the rest by hand)',
+      )
+      .option(
+        '--no-cache',
+        "read every tenant's structure in full, even where its catalog is unchanged since the last read, and build a fresh tenant's again",
       ),
   )
     .option('--concurrency <n>', 'tenants read at once (default 4, or TENANTCTL_CONCURRENCY)')
@@ -51,6 +56,7 @@ export function registerSchema(program: Command): void {
             servers: flags.server,
             reference: flags.reference,
             concurrency: ctx.config.concurrency,
+            cache: flags.cache,
           },
           (p) => {
             spinner.text = progressLine(p, { timed: true });

@@ -25,5 +25,11 @@ export function renderSchemaDiff(out: Output, result: SchemaDiffResult, sql: boo
     }
   }
   for (const u of result.unread) lines.push(out.color.red(`✖ ${u.slug} (${u.server}) ${u.outcome}: ${u.error}`));
+  lines.push(
+    '',
+    out.color.dim(
+      `${result.cache.read} read in full, ${result.cache.cached} unchanged since their last read (one query each; --no-cache reads every one)`,
+    ),
+  );
   return lines.join('\n');
 }

@@ -18,6 +18,7 @@ import * as serverTls from './017-server-tls.js';
 import * as backupKeys from './018-backup-keys.js';
 import * as schemaTemplates from './019-schema-templates.js';
 import * as onlineMoves from './022-online-moves.js';
+import * as structureCache from './023-structure-cache.js';
 
 /** The registry's own migrations, in order. Names are stored; never rename one. */
 const MIGRATIONS: ReadonlyArray<[string, Knex.Migration]> = [
@@ -40,6 +41,7 @@ const MIGRATIONS: ReadonlyArray<[string, Knex.Migration]> = [
   ['018-backup-keys', backupKeys],
   ['019-schema-templates', schemaTemplates],
   ['022-online-moves', onlineMoves],
+  ['023-structure-cache', structureCache],
 ];
 
 export const LATEST_REGISTRY_MIGRATION = MIGRATIONS[MIGRATIONS.length - 1]![0];
