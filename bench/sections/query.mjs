@@ -1,7 +1,9 @@
 // tenantctl query over the fleet against the bare in-process knex loop and a shell loop of the
 // engine's client, and its peak memory with 100 rows per tenant (flat: rows are written as each
 // tenant answers, never held for the fleet).
-import { BIN } from '../lib/fleet.mjs';
+import { join } from 'node:path';
+import knexFactory from 'knex';
+import { BIN, REPO } from '../lib/fleet.mjs';
 import { pool, runMeasured, timeIt } from '../lib/measure.mjs';
 
 const COUNT = 'select count(*) as n from users';
@@ -14,6 +16,41 @@ function bareKnexLoop(fleet, concurrency) {
   return timeIt(() =>
     pool(fleet.slugs, concurrency, async (slug) => {
       const knex = fleet.adminKnex(fleet.database(slug));
+      try {
+        await knex.raw(COUNT);
+      } finally {
+        await knex.destroy();
+      }
+    }),
+  );
+}
+
+/**
+ * The same loop logged in as each tenant (its own user and password, read beforehand through the
+ * library, untimed): what tenantctl's query does per tenant, without tenantctl. The difference
+ * from the admin's loop is the tenant logins (PostgreSQL: SCRAM for each).
+ */
+async function bareTenantLoop(fleet, concurrency) {
+  const { openFleet } = await import(join(REPO, 'dist/index.js'));
+  const app = await openFleet({
+    registryUrl: `sqlite:${join(fleet.dir, '.tenantctl', 'registry.sqlite')}`,
+    cwd: fleet.dir,
+    readOnly: true,
+  });
+  const logins = new Map();
+  try {
+    for (const slug of fleet.slugs) logins.set(slug, await app.connectionConfig(slug));
+  } finally {
+    await app.close();
+  }
+  return timeIt(() =>
+    pool(fleet.slugs, concurrency, async (slug) => {
+      const { host, port, user, password, database } = logins.get(slug);
+      const knex = knexFactory({
+        client: fleet.client,
+        connection: { host, port, user, password, database },
+        pool: { min: 0, max: 1 },
+      });
       try {
         await knex.raw(COUNT);
       } finally {
@@ -54,6 +91,11 @@ export async function benchQuery(fleet, { concurrency }) {
   await bareKnexLoop(fleet, concurrency);
   const bare = await bareKnexLoop(fleet, concurrency);
   row(`bare in-process knex loop (admin login), concurrency ${concurrency}`, bare.ms);
+  const bareTenants = await bareTenantLoop(fleet, concurrency);
+  row(`bare in-process knex loop (each tenant's own login), concurrency ${concurrency}`, bareTenants.ms);
+  // Warmed once too: a fleet just created is still being vacuumed and analysed by the server, and
+  // each tenant's first login fills caches the loops above never touch.
+  await tenantctlQuery(fleet, COUNT, concurrency, fleet.count);
   const query = await tenantctlQuery(fleet, COUNT, concurrency, fleet.count);
   row(`tenantctl query "${COUNT}" --all (whole process)`, query.ms, query.peakMb);
   // What the whole process costs beyond the tenants: start-up, the registry, reaching the server.
@@ -92,6 +134,7 @@ export async function benchQuery(fleet, { concurrency }) {
     ratios: {
       queryMs: query.ms,
       versusBareKnex: query.ms / bare.ms,
+      versusBareTenantLoop: query.ms / bareTenants.ms,
       fixedMs: one.ms,
       versusBareKnexBeyondFixed: (query.ms - one.ms) / bare.ms,
       speedupOverShellLoop: shell.ms / query.ms,
