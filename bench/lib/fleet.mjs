@@ -15,6 +15,7 @@ const { AppContext } = await import(join(REPO, 'dist/context/app-context.js'));
 const { createTenant } = await import(join(REPO, 'dist/lifecycle/tenants/create-tenant.js'));
 const { listTenantRows } = await import(join(REPO, 'dist/registry/tenants-repo.js'));
 const { dropTenantDatabase } = await import(join(REPO, 'dist/lifecycle/shared/tenant-database.js'));
+const { dropTemplates } = await import(join(REPO, 'dist/lifecycle/templates/manage-templates.js'));
 
 export const SERVER_URLS = {
   postgres: process.env.TENANTCTL_TEST_PG_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres',
@@ -104,6 +105,8 @@ export class BenchFleet {
         const server = await ctx.server(row.server_id);
         await dropTenantDatabase(server.connection, row.database_name, row.database_user);
       });
+      // The schema templates the fleet's creates built on each server go with it.
+      await dropTemplates(ctx);
     } finally {
       await ctx.close();
       rmSync(this.dir, { recursive: true, force: true });

@@ -61,7 +61,10 @@ case "${1:-}" in
       [ -d "$dir/data" ] && runuser -u postgres -- "$PG_BIN/pg_ctl" -D "$dir/data" -m fast -w stop >/dev/null 2>&1
     done
     for dir in "$ROOT"/my-*; do
-      [ -f "$dir/mysqld.pid" ] && start-stop-daemon --stop --retry 30 --pidfile "$dir/mysqld.pid" >/dev/null 2>&1
+      [ -f "$dir/mysqld.pid" ] || continue
+      pid=$(cat "$dir/mysqld.pid")
+      kill "$pid" 2>/dev/null
+      for _ in $(seq 1 60); do kill -0 "$pid" 2>/dev/null || break; sleep 0.5; done
     done
     rm -rf "$ROOT"
     ;;
