@@ -24,6 +24,25 @@ export interface ContentFingerprint {
  */
 export type FingerprintDepth = 'content' | 'rows';
 
+/**
+ * Which of `tables` a row count must read (`counted`) and the counts already known of the others
+ * (`given`, see DatabaseInspection.contentFingerprint's `known`), by each table's name.
+ */
+export function splitKnownCounts<T>(
+  tables: T[],
+  nameOf: (table: T) => string,
+  known: Record<string, number> = {},
+): { counted: T[]; given: Array<[string, number]> } {
+  const counted: T[] = [];
+  const given: Array<[string, number]> = [];
+  for (const table of tables) {
+    const rows = known[nameOf(table)];
+    if (rows === undefined) counted.push(table);
+    else given.push([nameOf(table), rows]);
+  }
+  return { counted, given };
+}
+
 /** A fingerprint of row counts only (FingerprintDepth `rows`): every checksum empty. */
 export function countedFingerprint(
   counts: Record<string, number>,

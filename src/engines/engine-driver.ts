@@ -628,16 +628,17 @@ export interface OnlineMoves {
   /**
    * Source, while compareLive holds the tables' write lock (no write of the tenant's is under way):
    * per table, what the server keeps that any later write changes; tables the engine cannot tell
-   * about are left out.
+   * about are left out. Read as the tenant where the tenant's session can (PostgreSQL), else from
+   * the server's catalog only.
    */
-  writeMarks(database: string): Promise<WriteMarks>;
+  writeMarks(login: TenantLogin): Promise<WriteMarks>;
   /**
    * Source, inside the fence (the tenant's sessions gone): the tables whose marks show that
    * nothing was written to them since `marks` were read. Their rows need no recount: the live
    * comparison's still hold, on both sides (the target's copy of a table changes only by what
    * replication brings of the source's writes to it).
    */
-  unwrittenSince(database: string, marks: WriteMarks): Promise<string[]>;
+  unwrittenSince(login: TenantLogin, marks: WriteMarks): Promise<string[]>;
   /**
    * Source: takes the tenant's access away (as suspendAccess), sparing the move's replication
    * session, and returns once the tenant's sessions are gone (their last commits written).

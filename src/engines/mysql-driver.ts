@@ -54,7 +54,12 @@ import { QUIET_KNEX_LOG } from './knex-log.js';
 import { mysqlAutoIncrements, mysqlFingerprint, mysqlTables } from './mysql-fingerprint.js';
 import { cachingSha2PasswordHash, nativePasswordHash } from './mysql-password.js';
 import { MARK_DATABASE, mysqlIdentity } from './mysql-identity.js';
-import { countedFingerprint, type ContentFingerprint, type FingerprintDepth } from './content-fingerprint.js';
+import {
+  countedFingerprint,
+  splitKnownCounts,
+  type ContentFingerprint,
+  type FingerprintDepth,
+} from './content-fingerprint.js';
 import { runPool } from '../core/run-pool.js';
 import { MARK_PATTERN, MARK_TABLE, OWNER_PREFIX, markIn } from './ownership-mark.js';
 import { onRawConnection } from './raw-connection.js';
@@ -839,9 +844,7 @@ class MysqlServer implements ServerConnection, ServerUsers, ScheduledJobs {
     database: string,
     known: Record<string, number> = {},
   ): Promise<Record<string, number>> {
-    const tables = await mysqlTables(knex, database);
-    const counted = tables.filter((t) => known[t] === undefined);
-    const given = tables.filter((t) => known[t] !== undefined).map((t) => [t, known[t]!]);
+    const { counted, given } = splitKnownCounts(await mysqlTables(knex, database), (t) => t, known);
     if (counted.length === 0) return Object.fromEntries(given);
     const union = counted
       .map((t) => `select ? as name, count(*) as n from ${quote(database)}.${quote(t)}`)

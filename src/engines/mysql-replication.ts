@@ -449,7 +449,7 @@ export class MysqlReplication implements OnlineMoves {
       replica.sessions,
       targetLogin,
       (timeoutMs) => this.awaitApplied(name, target, timeoutMs),
-      () => this.writeMarks(sourceLogin.database),
+      () => this.writeMarks(sourceLogin),
     );
   }
 
@@ -461,7 +461,7 @@ export class MysqlReplication implements OnlineMoves {
    * start of the oldest transaction still open (every write after the lock is by a transaction
    * started later or open now).
    */
-  async writeMarks(database: string): Promise<WriteMarks> {
+  async writeMarks({ database }: TenantLogin): Promise<WriteMarks> {
     return this.innodbCatalog(database, async (query, ids) => {
       if (ids.size === 0) return {};
       const [row] = (await query(
@@ -472,7 +472,7 @@ export class MysqlReplication implements OnlineMoves {
     });
   }
 
-  async unwrittenSince(database: string, marks: WriteMarks): Promise<string[]> {
+  async unwrittenSince({ database }: TenantLogin, marks: WriteMarks): Promise<string[]> {
     return this.innodbCatalog(database, async (query, ids) => {
       const rows = (await query(
         "select table_name as t, unix_timestamp(update_time) as u from information_schema.tables where table_schema = ? and table_type = 'BASE TABLE'",

@@ -62,7 +62,12 @@ import { onRawConnection } from './raw-connection.js';
 import { nodeTlsOptions } from './tls-settings.js';
 import { postgresFingerprint, postgresSequences, postgresTables } from './postgres-fingerprint.js';
 import { postgresReadOnlyQuery } from './postgres-query.js';
-import { countedFingerprint, type ContentFingerprint, type FingerprintDepth } from './content-fingerprint.js';
+import {
+  countedFingerprint,
+  splitKnownCounts,
+  type ContentFingerprint,
+  type FingerprintDepth,
+} from './content-fingerprint.js';
 import { createWriteStream } from 'node:fs';
 import { PostgresReplication } from './postgres-replication.js';
 import { PostgresTemplates } from './postgres-template.js';
@@ -767,17 +772,13 @@ class PostgresServer implements ServerConnection, ServerUsers, MigrationFingerpr
    * tables whose count is given, listed with it rather than counted.
    */
   private async rowCountsWith(knex: Knex, known: Record<string, number> = {}): Promise<Record<string, number>> {
-    const tables = (await postgresTables(knex)).map((t) => ({ ...t, key: `${t.schema}.${t.name}` }));
-    const counted = tables.filter((t) => known[t.key] === undefined);
-    const given = tables.filter((t) => known[t.key] !== undefined).map((t) => [t.key, known[t.key]!]);
+    const key = (t: { schema: string; name: string }) => `${t.schema}.${t.name}`;
+    const { counted, given } = splitKnownCounts(await postgresTables(knex), key, known);
     if (counted.length === 0) return Object.fromEntries(given);
     const union = counted
       .map((t) => `select ? as name, count(*) as n from ${quote(t.schema)}.${quote(t.name)}`)
       .join(' union all ');
-    const result = await knex.raw(
-      union,
-      counted.map((t) => t.key),
-    );
+    const result = await knex.raw(union, counted.map(key));
     return Object.fromEntries([
       ...given,
       ...result.rows.map((row: { name: string; n: string }) => [row.name, Number(row.n)]),

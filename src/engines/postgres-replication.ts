@@ -275,7 +275,7 @@ export class PostgresReplication implements OnlineMoves {
       target.onlineMoves.sessions,
       targetLogin,
       (timeoutMs) => this.awaitApplied(name, target, timeoutMs),
-      () => this.writeMarks(sourceLogin.database),
+      () => this.writeMarks(sourceLogin),
     );
   }
 
@@ -288,9 +288,11 @@ export class PostgresReplication implements OnlineMoves {
    * are kept: no marks there, every table is counted. Partitioned tables are never marked (their
    * rows are their partitions', counted apart).
    */
-  async writeMarks(database: string): Promise<WriteMarks> {
+  async writeMarks(login: TenantLogin): Promise<WriteMarks> {
     if (Number(await this.setting('server_version_num')) < 150000) return {};
-    return this.host.onDatabase(database, async (knex) => {
+    // As the tenant (the statistics views are everyone's): an admin session in the tenant's
+    // database would resolve the `||` below through a search path the tenant can set.
+    return withLoginSession(this.sessions, login, async (knex) => {
       const result = await knex.raw(
         "select s.schemaname || '.' || s.relname as name, c.relfilenode || ':' || s.n_tup_ins || ':' || s.n_tup_upd || ':' || s.n_tup_del as mark from pg_catalog.pg_stat_user_tables s join pg_catalog.pg_class c on c.oid = s.relid where c.relkind = 'r' and pg_catalog.current_setting('track_counts')::boolean",
       );
@@ -298,8 +300,8 @@ export class PostgresReplication implements OnlineMoves {
     });
   }
 
-  async unwrittenSince(database: string, marks: WriteMarks): Promise<string[]> {
-    const now = await this.writeMarks(database);
+  async unwrittenSince(login: TenantLogin, marks: WriteMarks): Promise<string[]> {
+    const now = await this.writeMarks(login);
     return Object.keys(now).filter((table) => marks[table] !== undefined && marks[table] === now[table]);
   }
 

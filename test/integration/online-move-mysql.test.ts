@@ -241,6 +241,16 @@ describe.skipIf(!selectedEngines().includes('mysql') || !canRunOwnMariadb())('on
     }, 120_000);
   }
 
+  /** A move rolled back: the tenant active on the source, no copy on the target, nothing left on either. */
+  const expectRolledBack = async (slug: string, database: string) => {
+    expect((await ws.json(['show', slug])).data).toMatchObject({ server: 'src', status: 'active' });
+    expect(
+      await query(plain, 'select schema_name from information_schema.schemata where schema_name = ?', [database]),
+    ).toEqual([]);
+    expect(await leftovers(src)).toEqual([]);
+    expect(await leftovers(plain)).toEqual([]);
+  };
+
   it('inside the fence, the tables written since the live comparison are counted again: a row the copy lost there is caught, the move rolls back', async () => {
     const slug = await tenantOn('src');
     const { database, user } = ws.names(slug);
@@ -262,12 +272,7 @@ describe.skipIf(!selectedEngines().includes('mysql') || !canRunOwnMariadb())('on
     expect(done.stderr).toMatch(
       /verify failed: the copy does not match the source: table events: 31 rows on the source, 30 on the target/,
     );
-    expect((await ws.json(['show', slug])).data).toMatchObject({ server: 'src', status: 'active' });
-    expect(
-      await query(plain, 'select schema_name from information_schema.schemata where schema_name = ?', [database]),
-    ).toEqual([]);
-    expect(await leftovers(src)).toEqual([]);
-    expect(await leftovers(plain)).toEqual([]);
+    await expectRolledBack(slug, database);
   }, 120_000);
 
   it('a copy that differs from the source is caught by the live comparison, before the tenant is fenced: the move rolls back', async () => {
@@ -296,13 +301,8 @@ describe.skipIf(!selectedEngines().includes('mysql') || !canRunOwnMariadb())('on
     } finally {
       await registry.destroy();
     }
-    expect((await ws.json(['show', slug])).data).toMatchObject({ server: 'src', status: 'active' });
     expect(await contents(src, slug)).toEqual(before);
-    expect(
-      await query(plain, 'select schema_name from information_schema.schemata where schema_name = ?', [database]),
-    ).toEqual([]);
-    expect(await leftovers(src)).toEqual([]);
-    expect(await leftovers(plain)).toEqual([]);
+    await expectRolledBack(slug, database);
   }, 120_000);
 
   it('doctor reports the replication objects an abandoned move left on either server, and --fix removes them', async () => {

@@ -255,6 +255,14 @@ describe.skipIf(!selectedEngines().includes('postgres'))('online move on postgre
     }, 120_000);
   }
 
+  /** A move rolled back: the tenant active on the source, no copy on the target, nothing left on either. */
+  const expectRolledBack = async (slug: string, database: string) => {
+    expect((await ws.json(['show', slug])).data).toMatchObject({ server: 'src', status: 'active' });
+    expect(await query(plain, 'select 1 from pg_database where datname = ?', [database])).toEqual([]);
+    expect(await leftovers(src)).toEqual([]);
+    expect(await leftovers(plain)).toEqual([]);
+  };
+
   it('inside the fence, the tables written since the live comparison are counted again: a row the copy lost there is caught, the move rolls back', async () => {
     const slug = await tenantOn('src');
     const { database, user } = ws.names(slug);
@@ -274,10 +282,7 @@ describe.skipIf(!selectedEngines().includes('postgres'))('online move on postgre
     expect(done.stderr).toMatch(
       /verify failed: the copy does not match the source: table public\.events: 31 rows on the source, 30 on the target/,
     );
-    expect((await ws.json(['show', slug])).data).toMatchObject({ server: 'src', status: 'active' });
-    expect(await query(plain, 'select 1 from pg_database where datname = ?', [database])).toEqual([]);
-    expect(await leftovers(src)).toEqual([]);
-    expect(await leftovers(plain)).toEqual([]);
+    await expectRolledBack(slug, database);
   }, 120_000);
 
   it('a copy that differs from the source is caught by the live comparison, before the tenant is fenced: the move rolls back', async () => {
@@ -302,11 +307,8 @@ describe.skipIf(!selectedEngines().includes('postgres'))('online move on postgre
     } finally {
       await moves.destroy();
     }
-    expect((await ws.json(['show', slug])).data).toMatchObject({ server: 'src', status: 'active' });
     expect(await contents(src, slug)).toEqual(before);
-    expect(await query(plain, 'select 1 from pg_database where datname = ?', [database])).toEqual([]);
-    expect(await leftovers(src)).toEqual([]);
-    expect(await leftovers(plain)).toEqual([]);
+    await expectRolledBack(slug, database);
   }, 120_000);
 
   it("a tenant's transaction that holds the tables leaves the content comparison to the fence, saying why; the move goes on", async () => {

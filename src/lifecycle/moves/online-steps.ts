@@ -183,7 +183,7 @@ export function onlineSteps(ctx: Context, parts: OnlineParts): Array<[MoveStep, 
         await capability(source).awaitApplied(await named, target.connection, DRAIN_TIMEOUT_MS);
         await capability(source).copySequences(sourceLogin, target.connection, targetLogin);
         if (live.compared && live.marks && live.rows) {
-          const unwritten = await capability(source).unwrittenSince(move.source_database, live.marks);
+          const unwritten = await capability(source).unwrittenSince(sourceLogin, live.marks);
           live.known = Object.fromEntries(
             unwritten.filter((t) => live.rows![t] !== undefined).map((t) => [t, live.rows![t]!]),
           );
