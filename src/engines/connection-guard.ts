@@ -60,15 +60,27 @@ export function guardConnection(connection: unknown, parts: RawConnectionParts, 
     if (ending || parts.busy(connection)) socket.destroy(noAnswerError(socketTimeout(guard, ending)));
   });
   // A close waits for the server's goodbye: bounded too, or a frozen server holds the process.
+  // And it is done when the socket is, not when the goodbye was queued (mysql2 calls back
+  // before it even writes it): until the server has closed the session it still counts it
+  // against max_connections and lists it, and a connection budget must see what the server sees.
   const raw = connection as { end?: (...args: unknown[]) => unknown };
   const end = raw.end;
   if (typeof end === 'function') {
     raw.end = (...args: unknown[]) => {
       ending = true;
       socket.setTimeout(guard.deadlines.closeMs);
+      const last = args.length - 1;
+      const callback = args[last];
+      if (typeof callback === 'function')
+        args[last] = (...results: unknown[]) => afterClose(socket, () => callback(...results));
       return end.apply(connection, args);
     };
   }
+}
+
+function afterClose(socket: Socket, then: () => void): void {
+  if (socket.closed) then();
+  else socket.once('close', then);
 }
 
 function socketTimeout(guard: Guard, ending: boolean): number {

@@ -1,4 +1,5 @@
 import { randomBytes } from 'node:crypto';
+import type { Socket } from 'node:net';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -74,5 +75,23 @@ for (const engine of ['sqlite', 'postgres', 'mysql'] as const) {
       expect(driver.isGoneError(gone)).toBe(true);
       expect(driver.isGoneError(await errorOf(() => knex('t').insert({ id: 1 })))).toBe(false);
     });
+
+    // A file has no socket: the server engines only.
+    if (engine !== 'sqlite')
+      it('closes a connection only when its socket has closed, as the server sees it', async () => {
+        // A connection budget frees a slot when the pool's close returns: the server must no
+        // longer hold the session then (mysql2 calls back before it has even written its goodbye).
+        const own = knexFactory(driver.adminKnexConfig(spec));
+        const client = own.client as {
+          acquireConnection(): Promise<unknown>;
+          releaseConnection(c: unknown): Promise<void>;
+        };
+        const connection = (await client.acquireConnection()) as { stream?: Socket; connection?: { stream: Socket } };
+        const socket = connection.stream ?? connection.connection!.stream;
+        await client.releaseConnection(connection);
+        expect(socket.closed).toBe(false);
+        await own.destroy();
+        expect(socket.closed).toBe(true);
+      });
   });
 }
