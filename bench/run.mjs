@@ -2,6 +2,8 @@
 // npm run bench [-- --tenants 1000 --engines postgres,mysql --naive-sample 100 --only migrate,rollouts,query]
 //                 [-- --only create --tenants 200]  (the create loop's length)
 //                 [-- --servers 2 --only servers]
+//                 [-- --only setup --keep --tenants 10000 --engines mysql]  (a fleet made once…)
+//                 [-- --fleet-dir /tmp/tenantctl-bench-mysql-… --tenants 10000 --engines mysql --only migrate,stats]
 // Creates a fleet per engine, measures, prints a table and writes bench/results/<time>.json.
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -29,7 +31,9 @@ const { values } = parseArgs({
     budget: { type: 'string', default: '50' },
     'large-gb': { type: 'string', default: '1' },
     'move-gb': { type: 'string', default: '1' },
+    // --keep leaves the fleet (databases and its directory) for a later run's --fleet-dir.
     keep: { type: 'boolean', default: false },
+    'fleet-dir': { type: 'string' },
     servers: { type: 'string', default: '1' },
     // Database names are <prefix>_t00000…: a prefix of your own keeps two benches on one server apart.
     prefix: { type: 'string', default: 'bench' },
@@ -80,7 +84,8 @@ if (sections.has('create')) {
       console.log(`  loop of ${d.loop}, ${d.way}: ${d.perSecond.toFixed(1)} tenants per second`);
   }
 }
-const fleetSections = ['migrate', 'rollouts', 'stats', 'query', 'backup', 'fleet', 'move'].filter((s) =>
+// `setup` alone: the fleet is made (and with --keep kept), nothing measured on it.
+const fleetSections = ['setup', 'migrate', 'rollouts', 'stats', 'query', 'backup', 'fleet', 'move'].filter((s) =>
   sections.has(s),
 );
 const spreadOverServers = Number(values.servers) > 1;
@@ -94,11 +99,14 @@ for (const engine of fleetSections.length || spreadOverServers ? values.engines.
     results.engines[`${engine}-servers`] = servers;
   }
   if (!fleetSections.length) continue;
-  const fleet = new BenchFleet(engine, tenants, { prefix: values.prefix });
-  console.error(`\n[${engine}] creating ${tenants} tenants…`);
-  const setup = await timeIt(() => fleet.create(concurrency));
-  console.error(`[${engine}] created in ${fmtMs(setup.ms)}`);
-  const engineResults = { setupMs: setup.ms };
+  const fleet = new BenchFleet(engine, tenants, { prefix: values.prefix, dir: values['fleet-dir'] });
+  const engineResults = {};
+  if (!fleet.created) {
+    console.error(`\n[${engine}] creating ${tenants} tenants…`);
+    const setup = await timeIt(() => fleet.create(concurrency));
+    console.error(`[${engine}] created in ${fmtMs(setup.ms)} (${fmtMs(setup.ms / tenants)} a tenant)`);
+    engineResults.setupMs = setup.ms;
+  }
   try {
     if (sections.has('migrate')) {
       console.error(`[${engine}] migrations…`);
@@ -173,6 +181,7 @@ for (const engine of fleetSections.length || spreadOverServers ? values.engines.
     }
   } finally {
     if (!values.keep) await fleet.destroy();
+    else console.error(`[${engine}] kept: --fleet-dir ${fleet.dir}`);
   }
   results.engines[engine] = engineResults;
 }

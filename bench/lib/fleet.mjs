@@ -29,17 +29,23 @@ export const SECOND_SERVER_URLS = {
 };
 
 export class BenchFleet {
-  /** `servers: 2` spreads the tenants over the main and the second instance, placed by tenantctl. */
-  constructor(engine, count, { servers = 1, prefix = 'bench' } = {}) {
+  /**
+   * `servers: 2` spreads the tenants over the main and the second instance, placed by tenantctl.
+   * `dir`: a fleet kept by an earlier run (`--keep`), whose tenants exist already (`created`).
+   */
+  constructor(engine, count, { servers = 1, prefix = 'bench', dir } = {}) {
     this.servers = servers;
     this.prefix = prefix;
     this.engine = engine;
     this.count = count;
-    this.dir = mkdtempSync(join(tmpdir(), `tenantctl-bench-${engine}-`));
-    cpSync(join(REPO, 'migrations'), join(this.dir, 'migrations'), { recursive: true });
-    cpSync(join(REPO, 'seeds'), join(this.dir, 'seeds'), { recursive: true });
-    // Laid out like an application: the knex CLI of the naive baseline finds knex here.
-    symlinkSync(join(REPO, 'node_modules'), join(this.dir, 'node_modules'));
+    this.created = Boolean(dir);
+    this.dir = dir ?? mkdtempSync(join(tmpdir(), `tenantctl-bench-${engine}-`));
+    if (!dir) {
+      cpSync(join(REPO, 'migrations'), join(this.dir, 'migrations'), { recursive: true });
+      cpSync(join(REPO, 'seeds'), join(this.dir, 'seeds'), { recursive: true });
+      // Laid out like an application: the knex CLI of the naive baseline finds knex here.
+      symlinkSync(join(REPO, 'node_modules'), join(this.dir, 'node_modules'));
+    }
     this.env = {
       ...(servers === 1 ? { TENANTCTL_SERVER_URL: SERVER_URLS[engine] } : {}),
       TENANTCTL_DATABASE_NAME_TEMPLATE: `${prefix}_{slug}`,

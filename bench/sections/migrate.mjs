@@ -1,15 +1,18 @@
 // migrate-all against the alternatives, on one fleet: each measurement applies one new migration
 // to every tenant, so each does the same work.
-import { writeFileSync } from 'node:fs';
+import { readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { BIN, REPO } from '../lib/fleet.mjs';
 import { pool, runMeasured, timeIt } from '../lib/measure.mjs';
 
-let counter = 0;
-
 /** A realistic small migration: a table with an index. Each call adds a new one. */
 function addMigration(fleet) {
-  counter++;
+  // After the fleet's last one: a fleet kept from an earlier run (--fleet-dir) has some already.
+  const counter =
+    Math.max(
+      0,
+      ...readdirSync(join(fleet.dir, 'migrations')).map((f) => Number(/_bench_(\d+)\.js$/.exec(f)?.[1] ?? 0)),
+    ) + 1;
   const name = `2099010100${String(counter).padStart(4, '0')}_bench_${counter}.js`;
   writeFileSync(
     join(fleet.dir, 'migrations', name),

@@ -66,9 +66,34 @@ export async function benchStats(fleet, { concurrency }) {
     perTenantMs: run.ms / fleet.count,
     peakMb: run.peakMb,
   });
+  // The other commands that read the whole fleet: the registry alone, and every server's catalog.
+  const list = await runMeasured(process.execPath, [BIN, 'list', '--json'], { cwd: fleet.dir, env: fleet.env });
+  if (list.code !== 0) throw new Error(`list failed: ${list.stderr}`);
+  const listed = JSON.parse(list.stdout);
+  const listedCount = (Array.isArray(listed) ? listed : listed.tenants).length;
+  if (listedCount !== fleet.count) throw new Error(`list --json has ${listedCount} of ${fleet.count} tenants`);
+  rows.push({
+    label: 'tenantctl list --json (whole process)',
+    ms: list.ms,
+    tenants: fleet.count,
+    perTenantMs: list.ms / fleet.count,
+    peakMb: list.peakMb,
+  });
+  const doctor = await runMeasured(process.execPath, [BIN, 'doctor', '--json'], { cwd: fleet.dir, env: fleet.env });
+  // Exit 1 is a finding (a backup never taken, say), not a failure of the measurement.
+  if (doctor.code !== 0 && doctor.code !== 1) throw new Error(`doctor exited ${doctor.code}: ${doctor.stderr}`);
+  rows.push({
+    label: 'tenantctl doctor --json (whole process)',
+    ms: doctor.ms,
+    tenants: fleet.count,
+    perTenantMs: doctor.ms / fleet.count,
+    peakMb: doctor.peakMb,
+  });
   return {
     rows,
     ratios: {
+      listMs: list.ms,
+      doctorMs: doctor.ms,
       statsMs: run.ms,
       statsTablesMs: full.ms,
       speedupOverPerTenant: naive.ms / run.ms,

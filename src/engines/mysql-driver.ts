@@ -63,6 +63,7 @@ import {
 import { runPool } from '../core/run-pool.js';
 import { MARK_PATTERN, MARK_TABLE, OWNER_PREFIX, markIn } from './ownership-mark.js';
 import { onRawConnection } from './raw-connection.js';
+import { tableTotals } from './mysql-table-totals.js';
 import { MysqlReplication } from './mysql-replication.js';
 
 /** Tenants read per UNION query: well inside packet and table-open limits. */
@@ -528,13 +529,8 @@ class MysqlServer implements ServerConnection, ServerUsers, ScheduledJobs {
 
   async databaseSizes(databases: string[]): Promise<Map<string, number>> {
     if (databases.length === 0) return new Map();
-    const [rows] = await this.admin.raw(
-      `select table_schema as db, coalesce(sum(data_length + index_length), 0) as bytes, max(update_time) as updated from information_schema.tables where table_schema in (${databases.map(() => '?').join(',')}) group by table_schema`,
-      databases,
-    );
-    const sizes = new Map<string, number>(
-      (rows as Array<{ db: string; bytes: string }>).map((r) => [r.db, Number(r.bytes)]),
-    );
+    const totals = await tableTotals(this.admin, databases);
+    const sizes = new Map<string, number>([...totals].map(([db, t]) => [db, t.bytes]));
     // A database without tables has no rows in information_schema.tables: size 0 if it exists.
     const [schemata] = await this.admin.raw(
       `select schema_name as db from information_schema.schemata where schema_name in (${databases.map(() => '?').join(',')})`,
@@ -895,20 +891,13 @@ class MysqlServer implements ServerConnection, ServerUsers, ScheduledJobs {
       `select schema_name as db from information_schema.schemata where schema_name in (${marks})`,
       databases,
     );
-    const [tables] = await this.admin.raw(
-      `select table_schema as db, count(*) as tables, coalesce(sum(table_rows), 0) as \`rows\`, coalesce(sum(data_length + index_length), 0) as bytes, max(update_time) as updated from information_schema.tables where table_type = 'BASE TABLE' and table_name <> ? and table_schema in (${marks}) group by table_schema`,
-      [MARK_TABLE, ...databases],
-    );
+    // --tables reads every table's catalog entry, write times included, however many there are.
+    const byDb = await tableTotals(this.admin, databases, options.tables || undefined);
     const [sessions] = await this.admin.raw(
       `select db, count(*) as n from information_schema.processlist where db in (${marks}) group by db`,
       databases,
     );
     const applied = await this.readAppliedMigrations(logins, options.migrationsTable);
-    const byDb = new Map(
-      (tables as Array<{ db: string; tables: number; rows: number; bytes: number; updated: Date | string | null }>).map(
-        (r) => [r.db, r],
-      ),
-    );
     const connections = new Map((sessions as Array<{ db: string; n: number }>).map((r) => [r.db, Number(r.n)]));
     for (const { db } of schemata as Array<{ db: string }>) {
       const t = byDb.get(db);
@@ -920,7 +909,7 @@ class MysqlServer implements ServerConnection, ServerUsers, ScheduledJobs {
         connections: connections.get(db) ?? 0,
         applied: applied.get(db) ?? null,
         // The latest table update time (InnoDB keeps it in memory: a restart forgets it).
-        lastActivity: t?.updated ? new Date(t.updated).toISOString() : null,
+        lastActivity: t?.updated?.toISOString() ?? null,
       });
     }
     if (options.exact) {

@@ -36,7 +36,10 @@ export function registerStats(program: Command): void {
       .command('stats')
       .description('size, tables, rows, migrations, connections and last backup, per tenant and for the fleet')
       .argument('[slug]', 'one tenant only')
-      .option('--tables', 'also tables and rows where that costs a connection per database (PostgreSQL)')
+      .option(
+        '--tables',
+        'read every table where that costs more: a connection per database on PostgreSQL, every table opened on MySQL/MariaDB (write times)',
+      )
       .option('--exact', "count rows exactly (default: the engine's estimate); implies --tables")
       .option('--sort <key>', 'size, rows or name (default name)')
       .option('--format <format>', 'table (default), json, or prometheus (node_exporter textfile)')
