@@ -14,6 +14,11 @@ export default defineConfig({
     testTimeout: 60_000,
     hookTimeout: 60_000,
     pool: 'forks',
+    // Two test files at once, whatever the cores: they mostly wait on the servers, the dump tools
+    // and the CLI processes they start (vitest's default, one fewer than the cores, is one file
+    // at a time on a 2-core machine). Files keep to their own databases, users and registries;
+    // more than two at once against the same servers has not been tried.
+    maxWorkers: 2,
     reporters: process.env.CI ? ['default', 'json'] : ['default'],
     outputFile: { json: 'test-results/vitest.json' },
     projects: [
