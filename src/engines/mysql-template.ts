@@ -84,8 +84,11 @@ async function readTemplate(knex: Knex, table: MigrationTable): Promise<Template
   for (const { name } of listed.filter((o) => o.type === 'VIEW'))
     views.push({ name, sql: (await first(`show create view ${quote(name)}`, 'Create View')).replace(DEFINER, '') });
   const code: string[] = [];
+  // A trigger lives in its table's database: filtered on the column MariaDB looks up by
+  // (event_object_schema), one database is read; on trigger_schema, every database's (0.7 s a
+  // create on a server of 5,800 tenants, against 0.04 s).
   const [triggers] = await knex.raw(
-    'select trigger_name as name from information_schema.triggers where trigger_schema = database() order by event_object_table, action_timing, event_manipulation, action_order',
+    'select trigger_name as name from information_schema.triggers where event_object_schema = database() order by event_object_table, action_timing, event_manipulation, action_order',
   );
   for (const { name } of triggers as Array<{ name: string }>)
     code.push((await first(`show create trigger ${quote(name)}`, 'SQL Original Statement')).replace(DEFINER, ''));

@@ -27,6 +27,9 @@ export async function stillFound(
     a.status === b.status &&
     a.step === b.step;
   const serverId = (name: string) => serverRows.find((r) => r.name === name)?.id;
+  // By slug: a fleet of 10,000 tenants has as many findings (never backed up, say).
+  const nowBySlug = new Map(now.map((r) => [r.slug, r]));
+  const beforeBySlug = new Map(before.map((r) => [r.slug, r]));
   return findings.filter((f) => {
     const target = f.target;
     if (target.type === 'database' || target.type === 'user') {
@@ -41,13 +44,7 @@ export async function stillFound(
       );
     }
     if (f.tenant === null || f.kind === 'interrupted_backup' || f.kind === 'interrupted') return true;
-    const was = before.find((r) => r.slug === f.tenant);
-    return (
-      !was ||
-      same(
-        was,
-        now.find((r) => r.slug === f.tenant),
-      )
-    );
+    const was = beforeBySlug.get(f.tenant);
+    return !was || same(was, nowBySlug.get(f.tenant));
   });
 }

@@ -22,9 +22,10 @@ export async function examineHealth(
   const outcomes = await latestOutcomes(fleet.registry.knex, 'migrate');
   const maxAge = backupMaxAgeHours * 3600;
   const ageOf = (iso: string) => (Date.now() - Date.parse(iso)) / 1000;
+  const rows = new Map(fleet.rows.map((r) => [r.slug, r]));
   for (const s of stats.tenants) {
     if (s.sizeBytes === null) continue; // reported as missing by the server checks
-    const row = fleet.rows.find((r) => r.slug === s.slug)!;
+    const row = rows.get(s.slug)!;
     if (s.error) {
       list.add({ kind: 'tampered_migrations', tenant: s.slug, server: s.server, message: s.error });
     } else if (outcomes.get(row.id)?.outcome === 'failed') {
