@@ -73,3 +73,30 @@ for (const engine of selectedEngines()) {
     }, 180_000); // many CLI runs: minutes on a loaded machine
   });
 }
+
+describe('a large result through a pipe', () => {
+  let ws: Workspace;
+  beforeAll(() => {
+    ws = new Workspace('sqlite');
+  });
+  afterAll(async () => {
+    await ws.cleanup();
+  });
+
+  it('reaches its reader whole before tenantctl exits', async () => {
+    // 3 MB of metadata in two updates (one argument list holds about 2 MB): `show --json` writes
+    // it at once, more than a pipe takes; Node queues the rest, and exiting then cut it at 64 KB.
+    const slug = ws.slug('pipe');
+    expect((await ws.run(['create', slug, '--no-seed'])).code).toBe(0);
+    const value = 'x'.repeat(100_000);
+    for (const part of ['a', 'b']) {
+      const sets = Array.from({ length: 15 }, (_, i) => ['--set', `${part}${i}=${value}`]).flat();
+      const updated = await ws.run(['update', slug, ...sets]);
+      expect(updated.code, updated.stderr).toBe(0);
+    }
+    const { result, data } = await ws.json(['show', slug]);
+    expect(result.code, result.stderr).toBe(0);
+    expect(result.stdout.length).toBeGreaterThan(3_000_000);
+    expect(data.metadata.b14).toBe(value);
+  });
+});
