@@ -26,6 +26,10 @@ async function perTenantConnections(fleet, concurrency) {
 
 export async function benchStats(fleet, { concurrency }) {
   const rows = [];
+  /** A tenantctl command over the whole fleet, run as its own process. */
+  const command = (args) => runMeasured(process.execPath, [BIN, ...args], { cwd: fleet.dir, env: fleet.env });
+  const record = (label, run) =>
+    rows.push({ label, ms: run.ms, tenants: fleet.count, perTenantMs: run.ms / fleet.count, peakMb: run.peakMb });
   const naive = await perTenantConnections(fleet, concurrency);
   rows.push({
     label: `per-tenant connections (size, tables, rows, migrations), concurrency ${concurrency}`,
@@ -34,61 +38,30 @@ export async function benchStats(fleet, { concurrency }) {
     perTenantMs: naive.ms / fleet.count,
   });
   // With --tables: what stats did before issue 16 (a connection per database on PostgreSQL).
-  const full = await runMeasured(process.execPath, [BIN, 'stats', '--json', '--tables'], {
-    cwd: fleet.dir,
-    env: fleet.env,
-  });
+  const full = await command(['stats', '--json', '--tables']);
   if (full.code !== 0) throw new Error(`stats --tables failed: ${full.stderr}`);
   const result = JSON.parse(full.stdout);
   if (result.tenants.length !== fleet.count)
     throw new Error(`stats saw ${result.tenants.length} of ${fleet.count} tenants`);
-  rows.push({
-    label: 'tenantctl stats --json --tables (whole process)',
-    ms: full.ms,
-    tenants: fleet.count,
-    perTenantMs: full.ms / fleet.count,
-    peakMb: full.peakMb,
-  });
+  record('tenantctl stats --json --tables (whole process)', full);
   // The default, as a node_exporter textfile export every few minutes would run it.
-  const run = await runMeasured(process.execPath, [BIN, 'stats', '--format', 'prometheus'], {
-    cwd: fleet.dir,
-    env: fleet.env,
-  });
+  const run = await command(['stats', '--format', 'prometheus']);
   if (run.code !== 0) throw new Error(`stats failed: ${run.stderr}`);
   const exported = run.stdout
     .split('\n')
     .filter((line) => line.startsWith('tenantctl_tenant_database_size_bytes{')).length;
   if (exported !== fleet.count) throw new Error(`the Prometheus export has ${exported} of ${fleet.count} tenants`);
-  rows.push({
-    label: 'tenantctl stats --format prometheus (default; whole process)',
-    ms: run.ms,
-    tenants: fleet.count,
-    perTenantMs: run.ms / fleet.count,
-    peakMb: run.peakMb,
-  });
+  record('tenantctl stats --format prometheus (default; whole process)', run);
   // The other commands that read the whole fleet: the registry alone, and every server's catalog.
-  const list = await runMeasured(process.execPath, [BIN, 'list', '--json'], { cwd: fleet.dir, env: fleet.env });
+  const list = await command(['list', '--json']);
   if (list.code !== 0) throw new Error(`list failed: ${list.stderr}`);
-  const listed = JSON.parse(list.stdout);
-  const listedCount = (Array.isArray(listed) ? listed : listed.tenants).length;
-  if (listedCount !== fleet.count) throw new Error(`list --json has ${listedCount} of ${fleet.count} tenants`);
-  rows.push({
-    label: 'tenantctl list --json (whole process)',
-    ms: list.ms,
-    tenants: fleet.count,
-    perTenantMs: list.ms / fleet.count,
-    peakMb: list.peakMb,
-  });
-  const doctor = await runMeasured(process.execPath, [BIN, 'doctor', '--json'], { cwd: fleet.dir, env: fleet.env });
+  const listed = JSON.parse(list.stdout).length;
+  if (listed !== fleet.count) throw new Error(`list --json has ${listed} of ${fleet.count} tenants`);
+  record('tenantctl list --json (whole process)', list);
+  const doctor = await command(['doctor', '--json']);
   // Exit 1 is a finding (a backup never taken, say), not a failure of the measurement.
   if (doctor.code !== 0 && doctor.code !== 1) throw new Error(`doctor exited ${doctor.code}: ${doctor.stderr}`);
-  rows.push({
-    label: 'tenantctl doctor --json (whole process)',
-    ms: doctor.ms,
-    tenants: fleet.count,
-    perTenantMs: doctor.ms / fleet.count,
-    peakMb: doctor.peakMb,
-  });
+  record('tenantctl doctor --json (whole process)', doctor);
   return {
     rows,
     ratios: {

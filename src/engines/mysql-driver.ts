@@ -892,7 +892,7 @@ class MysqlServer implements ServerConnection, ServerUsers, ScheduledJobs {
       databases,
     );
     // --tables reads every table's catalog entry, write times included, however many there are.
-    const byDb = await tableTotals(this.admin, databases, options.tables || undefined);
+    const byDb = await tableTotals(this.admin, databases, { everyTable: options.tables });
     const [sessions] = await this.admin.raw(
       `select db, count(*) as n from information_schema.processlist where db in (${marks}) group by db`,
       databases,

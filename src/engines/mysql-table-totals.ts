@@ -24,7 +24,7 @@ const ER_TABLEACCESS_DENIED = 1142;
 
 /**
  * Per database (those without tables absent): its base tables, estimated rows, bytes, and when
- * it was last written. A few databases (`stats acme`), or `catalog`, are read from
+ * it was last written. A few databases (`stats acme`), or `everyTable`, are read from
  * information_schema: every engine's tables and InnoDB's write times (kept in memory only, and
  * shown only by opening the table). More are read from mysql.innodb_table_stats, one indexed read
  * whatever the server holds: the sizes and row estimates information_schema reports for InnoDB
@@ -34,10 +34,10 @@ const ER_TABLEACCESS_DENIED = 1142;
 export async function tableTotals(
   admin: Knex,
   databases: string[],
-  catalog = databases.length <= CATALOG_LIMIT,
+  { everyTable = false }: { everyTable?: boolean } = {},
 ): Promise<Map<string, TableTotals>> {
   if (databases.length === 0) return new Map();
-  if (!catalog) {
+  if (!everyTable && databases.length > CATALOG_LIMIT) {
     try {
       return await fromStatistics(admin, databases);
     } catch (error) {
